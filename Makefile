@@ -1,0 +1,49 @@
+# qdrive: every target creates or reuses .venv and installs what it needs.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev
+SECONDS ?= 60
+
+.PHONY: demo test lint bench oracle compat debs clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+# Debian packages the tests use (the QEMU oracle); installed only when root and missing.
+debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "not root: skipping Debian packages:$$missing (live QEMU tests will skip)"; fi; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/qdrive demo
+
+test: $(STAMP) debs
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check qdrive tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/parse.py
+
+# Re-record QEMU 7.2's verdicts for the corpus in fixtures/ (needs qemu-system-x86_64).
+oracle: $(STAMP) debs
+	$(BIN)/python -m tests.compat.record
+
+compat: $(STAMP)
+	$(BIN)/python -m tests.compat.report
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,38 @@
+"""qdrive: read QEMU -drive option strings exactly as QEMU 7.2 does.
+
+Start with :func:`parse_drive` (one string -> :class:`Drive` or
+:class:`DriveError`) and :func:`check` (a command line's drives -> a
+:class:`CheckResult` with QEMU's verdicts, warnings and placements).
+
+Importing qdrive is cheap: the lark parser is built on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .check import CheckResult, DriveResult, Placement, check, parse_drive
+from .diagnostics import Diagnostic, Severity, Span
+from .errors import DriveError, DriveSyntaxError, QDriveError, UnsupportedDialect
+from .flags import CACHE_MODES
+from .model import (
+    DEFAULT_DIALECT, DIALECTS, Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction,
+    Interface, Media,
+)
+from .options import OPTIONS, OPTIONS_2008, OptionSpec
+
+__all__ = [
+    # the two entry points and what they return
+    "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement",
+    # errors
+    "QDriveError", "DriveError", "DriveSyntaxError", "UnsupportedDialect",
+    # diagnostics
+    "Diagnostic", "Severity", "Span",
+    # enumerations and tables
+    "Interface", "Media", "CacheMode", "Aio", "Discard", "DetectZeroes", "ErrorAction",
+    "CACHE_MODES", "OPTIONS", "OPTIONS_2008", "OptionSpec", "DIALECTS", "DEFAULT_DIALECT",
+]
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

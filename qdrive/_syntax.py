@@ -1,0 +1,88 @@
+"""Tokenising a -drive string: the only module that imports lark.
+
+The grammar lives in grammar/drive.lark (shipped as ``qdrive/grammar``). The
+parser is built lazily, once, on first use, and runs with a structural
+transformer so no parse tree is built.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+
+import attrs
+
+from .diagnostics import Span
+
+__all__ = ["RawOption", "tokenize"]
+
+
+@attrs.frozen
+class RawOption:
+    """One item of the option string, after QEMU's tokeniser.
+
+    ``key`` and ``value`` are what QEMU stores (``,,`` unescaped, ``no`` of a
+    flag stripped); ``span`` covers the item without its separator comma;
+    ``flag`` tells the short-form boolean (``X`` / ``noX``); ``no_prefix`` says
+    whether ``no`` was stripped; ``complete`` is false only for a 2008 item
+    that lacks ``=``.
+    """
+
+    key: str
+    value: str
+    span: Span
+    flag: bool = False
+    no_prefix: bool = False
+    complete: bool = True
+
+
+def _item72(text: str, start: int, sep: bool) -> RawOption:
+    # util/qemu-option.c get_opt_name_value(): the name ends at the first '=' or ','.
+    body = text[:-1] if sep else text
+    span = Span(start, start + len(body))
+    name, eq, value = body.partition("=")
+    if eq:
+        return RawOption(name, value.replace(",,", ","), span)
+    if name.startswith("no"):
+        return RawOption(name[2:], "off", span, flag=True, no_prefix=True)
+    return RawOption(name, "on", span, flag=True)
+
+
+def _item08(text: str, start: int, sep: bool, bad: bool) -> RawOption:
+    # vl.c r5300 get_opt_name(): the name ends at '=' only, commas included.
+    body = text[:-1] if sep else text
+    span = Span(start, start + len(body))
+    if bad:
+        return RawOption(body, "", span, complete=False)
+    name, _, value = body.partition("=")
+    return RawOption(name, value.replace(",,", ","), span)
+
+
+@functools.cache
+def _parser() -> Any:
+    import lark  # deferred: `import qdrive` must not pay for lark
+
+    class Items(lark.Transformer):  # type: ignore[type-arg]
+        """Structural callbacks: token list -> RawOptions; never raises, never looks a key up."""
+
+        def qemu72(self, tokens: list[Any]) -> list[RawOption]:
+            return [_item72(str(t), t.start_pos, t.type == "ITEM72") for t in tokens]
+
+        def qemu2008(self, tokens: list[Any]) -> list[RawOption]:
+            return [
+                _item08(str(t), t.start_pos, t.type == "ITEM08", t.type == "BAD08")
+                for t in tokens
+            ]
+
+    grammar = resources.files("qdrive.grammar").joinpath("drive.lark").read_text("utf-8")
+    return lark.Lark(
+        grammar, parser="lalr", lexer="contextual", start=["qemu72", "qemu2008"],
+        transformer=Items(),
+    )
+
+
+def tokenize(text: str, *, old: bool = False) -> list[RawOption]:
+    """Split ``text`` into items the way QEMU 7.2 (or, with ``old``, QEMU 2008) does."""
+    result: list[RawOption] = _parser().parse(text, start="qemu2008" if old else "qemu72")
+    return result

@@ -1,0 +1,322 @@
+"""parse_drive() and check(): one drive from its string, or a whole command line.
+
+check() runs the drives the way QEMU 7.2 starts: every -drive string is
+parsed first (softmmu/vl.c), then drive_new() runs for each in order with the
+slots taken by the earlier ones, then the file is opened, then the board
+claims its drives (hw/i386/pc*.c, blockdev.c drive_check_orphaned()).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from . import dialects
+from ._syntax import tokenize
+from .convert import Conversion, convert_72
+from .diagnostics import Diagnostic, Severity, Span, Stage
+from .errors import DriveError, UnsupportedDialect
+from .flags import cache_triple
+from .model import DEFAULT_DIALECT, DIALECTS, Drive, Interface, Media
+from .placement import Machine, Slots, device_id, machine as get_machine
+from .probe import probe_file
+
+__all__ = ["parse_drive", "check", "CheckResult", "DriveResult", "Placement"]
+
+
+def _dialect(name: str) -> str:
+    if name not in DIALECTS:
+        raise UnsupportedDialect(f"unknown dialect {name!r}; qdrive knows {', '.join(DIALECTS)}")
+    return name
+
+
+def parse_drive(text: str, *, dialect: str = DEFAULT_DIALECT) -> Drive:
+    """Read one -drive option string exactly as QEMU would; the string alone decides.
+
+    Returns the :class:`Drive`, or raises :class:`DriveError` with QEMU's message
+    and the span of the offending option. No file is touched.
+    """
+    if _dialect(dialect) != DEFAULT_DIALECT:
+        return dialects.parse_2008(text)
+    conv = convert_72(text, tokenize(text), Interface.IDE)
+    if conv.error is not None:
+        raise DriveError(text, conv.error, tuple(conv.warnings))
+    assert conv.drive is not None
+    return conv.drive
+
+
+@attrs.frozen
+class Placement:
+    """Where QEMU puts a drive: interface, bus, unit, index and the device id."""
+
+    interface: Interface
+    bus: int | None
+    unit: int | None
+    index: int | None
+    device_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"interface": str(self.interface), "bus": self.bus, "unit": self.unit,
+                "index": self.index, "device_id": self.device_id}
+
+
+@attrs.frozen
+class DriveResult:
+    """One drive of a check: its verdict, warnings, the Drive and its facts."""
+
+    text: str
+    drive: Drive | None
+    error: Diagnostic | None
+    warnings: tuple[Diagnostic, ...]
+    placement: Placement | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def raise_for_error(self) -> None:
+        """Raise the DriveError for this drive, if it has one."""
+        if self.error is not None:
+            raise DriveError(self.text, self.error, self.warnings)
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.drive if self.ok else None
+        err = None
+        if self.error is not None:
+            err = {"message": self.error.qemu_text, "start": self.error.span.start,
+                   "end": self.error.span.end}
+        wb, direct, no_flush = cache_triple(d) if d else (False, False, False)
+        return {
+            "text": self.text, "ok": self.ok, "error": err,
+            "warnings": [w.qemu_text for w in self.warnings],
+            "options": d.options() if d else None,
+            "placement": self.placement.to_json() if self.placement and d else None,
+            "read_only": d.effective_read_only if d else None,
+            "cache": {"writeback": wb, "direct": direct, "no_flush": no_flush} if d else None,
+            "aio": str(d.aio or "threads") if d else None,
+            "detect_zeroes": str(d.detect_zeroes or "off") if d else None,
+            "format": d.format if d else None,
+        }
+
+
+@attrs.frozen
+class CheckResult:
+    """The verdict on a command line's drives, as QEMU would give it."""
+
+    dialect: str
+    drives: tuple[DriveResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.drives)
+
+    @property
+    def first_error(self) -> tuple[DriveResult, Diagnostic] | None:
+        """The error QEMU prints (it stops at the first): by stage, then drive order."""
+        def order(n: int, e: Diagnostic) -> tuple[int, int, int]:
+            if e.stage is Stage.PARSE:
+                return (0, 0, n)
+            return (1, 0, n) if e.stage < Stage.BOARD else (2, e.stage, n)
+
+        errs = [(order(n, r.error), r) for n, r in enumerate(self.drives) if r.error]
+        if not errs:
+            return None
+        r = min(errs, key=lambda t: t[0])[1]
+        assert r.error is not None
+        return r, r.error
+
+    def qemu_stderr(self, prog: str = "qemu-system-x86_64") -> str:
+        """What QEMU would print to stderr for these drives (no caret lines).
+
+        All strings are parsed first (their flag warnings, a bad or duplicate id),
+        then each drive is created in turn, then the board claims its drives.
+        """
+        lines: list[str] = []
+        for r in self.drives:
+            lines += [_qemu_line(w, r.text, prog) for w in r.warnings if w.stage is Stage.PARSE]
+            if r.error is not None and r.error.stage is Stage.PARSE:
+                return "\n".join(lines + [_qemu_line(r.error, r.text, prog)])
+        for r in self.drives:
+            lines += [_qemu_line(w, r.text, prog) for w in r.warnings
+                      if w.stage is not Stage.PARSE]
+            if r.error is not None and r.error.stage < Stage.BOARD:
+                return "\n".join(lines + [_qemu_line(r.error, r.text, prog)])
+        first = self.first_error
+        if first is not None:
+            lines.append(_qemu_line(first[1], first[0].text, prog))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON shape `qdrive check --json` prints."""
+        return {"ok": self.ok, "dialect": self.dialect,
+                "drives": [r.to_json() for r in self.drives]}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json())
+
+
+def _qemu_line(d: Diagnostic, text: str, prog: str) -> str:
+    # util/error-report.c vreport(): "prog: -drive TEXT: [warning: ]message"; the
+    # raw-probing warning is a bare fprintf (block/raw-format.c).
+    if not d.located and d.severity is Severity.WARNING:
+        return d.qemu_text
+    mark = "warning: " if d.severity is Severity.WARNING else ""
+    head = f"{prog}: -drive {text}: " if d.located else f"{prog}: "
+    return f"{head}{mark}{d.qemu_text}"
+
+
+def check(drives: str | Iterable[str], *, dialect: str = DEFAULT_DIALECT, machine: str = "pc",
+          probe_files: bool = True) -> CheckResult:
+    """Check several -drive strings together, as one QEMU command line would have them."""
+    texts = [drives] if isinstance(drives, str) else list(drives)
+    if _dialect(dialect) != DEFAULT_DIALECT:
+        return CheckResult(dialect, tuple(dialects.check_2008(texts)))
+    board = get_machine(machine)
+    slots = Slots(board)
+    items = [tokenize(t) for t in texts]
+    results = []
+    for text, its in zip(texts, items):
+        results.append(_one(text, its, slots, board, probe_files))
+    results = _duplicate_ids(results, items)
+    results = _device_names(results)
+    return CheckResult(dialect, tuple(_board(results, board)))
+
+
+def _one(text: str, items: list[Any], slots: Slots, board: Machine,
+         probe_files: bool) -> DriveResult:
+    conv = convert_72(text, items, board.default_if, slots.place)
+    if probe_files and conv.error is None or (conv.error and conv.error.stage > Stage.FILE):
+        conv = _probe(conv, items, slots, board) if probe_files else conv
+    placement = None
+    if conv.drive is not None and slots.last is not None:
+        iface = conv.drive.interface or board.default_if
+        slots.commit(iface)
+        bus, unit = slots.last
+        placement = Placement(iface, bus, unit, _index(conv.drive),
+                              conv.drive.id or device_id(iface, bus, unit, conv.drive.media,
+                                                         board.max_devs(iface)))
+    return DriveResult(text, conv.drive if conv.error is None else None, conv.error,
+                       tuple(conv.warnings), placement)
+
+
+def _index(drive: Drive) -> int | None:
+    from .values import to_int32
+
+    return None if drive.index is None or to_int32(drive.index) == -1 else to_int32(drive.index)
+
+
+def _probe(conv: Conversion, items: list[Any], slots: Slots, board: Machine) -> Conversion:
+    """bdrv_open(): open the file; a failure here beats any later-stage error."""
+    if conv.empty or conv.error is not None and conv.error.stage <= Stage.FILE:
+        return conv
+    name = next((i.value for i in reversed(items) if i.key == "file"), "")
+    if not name or ":" in name.split("/")[0] or "file.driver" in {i.key for i in items}:
+        return conv
+    read_only = conv.drive.effective_read_only if conv.drive else False
+    found = probe_file(name, read_only)
+    span = conv.span_of("file")
+    if found.error:
+        return attrs.evolve(conv, error=Diagnostic(
+            "open-failed", Severity.ERROR, f"Could not open '{name}': {found.error}", span,
+            Stage.FILE))
+    fmt = conv.drive.format if conv.drive else next(
+        (i.value for i in reversed(items) if i.key in ("format", "driver")), None)
+    if fmt == "qcow2" and found.format != "qcow2":
+        return attrs.evolve(conv, error=Diagnostic(
+            "not-qcow2", Severity.ERROR, "Image is not in qcow2 format", conv.span_of("format"),
+            Stage.FORMAT))
+    if conv.format_probed and found.format == "raw" and found.writable:
+        conv.warnings.append(Diagnostic(
+            "probed-raw", Severity.WARNING,
+            f"WARNING: Image format was not specified for '{name}' and probing guessed raw.",
+            span, Stage.FORMAT,
+            "         Automatically detecting the format is dangerous for raw images, write "
+            "operations on block 0 will be restricted.\n         Specify the 'raw' format "
+            "explicitly to remove the restrictions.", "add format=raw", located=False))
+    return conv
+
+
+def _duplicate_ids(results: list[DriveResult], items: Sequence[list[Any]]) -> list[DriveResult]:
+    """qemu_opts_create(): a second -drive with the same id= fails while parsing."""
+    seen: set[str] = set()
+    out = []
+    for r, its in zip(results, items):
+        first = next((i for i in its if i.key == "id"), None)
+        if first is not None and first.value in seen:
+            r = attrs.evolve(r, drive=None, error=Diagnostic(
+                "duplicate-id", Severity.ERROR, f"Duplicate ID '{first.value}' for drive",
+                first.span, Stage.PARSE))
+        elif first is not None:
+            seen.add(first.value)
+        out.append(r)
+    return out
+
+
+def _device_names(results: list[DriveResult]) -> list[DriveResult]:
+    """block-backend.c monitor_add_blk() and block.c bdrv_assign_node_name()."""
+    ids: set[str] = set()
+    nodes: set[str] = set()
+    out = []
+    for r in results:
+        if r.ok and r.drive and r.placement:
+            did, node = r.placement.device_id or "", r.drive.node_name
+            msg = ""
+            if node and node in nodes:
+                msg = f"Duplicate nodes with node-name='{node}'"
+            elif node and node in ids:
+                msg = f"node-name={node} is conflicting with a device id"
+            elif did in ids:
+                msg = f"Device with id '{did}' already exists"
+            elif did in nodes:
+                msg = f"Device name '{did}' conflicts with an existing node name"
+            if msg:
+                r = attrs.evolve(r, drive=None, error=Diagnostic(
+                    "device-name", Severity.ERROR, msg, Span(0, len(r.text)), Stage.MONITOR))
+            else:
+                ids.add(did)
+                nodes.update([node] if node else [])
+        out.append(r)
+    return out
+
+
+def _board(results: list[DriveResult], board: Machine) -> list[DriveResult]:
+    """Machine init: IDE devices first, then -device (virtio), then orphaned drives."""
+    out = []
+    for r in results:
+        p, d = r.placement, r.drive
+        if r.ok and p is not None and d is not None:
+            problem = _board_problem(board, p, d, r)
+            if problem is not None:
+                r = attrs.evolve(r, drive=None, error=problem)
+        out.append(r)
+    return out
+
+
+def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult) -> Diagnostic | None:
+    whole = Span(0, len(r.text))
+    iface = p.interface
+    buses = board.buses.get(iface, 1)
+    max_units = {Interface.IDE: board.max_devs(iface) or 2, Interface.FLOPPY: 2,
+                 Interface.PFLASH: 2}.get(iface)
+    claimed = iface in board.claims and (iface in (Interface.VIRTIO, Interface.NONE) or (
+        p.bus is not None and 0 <= p.bus < buses and p.unit is not None and
+        0 <= p.unit < (max_units or 1)))
+    if not claimed:
+        return Diagnostic("orphan", Severity.ERROR, f"machine type does not support if={iface},"
+                          f"bus={p.bus},unit={p.unit}", whole, Stage.BOARD_ORPHAN)
+    empty = d.file in (None, "") and not d.driver_options
+    if iface is Interface.IDE and d.media is not Media.CDROM:
+        if empty:
+            return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
+                              "empty", whole, Stage.BOARD, located=False)
+        if d.effective_read_only:
+            return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only", whole,
+                              Stage.BOARD, located=False, hint="use media=cdrom or "
+                              "if=virtio for a read-only disk")
+    if iface is Interface.VIRTIO and empty:
+        return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
+                          "empty", whole, Stage.BOARD_DEVICE)
+    return None

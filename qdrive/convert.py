@@ -1,0 +1,474 @@
+"""Raw options -> Drive for QEMU 7.2, in the order QEMU itself looks at them.
+
+QEMU stops at the first error, so the order of the checks *is* the behaviour:
+this module walks softmmu/vl.c (parse), blockdev.c drive_new() and
+blockdev_init(), then block.c bdrv_open_inherit() for the parts that need no
+file. Where QEMU walks a QDict, keys are visited in QDict bucket order
+(:func:`qdrive.options.qdict_order`), which is how QEMU picks which of two bad
+options it names. The result is a :class:`Conversion`: the Drive (or None),
+warnings, at most one error, and what placement and file probing need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from . import rules
+from ._syntax import RawOption
+from .diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
+from .model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media
+from .options import ALIASES, FORMAT_KEYS, NODE_KEYS, OPTIONS, Kind, Table, qdict_order
+from .values import ValueProblem, id_wellformed, parse_bool, parse_number, parse_size
+
+__all__ = ["Entry", "Conversion", "convert_72", "CACHE_TRIPLES", "KNOWN_DRIVERS"]
+
+# block.c bdrv_parse_cache_mode(): mode -> (writeback, direct, no_flush)
+CACHE_TRIPLES = {
+    "writeback": (True, False, False), "none": (True, True, False),
+    "off": (True, True, False), "writethrough": (False, False, False),
+    "directsync": (False, True, False), "unsafe": (True, False, True),
+}
+# The block drivers Debian's QEMU 7.2 lists for `-drive format=help`.
+KNOWN_DRIVERS = frozenset(
+    "blkdebug blklogwrites blkreplay blkverify bochs cloop compress copy-before-write "
+    "copy-on-read dmg file ftp ftps gluster host_cdrom host_device http https iscsi iser luks "
+    "nbd nfs null-aio null-co nvme parallels preallocate qcow qcow2 qed quorum raw rbd "
+    "replication snapshot-access ssh throttle vdi vhdx vmdk vpc vvfat".split()
+)
+# Protocol prefixes bdrv_find_protocol() recognises in a file name ("nbd:...").
+PROTOCOL_PREFIXES = frozenset(
+    "file host_device host_cdrom nbd nbd+tcp nbd+unix http https ftp ftps ssh iscsi iser "
+    "gluster gluster+tcp gluster+unix gluster+rdma rbd nfs fat blkdebug blkverify null-co "
+    "null-aio nvme json".split()
+)
+PROTOCOL_DRIVERS = frozenset(
+    "file host_device host_cdrom nbd http https ftp ftps ssh iscsi iser gluster rbd nfs "
+    "null-co null-aio nvme vvfat".split()
+)
+_FILE_POSIX = frozenset({"file", "host_device", "host_cdrom"})
+
+
+@attrs.define
+class Entry:
+    """One option in the QDict QEMU builds: key, value, the item it came from."""
+
+    key: str
+    value: str
+    item: RawOption | None  # None for values QEMU adds itself (cache.* from cache=)
+    seq: int
+
+    @property
+    def span(self) -> Span:
+        return self.item.span if self.item else Span(0, 0)
+
+
+@attrs.define
+class Conversion:
+    """What converting one drive string produced."""
+
+    text: str
+    drive: Drive | None = None
+    warnings: list[Diagnostic] = attrs.Factory(list)
+    error: Diagnostic | None = None
+    items: list[RawOption] = attrs.Factory(list)
+    id_span: Span | None = None
+    empty: bool = False  # QEMU creates a drive without medium
+    format_probed: bool = False  # no format=/driver=: QEMU probes the file
+    format_spans: dict[str, Span] = attrs.Factory(dict)
+
+    def span_of(self, key: str) -> Span:
+        """The span of the last item with ``key``, or the whole string."""
+        for item in reversed(self.items):
+            if item.key == key:
+                return item.span
+        return Span(0, len(self.text))
+
+
+Placer = Callable[[Interface, int, int, int, Span], tuple[int, int]]
+
+
+def convert_72(text: str, items: list[RawOption], default_if: Interface,
+               place: Placer | None = None) -> Conversion:
+    """Run QEMU 7.2's -drive checks over ``items``; never raises."""
+    conv = Conversion(text, items=items)
+    run = _Run(conv, default_if, place or rules.place_alone)
+    try:
+        run.parse_stage()
+        run.legacy_stage()
+        run.common_stage()
+        run.open_stage()
+    except Stop as stop:
+        conv.error = stop.diagnostic
+        return conv
+    conv.drive = run.build()
+    return conv
+
+
+class _Run:
+    """The state QEMU keeps while it works through one -drive."""
+
+    def __init__(self, conv: Conversion, default_if: Interface, place: Placer) -> None:
+        self.conv = conv
+        self.default_if = default_if
+        self.place = place
+        self.f: dict[str, object] = {}  # Drive fields found so far
+        self.qdict: dict[str, Entry] = {}
+        self.explicit_cache: set[str] = set()
+        self.leftover_cache: Entry | None = None
+        self.late_error: Diagnostic | None = None  # reported after the image is open
+
+    # -- util/qemu-option.c opts_parse() -------------------------------------------------
+    def parse_stage(self) -> None:
+        items = self.conv.items
+        first_id = next((i for i in items if i.key == "id"), None)
+        if first_id is not None:
+            self.conv.id_span = first_id.span
+            if not id_wellformed(first_id.value):
+                raise error("bad-id", "Parameter 'id' expects an identifier", first_id.span,
+                            Stage.PARSE, "Identifiers consist of letters, digits, '-', '.', "
+                            "'_', starting with a letter.")
+            self.f["id"] = first_id.value
+        for item in items:
+            if item.flag and not (not item.no_prefix and item.key in ("help", "?")):
+                self.conv.warnings.append(rules.flag_warning(item))
+
+    # -- blockdev.c drive_new() -----------------------------------------------------------
+    def legacy_stage(self) -> None:
+        opts = [Entry(i.key, i.value, i, n) for n, i in enumerate(self.conv.items)
+                if i.key != "id"]
+        opts = self._renames(opts)
+        opts = self._expand_cache(opts)
+        for entry in opts:  # qemu_opts_to_qdict(): later keys replace earlier values
+            old = self.qdict.get(entry.key)
+            self.qdict[entry.key] = attrs.evolve(entry, seq=old.seq if old else entry.seq)
+        self._absorb(self._legacy_keys(), Stage.LEGACY)
+        self._media_and_read_only()
+        self._interface()
+        self._placement()
+        self._bus_error_options()
+
+    def _renames(self, opts: list[Entry]) -> list[Entry]:
+        # qemu_opt_rename(): a repeated alias ends up reversed, so its first value wins.
+        for old, new in ALIASES.items():
+            olds = [e for e in opts if e.key == old]
+            if not olds:
+                continue
+            if any(e.key == new for e in opts):
+                raise error("alias-conflict", f"'{new}' and its alias '{old}' can't be used "
+                            "at the same time", olds[-1].span, Stage.LEGACY)
+            opts = [e for e in opts if e.key != old]
+            opts += [Entry(new, e.value, e.item, len(opts) + n + 10_000)
+                     for n, e in enumerate(reversed(olds))]
+        return opts
+
+    def _expand_cache(self, opts: list[Entry]) -> list[Entry]:
+        caches = [e for e in opts if e.key == "cache"]
+        self.explicit_cache = {e.key for e in opts if e.key.startswith("cache.")}
+        if not caches:
+            return opts
+        last = caches[-1]
+        triple = CACHE_TRIPLES.get(last.value)
+        if triple is None:
+            raise error("bad-cache", "invalid cache option", last.span, Stage.LEGACY,
+                        hint="cache= takes writeback, none, writethrough, directsync or unsafe")
+        self.f["cache"] = CacheMode.NONE if last.value == "off" else CacheMode(last.value)
+        opts = [e for e in opts if e is not last]
+        for key, on in zip(("cache.writeback", "cache.direct", "cache.no-flush"), triple):
+            if key not in self.explicit_cache:
+                opts.append(Entry(key, "on" if on else "off", None, 20_000 + len(opts)))
+        if len(caches) > 1:  # qemu_opt_unset() removes only the last one
+            self.leftover_cache = caches[-2]
+        return opts
+
+    def _legacy_keys(self) -> set[str]:
+        return {k for k, r in OPTIONS.items() if r.table is Table.LEGACY}
+
+    def _absorb(self, keys: Iterable[str], stage: Stage) -> None:
+        """qemu_opts_absorb_qdict(): typed parse of ``keys`` in QDict order."""
+        present = [self.qdict[k] for k in keys if k in self.qdict]
+        present.sort(key=lambda e: (qdict_order(e.key), -e.seq))
+        for entry in present:
+            self._store(entry, stage)
+
+    def _store(self, entry: Entry, stage: Stage) -> None:
+        row = OPTIONS[entry.key]
+        try:
+            if row.kind is Kind.BOOL:
+                value: object = parse_bool(entry.key, entry.value)
+            elif row.kind is Kind.NUMBER:
+                value = parse_number(entry.key, entry.value)
+            else:
+                value = entry.value
+        except ValueProblem as p:
+            raise error("bad-value", p.message, entry.span, stage, p.detail) from None
+        if row.field == "throttling":
+            self.f.setdefault("throttling", {})[entry.key] = value  # type: ignore[index]
+        elif entry.item is not None or row.field not in ("cache_writeback", "cache_direct",
+                                                         "cache_no_flush"):
+            self.f[row.field] = value
+
+    def _media_and_read_only(self) -> None:
+        media = self.qdict.get("media")
+        if media is not None:
+            if media.value not in ("disk", "cdrom"):
+                raise error("bad-media", f"'{media.value}' invalid media", media.span,
+                            Stage.LEGACY, hint="media= takes disk or cdrom")
+            self.f["media"] = Media(media.value)
+        read_only = bool(self.f.get("read_only")) or self.f.get("media") is Media.CDROM
+        if read_only and self.f.get("copy_on_read"):
+            span = self.qdict["copy-on-read"].span
+            self.conv.warnings.append(Diagnostic(
+                "cor-read-only", Severity.WARNING, "disabling copy-on-read on read-only drive",
+                span, Stage.LEGACY))
+
+    def _interface(self) -> None:
+        entry = self.qdict.get("if")
+        if entry is None:
+            return
+        try:
+            self.f["interface"] = Interface(entry.value)
+        except ValueError:
+            raise error("bad-if", f"unsupported bus type '{entry.value}'", entry.span,
+                        Stage.LEGACY) from None
+
+    def _placement(self) -> None:
+        iface = self.f.get("interface") or self.default_if
+        assert isinstance(iface, Interface)
+        bus, unit, index = (self.f.get(k) for k in ("bus", "unit", "index"))
+        span = next((self.qdict[k].span for k in ("index", "unit", "bus") if k in self.qdict),
+                    Span(0, len(self.conv.text)))
+        self.place(iface, _int(bus, 0), _int(unit, -1), _int(index, -1), span)
+
+    def _bus_error_options(self) -> None:
+        iface = self.f.get("interface") or self.default_if
+        for key in ("werror", "rerror"):
+            entry = self.qdict.get(key)
+            if entry is not None and iface not in rules.ERROR_ACTION_INTERFACES:
+                raise error("error-action-bus", f"{key} is not supported by this bus type",
+                            entry.span, Stage.BUS_OPTIONS,
+                            hint="werror/rerror work with if=ide, scsi, virtio or none")
+
+    # -- blockdev.c blockdev_init() -------------------------------------------------------
+    def common_stage(self) -> None:
+        common = {k for k, r in OPTIONS.items() if r.table is Table.COMMON}
+        self._absorb(common - {"read-only", "copy-on-read"}, Stage.COMMON)
+        self._stats_intervals()
+        self._aio()
+        rules.check_throttling(self.f.get("throttling") or {}, self._span_of_throttle)
+        self._enum_value("detect-zeroes", DetectZeroes, "invalid parameter value: {v}")
+        self._format()
+        self._error_action("werror", "'{v}' invalid write error action", True)
+        self._error_action("rerror", "'{v}' invalid read error action", False)
+        handled = self._legacy_keys() | common | {"id"}
+        file = self.f.get("file")
+        rest = [k for k in self.qdict if k not in handled]
+        self.conv.empty = not file and not rest
+
+    def _span_of_throttle(self, key: str | None) -> Span:
+        if key and key in self.qdict:
+            return self.qdict[key].span
+        spans = [e.span for k, e in self.qdict.items() if k.startswith("throttling.")]
+        return spans[-1] if spans else Span(0, len(self.conv.text))
+
+    def _stats_intervals(self) -> None:
+        # qdict_extract_subqdict() + qdict_array_split(): keys must be 0, 1, 2, ...
+        prefix = "stats-intervals."
+        sub = {k[len(prefix):]: e for k, e in self.qdict.items() if k.startswith(prefix)}
+        values = []
+        while str(len(values)) in sub:
+            values.append(sub.pop(str(len(values))))
+        if sub:
+            key = min(sub, key=lambda k: (qdict_order(k), -sub[k].seq))
+            raise error("bad-stats-intervals", f"Invalid option stats-intervals.{key}",
+                        sub[key].span, Stage.COMMON)
+        parsed = [rules.stats_interval(e.value, e.span) for e in values]
+        self.late_error = next((p for p in parsed if isinstance(p, Diagnostic)), None)
+        self.f["stats_intervals"] = tuple(p for p in parsed if isinstance(p, int))
+
+    def _aio(self) -> None:
+        entry = self.qdict.get("aio")
+        if entry is not None:
+            try:
+                self.f["aio"] = Aio(entry.value)
+            except ValueError:
+                raise error("bad-aio", "invalid aio option", entry.span, Stage.COMMON,
+                            hint="aio= takes threads, native or io_uring") from None
+
+    def _enum_value(self, key: str, enum: type, message: str) -> None:
+        entry = self.qdict.get(key)
+        if entry is None:
+            return
+        try:
+            self.f[OPTIONS[key].field] = enum(entry.value)
+        except ValueError:
+            raise error("bad-enum", message.format(v=entry.value), entry.span,
+                        Stage.COMMON) from None
+
+    def _format(self) -> None:
+        entry = self.qdict.get("format")
+        if entry is None:
+            return
+        if entry.value in ("help", "?"):
+            raise error("format-help", "format=help lists the block formats; QEMU prints "
+                        "them and exits without starting", entry.span, Stage.COMMON)
+        if "driver" in self.qdict:
+            raise error("driver-and-format", "Cannot specify both 'driver' and 'format'",
+                        self.qdict["driver"].span, Stage.COMMON)
+        self.f["format"] = entry.value
+
+    def _error_action(self, key: str, message: str, write: bool) -> None:
+        entry = self.qdict.get(key)
+        if entry is None:
+            return
+        ok = entry.value in ErrorAction.__members__.values() and (
+            write or entry.value != ErrorAction.ENOSPC)
+        if not ok:
+            raise error("bad-error-action", message.format(v=entry.value), entry.span,
+                        Stage.COMMON)
+        self.f[key] = ErrorAction(entry.value)
+
+    # -- block.c bdrv_open_inherit(), without touching the file ---------------------------
+    def open_stage(self) -> None:
+        if self.conv.empty:
+            return
+        driver_entry = self.qdict.get("driver") or self.qdict.get("format")
+        driver = driver_entry.value if driver_entry else None
+        if driver is not None and driver not in KNOWN_DRIVERS:
+            raise error("unknown-driver", f"Unknown driver '{driver}'", driver_entry.span
+                        if driver_entry else Span(0, 0), Stage.FILL)
+        self.conv.format_probed = driver is None
+        child = {k[5:]: e for k, e in self.qdict.items() if k.startswith("file.")}
+        protocol = driver in PROTOCOL_DRIVERS
+        if protocol:
+            child, driver = {}, driver
+        file_entry = self.qdict.get("file")
+        has_file = bool(file_entry and file_entry.value)
+        if has_file or child:
+            self._child_node(child, file_entry if has_file else None)
+        elif driver is None:
+            raise error("no-driver-or-file", "Must specify either driver or file",
+                        Span(0, len(self.conv.text)), Stage.FILE_CHECKS,
+                        hint="add file=PATH (an empty drive takes only if=, media= and "
+                             "read-only=)")
+        self._node(driver or "raw", protocol)
+        if self.late_error is not None:
+            raise Stop(self.late_error)
+
+    def _child_node(self, child: dict[str, Entry], file_entry: Entry | None) -> None:
+        if file_entry is not None and "filename" in child:
+            raise error("file-and-filename", "Can't specify 'file' and 'filename' options at "
+                        "the same time", child["filename"].span, Stage.FILL)
+        name = file_entry.value if file_entry else (child["filename"].value
+                                                    if "filename" in child else "")
+        rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
+                                    PROTOCOL_PREFIXES)
+        inherited = {k: self.qdict[k] for k in ("cache.direct", "cache.no-flush",
+                                                "force-share") if k in self.qdict}
+        merged = {**inherited, **{k: e for k, e in child.items() if k in NODE_KEYS}}
+        for key, entry in sorted(merged.items(), key=lambda kv: (qdict_order(kv[0]),
+                                                                 -kv[1].seq)):
+            if key in ("cache.direct", "cache.no-flush", "force-share", "read-only",
+                       "auto-read-only"):
+                _typed(key, entry, Kind.BOOL, Stage.CHILD)
+        rules.check_file_posix_options(child, self._direct())
+        aio = child.get("aio") or self.qdict.get("aio")
+        direct = child["cache.direct"].value if "cache.direct" in child else None
+        if aio is not None and aio.value == "native" and not (
+                self._direct() if direct is None else direct in ("on", "yes", "true", "y")):
+            rules.native_needs_direct(aio.span)
+        unknown = [k for k in child if k not in NODE_KEYS and k not in
+                   rules.FILE_POSIX_KEYS]
+        if unknown:
+            key = min(unknown, key=lambda k: (qdict_order(k), -child[k].seq))
+            driver = child["driver"].value if "driver" in child else "file"
+            raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
+                        f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
+        self.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
+
+    def _direct(self) -> bool:
+        entry = self.qdict.get("cache.direct")
+        return entry is not None and entry.value in ("on", "yes", "true", "y")
+
+    def _node(self, driver: str, protocol: bool) -> None:
+        node_keys = NODE_KEYS - {"driver"}
+        for key in sorted((k for k in node_keys if k in self.qdict),
+                          key=lambda k: (qdict_order(k), -self.qdict[k].seq)):
+            entry = self.qdict[key]
+            if key in ("cache.direct", "cache.no-flush", "auto-read-only", "force-share"):
+                value = _typed(key, entry, Kind.BOOL, Stage.NODE)
+                if entry.item is not None:  # not a value cache= expanded into
+                    self.f[OPTIONS[key].field] = value
+        read_only = bool(self.f.get("read_only")) or self.f.get("media") is Media.CDROM
+        rules.check_force_share(self.f.get("force_share"), read_only, self._span("force-share"))
+        self._discard()
+        rules.check_node_name(self.qdict.get("node-name"))
+        if "node-name" in self.qdict:
+            self.f["node_name"] = self.qdict["node-name"].value
+        self._format_options(driver, protocol)
+
+    def _span(self, key: str) -> Span:
+        entry = self.qdict.get(key)
+        return entry.span if entry else Span(0, 0)
+
+    def _discard(self) -> None:
+        entry = self.qdict.get("discard")
+        if entry is None:
+            return
+        value = {"off": "ignore", "on": "unmap"}.get(entry.value, entry.value)
+        if value not in ("ignore", "unmap"):
+            raise error("bad-discard", "Invalid discard option", entry.span, Stage.NODE,
+                        hint="discard= takes ignore (off) or unmap (on)")
+        self.f["discard"] = Discard(value)
+
+    def _format_options(self, driver: str, protocol: bool) -> None:
+        """The format driver's own options, then QEMU's check for unused ones."""
+        taken = {k for k, r in OPTIONS.items() if r.table is not Table.SPECIAL} | {"id"}
+        kinds = FORMAT_KEYS.get(driver, {})
+        rest = {k: e for k, e in self.qdict.items() if k not in taken
+                and not k.startswith("file.") and not k.startswith("stats-intervals.")}
+        options = dict(self.f.get("driver_options") or {})  # type: ignore[call-overload]
+        for key in sorted(rest, key=lambda k: (qdict_order(k), -rest[k].seq)):
+            if key in kinds:
+                _typed(key, rest[key], kinds[key], Stage.NODE)
+        unknown = [k for k in rest if k not in kinds]
+        if self.leftover_cache is not None:
+            unknown.append("cache")
+            rest["cache"] = self.leftover_cache
+        if unknown:
+            key = min(unknown, key=lambda k: (qdict_order(k), -rest[k].seq))
+            what = "protocol" if protocol else "format"
+            verb = "doesn't" if protocol else "does not"
+            raise error("unknown-option", f"Block {what} '{driver}' {verb} support the option "
+                        f"'{key}'", rest[key].span, Stage.LEFTOVER)
+        options.update({k: e.value for k, e in sorted(rest.items(), key=lambda kv: kv[1].seq)})
+        self.f["driver_options"] = options
+        if "driver" in self.qdict and "format" not in self.f:
+            self.f["format"] = self.qdict["driver"].value
+            options.pop("driver", None)
+
+    def build(self) -> Drive:
+        fields = dict(self.f)
+        fields.setdefault("driver_options", {})
+        fields.pop("driver", None)
+        return Drive(**fields)  # type: ignore[arg-type]
+
+
+def _typed(key: str, entry: Entry, kind: Kind, stage: Stage) -> object:
+    try:
+        if kind is Kind.BOOL:
+            return parse_bool(key, entry.value)
+        if kind is Kind.NUMBER:
+            return parse_number(key, entry.value)
+        if kind is Kind.SIZE:
+            return parse_size(key, entry.value)[0]
+    except ValueProblem as p:
+        raise error("bad-value", p.message, entry.span, stage, p.detail) from None
+    return entry.value
+
+
+def _int(value: object, default: int) -> int:
+    from .values import to_int32
+
+    return to_int32(value) if isinstance(value, int) else default

@@ -1,0 +1,120 @@
+"""Spans, diagnostics and the caret line.
+
+A :class:`Diagnostic` is one thing QEMU would say about a drive: an error or a
+warning, with QEMU's exact text, the part of the option string it concerns and,
+where qdrive knows a fix, a hint. QEMU itself prints no caret; qdrive adds one.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+__all__ = ["Span", "Severity", "Diagnostic", "Stage", "caret_line", "Stop", "error"]
+
+
+@attrs.frozen
+class Span:
+    """A half-open range ``[start, end)`` of character offsets in the option string."""
+
+    start: int
+    end: int
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.start <= self.end:
+            raise ValueError(f"bad span {self.start}..{self.end}")
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+
+class Severity(enum.StrEnum):
+    """How serious a diagnostic is; QEMU prints warnings with a ``warning:`` prefix."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Stage(enum.IntEnum):
+    """Where in QEMU's start-up a diagnostic arises; QEMU stops at the first error.
+
+    The order mirrors softmmu/vl.c (all -drive strings are parsed first) and
+    blockdev.c drive_new() -> blockdev_init() -> block.c bdrv_open_inherit().
+    """
+
+    PARSE = 0  # qemu_opts_parse_noisily: id, flags, duplicate ids
+    LEGACY = 10  # drive_new: aliases, cache, legacy table, media, if
+    PLACEMENT = 15  # drive_new: index/bus/unit against earlier drives
+    BUS_OPTIONS = 17  # drive_new: werror/rerror per interface
+    COMMON = 20  # blockdev_init: common table, aio, throttling, format
+    FILL = 30  # bdrv_fill_options: driver names, json:, protocol prefix
+    CHILD = 35  # the protocol node's runtime options (inherited cache.*, file.*)
+    FILE = 40  # opening the image file
+    FILE_CHECKS = 41  # file-posix checks after the open (aio=native needs O_DIRECT)
+    CHILD_LEFTOVER = 42  # unused protocol options: "doesn't support the option"
+    FORMAT = 45  # format probing and the format driver's header checks
+    NODE = 50  # bdrv_open_common of the format node: node-name, discard, driver options
+    LEFTOVER = 60  # unused options: "does not support the option"
+    MONITOR = 70  # monitor_add_blk: device names
+    BOARD = 80  # machine init: on-board devices (IDE) realize
+    BOARD_DEVICE = 81  # -device creation (the virtio-blk an if=virtio drive adds)
+    BOARD_ORPHAN = 82  # blockdev.c drive_check_orphaned()
+
+
+@attrs.frozen
+class Diagnostic:
+    """One error or warning, worded exactly as QEMU words it.
+
+    ``message`` is QEMU's first line; ``detail`` holds the extra lines QEMU
+    prints after it (its own hints); ``hint`` is qdrive's suggestion, if any.
+    ``located`` is false for the few messages QEMU prints without the
+    ``-drive TEXT:`` prefix (device and board errors, the raw-probing warning).
+    """
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span
+    stage: Stage = Stage.LEGACY
+    detail: str = ""
+    hint: str = ""
+    located: bool = True
+
+    @property
+    def qemu_text(self) -> str:
+        """The message plus QEMU's extra lines, as QEMU prints them after the prefix."""
+        return f"{self.message}\n{self.detail}" if self.detail else self.message
+
+    def render(self, text: str, prog: str = "qemu-system-x86_64") -> str:
+        """QEMU's stderr lines for this diagnostic, with a caret line added."""
+        mark = "warning: " if self.severity is Severity.WARNING else ""
+        head = f"{prog}: -drive {text}: " if self.located else f"{prog}: "
+        lines = [f"{head}{mark}{self.message}"]
+        if self.located:
+            lines.append(caret_line(self.span, len(head) - len(text) - 2))
+        if self.detail:
+            lines.append(self.detail)
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        return "\n".join(lines)
+
+
+def caret_line(span: Span, indent: int) -> str:
+    """A line with ``^`` under the span's first character and ``~`` under the rest."""
+    width = max(len(span), 1)
+    return " " * (indent + span.start) + "^" + "~" * (width - 1)
+
+
+class Stop(Exception):
+    """Internal: QEMU has reported an error and stops looking at this drive."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def error(code: str, message: str, span: Span, stage: Stage, detail: str = "",
+          hint: str = "", located: bool = True) -> Stop:
+    """A Stop carrying one QEMU error, ready to raise."""
+    return Stop(Diagnostic(code, Severity.ERROR, message, span, stage, detail, hint, located))

@@ -1,0 +1,68 @@
+"""The exceptions qdrive raises.
+
+::
+
+    QDriveError                    root of everything qdrive raises on purpose
+    ├── DriveError(ValueError)     a -drive string QEMU would refuse
+    │   └── DriveSyntaxError       refused while the string is tokenised (ids, 2008 items)
+    └── UnsupportedDialect(ValueError)
+                                   an unknown dialect name
+
+Any text given to :func:`qdrive.parse_drive` yields a Drive or a DriveError.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic
+
+__all__ = ["QDriveError", "DriveError", "DriveSyntaxError", "UnsupportedDialect"]
+
+
+class QDriveError(Exception):
+    """Root of every exception qdrive raises on purpose."""
+
+
+class DriveError(QDriveError, ValueError):
+    """A drive QEMU would refuse: the text, QEMU's message and where it points.
+
+    ``str()`` renders ``-drive TEXT: MESSAGE`` (QEMU's wording) and a caret line
+    under the offending option.
+    """
+
+    def __init__(self, text: str, diagnostic: Diagnostic, warnings: tuple[Diagnostic, ...] = ()):
+        self.text = text
+        self.diagnostic = diagnostic
+        self.warnings = warnings
+        super().__init__(diagnostic.qemu_text)
+
+    @property
+    def message(self) -> str:
+        """QEMU's message, extra lines included, without the ``-drive TEXT:`` prefix."""
+        return self.diagnostic.qemu_text
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """``(start, end)`` character offsets of the offending option in ``text``."""
+        return (self.diagnostic.span.start, self.diagnostic.span.end)
+
+    def __str__(self) -> str:
+        d = self.diagnostic
+        head = f"-drive {self.text}: "
+        caret = " " * (len(head) + d.span.start) + "^" + "~" * (max(len(d.span), 1) - 1)
+        lines = [f"{head}{d.message}", caret]
+        if d.detail:
+            lines.append(d.detail)
+        if d.hint:
+            lines.append(f"hint: {d.hint}")
+        return "\n".join(lines)
+
+
+class DriveSyntaxError(DriveError):
+    """A drive refused while QEMU tokenises the option string."""
+
+
+class UnsupportedDialect(QDriveError, ValueError):
+    """A dialect name qdrive does not know."""

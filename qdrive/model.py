@@ -1,0 +1,171 @@
+"""The enumerations and the frozen :class:`Drive`.
+
+Enumeration values are QEMU's own spellings. A Drive holds what QEMU's parser
+accepted for one -drive string; cross-field refusals live in qdrive.rules and
+are applied by :func:`qdrive.parse_drive`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "Interface", "Media", "CacheMode", "Aio", "Discard", "DetectZeroes", "ErrorAction",
+    "Drive", "DIALECTS", "DEFAULT_DIALECT",
+]
+
+DEFAULT_DIALECT = "qemu-7.2"
+DIALECTS = ("qemu-7.2", "qemu-0.9-sync")
+
+
+class Interface(enum.StrEnum):
+    """``if=``: the bus a drive is attached to (blockdev.c if_name[])."""
+
+    NONE = "none"
+    IDE = "ide"
+    SCSI = "scsi"
+    FLOPPY = "floppy"
+    PFLASH = "pflash"
+    MTD = "mtd"
+    SD = "sd"
+    VIRTIO = "virtio"
+    XEN = "xen"
+
+
+class Media(enum.StrEnum):
+    """``media=``: disk or cdrom (cdrom forces read-only)."""
+
+    DISK = "disk"
+    CDROM = "cdrom"
+
+
+class CacheMode(enum.StrEnum):
+    """``cache=`` (block.c bdrv_parse_cache_mode; ``off`` is read as ``none``)."""
+
+    WRITEBACK = "writeback"
+    NONE = "none"
+    WRITETHROUGH = "writethrough"
+    DIRECTSYNC = "directsync"
+    UNSAFE = "unsafe"
+    ON = "on"  # 2008 dialect only: buffered I/O
+    OFF = "off"  # 2008 dialect only: O_DIRECT (QEMU 7.2 reads it as NONE)
+
+
+class Aio(enum.StrEnum):
+    """``aio=`` (block.c bdrv_parse_aio)."""
+
+    THREADS = "threads"
+    NATIVE = "native"
+    IO_URING = "io_uring"
+
+
+class Discard(enum.StrEnum):
+    """``discard=`` (block.c bdrv_parse_discard_flags; off/on are read as ignore/unmap)."""
+
+    IGNORE = "ignore"
+    UNMAP = "unmap"
+
+
+class DetectZeroes(enum.StrEnum):
+    """``detect-zeroes=`` (QAPI BlockdevDetectZeroesOptions)."""
+
+    OFF = "off"
+    ON = "on"
+    UNMAP = "unmap"
+
+
+class ErrorAction(enum.StrEnum):
+    """``werror=``/``rerror=`` (blockdev.c parse_block_error_action)."""
+
+    IGNORE = "ignore"
+    STOP = "stop"
+    REPORT = "report"
+    ENOSPC = "enospc"
+
+
+def _ro(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+@attrs.frozen(kw_only=True, eq=True)
+class Drive:
+    """One -drive as QEMU reads it. ``None`` means the option was not given.
+
+    Numbers keep the unsigned 64-bit value QEMU parsed (``index=-1`` is
+    2**64-1, which QEMU reads as "not given"). ``throttling`` maps canonical
+    ``throttling.*`` names to numbers; ``driver_options`` keeps, in order, the
+    options passed through to the protocol and format drivers (``file.*``,
+    raw ``offset``/``size``, qcow2 options ...).
+    """
+
+    dialect: str = DEFAULT_DIALECT
+    file: str | None = None
+    format: str | None = None
+    interface: Interface | None = None
+    bus: int | None = None
+    unit: int | None = None
+    index: int | None = None
+    media: Media | None = None
+    id: str | None = None
+    node_name: str | None = None
+    snapshot: bool | None = None
+    read_only: bool | None = None
+    cache: CacheMode | None = None
+    cache_writeback: bool | None = None
+    cache_direct: bool | None = None
+    cache_no_flush: bool | None = None
+    aio: Aio | None = None
+    discard: Discard | None = None
+    detect_zeroes: DetectZeroes | None = None
+    werror: ErrorAction | None = None
+    rerror: ErrorAction | None = None
+    copy_on_read: bool | None = None
+    auto_read_only: bool | None = None
+    force_share: bool | None = None
+    throttling: Mapping[str, int] = attrs.field(factory=dict, converter=_ro)
+    throttling_group: str | None = None
+    stats_account_invalid: bool | None = None
+    stats_account_failed: bool | None = None
+    stats_intervals: tuple[int, ...] = ()
+    driver_options: Mapping[str, str] = attrs.field(factory=dict, converter=_ro)
+    # The 2008 dialect's own keys (vl.c r5300 plus the seed's sync=, KVM's boot=).
+    sync: bool | None = None
+    boot: bool | None = None
+    cyls: int | None = None
+    heads: int | None = None
+    secs: int | None = None
+    trans: str | None = None
+
+    @property
+    def effective_read_only(self) -> bool:
+        """Read-only as QEMU opens it: ``read-only=on`` or ``media=cdrom``."""
+        return bool(self.read_only) or self.media is Media.CDROM
+
+    @property
+    def cache_triple(self) -> tuple[bool, bool, bool]:
+        """(writeback, direct, no_flush): the mode's values, overridden by cache.* keys."""
+        from .flags import cache_triple
+
+        return cache_triple(self)
+
+    def options(self) -> dict[str, str]:
+        """Canonical key -> canonical value, in canonical order (what to_string writes)."""
+        from .options import canonical_options
+
+        return canonical_options(self)
+
+    def to_string(self) -> str:
+        """The canonical -drive string; QEMU reads it back as the same drive."""
+        return ",".join(f"{k}={v.replace(',', ',,')}" for k, v in self.options().items())
+
+    def to_args(self) -> list[str]:
+        """``["-drive", self.to_string()]``, for argv lists (never a shell string)."""
+        return ["-drive", self.to_string()]
+
+    def __str__(self) -> str:
+        return self.to_string()

@@ -1,0 +1,67 @@
+"""What QEMU learns from the image file before it starts: existence and format magic.
+
+The only module above the driver that touches files, and it only reads
+headers. Mirrors block.c find_image_format() and the probe functions of
+block/qcow2.c, block/qcow.c, block/vmdk.c ... (the magic numbers at offset 0).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+import attrs
+
+__all__ = ["ProbeResult", "probe_file", "MAGIC"]
+
+# Format magic at offset 0 (block/*.c *_probe()); raw is the fallback.
+MAGIC = (
+    (b"QFI\xfb\x00\x00\x00\x02", "qcow2"), (b"QFI\xfb\x00\x00\x00\x03", "qcow2"),
+    (b"QFI\xfb\x00\x00\x00\x01", "qcow"), (b"KDMV", "vmdk"), (b"conectix", "vpc"),
+    (b"vhdxfile", "vhdx"), (b"QED\x00", "qed"), (b"LUKS\xba\xbe", "luks"),
+    (b"WithoutFreeSpace", "parallels"), (b"ParallelsDiskImage", "parallels"),
+)
+
+
+@attrs.frozen
+class ProbeResult:
+    """The file as QEMU's open would find it."""
+
+    exists: bool
+    error: str = ""  # strerror text when it cannot be opened
+    format: str | None = None  # probed from the header
+    writable: bool = False
+    block_device: bool = False
+    backing_file: str | None = None  # qcow2 header's backing file name, if any
+
+
+def probe_file(path: str, read_only: bool) -> ProbeResult:
+    """Open ``path`` as QEMU would (read-only first), read its header, close it."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        return ProbeResult(False, os.strerror(exc.errno or errno.EIO))
+    try:
+        st = os.fstat(fd)
+        header = os.pread(fd, 2048, 0) if not stat.S_ISDIR(st.st_mode) else b""
+    except OSError as exc:
+        return ProbeResult(True, os.strerror(exc.errno or errno.EIO))
+    finally:
+        os.close(fd)
+    writable = not read_only and os.access(path, os.W_OK)
+    fmt = next((name for magic, name in MAGIC if header.startswith(magic)), "raw")
+    return ProbeResult(True, "", fmt, writable, stat.S_ISBLK(st.st_mode),
+                       _qcow2_backing(header) if fmt == "qcow2" else None)
+
+
+def _qcow2_backing(header: bytes) -> str | None:
+    # qcow2 header: backing_file_offset (u64 at 8), backing_file_size (u32 at 16).
+    if len(header) < 20:
+        return None
+    offset = int.from_bytes(header[8:16], "big")
+    size = int.from_bytes(header[16:20], "big")
+    if not offset or not size or offset + size > len(header):
+        return None
+    return header[offset:offset + size].decode("utf-8", "replace")

@@ -1,0 +1,144 @@
+"""QEMU's value parsers: booleans, numbers and sizes, with QEMU's error texts.
+
+Each function returns the value or raises :class:`ValueProblem` carrying
+QEMU's message. They mirror qapi/qapi-util.c qapi_bool_parse(),
+util/qemu-option.c parse_option_number()/parse_option_size() and
+util/cutils.c qemu_strtou64()/do_strtosz() of QEMU 7.2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ValueProblem", "parse_bool", "parse_number", "parse_size", "strtoull", "to_int32",
+    "U64_MAX", "id_wellformed",
+]
+
+U64_MAX = 2**64 - 1
+_SPACE = " \t\n\v\f\r"
+_TRUE = frozenset({"on", "yes", "true", "y"})
+_FALSE = frozenset({"off", "no", "false", "n"})
+_SIZE_HINT = (
+    "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, peta-\n"
+    "and exabytes, respectively."
+)
+_SUFFIX = {c: 1024**i for i, c in enumerate("bkmgtpe")}
+
+
+class ValueProblem(Exception):
+    """A value QEMU refuses: ``message`` (and ``detail`` lines) are QEMU's words."""
+
+    def __init__(self, message: str, detail: str = "", warning: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        self.warning = warning
+
+
+def parse_bool(name: str, value: str) -> bool:
+    """qapi_bool_parse(): exactly on/yes/true/y or off/no/false/n, case-sensitive."""
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueProblem(f"Parameter '{name}' expects 'on' or 'off'")
+
+
+def strtoull(text: str, base: int = 0) -> tuple[int | None, str, bool]:
+    """glibc strtoull(): (value or None if no digits, unparsed rest, overflowed).
+
+    Leading white space and one sign are accepted; base 0 picks hex for 0x,
+    octal for a leading 0; a minus wraps modulo 2**64 as C does.
+    """
+    i = len(text) - len(text.lstrip(_SPACE))
+    neg = text[i : i + 1] == "-"
+    if text[i : i + 1] in ("+", "-"):
+        i += 1
+    if base in (0, 16) and text[i : i + 2].lower() == "0x" and _digits(text, i + 2, 16):
+        base, i = 16, i + 2
+    elif base == 0:
+        base = 8 if text[i : i + 1] == "0" else 10
+    n = _digits(text, i, base)
+    if n == 0:
+        return None, text, False
+    magnitude = int(text[i : i + n], base)
+    if magnitude > U64_MAX:
+        return U64_MAX, text[i + n :], True
+    value = (-magnitude) % 2**64 if neg else magnitude
+    return value, text[i + n :], False
+
+
+def _digits(text: str, i: int, base: int) -> int:
+    ok = "0123456789abcdef"[:base]
+    n = 0
+    while i + n < len(text) and text[i + n].lower() in ok:
+        n += 1
+    return n
+
+
+def parse_number(name: str, value: str) -> int:
+    """parse_option_number(): qemu_strtou64(value, NULL, 0) with QEMU's messages."""
+    result, rest, overflow = strtoull(value)
+    if result is None or rest:
+        raise ValueProblem(f"Parameter '{name}' expects a number")
+    if overflow:
+        raise ValueProblem(f"Value '{value}' is too large for parameter '{name}'")
+    return result
+
+
+def parse_size(name: str, value: str) -> tuple[int, str]:
+    """parse_option_size(): (bytes, warning or "") as QEMU 7.2's qemu_strtosz() reads it."""
+    bad = ValueProblem(
+        f"Parameter '{name}' expects a non-negative number below 2^64", _SIZE_HINT
+    )
+    result, rest, overflow = strtoull(value, 10)
+    if result is None:
+        raise bad
+    if overflow:
+        raise ValueProblem(f"Value '{value}' is out of range for parameter '{name}'")
+    if "-" in value[: len(value) - len(rest)]:
+        raise bad
+    warning, fraction = "", 0.0
+    if result == 0 and rest[:1] in ("x", "X"):
+        result, rest, overflow = strtoull(value, 16)
+        if result is None or rest[:1] == ".":
+            raise bad
+        if overflow:
+            raise ValueProblem(f"Value '{value}' is out of range for parameter '{name}'")
+        if rest[:1].lower() in _SUFFIX:
+            warning = f"Using a multiplier suffix on hex numbers is deprecated: {value}"
+    elif rest[:1] == ".":
+        fraction, rest = _fraction(rest, bad)
+    mul = _SUFFIX.get(rest[:1].lower(), 0) if rest else 0
+    if mul:
+        rest = rest[1:]
+    else:
+        mul = 1
+    if rest or (mul == 1 and fraction):
+        raise bad
+    total = result * mul + int(fraction * mul + 0.5)
+    if total > U64_MAX:
+        raise ValueProblem(f"Value '{value}' is out of range for parameter '{name}'")
+    return total, warning
+
+
+def _fraction(rest: str, bad: ValueProblem) -> tuple[float, str]:
+    # do_strtosz(): ".5k" style fractions; an exponent makes the whole input invalid.
+    n = 1
+    while n < len(rest) and rest[n].isdigit():
+        n += 1
+    if rest[n : n + 1] in ("e", "E"):
+        raise bad
+    return (float("0" + rest[:n]) if n > 1 else 0.0), rest[n:]
+
+
+def to_int32(value: int) -> int:
+    """The C cast of a uint64 option into an ``int`` (blockdev.c stores bus/unit/index so)."""
+    value &= 0xFFFFFFFF
+    return value - 2**32 if value >= 2**31 else value
+
+
+def id_wellformed(ident: str) -> bool:
+    """util/id.c id_wellformed(): a letter, then letters, digits, '-', '.', '_'."""
+    if not ident or not (ident[0].isascii() and ident[0].isalpha()):
+        return False
+    return all(c.isascii() and (c.isalnum() or c in "-._") for c in ident[1:])

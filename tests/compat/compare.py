@@ -1,0 +1,50 @@
+"""Compare qdrive.check() with recorded QEMU verdicts."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import qdrive
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qemu72"
+PROG = "qemu-system-x86_64"
+
+
+def load(path: Path = FIXTURES / "verdicts.jsonl") -> tuple[dict[str, object], list[dict]]:
+    lines = path.read_text("utf-8").splitlines()
+    return json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+
+
+def strip_noise(stderr: str) -> str:
+    """Drop lines that are not about drives (the exit on signal after `quit`)."""
+    return "\n".join(x for x in stderr.splitlines() if "terminating on signal" not in x)
+
+
+def ours(drives: list[str]) -> dict[str, object]:
+    result = qdrive.check(drives)
+    return {"accepted": result.ok, "stderr": result.qemu_stderr(PROG)}
+
+
+def differences(rows: list[dict]) -> list[tuple[dict, dict]]:
+    """(recorded, ours) for every case where verdict or text differ; cwd = images dir."""
+    out = []
+    for row in rows:
+        got = ours(row["drives"])
+        want = {"accepted": row["accepted"], "stderr": strip_noise(row["stderr"])}
+        if got != want:
+            out.append((want | {"drives": row["drives"]}, got))
+    return out
+
+
+@contextmanager
+def in_dir(path: Path) -> Iterator[None]:
+    here = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(here)

@@ -1,0 +1,81 @@
+"""Run the real qemu-system-x86_64 on -drive strings and record its verdict.
+
+Accepted = the QMP greeting arrives on the control monitor (the machine was
+built, every drive created and claimed); rejected = QEMU exits first. The
+message is what QEMU wrote to stderr. Images are made by ``make_images`` in a
+scratch directory and drives name them relatively, so fixtures hold no paths.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+QEMU = "qemu-system-x86_64"
+BASE_ARGS = ["-M", "pc", "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
+             "-chardev", "stdio,id=mon0", "-mon", "chardev=mon0,mode=control"]
+
+# name -> (qemu-img format, size); the corpus refers to these names.
+IMAGES = {
+    "disk.img": ("raw", "1M"), "disk2.img": ("raw", "1M"), "disk.qcow2": ("qcow2", "1M"),
+    "cd.iso": ("raw", "1M"), "a,b.img": ("raw", "1M"), "sp ace.img": ("raw", "1M"),
+    "a=b.img": ("raw", "1M"), "fd.img": ("raw", "1440K"),
+}
+
+
+def have_qemu() -> bool:
+    return shutil.which(QEMU) is not None and shutil.which("qemu-img") is not None
+
+
+def make_images(where: Path) -> None:
+    """Create the corpus images (qemu-img when present, else sparse raw files)."""
+    for name, (fmt, size) in IMAGES.items():
+        path = where / name
+        if path.exists():
+            continue
+        if shutil.which("qemu-img"):
+            subprocess.run(["qemu-img", "create", "-q", "-f", fmt, str(path), size], check=True)
+        elif fmt == "raw":
+            with open(path, "wb") as f:
+                f.truncate(1 << 20)
+        else:  # a minimal qcow2 header is enough for the probe
+            with open(path, "wb") as f:
+                f.write(b"QFI\xfb\x00\x00\x00\x03" + bytes(504))
+
+
+def run(drives: list[str], cwd: Path, timeout: float = 20.0) -> dict[str, object]:
+    """One QEMU start; returns {"accepted": bool, "stderr": str}."""
+    args = [QEMU, *BASE_ARGS]
+    for d in drives:
+        args += ["-drive", d]
+    proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdin is not None
+    accepted = False
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            buf += chunk
+            if b'"QMP"' in buf:
+                accepted = True
+                break
+        elif proc.poll() is not None:
+            break
+    if accepted:
+        proc.stdin.write(b'{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n')
+        proc.stdin.flush()
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return {"accepted": accepted, "stderr": err.decode("utf-8", "replace").rstrip("\n")}

@@ -1,0 +1,56 @@
+"""`make oracle`: record QEMU 7.2's verdict on every corpus case into fixtures/.
+
+Usage: python -m tests.compat.record [--out fixtures/qemu72/verdicts.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import cases, oracle
+
+OUT = Path(__file__).resolve().parents[2] / "fixtures" / "qemu72" / "verdicts.jsonl"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    if not oracle.have_qemu():
+        print("qemu-system-x86_64/qemu-img not installed: run `make debs` as root", file=sys.stderr)
+        return 2
+    version = subprocess.run([oracle.QEMU, "--version"], capture_output=True, text=True
+                             ).stdout.splitlines()[0]
+    todo = cases.all_cases()
+    with tempfile.TemporaryDirectory(prefix="qdrive-oracle-") as tmp:
+        where = Path(tmp)
+        oracle.make_images(where)
+        done = 0
+
+        def one(drives: list[str]) -> dict[str, object]:
+            nonlocal done
+            v = oracle.run(drives, where)
+            done += 1
+            if sys.stderr.isatty():
+                print(f"\r{done}/{len(todo)}", end="", file=sys.stderr)
+            return {"drives": drives, **v}
+
+        with ThreadPoolExecutor(4) as pool:
+            rows = list(pool.map(one, todo))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(json.dumps({"qemu": version, "cases": len(rows)}) + "\n")
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"\nrecorded {len(rows)} cases from {version} into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
