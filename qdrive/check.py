@@ -22,7 +22,7 @@ from .errors import DriveError, UnsupportedDialect
 from .flags import cache_triple
 from .model import DEFAULT_DIALECT, DIALECTS, Drive, Interface, Media
 from .placement import Machine, Slots, device_id, machine as get_machine
-from .probe import probe_file
+from .probe import ProbeResult, probe_file
 
 __all__ = ["parse_drive", "check", "CheckResult", "DriveResult", "Placement"]
 
@@ -212,8 +212,9 @@ def _probe(conv: Conversion, items: list[Any], slots: Slots, board: Machine) -> 
     """bdrv_open(): open the file; a failure here beats any later-stage error."""
     if conv.empty or conv.error is not None and conv.error.stage <= Stage.FILE:
         return conv
-    name = next((i.value for i in reversed(items) if i.key == "file"), "")
-    if not name or ":" in name.split("/")[0] or "file.driver" in {i.key for i in items}:
+    keys = {i.key: i.value for i in items}
+    name = keys.get("file") or keys.get("file.filename") or ""
+    if not name or ":" in name.split("/")[0] or keys.get("file.driver", "file") != "file":
         return conv
     read_only = conv.drive.effective_read_only if conv.drive else False
     found = probe_file(name, read_only)
@@ -224,10 +225,11 @@ def _probe(conv: Conversion, items: list[Any], slots: Slots, board: Machine) -> 
             Stage.FILE))
     fmt = conv.drive.format if conv.drive else next(
         (i.value for i in reversed(items) if i.key in ("format", "driver")), None)
-    if fmt == "qcow2" and found.format != "qcow2":
+    problem = _format_problem(fmt, found, name)
+    if problem:
+        stage = Stage.FILE_CHECKS if fmt in ("file", "host_device", "host_cdrom") else Stage.FORMAT
         return attrs.evolve(conv, error=Diagnostic(
-            "not-qcow2", Severity.ERROR, "Image is not in qcow2 format", conv.span_of("format"),
-            Stage.FORMAT))
+            "format-mismatch", Severity.ERROR, problem, conv.span_of("format"), stage))
     if conv.format_probed and found.format == "raw" and found.writable:
         conv.warnings.append(Diagnostic(
             "probed-raw", Severity.WARNING,
@@ -237,6 +239,23 @@ def _probe(conv: Conversion, items: list[Any], slots: Slots, board: Machine) -> 
             "operations on block 0 will be restricted.\n         Specify the 'raw' format "
             "explicitly to remove the restrictions.", "add format=raw", located=False))
     return conv
+
+
+# What a format driver says when the file is not of its format (block/qcow2.c, vmdk.c).
+_NOT_THIS_FORMAT = {"qcow2": "Image is not in qcow2 format",
+                    "vmdk": "invalid VMDK image descriptor"}
+
+
+def _format_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
+    """The error opening ``name`` with driver ``fmt`` gives, given what the probe saw."""
+    if fmt in _NOT_THIS_FORMAT and found.format != fmt:
+        return _NOT_THIS_FORMAT[fmt]
+    # block/file-posix.c raw_open_common(): the protocol driver must fit the file type.
+    if fmt in ("host_device", "host_cdrom") and not found.device:
+        return f"'{fmt}' driver requires '{name}' to be either a character or block device"
+    if fmt == "file" and found.device:
+        return f"'file' driver requires '{name}' to be a regular file"
+    return ""
 
 
 def _duplicate_ids(results: list[DriveResult], items: Sequence[list[Any]]) -> list[DriveResult]:
@@ -285,17 +304,20 @@ def _device_names(results: list[DriveResult]) -> list[DriveResult]:
 def _board(results: list[DriveResult], board: Machine) -> list[DriveResult]:
     """Machine init: IDE devices first, then -device (virtio), then orphaned drives."""
     out = []
+    pflash0 = any(r.ok and r.placement and r.placement.interface is Interface.PFLASH and
+                  r.placement.unit == 0 for r in results)
     for r in results:
         p, d = r.placement, r.drive
         if r.ok and p is not None and d is not None:
-            problem = _board_problem(board, p, d, r)
+            problem = _board_problem(board, p, d, attrs.evolve(r), pflash0)
             if problem is not None:
                 r = attrs.evolve(r, drive=None, error=problem)
         out.append(r)
     return out
 
 
-def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult) -> Diagnostic | None:
+def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
+                   pflash0: bool) -> Diagnostic | None:
     whole = Span(0, len(r.text))
     iface = p.interface
     buses = board.buses.get(iface, 1)
@@ -316,6 +338,9 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult) -> Di
             return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only", whole,
                               Stage.BOARD, located=False, hint="use media=cdrom or "
                               "if=virtio for a read-only disk")
+    if iface is Interface.PFLASH and p.unit == 1 and not pflash0:
+        return Diagnostic("pflash-order", Severity.ERROR, "pflash1 requires pflash0", whole,
+                          Stage.BOARD, located=False)
     if iface is Interface.VIRTIO and empty:
         return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                           "empty", whole, Stage.BOARD_DEVICE)

@@ -264,7 +264,8 @@ class _Run:
         handled = self._legacy_keys() | common | {"id"}
         file = self.f.get("file")
         rest = [k for k in self.qdict if k not in handled]
-        self.conv.empty = not file and not rest
+        # blockdev_init() copies format= into the QDict as "driver", so it counts here.
+        self.conv.empty = not file and not rest and "format" not in self.f
 
     def _span_of_throttle(self, key: str | None) -> Span:
         if key and key in self.qdict:
@@ -347,6 +348,9 @@ class _Run:
         has_file = bool(file_entry and file_entry.value)
         if has_file or child:
             self._child_node(child, file_entry if has_file else None)
+        elif driver is not None and not protocol:
+            raise error("no-file-child", 'A block device must be specified for "file"',
+                        driver_entry.span if driver_entry else Span(0, 0), Stage.NODE)
         elif driver is None:
             raise error("no-driver-or-file", "Must specify either driver or file",
                         Span(0, len(self.conv.text)), Stage.FILE_CHECKS,
@@ -362,8 +366,12 @@ class _Run:
                         "the same time", child["filename"].span, Stage.FILL)
         name = file_entry.value if file_entry else (child["filename"].value
                                                     if "filename" in child else "")
-        rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
-                                    PROTOCOL_PREFIXES)
+        if "driver" in child and child["driver"].value not in KNOWN_DRIVERS:
+            raise error("unknown-driver", f"Unknown driver '{child['driver'].value}'",
+                        child["driver"].span, Stage.FILL)
+        if "driver" not in child:
+            rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
+                                        PROTOCOL_PREFIXES)
         inherited = {k: self.qdict[k] for k in ("cache.direct", "cache.no-flush",
                                                 "force-share") if k in self.qdict}
         merged = {**inherited, **{k: e for k, e in child.items() if k in NODE_KEYS}}

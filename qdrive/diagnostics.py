@@ -58,8 +58,8 @@ class Stage(enum.IntEnum):
     LEFTOVER = 60  # unused options: "does not support the option"
     MONITOR = 70  # monitor_add_blk: device names
     BOARD = 80  # machine init: on-board devices (IDE) realize
-    BOARD_DEVICE = 81  # -device creation (the virtio-blk an if=virtio drive adds)
-    BOARD_ORPHAN = 82  # blockdev.c drive_check_orphaned()
+    BOARD_ORPHAN = 81  # blockdev.c drive_check_orphaned()
+    BOARD_DEVICE = 82  # -device creation (the virtio-blk an if=virtio drive adds)
 
 
 @attrs.frozen

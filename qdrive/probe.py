@@ -33,6 +33,7 @@ class ProbeResult:
     format: str | None = None  # probed from the header
     writable: bool = False
     block_device: bool = False
+    device: bool = False  # a character or block device (what host_device accepts)
     backing_file: str | None = None  # qcow2 header's backing file name, if any
 
 
@@ -53,6 +54,7 @@ def probe_file(path: str, read_only: bool) -> ProbeResult:
     writable = not read_only and os.access(path, os.W_OK)
     fmt = next((name for magic, name in MAGIC if header.startswith(magic)), "raw")
     return ProbeResult(True, "", fmt, writable, stat.S_ISBLK(st.st_mode),
+                       stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode),
                        _qcow2_backing(header) if fmt == "qcow2" else None)
 
 

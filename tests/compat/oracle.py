@@ -48,30 +48,28 @@ def make_images(where: Path) -> None:
 
 
 def run(drives: list[str], cwd: Path, timeout: float = 20.0) -> dict[str, object]:
-    """One QEMU start; returns {"accepted": bool, "stderr": str}."""
+    """One QEMU start; returns {"accepted": bool, "stderr": str}.
+
+    The greeting can come before the board has created its devices, so a case
+    counts as accepted only once QEMU has also answered a command after
+    qmp_capabilities (by then machine init and every drive are done).
+    """
     args = [QEMU, *BASE_ARGS]
     for d in drives:
         args += ["-drive", d]
     proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stdin is not None
-    accepted = False
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            buf += chunk
-            if b'"QMP"' in buf:
-                accepted = True
-                break
-        elif proc.poll() is not None:
-            break
+    accepted = _wait_for(proc, b'"QMP"', timeout)
     if accepted:
-        proc.stdin.write(b'{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n')
+        try:
+            proc.stdin.write(b'{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n')
+            proc.stdin.flush()
+        except BrokenPipeError:
+            accepted = False
+        accepted = accepted and _wait_for(proc, b'"status"', timeout)
+    if accepted:
+        proc.stdin.write(b'{"execute":"quit"}\n')
         proc.stdin.flush()
     try:
         _, err = proc.communicate(timeout=10)
@@ -79,3 +77,21 @@ def run(drives: list[str], cwd: Path, timeout: float = 20.0) -> dict[str, object
         proc.kill()
         _, err = proc.communicate()
     return {"accepted": accepted, "stderr": err.decode("utf-8", "replace").rstrip("\n")}
+
+
+def _wait_for(proc: subprocess.Popen[bytes], marker: bytes, timeout: float) -> bool:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                return False
+            buf += chunk
+            if marker in buf:
+                return True
+        elif proc.poll() is not None:
+            return False
+    return False

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,13 +30,17 @@ def main() -> int:
                              ).stdout.splitlines()[0]
     todo = cases.all_cases()
     with tempfile.TemporaryDirectory(prefix="qdrive-oracle-") as tmp:
-        where = Path(tmp)
-        oracle.make_images(where)
+        local = threading.local()
         done = 0
 
         def one(drives: list[str]) -> dict[str, object]:
+            # One image directory per worker: parallel QEMUs must not share images,
+            # or their image locks would collide.
             nonlocal done
-            v = oracle.run(drives, where)
+            if not hasattr(local, "where"):
+                local.where = Path(tempfile.mkdtemp(dir=tmp))
+                oracle.make_images(local.where)
+            v = oracle.run(drives, local.where)
             done += 1
             if sys.stderr.isatty():
                 print(f"\r{done}/{len(todo)}", end="", file=sys.stderr)
