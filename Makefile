@@ -32,6 +32,7 @@ test: $(STAMP) debs
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/ruff check qdrive tests benchmarks
 	$(BIN)/mypy
 

@@ -178,7 +178,7 @@ def check(drives: str | Iterable[str], *, dialect: str = DEFAULT_DIALECT, machin
     slots = Slots(board)
     items = [tokenize(t) for t in texts]
     results = []
-    for text, its in zip(texts, items):
+    for text, its in zip(texts, items, strict=True):
         results.append(_one(text, its, slots, board, probe_files))
     results = _duplicate_ids(results, items)
     results = _device_names(results)
@@ -262,7 +262,7 @@ def _duplicate_ids(results: list[DriveResult], items: Sequence[list[Any]]) -> li
     """qemu_opts_create(): a second -drive with the same id= fails while parsing."""
     seen: set[str] = set()
     out = []
-    for r, its in zip(results, items):
+    for r, its in zip(results, items, strict=True):
         first = next((i for i in its if i.key == "id"), None)
         if first is not None and first.value in seen:
             r = attrs.evolve(r, drive=None, error=Diagnostic(

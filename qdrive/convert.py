@@ -19,7 +19,10 @@ from . import rules
 from ._syntax import RawOption
 from .diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from .model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media
-from .options import ALIASES, FORMAT_KEYS, NODE_KEYS, OPTIONS, Kind, Table, qdict_order
+from .options import (
+    ALIASES, COMMON_KEYS, FORMAT_KEYS, LEGACY_KEYS, NODE_KEYS, OPTIONS, TABLE_KEYS, Kind,
+    qdict_order,
+)
 from .values import ValueProblem, id_wellformed, parse_bool, parse_number, parse_size
 
 __all__ = ["Entry", "Conversion", "convert_72", "CACHE_TRIPLES", "KNOWN_DRIVERS"]
@@ -142,8 +145,10 @@ class _Run:
         opts = self._expand_cache(opts)
         for entry in opts:  # qemu_opts_to_qdict(): later keys replace earlier values
             old = self.qdict.get(entry.key)
-            self.qdict[entry.key] = attrs.evolve(entry, seq=old.seq if old else entry.seq)
-        self._absorb(self._legacy_keys(), Stage.LEGACY)
+            if old is not None:
+                entry.seq = old.seq
+            self.qdict[entry.key] = entry
+        self._absorb(LEGACY_KEYS, Stage.LEGACY)
         self._media_and_read_only()
         self._interface()
         self._placement()
@@ -175,19 +180,18 @@ class _Run:
                         hint="cache= takes writeback, none, writethrough, directsync or unsafe")
         self.f["cache"] = CacheMode.NONE if last.value == "off" else CacheMode(last.value)
         opts = [e for e in opts if e is not last]
-        for key, on in zip(("cache.writeback", "cache.direct", "cache.no-flush"), triple):
+        names = ("cache.writeback", "cache.direct", "cache.no-flush")
+        for key, on in zip(names, triple, strict=True):
             if key not in self.explicit_cache:
                 opts.append(Entry(key, "on" if on else "off", None, 20_000 + len(opts)))
         if len(caches) > 1:  # qemu_opt_unset() removes only the last one
             self.leftover_cache = caches[-2]
         return opts
 
-    def _legacy_keys(self) -> set[str]:
-        return {k for k, r in OPTIONS.items() if r.table is Table.LEGACY}
 
     def _absorb(self, keys: Iterable[str], stage: Stage) -> None:
         """qemu_opts_absorb_qdict(): typed parse of ``keys`` in QDict order."""
-        present = [self.qdict[k] for k in keys if k in self.qdict]
+        present = [e for k, e in self.qdict.items() if k in keys]
         present.sort(key=lambda e: (qdict_order(e.key), -e.seq))
         for entry in present:
             self._store(entry, stage)
@@ -204,7 +208,8 @@ class _Run:
         except ValueProblem as p:
             raise error("bad-value", p.message, entry.span, stage, p.detail) from None
         if row.field == "throttling":
-            self.f.setdefault("throttling", {})[entry.key] = value  # type: ignore[index]
+            limits: dict[str, object] = self.f.setdefault("throttling", {})  # type: ignore
+            limits[entry.key] = value
         elif entry.item is not None or row.field not in ("cache_writeback", "cache_direct",
                                                          "cache_no_flush"):
             self.f[row.field] = value
@@ -252,16 +257,16 @@ class _Run:
 
     # -- blockdev.c blockdev_init() -------------------------------------------------------
     def common_stage(self) -> None:
-        common = {k for k, r in OPTIONS.items() if r.table is Table.COMMON}
-        self._absorb(common - {"read-only", "copy-on-read"}, Stage.COMMON)
+        self._absorb(COMMON_KEYS - {"read-only", "copy-on-read"}, Stage.COMMON)
         self._stats_intervals()
         self._aio()
-        rules.check_throttling(self.f.get("throttling") or {}, self._span_of_throttle)
+        limits: dict[str, int] = self.f.get("throttling") or {}  # type: ignore[assignment]
+        rules.check_throttling(limits, self._span_of_throttle)
         self._enum_value("detect-zeroes", DetectZeroes, "invalid parameter value: {v}")
         self._format()
         self._error_action("werror", "'{v}' invalid write error action", True)
         self._error_action("rerror", "'{v}' invalid read error action", False)
-        handled = self._legacy_keys() | common | {"id"}
+        handled = LEGACY_KEYS | COMMON_KEYS | {"id"}
         file = self.f.get("file")
         rest = [k for k in self.qdict if k not in handled]
         # blockdev_init() copies format= into the QDict as "driver", so it counts here.
@@ -277,7 +282,7 @@ class _Run:
         # qdict_extract_subqdict() + qdict_array_split(): keys must be 0, 1, 2, ...
         prefix = "stats-intervals."
         sub = {k[len(prefix):]: e for k, e in self.qdict.items() if k.startswith(prefix)}
-        values = []
+        values: list[Entry] = []
         while str(len(values)) in sub:
             values.append(sub.pop(str(len(values))))
         if sub:
@@ -372,9 +377,9 @@ class _Run:
         if "driver" not in child:
             rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
                                         PROTOCOL_PREFIXES)
-        inherited = {k: self.qdict[k] for k in ("cache.direct", "cache.no-flush",
-                                                "force-share") if k in self.qdict}
-        merged = {**inherited, **{k: e for k, e in child.items() if k in NODE_KEYS}}
+        inherited = ("cache.direct", "cache.no-flush", "force-share")
+        merged: dict[str, Entry] = {k: self.qdict[k] for k in inherited if k in self.qdict}
+        merged.update((k, e) for k, e in child.items() if k in NODE_KEYS)
         for key, entry in sorted(merged.items(), key=lambda kv: (qdict_order(kv[0]),
                                                                  -kv[1].seq)):
             if key in ("cache.direct", "cache.no-flush", "force-share", "read-only",
@@ -432,7 +437,7 @@ class _Run:
 
     def _format_options(self, driver: str, protocol: bool) -> None:
         """The format driver's own options, then QEMU's check for unused ones."""
-        taken = {k for k, r in OPTIONS.items() if r.table is not Table.SPECIAL} | {"id"}
+        taken = TABLE_KEYS
         kinds = FORMAT_KEYS.get(driver, {})
         rest = {k: e for k, e in self.qdict.items() if k not in taken
                 and not k.startswith("file.") and not k.startswith("stats-intervals.")}

@@ -194,8 +194,11 @@ def check_2008(texts: Sequence[str]) -> list[Any]:
     return out
 
 
+_Placed = tuple[int, int, tuple[Diagnostic, ...]]
+
+
 def _place_2008(text: str, drive: Drive, iface: Interface,
-                used: set[tuple[Interface, int, int]]) -> Diagnostic | tuple[int, int, tuple[Diagnostic, ...]]:
+                used: set[tuple[Interface, int, int]]) -> Diagnostic | _Placed:
     max_devs = {Interface.IDE: 2, Interface.SCSI: 7}.get(iface, 0)
     bus, unit = drive.bus or 0, drive.unit if drive.unit is not None else -1
     if drive.index is not None:

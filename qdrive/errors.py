@@ -49,10 +49,10 @@ class DriveError(QDriveError, ValueError):
         return (self.diagnostic.span.start, self.diagnostic.span.end)
 
     def __str__(self) -> str:
+        from .diagnostics import caret_line
+
         d = self.diagnostic
-        head = f"-drive {self.text}: "
-        caret = " " * (len(head) + d.span.start) + "^" + "~" * (max(len(d.span), 1) - 1)
-        lines = [f"{head}{d.message}", caret]
+        lines = [f"-drive {self.text}: {d.message}", caret_line(d.span, len("-drive "))]
         if d.detail:
             lines.append(d.detail)
         if d.hint:

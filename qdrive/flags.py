@@ -38,4 +38,4 @@ def cache_triple(drive: Drive) -> tuple[bool, bool, bool]:
         return (True, drive.cache is CacheMode.OFF, False)
     base = CACHE_MODES[drive.cache or CacheMode.WRITEBACK]
     explicit = (drive.cache_writeback, drive.cache_direct, drive.cache_no_flush)
-    return tuple(b if e is None else e for b, e in zip(base, explicit))  # type: ignore[return-value]
+    return tuple(b if e is None else e for b, e in zip(base, explicit, strict=True))  # type: ignore[return-value]

@@ -9,6 +9,7 @@ table; nothing else spells a key.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Kind", "Table", "OptionSpec", "OPTIONS", "OPTIONS_2008", "ALIASES", "THROTTLE_KEYS",
-    "PROTOCOL_KEYS", "NODE_KEYS", "FORMAT_KEYS", "canonical_options", "qdict_order",
+    "PROTOCOL_KEYS", "NODE_KEYS", "LEGACY_KEYS", "COMMON_KEYS", "TABLE_KEYS", "FORMAT_KEYS",
+    "canonical_options", "qdict_order",
 ]
 
 Q72 = ("qemu-7.2",)
@@ -117,7 +119,8 @@ _ROWS: list[OptionSpec] = [
                "count failed requests"),
     OptionSpec("stats-intervals", "stats_intervals", Kind.NUMBER, Table.SPECIAL,
                "stats-intervals.N=seconds"),
-    OptionSpec("driver", "driver_options", Kind.STRING, Table.NODE, "block driver (not with format)"),
+    OptionSpec("driver", "driver_options", Kind.STRING, Table.NODE,
+               "block driver (not with format)"),
 ]
 
 OPTIONS: Mapping[str, OptionSpec] = MappingProxyType({r.key: r for r in _ROWS})
@@ -136,6 +139,9 @@ ALIASES: Mapping[str, str] = MappingProxyType({
 })
 
 THROTTLE_KEYS = tuple(k for k, r in OPTIONS.items() if r.field == "throttling")
+LEGACY_KEYS = frozenset(k for k, r in OPTIONS.items() if r.table is Table.LEGACY)
+COMMON_KEYS = frozenset(k for k, r in OPTIONS.items() if r.table is Table.COMMON)
+TABLE_KEYS = frozenset(k for k, r in OPTIONS.items() if r.table is not Table.SPECIAL) | {"id"}
 
 _ROWS_2008 = [
     *(r for r in _ROWS if "qemu-0.9-sync" in r.dialects),
@@ -180,6 +186,7 @@ FORMAT_KEYS: Mapping[str, Mapping[str, Kind]] = MappingProxyType({
 })
 
 
+@functools.lru_cache(maxsize=4096)
 def qdict_order(key: str) -> int:
     """The bucket QEMU's QDict puts ``key`` in (qobject/qdict.c tdb_hash() % 512).
 
