@@ -14,23 +14,27 @@ import logging
 from .check import CheckResult, DriveResult, Placement, check, parse_drive
 from .diagnostics import Diagnostic, Severity, Span
 from .errors import DriveError, DriveSyntaxError, QDriveError, UnsupportedDialect
-from .flags import CACHE_MODES
+from .flags import AIO_FLAGS, CACHE_MODES, DISCARD_FLAGS, BdrvFlag, BdrvFlag2008
 from .model import (
     DEFAULT_DIALECT, DIALECTS, Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction,
     Interface, Media,
 )
 from .options import OPTIONS, OPTIONS_2008, OptionSpec
+from .plan import OpenPlan, explain, plan_open
 
 __all__ = [
     # the two entry points and what they return
     "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement",
+    # flags and the open plan
+    "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
     # errors
     "QDriveError", "DriveError", "DriveSyntaxError", "UnsupportedDialect",
     # diagnostics
     "Diagnostic", "Severity", "Span",
     # enumerations and tables
     "Interface", "Media", "CacheMode", "Aio", "Discard", "DetectZeroes", "ErrorAction",
-    "CACHE_MODES", "OPTIONS", "OPTIONS_2008", "OptionSpec", "DIALECTS", "DEFAULT_DIALECT",
+    "CACHE_MODES", "AIO_FLAGS", "DISCARD_FLAGS", "OPTIONS", "OPTIONS_2008", "OptionSpec",
+    "DIALECTS", "DEFAULT_DIALECT",
 ]
 
 __version__ = "0.1.0"

@@ -153,6 +153,20 @@ class Drive:
 
         return cache_triple(self)
 
+    @property
+    def bdrv_flags(self) -> Any:
+        """The BDRV_O_* flags QEMU's -drive path sets (BdrvFlag, or BdrvFlag2008)."""
+        from .flags import bdrv_flags
+
+        return bdrv_flags(self)
+
+    @property
+    def open_flags(self) -> int:
+        """The os.O_* flags QEMU's raw driver passes to open() for this drive."""
+        from .flags import open_flags
+
+        return open_flags(self)
+
     def options(self) -> dict[str, str]:
         """Canonical key -> canonical value, in canonical order (what to_string writes)."""
         from .options import canonical_options

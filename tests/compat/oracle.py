@@ -95,3 +95,48 @@ def _wait_for(proc: subprocess.Popen[bytes], marker: bytes, timeout: float) -> b
         elif proc.poll() is not None:
             return False
     return False
+
+
+class Running:
+    """A QEMU started on drives and left running (``with Running(drives, cwd) as pid``)."""
+
+    def __init__(self, drives: list[str], cwd: Path) -> None:
+        args = [QEMU, *BASE_ARGS]
+        for d in drives:
+            args += ["-drive", d]
+        self.proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def __enter__(self) -> int:
+        assert self.proc.stdin is not None
+        if not _wait_for(self.proc, b'"QMP"', 20):
+            raise RuntimeError(self._stop())
+        self.proc.stdin.write(b'{"execute":"qmp_capabilities"}\n{"execute":"query-status"}\n')
+        self.proc.stdin.flush()
+        if not _wait_for(self.proc, b'"status"', 20):
+            raise RuntimeError(self._stop())
+        return self.proc.pid
+
+    def _stop(self) -> str:
+        self.proc.kill()
+        _, err = self.proc.communicate()
+        return err.decode("utf-8", "replace")
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+
+def fd_flags(pid: int, path: Path) -> list[int]:
+    """open() flags of every descriptor of ``pid`` that refers to ``path`` (/proc/PID/fdinfo)."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target == str(path):
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith("flags:"):
+                        out.append(int(line.split()[1], 8))
+    return out
