@@ -188,8 +188,8 @@ def check(drives: str | Iterable[str], *, dialect: str = DEFAULT_DIALECT, machin
 def _one(text: str, items: list[Any], slots: Slots, board: Machine,
          probe_files: bool) -> DriveResult:
     conv = convert_72(text, items, board.default_if, slots.place)
-    if probe_files and conv.error is None or (conv.error and conv.error.stage > Stage.FILE):
-        conv = _probe(conv, items, slots, board) if probe_files else conv
+    if probe_files:
+        conv = _probe(conv, items)
     placement = None
     if conv.drive is not None and slots.last is not None:
         iface = conv.drive.interface or board.default_if
@@ -208,7 +208,7 @@ def _index(drive: Drive) -> int | None:
     return None if drive.index is None or to_int32(drive.index) == -1 else to_int32(drive.index)
 
 
-def _probe(conv: Conversion, items: list[Any], slots: Slots, board: Machine) -> Conversion:
+def _probe(conv: Conversion, items: list[Any]) -> Conversion:
     """bdrv_open(): open the file; a failure here beats any later-stage error."""
     if conv.empty or conv.error is not None and conv.error.stage <= Stage.FILE:
         return conv
@@ -309,7 +309,7 @@ def _board(results: list[DriveResult], board: Machine) -> list[DriveResult]:
     for r in results:
         p, d = r.placement, r.drive
         if r.ok and p is not None and d is not None:
-            problem = _board_problem(board, p, d, attrs.evolve(r), pflash0)
+            problem = _board_problem(board, p, d, r, pflash0)
             if problem is not None:
                 r = attrs.evolve(r, drive=None, error=problem)
         out.append(r)

@@ -347,8 +347,8 @@ class _Run:
         self.conv.format_probed = driver is None
         child = {k[5:]: e for k, e in self.qdict.items() if k.startswith("file.")}
         protocol = driver in PROTOCOL_DRIVERS
-        if protocol:
-            child, driver = {}, driver
+        if protocol:  # the drive's node is itself the protocol node: no file child
+            child = {}
         file_entry = self.qdict.get("file")
         has_file = bool(file_entry and file_entry.value)
         if has_file or child:
@@ -459,7 +459,6 @@ class _Run:
         self.f["driver_options"] = options
         if "driver" in self.qdict and "format" not in self.f:
             self.f["format"] = self.qdict["driver"].value
-            options.pop("driver", None)
 
     def build(self) -> Drive:
         fields = dict(self.f)

@@ -17,6 +17,7 @@ from .diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from .errors import DriveError
 from .model import CacheMode, Drive, Interface, Media
 from .options import OPTIONS_2008
+from .placement import MAX_DEVS, device_id
 
 __all__ = ["parse_2008", "check_2008", "IF_2008", "FORMATS_2008"]
 
@@ -199,7 +200,7 @@ _Placed = tuple[int, int, tuple[Diagnostic, ...]]
 
 def _place_2008(text: str, drive: Drive, iface: Interface,
                 used: set[tuple[Interface, int, int]]) -> Diagnostic | _Placed:
-    max_devs = {Interface.IDE: 2, Interface.SCSI: 7}.get(iface, 0)
+    max_devs = MAX_DEVS.get(iface, 0)
     bus, unit = drive.bus or 0, drive.unit if drive.unit is not None else -1
     if drive.index is not None:
         bus, unit = divmod(drive.index, max_devs) if max_devs else (0, drive.index)
@@ -223,7 +224,4 @@ def _place_2008(text: str, drive: Drive, iface: Interface,
 
 
 def _id_2008(iface: Interface, bus: int, unit: int, media: Media | None) -> str:
-    from .placement import device_id
-
-    max_devs = {Interface.IDE: 2, Interface.SCSI: 7}.get(iface, 0)
-    return device_id(iface, bus, unit, media, max_devs)
+    return device_id(iface, bus, unit, media, MAX_DEVS.get(iface, 0))
