@@ -43,7 +43,7 @@ def parse_drive(text: str, *, dialect: str = DEFAULT_DIALECT) -> Drive:
         return dialects.parse_2008(text)
     conv = convert_72(text, tokenize(text), Interface.IDE)
     if conv.error is not None:
-        raise DriveError(text, conv.error, tuple(conv.warnings))
+        raise DriveError.of(text, conv.error, tuple(conv.warnings))
     assert conv.drive is not None
     return conv.drive
 
@@ -80,7 +80,7 @@ class DriveResult:
     def raise_for_error(self) -> None:
         """Raise the DriveError for this drive, if it has one."""
         if self.error is not None:
-            raise DriveError(self.text, self.error, self.warnings)
+            raise DriveError.of(self.text, self.error, self.warnings)
 
     def to_json(self) -> dict[str, Any]:
         d = self.drive if self.ok else None

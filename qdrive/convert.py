@@ -23,7 +23,7 @@ from .options import (
     ALIASES, COMMON_KEYS, FORMAT_KEYS, LEGACY_KEYS, NODE_KEYS, OPTIONS, TABLE_KEYS, Kind,
     qdict_order,
 )
-from .values import ValueProblem, id_wellformed, parse_bool, parse_number, parse_size
+from .values import ValueProblem, id_wellformed, is_true, parse_bool, parse_number, parse_size
 
 __all__ = ["Entry", "Conversion", "convert_72", "CACHE_TRIPLES", "KNOWN_DRIVERS"]
 
@@ -79,7 +79,6 @@ class Conversion:
     id_span: Span | None = None
     empty: bool = False  # QEMU creates a drive without medium
     format_probed: bool = False  # no format=/driver=: QEMU probes the file
-    format_spans: dict[str, Span] = attrs.Factory(dict)
 
     def span_of(self, key: str) -> Span:
         """The span of the last item with ``key``, or the whole string."""
@@ -385,11 +384,11 @@ class _Run:
             if key in ("cache.direct", "cache.no-flush", "force-share", "read-only",
                        "auto-read-only"):
                 _typed(key, entry, Kind.BOOL, Stage.CHILD)
-        rules.check_file_posix_options(child, self._direct())
+        rules.check_file_posix_options(child)
+        # The protocol node's cache.direct: its own file.cache.direct, else the inherited one.
+        direct = merged.get("cache.direct")
         aio = child.get("aio") or self.qdict.get("aio")
-        direct = child["cache.direct"].value if "cache.direct" in child else None
-        if aio is not None and aio.value == "native" and not (
-                self._direct() if direct is None else direct in ("on", "yes", "true", "y")):
+        if aio is not None and aio.value == "native" and not (direct and is_true(direct.value)):
             rules.native_needs_direct(aio.span)
         unknown = [k for k in child if k not in NODE_KEYS and k not in
                    rules.FILE_POSIX_KEYS]
@@ -399,10 +398,6 @@ class _Run:
             raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
                         f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
         self.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
-
-    def _direct(self) -> bool:
-        entry = self.qdict.get("cache.direct")
-        return entry is not None and entry.value in ("on", "yes", "true", "y")
 
     def _node(self, driver: str, protocol: bool) -> None:
         node_keys = NODE_KEYS - {"driver"}
@@ -463,7 +458,6 @@ class _Run:
     def build(self) -> Drive:
         fields = dict(self.f)
         fields.setdefault("driver_options", {})
-        fields.pop("driver", None)
         return Drive(**fields)  # type: ignore[arg-type]
 
 

@@ -39,10 +39,10 @@ class _Drive2008:
             self.first.setdefault(item.key, item)
         self.f: dict[str, Any] = {"dialect": DIALECT}
 
-    def fail(self, message: str, key: str | None = None) -> Stop:
+    def fail(self, message: str, key: str | None = None, stage: Stage = Stage.LEGACY) -> Stop:
         item = self.first.get(key) if key else None
         span = item.span if item else Span(0, len(self.text))
-        return error("qemu-2008", f"qemu: {message}", span, Stage.LEGACY, located=False)
+        return error("qemu-2008", f"qemu: {message}", span, stage, located=False)
 
     def get(self, key: str) -> str | None:
         item = self.first.get(key)
@@ -58,7 +58,7 @@ class _Drive2008:
         if bad is not None or not items or trailing:
             name = bad.key[:_BUF] if bad is not None else ""
             raise self.fail(f"unknown parameter '{name}' in '{self.text}'", None if bad is None
-                            else bad.key)
+                            else bad.key, Stage.PARSE)
 
     def number(self, key: str, what: str) -> int | None:
         value = self.get(key)
@@ -168,7 +168,7 @@ def parse_2008(text: str) -> Drive:
     try:
         return _Drive2008(text, tokenize(text, old=True)).run()
     except Stop as stop:
-        raise DriveError(text, stop.diagnostic) from None
+        raise DriveError.of(text, stop.diagnostic) from None
 
 
 def check_2008(texts: Sequence[str]) -> list[Any]:

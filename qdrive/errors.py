@@ -38,6 +38,15 @@ class DriveError(QDriveError, ValueError):
         self.warnings = warnings
         super().__init__(diagnostic.qemu_text)
 
+    @classmethod
+    def of(cls, text: str, diagnostic: Diagnostic,
+           warnings: tuple[Diagnostic, ...] = ()) -> DriveError:
+        """The right subclass for ``diagnostic``: DriveSyntaxError for tokenising errors."""
+        from .diagnostics import Stage
+
+        kind = DriveSyntaxError if diagnostic.stage is Stage.PARSE else DriveError
+        return kind(text, diagnostic, warnings)
+
     @property
     def message(self) -> str:
         """QEMU's message, extra lines included, without the ``-drive TEXT:`` prefix."""

@@ -32,7 +32,6 @@ class ProbeResult:
     error: str = ""  # strerror text when it cannot be opened
     format: str | None = None  # probed from the header
     writable: bool = False
-    block_device: bool = False
     device: bool = False  # a character or block device (what host_device accepts)
     backing_file: str | None = None  # qcow2 header's backing file name, if any
 
@@ -53,7 +52,7 @@ def probe_file(path: str, read_only: bool) -> ProbeResult:
         os.close(fd)
     writable = not read_only and os.access(path, os.W_OK)
     fmt = next((name for magic, name in MAGIC if header.startswith(magic)), "raw")
-    return ProbeResult(True, "", fmt, writable, stat.S_ISBLK(st.st_mode),
+    return ProbeResult(True, "", fmt, writable,
                        stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode),
                        _qcow2_backing(header) if fmt == "qcow2" else None)
 

@@ -151,7 +151,7 @@ _AIO = ("threads", "native", "io_uring")
 _LOCKING = ("on", "off", "auto")
 
 
-def check_file_posix_options(child: Mapping[str, Entry], direct: bool) -> None:
+def check_file_posix_options(child: Mapping[str, Entry]) -> None:
     """block/file-posix.c raw_open_common(): aio, aio-max-batch, locking, drop-cache."""
     for key, allowed in (("aio", _AIO), ("locking", _LOCKING)):
         entry = child.get(key)

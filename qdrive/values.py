@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "ValueProblem", "parse_bool", "parse_number", "parse_size", "strtoull", "to_int32",
-    "U64_MAX", "id_wellformed",
+    "U64_MAX", "id_wellformed", "is_true",
 ]
 
 U64_MAX = 2**64 - 1
@@ -41,6 +41,11 @@ def parse_bool(name: str, value: str) -> bool:
     if value in _FALSE:
         return False
     raise ValueProblem(f"Parameter '{name}' expects 'on' or 'off'")
+
+
+def is_true(value: str) -> bool:
+    """Whether ``value`` is one of QEMU's spellings of a true boolean (on/yes/true/y)."""
+    return value in _TRUE
 
 
 def strtoull(text: str, base: int = 0) -> tuple[int | None, str, bool]:

@@ -117,6 +117,13 @@ def test_2008_dialect() -> None:
     assert err("file=x,format=foo", "qemu-0.9-sync").message == "qemu: 'foo' invalid format"
 
 
+def test_syntax_errors_have_their_own_class() -> None:
+    assert isinstance(err("file=x,id=1a"), qdrive.DriveSyntaxError)
+    assert isinstance(err("file=x,snapshot", "qemu-0.9-sync"), qdrive.DriveSyntaxError)
+    assert not isinstance(err("file=x,cache=on"), qdrive.DriveSyntaxError)
+    assert not isinstance(err("file=x,sync=maybe", "qemu-0.9-sync"), qdrive.DriveSyntaxError)
+
+
 def test_sync_in_qemu72_is_refused_as_qemu_refuses_it() -> None:
     assert err("file=x,format=raw,sync=on").message == (
         "Block format 'raw' does not support the option 'sync'")
