@@ -23,7 +23,9 @@ from .options import (
     ALIASES, COMMON_KEYS, FORMAT_KEYS, LEGACY_KEYS, NODE_KEYS, OPTIONS, TABLE_KEYS, Kind,
     qdict_order,
 )
-from .values import ValueProblem, id_wellformed, is_true, parse_bool, parse_number, parse_size
+from .values import (
+    ValueProblem, id_wellformed, is_true, parse_bool, parse_number, parse_size, to_int32,
+)
 
 __all__ = ["Entry", "Conversion", "convert_72", "CACHE_TRIPLES", "KNOWN_DRIVERS"]
 
@@ -155,10 +157,13 @@ class _Run:
 
     def _renames(self, opts: list[Entry]) -> list[Entry]:
         # qemu_opt_rename(): a repeated alias ends up reversed, so its first value wins.
+        present = {e.key for e in opts}
+        if present.isdisjoint(ALIASES):
+            return opts
         for old, new in ALIASES.items():
-            olds = [e for e in opts if e.key == old]
-            if not olds:
+            if old not in present:
                 continue
+            olds = [e for e in opts if e.key == old]
             if any(e.key == new for e in opts):
                 raise error("alias-conflict", f"'{new}' and its alias '{old}' can't be used "
                             "at the same time", olds[-1].span, Stage.LEGACY)
@@ -475,6 +480,4 @@ def _typed(key: str, entry: Entry, kind: Kind, stage: Stage) -> object:
 
 
 def _int(value: object, default: int) -> int:
-    from .values import to_int32
-
     return to_int32(value) if isinstance(value, int) else default

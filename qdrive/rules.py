@@ -57,6 +57,8 @@ _BUCKETS = ("bps-total", "bps-read", "bps-write", "iops-total", "iops-read", "io
 
 def check_throttling(limits: Mapping[str, int], span_of: Callable[[str | None], Span]) -> None:
     """util/throttle.c throttle_is_valid(), buckets in ThrottleBucketType order."""
+    if not limits:
+        return  # every default (0 limits, burst length 1) is valid
     def get(name: str, default: int = 0) -> int:
         return limits.get(f"throttling.{name}", default)
 

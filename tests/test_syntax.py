@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from qdrive._syntax import tokenize
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qdrive._syntax import tokenize, tokenize_lalr
 
 
 def kv(text: str, old: bool = False) -> list[tuple[str, str, bool]]:
@@ -50,3 +53,10 @@ def test_long_values_tokenise() -> None:
     value = "x" * 200_000 + ",," * 1000
     (item,) = tokenize("file=" + value)
     assert item.value == "x" * 200_000 + "," * 1000
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab=,n o\n", max_size=30) | st.text(max_size=30))
+def test_scanner_agrees_with_lark_lalr(text: str) -> None:
+    assert tokenize(text) == tokenize_lalr(text)
+    assert tokenize(text, old=True) == tokenize_lalr(text, old=True)
