@@ -4,12 +4,11 @@ Start with :func:`parse_drive` (one string -> :class:`Drive` or
 :class:`DriveError`) and :func:`check` (a command line's drives -> a
 :class:`CheckResult` with QEMU's verdicts, warnings and placements).
 
-Importing qdrive is cheap: the lark parser is built on first use.
+Importing qdrive is cheap: the lark parser is built on first use, and qdrive logs
+nothing (so it does not import logging).
 """
 
 from __future__ import annotations
-
-import logging
 
 from .check import CheckResult, DriveResult, Placement, check, parse_drive
 from .diagnostics import Diagnostic, Severity, Span
@@ -38,5 +37,3 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
-
-logging.getLogger(__name__).addHandler(logging.NullHandler())

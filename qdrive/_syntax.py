@@ -8,7 +8,6 @@ transformer so no parse tree is built.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from typing import Any, NamedTuple
 
 
@@ -72,6 +71,8 @@ def _parser() -> Any:
                 _item08(str(t), t.start_pos, t.type == "ITEM08", t.type == "BAD08")
                 for t in tokens
             ]
+
+    from importlib import resources
 
     grammar = resources.files("qdrive.grammar").joinpath("drive.lark").read_text("utf-8")
     return lark.Lark(
