@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev
 SECONDS ?= 60
 
-.PHONY: demo test lint bench oracle compat debs clean
+.PHONY: demo test lint bench oracle compat debs clean grammar
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/parse.py
+	$(BIN)/python benchmarks/startup.py
 
 # Re-record QEMU 7.2's verdicts for the corpus in fixtures/ (needs qemu-system-x86_64).
 oracle: $(STAMP) debs
@@ -45,6 +46,10 @@ oracle: $(STAMP) debs
 
 compat: $(STAMP)
 	$(BIN)/python -m tests.compat.report
+
+# After editing grammar/drive.lark: re-derive grammar/terminals.json (tests check it is current).
+grammar: $(STAMP)
+	$(BIN)/python -c 'from qdrive._syntax import write_terminals; print(write_terminals())'
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

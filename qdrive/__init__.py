@@ -10,7 +10,7 @@ nothing (so it does not import logging).
 
 from __future__ import annotations
 
-from .check import CheckResult, DriveResult, Placement, check, parse_drive
+from .check import CheckResult, DriveArg, DriveResult, Placement, check, parse_drive
 from .diagnostics import Diagnostic, Severity, Span
 from .errors import DriveError, DriveSyntaxError, QDriveError, UnsupportedDialect
 from .flags import AIO_FLAGS, CACHE_MODES, DISCARD_FLAGS, BdrvFlag, BdrvFlag2008
@@ -20,10 +20,12 @@ from .model import (
 )
 from .options import OPTIONS, OPTIONS_2008, OptionSpec
 from .plan import OpenPlan, explain, plan_open
+from .policy import Policy
 
 __all__ = [
     # the two entry points and what they return
-    "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement",
+    "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement", "DriveArg",
+    "Policy",
     # flags and the open plan
     "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
     # errors

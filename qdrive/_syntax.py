@@ -72,11 +72,8 @@ def _parser() -> Any:
                 for t in tokens
             ]
 
-    from importlib import resources
-
-    grammar = resources.files("qdrive.grammar").joinpath("drive.lark").read_text("utf-8")
     return lark.Lark(
-        grammar, parser="lalr", lexer="contextual", start=["qemu72", "qemu2008"],
+        _grammar_text(), parser="lalr", lexer="contextual", start=["qemu72", "qemu2008"],
         transformer=Items(),
     )
 
@@ -89,13 +86,62 @@ def _parser() -> Any:
 _RULE_TERMINALS = {"qemu72": ("ITEM72", "LAST72"), "qemu2008": ("ITEM08", "LAST08", "BAD08")}
 
 
+def _grammar_path(name: str) -> str:
+    # A plain path beside the qdrive.grammar package: importlib.resources would pull in
+    # tempfile and shutil, several ms of start-up for a file that is always on disk.
+    import os
+
+    from . import grammar
+
+    return os.path.join(os.path.dirname(grammar.__file__), name)
+
+
+def _grammar_text() -> str:
+    with open(_grammar_path("drive.lark"), encoding="utf-8") as f:
+        return f.read()
+
+
+def derive_terminals() -> dict[str, str]:
+    """Each start rule's terminals as one regex, derived from the grammar by lark."""
+    terminals = {t.name: t.pattern.to_regexp() for t in _parser().terminals}
+    return {rule: "|".join(f"(?P<{n}>{terminals[n]})" for n in names)
+            for rule, names in _RULE_TERMINALS.items()}
+
+
+def _grammar_hash(text: str) -> str:
+    import zlib
+
+    return f"crc32:{zlib.crc32(text.encode()):08x}"
+
+
+def write_terminals() -> str:
+    """Regenerate grammar/terminals.json from grammar/drive.lark (``make grammar``)."""
+    import json
+
+    data = {"grammar": _grammar_hash(_grammar_text()), "rules": derive_terminals()}
+    path = _grammar_path("terminals.json")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps(data, indent=1) + "\n")
+    return path
+
+
 @functools.cache
 def _scanner(rule: str) -> Any:
+    """The compiled scanner for ``rule``: from grammar/terminals.json when it was derived
+    from the current drive.lark (no lark import on the hot path), else from lark."""
+    import json
     import re
 
-    terminals = {t.name: t.pattern.to_regexp() for t in _parser().terminals}
-    names = _RULE_TERMINALS[rule]
-    return re.compile("|".join(f"(?P<{n}>{terminals[n]})" for n in names)).match
+    try:
+        with open(_grammar_path("terminals.json"), encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        saved = {}
+    if saved.get("grammar") == _grammar_hash(_grammar_text()):
+        pattern = saved["rules"][rule]
+    else:
+        pattern = derive_terminals()[rule]
+    return re.compile(pattern).match
 
 
 def tokenize(text: str, *, old: bool = False) -> list[RawOption]:

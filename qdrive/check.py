@@ -15,16 +15,17 @@ from typing import Any
 import attrs
 
 from . import dialects
-from ._syntax import tokenize
+from ._syntax import RawOption, tokenize
 from .convert import Conversion, convert_72
 from .diagnostics import Diagnostic, Severity, Span, Stage
 from .errors import DriveError, UnsupportedDialect
 from .flags import cache_triple
 from .model import DEFAULT_DIALECT, DIALECTS, Drive, Interface, Media
 from .placement import Machine, Slots, device_id, machine as get_machine
+from .policy import Policy
 from .probe import ProbeResult, probe_file
 
-__all__ = ["parse_drive", "check", "CheckResult", "DriveResult", "Placement"]
+__all__ = ["parse_drive", "check", "CheckResult", "DriveResult", "Placement", "DriveArg"]
 
 
 def _dialect(name: str) -> str:
@@ -72,6 +73,7 @@ class DriveResult:
     error: Diagnostic | None
     warnings: tuple[Diagnostic, ...]
     placement: Placement | None
+    option: str = "-drive"  # how the drive was given: -drive, -hda, -cdrom ...
 
     @property
     def ok(self) -> bool:
@@ -136,17 +138,17 @@ class CheckResult:
         """
         lines: list[str] = []
         for r in self.drives:
-            lines += [_qemu_line(w, r.text, prog) for w in r.warnings if w.stage is Stage.PARSE]
+            lines += [_qemu_line(w, r, prog) for w in r.warnings if w.stage is Stage.PARSE]
             if r.error is not None and r.error.stage is Stage.PARSE:
-                return "\n".join(lines + [_qemu_line(r.error, r.text, prog)])
+                return "\n".join(lines + [_qemu_line(r.error, r, prog)])
         for r in self.drives:
-            lines += [_qemu_line(w, r.text, prog) for w in r.warnings
+            lines += [_qemu_line(w, r, prog) for w in r.warnings
                       if w.stage is not Stage.PARSE]
             if r.error is not None and r.error.stage < Stage.BOARD:
-                return "\n".join(lines + [_qemu_line(r.error, r.text, prog)])
+                return "\n".join(lines + [_qemu_line(r.error, r, prog)])
         first = self.first_error
         if first is not None:
-            lines.append(_qemu_line(first[1], first[0].text, prog))
+            lines.append(_qemu_line(first[1], first[0], prog))
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -158,37 +160,76 @@ class CheckResult:
         return json.dumps(self.to_json())
 
 
-def _qemu_line(d: Diagnostic, text: str, prog: str) -> str:
+def _qemu_line(d: Diagnostic, r: DriveResult, prog: str) -> str:
     # util/error-report.c vreport(): "prog: -drive TEXT: [warning: ]message"; the
     # raw-probing warning is a bare fprintf (block/raw-format.c).
     if not d.located and d.severity is Severity.WARNING:
         return d.qemu_text
     mark = "warning: " if d.severity is Severity.WARNING else ""
-    head = f"{prog}: -drive {text}: " if d.located else f"{prog}: "
+    head = f"{prog}: {r.option} {r.text}: " if d.located else f"{prog}: "
     return f"{head}{mark}{d.qemu_text}"
 
 
-def check(drives: str | Iterable[str], *, dialect: str = DEFAULT_DIALECT, machine: str = "pc",
-          probe_files: bool = True) -> CheckResult:
-    """Check several -drive strings together, as one QEMU command line would have them."""
-    texts = [drives] if isinstance(drives, str) else list(drives)
+@attrs.frozen
+class DriveArg:
+    """One drive of a command line: ``-drive TEXT`` or a shorthand such as ``-hda PATH``.
+
+    softmmu/vl.c drive_add(): a shorthand parses its built-in ``optstr`` as a -drive
+    string, then appends ``if``, ``index`` and ``file`` (the path verbatim: commas in it
+    are not separators). ``option`` and ``text`` are what QEMU prints as the location.
+    """
+
+    text: str
+    option: str = "-drive"
+    optstr: str | None = None  # None: parse ``text`` itself
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def items(self, snapshot: bool) -> list[RawOption]:
+        """The drive's options as QEMU holds them (``-snapshot`` adds snapshot=on)."""
+        if self.optstr is None:
+            items = tokenize(self.text)
+        else:  # the caret can only point at the argument as a whole
+            whole = Span(0, len(self.text))
+            items = [i._replace(span=whole) for i in tokenize(self.optstr)]
+            items += [RawOption(k, v, whole) for k, v in self.extra]
+        if snapshot and not any(i.key == "snapshot" for i in items):
+            items.append(RawOption("snapshot", "on", Span(0, len(self.text))))
+        return items
+
+
+def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
+          dialect: str = DEFAULT_DIALECT, machine: str = "pc", probe_files: bool = True,
+          snapshot: bool = False, policy: Policy | None = None) -> CheckResult:
+    """Check drives together, as one QEMU command line would have them.
+
+    ``drives`` are -drive strings or :class:`DriveArg` (shorthands such as -hda);
+    ``snapshot`` is QEMU's -snapshot; ``policy`` adds qdrive's own refusals for
+    untrusted input (see :class:`qdrive.Policy`), checked before any file is opened.
+    """
+    given = [drives] if isinstance(drives, str | DriveArg) else list(drives)
+    args = [d if isinstance(d, DriveArg) else DriveArg(d) for d in given]
     if _dialect(dialect) != DEFAULT_DIALECT:
-        return CheckResult(dialect, tuple(dialects.check_2008(texts)))
+        return CheckResult(dialect, tuple(dialects.check_2008([a.text for a in args])))
     board = get_machine(machine)
     slots = Slots(board)
-    items = [tokenize(t) for t in texts]
-    results = []
-    for text, its in zip(texts, items, strict=True):
-        results.append(_one(text, its, slots, board, probe_files))
+    items = [a.items(snapshot) for a in args]
+    results = [_one(a, its, slots, board, probe_files, policy)
+               for a, its in zip(args, items, strict=True)]
     results = _duplicate_ids(results, items)
     results = _device_names(results)
     return CheckResult(dialect, tuple(_board(results, board)))
 
 
-def _one(text: str, items: list[Any], slots: Slots, board: Machine,
-         probe_files: bool) -> DriveResult:
+def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
+         probe_files: bool, policy: Policy | None) -> DriveResult:
+    text = arg.text
     conv = convert_72(text, items, board.default_if, slots.place)
-    if probe_files:
+    refusal = None
+    if policy is not None and (conv.error is None or conv.error.stage > Stage.FILL):
+        refusal = policy.refusal(items, conv.drive, text)
+    if refusal is not None:
+        conv = attrs.evolve(conv, error=refusal)
+    elif probe_files:
         conv = _probe(conv, items)
     placement = None
     if conv.drive is not None and slots.last is not None:
@@ -199,7 +240,7 @@ def _one(text: str, items: list[Any], slots: Slots, board: Machine,
                               conv.drive.id or device_id(iface, bus, unit, conv.drive.media,
                                                          board.max_devs(iface)))
     return DriveResult(text, conv.drive if conv.error is None else None, conv.error,
-                       tuple(conv.warnings), placement)
+                       tuple(conv.warnings), placement, arg.option)
 
 
 def _index(drive: Drive) -> int | None:
@@ -216,7 +257,8 @@ def _probe(conv: Conversion, items: list[Any]) -> Conversion:
     name = keys.get("file") or keys.get("file.filename") or ""
     if not name or ":" in name.split("/")[0] or keys.get("file.driver", "file") != "file":
         return conv
-    read_only = conv.drive.effective_read_only if conv.drive else False
+    # With snapshot=on the image is the read-only backing file of a temporary overlay.
+    read_only = bool(conv.drive and (conv.drive.effective_read_only or conv.drive.snapshot))
     found = probe_file(name, read_only)
     span = conv.span_of("file")
     if found.error:
@@ -258,7 +300,8 @@ def _format_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
     return ""
 
 
-def _duplicate_ids(results: list[DriveResult], items: Sequence[list[Any]]) -> list[DriveResult]:
+def _duplicate_ids(results: list[DriveResult],
+                   items: Sequence[list[RawOption]]) -> list[DriveResult]:
     """qemu_opts_create(): a second -drive with the same id= fails while parsing."""
     seen: set[str] = set()
     out = []

@@ -1,9 +1,12 @@
 """The ``qdrive`` command: the only module that prints.
 
-``qdrive check DRIVE...`` checks drive strings as one QEMU command line and
-prints QEMU's verdicts with a caret under the offending option;
-``qdrive demo`` runs check over built-in examples.
-Exit codes: 0 all valid, 1 any invalid, 2 usage error, 3 internal error.
+``qdrive check DRIVE...``     drive strings checked as one QEMU command line
+``qdrive check --argv -- qemu-system-x86_64 ARGS...``   a whole QEMU command line
+``qdrive check -f FILE``      one command line's drives per line (TAB-separated)
+``qdrive demo``               check over built-in examples
+
+Exit codes: 0 all valid, 1 any invalid (or a warning with --strict), 2 usage error,
+3 internal error (one line, never a traceback).
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from .check import CheckResult, DriveArg
 
 __all__ = ["main", "DEMO_DRIVES"]
 
 PROG = "qdrive"
+PROGRESS_MIN_LINES = 300
 
 # Built-in examples for `qdrive demo`: each line is one command line's drives.
 DEMO_DRIVES: tuple[tuple[str, ...], ...] = (
@@ -33,6 +40,10 @@ DEMO_DRIVES: tuple[tuple[str, ...], ...] = (
 )
 
 
+class UsageError(Exception):
+    """A command line qdrive cannot act on (exit code 2)."""
+
+
 class _Style:
     def __init__(self, stream: TextIO) -> None:
         self.on = stream.isatty() and not os.environ.get("NO_COLOR")
@@ -43,10 +54,24 @@ class _Style:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Check QEMU -drive options before "
-                                "QEMU does.")
+                                "QEMU does, with QEMU's own messages.")
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("check", help="check drive strings as one QEMU command line")
-    c.add_argument("drives", nargs="+", metavar="DRIVE", help="a -drive option string")
+    c = sub.add_parser("check", help="check drives as one QEMU command line",
+                       description="Check drive strings (or a QEMU command line with --argv, "
+                       "or a file of them with -f) the way QEMU 7.2 would.")
+    c.add_argument("drives", nargs="*", metavar="DRIVE",
+                   help="a -drive option string (with --argv: the QEMU command line)")
+    c.add_argument("--argv", action="store_true",
+                   help="read DRIVE... as a whole QEMU command line (put it after --)")
+    c.add_argument("-f", "--file", metavar="FILE",
+                   help="one case per line, drives TAB-separated; - for stdin")
+    c.add_argument("--explain", action="store_true",
+                   help="add the BDRV_O flags, open() flags and cache table per valid drive")
+    c.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    c.add_argument("--policy", choices=("trusted", "untrusted"), default="trusted",
+                   help="untrusted: also refuse what is unsafe for user-supplied drives")
+    c.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
+                   help="with --policy untrusted: a directory images may live in (repeat)")
     _common(c)
     d = sub.add_parser("demo", help="check the built-in example drives")
     _common(d)
@@ -60,62 +85,159 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--machine", "-M", default="pc", help="machine type (pc, q35)")
     p.add_argument("--offline", action="store_true", help="do not look at image files")
     p.add_argument("--json", action="store_true", help="print CheckResult JSON")
+    p.add_argument("--output", choices=("human", "json"), default="human",
+                   help="output format (--output=json is --json)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    args.json = args.json or args.output == "json"
     try:
         if args.command == "demo":
             return _demo(args)
-        return _check(args.drives, args, sys.stdout)
+        return _check_command(args)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
     except Exception as exc:  # noqa: BLE001 - the promise is: no traceback, ever
         print(f"{PROG}: internal error: {type(exc).__name__}: {exc}\n"
               f"{PROG}: please report this with the command line above", file=sys.stderr)
         return 3
 
 
-def _check(drives: Sequence[str], args: argparse.Namespace, out: TextIO) -> int:
+def _policy(args: argparse.Namespace) -> object:
+    from .policy import Policy
+
+    if args.policy == "untrusted":
+        return Policy.untrusted(args.allow_dir)
+    if args.allow_dir:
+        raise UsageError("--allow-dir needs --policy untrusted")
+    return None
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    if args.file is not None:
+        if args.drives or args.argv:
+            raise UsageError("-f reads its drives from FILE: give no DRIVE arguments")
+        return _check_file(args)
+    if not args.drives:
+        raise UsageError("give at least one DRIVE, --argv -- QEMU-COMMAND-LINE, or -f FILE")
+    drives: Sequence[str | DriveArg] = args.drives
+    snapshot = False
+    if args.argv:
+        from .argv import read_argv
+
+        cmd = read_argv(args.drives)
+        drives, snapshot = cmd.drives, cmd.snapshot
+        if args.machine == "pc":
+            args.machine = cmd.machine
+    result = _run_check(drives, args, snapshot)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        _human(result, sys.stdout, args.explain)
+    return _exit_code(result, args.strict)
+
+
+def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,
+               snapshot: bool = False) -> CheckResult:
     from .check import check
 
     try:
-        result = check(drives, dialect=args.dialect, machine=args.machine,
-                       probe_files=not args.offline)
-    except ValueError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(result.to_json()), file=out)
-    else:
-        _human(result, out)
-    return 0 if result.ok else 1
+        return check(drives, dialect=args.dialect, machine=args.machine,
+                     probe_files=not args.offline, snapshot=snapshot,
+                     policy=_policy(args))  # type: ignore[arg-type]
+    except ValueError as exc:  # unknown machine or dialect
+        raise UsageError(str(exc)) from None
 
 
-def _human(result: object, out: TextIO) -> None:
-    from .check import CheckResult
+def _exit_code(result: CheckResult, strict: bool) -> int:
+    if not result.ok:
+        return 1
+    if strict and any(r.warnings for r in result.drives):
+        return 1
+    return 0
 
-    assert isinstance(result, CheckResult)
+
+def _lines(path: str) -> Iterator[str]:
+    if path == "-":
+        yield from sys.stdin
+        return
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            yield from f
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _check_file(args: argparse.Namespace) -> int:
+    lines = [line.rstrip("\n") for line in _lines(args.file)]
+    cases = [(n, line) for n, line in enumerate(lines, 1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    progress = sys.stderr.isatty() and len(cases) > PROGRESS_MIN_LINES
+    counts = {"ok": 0, "invalid": 0, "warnings": 0}
+    worst = 0
+    for done, (n, line) in enumerate(cases, 1):
+        result = _run_check(line.split("\t"), args)
+        code = _exit_code(result, args.strict)
+        worst = max(worst, code)
+        counts["ok" if result.ok else "invalid"] += 1
+        counts["warnings"] += any(r.warnings for r in result.drives)
+        if args.json:
+            print(json.dumps({"line": n, **result.to_json()}))
+        elif code or any(r.warnings for r in result.drives):
+            print(f"line {n}:")
+            _human(result, sys.stdout, args.explain)
+        if progress and (done % 50 == 0 or done == len(cases)):
+            _progress(done, len(cases))
+    summary = (f"{len(cases)} lines: {counts['ok']} ok, {counts['invalid']} invalid, "
+               f"{counts['warnings']} with warnings")
+    print(summary, file=sys.stderr if args.json else sys.stdout)
+    return worst
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total
+    end = "\n" if done == total else ""
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end,
+          file=sys.stderr, flush=True)
+
+
+def _human(result: CheckResult, out: TextIO, explain: bool = False) -> None:
     style = _Style(out)
     for r in result.drives:
         for w in r.warnings:
-            print(style("33", w.render(r.text, PROG)), file=out)
+            print(style("33", w.render(r.text, PROG, r.option)), file=out)
         if r.error is not None:
-            print(style("31", r.error.render(r.text, PROG)), file=out)
-        elif r.placement is not None:
+            print(style("31", r.error.render(r.text, PROG, r.option)), file=out)
+            continue
+        where = ""
+        if r.placement is not None:
             p = r.placement
-            print(f"{style('32', 'ok')}  -drive {r.text}  ->  {p.device_id} "
-                  f"(if={p.interface}, bus={p.bus}, unit={p.unit})", file=out)
-        else:
-            print(f"{style('32', 'ok')}  -drive {r.text}", file=out)
+            where = f"  ->  {p.device_id} (if={p.interface}, bus={p.bus}, unit={p.unit})"
+        print(f"{style('32', 'ok')}  {r.option} {r.text}{where}", file=out)
+        if explain and r.drive is not None:
+            _explain(r.drive, out)
     first = result.first_error
-    if first is not None and len(result.drives) > 1:
+    if first is not None and len(result.drives) > 1 and not first[1].code.startswith("policy"):
         print(f"QEMU stops at the first error: {first[1].message}", file=out)
+
+
+def _explain(drive: object, out: TextIO) -> None:
+    from .model import Drive
+    from .plan import explain
+
+    assert isinstance(drive, Drive)
+    for label, value in explain(drive):
+        print(f"    {label:<14} {value}", file=out)
 
 
 def _demo(args: argparse.Namespace) -> int:
     import tempfile
-
-    from .check import check
 
     with tempfile.TemporaryDirectory(prefix="qdrive-demo-") as tmp:
         for name in ("disk.img", "cd.iso", "a,b.img"):
@@ -126,8 +248,9 @@ def _demo(args: argparse.Namespace) -> int:
         try:
             for n, drives in enumerate(DEMO_DRIVES, 1):
                 print(f"# example {n}: qdrive check " + " ".join(f"'{d}'" for d in drives))
-                result = check(drives, dialect=args.dialect, machine=args.machine,
-                               probe_files=not args.offline)
+                result = _run_check(drives, argparse.Namespace(
+                    dialect=args.dialect, machine=args.machine, offline=args.offline,
+                    policy="trusted", allow_dir=[]))
                 if args.json:
                     print(json.dumps(result.to_json()))
                 else:

@@ -87,10 +87,12 @@ class Diagnostic:
         """The message plus QEMU's extra lines, as QEMU prints them after the prefix."""
         return f"{self.message}\n{self.detail}" if self.detail else self.message
 
-    def render(self, text: str, prog: str = "qemu-system-x86_64") -> str:
+    def render(self, text: str, prog: str = "qemu-system-x86_64", option: str = "-drive") -> str:
         """QEMU's stderr lines for this diagnostic, with a caret line added."""
         mark = "warning: " if self.severity is Severity.WARNING else ""
-        head = f"{prog}: -drive {text}: " if self.located else f"{prog}: "
+        head = f"{prog}: {option} {text}: " if self.located else f"{prog}: "
+        if not self.located and self.severity is Severity.WARNING:
+            head = mark = ""  # printed bare, as block/raw-format.c's fprintf does
         lines = [f"{head}{mark}{self.message}"]
         if self.located:
             lines.append(caret_line(self.span, len(head) - len(text) - 2))

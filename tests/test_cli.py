@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "qdrive", *args], capture_output=True,
@@ -51,3 +53,152 @@ def test_demo_runs() -> None:
     assert p.returncode == 0
     assert "example 1" in p.stdout and "invalid cache option" in p.stdout
     assert "Traceback" not in p.stdout + p.stderr
+
+
+def test_warning_golden_and_strict(images: Path) -> None:
+    p = run("check", "file=disk.img,format=raw,snapshot", cwd=images)
+    assert p.returncode == 0
+    assert p.stdout == (
+        "qdrive: -drive file=disk.img,format=raw,snapshot: warning: short-form boolean option "
+        "'snapshot' deprecated\n" + " " * 40 + "^~~~~~~~\n"
+        "Please use snapshot=on instead\n"
+        "ok  -drive file=disk.img,format=raw,snapshot  ->  ide0-hd0 (if=ide, bus=0, unit=0)\n")
+    assert run("check", "--strict", "file=disk.img,format=raw,snapshot", cwd=images
+               ).returncode == 1
+
+
+def test_probe_warning_is_bare(images: Path) -> None:
+    p = run("check", "file=disk.img", cwd=images)
+    assert p.returncode == 0
+    assert p.stdout.startswith("WARNING: Image format was not specified for 'disk.img' and "
+                               "probing guessed raw.\n")
+    assert "hint: add format=raw" in p.stdout
+
+
+def test_multi_drive_golden(images: Path) -> None:
+    p = run("check", "file=disk.img,format=raw,index=1", "file=cd.iso,media=cdrom,index=1",
+            cwd=images)
+    assert p.returncode == 1
+    assert p.stdout == (
+        "ok  -drive file=disk.img,format=raw,index=1  ->  ide0-hd1 (if=ide, bus=0, unit=1)\n"
+        "qdrive: -drive file=cd.iso,media=cdrom,index=1: drive with bus=0, unit=1 (index=1) "
+        "exists\n" + " " * 39 + "^~~~~~~\n"
+        "QEMU stops at the first error: drive with bus=0, unit=1 (index=1) exists\n")
+
+
+def test_output_json_same_as_json(images: Path) -> None:
+    a = run("check", "--json", "file=disk.img,format=raw", cwd=images).stdout
+    b = run("check", "--output=json", "file=disk.img,format=raw", cwd=images).stdout
+    assert a == b and json.loads(a)["drives"][0]["placement"]["device_id"] == "ide0-hd0"
+
+
+def test_explain(images: Path) -> None:
+    p = run("check", "--explain", "file=disk.img,format=raw,cache=none,aio=native", cwd=images)
+    assert p.returncode == 0
+    assert "    BDRV_O flags   RDWR 0x2 | NOCACHE 0x20 | NATIVE_AIO 0x80" in p.stdout
+    assert "    open() flags   O_RDWR|O_DIRECT|O_CLOEXEC" in p.stdout
+
+
+def test_argv_shorthands_and_collision(images: Path) -> None:
+    p = run("check", "--argv", "--", "qemu-system-x86_64", "-m", "64", "-hda", "a,b.img",
+            "-cdrom", "cd.iso", "-hdc", "disk.img", "-nographic", cwd=images)
+    assert p.returncode == 1
+    assert "ok  -hda a,b.img  ->  ide0-hd0 (if=ide, bus=0, unit=0)" in p.stdout
+    assert "ok  -cdrom cd.iso  ->  ide1-cd0 (if=ide, bus=1, unit=0)" in p.stdout
+    assert ("qdrive: -hdc disk.img: drive with bus=1, unit=0 (index=2) exists\n"
+            + " " * 13 + "^~~~~~~~\n") in p.stdout
+
+
+def test_argv_q35_and_snapshot(images: Path) -> None:
+    p = run("check", "--argv", "--json", "--", "-M", "q35", "-hdb", "disk.img", "-snapshot",
+            cwd=images)
+    assert p.returncode == 0
+    (d,) = json.loads(p.stdout)["drives"]
+    assert d["placement"]["device_id"] == "ide1-hd0"
+    assert d["options"]["snapshot"] == "on" and d["warnings"] == []
+
+
+def test_file_of_a_thousand_lines(images: Path, tmp_path: Path) -> None:
+    lines = ["# a comment", ""]
+    for n in range(1000):
+        if n % 100 == 7:
+            lines.append(f"file=disk.img,format=raw,index={n}\tfile=disk2.img,format=raw,"
+                         f"index={n}")
+        else:
+            lines.append(f"file=disk.img,format=raw,if=virtio,index={n % 16}")
+    cases = tmp_path / "fleet.txt"
+    cases.write_text("\n".join(lines) + "\n")
+    p = run("check", "-f", str(cases), cwd=images)
+    assert p.returncode == 1
+    assert p.stdout.endswith("1000 lines: 990 ok, 10 invalid, 0 with warnings\n")
+    assert p.stdout.count("QEMU stops at the first error: drive with bus=") == 10
+    assert "line 10:" in p.stdout
+    j = run("check", "-f", str(cases), "--json", cwd=images)
+    rows = [json.loads(x) for x in j.stdout.splitlines()]
+    assert len(rows) == 1000 and rows[7]["ok"] is False and rows[7]["line"] == 10
+    assert j.stderr.strip() == "1000 lines: 990 ok, 10 invalid, 0 with warnings"
+
+
+def test_file_from_stdin(images: Path) -> None:
+    p = subprocess.run([sys.executable, "-m", "qdrive", "check", "-f", "-"], input=
+                       "file=disk.img,format=raw\n", capture_output=True, text=True, cwd=images)
+    assert p.returncode == 0 and p.stdout == "1 lines: 1 ok, 0 invalid, 0 with warnings\n"
+
+
+def test_usage_errors() -> None:
+    assert run("check", "-f", "/nonexistent/cases.txt").returncode == 2
+    assert run("check", "-f", "x", "file=y").returncode == 2
+    assert run("check", "--machine", "virt", "file=x").returncode == 2
+    assert run("check", "--allow-dir", "/tmp", "file=x").returncode == 2
+
+
+POLICY = {
+    "file=disk.img": "untrusted drive: format= is required",
+    "file=nbd:localhost:1,format=raw": "untrusted drive: protocol 'nbd' in file name",
+    "file=disk.img,format=raw,file.driver=nbd": "untrusted drive: protocol driver 'nbd' is "
+                                               "not allowed",
+    "file=json:{},format=raw": "untrusted drive: json: pseudo-filenames are not allowed",
+    "file=/etc/passwd,format=raw": "untrusted drive: '/etc/passwd' resolves to '/etc/passwd', "
+                                   "outside the allowed directories",
+    "file=../../etc/passwd,format=raw": "outside the allowed directories",
+    "file=disk.img,format=raw,backing.file.filename=/etc/shadow":
+        "untrusted drive: option 'backing.file.filename' makes QEMU open another file",
+    "file=link.img,format=raw": "resolves to '/etc/hostname'",
+    "file=backed.qcow2,format=qcow2": "untrusted drive: image 'backed.qcow2' names a backing "
+                                      "file 'disk.img'",
+}
+
+
+def test_policy_refusals(images: Path) -> None:
+    link = images / "link.img"
+    if not link.exists():
+        link.symlink_to("/etc/hostname")
+    backed = images / "backed.qcow2"
+    if not backed.exists():
+        header = bytearray(b"QFI\xfb\x00\x00\x00\x03" + bytes(504))
+        header[8:16] = (104).to_bytes(8, "big")  # backing_file_offset
+        header[16:20] = (8).to_bytes(4, "big")  # backing_file_size
+        header[104:112] = b"disk.img"
+        backed.write_bytes(bytes(header))
+    for drive, message in POLICY.items():
+        p = run("check", "--policy", "untrusted", "--allow-dir", str(images), drive, cwd=images)
+        assert p.returncode == 1, drive
+        assert message in p.stdout, (drive, p.stdout)
+        assert "Traceback" not in p.stdout + p.stderr
+    ok = run("check", "--policy", "untrusted", "--allow-dir", str(images),
+             "file=disk.img,format=raw", cwd=images)
+    assert ok.returncode == 0, ok.stdout
+
+
+def test_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from qdrive.cli import main
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(sys.modules["qdrive.check"], "check", boom)
+    assert main(["check", "file=x"]) == 3
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["qdrive: internal error: RuntimeError: kaput",
+                                "qdrive: please report this with the command line above"]

@@ -60,3 +60,25 @@ def test_long_values_tokenise() -> None:
 def test_scanner_agrees_with_lark_lalr(text: str) -> None:
     assert tokenize(text) == tokenize_lalr(text)
     assert tokenize(text, old=True) == tokenize_lalr(text, old=True)
+
+
+def test_saved_terminals_are_derived_from_the_current_grammar() -> None:
+    import json
+
+    from qdrive import _syntax
+
+    with open(_syntax._grammar_path("terminals.json"), encoding="utf-8") as f:
+        saved = json.load(f)
+    assert saved["grammar"] == _syntax._grammar_hash(_syntax._grammar_text()), \
+        "grammar/drive.lark changed: run `make grammar`"
+    assert saved["rules"] == _syntax.derive_terminals()
+
+
+def test_checking_a_drive_does_not_import_lark() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, qdrive; qdrive.parse_drive('file=x,if=virtio'); "
+            "print('lark' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -221,5 +221,30 @@ def multis() -> list[list[str]]:
     return out
 
 
-def all_cases() -> list[list[str]]:
-    return singles() + multis()
+def argvs() -> list[list[str]]:
+    """Whole command lines: shorthands (paths literal), -snapshot, -M, skipped options."""
+    return [
+        ["-hda", "disk.img"], ["-hda", "a,b.img"], ["-hda", "disk.img,format=raw"],
+        ["-hda", "missing.img"], ["disk.img"], ["-m", "64", "disk.img"],
+        ["-hda", "disk.img", "-hdb", "disk2.img"], ["-hda", "disk.img", "-snapshot"],
+        ["-snapshot", "-drive", D], ["-snapshot", "-drive", D + ",snapshot=off"],
+        ["-cdrom", "cd.iso"], ["-hdc", "disk.img", "-cdrom", "cd.iso"],
+        ["-M", "q35", "-hdc", "disk.img", "-cdrom", "cd.iso"],
+        ["-M", "q35", "-hda", "disk.img", "-hdb", "disk2.img", "-cdrom", "cd.iso"],
+        ["-machine", "q35", "-drive", D + ",index=1", "-drive", "file=disk2.img,format=raw,index=5"],
+        ["-machine", "type=q35", "-drive", D + ",bus=5"],
+        ["-M", "q35", "-drive", D + ",bus=6"],
+        ["-fda", "fd.img"], ["-fda", "fd.img", "-fdb", "disk2.img"], ["-fdb", "fd.img"],
+        ["-sd", "disk.img"], ["-mtdblock", "disk.img"], ["-pflash", "disk.img"],
+        ["-hda", "disk.img", "-drive", "file=disk2.img,format=raw,index=0"],
+        ["-drive", D + ",index=1", "-hdb", "disk2.img"],
+        ["-hda", "disk.img", "-hdb", "disk2.img", "-hdc", "fd.img", "-hdd", "disk.qcow2",
+         "-cdrom", "cd.iso"],
+        ["-hdd", "disk.qcow2", "-snapshot"], ["-cdrom", "missing.iso"],
+        ["-nographic", "-hda", "disk.img"], ["-name", "x", "-hda", "sp ace.img"],
+    ]
+
+
+def all_cases() -> list[dict[str, list[str]]]:
+    return ([{"drives": d} for d in singles() + multis()] +
+            [{"argv": a} for a in argvs()])

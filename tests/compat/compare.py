@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import qdrive
+from qdrive.argv import read_argv
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qemu72"
 PROG = "qemu-system-x86_64"
@@ -24,19 +25,30 @@ def strip_noise(stderr: str) -> str:
     return "\n".join(x for x in stderr.splitlines() if "terminating on signal" not in x)
 
 
-def ours(drives: list[str]) -> dict[str, object]:
-    result = qdrive.check(drives)
+def ours(case: list[str] | dict[str, list[str]]) -> dict[str, object]:
+    """qdrive's verdict on a case: a list of -drive strings, or {"drives"|"argv": [...]}."""
+    if isinstance(case, dict) and "argv" in case:
+        cmd = read_argv(case["argv"])
+        result = qdrive.check(cmd.drives, machine=cmd.machine, snapshot=cmd.snapshot)
+    else:
+        result = qdrive.check(case["drives"] if isinstance(case, dict) else case)
     return {"accepted": result.ok, "stderr": result.qemu_stderr(PROG)}
+
+
+def key(row: dict) -> tuple[str, ...]:
+    """A row's identity: its drives, or its argv."""
+    return tuple(row["drives"] if "drives" in row else ["ARGV", *row["argv"]])
 
 
 def differences(rows: list[dict]) -> list[tuple[dict, dict]]:
     """(recorded, ours) for every case where verdict or text differ; cwd = images dir."""
     out = []
     for row in rows:
-        got = ours(row["drives"])
+        case = {k: row[k] for k in ("drives", "argv") if k in row}
+        got = ours(case)
         want = {"accepted": row["accepted"], "stderr": strip_noise(row["stderr"])}
         if got != want:
-            out.append((want | {"drives": row["drives"]}, got))
+            out.append((want | case, got))
     return out
 
 

@@ -47,16 +47,23 @@ def make_images(where: Path) -> None:
                 f.write(b"QFI\xfb\x00\x00\x00\x03" + bytes(504))
 
 
-def run(drives: list[str], cwd: Path, timeout: float = 20.0) -> dict[str, object]:
+def qemu_args(case: dict[str, list[str]]) -> list[str]:
+    """QEMU arguments for a corpus case: {"drives": [...]} or {"argv": [...]}."""
+    if "argv" in case:
+        return list(case["argv"])
+    return [a for d in case["drives"] for a in ("-drive", d)]
+
+
+def run(drives: list[str] | dict[str, list[str]], cwd: Path,
+        timeout: float = 20.0) -> dict[str, object]:
     """One QEMU start; returns {"accepted": bool, "stderr": str}.
 
     The greeting can come before the board has created its devices, so a case
     counts as accepted only once QEMU has also answered a command after
     qmp_capabilities (by then machine init and every drive are done).
     """
-    args = [QEMU, *BASE_ARGS]
-    for d in drives:
-        args += ["-drive", d]
+    case = drives if isinstance(drives, dict) else {"drives": drives}
+    args = [QEMU, *BASE_ARGS, *qemu_args(case)]
     proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stdin is not None

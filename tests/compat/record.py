@@ -33,18 +33,18 @@ def main() -> int:
         local = threading.local()
         done = 0
 
-        def one(drives: list[str]) -> dict[str, object]:
+        def one(case: dict[str, list[str]]) -> dict[str, object]:
             # One image directory per worker: parallel QEMUs must not share images,
             # or their image locks would collide.
             nonlocal done
             if not hasattr(local, "where"):
                 local.where = Path(tempfile.mkdtemp(dir=tmp))
                 oracle.make_images(local.where)
-            v = oracle.run(drives, local.where)
+            v = oracle.run(case, local.where)
             done += 1
             if sys.stderr.isatty():
                 print(f"\r{done}/{len(todo)}", end="", file=sys.stderr)
-            return {"drives": drives, **v}
+            return {**case, **v}
 
         with ThreadPoolExecutor(4) as pool:
             rows = list(pool.map(one, todo))

@@ -23,7 +23,7 @@ def main() -> int:
     for name, bad in (("accept/reject", verdict), ("stderr text (exact)", text)):
         print(f"{name:<22}{n:>7}{n - bad:>8}{100 * (n - bad) / n:>8.1f}")
     for want, got in diffs[: int(sys.argv[1]) if len(sys.argv) > 1 else 20]:
-        print("\nDRIVES:", want["drives"])
+        print("\nCASE:", compare.key(want))
         print("  QEMU  :", want["accepted"], repr(want["stderr"]))
         print("  qdrive:", got["accepted"], repr(got["stderr"]))
     return 0 if not diffs else 1

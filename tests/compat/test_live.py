@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.compat import cases, compare, oracle
+from tests.compat.test_recorded import UNMATCHED
 
 pytestmark = pytest.mark.live
 
@@ -20,13 +21,13 @@ SAMPLE = random.Random(7).sample(cases.all_cases(), 40)
 
 
 @needs_qemu
-@pytest.mark.parametrize("drives", SAMPLE, ids=lambda d: " ".join(d)[:60])
-def test_live_qemu_agrees(drives: list[str], in_images: Path) -> None:
-    if tuple(drives) in {("file=nbd:localhost:1",), ("file=json:{},format=raw",)}:
-        pytest.skip("listed as deliberately unmatched in test_recorded.UNMATCHED")
-    want = oracle.run(drives, in_images)
+@pytest.mark.parametrize("case", SAMPLE, ids=lambda c: " ".join(compare.key(c))[:60])
+def test_live_qemu_agrees(case: dict[str, list[str]], in_images: Path) -> None:
+    if compare.key(case) in UNMATCHED:
+        pytest.skip(UNMATCHED[compare.key(case)])
+    want = oracle.run(case, in_images)
     want["stderr"] = compare.strip_noise(str(want["stderr"]))
-    assert compare.ours(drives) == want
+    assert compare.ours(case) == want
 
 
 @needs_qemu
@@ -34,6 +35,7 @@ def test_recording_is_current(in_images: Path) -> None:
     """The recorded fixture still says what this QEMU says, on a sample."""
     _, rows = compare.load()
     for row in random.Random(3).sample(rows, 10):
-        got = oracle.run(row["drives"], in_images)
-        assert got["accepted"] == row["accepted"], row["drives"]
+        case = {k: row[k] for k in ("drives", "argv") if k in row}
+        got = oracle.run(case, in_images)
+        assert got["accepted"] == row["accepted"], case
         assert compare.strip_noise(str(got["stderr"])) == compare.strip_noise(row["stderr"])
