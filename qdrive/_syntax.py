@@ -89,11 +89,11 @@ _RULE_TERMINALS = {"qemu72": ("ITEM72", "LAST72"), "qemu2008": ("ITEM08", "LAST0
 def _grammar_path(name: str) -> str:
     # A plain path beside the qdrive.grammar package: importlib.resources would pull in
     # tempfile and shutil, several ms of start-up for a file that is always on disk.
+    import importlib
     import os
 
-    from . import grammar
-
-    return os.path.join(os.path.dirname(grammar.__file__), name)
+    grammar = importlib.import_module("qdrive.grammar")
+    return os.path.join(os.path.dirname(grammar.__file__ or ""), name)
 
 
 def _grammar_text() -> str:
