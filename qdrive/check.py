@@ -74,6 +74,12 @@ class DriveResult:
     warnings: tuple[Diagnostic, ...]
     placement: Placement | None
     option: str = "-drive"  # how the drive was given: -drive, -hda, -cdrom ...
+    probed_format: str | None = None  # the format QEMU's probe would pick (no format=)
+
+    @property
+    def format(self) -> str | None:
+        """The image format QEMU uses: format=/driver=, else what probing found."""
+        return self.drive.format if self.drive and self.drive.format else self.probed_format
 
     @property
     def ok(self) -> bool:
@@ -100,7 +106,7 @@ class DriveResult:
             "cache": {"writeback": wb, "direct": direct, "no_flush": no_flush} if d else None,
             "aio": str(d.aio or "threads") if d else None,
             "detect_zeroes": str(d.detect_zeroes or "off") if d else None,
-            "format": d.format if d else None,
+            "format": self.format if d else None,
         }
 
 
@@ -240,7 +246,7 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
                               conv.drive.id or device_id(iface, bus, unit, conv.drive.media,
                                                          board.max_devs(iface)))
     return DriveResult(text, conv.drive if conv.error is None else None, conv.error,
-                       tuple(conv.warnings), placement, arg.option)
+                       tuple(conv.warnings), placement, arg.option, conv.probed_format)
 
 
 def _index(drive: Drive) -> int | None:
@@ -272,6 +278,8 @@ def _probe(conv: Conversion, items: list[Any]) -> Conversion:
         stage = Stage.FILE_CHECKS if fmt in ("file", "host_device", "host_cdrom") else Stage.FORMAT
         return attrs.evolve(conv, error=Diagnostic(
             "format-mismatch", Severity.ERROR, problem, conv.span_of("format"), stage))
+    if conv.format_probed:
+        conv.probed_format = found.format
     if conv.format_probed and found.format == "raw" and found.writable:
         conv.warnings.append(Diagnostic(
             "probed-raw", Severity.WARNING,

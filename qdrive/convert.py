@@ -81,6 +81,7 @@ class Conversion:
     id_span: Span | None = None
     empty: bool = False  # QEMU creates a drive without medium
     format_probed: bool = False  # no format=/driver=: QEMU probes the file
+    probed_format: str | None = None  # what probing found (check() with probe_files)
 
     def span_of(self, key: str) -> Span:
         """The span of the last item with ``key``, or the whole string."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import qdrive
 from qdrive.argv import read_argv
+from qdrive.facts import query_block
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qemu72"
 PROG = "qemu-system-x86_64"
@@ -32,7 +33,34 @@ def ours(case: list[str] | dict[str, list[str]]) -> dict[str, object]:
         result = qdrive.check(cmd.drives, machine=cmd.machine, snapshot=cmd.snapshot)
     else:
         result = qdrive.check(case["drives"] if isinstance(case, dict) else case)
-    return {"accepted": result.ok, "stderr": result.qemu_stderr(PROG)}
+    out: dict[str, object] = {"accepted": result.ok, "stderr": result.qemu_stderr(PROG)}
+    devices = query_block(result)
+    if devices is not None:
+        out["devices"] = devices
+    return out
+
+
+CATEGORIES = ("accept/reject", "message", "facts")
+
+
+def verdict(row: dict) -> dict[str, object]:
+    """The recorded verdict of a row, in the shape ours() returns."""
+    want = {"accepted": row["accepted"], "stderr": strip_noise(row["stderr"])}
+    if "devices" in row:
+        want["devices"] = row["devices"]
+    return want
+
+
+def disagreements(want: dict[str, object], got: dict[str, object]) -> list[str]:
+    """The categories in which two verdicts differ."""
+    bad = []
+    if want["accepted"] != got["accepted"]:
+        bad.append("accept/reject")
+    if want["stderr"] != got["stderr"]:
+        bad.append("message")
+    if want["accepted"] and want.get("devices") != got.get("devices"):
+        bad.append("facts")
+    return bad
 
 
 def key(row: dict) -> tuple[str, ...]:
@@ -40,15 +68,15 @@ def key(row: dict) -> tuple[str, ...]:
     return tuple(row["drives"] if "drives" in row else ["ARGV", *row["argv"]])
 
 
-def differences(rows: list[dict]) -> list[tuple[dict, dict]]:
-    """(recorded, ours) for every case where verdict or text differ; cwd = images dir."""
+def differences(rows: list[dict]) -> list[tuple[dict, dict, list[str]]]:
+    """(recorded, ours, categories) for every case that disagrees; cwd = images dir."""
     out = []
     for row in rows:
         case = {k: row[k] for k in ("drives", "argv") if k in row}
-        got = ours(case)
-        want = {"accepted": row["accepted"], "stderr": strip_noise(row["stderr"])}
-        if got != want:
-            out.append((want | case, got))
+        got, want = ours(case), verdict(row)
+        bad = disagreements(want, got)
+        if bad:
+            out.append((want | case, got, bad))
     return out
 
 

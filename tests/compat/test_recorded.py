@@ -29,7 +29,14 @@ def test_corpus_loads_and_is_large() -> None:
 def test_every_recorded_case_agrees(in_images: Path) -> None:
     _, rows = compare.load()
     diffs = compare.differences(rows)
-    unexpected = [(w, g) for w, g in diffs if compare.key(w) not in UNMATCHED]
+    unexpected = [(w, g) for w, g, _ in diffs if compare.key(w) not in UNMATCHED]
     assert unexpected == []
     # The unmatched list must stay honest: each entry still disagrees.
-    assert {compare.key(w) for w, _ in diffs} == set(UNMATCHED)
+    assert {compare.key(w) for w, _, _ in diffs} == set(UNMATCHED)
+
+
+def test_facts_are_recorded() -> None:
+    _, rows = compare.load()
+    accepted = [r for r in rows if r["accepted"]]
+    assert accepted and all("devices" in r for r in accepted)
+    assert sum(len(r["devices"]) for r in accepted) >= len(accepted)
