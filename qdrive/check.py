@@ -24,6 +24,7 @@ from .model import DEFAULT_DIALECT, DIALECTS, Drive, Interface, Media
 from .placement import Machine, Slots, device_id, machine as get_machine
 from .policy import Policy
 from .probe import ProbeResult, probe_file
+from .values import is_true
 
 __all__ = ["parse_drive", "check", "CheckResult", "DriveResult", "Placement", "DriveArg"]
 
@@ -153,7 +154,11 @@ class CheckResult:
             if r.error is not None and r.error.stage < Stage.BOARD:
                 return "\n".join(lines + [_qemu_line(r.error, r, prog)])
         first = self.first_error
-        if first is not None:
+        if first is not None and first[1].stage is Stage.BOARD_ORPHAN:
+            # blockdev.c drive_check_orphaned() reports every orphan, then QEMU exits.
+            lines += [_qemu_line(r.error, r, prog) for r in self.drives
+                      if r.error is not None and r.error.stage is Stage.BOARD_ORPHAN]
+        elif first is not None:
             lines.append(_qemu_line(first[1], first[0], prog))
         return "\n".join(lines)
 
@@ -263,9 +268,7 @@ def _probe(conv: Conversion, items: list[Any]) -> Conversion:
     name = keys.get("file") or keys.get("file.filename") or ""
     if not name or ":" in name.split("/")[0] or keys.get("file.driver", "file") != "file":
         return conv
-    # With snapshot=on the image is the read-only backing file of a temporary overlay.
-    read_only = bool(conv.drive and (conv.drive.effective_read_only or conv.drive.snapshot))
-    found = probe_file(name, read_only)
+    found = probe_file(name, conv.opened_read_only)
     span = conv.span_of("file")
     if found.error:
         return attrs.evolve(conv, error=Diagnostic(
@@ -385,13 +388,16 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
         if empty:
             return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                               "empty", whole, Stage.BOARD, located=False)
-        if d.effective_read_only:
+        if d.effective_read_only or is_true(d.driver_options.get("file.read-only", "")):
             return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only", whole,
                               Stage.BOARD, located=False, hint="use media=cdrom or "
                               "if=virtio for a read-only disk")
     if iface is Interface.PFLASH and p.unit == 1 and not pflash0:
         return Diagnostic("pflash-order", Severity.ERROR, "pflash1 requires pflash0", whole,
                           Stage.BOARD, located=False)
+    if iface is Interface.PFLASH and empty:  # hw/i386/pc_sysfw.c sizes the flash image
+        return Diagnostic("pflash-empty", Severity.ERROR, f"can't get size of block device "
+                          f"{p.device_id}: No medium found", whole, Stage.BOARD, located=False)
     if iface is Interface.VIRTIO and empty:
         return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                           "empty", whole, Stage.BOARD_DEVICE)

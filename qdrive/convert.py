@@ -82,6 +82,7 @@ class Conversion:
     empty: bool = False  # QEMU creates a drive without medium
     format_probed: bool = False  # no format=/driver=: QEMU probes the file
     probed_format: str | None = None  # what probing found (check() with probe_files)
+    opened_read_only: bool = False  # read-only=on, media=cdrom or snapshot=on (overlay)
 
     def span_of(self, key: str) -> Span:
         """The span of the last item with ``key``, or the whole string."""
@@ -227,6 +228,7 @@ class _Run:
                             Stage.LEGACY, hint="media= takes disk or cdrom")
             self.f["media"] = Media(media.value)
         read_only = bool(self.f.get("read_only")) or self.f.get("media") is Media.CDROM
+        self.conv.opened_read_only = read_only
         if read_only and self.f.get("copy_on_read"):
             span = self.qdict["copy-on-read"].span
             self.conv.warnings.append(Diagnostic(
@@ -263,6 +265,7 @@ class _Run:
     # -- blockdev.c blockdev_init() -------------------------------------------------------
     def common_stage(self) -> None:
         self._absorb(COMMON_KEYS - {"read-only", "copy-on-read"}, Stage.COMMON)
+        self.conv.opened_read_only |= bool(self.f.get("snapshot"))
         self._stats_intervals()
         self._aio()
         limits: dict[str, int] = self.f.get("throttling") or {}  # type: ignore[assignment]
@@ -390,6 +393,9 @@ class _Run:
             if key in ("cache.direct", "cache.no-flush", "force-share", "read-only",
                        "auto-read-only"):
                 _typed(key, entry, Kind.BOOL, Stage.CHILD)
+        if "discard" in child:  # the protocol node's own bdrv_open_common()
+            _discard(child["discard"], Stage.CHILD)
+        rules.check_node_name(child.get("node-name"), Stage.CHILD)
         rules.check_file_posix_options(child)
         # The protocol node's cache.direct: its own file.cache.direct, else the inherited one.
         direct = merged.get("cache.direct")
@@ -417,7 +423,7 @@ class _Run:
         read_only = bool(self.f.get("read_only")) or self.f.get("media") is Media.CDROM
         rules.check_force_share(self.f.get("force_share"), read_only, self._span("force-share"))
         self._discard()
-        rules.check_node_name(self.qdict.get("node-name"))
+        rules.check_node_name(self.qdict.get("node-name"), Stage.NODE)
         if "node-name" in self.qdict:
             self.f["node_name"] = self.qdict["node-name"].value
         self._format_options(driver, protocol)
@@ -428,13 +434,8 @@ class _Run:
 
     def _discard(self) -> None:
         entry = self.qdict.get("discard")
-        if entry is None:
-            return
-        value = {"off": "ignore", "on": "unmap"}.get(entry.value, entry.value)
-        if value not in ("ignore", "unmap"):
-            raise error("bad-discard", "Invalid discard option", entry.span, Stage.NODE,
-                        hint="discard= takes ignore (off) or unmap (on)")
-        self.f["discard"] = Discard(value)
+        if entry is not None:
+            self.f["discard"] = _discard(entry, Stage.NODE)
 
     def _format_options(self, driver: str, protocol: bool) -> None:
         """The format driver's own options, then QEMU's check for unused ones."""
@@ -445,7 +446,8 @@ class _Run:
         options = dict(self.f.get("driver_options") or {})  # type: ignore[call-overload]
         for key in sorted(rest, key=lambda k: (qdict_order(k), -rest[k].seq)):
             if key in kinds:
-                _typed(key, rest[key], kinds[key], Stage.NODE)
+                _typed(key, rest[key], kinds[key], Stage.NODE, self.conv.warnings)
+                rules.check_format_choice(driver, key, rest[key])
         unknown = [k for k in rest if k not in kinds]
         if self.leftover_cache is not None:
             unknown.append("cache")
@@ -467,14 +469,29 @@ class _Run:
         return Drive(**fields)  # type: ignore[arg-type]
 
 
-def _typed(key: str, entry: Entry, kind: Kind, stage: Stage) -> object:
+def _discard(entry: Entry, stage: Stage) -> Discard:
+    """block.c bdrv_parse_discard_flags(): ignore/off or unmap/on."""
+    value = {"off": "ignore", "on": "unmap"}.get(entry.value, entry.value)
+    if value not in ("ignore", "unmap"):
+        raise error("bad-discard", "Invalid discard option", entry.span, stage,
+                    hint="discard= takes ignore (off) or unmap (on)")
+    return Discard(value)
+
+
+def _typed(key: str, entry: Entry, kind: Kind, stage: Stage,
+           warnings: list[Diagnostic] | None = None) -> object:
+    """A value read as QEMU reads ``kind``; a size's deprecation warning goes to ``warnings``."""
     try:
         if kind is Kind.BOOL:
             return parse_bool(key, entry.value)
         if kind is Kind.NUMBER:
             return parse_number(key, entry.value)
         if kind is Kind.SIZE:
-            return parse_size(key, entry.value)[0]
+            size, warning = parse_size(key, entry.value)
+            if warning and warnings is not None:
+                warnings.append(Diagnostic("hex-suffix", Severity.WARNING, warning,
+                                           entry.span, stage))
+            return size
     except ValueProblem as p:
         raise error("bad-value", p.message, entry.span, stage, p.detail) from None
     return entry.value

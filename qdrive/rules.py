@@ -23,6 +23,7 @@ __all__ = [
     "ERROR_ACTION_INTERFACES", "FILE_POSIX_KEYS", "flag_warning", "place_alone",
     "check_throttling", "stats_interval", "native_needs_direct", "check_force_share",
     "check_node_name", "check_protocol_prefix", "check_file_posix_options",
+    "check_format_choice",
 ]
 
 # blockdev.c drive_new(): werror=/rerror= only for these interfaces.
@@ -126,15 +127,28 @@ def check_force_share(force_share: object, read_only: bool, span: Span) -> None:
                     span, Stage.NODE, hint="add read-only=on")
 
 
-def check_node_name(entry: Entry | None) -> None:
+def check_node_name(entry: Entry | None, stage: Stage) -> None:
     """block.c bdrv_assign_node_name(): an identifier of at most 31 characters."""
     if entry is None:
         return
     if not id_wellformed(entry.value):
-        raise error("bad-node-name", f"Invalid node-name: '{entry.value}'", entry.span,
-                    Stage.NODE)
+        raise error("bad-node-name", f"Invalid node-name: '{entry.value}'", entry.span, stage)
     if len(entry.value.encode()) >= 32:
-        raise error("node-name-too-long", "Node name too long", entry.span, Stage.NODE)
+        raise error("node-name-too-long", "Node name too long", entry.span, stage)
+
+
+# block/qcow2.c qcow2_update_options_prepare(): overlap-check templates.
+_QCOW2_CHOICES = {"overlap-check": ("none", "constant", "cached", "all"),
+                  "overlap-check.template": ("none", "constant", "cached", "all")}
+
+
+def check_format_choice(driver: str, key: str, entry: Entry) -> None:
+    """A format option with a fixed set of values (qcow2's overlap-check)."""
+    choices = _QCOW2_CHOICES.get(key) if driver == "qcow2" else None
+    if choices is not None and entry.value not in choices:
+        raise error("bad-format-option", f"Unsupported value '{entry.value}' for qcow2 option "
+                    f"'overlap-check'. Allowed are any of the following: {', '.join(choices)}",
+                    entry.span, Stage.NODE)
 
 
 def check_protocol_prefix(filename: str, span: Span, known: frozenset[str]) -> None:

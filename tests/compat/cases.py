@@ -245,6 +245,118 @@ def argvs() -> list[list[str]]:
     ]
 
 
+IFACES = [None, "ide", "scsi", "virtio", "floppy", "none", "pflash", "sd", "mtd", "xen"]
+FILES = ["file=disk.img,format=raw", "file=disk.qcow2,format=qcow2", "file=cd.iso,media=cdrom",
+         "", "file=missing.img,format=raw", "file=disk.img"]
+EXTRAS = ["", "read-only=on", "cache=none", "snapshot=on", "werror=stop", "index=1",
+          "aio=native,cache=none", "discard=unmap,detect-zeroes=unmap", "iops=100",
+          "copy-on-read=on", "cache=unsafe,bps=1000", "unit=1", "media=cdrom,read-only=off",
+          "werror=enospc,rerror=ignore", "serial=x", "sync=on", "id=d0,node-name=n0"]
+
+
+def _join(*parts: str | None) -> str:
+    return ",".join(p for p in parts if p)
+
+
+def grid() -> list[str]:
+    """Interfaces x files x common options: the bulk of the single-drive corpus."""
+    out = []
+    for iface in IFACES:
+        for f in FILES:
+            for extra in EXTRAS:
+                out.append(_join(f, f"if={iface}" if iface else None, extra))
+    return out
+
+
+THROTTLE = ["bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr", "bps_max", "bps_rd_max",
+            "bps_wr_max", "iops_max", "iops_rd_max", "iops_wr_max", "iops_size",
+            *(f"throttling.{w}-{d}{t}" for w in ("bps", "iops")
+              for d in ("total", "read", "write") for t in ("", "-max", "-max-length")),
+            "throttling.iops-size"]
+
+
+def option_values() -> list[str]:
+    """Every option with valid and invalid values, and the syntax corners per key."""
+    out = []
+    for key in THROTTLE:
+        for v in ["0", "7", "0x10", "1M", "-5", "1000000000000001", ""]:
+            out.append(f"{D},{key}={v}")
+    keys = ["snapshot", "read-only", "copy-on-read", "cache", "aio", "discard", "detect-zeroes",
+            "werror", "rerror", "media", "if", "index", "bus", "unit", "id", "node-name",
+            "format", "cache.direct", "cache.no-flush", "cache.writeback", "force-share",
+            "auto-read-only", "group"]
+    for key in keys:
+        out += [f"{D},{key.upper()}=on", f"{D}, {key}=on", f"{D},{key} =on",
+                f"{D},{key}=on ", f"{D},{key}", f"{D},no{key}", f"{D},{key}=,",
+                f"{D},{key}=on,{key}=off", f"{D},{key}=off,{key}=on"]
+    for key, values in [("file.aio", ["threads", "native", "io_uring", "x", ""]),
+                        ("file.locking", ["on", "off", "auto", "x", ""]),
+                        ("file.aio-max-batch", ["0", "32", "x", "-1"]),
+                        ("file.drop-cache", ["on", "off", "x"]),
+                        ("file.x-check-cache-dropped", ["on", "x"]),
+                        ("file.cache.direct", ["on", "off", "x"]),
+                        ("file.node-name", ["p0", "1p"]),
+                        ("file.discard", ["unmap", "x"]),
+                        ("file.read-only", ["on", "off"])]:
+        for v in values:
+            out += [f"{D},{key}={v}", f"{D},cache=none,{key}={v}"]
+    for key, values in [("lazy-refcounts", ["on", "x"]), ("cache-size", ["1M", "x", "1.5M"]),
+                        ("l2-cache-entry-size", ["4096", "x"]),
+                        ("refcount-cache-size", ["64k", "-1"]),
+                        ("cache-clean-interval", ["10", "x", "1k"]),
+                        ("overlap-check", ["none", "all", "x"]),
+                        ("overlap-check.template", ["cached", "x"]),
+                        ("overlap-check.main-header", ["on", "x"]),
+                        ("pass-discard-request", ["on", "maybe"])]:
+        for v in values:
+            out += [f"file=disk.qcow2,format=qcow2,{key}={v}", f"{D},{key}={v}"]
+    for v in SIZES:
+        out += [f"{D},offset={v}", f"{D},size={v}"]
+    for name in ["a,,b.img", "sp ace.img", "a=b.img", "./a,,b.img", "missing,,x.img",
+                 "./disk.img", "disk.img/", "", "a,b.img"]:
+        for fmt in ["", ",format=raw", ",format=qcow2", ",media=cdrom"]:
+            out.append(f"file={name}{fmt}")
+    return out
+
+
+DISKS = ["disk.img", "disk2.img", "disk3.img", "disk4.img"]
+SPECS = ["", "index=0", "index=1", "index=2", "index=3", "unit=0", "unit=1", "bus=1",
+         "bus=1,unit=1", "id=d", "media=cdrom"]
+
+
+def generated_multis(count: int = 160) -> list[list[str]]:
+    """Two to four drives over the interfaces, with indexes, units, buses and ids."""
+    import random
+
+    rng = random.Random(2008)
+    out: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+    while len(out) < count:
+        n = rng.choice([2, 2, 3, 4])
+        drives = []
+        for i in range(n):
+            iface = rng.choice([None, "ide", "ide", "virtio", "none", "floppy", "scsi",
+                                "pflash"])
+            spec = rng.choice(SPECS)
+            drives.append(_join(f"file={DISKS[i]},format=raw",
+                                f"if={iface}" if iface else None, spec))
+        if tuple(drives) not in seen:
+            seen.add(tuple(drives))
+            out.append(drives)
+    return out
+
+
+def _unique(cases: list[list[str]]) -> list[list[str]]:
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for c in cases:
+        if tuple(c) not in seen:
+            seen.add(tuple(c))
+            out.append(c)
+    return out
+
+
 def all_cases() -> list[dict[str, list[str]]]:
-    return ([{"drives": d} for d in singles() + multis()] +
-            [{"argv": a} for a in argvs()])
+    single = _unique(singles() + [[s] for s in grid() + option_values()])
+    multi = _unique(multis() + generated_multis())
+    return ([{"drives": d} for d in single + multi] + [{"argv": a} for a in argvs()])

@@ -30,7 +30,8 @@ THROTTLE_FACTS = ("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr", "bps_
 
 # name -> (qemu-img format, size); the corpus refers to these names.
 IMAGES = {
-    "disk.img": ("raw", "1M"), "disk2.img": ("raw", "1M"), "disk.qcow2": ("qcow2", "1M"),
+    "disk.img": ("raw", "1M"), "disk2.img": ("raw", "1M"), "disk3.img": ("raw", "1M"),
+    "disk4.img": ("raw", "1M"), "disk.qcow2": ("qcow2", "1M"),
     "cd.iso": ("raw", "1M"), "a,b.img": ("raw", "1M"), "sp ace.img": ("raw", "1M"),
     "a=b.img": ("raw", "1M"), "fd.img": ("raw", "1440K"),
 }

@@ -17,14 +17,14 @@ needs_qemu = pytest.mark.skipif(
     shutil.which(oracle.QEMU) is None,
     reason="qemu-system-x86_64 not installed (make test installs it when run as root)")
 
-SAMPLE = random.Random(7).sample(cases.all_cases(), 40)
+# Deliberately unmatched cases (listed with reasons in test_recorded) are not sampled.
+SAMPLE = random.Random(7).sample(
+    [c for c in cases.all_cases() if compare.key(c) not in UNMATCHED], 40)
 
 
 @needs_qemu
 @pytest.mark.parametrize("case", SAMPLE, ids=lambda c: " ".join(compare.key(c))[:60])
 def test_live_qemu_agrees(case: dict[str, list[str]], in_images: Path) -> None:
-    if compare.key(case) in UNMATCHED:
-        pytest.skip(UNMATCHED[compare.key(case)])
     want = compare.verdict(oracle.run(case, in_images))
     got = compare.ours(case)
     assert compare.disagreements(want, got) == [], (want, got)
