@@ -10,7 +10,9 @@ nothing (so it does not import logging).
 
 from __future__ import annotations
 
-from .check import CheckResult, DriveArg, DriveResult, Placement, check, parse_drive
+from .blockdev import Blockdev, TranslationError
+from .check import DriveArg, check, parse_drive
+from .results import CheckResult, DriveResult, Placement
 from .diagnostics import Diagnostic, Severity, Span
 from .errors import DriveError, DriveSyntaxError, QDriveError, UnsupportedDialect
 from .flags import AIO_FLAGS, CACHE_MODES, DISCARD_FLAGS, BdrvFlag, BdrvFlag2008
@@ -29,7 +31,9 @@ __all__ = [
     # flags and the open plan
     "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
     # errors
-    "QDriveError", "DriveError", "DriveSyntaxError", "UnsupportedDialect",
+    "QDriveError", "DriveError", "DriveSyntaxError", "UnsupportedDialect", "TranslationError",
+    # -blockdev translation
+    "Blockdev",
     # diagnostics
     "Diagnostic", "Severity", "Span",
     # enumerations and tables

@@ -8,7 +8,6 @@ claims its drives (hw/i386/pc*.c, blockdev.c drive_check_orphaned()).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,17 +15,18 @@ import attrs
 
 from . import dialects
 from ._syntax import RawOption, tokenize
+from .board import board_problems
 from .convert import Conversion, convert_72
 from .diagnostics import Diagnostic, Severity, Span, Stage
 from .errors import DriveError, UnsupportedDialect
-from .flags import cache_triple
-from .model import DEFAULT_DIALECT, DIALECTS, Drive, Interface, Media
-from .placement import Machine, Slots, device_id, machine as get_machine
+from .model import DEFAULT_DIALECT, DIALECTS, Drive, Interface
+from .placement import Machine, Slots, device_id
+from .placement import machine as get_machine
 from .policy import Policy
 from .probe import ProbeResult, probe_file
-from .values import is_true
+from .results import CheckResult, DriveResult, Placement
 
-__all__ = ["parse_drive", "check", "CheckResult", "DriveResult", "Placement", "DriveArg"]
+__all__ = ["parse_drive", "check", "DriveArg"]
 
 
 def _dialect(name: str) -> str:
@@ -48,137 +48,6 @@ def parse_drive(text: str, *, dialect: str = DEFAULT_DIALECT) -> Drive:
         raise DriveError.of(text, conv.error, tuple(conv.warnings))
     assert conv.drive is not None
     return conv.drive
-
-
-@attrs.frozen
-class Placement:
-    """Where QEMU puts a drive: interface, bus, unit, index and the device id."""
-
-    interface: Interface
-    bus: int | None
-    unit: int | None
-    index: int | None
-    device_id: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"interface": str(self.interface), "bus": self.bus, "unit": self.unit,
-                "index": self.index, "device_id": self.device_id}
-
-
-@attrs.frozen
-class DriveResult:
-    """One drive of a check: its verdict, warnings, the Drive and its facts."""
-
-    text: str
-    drive: Drive | None
-    error: Diagnostic | None
-    warnings: tuple[Diagnostic, ...]
-    placement: Placement | None
-    option: str = "-drive"  # how the drive was given: -drive, -hda, -cdrom ...
-    probed_format: str | None = None  # the format QEMU's probe would pick (no format=)
-
-    @property
-    def format(self) -> str | None:
-        """The image format QEMU uses: format=/driver=, else what probing found."""
-        return self.drive.format if self.drive and self.drive.format else self.probed_format
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def raise_for_error(self) -> None:
-        """Raise the DriveError for this drive, if it has one."""
-        if self.error is not None:
-            raise DriveError.of(self.text, self.error, self.warnings)
-
-    def to_json(self) -> dict[str, Any]:
-        d = self.drive if self.ok else None
-        err = None
-        if self.error is not None:
-            err = {"message": self.error.qemu_text, "start": self.error.span.start,
-                   "end": self.error.span.end}
-        wb, direct, no_flush = cache_triple(d) if d else (False, False, False)
-        return {
-            "text": self.text, "ok": self.ok, "error": err,
-            "warnings": [w.qemu_text for w in self.warnings],
-            "options": d.options() if d else None,
-            "placement": self.placement.to_json() if self.placement and d else None,
-            "read_only": d.effective_read_only if d else None,
-            "cache": {"writeback": wb, "direct": direct, "no_flush": no_flush} if d else None,
-            "aio": str(d.aio or "threads") if d else None,
-            "detect_zeroes": str(d.detect_zeroes or "off") if d else None,
-            "format": self.format if d else None,
-        }
-
-
-@attrs.frozen
-class CheckResult:
-    """The verdict on a command line's drives, as QEMU would give it."""
-
-    dialect: str
-    drives: tuple[DriveResult, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.drives)
-
-    @property
-    def first_error(self) -> tuple[DriveResult, Diagnostic] | None:
-        """The error QEMU prints (it stops at the first): by stage, then drive order."""
-        def order(n: int, e: Diagnostic) -> tuple[int, int, int]:
-            if e.stage is Stage.PARSE:
-                return (0, 0, n)
-            return (1, 0, n) if e.stage < Stage.BOARD else (2, e.stage, n)
-
-        errs = [(order(n, r.error), r) for n, r in enumerate(self.drives) if r.error]
-        if not errs:
-            return None
-        r = min(errs, key=lambda t: t[0])[1]
-        assert r.error is not None
-        return r, r.error
-
-    def qemu_stderr(self, prog: str = "qemu-system-x86_64") -> str:
-        """What QEMU would print to stderr for these drives (no caret lines).
-
-        All strings are parsed first (their flag warnings, a bad or duplicate id),
-        then each drive is created in turn, then the board claims its drives.
-        """
-        lines: list[str] = []
-        for r in self.drives:
-            lines += [_qemu_line(w, r, prog) for w in r.warnings if w.stage is Stage.PARSE]
-            if r.error is not None and r.error.stage is Stage.PARSE:
-                return "\n".join(lines + [_qemu_line(r.error, r, prog)])
-        for r in self.drives:
-            lines += [_qemu_line(w, r, prog) for w in r.warnings
-                      if w.stage is not Stage.PARSE]
-            if r.error is not None and r.error.stage < Stage.BOARD:
-                return "\n".join(lines + [_qemu_line(r.error, r, prog)])
-        first = self.first_error
-        if first is not None and first[1].stage is Stage.BOARD_ORPHAN:
-            # blockdev.c drive_check_orphaned() reports every orphan, then QEMU exits.
-            lines += [_qemu_line(r.error, r, prog) for r in self.drives
-                      if r.error is not None and r.error.stage is Stage.BOARD_ORPHAN]
-        elif first is not None:
-            lines.append(_qemu_line(first[1], first[0], prog))
-        return "\n".join(lines)
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON shape `qdrive check --json` prints."""
-        return {"ok": self.ok, "dialect": self.dialect,
-                "drives": [r.to_json() for r in self.drives]}
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json())
-
-
-def _qemu_line(d: Diagnostic, r: DriveResult, prog: str) -> str:
-    # util/error-report.c vreport(): "prog: -drive TEXT: [warning: ]message"; the
-    # raw-probing warning is a bare fprintf (block/raw-format.c).
-    if not d.located and d.severity is Severity.WARNING:
-        return d.qemu_text
-    mark = "warning: " if d.severity is Severity.WARNING else ""
-    head = f"{prog}: {r.option} {r.text}: " if d.located else f"{prog}: "
-    return f"{head}{mark}{d.qemu_text}"
 
 
 @attrs.frozen
@@ -228,7 +97,7 @@ def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
                for a, its in zip(args, items, strict=True)]
     results = _duplicate_ids(results, items)
     results = _device_names(results)
-    return CheckResult(dialect, tuple(_board(results, board)))
+    return CheckResult(dialect, tuple(board_problems(results, board, probe_files)))
 
 
 def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
@@ -353,52 +222,3 @@ def _device_names(results: list[DriveResult]) -> list[DriveResult]:
                 nodes.update([node] if node else [])
         out.append(r)
     return out
-
-
-def _board(results: list[DriveResult], board: Machine) -> list[DriveResult]:
-    """Machine init: IDE devices first, then -device (virtio), then orphaned drives."""
-    out = []
-    pflash0 = any(r.ok and r.placement and r.placement.interface is Interface.PFLASH and
-                  r.placement.unit == 0 for r in results)
-    for r in results:
-        p, d = r.placement, r.drive
-        if r.ok and p is not None and d is not None:
-            problem = _board_problem(board, p, d, r, pflash0)
-            if problem is not None:
-                r = attrs.evolve(r, drive=None, error=problem)
-        out.append(r)
-    return out
-
-
-def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
-                   pflash0: bool) -> Diagnostic | None:
-    whole = Span(0, len(r.text))
-    iface = p.interface
-    buses = board.buses.get(iface, 1)
-    max_units = {Interface.IDE: board.max_devs(iface) or 2, Interface.FLOPPY: 2,
-                 Interface.PFLASH: 2}.get(iface)
-    claimed = iface in board.claims and (iface in (Interface.VIRTIO, Interface.NONE) or (
-        p.bus is not None and 0 <= p.bus < buses and p.unit is not None and
-        0 <= p.unit < (max_units or 1)))
-    if not claimed:
-        return Diagnostic("orphan", Severity.ERROR, f"machine type does not support if={iface},"
-                          f"bus={p.bus},unit={p.unit}", whole, Stage.BOARD_ORPHAN)
-    empty = d.file in (None, "") and not d.driver_options
-    if iface is Interface.IDE and d.media is not Media.CDROM:
-        if empty:
-            return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
-                              "empty", whole, Stage.BOARD, located=False)
-        if d.effective_read_only or is_true(d.driver_options.get("file.read-only", "")):
-            return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only", whole,
-                              Stage.BOARD, located=False, hint="use media=cdrom or "
-                              "if=virtio for a read-only disk")
-    if iface is Interface.PFLASH and p.unit == 1 and not pflash0:
-        return Diagnostic("pflash-order", Severity.ERROR, "pflash1 requires pflash0", whole,
-                          Stage.BOARD, located=False)
-    if iface is Interface.PFLASH and empty:  # hw/i386/pc_sysfw.c sizes the flash image
-        return Diagnostic("pflash-empty", Severity.ERROR, f"can't get size of block device "
-                          f"{p.device_id}: No medium found", whole, Stage.BOARD, located=False)
-    if iface is Interface.VIRTIO and empty:
-        return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
-                          "empty", whole, Stage.BOARD_DEVICE)
-    return None

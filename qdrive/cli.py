@@ -19,7 +19,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from .check import CheckResult, DriveArg
+    from .check import DriveArg
+    from .results import CheckResult
 
 __all__ = ["main", "DEMO_DRIVES"]
 
@@ -67,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="one case per line, drives TAB-separated; - for stdin")
     c.add_argument("--explain", action="store_true",
                    help="add the BDRV_O flags, open() flags and cache table per valid drive")
+    c.add_argument("--to-blockdev", action="store_true",
+                   help="print the -blockdev/-device arguments for each valid drive")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
     c.add_argument("--policy", choices=("trusted", "untrusted"), default="trusted",
                    help="untrusted: also refuse what is unsafe for user-supplied drives")
@@ -138,7 +141,7 @@ def _check_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        _human(result, sys.stdout, args.explain)
+        _human(result, sys.stdout, args.explain, args.to_blockdev)
     return _exit_code(result, args.strict)
 
 
@@ -190,7 +193,7 @@ def _check_file(args: argparse.Namespace) -> int:
             print(json.dumps({"line": n, **result.to_json()}))
         elif code or any(r.warnings for r in result.drives):
             print(f"line {n}:")
-            _human(result, sys.stdout, args.explain)
+            _human(result, sys.stdout, args.explain, args.to_blockdev)
         if progress and (done % 50 == 0 or done == len(cases)):
             _progress(done, len(cases))
     summary = (f"{len(cases)} lines: {counts['ok']} ok, {counts['invalid']} invalid, "
@@ -207,7 +210,8 @@ def _progress(done: int, total: int) -> None:
           file=sys.stderr, flush=True)
 
 
-def _human(result: CheckResult, out: TextIO, explain: bool = False) -> None:
+def _human(result: CheckResult, out: TextIO, explain: bool = False,
+           blockdev: bool = False) -> None:
     style = _Style(out)
     for r in result.drives:
         for w in r.warnings:
@@ -222,6 +226,8 @@ def _human(result: CheckResult, out: TextIO, explain: bool = False) -> None:
         print(f"{style('32', 'ok')}  {r.option} {r.text}{where}", file=out)
         if explain and r.drive is not None:
             _explain(r.drive, out)
+        if blockdev and r.drive is not None:
+            _blockdev(r, out)
     first = result.first_error
     if first is not None and len(result.drives) > 1 and not first[1].code.startswith("policy"):
         print(f"QEMU stops at the first error: {first[1].message}", file=out)
@@ -234,6 +240,21 @@ def _explain(drive: object, out: TextIO) -> None:
     assert isinstance(drive, Drive)
     for label, value in explain(drive):
         print(f"    {label:<14} {value}", file=out)
+
+
+def _blockdev(r: object, out: TextIO) -> None:
+    import shlex
+
+    from .blockdev import TranslationError
+    from .results import DriveResult
+
+    assert isinstance(r, DriveResult) and r.drive is not None
+    try:
+        args = r.drive.to_blockdev_args(r.placement)
+    except TranslationError as exc:
+        print(f"    no -blockdev translation: {str(exc).split(': ', 1)[-1]}", file=out)
+        return
+    print(f"    {shlex.join(args)}", file=out)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -173,7 +173,7 @@ def parse_2008(text: str) -> Drive:
 
 def check_2008(texts: Sequence[str]) -> list[Any]:
     """drive_init() for each drive in order; a taken bus/unit drops the drive silently."""
-    from .check import DriveResult, Placement
+    from .results import DriveResult, Placement
 
     used: set[tuple[Interface, int, int]] = set()
     out = []

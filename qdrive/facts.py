@@ -15,7 +15,7 @@ from .flags import cache_triple
 from .model import Interface, Media
 
 if TYPE_CHECKING:
-    from .check import CheckResult, DriveResult
+    from .results import CheckResult, DriveResult
 
 __all__ = ["query_block", "DEVICE_TYPES"]
 

@@ -167,6 +167,19 @@ class Drive:
 
         return open_flags(self)
 
+    def to_blockdev(self, placement: Any = None) -> Any:
+        """The -blockdev/-device translation (:class:`qdrive.blockdev.Blockdev`).
+
+        Raises :class:`qdrive.blockdev.TranslationError` when there is none.
+        """
+        from .blockdev import to_blockdev
+
+        return to_blockdev(self, placement)
+
+    def to_blockdev_args(self, placement: Any = None) -> list[str]:
+        """The argv of the translation: ``-blockdev JSON ... -device ...``."""
+        return list(self.to_blockdev(placement).args())
+
     def options(self) -> dict[str, str]:
         """Canonical key -> canonical value, in canonical order (what to_string writes)."""
         from .options import canonical_options

@@ -13,7 +13,7 @@ import stat
 
 import attrs
 
-__all__ = ["ProbeResult", "probe_file", "MAGIC"]
+__all__ = ["ProbeResult", "probe_file", "file_identity", "MAGIC"]
 
 # Format magic at offset 0 (block/*.c *_probe()); raw is the fallback.
 MAGIC = (
@@ -66,3 +66,12 @@ def _qcow2_backing(header: bytes) -> str | None:
     if not offset or not size or offset + size > len(header):
         return None
     return header[offset:offset + size].decode("utf-8", "replace")
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of ``path``: two names for one image lock the same bytes."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)

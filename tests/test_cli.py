@@ -202,3 +202,14 @@ def test_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch,
     err = capsys.readouterr().err
     assert err.splitlines() == ["qdrive: internal error: RuntimeError: kaput",
                                 "qdrive: please report this with the command line above"]
+
+
+def test_to_blockdev(images: Path) -> None:
+    p = run("check", "--to-blockdev", "file=disk.img,format=raw,if=virtio",
+            "file=disk.img,format=raw,snapshot=on,if=none", cwd=images)
+    assert p.returncode == 0
+    lines = p.stdout.splitlines()
+    assert lines[1].startswith("    -blockdev '{\"driver\":\"file\",\"node-name\":\"qd-virtio0-p\"")
+    assert lines[1].endswith("-device virtio-blk-pci,drive=qd-virtio0,id=virtio0,write-cache=on")
+    assert lines[3] == ("    no -blockdev translation: snapshot=on has no -blockdev spelling: "
+                        "create the overlay with qemu-img create -b and open that instead")

@@ -221,6 +221,30 @@ def multis() -> list[list[str]]:
     return out
 
 
+def locks() -> list[list[str]]:
+    """One image given twice: QEMU's image locks decide (block/file-posix.c)."""
+    rw, ro = D, D + ",read-only=on"
+    pairs = [
+        (rw, rw), (rw, rw + ",if=virtio"), (rw + ",if=virtio", rw + ",if=virtio"),
+        (rw + ",if=virtio", rw), (rw, ro + ",if=virtio"), (ro + ",if=virtio", rw),
+        (ro + ",if=virtio", ro + ",if=virtio"), (rw, rw + ",file.locking=off"),
+        (rw + ",file.locking=off", rw), (rw + ",if=none", rw), (rw, rw + ",if=none"),
+        (rw + ",if=none", rw + ",if=none"), (rw, "file=disk.img,media=cdrom"),
+        ("file=disk.img,media=cdrom", rw), (rw + ",if=floppy", rw + ",if=floppy"),
+        (rw + ",if=floppy", rw), (rw, rw + ",if=floppy"), (rw + ",if=pflash", rw),
+        (rw, rw + ",if=pflash"), (rw + ",snapshot=on", rw), (rw, rw + ",snapshot=on"),
+        (rw, ro + ",force-share=on,if=virtio"), (rw + ",if=virtio", ro + ",force-share=on,"
+                                                 "if=virtio"),
+        ("file=disk.img", rw), (rw, "file=./disk.img,format=raw"),
+        (rw + ",snapshot=on", rw + ",snapshot=on"), (ro + ",if=virtio", rw + ",snapshot=on"),
+        (rw + ",if=pflash", rw + ",if=virtio"), (rw + ",if=virtio", rw + ",if=pflash"),
+        ("file=disk.img,media=cdrom", "file=disk.img,media=cdrom"),
+        (rw + ",if=none", rw + ",if=virtio"), (rw + ",cache=none", rw + ",cache=none"),
+    ]
+    return [list(p) for p in pairs] + [[rw, "file=disk2.img,format=raw", rw],
+                                       ["file=disk2.img,format=raw,if=virtio", rw, rw]]
+
+
 def argvs() -> list[list[str]]:
     """Whole command lines: shorthands (paths literal), -snapshot, -M, skipped options."""
     return [
@@ -358,5 +382,5 @@ def _unique(cases: list[list[str]]) -> list[list[str]]:
 
 def all_cases() -> list[dict[str, list[str]]]:
     single = _unique(singles() + [[s] for s in grid() + option_values()])
-    multi = _unique(multis() + generated_multis())
+    multi = _unique(multis() + generated_multis() + locks())
     return ([{"drives": d} for d in single + multi] + [{"argv": a} for a in argvs()])

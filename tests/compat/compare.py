@@ -43,6 +43,31 @@ def ours(case: list[str] | dict[str, list[str]]) -> dict[str, object]:
 CATEGORIES = ("accept/reject", "message", "facts")
 
 
+def translate(drives: list[str]) -> list[str] | None:
+    """The -blockdev/-device argv for a whole case, or None if a drive does not translate."""
+    result = qdrive.check(drives, probe_files=False)
+    if not result.ok:
+        return None
+    args: list[str] = []
+    for r in result.drives:
+        assert r.drive is not None
+        try:
+            bd = r.drive.to_blockdev(r.placement)
+        except qdrive.TranslationError:
+            return None
+        if bd.device is None:  # if=none: query-block lists no backend to compare
+            return None
+        args += bd.args()
+    return args
+
+
+def same_facts(drive_facts: list[dict], blockdev_facts: list[dict]) -> bool:
+    """query-block facts equal but for the BlockBackend name (-device backends have none)."""
+    strip = [[{k: v for k, v in d.items() if k != "device"} for d in facts]
+             for facts in (drive_facts, blockdev_facts)]
+    return strip[0] == strip[1]
+
+
 def verdict(row: dict) -> dict[str, object]:
     """The recorded verdict of a row, in the shape ours() returns."""
     want = {"accepted": row["accepted"], "stderr": strip_noise(row["stderr"])}

@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import cases, oracle
+from . import cases, compare, oracle
 
 OUT = Path(__file__).resolve().parents[2] / "fixtures" / "qemu72" / "verdicts.jsonl"
 
@@ -41,6 +41,9 @@ def main() -> int:
                 local.where = Path(tempfile.mkdtemp(dir=tmp))
                 oracle.make_images(local.where)
             v = oracle.run(case, local.where)
+            args = compare.translate(case["drives"]) if "drives" in case else None
+            if v["accepted"] and v.get("devices") and args:
+                v["blockdev"] = {"args": args, **oracle.run({"argv": args}, local.where)}
             done += 1
             if sys.stderr.isatty():
                 print(f"\r{done}/{len(todo)}", end="", file=sys.stderr)

@@ -23,6 +23,11 @@ def main() -> int:
         label = {"message": "message text (exact)", "facts": "query-block facts (accepted)"
                  }.get(name, name)
         print(f"{label:<28}{n:>7}{n - bad:>8}{100 * (n - bad) / n:>8.1f}")
+    translated = [r for r in rows if "blockdev" in r]
+    same = sum(1 for r in translated if r["blockdev"]["accepted"]
+               and compare.same_facts(r["devices"], r["blockdev"]["devices"]))
+    label = "-blockdev translation facts"
+    print(f"{label:<28}{len(translated):>7}{same:>8}{100 * same / max(len(translated), 1):>8.1f}")
     for want, got, _ in diffs[: int(sys.argv[1]) if len(sys.argv) > 1 else 20]:
         print("\nCASE:", compare.key(want))
         print("  QEMU  :", want["accepted"], repr(want["stderr"]))

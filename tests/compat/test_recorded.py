@@ -41,3 +41,17 @@ def test_facts_are_recorded() -> None:
     accepted = [r for r in rows if r["accepted"]]
     assert accepted and all("devices" in r for r in accepted)
     assert sum(len(r["devices"]) for r in accepted) >= len(accepted)
+
+
+def test_translation_gives_qemu_the_same_drives(in_images: Path) -> None:
+    """For every recorded case that translates, QEMU started with the -blockdev/-device
+    translation reported the same query-block facts as with the original -drive, and
+    today's translation is the one that was recorded."""
+    _, rows = compare.load()
+    translated = [r for r in rows if "blockdev" in r]
+    assert len(translated) >= 300
+    for row in translated:
+        bd = row["blockdev"]
+        assert bd["accepted"], (row["drives"], bd["stderr"])
+        assert compare.same_facts(row["devices"], bd["devices"]), row["drives"]
+        assert compare.translate(row["drives"]) == bd["args"], "run `make oracle`"

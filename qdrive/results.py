@@ -1,0 +1,145 @@
+"""What a check returns: per-drive results, placements, QEMU's stderr, the JSON shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+from .diagnostics import Diagnostic, Severity, Stage
+from .errors import DriveError
+from .flags import cache_triple
+from .model import Drive, Interface
+
+__all__ = ["Placement", "DriveResult", "CheckResult"]
+
+@attrs.frozen
+class Placement:
+    """Where QEMU puts a drive: interface, bus, unit, index and the device id."""
+
+    interface: Interface
+    bus: int | None
+    unit: int | None
+    index: int | None
+    device_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"interface": str(self.interface), "bus": self.bus, "unit": self.unit,
+                "index": self.index, "device_id": self.device_id}
+
+
+@attrs.frozen
+class DriveResult:
+    """One drive of a check: its verdict, warnings, the Drive and its facts."""
+
+    text: str
+    drive: Drive | None
+    error: Diagnostic | None
+    warnings: tuple[Diagnostic, ...]
+    placement: Placement | None
+    option: str = "-drive"  # how the drive was given: -drive, -hda, -cdrom ...
+    probed_format: str | None = None  # the format QEMU's probe would pick (no format=)
+
+    @property
+    def format(self) -> str | None:
+        """The image format QEMU uses: format=/driver=, else what probing found."""
+        return self.drive.format if self.drive and self.drive.format else self.probed_format
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def raise_for_error(self) -> None:
+        """Raise the DriveError for this drive, if it has one."""
+        if self.error is not None:
+            raise DriveError.of(self.text, self.error, self.warnings)
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.drive if self.ok else None
+        err = None
+        if self.error is not None:
+            err = {"message": self.error.qemu_text, "start": self.error.span.start,
+                   "end": self.error.span.end}
+        wb, direct, no_flush = cache_triple(d) if d else (False, False, False)
+        return {
+            "text": self.text, "ok": self.ok, "error": err,
+            "warnings": [w.qemu_text for w in self.warnings],
+            "options": d.options() if d else None,
+            "placement": self.placement.to_json() if self.placement and d else None,
+            "read_only": d.effective_read_only if d else None,
+            "cache": {"writeback": wb, "direct": direct, "no_flush": no_flush} if d else None,
+            "aio": str(d.aio or "threads") if d else None,
+            "detect_zeroes": str(d.detect_zeroes or "off") if d else None,
+            "format": self.format if d else None,
+        }
+
+
+@attrs.frozen
+class CheckResult:
+    """The verdict on a command line's drives, as QEMU would give it."""
+
+    dialect: str
+    drives: tuple[DriveResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.drives)
+
+    @property
+    def first_error(self) -> tuple[DriveResult, Diagnostic] | None:
+        """The error QEMU prints (it stops at the first): by stage, then drive order."""
+        def order(n: int, e: Diagnostic) -> tuple[int, int, int]:
+            if e.stage is Stage.PARSE:
+                return (0, 0, n)
+            return (1, 0, n) if e.stage < Stage.BOARD else (2, e.stage, n)
+
+        errs = [(order(n, r.error), r) for n, r in enumerate(self.drives) if r.error]
+        if not errs:
+            return None
+        r = min(errs, key=lambda t: t[0])[1]
+        assert r.error is not None
+        return r, r.error
+
+    def qemu_stderr(self, prog: str = "qemu-system-x86_64") -> str:
+        """What QEMU would print to stderr for these drives (no caret lines).
+
+        All strings are parsed first (their flag warnings, a bad or duplicate id),
+        then each drive is created in turn, then the board claims its drives.
+        """
+        lines: list[str] = []
+        for r in self.drives:
+            lines += [_qemu_line(w, r, prog) for w in r.warnings if w.stage is Stage.PARSE]
+            if r.error is not None and r.error.stage is Stage.PARSE:
+                return "\n".join(lines + [_qemu_line(r.error, r, prog)])
+        for r in self.drives:
+            lines += [_qemu_line(w, r, prog) for w in r.warnings
+                      if w.stage is not Stage.PARSE]
+            if r.error is not None and r.error.stage < Stage.BOARD:
+                return "\n".join(lines + [_qemu_line(r.error, r, prog)])
+        first = self.first_error
+        if first is not None and first[1].stage is Stage.BOARD_ORPHAN:
+            # blockdev.c drive_check_orphaned() reports every orphan, then QEMU exits.
+            lines += [_qemu_line(r.error, r, prog) for r in self.drives
+                      if r.error is not None and r.error.stage is Stage.BOARD_ORPHAN]
+        elif first is not None:
+            lines.append(_qemu_line(first[1], first[0], prog))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON shape `qdrive check --json` prints."""
+        return {"ok": self.ok, "dialect": self.dialect,
+                "drives": [r.to_json() for r in self.drives]}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json())
+
+
+def _qemu_line(d: Diagnostic, r: DriveResult, prog: str) -> str:
+    # util/error-report.c vreport(): "prog: -drive TEXT: [warning: ]message"; the
+    # raw-probing warning is a bare fprintf (block/raw-format.c).
+    if not d.located and d.severity is Severity.WARNING:
+        return d.qemu_text
+    mark = "warning: " if d.severity is Severity.WARNING else ""
+    head = f"{prog}: {r.option} {r.text}: " if d.located else f"{prog}: "
+    return f"{head}{mark}{d.qemu_text}"
