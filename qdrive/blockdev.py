@@ -138,7 +138,7 @@ def _protocol_driver(drive: Drive) -> str:
     """file for regular files, host_device/host_cdrom for block devices (file-posix)."""
     try:
         st = os.stat(drive.file or "")
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the name, which no file has
         return "file"
     if stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode):
         return "host_cdrom" if drive.media is Media.CDROM else "host_device"

@@ -104,6 +104,12 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
          probe_files: bool, policy: Policy | None) -> DriveResult:
     text = arg.text
     conv = convert_72(text, items, board.default_if, slots.place)
+    if probe_files and conv.format_probed:
+        # Unknown-option checks name the probed format: look before judging them.
+        probed = _probed_format(items)
+        if probed not in (None, "raw"):
+            slots.last = None
+            conv = convert_72(text, items, board.default_if, slots.place, probed)
     refusal = None
     if policy is not None and (conv.error is None or conv.error.stage > Stage.FILL):
         refusal = policy.refusal(items, conv.drive, text)
@@ -121,6 +127,15 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
                                                          board.max_devs(iface)))
     return DriveResult(text, conv.drive if conv.error is None else None, conv.error,
                        tuple(conv.warnings), placement, arg.option, conv.probed_format)
+
+
+def _probed_format(items: list[RawOption]) -> str | None:
+    keys = {i.key: i.value for i in items}
+    name = keys.get("file") or ""
+    if not name or ":" in name.split("/")[0]:
+        return None
+    found = probe_file(name, read_only=True)
+    return found.format if not found.error else None
 
 
 def _index(drive: Drive) -> int | None:

@@ -96,10 +96,14 @@ Placer = Callable[[Interface, int, int, int, Span], tuple[int, int]]
 
 
 def convert_72(text: str, items: list[RawOption], default_if: Interface,
-               place: Placer | None = None) -> Conversion:
-    """Run QEMU 7.2's -drive checks over ``items``; never raises."""
+               place: Placer | None = None, assume_format: str = "raw") -> Conversion:
+    """Run QEMU 7.2's -drive checks over ``items``; never raises.
+
+    ``assume_format`` is the format probing would pick when the drive names none
+    (check() passes what it found in the file; the string alone suggests raw).
+    """
     conv = Conversion(text, items=items)
-    run = _Run(conv, default_if, place or rules.place_alone)
+    run = _Run(conv, default_if, place or rules.place_alone, assume_format)
     try:
         run.parse_stage()
         run.legacy_stage()
@@ -115,8 +119,11 @@ def convert_72(text: str, items: list[RawOption], default_if: Interface,
 class _Run:
     """The state QEMU keeps while it works through one -drive."""
 
-    def __init__(self, conv: Conversion, default_if: Interface, place: Placer) -> None:
+    def __init__(self, conv: Conversion, default_if: Interface, place: Placer,
+                 assume_format: str = "raw") -> None:
         self.conv = conv
+        self.assume_format = assume_format
+        self.no_file_child: Span | None = None  # format driver without a file child
         self.default_if = default_if
         self.place = place
         self.f: dict[str, object] = {}  # Drive fields found so far
@@ -362,14 +369,14 @@ class _Run:
         if has_file or child:
             self._child_node(child, file_entry if has_file else None)
         elif driver is not None and not protocol:
-            raise error("no-file-child", 'A block device must be specified for "file"',
-                        driver_entry.span if driver_entry else Span(0, 0), Stage.NODE)
+            # Reported by the format driver's open, after the node's own options.
+            self.no_file_child = driver_entry.span if driver_entry else Span(0, 0)
         elif driver is None:
             raise error("no-driver-or-file", "Must specify either driver or file",
                         Span(0, len(self.conv.text)), Stage.FILE_CHECKS,
                         hint="add file=PATH (an empty drive takes only if=, media= and "
                              "read-only=)")
-        self._node(driver or "raw", protocol)
+        self._node(driver or self.assume_format, protocol)
         if self.late_error is not None:
             raise Stop(self.late_error)
 
@@ -383,6 +390,9 @@ class _Run:
             raise error("unknown-driver", f"Unknown driver '{child['driver'].value}'",
                         child["driver"].span, Stage.FILL)
         if "driver" not in child:
+            if not name:  # file.* options but no file name: the child node has nothing
+                raise error("no-driver-or-file", "Must specify either driver or file",
+                            next(iter(child.values())).span, Stage.FILL)
             rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
                                         PROTOCOL_PREFIXES)
         inherited = ("cache.direct", "cache.no-flush", "force-share")
@@ -428,6 +438,11 @@ class _Run:
             self.f["node_name"] = self.qdict["node-name"].value
         self._format_options(driver, protocol)
 
+    def _missing_file_child(self) -> None:
+        assert self.no_file_child is not None
+        raise error("no-file-child", 'A block device must be specified for "file"',
+                    self.no_file_child, Stage.NODE, hint="add file=PATH")
+
     def _span(self, key: str) -> Span:
         entry = self.qdict.get(key)
         return entry.span if entry else Span(0, 0)
@@ -441,6 +456,10 @@ class _Run:
         """The format driver's own options, then QEMU's check for unused ones."""
         taken = TABLE_KEYS
         kinds = FORMAT_KEYS.get(driver, {})
+        # block/raw-format.c raw_open() reads offset/size before it looks for its file
+        # child; the other format drivers look for the child first.
+        if self.no_file_child is not None and driver != "raw":
+            self._missing_file_child()
         rest = {k: e for k, e in self.qdict.items() if k not in taken
                 and not k.startswith("file.") and not k.startswith("stats-intervals.")}
         options = dict(self.f.get("driver_options") or {})  # type: ignore[call-overload]
@@ -448,6 +467,8 @@ class _Run:
             if key in kinds:
                 _typed(key, rest[key], kinds[key], Stage.NODE, self.conv.warnings)
                 rules.check_format_choice(driver, key, rest[key])
+        if self.no_file_child is not None:
+            self._missing_file_child()
         unknown = [k for k in rest if k not in kinds]
         if self.leftover_cache is not None:
             unknown.append("cache")

@@ -101,6 +101,8 @@ class Policy:
         names = [i for i in items if i.key in ("file", "file.filename") and i.value]
         for i in names:
             path = i.value.removeprefix("file:")
+            if "\0" in path:
+                return self._refuse("path", "the file name contains a NUL character", i.span)
             real = _resolve(path)
             if not any(real == d or real.startswith(d.rstrip("/") + "/")
                        for d in self.allow_dirs):

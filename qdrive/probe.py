@@ -43,6 +43,8 @@ def probe_file(path: str, read_only: bool) -> ProbeResult:
         fd = os.open(path, flags)
     except OSError as exc:
         return ProbeResult(False, os.strerror(exc.errno or errno.EIO))
+    except ValueError:  # a NUL in the name: no such file can exist
+        return ProbeResult(False, os.strerror(errno.ENOENT))
     try:
         st = os.fstat(fd)
         header = os.pread(fd, 2048, 0) if not stat.S_ISDIR(st.st_mode) else b""
@@ -72,6 +74,6 @@ def file_identity(path: str) -> tuple[int, int] | None:
     """(device, inode) of ``path``: two names for one image lock the same bytes."""
     try:
         st = os.stat(path)
-    except OSError:
+    except (OSError, ValueError):
         return None
     return (st.st_dev, st.st_ino)

@@ -7,6 +7,7 @@ a warning :class:`~qdrive.diagnostics.Diagnostic`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -37,14 +38,20 @@ THROTTLE_VALUE_MAX = 10**15
 
 def flag_warning(item: RawOption) -> Diagnostic:
     """util/qemu-option.c get_opt_name_value(): the short-form boolean warning."""
-    prefix = "no" if item.no_prefix else ""
-    if item.key == "delay":
+    message, detail = _flag_texts(item.key, item.value, item.no_prefix)
+    return Diagnostic("short-form-boolean", Severity.WARNING, message, item.span, Stage.PARSE,
+                      detail)
+
+
+@functools.lru_cache(maxsize=1024)
+def _flag_texts(key: str, value: str, no_prefix: bool) -> tuple[str, str]:
+    # Cached: a string of a million identical flags shares one pair of texts.
+    prefix = "no" if no_prefix else ""
+    if key == "delay":
         detail = f"Please use nodelay={'on' if prefix else 'off'} instead"
     else:
-        detail = f"Please use {item.key}={item.value} instead"
-    return Diagnostic("short-form-boolean", Severity.WARNING,
-                      f"short-form boolean option '{prefix}{item.key}' deprecated",
-                      item.span, Stage.PARSE, detail)
+        detail = f"Please use {key}={value} instead"
+    return f"short-form boolean option '{prefix}{key}' deprecated", detail
 
 
 def place_alone(iface: Interface, bus: int, unit: int, index: int, span: Span

@@ -17,8 +17,15 @@ PROG = "qemu-system-x86_64"
 
 
 def load(path: Path = FIXTURES / "verdicts.jsonl") -> tuple[dict[str, object], list[dict]]:
+    """The recorded corpus: its header and rows."""
     lines = path.read_text("utf-8").splitlines()
     return json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+
+
+def load_found() -> list[dict]:
+    """Cases the differential fuzzer found (fixtures/qemu72/fuzz-found.jsonl), if any."""
+    path = FIXTURES / "fuzz-found.jsonl"
+    return load(path)[1] if path.exists() else []
 
 
 def strip_noise(stderr: str) -> str:

@@ -11,6 +11,7 @@ from . import compare, oracle
 
 def main() -> int:
     meta, rows = compare.load()
+    rows += compare.load_found()
     with tempfile.TemporaryDirectory(prefix="qdrive-compat-") as tmp:
         oracle.make_images(Path(tmp))
         with compare.in_dir(Path(tmp)):

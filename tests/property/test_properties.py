@@ -21,6 +21,49 @@ item = st.one_of(
 drive_text = st.lists(item, max_size=8).map(",".join)
 
 
+def _from_grammar(start: str) -> st.SearchStrategy[str]:
+    """Strings generated from grammar/drive.lark itself (hypothesis.extra.lark)."""
+    from hypothesis.extra.lark import from_lark
+
+    from qdrive._syntax import _parser
+
+    return from_lark(_parser(), start=start)
+
+
+grammar72 = st.deferred(lambda: _from_grammar("qemu72"))
+grammar2008 = st.deferred(lambda: _from_grammar("qemu2008"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(grammar72)
+def test_grammar_strings_parse_or_fail_cleanly(text: str) -> None:
+    try:
+        d = parse_drive(text)
+    except DriveError as e:
+        assert 0 <= e.span[0] <= e.span[1] <= len(text)
+        return
+    assert parse_drive(d.to_string()) == d
+    assert parse_drive(d.to_string()).to_string() == d.to_string()
+
+
+@settings(max_examples=300, deadline=None)
+@given(grammar2008)
+def test_grammar_strings_2008(text: str) -> None:
+    try:
+        d = parse_drive(text, dialect="qemu-0.9-sync")
+    except DriveError as e:
+        assert 0 <= e.span[0] <= e.span[1] <= len(text)
+        return
+    assert d.dialect == "qemu-0.9-sync"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(grammar72, drive_text), min_size=1, max_size=3))
+def test_check_of_grammar_strings_is_deterministic(texts: list[str]) -> None:
+    assert (qdrive.check(texts, probe_files=False).to_json() ==
+            qdrive.check(texts, probe_files=False).to_json())
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(drive_text, st.text(max_size=40)))
 def test_any_text_gives_drive_or_drive_error(text: str) -> None:
