@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev
 SECONDS ?= 60
 
-.PHONY: demo test lint bench oracle compat debs clean grammar
+.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,8 +28,19 @@ debs:
 demo: $(STAMP)
 	$(BIN)/qdrive demo
 
+# The whole suite, then every fuzz target for a bounded time (60 s in all).
 test: $(STAMP) debs
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m tests.fuzz.run --seconds 60
+
+# Coverage-guided fuzzing on demand: make fuzz SECONDS=600
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.run --seconds $(SECONDS)
+
+# Differential fuzzing against the real QEMU; disagreements land in fixtures/qemu72/.
+CASES ?= 500
+fuzz-qemu: $(STAMP) debs
+	$(BIN)/python -m tests.fuzz.qemu_diff --cases $(CASES) --seed $$RANDOM
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'

@@ -155,19 +155,23 @@ def _probe(conv: Conversion, items: list[Any]) -> Conversion:
     found = probe_file(name, conv.opened_read_only)
     span = conv.span_of("file")
     if found.error:
-        return attrs.evolve(conv, error=Diagnostic(
-            "open-failed", Severity.ERROR, f"Could not open '{name}': {found.error}", span,
-            Stage.FILE))
+        return _failed(conv, Diagnostic("open-failed", Severity.ERROR,
+                                        f"Could not open '{name}': {found.error}", span,
+                                        Stage.FILE))
     fmt = conv.drive.format if conv.drive else next(
         (i.value for i in reversed(items) if i.key in ("format", "driver")), None)
     problem = _format_problem(fmt, found, name)
     if problem:
         stage = Stage.FILE_CHECKS if fmt in ("file", "host_device", "host_cdrom") else Stage.FORMAT
-        return attrs.evolve(conv, error=Diagnostic(
-            "format-mismatch", Severity.ERROR, problem, conv.span_of("format"), stage))
+        message, _, detail = problem.partition("\n")
+        return _failed(conv, Diagnostic("format-mismatch", Severity.ERROR, message,
+                                        conv.span_of("format"), stage, detail))
     if conv.format_probed:
         conv.probed_format = found.format
-    if conv.format_probed and found.format == "raw" and found.writable:
+    # block/raw-format.c raw_open() warns at its end: an error in the node's own options
+    # (runtime options, offset/size) comes first and there is no warning.
+    opened = conv.error is None or conv.error.stage >= Stage.LEFTOVER
+    if conv.format_probed and found.format == "raw" and found.writable and opened:
         conv.warnings.append(Diagnostic(
             "probed-raw", Severity.WARNING,
             f"WARNING: Image format was not specified for '{name}' and probing guessed raw.",
@@ -178,13 +182,30 @@ def _probe(conv: Conversion, items: list[Any]) -> Conversion:
     return conv
 
 
+def _failed(conv: Conversion, err: Diagnostic) -> Conversion:
+    """The conversion with ``err`` as its error; warnings QEMU would only print after that
+    point (a size's hex-suffix warning, read later by the format driver) are dropped."""
+    kept = [w for w in conv.warnings if w.stage <= err.stage]
+    return attrs.evolve(conv, error=err, warnings=kept)
+
+
 # What a format driver says when the file is not of its format (block/qcow2.c, vmdk.c).
 _NOT_THIS_FORMAT = {"qcow2": "Image is not in qcow2 format",
-                    "vmdk": "invalid VMDK image descriptor"}
+                    "vmdk": "invalid VMDK image descriptor",
+                    "qcow": "Image not in qcow format", "vpc": "invalid VPC image",
+                    "qed": "Image not in QED format",
+                    "parallels": "Image not in Parallels format",
+                    "bochs": "Image not in Bochs format"}
 
 
 def _format_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
     """The error opening ``name`` with driver ``fmt`` gives, given what the probe saw."""
+    if fmt == "qcow" and found.format == "qcow2":  # block/qcow.c qcow_open()
+        return ("qcow (v1) does not support qcow version 3\n"
+                "Try the 'qcow2' driver instead.")
+    if fmt == "vdi" and found.format == "raw":  # block/vdi.c: signature at offset 0x40
+        signature = int.from_bytes(found.head[0x40:0x44].ljust(4, b"\0"), "little")
+        return f"Image not in VDI format (bad signature {signature:08x})"
     if fmt in _NOT_THIS_FORMAT and found.format != fmt:
         return _NOT_THIS_FORMAT[fmt]
     # block/file-posix.c raw_open_common(): the protocol driver must fit the file type.

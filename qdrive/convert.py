@@ -403,6 +403,11 @@ class _Run:
             if key in ("cache.direct", "cache.no-flush", "force-share", "read-only",
                        "auto-read-only"):
                 _typed(key, entry, Kind.BOOL, Stage.CHILD)
+        if child.get("driver") and child["driver"].value in _FILE_POSIX and not name:
+            # block.c bdrv_open_common(): file-posix drivers set bdrv_needs_filename
+            driver = child["driver"].value
+            raise error("needs-filename", f"The '{driver}' block driver requires a file name",
+                        child["driver"].span, Stage.CHILD)
         if "discard" in child:  # the protocol node's own bdrv_open_common()
             _discard(child["discard"], Stage.CHILD)
         rules.check_node_name(child.get("node-name"), Stage.CHILD)
@@ -474,7 +479,9 @@ class _Run:
             unknown.append("cache")
             rest["cache"] = self.leftover_cache
         if unknown:
-            key = min(unknown, key=lambda k: (qdict_order(k), -rest[k].seq))
+            # bdrv_open_inherit() checks a shallow clone of the options; cloning reverses
+            # each bucket's list, so within a bucket the older key comes first here.
+            key = min(unknown, key=lambda k: (qdict_order(k), rest[k].seq))
             what = "protocol" if protocol else "format"
             verb = "doesn't" if protocol else "does not"
             raise error("unknown-option", f"Block {what} '{driver}' {verb} support the option "

@@ -34,6 +34,7 @@ class ProbeResult:
     writable: bool = False
     device: bool = False  # a character or block device (what host_device accepts)
     backing_file: str | None = None  # qcow2 header's backing file name, if any
+    head: bytes = b""  # the first bytes of the image, as the format probes read them
 
 
 def probe_file(path: str, read_only: bool) -> ProbeResult:
@@ -56,7 +57,7 @@ def probe_file(path: str, read_only: bool) -> ProbeResult:
     fmt = next((name for magic, name in MAGIC if header.startswith(magic)), "raw")
     return ProbeResult(True, "", fmt, writable,
                        stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode),
-                       _qcow2_backing(header) if fmt == "qcow2" else None)
+                       _qcow2_backing(header) if fmt == "qcow2" else None, header[:512])
 
 
 def _qcow2_backing(header: bytes) -> str | None:
