@@ -28,6 +28,8 @@ __all__ = [
     # the two entry points and what they return
     "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement", "DriveArg",
     "Policy",
+    # the raw driver (loaded on first use)
+    "open", "RawDevice", "IOStopped", "DriverError", "ImageLocked", "BackendUnavailable",
     # flags and the open plan
     "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
     # errors
@@ -43,3 +45,19 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# The driver is loaded on first use: `import qdrive` opens nothing and loads no backend.
+_LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawDevice"),
+         "IOStopped": ("qdrive.driver", "IOStopped"),
+         "DriverError": ("qdrive.driver", "DriverError"),
+         "ImageLocked": ("qdrive.imagelock", "ImageLocked"),
+         "BackendUnavailable": ("qdrive.backends", "BackendUnavailable")}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'qdrive' has no attribute {name!r}")

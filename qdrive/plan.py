@@ -32,6 +32,8 @@ class OpenPlan:
     discard: str
     detect_zeroes: str
     locking: str  # file.locking: auto, on, off
+    werror: str = "enospc"  # what a failed write does: report, ignore, enospc, stop
+    rerror: str = "report"  # what a failed read does: report, ignore, stop
 
 
 def plan_open(drive: Drive) -> OpenPlan:
@@ -50,6 +52,7 @@ def plan_open(drive: Drive) -> OpenPlan:
         discard=str(drive.discard or "ignore"),
         detect_zeroes=str(drive.detect_zeroes or "off"),
         locking=drive.driver_options.get("file.locking", "auto"),
+        werror=str(drive.werror or "enospc"), rerror=str(drive.rerror or "report"),
     )
 
 
