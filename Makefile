@@ -4,12 +4,13 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev
+DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc e2fsprogs util-linux
 SECONDS ?= 60
 
 .PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu
 
-$(STAMP): pyproject.toml
+# The Debian packages come first: the install builds the cffi backends against them.
+$(STAMP): pyproject.toml setup.py qdrive/backends/_build.py | debs
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
@@ -29,7 +30,7 @@ demo: $(STAMP)
 	$(BIN)/qdrive demo
 
 # The whole suite, then every fuzz target for a bounded time (60 s in all).
-test: $(STAMP) debs
+test: $(STAMP)
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m tests.fuzz.run --seconds 60
 
@@ -39,7 +40,7 @@ fuzz: $(STAMP)
 
 # Differential fuzzing against the real QEMU; disagreements land in fixtures/qemu72/.
 CASES ?= 500
-fuzz-qemu: $(STAMP) debs
+fuzz-qemu: $(STAMP)
 	$(BIN)/python -m tests.fuzz.qemu_diff --cases $(CASES) --seed $$RANDOM
 
 lint: $(STAMP)
@@ -52,7 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 
 # Re-record QEMU 7.2's verdicts for the corpus in fixtures/ (needs qemu-system-x86_64).
-oracle: $(STAMP) debs
+oracle: $(STAMP)
 	$(BIN)/python -m tests.compat.record
 
 compat: $(STAMP)

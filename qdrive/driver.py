@@ -69,8 +69,8 @@ class _Tracked:
 class RawDevice:
     """An open raw image or block device (use :func:`qdrive.open`). A context manager."""
 
-    def __init__(self, plan: OpenPlan, backend: str | None = None, *,
-                 workers: int | None = None) -> None:
+    def __init__(self, plan: OpenPlan, backend: str | None = None,
+                 **backend_options: Any) -> None:
         if not plan.path:
             raise DriverError(errno.EINVAL, "the drive has no file to open")
         self.plan = plan
@@ -84,10 +84,12 @@ class RawDevice:
             self.request_alignment, self.buffer_alignment = self._alignment()
             self._zero = aligned_buffer(_ZERO_BUFFER, self.buffer_alignment)
             self.backend = backend or self._default_backend()
+            if self.backend == "native" and not plan.direct:  # block/file-posix.c
+                raise DriverError(errno.EINVAL, "aio=native was specified, but it requires "
+                                  "cache.direct=on, which was not specified.")
             options: dict[str, Any] = {"writethrough": plan.writethrough,
-                                       "no_flush": plan.no_flush, "zero_buffer": self._zero}
-            if workers is not None:
-                options["workers"] = workers
+                                       "no_flush": plan.no_flush, "zero_buffer": self._zero,
+                                       **backend_options}
             self._backend: Backend = load_backend(self.backend).create(self._fd, **options)
         except BaseException:
             os.close(self._fd)
@@ -384,15 +386,17 @@ def _address(view: memoryview) -> int:
 
 
 def open(drive: Drive | OpenPlan | str, *, backend: str | None = None,  # noqa: A001
-         workers: int | None = None) -> RawDevice:
+         **backend_options: Any) -> RawDevice:
     """Open what ``drive`` (a Drive, an OpenPlan or a -drive string) describes.
 
     ``backend`` is threads, posix, native or io_uring; by default the drive's aio=
     (qemu-7.2) or the seed's rule (qemu-0.9-sync: native with O_DIRECT, else posix).
+    ``backend_options`` go to the backend: ``workers`` (threads, default 64),
+    ``fd_pool`` (posix, default 4, 0 = off).
     """
     if isinstance(drive, str):
         from .check import parse_drive
 
         drive = parse_drive(drive)
     plan = drive if isinstance(drive, OpenPlan) else plan_open(drive)
-    return RawDevice(plan, backend, workers=workers)
+    return RawDevice(plan, backend, **backend_options)

@@ -1,0 +1,288 @@
+"""cffi (API mode) definitions of the native backends, built by the package build.
+
+Each backend is its own extension module, so a machine without liburing still builds
+libaio's and glibc's. setup.py builds a module only when its header is present; the
+backend module then reports BackendUnavailable with the package to install.
+The C parts are small on purpose: they batch submissions and reaps so that Python
+crosses into C once per batch, not once per request (block/linux-aio.c and
+block/io_uring.c batch the same way).
+"""
+
+from __future__ import annotations
+
+from cffi import FFI
+
+_COMMON_CDEF = """
+    struct iovec { void *iov_base; size_t iov_len; };
+"""
+
+# ---- Linux native AIO (libaio) -----------------------------------------------------------
+ffi_native = FFI()
+ffi_native.cdef(_COMMON_CDEF + """
+    typedef struct qd_laio qd_laio;
+    qd_laio *qd_laio_new(int depth, int efd, int *err);
+    int qd_laio_submit(qd_laio *q, int fd, int n, const int *ops, const long long *offsets,
+                       struct iovec **iovs, const int *iovcnts,
+                       const unsigned long long *tags);
+    int qd_laio_reap(qd_laio *q, int min, int max, unsigned long long *tags,
+                     long long *results, int timeout_ms);
+    void qd_laio_free(qd_laio *q);
+""")
+ffi_native.set_source("qdrive.backends._native_cffi", r"""
+#include <libaio.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/uio.h>
+#include <time.h>
+
+typedef struct qd_laio {
+    io_context_t ctx; int efd; int depth;
+    struct iocb *cbs; struct iocb **ptrs; struct io_event *events; int *free_slots; int nfree;
+} qd_laio;
+
+qd_laio *qd_laio_new(int depth, int efd, int *err) {
+    qd_laio *q = calloc(1, sizeof *q);
+    if (!q) { *err = ENOMEM; return NULL; }
+    q->depth = depth; q->efd = efd;
+    q->cbs = calloc(depth, sizeof *q->cbs); q->ptrs = calloc(depth, sizeof *q->ptrs);
+    q->events = calloc(depth, sizeof *q->events); q->free_slots = calloc(depth, sizeof(int));
+    int r = (q->cbs && q->ptrs && q->events && q->free_slots) ? io_setup(depth, &q->ctx) : -ENOMEM;
+    if (r < 0) { *err = -r; qd_laio_free(q); return NULL; }
+    for (int i = 0; i < depth; i++) q->free_slots[i] = depth - 1 - i;
+    q->nfree = depth;
+    return q;
+}
+
+int qd_laio_submit(qd_laio *q, int fd, int n, const int *ops, const long long *offsets,
+                   struct iovec **iovs, const int *iovcnts, const unsigned long long *tags) {
+    if (n > q->nfree) return -EAGAIN;
+    for (int i = 0; i < n; i++) {
+        int slot = q->free_slots[--q->nfree];
+        struct iocb *cb = &q->cbs[slot];
+        if (ops[i]) io_prep_pwritev(cb, fd, iovs[i], iovcnts[i], offsets[i]);
+        else io_prep_preadv(cb, fd, iovs[i], iovcnts[i], offsets[i]);
+        if (q->efd >= 0) io_set_eventfd(cb, q->efd);
+        cb->data = (void *)(uintptr_t)tags[i];
+        q->ptrs[i] = cb;
+    }
+    int done = 0;
+    while (done < n) {  /* io_submit may take fewer than asked: go on with the rest */
+        int r = io_submit(q->ctx, n - done, q->ptrs + done);
+        if (r == -EINTR || r == -EAGAIN) continue;
+        if (r < 0) {   /* give the unsubmitted slots back */
+            for (int i = done; i < n; i++) q->free_slots[q->nfree++] = q->ptrs[i] - q->cbs;
+            return done ? done : r;
+        }
+        done += r;
+    }
+    return done;
+}
+
+int qd_laio_reap(qd_laio *q, int min, int max, unsigned long long *tags, long long *results,
+                 int timeout_ms) {
+    struct timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L };
+    if (max > q->depth) max = q->depth;
+    int r;
+    do r = io_getevents(q->ctx, min, max, q->events, timeout_ms < 0 ? NULL : &ts);
+    while (r == -EINTR);
+    if (r < 0) return r;
+    for (int i = 0; i < r; i++) {
+        struct io_event *ev = &q->events[i];
+        tags[i] = (unsigned long long)(uintptr_t)ev->data;
+        results[i] = (long long)(long)ev->res;
+        q->free_slots[q->nfree++] = ev->obj - q->cbs;
+    }
+    return r;
+}
+
+void qd_laio_free(qd_laio *q) {
+    if (!q) return;
+    if (q->ctx) io_destroy(q->ctx);
+    free(q->cbs); free(q->ptrs); free(q->events); free(q->free_slots); free(q);
+}
+""", libraries=["aio"])
+
+# ---- io_uring (liburing) -------------------------------------------------------------------
+ffi_io_uring = FFI()
+ffi_io_uring.cdef(_COMMON_CDEF + """
+    typedef struct qd_uring qd_uring;
+    qd_uring *qd_uring_new(unsigned depth, int efd, int *err);
+    int qd_uring_submit(qd_uring *q, int fd, int n, const int *ops, const long long *offsets,
+                        struct iovec **iovs, const int *iovcnts,
+                        const unsigned long long *tags);
+    int qd_uring_reap(qd_uring *q, int min, int max, unsigned long long *tags,
+                      long long *results, int timeout_ms);
+    void qd_uring_free(qd_uring *q);
+""")
+ffi_io_uring.set_source("qdrive.backends._io_uring_cffi", r"""
+#include <liburing.h>
+#include <errno.h>
+#include <stdlib.h>
+
+typedef struct qd_uring { struct io_uring ring; int ready; } qd_uring;
+
+qd_uring *qd_uring_new(unsigned depth, int efd, int *err) {
+    qd_uring *q = calloc(1, sizeof *q);
+    if (!q) { *err = ENOMEM; return NULL; }
+    int r = io_uring_queue_init(depth, &q->ring, 0);
+    if (r < 0) { *err = -r; free(q); return NULL; }
+    q->ready = 1;
+    if (efd >= 0 && (r = io_uring_register_eventfd(&q->ring, efd)) < 0) {
+        *err = -r; qd_uring_free(q); return NULL;
+    }
+    return q;
+}
+
+int qd_uring_submit(qd_uring *q, int fd, int n, const int *ops, const long long *offsets,
+                    struct iovec **iovs, const int *iovcnts, const unsigned long long *tags) {
+    for (int i = 0; i < n; i++) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+        if (!sqe) {  /* the ring is full: push what is queued, then continue */
+            int r = io_uring_submit(&q->ring);
+            if (r < 0) return i ? i : r;
+            sqe = io_uring_get_sqe(&q->ring);
+            if (!sqe) return i ? i : -EAGAIN;
+        }
+        if (ops[i] == 2) io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+        else if (ops[i]) io_uring_prep_writev(sqe, fd, iovs[i], iovcnts[i], offsets[i]);
+        else io_uring_prep_readv(sqe, fd, iovs[i], iovcnts[i], offsets[i]);
+        io_uring_sqe_set_data64(sqe, tags[i]);
+    }
+    int r;
+    do r = io_uring_submit(&q->ring); while (r == -EINTR);
+    return r < 0 ? r : n;
+}
+
+int qd_uring_reap(qd_uring *q, int min, int max, unsigned long long *tags, long long *results,
+                  int timeout_ms) {
+    struct io_uring_cqe *cqe;
+    int got = 0;
+    while (got < max) {
+        int r;
+        if (got < min) {
+            if (timeout_ms < 0) r = io_uring_wait_cqe(&q->ring, &cqe);
+            else {
+                struct __kernel_timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL };
+                r = io_uring_wait_cqe_timeout(&q->ring, &cqe, &ts);
+            }
+            if (r == -EINTR) continue;
+            if (r == -ETIME) break;
+        } else {
+            r = io_uring_peek_cqe(&q->ring, &cqe);
+            if (r == -EAGAIN) break;
+        }
+        if (r < 0) return got ? got : r;
+        tags[got] = io_uring_cqe_get_data64(cqe);
+        results[got] = cqe->res;
+        io_uring_cqe_seen(&q->ring, cqe);
+        got++;
+    }
+    return got;
+}
+
+void qd_uring_free(qd_uring *q) {
+    if (!q) return;
+    if (q->ready) io_uring_queue_exit(&q->ring);
+    free(q);
+}
+""", libraries=["uring"])
+
+# ---- glibc POSIX AIO -------------------------------------------------------------------------
+ffi_posix = FFI()
+ffi_posix.cdef("""
+    typedef struct qd_paio qd_paio;
+    qd_paio *qd_paio_new(int capacity, int efd, int *err);
+    int qd_paio_submit(qd_paio *q, int fd, int op, long long offset, void *buf, size_t len,
+                       unsigned long long tag);
+    int qd_paio_reap(qd_paio *q, int min, int max, unsigned long long *tags,
+                     long long *results, int timeout_ms);
+    void qd_paio_free(qd_paio *q);
+""")
+ffi_posix.set_source("qdrive.backends._posix_cffi", r"""
+#include <aio.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct qd_paio {
+    struct aiocb *cbs; unsigned long long *tags; char *used; int cap; int efd; int inflight;
+    const struct aiocb **wait;
+} qd_paio;
+
+/* glibc runs this in a helper thread when a request finishes: wake the event loop. */
+static void qd_paio_notify(union sigval sv) {
+    uint64_t one = 1;
+    ssize_t r = write(sv.sival_int, &one, sizeof one);
+    (void)r;
+}
+
+qd_paio *qd_paio_new(int capacity, int efd, int *err) {
+    qd_paio *q = calloc(1, sizeof *q);
+    if (!q) { *err = ENOMEM; return NULL; }
+    q->cap = capacity; q->efd = efd;
+    q->cbs = calloc(capacity, sizeof *q->cbs); q->tags = calloc(capacity, sizeof *q->tags);
+    q->used = calloc(capacity, 1); q->wait = calloc(capacity, sizeof *q->wait);
+    if (!q->cbs || !q->tags || !q->used || !q->wait) { *err = ENOMEM; qd_paio_free(q); return NULL; }
+    return q;
+}
+
+int qd_paio_submit(qd_paio *q, int fd, int op, long long offset, void *buf, size_t len,
+                   unsigned long long tag) {
+    int slot = -1;
+    for (int i = 0; i < q->cap; i++) if (!q->used[i]) { slot = i; break; }
+    if (slot < 0) return -EAGAIN;
+    struct aiocb *cb = &q->cbs[slot];
+    memset(cb, 0, sizeof *cb);
+    cb->aio_fildes = fd; cb->aio_offset = offset; cb->aio_buf = buf; cb->aio_nbytes = len;
+    if (q->efd >= 0) {
+        cb->aio_sigevent.sigev_notify = SIGEV_THREAD;
+        cb->aio_sigevent.sigev_notify_function = qd_paio_notify;
+        cb->aio_sigevent.sigev_value.sival_int = q->efd;
+    } else {
+        cb->aio_sigevent.sigev_notify = SIGEV_NONE;
+    }
+    int r;
+    do r = op ? aio_write(cb) : aio_read(cb); while (r < 0 && (errno == EAGAIN || errno == EINTR));
+    if (r < 0) return -errno;
+    q->used[slot] = 1; q->tags[slot] = tag; q->inflight++;
+    return slot;
+}
+
+static int qd_paio_collect(qd_paio *q, int max, unsigned long long *tags, long long *results) {
+    int got = 0;
+    for (int i = 0; i < q->cap && got < max; i++) {
+        if (!q->used[i]) continue;
+        int e = aio_error(&q->cbs[i]);
+        if (e == EINPROGRESS) continue;
+        ssize_t r = aio_return(&q->cbs[i]);
+        tags[got] = q->tags[i];
+        results[got] = e ? -(long long)e : (long long)r;
+        q->used[i] = 0; q->inflight--; got++;
+    }
+    return got;
+}
+
+int qd_paio_reap(qd_paio *q, int min, int max, unsigned long long *tags, long long *results,
+                 int timeout_ms) {
+    int got = qd_paio_collect(q, max, tags, results);
+    while (got < min && q->inflight > 0) {
+        int n = 0;
+        for (int i = 0; i < q->cap; i++) if (q->used[i]) q->wait[n++] = &q->cbs[i];
+        struct timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L };
+        int r = aio_suspend(q->wait, n, timeout_ms < 0 ? NULL : &ts);
+        if (r < 0 && errno == EAGAIN) break;  /* timed out */
+        got += qd_paio_collect(q, max - got, tags + got, results + got);
+    }
+    return got;
+}
+
+void qd_paio_free(qd_paio *q) {
+    if (!q) return;
+    free(q->cbs); free(q->tags); free(q->used); free(q->wait); free(q);
+}
+""", libraries=["rt"])
