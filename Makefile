@@ -48,9 +48,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check qdrive tests benchmarks
 	$(BIN)/mypy
 
+# A short version of the seed's table (a few seconds a row) next to fio, plus the parse
+# and start-up figures. BENCH_TARGET may name another file (a block device needs
+# --yes-destroy-data, deliberately not given here).
+BENCH_TARGET ?= /var/tmp/qdrive-bench.img
+BENCH_SECONDS ?= 3
 bench: $(STAMP)
 	$(BIN)/python benchmarks/parse.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/qdrive bench "file=$(BENCH_TARGET),cache=none" --matrix --runtime $(BENCH_SECONDS) \
+	  --size 1G --out benchmarks/last-matrix
 
 # Re-record QEMU 7.2's verdicts for the corpus in fixtures/ (needs qemu-system-x86_64).
 oracle: $(STAMP)

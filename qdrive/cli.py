@@ -78,7 +78,34 @@ def _parser() -> argparse.ArgumentParser:
     _common(c)
     d = sub.add_parser("demo", help="check the built-in example drives")
     _common(d)
+    _bench_parser(sub)
     return p
+
+
+def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    b = sub.add_parser("bench", help="the seed's benchmark through qdrive's driver, with fio",
+                       description="Keep IODEPTH requests in flight from one thread on the "
+                       "file or block device of DRIVE (cache mode and aio= from DRIVE).")
+    b.add_argument("drive", metavar="DRIVE", help="e.g. file=/var/tmp/b.img,cache=none,aio=native")
+    b.add_argument("--rw", default="randwrite",
+                   choices=("randwrite", "write", "randread", "read", "randrw"))
+    b.add_argument("--bs", default="16k")
+    b.add_argument("--iodepth", type=int, default=74)
+    b.add_argument("--runtime", type=float, default=15.0, help="seconds per run")
+    b.add_argument("--size", default="4G", help="size of the file target (created if missing)")
+    b.add_argument("--backend", choices=("threads", "posix", "native", "io_uring"))
+    b.add_argument("--workers", type=int, help="threads backend: pool size (default 64)")
+    b.add_argument("--fd-pool", type=int, help="posix backend: dup()ed descriptors (default 4)")
+    b.add_argument("--matrix", action="store_true", help="the seed's table: every backend "
+                   "and cache mode, with fio alongside")
+    b.add_argument("--compare-fio", action="store_true",
+                   help="alternate qdrive and fio runs and print the ratios")
+    b.add_argument("--pairs", type=int, default=3, help="runs of each for --compare-fio")
+    b.add_argument("--out", default="qdrive-bench", help="--matrix: stem of the CSV/JSON/PNG")
+    b.add_argument("--keep", action="store_true", help="keep a file target created here")
+    b.add_argument("--yes-destroy-data", action="store_true",
+                   help="allow writing to a block device")
+    b.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -95,10 +122,14 @@ def _common(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
-    args.json = args.json or args.output == "json"
+    args.json = args.json or getattr(args, "output", "") == "json"
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "bench":
+            from .bench_cli import bench_command
+
+            return bench_command(args)
         return _check_command(args)
     except UsageError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

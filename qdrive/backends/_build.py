@@ -27,14 +27,22 @@ ffi_native.cdef(_COMMON_CDEF + """
     int qd_laio_reap(qd_laio *q, int min, int max, unsigned long long *tags,
                      long long *results, int timeout_ms);
     void qd_laio_free(qd_laio *q);
+    typedef struct { long long ios; long long errors; int first_error;
+                     double submit_ns; double seconds; } qd_bench_stats;
+    int qd_laio_bench(qd_laio *q, int fd, int write, int random, long long bs, int depth,
+                      long long nblocks, double seconds, unsigned long long seed,
+                      char *buffers, int flush_each, float *lat_us, long long max_lat,
+                      qd_bench_stats *st);
 """)
 ffi_native.set_source("qdrive.backends._native_cffi", r"""
 #include <libaio.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct qd_laio {
     io_context_t ctx; int efd; int depth;
@@ -101,6 +109,85 @@ void qd_laio_free(qd_laio *q) {
     if (q->ctx) io_destroy(q->ctx);
     free(q->cbs); free(q->ptrs); free(q->events); free(q->free_slots); free(q);
 }
+
+typedef struct { long long ios; long long errors; int first_error;
+                 double submit_ns; double seconds; } qd_bench_stats;
+
+static double qd_now(void) {
+    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static unsigned long long qd_next(unsigned long long *x) {  /* xorshift64 */
+    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17; return *x;
+}
+
+static long long qd_offset(unsigned long long *x, int random, long long *seq, long long bs,
+                           long long nblocks) {
+    if (random) return (long long)(qd_next(x) % (unsigned long long)nblocks) * bs;
+    long long off = *seq; *seq = (*seq + 1) % nblocks; return off * bs;
+}
+
+/* The benchmark's hot loop in C: keep `depth` requests in flight on the engine's context,
+   resubmitting each completed slot at a new offset, one io_submit per reaped batch. */
+int qd_laio_bench(qd_laio *q, int fd, int write, int random, long long bs, int depth,
+                  long long nblocks, double seconds, unsigned long long seed, char *buffers,
+                  int flush_each, float *lat_us, long long max_lat, qd_bench_stats *st) {
+    if (depth > q->depth) return -EINVAL;
+    unsigned long long x = seed | 1; long long seq = 0;
+    double *start = calloc(depth, sizeof *start);
+    if (!start) return -ENOMEM;
+    memset(st, 0, sizeof *st);
+    double t0 = qd_now(), deadline = t0 + seconds * 1e9;
+    for (int i = 0; i < depth; i++) {
+        struct iocb *cb = &q->cbs[i];
+        long long off = qd_offset(&x, random, &seq, bs, nblocks);
+        if (write) io_prep_pwrite(cb, fd, buffers + i * bs, bs, off);
+        else io_prep_pread(cb, fd, buffers + i * bs, bs, off);
+        cb->data = (void *)(uintptr_t)i; q->ptrs[i] = cb; start[i] = t0;
+    }
+    int r = io_submit(q->ctx, depth, q->ptrs);
+    if (r != depth) { free(start); return r < 0 ? r : -EAGAIN; }
+    int inflight = depth;
+    while (inflight > 0) {
+        int n = io_getevents(q->ctx, 1, depth, q->events, NULL);
+        if (n == -EINTR) continue;
+        if (n < 0) { free(start); return n; }
+        double now = qd_now();
+        int k = 0;
+        for (int e = 0; e < n; e++) {
+            int i = (int)(uintptr_t)q->events[e].data;
+            long res = (long)q->events[e].res;
+            if (res != bs) { if (!st->errors++) st->first_error = res < 0 ? (int)-res : ENOSPC; }
+            else if (flush_each && write) fdatasync(fd);
+            if (max_lat) lat_us[st->ios % max_lat] = (float)((now - start[i]) / 1e3);
+            st->ios++;
+            inflight--;
+            if (now < deadline) {
+                struct iocb *cb = q->events[e].obj;
+                long long off = qd_offset(&x, random, &seq, bs, nblocks);
+                if (write) io_prep_pwrite(cb, fd, buffers + i * bs, bs, off);
+                else io_prep_pread(cb, fd, buffers + i * bs, bs, off);
+                cb->data = (void *)(uintptr_t)i; start[i] = now; q->ptrs[k++] = cb;
+            }
+        }
+        if (k) {
+            double s0 = qd_now();
+            int done = 0;
+            while (done < k) {
+                r = io_submit(q->ctx, k - done, q->ptrs + done);
+                if (r == -EINTR || r == -EAGAIN) continue;
+                if (r < 0) { free(start); return r; }
+                done += r;
+            }
+            st->submit_ns += qd_now() - s0;
+            inflight += k;
+        }
+    }
+    st->seconds = (qd_now() - t0) / 1e9;
+    free(start);
+    return 0;
+}
 """, libraries=["aio"])
 
 # ---- io_uring (liburing) -------------------------------------------------------------------
@@ -114,11 +201,20 @@ ffi_io_uring.cdef(_COMMON_CDEF + """
     int qd_uring_reap(qd_uring *q, int min, int max, unsigned long long *tags,
                       long long *results, int timeout_ms);
     void qd_uring_free(qd_uring *q);
+    typedef struct { long long ios; long long errors; int first_error;
+                     double submit_ns; double seconds; } qd_bench_stats;
+    int qd_uring_bench(qd_uring *q, int fd, int write, int random, long long bs, int depth,
+                       long long nblocks, double seconds, unsigned long long seed,
+                       char *buffers, int flush_each, float *lat_us, long long max_lat,
+                       qd_bench_stats *st);
 """)
 ffi_io_uring.set_source("qdrive.backends._io_uring_cffi", r"""
 #include <liburing.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 typedef struct qd_uring { struct io_uring ring; int ready; } qd_uring;
 
@@ -185,6 +281,89 @@ void qd_uring_free(qd_uring *q) {
     if (!q) return;
     if (q->ready) io_uring_queue_exit(&q->ring);
     free(q);
+}
+
+typedef struct { long long ios; long long errors; int first_error;
+                 double submit_ns; double seconds; } qd_bench_stats;
+
+static double qd_now(void) {
+    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static unsigned long long qd_next(unsigned long long *x) {  /* xorshift64 */
+    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17; return *x;
+}
+
+static long long qd_offset(unsigned long long *x, int random, long long *seq, long long bs,
+                           long long nblocks) {
+    if (random) return (long long)(qd_next(x) % (unsigned long long)nblocks) * bs;
+    long long off = *seq; *seq = (*seq + 1) % nblocks; return off * bs;
+}
+
+static void qd_uring_prep(struct io_uring_sqe *sqe, int fd, int write, char *buf, long long bs,
+                          long long off, int i) {
+    if (write) io_uring_prep_write(sqe, fd, buf, bs, off);
+    else io_uring_prep_read(sqe, fd, buf, bs, off);
+    io_uring_sqe_set_data64(sqe, (unsigned long long)i);
+}
+
+/* The benchmark's hot loop in C on the engine's ring: reap a batch of completions,
+   queue their slots again at new offsets, one io_uring_submit per batch. */
+int qd_uring_bench(qd_uring *q, int fd, int write, int random, long long bs, int depth,
+                   long long nblocks, double seconds, unsigned long long seed, char *buffers,
+                   int flush_each, float *lat_us, long long max_lat, qd_bench_stats *st) {
+    unsigned long long x = seed | 1; long long seq = 0;
+    double *start = calloc(depth, sizeof *start);
+    if (!start) return -ENOMEM;
+    memset(st, 0, sizeof *st);
+    double t0 = qd_now(), deadline = t0 + seconds * 1e9;
+    for (int i = 0; i < depth; i++) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+        if (!sqe) { io_uring_submit(&q->ring); sqe = io_uring_get_sqe(&q->ring); }
+        if (!sqe) { free(start); return -EAGAIN; }
+        qd_uring_prep(sqe, fd, write, buffers + i * bs, bs,
+                      qd_offset(&x, random, &seq, bs, nblocks), i);
+        start[i] = t0;
+    }
+    int r = io_uring_submit(&q->ring);
+    if (r < 0) { free(start); return r; }
+    int inflight = depth;
+    while (inflight > 0) {
+        struct io_uring_cqe *cqe;
+        r = io_uring_wait_cqe(&q->ring, &cqe);
+        if (r == -EINTR) continue;
+        if (r < 0) { free(start); return r; }
+        double now = qd_now();
+        int k = 0;
+        while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
+            int i = (int)io_uring_cqe_get_data64(cqe);
+            int res = cqe->res;
+            io_uring_cqe_seen(&q->ring, cqe);
+            if (res != bs) { if (!st->errors++) st->first_error = res < 0 ? -res : ENOSPC; }
+            else if (flush_each && write) fdatasync(fd);
+            if (max_lat) lat_us[st->ios % max_lat] = (float)((now - start[i]) / 1e3);
+            st->ios++;
+            inflight--;
+            if (now < deadline) {
+                struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+                if (!sqe) { io_uring_submit(&q->ring); sqe = io_uring_get_sqe(&q->ring); }
+                qd_uring_prep(sqe, fd, write, buffers + i * bs, bs,
+                              qd_offset(&x, random, &seq, bs, nblocks), i);
+                start[i] = now; k++;
+            }
+        }
+        if (k) {
+            double s0 = qd_now();
+            do r = io_uring_submit(&q->ring); while (r == -EINTR);
+            if (r < 0) { free(start); return r; }
+            st->submit_ns += qd_now() - s0;
+            inflight += k;
+        }
+    }
+    st->seconds = (qd_now() - t0) / 1e9;
+    free(start);
+    return 0;
 }
 """, libraries=["uring"])
 

@@ -30,6 +30,7 @@ class CEngineBackend:
 
     name = "?"
     depth = 128
+    _q: Any  # the C engine's handle, set by the subclass
 
     def __init__(self, fd: int, *, writethrough: bool, no_flush: bool,
                  zero_buffer: memoryview, **_: Any) -> None:
@@ -110,6 +111,27 @@ class CEngineBackend:
 
     def eventfd(self) -> int:
         return self._efd
+
+    def bench_loop(self, ffi: Any, fn: Any, *, write: bool, random: bool, bs: int, depth: int,
+                   nblocks: int, seconds: float, seed: int, buffers: memoryview,
+                   max_latencies: int = 1 << 22) -> dict[str, Any]:
+        """The benchmark's hot loop, run by the C engine (no Python per request).
+
+        Returns ios, errors, first_error, submit_ns, seconds and the latencies (us) of up
+        to ``max_latencies`` most recent requests."""
+        if self._inflight or self._ready:
+            raise ValueError("bench_loop needs an idle backend")
+        lat = ffi.new("float[]", max_latencies)
+        st = ffi.new("qd_bench_stats *")
+        buf = ffi.from_buffer(buffers, require_writable=True)
+        r = fn(self._q, self._fd, int(write), int(random), bs, depth, nblocks, seconds, seed,
+               ffi.cast("char *", buf), int(write and self._writethrough), lat,
+               max_latencies, st)
+        check_errno(r, "benchmark loop")
+        n = min(st.ios, max_latencies)
+        return {"ios": st.ios, "errors": st.errors, "first_error": st.first_error,
+                "submit_ns": st.submit_ns, "seconds": st.seconds,
+                "latencies_us": ffi.unpack(lat, n)}
 
     def in_flight(self) -> int:
         return len(self._inflight) + len(self._ready)

@@ -56,6 +56,10 @@ class IoUring(CEngineBackend):
                                           self._tags, self._results, ms), "io_uring_wait_cqe")
         return [(self._tags[i], self._results[i]) for i in range(n)]
 
+    def run_bench(self, **kw: Any) -> dict[str, Any]:
+        """See CEngineBackend.bench_loop."""
+        return self.bench_loop(ffi, lib.qd_uring_bench, **kw)
+
     def _engine_free(self) -> None:
         lib.qd_uring_free(self._q)
 

@@ -48,6 +48,10 @@ class NativeAio(CEngineBackend):
                                          self._tags, self._results, ms), "io_getevents")
         return [(self._tags[i], self._results[i]) for i in range(n)]
 
+    def run_bench(self, **kw: Any) -> dict[str, Any]:
+        """See CEngineBackend.bench_loop."""
+        return self.bench_loop(ffi, lib.qd_laio_bench, **kw)
+
     def _engine_free(self) -> None:
         lib.qd_laio_free(self._q)
 
