@@ -13,6 +13,7 @@ HEADERS = {
     "ffi_native": ("/usr/include/libaio.h", "libaio-dev"),
     "ffi_io_uring": ("/usr/include/liburing.h", "liburing-dev"),
     "ffi_posix": ("/usr/include/aio.h", "libc6-dev"),
+    "ffi_threads": ("/usr/include/pthread.h", "libc6-dev"),
 }
 
 modules = [f"qdrive/backends/_build.py:{name}" for name, (header, _) in HEADERS.items()

@@ -286,7 +286,9 @@ def run_fio(spec: Spec, backend: str, *, workers: int = 1, label: str = "",
     ios = round((job["read"]["iops"] + job["write"]["iops"]) * seconds)
     clat = side["clat_ns"]
     pcts = clat.get("percentile", {})
-    cpu = (job["usr_cpu"] + job["sys_cpu"]) / 100 * seconds
+    # fio averages CPU over the jobs of a group: psync's numjobs must be multiplied back.
+    jobs = workers if FIO_ENGINES[backend] == "psync" else 1
+    cpu = (job["usr_cpu"] + job["sys_cpu"]) / 100 * seconds * jobs
     return Result("fio", label or f"fio {FIO_ENGINES[backend]}", ios, ios * spec.bs, seconds,
                   side["slat_ns"]["mean"] / 1e3 if side.get("slat_ns") else 0.0,
                   clat["mean"] / 1e6,

@@ -377,6 +377,11 @@ ffi_posix.cdef("""
     int qd_paio_reap(qd_paio *q, int min, int max, unsigned long long *tags,
                      long long *results, int timeout_ms);
     void qd_paio_free(qd_paio *q);
+    typedef struct { long long ios; long long errors; int first_error;
+                     double submit_ns; double seconds; } qd_bench_stats;
+    int qd_paio_bench(qd_paio *q, const int *fds, int nfds, int write, int random, long long bs,
+                      int depth, long long nblocks, double seconds, unsigned long long seed,
+                      char *buffers, float *lat_us, long long max_lat, qd_bench_stats *st);
 """)
 ffi_posix.set_source("qdrive.backends._posix_cffi", r"""
 #include <aio.h>
@@ -464,4 +469,300 @@ void qd_paio_free(qd_paio *q) {
     if (!q) return;
     free(q->cbs); free(q->tags); free(q->used); free(q->wait); free(q);
 }
+
+typedef struct { long long ios; long long errors; int first_error;
+                 double submit_ns; double seconds; } qd_bench_stats;
+static double qd_now(void) {
+    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+static unsigned long long qd_next(unsigned long long *x) {
+    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17; return *x;
+}
+
+/* The seed's posix-aio workload in C: `depth` aiocbs in flight, each on the least busy of
+   `fds` (the image descriptor and its dup()s, the seed's fd pool), aio_suspend to wait. */
+int qd_paio_bench(qd_paio *q, const int *fds, int nfds, int write, int random, long long bs,
+                  int depth, long long nblocks, double seconds, unsigned long long seed,
+                  char *buffers, float *lat_us, long long max_lat, qd_bench_stats *st) {
+    if (depth > q->cap || nfds < 1 || nfds > 64) return -EINVAL;
+    unsigned long long x = seed | 1; long long seq = 0;
+    int busy[64] = {0}; int *fd_of = calloc(depth, sizeof(int));
+    double *start = calloc(depth, sizeof *start);
+    if (!fd_of || !start) return -ENOMEM;
+    memset(st, 0, sizeof *st);
+    double t0 = qd_now(), deadline = t0 + seconds * 1e9;
+    int inflight = 0;
+    for (int i = 0; i < depth; i++) {
+        int f = 0;
+        for (int k = 1; k < nfds; k++) if (busy[k] < busy[f]) f = k;
+        struct aiocb *cb = &q->cbs[i];
+        memset(cb, 0, sizeof *cb);
+        cb->aio_fildes = fds[f]; cb->aio_buf = buffers + i * bs; cb->aio_nbytes = bs;
+        cb->aio_offset = random ? (long long)(qd_next(&x) % nblocks) * bs : (seq++ % nblocks) * bs;
+        cb->aio_sigevent.sigev_notify = SIGEV_NONE;
+        double s0 = qd_now();
+        if ((write ? aio_write(cb) : aio_read(cb)) < 0) { free(fd_of); free(start); return -errno; }
+        st->submit_ns += qd_now() - s0;
+        busy[f]++; fd_of[i] = f; start[i] = s0; q->used[i] = 1; inflight++;
+    }
+    while (inflight > 0) {
+        int n = 0;
+        for (int i = 0; i < depth; i++) if (q->used[i]) q->wait[n++] = &q->cbs[i];
+        if (aio_suspend(q->wait, n, NULL) < 0 && errno != EINTR) break;
+        double now = qd_now();
+        for (int i = 0; i < depth; i++) {
+            if (!q->used[i] || aio_error(&q->cbs[i]) == EINPROGRESS) continue;
+            ssize_t r = aio_return(&q->cbs[i]);
+            if (r != bs) { if (!st->errors++) st->first_error = r < 0 ? errno : ENOSPC; }
+            if (max_lat) lat_us[st->ios % max_lat] = (float)((now - start[i]) / 1e3);
+            st->ios++; inflight--; busy[fd_of[i]]--; q->used[i] = 0;
+            if (now >= deadline) continue;
+            int f = 0;
+            for (int k = 1; k < nfds; k++) if (busy[k] < busy[f]) f = k;
+            struct aiocb *cb = &q->cbs[i];
+            memset(cb, 0, sizeof *cb);
+            cb->aio_fildes = fds[f]; cb->aio_buf = buffers + i * bs; cb->aio_nbytes = bs;
+            cb->aio_offset = random ? (long long)(qd_next(&x) % nblocks) * bs
+                                    : (seq++ % nblocks) * bs;
+            cb->aio_sigevent.sigev_notify = SIGEV_NONE;
+            double s0 = qd_now();
+            if ((write ? aio_write(cb) : aio_read(cb)) < 0) continue;
+            st->submit_ns += qd_now() - s0;
+            busy[f]++; fd_of[i] = f; start[i] = s0; q->used[i] = 1; inflight++;
+        }
+    }
+    st->seconds = (qd_now() - t0) / 1e9;
+    free(fd_of); free(start);
+    return 0;
+}
 """, libraries=["rt"])
+
+
+# ---- the thread pool (pthreads) ----------------------------------------------------------------
+ffi_threads = FFI()
+ffi_threads.cdef(_COMMON_CDEF + """
+    typedef struct qd_tpool qd_tpool;
+    qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int writethrough,
+                           int no_flush, int *err);
+    int qd_tpool_submit(qd_tpool *p, int n, const int *ops, const long long *offsets,
+                        struct iovec **iovs, const int *iovcnts,
+                        const unsigned long long *tags);
+    int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags,
+                      long long *results, int timeout_ms);
+    void qd_tpool_free(qd_tpool *p);
+    typedef struct { long long ios; long long errors; int first_error;
+                     double submit_ns; double seconds; } qd_bench_stats;
+    int qd_tpool_bench(qd_tpool *p, int write, int random, long long bs, int depth,
+                       long long nblocks, double seconds, unsigned long long seed,
+                       char *buffers, int flush_each, float *lat_us, long long max_lat,
+                       qd_bench_stats *st);
+    int qd_tpool_submit_fd(qd_tpool *p, int fd, int n, const int *ops,
+                           const long long *offsets, struct iovec **iovs, const int *iovcnts,
+                           const unsigned long long *tags);
+    int qd_tpool_bench_fd(qd_tpool *p, int fd, int write, int random, long long bs, int depth,
+                          long long nblocks, double seconds, unsigned long long seed,
+                          char *buffers, int flush_each, float *lat_us, long long max_lat,
+                          qd_bench_stats *st);
+""")
+ffi_threads.set_source("qdrive.backends._threads_cffi", r"""
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct { int op; long long offset; struct iovec *iov; int iovcnt;
+                 unsigned long long tag; long long result; } qd_job;
+
+typedef struct qd_tpool {
+    int fd, efd, writethrough, no_flush, nworkers, cap, stop;
+    pthread_t *threads;
+    pthread_mutex_t lock; pthread_cond_t work, done;
+    qd_job *todo; int todo_head, todo_len;   /* ring of requests */
+    qd_job *fin; int fin_head, fin_len;      /* ring of completions */
+} qd_tpool;
+
+/* One request to completion: the full length or -errno (block/file-posix.c). */
+static long long qd_rw(int fd, int write, struct iovec *iov, int cnt, long long off) {
+    long long total = 0, done = 0;
+    for (int i = 0; i < cnt; i++) total += iov[i].iov_len;
+    struct iovec local[64];
+    if (cnt > 64) cnt = 64;
+    memcpy(local, iov, cnt * sizeof *iov);
+    struct iovec *v = local;
+    while (done < total) {
+        ssize_t r = write ? pwritev(fd, v, cnt, off + done) : preadv(fd, v, cnt, off + done);
+        if (r < 0) { if (errno == EINTR || errno == EAGAIN) continue; return -errno; }
+        if (r == 0) {
+            if (write) return -ENOSPC;
+            for (int i = 0; i < cnt; i++) memset(v[i].iov_base, 0, v[i].iov_len);  /* EOF */
+            return total;
+        }
+        done += r;
+        while (cnt && (size_t)r >= v->iov_len) { r -= v->iov_len; v++; cnt--; }
+        if (cnt) { v->iov_base = (char *)v->iov_base + r; v->iov_len -= r; }
+    }
+    return total;
+}
+
+static void *qd_worker(void *arg) {
+    qd_tpool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {  /* the lock is held at the top of the loop: one lock round trip per job */
+        while (!p->todo_len && !p->stop) pthread_cond_wait(&p->work, &p->lock);
+        if (!p->todo_len) { pthread_mutex_unlock(&p->lock); return NULL; }
+        qd_job job = p->todo[p->todo_head];
+        p->todo_head = (p->todo_head + 1) % p->cap; p->todo_len--;
+        pthread_mutex_unlock(&p->lock);
+        if (job.op == 2) job.result = p->no_flush ? 0 : (fdatasync(p->fd) ? -errno : 0);
+        else {
+            job.result = qd_rw(p->fd, job.op, job.iov, job.iovcnt, job.offset);
+            if (job.op == 1 && job.result >= 0 && p->writethrough && fdatasync(p->fd))
+                job.result = -errno;
+        }
+        if (p->efd >= 0) { uint64_t one = 1; ssize_t w = write(p->efd, &one, 8); (void)w; }
+        pthread_mutex_lock(&p->lock);
+        p->fin[(p->fin_head + p->fin_len) % p->cap] = job; p->fin_len++;
+        pthread_cond_signal(&p->done);
+    }
+}
+
+qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int writethrough,
+                       int no_flush, int *err) {
+    qd_tpool *p = calloc(1, sizeof *p);
+    if (!p) { *err = ENOMEM; return NULL; }
+    p->fd = fd; p->efd = efd; p->writethrough = writethrough; p->no_flush = no_flush;
+    p->cap = capacity;
+    p->todo = calloc(capacity, sizeof *p->todo); p->fin = calloc(capacity, sizeof *p->fin);
+    p->threads = calloc(workers, sizeof *p->threads);
+    if (!p->todo || !p->fin || !p->threads) { *err = ENOMEM; qd_tpool_free(p); return NULL; }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL); pthread_cond_init(&p->done, NULL);
+    for (int i = 0; i < workers; i++) {
+        int r = pthread_create(&p->threads[i], NULL, qd_worker, p);
+        if (r) { *err = r; qd_tpool_free(p); return NULL; }
+        p->nworkers++;
+    }
+    return p;
+}
+
+int qd_tpool_submit(qd_tpool *p, int n, const int *ops, const long long *offsets,
+                    struct iovec **iovs, const int *iovcnts, const unsigned long long *tags) {
+    pthread_mutex_lock(&p->lock);
+    if (p->todo_len + n > p->cap) { pthread_mutex_unlock(&p->lock); return -EAGAIN; }
+    for (int i = 0; i < n; i++) {
+        qd_job *j = &p->todo[(p->todo_head + p->todo_len) % p->cap];
+        j->op = ops[i]; j->offset = offsets[i]; j->iov = iovs[i]; j->iovcnt = iovcnts[i];
+        j->tag = tags[i]; j->result = 0;
+        p->todo_len++;
+    }
+    for (int i = 0; i < n; i++) pthread_cond_signal(&p->work);  /* one waiter per job */
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long long *results,
+                  int timeout_ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000; until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    pthread_mutex_lock(&p->lock);
+    while (p->fin_len < min) {
+        int r = timeout_ms < 0 ? pthread_cond_wait(&p->done, &p->lock)
+                               : pthread_cond_timedwait(&p->done, &p->lock, &until);
+        if (r == ETIMEDOUT) break;
+    }
+    int got = 0;
+    while (got < max && p->fin_len) {
+        qd_job *j = &p->fin[p->fin_head];
+        tags[got] = j->tag; results[got] = j->result; got++;
+        p->fin_head = (p->fin_head + 1) % p->cap; p->fin_len--;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return got;
+}
+
+void qd_tpool_free(qd_tpool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->lock); p->stop = 1;
+    pthread_cond_broadcast(&p->work); pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nworkers; i++) pthread_join(p->threads[i], NULL);
+    free(p->todo); free(p->fin); free(p->threads); free(p);
+}
+""" + r"""
+typedef struct { long long ios; long long errors; int first_error;
+                 double submit_ns; double seconds; } qd_bench_stats;
+static double qd_now(void) {
+    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+static unsigned long long qd_next(unsigned long long *x) {
+    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17; return *x;
+}
+
+/* The benchmark's loop in C over the pool: keep `depth` requests queued. */
+int qd_tpool_bench(qd_tpool *p, int write, int random, long long bs, int depth,
+                   long long nblocks, double seconds, unsigned long long seed, char *buffers,
+                   int flush_each, float *lat_us, long long max_lat, qd_bench_stats *st) {
+    (void)flush_each;  /* the pool's writethrough setting already flushes */
+    unsigned long long x = seed | 1; long long seq = 0;
+    struct iovec *iov = calloc(depth, sizeof *iov);
+    double *start = calloc(depth, sizeof *start);
+    int *ops = calloc(depth, sizeof *ops); long long *offs = calloc(depth, sizeof *offs);
+    struct iovec **iovs = calloc(depth, sizeof *iovs); int *cnts = calloc(depth, sizeof *cnts);
+    unsigned long long *tags = calloc(depth, sizeof *tags);
+    long long *res = calloc(depth, sizeof *res);
+    if (!iov || !start || !ops || !offs || !iovs || !cnts || !tags || !res) return -ENOMEM;
+    memset(st, 0, sizeof *st);
+    double t0 = qd_now(), deadline = t0 + seconds * 1e9;
+    for (int i = 0; i < depth; i++) {
+        iov[i].iov_base = buffers + i * bs; iov[i].iov_len = bs;
+        ops[i] = write; iovs[i] = &iov[i]; cnts[i] = 1; tags[i] = i; start[i] = t0;
+        offs[i] = random ? (long long)(qd_next(&x) % nblocks) * bs : (seq++ % nblocks) * bs;
+    }
+    qd_tpool_submit(p, depth, ops, offs, iovs, cnts, tags);
+    int inflight = depth;
+    while (inflight > 0) {
+        int n = qd_tpool_reap(p, 1, depth, tags, res, -1);
+        double now = qd_now();
+        int k = 0;
+        for (int e = 0; e < n; e++) {
+            int i = (int)tags[e];
+            if (res[e] != bs) { if (!st->errors++) st->first_error = res[e] < 0 ? (int)-res[e] : ENOSPC; }
+            if (max_lat) lat_us[st->ios % max_lat] = (float)((now - start[i]) / 1e3);
+            st->ios++; inflight--;
+            if (now < deadline) {
+                offs[k] = random ? (long long)(qd_next(&x) % nblocks) * bs : (seq++ % nblocks) * bs;
+                iovs[k] = &iov[i]; tags[k] = i; start[i] = now; k++;
+            }
+        }
+        if (k) {
+            double s0 = qd_now();
+            qd_tpool_submit(p, k, ops, offs, iovs, cnts, tags);
+            st->submit_ns += qd_now() - s0;
+            inflight += k;
+        }
+    }
+    st->seconds = (qd_now() - t0) / 1e9;
+    free(iov); free(start); free(ops); free(offs); free(iovs); free(cnts); free(tags); free(res);
+    return 0;
+}
+
+/* The same calls in the shape the other engines have (the pool knows its descriptor). */
+int qd_tpool_submit_fd(qd_tpool *p, int fd, int n, const int *ops, const long long *offsets,
+                       struct iovec **iovs, const int *iovcnts, const unsigned long long *tags) {
+    (void)fd;
+    return qd_tpool_submit(p, n, ops, offsets, iovs, iovcnts, tags);
+}
+
+int qd_tpool_bench_fd(qd_tpool *p, int fd, int write, int random, long long bs, int depth,
+                      long long nblocks, double seconds, unsigned long long seed, char *buffers,
+                      int flush_each, float *lat_us, long long max_lat, qd_bench_stats *st) {
+    (void)fd;
+    return qd_tpool_bench(p, write, random, bs, depth, nblocks, seconds, seed, buffers,
+                          flush_each, lat_us, max_lat, st);
+}
+""", libraries=["pthread"])

@@ -92,6 +92,25 @@ class PosixAio(CEngineBackend):
             self._busy[self._fd_of.pop(tag)] -= 1
         return out
 
+    def run_bench(self, *, write: bool, random: bool, bs: int, depth: int, nblocks: int,
+                  seconds: float, seed: int, buffers: memoryview,
+                  max_latencies: int = 1 << 22) -> dict[str, Any]:
+        """The benchmark's loop in C over the image descriptor and its fd pool."""
+        if self._inflight or self._ready:
+            raise ValueError("run_bench needs an idle backend")
+        lat = ffi.new("float[]", max_latencies)
+        st = ffi.new("qd_bench_stats *")
+        fds = ffi.new("int[]", self._fds)
+        buf = ffi.from_buffer(buffers, require_writable=True)
+        r = lib.qd_paio_bench(self._q, fds, len(self._fds), int(write), int(random), bs, depth,
+                              nblocks, seconds, seed, ffi.cast("char *", buf), lat,
+                              max_latencies, st)
+        if r < 0:
+            raise OSError(-r, os.strerror(-r))
+        return {"ios": st.ios, "errors": st.errors, "first_error": st.first_error,
+                "submit_ns": st.submit_ns, "seconds": st.seconds,
+                "latencies_us": ffi.unpack(lat, min(st.ios, max_latencies))}
+
     def _engine_free(self) -> None:
         lib.qd_paio_free(self._q)
         for fd in self._fds[1:]:
