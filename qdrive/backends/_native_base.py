@@ -114,7 +114,7 @@ class CEngineBackend:
 
     def bench_loop(self, ffi: Any, fn: Any, *, write: bool, random: bool, bs: int, depth: int,
                    nblocks: int, seconds: float, seed: int, buffers: memoryview,
-                   max_latencies: int = 1 << 22) -> dict[str, Any]:
+                   submit_batch: int = 1, max_latencies: int = 1 << 22) -> dict[str, Any]:
         """The benchmark's hot loop, run by the C engine (no Python per request).
 
         Returns ios, errors, first_error, submit_ns, seconds and the latencies (us) of up
@@ -125,8 +125,8 @@ class CEngineBackend:
         st = ffi.new("qd_bench_stats *")
         buf = ffi.from_buffer(buffers, require_writable=True)
         r = fn(self._q, self._fd, int(write), int(random), bs, depth, nblocks, seconds, seed,
-               ffi.cast("char *", buf), int(write and self._writethrough), lat,
-               max_latencies, st)
+               ffi.cast("char *", buf), int(write and self._writethrough), submit_batch,
+               lat, max_latencies, st)
         check_errno(r, "benchmark loop")
         n = min(st.ios, max_latencies)
         return {"ios": st.ios, "errors": st.errors, "first_error": st.first_error,
