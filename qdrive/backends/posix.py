@@ -93,9 +93,10 @@ class PosixAio(CEngineBackend):
         return out
 
     def run_bench(self, *, write: bool, random: bool, bs: int, depth: int, nblocks: int,
-                  seconds: float, seed: int, buffers: memoryview,
+                  seconds: float, seed: int, buffers: memoryview, submit_batch: int = 1,
                   max_latencies: int = 1 << 22) -> dict[str, Any]:
-        """The benchmark's loop in C over the image descriptor and its fd pool."""
+        """The benchmark's loop in C over the image descriptor and its fd pool (each aiocb
+        is resubmitted as it completes, so ``submit_batch`` has nothing to batch)."""
         if self._inflight or self._ready:
             raise ValueError("run_bench needs an idle backend")
         lat = ffi.new("float[]", max_latencies)
@@ -103,8 +104,8 @@ class PosixAio(CEngineBackend):
         fds = ffi.new("int[]", self._fds)
         buf = ffi.from_buffer(buffers, require_writable=True)
         r = lib.qd_paio_bench(self._q, fds, len(self._fds), int(write), int(random), bs, depth,
-                              nblocks, seconds, seed, ffi.cast("char *", buf), lat,
-                              max_latencies, st)
+                              nblocks, seconds, seed, ffi.cast("char *", buf),
+                              int(write and self._writethrough), lat, max_latencies, st)
         if r < 0:
             raise OSError(-r, os.strerror(-r))
         return {"ios": st.ios, "errors": st.errors, "first_error": st.first_error,
