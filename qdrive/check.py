@@ -104,19 +104,18 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
          probe_files: bool, policy: Policy | None) -> DriveResult:
     text = arg.text
     conv = convert_72(text, items, board.default_if, slots.place)
-    if probe_files and conv.format_probed:
+    found = _probe_once(items) if probe_files and conv.format_probed else None
+    if found is not None and found.format not in (None, "raw"):
         # Unknown-option checks name the probed format: look before judging them.
-        probed = _probed_format(items)
-        if probed not in (None, "raw"):
-            slots.last = None
-            conv = convert_72(text, items, board.default_if, slots.place, probed)
+        slots.last = None
+        conv = convert_72(text, items, board.default_if, slots.place, found.format)
     refusal = None
     if policy is not None and (conv.error is None or conv.error.stage > Stage.FILL):
         refusal = policy.refusal(items, conv.drive, text)
     if refusal is not None:
         conv = attrs.evolve(conv, error=refusal)
     elif probe_files:
-        conv = _probe(conv, items)
+        conv = _probe(conv, items, found)
     placement = None
     if conv.drive is not None and slots.last is not None:
         iface = conv.drive.interface or board.default_if
@@ -129,13 +128,18 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
                        tuple(conv.warnings), placement, arg.option, conv.probed_format)
 
 
-def _probed_format(items: list[RawOption]) -> str | None:
+def _probe_once(items: list[RawOption]) -> ProbeResult | None:
+    """The image's header as the format probe reads it (None for no local file name)."""
+    name = _local_name(items)
+    return probe_file(name) if name else None
+
+
+def _local_name(items: list[RawOption]) -> str:
     keys = {i.key: i.value for i in items}
-    name = keys.get("file") or ""
-    if not name or ":" in name.split("/")[0]:
-        return None
-    found = probe_file(name, read_only=True)
-    return found.format if not found.error else None
+    name = keys.get("file") or keys.get("file.filename") or ""
+    if not name or ":" in name.split("/")[0] or keys.get("file.driver", "file") != "file":
+        return ""
+    return name
 
 
 def _index(drive: Drive) -> int | None:
@@ -144,15 +148,17 @@ def _index(drive: Drive) -> int | None:
     return None if drive.index is None or to_int32(drive.index) == -1 else to_int32(drive.index)
 
 
-def _probe(conv: Conversion, items: list[Any]) -> Conversion:
-    """bdrv_open(): open the file; a failure here beats any later-stage error."""
+def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None) -> Conversion:
+    """bdrv_open(): open the file; a failure here beats any later-stage error.
+
+    ``found`` is the header probe already made for format probing, if any."""
     if conv.empty or conv.error is not None and conv.error.stage <= Stage.FILE:
         return conv
-    keys = {i.key: i.value for i in items}
-    name = keys.get("file") or keys.get("file.filename") or ""
-    if not name or ":" in name.split("/")[0] or keys.get("file.driver", "file") != "file":
+    name = _local_name(items)
+    if not name:
         return conv
-    found = probe_file(name, conv.opened_read_only)
+    if found is None:
+        found = probe_file(name)
     span = conv.span_of("file")
     if found.error:
         return _failed(conv, Diagnostic("open-failed", Severity.ERROR,
@@ -171,7 +177,8 @@ def _probe(conv: Conversion, items: list[Any]) -> Conversion:
     # block/raw-format.c raw_open() warns at its end: an error in the node's own options
     # (runtime options, offset/size) comes first and there is no warning.
     opened = conv.error is None or conv.error.stage >= Stage.LEFTOVER
-    if conv.format_probed and found.format == "raw" and found.writable and opened:
+    writable = found.write_access and not conv.opened_read_only
+    if conv.format_probed and found.format == "raw" and writable and opened:
         conv.warnings.append(Diagnostic(
             "probed-raw", Severity.WARNING,
             f"WARNING: Image format was not specified for '{name}' and probing guessed raw.",

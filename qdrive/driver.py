@@ -111,11 +111,15 @@ class RawDevice:
 
     def _check_format(self) -> None:
         fmt = self.plan.format
-        if fmt is None:
+        if fmt is None:  # no format=: probe the header as QEMU would (O_DIRECT-safe buffer)
             from .probe import MAGIC
 
-            head = os.pread(self._fd, 4096, 0) if not self.plan.direct else b""
-            fmt = next((name for magic, name in MAGIC if head.startswith(magic)), "raw")
+            head = aligned_buffer(4096)
+            try:
+                os.preadv(self._fd, [head], 0)
+            except OSError:
+                pass
+            fmt = next((name for magic, name in MAGIC if bytes(head).startswith(magic)), "raw")
         if fmt not in ("raw", "file", "host_device", "host_cdrom"):
             raise DriverError(errno.EINVAL, f"qdrive's driver opens raw images only; "
                               f"'{self.path}' is {fmt}: convert it (qemu-img convert -O raw) "

@@ -125,7 +125,7 @@ class Policy:
 
         for i in items:
             if i.key in ("file", "file.filename") and i.value:
-                found = probe_file(i.value.removeprefix("file:"), read_only=True)
+                found = probe_file(i.value.removeprefix("file:"))
                 if found.backing_file:
                     return self._refuse("backing", f"image '{i.value}' names a backing file "
                                         f"'{found.backing_file}'", i.span,

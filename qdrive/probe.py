@@ -31,14 +31,14 @@ class ProbeResult:
     exists: bool
     error: str = ""  # strerror text when it cannot be opened
     format: str | None = None  # probed from the header
-    writable: bool = False
+    write_access: bool = False  # the file's permissions let this process write it
     device: bool = False  # a character or block device (what host_device accepts)
     backing_file: str | None = None  # qcow2 header's backing file name, if any
     head: bytes = b""  # the first bytes of the image, as the format probes read them
 
 
-def probe_file(path: str, read_only: bool) -> ProbeResult:
-    """Open ``path`` as QEMU would (read-only first), read its header, close it."""
+def probe_file(path: str) -> ProbeResult:
+    """Open ``path`` read-only (as QEMU's first open does), read its header, close it."""
     flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
     try:
         fd = os.open(path, flags)
@@ -53,9 +53,9 @@ def probe_file(path: str, read_only: bool) -> ProbeResult:
         return ProbeResult(True, os.strerror(exc.errno or errno.EIO))
     finally:
         os.close(fd)
-    writable = not read_only and os.access(path, os.W_OK)
+    write_access = os.access(path, os.W_OK)
     fmt = next((name for magic, name in MAGIC if header.startswith(magic)), "raw")
-    return ProbeResult(True, "", fmt, writable,
+    return ProbeResult(True, "", fmt, write_access,
                        stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode),
                        _qcow2_backing(header) if fmt == "qcow2" else None, header[:512])
 

@@ -12,8 +12,33 @@ from __future__ import annotations
 
 from cffi import FFI
 
+# C helpers every benchmark loop uses: the stats record, a monotonic clock in ns and a
+# xorshift64 generator for random offsets (fio's --norandommap: no map, repeats allowed).
+_BENCH_C = r"""
+#include <time.h>
+typedef struct { long long ios; long long errors; int first_error;
+                 double submit_ns; double seconds; } qd_bench_stats;
+
+static double qd_now(void) {
+    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static unsigned long long qd_next(unsigned long long *x) {  /* xorshift64 */
+    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17; return *x;
+}
+
+static long long qd_offset(unsigned long long *x, int random, long long *seq, long long bs,
+                           long long nblocks) {
+    if (random) return (long long)(qd_next(x) % (unsigned long long)nblocks) * bs;
+    long long off = *seq; *seq = (*seq + 1) % nblocks; return off * bs;
+}
+"""
+
 _COMMON_CDEF = """
     struct iovec { void *iov_base; size_t iov_len; };
+    typedef struct { long long ios; long long errors; int first_error;
+                     double submit_ns; double seconds; } qd_bench_stats;
 """
 
 # ---- Linux native AIO (libaio) -----------------------------------------------------------
@@ -27,8 +52,6 @@ ffi_native.cdef(_COMMON_CDEF + """
     int qd_laio_reap(qd_laio *q, int min, int max, unsigned long long *tags,
                      long long *results, int timeout_ms);
     void qd_laio_free(qd_laio *q);
-    typedef struct { long long ios; long long errors; int first_error;
-                     double submit_ns; double seconds; } qd_bench_stats;
     int qd_laio_bench(qd_laio *q, int fd, int write, int random, long long bs, int depth,
                       long long nblocks, double seconds, unsigned long long seed,
                       char *buffers, int flush_each, int submit_batch, float *lat_us,
@@ -110,23 +133,7 @@ void qd_laio_free(qd_laio *q) {
     free(q->cbs); free(q->ptrs); free(q->events); free(q->free_slots); free(q);
 }
 
-typedef struct { long long ios; long long errors; int first_error;
-                 double submit_ns; double seconds; } qd_bench_stats;
-
-static double qd_now(void) {
-    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static unsigned long long qd_next(unsigned long long *x) {  /* xorshift64 */
-    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17; return *x;
-}
-
-static long long qd_offset(unsigned long long *x, int random, long long *seq, long long bs,
-                           long long nblocks) {
-    if (random) return (long long)(qd_next(x) % (unsigned long long)nblocks) * bs;
-    long long off = *seq; *seq = (*seq + 1) % nblocks; return off * bs;
-}
+""" + _BENCH_C + r"""
 
 /* The benchmark's hot loop in C: keep `depth` requests in flight on the engine's context,
    resubmitting completed slots at new offsets, `submit_batch` per io_submit (1 = as soon
@@ -215,8 +222,6 @@ ffi_io_uring.cdef(_COMMON_CDEF + """
     int qd_uring_reap(qd_uring *q, int min, int max, unsigned long long *tags,
                       long long *results, int timeout_ms);
     void qd_uring_free(qd_uring *q);
-    typedef struct { long long ios; long long errors; int first_error;
-                     double submit_ns; double seconds; } qd_bench_stats;
     int qd_uring_bench(qd_uring *q, int fd, int write, int random, long long bs, int depth,
                        long long nblocks, double seconds, unsigned long long seed,
                        char *buffers, int flush_each, int submit_batch, float *lat_us,
@@ -297,23 +302,7 @@ void qd_uring_free(qd_uring *q) {
     free(q);
 }
 
-typedef struct { long long ios; long long errors; int first_error;
-                 double submit_ns; double seconds; } qd_bench_stats;
-
-static double qd_now(void) {
-    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static unsigned long long qd_next(unsigned long long *x) {  /* xorshift64 */
-    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17; return *x;
-}
-
-static long long qd_offset(unsigned long long *x, int random, long long *seq, long long bs,
-                           long long nblocks) {
-    if (random) return (long long)(qd_next(x) % (unsigned long long)nblocks) * bs;
-    long long off = *seq; *seq = (*seq + 1) % nblocks; return off * bs;
-}
+""" + _BENCH_C + r"""
 
 static void qd_uring_prep(struct io_uring_sqe *sqe, int fd, int write, char *buf, long long bs,
                           long long off, int i) {
@@ -393,7 +382,7 @@ int qd_uring_bench(qd_uring *q, int fd, int write, int random, long long bs, int
 
 # ---- glibc POSIX AIO -------------------------------------------------------------------------
 ffi_posix = FFI()
-ffi_posix.cdef("""
+ffi_posix.cdef(_COMMON_CDEF + """
     typedef struct qd_paio qd_paio;
     qd_paio *qd_paio_new(int capacity, int efd, int *err);
     int qd_paio_submit(qd_paio *q, int fd, int op, long long offset, void *buf, size_t len,
@@ -401,8 +390,6 @@ ffi_posix.cdef("""
     int qd_paio_reap(qd_paio *q, int min, int max, unsigned long long *tags,
                      long long *results, int timeout_ms);
     void qd_paio_free(qd_paio *q);
-    typedef struct { long long ios; long long errors; int first_error;
-                     double submit_ns; double seconds; } qd_bench_stats;
     int qd_paio_bench(qd_paio *q, const int *fds, int nfds, int write, int random, long long bs,
                       int depth, long long nblocks, double seconds, unsigned long long seed,
                       char *buffers, int flush_each, float *lat_us, long long max_lat,
@@ -412,6 +399,7 @@ ffi_posix.set_source("qdrive.backends._posix_cffi", r"""
 #include <aio.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/uio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,14 +483,7 @@ void qd_paio_free(qd_paio *q) {
     free(q->cbs); free(q->tags); free(q->used); free(q->wait); free(q);
 }
 
-typedef struct { long long ios; long long errors; int first_error;
-                 double submit_ns; double seconds; } qd_bench_stats;
-static double qd_now(void) {
-    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-static unsigned long long qd_next(unsigned long long *x) {
-    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17; return *x;
-}
+""" + _BENCH_C + r"""
 
 /* The seed's posix-aio workload in C: `depth` aiocbs in flight, each on the least busy of
    `fds` (the image descriptor and its dup()s, the seed's fd pool), aio_suspend to wait. */
@@ -577,8 +558,6 @@ ffi_threads.cdef(_COMMON_CDEF + """
     int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags,
                       long long *results, int timeout_ms);
     void qd_tpool_free(qd_tpool *p);
-    typedef struct { long long ios; long long errors; int first_error;
-                     double submit_ns; double seconds; } qd_bench_stats;
     int qd_tpool_bench(qd_tpool *p, int write, int random, long long bs, int depth,
                        long long nblocks, double seconds, unsigned long long seed,
                        char *buffers, int flush_each, float *lat_us, long long max_lat,
@@ -720,15 +699,7 @@ void qd_tpool_free(qd_tpool *p) {
     for (int i = 0; i < p->nworkers; i++) pthread_join(p->threads[i], NULL);
     free(p->todo); free(p->fin); free(p->threads); free(p);
 }
-""" + r"""
-typedef struct { long long ios; long long errors; int first_error;
-                 double submit_ns; double seconds; } qd_bench_stats;
-static double qd_now(void) {
-    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-static unsigned long long qd_next(unsigned long long *x) {
-    *x ^= *x << 13; *x ^= *x >> 7; *x ^= *x << 17; return *x;
-}
+""" + _BENCH_C + r"""
 
 /* The benchmark's loop in C over the pool: keep `depth` requests queued. */
 int qd_tpool_bench(qd_tpool *p, int write, int random, long long bs, int depth,

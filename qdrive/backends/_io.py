@@ -18,14 +18,15 @@ from collections.abc import Sequence
 
 from . import Completion, Op, Request
 
-__all__ = ["execute", "read_full", "write_full", "flush"]
+__all__ = ["execute", "read_full", "write_full", "flush", "advance"]
 
 _RETRY = (errno.EINTR, errno.EAGAIN)
 FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE = 0x01, 0x02, 0x10
 BLKDISCARD, BLKZEROOUT = 0x1277, 0x127F
 
 
-def _advance(buffers: Sequence[memoryview], done: int) -> list[memoryview]:
+def advance(buffers: Sequence[memoryview], done: int) -> list[memoryview]:
+    """The part of ``buffers`` after the first ``done`` bytes."""
     out = []
     for b in buffers:
         if done >= len(b):
@@ -42,13 +43,13 @@ def read_full(fd: int, buffers: Sequence[memoryview], offset: int) -> int:
     done = 0
     while done < total:
         try:
-            n = os.preadv(fd, _advance(buffers, done), offset + done)
+            n = os.preadv(fd, advance(buffers, done), offset + done)
         except OSError as exc:
             if exc.errno in _RETRY:
                 continue
             raise
         if n == 0:  # end of file: QEMU zero-fills the short read
-            for b in _advance(buffers, done):
+            for b in advance(buffers, done):
                 b[:] = bytes(len(b))
             return total
         done += n
@@ -61,7 +62,7 @@ def write_full(fd: int, buffers: Sequence[memoryview], offset: int) -> int:
     done = 0
     while done < total:
         try:
-            n = os.pwritev(fd, _advance(buffers, done), offset + done)
+            n = os.pwritev(fd, advance(buffers, done), offset + done)
         except OSError as exc:
             if exc.errno in _RETRY:
                 continue

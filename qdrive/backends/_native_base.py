@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import BackendUnavailable, Completion, Op, Request
-from ._io import execute, flush, read_full, write_full
+from ._io import advance, execute, flush, read_full, write_full
 
 __all__ = ["CEngineBackend", "unavailable", "submit_batch", "check_errno"]
 
@@ -98,7 +98,7 @@ class CEngineBackend:
             return Completion(req, -1, OSError(-result, os.strerror(-result)))
         try:
             if result < req.length:
-                rest = _advance(req.buffers, result)
+                rest = advance(req.buffers, result)
                 if req.op is Op.READ:
                     read_full(self._fd, rest, req.offset + result)
                 else:
@@ -144,17 +144,6 @@ class CEngineBackend:
         self._closed = True
         self._engine_free()
         os.close(self._efd)
-
-
-def _advance(buffers: Sequence[memoryview], done: int) -> list[memoryview]:
-    out = []
-    for b in buffers:
-        if done >= len(b):
-            done -= len(b)
-            continue
-        out.append(b[done:])
-        done = 0
-    return out
 
 
 def check_errno(r: int, what: str) -> int:

@@ -197,6 +197,8 @@ def test_refuses_other_formats(tmp_path: Path) -> None:
         driver.open(f"file={q}")
     with pytest.raises(driver.DriverError, match="is qcow2"):
         driver.open(f"file={q},format=qcow2")
+    with pytest.raises(driver.DriverError, match="is qcow2"):  # the probe under O_DIRECT too
+        driver.open(f"file={q},cache=none")
 
 
 def test_import_loads_no_driver_and_open_loads_one_backend(image_file: Path) -> None:
