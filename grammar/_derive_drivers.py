@@ -11,6 +11,8 @@ What each driver entry holds, and the C it comes from:
   ``parse_filename``: whether it has ``bdrv_parse_filename`` (``proto:...`` names);
 * ``runtime_opts``: every QemuOptsList of its file that a function reachable from its open
   callback names (the lists ``qemu_opts_absorb_qdict`` fills at open time);
+  ``qapi_visited``: the QAPI types those functions read the options into instead
+  (``visit_type_BlockdevOptionsNfs``: nfs, rbd, ssh check their options against the schema);
 * ``create_opts``/``amend_opts``: the lists its initialiser points at;
 * ``strong_runtime_opts``/``mutable_opts``: the NULL-terminated name arrays it points at;
 * ``children``: the ``bdrv_open_child``/``bdrv_co_open_child``/``bdrv_open_file_child``
@@ -341,13 +343,17 @@ def _driver(f: _File, decl: Decl, build: str | None,
 
     opens = {cb: ref(cb) for cb in _OPEN_CALLBACKS if ref(cb)}
     reached = f.reachable(v for v in opens.values() if v)
-    runtime = []
+    runtime: list[str] = []
+    visited: list[str] = []
     for body in f.bodies(reached):
         for tok in body:
             if tok.kind == "id" and tok.text in f.decls and f.kind(f.decls[tok.text]) == "optslist":
                 key = f"{f.path}:{tok.text}"
                 if key not in runtime:
                     runtime.append(key)
+            elif tok.kind == "id" and tok.text.startswith("visit_type_") \
+                    and tok.text[11:] not in visited:
+                visited.append(tok.text[11:])
     entry: dict[str, Any] = {
         "source": f.path, "symbol": name, "line": decl.line,
         "format_name": text("format_name"),
@@ -360,6 +366,7 @@ def _driver(f: _File, decl: Decl, build: str | None,
         "probe_device": ref("bdrv_probe_device") is not None,
         "parse_filename": ref("bdrv_parse_filename") is not None,
         "runtime_opts": runtime,
+        "qapi_visited": visited,
         "children": _children(f, reached, flag("supports_backing")),
         "build": build,
     }
