@@ -513,12 +513,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"derive_qemu: qemu-{version}: {exc}", file=sys.stderr)
             status = 1
             continue
+        lost = _binary_lost(out_dir(version, args.out), files)
+        if lost and not args.no_binary:
+            # Tables made with the binary are not replaced by poorer ones made without.
+            print(f"derive_qemu: qemu-{version}: the current tables were made with {lost}, "
+                  f"which is not here ({v.binary}; ../shared/tools/qemu-chroot makes the "
+                  "10.0 and 11.1 ones); keeping them (--no-binary to replace them)",
+                  file=sys.stderr)
+            status = 1
+            continue
         status |= _write(out_dir(version, args.out), files, args.check)
     text, unused = versions_markdown(args.out)
     for n in unused:
         print(f"derive_qemu: note {NOTES[n][:4]} explains no difference", file=sys.stderr)
     status |= _write(args.out, {"qemu-versions.md": text}, args.check)
     return status
+
+
+def _binary_lost(where: str, files: Mapping[str, str]) -> str | None:
+    """The binary the tables on disk were made with, when the new ones were made without."""
+    try:
+        with open(os.path.join(where, "block-drivers.json"), encoding="utf-8") as f:
+            old = json.load(f)["qemu"].get("binary")
+    except (OSError, ValueError, KeyError):
+        return None
+    new = json.loads(files["block-drivers.json"])["qemu"].get("binary")
+    return old if old and not new else None
 
 
 def _write(where: str, files: Mapping[str, str], check: bool) -> int:
