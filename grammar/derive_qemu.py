@@ -146,9 +146,7 @@ def fetch_source(v: QemuVersion) -> str | None:
         return None
     if shutil.which("dpkg-source") is None:
         _apt("install", "-y", "-qq", "dpkg-dev")
-    shown = subprocess.run(["apt-cache", "showsrc", f"qemu={v.debian}"], capture_output=True,
-                           text=True, check=False).stdout
-    if f"Version: {v.debian}" not in shown:
+    if not _apt_knows_source(v.debian):
         _add_deb_src(v.suite)
     where = os.path.join(CACHE, "qemu-src", v.name)
     os.makedirs(where, exist_ok=True)
@@ -158,6 +156,14 @@ def fetch_source(v: QemuVersion) -> str | None:
         print(f"derive_qemu: apt-get source qemu={v.debian} failed", file=sys.stderr)
         return None
     return find_source(v.name)
+
+
+def _apt_knows_source(debian: str) -> bool:
+    """Whether apt's deb-src entries offer qemu at that Debian version (``apt-cache
+    showsrc`` takes no version, so its list of versions is searched)."""
+    shown = subprocess.run(["apt-cache", "showsrc", "qemu"], capture_output=True, text=True,
+                           check=False).stdout
+    return f"\nVersion: {debian}\n" in f"\n{shown}\n"
 
 
 def _apt(*args: str) -> None:

@@ -742,3 +742,17 @@ def test_meson_conditions(tmp_path: Path) -> None:
                      "curl.c": "module curl (curl)"}
     assert not _derive_drivers._built_on_linux(conds["w.c"])
     assert _derive_drivers._built_on_linux(conds["c.c"])
+
+
+def test_apt_source_versions_are_recognised() -> None:
+    """Regression: apt-cache showsrc takes no version, so asking for qemu=VERSION found
+    nothing and fetch_source added a second deb-src entry for a suite apt already had."""
+    if shutil.which("apt-cache") is None:
+        pytest.skip("apt-cache is not installed")
+    shown = subprocess.run(["apt-cache", "showsrc", "qemu"], capture_output=True, text=True,
+                           check=False).stdout
+    v = derive_qemu.VERSIONS["7.2"]
+    if f"Version: {v.debian}" not in shown:
+        pytest.skip(f"apt has no deb-src entry offering qemu {v.debian}")
+    assert derive_qemu._apt_knows_source(v.debian)
+    assert not derive_qemu._apt_knows_source(v.debian + "~not-a-version")
