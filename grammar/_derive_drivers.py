@@ -10,7 +10,10 @@ What each driver entry holds, and the C it comes from:
   it has ``bdrv_probe`` (format probing) / ``bdrv_probe_device`` (host devices),
   ``parse_filename``: whether it has ``bdrv_parse_filename`` (``proto:...`` names);
 * ``runtime_opts``: every QemuOptsList of its file that a function reachable from its open
-  callback names (the lists ``qemu_opts_absorb_qdict`` fills at open time);
+  callback names (the lists ``qemu_opts_absorb_qdict`` fills at open time), in the order the
+  walk meets them; this includes lists read for a sub-dictionary (blkdebug's
+  ``inject-error.N.*`` and ``set-state.N.*``, gluster's ``server.N.*``), whose options
+  are not top-level keys;
   ``qapi_visited``: the QAPI types those functions read the options into instead
   (``visit_type_BlockdevOptionsNfs``: nfs, rbd, ssh check their options against the schema);
 * ``create_opts``/``amend_opts``: the lists its initialiser points at;
