@@ -226,9 +226,7 @@ def _option_list(elf: _Elf, base: int) -> dict[str, Any] | None:
         if kind not in _OPT_TYPES:
             return None
         entry: dict[str, Any] = {"name": opt_name, "type": _OPT_TYPES[kind]}
-        help_text = elf.string(elf.pointer(at + 16))
-        if help_text is not None:
-            entry["help"] = help_text
+        # The help text at +16 is QEMU's prose, not a fact the tables need: not kept.
         default = elf.string(elf.pointer(at + 24))
         if default is not None:
             entry["default"] = default

@@ -242,10 +242,10 @@ def _option_list(f: _File, name: str) -> dict[str, Any]:
             "type": _OPT_TYPES.get(type_ref[1], str(type_ref)) if isinstance(type_ref, tuple)
             else str(type_ref),
         }
-        for key, field in (("help", "help"), ("def_value_str", "default")):
-            value = literal(item.get(key))
-            if value is not None:
-                entry[field] = value
+        # Only the default is kept: the help text is QEMU's prose, not a fact qdrive needs.
+        default = literal(item.get("def_value_str"))
+        if default is not None:
+            entry["default"] = default
         extra = _relative(cond, decl.cond)
         if extra:
             entry["if"] = extra

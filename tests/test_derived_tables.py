@@ -302,7 +302,7 @@ needs_qemu72 = pytest.mark.skipif(shutil.which(QEMU72) is None,
 @needs_qemu72
 def test_c_reader_agrees_with_the_binary() -> None:
     """Every option list the tables give a Linux build is in the binary, option for option
-    (name, type, help, default), except options under an #if the build leaves out."""
+    (name, type, default), except options under an #if the build leaves out."""
     blocks, _ = _load("7.2")
     ref = derive_qemu._linux_lists(blocks)
     exe = shutil.which(QEMU72)
@@ -315,7 +315,7 @@ def test_c_reader_agrees_with_the_binary() -> None:
     # self-pointing head the ELF reader looks for is not there.
     assert set(ref) - set(matched) == {"block/crypto.c:block_crypto_amend_opts_luks"}
     conds = blocks["build_conditions"]
-    keys = ("name", "type", "help", "default")
+    keys = ("name", "type", "default")
     for key, lst in matched.items():
         want = [{k: o[k] for k in keys if k in o} for o in ref[key]["options"]
                 if conds.get(o.get("if", ""), True) is not False]
@@ -592,7 +592,7 @@ def test_a_miniature_tree_gives_its_tables_twice_the_same(tmp_path: Path) -> Non
         ("bdrv_w", "CONFIG_WIN32")]
     opts = blocks["option_lists"]["block/t.c:t_runtime_opts"]["options"]
     assert opts == [
-        {"name": "size", "type": "size", "help": "the size"},
+        {"name": "size", "type": "size"},
         {"name": "zeroes", "type": "bool", "default": "on"},
         {"name": "extra", "type": "string", "if": "defined(CONFIG_T_EXTRA)"}]
     assert "block/t.c:t_unused_opts" not in blocks["option_lists"]
@@ -712,10 +712,10 @@ def test_elf_reader_finds_option_lists(tmp_path: Path) -> None:
     found = _derive_binary.option_lists(str(so))
     assert found == [
         {"name": "fixture", "binary": "fixture.so", "options": [
-            {"name": "offset", "type": "size", "help": "where the data starts"},
-            {"name": "verbose", "type": "bool", "help": "say more", "default": "off"},
+            {"name": "offset", "type": "size"},
+            {"name": "verbose", "type": "bool", "default": "off"},
             {"name": "mode", "type": "string"},
-            {"name": "count", "type": "number", "help": "how many"}]},
+            {"name": "count", "type": "number"}]},
         {"name": "implied", "binary": "fixture.so", "options": [],
          "implied_opt_name": "path", "merge_lists": True},
     ]
