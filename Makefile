@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc e2fsprogs util-linux
 SECONDS ?= 60
 
-.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu
+.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables
 
 # The Debian packages come first: the install builds the cffi backends against them.
 $(STAMP): pyproject.toml setup.py qdrive/backends/_build.py | debs
@@ -45,7 +45,7 @@ fuzz-qemu: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	$(BIN)/ruff check qdrive tests benchmarks
+	$(BIN)/ruff check qdrive tests benchmarks grammar
 	$(BIN)/mypy
 
 # A short version of the seed's table (a few seconds a row) next to fio, plus the parse
@@ -69,6 +69,15 @@ compat: $(STAMP)
 # After editing grammar/drive.lark: re-derive grammar/terminals.json (tests check it is current).
 grammar: $(STAMP)
 	$(BIN)/python -c 'from qdrive._syntax import write_terminals; print(write_terminals())'
+
+# Re-derive QEMU's block-layer tables, grammar/qemu-*/ and grammar/qemu-versions.md, from each
+# version's source and binary (grammar/derive_qemu.py says what and how). As root, a missing
+# Debian source package is fetched with apt-get source into /var/cache/qdrive/qemu-src (a
+# deb-src entry is added when apt lacks one) and the block modules of the qemu-chroot
+# binaries are unpacked into /var/cache/qdrive/qemu-bin; nothing lands in the clone but the
+# tables. `make test` checks that the tables are what the sources give (where they are here).
+tables: $(STAMP)
+	$(BIN)/python -m qdrive.grammar.derive_qemu --fetch
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
