@@ -10,7 +10,7 @@ SECONDS ?= 60
 .PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu
 
 # The Debian packages come first: the install builds the cffi backends against them.
-$(STAMP): pyproject.toml setup.py qdrive/backends/_build.py | debs
+$(STAMP): pyproject.toml setup.py qdrive/backends/_build.py $(wildcard qdrive/backends/csrc/*) | debs
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
