@@ -111,7 +111,7 @@ def find(name: str) -> Flags | None:
 
 
 def make_ffi(name: str, flags: Flags, extra_compile_args: list[str] | None = None,
-             extra_link_args: list[str] | None = None) -> object:
+             extra_link_args: list[str] | None = None, relative: bool = True) -> object:
     """The cffi builder of engine ``name``: its cdef block, its .c and the shared loop."""
     from cffi import FFI
 
@@ -119,8 +119,9 @@ def make_ffi(name: str, flags: Flags, extra_compile_args: list[str] | None = Non
     ffi = FFI()
     ffi.cdef(_IOVEC_CDEF + cdef("common") + cdef(name))
     here = Path.cwd()
-    # setuptools wants sources relative to setup.py; a build elsewhere gets absolute paths.
-    sources = [os.path.relpath(CSRC / f, here) if (CSRC / f).is_relative_to(here)
+    # setuptools wants sources relative to setup.py; ffi.compile() (which changes into
+    # its own directory) and a build elsewhere get absolute paths.
+    sources = [os.path.relpath(CSRC / f, here) if relative and (CSRC / f).is_relative_to(here)
                else str(CSRC / f) for f in (engine.source, "qd_bench.c")]
     ffi.set_source(engine.module, '#include "qd_engines.h"', sources=sources,
                    include_dirs=[str(CSRC), *flags.include_dirs],
@@ -164,7 +165,7 @@ def build_variant(outdir: Path, cflags: list[str], ldflags: list[str],
         if flags is None:
             print(f"qdrive: {name}: its library is missing, not built", file=sys.stderr)
             continue
-        ffi = make_ffi(name, flags, cflags, ldflags)
+        ffi = make_ffi(name, flags, cflags, ldflags, relative=False)
         tmp = outdir / "build" / name
         tmp.mkdir(parents=True, exist_ok=True)
         so = ffi.compile(tmpdir=str(tmp))  # type: ignore[attr-defined]
