@@ -58,3 +58,13 @@ def test_the_header_declares_every_exported_function() -> None:
     for source in SOURCES:
         for m in re.finditer(r"^(?!static)[a-z][\w \*]*?\b(qd_\w+)\(", source.read_text(), re.M):
             assert f"{m.group(1)}(" in header, f"{source.name}: {m.group(1)} is not declared"
+
+
+@pytest.mark.skipif(CC is None, reason="no C compiler")
+@pytest.mark.parametrize("engine", list(_build.ENGINES))
+def test_cffi_module_builds_under_gcc14_errors(engine: str, tmp_path: Path) -> None:
+    """The whole extension, cffi's generated wrapper included, as the wheel builds it."""
+    if _build.find(engine) is None:
+        pytest.skip(f"the {engine} library is not installed here")
+    built = _build.build_variant(tmp_path, GCC14 + ["-Werror=return-type"], [], [engine])
+    assert len(built) == 1 and Path(built[0]).stat().st_size > 0
