@@ -126,17 +126,20 @@ def test_4096_requests_at_once_never_fail_for_depth(where: tuple[str, bool],
             be.close()
 
 
+@pytest.mark.parametrize("waves", [1, 8])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_4096_completions_left_unreaped(where: tuple[str, bool], engine: str) -> None:
-    """Submitted in eight waves and left to pile up before one reap: none overwritten."""
+def test_4096_completions_left_unreaped(where: tuple[str, bool], engine: str,
+                                        waves: int) -> None:
+    """Submitted at once or in waves, left to pile up before one reap: none overwritten."""
     path, direct = where
     _skip_native_buffered(engine, direct)
     writes, data = _write_requests(3)
+    per = N // waves
     with opened(path, direct) as fd:
         be = create(engine, fd)
         try:
-            for wave in range(8):
-                be.submit(writes[wave * 512:(wave + 1) * 512])
+            for wave in range(waves):
+                be.submit(writes[wave * per:(wave + 1) * per])
                 time.sleep(0.05)  # let the wave complete and its completions pile up
             done = reap_all(be, N)
             check_all_full(done, writes)
@@ -186,3 +189,25 @@ def test_several_buffers_under_o_direct(where: tuple[str, bool], engine: str) ->
             assert b"".join(bytes(b) for b in out) == data
         finally:
             be.close()
+
+
+@pytest.mark.parametrize("backend", [e for e in ENGINES if e != "threads-py"])
+def test_several_buffers_through_the_driver_with_cache_none(image_file: Path,
+                                                            backend: str) -> None:
+    import qdrive.driver as driver
+
+    data = _pattern(4 * 4096, 8)
+    with driver.open(f"file={image_file},format=raw,cache=none", backend=backend) as dev:
+        bufs = [dev.buffer(4096) for _ in range(4)]
+        for i, b in enumerate(bufs):
+            b[:] = data[i * 4096:(i + 1) * 4096]
+        reqs = [Request(Op.WRITE, k << 16, bufs) for k in range(64)]
+        dev.submit(reqs)
+        done = []
+        while len(done) < len(reqs):
+            done += dev.reap(len(reqs) - len(done))
+        assert all(c.error is None and c.result == len(data) for c in done)
+        out = [dev.buffer(4096) for _ in range(4)]
+        dev.submit([Request(Op.READ, 63 << 16, out)])
+        (c,) = dev.reap(1)
+        assert c.error is None and b"".join(bytes(b) for b in out) == data
