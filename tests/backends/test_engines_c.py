@@ -68,3 +68,20 @@ def test_cffi_module_builds_under_gcc14_errors(engine: str, tmp_path: Path) -> N
         pytest.skip(f"the {engine} library is not installed here")
     built = _build.build_variant(tmp_path, GCC14 + ["-Werror=return-type"], [], [engine])
     assert len(built) == 1 and Path(built[0]).stat().st_size > 0
+
+
+def test_a_missing_library_is_found_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup.py leaves an engine out when neither pkg-config nor a compile test finds it."""
+    ghost = _build.Engine("qdrive.backends._ghost_cffi", "qd_laio.c", "qdrive-no-such.h",
+                          "qdrive-no-such", ("qdrive_no_such",), "nothing")
+    monkeypatch.setitem(_build.ENGINES, "ghost", ghost)
+    assert _build.find("ghost") is None
+    assert _build.find("threads") is not None  # while glibc's are found
+
+
+@pytest.mark.skipif(shutil.which("pkg-config") is None, reason="no pkg-config")
+def test_liburing_is_found_with_pkg_config() -> None:
+    if not Path("/usr/include/liburing.h").exists():
+        pytest.skip("liburing-dev is not installed")
+    flags = _build._pkgconfig("liburing")
+    assert flags is not None and "uring" in flags.libraries
