@@ -88,8 +88,9 @@ def main(argv: list[str]) -> int:
     if subprocess.run([sys.executable, "-c", probe], env=env, cwd=out).returncode:
         raise SystemExit(f"sanitize: the tests would not load the engines in {out}")
     # --import-mode=append: pytest must not put the work tree before the copy.
+    # Its own --basetemp: other pytest runs on the machine share /tmp/pytest-of-<user>.
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-           "--import-mode=append", "--rootdir", str(ROOT),
+           "--import-mode=append", "--rootdir", str(ROOT), f"--basetemp={out / 'tmp'}",
            *(str(ROOT / a) if a.startswith("tests/") else a for a in args)]
     print(f"sanitize {kind}: {' '.join(cmd)}", flush=True)
     rc = subprocess.run(cmd, env=env, cwd=out).returncode
