@@ -84,7 +84,7 @@ def test_dropped_without_close_leaks_nothing(image_file: Path, engine: str) -> N
                        for i in range(64)])
             del be
             gc.collect()
-        assert _fds() == fds
+        assert _fds() <= fds  # (a collected leftover of an earlier test may close more)
         assert _settle(_tasks, tasks) <= tasks
 
 
