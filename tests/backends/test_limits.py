@@ -7,6 +7,7 @@ the completion count.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import threading
@@ -211,3 +212,35 @@ def test_several_buffers_through_the_driver_with_cache_none(image_file: Path,
         dev.submit([Request(Op.READ, 63 << 16, out)])
         (c,) = dev.reap(1)
         assert c.error is None and b"".join(bytes(b) for b in out) == data
+
+
+# -- the contract at a full device ------------------------------------------------------------
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_full_filesystem_gives_full_writes_or_enospc(small_fs: Path, engine: str) -> None:
+    """On a 16 MiB filesystem, 32 MiB of writes at once: each completes whole or with
+    ENOSPC (a short write is continued first), and every whole one reads back."""
+    path = small_fs / "full.img"
+    with open(path, "wb") as f:
+        f.truncate(64 << 20)
+    chunk = 1 << 20
+    writes = []
+    for n in range(32):
+        b = aligned(chunk)
+        b[:] = bytes([n + 1]) * chunk
+        writes.append(Request(Op.WRITE, n * chunk, [b], chunk, tag=n))
+    with opened(str(path), False) as fd:
+        be = create(engine, fd)
+        try:
+            be.submit(writes)
+            done = reap_all(be, len(writes))
+        finally:
+            be.close()
+        assert {id(c.request) for c in done} == {id(w) for w in writes}
+        whole = [c.request.tag for c in done if c.error is None]
+        failed = [c for c in done if c.error is not None]
+        assert all(c.result == chunk for c in done if c.error is None)
+        assert failed and all(c.error.errno == errno.ENOSPC for c in failed)  # type: ignore[union-attr]
+        assert whole, "the filesystem took nothing"
+        for n in whole:
+            assert os.pread(fd, chunk, n * chunk) == bytes([n + 1]) * chunk
