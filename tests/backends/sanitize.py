@@ -100,6 +100,8 @@ def main(argv: list[str]) -> int:
     if found:
         print(f"sanitize {kind}: {len(found)} report(s), see above", file=sys.stderr)
         return rc or 1
+    if rc == 0:  # keep the test images only when something failed
+        shutil.rmtree(out / "tmp", ignore_errors=True)
     return rc
 
 
