@@ -4,13 +4,13 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc e2fsprogs util-linux
+DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc pkg-config e2fsprogs util-linux
 SECONDS ?= 60
 
-.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables
+.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables sanitize asan-quick
 
 # The Debian packages come first: the install builds the cffi backends against them.
-$(STAMP): pyproject.toml setup.py qdrive/backends/_build.py | debs
+$(STAMP): pyproject.toml setup.py qdrive/backends/_build.py $(wildcard qdrive/backends/csrc/*) | debs
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
@@ -29,10 +29,28 @@ debs:
 demo: $(STAMP)
 	$(BIN)/qdrive demo
 
-# The whole suite, then every fuzz target for a bounded time (60 s in all).
+# The whole suite, every fuzz target for a bounded time (60 s in all), then a short run of
+# the backend tests against the C engines built with ASan+UBSan.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m tests.fuzz.run --seconds 60
+	$(MAKE) --no-print-directory asan-quick
+
+# The C engines under sanitizers (tests/backends/sanitize.py builds them into
+# build/sanitize/): ASan+UBSan for every engine on the backend suites, TSan for the pool.
+SAN := $(BIN)/python -m tests.backends.sanitize
+SAN_SUITES := tests/backends/test_contract.py tests/backends/test_limits.py \
+  tests/backends/test_lifecycle.py tests/backends/test_aio_limits.py tests/test_bench.py
+sanitize: $(STAMP)
+	$(SAN) asan $(SAN_SUITES)
+	$(SAN) tsan $(SAN_SUITES) -k "threads and not threads-py"
+
+# The part of it make test runs (a minute or two): the contract, and every limit test
+# on an O_DIRECT file.
+asan-quick: $(STAMP)
+	$(SAN) asan tests/backends/test_contract.py tests/backends/test_limits.py \
+	  tests/backends/test_lifecycle.py tests/backends/test_aio_limits.py \
+	  -k "not loop512 and not loop4096 and not ([file- and not [file-direct) and not 4096]"
 
 # Coverage-guided fuzzing on demand: make fuzz SECONDS=600
 fuzz: $(STAMP)
