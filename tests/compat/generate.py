@@ -10,11 +10,12 @@ read), then one case per line, ``{"id", "category", "drives": [text]}`` or
 the image folder for that QEMU start only: -readconfig files). The same seed and
 arguments give the same file.
 
-The classes follow issues 14 and 15. Single drives: every driver QEMU 7.2's
-``-drive format=help`` lists, with its runtime options mutated (names, kinds and enum
-values from grammar/qemu-7.2/block-drivers.json and qapi-block.json, read by
-tests/compat/schema.py), the node graph (backing.*, data-file, encrypt.*, file.file.*,
-json: names, driver=file with filename=, file.filename taken literally), snapshot
+The classes follow issues 14 and 15. Single drives: every driver ``-drive format=help``
+lists in QEMU 7.2, 10.0 or 11.1, with its runtime options mutated (names, kinds and enum
+values from grammar/qemu-*/block-drivers.json and qapi-block.json, read by
+tests/compat/schema.py; an option only one version has is drawn like the others), the
+node graph (backing.*, data-file, encrypt.*, file.file.*, json: names, driver=file
+with filename=, file.filename taken literally), snapshot
 overlays, raw offset/size against the image, pflash sizes and host files (a directory,
 /dev/null, a host block device, a missing parent). Command lines: -blockdev in the
 dotted and the JSON syntax, -device for block devices, -object secret/throttle-group/
@@ -36,7 +37,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import schema
+from . import corpus, schema
 
 Item = tuple[str, str]  # one key=value of a QemuOpts string (value None-free)
 Case = dict[str, Any]
@@ -1091,10 +1092,8 @@ def _regroup(argv: list[str]) -> list[str]:
 # -- the batch ---------------------------------------------------------------------------------
 
 def key(case: Case) -> tuple[str, ...]:
-    """A case's identity (as tests/compat/compare.key), with the files it writes."""
-    base = tuple(case["drives"]) if "drives" in case else ("ARGV", *case["argv"])
-    files = sorted((case.get("files") or {}).items())
-    return base + tuple(f"FILE {name}={text}" for name, text in files)
+    """A case's identity (drives or argv, and the files it writes): tests/compat/corpus.py."""
+    return corpus.key(case)
 
 
 def batch(make: Callable[[], Case], count: int, prefix: str,
@@ -1140,17 +1139,15 @@ def write(path: Path, cases: Sequence[Case], header: dict[str, Any]) -> None:
 
 
 def load_keys(paths: Iterable[Path]) -> set[tuple[str, ...]]:
-    """Case keys of corpus files (recordings or case files: header line first)."""
-    out: set[tuple[str, ...]] = set()
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f):
-                row = json.loads(line)
-                if n == 0 and "drives" not in row and "argv" not in row:
-                    continue
-                if "drives" in row or "argv" in row:
-                    out.add(key(row))
-    return out
+    """Case keys of corpus files: case files, recordings or the harvest's items."""
+    return {corpus.key(row) for path in paths for row in corpus.read(path)[1]}
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(corpus.oracle.REPO))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1170,7 +1167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = args.prefix or f"gen{args.seed}"
     s, c = generate(args.seed, args.singles, args.cmdlines, prefix, exclude)
     header = {"generator": "tests/compat/generate.py", "seed": args.seed, "prefix": prefix,
-              "tables": "grammar/qemu-7.2", "excluded_files": len(args.exclude),
+              "tables": [f"grammar/qemu-{v}" for v in schema.VERSIONS],
+              "excluded": [_relative(p) for p in args.exclude],
               "excluded_cases": len(exclude)}
     write(args.out_singles, s, {**header, "kind": "singles"})
     write(args.out_cmdlines, c, {**header, "kind": "cmdlines"})

@@ -196,7 +196,10 @@ def union_tags(version: str = "7.2") -> Mapping[str, tuple[str, ...]]:
     return out
 
 
-def merged_drivers(versions: tuple[str, ...] = ("7.2", "10.0", "11.1")) -> Mapping[str, Driver]:
+VERSIONS = ("7.2", "10.0", "11.1")
+
+
+def merged_drivers(versions: tuple[str, ...] = VERSIONS) -> Mapping[str, Driver]:
     """Drivers of several versions, each with the union of its options and children.
 
     The generator draws from this so that a case can use an option (or a driver) that
