@@ -304,6 +304,41 @@ def make_images(where: Path) -> None:
         (where / name).mkdir(exist_ok=True)
 
 
+def image_state(where: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every image: a QEMU that opens an image read-write may rewrite
+    its header (vhdx's log sequence, parallels' in-use flag, a qcow2 dirty bit, the
+    superblock blklogwrites writes), and the next case must not see that."""
+    out = {}
+    for name in (*ALL_IMAGES, *SECRET_FILES, *HARVEST_FILES):
+        with contextlib.suppress(FileNotFoundError):
+            st = os.stat(where / name)
+            out[name] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def restore_images(where: Path, state: dict[str, tuple[int, int]]) -> list[str]:
+    """Put back every image whose size or mtime moved since ``state`` (which is brought
+    up to date); the names of those put back."""
+    changed = [n for n, was in state.items() if _stat(where / n) != was]
+    for name in changed:
+        (where / name).unlink(missing_ok=True)
+        data = where / f"{Path(name).stem}.data"
+        if name in GENERATED_IMAGES and data.exists():
+            data.unlink()
+    if changed:
+        make_images(where)
+        state.update(image_state(where))
+    return changed
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 class HostDevice:
     """``DEV`` in an image folder: a symlink to a loop device of its own (root only).
 
@@ -382,24 +417,26 @@ def run(case: list[str] | Mapping[str, Any], cwd: Path, timeout: float = 20.0,
         case = {"drives": case}
     qemu.check_visible(cwd)
     logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)  # EOF at quit is expected
-    written = _write_files(cwd, case.get("files", {}))
-    try:
+    with case_files(cwd, case.get("files", {})):
         return asyncio.run(_run(qemu_args(case), cwd, timeout, qemu, user))
+
+
+@contextlib.contextmanager
+def case_files(cwd: Path, files: Mapping[str, str]) -> Iterator[None]:
+    """A case's ``files`` written into the image folder, and removed again after."""
+    written = []
+    try:
+        for name, text in files.items():
+            if "/" in name or name.startswith("."):
+                raise ValueError(f"a case file must be a plain name in the image folder: "
+                                 f"{name!r}")
+            path = cwd / name
+            path.write_text(text, "utf-8")
+            written.append(path)
+        yield
     finally:
         for path in written:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-
-
-def _write_files(cwd: Path, files: Mapping[str, str]) -> list[Path]:
-    out = []
-    for name, text in files.items():
-        if "/" in name or name.startswith("."):
-            raise ValueError(f"a case file must be a plain name in the image folder: {name!r}")
-        path = cwd / name
-        path.write_text(text, "utf-8")
-        out.append(path)
-    return out
+            path.unlink(missing_ok=True)
 
 
 async def _run(args: list[str], cwd: Path, timeout: float, qemu: Qemu,

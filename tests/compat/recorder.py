@@ -59,6 +59,7 @@ class Recorder:
         self.local = threading.local()
         self.lock = threading.Lock()
         self.stack = contextlib.ExitStack()
+        self.restored = 0  # images a case changed (put back before the next case)
 
     def __enter__(self) -> Recorder:
         return self
@@ -70,7 +71,18 @@ class Recorder:
         if not hasattr(self.local, "where"):
             with self.lock:
                 self.local.where = self.stack.enter_context(oracle.image_dir())
+            self.local.state = oracle.image_state(self.local.where)
         return self.local.where
+
+    def run(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """One case in this worker's folder; images it changed are put back after."""
+        where = self._where()
+        try:
+            return oracle.run(row, where, timeout=self.timeout, qemu=self.qemu)
+        finally:
+            changed = oracle.restore_images(where, self.local.state)
+            with self.lock:
+                self.restored += len(changed)
 
     def record(self, rows: Sequence[dict[str, Any]], label: str) -> list[dict[str, Any]]:
         done = 0
@@ -78,7 +90,7 @@ class Recorder:
 
         def one(row: dict[str, Any]) -> dict[str, Any]:
             nonlocal done
-            verdict = oracle.run(row, self._where(), timeout=self.timeout, qemu=self.qemu)
+            verdict = self.run(row)
             with self.lock:
                 done += 1
                 if done % step == 0 or done == len(rows):
@@ -94,6 +106,7 @@ def record_file(rec: Recorder, cases: Path, out: Path, default_source: str,
     """Record one case file into ``out``; the summary written as its header."""
     header, rows = corpus.read(cases)
     todo, skipped = case_rows(rows, default_source)
+    rec.restored = 0
     start = time.monotonic()
     recorded = rec.record(todo, out.name)
     seconds = round(time.monotonic() - start, 1)
@@ -101,7 +114,7 @@ def record_file(rec: Recorder, cases: Path, out: Path, default_source: str,
         "qemu": rec.qemu.version_line, "version": rec.qemu.version, "cases": len(recorded),
         "not_runnable": skipped, "accepted": sum(1 for r in recorded if r["accepted"]),
         "timeouts": sum(1 for r in recorded if r.get("timeout")), "seconds": seconds,
-        "jobs": rec.jobs, "from": label or _relative(cases),
+        "jobs": rec.jobs, "images_restored": rec.restored, "from": label or _relative(cases),
         "from_header": {k: v for k, v in (header or {}).items() if k != "categories"},
     }
     corpus.write(out, summary, recorded)
