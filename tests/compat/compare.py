@@ -7,8 +7,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import qdrive
+import qdrive.facts as qdrive_facts
 from qdrive.argv import read_argv
 from qdrive.facts import query_block
 
@@ -33,21 +35,45 @@ def strip_noise(stderr: str) -> str:
     return "\n".join(x for x in stderr.splitlines() if "terminating on signal" not in x)
 
 
-def ours(case: list[str] | dict[str, list[str]]) -> dict[str, object]:
-    """qdrive's verdict on a case: a list of -drive strings, or {"drives"|"argv": [...]}."""
+def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
+         **options: Any) -> dict[str, object]:
+    """qdrive's verdict on a case: a list of -drive strings, or {"drives"|"argv": [...]}.
+
+    ``dialect`` and ``options`` are passed to check() when given (qdrive raises
+    UnsupportedDialect for a dialect it does not know). ``nodes``
+    (query-named-block-nodes) is predicted once qdrive.facts offers
+    ``query_named_block_nodes``; until then it is absent.
+    """
+    extra: dict[str, Any] = dict(options) if dialect is None else {**options,
+                                                                    "dialect": dialect}
     if isinstance(case, dict) and "argv" in case:
         cmd = read_argv(case["argv"])
-        result = qdrive.check(cmd.drives, machine=cmd.machine, snapshot=cmd.snapshot)
+        result = qdrive.check(cmd.drives, machine=cmd.machine, snapshot=cmd.snapshot, **extra)
     else:
-        result = qdrive.check(case["drives"] if isinstance(case, dict) else case)
+        result = qdrive.check(case["drives"] if isinstance(case, dict) else case, **extra)
     out: dict[str, object] = {"accepted": result.ok, "stderr": result.qemu_stderr(PROG)}
     devices = query_block(result)
     if devices is not None:
         out["devices"] = devices
+    nodes = getattr(qdrive_facts, "query_named_block_nodes", None)
+    if nodes is not None and devices is not None:
+        out["nodes"] = nodes(result)
     return out
 
 
-CATEGORIES = ("accept/reject", "message", "facts")
+def ours_safely(case: dict[str, Any], dialect: str | None = None,
+                **options: Any) -> dict[str, object]:
+    """ours(), with an exception qdrive raises turned into a verdict that agrees with
+    nothing (a scoring run must see every case through)."""
+    try:
+        return ours(case, dialect, **options)
+    except qdrive.UnsupportedDialect:
+        raise
+    except Exception as e:  # noqa: BLE001 - any qdrive failure is a disagreement
+        return {"accepted": None, "stderr": f"qdrive raised {type(e).__name__}: {e}"}
+
+
+CATEGORIES = ("accept/reject", "message", "facts", "node facts")
 
 
 def translate(drives: list[str]) -> list[str] | None:
@@ -78,8 +104,9 @@ def same_facts(drive_facts: list[dict], blockdev_facts: list[dict]) -> bool:
 def verdict(row: dict) -> dict[str, object]:
     """The recorded verdict of a row, in the shape ours() returns."""
     want = {"accepted": row["accepted"], "stderr": strip_noise(row["stderr"])}
-    if "devices" in row:
-        want["devices"] = row["devices"]
+    for facts in ("devices", "nodes"):
+        if facts in row:
+            want[facts] = row[facts]
     return want
 
 
@@ -92,6 +119,8 @@ def disagreements(want: dict[str, object], got: dict[str, object]) -> list[str]:
         bad.append("message")
     if want["accepted"] and want.get("devices") != got.get("devices"):
         bad.append("facts")
+    if want["accepted"] and "nodes" in want and want["nodes"] != got.get("nodes"):
+        bad.append("node facts")
     return bad
 
 
