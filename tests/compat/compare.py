@@ -14,6 +14,8 @@ import qdrive.facts as qdrive_facts
 from qdrive.argv import read_argv
 from qdrive.facts import query_block
 
+from . import oracle
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qemu72"
 PROG = "qemu-system-x86_64"
 
@@ -134,7 +136,8 @@ def differences(rows: list[dict]) -> list[tuple[dict, dict, list[str]]]:
     out = []
     for row in rows:
         case = {k: row[k] for k in ("drives", "argv") if k in row}
-        got, want = ours(case), verdict(row)
+        with oracle.case_files(Path.cwd(), row.get("files", {})):
+            got, want = ours(case), verdict(row)
         bad = disagreements(want, got)
         if bad:
             out.append((want | case, got, bad))
