@@ -493,14 +493,18 @@ async def _session(client: Any, proc: asyncio.subprocess.Process, nodes: bool,
                    cwd: Path) -> dict[str, Any]:
     accept = asyncio.ensure_future(client.accept())
     died = asyncio.ensure_future(proc.wait())
-    done, _ = await asyncio.wait({accept, died}, return_when=asyncio.FIRST_COMPLETED)
-    if accept not in done:
-        accept.cancel()
-        with contextlib.suppress(BaseException):  # retrieve its outcome: no asyncio warning
-            await accept
-        raise RuntimeError("QEMU exited before the QMP session")
-    accept.result()
-    died.cancel()
+    try:
+        done, _ = await asyncio.wait({accept, died}, return_when=asyncio.FIRST_COMPLETED)
+        if accept not in done:
+            raise RuntimeError("QEMU exited before the QMP session")
+        accept.result()
+    finally:
+        # Also on a timeout (this coroutine cancelled): both tasks end here, and their
+        # outcome is fetched, so asyncio never reports an exception nobody retrieved.
+        for task in (accept, died):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
     await client.execute("query-status")
     out: dict[str, Any] = {
         "devices": [await _facts(client, b) for b in await client.execute("query-block")]}
