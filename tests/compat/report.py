@@ -58,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results += scored
             per_corpus[name] = scoring.tally(scored, lambda r: "-")["all"]
     print(f"oracle: {(header or {}).get('qemu', qemu.binary)}; qdrive dialect {args.dialect}")
+    per_corpus["all"] = scoring.tally(results, lambda r: "-")["all"]
     for title, tallies in (("corpus file", per_corpus),
                            ("category", scoring.tally(results, lambda r: r["category"])),
                            ("source", scoring.tally(results, lambda r: r["source"]))):

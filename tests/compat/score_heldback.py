@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             per_file[f"{path.parent.parent.name}/{path.name}"] = scoring.tally(
                 scored, lambda r: "-")["all"]
     print(f"held-back batches, oracle: {qemu_line}; qdrive dialect {args.dialect}")
+    per_file["all"] = scoring.tally(results, lambda r: "-")["all"]
     for title, tallies in (("batch file", per_file),
                            ("category", scoring.tally(results, lambda r: r["category"])),
                            ("source", scoring.tally(results, lambda r: r["source"]))):
