@@ -8,7 +8,7 @@ DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc e2fsprogs uti
 SECONDS ?= 60
 
 .PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables record \
-	generate heldback record-heldback hoststate
+	generate heldback record-heldback hoststate versions
 
 # The Debian packages come first: the install builds the cffi backends against them.
 $(STAMP): pyproject.toml setup.py qdrive/backends/_build.py | debs
@@ -69,6 +69,10 @@ oracle: $(STAMP)
 DIALECT ?= qemu-7.2
 compat: $(STAMP)
 	$(BIN)/python -m tests.compat.report --dialect $(DIALECT)
+
+# Where the recorded QEMU versions part (QEMU against QEMU): what a dialect has to model.
+versions: $(STAMP)
+	$(BIN)/python -m tests.compat.versions
 
 # Record one QEMU version's verdicts on every corpus with a case file (fixtures/generated,
 # fixtures/harvest, the host states; for 10.0 and 11.1 also the original corpus) into
