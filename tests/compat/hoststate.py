@@ -50,6 +50,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -278,6 +279,7 @@ def _ask_qdrive(compare: Any, run: dict[str, Any], user: tuple[int, int] | None
 def record(qemu: oracle.Qemu) -> Path:
     """Record every case live into the version's hoststate.jsonl."""
     rows, skipped = [], []
+    start = time.monotonic()
     for case in cases():
         try:
             verdict = live(case, qemu)
@@ -288,6 +290,9 @@ def record(qemu: oracle.Qemu) -> Path:
                                           "argv") if k in case} | verdict)
     out = qemu.fixtures / "hoststate.jsonl"
     header = {"qemu": qemu.version_line, "version": qemu.version, "cases": len(rows),
+              "accepted": sum(1 for r in rows if r["accepted"]),
+              "timeouts": sum(1 for r in rows if r.get("timeout")),
+              "seconds": round(time.monotonic() - start, 1),
               "from": "fixtures/hoststate/cases.jsonl", "skipped": skipped}
     corpus.write(out, header, rows)
     return out
