@@ -551,6 +551,9 @@ def relative(text: str, cwd: Path) -> str:
 # -- a QEMU left running ------------------------------------------------------------------------
 
 
+CONNECT_ATTEMPTS = 100  # 50 ms apart
+
+
 class Running:
     """A QEMU started on drives and left running (``with Running(drives, cwd) as pid``)."""
 
@@ -567,6 +570,16 @@ class Running:
         self.sock = ready
 
     def __enter__(self) -> int:
+        try:
+            self._wait_ready()
+        except BaseException:
+            # __exit__ is not called when __enter__ fails: stop QEMU here, or it is left
+            # running with the image locked (a refused connect once did exactly that)
+            err = self._stop()
+            raise RuntimeError(f"QEMU did not come up: {err}") from None
+        return self.proc.pid
+
+    def _wait_ready(self) -> None:
         from qemu.qmp.legacy import QEMUMonitorProtocol
 
         for _ in range(400):  # the socket appears once QEMU has parsed its options
@@ -574,22 +587,23 @@ class Running:
                 break
             subprocess.run(["sleep", "0.05"], check=False)
         if self.proc.poll() is not None or not _is_socket(self.sock):
-            raise RuntimeError(self._stop())
+            raise RuntimeError("QEMU exited before its QMP socket appeared")
         # The socket file appears at bind(); a connect() before QEMU's listen() is refused,
         # which a loaded machine makes likely enough to matter: retry for a while.
-        for attempt in range(100):
+        for attempt in range(CONNECT_ATTEMPTS):
             mon = QEMUMonitorProtocol(self.sock)
             try:
                 mon.connect()
                 break
             except Exception:  # noqa: BLE001 - qemu.qmp wraps the refusal in ConnectError
                 mon.close()
-                if attempt == 99 or self.proc.poll() is not None:
-                    raise RuntimeError(self._stop()) from None
+                if attempt == CONNECT_ATTEMPTS - 1 or self.proc.poll() is not None:
+                    raise
                 subprocess.run(["sleep", "0.05"], check=False)
-        mon.cmd("query-status")  # answered only once machine init is done
-        mon.close()
-        return self.proc.pid
+        try:
+            mon.cmd("query-status")  # answered only once machine init is done
+        finally:
+            mon.close()
 
     def _stop(self) -> str:
         self.proc.kill()
