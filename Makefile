@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc pkg-config e2fsprogs util-linux
 SECONDS ?= 60
 
-.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables sanitize asan-quick
+.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables sanitize \
+	asan-quick record generate heldback record-heldback hoststate versions
 
 # The Debian packages come first: the install builds the cffi backends against them.
 $(STAMP): pyproject.toml setup.py qdrive/backends/_build.py $(wildcard qdrive/backends/csrc/*) | debs
@@ -81,8 +82,56 @@ bench: $(STAMP)
 oracle: $(STAMP)
 	$(BIN)/python -m tests.compat.record
 
+# qdrive against every recorded corpus, per category and per source, from the recordings
+# (no QEMU needed): make compat [DIALECT=qemu-7.2]
+DIALECT ?= qemu-7.2
 compat: $(STAMP)
-	$(BIN)/python -m tests.compat.report
+	$(BIN)/python -m tests.compat.report --dialect $(DIALECT)
+
+# Where the recorded QEMU versions part (QEMU against QEMU): what a dialect has to model.
+versions: $(STAMP)
+	$(BIN)/python -m tests.compat.versions
+
+# Record one QEMU version's verdicts on every corpus with a case file (fixtures/generated,
+# fixtures/harvest, the host states; for 10.0 and 11.1 also the original corpus) into
+# fixtures/qemuXX/. 10.0 and 11.1 are the ../shared/tools/qemu-chroot wrappers; as root
+# their trees first get what an ordinary install has (tests/compat/chroots.py). Slow
+# (tens of minutes); never part of make test.
+VERSION ?= 7.2
+JOBS ?= 3
+record: $(STAMP)
+	@if [ "$$(id -u)" = 0 ]; then $(BIN)/python -m tests.compat.chroots; fi
+	$(BIN)/python -m tests.compat.recorder --version $(VERSION) --jobs $(JOBS)
+	$(BIN)/python -m tests.compat.hoststate --record --version $(VERSION)
+
+# Regenerate the dev batches (seed 1) from the derived tables (tests check they are current).
+generate: $(STAMP)
+	$(BIN)/python -m tests.compat.generate --seed 1 --prefix dev1 --singles 3000 \
+	  --cmdlines 1000 --out-singles fixtures/generated/singles.jsonl \
+	  --out-cmdlines fixtures/generated/cmdlines.jsonl --exclude \
+	  fixtures/qemu72/verdicts.jsonl fixtures/harvest/drives.jsonl fixtures/harvest/cmdlines.jsonl
+
+# The batches held back outside the repository (HELDBACK): score them once, at the end,
+# tables only (make heldback [DIALECT=...]); record-heldback records them again with
+# every QEMU (counts only are printed).
+HELDBACK ?= /work/heldback
+heldback: $(STAMP)
+	$(BIN)/python -m tests.compat.score_heldback --root $(HELDBACK) --dialect $(DIALECT)
+
+record-heldback: $(STAMP)
+	@for v in 7.2 10.0 11.1; do d=qemu$${v//./}; \
+	  $(BIN)/python -m tests.compat.recorder --version $$v --quiet --jobs $(JOBS) \
+	    --cases $(HELDBACK)/generated/cases-singles.jsonl $(HELDBACK)/generated/cases-cmdlines.jsonl \
+	    --out $(HELDBACK)/generated/$$d 2>/dev/null || exit 1; \
+	  $(BIN)/python -m tests.compat.recorder --version $$v --quiet --jobs $(JOBS) --source harvest \
+	    --cases $(HELDBACK)/harvest/drives.jsonl $(HELDBACK)/harvest/cmdlines.jsonl \
+	    --out $(HELDBACK)/harvest-recorded/$$d 2>/dev/null || exit 1; done
+
+# Host states built for real (locks held by another QEMU, a read-only mount, a filesystem
+# without O_DIRECT, io_uring disabled, an unprivileged QEMU, ...): qdrive's check() against
+# the live QEMU, per state (root; VERSION as above).
+hoststate: $(STAMP)
+	$(BIN)/python -m tests.compat.hoststate --compare --version $(VERSION)
 
 # After editing grammar/drive.lark: re-derive grammar/terminals.json (tests check it is current).
 grammar: $(STAMP)
