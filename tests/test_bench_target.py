@@ -372,3 +372,26 @@ def test_a_mounted_block_device_is_refused_even_with_consent(small_fs: Path) -> 
     assert_refused(bench(f"file={source},cache=none", "--yes-destroy-data"),
                    "in use by the kernel", "unmount")
     assert os.listdir(small_fs) == ["lost+found"]
+
+
+@pytest.mark.live
+@needs_qemu
+@pytest.mark.parametrize("phase", ["qdrive", "fio"])
+def test_the_lock_is_held_for_the_whole_run(tmp_path: Path, phase: str) -> None:
+    """While bench runs (its own loop, or fio next to it), a QEMU started on the target
+    is refused with QEMU's own lock message."""
+    from tests.test_bench_signals import Bench
+
+    if phase == "fio" and shutil.which("fio") is None:
+        pytest.skip("fio not installed")
+    target = tmp_path / "new.img"
+    extra = ["--compare-fio", "--pairs", "1"] if phase == "fio" else []
+    run = Bench(f"file={target},cache=none", "--size", "16M", "--runtime", "8", *extra)
+    run.wait_for(r"pair 1/1: fio" if phase == "fio" else r"running 8 s")
+    got = oracle.run([f"file={target},format=raw,if=virtio"], tmp_path)
+    code, out, err = run.finish()
+    assert code == 0, err
+    assert got["accepted"] is False
+    assert str(got["stderr"]).endswith(f'Failed to get "write" lock\nIs another process '
+                                       f"using the image [{target}]?")
+    assert not target.exists()
