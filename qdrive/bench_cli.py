@@ -60,7 +60,8 @@ def bench_command(args: argparse.Namespace) -> int:
                 session is not None and session.removed) else ""
             return _fail(progress, f"interrupted by {exc.name}{removed}", exc.exit_code)
         except OSError as exc:  # the device failed during the run (EIO, ENOSPC ...)
-            return _fail(progress, f"the benchmark failed: {_os_message(exc)}", 1)
+            where = f" on {session.path}" if session is not None else ""
+            return _fail(progress, f"the benchmark failed{where}: {_os_message(exc)}", 1)
         except RuntimeError as exc:  # FioError
             return _fail(progress, str(exc), 1)
 

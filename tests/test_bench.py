@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -193,3 +194,80 @@ def test_cli_keep(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("threads cache=writeback: ") and " MB/s, " in p.stdout
     assert target.stat().st_size == 4 << 20
+
+
+LINE = (r"[\d,.]+ MB/s, [\d,]+ IOPS, sub [\d.]+ us, comp [\d.]+ ms \(p50 [\d.]+, p99 [\d.]+, "
+        r"p99\.9 [\d.]+\), [\d.]+ CPU s \([\d.]+ s/GB\)")
+
+
+def test_the_figures_line(tmp_path: Path) -> None:
+    p = subprocess.run([sys.executable, "-m", "qdrive", "bench",
+                        f"file={tmp_path / 'n.img'},cache=directsync,aio=io_uring",
+                        "--size", "4M", "--runtime", "0.1", "--iodepth", "2"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert re.fullmatch(r"io_uring cache=directsync: " + LINE + "\n", p.stdout), p.stdout
+
+
+def test_the_progress_line_on_a_terminal(tmp_path: Path) -> None:
+    from tests.test_bench_signals import Bench
+
+    run = Bench(f"file={tmp_path / 'n.img'},cache=none", "--size", "128M", "--runtime", "0.2")
+    code, out, err = run.finish()
+    assert code == 0, err
+    assert "preparing" in err and "0 / 128 MiB" in err and "64 / 128 MiB" in err
+    assert "running 0.2 s in the C engine" in err
+    assert run.seen.endswith("\x1b[K")  # the line is erased before the figures appear
+    assert re.fullmatch(r"threads cache=none: " + LINE + "\n", out), out
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("rw", ["randwrite", "randrw"])  # the C loop, the Python loop
+def test_an_io_error_is_exit_1(tmp_path: Path, rw: str) -> None:
+    """A run that fails (ENOSPC writing into a sparse image on a full filesystem) says so
+    in one line and exits 1; the image is the user's, so it stays."""
+    why = _loop_skip() or ("" if shutil.which("mkfs.ext4") else "mkfs.ext4 is not installed")
+    if why:
+        pytest.skip(why)
+    backing = tmp_path / "fs.img"
+    with open(backing, "wb") as f:
+        f.truncate(16 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(backing)], check=True)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(backing), str(mnt)], check=True)
+    try:
+        vfs = os.statvfs(mnt)
+        with open(mnt / "filler", "wb") as f:  # leave 256 KiB: a few writes fill it
+            os.posix_fallocate(f.fileno(), 0, vfs.f_bavail * vfs.f_frsize - (256 << 10))
+        image = mnt / "sparse.img"
+        with open(image, "wb") as f:
+            f.truncate(64 << 20)
+        p = subprocess.run([sys.executable, "-m", "qdrive", "bench", f"file={image},cache=none",
+                            "--yes-destroy-data", "--runtime", "0.5", "--rw", rw],
+                           capture_output=True, text=True)
+        assert p.returncode == 1 and p.stdout == ""
+        assert p.stderr.startswith(f"qdrive: the benchmark failed on {image}: ")
+        assert p.stderr.endswith("No space left on device\n") and p.stderr.count("\n") == 1
+        assert image.stat().st_size == 64 << 20
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_the_matrix_on_the_command_line(tmp_path: Path) -> None:
+    target = tmp_path / "m.img"
+    p = subprocess.run([sys.executable, "-m", "qdrive", "bench", f"file={target}",
+                        "--matrix", "--size", "4M", "--runtime", "0.05", "--iodepth", "2",
+                        "--out", str(tmp_path / "table")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    mine = [x for x in lines if x.startswith("qdrive ")]
+    assert [x.split("|")[0].strip() for x in mine] == [f"qdrive {r.label}"[:34].strip()
+                                                      for r in ROWS]
+    fio = shutil.which("fio") is not None
+    assert sum(x.startswith("fio ") for x in lines) == (len(ROWS) if fio else 0)
+    assert sum("ratio qdrive/fio" in x for x in lines) == (len(ROWS) if fio else 0)
+    assert lines[-1].startswith(f"wrote {tmp_path / 'table'}.csv, {tmp_path / 'table'}.json")
+    rows = json.loads((tmp_path / "table.json").read_text())
+    assert len(rows) == len(ROWS) * (2 if fio else 1)
+    assert not target.exists()
