@@ -128,7 +128,12 @@ class TargetSession:
             _allocate(fd, self.path, size)
         finally:
             os.close(fd)
-        self._prefill(self._lock(write=True), size)
+        guard = self._lock(write=True)
+        if size % guard.request_alignment:  # the prefill's last write would be partial
+            a = guard.request_alignment
+            raise TargetError(f"--size {size} is not a multiple of {self.path}'s {a}-byte "
+                              f"O_DIRECT alignment: give --size {size // a * a or a}")
+        self._prefill(guard, size)
         return Target(self.path, size, True, False, not self.writes)
 
     def _existing_target(self, st: os.stat_result) -> Target:
