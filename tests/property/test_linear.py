@@ -4,7 +4,7 @@ stays bounded.
 The cost is counted, never timed (a timed ratio fails on a loaded machine): a
 ``sys.setprofile`` hook counts every Python function call and every builtin call the parse
 makes. Each adversarial shape is parsed at 1, 4 and 16 KB, once to warm the caches (the
-parser, the compiled scanner) and once counted; the counts are exact and repeatable. A
+parser, the compiled scanner) and once counted, with the garbage collector off. A
 linear parser makes at most 4x the calls for 4x the input (its fixed part makes the ratio
 smaller), a quadratic one 16x; the canary tests below show the check failing on a
 quadratic parser.
@@ -16,6 +16,7 @@ what it has seen, and the 1 MB inputs of the memory test would make such a call 
 
 from __future__ import annotations
 
+import gc
 import sys
 import tracemalloc
 from collections.abc import Callable
@@ -60,11 +61,14 @@ def calls(text: str, dialect: str) -> int:
         if event == "call" or event == "c_call":
             n += 1
 
+    gc.collect()  # no collection, and so no unrelated finalizer, inside the count
+    gc.disable()
     sys.setprofile(count)
     try:
         _parse(text, dialect)
     finally:
         sys.setprofile(None)
+        gc.enable()
     return n
 
 
@@ -79,7 +83,6 @@ def nonlinear_steps(counts: list[int]) -> list[tuple[int, int]]:
 def test_parse_cost_is_linear(shape: str, dialect: str) -> None:
     counts = [calls(SHAPES[shape](n), dialect) for n in SIZES]
     assert not nonlinear_steps(counts), counts
-    assert counts == [calls(SHAPES[shape](n), dialect) for n in SIZES]  # exact, repeatable
 
 
 def _quadratic(real: Callable[..., Any]) -> Callable[..., Any]:
