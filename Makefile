@@ -68,7 +68,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # A short version of the seed's table (a few seconds a row) next to fio, plus the parse
-# and start-up figures. BENCH_TARGET may name another file (a block device needs
+# and start-up figures. BENCH_TARGET may name another path that does not exist yet: bench
+# creates it and removes it afterwards (an existing file or block device needs
 # --yes-destroy-data, deliberately not given here).
 BENCH_TARGET ?= /var/tmp/qdrive-bench.img
 BENCH_SECONDS ?= 3
