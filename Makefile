@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc e2fsprogs util-linux
+DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc e2fsprogs util-linux libfuse3-3
 SECONDS ?= 60
 
 .PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu
