@@ -14,10 +14,11 @@ kept as two files in BACKING_DIR:
 
 Faults are rules written as JSON lines to ``MOUNTPOINT/.control``: an operation (read,
 write, fsync), an optional file name, a byte range (reads and writes that overlap it
-fail; fsync ignores the range), an errno (EIO, ENOSPC ...) and a count (-1: until
-cleared). Reading ``.control`` returns the rules still armed and counters of what ran and
-what failed, as JSON. The control file is opened with FOPEN_DIRECT_IO, so no page cache
-sits between a command and the filesystem.
+fail; fsync ignores the range), an errno (EIO, ENOSPC ...), a count (-1: until
+cleared) and, for fsync, whether the failure loses what it covered (the default) or is
+transient (the data stay pending for the next fsync). Reading ``.control`` returns the
+rules still armed and counters of what ran and what failed, as JSON. The control file is
+opened with FOPEN_DIRECT_IO, so no page cache sits between a command and the filesystem.
 
 Image files keep the page cache (no FOPEN_DIRECT_IO) unless ``--direct-io`` is given, so
 buffered I/O behaves as on a disk filesystem; O_DIRECT opens work either way.
@@ -49,11 +50,12 @@ class Rule:
     """One armed fault: ``op`` on ``name`` (None: any file) overlapping [start, end)."""
 
     def __init__(self, op: str, *, errno_: int = errno.EIO, name: str | None = None,
-                 start: int = 0, end: int = 1 << 63, count: int = -1) -> None:
+                 start: int = 0, end: int = 1 << 63, count: int = -1,
+                 lose: bool = True) -> None:
         if op not in ("read", "write", "fsync"):
             raise ValueError(f"unknown fault operation {op!r}")
         self.op, self.errno, self.name = op, errno_, name
-        self.start, self.end, self.count = start, end, count
+        self.start, self.end, self.count, self.lose = start, end, count, lose
 
     def matches(self, op: str, name: str, offset: int, length: int) -> bool:
         if self.count == 0 or op != self.op or self.name not in (None, name):
@@ -62,7 +64,7 @@ class Rule:
 
     def as_dict(self) -> dict[str, Any]:
         return {"op": self.op, "errno": self.errno, "name": self.name, "start": self.start,
-                "end": self.end, "count": self.count}
+                "end": self.end, "count": self.count, "lose": self.lose}
 
 
 class Image:
@@ -135,16 +137,16 @@ class State:
     def count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
 
-    def fault(self, op: str, name: str, offset: int = 0, length: int = 0) -> int:
-        """The errno of the first armed rule for this operation (0: none); uses it up."""
+    def fault(self, op: str, name: str, offset: int = 0, length: int = 0) -> Rule | None:
+        """The first armed rule for this operation, used up by one; None: no fault."""
         self.count(op)
         for rule in self.rules:
             if rule.matches(op, name, offset, length):
                 if rule.count > 0:
                     rule.count -= 1
                 self.count(f"{op}_failed")
-                return rule.errno
-        return 0
+                return rule
+        return None
 
     def command(self, line: str) -> None:
         cmd = json.loads(line)
@@ -245,9 +247,9 @@ def _operations(state: State, direct_io: bool) -> Any:
                     return state.status()[offset:offset + size]
             with state.lock:
                 name, img = self._image(path)
-                err = state.fault("read", name, offset, size)
-                if err:
-                    raise fail(err)
+                rule = state.fault("read", name, offset, size)
+                if rule:
+                    raise fail(rule.errno)
                 return os.pread(img.disk, size, offset)
 
         def write(self, path: str, data: bytes, offset: int, fh: Any) -> int:
@@ -262,9 +264,9 @@ def _operations(state: State, direct_io: bool) -> Any:
                                 raise fail(errno.EINVAL) from None
                     return len(data)
                 name, img = self._image(path)
-                err = state.fault("write", name, offset, len(data))
-                if err:
-                    raise fail(err)
+                rule = state.fault("write", name, offset, len(data))
+                if rule:
+                    raise fail(rule.errno)
                 return img.write(data, offset)
 
         def fsync(self, path: str, datasync: int, fh: Any) -> int:
@@ -272,10 +274,11 @@ def _operations(state: State, direct_io: bool) -> Any:
                 if path == "/" + CONTROL:
                     return 0
                 name, img = self._image(path)
-                err = state.fault("fsync", name)
-                if err:
-                    img.drop()
-                    raise fail(err)
+                rule = state.fault("fsync", name)
+                if rule:
+                    if rule.lose:
+                        img.drop()
+                    raise fail(rule.errno)
                 img.commit()
             return 0
 
@@ -293,7 +296,8 @@ def serve(mountpoint: str, backing: Path, direct_io: bool) -> None:
     state = State(backing)
     try:
         mfusepy.FUSE(_operations(state, direct_io), mountpoint, raw_fi=True, foreground=True,
-                     allow_other=True, fsname="qdrive-faultfs", max_threads=16)
+                     allow_other=True, fsname="qdrive-faultfs", max_threads=16,
+                     hard_remove=True)  # unlink an open image at once (no .fuse_hidden)
     except RuntimeError:  # libfuse 3 reports a loop ended by a signal as an error
         if os.path.ismount(mountpoint):
             raise
@@ -312,7 +316,8 @@ class FaultTarget:
         if direct_io:
             args.append("--direct-io")
         root = Path(__file__).resolve().parents[2]
-        self._proc = subprocess.Popen(args, cwd=root, stdin=subprocess.DEVNULL)
+        self._proc = subprocess.Popen(args, cwd=root, stdin=subprocess.DEVNULL,
+                                      preexec_fn=_die_with_parent)
         self._wait_mounted()
 
     def _wait_mounted(self) -> None:
@@ -355,9 +360,13 @@ class FaultTarget:
             os.close(fd)
 
     def inject(self, op: str, *, errno: int | str = "EIO", name: str | None = None,
-               start: int = 0, end: int = 1 << 63, count: int = -1) -> None:
+               start: int = 0, end: int = 1 << 63, count: int = -1, lose: bool = True) -> None:
+        """Arm a fault: ``op`` (read, write, fsync) on ``name`` (None: any image) over
+        [start, end) fails with ``errno`` ``count`` times (-1: until cleared). A failed
+        fsync loses what it covered unless ``lose`` is False (a transient failure: the data
+        stay pending for the next fsync)."""
         self._send(cmd="inject", op=op, errno=errno, name=name, start=start, end=end,
-                   count=count)
+                   count=count, lose=lose)
 
     def clear(self) -> None:
         self._send(cmd="clear")
@@ -384,6 +393,15 @@ class FaultTarget:
                 self._proc.wait()
         if os.path.ismount(self.mountpoint):  # killed before libfuse could unmount
             subprocess.run(["umount", "-l", str(self.mountpoint)], check=False)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, however it dies, so
+    libfuse unmounts and no stale mount is left (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def main(argv: list[str] | None = None) -> None:
