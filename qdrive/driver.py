@@ -332,13 +332,13 @@ class RawDevice:
         completion was never reaped."""
         if self._closed:
             return
-        self._closed = True
-        self._finalizer.detach()
         try:
             from ._aio import detach
 
-            detach(self)
+            detach(self)  # first: the asyncio waiter may still reap through the device
         finally:
+            self._closed = True
+            self._finalizer.detach()
             problems = self._queue.close()
         if problems:
             first = problems[0]
