@@ -18,9 +18,12 @@ sectors, the fault-injecting filesystem of the tests):
    durable.** Once a flush failed, every later flush fails with the same errno, without
    reaching the disk (file-posix.c page_cache_inconsistent: after a failed fdatasync
    Linux may have marked the unwritten pages clean, so the next fdatasync would succeed
-   with the data gone); with O_DIRECT there is no page cache and nothing is remembered.
-   Flushes run one at a time (block/io.c bdrv_co_flush). cache=unsafe (no-flush) promises
-   nothing: its flushes succeed without reaching the disk.
+   with the data gone); with O_DIRECT there is no page cache and nothing is remembered
+   (QEMU's rule: a disk that loses its own volatile cache on a failed flush is beyond
+   it). Flushes run one at a time (block/io.c bdrv_co_flush). cache=unsafe (no-flush)
+   promises nothing: its flushes succeed without reaching the disk. For write-through
+   (a flush after each write, done by the backend) the same memory has to live in the
+   backend's flush, beside fdatasync, as it does in file-posix.c handle_aiocb_flush().
 4. **Overlapping writes reach the disk in the order they were submitted**: a write
    overlapping an earlier one still in flight waits for it (block/io.c serialising
    requests; qdrive applies it to every overlapping pair). Reads never wait.
