@@ -262,8 +262,11 @@ class DeviceQueue:
                 if c.request is req:
                     del self._ready[i]
                     return c
-            if not self.backend.in_flight():  # queued behind a held request
-                raise self.stopped_error()
+            if not self.backend.in_flight():
+                if self._stop_cause is not None:  # queued behind a held request
+                    raise self.stopped_error()
+                raise RuntimeError("qdrive internal error: a request has no completion "
+                                   "and nothing is in flight")
             self._gather(self.backend.reap(1))
 
     def _gather(self, done: list[Completion]) -> None:

@@ -34,7 +34,9 @@ sectors, the fault-injecting filesystem of the tests):
    behind it stay queued; every new request is refused with :class:`DeviceStoppedError`
    until :meth:`RawDevice.resume` retries the held requests in submission order (QEMU's
    ``cont``) and returns their final completions. So a retried write can never land on
-   top of newer data.
+   top of newer data. (A blocking call whose request ends up queued behind a held one
+   raises DeviceStoppedError; that request stays queued and completes through reap()
+   after resume().)
 6. **Requests outside the device fail with EIO** (block-backend.c
    blk_check_byte_request): negative offsets or lengths, ranges past the end, offsets
    such as 2**63. The length is QEMU's: the image size rounded up to 512 bytes (block.c
