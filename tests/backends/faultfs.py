@@ -181,7 +181,9 @@ def _operations(state: State, direct_io: bool) -> Any:
     class FaultOps(mfusepy.Operations):  # type: ignore[misc]
         use_ns = True
 
-        def _image(self, path: str) -> tuple[str, Image]:
+        def _image(self, path: str | None) -> tuple[str, Image]:
+            if path is None:  # an image removed while still open (hard_remove)
+                raise fail(errno.ENOENT)
             name = path.lstrip("/")
             try:
                 return name, state.images[name]
