@@ -354,8 +354,15 @@ class RawDevice:
     def __enter__(self) -> RawDevice:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            self.close()
+        except OSError as problem:
+            if exc is None:
+                raise
+            # The error that ended the block stays the one raised; close()'s own failure
+            # (a final flush, requests left queued behind a stop) rides along as a note.
+            exc.add_note(f"closing the device failed too: {problem}")
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else " stopped" if self.stopped else ""

@@ -189,3 +189,18 @@ def test_rerror_ignore_reports_the_full_length(faultfs: FaultTarget, fault_image
         assert len(dev.pread(4096, 0)) == 4096
         buf = dev.buffer(8192)
         assert dev.preadv([buf], 0) == 8192
+
+
+def test_an_error_leaving_a_with_block_is_not_replaced_by_close(faultfs: FaultTarget,
+                                                              fault_image: Path) -> None:
+    """A stop inside ``with`` leaves requests queued behind the held one, so close() has
+    something to say; the stop stays the exception raised, close()'s word is a note."""
+    with pytest.raises(driver.IOStopped) as e:
+        with _open(fault_image, "threads", ",werror=stop") as dev:
+            faultfs.inject("write", start=0, end=4096, count=1)
+            a, b = (Request(Op.WRITE, 0, [_data(dev, x)]) for x in (b"a", b"b"))
+            dev.submit([a, b])
+            (c,) = dev.reap(1)
+            assert c.error is not None
+            raise c.error
+    assert any("never written" in note for note in e.value.__notes__)
