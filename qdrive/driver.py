@@ -46,8 +46,10 @@ sectors, the fault-injecting filesystem of the tests):
 7. **close() flushes** (unless cache.no-flush or read-only; block.c bdrv_close), after
    waiting for every request in flight, then releases the backend (joining its threads),
    the descriptor and the locks; if the flush failed, or a failed completion was never
-   reaped, close() raises after releasing everything. close() on a stopped device drops
-   the held requests (each was reported by its IOStopped notice).
+   reaped, close() raises after releasing everything (leaving a ``with`` block that
+   raised, the block's exception stays the one raised and close()'s is added as a note).
+   close() on a stopped device drops the held requests (each was reported by its
+   IOStopped notice).
 8. **Nothing outlives the device**: one dropped without close() is closed by a finalizer
    (which waits for its requests, flushes and warns with a ResourceWarning).
 """
