@@ -4,11 +4,12 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc pkg-config e2fsprogs util-linux
+DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc pkg-config e2fsprogs util-linux \
+	libfuse3-3
 SECONDS ?= 60
 
 .PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables sanitize \
-	asan-quick record generate heldback record-heldback hoststate versions
+	asan-quick record generate heldback record-heldback hoststate versions fault-matrix durability
 
 # The Debian packages come first: the install builds the cffi backends against them.
 $(STAMP): pyproject.toml setup.py qdrive/backends/_build.py $(wildcard qdrive/backends/csrc/*) | debs
@@ -61,6 +62,15 @@ fuzz: $(STAMP)
 CASES ?= 500
 fuzz-qemu: $(STAMP)
 	$(BIN)/python -m tests.fuzz.qemu_diff --cases $(CASES) --seed $$RANDOM
+
+# The driver on the fault-injecting FUSE target (root): what EIO does under every backend,
+# cache mode and werror/rerror policy, and kill -9 durability per cache mode.
+fault-matrix: $(STAMP)
+	$(BIN)/python -m tests.backends.test_fault_matrix
+
+KILL_ROUNDS ?= 30
+durability: $(STAMP)
+	QDRIVE_KILL_ROUNDS=$(KILL_ROUNDS) $(BIN)/python -m tests.backends.test_durability
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'
