@@ -26,7 +26,7 @@ from .policy import Policy
 
 __all__ = [
     # the two entry points and what they return
-    "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement", "DriveArg",
+    "parse_drive", "check", "check_argv", "Drive", "CheckResult", "DriveResult", "Placement", "DriveArg",
     "Policy",
     # the raw driver (loaded on first use)
     "open", "RawDevice", "IOStopped", "DriverError", "ImageLocked", "BackendUnavailable",
@@ -52,6 +52,13 @@ _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawD
          "DriverError": ("qdrive.driver", "DriverError"),
          "ImageLocked": ("qdrive.imagelock", "ImageLocked"),
          "BackendUnavailable": ("qdrive.backends", "BackendUnavailable")}
+
+
+def check_argv(argv: object, probe_files: bool = True) -> object:
+    """Judge a whole QEMU command line: see :func:`qdrive.frontend.cmdline.check_argv`."""
+    from .frontend.cmdline import check_argv as _check_argv
+
+    return _check_argv(argv, probe_files)  # type: ignore[arg-type]
 
 
 def __getattr__(name: str) -> object:

@@ -1,0 +1,483 @@
+"""The whole QEMU command line: -drive beside -blockdev, -device, -object and -machine.
+
+Mirrors the order in which softmmu/vl.c qemu_init() acts on a command line:
+
+1. every option is read in turn: -drive and -device strings are parsed (QemuOpts: ids,
+   duplicates), -blockdev is read and visited as BlockdevOptions, -object is read and
+   visited as ObjectOptions;
+2. qemu_create_early_backends(): the objects are made, then configure_blockdev(): every
+   -blockdev node (qmp_blockdev_add), then every -drive (drive_new);
+3. qemu_apply_machine_options(): the -machine properties (pflash0=, pflash1=);
+4. qemu_init_board(): the board claims its drives and flash (hw/i386/pc_sysfw.c);
+5. qemu_create_cli_devices(): each -device in turn; the devices -drive if=virtio asked
+   for come after them.
+
+QEMU stops at the first error; the result keeps one verdict per option, with the
+options qdrive does not judge listed as skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import Any
+
+import attrs
+
+from ..argv import NO_ARG, SHORTHANDS, read_argv
+from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_blockdev
+from .devices import BLOCK_MODELS, MODEL_BUS, prop_kind, properties
+from .objects import ObjectError, create_object, parse_object
+
+__all__ = ["Phase", "OptionResult", "ArgvResult", "check_argv"]
+
+PROG = "qemu-system-x86_64"
+
+
+class Phase(IntEnum):
+    """When QEMU acts on an option (the order of qemu_init())."""
+
+    PARSE = 0
+    OBJECTS = 1
+    BLOCKDEV = 2
+    DRIVES = 3
+    MACHINE = 4
+    BOARD = 5
+    DEVICES = 6
+    DRIVE_DEVICES = 7
+
+
+@attrs.frozen
+class OptionResult:
+    """One option of the command line and qdrive's verdict on it."""
+
+    index: int  # position of the option in argv
+    option: str  # as typed: -blockdev, -device, ...
+    text: str | None  # its argument
+    kind: str  # drive, node, device, object, machine, skipped
+    error: str | None = None
+    skipped_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        start = len(self.option) + 1
+        return {"index": self.index, "option": self.option, "text": self.text,
+                "kind": self.kind, "ok": self.ok, "error": self.error,
+                "span": [start, start + len(self.text or "")] if self.text is not None
+                else None, "skipped": self.skipped_reason}
+
+
+@attrs.frozen
+class _Event:
+    phase: Phase
+    order: int
+    text: str  # the stderr line(s)
+    error: bool
+
+
+@attrs.frozen
+class ArgvResult:
+    """The verdict on a whole command line: per option, the drives, and QEMU's stderr."""
+
+    options: tuple[OptionResult, ...]
+    drives: Any  # qdrive.CheckResult of the -drive options and shorthands
+    events: tuple[_Event, ...]
+    machine: str = "pc"
+
+    @property
+    def ok(self) -> bool:
+        return not any(e.error for e in self.events)
+
+    def qemu_stderr(self, prog: str = PROG) -> str:
+        """What QEMU prints: the warnings before the first error, and that error."""
+        lines: list[str] = []
+        for e in sorted(self.events, key=lambda e: (e.phase, e.order)):
+            lines.append(e.text.replace(PROG, prog))
+            if e.error:
+                break
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "machine": self.machine,
+                "options": [o.to_json() for o in self.options],
+                "drives": self.drives.to_json()["drives"],
+                "stderr": self.qemu_stderr()}
+
+
+def _tokens(argv: Sequence[str]) -> list[tuple[int, str, str | None]]:
+    args = list(argv)
+    base = 0
+    if args and not args[0].startswith("-") and "qemu" in args[0].rsplit("/", 1)[-1]:
+        args, base = args[1:], 1
+    out = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-") or arg == "-":
+            out.append((i + base, "-hda", arg))
+            i += 1
+            continue
+        name = arg.lstrip("-")
+        value = args[i + 1] if name not in NO_ARG and i + 1 < len(args) else None
+        out.append((i + base, arg, value))
+        i += 1 if name in NO_ARG else 2
+    return out
+
+
+@attrs.define
+class _State:
+    graph: Graph = attrs.Factory(Graph)
+    events: list[_Event] = attrs.Factory(list)
+    results: dict[int, OptionResult] = attrs.Factory(dict)
+    object_ids: set[str] = attrs.Factory(set)
+    device_ids: set[str] = attrs.Factory(set)
+    iothreads: set[str] = attrs.Factory(set)
+    backends: dict[str, Any] = attrs.Factory(dict)  # drive id -> DriveResult
+    attached: dict[str, str] = attrs.Factory(dict)  # drive id or node -> device
+    failed: bool = False
+
+    def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
+             text: str | None = None) -> None:
+        head = f"{PROG}: {option} {text}: " if option is not None else f"{PROG}: "
+        self.events.append(_Event(phase, order, head + message.replace(
+            "\n", f"\n{PROG}: " if message.startswith("system firmware") else "\n"), True))
+
+
+def check_argv(argv: Sequence[str], probe_files: bool = True) -> ArgvResult:
+    """Judge a whole QEMU command line (with or without the program name)."""
+    from ..check import check
+    from ..results import _qemu_line
+
+    cmd = read_argv(argv)
+    machine_type = cmd.machine
+    drives = check(cmd.drives, machine=_known_machine(machine_type),
+                   probe_files=probe_files, snapshot=cmd.snapshot)
+    st = _State()
+    tokens = _tokens(argv)
+    parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
+    drive_at: list[int] = []
+    machine_props: dict[str, str] = {}
+    for index, option, value in tokens:
+        name = option.lstrip("-")
+        if name == "drive" or name in SHORTHANDS:
+            drive_at.append(index)
+            st.results[index] = OptionResult(index, option, value, "drive")
+            continue
+        if value is None and name not in NO_ARG:
+            st.results[index] = OptionResult(index, option, None, "skipped", None,
+                                             "no argument")
+            continue
+        if name == "blockdev":
+            _parse_blockdev(st, index, option, value or "", parsed)
+        elif name == "object":
+            _parse_object(st, index, option, value or "", parsed)
+        elif name == "device":
+            _parse_device(st, index, option, value or "", parsed)
+        elif name in ("machine", "M"):
+            machine_props.update(_machine_props(value or ""))
+            st.results[index] = OptionResult(index, option, value, "machine")
+        elif name == "snapshot":
+            st.results[index] = OptionResult(index, option, value, "machine")
+        else:
+            st.results[index] = OptionResult(index, option, value, "skipped", None,
+                                             "not judged by qdrive")
+    _drive_events(st, drives, drive_at, _qemu_line)
+    if not _known_machine(machine_type, strict=True):
+        st.fail(Phase.MACHINE, 0, "unsupported machine type\nUse -machine help to list "
+                "supported machines")
+    # 2. objects, then nodes
+    for index, option, text, obj in parsed:
+        if option == "-object":
+            try:
+                create_object(obj)
+            except ObjectError as exc:
+                st.fail(Phase.OBJECTS, index, str(exc),
+                        *((option, text) if exc.located else ()))
+    for index, option, text, opts in parsed:
+        if option == "-blockdev":
+            try:
+                add_blockdev(st.graph, opts)
+            except BlockdevError as exc:
+                st.fail(Phase.BLOCKDEV, index, str(exc), option, text)
+                break
+    for r in drives.drives:
+        if r.ok and r.placement is not None and r.placement.device_id:
+            st.backends[r.placement.device_id] = r
+    _drive_vs_nodes(st, drives, drive_at)
+    _pflash(st, machine_props, drives, machine_type)
+    for index, option, text, props in parsed:
+        if option == "-device":
+            _device(st, index, option, text, props, machine_type)
+    return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
+                      tuple(st.events), machine_type)
+
+
+def _known_machine(name: str, strict: bool = False) -> str | bool:
+    if name.startswith("pc-q35") or name == "q35":
+        return "q35" if not strict else True
+    if name.startswith("pc-i440fx") or name in ("pc", "pc-i440fx") or not name:
+        return "pc" if not strict else True
+    if strict:
+        return name in ("isapc", "microvm", "none", "x-remote")
+    return "pc"
+
+
+def _machine_props(value: str) -> dict[str, str]:
+    out = {}
+    for n, part in enumerate(value.split(",")):
+        key, eq, v = part.partition("=")
+        if not eq and n == 0:
+            out["type"] = key
+        elif eq:
+            out[key] = v
+    return out
+
+
+def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) -> None:
+    """The drives' own verdict, split into QEMU's phases."""
+    text = drives.qemu_stderr(PROG)
+    first = drives.first_error
+    if first is None:
+        if text:
+            st.events.append(_Event(Phase.DRIVES, 0, text, False))
+        return
+    r, err = first
+    from ..diagnostics import Stage
+
+    n = drives.drives.index(r)
+    line = qemu_line(err, r, PROG)
+    before, _, _ = text.partition(line) if line in text else ("", "", "")
+    err_text = text[len(before):]
+    if before.strip():
+        st.events.append(_Event(Phase.DRIVES if err.stage is not Stage.PARSE else Phase.PARSE,
+                                -1, before.rstrip("\n"), False))
+    if err.stage is Stage.PARSE:
+        phase, order = Phase.PARSE, drive_at[n] if n < len(drive_at) else 0
+    elif err.stage is Stage.BOARD_DEVICE:
+        phase, order = Phase.DRIVE_DEVICES, n
+    elif err.stage >= Stage.BOARD:
+        phase, order = Phase.BOARD, n
+    else:
+        phase, order = Phase.DRIVES, n
+    st.events.append(_Event(phase, order, err_text, True))
+    idx = drive_at[n] if n < len(drive_at) else None
+    if idx is not None and idx in st.results:
+        st.results[idx] = attrs.evolve(st.results[idx], error=err.qemu_text)
+
+
+def _drive_vs_nodes(st: _State, drives: Any, drive_at: list[int]) -> None:
+    # block-backend.c monitor_add_blk(): a drive's id may not be a node's name.
+    for n, r in enumerate(drives.drives):
+        if r.ok and r.placement and r.placement.device_id in st.graph.nodes:
+            st.fail(Phase.DRIVES, n, f"Device name '{r.placement.device_id}' conflicts with "
+                    "an existing node name", r.option, r.text)
+            return
+
+
+def _parse_blockdev(st: _State, index: int, option: str, text: str,
+                    parsed: list[tuple[int, str, str, Any]]) -> None:
+    try:
+        opts = parse_blockdev(text)
+    except BlockdevError as exc:
+        st.fail(Phase.PARSE, index, str(exc), option, text)
+        st.results[index] = OptionResult(index, option, text, "node", str(exc))
+        return
+    parsed.append((index, option, text, opts))
+    st.results[index] = OptionResult(index, option, text, "node")
+
+
+def _parse_object(st: _State, index: int, option: str, text: str,
+                  parsed: list[tuple[int, str, str, Any]]) -> None:
+    try:
+        props = parse_object(text, st.object_ids)
+    except ObjectError as exc:
+        st.fail(Phase.PARSE, index, str(exc), option, text)
+        st.results[index] = OptionResult(index, option, text, "object", str(exc))
+        return
+    st.object_ids.add(str(props.get("id")))
+    kind = props.get("qom-type")
+    if kind == "throttle-group":
+        st.graph.throttle_groups.add(str(props["id"]))
+    elif kind == "secret":
+        st.graph.secrets.add(str(props["id"]))
+    elif kind == "iothread":
+        st.iothreads.add(str(props["id"]))
+    parsed.append((index, option, text, props))
+    st.results[index] = OptionResult(index, option, text, "object")
+
+
+_ID_HINT = ("Parameter 'id' expects an identifier\nIdentifiers consist of letters, digits, "
+            "'-', '.', '_', starting with a letter.")
+
+
+def _parse_device(st: _State, index: int, option: str, text: str,
+                  parsed: list[tuple[int, str, str, Any]]) -> None:
+    from .objects import _id_wellformed, _split_opts
+
+    if text.startswith("{"):
+        from .jsonarg import JsonArgError, parse_json_object
+
+        try:
+            props: dict[str, Any] = parse_json_object(text)
+        except JsonArgError as exc:
+            st.fail(Phase.PARSE, index, str(exc), option, text)
+            return
+        props = {k: _json_str(v) for k, v in props.items()}
+    else:
+        props = {}
+        for n, (key, value) in enumerate(_split_opts(text)):
+            if value is None:
+                if n == 0:
+                    key, value = "driver", key
+                else:
+                    value = "on"
+            if key == "id":
+                if not _id_wellformed(value):
+                    st.fail(Phase.PARSE, index, _ID_HINT, option, text)
+                    return
+                if value in st.device_ids:
+                    st.fail(Phase.PARSE, index, f"Duplicate ID '{value}' for device",
+                            option, text)
+                    return
+            props.setdefault(key, value)
+    if "id" in props:
+        st.device_ids.add(props["id"])
+    parsed.append((index, option, text, props))
+    judged = props.get("driver") in BLOCK_MODELS
+    st.results[index] = OptionResult(index, option, text, "device" if judged else "skipped",
+                                     None, None if judged else "device model not judged")
+
+
+def _json_str(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, int | float):
+        return str(v)
+    return v
+
+
+def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> None:
+    from ..model import Interface
+
+    flash: dict[int, Node] = {}
+    for unit in (0, 1):
+        ref = props.get(f"pflash{unit}")
+        if ref is None:
+            continue
+        node = st.graph.nodes.get(ref)
+        if node is None and ref not in st.backends:
+            st.fail(Phase.MACHINE, unit, f"Property 'cfi.pflash01.drive' can't find value "
+                    f"'{ref}'")
+            return
+        if node is not None:
+            flash[unit] = node
+    for key in props:
+        if key.startswith("pflash") and key not in ("pflash0", "pflash1"):
+            name = "pc-q35-7.2-machine" if _known_machine(machine) == "q35" else \
+                "pc-i440fx-7.2-machine"
+            st.fail(Phase.MACHINE, 2, f"Property '{name}.{key}' not found")
+            return
+    if not flash:
+        return
+    for n, r in enumerate(drives.drives):
+        p = r.placement
+        if r.ok and p is not None and p.interface is Interface.PFLASH and p.unit in flash:
+            st.fail(Phase.BOARD, -1, "clashes with -machine", r.option, r.text)
+            return
+    if 1 in flash and 0 not in flash:
+        st.fail(Phase.BOARD, 0, "pflash1 requires pflash0")
+        return
+    total = 0
+    for unit in sorted(flash):
+        size = _node_size(flash[unit])
+        if size is None:
+            return
+        if size == 0 or size % 4096:
+            st.fail(Phase.BOARD, unit, f"system firmware block device  has invalid size "
+                    f"{size}\ninfo: its size must be a non-zero multiple of 0x1000")
+            return
+        total += size
+        if total > 8 * 1024 * 1024:
+            st.fail(Phase.BOARD, unit, "combined size of system firmware exceeds 8388608 "
+                    "bytes")
+            return
+
+
+def _node_size(node: Node) -> int | None:
+    proto = node.protocol()
+    if proto is None or proto.filename is None or node.driver not in ("raw", "file"):
+        return None
+    try:
+        return os.stat(proto.filename).st_size
+    except OSError:
+        return None
+
+
+def _device(st: _State, index: int, option: str, text: str, props: dict[str, str],
+            machine: str) -> None:
+    model = props.get("driver", "")
+    if not any(e.error and e.phase < Phase.DEVICES for e in st.events):
+        pass
+    if model not in BLOCK_MODELS:
+        return
+    known = properties(model)
+    bus_type = MODEL_BUS.get(model)
+    if "bus" not in props and bus_type == "PCI" and machine == "isapc":
+        st.fail(Phase.DEVICES, index, f"No 'PCI' bus found for device '{model}'", option, text)
+        return
+    for key, value in props.items():
+        if key in ("driver", "id", "bus"):
+            continue
+        if key not in known:
+            st.fail(Phase.DEVICES, index, f"Property '{model}.{key}' not found", option, text)
+            return
+        problem = _bad_value(key, value)
+        if problem:
+            st.fail(Phase.DEVICES, index, problem, option, text)
+            return
+        if key == "drive" and value:
+            problem = _attach(st, model, value, props)
+            if problem:
+                st.fail(Phase.DEVICES, index, problem, option, text)
+                return
+
+
+def _bad_value(key: str, value: str) -> str:
+    kind = prop_kind(key)
+    if kind == "bool" and value not in ("on", "off", "yes", "no", "true", "false", "y", "n"):
+        return f"Parameter '{key}' expects 'on' or 'off'"
+    if kind == "onoffauto" and value not in ("on", "off", "auto"):
+        return f"Parameter '{key}' does not accept value '{value}'"
+    if kind == "int":
+        try:
+            int(value, 0)
+        except ValueError:
+            return f"Parameter '{key}' expects integer"
+    return ""
+
+
+def _attach(st: _State, model: str, name: str, props: dict[str, str]) -> str:
+    from ..model import Interface
+
+    r = st.backends.get(name)
+    if r is None and name not in st.graph.nodes:
+        return f"Property '{model}.drive' can't find value '{name}'"
+    if r is not None:
+        if name in st.attached or (r.placement.interface is not Interface.NONE and
+                                   r.placement.interface is not Interface.VIRTIO):
+            if r.placement.interface is not Interface.NONE:
+                return (f"Drive '{name}' is already in use because it has been automatically "
+                        "connected to another device (did you need 'if=none' in the drive "
+                        "options?)")
+            return f"Drive '{name}' is already in use by another device"
+        st.attached[name] = model
+    return ""
+
+
+def dumps(result: ArgvResult) -> str:
+    return json.dumps(result.to_json())

@@ -1,0 +1,116 @@
+"""-device for block devices: models, properties, buses and drive= references.
+
+The property lists are facts read from QEMU 7.2's sources (hw/block/virtio-blk.c,
+hw/virtio/virtio-pci.c, hw/virtio/virtio.c, hw/ide/qdev.c, hw/scsi/scsi-disk.c,
+hw/scsi/scsi-bus.c, include/hw/block/block.h, hw/block/fdc.c, hw/usb/dev-storage*.c,
+hw/usb/bus.c, hw/nvme/ctrl.c, hw/pci/pci.c, hw/scsi/virtio-scsi.c). Devices of other
+models are not judged (their check is listed as skipped), except that their id counts.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+__all__ = ["BLOCK_MODELS", "MODEL_BUS", "properties", "prop_kind"]
+
+_BLOCK_BASE = ("drive", "backend_defaults", "logical_block_size", "physical_block_size",
+               "min_io_size", "opt_io_size", "discard_granularity", "write-cache",
+               "share-rw", "account-invalid", "account-failed")
+_BLOCK_ERROR = ("rerror", "werror")
+_BLOCK_CHS = ("cyls", "heads", "secs", "lcyls", "lheads", "lsecs")
+_VIRTIO_COMMON = ("indirect_desc", "event_idx", "notify_on_empty", "any_layout",
+                  "iommu_platform", "packed", "queue_reset", "use-started",
+                  "use-disabled-flag", "x-disable-legacy-check")
+_VIRTIO_PCI = ("virtio-pci-bus-master-bug-migration", "migrate-extra", "modern-pio-notify",
+               "x-disable-pcie", "page-per-vq", "x-ignore-backend-features", "ats",
+               "x-ats-page-aligned", "x-pcie-deverr-init", "x-pcie-lnkctl-init",
+               "x-pcie-pm-init", "x-pcie-flr-init", "aer", "disable-legacy",
+               "disable-modern", "ioeventfd", "vectors", "class")
+_PCI = ("addr", "romfile", "romsize", "rombar", "multifunction", "x-pcie-lnksta-dllla",
+        "x-pcie-extcap-init", "failover_pair_id", "acpi-index")
+_SCSI_BUS = ("channel", "scsi-id", "lun")
+_USB = ("port", "serial", "msos-desc", "pcap")
+_VIRTIO_BLK = ("serial", "config-wce", "scsi", "request-merging", "num-queues",
+               "queue-size", "seg-max-adjust", "iothread", "discard",
+               "report-discard-granularity", "write-zeroes", "max-discard-sectors",
+               "max-write-zeroes-sectors", "x-enable-wce-if-config-wce")
+_SCSI_DISK = ("ver", "serial", "vendor", "product", "device_id", "removable", "dpofua",
+              "wwn", "port_wwn", "port_index", "max_unmap_size", "max_io_size",
+              "rotation_rate", "scsi_version", "quirk_mode_page_vendor_specific_apple",
+              "quirk_mode_page_apple_vendor", "quirk_mode_sense_rom_use_dbd",
+              "quirk_mode_page_truncated")
+_NVME = ("pmrdev", "subsys", "serial", "cmb_size_mb", "num_queues", "max_ioqpairs",
+         "msix_qsize", "aerl", "aer_max_queued", "mdts", "vsl", "use-intel-id",
+         "legacy-cmb", "ioeventfd", "zoned.zasl", "zoned.auto_transition",
+         "sriov_max_vfs", "sriov_vq_flexible", "sriov_vi_flexible", "sriov_max_vi_per_vf",
+         "sriov_max_vq_per_vf", "msix-exclusive-bar")
+
+_PROPS = {
+    "virtio-blk-pci": (*_BLOCK_BASE, *_BLOCK_ERROR, *_BLOCK_CHS, *_VIRTIO_BLK,
+                       *_VIRTIO_COMMON, *_VIRTIO_PCI, *_PCI, "bootindex"),
+    "ide-hd": ("unit", *_BLOCK_BASE, *_BLOCK_ERROR, "ver", "wwn", "serial", "model",
+               *_BLOCK_CHS, "bios-chs-trans", "rotation_rate", "bootindex"),
+    "ide-cd": ("unit", *_BLOCK_BASE, *_BLOCK_ERROR, "ver", "wwn", "serial", "model",
+               "bootindex"),
+    "scsi-hd": (*_SCSI_BUS, *_BLOCK_BASE, *_BLOCK_ERROR, *_BLOCK_CHS, *_SCSI_DISK,
+                "bootindex"),
+    "scsi-cd": (*_SCSI_BUS, *_BLOCK_BASE, *_BLOCK_ERROR, *_SCSI_DISK, "bootindex"),
+    "floppy": ("unit", *_BLOCK_BASE, "drive-type", "bootindex"),
+    "usb-storage": (*_USB, *_BLOCK_BASE, *_BLOCK_ERROR, "removable", "commandlog",
+                    "bootindex"),
+    "nvme": (*_BLOCK_BASE, *_NVME, *_PCI, "bootindex"),
+    "virtio-scsi-pci": ("num_queues", "virtqueue_size", "seg_max_adjust", "max_sectors",
+                        "cmd_per_lun", "hotplug", "param_change", "iothread",
+                        *_VIRTIO_COMMON, *_VIRTIO_PCI, *_PCI),
+}
+BLOCK_MODELS = frozenset(_PROPS)
+
+# The bus type each model plugs into (qdev_device_add: "No 'X' bus found for device").
+MODEL_BUS = MappingProxyType({
+    "virtio-blk-pci": "PCI", "nvme": "PCI", "virtio-scsi-pci": "PCI",
+    "ide-hd": "IDE", "ide-cd": "IDE", "scsi-hd": "SCSI", "scsi-cd": "SCSI",
+    "floppy": "floppy-bus", "usb-storage": "usb-bus",
+})
+
+_BOOL = frozenset({"share-rw", "account-invalid", "account-failed", "config-wce", "scsi",
+                   "request-merging", "seg-max-adjust", "discard", "write-zeroes",
+                   "report-discard-granularity", "x-enable-wce-if-config-wce",
+                   "indirect_desc", "event_idx", "notify_on_empty", "any_layout",
+                   "iommu_platform", "packed", "queue_reset", "use-started",
+                   "use-disabled-flag", "x-disable-legacy-check", "ioeventfd",
+                   "multifunction", "removable", "dpofua", "commandlog", "msos-desc",
+                   "rombar", "use-intel-id", "legacy-cmb", "hotplug", "param_change",
+                   "page-per-vq", "ats", "aer", "modern-pio-notify", "migrate-extra",
+                   "x-disable-pcie", "x-ignore-backend-features", "x-ats-page-aligned",
+                   "virtio-pci-bus-master-bug-migration", "seg_max_adjust",
+                   "zoned.auto_transition", "msix-exclusive-bar"})
+_ON_OFF_AUTO = frozenset({"write-cache", "disable-legacy", "disable-modern",
+                          "backend_defaults", "x-pcie-lnksta-dllla"})
+_INT = frozenset({"bootindex", "num-queues", "queue-size", "unit", "cyls", "heads", "secs",
+                  "lcyls", "lheads", "lsecs", "channel", "scsi-id", "lun", "num_queues",
+                  "virtqueue_size", "max_sectors", "cmd_per_lun", "max_ioqpairs",
+                  "rotation_rate", "port_index", "scsi_version", "vectors",
+                  "max-discard-sectors", "max-write-zeroes-sectors", "class", "romsize",
+                  "acpi-index", "cmb_size_mb", "msix_qsize", "aerl", "aer_max_queued",
+                  "mdts", "vsl", "max_unmap_size", "max_io_size", "io_timeout"})
+_SIZE = frozenset({"logical_block_size", "physical_block_size", "min_io_size",
+                   "opt_io_size", "discard_granularity"})
+
+
+def properties(model: str) -> frozenset[str]:
+    """The properties ``model`` has (plus the generic ones every device takes)."""
+    return frozenset(_PROPS.get(model, ())) | {"id", "bus", "driver", "drive"
+                                               if model != "virtio-scsi-pci" else "id"}
+
+
+def prop_kind(name: str) -> str:
+    """bool, onoffauto, int, size or str: how the property parses its value."""
+    if name in _BOOL:
+        return "bool"
+    if name in _ON_OFF_AUTO:
+        return "onoffauto"
+    if name in _INT:
+        return "int"
+    if name in _SIZE:
+        return "size"
+    return "str"
