@@ -130,6 +130,30 @@ def _tokens(argv: Sequence[str]) -> list[tuple[int, str, str | None]]:
 
 
 @attrs.define
+class _Locks:
+    """Who holds which permission on each image (block/file-posix.c raw_check_lock_bytes):
+    taking write where someone refuses to share it, or refusing to share it where someone
+    writes, fails."""
+
+    holders: list[tuple[tuple[int, int], bool, bool, int]] = attrs.Factory(list)
+
+    def take(self, ident: tuple[int, int], filename: str, write: bool, unshare: bool,
+             owner: object = None, chain: frozenset[int] = frozenset()) -> str:
+        # A device's permissions go through the nodes under it: the holds of those
+        # nodes are its own, not a conflict.
+        same = [h for h in self.holders if h[0] == ident and h[3] not in chain]
+        what = ""
+        if write and any(h[2] for h in same):
+            what = '"write"'
+        elif unshare and any(h[1] for h in same):
+            what = 'shared "write"'
+        if what:
+            return f"Failed to get {what} lock\nIs another process using the image [{filename}]?"
+        self.holders.append((ident, write, unshare, id(owner)))
+        return ""
+
+
+@attrs.define
 class _State:
     graph: Graph = attrs.Factory(Graph)
     events: list[_Event] = attrs.Factory(list)
@@ -139,6 +163,11 @@ class _State:
     iothreads: set[str] = attrs.Factory(set)
     backends: dict[str, Any] = attrs.Factory(dict)  # drive id -> DriveResult
     attached: dict[str, str] = attrs.Factory(dict)  # drive id or node -> device
+    buses: dict[str, list[str]] = attrs.Factory(lambda: {"SCSI": [], "usb-bus": [],
+                                                          "virtio-bus": []})
+    named_buses: set[str] = attrs.Factory(set)
+    later_ids: set[str] = attrs.Factory(set)
+    locks: _Locks = attrs.Factory(lambda: _Locks())
     failed: bool = False
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
@@ -200,11 +229,18 @@ def check_argv(argv: Sequence[str], probe_files: bool = True) -> ArgvResult:
                         *((option, text) if exc.located else ()))
     for index, option, text, opts in parsed:
         if option == "-blockdev":
+            before = len(st.graph.all_nodes)
             try:
                 add_blockdev(st.graph, opts)
+                problem = _format_locks(st, st.graph.all_nodes[before:])
             except BlockdevError as exc:
-                st.fail(Phase.BLOCKDEV, index, str(exc), option, text)
+                problem = str(exc)
+            if problem:
+                st.fail(Phase.BLOCKDEV, index, problem, option, text)
                 break
+    _drive_locks(st, drives)
+    if "-usb" in [t[1] for t in tokens] or machine_props.get("usb") in ("on", "yes", "true"):
+        st.buses["usb-bus"].append("usb-bus.0")
     for r in drives.drives:
         if r.ok and r.placement is not None and r.placement.device_id:
             st.backends[r.placement.device_id] = r
@@ -212,9 +248,56 @@ def check_argv(argv: Sequence[str], probe_files: bool = True) -> ArgvResult:
     _pflash(st, machine_props, drives, machine_type)
     for index, option, text, props in parsed:
         if option == "-device":
-            _device(st, index, option, text, props, machine_type)
+            _device(st, index, option, text, props, str(_known_machine(machine_type)))
     return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
                       tuple(st.events), machine_type)
+
+
+_FORMATS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vpc", "vdi", "vhdx", "parallels",
+                      "luks", "bochs", "cloop", "dmg"})
+
+
+def _format_locks(st: _State, nodes: list[Node]) -> str:
+    """A format node keeps others from writing its file (block.c
+    bdrv_default_perms_for_storage: metadata children), and writes it when writable."""
+    from ..probe import file_identity
+
+    for node in nodes:
+        if node.driver not in _FORMATS:
+            continue
+        child = node.children.get("file")
+        proto = child.protocol() if child is not None else None
+        if proto is None or proto.filename is None or proto.locking == "off" or \
+                proto.force_share or node.force_share:
+            continue
+        ident = file_identity(proto.filename)
+        if ident is not None:
+            problem = st.locks.take(ident, proto.filename, not node.read_only, True, node)
+            if problem:
+                return problem
+    return ""
+
+
+def _drive_locks(st: _State, drives: Any) -> None:
+    """The same for each -drive with a format node (drive_new opens it at once)."""
+    from ..probe import file_identity
+
+    if any(e.error and e.phase <= Phase.DRIVES for e in st.events):
+        return
+    for n, r in enumerate(drives.drives):
+        d = r.drive
+        if d is None or r.format not in _FORMATS or not d.file or d.force_share or \
+                d.driver_options.get("file.locking") == "off":
+            continue
+        name = d.file.removeprefix("file:")
+        ident = file_identity(name)
+        if ident is None:
+            continue
+        problem = st.locks.take(ident, name, not d.effective_read_only and not d.snapshot,
+                                True, r)
+        if problem:
+            st.fail(Phase.DRIVES, n, problem, r.option, r.text)
+            return
 
 
 def _known_machine(name: str, strict: bool = False) -> str | bool:
@@ -420,16 +503,29 @@ def _node_size(node: Node) -> int | None:
 
 def _device(st: _State, index: int, option: str, text: str, props: dict[str, str],
             machine: str) -> None:
-    model = props.get("driver", "")
-    if not any(e.error and e.phase < Phase.DEVICES for e in st.events):
-        pass
+    """qdev_device_add(): the model, its bus, then its properties in order."""
+    from .devices import SCSI_HBAS, USB_HCS, model_info
+
+    given = props.get("driver", "")
+    info = model_info(given)
+    if info is None:
+        st.fail(Phase.DEVICES, index, f"'{given}' is not a valid device model name", option,
+                text)
+        return
+    model, bus_type = info
+    problem = _bus(st, props, model, bus_type, machine)
+    if problem:
+        st.fail(Phase.DEVICES, index, problem, option, text)
+        return
+    if model in SCSI_HBAS:
+        st.buses["SCSI"].append(f"{props['id']}.0" if "id" in props else "scsi.0")
+    elif model in USB_HCS:
+        st.buses["usb-bus"].append(f"{props['id']}.0" if "id" in props else "usb-bus.0")
+    if "id" in props:
+        st.named_buses.update({props["id"], f"{props['id']}.0"})
     if model not in BLOCK_MODELS:
         return
     known = properties(model)
-    bus_type = MODEL_BUS.get(model)
-    if "bus" not in props and bus_type == "PCI" and machine == "isapc":
-        st.fail(Phase.DEVICES, index, f"No 'PCI' bus found for device '{model}'", option, text)
-        return
     for key, value in props.items():
         if key in ("driver", "id", "bus"):
             continue
@@ -445,6 +541,67 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
             if problem:
                 st.fail(Phase.DEVICES, index, problem, option, text)
                 return
+    problem = _realize(st, model, props)
+    if problem:
+        st.fail(Phase.DEVICES, index, problem, option, text)
+
+
+def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
+         machine: str) -> str:
+    bus = props.get("bus")
+    if bus is not None:
+        defaults = {"pci.0", "ide.0", "ide.1"} if machine != "q35" else {
+            "pcie.0", *(f"ide.{n}" for n in range(6))}
+        if bus in defaults or bus in st.named_buses or bus.split(".")[0] in st.later_ids:
+            return ""
+        if bus in st.buses["SCSI"] or bus in st.buses["usb-bus"]:
+            return ""
+        return f"Bus '{bus}' not found"
+    if bus_type in ("SCSI", "usb-bus", "virtio-bus") and not st.buses.get(bus_type):
+        return f"No '{bus_type}' bus found for device '{model}'"
+    if bus_type in ("PCI", "PCIE") and machine not in ("pc", "q35"):
+        return f"No 'PCI' bus found for device '{model}'"
+    return ""
+
+
+def _realize(st: _State, model: str, props: dict[str, str]) -> str:
+    """What realizing the device checks that qdrive models: read-only nodes on IDE disks
+    (hw/ide/qdev.c ide_dev_initfn), then the image locks it takes."""
+    name = props.get("drive")
+    if not name:
+        return ""
+    node = st.graph.nodes.get(name)
+    read_only = node.read_only if node is not None else bool(
+        st.backends[name].drive.effective_read_only if name in st.backends else False)
+    if model == "ide-hd" and read_only:
+        return "Block node is read-only"
+    ident, label = _identity_of(st, name)
+    if ident is None:
+        return ""
+    share = props.get("share-rw", "off") in ("on", "yes", "true", "y")
+    chain = frozenset(id(n) for n in _chain(st.graph.nodes.get(name)))
+    return st.locks.take(ident, label, write=not read_only, unshare=not share, chain=chain)
+
+
+def _chain(node: Node | None) -> list[Node]:
+    out: list[Node] = []
+    while node is not None:
+        out.append(node)
+        node = node.children.get("file")
+    return out
+
+
+def _identity_of(st: _State, name: str) -> tuple[tuple[int, int] | None, str]:
+    from ..probe import file_identity
+
+    node = st.graph.nodes.get(name)
+    if node is not None:
+        proto = node.protocol()
+        if proto is None or proto.filename is None or proto.locking == "off" or \
+                node.force_share:
+            return None, ""
+        return file_identity(proto.filename), proto.filename
+    return None, ""
 
 
 def _bad_value(key: str, value: str) -> str:

@@ -114,3 +114,41 @@ def prop_kind(name: str) -> str:
     if name in _SIZE:
         return "size"
     return "str"
+
+
+def _models() -> dict[str, dict[str, str | None]]:
+    import importlib
+    import json
+    import os
+
+    grammar = importlib.import_module("qdrive.grammar")
+    path = os.path.join(os.path.dirname(grammar.__file__ or ""), "qemu-7.2",
+                        "device-models.json")
+    with open(path, encoding="utf-8") as f:
+        models: dict[str, dict[str, str | None]] = json.load(f)["models"]
+    return models
+
+
+_MODEL_CACHE: dict[str, dict[str, str | None]] = {}
+
+
+def model_info(name: str) -> tuple[str, str | None] | None:
+    """(canonical type name, bus type) of a -device model, or None if QEMU has none
+    (grammar/qemu-7.2/device-models.json, from ``qemu-system-x86_64 -device help``)."""
+    if not _MODEL_CACHE:
+        _MODEL_CACHE.update(_models())
+    info = _MODEL_CACHE.get(name)
+    if info is None:
+        return None
+    return str(info.get("alias_of") or name), info.get("bus")
+
+
+# Controllers that provide a bus, by bus type (hw/scsi/*.c, hw/usb/hcd-*.c).
+SCSI_HBAS = frozenset({"virtio-scsi-pci", "virtio-scsi-pci-transitional",
+                       "virtio-scsi-pci-non-transitional", "lsi53c895a", "lsi53c810",
+                       "megasas", "megasas-gen2", "mptsas1068", "am53c974", "dc390",
+                       "pvscsi", "virtio-scsi-device", "usb-bot", "usb-uas", "spapr-vscsi"})
+USB_HCS = frozenset({"piix3-usb-uhci", "piix4-usb-uhci", "ich9-usb-uhci1", "ich9-usb-uhci2",
+                     "ich9-usb-uhci3", "ich9-usb-uhci4", "ich9-usb-uhci5", "ich9-usb-uhci6",
+                     "ich9-usb-ehci1", "ich9-usb-ehci2", "usb-ehci", "qemu-xhci",
+                     "nec-usb-xhci", "pci-ohci", "vt82c686b-usb-uhci"})
