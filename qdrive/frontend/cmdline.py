@@ -88,6 +88,7 @@ class ArgvResult:
     drives: Any  # qdrive.CheckResult of the -drive options and shorthands
     events: tuple[_Event, ...]
     machine: str = "pc"
+    state: Any = None  # what the checks built: nodes, devices (for the facts)
 
     @property
     def ok(self) -> bool:
@@ -168,6 +169,8 @@ class _State:
     named_buses: set[str] = attrs.Factory(set)
     later_ids: set[str] = attrs.Factory(set)
     locks: _Locks = attrs.Factory(lambda: _Locks())
+    drive_devices: dict[str, tuple[str, dict[str, str]]] = attrs.Factory(dict)
+    node_devices: list[tuple[str, dict[str, str], Node]] = attrs.Factory(list)
     failed: bool = False
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
@@ -250,7 +253,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True) -> ArgvResult:
         if option == "-device":
             _device(st, index, option, text, props, str(_known_machine(machine_type)))
     return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
-                      tuple(st.events), machine_type)
+                      tuple(st.events), machine_type, st)
 
 
 _FORMATS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vpc", "vdi", "vhdx", "parallels",
@@ -544,6 +547,12 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     problem = _realize(st, model, props)
     if problem:
         st.fail(Phase.DEVICES, index, problem, option, text)
+        return
+    name = props.get("drive")
+    if name and name in st.backends:
+        st.drive_devices[name] = (model, props)
+    elif name and name in st.graph.nodes:
+        st.node_devices.append((model, props, st.graph.nodes[name]))
 
 
 def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,

@@ -53,9 +53,14 @@ def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
             and set(extra) <= {"dialect"}:
         whole = qdrive.check_argv(case["argv"])
         out_argv: dict[str, object] = {"accepted": whole.ok, "stderr": whole.qemu_stderr(PROG)}
-        devices = query_block(whole.drives) if whole.ok else None
+        from qdrive.frontend import cmdfacts
+
+        devices = cmdfacts.query_block(whole)
         if devices is not None:
             out_argv["devices"] = devices
+        nodes = cmdfacts.query_named_block_nodes(whole)
+        if nodes is not None:
+            out_argv["nodes"] = nodes
         return out_argv
     if isinstance(case, dict) and "argv" in case:
         cmd = read_argv(case["argv"])

@@ -1,0 +1,99 @@
+"""query-block and query-named-block-nodes for a whole command line.
+
+Mirrors block/qapi.c qmp_query_block() (every BlockBackend with a name or a device, in
+the order they were made: the -drive ones, the flash the -machine properties made,
+then one per -device given a node name) and qmp_query_named_block_nodes() (every
+node, newest first). The facts of a -drive come from :mod:`qdrive.facts`; a device
+changes them where it applies its own options (hw/block/block.c blkconf_apply_backend_
+options: write-cache=on/off) and names the QOM type its backend is attached to.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .blockdev_args import Node
+    from .cmdline import ArgvResult
+
+__all__ = ["query_block", "query_named_block_nodes", "BACKEND_TYPES"]
+
+# The QOM type whose BlockBackend a -device model attaches (virtio-blk-pci's backend is
+# its virtio-blk-device child; usb-storage hands its drive to a scsi-hd it creates).
+BACKEND_TYPES = {"virtio-blk-pci": "virtio-blk-device", "usb-storage": "scsi-hd",
+                 "nvme": "nvme-ns"}
+_REMOVABLE = frozenset({"ide-cd", "scsi-cd", "floppy"})
+
+
+def _on(value: str | None) -> bool | None:
+    if value in ("on", "yes", "true", "y"):
+        return True
+    if value in ("off", "no", "false", "n"):
+        return False
+    return None
+
+
+def _device_facts(model: str, props: dict[str, str]) -> tuple[str, bool]:
+    qom = BACKEND_TYPES.get(model, model)
+    removable = qom in _REMOVABLE or (model in ("scsi-hd", "usb-storage") and
+                                      _on(props.get("removable")) is True)
+    return qom, removable
+
+
+def query_block(result: ArgvResult) -> list[dict[str, Any]] | None:
+    """The facts QEMU's query-block gives, or None if QEMU would not start."""
+    from ..facts import query_block as drive_facts
+
+    if not result.ok:
+        return None
+    drives = drive_facts(result.drives) or []
+    out: list[dict[str, Any]] = []
+    for facts in drives:
+        name = facts["device"]
+        dev = result.state.drive_devices.get(name)
+        facts = dict(facts)
+        if dev is not None:
+            model, props = dev
+            qom, removable = _device_facts(model, props)
+            facts["type"], facts["removable"] = qom, removable
+            facts = {k: facts[k] for k in ("device", "removable", "type", *[
+                k for k in facts if k not in ("device", "removable", "type")])}
+            wce = _on(props.get("write-cache"))
+            if wce is not None and "cache" in facts:
+                facts["cache"] = {**facts["cache"], "writeback": wce}
+        out.append(facts)
+    for model, props, node in result.state.node_devices:
+        qom, removable = _device_facts(model, props)
+        wce = _on(props.get("write-cache"))
+        out.append(_node_backend(node, qom, removable, True if wce is None else wce))
+    return out
+
+
+def _node_backend(node: Node, qom: str, removable: bool, writeback: bool) -> dict[str, Any]:
+    cache = node.options.get("cache") or {}
+    return {"device": "", "removable": removable, "type": qom, "ro": node.read_only,
+            "drv": node.driver,
+            "cache": {"no-flush": bool(cache.get("no-flush", False)),
+                      "direct": bool(cache.get("direct", False)), "writeback": writeback},
+            "detect_zeroes": str(node.options.get("detect-zeroes", "off")), "throttle": {}}
+
+
+def query_named_block_nodes(result: ArgvResult) -> list[dict[str, Any]] | None:
+    """The facts of every node, newest first; None when a node is beyond qdrive's model
+    (a -drive's nodes, a filename QEMU would spell as json:{...})."""
+    if not result.ok or result.drives.drives:
+        return None
+    out = []
+    for node in reversed(result.state.graph.all_nodes):
+        proto = node.protocol()
+        if proto is None or proto.filename is None:
+            return None
+        cache = node.options.get("cache") or {}
+        out.append({"node-name": node.name, "drv": node.driver, "ro": node.read_only,
+                    "cache": {"no-flush": bool(cache.get("no-flush", False)),
+                              "direct": bool(cache.get("direct", False)),
+                              "writeback": True},
+                    "detect_zeroes": str(node.options.get("detect-zeroes", "off")),
+                    "file": proto.filename, "backing_file_depth": 0,
+                    "encrypted": node.driver == "luks"})
+    return out
