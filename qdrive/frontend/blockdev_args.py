@@ -126,15 +126,64 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
     if name:
         _assign_name(graph, name)
     _driver_open(graph, node, options)
+    if name:
+        graph.nodes[name] = node
+    graph.all_nodes.append(node)
+    _implicit_children(graph, node, options)
     if "backing" in options and options["backing"] is not None:
         try:
             children["backing"] = _child(graph, options["backing"], True)
         except BlockdevError as exc:
             raise BlockdevError(f"Could not open backing file: {exc}") from None
-    if name:
-        graph.nodes[name] = node
-    graph.all_nodes.append(node)
     return node
+
+
+def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> None:
+    """The nodes a qcow2 image opens by itself (block/qcow2.c qcow2_do_open: the external
+    data file of its header; block.c bdrv_open_backing_file: the backing file of its
+    header when no backing option is given), with the parent's cache options."""
+    if node.driver != "qcow2":
+        return
+    proto = node.children.get("file")
+    proto = proto.protocol() if proto is not None else None
+    if proto is None or proto.filename is None:
+        return
+    found = probe_file(proto.filename)
+    cache = options.get("cache")
+    inherit: dict[str, Any] = {"cache": dict(cache)} if cache else {}
+    data_file = _qcow2_data_file(found.head)
+    if data_file and "data-file" not in options:
+        path = os.path.join(os.path.dirname(proto.filename), data_file)
+        child = Node(_generated(graph), "file", node.read_only, path,
+                     options={**inherit}, generated=True)
+        graph.all_nodes.append(child)
+        node.children["data-file"] = child
+    if found.backing_file and "backing" not in options:
+        path = os.path.join(os.path.dirname(proto.filename), found.backing_file)
+        fmt = probe_file(path).format or "raw"
+        leaf = Node(_generated(graph), "file", True, path, options={**inherit},
+                    generated=True)
+        graph.all_nodes.append(leaf)
+        top = Node(_generated(graph), fmt, True, None, {"file": leaf},
+                   options={**inherit}, generated=True)
+        graph.all_nodes.append(top)
+        node.children["backing"] = top
+
+
+def _qcow2_data_file(head: bytes) -> str:
+    """The external data file named in a qcow2 v3 header extension (magic 0x44415441)."""
+    if len(head) < 104 or head[:4] != b"QFI\xfb" or int.from_bytes(head[4:8], "big") < 3:
+        return ""
+    pos = int.from_bytes(head[100:104], "big")  # header_length
+    while pos + 8 <= len(head):
+        magic = int.from_bytes(head[pos:pos + 4], "big")
+        length = int.from_bytes(head[pos + 4:pos + 8], "big")
+        if magic == 0:
+            return ""
+        if magic == 0x44415441:
+            return head[pos + 8:pos + 8 + length].decode("utf-8", "replace")
+        pos += 8 + (length + 7) // 8 * 8
+    return ""
 
 
 def _generated(graph: Graph) -> str:
