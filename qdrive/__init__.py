@@ -10,6 +10,9 @@ nothing (so it does not import logging).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from .blockdev import Blockdev, TranslationError
 from .check import DriveArg, check, parse_drive
 from .results import CheckResult, DriveResult, Placement
@@ -23,6 +26,9 @@ from .model import (
 from .options import OPTIONS, OPTIONS_2008, OptionSpec
 from .plan import OpenPlan, explain, plan_open
 from .policy import Policy
+
+if TYPE_CHECKING:
+    from .frontend.cmdline import ArgvResult
 
 __all__ = [
     # the two entry points and what they return
@@ -54,11 +60,17 @@ _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawD
          "BackendUnavailable": ("qdrive.backends", "BackendUnavailable")}
 
 
-def check_argv(argv: object, probe_files: bool = True) -> object:
-    """Judge a whole QEMU command line: see :func:`qdrive.frontend.cmdline.check_argv`."""
+def check_argv(argv: Sequence[str], probe_files: bool = True,
+               policy: Policy | None = None) -> ArgvResult:
+    """Judge a whole QEMU command line: -drive, -blockdev, -device, -object, -machine.
+
+    Returns an :class:`ArgvResult`: one verdict per option (options qdrive does not
+    judge are listed as skipped), the drives' :class:`CheckResult`, and
+    ``qemu_stderr()``. See :func:`qdrive.frontend.cmdline.check_argv`.
+    """
     from .frontend.cmdline import check_argv as _check_argv
 
-    return _check_argv(argv, probe_files)  # type: ignore[arg-type]
+    return _check_argv(argv, probe_files, policy)
 
 
 def __getattr__(name: str) -> object:

@@ -175,6 +175,8 @@ def _check_command(args: argparse.Namespace) -> int:
         raise UsageError("give at least one DRIVE, --argv -- QEMU-COMMAND-LINE, or -f FILE")
     drives: Sequence[str | DriveArg] = args.drives
     snapshot = False
+    if args.argv and args.dialect == "qemu-7.2":
+        return _argv_command(args)
     if args.argv:
         from .argv import read_argv
 
@@ -188,6 +190,52 @@ def _check_command(args: argparse.Namespace) -> int:
     else:
         _human(result, sys.stdout, args.explain, args.to_blockdev)
     return _exit_code(result, args.strict)
+
+
+def _argv_command(args: argparse.Namespace) -> int:
+    """--argv: the whole command line (qdrive.check_argv), drives first, then the rest."""
+    from .frontend.cmdline import check_argv
+
+    if args.machine != "pc":
+        raise UsageError("with --argv the machine comes from the command line (-M/-machine)")
+    whole = check_argv(args.drives, probe_files=not args.offline,
+                       policy=_policy(args))
+    if args.to_blockdev:
+        return _migrate(whole, args)
+    if args.json:
+        print(json.dumps({**whole.drives.to_json(), **whole.to_json()}))
+    else:
+        _human(whole.drives, sys.stdout, args.explain, False)
+        _human_options(whole, sys.stdout)
+    if not whole.ok:
+        return 1
+    return 1 if args.strict and any(r.warnings for r in whole.drives.drives) else 0
+
+
+def _human_options(whole: object, out: TextIO) -> None:
+    from .frontend.cmdline import ArgvResult
+
+    assert isinstance(whole, ArgvResult)
+    style = _Style(out)
+    for o in whole.options:
+        if o.kind == "drive":
+            continue
+        shown = f"{o.option} {o.text}" if o.text is not None else o.option
+        if o.error is not None:
+            first, *rest = o.error.split("\n")
+            print(style("31", f"{PROG}: {shown}: {first}"), file=out)
+            print(" " * (len(PROG) + 2 + len(o.option) + 1) + "^" + "~" * max(
+                len(o.text or "") - 1, 0), file=out)
+            for line in rest:
+                print(line, file=out)
+        elif o.kind == "skipped":
+            print(f"{style('2', 'skip')}  {shown}  ({o.skipped_reason})", file=out)
+        else:
+            print(f"{style('32', 'ok')}  {shown}", file=out)
+    if not whole.ok:
+        text = whole.qemu_stderr(PROG).splitlines()
+        last = next((t for t in reversed(text) if t.startswith(f"{PROG}")), text[-1])
+        print(f"QEMU stops at the first error: {last.removeprefix(PROG + ': ')}", file=out)
 
 
 def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,

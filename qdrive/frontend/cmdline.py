@@ -65,11 +65,11 @@ class OptionResult:
         return self.error is None
 
     def to_json(self) -> dict[str, Any]:
-        start = len(self.option) + 1
+        # The span is into the argument (argv[index + 1]): qdrive points at all of it.
         return {"index": self.index, "option": self.option, "text": self.text,
                 "kind": self.kind, "ok": self.ok, "error": self.error,
-                "span": [start, start + len(self.text or "")] if self.text is not None
-                else None, "skipped": self.skipped_reason}
+                "span": [0, len(self.text)] if self.text is not None else None,
+                "skipped": self.skipped_reason}
 
 
 @attrs.frozen
@@ -175,20 +175,30 @@ class _State:
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
              text: str | None = None) -> None:
+        if phase in (Phase.PARSE, Phase.OBJECTS, Phase.BLOCKDEV, Phase.DEVICES) and \
+                order in self.results and self.results[order].error is None:
+            self.results[order] = attrs.evolve(self.results[order], error=message)
         head = f"{PROG}: {option} {text}: " if option is not None else f"{PROG}: "
         self.events.append(_Event(phase, order, head + message.replace(
             "\n", f"\n{PROG}: " if message.startswith("system firmware") else "\n"), True))
 
 
-def check_argv(argv: Sequence[str], probe_files: bool = True) -> ArgvResult:
-    """Judge a whole QEMU command line (with or without the program name)."""
+def check_argv(argv: Sequence[str], probe_files: bool = True,
+               policy: Any = None) -> ArgvResult:
+    """Judge a whole QEMU command line (with or without the program name).
+
+    ``probe_files=False`` judges the drives without looking at their images (the
+    -blockdev nodes are always opened: their checks are about the files);
+    ``policy`` (a :class:`qdrive.Policy`) is applied to the drives as :func:`qdrive.check`
+    does.
+    """
     from ..check import check
     from ..results import _qemu_line
 
     cmd = read_argv(argv)
     machine_type = cmd.machine
-    drives = check(cmd.drives, machine=_known_machine(machine_type),
-                   probe_files=probe_files, snapshot=cmd.snapshot)
+    drives = check(cmd.drives, machine=str(_known_machine(machine_type)),
+                   probe_files=probe_files, snapshot=cmd.snapshot, policy=policy)
     st = _State()
     tokens = _tokens(argv)
     parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
@@ -367,11 +377,11 @@ def _drive_vs_nodes(st: _State, drives: Any, drive_at: list[int]) -> None:
 
 def _parse_blockdev(st: _State, index: int, option: str, text: str,
                     parsed: list[tuple[int, str, str, Any]]) -> None:
+    st.results[index] = OptionResult(index, option, text, "node")
     try:
         opts = parse_blockdev(text)
     except BlockdevError as exc:
         st.fail(Phase.PARSE, index, str(exc), option, text)
-        st.results[index] = OptionResult(index, option, text, "node", str(exc))
         return
     parsed.append((index, option, text, opts))
     st.results[index] = OptionResult(index, option, text, "node")
@@ -379,11 +389,11 @@ def _parse_blockdev(st: _State, index: int, option: str, text: str,
 
 def _parse_object(st: _State, index: int, option: str, text: str,
                   parsed: list[tuple[int, str, str, Any]]) -> None:
+    st.results[index] = OptionResult(index, option, text, "object")
     try:
         props = parse_object(text, st.object_ids)
     except ObjectError as exc:
         st.fail(Phase.PARSE, index, str(exc), option, text)
-        st.results[index] = OptionResult(index, option, text, "object", str(exc))
         return
     st.object_ids.add(str(props.get("id")))
     kind = props.get("qom-type")
@@ -405,6 +415,7 @@ def _parse_device(st: _State, index: int, option: str, text: str,
                   parsed: list[tuple[int, str, str, Any]]) -> None:
     from .objects import _id_wellformed, _split_opts
 
+    st.results[index] = OptionResult(index, option, text, "device")
     if text.startswith("{"):
         from .jsonarg import JsonArgError, parse_json_object
 
