@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="add the BDRV_O flags, open() flags and cache table per valid drive")
     c.add_argument("--to-blockdev", action="store_true",
                    help="print the -blockdev/-device arguments for each valid drive")
+    c.add_argument("--overlay-dir", metavar="DIR",
+                   help="with --argv --to-blockdev: where snapshot drives get their overlay")
+    c.add_argument("--node-prefix", default="qd-", metavar="PREFIX",
+                   help="with --argv --to-blockdev: prefix of the node names made up")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
     c.add_argument("--policy", choices=("trusted", "untrusted"), default="trusted",
                    help="untrusted: also refuse what is unsafe for user-supplied drives")
@@ -210,6 +214,27 @@ def _argv_command(args: argparse.Namespace) -> int:
     if not whole.ok:
         return 1
     return 1 if args.strict and any(r.warnings for r in whole.drives.drives) else 0
+
+
+def _migrate(whole: object, args: argparse.Namespace) -> int:
+    """--argv --to-blockdev: the whole command line rewritten, ready to exec."""
+    import shlex
+
+    from .frontend.migrate import to_blockdev_argv
+
+    m = to_blockdev_argv(args.drives, node_prefix=args.node_prefix,
+                         overlay_dir=args.overlay_dir, probe_files=not args.offline)
+    if args.json:
+        print(json.dumps(m.to_json()))
+    else:
+        for recipe in m.recipes:
+            print(f"# first: {recipe}")
+        for note in m.notes:
+            print(f"# note: {note}")
+        for option, why in m.untranslated:
+            print(f"# kept as it is: {option}: {why}")
+        print(shlex.join(m.argv))
+    return 0 if m.complete else 1
 
 
 def _human_options(whole: object, out: TextIO) -> None:
