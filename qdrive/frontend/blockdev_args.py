@@ -67,6 +67,7 @@ class Graph:
     secrets: set[str] = attrs.Factory(set)
     all_nodes: list[Node] = attrs.Factory(list)
     counter: int = 0
+    touch_files: bool = True  # False: judge without opening any file
 
 
 def parse_blockdev(text: str) -> dict[str, Any]:
@@ -142,7 +143,7 @@ def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> Non
     """The nodes a qcow2 image opens by itself (block/qcow2.c qcow2_do_open: the external
     data file of its header; block.c bdrv_open_backing_file: the backing file of its
     header when no backing option is given), with the parent's cache options."""
-    if node.driver != "qcow2":
+    if node.driver != "qcow2" or not graph.touch_files:
         return
     proto = node.children.get("file")
     proto = proto.protocol() if proto is not None else None
@@ -220,6 +221,8 @@ def _id_wellformed(name: str) -> bool:
 
 def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
     driver = node.driver
+    if driver in _PROTOCOLS and not graph.touch_files:
+        return
     if driver in _PROTOCOLS:
         _open_file(node, options)
     elif driver == "throttle":
@@ -257,6 +260,8 @@ def _open_file(node: Node, options: dict[str, Any]) -> None:
 
 
 def _open_format(graph: Graph, node: Node, options: dict[str, Any]) -> None:
+    if not graph.touch_files:
+        return
     proto = node.children.get("file")
     proto = proto.protocol() if proto is not None else None
     if proto is None or proto.filename is None:

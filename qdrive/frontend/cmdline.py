@@ -187,8 +187,8 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
                policy: Any = None) -> ArgvResult:
     """Judge a whole QEMU command line (with or without the program name).
 
-    ``probe_files=False`` judges the drives without looking at their images (the
-    -blockdev nodes are always opened: their checks are about the files);
+    ``probe_files=False`` judges without opening any file (images, secret files, the
+    pr-helper socket): only what the command line itself says;
     ``policy`` (a :class:`qdrive.Policy`) is applied to the drives as :func:`qdrive.check`
     does.
     """
@@ -200,6 +200,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     drives = check(cmd.drives, machine=str(_known_machine(machine_type)),
                    probe_files=probe_files, snapshot=cmd.snapshot, policy=policy)
     st = _State()
+    st.graph.touch_files = probe_files
     tokens = _tokens(argv)
     parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
     drive_at: list[int] = []
@@ -236,7 +237,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     for index, option, text, obj in parsed:
         if option == "-object":
             try:
-                create_object(obj)
+                create_object(obj, probe_files)
             except ObjectError as exc:
                 st.fail(Phase.OBJECTS, index, str(exc),
                         *((option, text) if exc.located else ()))

@@ -69,6 +69,10 @@ def to_blockdev_argv(argv: Sequence[str], node_prefix: str = "qd-",
     notes: list[str] = []
     recipes: list[str] = []
     machine_extra: list[str] = []
+    used = set(whole.state.drive_devices)
+    empty = {r.placement.device_id for r in whole.drives.drives
+             if r.drive is not None and r.placement is not None and _is_empty(r.drive) and
+             r.placement.interface is Interface.NONE and r.placement.device_id in used}
     drive_results = iter(whole.drives.drives)
     global_snapshot = any(o in ("-snapshot", "--snapshot") for _, o, _ in _tokens(argv))
     kept_snapshot = False
@@ -76,6 +80,18 @@ def to_blockdev_argv(argv: Sequence[str], node_prefix: str = "qd-",
         name = option.lstrip("-")
         if name == "drive" or name in SHORTHANDS:
             r = next(drive_results)
+            if r.placement is not None and r.placement.device_id in empty:
+                notes.append(f"{option} {value}: an empty drive: its device is given no "
+                             "drive= (QEMU makes it an empty medium)")
+                continue
+            if r.placement is not None and r.placement.interface is Interface.NONE and \
+                    r.placement.device_id not in used:
+                untranslated.append((f"{option} {value}", "no device uses this if=none drive: "
+                                     "QEMU lists its BlockBackend, which -blockdev does not "
+                                     "make"))
+                out += [option, value] if value is not None else [option]
+                kept_snapshot = True
+                continue
             try:
                 words = _drive(r, node_prefix, overlay_dir, taken, notes, recipes,
                                machine_extra)
@@ -89,6 +105,8 @@ def to_blockdev_argv(argv: Sequence[str], node_prefix: str = "qd-",
             out += words
         elif name == "snapshot":
             continue  # only -drive reads it; put back below if a -drive stays
+        elif name == "device" and value is not None and empty:
+            out += [option, _without_drive(value, empty)]
         else:
             out += [option] if value is None else [option, value]
     if global_snapshot and kept_snapshot:
@@ -96,6 +114,30 @@ def to_blockdev_argv(argv: Sequence[str], node_prefix: str = "qd-",
     for prop in machine_extra:
         out += ["-machine", prop]
     return Migration(tuple(out), tuple(untranslated), tuple(notes), tuple(recipes))
+
+
+def _is_empty(d: Any) -> bool:
+    return not d.file and not d.driver_options and not d.format
+
+
+def _without_drive(device: str, empty: set[str | None]) -> str:
+    """The -device option without its drive= when that names an empty drive."""
+    import json
+
+    if device.startswith("{"):
+        props = json.loads(device)
+        if props.get("drive") in empty:
+            del props["drive"]
+        return json.dumps(props, separators=(",", ":"))
+    from .objects import _split_opts
+
+    parts = device.split(",")
+    keep = [p for p in _split_opts(device)
+            if not (p[0] == "drive" and p[1] in empty)]
+    if len(keep) == len(_split_opts(device)):
+        return device
+    del parts
+    return ",".join(k if v is None else f"{k}={v.replace(',', ',,')}" for k, v in keep)
 
 
 def _drive(r: Any, prefix: str, overlay_dir: str | None, taken: set[str],
@@ -108,6 +150,7 @@ def _drive(r: Any, prefix: str, overlay_dir: str | None, taken: set[str],
                      "found; -blockdev never probes)")
         d = attrs.evolve(d, format=r.probed_format)
     snapshot = bool(d.snapshot)
+    read_only = bool(d.effective_read_only)
     if snapshot:
         if overlay_dir is None:
             raise TranslationError(f"cannot translate {r.text}: snapshot=on needs an "
@@ -136,7 +179,7 @@ def _drive(r: Any, prefix: str, overlay_dir: str | None, taken: set[str],
         recipes.append(shlex.join(["qemu-img", "create", "-f", "qcow2", "-b", image, "-F",
                                    str(d.format), overlay]))
         words = _overlay(words, top, _name(prefix, f"{ident}-base", taken), overlay,
-                         _name(prefix, f"{ident}-o", taken))
+                         _name(prefix, f"{ident}-o", taken), read_only)
     if flash:
         machine_extra.append(f"pflash{p.unit}={top}")
     return words
@@ -169,8 +212,8 @@ def _rename(bd: Blockdev, top: str, proto: str) -> Blockdev:
     return Blockdev(protocol, fmt, device)
 
 
-def _overlay(words: list[str], top: str, base: str, overlay: str, overlay_file: str
-             ) -> list[str]:
+def _overlay(words: list[str], top: str, base: str, overlay: str, overlay_file: str,
+             read_only: bool) -> list[str]:
     """Rename the drive's top node to ``base`` and put a qcow2 overlay named ``top`` on
     it, opened as QEMU opens its temporary snapshot overlay."""
     import json
@@ -184,7 +227,7 @@ def _overlay(words: list[str], top: str, base: str, overlay: str, overlay_file: 
             out.append(json.dumps(node, separators=(",", ":")))
         else:
             out.append(word)
-    layer = {"driver": "qcow2", "node-name": top, "backing": base,
+    layer = {"driver": "qcow2", "node-name": top, "backing": base, "read-only": read_only,
              "cache": {"direct": False, "no-flush": True},
              "file": {"driver": "file", "node-name": overlay_file, "filename": overlay,
                       "cache": {"direct": False, "no-flush": True}}}

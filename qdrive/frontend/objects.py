@@ -131,9 +131,13 @@ def _is_int(text: str) -> bool:
     return True
 
 
-def create_object(props: dict[str, Any]) -> None:
-    """user_creatable_add_qapi(): what completing the object checks (unlocated errors)."""
+def create_object(props: dict[str, Any], touch_files: bool = True) -> None:
+    """user_creatable_add_qapi(): what completing the object checks (unlocated errors).
+
+    ``touch_files=False`` skips what reads a file or connects a socket."""
     kind = props.get("qom-type")
+    if not touch_files and kind in ("secret", "pr-manager-helper"):
+        return
     if kind == "secret":
         _secret(props)
     elif kind == "throttle-group":

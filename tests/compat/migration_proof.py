@@ -66,15 +66,15 @@ def _strip_devices(devices: list[dict[str, Any]]) -> list[str]:
                   for d in devices)
 
 
-_OVERLAY_FILE = re.compile(r"^(/var/tmp/vl\.\w{6}|overlays/[^\"]+\.qcow2)$")
+_OVERLAY_FILE = re.compile(r"/var/tmp/vl\.\w{6}|overlays/[^\"\\]+\.qcow2")
 
 
 def _strip_nodes(nodes: list[dict[str, Any]]) -> list[str]:
     out = []
     for n in nodes:
         n = {k: v for k, v in n.items() if k != "node-name"}
-        if isinstance(n.get("file"), str) and _OVERLAY_FILE.match(n["file"]):
-            n["file"] = "<overlay>"
+        if isinstance(n.get("file"), str):
+            n["file"] = _OVERLAY_FILE.sub("<overlay>", n["file"])
         out.append(json.dumps(n, sort_keys=True))
     return sorted(out)
 
@@ -114,7 +114,7 @@ def record() -> int:
                         entry.update(judge(row, got))
                 rows.append(entry)
                 print(_line(entry), file=sys.stderr)
-    header = {"qemu": qemu.version_line(), "version": "7.2", "corpora": list(CORPORA),
+    header = {"qemu": qemu.version_line, "version": "7.2", "corpora": list(CORPORA),
               **counts(rows)}
     RECORDING.write_text("".join(json.dumps(r) + "\n" for r in [header, *rows]), "utf-8")
     print(json.dumps(header))
