@@ -170,6 +170,7 @@ class _State:
     later_ids: set[str] = attrs.Factory(set)
     locks: _Locks = attrs.Factory(lambda: _Locks())
     drive_devices: dict[str, tuple[str, dict[str, str]]] = attrs.Factory(dict)
+    drive_nodes: set[str] = attrs.Factory(set)  # node-name= of -drive options
     node_devices: list[tuple[str, dict[str, str], Node]] = attrs.Factory(list)
     failed: bool = False
 
@@ -258,6 +259,8 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     for r in drives.drives:
         if r.ok and r.placement is not None and r.placement.device_id:
             st.backends[r.placement.device_id] = r
+        if r.ok and r.drive is not None and r.drive.node_name:
+            st.drive_nodes.add(r.drive.node_name)
     _drive_vs_nodes(st, drives, drive_at)
     _pflash(st, machine_props, drives, machine_type)
     for index, option, text, props in parsed:
@@ -643,8 +646,10 @@ def _attach(st: _State, model: str, name: str, props: dict[str, str]) -> str:
     from ..model import Interface
 
     r = st.backends.get(name)
-    if r is None and name not in st.graph.nodes:
-        return f"Property '{model}.drive' can't find value '{name}'"
+    if r is None and name not in st.graph.nodes and name not in st.drive_nodes:
+        # virtio-blk-pci's drive= is an alias of its virtio-blk-device's property
+        owner = "virtio-blk-device" if model == "virtio-blk-pci" else model
+        return f"Property '{owner}.drive' can't find value '{name}'"
     if r is not None:
         if name in st.attached or (r.placement.interface is not Interface.NONE and
                                    r.placement.interface is not Interface.VIRTIO):
