@@ -171,6 +171,9 @@ class _State:
     locks: _Locks = attrs.Factory(lambda: _Locks())
     drive_devices: dict[str, tuple[str, dict[str, str]]] = attrs.Factory(dict)
     drive_nodes: set[str] = attrs.Factory(set)  # node-name= of -drive options
+    controllers: dict[str, tuple[str, str | None]] = attrs.Factory(dict)  # bus: HBA, iothread
+    contexts: dict[str, str | None] = attrs.Factory(dict)  # node in use: its iothread
+    referenced: set[str] = attrs.Factory(set)  # every drive= a device gave
     node_devices: list[tuple[str, dict[str, str], Node]] = attrs.Factory(list)
     failed: bool = False
 
@@ -490,7 +493,10 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
         if r.ok and p is not None and p.interface is Interface.PFLASH and p.unit in flash:
             st.fail(Phase.BOARD, -1, "clashes with -machine", r.option, r.text)
             return
-    if 1 in flash and 0 not in flash:
+    drive_flash = {r.placement.unit for r in drives.drives
+                   if r.ok and r.placement is not None and r.placement.interface is
+                   Interface.PFLASH}
+    if 1 in flash and 0 not in flash and 0 not in drive_flash:
         st.fail(Phase.BOARD, 0, "pflash1 requires pflash0")
         return
     total = 0
@@ -536,7 +542,9 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         st.fail(Phase.DEVICES, index, problem, option, text)
         return
     if model in SCSI_HBAS:
-        st.buses["SCSI"].append(f"{props['id']}.0" if "id" in props else "scsi.0")
+        bus_name = f"{props['id']}.0" if "id" in props else "scsi.0"
+        st.buses["SCSI"].append(bus_name)
+        st.controllers[bus_name] = (model, props.get("iothread"))
     elif model in USB_HCS:
         st.buses["usb-bus"].append(f"{props['id']}.0" if "id" in props else "usb-bus.0")
     if "id" in props:
@@ -645,11 +653,14 @@ def _bad_value(key: str, value: str) -> str:
 def _attach(st: _State, model: str, name: str, props: dict[str, str]) -> str:
     from ..model import Interface
 
+    st.referenced.add(name)
     r = st.backends.get(name)
     if r is None and name not in st.graph.nodes and name not in st.drive_nodes:
         # virtio-blk-pci's drive= is an alias of its virtio-blk-device's property
         owner = "virtio-blk-device" if model == "virtio-blk-pci" else model
         return f"Property '{owner}.drive' can't find value '{name}'"
+    if r is None:
+        return _context(st, model, name, props)
     if r is not None:
         if name in st.attached or (r.placement.interface is not Interface.NONE and
                                    r.placement.interface is not Interface.VIRTIO):
@@ -660,6 +671,26 @@ def _attach(st: _State, model: str, name: str, props: dict[str, str]) -> str:
             return f"Drive '{name}' is already in use by another device"
         st.attached[name] = model
     return ""
+
+
+def _context(st: _State, model: str, node: str, props: dict[str, str]) -> str:
+    """A node in use stays in its AioContext (block/block-backend.c
+    blk_set_aio_context: "Cannot change iothread of active block backend"); a SCSI disk
+    on an HBA without iothreads cannot join one (hw/scsi/scsi-disk.c)."""
+    hba, hba_iothread = st.controllers.get(props.get("bus", ""), ("", None))
+    if model in ("scsi-hd", "scsi-cd") and not hba and st.controllers:
+        hba, hba_iothread = next(iter(st.controllers.values()))
+    wants = props.get("iothread") if model == "virtio-blk-pci" else (
+        hba_iothread if model in ("scsi-hd", "scsi-cd") else None)
+    if node not in st.contexts:
+        st.contexts[node] = wants
+        return ""
+    have = st.contexts[node]
+    if have == wants:
+        return ""
+    if model in ("scsi-hd", "scsi-cd") and hba and not hba.startswith("virtio-scsi"):
+        return "HBA does not support iothreads"
+    return "Cannot change iothread of active block backend"
 
 
 def dumps(result: ArgvResult) -> str:

@@ -62,14 +62,18 @@ def to_blockdev_argv(argv: Sequence[str], node_prefix: str = "qd-",
         args[0].rsplit("/", 1)[-1] else []
     if not whole.ok:
         last = whole.qemu_stderr().splitlines()[-1] if whole.qemu_stderr() else "rejected"
-        return Migration(tuple(args), (("(command line)", f"QEMU rejects it: {last}"),))
+        return Migration(tuple(args), (("(command line)", f"qdrive's check rejects it, so "
+                                        f"nothing is translated: {last}"),))
     taken = set(whole.state.graph.nodes) | set(whole.state.backends)
     out: list[str] = list(head)
     untranslated: list[tuple[str, str]] = []
     notes: list[str] = []
     recipes: list[str] = []
     machine_extra: list[str] = []
-    used = set(whole.state.drive_devices)
+    used = set(whole.state.drive_devices) | {
+        r.placement.device_id for r in whole.drives.drives
+        if r.drive is not None and r.placement is not None and
+        r.drive.node_name in whole.state.referenced}
     empty = {r.placement.device_id for r in whole.drives.drives
              if r.drive is not None and r.placement is not None and _is_empty(r.drive) and
              r.placement.interface is Interface.NONE and r.placement.device_id in used}
@@ -166,7 +170,7 @@ def _drive(r: Any, prefix: str, overlay_dir: str | None, taken: set[str],
         if len(p.device_id) >= 32:
             raise TranslationError(f"cannot translate {r.text}: its id is too long to "
                                    "name a node (31 characters at most)")
-        top = p.device_id
+        top = d.node_name or p.device_id  # what the devices' drive= may name
         taken.add(top)
     else:
         top = _name(prefix, ident, taken)
@@ -219,16 +223,19 @@ def _overlay(words: list[str], top: str, base: str, overlay: str, overlay_file: 
     import json
 
     out: list[str] = []
+    carried: dict[str, Any] = {}
     for i, word in enumerate(words):
         if i and words[i - 1] == "-blockdev":
             node = json.loads(word)
             if node.get("node-name") == top:
                 node["node-name"] = base
+                # the drive's own node options belong to its top node: the overlay
+                carried = {k: node[k] for k in ("detect-zeroes", "discard") if k in node}
             out.append(json.dumps(node, separators=(",", ":")))
         else:
             out.append(word)
     layer = {"driver": "qcow2", "node-name": top, "backing": base, "read-only": read_only,
-             "cache": {"direct": False, "no-flush": True},
+             "cache": {"direct": False, "no-flush": True}, **carried,
              "file": {"driver": "file", "node-name": overlay_file, "filename": overlay,
                       "cache": {"direct": False, "no-flush": True}}}
     cut = next((i for i, w in enumerate(out) if w == "-device"), len(out))
