@@ -59,6 +59,7 @@ class OptionResult:
     kind: str  # drive, node, device, object, machine, skipped
     error: str | None = None
     skipped_reason: str | None = None
+    note: str | None = None  # a check qdrive could not make, and why
 
     @property
     def ok(self) -> bool:
@@ -69,7 +70,7 @@ class OptionResult:
         return {"index": self.index, "option": self.option, "text": self.text,
                 "kind": self.kind, "ok": self.ok, "error": self.error,
                 "span": [0, len(self.text)] if self.text is not None else None,
-                "skipped": self.skipped_reason}
+                "skipped": self.skipped_reason, "note": self.note}
 
 
 @attrs.frozen
@@ -238,13 +239,17 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         st.fail(Phase.MACHINE, 0, "unsupported machine type\nUse -machine help to list "
                 "supported machines")
     # 2. objects, then nodes
+    secrets: dict[str, bytes] = {}
     for index, option, text, obj in parsed:
         if option == "-object":
             try:
-                create_object(obj, probe_files)
+                note = create_object(obj, probe_files, secrets)
             except ObjectError as exc:
                 st.fail(Phase.OBJECTS, index, str(exc),
                         *((option, text) if exc.located else ()))
+                break
+            if note:
+                st.results[index] = attrs.evolve(st.results[index], note=note)
     for index, option, text, opts in parsed:
         if option == "-blockdev":
             before = len(st.graph.all_nodes)

@@ -131,35 +131,93 @@ def _is_int(text: str) -> bool:
     return True
 
 
-def create_object(props: dict[str, Any], touch_files: bool = True) -> None:
+def create_object(props: dict[str, Any], touch_files: bool = True,
+                  secrets: dict[str, bytes] | None = None) -> str:
     """user_creatable_add_qapi(): what completing the object checks (unlocated errors).
 
-    ``touch_files=False`` skips what reads a file or connects a socket."""
+    ``touch_files=False`` skips what reads a file or connects a socket. ``secrets``
+    holds the secrets made so far (id -> value), for keyid=; a secret made here is
+    added. Returns a note when a check could not be made (an encrypted secret without
+    the optional ``cryptography`` package)."""
     kind = props.get("qom-type")
     if not touch_files and kind in ("secret", "pr-manager-helper"):
-        return
+        return ""
     if kind == "secret":
-        _secret(props)
+        return _secret(props, {} if secrets is None else secrets)
     elif kind == "throttle-group":
         _throttle(props)
     elif kind == "pr-manager-helper":
         _pr_helper(str(props["path"]))
 
 
-def _secret(props: dict[str, Any]) -> None:
+def _secret(props: dict[str, Any], secrets: dict[str, bytes]) -> str:
     # crypto/secret.c qcrypto_secret_load_data(): exactly one of data and file.
     if "data" in props and "file" in props:
         raise ObjectError("'data' and 'file' are mutually exclusive", located=False)
     if "file" in props:
         name = str(props["file"])
         try:
-            with open(name, "rb"):
-                pass
+            with open(name, "rb") as f:
+                value = f.read()
         except OSError as exc:
             raise ObjectError(f"Unable to read {name}: Failed to open file \u201c{name}\u201d: "
                               f"{exc.strerror}", located=False) from None
     elif "data" not in props:
         raise ObjectError("Either 'file' or 'data' must be provided", located=False)
+    else:
+        value = str(props["data"]).encode("utf-8", "surrogateescape")
+    note = ""
+    if "keyid" in props:
+        plain = _decrypt(props, value, secrets)
+        if plain is None:
+            note = "encrypted secret not verified: install qdrive[crypto] (cryptography)"
+            plain = b""
+        value = plain
+    elif props.get("format") == "base64":
+        value = _base64(value)
+    secrets[str(props["id"])] = value
+    return note
+
+
+def _base64(data: bytes) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ObjectError("Base64 data is not valid", located=False) from None
+
+
+def _decrypt(props: dict[str, Any], data: bytes, secrets: dict[str, bytes]) -> bytes | None:
+    """crypto/secret_common.c qcrypto_secret_decrypt(): AES-256-CBC with the key secret,
+    then the padding check; None when the cryptography package is not installed."""
+    keyid = str(props["keyid"])
+    if keyid not in secrets:
+        raise ObjectError(f"No secret with id '{keyid}'", located=False)
+    key = secrets[keyid]
+    if len(key) != 32:
+        raise ObjectError("Key should be 32 bytes in length", located=False)
+    if "iv" not in props:
+        raise ObjectError("IV is required to decrypt secret", located=False)
+    iv = _base64(str(props["iv"]).encode())
+    if len(iv) != 16:
+        raise ObjectError(f"IV should be 16 bytes in length not {len(iv)}", located=False)
+    try:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    except ImportError:
+        return None
+    cipher = _base64(data) if props.get("format") == "base64" else data
+    if not cipher or len(cipher) % 16:
+        raise ObjectError("Data size must be a multiple of the cipher block size",
+                          located=False)
+    dec = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    plain = dec.update(cipher) + dec.finalize()
+    pad = plain[-1]
+    if pad > 16 or pad > len(plain):
+        raise ObjectError(f"Incorrect number of padding bytes ({pad}) found on decrypted "
+                          "data", located=False)
+    return plain[:-pad]
 
 
 def _throttle(props: dict[str, Any]) -> None:
