@@ -28,7 +28,7 @@ import attrs
 
 from ..argv import NO_ARG, SHORTHANDS, read_argv
 from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_blockdev
-from .devices import BLOCK_MODELS, MODEL_BUS, prop_kind, properties
+from .devices import BLOCK_MODELS, prop_kind, properties, qdict_order
 from .objects import ObjectError, create_object, parse_object
 
 __all__ = ["Phase", "OptionResult", "ArgvResult", "check_argv"]
@@ -271,11 +271,65 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
             st.drive_nodes.add(r.drive.node_name)
     _drive_vs_nodes(st, drives, drive_at)
     _pflash(st, machine_props, drives, machine_type)
+    _board_holders(st, drives)
     for index, option, text, props in parsed:
         if option == "-device":
-            _device(st, index, option, text, props, str(_known_machine(machine_type)))
+            _device(st, index, option, text, props,
+                    machine_type if machine_type == "isapc" else
+                    str(_known_machine(machine_type)))
+    _virtio_drive_locks(st, drives)
     return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
                       tuple(st.events), machine_type, st)
+
+
+def _drive_lock_facts(r: Any) -> tuple[tuple[int, int], str, bool] | None:
+    """(file identity, name, writes) of a drive's image as its device takes it."""
+    from ..probe import file_identity
+
+    d = r.drive
+    if d is None or not d.file or d.force_share or d.snapshot or \
+            d.driver_options.get("file.locking") == "off":
+        return None
+    name = d.file.removeprefix("file:")
+    ident = file_identity(name)
+    return None if ident is None else (ident, name, not d.effective_read_only)
+
+
+def _board_holders(st: _State, drives: Any) -> None:
+    """The devices the board made for IDE, floppy and flash drives hold their images
+    (their conflicts with each other are the drives' own verdict)."""
+    from ..model import Interface
+
+    for r in drives.drives:
+        p = r.placement
+        if not r.ok or p is None or p.interface not in (Interface.IDE, Interface.FLOPPY,
+                                                        Interface.PFLASH):
+            continue
+        facts = _drive_lock_facts(r)
+        if facts is not None:
+            ident, _, writes = facts
+            st.locks.holders.append((ident, writes, p.interface is not Interface.PFLASH,
+                                     id(r)))
+
+
+def _virtio_drive_locks(st: _State, drives: Any) -> None:
+    """The devices if=virtio drives asked for come after every -device."""
+    from ..model import Interface
+
+    if any(e.error for e in st.events):
+        return
+    for n, r in enumerate(drives.drives):
+        p = r.placement
+        if not r.ok or p is None or p.interface is not Interface.VIRTIO:
+            continue
+        facts = _drive_lock_facts(r)
+        if facts is None:
+            continue
+        ident, name, writes = facts
+        problem = st.locks.take(ident, name, writes, True, r, frozenset({id(r)}))
+        if problem:
+            st.fail(Phase.DRIVE_DEVICES, n, problem, r.option, r.text)
+            return
 
 
 _FORMATS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vpc", "vdi", "vhdx", "parallels",
@@ -288,6 +342,15 @@ def _format_locks(st: _State, nodes: list[Node]) -> str:
     from ..probe import file_identity
 
     for node in nodes:
+        if node.generated and node.read_only and node.driver == "file" and \
+                node.filename is not None:
+            # an implicit backing file (or its format's file): read-only, unshares write
+            ident = file_identity(node.filename)
+            if ident is not None:
+                problem = st.locks.take(ident, node.filename, False, True, node)
+                if problem:
+                    return f"Could not open backing file: {problem}"
+            continue
         if node.driver not in _FORMATS:
             continue
         child = node.children.get("file")
@@ -320,9 +383,27 @@ def _drive_locks(st: _State, drives: Any) -> None:
             continue
         problem = st.locks.take(ident, name, not d.effective_read_only and not d.snapshot,
                                 True, r)
+        if not problem:
+            problem = _backing_lock(st, name, r)
         if problem:
             st.fail(Phase.DRIVES, n, problem, r.option, r.text)
             return
+
+
+def _backing_lock(st: _State, name: str, owner: object) -> str:
+    """A qcow2 image's backing file, opened read-only, refuses to share write
+    (block.c bdrv_default_perms_for_cow)."""
+    from ..probe import file_identity, probe_file
+
+    found = probe_file(name)
+    if found.format != "qcow2" or not found.backing_file:
+        return ""
+    path = os.path.join(os.path.dirname(name), found.backing_file)
+    ident = file_identity(path)
+    if ident is None:
+        return ""
+    problem = st.locks.take(ident, found.backing_file, False, True, owner)
+    return f"Could not open backing file: {problem}" if problem else ""
 
 
 def _known_machine(name: str, strict: bool = False) -> str | bool:
@@ -557,7 +638,9 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     if model not in BLOCK_MODELS:
         return
     known = properties(model)
-    for key, value in props.items():
+    ordered = qdict_order(list(props)) if not text.startswith("{") else list(props)
+    for key in ordered:
+        value = props[key]
         if key in ("driver", "id", "bus"):
             continue
         if key not in known:
@@ -617,6 +700,8 @@ def _realize(st: _State, model: str, props: dict[str, str]) -> str:
         return ""
     share = props.get("share-rw", "off") in ("on", "yes", "true", "y")
     chain = frozenset(id(n) for n in _chain(st.graph.nodes.get(name)))
+    if name in st.backends:
+        chain = frozenset({id(st.backends[name])})
     return st.locks.take(ident, label, write=not read_only, unshare=not share, chain=chain)
 
 
@@ -630,6 +715,10 @@ def _chain(node: Node | None) -> list[Node]:
 
 def _identity_of(st: _State, name: str) -> tuple[tuple[int, int] | None, str]:
     from ..probe import file_identity
+
+    if name in st.backends:
+        facts = _drive_lock_facts(st.backends[name])
+        return (facts[0], facts[1]) if facts is not None else (None, "")
 
     node = st.graph.nodes.get(name)
     if node is not None:
@@ -646,6 +735,8 @@ def _bad_value(key: str, value: str) -> str:
     if kind == "bool" and value not in ("on", "off", "yes", "no", "true", "false", "y", "n"):
         return f"Parameter '{key}' expects 'on' or 'off'"
     if kind == "onoffauto" and value not in ("on", "off", "auto"):
+        return f"Parameter '{key}' does not accept value '{value}'"
+    if kind == "onerror" and value not in ("report", "ignore", "enospc", "stop", "auto"):
         return f"Parameter '{key}' does not accept value '{value}'"
     if kind == "int":
         try:

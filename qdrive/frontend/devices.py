@@ -9,7 +9,12 @@ models are not judged (their check is listed as skipped), except that their id c
 
 from __future__ import annotations
 
+import functools
+import importlib
+import json
+import os
 from types import MappingProxyType
+from typing import Any
 
 __all__ = ["BLOCK_MODELS", "MODEL_BUS", "properties", "prop_kind"]
 
@@ -55,7 +60,7 @@ _PROPS = {
     "scsi-hd": (*_SCSI_BUS, *_BLOCK_BASE, *_BLOCK_ERROR, *_BLOCK_CHS, *_SCSI_DISK,
                 "bootindex"),
     "scsi-cd": (*_SCSI_BUS, *_BLOCK_BASE, *_BLOCK_ERROR, *_SCSI_DISK, "bootindex"),
-    "floppy": ("unit", *_BLOCK_BASE, "drive-type", "bootindex"),
+    "floppy": ("unit", *_BLOCK_BASE, "drive-type"),  # boot order is isa-fdc's bootindexA/B
     "usb-storage": (*_USB, *_BLOCK_BASE, *_BLOCK_ERROR, "removable", "commandlog",
                     "bootindex"),
     "nvme": (*_BLOCK_BASE, *_NVME, *_PCI, "bootindex"),
@@ -104,7 +109,9 @@ def properties(model: str) -> frozenset[str]:
 
 
 def prop_kind(name: str) -> str:
-    """bool, onoffauto, int, size or str: how the property parses its value."""
+    """bool, onoffauto, onerror, int, size or str: how the property parses its value."""
+    if name in ("werror", "rerror"):
+        return "onerror"
     if name in _BOOL:
         return "bool"
     if name in _ON_OFF_AUTO:
@@ -116,17 +123,40 @@ def prop_kind(name: str) -> str:
     return "str"
 
 
-def _models() -> dict[str, dict[str, str | None]]:
-    import importlib
-    import json
-    import os
-
+@functools.cache
+def _table() -> dict[str, Any]:
     grammar = importlib.import_module("qdrive.grammar")
     path = os.path.join(os.path.dirname(grammar.__file__ or ""), "qemu-7.2",
                         "device-models.json")
     with open(path, encoding="utf-8") as f:
-        models: dict[str, dict[str, str | None]] = json.load(f)["models"]
+        table: dict[str, Any] = json.load(f)
+    return table
+
+
+def _models() -> dict[str, dict[str, str | None]]:
+    models: dict[str, dict[str, str | None]] = _table()["models"]
     return models
+
+
+def object_types() -> frozenset[str]:
+    """The -object types QEMU 7.2 has (``qemu-system-x86_64 -object help``)."""
+    return frozenset(_table()["object_types"])
+
+
+def qdict_order(keys: list[str]) -> list[str]:
+    """``keys`` in the order QEMU's QDict iterates them (qobject/qdict.c: 512 buckets by
+    tdb_hash(key), newest first within a bucket): the order -device properties are set
+    in (qom/object_interfaces.c object_set_properties_from_qdict)."""
+    def tdb_hash(key: str) -> int:
+        data = key.encode("utf-8", "surrogateescape")
+        value = (0x238F13AF * len(data)) & 0xFFFFFFFF
+        for i, byte in enumerate(data):
+            value = (value + (byte << (i * 5 % 24))) & 0xFFFFFFFF
+        return (1103515243 * value + 12345) & 0xFFFFFFFF
+
+    unique = list(dict.fromkeys(keys))
+    position = {k: n for n, k in enumerate(unique)}
+    return sorted(unique, key=lambda k: (tdb_hash(k) % 512, -position[k]))
 
 
 _MODEL_CACHE: dict[str, dict[str, str | None]] = {}

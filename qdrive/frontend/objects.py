@@ -100,10 +100,18 @@ def parse_object(text: str, seen_ids: set[str]) -> dict[str, Any]:
 
 def _visit(props: dict[str, Any], seen_ids: set[str], json_mode: bool) -> dict[str, Any]:
     qom_type = props.get("qom-type")
+    from .devices import object_types
+
+    if str(qom_type) not in object_types():
+        raise ObjectError(f"Parameter 'qom-type' does not accept value '{qom_type}'")
     if "id" not in props:
         raise ObjectError("Parameter 'id' is missing")
     members = KNOWN.get(str(qom_type))
     if members is None:
+        from .devices import object_types
+
+        if str(qom_type) not in object_types():
+            raise ObjectError(f"Parameter 'qom-type' does not accept value '{qom_type}'")
         return props  # not judged here (qdrive does not know its members)
     for key, value in props.items():
         if key in ("qom-type", "id"):
