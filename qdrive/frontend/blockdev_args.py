@@ -48,6 +48,7 @@ class Node:
     options: dict[str, Any] = attrs.Factory(dict)
     users: int = 0  # BlockBackends (devices, -drive) on it
     generated: bool = False  # a name QEMU made up (#blockNNN)
+    implicit_backing: bool = False  # opened for a qcow2 header's backing file
 
     def protocol(self) -> Node | None:
         """The protocol node under this one, following file children."""
@@ -163,7 +164,7 @@ def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> Non
         path = os.path.join(os.path.dirname(proto.filename), found.backing_file)
         fmt = probe_file(path).format or "raw"
         leaf = Node(_generated(graph), "file", True, path, options={**inherit},
-                    generated=True)
+                    generated=True, implicit_backing=True)
         graph.all_nodes.append(leaf)
         top = Node(_generated(graph), fmt, True, None, {"file": leaf},
                    options={**inherit}, generated=True)

@@ -342,8 +342,7 @@ def _format_locks(st: _State, nodes: list[Node]) -> str:
     from ..probe import file_identity
 
     for node in nodes:
-        if node.generated and node.read_only and node.driver == "file" and \
-                node.filename is not None:
+        if node.implicit_backing and node.filename is not None:
             # an implicit backing file (or its format's file): read-only, unshares write
             ident = file_identity(node.filename)
             if ident is not None:
@@ -677,6 +676,8 @@ def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
         if bus in st.buses["SCSI"] or bus in st.buses["usb-bus"]:
             return ""
         return f"Bus '{bus}' not found"
+    if machine not in ("pc", "q35", "isapc"):
+        return ""  # other boards' buses are not modelled
     if bus_type in ("SCSI", "usb-bus", "virtio-bus") and not st.buses.get(bus_type):
         return f"No '{bus_type}' bus found for device '{model}'"
     if bus_type in ("PCI", "PCIE") and machine not in ("pc", "q35"):
