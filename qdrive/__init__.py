@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     # the two entry points and what they return
-    "parse_drive", "check", "check_argv", "Drive", "CheckResult", "DriveResult", "Placement", "DriveArg",
-    "Policy",
+    "parse_drive", "check", "check_argv", "Drive", "CheckResult", "DriveResult", "Placement",
+    "DriveArg", "Policy", "ArgvResult",
+    # the whole command line's -blockdev spelling
+    "to_blockdev_argv", "Migration",
     # the raw driver (loaded on first use)
     "open", "RawDevice", "IOStopped", "DriverError", "ImageLocked", "BackendUnavailable",
     # flags and the open plan
@@ -57,7 +59,10 @@ _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawD
          "IOStopped": ("qdrive.driver", "IOStopped"),
          "DriverError": ("qdrive.driver", "DriverError"),
          "ImageLocked": ("qdrive.imagelock", "ImageLocked"),
-         "BackendUnavailable": ("qdrive.backends", "BackendUnavailable")}
+         "BackendUnavailable": ("qdrive.backends", "BackendUnavailable"),
+         "ArgvResult": ("qdrive.frontend.cmdline", "ArgvResult"),
+         "Migration": ("qdrive.frontend.migrate", "Migration"),
+         "to_blockdev_argv": ("qdrive.frontend.migrate", "to_blockdev_argv")}
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,

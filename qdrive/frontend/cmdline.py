@@ -116,7 +116,7 @@ def _tokens(argv: Sequence[str]) -> list[tuple[int, str, str | None]]:
     base = 0
     if args and not args[0].startswith("-") and "qemu" in args[0].rsplit("/", 1)[-1]:
         args, base = args[1:], 1
-    out = []
+    out: list[tuple[int, str, str | None]] = []
     i = 0
     while i < len(args):
         arg = args[i]
@@ -573,7 +573,7 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
             return
     if not flash:
         return
-    for n, r in enumerate(drives.drives):
+    for r in drives.drives:
         p = r.placement
         if r.ok and p is not None and p.interface is Interface.PFLASH and p.unit in flash:
             st.fail(Phase.BOARD, -1, "clashes with -machine", r.option, r.text)

@@ -102,8 +102,7 @@ def to_blockdev_argv(argv: Sequence[str], node_prefix: str = "qd-",
             except TranslationError as exc:
                 why = str(exc).split(": ", 1)[-1]
                 untranslated.append((f"{option} {value}", why))
-                out += [option, value] if option != "-hda" or value is None or \
-                    value.startswith("-") else [value]
+                out += [option] if value is None else [option, value]
                 kept_snapshot = True
                 continue
             out += words

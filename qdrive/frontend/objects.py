@@ -74,10 +74,10 @@ def parse_object(text: str, seen_ids: set[str]) -> dict[str, Any]:
         from .jsonarg import JsonArgError, parse_json_object
 
         try:
-            props = parse_json_object(text)
+            document = parse_json_object(text)
         except JsonArgError as exc:
             raise ObjectError(str(exc)) from None
-        return _visit(props, seen_ids, json_mode=True)
+        return _visit(document, seen_ids, json_mode=True)
     props: dict[str, Any] = {}
     for n, (key, value) in enumerate(_split_opts(text)):
         if value is None:
@@ -152,10 +152,11 @@ def create_object(props: dict[str, Any], touch_files: bool = True,
         return ""
     if kind == "secret":
         return _secret(props, {} if secrets is None else secrets)
-    elif kind == "throttle-group":
+    if kind == "throttle-group":
         _throttle(props)
     elif kind == "pr-manager-helper":
         _pr_helper(str(props["path"]))
+    return ""
 
 
 def _secret(props: dict[str, Any], secrets: dict[str, bytes]) -> str:

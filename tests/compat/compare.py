@@ -49,8 +49,8 @@ def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
     """
     extra: dict[str, Any] = dict(options) if dialect is None else {**options,
                                                                     "dialect": dialect}
-    if isinstance(case, dict) and "argv" in case and extra.get("dialect", "qemu-7.2") == "qemu-7.2" \
-            and set(extra) <= {"dialect"}:
+    if isinstance(case, dict) and "argv" in case and \
+            extra.get("dialect", "qemu-7.2") == "qemu-7.2" and set(extra) <= {"dialect"}:
         whole = qdrive.check_argv(case["argv"])
         out_argv: dict[str, object] = {"accepted": whole.ok, "stderr": whole.qemu_stderr(PROG)}
         from qdrive.frontend import cmdfacts
