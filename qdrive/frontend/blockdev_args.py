@@ -111,7 +111,8 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
     child_specs = [c for c in info.get("children", []) if c["name"] != "backing"]
     for spec in child_specs:  # bdrv_open_inherit(): the file child comes first
         if spec["name"] in options and spec["name"] in ("file", "data-file"):
-            children[spec["name"]] = _child(graph, options[spec["name"]], read_only)
+            children[spec["name"]] = _child(graph, options[spec["name"]], read_only,
+                                            options.get("cache"))
     force_share = bool(options.get("force-share", False))
     if force_share and not read_only:
         raise BlockdevError("force-share=on can only be used with read-only images")
@@ -193,12 +194,15 @@ def _generated(graph: Graph) -> str:
     return f"#block{graph.counter:03d}"
 
 
-def _child(graph: Graph, ref: Any, parent_ro: bool) -> Node:
+def _child(graph: Graph, ref: Any, parent_ro: bool,
+           parent_cache: dict[str, Any] | None = None) -> Node:
     if isinstance(ref, str):
         node = graph.nodes.get(ref)
         if node is None:
             raise BlockdevError(f"Cannot find device='{ref}' nor node-name='{ref}'")
         return node
+    if parent_cache:  # block.c bdrv_inherited_options(): an inline child takes the cache mode
+        ref = {**ref, "cache": {**parent_cache, **(ref.get("cache") or {})}}
     return _open(graph, ref, inherited_ro=parent_ro)
 
 

@@ -10,6 +10,7 @@ options: write-cache=on/off) and names the QOM type its backend is attached to.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ def query_block(result: ArgvResult) -> list[dict[str, Any]] | None:
             if wce is not None and "cache" in facts:
                 facts["cache"] = {**facts["cache"], "writeback": wce}
         out.append(facts)
+    for node in result.state.flash_nodes:
+        out.append(_node_backend(node, "cfi.pflash01", False, True))
     for model, props, node in result.state.node_devices:
         qom, removable = _device_facts(model, props)
         wce = _on(props.get("write-cache"))
@@ -76,6 +79,48 @@ def _node_backend(node: Node, qom: str, removable: bool, writeback: bool) -> dic
             "cache": {"no-flush": bool(cache.get("no-flush", False)),
                       "direct": bool(cache.get("direct", False)), "writeback": writeback},
             "detect_zeroes": str(node.options.get("detect-zeroes", "off")), "throttle": {}}
+
+
+def _strong(driver: str) -> list[str]:
+    from .blockdev_args import _drivers
+
+    opts: list[str] = _drivers().get(driver, {}).get("strong_runtime_opts") or []
+    return opts
+
+
+def _full_options(node: Node) -> dict[str, Any]:
+    """What block.c bdrv_refresh_filename() keeps of a node: its driver, the options
+    that change what it reads (strong runtime options), and its file child's."""
+    if node.filename is not None and node.driver in ("file", "host_device", "host_cdrom"):
+        return {"driver": node.driver, "filename": node.filename}
+    out: dict[str, Any] = {"driver": node.driver}
+    for key in _strong(node.driver):
+        if not key.endswith(".") and key in node.options:
+            out[key] = node.options[key]
+    child = node.children.get("file")
+    if child is not None:
+        out["file"] = _full_options(child)
+    return out
+
+
+def _ordered(value: Any) -> Any:
+    from .devices import qdict_order
+
+    if isinstance(value, dict):
+        return {k: _ordered(value[k]) for k in qdict_order(list(value))}
+    return value
+
+
+def filename(node: Node) -> str:
+    """The node's filename as query-named-block-nodes reports it: the image's name, or
+    json:{...} when a node on the way has options of its own that matter."""
+    full = _full_options(node)
+    plain = full
+    while "file" in plain and len(plain) == 2:
+        plain = plain["file"]
+    if set(plain) == {"driver", "filename"}:
+        return str(plain["filename"])
+    return "json:" + json.dumps(_ordered(full), separators=(", ", ": "))
 
 
 def query_named_block_nodes(result: ArgvResult) -> list[dict[str, Any]] | None:
@@ -94,6 +139,6 @@ def query_named_block_nodes(result: ArgvResult) -> list[dict[str, Any]] | None:
                               "direct": bool(cache.get("direct", False)),
                               "writeback": True},
                     "detect_zeroes": str(node.options.get("detect-zeroes", "off")),
-                    "file": proto.filename, "backing_file_depth": 0,
+                    "file": filename(node), "backing_file_depth": 0,
                     "encrypted": node.driver == "luks"})
     return out

@@ -176,6 +176,7 @@ class _State:
     contexts: dict[str, str | None] = attrs.Factory(dict)  # node in use: its iothread
     referenced: set[str] = attrs.Factory(set)  # every drive= a device gave
     node_devices: list[tuple[str, dict[str, str], Node]] = attrs.Factory(list)
+    flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
@@ -573,6 +574,7 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
             return
     if not flash:
         return
+    st.flash_nodes.extend(flash[unit] for unit in sorted(flash))
     for r in drives.drives:
         p = r.placement
         if r.ok and p is not None and p.interface is Interface.PFLASH and p.unit in flash:
@@ -605,9 +607,11 @@ def _node_size(node: Node) -> int | None:
     if proto is None or proto.filename is None or node.driver not in ("raw", "file"):
         return None
     try:
-        return os.stat(proto.filename).st_size
+        size = os.stat(proto.filename).st_size
     except OSError:
         return None
+    # block.c bdrv_getlength(): whole 512-byte sectors, rounded up
+    return (size + 511) // 512 * 512
 
 
 def _device(st: _State, index: int, option: str, text: str, props: dict[str, str],

@@ -70,10 +70,9 @@ def to_blockdev_argv(argv: Sequence[str], node_prefix: str = "qd-",
     notes: list[str] = []
     recipes: list[str] = []
     machine_extra: list[str] = []
-    used = set(whole.state.drive_devices) | {
-        r.placement.device_id for r in whole.drives.drives
-        if r.drive is not None and r.placement is not None and
-        r.drive.node_name in whole.state.referenced}
+    # Only a device on the drive itself uses its BlockBackend: one given the drive's
+    # node-name gets a BlockBackend of its own, and the drive's stays (query-block lists it).
+    used = set(whole.state.drive_devices)
     empty = {r.placement.device_id for r in whole.drives.drives
              if r.drive is not None and r.placement is not None and _is_empty(r.drive) and
              r.placement.interface is Interface.NONE and r.placement.device_id in used}
