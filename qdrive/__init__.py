@@ -37,7 +37,7 @@ __all__ = [
     # the whole command line's -blockdev spelling
     "to_blockdev_argv", "Migration",
     # the raw driver (loaded on first use)
-    "open", "RawDevice", "IOStopped", "DriverError", "ImageLocked", "BackendUnavailable",
+    "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked", "BackendUnavailable",
     # flags and the open plan
     "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
     # errors
@@ -57,6 +57,7 @@ __version__ = "0.1.0"
 # The driver is loaded on first use: `import qdrive` opens nothing and loads no backend.
 _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawDevice"),
          "IOStopped": ("qdrive.driver", "IOStopped"),
+         "DeviceStoppedError": ("qdrive.driver", "DeviceStoppedError"),
          "DriverError": ("qdrive.driver", "DriverError"),
          "ImageLocked": ("qdrive.imagelock", "ImageLocked"),
          "BackendUnavailable": ("qdrive.backends", "BackendUnavailable"),
