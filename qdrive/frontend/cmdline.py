@@ -658,7 +658,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
             if problem:
                 st.fail(Phase.DEVICES, index, problem, option, text)
                 return
-    problem = _realize(st, model, props)
+    problem = _realize(st, model, props, machine)
     if problem:
         st.fail(Phase.DEVICES, index, problem, option, text)
         return
@@ -689,9 +689,110 @@ def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
     return ""
 
 
-def _realize(st: _State, model: str, props: dict[str, str]) -> str:
-    """What realizing the device checks that qdrive models: read-only nodes on IDE disks
-    (hw/ide/qdev.c ide_dev_initfn), then the image locks it takes."""
+def _size(props: dict[str, str], key: str, default: int) -> int:
+    from ..values import parse_size
+
+    try:
+        return int(parse_size(key, props[key])[0]) if key in props else default
+    except (ValueError, Exception):  # noqa: BLE001 - refused earlier by _bad_value
+        return default
+
+
+def _blocksizes(props: dict[str, str]) -> str:
+    # hw/block/block.c blkconf_blocksizes(): both sizes default to 512 for an image file
+    logical = _size(props, "logical_block_size", 0) or 512
+    physical = _size(props, "physical_block_size", 0) or 512
+    if logical > physical:
+        return "logical_block_size > physical_block_size not supported"
+    if _size(props, "min_io_size", 0) % logical:
+        return "min_io_size must be a multiple of logical_block_size"
+    if _size(props, "opt_io_size", 0) % logical:
+        return "opt_io_size must be a multiple of logical_block_size"
+    granularity = _size(props, "discard_granularity", -1)
+    if granularity != -1 and granularity % logical:
+        return "discard_granularity must be a multiple of logical_block_size"
+    return ""
+
+
+def _geometry(props: dict[str, str], heads_max: int) -> str:
+    # hw/block/block.c blkconf_geometry(): checked once any of the three is given
+    cyls, heads, secs = (_int(props.get(k, "0")) for k in ("cyls", "heads", "secs"))
+    if not (cyls or heads or secs):
+        return ""
+    if not 1 <= cyls <= 65535:
+        return "cyls must be between 1 and 65535"
+    if not 1 <= heads <= heads_max:
+        return f"heads must be between 1 and {heads_max}"
+    if not 1 <= secs <= 255:
+        return "secs must be between 1 and 255"
+    return ""
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        return 0
+
+
+def _empty(st: _State, name: str | None) -> bool:
+    r = st.backends.get(name or "")
+    return r is not None and r.drive is not None and not r.drive.file and \
+        not r.drive.driver_options
+
+
+def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -> str:
+    """The realize checks of hw/block/virtio-blk.c, hw/ide/qdev.c, hw/scsi/scsi-disk.c,
+    hw/usb/dev-storage-classic.c and hw/nvme/ctrl.c, in their order."""
+    name = props.get("drive")
+    if model == "virtio-blk-pci":
+        if not name:
+            return "drive property not set"
+        if _empty(st, name):
+            return "Device needs media, but drive is empty"
+        if props.get("num-queues") is not None and _int(props["num-queues"]) == 0:
+            return "num-queues property must be larger than 0"
+        size = _int(props.get("queue-size", "256"))
+        if size <= 2:
+            return f"invalid queue-size property ({size}), must be > 2"
+        if size & (size - 1) or size > 1024:
+            return f"invalid queue-size property ({size}), must be a power of 2 (max 1024)"
+        return _geometry(props, 255) or _blocksizes(props) or (
+            "Please set scsi=off for virtio-blk devices in order to use virtio 1.0"
+            if props.get("scsi") in ("on", "yes", "true", "y") and
+            props.get("disable-modern") not in ("on", "yes", "true", "y") else "")
+    if model in ("ide-hd", "ide-cd"):
+        units = 1 if machine == "q35" else 2
+        if "unit" in props and _int(props["unit"]) >= units:
+            return (f"Can't create IDE unit {_int(props['unit'])}, bus supports only "
+                    f"{units} units")
+        if not name and model == "ide-hd":
+            return "No drive specified"
+        granularity = _size(props, "discard_granularity", -1)
+        if granularity not in (-1, 0, 512):
+            return "discard_granularity must be 512 for ide"
+        problem = _blocksizes(props)
+        if problem:
+            return problem
+        if (_size(props, "logical_block_size", 0) or 512) != 512:
+            return "logical_block_size must be 512 for IDE"
+        return _geometry(props, 16) if model == "ide-hd" else ""
+    if model in ("scsi-hd", "usb-storage") and not name:
+        return "drive property not set"
+    if model == "nvme" and "serial" not in props:
+        return "serial property not set"
+    if model in ("scsi-hd", "scsi-cd"):
+        return _blocksizes(props)
+    return ""
+
+
+def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc") -> str:
+    """What realizing the device checks that qdrive models: the model's own checks,
+    read-only nodes on IDE disks (hw/ide/qdev.c ide_dev_initfn), then the image locks
+    it takes."""
+    problem = _model_checks(st, model, props, machine)
+    if problem:
+        return problem
     name = props.get("drive")
     if not name:
         return ""
@@ -748,6 +849,20 @@ def _bad_value(key: str, value: str) -> str:
             int(value, 0)
         except ValueError:
             return f"Parameter '{key}' expects integer"
+    if kind == "size":
+        from ..values import parse_size
+
+        try:
+            size = int(parse_size(key, value)[0])
+        except Exception:  # noqa: BLE001 - any refusal of the size parser
+            return f"Parameter '{key}' expects size"
+        if key in ("logical_block_size", "physical_block_size"):
+            # hw/core/qdev-properties-system.c set_blocksize(); the device has no id yet
+            if not 512 <= size <= 2097152:
+                return (f"Property .{key} doesn't take value {size} (minimum: 512, "
+                        "maximum: 2097152)")
+            if size & (size - 1):
+                return f"Property .{key} doesn't take value '{size}', it's not a power of 2"
     return ""
 
 
