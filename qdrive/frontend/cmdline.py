@@ -203,11 +203,14 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
 
     cmd = read_argv(argv)
     machine_type = cmd.machine
-    drives = check(cmd.drives, machine=str(_known_machine(machine_type)),
+    tokens = _tokens(argv)
+    drive_args, config_errors = _drive_args(tokens, probe_files)
+    drives = check(drive_args, machine=str(_known_machine(machine_type)),
                    probe_files=probe_files, snapshot=cmd.snapshot, policy=policy)
     st = _State()
     st.graph.touch_files = probe_files
-    tokens = _tokens(argv)
+    for index, message in config_errors:
+        st.events.append(_Event(Phase.PARSE, index, message, True))
     parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
     drive_at: list[int] = []
     machine_props: dict[str, str] = {}
@@ -216,6 +219,10 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         if name == "drive" or name in SHORTHANDS:
             drive_at.append(index)
             st.results[index] = OptionResult(index, option, value, "drive")
+            continue
+        if name == "readconfig" and value is not None:
+            drive_at.extend([index] * _config_drives(value, probe_files))
+            st.results[index] = OptionResult(index, option, value, "config")
             continue
         if value is None and name not in NO_ARG:
             st.results[index] = OptionResult(index, option, None, "skipped", None,
@@ -406,6 +413,37 @@ def _backing_lock(st: _State, name: str, owner: object) -> str:
     return f"Could not open backing file: {problem}" if problem else ""
 
 
+def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool
+                ) -> tuple[list[Any], list[tuple[int, str]]]:
+    """The drives in QEMU's order (-drive, shorthands, -readconfig [drive] sections) and
+    the config files' errors (parse time, located ``prog:FILE:LINE:``)."""
+    from ..check import DriveArg
+
+    out: list[Any] = []
+    errors: list[tuple[int, str]] = []
+    for index, option, value in tokens:
+        name = option.lstrip("-")
+        if (name == "drive" or name in SHORTHANDS) and value is not None:
+            out += list(read_argv([option, value]).drives)
+        elif name == "readconfig" and value is not None and probe_files:
+            from .readconfig import read_config
+
+            sections, err = read_config(value)
+            out += [DriveArg(s.drive_text(), f"-readconfig {value}:{s.line}")
+                    for s in sections if s.group == "drive"]
+            if err is not None:
+                where = f"{PROG}:{value}:{err.line}: " if err.line else \
+                    f"{PROG}: -readconfig {value}: "
+                errors.append((index, where + str(err)))
+    return out, errors
+
+
+def _config_drives(path: str, probe_files: bool) -> int:
+    from .readconfig import read_config
+
+    return sum(1 for s in read_config(path)[0] if s.group == "drive") if probe_files else 0
+
+
 def _known_machine(name: str, strict: bool = False) -> str | bool:
     if name.startswith("pc-q35") or name == "q35":
         return "q35" if not strict else True
@@ -429,7 +467,7 @@ def _machine_props(value: str) -> dict[str, str]:
 
 def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) -> None:
     """The drives' own verdict, split into QEMU's phases."""
-    text = drives.qemu_stderr(PROG)
+    text = _config_locations(drives.qemu_stderr(PROG), drives)
     first = drives.first_error
     if first is None:
         if text:
@@ -439,7 +477,7 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
     from ..diagnostics import Stage
 
     n = drives.drives.index(r)
-    line = qemu_line(err, r, PROG)
+    line = _config_locations(qemu_line(err, r, PROG), drives)
     before, _, _ = text.partition(line) if line in text else ("", "", "")
     err_text = text[len(before):]
     if before.strip():
@@ -457,6 +495,15 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
     idx = drive_at[n] if n < len(drive_at) else None
     if idx is not None and idx in st.results:
         st.results[idx] = attrs.evolve(st.results[idx], error=err.qemu_text)
+
+
+def _config_locations(text: str, drives: Any) -> str:
+    """A -readconfig drive's messages are located at its section (``prog:FILE:LINE: ``)."""
+    for r in drives.drives:
+        if r.option.startswith("-readconfig "):
+            text = text.replace(f"{PROG}: {r.option} {r.text}: ",
+                                f"{PROG}:{r.option.removeprefix('-readconfig ')}: ")
+    return text
 
 
 def _drive_vs_nodes(st: _State, drives: Any, drive_at: list[int]) -> None:
