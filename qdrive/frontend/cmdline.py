@@ -429,7 +429,11 @@ def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool
             from .readconfig import read_config
 
             sections, err = read_config(value)
-            out += [DriveArg(s.drive_text(), f"-readconfig {value}:{s.line}")
+            # The last section is handed on with &error_fatal itself: an error there
+            # exits before its hint is added (util/qemu-config.c qemu_config_parse).
+            last = sections[-1].line if sections and err is None else -1
+            out += [DriveArg(s.drive_text(), f"-readconfig {value}:{s.line}" +
+                             (" (last)" if s.line == last else ""))
                     for s in sections if s.group == "drive"]
             if err is not None:
                 where = f"{PROG}:{value}:{err.line}: " if err.line else \
@@ -501,8 +505,12 @@ def _config_locations(text: str, drives: Any) -> str:
     """A -readconfig drive's messages are located at its section (``prog:FILE:LINE: ``)."""
     for r in drives.drives:
         if r.option.startswith("-readconfig "):
-            text = text.replace(f"{PROG}: {r.option} {r.text}: ",
-                                f"{PROG}:{r.option.removeprefix('-readconfig ')}: ")
+            where = r.option.removeprefix("-readconfig ").removesuffix(" (last)")
+            head = f"{PROG}: {r.option} {r.text}: "
+            if r.option.endswith(" (last)") and r.error is not None and \
+                    r.error.stage.name == "PARSE":
+                text = text.replace(f"{head}{r.error.qemu_text}", f"{head}{r.error.message}")
+            text = text.replace(head, f"{PROG}:{where}: ")
     return text
 
 

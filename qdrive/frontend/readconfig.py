@@ -30,7 +30,7 @@ _KEYVAL_GROUPS = frozenset({"object", "audiodev", "machine", "smp-opts", "boot-o
 
 _HEADER_ID = re.compile(r'\[(\S{1,63}) "([^"]{1,63})"\]')
 _HEADER = re.compile(r"\[([^\]]{1,63})\]")
-_OPTION = re.compile(r'\s*(\S{1,63})\s*=\s*"([^"]{0,1023})"')
+_OPTION = re.compile(r'\s*(\S{1,63})\s*=\s*"([^"]{1,1023})"')
 
 
 class ConfigError(ValueError):
@@ -84,12 +84,19 @@ def _sections(lines: list[str]) -> Iterator[Section]:
                 options = {}
                 continue
         last = lno
+        # sscanf(" %63s = \"%1023[^\"]\"") for two fields, else sscanf(" %63s = \"\"")
+        # which counts one as soon as the first word is read: any line with a word is
+        # an option, with an empty value unless it is spelt key = "value".
         o = _OPTION.match(line)
-        if o is None:
+        word = line.split()[0][:63] if line.split() else ""
+        if o is None and not word:
             raise ConfigError("parse error", lno)
         if group is None:
             raise ConfigError("no group defined", lno)
-        options[o.group(1)] = o.group(2)
+        if o is not None and o.group(2):
+            options[o.group(1)] = o.group(2)
+        else:
+            options[word] = ""
     if group is not None:
         yield Section(group, ident, tuple(options.items()), last)
 
