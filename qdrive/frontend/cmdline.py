@@ -283,8 +283,9 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     for index, option, text, props in parsed:
         if option == "-device":
             _device(st, index, option, text, props,
-                    machine_type if machine_type == "isapc" else
-                    str(_known_machine(machine_type)))
+                    str(_known_machine(machine_type)) if _known_machine(
+                        machine_type, strict=True) and machine_type not in (
+                        "isapc", "microvm", "none", "x-remote") else machine_type)
     _virtio_drive_locks(st, drives)
     return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
                       tuple(st.events), machine_type, st)
