@@ -100,6 +100,11 @@ def _full_options(node: Node) -> dict[str, Any]:
     child = node.children.get("file")
     if child is not None:
         out["file"] = _full_options(child)
+    backing = node.children.get("backing")
+    if backing is not None and node.filename is None and backing.generated and \
+            node.generated and node.children.get("file") is not None and \
+            (node.children["file"].filename or "").startswith("/var/tmp/vl."):
+        out["backing"] = _full_options(backing)  # the temporary snapshot overlay
     return out
 
 
@@ -123,13 +128,65 @@ def filename(node: Node) -> str:
     return "json:" + json.dumps(_ordered(full), separators=(", ", ": "))
 
 
+_SIMPLE_KEYS = frozenset({"file.locking", "file.aio", "node-name", "file.node-name"})
+
+
+def _drive_nodes(r: Any) -> list[Node] | None:
+    """The nodes a -drive makes, oldest first: its protocol node, its format node, the
+    qcow2 header's backing/data files, and with snapshot=on the read-only image under a
+    temporary qcow2 overlay (block.c bdrv_append_temp_snapshot); None when the drive
+    is beyond this model."""
+    from ..flags import cache_triple
+    from .blockdev_args import Graph, Node, _implicit_children
+
+    d = r.drive
+    if d is None or not d.file or r.format is None or ":" in d.file.split("/")[0] or \
+            any(k not in _SIMPLE_KEYS for k in d.driver_options) or d.dialect != "qemu-7.2":
+        return None
+    _, direct, no_flush = cache_triple(d)
+    cache = {"direct": direct, "no-flush": no_flush}
+    name = d.file.removeprefix("file:")
+    graph = Graph()
+    ro = bool(d.effective_read_only) or bool(d.snapshot)
+    file_name = d.driver_options.get("file.node-name")
+    proto = Node(file_name or "#block", "file", ro, name, options={"cache": cache},
+                 generated=not file_name)
+    zeroes = str(d.detect_zeroes or "off")
+    if r.format in ("file", "host_device", "host_cdrom"):
+        proto.driver = r.format
+        proto.options["detect-zeroes"] = "off" if d.snapshot else zeroes
+        graph.all_nodes.append(proto)
+        top = proto
+    else:
+        top = Node(d.node_name or "#block", r.format, ro, None, {"file": proto},
+                   options={"cache": cache, "detect-zeroes": "off" if d.snapshot else zeroes},
+                   generated=not d.node_name)
+        graph.all_nodes += [proto, top]
+        _implicit_children(graph, top, {"cache": cache})
+    if d.snapshot:
+        temp = Node("#block", "file", False, "/var/tmp/vl.XXXXXX",
+                    options={"cache": {"direct": False, "no-flush": True}}, generated=True)
+        overlay = Node("#block", "qcow2", bool(d.effective_read_only), None,
+                       {"file": temp, "backing": top},
+                       options={"cache": {"direct": False, "no-flush": True},
+                                "detect-zeroes": zeroes}, generated=True)
+        graph.all_nodes += [temp, overlay]
+    return graph.all_nodes
+
+
 def query_named_block_nodes(result: ArgvResult) -> list[dict[str, Any]] | None:
     """The facts of every node, newest first; None when a node is beyond qdrive's model
     (a -drive's nodes, a filename QEMU would spell as json:{...})."""
-    if not result.ok or result.drives.drives:
+    if not result.ok:
         return None
+    nodes = list(result.state.graph.all_nodes)
+    for r in result.drives.drives:  # -drive nodes are made after every -blockdev node
+        made = _drive_nodes(r)
+        if made is None:
+            return None
+        nodes += made
     out = []
-    for node in reversed(result.state.graph.all_nodes):
+    for node in reversed(nodes):
         proto = node.protocol()
         if proto is None or proto.filename is None:
             return None
