@@ -53,7 +53,8 @@ def translate(row: dict[str, Any]) -> dict[str, Any]:
 
     argv = row["argv"]
     if "-readconfig" in argv:
-        return {"why": "-readconfig: qdrive does not read the drives of a config file"}
+        return {"why": "-readconfig: the drives of a config file are not rewritten (they "
+                       "stay in the file)"}
     m = to_blockdev_argv(argv, overlay_dir=OVERLAYS)
     if not m.complete:
         return {"why": "; ".join(f"{o}: {w}" for o, w in m.untranslated)}
