@@ -37,7 +37,8 @@ __all__ = [
     # the whole command line's -blockdev spelling
     "to_blockdev_argv", "Migration",
     # the raw driver (loaded on first use)
-    "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked", "BackendUnavailable",
+    "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked",
+    "BackendUnavailable",
     # flags and the open plan
     "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
     # errors
