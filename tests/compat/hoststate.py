@@ -324,6 +324,34 @@ def both(case: Mapping[str, Any], qemu: oracle.Qemu = oracle.DEFAULT
     return want, got
 
 
+def modelled(case: Mapping[str, Any]) -> bool:
+    """Whether qdrive is meant to agree on the case (no ``needs`` left unmet)."""
+    return not case.get("needs")
+
+
+def disagreements_in(state: str, group: Sequence[Mapping[str, Any]],
+                     qemu: oracle.Qemu = oracle.DEFAULT
+                     ) -> list[tuple[Mapping[str, Any], dict[str, Any], dict[str, Any], list[str]]]:
+    """(case, QEMU's verdict, qdrive's, categories) for each case of ``group`` on which
+    qdrive and the live QEMU part, all run in one build of ``state`` (raises Unavailable).
+
+    qdrive is asked first for each case, with the state in place, then QEMU; QEMU has
+    exited before the next case starts, so no case sees another's locks."""
+    from . import compare
+
+    out = []
+    with build(state, qemu) as s:
+        for case in group:
+            run = corpus.as_case(case) or {}
+            with compare.in_dir(s.where):
+                got = _ask_qdrive(compare, run, s.user)
+            want = compare.verdict(oracle.run(run, s.where, qemu=qemu, user=s.user))
+            bad = compare.disagreements(want, got)
+            if bad:
+                out.append((case, want, got, bad))
+    return out
+
+
 def _ask_qdrive(compare: Any, run: dict[str, Any], user: tuple[int, int] | None
                 ) -> dict[str, Any]:
     import qdrive
