@@ -306,8 +306,8 @@ def serve(mountpoint: str, backing: Path, direct_io: bool,
 
     state = State(backing)
     try:
-        mfusepy.FUSE(_operations(state, direct_io, refuse_odirect), mountpoint, raw_fi=True, foreground=True,
-                     allow_other=True, fsname="qdrive-faultfs", max_threads=16,
+        mfusepy.FUSE(_operations(state, direct_io, refuse_odirect), mountpoint, raw_fi=True,
+                     foreground=True, allow_other=True, fsname="qdrive-faultfs", max_threads=16,
                      hard_remove=True)  # unlink an open image at once (no .fuse_hidden)
     except RuntimeError:  # libfuse 3 reports a loop ended by a signal as an error
         if os.path.ismount(mountpoint):
