@@ -363,6 +363,45 @@ def test_unknown_user_name_is_a_clear_error() -> None:
 def test_uid_without_passwd_entry() -> None:
     user = QemuUser.of(4242424)
     assert user.uid == user.gid == 4242424 and user.groups == {4242424}
+    assert QemuUser.of("4242424") == user  # a number given as text, no such name
+    assert QemuUser.of((1 << 32) - 2).uid == (1 << 32) - 2  # the largest uid
+
+
+@pytest.mark.parametrize("bad", [-1, 1 << 32, 1 << 64])
+def test_uid_out_of_range(bad: int) -> None:
+    with pytest.raises(ValueError, match="is not a uid"):
+        qdrive.check("file=x.img", qemu_user=bad)
+
+
+@pytest.mark.parametrize("bad", [True, 1.5, None.__class__])
+def test_qemu_user_of_another_type(bad: object) -> None:
+    with pytest.raises(TypeError, match="user name or a uid"):
+        QemuUser.of(bad)  # type: ignore[arg-type]
+
+
+def test_nul_in_names_with_a_user(here: Path) -> None:
+    assert not qdrive.check("file=a\0b/c.img,format=raw", qemu_user=NOBODY).ok
+    assert not qdrive.check("file=dir\x00/x", qemu_user=NOBODY).ok
+    with pytest.raises(ValueError, match="no user named"):
+        QemuUser.of("no\0body")
+
+
+def test_long_paths(here: Path) -> None:
+    """At and past PATH_MAX and NAME_MAX: the kernel's ENAMETOOLONG, as QEMU reports it;
+    a name past PATH_MAX is refused before any permission is looked at."""
+    os.chmod(here, 0o700)  # nobody may not search it
+    too_long = "/".join(["d"] * 2048)  # 4,095 bytes: with its NUL, exactly PATH_MAX
+    assert len(too_long) == 4095
+    for user in (None, NOBODY):
+        assert _stderr(f"file={too_long}x,format=raw", qemu_user=user).endswith(
+            "File name too long")
+    assert _stderr(f"file={too_long},format=raw").endswith("No such file or directory")
+    assert _stderr(f"file={too_long},format=raw", qemu_user=NOBODY).endswith(
+        "Permission denied")  # the lookup starts, in a folder nobody may not search
+    assert _stderr("file=" + "x" * 256 + ",format=raw").endswith("File name too long")
+    assert _stderr("file=" + "x" * 255 + ",format=raw").endswith("No such file or directory")
+    assert _stderr("file=" + "x" * 256 + ",format=raw", qemu_user=NOBODY).endswith(
+        "Permission denied")  # may_lookup() on the folder comes before the name's length
 
 
 # -- the permission model (block.c, hw/block/block.c) ----------------------------------------

@@ -57,6 +57,18 @@ IO_URING_GROUP = Path("/proc/sys/kernel/io_uring_group")
 _IO_URING_SETUP = {"x86_64": 425, "aarch64": 425}  # syscall numbers
 
 
+PATH_MAX = 4096  # Linux, with the terminating NUL
+MAX_UID = (1 << 32) - 1  # (uid_t)-1 means "no change" to the kernel: not a user
+
+
+def _named(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 @attrs.frozen
 class QemuUser:
     """The user QEMU runs as: uid, primary gid and supplementary groups."""
@@ -68,9 +80,15 @@ class QemuUser:
     @classmethod
     def of(cls, who: int | str) -> QemuUser:
         """A user by name or uid (a uid without a passwd entry has only its own gid)."""
+        if isinstance(who, str) and who.isdigit() and not _named(who):
+            who = int(who)
+        if isinstance(who, bool) or not isinstance(who, int | str):
+            raise TypeError(f"qemu_user must be a user name or a uid, not {who!r}")
+        if isinstance(who, int) and not 0 <= who < MAX_UID:
+            raise ValueError(f"qemu_user: {who} is not a uid (0 to {MAX_UID - 1})")
         try:
             entry = pwd.getpwnam(who) if isinstance(who, str) else pwd.getpwuid(who)
-        except KeyError:
+        except (KeyError, ValueError):  # ValueError: a NUL in the name
             if isinstance(who, str):
                 raise ValueError(f"qemu_user: no user named {who!r}") from None
             return cls(who, who, frozenset({who}))
@@ -123,6 +141,8 @@ def open_problem(name: str, user: QemuUser | None, *, direct: bool, write: bool,
     (auto-read-only=off), ``direct`` for O_DIRECT. "" means QEMU blocks in open() for
     ever (a FIFO without a writer), so it prints nothing.
     """
+    if len(os.fsencode(name)) >= PATH_MAX:  # getname() refuses it before any lookup
+        return os.strerror(errno.ENAMETOOLONG)
     if user is not None and _search_denied(name, user):
         return os.strerror(errno.EACCES)
     try:
@@ -165,18 +185,15 @@ def _search_denied(name: str, user: QemuUser) -> bool:
     """Does the path walk to ``name`` meet a folder QEMU's user may not search?"""
     cur = "/" if name.startswith("/") else os.getcwd()
     parts = [p for p in name.split("/") if p not in ("", ".")]
-    for part in parts[:-1]:
-        try:
+    try:
+        for part in parts[:-1]:
             if not user.may(os.stat(cur), 1):
                 return True
-        except OSError:
-            return False
-        cur = os.path.realpath(os.path.join(cur, part))
-        if not os.path.isdir(cur):
-            return False  # ENOENT / ENOTDIR: the kernel's own error comes first
-    try:
+            cur = os.path.realpath(os.path.join(cur, part))
+            if not os.path.isdir(cur):
+                return False  # ENOENT / ENOTDIR: the kernel's own error comes first
         return not user.may(os.stat(cur), 1)
-    except OSError:
+    except (OSError, ValueError):  # the walk itself fails: the kernel's error it is
         return False
 
 
