@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="untrusted: also refuse what is unsafe for user-supplied drives")
     c.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
                    help="with --policy untrusted: a directory images may live in (repeat)")
+    c.add_argument("--qemu-user", metavar="USER",
+                   help="judge file permissions for the user QEMU runs as (a name or uid; "
+                   "from owner, group and mode bits)")
     _common(c)
     d = sub.add_parser("demo", help="check the built-in example drives")
     _common(d)
@@ -270,8 +273,9 @@ def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,
     try:
         return check(drives, dialect=args.dialect, machine=args.machine,
                      probe_files=not args.offline, snapshot=snapshot,
-                     policy=_policy(args))  # type: ignore[arg-type]
-    except ValueError as exc:  # unknown machine or dialect
+                     policy=_policy(args),  # type: ignore[arg-type]
+                     qemu_user=getattr(args, "qemu_user", None))
+    except ValueError as exc:  # unknown machine or dialect, no such user
         raise UsageError(str(exc)) from None
 
 
