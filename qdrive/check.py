@@ -9,7 +9,7 @@ claims its drives (hw/i386/pc*.c, blockdev.c drive_check_orphaned()).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -26,7 +26,10 @@ from .policy import Policy
 from .probe import ProbeResult, probe_file
 from .results import CheckResult, DriveResult, Placement
 
-__all__ = ["parse_drive", "check", "DriveArg"]
+if TYPE_CHECKING:
+    from ._guard import Guard, Opened
+
+__all__ = ["parse_drive", "check", "DriveArg", "check_drives", "new_guard"]
 
 
 def _dialect(name: str) -> str:
@@ -79,42 +82,95 @@ class DriveArg:
 
 def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
           dialect: str = DEFAULT_DIALECT, machine: str = "pc", probe_files: bool = True,
-          snapshot: bool = False, policy: Policy | None = None) -> CheckResult:
+          snapshot: bool = False, policy: Policy | None = None,
+          hand_off: bool = False) -> CheckResult:
     """Check drives together, as one QEMU command line would have them.
 
     ``drives`` are -drive strings or :class:`DriveArg` (shorthands such as -hda);
     ``snapshot`` is QEMU's -snapshot; ``policy`` adds qdrive's own refusals for
-    untrusted input (see :class:`qdrive.Policy`), checked before any file is opened.
+    untrusted input (see :class:`qdrive.Policy`): under an untrusted policy no file is
+    opened by name, only through descriptors of the allowed directories. With
+    ``hand_off`` (untrusted policy only) a result that is ok carries
+    ``result.hand_off``: the QEMU arguments and open descriptors of the checked inodes
+    (see :mod:`qdrive._handoff`); the caller closes it.
     """
     given = [drives] if isinstance(drives, str | DriveArg) else list(drives)
     args = [d if isinstance(d, DriveArg) else DriveArg(d) for d in given]
     if _dialect(dialect) != DEFAULT_DIALECT:
+        if policy is not None and policy.untrusted_input:
+            raise ValueError("the untrusted policy judges the qemu-7.2 dialect only")
         return CheckResult(dialect, tuple(dialects.check_2008([a.text for a in args])))
+    guard = new_guard(policy, probe_files, hand_off)
+    try:
+        result, files = check_drives(args, machine=machine, probe_files=probe_files,
+                                     snapshot=snapshot, guard=guard)
+        if guard is not None and hand_off and result.ok:
+            from ._handoff import FdSets, HandOff, drive_args
+
+            sets = FdSets()
+            argv = [word for r, opened in zip(result.drives, files, strict=True)
+                    for word in drive_args(r.drive, opened, sets)]
+            result = attrs.evolve(result, hand_off=HandOff.of(sets, argv, guard))
+            guard = None  # the hand-off owns the descriptors now
+        return result
+    finally:
+        if guard is not None:
+            guard.close()
+
+
+def new_guard(policy: Policy | None, probe_files: bool, hand_off: bool) -> Guard | None:
+    """The untrusted policy's guard for one check (None for a trusted or no policy)."""
+    if policy is None or not policy.untrusted_input:
+        if hand_off:
+            raise ValueError("hand_off needs an untrusted Policy (Policy.untrusted([...]))")
+        return None
+    if hand_off and not probe_files:
+        raise ValueError("hand_off needs the images opened: it cannot be offline")
+    from ._guard import Guard
+
+    return Guard(policy, inspect_files=probe_files, hand_off=hand_off)
+
+
+def check_drives(args: Sequence[DriveArg], *, machine: str, probe_files: bool,
+                 snapshot: bool, guard: Guard | None
+                 ) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
+    """check() for qemu-7.2 with a guard already made: the result and, per drive, the
+    files the guard keeps open for it (empty without a guard)."""
     board = get_machine(machine)
     slots = Slots(board)
     items = [a.items(snapshot) for a in args]
-    results = [_one(a, its, slots, board, probe_files, policy)
-               for a, its in zip(args, items, strict=True)]
-    results = _duplicate_ids(results, items)
+    done = [_one(a, its, slots, board, probe_files, guard)
+            for a, its in zip(args, items, strict=True)]
+    results = _duplicate_ids([r for r, _ in done], items)
     results = _device_names(results)
-    return CheckResult(dialect, tuple(board_problems(results, board, probe_files)))
+    ids = None if guard is None else [(f[0].st.st_dev, f[0].st.st_ino) if f else None
+                                      for _, f in done]
+    result = CheckResult(DEFAULT_DIALECT, tuple(board_problems(results, board, probe_files,
+                                                               ids)))
+    return result, [f for _, f in done]
 
 
 def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
-         probe_files: bool, policy: Policy | None) -> DriveResult:
+         probe_files: bool, guard: Guard | None) -> tuple[DriveResult, tuple[Opened, ...]]:
     text = arg.text
     conv = convert_72(text, items, board.default_if, slots.place)
-    found = _probe_once(items) if probe_files and conv.format_probed else None
+    found = None
+    if guard is None and probe_files and conv.format_probed:
+        found = _probe_once(items)
     if found is not None and found.format not in (None, "raw"):
         # Unknown-option checks name the probed format: look before judging them.
         slots.last = None
         conv = convert_72(text, items, board.default_if, slots.place, found.format)
     refusal = None
-    if policy is not None and (conv.error is None or conv.error.stage > Stage.FILL):
-        refusal = policy.refusal(items, conv.drive, text)
+    files: tuple[Opened, ...] = ()
+    if guard is not None and (conv.error is None or conv.error.stage > Stage.FILL):
+        verdict = guard.judge_drive(conv, text)
+        refusal, found, files = verdict.refusal, verdict.found, verdict.files
+        conv.warnings.extend(verdict.warnings)
     if refusal is not None:
         conv = attrs.evolve(conv, error=refusal)
-    elif probe_files:
+    elif probe_files and (guard is None or found is not None):
+        # Under the policy only the checked descriptor is probed, never the name.
         conv = _probe(conv, items, found)
     placement = None
     if conv.drive is not None and slots.last is not None:
@@ -125,7 +181,7 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
                               conv.drive.id or device_id(iface, bus, unit, conv.drive.media,
                                                          board.max_devs(iface)))
     return DriveResult(text, conv.drive if conv.error is None else None, conv.error,
-                       tuple(conv.warnings), placement, arg.option, conv.probed_format)
+                       tuple(conv.warnings), placement, arg.option, conv.probed_format), files
 
 
 def _probe_once(items: list[RawOption]) -> ProbeResult | None:

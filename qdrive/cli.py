@@ -74,7 +74,20 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--policy", choices=("trusted", "untrusted"), default="trusted",
                    help="untrusted: also refuse what is unsafe for user-supplied drives")
     c.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
-                   help="with --policy untrusted: a directory images may live in (repeat)")
+                   help="with --policy untrusted: an absolute directory images may live in "
+                   "(repeat)")
+    c.add_argument("--allow-format", action="append", default=[], metavar="FMT",
+                   help="with --policy untrusted: an image format to allow (repeat; default "
+                   "raw and qcow2)")
+    c.add_argument("--allow-device", action="append", default=[], metavar="DEV",
+                   help="with --policy untrusted: a block device a drive may name (repeat)")
+    c.add_argument("--allow-hardlinks", action="store_true",
+                   help="with --policy untrusted: accept image files with several names")
+    c.add_argument("--overlay-dir", metavar="DIR",
+                   help="with --policy untrusted: allow snapshot=on, overlays in DIR "
+                   "(QEMU's TMPDIR)")
+    c.add_argument("--overlay-budget", metavar="SIZE",
+                   help="with --overlay-dir: the most the overlays may take (e.g. 20G)")
     _common(c)
     d = sub.add_parser("demo", help="check the built-in example drives")
     _common(d)
@@ -142,14 +155,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
 
-def _policy(args: argparse.Namespace) -> object:
-    from .policy import Policy
+_POLICY_OPTIONS = ("allow_dir", "allow_format", "allow_device", "allow_hardlinks",
+                   "overlay_dir", "overlay_budget")
 
-    if args.policy == "untrusted":
-        return Policy.untrusted(args.allow_dir)
-    if args.allow_dir:
-        raise UsageError("--allow-dir needs --policy untrusted")
-    return None
+
+def _policy(args: argparse.Namespace) -> object:
+    from .policy import DEFAULT_FORMATS, Policy, PolicyError
+
+    if args.policy != "untrusted":
+        given = [k for k in _POLICY_OPTIONS if getattr(args, k, None)]
+        if given:
+            raise UsageError(f"--{given[0].replace('_', '-')} needs --policy untrusted")
+        return None
+    try:
+        return Policy.untrusted(
+            args.allow_dir, formats=args.allow_format or DEFAULT_FORMATS,
+            devices=args.allow_device, allow_hardlinks=args.allow_hardlinks,
+            overlay_dir=args.overlay_dir, overlay_budget=_size(args.overlay_budget))
+    except PolicyError as exc:
+        raise UsageError(f"--policy untrusted: {exc}") from None
+
+
+def _size(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from .values import ValueProblem, parse_size
+
+    try:
+        return parse_size("overlay-budget", text)[0]
+    except ValueProblem as p:
+        raise UsageError(f"--overlay-budget: {p.message}") from None
 
 
 def _check_command(args: argparse.Namespace) -> int:
@@ -159,16 +194,10 @@ def _check_command(args: argparse.Namespace) -> int:
         return _check_file(args)
     if not args.drives:
         raise UsageError("give at least one DRIVE, --argv -- QEMU-COMMAND-LINE, or -f FILE")
-    drives: Sequence[str | DriveArg] = args.drives
-    snapshot = False
     if args.argv:
-        from .argv import read_argv
-
-        cmd = read_argv(args.drives)
-        drives, snapshot = cmd.drives, cmd.snapshot
-        if args.machine == "pc":
-            args.machine = cmd.machine
-    result = _run_check(drives, args, snapshot)
+        result = _run_argv(args)
+    else:
+        result = _run_check(args.drives, args)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -185,6 +214,19 @@ def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,
                      probe_files=not args.offline, snapshot=snapshot,
                      policy=_policy(args))  # type: ignore[arg-type]
     except ValueError as exc:  # unknown machine or dialect
+        raise UsageError(str(exc)) from None
+
+
+def _run_argv(args: argparse.Namespace) -> CheckResult:
+    from .argv import check_argv
+
+    if args.dialect != "qemu-7.2":
+        raise UsageError("--argv reads QEMU 7.2 command lines (--dialect qemu-7.2)")
+    try:
+        return check_argv(args.drives, policy=_policy(args),  # type: ignore[arg-type]
+                          machine=None if args.machine == "pc" else args.machine,
+                          probe_files=not args.offline)
+    except ValueError as exc:  # unknown machine
         raise UsageError(str(exc)) from None
 
 
@@ -259,6 +301,9 @@ def _human(result: CheckResult, out: TextIO, explain: bool = False,
             _explain(r.drive, out)
         if blockdev and r.drive is not None:
             _blockdev(r, out)
+    for r in result.options:
+        if r.error is not None:
+            print(style("31", r.error.render(r.text, PROG, r.option)), file=out)
     first = result.first_error
     if first is not None and len(result.drives) > 1 and not first[1].code.startswith("policy"):
         print(f"QEMU stops at the first error: {first[1].message}", file=out)

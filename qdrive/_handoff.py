@@ -1,0 +1,151 @@
+"""The descriptor hand-off: QEMU opens exactly the inodes the policy checked.
+
+QEMU's ``-add-fd fd=N,set=S,opaque=TEXT`` puts an inherited descriptor into fd set S,
+and any file name ``/dev/fdset/S`` then makes QEMU dup() a descriptor of that set with
+the access mode it asks for instead of calling open() (util/osdep.c
+qemu_open_internal, monitor/misc.c monitor_fdset_dup_fd_add). A read-write drive is
+opened read-only first and reopened read-write when its device attaches, so its set
+holds one descriptor of each mode; a read-only drive's set holds only a read-only one.
+
+Every other file an image names is pointed at a set too, with the -drive options that
+replace the image's own name (block.c bdrv_open_backing_file keeps the header's name
+out once ``backing.file.filename`` is given; block/qcow2.c qcow2_do_open uses an
+explicit ``data-file`` child instead of the header's): ``backing.driver=F,
+backing.file.filename=/dev/fdset/T`` for a backing file (``backing.backing...`` for
+its own), ``data-file.driver=file,data-file.filename=/dev/fdset/U`` for a qcow2
+external data file. References no option can replace (vmdk extents) are refused by
+the policy when a hand-off is asked for.
+
+Files QEMU reads outside the block layer (``-kernel``, ``-initrd``, ``-bios``) get
+``/proc/self/fd/N``: QEMU's open() of that magic link reaches the inherited inode.
+
+A launcher passes the descriptors with ``subprocess.Popen(argv, pass_fds=h.pass_fds,
+env={**os.environ, **h.env})`` (numbers are kept across exec) and closes its own copies
+afterwards (``h.close()``, or ``with``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator, Mapping, Sequence
+
+import attrs
+
+from typing import TYPE_CHECKING
+
+from ._guard import Opened
+from .model import Drive
+
+if TYPE_CHECKING:
+    from ._guard import Guard
+
+__all__ = ["HandOff", "FdSets"]
+
+
+def _at_least_3(fd: int) -> int:
+    # QEMU refuses fd 0-2 in -add-fd (softmmu/vl.c parse_add_fd): they are its stdio.
+    if fd > 2:
+        return fd
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    os.close(fd)
+    return new
+
+
+def _opaque(f: Opened, mode: str) -> str:
+    text = f"qdrive:{mode}:{f.role}:{f.where}"
+    return "".join(c if c.isprintable() and c.isascii() and c != "," else "_" for c in text)
+
+
+class FdSets:
+    """Numbers fd sets and collects the -add-fd arguments for a set of checked files."""
+
+    def __init__(self) -> None:
+        self.args: list[str] = []
+        self.fds: list[int] = []
+        self._next = 1
+
+    def add(self, f: Opened) -> str:
+        """The ``/dev/fdset/S`` name for ``f`` (its descriptors join set S)."""
+        number = self._next
+        self._next += 1
+        f.fd = _at_least_3(f.fd)
+        pairs = [(f.fd, "ro")]
+        if f.writable and f.rw_fd is not None:
+            f.rw_fd = _at_least_3(f.rw_fd)
+            pairs.append((f.rw_fd, "rw"))
+        for fd, mode in pairs:
+            self.args += ["-add-fd", f"fd={fd},set={number},opaque={_opaque(f, mode)}"]
+            self.fds.append(fd)
+        return f"/dev/fdset/{number}"
+
+    def proc_name(self, f: Opened) -> str:
+        """``/proc/self/fd/N`` for a file QEMU opens by name outside the block layer."""
+        f.fd = _at_least_3(f.fd)
+        self.fds.append(f.fd)
+        return f"/proc/self/fd/{f.fd}"
+
+
+def drive_args(drive: Drive | None, files: Sequence[Opened], sets: FdSets) -> list[str]:
+    """``-drive`` for ``drive`` with its image and every reference behind fd sets."""
+    assert drive is not None
+    if not files:
+        return drive.to_args()  # an empty drive: no file to hand over
+    options = dict(drive.driver_options)
+    options.pop("file.filename", None)
+    top, *rest = files
+    for f in rest:
+        assert f.override, f"{f.role} '{f.name}' cannot be handed over"
+        name = sets.add(f)
+        if f.driver is not None:  # an image node: its own protocol child takes the set
+            options[f"{f.override}.driver"] = f.driver
+            options[f"{f.override}.file.filename"] = name
+        else:  # plain data under a protocol node
+            options[f"{f.override}.driver"] = "file"
+            options[f"{f.override}.filename"] = name
+    handed = attrs.evolve(drive, file=sets.add(top), driver_options=options)
+    return handed.to_args()
+
+
+@attrs.define
+class HandOff:
+    """The arguments and descriptors that make QEMU use the checked inodes.
+
+    ``argv``: QEMU arguments (no program name); ``pass_fds``: the descriptors to keep
+    open in QEMU; ``env``: variables QEMU needs (TMPDIR for snapshot overlays). The
+    descriptors belong to this object until :meth:`close`.
+    """
+
+    argv: tuple[str, ...]
+    pass_fds: tuple[int, ...]
+    env: Mapping[str, str]
+    files: tuple[Opened, ...]
+    _closer: object = None
+
+    @classmethod
+    def of(cls, sets: FdSets, argv: Sequence[str], guard: Guard) -> HandOff:
+        """The hand-off of ``argv`` (drives already pointing at ``sets``), taking over
+        every descriptor ``guard`` holds."""
+        env = {"TMPDIR": guard.policy.overlay_dir} if guard.snapshots and \
+            guard.policy.overlay_dir else {}
+        return cls(tuple(sets.args) + tuple(argv), tuple(sets.fds), env, tuple(guard.files),
+                   guard)
+
+    def close(self) -> None:
+        """Close the descriptors (after QEMU has started: it has its own copies)."""
+        for f in self.files:
+            f.close()
+        self.files = ()
+        close = getattr(self._closer, "close", None)
+        if close is not None:
+            close()
+        self._closer = None
+
+    def __enter__(self) -> HandOff:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.argv)
