@@ -101,7 +101,7 @@ class Guard:
     """Judges the drives of one command line; owns every descriptor it opened."""
 
     def __init__(self, policy: Policy, *, inspect_files: bool = True,
-                 hand_off: bool = False) -> None:
+                 hand_off: str | None = None) -> None:
         self.policy = policy
         self.inspect_files = inspect_files
         self.hand_off = hand_off
@@ -220,6 +220,9 @@ class Guard:
             if drive.snapshot:
                 self._overlay(image, name)
             found = probe_fd(top.fd, os.access(f"/proc/self/fd/{top.opath}", os.W_OK))
+            # The format driver's own checks were just made (a vmdk descriptor, a VHD
+            # footer at the end): the magic-number probe does not get to overrule them.
+            found = attrs.evolve(found, format=fmt)
         except BaseException:
             for f in opened:
                 f.close()
@@ -293,7 +296,7 @@ class Guard:
             raise
         f = Opened(role, name, where, opath, fd, st, writable, driver, override)
         opened.append(f)
-        if writable and self.hand_off:
+        if writable and self.hand_off == "fdset":
             try:
                 f.rw_fd = _resolve.reopen(opath, os.O_RDWR)
             except OSError:

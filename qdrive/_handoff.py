@@ -19,6 +19,14 @@ the policy when a hand-off is asked for.
 Files QEMU reads outside the block layer (``-kernel``, ``-initrd``, ``-bios``) get
 ``/proc/self/fd/N``: QEMU's open() of that magic link reaches the inherited inode.
 
+``hand_off="proc"`` names every file that way instead of fd sets. QEMU 7.2 keeps the
+fd set's descriptions open for ever, so the OFD image locks it puts on a dup() stay
+when it closes that dup; a device that reopens its drive read-only and read-write
+again (usb-storage does) then meets its own stale lock and fails with 'Failed to get
+"write" lock'. A /proc/self/fd/N open is a fresh description each time, so locking
+works as with names, while still reaching only the checked inode; it needs /proc in
+QEMU's mount namespace and lets QEMU open() (the fd-set mode lets it open nothing).
+
 A launcher passes the descriptors with ``subprocess.Popen(argv, pass_fds=h.pass_fds,
 env={**os.environ, **h.env})`` (numbers are kept across exec) and closes its own copies
 afterwards (``h.close()``, or ``with``).
@@ -40,7 +48,20 @@ from .model import Drive
 if TYPE_CHECKING:
     from ._guard import Guard
 
-__all__ = ["HandOff", "FdSets"]
+__all__ = ["HandOff", "FdSets", "MODES", "mode_of"]
+
+MODES = ("fdset", "proc")
+
+
+def mode_of(hand_off: bool | str) -> str | None:
+    """The hand-off mode asked for: None (no hand-off), "fdset" (True) or "proc"."""
+    if hand_off is False or hand_off is None:
+        return None
+    if hand_off is True:
+        return "fdset"
+    if hand_off in MODES:
+        return str(hand_off)
+    raise ValueError(f"hand_off is True, False, 'fdset' or 'proc', not {hand_off!r}")
 
 
 def _at_least_3(fd: int) -> int:
@@ -58,15 +79,21 @@ def _opaque(f: Opened, mode: str) -> str:
 
 
 class FdSets:
-    """Numbers fd sets and collects the -add-fd arguments for a set of checked files."""
+    """Names checked files for QEMU: fd sets and their -add-fd arguments ("fdset"), or
+    /proc/self/fd/N of their O_PATH descriptors ("proc")."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "fdset") -> None:
+        self.mode = mode
         self.args: list[str] = []
         self.fds: list[int] = []
         self._next = 1
 
     def add(self, f: Opened) -> str:
-        """The ``/dev/fdset/S`` name for ``f`` (its descriptors join set S)."""
+        """The name QEMU opens ``f`` by: ``/dev/fdset/S`` (its descriptors join set S)."""
+        if self.mode == "proc":
+            f.opath = _at_least_3(f.opath)
+            self.fds.append(f.opath)
+            return f"/proc/self/fd/{f.opath}"
         number = self._next
         self._next += 1
         f.fd = _at_least_3(f.fd)

@@ -86,13 +86,15 @@ def locate(name: str, cwd: str, roots: Iterable[Root]) -> tuple[Root, str] | Non
     """
     full = name if name.startswith("/") else f"{cwd}/{name}"
     parts = _parts(full)
+    # "x/" and "x/." name a directory: keep the slash for the kernel to judge.
+    tail = "/" if full.endswith(("/", "/.")) else ""
     best: tuple[Root, str] | None = None
     longest = -1
     for root in roots:
         for spelling in root.spellings:
             n = len(spelling)
             if parts[:n] == spelling and n > longest:
-                best, longest = (root, "/".join(parts[n:])), n
+                best, longest = (root, "/".join(parts[n:]) + tail), n
     return best
 
 

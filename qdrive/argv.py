@@ -147,27 +147,35 @@ def read_argv(argv: Sequence[str], *, program: bool | None = None) -> CommandLin
 
 def check_argv(argv: Sequence[str], *, policy: Policy | None = None, program: bool | None = None,
                machine: str | None = None, probe_files: bool = True,
-               hand_off: bool = False) -> CheckResult:
+               hand_off: bool | str = False) -> CheckResult:
     """Check a whole QEMU command line: its drives as :func:`qdrive.check` does and, under
     an untrusted policy, every other option against the policy's allow-list
     (:mod:`qdrive._argv_policy`); refused options are ``result.options``. With
     ``hand_off`` an accepted result carries the whole command line (no program name)
     with every checked file behind a descriptor (:mod:`qdrive._handoff`).
     """
+    from .placement import MACHINES
+
     cmd = read_argv(argv, program=program)
+    board = machine or cmd.machine
     guard = new_guard(policy, probe_files, hand_off)
+    unknown: list[DriveResult] = []
+    if guard is not None and board not in MACHINES:
+        # An attacker's -machine must give a refusal, not an exception.
+        unknown.append(_refused("-machine", board, "qdrive knows the pc and q35 machines only"))
+        board = "pc"
     try:
-        result, files = check_drives(cmd.drives, machine=machine or cmd.machine,
-                                     probe_files=probe_files, snapshot=cmd.snapshot,
-                                     guard=guard)
+        result, files = check_drives(cmd.drives, machine=board, probe_files=probe_files,
+                                     snapshot=cmd.snapshot, guard=guard)
         if guard is None:
             return result
         refused, paths = _judge_options(cmd, guard)
+        refused = unknown + refused
         result = attrs.evolve(result, options=tuple(refused))
         if hand_off and result.ok:
             from ._handoff import FdSets, HandOff
 
-            sets = FdSets()
+            sets = FdSets(guard.hand_off or "fdset")
             words = _handed_words(cmd, result, files, paths, sets)
             result = attrs.evolve(result, hand_off=HandOff.of(sets, words, guard))
             guard = None  # the hand-off owns the descriptors now

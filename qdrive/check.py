@@ -83,16 +83,16 @@ class DriveArg:
 def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
           dialect: str = DEFAULT_DIALECT, machine: str = "pc", probe_files: bool = True,
           snapshot: bool = False, policy: Policy | None = None,
-          hand_off: bool = False) -> CheckResult:
+          hand_off: bool | str = False) -> CheckResult:
     """Check drives together, as one QEMU command line would have them.
 
     ``drives`` are -drive strings or :class:`DriveArg` (shorthands such as -hda);
     ``snapshot`` is QEMU's -snapshot; ``policy`` adds qdrive's own refusals for
     untrusted input (see :class:`qdrive.Policy`): under an untrusted policy no file is
     opened by name, only through descriptors of the allowed directories. With
-    ``hand_off`` (untrusted policy only) a result that is ok carries
-    ``result.hand_off``: the QEMU arguments and open descriptors of the checked inodes
-    (see :mod:`qdrive._handoff`); the caller closes it.
+    ``hand_off`` (untrusted policy only; True or "fdset", or "proc") a result that is ok
+    carries ``result.hand_off``: the QEMU arguments and open descriptors of the checked
+    inodes (see :mod:`qdrive._handoff`); the caller closes it.
     """
     given = [drives] if isinstance(drives, str | DriveArg) else list(drives)
     args = [d if isinstance(d, DriveArg) else DriveArg(d) for d in given]
@@ -107,7 +107,7 @@ def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
         if guard is not None and hand_off and result.ok:
             from ._handoff import FdSets, HandOff, drive_args
 
-            sets = FdSets()
+            sets = FdSets(guard.hand_off or "fdset")
             argv = [word for r, opened in zip(result.drives, files, strict=True)
                     for word in drive_args(r.drive, opened, sets)]
             result = attrs.evolve(result, hand_off=HandOff.of(sets, argv, guard))
@@ -118,17 +118,20 @@ def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
             guard.close()
 
 
-def new_guard(policy: Policy | None, probe_files: bool, hand_off: bool) -> Guard | None:
+def new_guard(policy: Policy | None, probe_files: bool, hand_off: bool | str) -> Guard | None:
     """The untrusted policy's guard for one check (None for a trusted or no policy)."""
+    from ._handoff import mode_of
+
+    mode = mode_of(hand_off)
     if policy is None or not policy.untrusted_input:
-        if hand_off:
+        if mode:
             raise ValueError("hand_off needs an untrusted Policy (Policy.untrusted([...]))")
         return None
-    if hand_off and not probe_files:
+    if mode and not probe_files:
         raise ValueError("hand_off needs the images opened: it cannot be offline")
     from ._guard import Guard
 
-    return Guard(policy, inspect_files=probe_files, hand_off=hand_off)
+    return Guard(policy, inspect_files=probe_files, hand_off=mode)
 
 
 def check_drives(args: Sequence[DriveArg], *, machine: str, probe_files: bool,
