@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
@@ -126,12 +127,21 @@ def drive_args(drive: Drive | None, files: Sequence[Opened], sets: FdSets) -> li
         name = sets.add(f)
         if f.driver is not None:  # an image node: its own protocol child takes the set
             options[f"{f.override}.driver"] = f.driver
+            options[f"{f.override}.file.driver"] = _protocol(f)
             options[f"{f.override}.file.filename"] = name
         else:  # plain data under a protocol node
-            options[f"{f.override}.driver"] = "file"
+            options[f"{f.override}.driver"] = _protocol(f)
             options[f"{f.override}.filename"] = name
+    if "file.driver" not in options and _protocol(top) != "file":
+        options["file.driver"] = _protocol(top)
     handed = attrs.evolve(drive, file=sets.add(top), driver_options=options)
     return handed.to_args()
+
+
+def _protocol(f: Opened) -> str:
+    # block.c find_hdev_driver() picks host_device for a device by stat()ing its name;
+    # /dev/fdset/N stats as nothing, so the choice is spelt out.
+    return "host_device" if stat.S_ISBLK(f.st.st_mode) else "file"
 
 
 @attrs.define
