@@ -36,7 +36,7 @@ def test_every_class_was_tried_and_run(report: redteam.Report, labs: list[Lab]) 
     rows = {row[0]: row for row in report.table()}
     expected = set(CLASSES) - ({"device"} if not labs[0].devices else set())
     assert expected <= set(rows)
-    for cls, tried, refused, accepted, runs, started, _ in rows.values():
+    for cls, tried, refused, accepted, runs, _, _ in rows.values():
         assert tried > 0 and refused + accepted == tried, cls
         if cls != "corpus":  # every accepted candidate was started (the corpus: a sample)
             assert runs >= accepted, cls
