@@ -34,7 +34,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,8 @@ class Run:
     violations: tuple[str, ...]
     block: tuple[dict[str, object], ...] = ()
     fd_paths: tuple[str, ...] = ()
+    probed: object = None  # what run(probe=...) returned while QEMU was up
+    stdout: str = ""  # QEMU's standard output (HMP qemu-io prints there)
 
 
 def _unescape(text: str) -> str:
@@ -320,8 +322,13 @@ def _sysfs(devices: Sequence[str]) -> list[str]:
 
 def run(args: Sequence[str], cwd: Path, allowed: Sequence[str], *,
         writable: Sequence[str] = (), pass_fds: Sequence[int] = (),
-        env: dict[str, str] | None = None, timeout: float = 40.0) -> Run:
-    """Start QEMU with ``args`` under strace in ``cwd`` and judge what it did."""
+        env: dict[str, str] | None = None, timeout: float = 40.0,
+        probe: Callable[[Any, int | None], object] | None = None) -> Run:
+    """Start QEMU with ``args`` under strace in ``cwd`` and judge what it did.
+
+    ``probe(monitor, qemu_pid)`` runs while QEMU is up (after query-block); what it
+    returns is ``Run.probed``.
+    """
     logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)  # refused connects are expected
     allowed = [*allowed, *_sysfs(allowed)]
     with tempfile.TemporaryDirectory(prefix="qdrive-redteam-") as tmp:
@@ -331,11 +338,12 @@ def run(args: Sequence[str], cwd: Path, allowed: Sequence[str], *,
         cmd = ["strace", "-f", "-qq", "-y", "-x", "-s", "8192", "-o", trace,
                "-e", f"trace={SYSCALLS}", "-e", "signal=none", *argv]
         full_env = {**os.environ, **(env or {})}
+        out_file = open(os.path.join(tmp, "stdout"), "w+b")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                stdout=out_file, stderr=subprocess.PIPE,
                                 pass_fds=tuple(pass_fds), env=full_env,
                                 start_new_session=True)
-        accepted, block, fds = False, [], []
+        accepted, block, fds, probed = False, [], [], None
         try:
             mon = _connect(sock, proc, time.monotonic() + timeout)
             if mon is not None:
@@ -345,7 +353,10 @@ def run(args: Sequence[str], cwd: Path, allowed: Sequence[str], *,
                     accepted = True
                     answer = mon.cmd("query-block")  # qemu.qmp >= 0.0.3: the return value
                     block = answer.get("return", []) if isinstance(answer, dict) else answer
-                    fds = _fd_paths(_qemu_pid(proc.pid))
+                    pid = _qemu_pid(proc.pid)
+                    fds = _fd_paths(pid)
+                    if probe is not None:
+                        probed = probe(mon, pid)
                 except Exception:  # noqa: BLE001 - QEMU went away: not accepted
                     accepted = False
                 finally:
@@ -365,6 +376,9 @@ def run(args: Sequence[str], cwd: Path, allowed: Sequence[str], *,
         proc.stderr.close()
         with open(trace, encoding="latin-1") as f:
             evs = events(f.read(), str(cwd))
+        out_file.seek(0)
+        printed = out_file.read().decode("utf-8", "replace")
+        out_file.close()
     bad = judge(evs, allowed, writable, sock, str(cwd))
     bad += [f"holds {p} open" for p in fds if p.startswith("/") and not (
         _inside(p, [os.path.realpath(d) for d in allowed] + list(writable)) or qemu_own(p)
@@ -375,4 +389,4 @@ def run(args: Sequence[str], cwd: Path, allowed: Sequence[str], *,
                 and not any(_inside(p, allowed) for p in fds if p.startswith("/dev/")):
             bad.append(f"attaches host device {inserted.get('file')}")
     return Run(tuple(argv), accepted, err.strip(), tuple(evs), tuple(bad), tuple(block),
-               tuple(fds))
+               tuple(fds), probed, printed)
