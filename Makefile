@@ -4,10 +4,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc e2fsprogs util-linux
+DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc e2fsprogs util-linux strace
 SECONDS ?= 60
 
-.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu
+.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu redteam
 
 # The Debian packages come first: the install builds the cffi backends against them.
 $(STAMP): pyproject.toml setup.py qdrive/backends/_build.py | debs
@@ -42,6 +42,13 @@ fuzz: $(STAMP)
 CASES ?= 500
 fuzz-qemu: $(STAMP)
 	$(BIN)/python -m tests.fuzz.qemu_diff --cases $(CASES) --seed $$RANDOM
+
+# The attack suite in full: every candidate, all of the corpus's accepted cases started in
+# QEMU under strace (make test samples the corpus), then the fd hand-off demonstration.
+WORKERS ?= 3
+redteam: $(STAMP)
+	$(BIN)/python -m tests.security.redteam --full --workers $(WORKERS)
+	$(BIN)/python -m tests.security.handoff_demo
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'

@@ -27,9 +27,15 @@ again (usb-storage does) then meets its own stale lock and fails with 'Failed to
 works as with names, while still reaching only the checked inode; it needs /proc in
 QEMU's mount namespace and lets QEMU open() (the fd-set mode lets it open nothing).
 
-A launcher passes the descriptors with ``subprocess.Popen(argv, pass_fds=h.pass_fds,
-env={**os.environ, **h.env})`` (numbers are kept across exec) and closes its own copies
-afterwards (``h.close()``, or ``with``).
+A launcher passes the descriptors with ``subprocess.Popen([*h.sandbox(), qemu, ...,
+*h.argv], pass_fds=h.pass_fds, env={**os.environ, **h.env})`` (numbers are kept across
+exec) and closes its own copies afterwards (``h.close()``, or ``with``).
+
+The descriptors pin the checked inodes, not their bytes: a header rewritten between the
+check and QEMU's start is read by QEMU as rewritten. Every image node that had no
+backing file when checked therefore gets ``backing=`` (none), so a backing name added
+later is never opened; an external data file added later cannot be taken away by any
+option, which is what :meth:`HandOff.sandbox` (Landlock) is for.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
@@ -48,6 +55,7 @@ from .model import Drive
 
 if TYPE_CHECKING:
     from ._guard import Guard
+    from .policy import Policy
 
 __all__ = ["HandOff", "FdSets", "MODES", "mode_of"]
 
@@ -134,8 +142,32 @@ def drive_args(drive: Drive | None, files: Sequence[Opened], sets: FdSets) -> li
             options[f"{f.override}.filename"] = name
     if "file.driver" not in options and _protocol(top) != "file":
         options["file.driver"] = _protocol(top)
+    options.update(_no_late_backings(drive.format or "", files))
     handed = attrs.evolve(drive, file=sets.add(top), driver_options=options)
     return handed.to_args()
+
+
+# Formats whose header can name a backing file (their BlockDriver has supports_backing).
+_BACKED = frozenset({"qcow2", "qcow", "qed", "vmdk"})
+
+
+def _no_late_backings(fmt: str, files: Sequence[Opened]) -> dict[str, str]:
+    """``backing=`` (none) for every image node that had no backing file when checked.
+
+    The descriptors pin the inodes, not their bytes: the attacker can rewrite a checked
+    header before QEMU reads it. An explicit empty backing makes QEMU open no backing
+    whatever the header says then (block.c bdrv_open_inherit(): BDRV_O_NO_BACKING; QEMU
+    7.2 warns that "" is deprecated for null, which -drive cannot spell).
+    """
+    nodes = [("", fmt)] + [(f.override or "", f.driver or "") for f in files[1:]
+                           if f.driver is not None]
+    keys = {f.override for f in files[1:]}
+    out = {}
+    for prefix, driver in nodes:
+        key = f"{prefix}.backing" if prefix else "backing"
+        if driver in _BACKED and key not in keys:
+            out[key] = ""
+    return out
 
 
 def _protocol(f: Opened) -> str:
@@ -157,6 +189,7 @@ class HandOff:
     pass_fds: tuple[int, ...]
     env: Mapping[str, str]
     files: tuple[Opened, ...]
+    policy: Policy | None = None
     _closer: object = None
 
     @classmethod
@@ -166,7 +199,25 @@ class HandOff:
         env = {"TMPDIR": guard.policy.overlay_dir} if guard.snapshots and \
             guard.policy.overlay_dir else {}
         return cls(tuple(sets.args) + tuple(argv), tuple(sets.fds), env, tuple(guard.files),
-                   guard)
+                   guard.policy, guard)
+
+    def sandbox(self, writable: Sequence[str] = ()) -> list[str]:
+        """The command to put before QEMU's: a Landlock sandbox (:mod:`qdrive._sandbox`)
+        in which QEMU can open only its own files, the allowed directories (read and
+        write), the overlay directory and ``writable`` (the launcher's QMP socket
+        directory, say), and connect nowhere over TCP. The hand-off pins inodes, not
+        their bytes; the sandbox keeps a header rewritten after the check from reaching
+        outside (an added qcow2 data file, which no -drive option can take away).
+        """
+        assert self.policy is not None
+        words = [sys.executable, "-m", "qdrive._sandbox"]
+        for d in self.policy.allow_dirs:
+            words += ["--images", d]
+        for d in ([self.policy.overlay_dir] if self.policy.overlay_dir else []) + list(writable):
+            words += ["--write", d]
+        for d in self.policy.devices:
+            words += ["--device", d]
+        return [*words, "--"]
 
     def close(self) -> None:
         """Close the descriptors (after QEMU has started: it has its own copies)."""

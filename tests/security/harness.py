@@ -236,18 +236,25 @@ def _lands_inside(path: str, inside: set[tuple[int, int]]) -> bool:
         os.close(fd)
 
 
+def _denied(e: Event) -> bool:
+    # The Landlock sandbox refused it: EACCES, nothing opened and nothing can be.
+    return not e.ok and "= -1 EACCES" in e.raw
+
+
 def judge(evs: Sequence[Event], allowed: Sequence[str], writable: Sequence[str],
-          qmp_sock: str, cwd: str) -> list[str]:
-    """The violations among ``evs`` (see the module docstring)."""
+          qmp_sock: str, cwd: str, sandboxed: bool = False) -> list[str]:
+    """The violations among ``evs`` (see the module docstring). Only what QEMU does counts:
+    events before its execve are the launcher's (a sandbox wrapper's)."""
     real_allowed = [os.path.realpath(d) for d in allowed] + list(allowed)
     real_writable = [os.path.realpath(d) for d in writable] + list(writable) + real_allowed
+    start = next((n for n, e in enumerate(evs) if e.call == "execve" and e.ok
+                  and os.path.basename(e.path) == QEMU), 0)
     bad = []
-    execs = 0
-    for e in evs:
+    for e in evs[start + 1:]:
+        if sandboxed and _denied(e):
+            continue
         if e.call in ("execve", "execveat"):
-            execs += 1
-            if execs > 1:
-                bad.append(f"runs a program: {e.raw}")
+            bad.append(f"runs a program: {e.raw}")
         elif e.call in _OPENS and not e.resolved:
             if not _lands_inside(e.path, _inodes(allowed)):
                 bad.append(f"opens {e.path} (not nameable; not an inode inside): {e.raw}")
@@ -323,11 +330,13 @@ def _sysfs(devices: Sequence[str]) -> list[str]:
 def run(args: Sequence[str], cwd: Path, allowed: Sequence[str], *,
         writable: Sequence[str] = (), pass_fds: Sequence[int] = (),
         env: dict[str, str] | None = None, timeout: float = 40.0,
-        probe: Callable[[Any, int | None], object] | None = None) -> Run:
+        probe: Callable[[Any, int | None], object] | None = None,
+        wrap: Callable[[str], list[str]] | None = None) -> Run:
     """Start QEMU with ``args`` under strace in ``cwd`` and judge what it did.
 
     ``probe(monitor, qemu_pid)`` runs while QEMU is up (after query-block); what it
-    returns is ``Run.probed``.
+    returns is ``Run.probed``. ``wrap(qmp_dir)`` gives a command to run QEMU under (the
+    Landlock sandbox); its refusals (EACCES) are then not violations.
     """
     logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)  # refused connects are expected
     allowed = [*allowed, *_sysfs(allowed)]
@@ -336,7 +345,8 @@ def run(args: Sequence[str], cwd: Path, allowed: Sequence[str], *,
         trace = os.path.join(tmp, "trace")
         argv = [QEMU, *BASE, "-qmp", f"unix:{sock},server=on,wait=off", *args]
         cmd = ["strace", "-f", "-qq", "-y", "-x", "-s", "8192", "-o", trace,
-               "-e", f"trace={SYSCALLS}", "-e", "signal=none", *argv]
+               "-e", f"trace={SYSCALLS}", "-e", "signal=none",
+               *(wrap(tmp) if wrap else []), *argv]
         full_env = {**os.environ, **(env or {})}
         out_file = open(os.path.join(tmp, "stdout"), "w+b")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL,
@@ -379,7 +389,7 @@ def run(args: Sequence[str], cwd: Path, allowed: Sequence[str], *,
         out_file.seek(0)
         printed = out_file.read().decode("utf-8", "replace")
         out_file.close()
-    bad = judge(evs, allowed, writable, sock, str(cwd))
+    bad = judge(evs, allowed, writable, sock, str(cwd), sandboxed=wrap is not None)
     bad += [f"holds {p} open" for p in fds if p.startswith("/") and not (
         _inside(p, [os.path.realpath(d) for d in allowed] + list(writable)) or qemu_own(p)
         or p == str(cwd) or p.startswith("/dev/pts/") or p.startswith(tmp))]
