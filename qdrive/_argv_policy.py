@@ -9,7 +9,11 @@ file:/unix:/tcp:, -device with properties it cannot judge (romfile=, chardev=, n
 file= ...), -audiodev, -trace file=, -D, -L, -mem-path, -plugin, -pidfile, -vnc, -spice,
 -gdb, JSON arguments. A command line without -nodefaults, -nic none or -net none is
 refused too: QEMU 7.2 then adds a network card with user-mode networking (slirp), which
-connects wherever the guest asks.
+connects wherever the guest asks, and so is one without ``-display none``: QEMU would
+open a window (connecting to the X server) and its console holds the monitor. No
+monitor is accepted at all (-monitor only ``none``; -qmp, -mon, ``mon:stdio``,
+-nographic refused): whoever reaches a monitor can open any file (``drive_add``,
+``migrate exec:``, ``pmemsave``).
 
 Values are split the way QEMU's QemuOpts does (util/qemu-option.c): items separated by
 single commas, ``,,`` an escaped comma, the first item naming the implied key when it
@@ -23,7 +27,8 @@ import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-__all__ = ["judge_option", "split_opts", "PATH_OPTIONS", "NO_NETWORK", "DRIVE_OPTIONS"]
+__all__ = ["judge_option", "split_opts", "PATH_OPTIONS", "NO_NETWORK", "NO_DISPLAY",
+           "DRIVE_OPTIONS"]
 
 # Options that are drives, judged by the drive policy (softmmu/vl.c drive_add()).
 DRIVE_OPTIONS = frozenset(
@@ -35,11 +40,14 @@ PATH_OPTIONS = frozenset({"kernel", "initrd", "bios", "dtb"})
 # Any of these keeps QEMU from adding its default NIC with user networking.
 NO_NETWORK = (("nodefaults", None), ("nic", "none"), ("net", "none"))
 
+# And this keeps it from opening a display (a window whose console holds the monitor).
+NO_DISPLAY = ("display", "none")
+
 # Options without an argument that open nothing.
 _FLAGS = frozenset(
-    "S nodefaults no-user-config nographic enable-kvm usb no-reboot no-shutdown no-acpi "
+    "S nodefaults no-user-config enable-kvm usb no-reboot no-shutdown no-acpi "
     "no-hpet mem-prealloc no-fd-bootchk only-migratable win2k-hack version help h "
-    "singlestep preconfig snapshot".split())
+    "singlestep snapshot".split())
 
 # Options whose argument opens nothing whatever it says.
 _ANY = frozenset("m smp cpu uuid rtc append vga d msg overcommit action watchdog-action "
@@ -150,11 +158,15 @@ def _display(value: str) -> str:
 
 
 def _character(value: str) -> str:
-    """-serial, -parallel, -monitor, -qmp, -debugcon: no file, socket or host device."""
-    if value in ("none", "null", "stdio", "mon:stdio") or re.fullmatch(r"chardev:[A-Za-z]"
-                                                                        r"[\w.-]*", value):
+    """-serial, -parallel, -debugcon: no file, socket, host device or monitor."""
+    if value in ("none", "null", "stdio") or re.fullmatch(r"chardev:[A-Za-z][\w.-]*", value):
         return ""
-    return "only none, null, stdio, mon:stdio and chardev:ID are allowed"
+    return "only none, null, stdio and chardev:ID are allowed"
+
+
+def _monitor(value: str) -> str:
+    return "" if value == "none" else \
+        "only -monitor none: whoever reaches a monitor can make QEMU open any file"
 
 
 def _keymap(value: str) -> str:
@@ -197,11 +209,10 @@ _JUDGES: Mapping[str, Judge] = MappingProxyType({
             "iops-read-max-length", "iops-write-max-length", "bps-total-max-length",
             "bps-read-max-length", "bps-write-max-length", "iops-size")),
         frozenset({"iothread", "throttle-group"}), "object type"),
-    "chardev": _keys("backend", frozenset({"id", "mux", "signal"}),
+    "chardev": _keys("backend", frozenset({"id", "signal"}),
                      frozenset({"null", "stdio"}), "chardev backend"),
-    "serial": _character, "parallel": _character, "monitor": _character,
-    "qmp": _character, "qmp-pretty": _character, "debugcon": _character,
-    "mon": _keys("chardev", frozenset({"mode", "pretty"})),
+    "serial": _character, "parallel": _character, "debugcon": _character,
+    "monitor": _monitor,
     "display": _display,
     "machine": _keys("type", _MACHINES_KEYS), "M": _keys("type", _MACHINES_KEYS),
     "accel": _keys("accel", frozenset({
@@ -215,9 +226,26 @@ _JUDGES: Mapping[str, Judge] = MappingProxyType({
 })
 
 
+# Why some options are refused, where "not on the list" would say too little.
+_WHY: Mapping[str, str] = MappingProxyType({
+    "nographic": "-nographic puts a monitor on stdio beside the serial port (Ctrl-A c); "
+                 "write -display none -serial stdio",
+    "qmp": "whoever reaches a monitor can make QEMU open any file",
+    "qmp-pretty": "whoever reaches a monitor can make QEMU open any file",
+    "mon": "whoever reaches a monitor can make QEMU open any file",
+    "blockdev": "-blockdev is not judged (yet): write the drive as -drive",
+    "readconfig": "a config file can hold any option, judged by nobody",
+    "set": "-set rewrites other options after they were judged",
+    "global": "-global sets properties (romfile=, drive=) of every device of a type",
+    "incoming": "-incoming connects, listens or runs a command (exec:)",
+})
+
+
 def judge_option(name: str, value: str | None) -> str:
     """Why the policy refuses ``-name value`` ("" if it does not). Drives and the
     PATH_OPTIONS are judged elsewhere (they need the allowed directories)."""
+    if name in _WHY:
+        return _WHY[name]
     if name in _FLAGS:
         return "" if value is None else f"-{name} takes no argument"
     if value is None:

@@ -194,7 +194,7 @@ def _refused(option: str, text: str, reason: str, located: bool = True) -> Drive
 def _judge_options(cmd: CommandLine, guard: Guard) -> tuple[list[DriveResult],
                                                             dict[int, Opened]]:
     """The policy's refusals of the non-drive options, and the files path options name."""
-    from ._argv_policy import DRIVE_OPTIONS, NO_NETWORK, PATH_OPTIONS, judge_option
+    from ._argv_policy import DRIVE_OPTIONS, NO_DISPLAY, NO_NETWORK, PATH_OPTIONS, judge_option
     from ._guard import Opened
 
     refused: list[DriveResult] = []
@@ -219,6 +219,9 @@ def _judge_options(cmd: CommandLine, guard: Guard) -> tuple[list[DriveResult],
         refused.append(_refused("", "", "without -nodefaults, -nic none or -net none QEMU "
                                 "adds a network card with user-mode networking, through which "
                                 "the guest reaches the network", located=False))
+    if not any((o.name, o.value) == NO_DISPLAY for o in cmd.options):
+        refused.append(_refused("", "", "without -display none QEMU opens a display (a "
+                                "window, whose console holds the monitor)", located=False))
     return refused, paths
 
 

@@ -290,9 +290,11 @@ def test_offline_reads_no_image_and_says_so(allowed: Path,
     ["-device", "loader,file=/etc/passwd"], ["-trace", "file=/tmp/t"], ["-D", "/tmp/log"],
     ["-mem-path", "/tmp"], ["-plugin", "x.so"], ["-set", "drive.d.file=/etc/passwd"],
     ["-global", "e1000.romfile=/x"], ["-fsdev", "local,id=f,path=/,security_model=none"],
+    ["-nographic"], ["-monitor", "stdio"], ["-qmp", "stdio"], ["-mon", "chardev=c"],
+    ["-serial", "mon:stdio"], ["-chardev", "stdio,mux=on,id=c"],
 ])
 def test_argv_refuses_what_it_cannot_judge(allowed: Path, words: list[str]) -> None:
-    r = check_argv(["-nodefaults", *words], policy=_policy(allowed))
+    r = check_argv(["-nodefaults", "-display", "none", *words], policy=_policy(allowed))
     assert not r.ok and [o.option for o in r.options] == [words[0]]
     assert r.options[0].error is not None and r.options[0].error.code == "policy-option"
 
@@ -300,6 +302,7 @@ def test_argv_refuses_what_it_cannot_judge(allowed: Path, words: list[str]) -> N
 def test_argv_default_network_and_a_clean_line(allowed: Path) -> None:
     r = check_argv(["-drive", "file=disk.img,format=raw"], policy=_policy(allowed))
     assert not r.ok and "user-mode networking" in r.options[0].error.message  # type: ignore
+    assert "-display none" in r.options[1].error.message  # type: ignore
     ok = check_argv(["qemu-system-x86_64", "-nodefaults", "-m", "1G", "-drive",
                      "file=disk.img,format=raw,if=none,id=d", "-device", "virtio-blk-pci,drive=d",
                      "-serial", "none", "-display", "none"], policy=_policy(allowed))

@@ -130,21 +130,22 @@ class Lab:
                 target = "end.img" if n == 0 else f"l{n - 1}"
                 os.symlink(target, d / f"l{n}")
             os.symlink(f"{name}.d/l{count - 1}", i / f"{name}.img")
-        # Past PATH_MAX: 30 directories of 200-character names, made and linked through
+        # Past PATH_MAX: 18 directories of 250-character names, made and linked through
         # directory descriptors; each level's link names the next level's link, so every
-        # name QEMU opens is short while the resolved path grows past 6,000 characters.
+        # name QEMU opens is short while the resolved path grows past 4,500 characters
+        # (19 links: twice that, as a lookup restarted under load may count, is under 40).
         top = os.open(i, os.O_PATH | os.O_DIRECTORY)
         fds = [os.open("long", os.O_PATH | os.O_DIRECTORY, dir_fd=top)] if os.mkdir(
             "long", dir_fd=top) is None else []
-        names = [f"{n:02d}" + "d" * 198 for n in range(30)]
+        names = [f"{n:02d}" + "d" * 248 for n in range(18)]
         for name in names:
             os.mkdir(name, dir_fd=fds[-1])
             fds.append(os.open(name, os.O_PATH | os.O_DIRECTORY, dir_fd=fds[-1]))
         deepest = fds[-1]
         os.close(os.open("deep.img", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=deepest))
         os.symlink("deep.img", "next-in", dir_fd=deepest)
-        os.symlink("../" * 32 + "outside/secret.img", "next-out", dir_fd=deepest)
-        for level in range(29, -1, -1):  # fds[level] holds names[level]
+        os.symlink("../" * 20 + "outside/secret.img", "next-out", dir_fd=deepest)
+        for level in range(17, -1, -1):  # fds[level] holds names[level]
             for kind in ("in", "out"):
                 os.symlink(f"{names[level]}/next-{kind}", f"next-{kind}", dir_fd=fds[level])
         os.symlink("long/next-in", "pathmax-in.img", dir_fd=top)
@@ -315,6 +316,7 @@ def _a(cls: str, label: str, *argv: str, policy: str = "default",
 
 
 R, A = "refuse", "accept"
+QUIET = ("-nodefaults", "-display", "none")  # what every accepted command line must have
 
 
 def protocol(lab: Lab) -> Iterator[Candidate]:
@@ -586,24 +588,32 @@ _ARGV_REFUSE = (
 
 
 def argv(lab: Lab) -> Iterator[Candidate]:
-    base = ("-nodefaults", "-drive", "file=disk.img,format=raw,if=none,id=d")
+    base = (*QUIET, "-drive", "file=disk.img,format=raw,if=none,id=d")
     for opt, value in _ARGV_REFUSE:
         words = (opt,) if value is None else (opt, value)
         yield _a("argv", " ".join(words)[:70], *base, *words, expect=R)
-    yield _a("argv", "no -nodefaults (default NIC)", "-drive", "file=disk.img,format=raw",
+    yield _a("argv", "no -nodefaults (default NIC)", "-display", "none", "-drive",
+             "file=disk.img,format=raw", expect=R)
+    yield _a("argv", "no -display none", "-nodefaults", "-drive", "file=disk.img,format=raw",
              expect=R)
-    yield _a("argv", "bare image name", "-nodefaults", "disk.img", expect=R)
+    for words in (("-nographic",), ("-serial", "mon:stdio"), ("-monitor", "stdio"),
+                  ("-monitor", "chardev:c"), ("-mon", "chardev=c"), ("-qmp", "stdio"),
+                  ("-chardev", "stdio,mux=on,id=c")):
+        yield _a("argv", " ".join(words), *base, *words, expect=R)
+    yield _a("argv", "bare image name", *QUIET, "disk.img",
+             expect=R)
     yield _a("argv", "program name then image named like qemu", "qemu-system-x86_64",
-             "-nodefaults", "-drive", "file=disk.img,format=raw", expect=A)
-    yield _a("argv", "kernel and initrd inside", "-nodefaults", "-kernel", "vmlinuz", "-initrd",
+             *QUIET, "-drive", "file=disk.img,format=raw",
+             expect=A)
+    yield _a("argv", "kernel and initrd inside", *QUIET, "-kernel", "vmlinuz", "-initrd",
              "initrd.img", "-append", "console=ttyS0", expect=A)
-    yield _a("argv", "initrd multiboot list", "-nodefaults", "-kernel", "vmlinuz", "-initrd",
+    yield _a("argv", "initrd multiboot list", *QUIET, "-kernel", "vmlinuz", "-initrd",
              "initrd.img,abs-out.img", expect=R)
-    yield _a("argv", "initrd with args", "-nodefaults", "-kernel", "vmlinuz", "-initrd",
+    yield _a("argv", "initrd with args", *QUIET, "-kernel", "vmlinuz", "-initrd",
              "abs-out.img x", expect=R)
-    yield _a("argv", "kernel symlink outside", "-nodefaults", "-kernel", "abs-out.img", expect=R)
-    yield _a("argv", "bios inside", "-nodefaults", "-bios", "bios.bin", expect=A)
-    yield _a("argv", "a clean launcher line", "-nodefaults", "-m", "256", "-smp", "2",
+    yield _a("argv", "kernel symlink outside", *QUIET, "-kernel", "abs-out.img", expect=R)
+    yield _a("argv", "bios inside", *QUIET, "-bios", "bios.bin", expect=A)
+    yield _a("argv", "a clean launcher line", *QUIET, "-m", "256", "-smp", "2",
              "-name", "guest=vm1", "-uuid", "12345678-1234-1234-1234-123456789abc",
              "-rtc", "base=utc", "-boot", "order=c,menu=off", "-k", "en-us",
              "-drive", "file=disk.img,format=raw,if=none,id=d0,cache=none,aio=native",
@@ -612,20 +622,20 @@ def argv(lab: Lab) -> Iterator[Candidate]:
              "-device", "ide-cd,drive=cd", "-device", "qemu-xhci", "-device", "usb-tablet",
              "-vga", "std", "-serial", "none", "-monitor", "none", "-chardev", "null,id=n0",
              "-object", "iothread,id=io0", "-msg", "timestamp=on", expect=A)
-    yield _a("argv", "defaults kept, network off", "-nic", "none", "-drive",
+    yield _a("argv", "defaults kept, network off", "-nic", "none", "-display", "none", "-drive",
              "file=disk.img,format=raw,if=virtio", expect=A)
 
 
 def snapshot(lab: Lab) -> Iterator[Candidate]:
     yield _d("snapshot", "snapshot=on without overlay", "file=disk.img,format=raw,snapshot=on",
              expect=R)
-    yield _a("snapshot", "-snapshot without overlay", "-nodefaults", "-snapshot", "-drive",
+    yield _a("snapshot", "-snapshot without overlay", *QUIET, "-snapshot", "-drive",
              "file=disk.img,format=raw", expect=R)
     yield _d("snapshot", "snapshot=on with overlay", "file=disk.img,format=raw,snapshot=on",
              policy="overlay", expect=A)
     yield _d("snapshot", "snapshot=on qcow2 chain", "file=c1.qcow2,format=qcow2,snapshot=on",
              policy="overlay", expect=A)
-    yield _a("snapshot", "-snapshot with overlay", "-nodefaults", "-snapshot", "-drive",
+    yield _a("snapshot", "-snapshot with overlay", *QUIET, "-snapshot", "-drive",
              "file=disk.img,format=raw", "-drive", "file=disk2.img,format=raw,if=virtio",
              policy="overlay", expect=A)
     yield _d("snapshot", "over the budget", "file=huge.qcow2,format=qcow2,snapshot=on",
@@ -685,21 +695,14 @@ def clean(lab: Lab) -> Iterator[Candidate]:
         yield _d("clean", s, s, expect=A)
     yield _d("clean", "two drives", "file=disk.img,format=raw,if=virtio",
              "file=disk2.img,format=raw,if=virtio", expect=A)
-    yield _a("clean", "if=none + -device virtio-blk-pci", "-nodefaults", "-drive",
-             "file=disk.img,format=raw,if=none,id=d0", "-device", "virtio-blk-pci,drive=d0",
-             expect=A)
-    yield _a("clean", "if=none + -device scsi-hd", "-nodefaults", "-drive",
-             "file=disk.img,format=raw,if=none,id=d0", "-device", "virtio-scsi-pci,id=s",
-             "-device", "scsi-hd,drive=d0,bus=s.0", expect=A)
-    yield _a("clean", "if=none + -device ide-hd", "-nodefaults", "-drive",
-             "file=disk.img,format=raw,if=none,id=d0", "-device", "ide-hd,drive=d0,bus=ide.0",
-             expect=A)
-    yield _a("clean", "if=none + -device nvme", "-nodefaults", "-drive",
-             "file=disk.img,format=raw,if=none,id=d0", "-device", "nvme,drive=d0,serial=abc",
-             expect=A)
-    yield _a("clean", "if=none + -device usb-storage", "-nodefaults", "-drive",
-             "file=disk.img,format=raw,if=none,id=d0", "-device", "qemu-xhci", "-device",
-             "usb-storage,drive=d0,serial=s1", expect=A)
+    d0 = ("-drive", "file=disk.img,format=raw,if=none,id=d0")
+    for label, devices in (
+            ("virtio-blk-pci", ("-device", "virtio-blk-pci,drive=d0")),
+            ("scsi-hd", ("-device", "virtio-scsi-pci,id=s", "-device", "scsi-hd,drive=d0,bus=s.0")),
+            ("ide-hd", ("-device", "ide-hd,drive=d0,bus=ide.0")),
+            ("nvme", ("-device", "nvme,drive=d0,serial=abc")),
+            ("usb-storage", ("-device", "qemu-xhci", "-device", "usb-storage,drive=d0,serial=s1"))):
+        yield _a("clean", f"if=none + -device {label}", *QUIET, *d0, *devices, expect=A)
 
 
 def corpus(lab: Lab) -> Iterator[Candidate]:
@@ -712,7 +715,7 @@ def corpus(lab: Lab) -> Iterator[Candidate]:
             if "drives" in case:
                 yield _d("corpus", f"#{n}", *case["drives"])
             elif "argv" in case:
-                yield _a("corpus", f"#{n}", "-nodefaults", *case["argv"])
+                yield _a("corpus", f"#{n}", *QUIET, *case["argv"])
 
 
 def all_candidates(lab: Lab) -> list[Candidate]:

@@ -42,6 +42,8 @@ import attrs
 
 QEMU = "qemu-system-x86_64"
 BASE = ["-M", "pc", "-accel", "tcg", "-nodefaults", "-display", "none", "-S"]
+# For a whole command line from the user: -nodefaults and -display none must be its own.
+ARGV_BASE = ["-accel", "tcg", "-S"]
 SYSCALLS = ("open,openat,openat2,creat,connect,bind,sendto,sendmsg,execve,execveat,"
             "unlink,unlinkat,rename,renameat,renameat2,mkdir,mkdirat,link,linkat,symlink,"
             "symlinkat,truncate,mknod,mknodat,chmod,fchmodat,chown,fchownat,lchown,"
@@ -331,7 +333,7 @@ def run(args: Sequence[str], cwd: Path, allowed: Sequence[str], *,
         writable: Sequence[str] = (), pass_fds: Sequence[int] = (),
         env: dict[str, str] | None = None, timeout: float = 40.0,
         probe: Callable[[Any, int | None], object] | None = None,
-        wrap: Callable[[str], list[str]] | None = None) -> Run:
+        wrap: Callable[[str], list[str]] | None = None, base: Sequence[str] = BASE) -> Run:
     """Start QEMU with ``args`` under strace in ``cwd`` and judge what it did.
 
     ``probe(monitor, qemu_pid)`` runs while QEMU is up (after query-block); what it
@@ -343,7 +345,7 @@ def run(args: Sequence[str], cwd: Path, allowed: Sequence[str], *,
     with tempfile.TemporaryDirectory(prefix="qdrive-redteam-") as tmp:
         sock = os.path.join(tmp, "qmp.sock")
         trace = os.path.join(tmp, "trace")
-        argv = [QEMU, *BASE, "-qmp", f"unix:{sock},server=on,wait=off", *args]
+        argv = [QEMU, *base, "-qmp", f"unix:{sock},server=on,wait=off", *args]
         cmd = ["strace", "-f", "-qq", "-y", "-x", "-s", "8192", "-o", trace,
                "-e", f"trace={SYSCALLS}", "-e", "signal=none",
                *(wrap(tmp) if wrap else []), *argv]

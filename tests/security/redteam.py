@@ -82,14 +82,15 @@ def launch(lab: Lab, c: Candidate, modes: Sequence[str] = ("fdset", "proc")
     """Start an accepted candidate by name and through the hand-off (each mode)."""
     allowed, writable = _allowed(lab, c)
     env = {"TMPDIR": str(lab.overlay)} if c.policy == "overlay" else {}
-    runs = [harness.run(_words(c), lab.images, allowed, writable=writable, env=env)]
+    base = harness.BASE if c.argv is None else harness.ARGV_BASE
+    runs = [harness.run(_words(c), lab.images, allowed, writable=writable, env=env, base=base)]
     for mode in modes:
         result = _check(lab, c, hand_off=mode)
         if result.hand_off is None:  # the hand-off refuses what no option can redirect
             continue
         with result.hand_off as h:
             runs.append(harness.run(list(h.argv), lab.elsewhere, allowed, writable=writable,
-                                    pass_fds=h.pass_fds, env=dict(h.env)))
+                                    pass_fds=h.pass_fds, env=dict(h.env), base=base))
     return runs
 
 

@@ -115,7 +115,7 @@ def test_misuse_is_an_error(lab: tuple[Path, qdrive.Policy]) -> None:
 def test_command_line_hand_off(lab: tuple[Path, qdrive.Policy]) -> None:
     images, policy = lab
     im.raw(images / "vmlinuz")
-    r = check_argv(["qemu-system-x86_64", "-nodefaults", "-m", "256", "-drive",
+    r = check_argv(["qemu-system-x86_64", "-nodefaults", "-display", "none", "-m", "256", "-drive",
                     "file=disk.img,format=raw,if=none,id=d0", "-device",
                     "virtio-blk-pci,drive=d0", "-kernel", "vmlinuz"], policy=policy,
                    hand_off=True)

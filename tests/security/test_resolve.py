@@ -121,9 +121,12 @@ def test_link_limit_is_the_kernels(tree: tuple[Path, Path, int], walk: bool) -> 
 
 
 def test_resolved_path_past_path_max(tree: tuple[Path, Path, int], walk: bool) -> None:
-    """30 levels of 200-character names: os.path.realpath gives up, the kernel does not."""
+    """18 levels of 250-character names: os.path.realpath gives up, the kernel does not.
+
+    19 links in all: the kernel may count a lookup's links twice when it restarts it in
+    ref-walk mode under load, and 2 x 19 stays within its 40."""
     allowed, _, fd = tree
-    names = [f"{n:02d}" + "d" * 198 for n in range(30)]
+    names = [f"{n:02d}" + "d" * 248 for n in range(18)]
     fds = [os.open(allowed, os.O_PATH | os.O_DIRECTORY)]
     for name in names:
         os.mkdir(name, dir_fd=fds[-1])
@@ -131,8 +134,8 @@ def test_resolved_path_past_path_max(tree: tuple[Path, Path, int], walk: bool) -
     os.close(os.open("deep", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fds[-1]))
     deep = os.stat("deep", dir_fd=fds[-1])
     os.symlink("deep", "next", dir_fd=fds[-1])
-    os.symlink("../" * 31 + "outside/secret", "escape", dir_fd=fds[-1])
-    for n in range(29, -1, -1):
+    os.symlink("../" * 19 + "outside/secret", "escape", dir_fd=fds[-1])
+    for n in range(17, -1, -1):
         os.symlink(f"{names[n]}/next", "next", dir_fd=fds[n])
         os.symlink(f"{names[n]}/escape", "escape", dir_fd=fds[n])
     for f in fds:
