@@ -30,6 +30,9 @@ __all__ = ["Guard", "Opened", "DriveVerdict", "MAX_CHAIN"]
 MAX_CHAIN = 64
 """Most files one drive may reach through references (QEMU itself sets no limit)."""
 
+MAX_FILES = 256
+"""Most files one command line may name in all (each costs the check 2-3 descriptors)."""
+
 _STATS_INTERVAL = re.compile(r"stats-intervals\.\d+")
 
 
@@ -211,7 +214,7 @@ class Guard:
         opened: list[Opened] = []
         try:
             top = self._open(name, "image", writable, fmt, "", opened)
-            image = inspect(top.fd, fmt)
+            image = _read(top, fmt)
             if image.problem:
                 raise _No("image", f"image '{name}' ({fmt}): {image.problem}")
             self._follow_all(image, name, writable, "", opened, {_id(top.st)})
@@ -272,12 +275,12 @@ class Guard:
         chain = chain | {ident}
         if ref.content is Content.IMAGE:
             assert ref.driver is not None
-            image = inspect(f.fd, ref.driver)
+            image = _read(f, ref.driver)
             if image.problem:
                 raise _No("reference", f"{what}: {image.problem}")
             self._follow_all(image, full, False, key or "", opened, chain)
         elif ref.content is Content.VMDK_SPARSE:
-            image = inspect_vmdk_extent(f.fd, 1)
+            image = _read(f, "vmdk-extent")
             if image.problem:
                 raise _No("reference", f"{what}: {image.problem}")
             # Extents an embedded descriptor lists are relative to the top descriptor.
@@ -286,11 +289,16 @@ class Guard:
     def _open(self, name: str, role: str, writable: bool, driver: str | None,
               override: str | None, opened: list[Opened]) -> Opened:
         """Resolve ``name`` (as QEMU would open it) to a checked, open file."""
+        if len(self.files) + len(opened) >= MAX_FILES:
+            raise _No("files", f"the command line names more than {MAX_FILES} files")
         opath, where = self._resolve_name(name)
         try:
             st = os.fstat(opath)
             self._check_kind(name, st)
             fd = _resolve.reopen(opath, os.O_RDONLY)
+        except OSError as exc:
+            os.close(opath)
+            raise _No("path", f"'{name}': {exc.strerror}") from None
         except BaseException:
             os.close(opath)
             raise
@@ -305,7 +313,10 @@ class Guard:
 
     def _resolve_name(self, name: str) -> tuple[int, str]:
         if name in self.policy.devices:  # a device the caller names: a trusted path
-            return os.open(name, os.O_PATH | os.O_CLOEXEC), name
+            try:
+                return os.open(name, os.O_PATH | os.O_CLOEXEC), name
+            except OSError as exc:
+                raise _No("device", f"'{name}': {exc.strerror}") from None
         found = _resolve.locate(name, self.cwd, self.roots)
         if found is None:
             raise _No("path", f"'{name}' is outside the allowed directories "
@@ -316,6 +327,8 @@ class Guard:
             return _resolve.open_beneath(self._root_fd(root), rel), f"{root.path}/{rel}"
         except Refused as exc:
             raise _No("path", f"'{name}' in {root.path}: {exc.reason}") from None
+        except OSError as exc:  # the directory went away, or no descriptors are left
+            raise _No("path", f"'{name}' in {root.path}: {exc.strerror}") from None
 
     def _root_fd(self, root: Root) -> int:
         fd = self._root_fds.get(root.path)
@@ -388,6 +401,16 @@ class Guard:
         for fd in self._root_fds.values():
             os.close(fd)
         self._root_fds.clear()
+
+
+def _read(f: Opened, fmt: str) -> Image:
+    """The inspection of ``f``; a read error is a problem too, never an exception."""
+    try:
+        if fmt == "vmdk-extent":
+            return inspect_vmdk_extent(f.fd, 1)
+        return inspect(f.fd, fmt)
+    except OSError as exc:
+        return Image(fmt, None, problem=f"cannot read it: {exc.strerror}")
 
 
 def _offline(span: Span) -> Diagnostic:

@@ -309,3 +309,46 @@ def test_argv_default_network_and_a_clean_line(allowed: Path) -> None:
     assert ok.ok, [o.error for o in ok.options]
     assert check_argv(["-M", '{"type":"pc"}'], policy=_policy(allowed)).options[0].option == \
         "-machine"
+
+
+def test_limits_give_refusals_not_exceptions(allowed: Path) -> None:
+    """Past every limit the check has: a refusal, never a traceback, nothing leaked."""
+    from qdrive._guard import MAX_CHAIN, MAX_FILES
+    from tests.security import images as im
+
+    for n in range(MAX_CHAIN + 2):  # c0 -> c1 -> ... -> base.img
+        below = f"c{n + 1}.qcow2" if n < MAX_CHAIN + 1 else "base.img"
+        im.qcow2(allowed / f"c{n}.qcow2", backing=below.encode(), extensions=[
+            (im.BACKING_FORMAT, b"qcow2" if n < MAX_CHAIN + 1 else b"raw")])
+    policy = _policy(allowed)
+    before = set(os.listdir("/proc/self/fd"))
+    deep = qdrive.check("file=c0.qcow2,format=qcow2", policy=policy)
+    assert _code(deep) == "policy-reference" and "more than 64 files" in \
+        deep.first_error[1].message  # type: ignore[index]
+    # c{k} reaches c{k}..c{MAX_CHAIN + 1} and base.img: MAX_CHAIN + 3 - k files.
+    at_limit = qdrive.check("file=c3.qcow2,format=qcow2", policy=policy)
+    assert at_limit.ok  # exactly MAX_CHAIN files
+    per_drive = MAX_CHAIN + 3 - 44
+    many = ["file=c44.qcow2,format=qcow2,if=none,read-only=on"] * 15
+    wide = qdrive.check(many, policy=policy)
+    assert _code(wide) == "policy-files"
+    assert sum(d.ok for d in wide.drives) == MAX_FILES // per_drive
+    assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_running_out_of_descriptors_is_a_refusal(allowed: Path) -> None:
+    from tests.security import images as im
+
+    for n in range(30):
+        below = f"d{n + 1}.qcow2" if n < 29 else "base.img"
+        im.qcow2(allowed / f"d{n}.qcow2", backing=below.encode(), extensions=[
+            (im.BACKING_FORMAT, b"qcow2" if n < 29 else b"raw")])
+    script = (
+        "import resource, qdrive\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))\n"
+        f"p = qdrive.Policy.untrusted([{str(allowed)!r}], cwd={str(allowed)!r})\n"
+        "r = qdrive.check('file=d0.qcow2,format=qcow2', policy=p)\n"
+        "print(r.first_error[1].code, r.first_error[1].message)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.startswith("policy-") and "Too many open files" in done.stdout, done.stdout
