@@ -174,7 +174,7 @@ class Guard:
         return self._file_string(last)
 
     def _file_string(self, last: Mapping[str, RawOption]) -> Diagnostic | None:
-
+        """``file=`` is protocol- and json:-parsed by QEMU; ``file.filename=`` is literal."""
         file = last.get("file")
         if file is not None and file.value:
             value = file.value
@@ -446,7 +446,3 @@ def _override(prefix: str, ref: Reference) -> str | None:
 def _id(st: os.stat_result) -> tuple[int, int]:
     return (st.st_dev, st.st_ino)
 
-
-def close_all(files: Sequence[Opened]) -> None:
-    for f in files:
-        f.close()

@@ -45,10 +45,9 @@ import os
 import stat
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
-
-from typing import TYPE_CHECKING
 
 from ._guard import Opened
 from .model import Drive
