@@ -231,7 +231,9 @@ class Guard:
                 f.close()
             raise
         self.files.extend(opened)
-        return DriveVerdict(found=found, files=tuple(opened))
+        notes = (_tmpdir(self.policy.overlay_dir, span),) if drive.snapshot and \
+            not self.hand_off and self.policy.overlay_dir else ()
+        return DriveVerdict(found=found, files=tuple(opened), warnings=notes)
 
     def _follow_all(self, image: Image, referrer: str, writable: bool, prefix: str,
                     opened: list[Opened], chain: set[tuple[int, int]]) -> None:
@@ -411,6 +413,12 @@ def _read(f: Opened, fmt: str) -> Image:
         return inspect(f.fd, fmt)
     except OSError as exc:
         return Image(fmt, None, problem=f"cannot read it: {exc.strerror}")
+
+
+def _tmpdir(overlay: str, span: Span) -> Diagnostic:
+    return Diagnostic("policy-overlay", Severity.WARNING, "snapshot=on: QEMU writes the overlay "
+                      f"to $TMPDIR; start it with TMPDIR={overlay}", span, Stage.FILL,
+                      hint="the descriptor hand-off (hand_off=True) sets it")
 
 
 def _offline(span: Span) -> Diagnostic:

@@ -245,7 +245,9 @@ def test_snapshot_needs_an_overlay_and_fits_the_budget(allowed: Path, tmp_path: 
                               policy=_policy(allowed))) == "policy-snapshot"
     one = overlay_bound(1 << 20)
     fits = _policy(allowed, overlay_dir=str(tmp_path), overlay_budget=2 * one)
-    assert qdrive.check([drive, drive.replace("disk", "base")], policy=fits).ok
+    two = qdrive.check([drive, drive.replace("disk", "base")], policy=fits)
+    assert two.ok and [w.code for w in two.drives[0].warnings] == ["policy-overlay"]
+    assert f"TMPDIR={tmp_path}" in two.drives[0].warnings[0].message
     r = qdrive.check([drive] * 3, policy=fits)
     assert [d.ok for d in r.drives] == [True, True, False]
     assert "over the budget" in r.drives[2].error.message  # type: ignore[union-attr]
