@@ -326,7 +326,9 @@ class Guard:
                       "pass --allow-dir DIR (Policy.untrusted([DIR]))")
         root, rel = found
         try:
-            return _resolve.open_beneath(self._root_fd(root), rel), f"{root.path}/{rel}"
+            return (_resolve.open_beneath(self._root_fd(root), rel,
+                                          same_mount=not self.policy.allow_mounts),
+                    f"{root.path}/{rel}")
         except Refused as exc:
             raise _No("path", f"'{name}' in {root.path}: {exc.reason}") from None
         except OSError as exc:  # the directory went away, or no descriptors are left

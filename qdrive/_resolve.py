@@ -43,6 +43,7 @@ PATH_MAX = 4096
 """Longest name the kernel takes in one open() (include/uapi/linux/limits.h)."""
 
 # include/uapi/linux/openat2.h
+_RESOLVE_NO_XDEV = 0x01
 _RESOLVE_NO_MAGICLINKS = 0x02
 _RESOLVE_BENEATH = 0x08
 # The generic syscall table gives openat2 the same number on every architecture.
@@ -125,11 +126,13 @@ def _openat2(dirfd: int, rel: str, flags: int, resolve: int) -> int:
     return int(fd)
 
 
-def open_beneath(dirfd: int, rel: str, *, walk: bool = False) -> int:
+def open_beneath(dirfd: int, rel: str, *, walk: bool = False, same_mount: bool = True) -> int:
     """An ``O_PATH`` descriptor of ``rel`` resolved beneath the directory ``dirfd``.
 
     Symlinks are followed as the kernel follows them, but never out of the directory,
-    never through an absolute target and never through a /proc magic link. Raises
+    never through an absolute target and never through a /proc magic link; with
+    ``same_mount`` never into another mount either (a FUSE filesystem a user mounted
+    inside the directory could answer every reader differently). Raises
     :class:`Refused` with the reason. ``walk`` forces the portable walk (tests).
     """
     global _openat2_works
@@ -140,9 +143,11 @@ def open_beneath(dirfd: int, rel: str, *, walk: bool = False) -> int:
         raise Refused("the name is a directory, not an image", errno.EISDIR)
     if not walk and _openat2_works is not False:
         flags = os.O_PATH | os.O_CLOEXEC
+        resolve = _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS | (_RESOLVE_NO_XDEV if same_mount
+                                                               else 0)
         for _ in range(8):  # EAGAIN: a rename raced the ".." check; the kernel asks to retry
             try:
-                fd = _openat2(dirfd, rel, flags, _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS)
+                fd = _openat2(dirfd, rel, flags, resolve)
                 _openat2_works = True
                 return fd
             except OSError as exc:
@@ -151,10 +156,38 @@ def open_beneath(dirfd: int, rel: str, *, walk: bool = False) -> int:
                 if exc.errno in (errno.ENOSYS, errno.EPERM) and _openat2_works is None:
                     _openat2_works = False  # old kernel, or a seccomp filter: walk instead
                     break
+                if exc.errno == errno.EXDEV and same_mount and _crosses_mount(dirfd, rel):
+                    raise _mount_refusal() from None
                 raise _refusal(exc) from None
         else:
             raise Refused("the directory kept changing while it was resolved", errno.EAGAIN)
-    return _walk(dirfd, rel)
+    return _walk(dirfd, rel, same_mount)
+
+
+def _crosses_mount(dirfd: int, rel: str) -> bool:
+    """Whether the EXDEV came from a mount point (the same lookup succeeds without
+    RESOLVE_NO_XDEV) rather than from leaving the directory: only for the message."""
+    try:
+        fd = _openat2(dirfd, rel, os.O_PATH | os.O_CLOEXEC,
+                      _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _mount_refusal() -> Refused:
+    return Refused("it crosses into another mounted filesystem (Policy.untrusted(..., "
+                   "allow_mounts=True) accepts that)", errno.EXDEV)
+
+
+def _mount_id(fd: int) -> int:
+    """The mount a descriptor is on (/proc/self/fdinfo: works for O_PATH descriptors)."""
+    with open(f"/proc/self/fdinfo/{fd}") as f:
+        for line in f:
+            if line.startswith("mnt_id:"):
+                return int(line.split()[1])
+    return -1
 
 
 def _refusal(exc: OSError) -> Refused:
@@ -172,12 +205,14 @@ def _refusal(exc: OSError) -> Refused:
     return Refused(reasons.get(code, os.strerror(code)), code)
 
 
-def _walk(dirfd: int, rel: str) -> int:
-    """The same rules as openat2(RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS), one component at a
-    time: a stack of directory descriptors, never a string of the resolved path."""
+def _walk(dirfd: int, rel: str, same_mount: bool = True) -> int:
+    """The same rules as openat2(RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS[|RESOLVE_NO_XDEV]),
+    one component at a time: a stack of directory descriptors, never a string of the
+    resolved path."""
     pending = collections.deque(rel.split("/"))
     stack = [os.dup(dirfd)]
     links = 0
+    mount = _mount_id(dirfd) if same_mount else None
     try:
         while pending:
             part = pending.popleft()
@@ -192,6 +227,9 @@ def _walk(dirfd: int, rel: str) -> int:
                 fd = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
             except OSError as exc:
                 raise _refusal(exc) from None
+            if mount is not None and _mount_id(fd) != mount:
+                os.close(fd)
+                raise _mount_refusal()
             mode = os.fstat(fd).st_mode
             if stat.S_ISLNK(mode):
                 links += 1

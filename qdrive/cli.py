@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --policy untrusted: a block device a drive may name (repeat)")
     c.add_argument("--allow-hardlinks", action="store_true",
                    help="with --policy untrusted: accept image files with several names")
+    c.add_argument("--allow-mounts", action="store_true",
+                   help="with --policy untrusted: follow names into filesystems mounted "
+                   "below an allowed directory")
     c.add_argument("--overlay-dir", metavar="DIR",
                    help="with --policy untrusted: allow snapshot=on, overlays in DIR "
                    "(QEMU's TMPDIR)")
@@ -156,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _POLICY_OPTIONS = ("allow_dir", "allow_format", "allow_device", "allow_hardlinks",
-                   "overlay_dir", "overlay_budget")
+                   "allow_mounts", "overlay_dir", "overlay_budget")
 
 
 def _policy(args: argparse.Namespace) -> object:
@@ -171,6 +174,7 @@ def _policy(args: argparse.Namespace) -> object:
         return Policy.untrusted(
             args.allow_dir, formats=args.allow_format or DEFAULT_FORMATS,
             devices=args.allow_device, allow_hardlinks=args.allow_hardlinks,
+            allow_mounts=args.allow_mounts,
             overlay_dir=args.overlay_dir, overlay_budget=_size(args.overlay_budget))
     except PolicyError as exc:
         raise UsageError(f"--policy untrusted: {exc}") from None

@@ -34,8 +34,10 @@ allows, the QEMU binary and its own files (firmware, modules, libraries), the ke
    refused unless :mod:`qdrive._argv_policy` can judge it.
 2. Names are resolved by the kernel from a descriptor of the allowed directory
    (:mod:`qdrive._resolve`): no string resolution, no limits but the kernel's own, no
-   absolute symlinks, no ``..`` above the directory, no /proc magic links, no hard-linked
-   files (a second name of a file outside), no FIFOs, sockets, directories or devices.
+   absolute symlinks, no ``..`` above the directory, no /proc magic links, no other
+   filesystem mounted below it (a user's FUSE mount answers each reader as it likes),
+   no hard-linked files (a second name of a file outside), no FIFOs, sockets,
+   directories or devices.
 3. Whole images (:mod:`qdrive._inspect`): every header field and extension QEMU's format
    driver reads to find another file, and every file it names, recursively, judged by
    the same rules; a format qdrive cannot inspect is refused, and so is a reference it
@@ -186,12 +188,13 @@ class Policy:
     overlay_dir: str | None = None
     overlay_budget: int | None = None
     cwd: str | None = None
+    allow_mounts: bool = False
 
     @classmethod
     def untrusted(cls, allow_dirs: Iterable[str], *, formats: Iterable[str] = DEFAULT_FORMATS,
                   devices: Iterable[str] = (), allow_hardlinks: bool = False,
                   overlay_dir: str | None = None, overlay_budget: int | None = None,
-                  cwd: str | None = None) -> Policy:
+                  cwd: str | None = None, allow_mounts: bool = False) -> Policy:
         """The policy for untrusted input.
 
         ``allow_dirs``: absolute directories images may live in (an iterable: a str is
@@ -200,6 +203,9 @@ class Policy:
         a drive may name (host_device). ``allow_hardlinks``: accept files with more than
         one name. ``overlay_dir`` and ``overlay_budget`` (bytes): allow snapshot=on.
         ``cwd``: QEMU's working directory, for relative names (default: this process's).
+        ``allow_mounts``: follow names into filesystems mounted below an allowed
+        directory (by default refused: a user's FUSE mount can serve every reader
+        different bytes).
         """
         from ._inspect import INSPECTABLE
 
@@ -222,7 +228,7 @@ class Policy:
         overlay = _directory(overlay_dir, "overlay_dir") if overlay_dir is not None else None
         return cls(True, dirs, fmts, tuple(_device(d) for d in _names(devices, "devices")),
                    bool(allow_hardlinks), overlay, overlay_budget,
-                   _directory(cwd, "cwd") if cwd is not None else None)
+                   _directory(cwd, "cwd") if cwd is not None else None, bool(allow_mounts))
 
     def format_keys(self, fmt: str) -> frozenset[str]:
         """The format's own options this policy allows."""

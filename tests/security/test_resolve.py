@@ -200,3 +200,29 @@ def test_locate(tmp_path: Path) -> None:
     assert locate(f"{tmp_path}/alias-evil/x", "/", roots) is None
     assert locate("../x", f"{tmp_path}/alias", roots) == (roots[0], "../x")
     assert locate("/etc/passwd", "/", roots) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_mounts_below_the_directory(tree: tuple[Path, Path, int], walk: bool) -> None:
+    """A filesystem mounted inside (a user's FUSE mount, say) is refused unless asked for."""
+    import subprocess
+
+    allowed, _, fd = tree
+    (allowed / "mnt").mkdir()
+    (allowed / "bind").mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "none", str(allowed / "mnt")],
+                   check=True)
+    try:
+        (allowed / "mnt" / "x.img").write_bytes(b"mounted")
+        subprocess.run(["mount", "--bind", str(allowed / "mnt"), str(allowed / "bind")],
+                       check=True)
+        try:
+            os.symlink("mnt/x.img", allowed / "via-link")
+            for name in ("mnt/x.img", "bind/x.img", "via-link"):
+                refused = _refused(fd, name, walk)
+                assert refused.errno == errno.EXDEV and "mounted filesystem" in refused.reason
+                assert _read(open_beneath(fd, name, walk=walk, same_mount=False)) == b"mounted"
+        finally:
+            subprocess.run(["umount", str(allowed / "bind")], check=True)
+    finally:
+        subprocess.run(["umount", str(allowed / "mnt")], check=True)
