@@ -12,12 +12,16 @@ bypass. ``python -m tests.security.redteam [--full] [--workers N]`` prints the t
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import queue
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -168,6 +172,34 @@ def run(labs: Sequence[Lab], *, corpus_sample: int | None = 40,
     return Report(outcomes)
 
 
+def _loop(backing: Path) -> str:
+    with open(backing, "wb") as f:
+        f.truncate(4 << 20)
+    return subprocess.run(["losetup", "--find", "--show", str(backing)], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def can_loop() -> bool:
+    return os.geteuid() == 0 and shutil.which("losetup") is not None and \
+        os.path.exists("/dev/loop-control")
+
+
+@contextlib.contextmanager
+def loop_devices(labs: Sequence[Lab]) -> Iterator[None]:
+    """Two loop devices per lab (the device class), detached afterwards; none if not root."""
+    made: list[str] = []
+    try:
+        for lab in labs:
+            if can_loop():
+                lab.devices = [_loop(lab.root / "dev-a.raw"), _loop(lab.root / "dev-b.raw")]
+                made += lab.devices
+                os.symlink(lab.devices[1], lab.images / "dev-link.img")
+        yield
+    finally:
+        for dev in made:
+            subprocess.run(["losetup", "-d", dev], check=False)
+
+
 def build_labs(root: Path, count: int) -> list[Lab]:
     """``count`` identical labs below ``root`` (built in parallel)."""
     labs = [Lab(root / f"lab{k}") for k in range(count)]
@@ -188,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="qdrive-lab-") as tmp:
         labs = build_labs(Path(tmp), args.workers)
-        report = run(labs, corpus_sample=None if args.full else 40)
+        with loop_devices(labs):
+            report = run(labs, corpus_sample=None if args.full else 40)
     print(report.render())
     counts = Counter(o.candidate.cls for o in report.outcomes if not o.accepted)
     print(f"\nrefused per class: {dict(counts)}")
