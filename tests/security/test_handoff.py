@@ -59,7 +59,7 @@ def test_arguments_and_descriptors(lab: tuple[Path, qdrive.Policy]) -> None:
         assert target.startswith(str(images)), target
     h.close()
     h.close()  # twice is fine
-    assert _fds() == before  # nothing leaked
+    assert _fds() <= before  # nothing leaked (earlier tests' descriptors may close meanwhile)
 
 
 def test_data_file_is_handed_over_too(lab: tuple[Path, qdrive.Policy]) -> None:
@@ -79,7 +79,7 @@ def test_what_no_option_can_redirect_is_refused(lab: tuple[Path, qdrive.Policy])
     r = qdrive.check("file=desc.vmdk,format=vmdk", policy=policy, hand_off=True)
     assert r.hand_off is None and not r.ok
     assert r.drives[0].error is not None and r.drives[0].error.code == "policy-handoff"
-    assert _fds() == before
+    assert _fds() <= before
 
 
 def test_refused_results_hold_nothing(lab: tuple[Path, qdrive.Policy]) -> None:
@@ -88,7 +88,7 @@ def test_refused_results_hold_nothing(lab: tuple[Path, qdrive.Policy]) -> None:
     r = qdrive.check(["file=disk.img,format=raw", "file=/etc/passwd,format=raw"],
                      policy=policy, hand_off=True)
     assert not r.ok and r.hand_off is None
-    assert _fds() == before
+    assert _fds() <= before
 
 
 def test_snapshot_overlays_get_tmpdir(lab: tuple[Path, qdrive.Policy], tmp_path: Path) -> None:
