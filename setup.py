@@ -1,25 +1,28 @@
-"""Build hook: the cffi extension modules of the native AIO backends.
+"""Build hook: the cffi extension modules of the C engines (the C is in
+qdrive/backends/csrc/). Everything else lives in pyproject.toml.
 
-Everything else lives in pyproject.toml. A backend whose development header is missing
-is left out of the build (its module then reports BackendUnavailable with the package
-to install); the rest of qdrive, and the other backends, still build.
+An engine whose library is not installed (found by pkg-config, else by compiling a test
+program against its header) is left out; its backend then reports BackendUnavailable
+with the package to install, and the rest of qdrive still builds.
 """
 
-import os
+import importlib.util
+from pathlib import Path
 
 from setuptools import setup
 
-HEADERS = {
-    "ffi_native": ("/usr/include/libaio.h", "libaio-dev"),
-    "ffi_io_uring": ("/usr/include/liburing.h", "liburing-dev"),
-    "ffi_posix": ("/usr/include/aio.h", "libc6-dev"),
-    "ffi_threads": ("/usr/include/pthread.h", "libc6-dev"),
-}
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("qdrive_build", HERE / "qdrive/backends/_build.py")
+assert _spec is not None and _spec.loader is not None
+_build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_build)
 
-modules = [f"qdrive/backends/_build.py:{name}" for name, (header, _) in HEADERS.items()
-           if os.path.exists(header)]
-for name, (header, package) in HEADERS.items():
-    if not os.path.exists(header):
-        print(f"qdrive: {header} missing, building without {name[4:]} (install {package})")
+modules = []
+for name, engine in _build.ENGINES.items():
+    if _build.find(name) is None:
+        print(f"qdrive: cannot compile against <{engine.header}>: building without the "
+              f"{name} backend (install {engine.package})")
+    else:
+        modules.append(f"qdrive/backends/_build.py:ffi_{name}")
 
 setup(cffi_modules=modules)

@@ -4,17 +4,22 @@ One thread keeps ``iodepth`` requests in flight through the driver's queue API, 
 random offsets without a map (fio's --norandommap), and reports MB/s, IOPS, average
 submission latency (us), average completion latency (ms), completion percentiles and
 the CPU seconds used. ``run_fio`` runs fio with the same parameters on the same target
-so the two can be compared in one run; ``matrix`` reproduces the seed's table.
+so the two can be compared in one run; ``bench_matrix`` reproduces the seed's table.
+Where the target comes from and who may write it is ``bench_target``'s business; this
+module measures a target that is already prepared and locked.
+
+The cache mode is part of the workload: :class:`CacheSemantics` reads it from the plan
+the qdrive side opens, and the fio side gets the same semantics (``fio_options``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import resource
 import shutil
-import stat
 import subprocess
 import time
 from array import array
@@ -23,22 +28,24 @@ from typing import Any
 
 import attrs
 
+from .bench_signals import interrupts
+from .plan import OpenPlan
 from .values import parse_size
 
-__all__ = ["Spec", "Result", "run_qdrive", "run_fio", "prepare_target", "FIO_ENGINES",
-           "TargetError"]
+__all__ = ["Spec", "Result", "CacheSemantics", "run_qdrive", "run_fio", "fio_command",
+           "bench_drive", "FIO_ENGINES", "FioError"]
 
 FIO_ENGINES = {"native": "libaio", "io_uring": "io_uring", "posix": "posixaio",
                "threads": "psync"}
 
 
-class TargetError(ValueError):
-    """The benchmark target cannot be used as asked (a block device without consent...)."""
+class FioError(RuntimeError):
+    """fio could not run the workload (its own message)."""
 
 
 @attrs.frozen
 class Spec:
-    """One benchmark run: the workload and where it goes."""
+    """One benchmark run: the workload and where it goes (``size``: the bytes it spans)."""
 
     path: str
     rw: str = "randwrite"
@@ -46,13 +53,46 @@ class Spec:
     iodepth: int = 74
     runtime: float = 15.0
     size: int = 4 << 30
-    direct: bool = True
-    sync: bool = False  # O_SYNC (the seed's sync=on)
     seed: int = 1
 
     @classmethod
     def parse(cls, path: str, *, bs: str = "16k", size: str = "4G", **kw: Any) -> Spec:
         return cls(path, bs=parse_size("bs", bs)[0], size=parse_size("size", size)[0], **kw)
+
+
+@attrs.frozen
+class CacheSemantics:
+    """What a cache mode does to a write workload, read from the plan the driver opens.
+
+    QEMU 7.2 emulates write-through with a flush after every write (block/io.c: FUA
+    writes become bdrv_co_flush(), which file-posix answers with fdatasync in
+    raw_co_flush_to_disk), and cache.no-flush makes that flush a no-op; the 2008
+    dialect's sync=on is O_SYNC on the descriptor.
+    """
+
+    direct: bool  # O_DIRECT
+    o_sync: bool  # O_SYNC (the 2008 dialect's sync=on)
+    flush_each_write: bool  # fdatasync after every write, before it completes
+    no_flush: bool  # flushes succeed without reaching the disk
+
+    @classmethod
+    def of(cls, plan: OpenPlan) -> CacheSemantics:
+        flags = plan.open_flags
+        return cls(direct=bool(flags & os.O_DIRECT), o_sync=flags & os.O_SYNC == os.O_SYNC,
+                   flush_each_write=plan.writethrough and not plan.no_flush,
+                   no_flush=plan.no_flush)
+
+    def fio_options(self) -> list[str]:
+        """fio's options for the same semantics (fio 3.33 names, see ``fio --cmdhelp``):
+        direct= for O_DIRECT, sync=sync for O_SYNC (sync=none without), fdatasync=1 for
+        an fdatasync after every write. fio issues no flushes of its own otherwise, so
+        no-flush needs no option."""
+        return [f"--direct={int(self.direct)}", f"--sync={'sync' if self.o_sync else 'none'}",
+                f"--fdatasync={int(self.flush_each_write)}"]
+
+    def label(self) -> str:
+        return (f"direct={int(self.direct)},sync={int(self.o_sync)},"
+                f"fdatasync={int(self.flush_each_write)}")
 
 
 @attrs.frozen
@@ -70,6 +110,7 @@ class Result:
     p99_ms: float
     p999_ms: float
     cpu_seconds: float
+    cache: str = ""  # CacheSemantics.label() of what ran
 
     @property
     def iops(self) -> float:
@@ -88,57 +129,24 @@ class Result:
                 "mb_per_s": round(self.mb_per_s, 2), "cpu_per_gb": round(self.cpu_per_gb, 3)}
 
 
-def prepare_target(spec: Spec, *, destroy_ok: bool = False,
-                   progress: Callable[[str], None] | None = None) -> bool:
-    """Make sure the target exists; returns True if it was created here (to remove later).
-
-    A file is created with fallocate and written once (a fresh extent is 0.5-0.7x slower
-    to write until it has been written); a block device is never created or truncated,
-    and writing to it needs ``destroy_ok``.
-    """
-    try:
-        st = os.stat(spec.path)
-    except FileNotFoundError:
-        st = None
-    if st is not None and stat.S_ISBLK(st.st_mode):
-        if spec.rw in ("write", "randwrite", "randrw") and not destroy_ok:
-            raise TargetError(f"{spec.path} is a block device: writing to it destroys its "
-                              "data; pass --yes-destroy-data if that is what you want")
-        return False
-    if st is not None and st.st_size >= spec.size:
-        return False
-    fd = os.open(spec.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        os.posix_fallocate(fd, 0, spec.size)
-        chunk = bytes(1 << 20)
-        for off in range(0, spec.size, len(chunk)):
-            os.pwrite(fd, chunk[: spec.size - off], off)
-            if progress and off % (256 << 20) == 0:
-                progress(f"preparing {spec.path}: {off >> 20} / {spec.size >> 20} MiB")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return st is None
-
-
-def _drive_string(spec: Spec, cache: str) -> str:
-    return f"file={spec.path.replace(',', ',,')},format=raw,{cache}"
-
-
-def run_qdrive(spec: Spec, backend: str | None, *, cache: str | None = None, label: str = "",
-               dialect: str = "qemu-7.2", progress: Callable[[str], None] | None = None,
-               drive: Any = None, **backend_options: Any) -> Result:
-    """The workload through qdrive.open(...) and its queue API (``drive`` overrides the
-    drive string built from the spec's path and ``cache``)."""
+def bench_drive(path: str, cache: str = "cache=none", dialect: str = "qemu-7.2") -> Any:
+    """The Drive of a benchmark row: ``path`` as a raw image with ``cache`` options."""
     from .check import parse_drive
+
+    return parse_drive(f"file={path.replace(',', ',,')},format=raw,{cache}", dialect=dialect)
+
+
+def run_qdrive(spec: Spec, plan: OpenPlan, backend: str | None = None, *, label: str = "",
+               progress: Callable[[str], None] | None = None,
+               **backend_options: Any) -> Result:
+    """The workload through the driver, opened with ``plan``, and its queue API."""
     from .driver import open as open_device
 
-    if cache is None:
-        cache = "cache=none" if spec.direct else "cache=writeback"
-    if drive is None:
-        drive = parse_drive(_drive_string(spec, cache), dialect=dialect)
-    with open_device(drive, backend=backend, **backend_options) as dev:
-        return _loop(dev, spec, label or f"{dev.backend} {cache}", progress)
+    # A signal is taken only between requests (bench_signals): the loops have checkpoints.
+    with interrupts.deferred(), open_device(plan, backend=backend, **backend_options) as dev:
+        cache = CacheSemantics.of(plan)
+        result = _loop(dev, spec, label or f"{dev.backend} {cache.label()}", progress)
+        return attrs.evolve(result, cache=cache.label())
 
 
 def _offsets(spec: Spec, length: int) -> Callable[[], int]:
@@ -166,7 +174,7 @@ def _loop(dev: Any, spec: Spec, label: str,
 
 def _c_loop(dev: Any, run_bench: Callable[..., dict[str, Any]], spec: Spec, label: str,
             progress: Callable[[str], None] | None) -> Result:
-    """native and io_uring: the engine runs the loop in C (batched submit and reap)."""
+    """Every backend with a C engine: the loop runs in C (batched submit and reap)."""
     if progress:
         progress(f"{label}: running {spec.runtime:g} s in the C engine")
     buffers = dev.buffer(spec.bs * spec.iodepth)
@@ -187,7 +195,7 @@ def _c_loop(dev: Any, run_bench: Callable[..., dict[str, Any]], spec: Spec, labe
 
 def _python_loop(dev: Any, spec: Spec, label: str,
                  progress: Callable[[str], None] | None) -> Result:
-    """threads and posix: the queue API from Python."""
+    """randrw, or a backend without a C loop: the queue API from Python."""
     from .backends import Op, Request
 
     next_offset = _offsets(spec, min(spec.size, dev.length))
@@ -208,6 +216,7 @@ def _python_loop(dev: Any, spec: Spec, label: str,
     ios = 0
     last_report = t0
     while True:
+        interrupts.checkpoint()
         now = time.perf_counter()
         for req in batch:
             req.offset = next_offset()
@@ -256,41 +265,54 @@ def _result(tool: str, label: str, ios: int, bs: int, seconds: float, submit_tim
                   pct(0.5), pct(0.99), pct(0.999), cpu)
 
 
-def fio_command(spec: Spec, backend: str, workers: int = 1,
-                extra: Sequence[str] = ()) -> list[str]:
-    """fio with the same workload (the seed's command line, with this run's numbers)."""
+def fio_command(spec: Spec, cache: CacheSemantics, backend: str, workers: int = 1, *,
+                readonly: bool = False) -> list[str]:
+    """fio with the same workload (the seed's command line, with this run's numbers and
+    cache semantics). fio never creates, lays out or grows the target: bench prepared it
+    and ``--size`` is at most its length; ``readonly`` adds fio's own write guard."""
     engine = FIO_ENGINES[backend]
-    cmd = ["fio", "--name=qdrive", f"--filename={spec.path}", f"--rw={spec.rw}",
-           f"--bs={spec.bs}", f"--ioengine={engine}", f"--direct={int(spec.direct)}",
-           f"--sync={int(spec.sync)}", "--norandommap", f"--runtime={spec.runtime}",
-           "--time_based", "--group_reporting", "--thread", f"--size={spec.size}",
-           f"--randseed={spec.seed}", "--output-format=json"]
+    cmd = ["fio", *(["--readonly"] if readonly else []), "--name=qdrive",
+           f"--filename={_fio_escape(spec.path)}", f"--rw={spec.rw}", f"--bs={spec.bs}",
+           f"--ioengine={engine}", *cache.fio_options(), "--norandommap",
+           # fio reads a bare runtime as whole seconds (0.3 is not 300 ms): give it ms.
+           f"--runtime={max(1, math.ceil(spec.runtime * 1000))}ms", "--time_based",
+           "--group_reporting", "--thread", f"--size={spec.size}", f"--randseed={spec.seed}",
+           "--allow_file_create=0", "--fallocate=none", "--output-format=json"]
     if engine == "psync":  # synchronous engine: depth comes from jobs, as the threads pool
         cmd += [f"--numjobs={workers}", "--iodepth=1"]
     else:
         cmd += ["--numjobs=1", f"--iodepth={spec.iodepth}"]
-    return cmd + list(extra)
+    return cmd
 
 
-def run_fio(spec: Spec, backend: str, *, workers: int = 1, label: str = "",
-            extra: Sequence[str] = ()) -> Result:
+def _fio_escape(path: str) -> str:
+    return path.replace("\\", "\\\\").replace(":", "\\:")  # ':' separates fio's file names
+
+
+def run_fio(spec: Spec, cache: CacheSemantics, backend: str, *, workers: int = 1,
+            label: str = "", readonly: bool = False) -> Result:
     """Run fio and read its JSON report."""
     if shutil.which("fio") is None:
         raise FileNotFoundError("fio is not installed (apt-get install fio)")
-    out = subprocess.run(fio_command(spec, backend, workers, extra), capture_output=True,
-                         text=True, check=True).stdout
+    cmd = fio_command(spec, cache, backend, workers, readonly=readonly)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        lines = [x for x in done.stderr.splitlines() + done.stdout.splitlines() if x.strip()]
+        raise FioError(f"fio failed (exit {done.returncode}): "
+                       f"{lines[0] if lines else 'no message'}")
+    out = done.stdout
     job = json.loads(out[out.index("{"):])["jobs"][0]
     side = job["read"] if spec.rw in ("read", "randread") else job["write"]
-    # With group_reporting, runtimes add up over the jobs: take fio's own rates instead.
-    seconds = float(spec.runtime)
-    ios = round((job["read"]["iops"] + job["write"]["iops"]) * seconds)
+    # With group_reporting each direction sums its jobs' I/Os and keeps the longest
+    # runtime (ms); job_runtime is the jobs' runtimes added up, which the CPU shares
+    # (percent of each job's runtime, averaged) multiply back into CPU seconds.
+    ios = job["read"]["total_ios"] + job["write"]["total_ios"]
+    seconds = max(job["read"]["runtime"], job["write"]["runtime"]) / 1e3
     clat = side["clat_ns"]
     pcts = clat.get("percentile", {})
-    # fio averages CPU over the jobs of a group: psync's numjobs must be multiplied back.
-    jobs = workers if FIO_ENGINES[backend] == "psync" else 1
-    cpu = (job["usr_cpu"] + job["sys_cpu"]) / 100 * seconds * jobs
+    cpu = (job["usr_cpu"] + job["sys_cpu"]) / 100 * job["job_runtime"] / 1e3
     return Result("fio", label or f"fio {FIO_ENGINES[backend]}", ios, ios * spec.bs, seconds,
                   side["slat_ns"]["mean"] / 1e3 if side.get("slat_ns") else 0.0,
                   clat["mean"] / 1e6,
                   pcts.get("50.000000", 0) / 1e6, pcts.get("99.000000", 0) / 1e6,
-                  pcts.get("99.900000", 0) / 1e6, cpu)
+                  pcts.get("99.900000", 0) / 1e6, cpu, cache.label())

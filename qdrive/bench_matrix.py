@@ -16,86 +16,105 @@ from typing import Any
 
 import attrs
 
-from .bench import Result, Spec, run_fio, run_qdrive
+from .bench import CacheSemantics, Result, Spec, bench_drive, fio_command, run_fio, run_qdrive
+from .bench_target import Target
+from .model import Drive
 
 __all__ = ["Row", "ROWS", "run_matrix", "compare_fio", "format_table", "write_outputs"]
 
 
 @attrs.frozen
 class Row:
-    """One line of the table: a backend, a cache mode and the matching fio settings."""
+    """One line of the table: a backend and the drive's cache options.
+
+    fio's settings are not written here: they are derived from the plan the qdrive side
+    opens (:meth:`CacheSemantics.fio_options`), so the two sides cannot drift apart.
+    """
 
     label: str
     backend: str
-    cache: str
+    cache: str  # the drive's cache options: "cache=none", "cache=on,sync=on" ...
     options: tuple[tuple[str, Any], ...] = ()
     dialect: str = "qemu-7.2"
-    fio_direct: bool = True
-    fio_extra: tuple[str, ...] = ()
+
+    def drive(self, path: str) -> Drive:
+        drive: Drive = bench_drive(path, self.cache, self.dialect)
+        return drive
 
 
 def _rows() -> list[Row]:
-    caches = {"none": (True, ()), "writeback": (False, ()),
-              "writethrough": (False, ("--fdatasync=1",)), "directsync": (True, ("--fdatasync=1",))}
+    caches = ("none", "writeback", "writethrough", "directsync")
     backends = [("threads", ()), ("posix w/o fd pool", (("fd_pool", 0),)),
                 ("posix w/ fd pool", (("fd_pool", 4),)), ("native", ()), ("io_uring", ())]
     rows = []
     for name, opts in backends:
         backend = name.split()[0]
-        for cache, (direct, extra) in caches.items():
-            if backend == "native" and not direct:
+        for cache in caches:
+            if backend == "native" and cache not in ("none", "directsync"):
                 continue  # QEMU refuses linux-aio without O_DIRECT
-            rows.append(Row(f"{name} cache={cache}", backend, f"cache={cache}", opts,
-                            fio_direct=direct, fio_extra=extra))
+            rows.append(Row(f"{name} cache={cache}", backend, f"cache={cache}", opts))
     # The seed's own proposal: sync=on (O_SYNC) through the page cache, 2008 dialect.
     rows.append(Row("posix sync=on (2008)", "posix", "cache=on,sync=on", (("fd_pool", 4),),
-                    "qemu-0.9-sync", fio_direct=False, fio_extra=("--sync=1",)))
+                    "qemu-0.9-sync"))
     return rows
 
 
 ROWS = tuple(_rows())
 
 
-def _fio(spec: Spec, row: Row) -> Result | None:
+def _workers(spec: Spec, options: dict[str, Any]) -> int:
+    return int(options.get("workers", min(spec.iodepth, 64)))
+
+
+def _fio(spec: Spec, cache: CacheSemantics, backend: str, options: dict[str, Any],
+         label: str, target: Target) -> Result | None:
     if shutil.which("fio") is None:
         return None
-    spec = attrs.evolve(spec, direct=row.fio_direct)
-    workers = dict(row.options).get("workers", min(spec.iodepth, 64))
-    return run_fio(spec, row.backend, workers=workers, label=f"fio {row.label}",
-                   extra=row.fio_extra)
+    return run_fio(spec, cache, backend, workers=_workers(spec, options), label=label,
+                   readonly=target.read_only)
 
 
-def run_matrix(spec: Spec, rows: tuple[Row, ...] = ROWS,
+def run_matrix(spec: Spec, target: Target, rows: tuple[Row, ...] = ROWS,
                progress: Callable[[str], None] | None = None
                ) -> list[tuple[Row, Result, Result | None]]:
-    """Every row: qdrive, then fio on the same target (interleaved A/B)."""
+    """Every row: qdrive, then fio on the same target (interleaved A/B), each side with
+    the row's own cache semantics."""
     out = []
     for row in rows:
         if progress:
             progress(f"{row.label} ...")
-        mine = run_qdrive(spec, row.backend, cache=row.cache, label=row.label,
-                          dialect=row.dialect, **dict(row.options))
-        out.append((row, mine, _fio(spec, row)))
+        plan = target.plan(row.drive(spec.path))
+        options = dict(row.options)
+        mine = run_qdrive(spec, plan, row.backend, label=row.label, **options)
+        theirs = _fio(spec, CacheSemantics.of(plan), row.backend, options,
+                      f"fio {row.label}", target)
+        out.append((row, mine, theirs))
     return out
 
 
-def compare_fio(spec: Spec, backend: str, pairs: int = 3,
-                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Alternate qdrive and fio ``pairs`` times; the ratio qdrive/fio per pair."""
-    row = Row(backend, backend, "cache=none" if spec.direct else "cache=writeback",
-              fio_direct=spec.direct)
+def compare_fio(spec: Spec, target: Target, drive: Drive, backend: str, pairs: int = 3,
+                progress: Callable[[str], None] | None = None,
+                **backend_options: Any) -> dict[str, Any]:
+    """Alternate qdrive and fio ``pairs`` times on ``drive`` as given (its cache mode,
+    O_SYNC and all); the ratio qdrive/fio per pair."""
+    plan = target.plan(drive)
+    cache = CacheSemantics.of(plan)
+    workers = _workers(spec, backend_options)
     ratios, runs = [], []
     for n in range(pairs):
         if progress:
-            progress(f"pair {n + 1}/{pairs}")
-        mine = run_qdrive(spec, backend, cache=row.cache)
-        theirs = _fio(spec, row)
-        if theirs is None:
-            raise FileNotFoundError("fio is not installed (apt-get install fio)")
+            progress(f"pair {n + 1}/{pairs}: qdrive")
+        mine = run_qdrive(spec, plan, backend, **backend_options)
+        if progress:
+            progress(f"pair {n + 1}/{pairs}: fio")
+        theirs = run_fio(spec, cache, backend, workers=workers, readonly=target.read_only)
         ratios.append(mine.iops / theirs.iops if theirs.iops else 0.0)
         runs.append((mine.to_json(), theirs.to_json()))
-    return {"backend": backend, "ratios": ratios, "min": min(ratios),
-            "median": statistics.median(ratios), "max": max(ratios), "runs": runs}
+    return {"backend": backend, "cache": cache.label(),
+            "fio_command": fio_command(spec, cache, backend, workers,
+                                       readonly=target.read_only),
+            "ratios": ratios, "min": min(ratios), "median": statistics.median(ratios),
+            "max": max(ratios), "runs": runs}
 
 
 def format_table(results: list[tuple[Row, Result, Result | None]], spec: Spec) -> str:

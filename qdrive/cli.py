@@ -99,28 +99,42 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    b = sub.add_parser("bench", help="the seed's benchmark through qdrive's driver, with fio",
-                       description="Keep IODEPTH requests in flight from one thread on the "
-                       "file or block device of DRIVE (cache mode and aio= from DRIVE).")
+    b = sub.add_parser(
+        "bench", help="the seed's benchmark through qdrive's driver, with fio",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Keep IODEPTH requests in flight from one thread on the file or block "
+        "device of DRIVE (cache mode and aio= from DRIVE).",
+        epilog="A file that does not exist is created, written once and removed afterwards\n"
+        "(also on Ctrl-C, SIGTERM and errors). An existing file or block device is only\n"
+        "read by --rw read/randread; writing to it needs --yes-destroy-data. Either way\n"
+        "bench takes QEMU's image lock first and refuses images that are not raw.\n\n"
+        "exit codes: 0 done, 1 the run failed (I/O error, fio), 2 usage error or refused\n"
+        "target, 128+N stopped by signal N (after the cleanup)")
     b.add_argument("drive", metavar="DRIVE", help="e.g. file=/var/tmp/b.img,cache=none,aio=native")
     b.add_argument("--rw", default="randwrite",
                    choices=("randwrite", "write", "randread", "read", "randrw"))
     b.add_argument("--bs", default="16k")
     b.add_argument("--iodepth", type=int, default=74)
     b.add_argument("--runtime", type=float, default=15.0, help="seconds per run")
-    b.add_argument("--size", default="4G", help="size of the file target (created if missing)")
+    b.add_argument("--size", help="bytes the workload spans: a new file's size (default 4G); "
+                   "at most an existing target's size (default: all of it)")
+    b.add_argument("--dialect", choices=("qemu-7.2", "qemu-0.9-sync"),
+                   help="how to read DRIVE (default: qemu-0.9-sync if it has sync=, "
+                   "else qemu-7.2)")
     b.add_argument("--backend", choices=("threads", "posix", "native", "io_uring"))
     b.add_argument("--workers", type=int, help="threads backend: pool size (default 64)")
     b.add_argument("--fd-pool", type=int, help="posix backend: dup()ed descriptors (default 4)")
     b.add_argument("--matrix", action="store_true", help="the seed's table: every backend "
                    "and cache mode, with fio alongside")
     b.add_argument("--compare-fio", action="store_true",
-                   help="alternate qdrive and fio runs and print the ratios")
+                   help="alternate qdrive and fio runs with DRIVE's cache mode and print "
+                   "the ratios")
     b.add_argument("--pairs", type=int, default=3, help="runs of each for --compare-fio")
     b.add_argument("--out", default="qdrive-bench", help="--matrix: stem of the CSV/JSON/PNG")
-    b.add_argument("--keep", action="store_true", help="keep a file target created here")
+    b.add_argument("--keep", action="store_true",
+                   help="keep a file target created here once the run completed")
     b.add_argument("--yes-destroy-data", action="store_true",
-                   help="allow writing to a block device")
+                   help="allow a write workload on an existing file or block device")
     b.add_argument("--json", action="store_true", help="print JSON")
 
 

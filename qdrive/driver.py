@@ -3,9 +3,55 @@
 The only module that opens images for I/O. Mirrors block/file-posix.c: open flags from
 the plan (O_DIRECT, O_SYNC in the seed dialect, read-only), QEMU's OFD byte locks, the
 length (BLKGETSIZE64 for block devices), the O_DIRECT alignment probe
-(raw_probe_alignment) and bounce buffers for requests that do not fit it (block/io.c
-does read-modify-write for unaligned writes), write-through as a flush after each write,
-no-flush as a flush that does nothing, and the werror/rerror policies (blockdev.c).
+(raw_probe_alignment) and bounce buffers for requests that do not fit it, write-through
+as a flush after each write, no-flush as a flush that does nothing, and the werror/rerror
+policies. The request queue behind a device is qdrive._queue.
+
+The contract (every backend, every target: files, loop devices with 512- and 4096-byte
+sectors, the fault-injecting filesystem of the tests):
+
+1. **Full length or an errno.** Every request completes exactly once, with its whole
+   length or an OSError; a short transfer is continued, never reported as done.
+2. **Depth never fails a request.** Requests beyond what a backend takes at once wait in
+   a queue and start as others complete.
+3. **A flush succeeds only if every write acknowledged before it was submitted is
+   durable.** Once a flush failed, every later flush fails with the same errno, without
+   reaching the disk (file-posix.c page_cache_inconsistent: after a failed fdatasync
+   Linux may have marked the unwritten pages clean, so the next fdatasync would succeed
+   with the data gone); with O_DIRECT there is no page cache and nothing is remembered
+   (QEMU's rule: a disk that loses its own volatile cache on a failed flush is beyond
+   it). Flushes run one at a time (block/io.c bdrv_co_flush). cache=unsafe (no-flush)
+   promises nothing: its flushes succeed without reaching the disk. For write-through
+   (a flush after each write, done by the backend) the same memory has to live in the
+   backend's flush, beside fdatasync, as it does in file-posix.c handle_aiocb_flush().
+4. **Overlapping writes reach the disk in the order they were submitted**: a write
+   overlapping an earlier one still in flight waits for it (block/io.c serialising
+   requests; qdrive applies it to every overlapping pair). Reads never wait.
+5. **Error policies** (werror=, rerror=): report gives the caller the errno; ignore tells
+   the caller it worked, with the full length (the data are not written, or the read
+   buffers not filled); stop (and enospc on ENOSPC) **stops the device**: the request is
+   held in its place and its completion is an :class:`IOStopped` notice; requests queued
+   behind it stay queued; every new request is refused with :class:`DeviceStoppedError`
+   until :meth:`RawDevice.resume` retries the held requests in submission order (QEMU's
+   ``cont``) and returns their final completions. So a retried write can never land on
+   top of newer data. (A blocking call whose request ends up queued behind a held one
+   raises DeviceStoppedError; that request stays queued and completes through reap()
+   after resume().)
+6. **Requests outside the device fail with EIO** (block-backend.c
+   blk_check_byte_request): negative offsets or lengths, ranges past the end, offsets
+   such as 2**63. The length is QEMU's: the image size rounded up to 512 bytes (block.c
+   refresh_total_sectors), so the tail of a last partial sector reads as zeros and a
+   write there extends the file, while a byte past the rounded length is EIO. A
+   zero-length request at or before the end completes with 0, with or without O_DIRECT.
+7. **close() flushes** (unless cache.no-flush or read-only; block.c bdrv_close), after
+   waiting for every request in flight, then releases the backend (joining its threads),
+   the descriptor and the locks; if the flush failed, or a failed completion was never
+   reaped, close() raises after releasing everything (leaving a ``with`` block that
+   raised, the block's exception stays the one raised and close()'s is added as a note).
+   close() on a stopped device drops the held requests (each was reported by its
+   IOStopped notice).
+8. **Nothing outlives the device**: one dropped without close() is closed by a finalizer
+   (which waits for its requests, flushes and warns with a ResourceWarning).
 """
 
 from __future__ import annotations
@@ -16,24 +62,25 @@ import mmap
 import os
 import stat
 import struct
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import attrs
-
+from ._queue import DeviceQueue, DeviceStoppedError, IOStopped, check_range
 from .alignment import (
     aligned_buffer, probe_buffer_alignment, probe_request_alignment, sector_size,
 )
 from .backends import Backend, Completion, Op, Request, load_backend
-from .backends._io import read_full
 from .errors import QDriveError
 from .imagelock import ImageLocked, lock_image, ofd_available
 from .model import Drive
 from .plan import OpenPlan, plan_open
 
-__all__ = ["open", "RawDevice", "IOStopped", "DriverError", "ImageLocked"]
+__all__ = ["open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError",
+           "ImageLocked"]
 
 BLKGETSIZE64 = 0x80081272
+SECTOR = 512  # BDRV_SECTOR_SIZE: QEMU's lengths are whole sectors
 _ZERO_BUFFER = 1 << 16
 
 
@@ -41,33 +88,11 @@ class DriverError(QDriveError, OSError):
     """The image cannot be opened as the plan says (QEMU's message where it has one)."""
 
 
-class IOStopped(QDriveError, OSError):
-    """werror/rerror=stop (or enospc on ENOSPC): the request failed and I/O is paused.
-
-    ``request`` is the one that failed; the caller resolves the problem (frees space, ...)
-    and submits it again, as QEMU's ``cont`` retries it.
-    """
-
-    def __init__(self, request: Request, cause: OSError) -> None:
-        super().__init__(cause.errno, f"I/O stopped: {cause.strerror}")
-        self.request = request
-        self.cause = cause
-
-
-@attrs.define(eq=False)
-class _Tracked:
-    """A request in flight and what completing it involves (bounce copy, policy)."""
-
-    user: Request
-    issued: Request
-    start: int  # aligned range the issued request covers
-    end: int
-    rmw: bool = False
-    bounce_slice: slice | None = None
-
-
 class RawDevice:
-    """An open raw image or block device (use :func:`qdrive.open`). A context manager."""
+    """An open raw image or block device (use :func:`qdrive.open`). A context manager.
+
+    Not thread-safe: use a device from one thread (or one event loop) at a time.
+    """
 
     def __init__(self, plan: OpenPlan, backend: str | None = None,
                  **backend_options: Any) -> None:
@@ -76,27 +101,35 @@ class RawDevice:
         self.plan = plan
         self.path = plan.path
         self.read_only = plan.read_only
-        self._fd = self._open()
+        self._closed = False
+        # 1. open, as raw_open_common() does: the flags come from the plan
+        fd = self._open()
         try:
-            self._check_format()
-            self._lock()
-            self.length = self._length()
-            self.request_alignment, self.buffer_alignment = self._alignment()
-            self._zero = aligned_buffer(_ZERO_BUFFER, self.buffer_alignment)
-            self.backend = backend or self._default_backend()
+            # 2. refuse images that are not raw; 3. QEMU's locks; 4. length and alignment
+            self._check_format(fd)
+            self._lock(fd)
+            length = self._length(fd)
+            self.request_alignment, self.buffer_alignment = self._alignment(fd)
+            # 5. the backend (aio=), which native refuses without O_DIRECT as QEMU does
+            self.backend = backend or plan.aio
             if self.backend == "native" and not plan.direct:  # block/file-posix.c
                 raise DriverError(errno.EINVAL, "aio=native was specified, but it requires "
                                   "cache.direct=on, which was not specified.")
+            zero = aligned_buffer(_ZERO_BUFFER, self.buffer_alignment)
             options: dict[str, Any] = {"writethrough": plan.writethrough,
-                                       "no_flush": plan.no_flush, "zero_buffer": self._zero,
+                                       "no_flush": plan.no_flush, "zero_buffer": zero,
                                        **backend_options}
-            self._backend: Backend = load_backend(self.backend).create(self._fd, **options)
+            impl: Backend = load_backend(self.backend).create(fd, **options)
         except BaseException:
-            os.close(self._fd)
+            os.close(fd)
             raise
-        self._tracked: dict[int, _Tracked] = {}
-        self._ready: list[Completion] = []
-        self._closed = False
+        # 6. the request queue owns the descriptor and the backend from here on; the
+        # finalizer holds the queue only, so it runs when the device is dropped.
+        self._queue = DeviceQueue(fd, impl, plan, length=length,
+                                  request_alignment=self.request_alignment,
+                                  buffer_alignment=self.buffer_alignment)
+        self._fd = fd
+        self._finalizer = weakref.finalize(self, self._queue.dropped)
 
     # -- opening ----------------------------------------------------------------------
     def _open(self) -> int:
@@ -109,14 +142,14 @@ class RawDevice:
             raise DriverError(exc.errno, f"Could not open '{self.path}': "
                               f"{os.strerror(exc.errno or errno.EIO)}") from None
 
-    def _check_format(self) -> None:
+    def _check_format(self, fd: int) -> None:
         fmt = self.plan.format
         if fmt is None:  # no format=: probe the header as QEMU would (O_DIRECT-safe buffer)
             from .probe import MAGIC
 
             head = aligned_buffer(4096)
             try:
-                os.preadv(self._fd, [head], 0)
+                os.preadv(fd, [head], 0)
             except OSError:
                 pass
             fmt = next((name for magic, name in MAGIC if bytes(head).startswith(magic)), "raw")
@@ -125,14 +158,14 @@ class RawDevice:
                               f"'{self.path}' is {fmt}: convert it (qemu-img convert -O raw) "
                               "or let QEMU open it")
 
-    def _lock(self) -> None:
+    def _lock(self, fd: int) -> None:
         mode = self.plan.locking
         if mode == "off" or (mode == "auto" and not ofd_available()):
             return
         if not ofd_available():
             raise DriverError(errno.ENOLCK, "file.locking=on but OFD locks are not available")
         try:
-            lock_image(self._fd, self.path, write=not self.read_only)
+            lock_image(fd, self.path, write=not self.read_only)
         except ImageLocked:
             raise
         except OSError as exc:  # a filesystem without locks: auto gives up silently
@@ -140,183 +173,124 @@ class RawDevice:
                 raise DriverError(exc.errno, f"Failed to lock '{self.path}': "
                                   f"{exc.strerror}") from None
 
-    def _length(self) -> int:
-        st = os.fstat(self._fd)
+    @staticmethod
+    def _length(fd: int) -> int:
+        """raw_getlength(), rounded up to whole sectors (block.c refresh_total_sectors)."""
+        st = os.fstat(fd)
         if stat.S_ISBLK(st.st_mode):
-            buf = fcntl.ioctl(self._fd, BLKGETSIZE64, b"\0" * 8)
+            buf = fcntl.ioctl(fd, BLKGETSIZE64, b"\0" * 8)
             return int(struct.unpack("Q", buf)[0])
-        return st.st_size
+        return -(-st.st_size // SECTOR) * SECTOR
 
-    def _alignment(self) -> tuple[int, int]:
+    def _alignment(self, fd: int) -> tuple[int, int]:
         """block/file-posix.c raw_probe_alignment(): (request, buffer) alignment."""
         if not self.plan.direct:
             return 1, 1
-        request = sector_size(self._fd) or probe_request_alignment(self._fd)
-        buffer = probe_buffer_alignment(self._fd, request) if request else 0
+        request = sector_size(fd) or probe_request_alignment(fd)
+        buffer = probe_buffer_alignment(fd, request) if request else 0
         if not request or not buffer:
             raise DriverError(errno.EINVAL, "Could not find working O_DIRECT alignment\n"
                               "Try cache.direct=off")
         return request, buffer
 
-    def _default_backend(self) -> str:
-        return self.plan.aio
+    # -- what the device is -------------------------------------------------------------
+    @property
+    def length(self) -> int:
+        """The device's length in bytes (QEMU's: the image size rounded up to 512)."""
+        return self._queue.length
 
-    # -- buffers ----------------------------------------------------------------------
+    @property
+    def stopped(self) -> bool:
+        """True after a stop (see :class:`IOStopped`), until :meth:`resume`."""
+        return self._queue.stopped
+
+    @property
+    def held(self) -> tuple[Request, ...]:
+        """The requests a stop holds, in submission order."""
+        return self._queue.held
+
+    @property
+    def _backend(self) -> Backend:
+        return self._queue.backend
+
+    @property
+    def _ready(self) -> list[Completion]:  # the asyncio waiter (qdrive._aio) hands back
+        return self._queue._ready  # completions that belong to the queue API
+
     def buffer(self, size: int) -> memoryview:
         """A buffer suitable for this device's O_DIRECT requests (aligned, zeroed)."""
         return aligned_buffer(size, max(self.buffer_alignment, mmap.PAGESIZE))
 
-    def _fits(self, offset: int, buffers: Sequence[memoryview]) -> bool:
-        a, b = self.request_alignment, self.buffer_alignment
-        if a == 1 and b == 1:
-            return True
-        if offset % a:
-            return False
-        return all(len(x) % a == 0 and _address(x) % b == 0 for x in buffers)
-
     # -- the queue API ----------------------------------------------------------------
     def submit(self, requests: Iterable[Request]) -> None:
-        """Start requests; their completions come back from :meth:`reap`."""
+        """Start requests; their completions come back from :meth:`reap`.
+
+        Every request of the batch is checked first (read-only: EROFS, outside the device:
+        EIO); if one fails nothing starts. On a stopped device: DeviceStoppedError."""
         self._check_open()
-        issued = []
-        for req in requests:
-            issued.append(self._prepare(req))
-        if issued:
-            self._backend.submit([t.issued for t in issued])
-
-    def _prepare(self, req: Request) -> _Tracked:
-        if req.op is not Op.READ and req.op is not Op.FLUSH and self.read_only:
-            raise OSError(errno.EROFS, f"{os.strerror(errno.EROFS)}: the drive is read-only")
-        if req.op in (Op.READ, Op.WRITE) and req.buffers:
-            req.length = sum(len(b) for b in req.buffers)
-        if req.op in (Op.READ, Op.WRITE) and not self._fits(req.offset, req.buffers):
-            tracked = self._bounce(req)
-        else:
-            tracked = _Tracked(req, req, req.offset, req.offset + req.length)
-        if req.op is not Op.READ and req.op is not Op.FLUSH:
-            self._wait_for_overlaps(tracked)
-        if tracked.rmw:
-            self._fill_edges(tracked)
-        self._tracked[id(tracked.issued)] = tracked
-        return tracked
-
-    def _bounce(self, req: Request) -> _Tracked:
-        a = self.request_alignment
-        start = req.offset // a * a
-        end = -(-(req.offset + req.length) // a) * a
-        buf = self.buffer(end - start)[: end - start]
-        inner = slice(req.offset - start, req.offset - start + req.length)
-        issued = Request(req.op, start, [buf], end - start, req.tag)
-        tracked = _Tracked(req, issued, start, end, rmw=req.op is Op.WRITE, bounce_slice=inner)
-        if req.op is Op.WRITE:
-            pos = inner.start
-            for b in req.buffers:
-                buf[pos:pos + len(b)] = b
-                pos += len(b)
-        return tracked
-
-    def _fill_edges(self, t: _Tracked) -> None:
-        # Read-modify-write (block/io.c bdrv_co_do_pwritev_part): the partial first and
-        # last blocks are read before the caller's bytes go over them.
-        assert t.bounce_slice is not None
-        buf, a, s = t.issued.buffers[0], self.request_alignment, t.bounce_slice
-        saved = bytes(buf[s])
-        if s.start:
-            read_full(self._fd, [buf[:a]], t.start)
-        if s.stop != len(buf):
-            read_full(self._fd, [buf[len(buf) - a:]], t.end - a)
-        buf[s] = saved
-
-    def _wait_for_overlaps(self, t: _Tracked) -> None:
-        """Overlapping writes wait when either side is a read-modify-write (QEMU's
-        serialising requests), so a read-modify-write never reads a half-done block."""
-        def clash(o: _Tracked) -> bool:
-            return (o.start < t.end and t.start < o.end and o.user.op is not Op.READ and
-                    (o.rmw or t.rmw))
-
-        while any(clash(o) for o in self._tracked.values()):
-            self._ready += self._collect(self._backend.reap(1))
+        self._queue.submit(requests)
 
     def reap(self, min_count: int = 1, timeout: float | None = None) -> list[Completion]:
-        """Wait for at least ``min_count`` completions (fewer only on ``timeout``)."""
+        """Wait for at least ``min_count`` completions (fewer only on ``timeout``, or on a
+        stopped device when the rest wait behind a held request)."""
         self._check_open()
-        out, self._ready = self._ready, []
-        need = max(0, min(min_count, len(out) + len(self._tracked)) - len(out))
-        if need or self._backend.in_flight():
-            out += self._collect(self._backend.reap(need, timeout))
-        return out
-
-    def _collect(self, done: list[Completion]) -> list[Completion]:
-        return [self._complete(c) for c in done]
-
-    def _complete(self, c: Completion) -> Completion:
-        t = self._tracked.pop(id(c.request))
-        if c.error is None and t.user.op is Op.READ and t.bounce_slice is not None:
-            data, pos = t.issued.buffers[0][t.bounce_slice], 0
-            for b in t.user.buffers:
-                b[:] = data[pos:pos + len(b)]
-                pos += len(b)
-        if c.error is None:
-            return Completion(t.user, t.user.length)
-        return Completion(t.user, -1, self._policy(t.user, c.error))
-
-    def _policy(self, req: Request, err: OSError) -> OSError | None:
-        """blockdev.c error actions: report, ignore, stop, enospc (stop on ENOSPC only)."""
-        action = self.plan.rerror if req.op is Op.READ else self.plan.werror
-        if action == "ignore":
-            return None
-        if action == "stop" or (action == "enospc" and err.errno == errno.ENOSPC):
-            return IOStopped(req, err)
-        return err
+        return self._queue.reap(min_count, timeout)
 
     def in_flight(self) -> int:
-        """Requests submitted and not reaped yet."""
-        return len(self._tracked) + len(self._ready)
+        """Requests submitted and not reaped yet (held ones not counted)."""
+        return self._queue.in_flight()
+
+    def resume(self) -> list[Completion]:
+        """After a stop: retry the held requests in submission order, as QEMU's ``cont``;
+        returns their final completions. If one stops again, it and the ones after it stay
+        held (its completion in the list is a new IOStopped notice). Blocks until done."""
+        self._check_open()
+        return self._queue.resume()
 
     # -- blocking calls -----------------------------------------------------------------
     def _run(self, req: Request) -> int:
-        self.submit([req])
-        others: list[Completion] = []
-        try:
-            while True:
-                for c in self._collect(self._backend.reap(1)):
-                    if c.request is not req:
-                        others.append(c)  # someone else's: keep it for their reap()
-                    elif c.error is not None:
-                        raise c.error
-                    else:
-                        return c.result
-        finally:
-            self._ready += others
+        self._queue.submit([req])
+        c = self._queue.wait_for(req)
+        if c.error is not None:
+            raise c.error
+        return c.result
 
     def pread(self, n: int, offset: int) -> bytes:
-        """Read ``n`` bytes at ``offset`` (zeros past the end), like os.pread."""
+        """Read ``n`` bytes at ``offset``, like os.pread (but never short)."""
+        self._check_open()
+        check_range(offset, n, self.length)  # before a buffer of a negative size is made
         buf = self.buffer(n)[:n]
         self._run(Request(Op.READ, offset, [buf]))
         return bytes(buf)
 
     def pwrite(self, data: bytes | memoryview, offset: int) -> int:
         """Write all of ``data`` at ``offset``; returns its length, like os.pwrite."""
+        self._check_open()
         return self._run(Request(Op.WRITE, offset, [memoryview(data)]))
 
     def preadv(self, buffers: Sequence[memoryview], offset: int) -> int:
         """Fill ``buffers`` from ``offset``; returns the total."""
+        self._check_open()
         return self._run(Request(Op.READ, offset, list(buffers)))
 
     def pwritev(self, buffers: Sequence[memoryview | bytes], offset: int) -> int:
         """Write ``buffers`` at ``offset``; returns the total."""
+        self._check_open()
         return self._run(Request(Op.WRITE, offset, [memoryview(b) for b in buffers]))
 
     def flush(self) -> None:
-        """Make written data durable (a no-op with cache.no-flush=on)."""
+        """Make written data durable (a no-op with cache.no-flush=on); see the contract."""
+        self._check_open()
         self._run(Request(Op.FLUSH))
 
     def discard(self, offset: int, length: int) -> None:
         """Tell the storage the range is unused (hole punch / BLKDISCARD)."""
+        self._check_open()
         self._run(Request(Op.DISCARD, offset, (), length))
 
     def write_zeroes(self, offset: int, length: int) -> None:
         """Make the range read back as zeros."""
+        self._check_open()
         self._run(Request(Op.WRITE_ZEROES, offset, (), length))
 
     def truncate(self, length: int) -> None:
@@ -325,11 +299,13 @@ class RawDevice:
         if self.read_only:
             raise OSError(errno.EROFS, os.strerror(errno.EROFS))
         os.ftruncate(self._fd, length)
-        self.length = length
+        self._queue.length = -(-length // SECTOR) * SECTOR
 
     # -- asyncio --------------------------------------------------------------------------
     async def read(self, n: int, offset: int) -> bytes:
         """``await dev.read(n, offset)``: completion through the backend's eventfd."""
+        self._check_open()
+        check_range(offset, n, self.length)
         buf = self.buffer(n)[:n]
         await self._await(Request(Op.READ, offset, [buf]))
         return bytes(buf)
@@ -345,6 +321,7 @@ class RawDevice:
     async def _await(self, req: Request) -> int:
         from ._aio import await_request
 
+        self._check_open()
         return await await_request(self, req)
 
     # -- closing --------------------------------------------------------------------------
@@ -357,36 +334,43 @@ class RawDevice:
         return self._fd
 
     def close(self) -> None:
-        """Wait for requests in flight, then close the backend and the image (and its locks)."""
+        """Wait for the requests in flight, flush, then release the backend, the image and
+        its locks. Raises (after releasing everything) if the flush failed or a failed
+        completion was never reaped."""
         if self._closed:
             return
         try:
             from ._aio import detach
 
-            detach(self)
-            self._backend.close()
+            detach(self)  # first: the asyncio waiter may still reap through the device
         finally:
             self._closed = True
-            os.close(self._fd)
+            self._finalizer.detach()
+            problems = self._queue.close()
+        if problems:
+            first = problems[0]
+            for other in problems[1:]:
+                first.add_note(f"also: {other}")
+            raise first
 
     def __enter__(self) -> RawDevice:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            self.close()
+        except OSError as problem:
+            if exc is None:
+                raise
+            # The error that ended the block stays the one raised; close()'s own failure
+            # (a final flush, requests left queued behind a stop) rides along as a note.
+            exc.add_note(f"closing the device failed too: {problem}")
 
     def __repr__(self) -> str:
+        state = " closed" if self._closed else " stopped" if self.stopped else ""
         return (f"<RawDevice {self.path!r} backend={self.backend} length={self.length} "
                 f"align={self.request_alignment}/{self.buffer_alignment}"
-                f"{' read-only' if self.read_only else ''}>")
-
-
-def _address(view: memoryview) -> int:
-    import ctypes
-
-    if view.readonly:  # bytes: copy-free address is not available; treat as unaligned
-        return 1
-    return ctypes.addressof(ctypes.c_char.from_buffer(view))
+                f"{' read-only' if self.read_only else ''}{state}>")
 
 
 def open(drive: Drive | OpenPlan | str, *, backend: str | None = None,  # noqa: A001

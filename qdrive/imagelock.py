@@ -5,6 +5,12 @@ shared (F_RDLCK) OFD locks, at 100+p for each permission p held and at 200+p for
 permission not shared; conflicts are found with F_OFD_GETLK and a write-lock probe, never
 by holding exclusive locks. Permission bits: 0 consistent read, 1 write, 2 write
 unchanged, 3 resize.
+
+The order is QEMU's (raw_handle_perm_lock, RAW_PL_PREPARE): take our shared bytes first,
+then look for conflicting bytes of others. Checking first and locking afterwards leaves a
+window in which two writers both find the image free and both lock it; with the bytes
+taken first, of two openers racing, at least one sees the other's bytes. On a conflict the
+bytes just taken are released again (RAW_PL_ABORT), so a refused opener blocks no one.
 """
 
 from __future__ import annotations
@@ -59,21 +65,42 @@ def lock_image(fd: int, path: str, *, write: bool) -> None:
 
     A writer holds consistent read and write and refuses to share write (what a QEMU
     read-write disk does: bytes 100, 101, 201); a reader holds consistent read and refuses
-    to share write and resize (a QEMU CD-ROM: 100, 201, 203).
+    to share write and resize (a QEMU CD-ROM: 100, 201, 203). Raises :class:`ImageLocked`
+    (holding nothing) when another process's locks conflict.
     """
     perms = (0, 1) if write else (0,)
     unshared = (1,) if write else (1, 3)
-    for p in perms:  # raw_check_lock_bytes(): our permissions against others' refusals
-        if _held_by_other(fd, 200 + p):
-            raise _locked(f'Failed to get "{PERM_NAMES[p]}" lock', path)
-    for p in unshared:  # ... and our refusals against others' permissions
-        if _held_by_other(fd, 100 + p):
-            raise _locked(f'Failed to get shared "{PERM_NAMES[p]}" lock', path)
-    for byte in [100 + p for p in perms] + [200 + p for p in unshared]:
-        try:
-            fcntl.fcntl(fd, F_OFD_SETLK, _flock(fcntl.F_RDLCK, byte))
-        except OSError as exc:
-            raise _locked(f"Failed to lock byte {byte}", path, exc.errno or errno.EAGAIN) from None
+    taken: list[int] = []
+    try:
+        # 1. raw_apply_lock_bytes(): our bytes first.
+        for byte in [100 + p for p in perms] + [200 + p for p in unshared]:
+            _set(fd, fcntl.F_RDLCK, byte, path)
+            taken.append(byte)
+        # 2. raw_check_lock_bytes(): our permissions against others' refusals ...
+        for p in perms:
+            if _held_by_other(fd, 200 + p):
+                raise _locked(f'Failed to get "{PERM_NAMES[p]}" lock', path)
+        # ... and our refusals against others' permissions.
+        for p in unshared:
+            if _held_by_other(fd, 100 + p):
+                raise _locked(f'Failed to get shared "{PERM_NAMES[p]}" lock', path)
+    except BaseException:
+        for byte in taken:  # 3. RAW_PL_ABORT: give back what we took
+            try:
+                _set(fd, fcntl.F_UNLCK, byte, path)
+            except OSError:
+                pass  # closing the descriptor drops them anyway
+        raise
+
+
+def _set(fd: int, kind: int, byte: int, path: str) -> None:
+    """util/osdep.c qemu_lock_fcntl(): F_OFD_SETLK on one byte (Python retries EINTR)."""
+    try:
+        fcntl.fcntl(fd, F_OFD_SETLK, _flock(kind, byte))
+    except OSError as exc:
+        if kind == fcntl.F_UNLCK or exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise  # not a conflict: a filesystem without locks (the driver decides)
+        raise _locked(f"Failed to lock byte {byte}", path, exc.errno) from None
 
 
 def _locked(message: str, path: str, err: int = errno.EAGAIN) -> ImageLocked:

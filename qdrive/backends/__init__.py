@@ -1,10 +1,33 @@
 """AIO backends behind one small interface, picked from one table.
 
-A backend takes :class:`Request` objects and completes each with the full length or an
-OSError: a short read at end of file is zero-filled, a short write is retried and, if
-the device takes nothing more, completes with ENOSPC; EINTR/EAGAIN are retried. The
-driver (qdrive.driver) is the only user; a backend that cannot run here raises
+The driver (qdrive.driver) is the only user; a backend that cannot run here raises
 :class:`BackendUnavailable` naming the reason and the fix.
+
+The completion contract, kept by every backend (threads, posix, native, io_uring and the
+pure-Python thread pool) on files and block devices alike:
+
+- Every request submitted completes exactly once, through :meth:`Backend.reap`, with
+  its full length (``result == request.length``) or an ``OSError``; never with a count
+  in between, never twice, never not at all.
+- A read that reaches end of file is zero-filled to its full length (block/file-posix.c
+  handle_aiocb_rw). A short write is continued where it stopped; it fails with ENOSPC
+  only when the device takes nothing more. EINTR and EAGAIN are retried, never reported.
+- No request fails for depth: requests beyond a backend's ring (native 128, io_uring
+  128, posix 512, the C pool 1,024) wait in a FIFO and are started as completions free
+  slots, as block/linux-aio.c and block/io_uring.c keep a pending queue. No ring can
+  overwrite or lose a completion, however long the caller leaves them unreaped.
+- Any number of buffers per request: beyond the kernel's IOV_MAX the rest is continued,
+  never truncated; several buffers under O_DIRECT stay aligned.
+- ``reap()`` returns at least ``min_count`` completions (fewer only on timeout) and
+  every other one available at that moment; it resets ``eventfd()`` before it looks,
+  so a completion that lands later makes the eventfd readable again (no lost wake-up).
+- ``close()`` runs every accepted request to completion, then releases everything. A
+  backend dropped without close() does the same from a finalizer that holds only the
+  engine's state: no descriptor (eventfd, dup()s), thread or C buffer outlives it, and no
+  buffer is released while the kernel may still write into it. Each backend does its I/O
+  on its own dup() of the descriptor it was given, and nothing it runs touches a
+  descriptor number after close(): a number the caller closes and reuses is never
+  written by a late notifier or worker.
 """
 
 from __future__ import annotations

@@ -23,10 +23,14 @@ __all__ = ["execute", "read_full", "write_full", "flush", "advance"]
 _RETRY = (errno.EINTR, errno.EAGAIN)
 FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE = 0x01, 0x02, 0x10
 BLKDISCARD, BLKZEROOUT = 0x1277, 0x127F
+# The kernel takes at most this many buffers per preadv/pwritev (UIO_MAXIOV); a longer
+# list goes in windows of this size, never truncated.
+IOV_MAX = os.sysconf("SC_IOV_MAX")
 
 
-def advance(buffers: Sequence[memoryview], done: int) -> list[memoryview]:
-    """The part of ``buffers`` after the first ``done`` bytes."""
+def advance(buffers: Sequence[memoryview], done: int, limit: int | None = None
+            ) -> list[memoryview]:
+    """The part of ``buffers`` after the first ``done`` bytes (at most ``limit`` of them)."""
     out = []
     for b in buffers:
         if done >= len(b):
@@ -34,6 +38,8 @@ def advance(buffers: Sequence[memoryview], done: int) -> list[memoryview]:
             continue
         out.append(b[done:])
         done = 0
+        if limit is not None and len(out) >= limit:
+            break
     return out
 
 
@@ -43,7 +49,7 @@ def read_full(fd: int, buffers: Sequence[memoryview], offset: int) -> int:
     done = 0
     while done < total:
         try:
-            n = os.preadv(fd, advance(buffers, done), offset + done)
+            n = os.preadv(fd, advance(buffers, done, IOV_MAX), offset + done)
         except OSError as exc:
             if exc.errno in _RETRY:
                 continue
@@ -62,7 +68,7 @@ def write_full(fd: int, buffers: Sequence[memoryview], offset: int) -> int:
     done = 0
     while done < total:
         try:
-            n = os.pwritev(fd, advance(buffers, done), offset + done)
+            n = os.pwritev(fd, advance(buffers, done, IOV_MAX), offset + done)
         except OSError as exc:
             if exc.errno in _RETRY:
                 continue

@@ -1,149 +1,40 @@
-"""What the three cffi backends share: tags, keep-alive of buffers, completion rules.
+"""What the four C engines share: the pending queue, tags, keep-alive, completion rules.
 
-Reads and writes go to the kernel through the backend's C engine in batches; flush,
-discard and write-zeroes run synchronously here (QEMU hands those to its thread pool
-too). A short read is continued (zeros at end of file), a short write is continued and
-ends in ENOSPC when the device takes nothing more (block/linux-aio.c, io_uring.c).
+A backend object is a thin handle on an :class:`EngineCore`, which owns everything the
+engine holds: a dup() of the image descriptor (so the engine never does I/O through a
+number its caller may close and reuse), the eventfd, the C handle, the requests the
+kernel has and the cdata keeping their buffers alive. The handle registers
+``weakref.finalize(handle, core.release)``: the core never refers to the handle, so a
+backend dropped without close() is still cleaned up, after its requests finished.
+
+Reads and writes go to the C engine in batches, at most ``capacity`` at a time; the rest
+wait in a FIFO and go out as completions free slots (block/linux-aio.c ioq_submit and
+block/io_uring.c keep the same pending queue), so no request fails for depth. Flush,
+discard and write-zeroes run synchronously at submit and are reported at the next reap.
+A short read is continued (zeros at end of file), a short write is continued and ends
+in ENOSPC only when the device takes nothing more (block/file-posix.c handle_aiocb_rw).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import threading
+import time
+import weakref
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from . import BackendUnavailable, Completion, Op, Request
 from ._io import advance, execute, flush, read_full, write_full
 
-__all__ = ["CEngineBackend", "unavailable", "submit_batch", "check_errno"]
-
+__all__ = ["EngineCore", "CEngineBackend", "unavailable", "submit_batch", "check_errno"]
 
 def unavailable(name: str, package: str) -> BackendUnavailable:
     return BackendUnavailable(
         f"the {name} backend was not built: its C library headers were missing when qdrive "
         f"was installed; install {package} (apt-get install {package}) and reinstall qdrive")
-
-
-class CEngineBackend:
-    """Base class: subclasses provide _engine_submit/_engine_reap/_engine_free."""
-
-    name = "?"
-    depth = 128
-    _q: Any  # the C engine's handle, set by the subclass
-
-    def __init__(self, fd: int, *, writethrough: bool, no_flush: bool,
-                 zero_buffer: memoryview, **_: Any) -> None:
-        self._fd = fd
-        self._writethrough, self._no_flush, self._zero = writethrough, no_flush, zero_buffer
-        self._efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._inflight: dict[int, tuple[Request, Any]] = {}
-        self._ready: list[Completion] = []
-        self._next_tag = 1
-        self._closed = False
-
-    # -- subclass hooks ---------------------------------------------------------------
-    def _engine_submit(self, batch: list[tuple[int, Request]]
-                       ) -> tuple[list[Any], OSError | None]:
-        raise NotImplementedError
-
-    def _engine_reap(self, min_count: int, max_count: int,
-                     timeout: float | None) -> list[tuple[int, int]]:
-        raise NotImplementedError
-
-    def _engine_free(self) -> None:
-        raise NotImplementedError
-
-    # -- the interface ------------------------------------------------------------------
-    def submit(self, requests: Sequence[Request]) -> None:
-        if self._closed:
-            raise ValueError("the backend is closed")
-        batch = []
-        for req in requests:
-            if req.op in (Op.READ, Op.WRITE):
-                batch.append((self._tag(), req))
-            else:  # flush, discard, write-zeroes: done now, reported at the next reap
-                self._ready.append(execute(self._fd, req, self._writethrough, self._no_flush,
-                                           self._zero))
-                os.eventfd_write(self._efd, 1)
-        for start in range(0, len(batch), self.depth):
-            chunk = batch[start:start + self.depth]
-            keep, err = self._engine_submit(chunk)
-            for (tag, req), alive in zip(chunk, keep, strict=False):
-                self._inflight[tag] = (req, alive)
-            for _, req in chunk[len(keep):]:  # the kernel refused these: report, not lose
-                assert err is not None
-                self._ready.append(Completion(req, -1, err))
-                os.eventfd_write(self._efd, 1)
-
-    def _tag(self) -> int:
-        self._next_tag += 1
-        return self._next_tag
-
-    def reap(self, min_count: int = 1, timeout: float | None = None) -> list[Completion]:
-        try:
-            os.eventfd_read(self._efd)
-        except BlockingIOError:
-            pass
-        out, self._ready = self._ready, []
-        need = max(0, min(min_count, len(out) + len(self._inflight)) - len(out))
-        if self._inflight:
-            for tag, result in self._engine_reap(need, len(self._inflight), timeout):
-                req, _ = self._inflight.pop(tag)
-                out.append(self._finish(req, result))
-        return out
-
-    def _finish(self, req: Request, result: int) -> Completion:
-        if result < 0:
-            return Completion(req, -1, OSError(-result, os.strerror(-result)))
-        try:
-            if result < req.length:
-                rest = advance(req.buffers, result)
-                if req.op is Op.READ:
-                    read_full(self._fd, rest, req.offset + result)
-                else:
-                    write_full(self._fd, rest, req.offset + result)
-            if req.op is Op.WRITE and self._writethrough:
-                flush(self._fd)
-        except OSError as exc:
-            return Completion(req, -1, exc)
-        return Completion(req, req.length)
-
-    def eventfd(self) -> int:
-        return self._efd
-
-    def bench_loop(self, ffi: Any, fn: Any, *, write: bool, random: bool, bs: int, depth: int,
-                   nblocks: int, seconds: float, seed: int, buffers: memoryview,
-                   submit_batch: int = 1, max_latencies: int = 1 << 22) -> dict[str, Any]:
-        """The benchmark's hot loop, run by the C engine (no Python per request).
-
-        Returns ios, errors, first_error, submit_ns, seconds and the latencies (us) of up
-        to ``max_latencies`` most recent requests."""
-        if self._inflight or self._ready:
-            raise ValueError("bench_loop needs an idle backend")
-        lat = ffi.new("float[]", max_latencies)
-        st = ffi.new("qd_bench_stats *")
-        buf = ffi.from_buffer(buffers, require_writable=True)
-        r = fn(self._q, self._fd, int(write), int(random), bs, depth, nblocks, seconds, seed,
-               ffi.cast("char *", buf), int(write and self._writethrough), submit_batch,
-               lat, max_latencies, st)
-        check_errno(r, "benchmark loop")
-        n = min(st.ios, max_latencies)
-        return {"ios": st.ios, "errors": st.errors, "first_error": st.first_error,
-                "submit_ns": st.submit_ns, "seconds": st.seconds,
-                "latencies_us": ffi.unpack(lat, n)}
-
-    def in_flight(self) -> int:
-        return len(self._inflight) + len(self._ready)
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        while self._inflight:  # never free a buffer the kernel may still write into
-            self.reap(len(self._inflight))
-        self._closed = True
-        self._engine_free()
-        os.close(self._efd)
 
 
 def check_errno(r: int, what: str) -> int:
@@ -152,13 +43,227 @@ def check_errno(r: int, what: str) -> int:
     return r
 
 
+class EngineCore:
+    """One engine's state. Subclasses provide _engine_submit/_engine_reap/_engine_free
+    and set ``capacity`` (the most requests the engine holds at once) and ``_q``."""
+
+    capacity = 128
+    _q: Any = None
+
+    def __init__(self, fd: int, *, writethrough: bool, no_flush: bool,
+                 zero_buffer: memoryview, **_: Any) -> None:
+        self.fd = os.dup(fd)
+        try:
+            self.efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        except OSError:
+            os.close(self.fd)
+            raise
+        self.writethrough, self.no_flush, self.zero = writethrough, no_flush, zero_buffer
+        self.pending: deque[tuple[int, Request]] = deque()
+        self.inflight: dict[int, tuple[Request, Any]] = {}
+        self.ready: list[Completion] = []
+        self._next_tag = 0
+        self.closed = False
+        # One caller at a time: a finalizer may run in any thread, while close() runs.
+        self._lock = threading.RLock()
+
+    def _close_descriptors(self) -> None:
+        """For a subclass whose engine could not be set up."""
+        os.close(self.efd)
+        os.close(self.fd)
+
+    # -- subclass hooks ---------------------------------------------------------------
+    def _engine_submit(self, batch: list[tuple[int, Request]]
+                       ) -> tuple[list[Any], OSError | None]:
+        """Hand ``batch`` to the engine; the keep-alive of each request it took (the
+        first ones, in order) and, when it took none, why."""
+        raise NotImplementedError
+
+    def _engine_reap(self, min_count: int, max_count: int,
+                     timeout: float | None) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def _engine_free(self) -> None:
+        """Wait for everything the kernel has, then release the engine."""
+        raise NotImplementedError
+
+    def _engine_forget(self, tag: int) -> None:
+        """A completion for ``tag`` was reaped (for per-request bookkeeping)."""
+
+    # -- the queue ----------------------------------------------------------------------
+    def submit(self, requests: Sequence[Request]) -> None:
+        with self._lock:
+            if self.closed:
+                raise ValueError("the backend is closed")
+            for req in requests:
+                if req.op in (Op.READ, Op.WRITE):
+                    self._next_tag += 1
+                    self.pending.append((self._next_tag, req))
+                else:
+                    self._complete_now(execute(self.fd, req, self.writethrough, self.no_flush,
+                                               self.zero))
+            self._pump()
+
+    def _complete_now(self, c: Completion) -> None:
+        self.ready.append(c)
+        os.eventfd_write(self.efd, 1)
+
+    def _pump(self) -> None:
+        """Start queued requests while the engine has room."""
+        while self.pending and len(self.inflight) < self.capacity:
+            room = self.capacity - len(self.inflight)
+            batch = [self.pending.popleft() for _ in range(min(room, len(self.pending)))]
+            keep, err = self._engine_submit(batch)
+            for (tag, req), alive in zip(batch, keep, strict=False):
+                self.inflight[tag] = (req, alive)
+            rest = batch[len(keep):]
+            self.pending.extendleft(reversed(rest))
+            if keep:
+                continue
+            if err is not None and err.errno == errno.EAGAIN and self.inflight:
+                return  # the kernel is short of resources: retry as completions come
+            # Refused with nothing in flight to wait for: report it, never lose it.
+            tag, req = self.pending.popleft()
+            self._complete_now(Completion(req, -1, err or OSError(errno.EIO, "refused")))
+
+    def reap(self, min_count: int = 1, timeout: float | None = None) -> list[Completion]:
+        """At least ``min_count`` completions (fewer only on timeout), and every other
+        one available now: a caller woken by the eventfd must not leave any behind."""
+        with self._lock:
+            try:
+                os.eventfd_read(self.efd)  # reset first: later completions set it again
+            except BlockingIOError:
+                pass
+            out, self.ready = self.ready, []
+            want = min(min_count, len(out) + len(self.inflight) + len(self.pending))
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self.inflight:
+                need = min(max(0, want - len(out)), len(self.inflight))
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                got = self._engine_reap(need, len(self.inflight), left if need else 0.0)
+                for tag, result in got:
+                    req, _ = self.inflight.pop(tag)
+                    self._engine_forget(tag)
+                    out.append(self._finish(req, result))
+                self._pump()
+                if not got:
+                    break  # drained (need 0) or timed out
+                out += self.ready  # refusals reported by _pump
+                self.ready = []
+            return out
+
+    def _finish(self, req: Request, result: int) -> Completion:
+        if result < 0:
+            return Completion(req, -1, OSError(-result, os.strerror(-result)))
+        try:
+            if result < req.length:  # short, or more buffers than the kernel takes at once
+                rest = advance(req.buffers, result)
+                if req.op is Op.READ:
+                    read_full(self.fd, rest, req.offset + result)
+                else:
+                    write_full(self.fd, rest, req.offset + result)
+            if req.op is Op.WRITE and self.writethrough:
+                flush(self.fd)
+        except OSError as exc:
+            return Completion(req, -1, exc)
+        return Completion(req, req.length)
+
+    def in_flight(self) -> int:
+        return len(self.inflight) + len(self.ready) + len(self.pending)
+
+    def close(self) -> None:
+        """Run every request given to us to completion, then release everything."""
+        with self._lock:
+            while not self.closed and (self.inflight or self.pending):
+                self.reap(len(self.inflight) + len(self.pending))
+            self.release()
+
+    def release(self) -> None:
+        """Release the engine, its descriptors and buffers; the finalizer's entry.
+        Requests still queued are started and waited for first: they were accepted."""
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                while self.pending or self.inflight:
+                    self.reap(len(self.inflight) + len(self.pending))
+            finally:
+                self.closed = True
+                self._engine_free()  # waits for the kernel before the buffers go
+                self.inflight.clear()
+                self.ready.clear()
+                self.pending.clear()
+                os.close(self.efd)
+                os.close(self.fd)
+
+
+class CEngineBackend:
+    """The handle the driver holds: the Backend protocol over an EngineCore."""
+
+    name = "?"
+
+    def __init__(self, core: EngineCore) -> None:
+        self._core = core
+        self._finalizer = weakref.finalize(self, core.release)
+
+    @property
+    def capacity(self) -> int:
+        return self._core.capacity
+
+    def submit(self, requests: Sequence[Request]) -> None:
+        self._core.submit(requests)
+
+    def reap(self, min_count: int = 1, timeout: float | None = None) -> list[Completion]:
+        return self._core.reap(min_count, timeout)
+
+    def eventfd(self) -> int:
+        return self._core.efd
+
+    def in_flight(self) -> int:
+        return self._core.in_flight()
+
+    def close(self) -> None:
+        self._core.close()
+        self._finalizer.detach()
+
+    def bench_loop(self, ffi: Any, fn: Any, *extra: Any, write: bool, random: bool, bs: int,
+                   depth: int, nblocks: int, seconds: float, seed: int, buffers: memoryview,
+                   submit_batch: int = 1, max_latencies: int = 1 << 22) -> dict[str, Any]:
+        """The benchmark's hot loop, run by the C engine (no Python per request):
+        ``fn(q, *extra, args, stats)`` with the shared loop of csrc/qd_bench.c.
+
+        Returns ios, errors, first_error, submit_ns, seconds and the latencies (us) of up
+        to ``max_latencies`` most recent requests."""
+        core = self._core
+        if core.in_flight():
+            raise ValueError("the benchmark loop needs an idle backend")
+        if not 1 <= depth <= core.capacity:
+            raise ValueError(f"the {self.name} engine keeps at most {core.capacity} requests "
+                             f"in flight; the benchmark asked for {depth}")
+        if len(buffers) < depth * bs:
+            raise ValueError("the benchmark needs depth * bs bytes of buffers")
+        lat = ffi.new("float[]", max(max_latencies, 1))
+        st = ffi.new("qd_bench_stats *")
+        buf = ffi.from_buffer(buffers, require_writable=True)
+        args = ffi.new("qd_bench_args *", {
+            "write": int(write), "random": int(random), "bs": bs, "depth": depth,
+            "nblocks": nblocks, "seconds": seconds, "seed": seed,
+            "buffers": ffi.cast("char *", buf), "flush_each": int(write and core.writethrough),
+            "submit_batch": submit_batch, "lat_us": lat, "max_lat": max_latencies})
+        with core._lock:
+            check_errno(fn(core._q, *extra, args, st), "benchmark loop")
+        n = min(st.ios, max_latencies)
+        return {"ios": st.ios, "errors": st.errors, "first_error": st.first_error,
+                "submit_ns": st.submit_ns, "seconds": st.seconds,
+                "latencies_us": ffi.unpack(lat, n)}
+
 
 def submit_batch(ffi: Any, fn: Any, q: Any, fd: int, batch: list[tuple[int, Request]]
                  ) -> tuple[list[Any], OSError | None]:
     """Build the iovec arrays for a batch and hand them to a C engine in one call.
 
-    Returns the cdata that must stay alive for each request the kernel took (the first
-    ones, in order) and, if it took fewer than all, the error for the rest."""
+    Returns the cdata that must stay alive for each request the engine took (the first
+    ones, in order) and, if it took none, why."""
     n = len(batch)
     ops = ffi.new("int[]", [1 if req.op is Op.WRITE else 0 for _, req in batch])
     offsets = ffi.new("long long[]", [req.offset for _, req in batch])
@@ -177,6 +282,6 @@ def submit_batch(ffi: Any, fn: Any, q: Any, fd: int, batch: list[tuple[int, Requ
     done = fn(q, fd, n, ops, offsets, vecs, counts, tags)
     if done < 0:
         return [], OSError(-done, os.strerror(-done))
-    if done < n:
-        return keep[:done], OSError(errno.EAGAIN, f"the kernel took {done} of {n} requests")
-    return keep, None
+    if done == 0:
+        return [], OSError(errno.EAGAIN, f"the engine took none of {n} requests")
+    return keep[:done], None

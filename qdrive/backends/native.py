@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from . import BackendUnavailable, Request
-from ._native_base import CEngineBackend, check_errno, submit_batch, unavailable
+from ._native_base import CEngineBackend, EngineCore, check_errno, submit_batch, unavailable
 
 try:
     from ._native_cffi import ffi, lib
@@ -21,39 +21,47 @@ except ImportError:  # built without libaio's headers
 __all__ = ["NativeAio", "create"]
 
 
-class NativeAio(CEngineBackend):
-    """libaio with a fixed queue depth (QEMU's linux-aio uses 128 events per context)."""
-
-    name = "native"
+class _Core(EngineCore):
+    """One libaio context of ``capacity`` iocbs (QEMU's linux-aio has one per AioContext)."""
 
     def __init__(self, fd: int, **options: Any) -> None:
         super().__init__(fd, **options)
         err = ffi.new("int *")
-        self._q = lib.qd_laio_new(self.depth, self._efd, err)
-        if self._q == ffi.NULL:
-            os.close(self._efd)
+        q = lib.qd_laio_new(self.capacity, self.efd, err)
+        if q == ffi.NULL:
+            self._close_descriptors()
             raise BackendUnavailable(f"io_setup failed: {os.strerror(err[0])} (raise "
                                      "/proc/sys/fs/aio-max-nr or use backend='threads')")
-        self._tags = ffi.new("unsigned long long[]", self.depth)
-        self._results = ffi.new("long long[]", self.depth)
+        self._q = q
+        self._tags = ffi.new("unsigned long long[]", self.capacity)
+        self._results = ffi.new("long long[]", self.capacity)
 
     def _engine_submit(self, batch: list[tuple[int, Request]]
                        ) -> tuple[list[Any], OSError | None]:
-        return submit_batch(ffi, lib.qd_laio_submit, self._q, self._fd, batch)
+        return submit_batch(ffi, lib.qd_laio_submit, self._q, self.fd, batch)
 
     def _engine_reap(self, min_count: int, max_count: int,
                      timeout: float | None) -> list[tuple[int, int]]:
         ms = -1 if timeout is None else int(timeout * 1000)
-        n = check_errno(lib.qd_laio_reap(self._q, min_count, min(max_count, self.depth),
+        n = check_errno(lib.qd_laio_reap(self._q, min_count, min(max_count, self.capacity),
                                          self._tags, self._results, ms), "io_getevents")
         return [(self._tags[i], self._results[i]) for i in range(n)]
 
-    def run_bench(self, **kw: Any) -> dict[str, Any]:
-        """See CEngineBackend.bench_loop."""
-        return self.bench_loop(ffi, lib.qd_laio_bench, **kw)
-
     def _engine_free(self) -> None:
         lib.qd_laio_free(self._q)
+
+
+class NativeAio(CEngineBackend):
+    """libaio with a fixed ring; requests beyond it wait in the core's queue."""
+
+    name = "native"
+
+    def __init__(self, fd: int, **options: Any) -> None:
+        super().__init__(_Core(fd, **options))
+
+    def run_bench(self, **kw: Any) -> dict[str, Any]:
+        """See CEngineBackend.bench_loop."""
+        return self.bench_loop(ffi, lib.qd_laio_bench, self._core.fd, **kw)
 
 
 def create(fd: int, **options: Any) -> NativeAio:

@@ -3,18 +3,24 @@
 glibc runs one request per descriptor at a time, so a single descriptor serialises
 everything; the seed's patch (block-raw-posix.c raw_fd_pool_get) spreads requests over
 ``fd_pool`` dup()s of the image's descriptor (4 by default, 0 = off). Completion: glibc
-calls a small C notifier in a helper thread that writes the eventfd; reap() polls
-aio_error and waits with aio_suspend.
+calls the engine's notifier in a helper thread (SIGEV_THREAD); the notifier files the
+result under the engine's lock and writes the eventfd, and the engine is freed only
+after every notifier ran (csrc/qd_paio.c), so none can write a descriptor number that
+was closed and given to another file.
+
+glibc's AIO has no vectored form: a request with several buffers goes out over one
+joined buffer, page-aligned so that O_DIRECT takes it, and is scattered back.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from . import BackendUnavailable, Completion, Op, Request
-from ._native_base import CEngineBackend, unavailable
+from ._native_base import CEngineBackend, EngineCore, check_errno, unavailable
 
 try:
     from ._posix_cffi import ffi, lib
@@ -26,39 +32,48 @@ __all__ = ["PosixAio", "create", "DEFAULT_FD_POOL"]
 DEFAULT_FD_POOL = 4  # RAW_FD_POOL_SIZE in the seed
 
 
-class PosixAio(CEngineBackend):
-    """POSIX AIO over the image descriptor and a pool of its dup()s."""
+def _joined(length: int) -> memoryview:
+    """A page-aligned buffer (anonymous mmap): aligned for any O_DIRECT target."""
+    return memoryview(mmap.mmap(-1, max(length, 1)))[:length]
 
-    name = "posix"
+
+class _Core(EngineCore):
+    capacity = 512
 
     def __init__(self, fd: int, *, fd_pool: int = DEFAULT_FD_POOL, **options: Any) -> None:
-        super().__init__(fd, **options)
         if fd_pool < 0:
             raise ValueError("fd_pool must be 0 (off) or more")
+        super().__init__(fd, **options)
         err = ffi.new("int *")
-        self._q = lib.qd_paio_new(self.depth * 4, self._efd, err)
-        if self._q == ffi.NULL:
-            os.close(self._efd)
+        q = lib.qd_paio_new(self.capacity, self.efd, err)
+        if q == ffi.NULL:
+            self._close_descriptors()
             raise BackendUnavailable(f"POSIX AIO setup failed: {os.strerror(err[0])}")
-        self._fds = [fd] + [os.dup(fd) for _ in range(fd_pool)]
-        self._busy = dict.fromkeys(self._fds, 0)
+        self._q = q
+        self.fds = [self.fd]
+        try:
+            self.fds += [os.dup(self.fd) for _ in range(fd_pool)]
+        except OSError:
+            for extra in self.fds[1:]:
+                os.close(extra)
+            lib.qd_paio_free(q)
+            self._close_descriptors()
+            raise
+        self._busy = dict.fromkeys(self.fds, 0)
         self._fd_of: dict[int, int] = {}
-        self._tags = ffi.new("unsigned long long[]", self.depth * 4)
-        self._results = ffi.new("long long[]", self.depth * 4)
-
-    def _pick_fd(self) -> int:
-        # The seed's rule: the main descriptor first, then the least busy of the pool.
-        return min(self._fds, key=lambda f: self._busy[f])
+        self._tags = ffi.new("unsigned long long[]", self.capacity)
+        self._results = ffi.new("long long[]", self.capacity)
 
     def submit(self, requests: Sequence[Request]) -> None:
-        # glibc's aio has no vectored form: a request with several buffers goes out as
-        # one over a joined buffer, and is scattered back when it completes.
         out = []
         for req in requests:
             if req.op in (Op.READ, Op.WRITE) and len(req.buffers) > 1:
-                joined = memoryview(bytearray(req.length))
+                joined = _joined(req.length)
                 if req.op is Op.WRITE:
-                    joined[:] = b"".join(bytes(x) for x in req.buffers)
+                    pos = 0
+                    for b in req.buffers:
+                        joined[pos:pos + len(b)] = b
+                        pos += len(b)
                 req = Request(req.op, req.offset, [joined], req.length, _Gathered(req))
             out.append(req)
         super().submit(out)
@@ -66,17 +81,21 @@ class PosixAio(CEngineBackend):
     def reap(self, min_count: int = 1, timeout: float | None = None) -> list[Completion]:
         return [_scatter(c) for c in super().reap(min_count, timeout)]
 
+    def _pick_fd(self) -> int:
+        # The seed's rule: the main descriptor first, then the least busy of the pool.
+        return min(self.fds, key=lambda f: self._busy[f])
+
     def _engine_submit(self, batch: list[tuple[int, Request]]
                        ) -> tuple[list[Any], OSError | None]:
         keep: list[Any] = []
         for tag, req in batch:
-            data = req.buffers[0]
+            data = req.buffers[0] if req.buffers else memoryview(b"")
             buf = ffi.from_buffer(data, require_writable=req.op is Op.READ)
             fd = self._pick_fd()
             r = lib.qd_paio_submit(self._q, fd, 1 if req.op is Op.WRITE else 0, req.offset,
                                    buf, len(data), tag)
             if r < 0:
-                return keep, OSError(-r, os.strerror(-r))
+                return keep, None if keep else OSError(-r, os.strerror(-r))
             self._busy[fd] += 1
             self._fd_of[tag] = fd
             keep.append(buf)
@@ -85,37 +104,32 @@ class PosixAio(CEngineBackend):
     def _engine_reap(self, min_count: int, max_count: int,
                      timeout: float | None) -> list[tuple[int, int]]:
         ms = -1 if timeout is None else int(timeout * 1000)
-        n = lib.qd_paio_reap(self._q, min_count, min(max_count, self.depth * 4), self._tags,
-                             self._results, ms)
-        out = [(self._tags[i], self._results[i]) for i in range(n)]
-        for tag, _ in out:
-            self._busy[self._fd_of.pop(tag)] -= 1
-        return out
+        n = check_errno(lib.qd_paio_reap(self._q, min_count, min(max_count, self.capacity),
+                                         self._tags, self._results, ms), "aio_suspend")
+        return [(self._tags[i], self._results[i]) for i in range(n)]
 
-    def run_bench(self, *, write: bool, random: bool, bs: int, depth: int, nblocks: int,
-                  seconds: float, seed: int, buffers: memoryview, submit_batch: int = 1,
-                  max_latencies: int = 1 << 22) -> dict[str, Any]:
-        """The benchmark's loop in C over the image descriptor and its fd pool (each aiocb
-        is resubmitted as it completes, so ``submit_batch`` has nothing to batch)."""
-        if self._inflight or self._ready:
-            raise ValueError("run_bench needs an idle backend")
-        lat = ffi.new("float[]", max_latencies)
-        st = ffi.new("qd_bench_stats *")
-        fds = ffi.new("int[]", self._fds)
-        buf = ffi.from_buffer(buffers, require_writable=True)
-        r = lib.qd_paio_bench(self._q, fds, len(self._fds), int(write), int(random), bs, depth,
-                              nblocks, seconds, seed, ffi.cast("char *", buf),
-                              int(write and self._writethrough), lat, max_latencies, st)
-        if r < 0:
-            raise OSError(-r, os.strerror(-r))
-        return {"ios": st.ios, "errors": st.errors, "first_error": st.first_error,
-                "submit_ns": st.submit_ns, "seconds": st.seconds,
-                "latencies_us": ffi.unpack(lat, min(st.ios, max_latencies))}
+    def _engine_forget(self, tag: int) -> None:
+        self._busy[self._fd_of.pop(tag)] -= 1
 
     def _engine_free(self) -> None:
-        lib.qd_paio_free(self._q)
-        for fd in self._fds[1:]:
+        lib.qd_paio_free(self._q)  # waits for every notifier
+        for fd in self.fds[1:]:
             os.close(fd)
+
+
+class PosixAio(CEngineBackend):
+    """POSIX AIO over a dup() of the image descriptor and a pool of further dup()s."""
+
+    name = "posix"
+
+    def __init__(self, fd: int, **options: Any) -> None:
+        super().__init__(_Core(fd, **options))
+
+    def run_bench(self, **kw: Any) -> dict[str, Any]:
+        """The benchmark's loop in C over the descriptor and its fd pool (each aiocb is
+        started as it is queued, so ``submit_batch`` has nothing to batch)."""
+        fds: list[int] = self._core.fds  # type: ignore[attr-defined]
+        return self.bench_loop(ffi, lib.qd_paio_bench, ffi.new("int[]", fds), len(fds), **kw)
 
 
 class _Gathered:
@@ -142,4 +156,3 @@ def _scatter(c: Completion) -> Completion:
 def create(fd: int, **options: Any) -> PosixAio:
     """The posix backend for ``fd`` (option fd_pool: dup()ed descriptors, default 4)."""
     return PosixAio(fd, **options)
-

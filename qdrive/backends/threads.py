@@ -3,7 +3,10 @@
 QEMU's default (util/thread-pool.c, 64 workers). When the package build compiled it, the
 pool is C (pthreads, via cffi): requests cross into C once per batch and the workers
 never take the GIL. Otherwise (no compiler at install time) the same pool runs as plain
-Python threads reading a SimpleQueue. Either way an eventfd wakes event loops.
+Python threads reading a SimpleQueue. Either way an eventfd wakes event loops, the pool
+works on its own dup() of the descriptor, and a pool dropped without close() stops its
+threads once their requests are done (weakref.finalize on state that does not refer to
+the backend object).
 """
 
 from __future__ import annotations
@@ -11,20 +14,61 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from . import Completion, Request
 from ._io import execute
-from ._native_base import CEngineBackend, submit_batch
+from ._native_base import CEngineBackend, EngineCore, submit_batch
 
-__all__ = ["ThreadPool", "create", "DEFAULT_WORKERS"]
+__all__ = ["ThreadPool", "CThreadPool", "create", "DEFAULT_WORKERS"]
 
 DEFAULT_WORKERS = 64  # util/thread-pool.c max_threads
 
 
+class _PyPool:
+    """The Python pool's state: what its workers and its finalizer need, no more."""
+
+    def __init__(self, fd: int, args: tuple[bool, bool, memoryview], workers: int) -> None:
+        self.fd = os.dup(fd)
+        self.efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.args = args
+        self.todo: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[Completion] = queue.SimpleQueue()
+        self.pending = 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.work, name=f"qdrive-io-{n}", daemon=True)
+                        for n in range(workers)]
+        self.started = 0
+        self.closed = False
+
+    def work(self) -> None:
+        while (req := self.todo.get()) is not None:
+            c = execute(self.fd, req, *self.args)
+            with self.lock:  # the eventfd stays open while a worker may write it
+                self.done.put(c)
+                if not self.closed:
+                    os.eventfd_write(self.efd, 1)
+
+    def release(self) -> None:
+        """Let the workers finish every queued request, stop them, close descriptors."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            started = self.started
+        for _ in range(started):
+            self.todo.put(None)
+        for t in self.threads[:started]:
+            if t is not threading.current_thread():
+                t.join()
+        os.close(self.efd)
+        os.close(self.fd)
+
+
 class ThreadPool:
-    """``workers`` threads executing requests on ``fd``."""
+    """``workers`` Python threads executing requests on a dup() of ``fd``."""
 
     name = "threads"
 
@@ -32,76 +76,60 @@ class ThreadPool:
                  zero_buffer: memoryview, workers: int = DEFAULT_WORKERS) -> None:
         if workers < 1:
             raise ValueError("a thread pool needs at least one worker")
-        self._fd = fd
-        self._args = (writethrough, no_flush, zero_buffer)
-        self._todo: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[Completion] = queue.SimpleQueue()
-        self._efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._pending = 0
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._work, name=f"qdrive-io-{n}",
-                                          daemon=True) for n in range(workers)]
-        self._started = 0
-        self._closed = False
-
-    def _work(self) -> None:
-        while (req := self._todo.get()) is not None:
-            self._done.put(execute(self._fd, req, *self._args))
-            os.eventfd_write(self._efd, 1)
+        self._s = _PyPool(fd, (writethrough, no_flush, zero_buffer), workers)
+        self._finalizer = weakref.finalize(self, self._s.release)
 
     def submit(self, requests: Sequence[Request]) -> None:
-        if self._closed:
+        s = self._s
+        if s.closed:
             raise ValueError("the backend is closed")
-        with self._lock:
-            self._pending += len(requests)
-            want = min(self._pending, len(self._threads))
-            while self._started < want:  # start workers as depth needs them
-                self._threads[self._started].start()
-                self._started += 1
+        with s.lock:
+            s.pending += len(requests)
+            want = min(s.pending, len(s.threads))
+            while s.started < want:  # start workers as depth needs them
+                s.threads[s.started].start()
+                s.started += 1
         for req in requests:
-            self._todo.put(req)
+            s.todo.put(req)
 
     def reap(self, min_count: int = 1, timeout: float | None = None) -> list[Completion]:
+        s = self._s
         out: list[Completion] = []
         min_count = min(min_count, self.in_flight())
         try:  # reset the eventfd first: a completion after this point sets it again
-            os.eventfd_read(self._efd)
+            os.eventfd_read(s.efd)
         except BlockingIOError:
             pass
         try:
             while len(out) < min_count:
-                out.append(self._done.get(timeout=timeout))
+                out.append(s.done.get(timeout=timeout))
             while True:
-                out.append(self._done.get_nowait())
+                out.append(s.done.get_nowait())
         except queue.Empty:
             pass
-        with self._lock:
-            self._pending -= len(out)
+        with s.lock:
+            s.pending -= len(out)
         return out
 
     def eventfd(self) -> int:
-        return self._efd
+        return self._s.efd
 
     def in_flight(self) -> int:
-        return self._pending
+        return self._s.pending
 
     def close(self) -> None:
-        if self._closed:
+        if self._s.closed:
             return
         while self.in_flight():  # never leave a worker writing into a freed buffer
             self.reap(self.in_flight())
-        self._closed = True
-        for _ in range(self._started):
-            self._todo.put(None)
-        for t in self._threads[: self._started]:
-            t.join()
-        os.close(self._efd)
+        self._s.release()
+        self._finalizer.detach()
 
 
-class CThreadPool(CEngineBackend):
-    """The pool in C: workers block in pthread condition variables, not on the GIL."""
+class _Core(EngineCore):
+    """The C pool; ``capacity`` bounds queued + running + unreaped requests in it."""
 
-    name = "threads"
+    capacity = 1024
 
     def __init__(self, fd: int, *, workers: int = DEFAULT_WORKERS, **options: Any) -> None:
         if workers < 1:
@@ -111,38 +139,49 @@ class CThreadPool(CEngineBackend):
 
         self._ffi, self._lib = ffi, lib
         err = ffi.new("int *")
-        self._q = lib.qd_tpool_new(fd, workers, self.depth * 8, self._efd,
-                                   int(options["writethrough"]), int(options["no_flush"]), err)
-        if self._q == ffi.NULL:
-            os.close(self._efd)
+        q = lib.qd_tpool_new(self.fd, workers, self.capacity, self.efd,
+                             int(options["writethrough"]), int(options["no_flush"]), err)
+        if q == ffi.NULL:
+            self._close_descriptors()
             raise OSError(err[0], f"cannot start the thread pool: {os.strerror(err[0])}")
-        self._tags = ffi.new("unsigned long long[]", self.depth * 8)
-        self._results = ffi.new("long long[]", self.depth * 8)
+        self._q = q
+        self._tags = ffi.new("unsigned long long[]", self.capacity)
+        self._results = ffi.new("long long[]", self.capacity)
 
     def _engine_submit(self, batch: list[tuple[int, Request]]
                        ) -> tuple[list[Any], OSError | None]:
-        return submit_batch(self._ffi, self._lib.qd_tpool_submit_fd, self._q, -1, batch)
+        return submit_batch(self._ffi, self._lib.qd_tpool_submit, self._q, -1, batch)
 
     def _engine_reap(self, min_count: int, max_count: int,
                      timeout: float | None) -> list[tuple[int, int]]:
         ms = -1 if timeout is None else int(timeout * 1000)
-        n = self._lib.qd_tpool_reap(self._q, min_count, min(max_count, self.depth * 8),
+        n = self._lib.qd_tpool_reap(self._q, min_count, min(max_count, self.capacity),
                                     self._tags, self._results, ms)
         return [(self._tags[i], self._results[i]) for i in range(n)]
 
     def _finish(self, req: Request, result: int) -> Completion:
-        # The C workers already ran the request to its full length (and flushed for
+        # The C workers ran the request to its full length (and flushed for
         # write-through); only an error is left to report.
         if result < 0:
             return Completion(req, -1, OSError(-result, os.strerror(-result)))
         return Completion(req, req.length)
 
+    def _engine_free(self) -> None:
+        self._lib.qd_tpool_free(self._q)  # workers finish their queue, then are joined
+
+
+class CThreadPool(CEngineBackend):
+    """The pool in C: workers block in pthread condition variables, not on the GIL."""
+
+    name = "threads"
+
+    def __init__(self, fd: int, **options: Any) -> None:
+        super().__init__(_Core(fd, **options))
+
     def run_bench(self, **kw: Any) -> dict[str, Any]:
         """See CEngineBackend.bench_loop."""
-        return self.bench_loop(self._ffi, self._lib.qd_tpool_bench_fd, **kw)
-
-    def _engine_free(self) -> None:
-        self._lib.qd_tpool_free(self._q)
+        core: _Core = self._core  # type: ignore[assignment]
+        return self.bench_loop(core._ffi, core._lib.qd_tpool_bench, -1, **kw)
 
 
 def create(fd: int, **options: Any) -> ThreadPool | CThreadPool:

@@ -1,8 +1,11 @@
-"""Targets for the backend contract: a regular file and real loop block devices."""
+"""Targets for the backend contract: a regular file, real loop block devices, and the
+fault-injecting FUSE filesystem (tests/backends/faultfs.py), directly and under a loop
+device."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -10,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends.faultfs import FaultTarget
+
 SIZE = 64 << 20
+TARGETS = ["file", "loop512", "loop4096", "fault", "loop-on-fault"]
 
 
 def _can_loop() -> str:
@@ -31,6 +37,46 @@ def image_file(tmp_path: Path) -> Path:
     return path
 
 
+def _can_fuse() -> str:
+    if os.geteuid() != 0:
+        return "mounting the fault-injecting FUSE filesystem needs root"
+    if not os.path.exists("/dev/fuse"):
+        return "this kernel/container has no /dev/fuse"
+    try:
+        import mfusepy  # noqa: F401
+    except (ImportError, OSError) as exc:
+        return f"mfusepy or libfuse3 is missing ({exc}): pip install mfusepy, apt-get " \
+               "install libfuse3-3"
+    return ""
+
+
+@pytest.fixture(scope="session")
+def faultfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultTarget]:
+    """One faultfs process for the whole session (each test gets its own image in it)."""
+    why = _can_fuse()
+    if why:
+        pytest.skip(why)
+    base = tmp_path_factory.mktemp("faultfs")
+    target = FaultTarget(base / "mnt", base / "backing")
+    try:
+        yield target
+    finally:
+        target.stop()
+
+
+@pytest.fixture
+def fault_image(faultfs: FaultTarget, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A fresh 64 MiB image on the fault target; faults and counters are reset after."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[-150:] + ".img"
+    path = faultfs.create(name, SIZE)
+    faultfs.clear()
+    try:
+        yield path
+    finally:
+        faultfs.clear()
+        faultfs.remove(name)
+
+
 def _loop(image_file: Path, sector: str) -> Iterator[Path]:
     why = _can_loop()
     if why:
@@ -44,13 +90,30 @@ def _loop(image_file: Path, sector: str) -> Iterator[Path]:
         subprocess.run(["losetup", "-d", dev], check=False)
 
 
-@pytest.fixture(params=["file", "loop512", "loop4096"])
-def target(request: pytest.FixtureRequest, image_file: Path) -> Iterator[Path]:
-    """A regular file, a loop device (512-byte sectors) and one with 4096-byte sectors."""
-    if request.param == "file":
-        yield image_file
+@pytest.fixture(params=TARGETS)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """A regular file, loop devices with 512- and 4096-byte sectors, an image on the fault
+    target (no fault armed unless the test arms one) and a loop device over such an image."""
+    yield from _target(request, request.param, tmp_path)
+
+
+def _target(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Iterator[Path]:
+    if kind in ("fault", "loop-on-fault"):
+        image = request.getfixturevalue("fault_image")
     else:
-        yield from _loop(image_file, request.param.removeprefix("loop"))
+        image = request.getfixturevalue("image_file")
+    if kind in ("file", "fault"):
+        yield image
+    elif kind == "loop-on-fault":
+        yield from _loop(image, "512")
+    else:
+        yield from _loop(image, kind.removeprefix("loop"))
+
+
+@pytest.fixture(params=["fault", "loop-on-fault"])
+def fault_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """The fault target itself and a loop device over it (faults armed by the test)."""
+    yield from _target(request, request.param, tmp_path)
 
 
 @pytest.fixture(params=["512", "4096"])

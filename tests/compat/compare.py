@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import qdrive
+import qdrive.facts as qdrive_facts
 from qdrive.argv import read_argv
 from qdrive.facts import query_block
+
+from . import oracle
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qemu72"
 PROG = "qemu-system-x86_64"
@@ -33,21 +38,45 @@ def strip_noise(stderr: str) -> str:
     return "\n".join(x for x in stderr.splitlines() if "terminating on signal" not in x)
 
 
-def ours(case: list[str] | dict[str, list[str]]) -> dict[str, object]:
-    """qdrive's verdict on a case: a list of -drive strings, or {"drives"|"argv": [...]}."""
+def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
+         **options: Any) -> dict[str, object]:
+    """qdrive's verdict on a case: a list of -drive strings, or {"drives"|"argv": [...]}.
+
+    ``dialect`` and ``options`` are passed to check() when given (qdrive raises
+    UnsupportedDialect for a dialect it does not know). ``nodes``
+    (query-named-block-nodes) is predicted once qdrive.facts offers
+    ``query_named_block_nodes``; until then it is absent.
+    """
+    extra: dict[str, Any] = dict(options) if dialect is None else {**options,
+                                                                    "dialect": dialect}
     if isinstance(case, dict) and "argv" in case:
         cmd = read_argv(case["argv"])
-        result = qdrive.check(cmd.drives, machine=cmd.machine, snapshot=cmd.snapshot)
+        result = qdrive.check(cmd.drives, machine=cmd.machine, snapshot=cmd.snapshot, **extra)
     else:
-        result = qdrive.check(case["drives"] if isinstance(case, dict) else case)
+        result = qdrive.check(case["drives"] if isinstance(case, dict) else case, **extra)
     out: dict[str, object] = {"accepted": result.ok, "stderr": result.qemu_stderr(PROG)}
     devices = query_block(result)
     if devices is not None:
         out["devices"] = devices
+    nodes = getattr(qdrive_facts, "query_named_block_nodes", None)
+    if nodes is not None and devices is not None:
+        out["nodes"] = nodes(result)
     return out
 
 
-CATEGORIES = ("accept/reject", "message", "facts")
+def ours_safely(case: dict[str, Any], dialect: str | None = None,
+                **options: Any) -> dict[str, object]:
+    """ours(), with an exception qdrive raises turned into a verdict that agrees with
+    nothing (a scoring run must see every case through)."""
+    try:
+        return ours(case, dialect, **options)
+    except qdrive.UnsupportedDialect:
+        raise
+    except Exception as e:  # noqa: BLE001 - any qdrive failure is a disagreement
+        return {"accepted": None, "stderr": f"qdrive raised {type(e).__name__}: {e}"}
+
+
+CATEGORIES = ("accept/reject", "message", "facts", "node facts")
 
 
 def translate(drives: list[str]) -> list[str] | None:
@@ -78,20 +107,47 @@ def same_facts(drive_facts: list[dict], blockdev_facts: list[dict]) -> bool:
 def verdict(row: dict) -> dict[str, object]:
     """The recorded verdict of a row, in the shape ours() returns."""
     want = {"accepted": row["accepted"], "stderr": strip_noise(row["stderr"])}
-    if "devices" in row:
-        want["devices"] = row["devices"]
+    for facts in ("devices", "nodes"):
+        if facts in row:
+            want[facts] = row[facts]
     return want
 
 
+# What varies from one QEMU run to the next and no one can predict: the numbers of the
+# node names QEMU makes up (block.c bdrv_assign_node_name(): "#block" and a counter that
+# depends on allocation order), the temporary overlay of snapshot=on (block.c
+# bdrv_append_temp_snapshot(): a mkstemp() name in /var/tmp) and curl's connect time in
+# its error text.
+NOISE = ((re.compile(r"#block\d+"), "#block"),
+         (re.compile(r"/var/tmp/vl\.\w{6}"), "/var/tmp/vl.XXXXXX"),
+         (re.compile(r"after \d+ ms"), "after N ms"))
+
+
+def normalise(value: Any) -> Any:
+    """A message or a list of facts with :data:`NOISE` replaced (for comparing only)."""
+    if isinstance(value, str):
+        for pattern, repl in NOISE:
+            value = pattern.sub(repl, value)
+        return value
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    return value
+
+
 def disagreements(want: dict[str, object], got: dict[str, object]) -> list[str]:
-    """The categories in which two verdicts differ."""
+    """The categories in which two verdicts differ (:data:`NOISE` aside)."""
     bad = []
     if want["accepted"] != got["accepted"]:
         bad.append("accept/reject")
-    if want["stderr"] != got["stderr"]:
+    if normalise(want["stderr"]) != normalise(got["stderr"]):
         bad.append("message")
     if want["accepted"] and want.get("devices") != got.get("devices"):
         bad.append("facts")
+    if want["accepted"] and "nodes" in want and normalise(want["nodes"]) != normalise(
+            got.get("nodes")):
+        bad.append("node facts")
     return bad
 
 
@@ -105,7 +161,8 @@ def differences(rows: list[dict]) -> list[tuple[dict, dict, list[str]]]:
     out = []
     for row in rows:
         case = {k: row[k] for k in ("drives", "argv") if k in row}
-        got, want = ours(case), verdict(row)
+        with oracle.case_files(Path.cwd(), row.get("files", {})):
+            got, want = ours(case), verdict(row)
         bad = disagreements(want, got)
         if bad:
             out.append((want | case, got, bad))

@@ -1,39 +1,87 @@
-"""`make compat`: the agreement table between qdrive and the recorded QEMU verdicts."""
+"""`make compat`: qdrive against every recorded corpus, per category and per source.
+
+    python -m tests.compat.report [--dialect qemu-7.2] [--corpus NAME ...] [--show N]
+
+Reads the recordings of the dialect's QEMU (fixtures/qemu72/ for qemu-7.2, ...) and
+asks qdrive about each row, without starting QEMU. Prints one table per corpus file,
+then the agreement per category and per source over all of them (accept/reject, exact
+message, query-block facts, query-named-block-nodes facts), the -blockdev translation
+line of the original corpus, and the first N disagreements (``--show``, 20 by default).
+Host-state cases need their host state built: `python -m tests.compat.hoststate
+--compare` scores those.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
-import tempfile
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from . import compare, oracle
+import qdrive
+
+from . import compare, corpus, oracle, scoring
+
+DEFAULT_DIALECT = "qemu-7.2"
+SKIP = ("hoststate",)  # scored live, see the module docstring
 
 
-def main() -> int:
-    meta, rows = compare.load()
-    rows += compare.load_found()
-    with tempfile.TemporaryDirectory(prefix="qdrive-compat-") as tmp:
-        oracle.make_images(Path(tmp))
-        with compare.in_dir(Path(tmp)):
-            diffs = compare.differences(rows)
-    print(f"oracle: {meta['qemu']}")
-    print(f"{'category':<28}{'cases':>7}{'agree':>8}{'%':>8}")
-    for name in compare.CATEGORIES:
-        n = len(rows) if name != "facts" else sum(1 for r in rows if r["accepted"])
-        bad = sum(1 for _, _, cats in diffs if name in cats)
-        label = {"message": "message text (exact)", "facts": "query-block facts (accepted)"
-                 }.get(name, name)
-        print(f"{label:<28}{n:>7}{n - bad:>8}{100 * (n - bad) / n:>8.1f}")
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dialect", default=DEFAULT_DIALECT)
+    ap.add_argument("--corpus", nargs="*", default=None)
+    ap.add_argument("--show", type=int, default=20, help="disagreements to print")
+    args = ap.parse_args(argv)
+    version = args.dialect.removeprefix("qemu-")
+    try:
+        qemu = oracle.qemu(version)
+        qdrive.check([], dialect=args.dialect)
+    except (ValueError, qdrive.UnsupportedDialect) as e:
+        print(f"make compat: {e}", file=sys.stderr)
+        return 2
+    names = args.corpus or [c.name for c in corpus.CORPORA if c.name not in SKIP]
+    results: list[tuple[scoring.Scored | str, Mapping[str, Any]]] = []
+    per_corpus: dict[str, scoring.Tally] = {}
+    header = None
+    with oracle.image_dir("qdrive-compat-") as where:
+        has_dev = (where / oracle.DEV).exists()
+        for name in names:
+            c = corpus.corpus(name)
+            path = c.recording(version)
+            if version not in c.versions or not path.exists():
+                continue
+            header = header or corpus.read(path)[0]
+            rows = list(corpus.rows(name, version))
+            scored = list(zip(scoring.score(rows, where, args.dialect, has_dev), rows,
+                              strict=True))
+            results += scored
+            per_corpus[name] = scoring.tally(scored, lambda r: "-")["all"]
+    print(f"oracle: {(header or {}).get('qemu', qemu.binary)}; qdrive dialect {args.dialect}")
+    per_corpus["all"] = scoring.tally(results, lambda r: "-")["all"]
+    for title, tallies in (("corpus file", per_corpus),
+                           ("category", scoring.tally(results, lambda r: r["category"])),
+                           ("source", scoring.tally(results, lambda r: r["source"]))):
+        print()
+        print("\n".join(scoring.render(title, tallies)))
+    if "verdicts" in names and version == "7.2":
+        _translation(per_corpus)
+    shown = [r for r, _ in results if isinstance(r, scoring.Scored) and r.bad]
+    for s in shown[: args.show]:
+        print("\nCASE:", s.row.get("id", ""), s.row["category"], compare.key(dict(s.row)))
+        print("  QEMU  :", s.want["accepted"], repr(s.want["stderr"]))
+        print("  qdrive:", s.got["accepted"], repr(s.got["stderr"]))
+    return 0
+
+
+def _translation(per_corpus: Mapping[str, scoring.Tally]) -> None:
+    """The original corpus's -blockdev translations: QEMU's facts for both spellings."""
+    _, rows = compare.load()
     translated = [r for r in rows if "blockdev" in r]
     same = sum(1 for r in translated if r["blockdev"]["accepted"]
                and compare.same_facts(r["devices"], r["blockdev"]["devices"]))
-    label = "-blockdev translation facts"
-    print(f"{label:<28}{len(translated):>7}{same:>8}{100 * same / max(len(translated), 1):>8.1f}")
-    for want, got, _ in diffs[: int(sys.argv[1]) if len(sys.argv) > 1 else 20]:
-        print("\nCASE:", compare.key(want))
-        print("  QEMU  :", want["accepted"], repr(want["stderr"]))
-        print("  qdrive:", got["accepted"], repr(got["stderr"]))
-    return 0 if not diffs else 1
+    print(f"\n-blockdev translation facts (verdicts): {same}/{len(translated)} "
+          f"{100 * same / max(len(translated), 1):.1f}%")
 
 
 if __name__ == "__main__":

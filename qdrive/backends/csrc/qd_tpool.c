@@ -1,0 +1,276 @@
+/* The thread pool in C (util/thread-pool.c: 64 workers doing plain preadv/pwritev).
+ *
+ * At most `capacity` requests are in the pool at once, counting queued, running and
+ * completed-but-unreaped ones, so neither ring can overflow: submit takes what fits and
+ * the caller queues the rest. Workers run each request to its full length
+ * (block/file-posix.c handle_aiocb_rw: continue short transfers, zero-fill at end of
+ * file, ENOSPC when a write makes no progress). */
+#define _GNU_SOURCE
+#include "qd_engines.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { OP_READ = 0, OP_WRITE = 1, OP_FLUSH = 2 };
+
+typedef struct {
+    int op;
+    long long offset;
+    struct iovec *iov;
+    int iovcnt;
+    unsigned long long tag;
+    long long result;
+} job;
+
+struct qd_tpool {
+    int fd, efd, writethrough, no_flush, nworkers, cap, stop;
+    int inflight;                       /* submitted and not reaped */
+    pthread_t *threads;
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
+    job *todo; int todo_head, todo_len;  /* requests for the workers */
+    job *fin; int fin_head, fin_len;     /* completions for reap */
+    int sync_ready;
+};
+
+/* Zero every byte of v[0..cnt): the part of a read past end of file. */
+static void zero_iov(struct iovec *v, int cnt) {
+    for (int i = 0; i < cnt; i++) memset(v[i].iov_base, 0, v[i].iov_len);
+}
+
+/* One read or write to completion: its full length or -errno. Works on a copy of the
+ * iovecs (the caller's stay untouched) and passes the kernel at most QD_IOV_MAX a call. */
+static long long rw_full(int fd, int write, const struct iovec *iov, int cnt, long long off) {
+    struct iovec small[64];
+    struct iovec *copy = cnt <= 64 ? small : malloc((size_t)cnt * sizeof *copy);
+    if (!copy) return -ENOMEM;
+    memcpy(copy, iov, (size_t)cnt * sizeof *copy);
+    long long total = (long long)qd_iov_total(iov, cnt), done = 0, result = total;
+    struct iovec *v = copy;
+    while (done < total) {
+        while (cnt && v->iov_len == 0) { v++; cnt--; }
+        int now = cnt > QD_IOV_MAX ? QD_IOV_MAX : cnt;
+        ssize_t r = write ? pwritev(fd, v, now, off + done) : preadv(fd, v, now, off + done);
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            result = -errno;
+            break;
+        }
+        if (r == 0) {
+            if (write) result = -ENOSPC;
+            else zero_iov(v, cnt);
+            break;
+        }
+        done += r;
+        while (cnt && (size_t)r >= v->iov_len) { r -= (ssize_t)v->iov_len; v++; cnt--; }
+        if (cnt) { v->iov_base = (char *)v->iov_base + r; v->iov_len -= (size_t)r; }
+    }
+    if (copy != small) free(copy);
+    return result;
+}
+
+static long long run_job(qd_tpool *p, const job *j) {
+    if (j->op == OP_FLUSH) return p->no_flush ? 0 : (fdatasync(p->fd) ? -errno : 0);
+    long long r = rw_full(p->fd, j->op == OP_WRITE, j->iov, j->iovcnt, j->offset);
+    if (j->op == OP_WRITE && r >= 0 && p->writethrough && fdatasync(p->fd)) r = -errno;
+    return r;
+}
+
+static void *worker(void *arg) {
+    qd_tpool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {  /* the lock is held at the top of the loop: one lock round trip per job */
+        while (!p->todo_len && !p->stop) pthread_cond_wait(&p->work, &p->lock);
+        if (!p->todo_len) break;  /* stopping, and nothing left to do */
+        job j = p->todo[p->todo_head];
+        p->todo_head = (p->todo_head + 1) % p->cap;
+        p->todo_len--;
+        pthread_mutex_unlock(&p->lock);
+        j.result = run_job(p, &j);
+        pthread_mutex_lock(&p->lock);
+        /* The eventfd is written under the lock, after the completion is in the ring:
+           a reaper that saw the completion knows this write is over. */
+        p->fin[(p->fin_head + p->fin_len) % p->cap] = j;
+        p->fin_len++;
+        if (p->efd >= 0) {
+            uint64_t one = 1;
+            ssize_t w;
+            do w = write(p->efd, &one, sizeof one); while (w < 0 && errno == EINTR);
+        }
+        pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+void qd_tpool_free(qd_tpool *p) {
+    if (!p) return;
+    if (p->sync_ready) {
+        /* Workers finish every queued request before they stop: none is dropped, and no
+           buffer goes back while a worker may still fill it. */
+        pthread_mutex_lock(&p->lock);
+        p->stop = 1;
+        pthread_cond_broadcast(&p->work);
+        pthread_mutex_unlock(&p->lock);
+        for (int i = 0; i < p->nworkers; i++) pthread_join(p->threads[i], NULL);
+        pthread_cond_destroy(&p->work);
+        pthread_cond_destroy(&p->done);
+        pthread_mutex_destroy(&p->lock);
+    }
+    free(p->todo);
+    free(p->fin);
+    free(p->threads);
+    free(p);
+}
+
+qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int writethrough,
+                       int no_flush, int *err) {
+    qd_tpool *p = calloc(1, sizeof *p);
+    if (!p) { *err = ENOMEM; return NULL; }
+    p->fd = fd;
+    p->efd = efd;
+    p->writethrough = writethrough;
+    p->no_flush = no_flush;
+    p->cap = capacity;
+    p->todo = calloc((size_t)capacity, sizeof *p->todo);
+    p->fin = calloc((size_t)capacity, sizeof *p->fin);
+    p->threads = calloc((size_t)workers, sizeof *p->threads);
+    if (!p->todo || !p->fin || !p->threads) { *err = ENOMEM; qd_tpool_free(p); return NULL; }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->sync_ready = 1;
+    for (int i = 0; i < workers; i++) {
+        int r = pthread_create(&p->threads[i], NULL, worker, p);
+        if (r) { *err = r; qd_tpool_free(p); return NULL; }
+        p->nworkers++;
+    }
+    return p;
+}
+
+/* Takes as many of the `n` requests as the pool has room for; returns that number. The
+ * pool knows its descriptor: `fd` is for the shape the other engines share. */
+int qd_tpool_submit(qd_tpool *p, int fd, int n, const int *ops, const long long *offsets,
+                    struct iovec **iovs, const int *iovcnts, const unsigned long long *tags) {
+    (void)fd;
+    pthread_mutex_lock(&p->lock);
+    if (n > p->cap - p->inflight) n = p->cap - p->inflight;
+    for (int i = 0; i < n; i++) {
+        job *j = &p->todo[(p->todo_head + p->todo_len) % p->cap];
+        j->op = ops[i];
+        j->offset = offsets[i];
+        j->iov = iovs[i];
+        j->iovcnt = iovcnts[i];
+        j->tag = tags[i];
+        j->result = 0;
+        p->todo_len++;
+    }
+    p->inflight += n;
+    if (n == 1) pthread_cond_signal(&p->work);
+    else if (n > 1) pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long long *results,
+                  int timeout_ms) {
+    struct timespec until;
+    if (timeout_ms >= 0) {
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    }
+    pthread_mutex_lock(&p->lock);
+    if (min > p->inflight) min = p->inflight;
+    while (p->fin_len < min) {
+        int r = timeout_ms < 0 ? pthread_cond_wait(&p->done, &p->lock)
+                               : pthread_cond_timedwait(&p->done, &p->lock, &until);
+        if (r == ETIMEDOUT) break;
+    }
+    int got = 0;
+    while (got < max && p->fin_len) {
+        job *j = &p->fin[p->fin_head];
+        tags[got] = j->tag;
+        results[got] = j->result;
+        got++;
+        p->fin_head = (p->fin_head + 1) % p->cap;
+        p->fin_len--;
+    }
+    p->inflight -= got;
+    pthread_mutex_unlock(&p->lock);
+    return got;
+}
+
+/* ---- the benchmark: slots as tags, the pool's own write-through flush --------------- */
+
+typedef struct {
+    qd_tpool *p;
+    struct iovec *iov;        /* one per slot */
+    int *ops, *cnts, queued;
+    long long *offs;
+    struct iovec **iovs;
+    unsigned long long *tags;
+} tpool_bench;
+
+static int tpool_queue(void *self, int slot, int write, char *buf, long long bs, long long off) {
+    tpool_bench *b = self;
+    int k = b->queued++;
+    b->iov[slot].iov_base = buf;
+    b->iov[slot].iov_len = (size_t)bs;
+    b->ops[k] = write;
+    b->offs[k] = off;
+    b->iovs[k] = &b->iov[slot];
+    b->cnts[k] = 1;
+    b->tags[k] = (unsigned long long)slot;
+    return 0;
+}
+
+static int tpool_kick(void *self) {
+    tpool_bench *b = self;
+    int done = 0;
+    while (done < b->queued)  /* depth <= capacity: everything fits once reaped */
+        done += qd_tpool_submit(b->p, -1, b->queued - done, b->ops + done, b->offs + done,
+                                b->iovs + done, b->cnts + done, b->tags + done);
+    b->queued = 0;
+    return 0;
+}
+
+static int tpool_wait(void *self, int max, int *slots, long long *results) {
+    tpool_bench *b = self;
+    unsigned long long tags[256];
+    int n = qd_tpool_reap(b->p, 1, max < 256 ? max : 256, tags, results, -1);
+    for (int i = 0; i < n; i++) slots[i] = (int)tags[i];
+    return n;
+}
+
+int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *st) {
+    (void)fd;
+    pthread_mutex_lock(&p->lock);
+    int busy = p->inflight;
+    pthread_mutex_unlock(&p->lock);
+    if (busy) return -EBUSY;
+    int d = a->depth > 0 ? a->depth : 1;
+    tpool_bench b = { p, calloc((size_t)d, sizeof(struct iovec)), calloc((size_t)d, sizeof(int)),
+                      calloc((size_t)d, sizeof(int)), 0, calloc((size_t)d, sizeof(long long)),
+                      calloc((size_t)d, sizeof(struct iovec *)),
+                      calloc((size_t)d, sizeof(unsigned long long)) };
+    int r = -ENOMEM;
+    if (b.iov && b.ops && b.cnts && b.offs && b.iovs && b.tags) {
+        /* The pool flushes after each write itself when it was made write-through. */
+        qd_bench_engine e = { &b, p->cap, -1, tpool_queue, tpool_kick, tpool_wait };
+        r = qd_bench_run(&e, a, st);
+    }
+    free(b.iov);
+    free(b.ops);
+    free(b.cnts);
+    free(b.offs);
+    free(b.iovs);
+    free(b.tags);
+    return r;
+}
