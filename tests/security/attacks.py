@@ -434,8 +434,9 @@ def image_qcow2(lab: Lab) -> Iterator[Candidate]:
     names = sorted(p.relative_to(lab.images).as_posix() for p in found
                    if not p.name.startswith("deep-chain-") or p.name == "deep-chain-0.qcow2")
     for name in names:
-        if name in ("disk.qcow2", "c2.qcow2", "c3.qcow2", "loop-b.qcow2", "sub/deep/real.qcow2",
-                    "huge.qcow2"):
+        # The corpus's own images (oracle.make_images) are the corpus class's to use.
+        if name in oracle.ALL_IMAGES or name in ("c2.qcow2", "c3.qcow2", "loop-b.qcow2",
+                                                 "sub/deep/real.qcow2", "huge.qcow2"):
             continue
         expect = A if name in accept else R
         yield _d("image-qcow2", name, f"file={name},format=qcow2,if=virtio", expect=expect)
