@@ -23,7 +23,7 @@ from tests.compat import oracle
 from tests.security import images as im
 
 CLASSES = ("protocol", "keys", "path", "image-qcow2", "image-other", "argv", "snapshot",
-           "device", "clean", "corpus")
+           "device", "spelling", "names", "nested", "clean", "corpus")
 
 
 @attrs.frozen
@@ -75,6 +75,7 @@ class Lab:
         self._paths()
         self._qcow2()
         self._others()
+        self._nested()
         self._launch_files()
 
     def _launch_files(self) -> None:
@@ -83,6 +84,8 @@ class Lab:
         im.raw(i / "initrd.img")
         im.raw(i / "bios.bin", size=256 << 10)
         im.qemu_img("create", "-q", "-f", "qcow2", str(i / "huge.qcow2"), "1T")
+        with open(i / "huge.raw", "wb") as f:
+            f.truncate(1 << 40)
 
     # -- what must never be opened --------------------------------------------------------
     def _outside(self) -> None:
@@ -253,6 +256,66 @@ class Lab:
         q(i / "b-raw-looks-qcow2.qcow2", backing=b"looks-qcow2.img",
           extensions=[(im.BACKING_FORMAT, b"raw")])
         im.raw(i / "looks-qcow2.img", data=(i / "b-abs-out.qcow2").read_bytes()[:65536])
+
+    # -- odd names, references of references --------------------------------------------
+    def _nested(self) -> None:
+        i, o = self.images, self.outside
+        q = im.qcow2
+        (i / "odd").mkdir(exist_ok=True)
+        im.raw(i / "odd" / "nbd:127.0.0.1:10809")  # ':' after a directory: a plain name
+        im.raw(i / "json:{}")  # "./json:{}" is a plain name; "json:{}" is not
+        im.raw(i / "new\nline.img")
+        im.raw(i / ("c" * 255))  # NAME_MAX exactly
+        # A relative name of 4,000+ bytes (16 directories of 250 characters): under
+        # PATH_MAX for QEMU's open(), over it once joined to the working directory.
+        top = os.open(i, os.O_PATH | os.O_DIRECTORY)
+        fd = top
+        for n in range(16):
+            os.mkdir(f"{n:02d}" + "e" * 248, dir_fd=fd)
+            nxt = os.open(f"{n:02d}" + "e" * 248, os.O_PATH | os.O_DIRECTORY, dir_fd=fd)
+            if fd != top:
+                os.close(fd)
+            fd = nxt
+        os.close(os.open("long.qcow2", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+        os.close(fd)
+        os.close(top)
+        long_dir = "/".join(f"{n:02d}" + "e" * 248 for n in range(16))
+        q(i / long_dir / "long.qcow2", backing=b"../" * 16 + b"disk.img",
+          extensions=[(im.BACKING_FORMAT, b"raw")])
+        fmt = [(im.BACKING_FORMAT, b"qcow2")]
+        raw_fmt = [(im.BACKING_FORMAT, b"raw")]
+        # References of references: the second image is the hostile one.
+        q(i / "nest-json.qcow2", backing=b"b-json.qcow2", extensions=fmt)
+        q(i / "nest-nbd.qcow2", backing=b"b-nbd.qcow2", extensions=fmt)
+        q(i / "nest-df-out.qcow2", backing=b"df-abs-out.qcow2", extensions=fmt)
+        q(i / "nest-df-in.qcow2", backing=b"df-in.qcow2", extensions=fmt)
+        q(i / "nest-probed.qcow2", backing=b"b-probed.qcow2", extensions=fmt)
+        q(i / "nest-vmdk-out.qcow2", backing=b"desc-abs-out.vmdk",
+          extensions=[(im.BACKING_FORMAT, b"vmdk")])
+        q(i / "nest-colon.qcow2", backing=b"odd/nbd:127.0.0.1:10809", extensions=raw_fmt)
+        q(i / "nest-dot-json.qcow2", backing=b"./json:{}", extensions=raw_fmt)
+        q(i / "nest-fdset0.qcow2", backing=b"/dev/fdset/0", extensions=raw_fmt)
+        q(i / "nest-dot-fdset.qcow2", backing=b"/dev/./fdset/0", extensions=raw_fmt)
+        q(i / "nest-up-fdset.qcow2", backing=b"../" * 12 + b"dev/fdset/0", extensions=raw_fmt)
+        q(i / "nest-newline.qcow2", backing=b"new\nline.img", extensions=raw_fmt)
+        q(i / "nest-comma.qcow2", backing=b"a,b.img", extensions=raw_fmt)
+        q(i / "nest-comma-opt.qcow2", backing=b"disk.img,file.driver=nbd", extensions=raw_fmt)
+        # Over the 1,023 bytes QEMU takes for a backing name (qcow2.c): refused by both.
+        q(i / "nest-long.qcow2", backing=long_dir.encode() + b"/long.qcow2", extensions=fmt)
+        # FIFOs where a reference leads: opening one for reading would block.
+        q(i / "b-fifo.qcow2", backing=b"fifo.img", extensions=raw_fmt)
+        q(i / "df-fifo.qcow2", incompatible=im.INCOMPAT_DATA_FILE,
+          extensions=[(im.DATA_FILE, b"fifo.img")])
+        vd = im.vmdk_descriptor
+        vd(i / "desc-fifo.vmdk", ['RW 2048 FLAT "fifo.img" 0'])
+        vd(i / "desc-nbd.vmdk", ['RW 2048 FLAT "nbd:127.0.0.1:10809" 0'])
+        # QEMU's JSON parser takes single quotes too (a '"' would end the sscanf field).
+        vd(i / "desc-json.vmdk", ["RW 2048 FLAT \"json:{'driver':'file','filename':'"
+                                  f"{o}/secret.img'}}\" 0"])
+        vd(i / "desc-colon.vmdk", ['RW 2048 FLAT "odd/nbd:127.0.0.1:10809" 0'])
+        vd(i / "desc-fdset.vmdk", ['RW 2048 FLAT "/dev/fdset/0" 0'])
+        vd(i / "desc-sparse-nest.vmdk", ['RW 2048 SPARSE "emb-out.vmdk"'],
+           create_type="twoGbMaxExtentSparse")
 
     # -- qcow, qed, vmdk, vpc, vhdx, luks ... ---------------------------------------------
     def _others(self) -> None:
@@ -432,7 +495,8 @@ def image_qcow2(lab: Lab) -> Iterator[Candidate]:
               "df-nbd.qcow2"}  # a data file name is literal: the local file "nbd:..."
     found = [*lab.images.glob("*.qcow2"), *lab.images.glob("sub/*.qcow2")]
     names = sorted(p.relative_to(lab.images).as_posix() for p in found
-                   if not p.name.startswith("deep-chain-") or p.name == "deep-chain-0.qcow2")
+                   if (not p.name.startswith("deep-chain-") or p.name == "deep-chain-0.qcow2")
+                   and not p.name.startswith(("nest-", "b-fifo", "df-fifo")))
     for name in names:
         # The corpus's own images (oracle.make_images) are the corpus class's to use.
         if name in oracle.ALL_IMAGES or name in ("c2.qcow2", "c3.qcow2", "loop-b.qcow2",
@@ -669,6 +733,131 @@ def device(lab: Lab) -> Iterator[Candidate]:
              policy="devices", expect=R)
 
 
+def spelling(lab: Lab) -> Iterator[Candidate]:
+    """Driver and key names in other cases, x-* keys, protocol-node keys, odd numbers."""
+    o = lab.outside
+    sec = f"{o}/secret.img"
+    for fmt in ("Raw", "RAW", "qCow2", "QCOW2", "raw\t", "r\u0430w", "raw\n"):
+        yield _d("spelling", f"format={fmt!r}", f"file=disk.img,format={fmt}", expect=R)
+    for drv in ("File", "FILE", "file ", "Host_Device", "HOST_CDROM", "Nbd", "NBD", "json"):
+        yield _d("spelling", f"file.driver={drv!r}", f"file=disk.img,format=raw,file.driver={drv}",
+                 expect=R)
+        yield _d("spelling", f"file.driver={drv!r} (devices)",
+                 f"file=disk.img,format=raw,file.driver={drv}", policy="devices", expect=R)
+    for key in (f"File={sec}", f"FILE={sec}", f"file.Filename={sec}", "Format=raw",
+                f"Backing.file.filename={sec}", "Snapshot=on", "SNAPSHOT=on",
+                f"file.FILENAME={sec}", f"file.filename.={sec}", f".file.filename={sec}",
+                f"file..filename={sec}", f"file.filename.x={sec}"):
+        yield _d("spelling", key, f"file=disk.img,format=raw,{key}", expect=R)
+    for key in ("x-image", "x-raw", "x-check-cache-dropped=on", "x-blockdev-reopen=on",
+                "x-data-file=/etc/passwd", "x-perm=all", "file.x-check-cache-dropped=on",
+                "x-use-canonical-path-for-ramblock-id=off", "file.x-image=/etc/passwd",
+                "x-force-share=on", "file.x-auto-read-only=on"):
+        yield _d("spelling", key, f"file=disk.img,format=raw,{key}", expect=R)
+    # Keys of the protocol node the policy allows, with every value QEMU takes or not.
+    for extra in ("file.locking=off", "file.locking=on", "file.locking=auto", "file.locking=yes",
+                  "file.locking=OFF", "file.locking", "file.aio=threads", "file.aio=io_uring",
+                  "file.aio=native,cache.direct=on", "file.aio=native", "file.aio=NATIVE",
+                  "aio=io_uring", "file.aio-max-batch=0", "file.aio-max-batch=0x40",
+                  "file.aio-max-batch=-1", "file.aio-max-batch=1e3",
+                  "file.drop-cache=off", "file.cache.direct=on", "file.cache.no-flush=on",
+                  "file.discard=unmap", "file.aio=threads,file.aio=native",
+                  "file.filename=disk.img,file.filename=disk2.img",
+                  f"file.filename=disk.img,file={sec}", f"file={sec},file.filename=disk.img"):
+        yield _d("spelling", extra, f"file=disk.img,format=raw,{extra}")
+    # Numbers in odd bases and spellings: a size the policy reads differently from QEMU.
+    for extra in ("offset=0x1000,size=0x2000", "offset=010,size=020", "offset=1k,size=8k",
+                  "size=0x100000", "size=1M", "size=1.5k", "size=1e3", "size=-1",
+                  "size=18446744073709551615", "size=18446744073709551616", "offset=-512",
+                  "offset=0x", "size= 4096", "size=4096 ", "size=4Ki", "size=4KiB",
+                  "offset=0b1000", "size=0o10000", "size=1_024", "size=\uff14\uff10\uff19\uff16",
+                  "l2-cache-size=0x100000", "iops=0x10", "bps=1e9", "iops=010",
+                  "iops_size=0x1000", "index=0x1", "unit=0x1", "index=-1"):
+        yield _d("spelling", extra, f"file=disk.img,format=raw,if=virtio,{extra}".replace(
+            "format=raw,if=virtio,l2", "format=qcow2,if=virtio,l2").replace(
+            "file=disk.img,format=qcow2", "file=disk.qcow2,format=qcow2"))
+    # The overlay budget reads the image's size; a raw size= or offset= may not widen it.
+    for extra in ("size=0x40000000", "size=1T", "offset=0x100000", "size=0x100000"):
+        yield _d("spelling", f"snapshot,{extra}", f"file=disk.img,format=raw,snapshot=on,{extra}",
+                 policy="overlay")
+    yield _d("spelling", "snapshot of a 1T sparse raw image", "file=huge.raw,format=raw,"
+             "snapshot=on", policy="overlay", expect=R)
+    for value in ("On", "ON", "yes", "true", "1", "y"):
+        yield _d("spelling", f"snapshot={value}", f"file=disk.img,format=raw,snapshot={value}")
+        yield _d("spelling", f"read-only={value}", f"file=disk.img,format=raw,read-only={value}")
+
+
+def names(lab: Lab) -> Iterator[Candidate]:
+    """Escapes, commas, long names, ':' after a directory, /dev/fdset typed by the user."""
+    o = lab.outside
+    sec = f"{o}/secret.img"
+    for name, expect in (
+            ("disk.img,,format=raw", R),  # one name "disk.img,format=raw": no format= left
+            ("nbd:127.0.0.1:10809,,x", R), (",,nbd:127.0.0.1:10809", R),
+            ("a,,b.img", A), ("a,,,,b.img", R), (",,", R), ("disk.img,,", R),
+            (f"disk.img,,file={sec}", R), (f"disk.img,,,file={sec}", R),
+            ("odd/nbd:127.0.0.1:10809", A), ("./odd/nbd:127.0.0.1:10809", A),
+            ("./nbd:127.0.0.1:10809", A), ("odd:x/disk.img", R), ("sub:/disk.img", R),
+            ("./json:{}", A), ("json:{}", R), ("JSON:{}", R), ("json:", R),
+            (f"{lab.images}/json:{{}}", A),
+            ("new\nline.img", A), ("disk.img\n", R), ("\ndisk.img", R), ("disk.img\r", R),
+            (" disk.img", R), ("disk.img ", R), ("disk.img\t", R), ("disk.img\x1b", R),
+            ("c" * 255, A), ("c" * 256, R), ("sub/" * 1000 + "disk.img", R),
+            ("./" * 2000 + "disk.img", A),
+            # Past PATH_MAX only with the redundant parts QEMU's open() keeps: the policy
+            # resolves the short name (QEMU by name fails, the hand-off runs it).
+            ("./" * 2045 + "disk.img", ""), ("/" * 4096 + str(lab.images)[1:] + "/disk.img", ""),
+            ("/dev/fdset/0", R), ("/dev/fdset/1", R), ("//dev/fdset/0", R),
+            ("/dev/./fdset/0", R), ("/dev/fdset/../fdset/0", R), ("/dev/fdset/", R),
+            ("/dev/fdset/0x0", R), ("/dev/fdset/-1", R), ("../" * 20 + "dev/fdset/0", R),
+            ("/dev/fd/0", R), ("/dev/stdin", R), ("/proc/self/fd/3", R),
+            ("/proc/thread-self/fd/3", R)):
+        yield _d("names", repr(name)[:60], f"file={name},format=raw,if=virtio", expect=expect)
+    for name in ("/dev/fdset/0", "//dev/fdset/0", "odd/nbd:127.0.0.1:10809", "json:{}",
+                 "nbd:127.0.0.1:10809", "new\nline.img", f"{sec}\0disk.img", "disk.img\0"):
+        expect = A if name in ("odd/nbd:127.0.0.1:10809", "nbd:127.0.0.1:10809",
+                               "new\nline.img", "json:{}") else R
+        yield _d("names", f"file.filename={name!r}"[:60],
+                 f"file.filename={name.replace(',', ',,')},format=raw,if=virtio", expect=expect)
+    # Two drives, the second naming the first's descriptor set by number (hand-off runs
+    # hand over set 0, 1 ...).
+    for name in ("/dev/fdset/0", "/dev/fdset/1"):
+        yield _d("names", f"second drive names {name}", "file=disk.img,format=raw,if=virtio",
+                 f"file={name},format=raw,if=virtio", expect=R)
+    yield _d("names", "a name of 4,000+ bytes (qcow2 with a backing file)",
+             "file=" + "/".join(f"{n:02d}" + "e" * 248 for n in range(16)) + "/long.qcow2,"
+             "format=qcow2,if=virtio", expect=A)
+    yield _d("names", "file= with NUL", f"file=disk.img\0{sec},format=raw", expect=R)
+    yield _d("names", "NUL in an option value", "file=disk.img,format=raw,id=a\0b", expect=R)
+
+
+def nested(lab: Lab) -> Iterator[Candidate]:
+    """References of references, FIFOs where a reference leads, odd reference names."""
+    for name, expect in (
+            ("nest-json.qcow2", R), ("nest-nbd.qcow2", R), ("nest-df-out.qcow2", R),
+            ("nest-df-in.qcow2", A), ("nest-probed.qcow2", R), ("nest-colon.qcow2", A),
+            ("nest-dot-json.qcow2", A), ("nest-fdset0.qcow2", R), ("nest-dot-fdset.qcow2", R),
+            ("nest-up-fdset.qcow2", R), ("nest-newline.qcow2", A), ("nest-comma.qcow2", A),
+            ("nest-comma-opt.qcow2", R), ("nest-long.qcow2", R), ("b-fifo.qcow2", R),
+            ("df-fifo.qcow2", R), ("chain-out.qcow2", R), ("c1.qcow2", A)):
+        yield _d("nested", name, f"file={name},format=qcow2,if=virtio", expect=expect)
+        yield _d("nested", f"{name} snapshot", f"file={name},format=qcow2,if=virtio,"
+                 "snapshot=on", policy="overlay", expect=expect)
+    yield _d("nested", "nest-vmdk-out.qcow2 (wide)", "file=nest-vmdk-out.qcow2,format=qcow2",
+             policy="wide", expect=R)
+    yield _d("nested", "nest-vmdk-out.qcow2", "file=nest-vmdk-out.qcow2,format=qcow2", expect=R)
+    for name, expect in (("desc-fifo.vmdk", R), ("desc-nbd.vmdk", ""), ("desc-json.vmdk", R),
+                         ("desc-colon.vmdk", A), ("desc-fdset.vmdk", R),
+                         ("desc-sparse-nest.vmdk", R)):
+        yield _d("nested", name, f"file={name},format=vmdk,if=virtio", policy="wide",
+                 expect=expect)
+    yield _d("nested", "fifo as raw", "file=fifo.img,format=raw", expect=R)
+    yield _d("nested", "fifo as qcow2", "file=fifo.img,format=qcow2", expect=R)
+    yield _a("nested", "-kernel fifo", *QUIET, "-kernel", "fifo.img", expect=R)
+    yield _a("nested", "-initrd fifo", *QUIET, "-kernel", "vmlinuz", "-initrd", "fifo.img",
+             expect=R)
+
+
 def clean(lab: Lab) -> Iterator[Candidate]:
     """The common launcher shapes: all must be accepted (no false refusals)."""
     shapes = (
@@ -721,7 +910,7 @@ def corpus(lab: Lab) -> Iterator[Candidate]:
 
 def all_candidates(lab: Lab) -> list[Candidate]:
     out: list[Candidate] = []
-    for make in (protocol, keys, path, image_qcow2, image_other, argv, snapshot, device, clean,
-                 corpus):
+    for make in (protocol, keys, path, image_qcow2, image_other, argv, snapshot, device,
+                 spelling, names, nested, clean, corpus):
         out += list(make(lab))
     return out

@@ -33,6 +33,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -188,6 +189,11 @@ def events(text: str, cwd: str) -> list[Event]:
             if not strings:
                 continue
             n, name = strings[0]
+            if not ok and args[n].endswith("...") and "ENAMETOOLONG" in result:
+                # strace cut the name at PATH_MAX, and the kernel refused it for its
+                # length before resolving any of it (fs/namei.c getname): nothing was
+                # looked up, and the cut name cannot be judged.
+                continue
             base = _base(args[n - 1], cwd) if n > 0 else cwd
             path = name if name.startswith("/") else f"{base}/{name}"
             resolved = True
@@ -306,14 +312,30 @@ def _connect(sock: str, proc: subprocess.Popen[bytes], deadline: float) -> Any:
     while proc.poll() is None and time.monotonic() < deadline:
         if os.path.exists(sock):
             mon = QEMUMonitorProtocol(sock)
+            # The kernel accepts the connection while QEMU may still be stuck opening a
+            # drive (an NBD server that never answers, a FIFO): the greeting would never
+            # come. At the deadline QEMU itself is killed (not strace, which then writes
+            # out the whole trace), and connect() fails.
+            watchdog = threading.Timer(max(0.0, deadline - time.monotonic()),
+                                       _kill_qemu, (proc.pid,))
+            watchdog.start()
             try:
                 mon.connect()
                 return mon
             except Exception:  # noqa: BLE001 - not listening yet, or QEMU is stopping
                 with contextlib.suppress(Exception):
                     mon.close()
+            finally:
+                watchdog.cancel()
         time.sleep(0.05)
     return None
+
+
+def _kill_qemu(strace_pid: int) -> None:
+    pid = _qemu_pid(strace_pid)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _sysfs(devices: Sequence[str]) -> list[str]:
