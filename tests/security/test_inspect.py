@@ -197,3 +197,48 @@ def test_extent_scanner_agrees_with_glibc_sscanf(line: str) -> None:
         assert fname.value == ours[4]
     if n >= 5:
         assert offset.value == ours[5]
+
+
+def test_a_file_growing_while_inspected_is_read_to_a_bound(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """The attacker appends to a descriptor while it is checked: the inspection reads
+    what QEMU would (at most vmdk's 1 MiB descriptor), never the file as it grows."""
+    import threading
+
+    import qdrive
+
+    im.raw(tmp_path / "flat.raw")
+    desc = im.vmdk_descriptor(tmp_path / "grow.vmdk", ['RW 2048 FLAT "flat.raw" 0'])
+    stop = threading.Event()
+    grown = [0]
+
+    def grow() -> None:
+        with open(desc, "ab") as f:
+            while not stop.is_set() and grown[0] < 64 << 20:
+                f.write(b"#" * 65535 + b"\n")
+                f.flush()
+                grown[0] += 65536
+
+    read = [0]
+    real = os.pread
+
+    def counting(fd: int, n: int, offset: int) -> bytes:
+        data = real(fd, n, offset)
+        read[0] += len(data)
+        return data
+
+    monkeypatch.setattr(os, "pread", counting)
+    policy = qdrive.Policy.untrusted([str(tmp_path)], formats=["raw", "vmdk"], cwd=str(tmp_path))
+    writer = threading.Thread(target=grow)
+    writer.start()
+    try:
+        while grown[0] < 4 << 20:  # the file is past the 1 MiB QEMU reads before checking
+            stop.wait(0.01)
+        for _ in range(5):
+            result = qdrive.check(["file=grow.vmdk,format=vmdk"], policy=policy)
+            assert result.ok, result.first_error
+    finally:
+        stop.set()
+        writer.join()
+    assert read[0] <= 5 * ((1 << 20) + (64 << 10)), read[0]
