@@ -62,8 +62,10 @@ an overlay directory and a budget in bytes. The budget is enforced statically: e
 overlay can grow to at most the image's virtual size plus qcow2 metadata
 (:func:`overlay_bound`), the sum over the command line must fit the budget, and the
 overlay directory must have that much free space when checked. QEMU itself enforces
-nothing; the hand-off sets ``TMPDIR`` for QEMU, a launcher without it must do so. For a
-hard limit put the overlay directory on its own filesystem or quota.
+nothing, and the sizes are those read at the check: an image grown afterwards (a raw
+file extended, a qcow2 size rewritten; a descriptor pins the inode, not its size) can
+have a larger overlay. The hand-off sets ``TMPDIR`` for QEMU, a launcher without it must
+do so. For a hard limit put the overlay directory on its own filesystem or quota.
 """
 
 from __future__ import annotations

@@ -411,7 +411,7 @@ def protocol(lab: Lab) -> Iterator[Candidate]:
     yield _d("protocol", "file.filename literal nbd: name (a local file)",
              "file.filename=nbd:127.0.0.1:10809,format=raw", expect=A)
     yield _d("protocol", "file.filename literal json: name (missing local file)",
-             "file.filename=json:{},format=raw", expect=R)
+             "file.filename=json:[],format=raw", expect=R)
     yield _d("protocol", "./ with a colon (local file)", "file=./nbd:127.0.0.1:10809,format=raw",
              expect=A)
     yield _d("protocol", "file.driver=file with nbd: name", "file=nbd:127.0.0.1:10809,"
