@@ -5,11 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc pkg-config e2fsprogs util-linux \
-	libfuse3-3
+	libfuse3-3 strace
 SECONDS ?= 60
 
 .PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables sanitize \
-	asan-quick record generate heldback record-heldback hoststate versions fault-matrix durability
+	asan-quick record generate heldback record-heldback hoststate versions fault-matrix durability \
+	redteam
 
 # The Debian packages come first: the install builds the cffi backends against them.
 $(STAMP): pyproject.toml setup.py qdrive/backends/_build.py $(wildcard qdrive/backends/csrc/*) | debs
@@ -62,6 +63,13 @@ fuzz: $(STAMP)
 CASES ?= 500
 fuzz-qemu: $(STAMP)
 	$(BIN)/python -m tests.fuzz.qemu_diff --cases $(CASES) --seed $$RANDOM
+
+# The attack suite in full: every candidate, all of the corpus's accepted cases started in
+# QEMU under strace (make test samples the corpus), then the fd hand-off demonstration.
+WORKERS ?= 3
+redteam: $(STAMP)
+	$(BIN)/python -m tests.security.redteam --full --workers $(WORKERS)
+	$(BIN)/python -m tests.security.handoff_demo
 
 # The driver on the fault-injecting FUSE target (root): what EIO does under every backend,
 # cache mode and werror/rerror policy, and kill -9 durability per cache mode.

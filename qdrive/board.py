@@ -23,9 +23,14 @@ from .values import is_true
 __all__ = ["board_problems"]
 
 
-def board_problems(results: list[DriveResult], board: Machine,
-                   probe_files: bool) -> list[DriveResult]:
-    """Each drive with the error machine init gives it, if any."""
+def board_problems(results: list[DriveResult], board: Machine, probe_files: bool,
+                   identities: Sequence[tuple[int, int] | None] | None = None
+                   ) -> list[DriveResult]:
+    """Each drive with the error machine init gives it, if any.
+
+    ``identities`` are the images' (device, inode) when the caller already holds them
+    open (the untrusted policy's checked descriptors); else each name is stat()ed.
+    """
     out = []
     pflash0 = any(r.ok and r.placement and r.placement.interface is Interface.PFLASH and
                   r.placement.unit == 0 for r in results)
@@ -38,7 +43,7 @@ def board_problems(results: list[DriveResult], board: Machine,
             if problem is not None:
                 r = attrs.evolve(r, drive=None, error=problem)
         out.append(r)
-    return _locks(out) if probe_files else out
+    return _locks(out, identities) if probe_files else out
 
 
 def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
@@ -104,13 +109,15 @@ class _Locker:
     refuses_shared_write: bool
 
 
-def _locker(r: DriveResult, n: int) -> _Locker | None:
+def _locker(r: DriveResult, n: int,
+            identities: Sequence[tuple[int, int] | None] | None) -> _Locker | None:
     d, p = r.drive, r.placement
     if d is None or p is None or p.interface is Interface.NONE or d.force_share:
         return None  # no device (no permissions taken) or everything shared
     if d.driver_options.get("file.locking") == "off" or not d.file:
         return None
-    identity = file_identity(d.file.removeprefix("file:"))
+    identity = identities[n] if identities is not None else \
+        file_identity(d.file.removeprefix("file:"))
     if identity is None:
         return None
     if p.interface is Interface.PFLASH:  # hw/block/pflash_cfi01.c shares write
@@ -122,11 +129,13 @@ def _locker(r: DriveResult, n: int) -> _Locker | None:
     return _Locker(r, order, identity, takes, True)
 
 
-def _locks(results: list[DriveResult]) -> list[DriveResult]:
+def _locks(results: list[DriveResult],
+           identities: Sequence[tuple[int, int] | None] | None) -> list[DriveResult]:
     """Devices take their permissions in attach order: flash, on-board IDE and floppy, then
     -device (virtio). The first conflict on one image is QEMU's error."""
     lockers = sorted((lk for n, r in enumerate(results) if r.ok
-                      for lk in [_locker(r, n)] if lk is not None), key=lambda lk: lk.order)
+                      for lk in [_locker(r, n, identities)] if lk is not None),
+                     key=lambda lk: lk.order)
     attached: list[_Locker] = []
     for lk in lockers:
         others = [o for o in attached if o.identity == lk.identity]

@@ -9,7 +9,7 @@ claims its drives (hw/i386/pc*.c, blockdev.c drive_check_orphaned()).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -27,7 +27,10 @@ from .policy import Policy
 from .probe import ProbeResult, probe_file
 from .results import CheckResult, DriveResult, Placement
 
-__all__ = ["parse_drive", "check", "DriveArg"]
+if TYPE_CHECKING:
+    from ._guard import Guard, Opened
+
+__all__ = ["parse_drive", "check", "DriveArg", "check_drives", "new_guard"]
 
 
 def _dialect(name: str) -> str:
@@ -81,53 +84,115 @@ class DriveArg:
 def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
           dialect: str = DEFAULT_DIALECT, machine: str = "pc", probe_files: bool = True,
           snapshot: bool = False, policy: Policy | None = None,
-          qemu_user: int | str | None = None) -> CheckResult:
+          qemu_user: int | str | None = None,
+          hand_off: bool | str = False) -> CheckResult:
     """Check drives together, as one QEMU command line would have them.
 
     ``drives`` are -drive strings or :class:`DriveArg` (shorthands such as -hda);
     ``snapshot`` is QEMU's -snapshot; ``policy`` adds qdrive's own refusals for
-    untrusted input (see :class:`qdrive.Policy`), checked before any file is opened.
+    untrusted input (see :class:`qdrive.Policy`): under an untrusted policy no file is
+    opened by name, only through descriptors of the allowed directories. With
+    ``hand_off`` (untrusted policy only; True or "fdset", or "proc") a result that is ok
+    carries ``result.hand_off``: the QEMU arguments and open descriptors of the checked
+    inodes (see :mod:`qdrive._handoff`); the caller closes it.
 
-    With ``probe_files`` (the default) the host is looked at the way QEMU's open will
-    find it: the image's type, a read-only mount, O_DIRECT support, io_uring, other
-    processes' image locks (tested, never taken) and permissions. ``qemu_user`` (a
-    name or uid) is the user QEMU will run as; its access is judged from owner, group
-    and mode bits only (no ACLs), without switching user. None: this process's user.
+    With ``probe_files`` (the default) and no untrusted policy, the host is looked at the
+    way QEMU's open will find it: the image's type, a read-only mount, O_DIRECT support,
+    io_uring, other processes' image locks (tested, never taken) and permissions.
+    ``qemu_user`` (a name or uid) is the user QEMU will run as; its access is judged from
+    owner, group and mode bits only (no ACLs), without switching user. None: this
+    process's user.
     """
     given = [drives] if isinstance(drives, str | DriveArg) else list(drives)
     args = [d if isinstance(d, DriveArg) else DriveArg(d) for d in given]
     if _dialect(dialect) != DEFAULT_DIALECT:
+        if policy is not None and policy.untrusted_input:
+            raise ValueError("the untrusted policy judges the qemu-7.2 dialect only")
         return CheckResult(dialect, tuple(dialects.check_2008([a.text for a in args])))
+    guard = new_guard(policy, probe_files, hand_off)
+    try:
+        result, files = check_drives(args, machine=machine, probe_files=probe_files,
+                                     snapshot=snapshot, guard=guard, qemu_user=qemu_user)
+        if guard is not None and hand_off and result.ok:
+            from ._handoff import FdSets, HandOff, drive_args
+
+            sets = FdSets(guard.hand_off or "fdset")
+            argv = [word for r, opened in zip(result.drives, files, strict=True)
+                    for word in drive_args(r.drive, opened, sets)]
+            result = attrs.evolve(result, hand_off=HandOff.of(sets, argv, guard))
+            guard = None  # the hand-off owns the descriptors now
+        return result
+    finally:
+        if guard is not None:
+            guard.close()
+
+
+def new_guard(policy: Policy | None, probe_files: bool, hand_off: bool | str) -> Guard | None:
+    """The untrusted policy's guard for one check (None for a trusted or no policy)."""
+    from ._handoff import mode_of
+
+    mode = mode_of(hand_off)
+    if policy is None or not policy.untrusted_input:
+        if mode:
+            raise ValueError("hand_off needs an untrusted Policy (Policy.untrusted([...]))")
+        return None
+    if mode and not probe_files:
+        raise ValueError("hand_off needs the images opened: it cannot be offline")
+    from ._guard import Guard
+
+    return Guard(policy, inspect_files=probe_files, hand_off=mode)
+
+
+def check_drives(args: Sequence[DriveArg], *, machine: str, probe_files: bool,
+                 snapshot: bool, guard: Guard | None,
+                 qemu_user: int | str | None = None
+                 ) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
+    """check() for qemu-7.2 with a guard already made: the result and, per drive, the
+    files the guard keeps open for it (empty without a guard)."""
     board = get_machine(machine)
     slots = Slots(board)
     items = [a.items(snapshot) for a in args]
     user = hostprobe.QemuUser.of(qemu_user) if qemu_user is not None else None
-    results = [_one(a, its, slots, board, probe_files, policy, user)
-               for a, its in zip(args, items, strict=True)]
-    results = _duplicate_ids(results, items)
+    done = [_one(a, its, slots, board, probe_files, guard, user)
+            for a, its in zip(args, items, strict=True)]
+    results = _duplicate_ids([r for r, _ in done], items)
     results = _device_names(results)
-    return CheckResult(dialect, tuple(board_problems(results, board, probe_files)))
+    ids = None if guard is None else [(f[0].st.st_dev, f[0].st.st_ino) if f else None
+                                      for _, f in done]
+    result = CheckResult(DEFAULT_DIALECT, tuple(board_problems(results, board, probe_files,
+                                                               ids)))
+    return result, [f for _, f in done]
 
 
 def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
-         probe_files: bool, policy: Policy | None,
-         user: hostprobe.QemuUser | None = None) -> DriveResult:
+         probe_files: bool, guard: Guard | None,
+         user: hostprobe.QemuUser | None = None) -> tuple[DriveResult, tuple[Opened, ...]]:
     text = arg.text
     conv = convert_72(text, items, board.default_if, slots.place)
-    found = _probe_once(items) if probe_files and conv.format_probed else None
+    found = None
+    if guard is None and probe_files and conv.format_probed:
+        found = _probe_once(items)
     if found is not None and found.format not in (None, "raw"):
         # Unknown-option checks name the probed format: look before judging them.
         slots.last = None
         conv = convert_72(text, items, board.default_if, slots.place, found.format)
     refusal = None
-    if policy is not None and (conv.error is None or conv.error.stage > Stage.FILL):
-        refusal = policy.refusal(items, conv.drive, text)
+    files: tuple[Opened, ...] = ()
+    if guard is not None and (conv.error is None or conv.error.stage > Stage.FILL):
+        verdict = guard.judge_drive(conv, text)
+        refusal, found, files = verdict.refusal, verdict.found, verdict.files
+        conv.warnings.extend(verdict.warnings)
     if refusal is not None:
         conv = attrs.evolve(conv, error=refusal)
-    elif probe_files:
+    elif probe_files and guard is None:
         conv = _probe(conv, items, found, user)
+    elif probe_files and found is not None:
+        # Under the policy only the checked descriptor is probed, never the name: the
+        # host checks by name (hostprobe) are skipped, the header checks are not.
+        conv = _probe(conv, items, found, user, by_name=False)
     host = None
-    if probe_files and conv.drive is not None and conv.error is None and _local_name(items):
+    if (guard is None and probe_files and conv.drive is not None and conv.error is None
+            and _local_name(items)):
         host = hostprobe.host_facts(_local_name(items), conv.drive, user)
     placement = None
     if conv.drive is not None and slots.last is not None:
@@ -138,7 +203,8 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
                               conv.drive.id or device_id(iface, bus, unit, conv.drive.media,
                                                          board.max_devs(iface)))
     return DriveResult(text, conv.drive if conv.error is None else None, conv.error,
-                       tuple(conv.warnings), placement, arg.option, conv.probed_format, host)
+                       tuple(conv.warnings), placement, arg.option, conv.probed_format,
+                       host), files
 
 
 def _probe_once(items: list[RawOption]) -> ProbeResult | None:
@@ -163,7 +229,7 @@ def _index(drive: Drive) -> int | None:
 
 
 def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None,
-           user: hostprobe.QemuUser | None = None) -> Conversion:
+           user: hostprobe.QemuUser | None = None, *, by_name: bool = True) -> Conversion:
     """bdrv_open(): open the file; a failure here beats any later-stage error.
 
     ``found`` is the header probe already made for format probing, if any."""
@@ -175,6 +241,18 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None,
     if found is None:
         found = probe_file(name)
     span = conv.span_of("file")
+    if by_name:
+        held = _host_problems(conv, items, name, found, user, span)
+        if held is not None:
+            return held
+    fmt = conv.drive.format if conv.drive else next(
+        (i.value for i in reversed(items) if i.key in ("format", "driver")), None)
+    return _header_checks(conv, fmt, found, name)
+
+
+def _host_problems(conv: Conversion, items: list[Any], name: str, found: ProbeResult,
+                   user: hostprobe.QemuUser | None, span: Any) -> Conversion | None:
+    """What QEMU's open finds on the host by this name (never under the policy)."""
     intent = hostprobe.Intent.of(conv.drive, [(i.key, i.value) for i in items])
     why = hostprobe.open_problem(name, user, direct=intent.direct, write=intent.write,
                                  own_error=found.error)
@@ -191,9 +269,13 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None,
         return checked
     fmt = conv.drive.format if conv.drive else next(
         (i.value for i in reversed(items) if i.key in ("format", "driver")), None)
-    held = _open_perms(conv, name, fmt or found.format, user)
-    if held is not None:
-        return held
+    return _open_perms(conv, name, fmt or found.format, user)
+
+
+def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
+                   name: str) -> Conversion:
+    """The image's header against the format, and the probed-raw warning."""
+    span = conv.span_of("file")
     problem = _format_problem(fmt, found, name)
     if problem:
         stage = Stage.FILE_CHECKS if fmt in ("file", "host_device", "host_cdrom") else Stage.FORMAT

@@ -71,17 +71,32 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--to-blockdev", action="store_true",
                    help="print the -blockdev/-device arguments for each valid drive")
     c.add_argument("--overlay-dir", metavar="DIR",
-                   help="with --argv --to-blockdev: where snapshot drives get their overlay")
+                   help="where snapshot overlays go: with --argv --to-blockdev, the explicit "
+                   "overlays; with --policy untrusted, allows snapshot=on with overlays in DIR "
+                   "(QEMU's TMPDIR)")
     c.add_argument("--node-prefix", default="qd-", metavar="PREFIX",
                    help="with --argv --to-blockdev: prefix of the node names made up")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
     c.add_argument("--policy", choices=("trusted", "untrusted"), default="trusted",
                    help="untrusted: also refuse what is unsafe for user-supplied drives")
     c.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
-                   help="with --policy untrusted: a directory images may live in (repeat)")
+                   help="with --policy untrusted: an absolute directory images may live in "
+                   "(repeat)")
     c.add_argument("--qemu-user", metavar="USER",
                    help="judge file permissions for the user QEMU runs as (a name or uid; "
                    "from owner, group and mode bits)")
+    c.add_argument("--allow-format", action="append", default=[], metavar="FMT",
+                   help="with --policy untrusted: an image format to allow (repeat; default "
+                   "raw and qcow2)")
+    c.add_argument("--allow-device", action="append", default=[], metavar="DEV",
+                   help="with --policy untrusted: a block device a drive may name (repeat)")
+    c.add_argument("--allow-hardlinks", action="store_true",
+                   help="with --policy untrusted: accept image files with several names")
+    c.add_argument("--allow-mounts", action="store_true",
+                   help="with --policy untrusted: follow names into filesystems mounted "
+                   "below an allowed directory")
+    c.add_argument("--overlay-budget", metavar="SIZE",
+                   help="with --overlay-dir: the most the overlays may take (e.g. 20G)")
     _common(c)
     d = sub.add_parser("demo", help="check the built-in example drives")
     _common(d)
@@ -163,14 +178,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
 
-def _policy(args: argparse.Namespace) -> object:
-    from .policy import Policy
+_POLICY_OPTIONS = ("allow_dir", "allow_format", "allow_device", "allow_hardlinks",
+                   "allow_mounts", "overlay_dir", "overlay_budget")
 
-    if args.policy == "untrusted":
-        return Policy.untrusted(args.allow_dir)
-    if args.allow_dir:
-        raise UsageError("--allow-dir needs --policy untrusted")
-    return None
+
+def _policy(args: argparse.Namespace) -> object:
+    from .policy import DEFAULT_FORMATS, Policy, PolicyError
+
+    if args.policy != "untrusted":
+        # --overlay-dir also names --to-blockdev's overlays; the others are the policy's.
+        skip = ("overlay_dir",) if getattr(args, "to_blockdev", False) else ()
+        given = [k for k in _POLICY_OPTIONS if getattr(args, k, None) and k not in skip]
+        if given:
+            raise UsageError(f"--{given[0].replace('_', '-')} needs --policy untrusted")
+        return None
+    try:
+        return Policy.untrusted(
+            args.allow_dir, formats=args.allow_format or DEFAULT_FORMATS,
+            devices=args.allow_device, allow_hardlinks=args.allow_hardlinks,
+            allow_mounts=args.allow_mounts,
+            overlay_dir=args.overlay_dir, overlay_budget=_size(args.overlay_budget))
+    except PolicyError as exc:
+        raise UsageError(f"--policy untrusted: {exc}") from None
+
+
+def _size(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from .values import ValueProblem, parse_size
+
+    try:
+        return parse_size("overlay-budget", text)[0]
+    except ValueProblem as p:
+        raise UsageError(f"--overlay-budget: {p.message}") from None
 
 
 def _check_command(args: argparse.Namespace) -> int:
@@ -180,18 +220,12 @@ def _check_command(args: argparse.Namespace) -> int:
         return _check_file(args)
     if not args.drives:
         raise UsageError("give at least one DRIVE, --argv -- QEMU-COMMAND-LINE, or -f FILE")
-    drives: Sequence[str | DriveArg] = args.drives
-    snapshot = False
-    if args.argv and args.dialect == "qemu-7.2":
-        return _argv_command(args)
+    if args.argv and args.policy != "untrusted" and args.dialect == "qemu-7.2":
+        return _argv_command(args)  # the whole command line (qdrive.check_argv)
     if args.argv:
-        from .argv import read_argv
-
-        cmd = read_argv(args.drives)
-        drives, snapshot = cmd.drives, cmd.snapshot
-        if args.machine == "pc":
-            args.machine = cmd.machine
-    result = _run_check(drives, args, snapshot)
+        result = _run_argv(args)
+    else:
+        result = _run_check(args.drives, args)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -279,6 +313,19 @@ def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,
         raise UsageError(str(exc)) from None
 
 
+def _run_argv(args: argparse.Namespace) -> CheckResult:
+    from .argv import check_argv
+
+    if args.dialect != "qemu-7.2":
+        raise UsageError("--argv reads QEMU 7.2 command lines (--dialect qemu-7.2)")
+    try:
+        return check_argv(args.drives, policy=_policy(args),  # type: ignore[arg-type]
+                          machine=None if args.machine == "pc" else args.machine,
+                          probe_files=not args.offline)
+    except ValueError as exc:  # unknown machine
+        raise UsageError(str(exc)) from None
+
+
 def _exit_code(result: CheckResult, strict: bool) -> int:
     if not result.ok:
         return 1
@@ -350,6 +397,9 @@ def _human(result: CheckResult, out: TextIO, explain: bool = False,
             _explain(r.drive, out)
         if blockdev and r.drive is not None:
             _blockdev(r, out)
+    for r in result.options:
+        if r.error is not None:
+            print(style("31", r.error.render(r.text, PROG, r.option)), file=out)
     first = result.first_error
     if first is not None and len(result.drives) > 1 and not first[1].code.startswith("policy"):
         print(f"QEMU stops at the first error: {first[1].message}", file=out)

@@ -13,7 +13,7 @@ import stat
 
 import attrs
 
-__all__ = ["ProbeResult", "probe_file", "file_identity", "MAGIC"]
+__all__ = ["ProbeResult", "probe_file", "probe_fd", "file_identity", "MAGIC"]
 
 # Format magic at offset 0 (block/*.c *_probe()); raw is the fallback.
 MAGIC = (
@@ -47,13 +47,18 @@ def probe_file(path: str) -> ProbeResult:
     except ValueError:  # a NUL in the name: no such file can exist
         return ProbeResult(False, os.strerror(errno.ENOENT))
     try:
+        return probe_fd(fd, os.access(path, os.W_OK))
+    finally:
+        os.close(fd)
+
+
+def probe_fd(fd: int, write_access: bool) -> ProbeResult:
+    """The header probe of an image already open as ``fd`` (the policy's checked inode)."""
+    try:
         st = os.fstat(fd)
         header = os.pread(fd, 2048, 0) if not stat.S_ISDIR(st.st_mode) else b""
     except OSError as exc:
         return ProbeResult(True, os.strerror(exc.errno or errno.EIO))
-    finally:
-        os.close(fd)
-    write_access = os.access(path, os.W_OK)
     fmt = next((name for magic, name in MAGIC if header.startswith(magic)), "raw")
     return ProbeResult(True, "", fmt, write_access,
                        stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode),

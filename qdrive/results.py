@@ -85,19 +85,30 @@ class CheckResult:
 
     dialect: str
     drives: tuple[DriveResult, ...]
+    # Other options of a command line the untrusted policy refused (check_argv): each a
+    # DriveResult whose ``option`` is the option and ``text`` its argument.
+    options: tuple[DriveResult, ...] = ()
+    # The descriptor hand-off (qdrive._handoff.HandOff) when check(..., hand_off=True)
+    # accepted every drive; it owns open descriptors, so it takes no part in equality.
+    hand_off: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.drives)
+        return all(r.ok for r in self.drives) and all(r.ok for r in self.options)
 
     @property
     def first_error(self) -> tuple[DriveResult, Diagnostic] | None:
-        """The error QEMU prints (it stops at the first): by stage, then drive order."""
+        """The error QEMU prints (it stops at the first): by stage, then drive order;
+        a refused option comes first (it is the policy's, not QEMU's)."""
         def order(n: int, e: Diagnostic) -> tuple[int, int, int]:
             if e.stage is Stage.PARSE:
                 return (0, 0, n)
             return (1, 0, n) if e.stage < Stage.BOARD else (2, e.stage, n)
 
+        refused = [r for r in self.options if r.error is not None]
+        if refused:
+            assert refused[0].error is not None
+            return refused[0], refused[0].error
         errs = [(order(n, r.error), r) for n, r in enumerate(self.drives) if r.error]
         if not errs:
             return None
@@ -132,8 +143,12 @@ class CheckResult:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape `qdrive check --json` prints."""
-        return {"ok": self.ok, "dialect": self.dialect,
-                "drives": [r.to_json() for r in self.drives]}
+        out: dict[str, Any] = {"ok": self.ok, "dialect": self.dialect,
+                               "drives": [r.to_json() for r in self.drives]}
+        if self.options:
+            out["options"] = [{"option": r.option, "text": r.text,
+                               "error": r.to_json()["error"]} for r in self.options]
+        return out
 
     def dumps(self) -> str:
         return json.dumps(self.to_json())

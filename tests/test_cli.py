@@ -163,22 +163,27 @@ def test_usage_errors() -> None:
     assert run("check", "-f", "x", "file=y").returncode == 2
     assert run("check", "--machine", "virt", "file=x").returncode == 2
     assert run("check", "--allow-dir", "/tmp", "file=x").returncode == 2
+    for bad in ("", "relative/dir", "/nonexistent-qdrive-dir"):
+        p = run("check", "--policy", "untrusted", "--allow-dir", bad, "file=x,format=raw")
+        assert p.returncode == 2 and "--policy untrusted: allow_dirs" in p.stderr, (bad, p)
+    assert run("check", "--policy", "untrusted", "file=x,format=raw").returncode == 2
 
 
 POLICY = {
     "file=disk.img": "untrusted drive: format= is required",
-    "file=nbd:localhost:1,format=raw": "untrusted drive: protocol 'nbd' in file name",
+    "file=nbd:localhost:1,format=raw": "untrusted drive: the file name 'nbd:localhost:1' "
+                                       "selects the protocol 'nbd'",
     "file=disk.img,format=raw,file.driver=nbd": "untrusted drive: protocol driver 'nbd' is "
                                                "not allowed",
-    "file=json:{},format=raw": "untrusted drive: json: pseudo-filenames are not allowed",
-    "file=/etc/passwd,format=raw": "untrusted drive: '/etc/passwd' resolves to '/etc/passwd', "
-                                   "outside the allowed directories",
-    "file=../../etc/passwd,format=raw": "outside the allowed directories",
+    "file=json:{},format=raw": "untrusted drive: json: pseudo-file names are not allowed",
+    "file=/etc/passwd,format=raw": "untrusted drive: '/etc/passwd' is outside the allowed "
+                                   "directories",
+    "file=../../etc/passwd,format=raw": "it leads out of the allowed directory",
     "file=disk.img,format=raw,backing.file.filename=/etc/shadow":
         "untrusted drive: option 'backing.file.filename' makes QEMU open another file",
-    "file=link.img,format=raw": "resolves to '/etc/hostname'",
-    "file=backed.qcow2,format=qcow2": "untrusted drive: image 'backed.qcow2' names a backing "
-                                      "file 'disk.img'",
+    "file=link.img,format=raw": "'link.img' in ",
+    "file=backed.qcow2,format=qcow2": "untrusted drive: image 'backed.qcow2' names its backing "
+                                      "file 'disk.img': its format would be probed",
 }
 
 
@@ -191,6 +196,8 @@ def test_policy_refusals(images: Path) -> None:
         header = bytearray(b"QFI\xfb\x00\x00\x00\x03" + bytes(504))
         header[8:16] = (104).to_bytes(8, "big")  # backing_file_offset
         header[16:20] = (8).to_bytes(4, "big")  # backing_file_size
+        header[20:24] = (16).to_bytes(4, "big")  # cluster_bits
+        header[100:104] = (104).to_bytes(4, "big")  # header_length
         header[104:112] = b"disk.img"
         backed.write_bytes(bytes(header))
     for drive, message in POLICY.items():

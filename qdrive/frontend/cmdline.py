@@ -195,12 +195,19 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
 
     ``probe_files=False`` judges without opening any file (images, secret files, the
     pr-helper socket): only what the command line itself says;
-    ``policy`` (a :class:`qdrive.Policy`) is applied to the drives as :func:`qdrive.check`
-    does.
+    ``policy`` (a trusted :class:`qdrive.Policy`) is applied to the drives as
+    :func:`qdrive.check` does; an untrusted one raises ValueError: use
+    :func:`qdrive.argv.check_argv`, which judges every option against its allow-list.
     """
     from ..check import check
     from ..results import _qemu_line
 
+    if policy is not None and getattr(policy, "untrusted_input", False):
+        # This reader opens secret files and -blockdev images by name; the untrusted
+        # policy's reader judges every option against its allow-list and opens nothing
+        # outside the allowed directories.
+        raise ValueError("an untrusted policy judges a command line with "
+                         "qdrive.argv.check_argv(argv, policy=...)")
     cmd = read_argv(argv)
     machine_type = cmd.machine
     tokens = _tokens(argv)

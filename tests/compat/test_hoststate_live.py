@@ -44,7 +44,7 @@ def test_every_state_has_cases() -> None:
 
 def test_unmodelled_cases_still_disagree() -> None:
     """A ``needs`` mark is honest: qdrive still parts from the recorded QEMU 7.2 there
-    (those cases are -blockdev lines whose host state qdrive does not judge on -blockdev nodes yet)."""
+    (-blockdev lines whose host state qdrive does not judge on -blockdev nodes yet)."""
     _, recorded = corpus.read(oracle.qemu("7.2").fixtures / "hoststate.jsonl")
     by_id = {r["id"]: r for r in recorded}
     marked = [c for c in hoststate.cases() if not hoststate.modelled(c)]
