@@ -103,12 +103,15 @@ def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
 def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
          probe_files: bool, policy: Policy | None) -> DriveResult:
     text = arg.text
-    conv = convert_72(text, items, board.default_if, slots.place)
-    found = _probe_once(items) if probe_files and conv.format_probed else None
-    if found is not None and found.format not in (None, "raw"):
-        # Unknown-option checks name the probed format: look before judging them.
+    conv = convert_72(text, items, board.default_if, slots.place, probe=probe_files)
+    found = _probe_once(items) if probe_files else None
+    if found is not None and found.exists and not found.error:
+        # Unknown-option checks name the probed format, children and raw's offset/size
+        # look at the header (qdrive/frontend/opentime.py): look before judging them.
         slots.last = None
-        conv = convert_72(text, items, board.default_if, slots.place, found.format)
+        fmt = found.format if conv.format_probed and found.format else "raw"
+        conv = convert_72(text, items, board.default_if, slots.place, fmt, image=found,
+                          probe=True)
     refusal = None
     if policy is not None and (conv.error is None or conv.error.stage > Stage.FILL):
         refusal = policy.refusal(items, conv.drive, text)
@@ -155,6 +158,8 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None) -> Con
     if conv.empty or conv.error is not None and conv.error.stage <= Stage.FILE:
         return conv
     name = _local_name(items)
+    if not name and conv.seen is not None:  # read through a format child (file.driver=raw)
+        found, name = conv.seen, conv.seen_name
     if not name:
         return conv
     if found is None:
@@ -212,7 +217,8 @@ def _format_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
                 "Try the 'qcow2' driver instead.")
     if fmt == "vdi" and found.format == "raw":  # block/vdi.c: signature at offset 0x40
         signature = int.from_bytes(found.head[0x40:0x44].ljust(4, b"\0"), "little")
-        return f"Image not in VDI format (bad signature {signature:08x})"
+        if signature != 0xBEDA107F:
+            return f"Image not in VDI format (bad signature {signature:08x})"
     if fmt in _NOT_THIS_FORMAT and found.format != fmt:
         return _NOT_THIS_FORMAT[fmt]
     # block/file-posix.c raw_open_common(): the protocol driver must fit the file type.

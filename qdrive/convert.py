@@ -17,8 +17,10 @@ import attrs
 
 from . import rules
 from ._syntax import RawOption
+from .frontend import opentime
 from .diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from .model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media
+from .probe import ProbeResult
 from .options import (
     ALIASES, COMMON_KEYS, FORMAT_KEYS, LEGACY_KEYS, NODE_KEYS, OPTIONS, TABLE_KEYS, Kind,
     qdict_order,
@@ -83,6 +85,8 @@ class Conversion:
     format_probed: bool = False  # no format=/driver=: QEMU probes the file
     probed_format: str | None = None  # what probing found (check() with probe_files)
     opened_read_only: bool = False  # read-only=on, media=cdrom or snapshot=on (overlay)
+    seen: ProbeResult | None = None  # what the format reads through a format file child
+    seen_name: str = ""  # the file name QEMU reports for it (the innermost file's)
 
     def span_of(self, key: str) -> Span:
         """The span of the last item with ``key``, or the whole string."""
@@ -96,14 +100,20 @@ Placer = Callable[[Interface, int, int, int, Span], tuple[int, int]]
 
 
 def convert_72(text: str, items: list[RawOption], default_if: Interface,
-               place: Placer | None = None, assume_format: str = "raw") -> Conversion:
+               place: Placer | None = None, assume_format: str = "raw",
+               image: ProbeResult | None = None, probe: bool = False) -> Conversion:
     """Run QEMU 7.2's -drive checks over ``items``; never raises.
 
     ``assume_format`` is the format probing would pick when the drive names none
     (check() passes what it found in the file; the string alone suggests raw).
+    ``image`` is the image's header when check() probed it (its backing file name,
+    its size); None keeps the verdict to what the string alone decides. ``probe``
+    lets the node graph read the headers of the images its children name.
     """
     conv = Conversion(text, items=items)
     run = _Run(conv, default_if, place or rules.place_alone, assume_format)
+    run.image = image
+    run.probe = probe
     try:
         run.parse_stage()
         run.legacy_stage()
@@ -131,6 +141,8 @@ class _Run:
         self.explicit_cache: set[str] = set()
         self.leftover_cache: Entry | None = None
         self.late_error: Diagnostic | None = None  # reported after the image is open
+        self.image: ProbeResult | None = None  # the header check() read, if it probed
+        self.probe = False  # children's images may be read (check(probe_files=True))
 
     # -- util/qemu-option.c opts_parse() -------------------------------------------------
     def parse_stage(self) -> None:
@@ -389,6 +401,9 @@ class _Run:
         if "driver" in child and child["driver"].value not in KNOWN_DRIVERS:
             raise error("unknown-driver", f"Unknown driver '{child['driver'].value}'",
                         child["driver"].span, Stage.FILL)
+        if "driver" in child and opentime.format_child(child["driver"].value):
+            self._format_child(child, name)
+            return
         if "driver" not in child:
             if not name:  # file.* options but no file name: the child node has nothing
                 raise error("no-driver-or-file", "Must specify either driver or file",
@@ -426,6 +441,17 @@ class _Run:
                         f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
         self.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
 
+    def _format_child(self, child: dict[str, Entry], name: str) -> None:
+        """file.driver=<format or filter>: a node graph below the drive's node (hook into
+        qdrive/frontend/nodes.py); what the top format's probe reads comes back as
+        ``conv.seen``."""
+        problem, seen, seen_name = opentime.format_child_open(child, name, self.probe,
+                                                   Span(0, len(self.conv.text)))
+        if problem is not None:
+            raise Stop(attrs.evolve(problem, stage=min(problem.stage, Stage.CHILD)))
+        self.conv.seen, self.conv.seen_name = seen, seen_name
+        self.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
+
     def _node(self, driver: str, protocol: bool) -> None:
         node_keys = NODE_KEYS - {"driver"}
         for key in sorted((k for k in node_keys if k in self.qdict),
@@ -460,7 +486,8 @@ class _Run:
     def _format_options(self, driver: str, protocol: bool) -> None:
         """The format driver's own options, then QEMU's check for unused ones."""
         taken = TABLE_KEYS
-        kinds = FORMAT_KEYS.get(driver, {})
+        info = opentime.driver_info(driver)
+        kinds = FORMAT_KEYS.get(driver) or opentime.kinds(info)
         # block/raw-format.c raw_open() reads offset/size before it looks for its file
         # child; the other format drivers look for the child first.
         if self.no_file_child is not None and driver != "raw":
@@ -468,13 +495,20 @@ class _Run:
         rest = {k: e for k, e in self.qdict.items() if k not in taken
                 and not k.startswith("file.") and not k.startswith("stats-intervals.")}
         options = dict(self.f.get("driver_options") or {})  # type: ignore[call-overload]
+        values: dict[str, object] = {}
         for key in sorted(rest, key=lambda k: (qdict_order(k), -rest[k].seq)):
-            if key in kinds:
-                _typed(key, rest[key], kinds[key], Stage.NODE, self.conv.warnings)
+            if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)):
+                values[key] = _typed(key, rest[key], kinds[key], Stage.NODE,
+                                     self.conv.warnings)
                 rules.check_format_choice(driver, key, rest[key])
         if self.no_file_child is not None:
             self._missing_file_child()
-        unknown = [k for k in rest if k not in kinds]
+        if driver == "raw" and ("offset" in values or "size" in values):
+            self._raw_limits(values, rest)
+        # The node's other children (backing.*, data-file.*, image.* ...): hook into
+        # qdrive/frontend/opentime.py, which walks block.c's order for them.
+        opentime.node_checks(info, rest, self.image, Span(0, len(self.conv.text)))
+        unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)]
         if self.leftover_cache is not None:
             unknown.append("cache")
             rest["cache"] = self.leftover_cache
@@ -490,6 +524,20 @@ class _Run:
         self.f["driver_options"] = options
         if "driver" in self.qdict and "format" not in self.f:
             self.f["format"] = self.qdict["driver"].value
+
+    def _raw_limits(self, values: dict[str, object], rest: dict[str, Entry]) -> None:
+        """block/raw-format.c raw_apply_options(): against the file when check() read it."""
+        offset = values.get("offset", 0)
+        size = values.get("size")
+        assert isinstance(offset, int) and (size is None or isinstance(size, int))
+        span = (rest.get("offset") or rest["size"]).span
+        child_driver = self.qdict.get("file.driver")
+        if self.image is not None and self.image.size is not None and \
+                (child_driver is None or child_driver.value == "file"):
+            opentime.raw_limits(offset, size, self.image.size, span)
+        if size is not None and size % 512:
+            raise error("raw-size-align", "Specified size is not multiple of 512", span,
+                        Stage.NODE)
 
     def build(self) -> Drive:
         fields = dict(self.f)

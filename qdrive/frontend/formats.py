@@ -1,0 +1,111 @@
+"""The checks a driver's own open makes on its options and on the image header it reads.
+
+Each function mirrors one driver's open in QEMU 7.2 (the file is cited per check) for a
+lone -drive: a name that only another option of the command line could define (a
+secret, a throttle group, a node) is not defined, so QEMU's "not found" message is the
+answer. :func:`driver_checks` runs the one for the node's driver; it raises Stop with
+QEMU's text or returns when the driver would open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..diagnostics import Span, Stage, error
+
+if TYPE_CHECKING:
+    from ..probe import ProbeResult
+
+__all__ = ["driver_checks", "crypt_method"]
+
+Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
+Check = Callable[[Options, "ProbeResult | None", Span], None]
+
+
+def _fail(message: str, span: Span) -> None:
+    raise error("driver-open", message, span, Stage.NODE)
+
+
+def _secret(key: str, options: Options, span: Span, label: str | None = None) -> None:
+    """crypto/block-luks.c qcrypto_block_luks_open(), crypto/secret_common.c lookup."""
+    entry = options.get(key)
+    if entry is None:
+        _fail(f"Parameter '{label or key}' is required for cipher", span)
+    _fail(f"No secret with id '{entry.value}'", entry.span)
+
+
+def _luks(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/crypto.c block_crypto_open_generic(): the secret is looked up before the
+    # LUKS header is read.
+    _secret("key-secret", options, span)
+
+
+def crypt_method(fmt: str, head: bytes) -> int:
+    """The header's crypt_method: qcow2 at offset 32, qcow (v1) at 36 (big endian)."""
+    at = 32 if fmt == "qcow2" else 36
+    return int.from_bytes(head[at:at + 4], "big") if len(head) >= at + 4 else 0
+
+
+def _encrypted(fmt: str) -> Check:
+    def check(options: Options, image: ProbeResult | None, span: Span) -> None:
+        # block/qcow2.c qcow2_update_options_prepare(), block/qcow.c qcow_open().
+        if image is None or image.format != fmt:
+            return
+        method = crypt_method(fmt, image.head)
+        wanted = options.get("encrypt.format")
+        if method == 0:
+            if wanted is not None:
+                _fail("No encryption in image header, but options specified format "
+                      f"'{wanted.value}'", wanted.span)
+            return
+        header = {1: "aes", 2: "luks"}.get(method)
+        if header is None:
+            _fail(f"Unsupported encryption method {method}", span)
+        if wanted is not None and wanted.value != header:
+            _fail(f"Header reported '{header}' encryption format but options specify "
+                  f"'{wanted.value}'", wanted.span)
+        _secret("encrypt.key-secret", options, span)
+    return check
+
+
+def _throttle(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/throttle.c throttle_parse_options(): groups come from -object.
+    group = options.get("throttle-group")
+    if group is None:
+        _fail("Please specify a throttle group", span)
+    _fail(f"Throttle group '{group.value}' does not exist", group.span)
+
+
+def _copy_on_read(options: Options, image: ProbeResult | None, span: Span) -> None:
+    bottom = options.get("bottom")  # block/copy-on-read.c cor_open()
+    if bottom is not None:
+        _fail(f"Bottom node '{bottom.value}' not found", bottom.span)
+
+
+def _replication(options: Options, image: ProbeResult | None, span: Span) -> None:
+    mode, top = options.get("mode"), options.get("top-id")  # block/replication.c
+    if mode is None:
+        _fail("Missing the option mode", span)
+    if mode.value == "primary":
+        if top is not None:
+            _fail("The primary side does not support option top-id", top.span)
+    elif mode.value == "secondary":
+        if top is None:
+            _fail("Missing the option top-id", mode.span)
+    else:
+        _fail("The option mode's value should be primary or secondary", mode.span)
+
+
+_CHECKS: dict[str, Check] = {
+    "luks": _luks, "qcow2": _encrypted("qcow2"), "qcow": _encrypted("qcow"),
+    "throttle": _throttle, "copy-on-read": _copy_on_read, "replication": _replication,
+}
+
+
+def driver_checks(driver: str, options: Options, image: ProbeResult | None,
+                  span: Span) -> None:
+    """The driver's open-time checks of ``options`` (the node's own, by key)."""
+    check = _CHECKS.get(driver)
+    if check is not None:
+        check(options, image, span)

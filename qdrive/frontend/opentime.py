@@ -1,0 +1,108 @@
+"""What the top node's driver decides at open time, beyond the options qdrive always knew.
+
+The hooks convert.py calls from ``_format_options`` (block.c bdrv_open_inherit() of the
+drive's node): the node's option kinds from the derived tables (drivers.py), the
+checks of its children other than ``file`` (backing.*, data-file.*, image.*, ... through
+nodes.py) and the checks a driver makes against the image it opened (block/raw-format.c
+raw_read_options(): offset and size against the file's length).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ..diagnostics import Diagnostic, Span, Stop, error
+from ..diagnostics import Stage
+from ..options import Kind
+from . import drivers, formats, nodes
+
+if TYPE_CHECKING:
+    from ..probe import ProbeResult
+
+__all__ = ["format_child", "format_child_open", "driver_info", "kinds", "typed", "consumed", "node_checks", "raw_limits"]
+
+
+def driver_info(name: str) -> drivers.DriverInfo | None:
+    return drivers.driver(name)
+
+
+def kinds(info: drivers.DriverInfo | None) -> Mapping[str, Kind]:
+    return info.kinds if info is not None else {}
+
+
+def typed(info: drivers.DriverInfo | None, key: str) -> bool:
+    return info is not None and info.typed(key)
+
+
+def consumed(info: drivers.DriverInfo | None, key: str) -> bool:
+    """``key`` is read by the node itself or belongs to one of its children."""
+    if info is None:
+        return False
+    return info.owns(key) or info.child_of(key) not in (None, "file")
+
+
+def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry],
+                image: ProbeResult | None, whole: Span) -> None:
+    """The children's opens, in block.c's order: the driver's own children, then backing."""
+    if info is None:
+        return
+    groups = nodes.split_children(info, {k: e for k, e in rest.items()
+                                         if not k.startswith("file.") and k != "file"})
+    own = groups.pop("", {})
+    groups.pop("file", None)
+    backing = groups.pop("backing", {})
+    probe = image is not None
+    formats.driver_checks(info.name, own, image, whole)
+    for child, sub in sorted(groups.items()):
+        if child == "data-file" and info.name == "qcow2" and image is not None \
+                and image.format == "qcow2" and not _external_data(image.head):
+            raise error("data-file", "'data-file' can only be set for images with an "
+                        "external data file", _last(sub, whole), Stage.NODE)
+        problem = nodes.open_child(child, sub, _last(sub, whole),
+                                   optional=nodes._optional(info, child), probe=probe)
+        if problem is not None:
+            raise Stop(problem)
+    header = image.backing_file if image is not None and image.format == info.name else None
+    if backing and not probe and info.supports_backing and "" not in backing \
+            and "file.filename" not in backing:
+        return  # the header decides (string only: assume it names a backing file)
+    problem = nodes.open_backing(backing, _last(backing, whole), header,
+                                 info.supports_backing, probe)
+    if problem is not None:
+        raise Stop(problem)
+
+
+def format_child(driver: str) -> bool:
+    """``file.driver=`` names a format or filter: the file child is itself a graph."""
+    info = drivers.driver(driver)
+    return info is not None and not info.protocol and driver in drivers.known()
+
+
+def format_child_open(child: Mapping[str, nodes._Entry], filename: str, probe: bool,
+                      whole: Span) -> tuple[Diagnostic | None, ProbeResult | None, str]:
+    return nodes.open_format_child(dict(child), filename or None, whole, probe)
+
+
+def _last(options: Mapping[str, nodes._Entry], whole: Span) -> Span:
+    if not options:
+        return whole
+    return max(options.values(), key=lambda e: e.seq).span
+
+
+def _external_data(head: bytes) -> bool:
+    # qcow2 v3 header: incompatible_features (u64 at 72), bit 2 = external data file.
+    if len(head) < 80 or int.from_bytes(head[4:8], "big") < 3:
+        return False
+    return bool(int.from_bytes(head[72:80], "big") & 4)
+
+
+def raw_limits(offset: int, size: int | None, file_size: int, span: Span) -> None:
+    """block/raw-format.c raw_apply_options(): offset/size must fit inside the file."""
+    if offset > file_size:
+        raise error("raw-offset", f"Offset ({offset}) cannot be greater than size of the "
+                    f"containing file ({file_size})", span, Stage.NODE)
+    if size is not None and file_size - offset < size:
+        raise error("raw-size", f"The sum of offset ({offset}) and size ({size}) has to be "
+                    f"smaller or equal to the  actual size of the containing file "
+                    f"({file_size})", span, Stage.NODE)
