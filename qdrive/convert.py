@@ -17,7 +17,7 @@ import attrs
 
 from . import rules
 from ._syntax import RawOption
-from .frontend import opentime
+from .frontend import jsonname, opentime
 from .diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from .model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media
 from .probe import ProbeResult
@@ -143,6 +143,7 @@ class _Run:
         self.late_error: Diagnostic | None = None  # reported after the image is open
         self.image: ProbeResult | None = None  # the header check() read, if it probed
         self.probe = False  # children's images may be read (check(probe_files=True))
+        self.json_file_ref: Entry | None = None  # json:{"file": "node"}
 
     # -- util/qemu-option.c opts_parse() -------------------------------------------------
     def parse_stage(self) -> None:
@@ -366,12 +367,16 @@ class _Run:
     def open_stage(self) -> None:
         if self.conv.empty:
             return
+        self._json_name()
         driver_entry = self.qdict.get("driver") or self.qdict.get("format")
         driver = driver_entry.value if driver_entry else None
         if driver is not None and driver not in KNOWN_DRIVERS:
             raise error("unknown-driver", f"Unknown driver '{driver}'", driver_entry.span
                         if driver_entry else Span(0, 0), Stage.FILL)
         self.conv.format_probed = driver is None
+        if self.json_file_ref is not None:  # {"file": "name"}: a reference to a node
+            raise Stop(attrs.evolve(opentime.reference_error(self.json_file_ref),
+                                    stage=Stage.CHILD))
         child = {k[5:]: e for k, e in self.qdict.items() if k.startswith("file.")}
         protocol = driver in PROTOCOL_DRIVERS
         if protocol:  # the drive's node is itself the protocol node: no file child
@@ -391,6 +396,27 @@ class _Run:
         self._node(driver or self.assume_format, protocol)
         if self.late_error is not None:
             raise Stop(self.late_error)
+
+    def _json_name(self) -> None:
+        """block.c parse_json_protocol(): file=json:{...} becomes the node's options
+        (qdrive/frontend/jsonname.py); keys the drive already has are kept."""
+        entry = self.qdict.get("file")
+        if entry is None or not entry.value.startswith(jsonname.PREFIX):
+            return
+        try:
+            parsed = jsonname.parse(entry.value)
+        except jsonname.JsonNameError as e:
+            raise error("json-name", str(e), entry.span, Stage.FILL) from None
+        del self.qdict["file"]
+        present = set(self.qdict) | ({"driver"} if "format" in self.qdict else set())
+        for n, (key, value) in enumerate(parsed.items()):
+            if key in present:
+                continue
+            new = Entry(key, "" if value is None else value, entry.item, 30_000 + n)
+            if key == "file":
+                self.json_file_ref = new
+                continue
+            self.qdict[key] = new
 
     def _child_node(self, child: dict[str, Entry], file_entry: Entry | None) -> None:
         if file_entry is not None and "filename" in child:
@@ -432,11 +458,14 @@ class _Run:
         aio = child.get("aio") or self.qdict.get("aio")
         if aio is not None and aio.value == "native" and not (direct and is_true(direct.value)):
             rules.native_needs_direct(aio.span)
+        driver = child["driver"].value if "driver" in child else opentime.protocol_of(name)
+        # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
+        # hook into qdrive/frontend/opentime.py (the derived tables).
+        opentime.protocol_checks(driver, child)
         unknown = [k for k in child if k not in NODE_KEYS and k not in
-                   rules.FILE_POSIX_KEYS]
+                   rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)]
         if unknown:
             key = min(unknown, key=lambda k: (qdict_order(k), -child[k].seq))
-            driver = child["driver"].value if "driver" in child else "file"
             raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
                         f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
         self.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
@@ -490,6 +519,8 @@ class _Run:
         kinds = FORMAT_KEYS.get(driver) or opentime.kinds(info)
         # block/raw-format.c raw_open() reads offset/size before it looks for its file
         # child; the other format drivers look for the child first.
+        if self.no_file_child is not None and not opentime.has_file_child(info):
+            self.no_file_child = None  # blkreplay, quorum ...: other children instead
         if self.no_file_child is not None and driver != "raw":
             self._missing_file_child()
         rest = {k: e for k, e in self.qdict.items() if k not in taken

@@ -108,6 +108,11 @@ def open_backing(options: Options, span: Span, header_backing: str | None,
     return attrs.evolve(problem, message=f"Could not open backing file: {problem.message}")
 
 
+def reference(ref: _Entry) -> Diagnostic:
+    """bdrv_lookup_bs(): a lone -drive defines no other node that a reference could name."""
+    return _stop(f"Cannot find device='{ref.value}' nor node-name='{ref.value}'", ref.span)
+
+
 def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: str | None,
           span: Span, probe: bool, protocol_child: bool) -> Diagnostic | None:
     """bdrv_open_inherit() of one node; the first error, or None when it opens."""
@@ -116,8 +121,7 @@ def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: s
         if options or filename:
             return _stop("Cannot reference an existing block device with additional "
                          "options or a new filename", ref.span)
-        # A lone -drive defines no other node that a reference could name.
-        return _stop(f"Cannot find device='{ref.value}' nor node-name='{ref.value}'", ref.span)
+        return reference(ref)
     drv_entry = options.get("driver")
     info = None
     if drv_entry is not None:
@@ -250,6 +254,11 @@ def _optional(info: drivers.DriverInfo, child: str) -> bool:
     table = drivers.child_rows(info.name)
     name = child.rstrip("0123456789") + "N" if child[-1:].isdigit() else child
     return bool(table.get(name, {}).get("optional", True))
+
+
+def typed_options(info: drivers.DriverInfo, own: Mapping[str, _Entry]) -> Diagnostic | None:
+    """The first value of ``own`` that the driver's QemuOpts would refuse."""
+    return _typed(info, own)
 
 
 def _typed(info: drivers.DriverInfo, own: Mapping[str, _Entry]) -> Diagnostic | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+import attrs
+
 from ..diagnostics import Diagnostic, Span, Stop, error
 from ..diagnostics import Stage
 from ..options import Kind
@@ -54,6 +56,10 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     backing = groups.pop("backing", {})
     probe = image is not None
     formats.driver_checks(info.name, own, image, whole)
+    for child in _required_children(info):
+        if child not in groups:
+            raise error("no-child", f'A block device must be specified for "{child}"', whole,
+                        Stage.NODE)
     for child, sub in sorted(groups.items()):
         if child == "data-file" and info.name == "qcow2" and image is not None \
                 and image.format == "qcow2" and not _external_data(image.head):
@@ -73,6 +79,38 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
         raise Stop(problem)
 
 
+def protocol_of(filename: str) -> str:
+    """block.c bdrv_find_protocol(): the driver a file name's ``prefix:`` picks."""
+    prefix, colon, _ = filename.partition(":")
+    if colon and prefix and "/" not in prefix:
+        return drivers.protocols().get(prefix, "file")
+    return "file"
+
+
+def consumed_by(driver: str, key: str) -> bool:
+    info = drivers.driver(driver)
+    return info is not None and info.owns(key)
+
+
+def has_file_child(info: drivers.DriverInfo | None) -> bool:
+    return info is None or "file" in info.children
+
+
+def protocol_checks(driver: str, child: Mapping[str, nodes._Entry]) -> None:
+    """A protocol child's typed runtime options (file-posix's are rules.py's)."""
+    info = drivers.driver(driver)
+    if info is None or driver in ("file", "host_device", "host_cdrom"):
+        return
+    problem = nodes.typed_options(info, child)
+    if problem is not None:
+        raise Stop(attrs.evolve(problem, stage=Stage.CHILD))
+
+
+def reference_error(entry: nodes._Entry) -> Diagnostic:
+    """A child given as the name of another node: a lone -drive defines none."""
+    return nodes.reference(entry)
+
+
 def format_child(driver: str) -> bool:
     """``file.driver=`` names a format or filter: the file child is itself a graph."""
     info = drivers.driver(driver)
@@ -82,6 +120,12 @@ def format_child(driver: str) -> bool:
 def format_child_open(child: Mapping[str, nodes._Entry], filename: str, probe: bool,
                       whole: Span) -> tuple[Diagnostic | None, ProbeResult | None, str]:
     return nodes.open_format_child(dict(child), filename or None, whole, probe)
+
+
+def _required_children(info: drivers.DriverInfo) -> list[str]:
+    return [name for name, row in drivers.child_rows(info.name).items()
+            if name not in ("file", "backing") and not name.endswith(".N")
+            and not row.get("optional", True)]
 
 
 def _last(options: Mapping[str, nodes._Entry], whole: Span) -> Span:
