@@ -138,11 +138,23 @@ def _probe_once(items: list[RawOption]) -> ProbeResult | None:
 
 
 def _local_name(items: list[RawOption]) -> str:
+    """The local file the drive opens, if any. file= goes through bdrv_find_protocol()
+    (a ``prefix:`` names a protocol); file.filename= and filename= with driver=file are
+    taken literally (block.c bdrv_fill_options() parses only the file= name)."""
     keys = {i.key: i.value for i in items}
-    name = keys.get("file") or keys.get("file.filename") or ""
-    if not name or ":" in name.split("/")[0] or keys.get("file.driver", "file") != "file":
+    if keys.get("driver") in _FILE_POSIX and keys.get("filename"):
+        return keys["filename"]
+    if keys.get("file.driver", "file") != "file":
         return ""
-    return name
+    name = keys.get("file") or ""
+    if name.startswith("json:"):
+        return ""
+    if name:
+        return "" if ":" in name.split("/")[0] else name
+    return keys.get("file.filename") or ""
+
+
+_FILE_POSIX = ("file", "host_device", "host_cdrom")
 
 
 def _index(drive: Drive) -> int | None:

@@ -461,7 +461,8 @@ class _Run:
         driver = child["driver"].value if "driver" in child else opentime.protocol_of(name)
         # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
         # hook into qdrive/frontend/opentime.py (the derived tables).
-        opentime.protocol_checks(driver, child)
+        opentime.protocol_checks(driver, child, name, file_entry.span if file_entry else
+                                 Span(0, len(self.conv.text)))
         unknown = [k for k in child if k not in NODE_KEYS and k not in
                    rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)]
         if unknown:
@@ -538,6 +539,13 @@ class _Run:
             self._raw_limits(values, rest)
         # The node's other children (backing.*, data-file.*, image.* ...): hook into
         # qdrive/frontend/opentime.py, which walks block.c's order for them.
+        if protocol and info is not None and info.needs_filename:
+            # block.c bdrv_open_common(): file-posix drivers need a name (filename= or file=)
+            names = (rest.get("filename"), self.qdict.get("file"))
+            if not any(e is not None and e.value for e in names):
+                span = self.qdict["driver"].span if "driver" in self.qdict else Span(0, 0)
+                raise error("needs-filename", f"The '{driver}' block driver requires a file "
+                            "name", span, Stage.NODE)
         opentime.node_checks(info, rest, self.image, Span(0, len(self.conv.text)))
         unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)]
         if self.leftover_cache is not None:

@@ -97,7 +97,58 @@ def _replication(options: Options, image: ProbeResult | None, span: Span) -> Non
         _fail("The option mode's value should be primary or secondary", mode.span)
 
 
+def _curl(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/curl.c curl_open(): the cookie, the URL, then the two passwords; the
+    # secrets are looked up before any connection is made.
+    cookie, cookie_secret = options.get("cookie"), options.get("cookie-secret")
+    if cookie is not None and cookie_secret is not None:
+        _fail("curl driver cannot handle both cookie and cookie secret", cookie_secret.span)
+    if cookie_secret is not None:
+        _fail(f"No secret with id '{cookie_secret.value}'", cookie_secret.span)
+    if "url" not in options:
+        _fail("curl block driver requires an 'url' option", span)
+    for key in ("password-secret", "proxy-password-secret"):
+        if key in options:
+            _fail(f"No secret with id '{options[key].value}'", options[key].span)
+
+
+def _iscsi(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/iscsi.c iscsi_open(): the target triple, then the CHAP secret (before the
+    # connection; a connection failure is not predicted, see the report's notes).
+    if "url" not in options and not all(k in options for k in ("transport", "portal",
+                                                                 "target")):
+        _fail("Need all of transport, portal and target options", span)
+    secret, password = options.get("password-secret"), options.get("password")
+    if secret is not None and password is not None:
+        _fail("'password' and 'password-secret' properties are mutually exclusive",
+              secret.span)
+    if secret is not None:
+        _fail(f"No secret with id '{secret.value}'", secret.span)
+
+
+def _nbd(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/nbd.c nbd_process_options(): an address (server.*, or host/port/path), then
+    # the TLS credentials object.
+    has_address = "url" in options or any(k in options for k in ("host", "path")) or any(
+        k.startswith("server.") for k in options)
+    if not has_address:
+        _fail("NBD server address missing", span)
+    creds = options.get("tls-creds")
+    if creds is not None:
+        _fail(f"No TLS credentials with id '{creds.value}'", creds.span)
+
+
+def _file_posix(options: Options, image: ProbeResult | None, span: Span) -> None:
+    manager = options.get("pr-manager")  # block/file-posix.c raw_open_common()
+    if manager is not None:
+        raise error("driver-open", f"No persistent reservation manager with id "
+                    f"'{manager.value}'", manager.span, Stage.CHILD)
+
+
 _CHECKS: dict[str, Check] = {
+    **dict.fromkeys(("http", "https", "ftp", "ftps"), _curl),
+    "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd,
+    **dict.fromkeys(("file", "host_device", "host_cdrom"), _file_posix),
     "luks": _luks, "qcow2": _encrypted("qcow2"), "qcow": _encrypted("qcow"),
     "throttle": _throttle, "copy-on-read": _copy_on_read, "replication": _replication,
 }

@@ -108,6 +108,20 @@ def open_backing(options: Options, span: Span, header_backing: str | None,
     return attrs.evolve(problem, message=f"Could not open backing file: {problem.message}")
 
 
+@attrs.frozen
+class _Synthetic:
+    """An option QEMU derives itself (a URL file name parsed into ``url``)."""
+
+    key: str
+    value: str
+    span: Span
+    seq: int = 1 << 30
+
+
+def synthetic(key: str, value: str, span: Span) -> _Entry:
+    return _Synthetic(key, value, span)  # type: ignore[return-value]
+
+
 def reference(ref: _Entry) -> Diagnostic:
     """bdrv_lookup_bs(): a lone -drive defines no other node that a reference could name."""
     return _stop(f"Cannot find device='{ref.value}' nor node-name='{ref.value}'", ref.span)

@@ -88,22 +88,35 @@ def protocol_of(filename: str) -> str:
 
 
 def consumed_by(driver: str, key: str) -> bool:
+    """``key`` is read by a protocol node of ``driver`` or by one of its children
+    (blkdebug's image.*, vvfat's write-target.*)."""
     info = drivers.driver(driver)
-    return info is not None and info.owns(key)
+    return info is not None and (info.owns(key) or info.child_of(key) is not None)
 
 
 def has_file_child(info: drivers.DriverInfo | None) -> bool:
     return info is None or "file" in info.children
 
 
-def protocol_checks(driver: str, child: Mapping[str, nodes._Entry]) -> None:
-    """A protocol child's typed runtime options (file-posix's are rules.py's)."""
+def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: str,
+                    whole: Span) -> None:
+    """A protocol child's typed runtime options (file-posix's are rules.py's), then its
+    driver's open-time checks (formats.py). A URL file name stands for the options
+    bdrv_parse_filename() would make of it."""
     info = drivers.driver(driver)
-    if info is None or driver in ("file", "host_device", "host_cdrom"):
+    if info is None:
         return
-    problem = nodes.typed_options(info, child)
-    if problem is not None:
-        raise Stop(attrs.evolve(problem, stage=Stage.CHILD))
+    if driver not in ("file", "host_device", "host_cdrom"):
+        problem = nodes.typed_options(info, child)
+        if problem is not None:
+            raise Stop(attrs.evolve(problem, stage=Stage.CHILD))
+    options = dict(child)
+    if filename and driver not in ("file", "host_device", "host_cdrom"):
+        options.setdefault("url", nodes.synthetic("url", filename, whole))
+    try:
+        formats.driver_checks(driver, options, None, whole)
+    except Stop as stop:
+        raise Stop(attrs.evolve(stop.diagnostic, stage=Stage.CHILD)) from None
 
 
 def reference_error(entry: nodes._Entry) -> Diagnostic:
