@@ -469,6 +469,10 @@ class _Run:
             key = min(unknown, key=lambda k: (qdict_order(k), -child[k].seq))
             raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
                         f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
+        if self.conv.format_probed:  # what the probe reads through a protocol (null-co)
+            self.conv.seen, self.conv.seen_name = opentime.protocol_content(
+                driver, name, self.probe, file_entry.span if file_entry else
+                Span(0, len(self.conv.text)))
         self.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
 
     def _format_child(self, child: dict[str, Entry], name: str) -> None:

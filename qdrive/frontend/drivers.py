@@ -33,6 +33,7 @@ class DriverInfo:
     """What one driver's node consumes from its options."""
 
     name: str
+    is_format: bool  # BlockDriver.is_format: its children are opened as protocols
     protocol: bool  # opened with bdrv_file_open (BDRV_O_PROTOCOL): "Block protocol ..."
     kinds: Mapping[str, Kind]  # its own runtime options (QemuOpts, then QAPI scalars)
     children: tuple[str, ...]  # child names ("file", "backing", "image", "children.N")
@@ -99,6 +100,16 @@ def child_rows(name: str) -> Mapping[str, Mapping[str, Any]]:
     return MappingProxyType({c["name"]: c for c in row.get("children", [])})
 
 
+def qapi_struct(name: str | None) -> list[dict[str, Any]]:
+    """A QAPI struct's members, base first (qapi/block-core.json), [] for other types."""
+    return _qapi_members(_tables()[1], name)
+
+
+def qapi_type(driver_name: str) -> str | None:
+    row = _tables()[0]["drivers"].get(driver_name) or {}
+    return row.get("qapi_type")
+
+
 def _qapi_members(qapi: Mapping[str, Any], name: str | None) -> list[dict[str, Any]]:
     members: list[dict[str, Any]] = []
     while name:
@@ -146,7 +157,7 @@ def driver(name: str) -> DriverInfo | None:
         kinds[mname] = Kind.STRING  # read by a QAPI visitor: not typed as QemuOpts are
     file_child = next((c for c in row.get("children", []) if c["name"] == "file"), None)
     return DriverInfo(
-        name=name, protocol="bdrv_file_open" in row.get("open", {}),
+        name=name, is_format=bool(row.get("is_format")), protocol="bdrv_file_open" in row.get("open", {}),
         kinds=MappingProxyType(kinds), children=children, prefixes=tuple(prefixes),
         supports_backing=bool(row.get("supports_backing")),
         needs_filename=bool(row.get("bdrv_needs_filename")),

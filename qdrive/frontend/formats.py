@@ -145,7 +145,58 @@ def _file_posix(options: Options, image: ProbeResult | None, span: Span) -> None
                     f"'{manager.value}'", manager.span, Stage.CHILD)
 
 
+def _qapi(driver: str) -> Check:
+    """Drivers that read their options with a QAPI visitor (block/nfs.c, rbd.c, ssh.c:
+    qobject_input_visitor_new_flat_confused() over the node's remaining options)."""
+    def check(options: Options, image: ProbeResult | None, span: Span) -> None:
+        from ..options import NODE_KEYS
+        from . import drivers
+
+        own = {k: e for k, e in options.items() if k not in NODE_KEYS and k != "filename"}
+        if "url" in own or "filename" in options:
+            return  # a URL file name: bdrv_parse_filename() makes the options
+        for key in own:  # qdict_crumple(): "a" and "a.b" cannot both be given
+            head = key.split(".")[0]
+            if head != key and head in own:
+                _fail("Cannot mix scalar and non-scalar keys", own[key].span)
+        _visit(drivers.qapi_struct(drivers.qapi_type(driver)), own, "", span)
+        if own:
+            from ..options import qdict_order
+
+            key = min(own, key=lambda k: (qdict_order(k), own[k].seq))
+            _fail(f"Parameter '{key}' is unexpected", own[key].span)
+    return check
+
+
+def _visit(members: list[dict[str, Any]], own: dict[str, Any], prefix: str,
+           span: Span) -> None:
+    """Visit the struct's members in order, consuming ``own``'s keys as QAPI would."""
+    from . import drivers
+
+    for member in members:
+        name = prefix + member["name"]
+        nested = isinstance(member["type"], str) and drivers.qapi_struct(member["type"])
+        if nested:
+            inner = [k for k in own if k.startswith(name + ".")]
+            if not inner:
+                if not member["optional"]:
+                    _fail(f"Parameter '{name}' is missing", span)
+                continue
+            _visit(nested, own, name + ".", span)
+            continue
+        if isinstance(member["type"], list) or (isinstance(member["type"], str) and any(
+                k.startswith(name + ".") for k in own)):
+            for k in [k for k in own if k.startswith(name + ".")]:
+                del own[k]
+            continue
+        if name in own:
+            del own[name]
+        elif not member["optional"]:
+            _fail(f"Parameter '{name}' is missing", span)
+
+
 _CHECKS: dict[str, Check] = {
+    **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
     **dict.fromkeys(("http", "https", "ftp", "ftps"), _curl),
     "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd,
     **dict.fromkeys(("file", "host_device", "host_cdrom"), _file_posix),

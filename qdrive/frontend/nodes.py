@@ -77,7 +77,7 @@ def _stop(message: str, span: Span, stage: Stage = Stage.NODE) -> Diagnostic:
 
 
 def open_child(role: str, options: Options, span: Span, *, optional: bool,
-               probe: bool) -> Diagnostic | None:
+               probe: bool, parent: drivers.DriverInfo | None = None) -> Diagnostic | None:
     """bdrv_open_child(): a child given by sub-options or by reference (key ``""``)."""
     ref = options.get("")
     rest = {k: e for k, e in options.items() if k != ""}
@@ -85,7 +85,20 @@ def open_child(role: str, options: Options, span: Span, *, optional: bool,
         if optional:
             return None
         return _stop(f'A block device must be specified for "{role}"', span)
-    return _open(role, rest, ref, None, span, probe, protocol_child=False)
+    return _open(role, rest, ref, None, span, probe, protocol_child=_as_protocol(parent, role))
+
+
+# Metadata children: never format-probed (block.c bdrv_inherited_options()).
+_METADATA = frozenset({"log"})
+
+
+def _as_protocol(parent: drivers.DriverInfo | None, role: str) -> bool:
+    """block.c bdrv_inherited_options(): a format node's children (but backing) and
+    metadata children are opened as protocols; a protocol filter's children inherit
+    that; the data children of other filters are probed."""
+    if parent is None:
+        return False
+    return parent.is_format or parent.protocol or role in _METADATA
 
 
 def open_backing(options: Options, span: Span, header_backing: str | None,
@@ -233,7 +246,8 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
         return stop.diagnostic
     backing = groups.pop("backing", {})
     for child, sub in sorted(groups.items()):
-        problem = open_child(child, sub, span, optional=_optional(info, child), probe=probe)
+        problem = open_child(child, sub, span, optional=_optional(info, child), probe=probe,
+                             parent=info)
         if problem is not None:
             return problem
     header = found.backing_file if found is not None else None

@@ -9,6 +9,7 @@ raw_read_options(): offset and size against the file's length).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -66,7 +67,8 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
             raise error("data-file", "'data-file' can only be set for images with an "
                         "external data file", _last(sub, whole), Stage.NODE)
         problem = nodes.open_child(child, sub, _last(sub, whole),
-                                   optional=nodes._optional(info, child), probe=probe)
+                                   optional=nodes._optional(info, child), probe=probe,
+                                   parent=info)
         if problem is not None:
             raise Stop(problem)
     header = image.backing_file if image is not None and image.format == info.name else None
@@ -124,6 +126,33 @@ def reference_error(entry: nodes._Entry) -> Diagnostic:
     return nodes.reference(entry)
 
 
+def protocol_content(driver: str, filename: str, probe: bool,
+                     whole: Span) -> tuple[ProbeResult | None, str]:
+    """What format probing reads from a protocol child that is not a local file, and
+    the name QEMU's raw-probing warning gives it: null-co/null-aio read zeros;
+    blkdebug:CONFIG:IMAGE reads IMAGE (block/blkdebug.c blkdebug_parse_filename()),
+    after its config file (read_config(): it must exist)."""
+    from ..probe import ProbeResult, probe_file
+
+    if driver in ("null-co", "null-aio"):
+        return ProbeResult(True, "", "raw", True, False, None, bytes(512), 1 << 30), filename
+    if driver == "blkdebug" and filename.startswith("blkdebug:") and probe:
+        config, colon, image = filename[len("blkdebug:"):].partition(":")
+        if not colon:
+            raise error("blkdebug-name", "blkdebug requires both config file and image "
+                        "path", whole, Stage.FILL)
+        if config and not os.path.exists(config):
+            raise error("blkdebug-config", "Could not read blkdebug config file: No such "
+                        "file or directory", whole, Stage.CHILD)
+        if image and ":" not in image.split("/")[0]:
+            found = probe_file(image)
+            if found.error:
+                raise error("open-failed", f"Could not open '{image}': {found.error}", whole,
+                            Stage.CHILD)
+            return found, filename
+    return None, ""
+
+
 def format_child(driver: str) -> bool:
     """``file.driver=`` names a format or filter: the file child is itself a graph."""
     info = drivers.driver(driver)
@@ -136,8 +165,9 @@ def format_child_open(child: Mapping[str, nodes._Entry], filename: str, probe: b
 
 
 def _required_children(info: drivers.DriverInfo) -> list[str]:
+    # vvfat opens write-target only for rw=on (block/vvfat.c enable_write_target()).
     return [name for name, row in drivers.child_rows(info.name).items()
-            if name not in ("file", "backing") and not name.endswith(".N")
+            if name not in ("file", "backing", "write-target") and not name.endswith(".N")
             and not row.get("optional", True)]
 
 
