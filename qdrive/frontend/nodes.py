@@ -77,15 +77,27 @@ def _stop(message: str, span: Span, stage: Stage = Stage.NODE) -> Diagnostic:
 
 
 def open_child(role: str, options: Options, span: Span, *, optional: bool,
-               probe: bool, parent: drivers.DriverInfo | None = None) -> Diagnostic | None:
-    """bdrv_open_child(): a child given by sub-options or by reference (key ``""``)."""
+               probe: bool, parent: drivers.DriverInfo | None = None,
+               filename: str | None = None) -> Diagnostic | None:
+    """bdrv_open_child(): a child given by sub-options or by reference (key ``""``);
+    ``filename`` is the parent's option naming it (blkverify's x-image)."""
     ref = options.get("")
     rest = {k: e for k, e in options.items() if k != ""}
-    if ref is None and not rest:
+    if ref is None and not rest and not filename:
         if optional:
             return None
         return _stop(f'A block device must be specified for "{role}"', span)
-    return _open(role, rest, ref, None, span, probe, protocol_child=_as_protocol(parent, role))
+    return _open(role, rest, ref, filename, span, probe,
+                 protocol_child=_as_protocol(parent, role))
+
+
+def child_filename(parent: drivers.DriverInfo, role: str,
+                   own: Mapping[str, _Entry]) -> str | None:
+    """The parent option that names the child's file (block-drivers.json filename_option)."""
+    row = drivers.child_rows(parent.name).get(role) or {}
+    option = row.get("filename_option")
+    entry = own.get(option) if option else None
+    return entry.value if entry is not None else None
 
 
 # Metadata children: never format-probed (block.c bdrv_inherited_options()).
@@ -98,7 +110,12 @@ def _as_protocol(parent: drivers.DriverInfo | None, role: str) -> bool:
     that; the data children of other filters are probed."""
     if parent is None:
         return False
-    return parent.is_format or parent.protocol or role in _METADATA
+    if parent.is_format or role in _METADATA:
+        return True
+    # A protocol filter's primary child (bdrv_open_file_child) inherits its protocol flag;
+    # its other data children (blkverify's test) are probed.
+    row = drivers.child_rows(parent.name).get(role) or {}
+    return parent.protocol and row.get("call") == "bdrv_open_file_child"
 
 
 def open_backing(options: Options, span: Span, header_backing: str | None,
@@ -155,13 +172,15 @@ def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: s
         info = drivers.driver(drv_entry.value)
         if info is None or drv_entry.value not in drivers.known():
             return _stop(f"Unknown driver '{drv_entry.value}'", drv_entry.span, Stage.FILL)
-    if protocol_child or (info is not None and info.protocol):
-        return _open_protocol(options, info, filename, span)
+    # An explicit driver overrides the protocol flag the parent passes down (block.c
+    # bdrv_fill_options()); without one the flag decides.
+    if info.protocol if info is not None else protocol_child:
+        return _open_protocol(options, info, filename, span, probe)
     return _open_format(role, options, info, filename, span, probe)
 
 
 def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
-                   filename: str | None, span: Span) -> Diagnostic | None:
+                   filename: str | None, span: Span, probe: bool = False) -> Diagnostic | None:
     name = options.get("filename")
     if filename and name is not None:
         return _stop("Can't specify 'file' and 'filename' options at the same time",
@@ -184,7 +203,12 @@ def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
     if info.name in _NULL and filename and filename != _NULL[info.name]:
         return _stop(f"The only allowed filename for this driver is '{_NULL[info.name]}'",
                      span, Stage.FILL)
-    return _own_options(info, options, span, Stage.CHILD_LEFTOVER)
+    problem = _own_options(info, options, span, Stage.CHILD_LEFTOVER)
+    if problem is None and probe and info.name == "file" and fname:
+        found = probe_file(fname)  # block/file-posix.c raw_open_common(): the open itself
+        if found.error:
+            return _stop(f"Could not open '{fname}': {found.error}", span, Stage.FILE)
+    return problem
 
 
 def open_format_child(options: dict[str, _Entry], filename: str | None, span: Span,
@@ -247,7 +271,7 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     backing = groups.pop("backing", {})
     for child, sub in sorted(groups.items()):
         problem = open_child(child, sub, span, optional=_optional(info, child), probe=probe,
-                             parent=info)
+                             parent=info, filename=child_filename(info, child, own))
         if problem is not None:
             return problem
     header = found.backing_file if found is not None else None

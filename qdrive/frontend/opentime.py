@@ -61,6 +61,8 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
         if child not in groups:
             raise error("no-child", f'A block device must be specified for "{child}"', whole,
                         Stage.NODE)
+    for child in _named_children(info, own):
+        groups.setdefault(child, {})
     for child, sub in sorted(groups.items()):
         if child == "data-file" and info.name == "qcow2" and image is not None \
                 and image.format == "qcow2" and not _external_data(image.head):
@@ -68,7 +70,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                         "external data file", _last(sub, whole), Stage.NODE)
         problem = nodes.open_child(child, sub, _last(sub, whole),
                                    optional=nodes._optional(info, child), probe=probe,
-                                   parent=info)
+                                   parent=info, filename=nodes.child_filename(info, child, own))
         if problem is not None:
             raise Stop(problem)
     header = image.backing_file if image is not None and image.format == info.name else None
@@ -162,6 +164,12 @@ def format_child(driver: str) -> bool:
 def format_child_open(child: Mapping[str, nodes._Entry], filename: str, probe: bool,
                       whole: Span) -> tuple[Diagnostic | None, ProbeResult | None, str]:
     return nodes.open_format_child(dict(child), filename or None, whole, probe)
+
+
+def _named_children(info: drivers.DriverInfo, own: Mapping[str, nodes._Entry]) -> list[str]:
+    """Children an option of the parent names (blkverify x-image=...)."""
+    return [name for name in drivers.child_rows(info.name)
+            if name != "file" and nodes.child_filename(info, name, own)]
 
 
 def _required_children(info: drivers.DriverInfo) -> list[str]:
