@@ -462,7 +462,7 @@ class _Run:
         # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
         # hook into qdrive/frontend/opentime.py (the derived tables).
         opentime.protocol_checks(driver, child, name, file_entry.span if file_entry else
-                                 Span(0, len(self.conv.text)))
+                                 Span(0, len(self.conv.text)), self.probe)
         unknown = [k for k in child if k not in NODE_KEYS and k not in
                    rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)]
         if unknown:
@@ -550,7 +550,8 @@ class _Run:
                 span = self.qdict["driver"].span if "driver" in self.qdict else Span(0, 0)
                 raise error("needs-filename", f"The '{driver}' block driver requires a file "
                             "name", span, Stage.NODE)
-        opentime.node_checks(info, rest, self.image, Span(0, len(self.conv.text)))
+        opentime.node_checks(info, rest, self.image, Span(0, len(self.conv.text)),
+                             self.probe, self.qdict.get("file") if protocol else None)
         unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)]
         if self.leftover_cache is not None:
             unknown.append("cache")

@@ -9,6 +9,7 @@ QEMU's text or returns when the driver would open.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from ..diagnostics import Span, Stage, error
 if TYPE_CHECKING:
     from ..probe import ProbeResult
 
-__all__ = ["driver_checks", "crypt_method"]
+__all__ = ["driver_checks", "crypt_method", "vvfat_options"]
 
 Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
 Check = Callable[[Options, "ProbeResult | None", Span], None]
@@ -205,9 +206,50 @@ _CHECKS: dict[str, Check] = {
 }
 
 
+def vvfat_options(filename: str) -> dict[str, str]:
+    """block/vvfat.c vvfat_parse_filename(): ``fat:[12:|16:|32:][floppy:][rw:]DIR``."""
+    fat_type = next((t for t in ("32", "16", "12") if f":{t}:" in filename), "0")
+    last = filename.rfind(":")
+    # A DOS drive letter ("fat:C:dir") keeps its colon in the directory name.
+    if last >= 2 and filename[last - 2] == ":" and filename[last - 1].isalpha():
+        directory = filename[last - 1:]
+    else:
+        directory = filename[last + 1:]
+    return {"dir": directory, "fat-type": fat_type,
+            "floppy": "on" if ":floppy:" in filename else "off",
+            "rw": "on" if ":rw:" in filename else "off"}
+
+
+def _vvfat(options: Options, span: Span, probe: bool) -> None:
+    # block/vvfat.c vvfat_open(), in its order.
+    from ..values import ValueProblem, is_true, parse_number
+
+    directory = options.get("dir")
+    if directory is None:
+        _fail("vvfat block driver requires a 'dir' option", span)
+    floppy = "floppy" in options and is_true(options["floppy"].value)
+    label = options.get("label")
+    if label is not None and len(label.value.encode()) > 11:
+        _fail("vvfat label cannot be longer than 11 bytes", label.span)
+    try:
+        fat_type = parse_number("fat-type", options["fat-type"].value) \
+            if "fat-type" in options else 0
+    except ValueProblem:
+        return  # the typed check reports it
+    fat_type = fat_type or (12 if floppy else 16)
+    if fat_type not in (12, 16, 32):
+        _fail("Valid FAT types are only 12, 16 and 32", span)
+    if probe and not os.path.isdir(directory.value):  # init_directories(): opendir()
+        _fail(f"Could not read directory {directory.value}", span)
+
+
 def driver_checks(driver: str, options: Options, image: ProbeResult | None,
-                  span: Span) -> None:
-    """The driver's open-time checks of ``options`` (the node's own, by key)."""
+                  span: Span, probe: bool = False) -> None:
+    """The driver's open-time checks of ``options`` (the node's own, by key); ``probe``
+    lets a check look at what the options name on the host (vvfat's directory)."""
+    if driver == "vvfat":
+        _vvfat(options, span, probe)
+        return
     check = _CHECKS.get(driver)
     if check is not None:
         check(options, image, span)

@@ -46,7 +46,8 @@ def consumed(info: drivers.DriverInfo | None, key: str) -> bool:
 
 
 def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry],
-                image: ProbeResult | None, whole: Span) -> None:
+                image: ProbeResult | None, whole: Span, probe: bool = False,
+                filename: nodes._Entry | None = None) -> None:
     """The children's opens, in block.c's order: the driver's own children, then backing."""
     if info is None:
         return
@@ -55,8 +56,10 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     own = groups.pop("", {})
     groups.pop("file", None)
     backing = groups.pop("backing", {})
+    if info.protocol and filename is not None:  # driver=vvfat,file=fat:...
+        own = {**_parsed_filename(info.name, filename, whole), **own}
+    formats.driver_checks(info.name, own, image, whole, probe)
     probe = image is not None
-    formats.driver_checks(info.name, own, image, whole)
     for child in _required_children(info):
         if child not in groups:
             raise error("no-child", f'A block device must be specified for "{child}"', whole,
@@ -103,7 +106,7 @@ def has_file_child(info: drivers.DriverInfo | None) -> bool:
 
 
 def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: str,
-                    whole: Span) -> None:
+                    whole: Span, probe: bool = False) -> None:
     """A protocol child's typed runtime options (file-posix's are rules.py's), then its
     driver's open-time checks (formats.py). A URL file name stands for the options
     bdrv_parse_filename() would make of it."""
@@ -115,10 +118,13 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
         if problem is not None:
             raise Stop(attrs.evolve(problem, stage=Stage.CHILD))
     options = dict(child)
-    if filename and driver not in ("file", "host_device", "host_cdrom"):
+    if filename and driver == "vvfat":
+        options = {**_parsed_filename(driver, nodes.synthetic("file", filename, whole),
+                                      whole), **options}
+    elif filename and driver not in ("file", "host_device", "host_cdrom"):
         options.setdefault("url", nodes.synthetic("url", filename, whole))
     try:
-        formats.driver_checks(driver, options, None, whole)
+        formats.driver_checks(driver, options, None, whole, probe)
     except Stop as stop:
         raise Stop(attrs.evolve(stop.diagnostic, stage=Stage.CHILD)) from None
 
@@ -164,6 +170,15 @@ def format_child(driver: str) -> bool:
 def format_child_open(child: Mapping[str, nodes._Entry], filename: str, probe: bool,
                       whole: Span) -> tuple[Diagnostic | None, ProbeResult | None, str]:
     return nodes.open_format_child(dict(child), filename or None, whole, probe)
+
+
+def _parsed_filename(driver: str, filename: nodes._Entry,
+                     whole: Span) -> dict[str, nodes._Entry]:
+    """The options bdrv_parse_filename() makes of a protocol file name."""
+    if driver == "vvfat" and filename.value.startswith("fat:"):
+        return {k: nodes.synthetic(k, v, filename.span)
+                for k, v in formats.vvfat_options(filename.value).items()}
+    return {"url": nodes.synthetic("url", filename.value, filename.span)}
 
 
 def _named_children(info: drivers.DriverInfo, own: Mapping[str, nodes._Entry]) -> list[str]:
