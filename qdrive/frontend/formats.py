@@ -196,7 +196,49 @@ def _visit(members: list[dict[str, Any]], own: dict[str, Any], prefix: str,
             _fail(f"Parameter '{name}' is missing", span)
 
 
+def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/quorum.c quorum_open(): the children array, then the vote threshold, then
+    # the read pattern and blkverify's constraints.
+    from ..values import ValueProblem, is_true, parse_number
+
+    indices = {k.split(".")[1] for k in options if k.startswith("children.")}
+    count = 0
+    while str(count) in indices:
+        count += 1
+    if count != len(indices):
+        _fail("Option children is not a valid array", span)
+    if count < 1:
+        _fail("Number of provided children must be 1 or more", span)
+    try:
+        threshold = parse_number("vote-threshold", options["vote-threshold"].value) \
+            if "vote-threshold" in options else 0
+    except ValueProblem:
+        return  # the typed check reports it
+    if threshold < 1:
+        _fail("Parameter 'vote-threshold' expects a value >= 1", span)
+    if threshold > count:
+        _fail("threshold may not exceed children count", span)
+    pattern = options.get("read-pattern")
+    if pattern is not None and pattern.value not in ("quorum", "fifo"):
+        _fail("Please set read-pattern as fifo or quorum", pattern.span)
+    if pattern is None or pattern.value == "quorum":
+        blkverify = "blkverify" in options and is_true(options["blkverify"].value)
+        if blkverify and (count != 2 or threshold != 2):
+            _fail("blkverify=on can only be set if there are exactly two files and "
+                  "vote-threshold is 2", span)
+        if blkverify and "rewrite-corrupted" in options and \
+                is_true(options["rewrite-corrupted"].value):
+            _fail("rewrite-corrupted=on cannot be used with blkverify=on", span)
+
+
+def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
+    mode = options.get("force_size_calc")  # block/vpc.c vpc_open()
+    if mode is not None and mode.value not in ("current_size", "chs"):
+        _fail(f"Invalid size calculation mode: '{mode.value}'", mode.span)
+
+
 _CHECKS: dict[str, Check] = {
+    "quorum": _quorum, "vpc": _vpc,
     **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
     **dict.fromkeys(("http", "https", "ftp", "ftps"), _curl),
     "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd,

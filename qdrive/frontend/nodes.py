@@ -313,10 +313,15 @@ def typed_options(info: drivers.DriverInfo, own: Mapping[str, _Entry]) -> Diagno
     return _typed(info, own)
 
 
+# block.c bdrv_runtime_opts: the booleans every node reads in bdrv_open_common().
+_COMMON_BOOLS = frozenset({"cache.direct", "cache.no-flush", "read-only", "auto-read-only",
+                           "force-share"})
+
+
 def _typed(info: drivers.DriverInfo, own: Mapping[str, _Entry]) -> Diagnostic | None:
     for key in sorted(own, key=lambda k: (qdict_order(k), -own[k].seq)):
-        kind = info.kinds.get(key)
-        if kind is None or not info.typed(key):
+        kind = Kind.BOOL if key in _COMMON_BOOLS else info.kinds.get(key)
+        if kind is None or not (key in _COMMON_BOOLS or info.typed(key)):
             continue
         entry = own[key]
         try:

@@ -58,7 +58,10 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     backing = groups.pop("backing", {})
     if info.protocol and filename is not None:  # driver=vvfat,file=fat:...
         own = {**_parsed_filename(info.name, filename, whole), **own}
-    formats.driver_checks(info.name, own, image, whole, probe)
+    # the driver sees its children's keys too (quorum counts children.N)
+    everything = {**own, **{k: e for k, e in rest.items() if k not in own}}
+    formats.driver_checks(info.name, everything if info.name == "quorum" else own, image,
+                          whole, probe)
     probe = image is not None
     for child in _required_children(info):
         if child not in groups:
