@@ -19,6 +19,7 @@ from .board import board_problems
 from .convert import Conversion, convert_72
 from .diagnostics import Diagnostic, Severity, Span, Stage
 from .errors import DriveError, UnsupportedDialect
+from .frontend.formats import header_problem
 from .model import DEFAULT_DIALECT, DIALECTS, Drive, Interface
 from .placement import Machine, Slots, device_id
 from .placement import machine as get_machine
@@ -213,32 +214,9 @@ def _failed(conv: Conversion, err: Diagnostic) -> Conversion:
     return attrs.evolve(conv, error=err, warnings=kept)
 
 
-# What a format driver says when the file is not of its format (block/qcow2.c, vmdk.c).
-_NOT_THIS_FORMAT = {"qcow2": "Image is not in qcow2 format",
-                    "vmdk": "invalid VMDK image descriptor",
-                    "qcow": "Image not in qcow format", "vpc": "invalid VPC image",
-                    "qed": "Image not in QED format",
-                    "parallels": "Image not in Parallels format",
-                    "bochs": "Image not in Bochs format"}
-
-
 def _format_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
-    """The error opening ``name`` with driver ``fmt`` gives, given what the probe saw."""
-    if fmt == "qcow" and found.format == "qcow2":  # block/qcow.c qcow_open()
-        return ("qcow (v1) does not support qcow version 3\n"
-                "Try the 'qcow2' driver instead.")
-    if fmt == "vdi" and found.format == "raw":  # block/vdi.c: signature at offset 0x40
-        signature = int.from_bytes(found.head[0x40:0x44].ljust(4, b"\0"), "little")
-        if signature != 0xBEDA107F:
-            return f"Image not in VDI format (bad signature {signature:08x})"
-    if fmt in _NOT_THIS_FORMAT and found.format != fmt:
-        return _NOT_THIS_FORMAT[fmt]
-    # block/file-posix.c raw_open_common(): the protocol driver must fit the file type.
-    if fmt in ("host_device", "host_cdrom") and not found.device:
-        return f"'{fmt}' driver requires '{name}' to be either a character or block device"
-    if fmt == "file" and found.device:
-        return f"'file' driver requires '{name}' to be a regular file"
-    return ""
+    """The error opening ``name`` with driver ``fmt`` gives (qdrive/frontend/formats.py)."""
+    return header_problem(fmt, found, name)
 
 
 def _duplicate_ids(results: list[DriveResult],

@@ -18,10 +18,38 @@ from ..diagnostics import Span, Stage, error
 if TYPE_CHECKING:
     from ..probe import ProbeResult
 
-__all__ = ["driver_checks", "crypt_method", "vvfat_options"]
+__all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options"]
 
 Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
 Check = Callable[[Options, "ProbeResult | None", Span], None]
+
+
+# What a format driver says when the file is not of its format (block/qcow2.c, vmdk.c).
+_NOT_THIS_FORMAT = {"qcow2": "Image is not in qcow2 format",
+                    "vmdk": "invalid VMDK image descriptor",
+                    "qcow": "Image not in qcow format", "vpc": "invalid VPC image",
+                    "qed": "Image not in QED format",
+                    "parallels": "Image not in Parallels format",
+                    "bochs": "Image not in Bochs format"}
+
+
+def header_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
+    """The error opening ``name`` with driver ``fmt`` gives, given what the probe saw."""
+    if fmt == "qcow" and found.format == "qcow2":  # block/qcow.c qcow_open()
+        return ("qcow (v1) does not support qcow version 3\n"
+                "Try the 'qcow2' driver instead.")
+    if fmt == "vdi" and found.format == "raw":  # block/vdi.c: signature at offset 0x40
+        signature = int.from_bytes(found.head[0x40:0x44].ljust(4, b"\0"), "little")
+        if signature != 0xBEDA107F:
+            return f"Image not in VDI format (bad signature {signature:08x})"
+    if fmt in _NOT_THIS_FORMAT and found.format != fmt:
+        return _NOT_THIS_FORMAT[fmt]
+    # block/file-posix.c raw_open_common(): the protocol driver must fit the file type.
+    if fmt in ("host_device", "host_cdrom") and not found.device:
+        return f"'{fmt}' driver requires '{name}' to be either a character or block device"
+    if fmt == "file" and found.device:
+        return f"'file' driver requires '{name}' to be a regular file"
+    return ""
 
 
 def _fail(message: str, span: Span) -> None:

@@ -236,6 +236,7 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     file_opts = groups.pop("file", {})
     found: ProbeResult | None = None
     has_file = bool(file_opts) or bool(filename)
+    local = ""
     if has_file:
         ref = file_opts.get("")
         sub = {k: e for k, e in file_opts.items() if k != ""}
@@ -243,10 +244,11 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
         if problem is not None:
             return problem
         local = filename or (sub["filename"].value if "filename" in sub else "")
-        if probe and local and ":" not in local.split("/")[0] and ref is None and \
-                sub.get("driver", None) is None or (sub.get("driver") and
-                                                    sub["driver"].value == "file"):
-            found = probe_file(local) if local else None
+        # A parsed file name (not file.filename=) may name a protocol ("nbd:...").
+        literal = not filename or ":" not in local.split("/")[0]
+        driver = sub["driver"].value if "driver" in sub else "file"
+        if probe and local and literal and ref is None and driver == "file":
+            found = probe_file(local)
             if found is not None and found.error:
                 return _stop(f"Could not open '{local}': {found.error}", span, Stage.FILE)
             if found is not None and seen is not None:
@@ -259,6 +261,11 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
         groups = split_children(info, groups.get("", {}) | _regroup(groups))
         groups.pop("file", None)
     own = groups.pop("", {})
+    if found is not None and info.is_format:  # the driver reads its header
+        problem_text = formats.header_problem(info.name, found, local)
+        if problem_text:
+            message, _, detail = problem_text.partition("\n")
+            return error("format-mismatch", message, span, Stage.FORMAT, detail).diagnostic
     if not has_file and "file" in info.children and not info.file_child_optional:
         return _stop('A block device must be specified for "file"', span)
     problem = _typed(info, own)
