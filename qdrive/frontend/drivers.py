@@ -157,7 +157,8 @@ def driver(name: str) -> DriverInfo | None:
         kinds[mname] = Kind.STRING  # read by a QAPI visitor: not typed as QemuOpts are
     file_child = next((c for c in row.get("children", []) if c["name"] == "file"), None)
     return DriverInfo(
-        name=name, is_format=bool(row.get("is_format")), protocol="bdrv_file_open" in row.get("open", {}),
+        name=name, is_format=bool(row.get("is_format")),
+        protocol="bdrv_file_open" in row.get("open", {}),
         kinds=MappingProxyType(kinds), children=children, prefixes=tuple(prefixes),
         supports_backing=bool(row.get("supports_backing")),
         needs_filename=bool(row.get("bdrv_needs_filename")),

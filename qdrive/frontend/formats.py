@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..diagnostics import Span, Stage, error
 
@@ -52,7 +52,7 @@ def header_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
     return ""
 
 
-def _fail(message: str, span: Span) -> None:
+def _fail(message: str, span: Span) -> NoReturn:
     raise error("driver-open", message, span, Stage.NODE)
 
 

@@ -17,6 +17,7 @@ built once per child group; ``error`` is what opening it reports.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 import attrs
 
@@ -34,11 +35,17 @@ _COMMON = NODE_KEYS
 _NULL = {"null-co": "null-co://", "null-aio": "null-aio://"}
 
 
-class _Entry:  # the protocol convert.Entry satisfies (key, value, span, seq)
-    key: str
-    value: str
-    seq: int
-    span: Span
+class _Entry(Protocol):
+    """What convert.Entry offers: an option's key, value, order and place in the text."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def span(self) -> Span: ...
 
 
 Options = Mapping[str, "_Entry"]

@@ -23,7 +23,9 @@ from . import drivers, formats, nodes
 if TYPE_CHECKING:
     from ..probe import ProbeResult
 
-__all__ = ["format_child", "format_child_open", "driver_info", "kinds", "typed", "consumed", "node_checks", "raw_limits"]
+__all__ = ["format_child", "format_child_open", "driver_info", "kinds", "typed", "consumed",
+           "node_checks", "raw_limits", "protocol_of", "consumed_by", "has_file_child",
+           "protocol_checks", "protocol_content", "reference_error"]
 
 
 def driver_info(name: str) -> drivers.DriverInfo | None:
