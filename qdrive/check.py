@@ -182,6 +182,8 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None) -> Con
         return _failed(conv, Diagnostic("open-failed", Severity.ERROR,
                                         f"Could not open '{name}': {found.error}", span,
                                         Stage.FILE))
+    if conv.error is not None and conv.error.stage < Stage.FORMAT:
+        return conv  # the file child failed after its open: before any header is read
     fmt = conv.drive.format if conv.drive else next(
         (i.value for i in reversed(items) if i.key in ("format", "driver")), None)
     problem = _format_problem(fmt, found, name)

@@ -94,6 +94,15 @@ def _encrypted(fmt: str) -> Check:
         if wanted is not None and wanted.value != header:
             _fail(f"Header reported '{header}' encryption format but options specify "
                   f"'{wanted.value}'", wanted.span)
+        # block_crypto_open_opts_init(): the encrypt.* dict is visited as the format's
+        # QCryptoBlockOpenOptions (format, key-secret only)
+        extra = [k for k in options if k.startswith("encrypt.")
+                 and k not in ("encrypt.format", "encrypt.key-secret")]
+        if extra:
+            from ..options import qdict_order
+
+            key = min(extra, key=lambda k: (qdict_order(k[8:]), options[k].seq))
+            _fail(f"Parameter '{key[8:]}' is unexpected", options[key].span)
         _secret("encrypt.key-secret", options, span)
     return check
 
@@ -260,9 +269,10 @@ def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
 
 
 def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
-    mode = options.get("force_size_calc")  # block/vpc.c vpc_open()
+    mode = options.get("force_size_calc")  # block/vpc.c vpc_open(): before the header
     if mode is not None and mode.value not in ("current_size", "chs"):
-        _fail(f"Invalid size calculation mode: '{mode.value}'", mode.span)
+        raise error("driver-open", f"Invalid size calculation mode: '{mode.value}'",
+                    mode.span, Stage.FILE_CHECKS)
 
 
 _CHECKS: dict[str, Check] = {

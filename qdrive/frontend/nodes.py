@@ -288,7 +288,7 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
                              parent=info, filename=child_filename(info, child, own))
         if problem is not None:
             return problem
-    header = found.backing_file if found is not None else None
+    header = found.backing_file if found is not None and found.format == info.name else None
     problem = open_backing(backing, span, header, info.supports_backing, probe)
     if problem is not None:
         return problem

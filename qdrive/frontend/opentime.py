@@ -72,15 +72,17 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     for child in _named_children(info, own):
         groups.setdefault(child, {})
     for child, sub in sorted(groups.items()):
-        if child == "data-file" and info.name == "qcow2" and image is not None \
-                and image.format == "qcow2" and not _external_data(image.head):
-            raise error("data-file", "'data-file' can only be set for images with an "
-                        "external data file", _last(sub, whole), Stage.NODE)
         problem = nodes.open_child(child, sub, _last(sub, whole),
                                    optional=nodes._optional(info, child), probe=probe,
                                    parent=info, filename=nodes.child_filename(info, child, own))
         if problem is not None:
             raise Stop(problem)
+        # block/qcow2.c qcow2_do_open(): the data-file child is opened, then checked
+        # against the header's external-data-file bit.
+        if child == "data-file" and info.name == "qcow2" and image is not None \
+                and image.format == "qcow2" and not _external_data(image.head):
+            raise error("data-file", "'data-file' can only be set for images with an "
+                        "external data file", _last(sub, whole), Stage.NODE)
     header = image.backing_file if image is not None and image.format == info.name else None
     if backing and not probe and info.supports_backing and "" not in backing \
             and "file.filename" not in backing:
@@ -88,7 +90,8 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     problem = nodes.open_backing(backing, _last(backing, whole), header,
                                  info.supports_backing, probe)
     if problem is not None:
-        raise Stop(problem)
+        # after the driver's open (raw's probing warning comes first): the leftover stage
+        raise Stop(attrs.evolve(problem, stage=Stage.LEFTOVER))
 
 
 def protocol_of(filename: str) -> str:
@@ -122,6 +125,10 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
         problem = nodes.typed_options(info, child)
         if problem is not None:
             raise Stop(attrs.evolve(problem, stage=Stage.CHILD))
+    prefix = {"null-co": "null-co://", "null-aio": "null-aio://"}.get(driver)
+    if prefix is not None and filename and filename != prefix:  # block/null.c
+        raise error("null-name", f"The only allowed filename for this driver is '{prefix}'",
+                    whole, Stage.FILL)
     options = dict(child)
     if filename and driver == "vvfat":
         options = {**_parsed_filename(driver, nodes.synthetic("file", filename, whole),
@@ -214,6 +221,7 @@ def _external_data(head: bytes) -> bool:
 
 def raw_limits(offset: int, size: int | None, file_size: int, span: Span) -> None:
     """block/raw-format.c raw_apply_options(): offset/size must fit inside the file."""
+    file_size = -(-file_size // 512) * 512  # bdrv_getlength(): whole sectors
     if offset > file_size:
         raise error("raw-offset", f"Offset ({offset}) cannot be greater than size of the "
                     f"containing file ({file_size})", span, Stage.NODE)
