@@ -27,12 +27,16 @@ def parse(filename: str) -> dict[str, str | None]:
     text = filename[len(PREFIX):]
     try:
         value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits
         raise JsonNameError(f"Could not parse the JSON options: {_why(text, exc)}") from None
     if not isinstance(value, dict):
         raise JsonNameError("Invalid JSON object given")
     out: dict[str, str | None] = {}
-    _flatten(value, "", out)
+    try:
+        _flatten(value, "", out)
+    except RecursionError:  # deeper than QEMU's parser nests (it stops at 1024)
+        raise JsonNameError("Could not parse the JSON options: JSON parse error, too "
+                            "large nesting") from None
     return out
 
 
