@@ -10,8 +10,8 @@ options a -drive string gives a child (``backing.*``, ``data-file.*``, ``file.fi
 and returns QEMU's first error, worded as QEMU words it. No file is opened except to
 read an image header when ``probe`` is true (the backing file name a qcow2 records).
 
-:class:`Node` is the small graph model: each node its driver, options and children,
-built once per child group; ``error`` is what opening it reports.
+The graph is walked, not stored: each child group is opened recursively, as block.c
+does, and the first error is the answer.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..probe import ProbeResult, probe_file
 from ..values import ValueProblem, parse_bool, parse_number, parse_size
 from . import drivers, formats
 
-__all__ = ["Node", "open_child", "open_backing", "split_children"]
+__all__ = ["open_child", "open_backing", "open_format_child", "split_children"]
 
 # Options block.c bdrv_open_common() (bdrv_runtime_opts) reads on every node.
 _COMMON = NODE_KEYS
@@ -49,18 +49,6 @@ class _Entry(Protocol):
 
 
 Options = Mapping[str, "_Entry"]
-
-
-@attrs.define
-class Node:
-    """One node of the graph: what it was given and what opening it found."""
-
-    role: str  # "file", "backing", "data-file", ...
-    driver: str | None
-    options: dict[str, _Entry]
-    children: list[Node] = attrs.Factory(list)
-    reference: str | None = None
-    error: Diagnostic | None = None
 
 
 def split_children(info: drivers.DriverInfo, options: Options) -> dict[str, dict[str, _Entry]]:
