@@ -10,6 +10,9 @@ nothing (so it does not import logging).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from .blockdev import Blockdev, TranslationError
 from .check import DriveArg, check, parse_drive
 from .results import CheckResult, DriveResult, Placement
@@ -24,12 +27,18 @@ from .options import OPTIONS, OPTIONS_2008, OptionSpec
 from .plan import OpenPlan, explain, plan_open
 from .policy import Policy
 
+if TYPE_CHECKING:
+    from .frontend.cmdline import ArgvResult
+
 __all__ = [
     # the two entry points and what they return
-    "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement", "DriveArg",
-    "Policy",
+    "parse_drive", "check", "check_argv", "Drive", "CheckResult", "DriveResult", "Placement",
+    "DriveArg", "Policy", "ArgvResult",
+    # the whole command line's -blockdev spelling
+    "to_blockdev_argv", "Migration",
     # the raw driver (loaded on first use)
-    "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked", "BackendUnavailable",
+    "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked",
+    "BackendUnavailable",
     # flags and the open plan
     "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
     # errors
@@ -52,7 +61,23 @@ _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawD
          "DeviceStoppedError": ("qdrive.driver", "DeviceStoppedError"),
          "DriverError": ("qdrive.driver", "DriverError"),
          "ImageLocked": ("qdrive.imagelock", "ImageLocked"),
-         "BackendUnavailable": ("qdrive.backends", "BackendUnavailable")}
+         "BackendUnavailable": ("qdrive.backends", "BackendUnavailable"),
+         "ArgvResult": ("qdrive.frontend.cmdline", "ArgvResult"),
+         "Migration": ("qdrive.frontend.migrate", "Migration"),
+         "to_blockdev_argv": ("qdrive.frontend.migrate", "to_blockdev_argv")}
+
+
+def check_argv(argv: Sequence[str], probe_files: bool = True,
+               policy: Policy | None = None) -> ArgvResult:
+    """Judge a whole QEMU command line: -drive, -blockdev, -device, -object, -machine.
+
+    Returns an :class:`ArgvResult`: one verdict per option (options qdrive does not
+    judge are listed as skipped), the drives' :class:`CheckResult`, and
+    ``qemu_stderr()``. See :func:`qdrive.frontend.cmdline.check_argv`.
+    """
+    from .frontend.cmdline import check_argv as _check_argv
+
+    return _check_argv(argv, probe_files, policy)
 
 
 def __getattr__(name: str) -> object:

@@ -1,0 +1,1 @@
+"""Readers of QEMU's command-line syntaxes (package kept free of logic)."""
