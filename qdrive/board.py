@@ -59,7 +59,8 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
     if not claimed:
         return Diagnostic("orphan", Severity.ERROR, f"machine type does not support if={iface},"
                           f"bus={p.bus},unit={p.unit}", whole, Stage.BOARD_ORPHAN)
-    empty = d.file in (None, "") and not d.driver_options
+    # A drive naming a driver (driver=null-co) has a medium even without a file name.
+    empty = d.file in (None, "") and not d.driver_options and not d.format
     if iface is Interface.IDE and d.media is not Media.CDROM:
         if empty:
             return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "

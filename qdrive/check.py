@@ -20,6 +20,7 @@ from .convert import Conversion, convert_72
 from .diagnostics import Diagnostic, Severity, Span, Stage
 from .errors import DriveError, UnsupportedDialect
 from .frontend import hostprobe
+from .frontend.formats import header_problem
 from .model import DEFAULT_DIALECT, DIALECTS, Drive, Interface
 from .placement import Machine, Slots, device_id
 from .placement import machine as get_machine
@@ -168,14 +169,17 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
          probe_files: bool, guard: Guard | None,
          user: hostprobe.QemuUser | None = None) -> tuple[DriveResult, tuple[Opened, ...]]:
     text = arg.text
-    conv = convert_72(text, items, board.default_if, slots.place)
-    found = None
-    if guard is None and probe_files and conv.format_probed:
-        found = _probe_once(items)
-    if found is not None and found.format not in (None, "raw"):
-        # Unknown-option checks name the probed format: look before judging them.
+    # Under an untrusted policy nothing is opened by name: the guard reads descriptors.
+    by_name = probe_files and guard is None
+    conv = convert_72(text, items, board.default_if, slots.place, probe=by_name)
+    found = _probe_once(items) if by_name else None
+    if found is not None and found.exists and not found.error:
+        # Unknown-option checks name the probed format, children and raw's offset/size
+        # look at the header (qdrive/frontend/opentime.py): look before judging them.
         slots.last = None
-        conv = convert_72(text, items, board.default_if, slots.place, found.format)
+        fmt = found.format if conv.format_probed and found.format else "raw"
+        conv = convert_72(text, items, board.default_if, slots.place, fmt, image=found,
+                          probe=True)
     refusal = None
     files: tuple[Opened, ...] = ()
     if guard is not None and (conv.error is None or conv.error.stage > Stage.FILL):
@@ -214,12 +218,23 @@ def _probe_once(items: list[RawOption]) -> ProbeResult | None:
 
 
 def _local_name(items: list[RawOption]) -> str:
+    """The local file the drive opens, if any. file= goes through bdrv_find_protocol()
+    (a ``prefix:`` names a protocol); file.filename= and filename= with driver=file are
+    taken literally (block.c bdrv_fill_options() parses only the file= name)."""
     keys = {i.key: i.value for i in items}
-    name = keys.get("file") or keys.get("file.filename") or ""
-    if not name or ":" in name.split("/")[0] or (
-            keys.get("file.driver", "file") not in hostprobe.PROTOCOLS):
+    if keys.get("driver") in _FILE_POSIX and keys.get("filename"):
+        return keys["filename"]
+    if keys.get("file.driver", "file") not in _FILE_POSIX:
         return ""
-    return name
+    name = keys.get("file") or ""
+    if name.startswith("json:"):
+        return ""
+    if name:
+        return "" if ":" in name.split("/")[0] else name
+    return keys.get("file.filename") or ""
+
+
+_FILE_POSIX = ("file", "host_device", "host_cdrom")
 
 
 def _index(drive: Drive) -> int | None:
@@ -236,6 +251,8 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None,
     if conv.empty or conv.error is not None and conv.error.stage <= Stage.FILE:
         return conv
     name = _local_name(items)
+    if not name and conv.seen is not None:  # read through a format child (file.driver=raw)
+        found, name = conv.seen, conv.seen_name
     if not name:
         return conv
     if found is None:
@@ -245,6 +262,12 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None,
         held = _host_problems(conv, items, name, found, user, span)
         if held is not None:
             return held
+    if found.error:
+        return _failed(conv, Diagnostic("open-failed", Severity.ERROR,
+                                        f"Could not open '{name}': {found.error}", span,
+                                        Stage.FILE))
+    if conv.error is not None and conv.error.stage < Stage.FORMAT:
+        return conv  # the file child failed after its open: before any header is read
     fmt = conv.drive.format if conv.drive else next(
         (i.value for i in reversed(items) if i.key in ("format", "driver")), None)
     return _header_checks(conv, fmt, found, name)
@@ -346,26 +369,9 @@ def _failed(conv: Conversion, err: Diagnostic) -> Conversion:
     return attrs.evolve(conv, error=err, warnings=kept)
 
 
-# What a format driver says when the file is not of its format (block/qcow2.c, vmdk.c).
-_NOT_THIS_FORMAT = {"qcow2": "Image is not in qcow2 format",
-                    "vmdk": "invalid VMDK image descriptor",
-                    "qcow": "Image not in qcow format", "vpc": "invalid VPC image",
-                    "qed": "Image not in QED format",
-                    "parallels": "Image not in Parallels format",
-                    "bochs": "Image not in Bochs format"}
-
-
 def _format_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
-    """The error opening ``name`` with driver ``fmt`` gives, given what the probe saw."""
-    if fmt == "qcow" and found.format == "qcow2":  # block/qcow.c qcow_open()
-        return ("qcow (v1) does not support qcow version 3\n"
-                "Try the 'qcow2' driver instead.")
-    if fmt == "vdi" and found.format == "raw":  # block/vdi.c: signature at offset 0x40
-        signature = int.from_bytes(found.head[0x40:0x44].ljust(4, b"\0"), "little")
-        return f"Image not in VDI format (bad signature {signature:08x})"
-    if fmt in _NOT_THIS_FORMAT and found.format != fmt:
-        return _NOT_THIS_FORMAT[fmt]
-    return ""
+    """The error opening ``name`` with driver ``fmt`` gives (qdrive/frontend/formats.py)."""
+    return header_problem(fmt, found, name)
 
 
 def _duplicate_ids(results: list[DriveResult],

@@ -17,8 +17,10 @@ import attrs
 
 from . import rules
 from ._syntax import RawOption
+from .frontend import jsonname, opentime
 from .diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from .model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media
+from .probe import ProbeResult
 from .options import (
     ALIASES, COMMON_KEYS, FORMAT_KEYS, LEGACY_KEYS, NODE_KEYS, OPTIONS, TABLE_KEYS, Kind,
     qdict_order,
@@ -83,6 +85,8 @@ class Conversion:
     format_probed: bool = False  # no format=/driver=: QEMU probes the file
     probed_format: str | None = None  # what probing found (check() with probe_files)
     opened_read_only: bool = False  # read-only=on, media=cdrom or snapshot=on (overlay)
+    seen: ProbeResult | None = None  # what the format reads through a format file child
+    seen_name: str = ""  # the file name QEMU reports for it (the innermost file's)
 
     def span_of(self, key: str) -> Span:
         """The span of the last item with ``key``, or the whole string."""
@@ -96,14 +100,20 @@ Placer = Callable[[Interface, int, int, int, Span], tuple[int, int]]
 
 
 def convert_72(text: str, items: list[RawOption], default_if: Interface,
-               place: Placer | None = None, assume_format: str = "raw") -> Conversion:
+               place: Placer | None = None, assume_format: str = "raw",
+               image: ProbeResult | None = None, probe: bool = False) -> Conversion:
     """Run QEMU 7.2's -drive checks over ``items``; never raises.
 
     ``assume_format`` is the format probing would pick when the drive names none
     (check() passes what it found in the file; the string alone suggests raw).
+    ``image`` is the image's header when check() probed it (its backing file name,
+    its size); None keeps the verdict to what the string alone decides. ``probe``
+    lets the node graph read the headers of the images its children name.
     """
     conv = Conversion(text, items=items)
     run = _Run(conv, default_if, place or rules.place_alone, assume_format)
+    run.image = image
+    run.probe = probe
     try:
         run.parse_stage()
         run.legacy_stage()
@@ -131,6 +141,9 @@ class _Run:
         self.explicit_cache: set[str] = set()
         self.leftover_cache: Entry | None = None
         self.late_error: Diagnostic | None = None  # reported after the image is open
+        self.image: ProbeResult | None = None  # the header check() read, if it probed
+        self.probe = False  # children's images may be read (check(probe_files=True))
+        self.json_file_ref: Entry | None = None  # json:{"file": "node"}
 
     # -- util/qemu-option.c opts_parse() -------------------------------------------------
     def parse_stage(self) -> None:
@@ -354,12 +367,16 @@ class _Run:
     def open_stage(self) -> None:
         if self.conv.empty:
             return
+        self._json_name()
         driver_entry = self.qdict.get("driver") or self.qdict.get("format")
         driver = driver_entry.value if driver_entry else None
         if driver is not None and driver not in KNOWN_DRIVERS:
             raise error("unknown-driver", f"Unknown driver '{driver}'", driver_entry.span
                         if driver_entry else Span(0, 0), Stage.FILL)
         self.conv.format_probed = driver is None
+        if self.json_file_ref is not None:  # {"file": "name"}: a reference to a node
+            raise Stop(attrs.evolve(opentime.reference_error(self.json_file_ref),
+                                    stage=Stage.CHILD))
         child = {k[5:]: e for k, e in self.qdict.items() if k.startswith("file.")}
         protocol = driver in PROTOCOL_DRIVERS
         if protocol:  # the drive's node is itself the protocol node: no file child
@@ -380,6 +397,27 @@ class _Run:
         if self.late_error is not None:
             raise Stop(self.late_error)
 
+    def _json_name(self) -> None:
+        """block.c parse_json_protocol(): file=json:{...} becomes the node's options
+        (qdrive/frontend/jsonname.py); keys the drive already has are kept."""
+        entry = self.qdict.get("file")
+        if entry is None or not entry.value.startswith(jsonname.PREFIX):
+            return
+        try:
+            parsed = jsonname.parse(entry.value)
+        except jsonname.JsonNameError as e:
+            raise error("json-name", str(e), entry.span, Stage.FILL) from None
+        del self.qdict["file"]
+        present = set(self.qdict) | ({"driver"} if "format" in self.qdict else set())
+        for n, (key, value) in enumerate(parsed.items()):
+            if key in present:
+                continue
+            new = Entry(key, "" if value is None else value, entry.item, 30_000 + n)
+            if key == "file":
+                self.json_file_ref = new
+                continue
+            self.qdict[key] = new
+
     def _child_node(self, child: dict[str, Entry], file_entry: Entry | None) -> None:
         if file_entry is not None and "filename" in child:
             raise error("file-and-filename", "Can't specify 'file' and 'filename' options at "
@@ -389,6 +427,9 @@ class _Run:
         if "driver" in child and child["driver"].value not in KNOWN_DRIVERS:
             raise error("unknown-driver", f"Unknown driver '{child['driver'].value}'",
                         child["driver"].span, Stage.FILL)
+        if "driver" in child and opentime.format_child(child["driver"].value):
+            self._format_child(child, name)
+            return
         if "driver" not in child:
             if not name:  # file.* options but no file name: the child node has nothing
                 raise error("no-driver-or-file", "Must specify either driver or file",
@@ -417,13 +458,32 @@ class _Run:
         aio = child.get("aio") or self.qdict.get("aio")
         if aio is not None and aio.value == "native" and not (direct and is_true(direct.value)):
             rules.native_needs_direct(aio.span)
+        driver = child["driver"].value if "driver" in child else opentime.protocol_of(name)
+        # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
+        # hook into qdrive/frontend/opentime.py (the derived tables).
+        opentime.protocol_checks(driver, child, name, file_entry.span if file_entry else
+                                 Span(0, len(self.conv.text)), self.probe)
         unknown = [k for k in child if k not in NODE_KEYS and k not in
-                   rules.FILE_POSIX_KEYS]
+                   rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)]
         if unknown:
             key = min(unknown, key=lambda k: (qdict_order(k), -child[k].seq))
-            driver = child["driver"].value if "driver" in child else "file"
             raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
                         f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
+        if self.conv.format_probed:  # what the probe reads through a protocol (null-co)
+            self.conv.seen, self.conv.seen_name = opentime.protocol_content(
+                driver, name, self.probe, file_entry.span if file_entry else
+                Span(0, len(self.conv.text)))
+        self.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
+
+    def _format_child(self, child: dict[str, Entry], name: str) -> None:
+        """file.driver=<format or filter>: a node graph below the drive's node (hook into
+        qdrive/frontend/nodes.py); what the top format's probe reads comes back as
+        ``conv.seen``."""
+        problem, seen, seen_name = opentime.format_child_open(child, name, self.probe,
+                                                   Span(0, len(self.conv.text)))
+        if problem is not None:
+            raise Stop(attrs.evolve(problem, stage=min(problem.stage, Stage.CHILD)))
+        self.conv.seen, self.conv.seen_name = seen, seen_name
         self.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
 
     def _node(self, driver: str, protocol: bool) -> None:
@@ -460,21 +520,39 @@ class _Run:
     def _format_options(self, driver: str, protocol: bool) -> None:
         """The format driver's own options, then QEMU's check for unused ones."""
         taken = TABLE_KEYS
-        kinds = FORMAT_KEYS.get(driver, {})
+        info = opentime.driver_info(driver)
+        kinds = FORMAT_KEYS.get(driver) or opentime.kinds(info)
         # block/raw-format.c raw_open() reads offset/size before it looks for its file
         # child; the other format drivers look for the child first.
+        if self.no_file_child is not None and not opentime.has_file_child(info):
+            self.no_file_child = None  # blkreplay, quorum ...: other children instead
         if self.no_file_child is not None and driver != "raw":
             self._missing_file_child()
         rest = {k: e for k, e in self.qdict.items() if k not in taken
                 and not k.startswith("file.") and not k.startswith("stats-intervals.")}
         options = dict(self.f.get("driver_options") or {})  # type: ignore[call-overload]
+        values: dict[str, object] = {}
         for key in sorted(rest, key=lambda k: (qdict_order(k), -rest[k].seq)):
-            if key in kinds:
-                _typed(key, rest[key], kinds[key], Stage.NODE, self.conv.warnings)
+            if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)):
+                values[key] = _typed(key, rest[key], kinds[key], Stage.NODE,
+                                     self.conv.warnings)
                 rules.check_format_choice(driver, key, rest[key])
         if self.no_file_child is not None:
             self._missing_file_child()
-        unknown = [k for k in rest if k not in kinds]
+        if driver == "raw" and ("offset" in values or "size" in values):
+            self._raw_limits(values, rest)
+        # The node's other children (backing.*, data-file.*, image.* ...): hook into
+        # qdrive/frontend/opentime.py, which walks block.c's order for them.
+        if protocol and info is not None and info.needs_filename:
+            # block.c bdrv_open_common(): file-posix drivers need a name (filename= or file=)
+            names = (rest.get("filename"), self.qdict.get("file"))
+            if not any(e is not None and e.value for e in names):
+                span = self.qdict["driver"].span if "driver" in self.qdict else Span(0, 0)
+                raise error("needs-filename", f"The '{driver}' block driver requires a file "
+                            "name", span, Stage.NODE)
+        opentime.node_checks(info, rest, self.image, Span(0, len(self.conv.text)),
+                             self.probe, self.qdict.get("file") if protocol else None)
+        unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)]
         if self.leftover_cache is not None:
             unknown.append("cache")
             rest["cache"] = self.leftover_cache
@@ -490,6 +568,20 @@ class _Run:
         self.f["driver_options"] = options
         if "driver" in self.qdict and "format" not in self.f:
             self.f["format"] = self.qdict["driver"].value
+
+    def _raw_limits(self, values: dict[str, object], rest: dict[str, Entry]) -> None:
+        """block/raw-format.c raw_apply_options(): against the file when check() read it."""
+        offset = values.get("offset", 0)
+        size = values.get("size")
+        assert isinstance(offset, int) and (size is None or isinstance(size, int))
+        span = (rest.get("offset") or rest["size"]).span
+        child_driver = self.qdict.get("file.driver")
+        if self.image is not None and self.image.size is not None and \
+                (child_driver is None or child_driver.value == "file"):
+            opentime.raw_limits(offset, size, self.image.size, span)
+        if size is not None and size % 512:
+            raise error("raw-size-align", "Specified size is not multiple of 512", span,
+                        Stage.NODE)
 
     def build(self) -> Drive:
         fields = dict(self.f)

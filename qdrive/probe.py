@@ -35,6 +35,7 @@ class ProbeResult:
     device: bool = False  # a character or block device (what host_device accepts)
     backing_file: str | None = None  # qcow2 header's backing file name, if any
     head: bytes = b""  # the first bytes of the image, as the format probes read them
+    size: int | None = None  # the length bdrv_getlength() reports (file or device)
 
 
 def probe_file(path: str) -> ProbeResult:
@@ -57,12 +58,13 @@ def probe_fd(fd: int, write_access: bool) -> ProbeResult:
     try:
         st = os.fstat(fd)
         header = os.pread(fd, 2048, 0) if not stat.S_ISDIR(st.st_mode) else b""
+        size = os.lseek(fd, 0, os.SEEK_END) if not stat.S_ISDIR(st.st_mode) else None
     except OSError as exc:
         return ProbeResult(True, os.strerror(exc.errno or errno.EIO))
     fmt = next((name for magic, name in MAGIC if header.startswith(magic)), "raw")
     return ProbeResult(True, "", fmt, write_access,
                        stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode),
-                       _qcow2_backing(header) if fmt == "qcow2" else None, header[:512])
+                       _qcow2_backing(header) if fmt == "qcow2" else None, header[:512], size)
 
 
 def _qcow2_backing(header: bytes) -> str | None:

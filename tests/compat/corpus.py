@@ -49,6 +49,7 @@ class Corpus:
 CORPORA: tuple[Corpus, ...] = (
     Corpus("verdicts", None, "corpus"),
     Corpus("fuzz-found", None, "fuzz-found", ("7.2",)),
+    Corpus("opentime", None, "opentime", ("7.2",)),
     Corpus("generated-singles", FIXTURES / "generated" / "singles.jsonl", "generated"),
     Corpus("generated-cmdlines", FIXTURES / "generated" / "cmdlines.jsonl", "generated"),
     Corpus("harvest-drives", FIXTURES / "harvest" / "drives.jsonl", "harvest"),

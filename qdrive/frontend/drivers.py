@@ -1,0 +1,167 @@
+"""Each block driver of QEMU 7.2 as the derived tables describe it (no hand-written lists).
+
+grammar/qemu-7.2/block-drivers.json (block/*.c: each BlockDriver's runtime QemuOptsLists,
+its children, whether it supports backing files) and qapi-block.json (the QAPI
+BlockdevOptions* structs of qapi/block-core.json) are read once, on first use, and
+turned into :class:`DriverInfo`: which options a node of that driver consumes and of
+what kind, and which option prefixes name its children. convert.py asks this module
+when it checks a node's options (block.c bdrv_open_inherit()'s leftover check).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import os
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from ..options import Kind
+
+__all__ = ["DriverInfo", "driver", "known", "protocols", "child_rows"]
+
+_TABLE_DIR = "qemu-7.2"
+_REFS = ("BlockdevRef", "BlockdevRefOrNull")
+
+
+@attrs.frozen
+class DriverInfo:
+    """What one driver's node consumes from its options."""
+
+    name: str
+    is_format: bool  # BlockDriver.is_format: its children are opened as protocols
+    protocol: bool  # opened with bdrv_file_open (BDRV_O_PROTOCOL): "Block protocol ..."
+    kinds: Mapping[str, Kind]  # its own runtime options (QemuOpts, then QAPI scalars)
+    children: tuple[str, ...]  # child names ("file", "backing", "image", "children.N")
+    prefixes: tuple[str, ...]  # "x." prefixes it consumes itself (QAPI structs, sub-lists)
+    supports_backing: bool
+    needs_filename: bool
+    has_qemu_opts: bool  # the runtime options come from a QemuOptsList in block/*.c
+    file_child_optional: bool
+    qemu_opts: frozenset[str] = frozenset()  # read by QemuOpts: typed as QEMU types them
+
+    def typed(self, key: str) -> bool:
+        """QEMU checks ``key``'s value while opening (a QemuOpts bool, number or size)."""
+        return key in self.qemu_opts
+
+    def owns(self, key: str) -> bool:
+        """``key`` is read by this node itself (not a child's, not left over)."""
+        return key in self.kinds or any(key.startswith(p) for p in self.prefixes)
+
+    def child_of(self, key: str) -> str | None:
+        """The child ``key`` belongs to (``backing`` for ``backing.file.filename``)."""
+        for child in (*self.children, "backing"):
+            if child.endswith(".N"):
+                head = child[:-1]
+                if key.startswith(head):
+                    index, _, _ = key[len(head):].partition(".")
+                    if index.isdigit():
+                        return head + index
+                continue
+            if key == child or key.startswith(child + "."):
+                return child
+        return None
+
+
+def _grammar_dir() -> str:
+    # Beside the qdrive.grammar package, as qdrive/_syntax.py finds drive.lark.
+    grammar = importlib.import_module("qdrive.grammar")
+    return os.path.join(os.path.dirname(grammar.__file__ or ""), _TABLE_DIR)
+
+
+@functools.cache
+def _tables() -> tuple[dict[str, Any], dict[str, Any]]:
+    base = _grammar_dir()
+    with open(os.path.join(base, "block-drivers.json"), encoding="utf-8") as f:
+        drivers = json.load(f)
+    with open(os.path.join(base, "qapi-block.json"), encoding="utf-8") as f:
+        qapi = json.load(f)
+    return drivers, qapi
+
+
+def known() -> frozenset[str]:
+    """The drivers `-drive format=help` lists."""
+    return frozenset(_tables()[0]["format_help"]["formats"])
+
+
+def protocols() -> Mapping[str, str]:
+    """Protocol prefix -> driver (block.c bdrv_find_protocol(): ``nbd:``, ``fat:`` ...)."""
+    return MappingProxyType(_tables()[0]["protocols"])
+
+
+@functools.cache
+def child_rows(name: str) -> Mapping[str, Mapping[str, Any]]:
+    """The children the driver opens, by name (``children.N`` for a list)."""
+    row = _tables()[0]["drivers"].get(name) or {}
+    return MappingProxyType({c["name"]: c for c in row.get("children", [])})
+
+
+def qapi_struct(name: str | None) -> list[dict[str, Any]]:
+    """A QAPI struct's members, base first (qapi/block-core.json), [] for other types."""
+    return _qapi_members(_tables()[1], name)
+
+
+def qapi_type(driver_name: str) -> str | None:
+    row = _tables()[0]["drivers"].get(driver_name) or {}
+    return row.get("qapi_type")
+
+
+def _qapi_members(qapi: Mapping[str, Any], name: str | None) -> list[dict[str, Any]]:
+    members: list[dict[str, Any]] = []
+    while name:
+        t = qapi["types"].get(name)
+        if t is None or t.get("meta") != "struct":
+            break
+        members = list(t.get("members", [])) + members
+        name = t.get("base")
+    return members
+
+
+@functools.cache
+def driver(name: str) -> DriverInfo | None:
+    """The table's view of driver ``name`` (None for a name QEMU does not know)."""
+    drivers, qapi = _tables()
+    row = drivers["drivers"].get(name)
+    if row is None:
+        return None
+    kinds: dict[str, Kind] = {}
+    typed: set[str] = set()
+    prefixes: list[str] = []
+    lists = drivers["option_lists"]
+    for n, ref in enumerate(row.get("runtime_opts", [])):
+        opts = lists.get(ref, {})
+        if n == 0:
+            for opt in opts.get("options", []):
+                kinds[opt["name"]] = Kind(opt["type"]) if opt["type"] in Kind.__members__.values() \
+                    else Kind.STRING
+                typed.add(opt["name"])
+        else:  # a secondary list read from a sub-dict (blkdebug's inject-error.N.*)
+            prefixes.append(opts.get("name", "") + ".")
+    children = tuple(c["name"] for c in row.get("children", []))
+    for member in _qapi_members(qapi, row.get("qapi_type")):
+        mname, mtype = member["name"], member["type"]
+        if mname in kinds or mname in children or mname.removesuffix("s") + "s.N" in children:
+            continue
+        if isinstance(mtype, list) or mtype in _REFS:
+            continue
+        t = qapi["types"].get(mtype)
+        if t is not None and t.get("meta") in ("struct", "union", "alternate"):
+            prefixes.append(mname + ".")
+            if t.get("meta") == "alternate":
+                kinds[mname] = Kind.STRING
+            continue
+        kinds[mname] = Kind.STRING  # read by a QAPI visitor: not typed as QemuOpts are
+    file_child = next((c for c in row.get("children", []) if c["name"] == "file"), None)
+    return DriverInfo(
+        name=name, is_format=bool(row.get("is_format")),
+        protocol="bdrv_file_open" in row.get("open", {}),
+        kinds=MappingProxyType(kinds), children=children, prefixes=tuple(prefixes),
+        supports_backing=bool(row.get("supports_backing")),
+        needs_filename=bool(row.get("bdrv_needs_filename")),
+        has_qemu_opts=bool(row.get("runtime_opts")),
+        file_child_optional=bool(file_child and file_child.get("optional")),
+        qemu_opts=frozenset(typed))

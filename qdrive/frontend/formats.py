@@ -1,0 +1,335 @@
+"""The checks a driver's own open makes on its options and on the image header it reads.
+
+Each function mirrors one driver's open in QEMU 7.2 (the file is cited per check) for a
+lone -drive: a name that only another option of the command line could define (a
+secret, a throttle group, a node) is not defined, so QEMU's "not found" message is the
+answer. :func:`driver_checks` runs the one for the node's driver; it raises Stop with
+QEMU's text or returns when the driver would open.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ..diagnostics import Span, Stage, error
+
+if TYPE_CHECKING:
+    from ..probe import ProbeResult
+
+__all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options"]
+
+Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
+Check = Callable[[Options, "ProbeResult | None", Span], None]
+
+
+# What a format driver says when the file is not of its format (block/qcow2.c, vmdk.c).
+_NOT_THIS_FORMAT = {"qcow2": "Image is not in qcow2 format",
+                    "vmdk": "invalid VMDK image descriptor",
+                    "qcow": "Image not in qcow format", "vpc": "invalid VPC image",
+                    "qed": "Image not in QED format",
+                    "parallels": "Image not in Parallels format",
+                    "bochs": "Image not in Bochs format"}
+
+
+def header_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
+    """The error opening ``name`` with driver ``fmt`` gives, given what the probe saw."""
+    if fmt == "qcow" and found.format == "qcow2":  # block/qcow.c qcow_open()
+        return ("qcow (v1) does not support qcow version 3\n"
+                "Try the 'qcow2' driver instead.")
+    if fmt == "vdi" and found.format == "raw":  # block/vdi.c: signature at offset 0x40
+        signature = int.from_bytes(found.head[0x40:0x44].ljust(4, b"\0"), "little")
+        if signature != 0xBEDA107F:
+            return f"Image not in VDI format (bad signature {signature:08x})"
+    if fmt in _NOT_THIS_FORMAT and found.format != fmt:
+        return _NOT_THIS_FORMAT[fmt]
+    # block/file-posix.c raw_open_common(): the protocol driver must fit the file type.
+    if fmt in ("host_device", "host_cdrom") and not found.device:
+        return f"'{fmt}' driver requires '{name}' to be either a character or block device"
+    if fmt == "file" and found.device:
+        return f"'file' driver requires '{name}' to be a regular file"
+    return ""
+
+
+def _fail(message: str, span: Span) -> NoReturn:
+    raise error("driver-open", message, span, Stage.NODE)
+
+
+def _secret(key: str, options: Options, span: Span, label: str | None = None) -> None:
+    """crypto/block-luks.c qcrypto_block_luks_open(), crypto/secret_common.c lookup."""
+    entry = options.get(key)
+    if entry is None:
+        _fail(f"Parameter '{label or key}' is required for cipher", span)
+    _fail(f"No secret with id '{entry.value}'", entry.span)
+
+
+def _luks(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/crypto.c block_crypto_open_generic(): the secret is looked up before the
+    # LUKS header is read.
+    _secret("key-secret", options, span)
+
+
+def crypt_method(fmt: str, head: bytes) -> int:
+    """The header's crypt_method: qcow2 at offset 32, qcow (v1) at 36 (big endian)."""
+    at = 32 if fmt == "qcow2" else 36
+    return int.from_bytes(head[at:at + 4], "big") if len(head) >= at + 4 else 0
+
+
+def _encrypted(fmt: str) -> Check:
+    def check(options: Options, image: ProbeResult | None, span: Span) -> None:
+        # block/qcow2.c qcow2_update_options_prepare(), block/qcow.c qcow_open().
+        if image is None or image.format != fmt:
+            return
+        method = crypt_method(fmt, image.head)
+        wanted = options.get("encrypt.format")
+        if method == 0:
+            if wanted is not None:
+                _fail("No encryption in image header, but options specified format "
+                      f"'{wanted.value}'", wanted.span)
+            return
+        header = {1: "aes", 2: "luks"}.get(method)
+        if header is None:
+            _fail(f"Unsupported encryption method {method}", span)
+        if wanted is not None and wanted.value != header:
+            _fail(f"Header reported '{header}' encryption format but options specify "
+                  f"'{wanted.value}'", wanted.span)
+        # block_crypto_open_opts_init(): the encrypt.* dict is visited as the format's
+        # QCryptoBlockOpenOptions (format, key-secret only)
+        extra = [k for k in options if k.startswith("encrypt.")
+                 and k not in ("encrypt.format", "encrypt.key-secret")]
+        if extra:
+            from ..options import qdict_order
+
+            key = min(extra, key=lambda k: (qdict_order(k[8:]), options[k].seq))
+            _fail(f"Parameter '{key[8:]}' is unexpected", options[key].span)
+        _secret("encrypt.key-secret", options, span)
+    return check
+
+
+def _throttle(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/throttle.c throttle_parse_options(): groups come from -object.
+    group = options.get("throttle-group")
+    if group is None:
+        _fail("Please specify a throttle group", span)
+    _fail(f"Throttle group '{group.value}' does not exist", group.span)
+
+
+def _copy_on_read(options: Options, image: ProbeResult | None, span: Span) -> None:
+    bottom = options.get("bottom")  # block/copy-on-read.c cor_open()
+    if bottom is not None:
+        _fail(f"Bottom node '{bottom.value}' not found", bottom.span)
+
+
+def _replication(options: Options, image: ProbeResult | None, span: Span) -> None:
+    mode, top = options.get("mode"), options.get("top-id")  # block/replication.c
+    if mode is None:
+        _fail("Missing the option mode", span)
+    if mode.value == "primary":
+        if top is not None:
+            _fail("The primary side does not support option top-id", top.span)
+    elif mode.value == "secondary":
+        if top is None:
+            _fail("Missing the option top-id", mode.span)
+    else:
+        _fail("The option mode's value should be primary or secondary", mode.span)
+
+
+def _curl(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/curl.c curl_open(): the cookie, the URL, then the two passwords; the
+    # secrets are looked up before any connection is made.
+    cookie, cookie_secret = options.get("cookie"), options.get("cookie-secret")
+    if cookie is not None and cookie_secret is not None:
+        _fail("curl driver cannot handle both cookie and cookie secret", cookie_secret.span)
+    if cookie_secret is not None:
+        _fail(f"No secret with id '{cookie_secret.value}'", cookie_secret.span)
+    if "url" not in options:
+        _fail("curl block driver requires an 'url' option", span)
+    for key in ("password-secret", "proxy-password-secret"):
+        if key in options:
+            _fail(f"No secret with id '{options[key].value}'", options[key].span)
+
+
+def _iscsi(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/iscsi.c iscsi_open(): the target triple, then the CHAP secret (before the
+    # connection; a connection failure is not predicted, see the report's notes).
+    if "url" not in options and not all(k in options for k in ("transport", "portal",
+                                                                 "target")):
+        _fail("Need all of transport, portal and target options", span)
+    secret, password = options.get("password-secret"), options.get("password")
+    if secret is not None and password is not None:
+        _fail("'password' and 'password-secret' properties are mutually exclusive",
+              secret.span)
+    if secret is not None:
+        _fail(f"No secret with id '{secret.value}'", secret.span)
+
+
+def _nbd(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/nbd.c nbd_process_options(): an address (server.*, or host/port/path), then
+    # the TLS credentials object.
+    has_address = "url" in options or any(k in options for k in ("host", "path")) or any(
+        k.startswith("server.") for k in options)
+    if not has_address:
+        _fail("NBD server address missing", span)
+    creds = options.get("tls-creds")
+    if creds is not None:
+        _fail(f"No TLS credentials with id '{creds.value}'", creds.span)
+
+
+def _file_posix(options: Options, image: ProbeResult | None, span: Span) -> None:
+    manager = options.get("pr-manager")  # block/file-posix.c raw_open_common()
+    if manager is not None:
+        raise error("driver-open", f"No persistent reservation manager with id "
+                    f"'{manager.value}'", manager.span, Stage.CHILD)
+
+
+def _qapi(driver: str) -> Check:
+    """Drivers that read their options with a QAPI visitor (block/nfs.c, rbd.c, ssh.c:
+    qobject_input_visitor_new_flat_confused() over the node's remaining options)."""
+    def check(options: Options, image: ProbeResult | None, span: Span) -> None:
+        from ..options import NODE_KEYS
+        from . import drivers
+
+        own = {k: e for k, e in options.items() if k not in NODE_KEYS and k != "filename"}
+        if "url" in own or "filename" in options:
+            return  # a URL file name: bdrv_parse_filename() makes the options
+        for key in own:  # qdict_crumple(): "a" and "a.b" cannot both be given
+            head = key.split(".")[0]
+            if head != key and head in own:
+                _fail("Cannot mix scalar and non-scalar keys", own[key].span)
+        _visit(drivers.qapi_struct(drivers.qapi_type(driver)), own, "", span)
+        if own:
+            from ..options import qdict_order
+
+            key = min(own, key=lambda k: (qdict_order(k), own[k].seq))
+            _fail(f"Parameter '{key}' is unexpected", own[key].span)
+    return check
+
+
+def _visit(members: list[dict[str, Any]], own: dict[str, Any], prefix: str,
+           span: Span) -> None:
+    """Visit the struct's members in order, consuming ``own``'s keys as QAPI would."""
+    from . import drivers
+
+    for member in members:
+        name = prefix + member["name"]
+        nested = isinstance(member["type"], str) and drivers.qapi_struct(member["type"])
+        if nested:
+            inner = [k for k in own if k.startswith(name + ".")]
+            if not inner:
+                if not member["optional"]:
+                    _fail(f"Parameter '{name}' is missing", span)
+                continue
+            _visit(nested, own, name + ".", span)
+            continue
+        if isinstance(member["type"], list) or (isinstance(member["type"], str) and any(
+                k.startswith(name + ".") for k in own)):
+            for k in [k for k in own if k.startswith(name + ".")]:
+                del own[k]
+            continue
+        if name in own:
+            del own[name]
+        elif not member["optional"]:
+            _fail(f"Parameter '{name}' is missing", span)
+
+
+def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/quorum.c quorum_open(): the children array, then the vote threshold, then
+    # the read pattern and blkverify's constraints.
+    from ..values import ValueProblem, is_true, parse_number
+
+    indices = {k.split(".")[1] for k in options if k.startswith("children.")}
+    count = 0
+    while str(count) in indices:
+        count += 1
+    if count != len(indices):
+        _fail("Option children is not a valid array", span)
+    if count < 1:
+        _fail("Number of provided children must be 1 or more", span)
+    try:
+        threshold = parse_number("vote-threshold", options["vote-threshold"].value) \
+            if "vote-threshold" in options else 0
+    except ValueProblem:
+        return  # the typed check reports it
+    if threshold < 1:
+        _fail("Parameter 'vote-threshold' expects a value >= 1", span)
+    if threshold > count:
+        _fail("threshold may not exceed children count", span)
+    pattern = options.get("read-pattern")
+    if pattern is not None and pattern.value not in ("quorum", "fifo"):
+        _fail("Please set read-pattern as fifo or quorum", pattern.span)
+    if pattern is None or pattern.value == "quorum":
+        blkverify = "blkverify" in options and is_true(options["blkverify"].value)
+        if blkverify and (count != 2 or threshold != 2):
+            _fail("blkverify=on can only be set if there are exactly two files and "
+                  "vote-threshold is 2", span)
+        if blkverify and "rewrite-corrupted" in options and \
+                is_true(options["rewrite-corrupted"].value):
+            _fail("rewrite-corrupted=on cannot be used with blkverify=on", span)
+
+
+def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
+    mode = options.get("force_size_calc")  # block/vpc.c vpc_open(): before the header
+    if mode is not None and mode.value not in ("current_size", "chs"):
+        raise error("driver-open", f"Invalid size calculation mode: '{mode.value}'",
+                    mode.span, Stage.FILE_CHECKS)
+
+
+_CHECKS: dict[str, Check] = {
+    "quorum": _quorum, "vpc": _vpc,
+    **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
+    **dict.fromkeys(("http", "https", "ftp", "ftps"), _curl),
+    "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd,
+    **dict.fromkeys(("file", "host_device", "host_cdrom"), _file_posix),
+    "luks": _luks, "qcow2": _encrypted("qcow2"), "qcow": _encrypted("qcow"),
+    "throttle": _throttle, "copy-on-read": _copy_on_read, "replication": _replication,
+}
+
+
+def vvfat_options(filename: str) -> dict[str, str]:
+    """block/vvfat.c vvfat_parse_filename(): ``fat:[12:|16:|32:][floppy:][rw:]DIR``."""
+    fat_type = next((t for t in ("32", "16", "12") if f":{t}:" in filename), "0")
+    last = filename.rfind(":")
+    # A DOS drive letter ("fat:C:dir") keeps its colon in the directory name.
+    if last >= 2 and filename[last - 2] == ":" and filename[last - 1].isalpha():
+        directory = filename[last - 1:]
+    else:
+        directory = filename[last + 1:]
+    return {"dir": directory, "fat-type": fat_type,
+            "floppy": "on" if ":floppy:" in filename else "off",
+            "rw": "on" if ":rw:" in filename else "off"}
+
+
+def _vvfat(options: Options, span: Span, probe: bool) -> None:
+    # block/vvfat.c vvfat_open(), in its order.
+    from ..values import ValueProblem, is_true, parse_number
+
+    directory = options.get("dir")
+    if directory is None:
+        _fail("vvfat block driver requires a 'dir' option", span)
+    floppy = "floppy" in options and is_true(options["floppy"].value)
+    label = options.get("label")
+    if label is not None and len(label.value.encode()) > 11:
+        _fail("vvfat label cannot be longer than 11 bytes", label.span)
+    try:
+        fat_type = parse_number("fat-type", options["fat-type"].value) \
+            if "fat-type" in options else 0
+    except ValueProblem:
+        return  # the typed check reports it
+    fat_type = fat_type or (12 if floppy else 16)
+    if fat_type not in (12, 16, 32):
+        _fail("Valid FAT types are only 12, 16 and 32", span)
+    if probe and not os.path.isdir(directory.value):  # init_directories(): opendir()
+        _fail(f"Could not read directory {directory.value}", span)
+
+
+def driver_checks(driver: str, options: Options, image: ProbeResult | None,
+                  span: Span, probe: bool = False) -> None:
+    """The driver's open-time checks of ``options`` (the node's own, by key); ``probe``
+    lets a check look at what the options name on the host (vvfat's directory)."""
+    if driver == "vvfat":
+        _vvfat(options, span, probe)
+        return
+    check = _CHECKS.get(driver)
+    if check is not None:
+        check(options, image, span)

@@ -1,0 +1,81 @@
+"""``json:{...}`` file names: the node's options written as one JSON object.
+
+block.c parse_json_protocol() runs in bdrv_open_inherit() before bdrv_fill_options():
+the text after ``json:`` is parsed (qobject/json-parser.c), must be an object, is
+flattened into dotted keys (qdict_flatten(): {"file": {"driver": "file"}} becomes
+``file.driver``) and joined into the node's options without replacing a key the
+options already hold (qdict_join(..., false)). Values arrive typed (QBool, QNum), and
+QemuOpts later reads them as their text: true is "on", 512 is "512".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["JsonNameError", "parse"]
+
+PREFIX = "json:"
+
+
+class JsonNameError(ValueError):
+    """The JSON part is not an object QEMU would accept; the message is QEMU's."""
+
+
+def parse(filename: str) -> dict[str, str | None]:
+    """The flattened options of ``json:{...}`` (None for a JSON null)."""
+    text = filename[len(PREFIX):]
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits
+        raise JsonNameError(f"Could not parse the JSON options: {_why(text, exc)}") from None
+    if not isinstance(value, dict):
+        raise JsonNameError("Invalid JSON object given")
+    out: dict[str, str | None] = {}
+    try:
+        _flatten(value, "", out)
+    except RecursionError:  # deeper than QEMU's parser nests (it stops at 1024)
+        raise JsonNameError("Could not parse the JSON options: JSON parse error, too "
+                            "large nesting") from None
+    return out
+
+
+def _why(text: str, exc: Exception) -> str:
+    """qobject/json-parser.c's words for the usual ways a -drive cuts JSON short."""
+    if not text.strip():
+        return "Expecting a JSON value"
+    start = _open_string(text)
+    if start is not None:  # the lexer stops inside a string: the token is stray
+        return f"JSON parse error, stray '{text[start:]}'"
+    return "JSON parse error, premature EOI"
+
+
+def _open_string(text: str) -> int | None:
+    """Where the string still open at the end of ``text`` starts, if one is."""
+    start, escaped = None, False
+    for i, c in enumerate(text):
+        if start is None:
+            if c == '"':
+                start = i
+        elif escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c == '"':
+            start = None
+    return start
+
+
+def _flatten(value: dict[str, Any], prefix: str, out: dict[str, str | None]) -> None:
+    for key, item in value.items():
+        name = prefix + key
+        if isinstance(item, dict):
+            _flatten(item, name + ".", out)
+        elif isinstance(item, list):
+            _flatten({str(i): v for i, v in enumerate(item)}, name + ".", out)
+        elif isinstance(item, bool):
+            out[name] = "on" if item else "off"
+        elif item is None:
+            out[name] = None
+        else:
+            out[name] = str(item)

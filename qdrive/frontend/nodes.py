@@ -1,0 +1,358 @@
+"""The node graph below a drive's top node: children, references, nested file.file.*.
+
+block.c opens a node with bdrv_open_inherit(): bdrv_fill_options() picks the driver
+(driver=, else the protocol of the file name), a format node first opens its ``file``
+child (bdrv_open_child_bs(), which may be a reference to an existing node), probes the
+format when none is named, runs the driver's open (its runtime options, its other
+children: data-file, image, log, target, children.N ...), then bdrv_open_backing_file()
+and last the check for options nobody consumed. This module walks that order over the
+options a -drive string gives a child (``backing.*``, ``data-file.*``, ``file.file.*``)
+and returns QEMU's first error, worded as QEMU words it. No file is opened except to
+read an image header when ``probe`` is true (the backing file name a qcow2 records).
+
+The graph is walked, not stored: each child group is opened recursively, as block.c
+does, and the first error is the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import attrs
+
+from ..diagnostics import Diagnostic, Span, Stage, Stop, error
+from ..options import NODE_KEYS, Kind, qdict_order
+from ..probe import ProbeResult, probe_file
+from ..values import ValueProblem, parse_bool, parse_number, parse_size
+from . import drivers, formats
+
+__all__ = ["open_child", "open_backing", "open_format_child", "split_children"]
+
+# Options block.c bdrv_open_common() (bdrv_runtime_opts) reads on every node.
+_COMMON = NODE_KEYS
+# bdrv_parse_filename of the null drivers (block/null.c) takes only its own URL.
+_NULL = {"null-co": "null-co://", "null-aio": "null-aio://"}
+
+
+class _Entry(Protocol):
+    """What convert.Entry offers: an option's key, value, order and place in the text."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def span(self) -> Span: ...
+
+
+Options = Mapping[str, "_Entry"]
+
+
+def split_children(info: drivers.DriverInfo, options: Options) -> dict[str, dict[str, _Entry]]:
+    """``options`` grouped by the child they belong to (``""``: the node's own)."""
+    out: dict[str, dict[str, _Entry]] = {}
+    for key, entry in options.items():
+        child = info.child_of(key)
+        group = out.setdefault(child or "", {})
+        group[key if child is None else key[len(child):].removeprefix(".")] = entry
+    return out
+
+
+def _span(options: Options, fallback: Span) -> Span:
+    if not options:
+        return fallback
+    return max(options.values(), key=lambda e: e.seq).span
+
+
+def _stop(message: str, span: Span, stage: Stage = Stage.NODE) -> Diagnostic:
+    return error("node-open", message, span, stage).diagnostic
+
+
+def open_child(role: str, options: Options, span: Span, *, optional: bool,
+               probe: bool, parent: drivers.DriverInfo | None = None,
+               filename: str | None = None) -> Diagnostic | None:
+    """bdrv_open_child(): a child given by sub-options or by reference (key ``""``);
+    ``filename`` is the parent's option naming it (blkverify's x-image)."""
+    ref = options.get("")
+    rest = {k: e for k, e in options.items() if k != ""}
+    if ref is None and not rest and not filename:
+        if optional:
+            return None
+        return _stop(f'A block device must be specified for "{role}"', span)
+    return _open(role, rest, ref, filename, span, probe,
+                 protocol_child=_as_protocol(parent, role))
+
+
+def child_filename(parent: drivers.DriverInfo, role: str,
+                   own: Mapping[str, _Entry]) -> str | None:
+    """The parent option that names the child's file (block-drivers.json filename_option)."""
+    row = drivers.child_rows(parent.name).get(role) or {}
+    option = row.get("filename_option")
+    entry = own.get(option) if option else None
+    return entry.value if entry is not None else None
+
+
+# Metadata children: never format-probed (block.c bdrv_inherited_options()).
+_METADATA = frozenset({"log"})
+
+
+def _as_protocol(parent: drivers.DriverInfo | None, role: str) -> bool:
+    """block.c bdrv_inherited_options(): a format node's children (but backing) and
+    metadata children are opened as protocols; a protocol filter's children inherit
+    that; the data children of other filters are probed."""
+    if parent is None:
+        return False
+    if parent.is_format or role in _METADATA:
+        return True
+    # A protocol filter's primary child (bdrv_open_file_child) inherits its protocol flag;
+    # its other data children (blkverify's test) are probed.
+    row = drivers.child_rows(parent.name).get(role) or {}
+    return parent.protocol and row.get("call") == "bdrv_open_file_child"
+
+
+def open_backing(options: Options, span: Span, header_backing: str | None,
+                 supports_backing: bool, probe: bool) -> Diagnostic | None:
+    """block.c bdrv_open_backing_file() for the options under ``backing.``."""
+    ref = options.get("")
+    rest = {k: e for k, e in options.items() if k != ""}
+    if ref is not None and ref.value == "":
+        return None  # backing= (null): no backing file, a deprecation warning elsewhere
+    filename = None
+    if ref is None and "file.filename" not in rest:
+        if not header_backing and not rest:
+            return None
+        filename = header_backing or None
+    if not supports_backing:
+        return _stop("Driver doesn't support backing files", span)
+    problem = _open("backing", rest, ref, filename, span, probe, protocol_child=False)
+    if problem is None:
+        return None
+    return attrs.evolve(problem, message=f"Could not open backing file: {problem.message}")
+
+
+@attrs.frozen
+class _Synthetic:
+    """An option QEMU derives itself (a URL file name parsed into ``url``)."""
+
+    key: str
+    value: str
+    span: Span
+    seq: int = 1 << 30
+
+
+def synthetic(key: str, value: str, span: Span) -> _Entry:
+    return _Synthetic(key, value, span)  # type: ignore[return-value]
+
+
+def reference(ref: _Entry) -> Diagnostic:
+    """bdrv_lookup_bs(): a lone -drive defines no other node that a reference could name."""
+    return _stop(f"Cannot find device='{ref.value}' nor node-name='{ref.value}'", ref.span)
+
+
+def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: str | None,
+          span: Span, probe: bool, protocol_child: bool) -> Diagnostic | None:
+    """bdrv_open_inherit() of one node; the first error, or None when it opens."""
+    span = _span(options, ref.span if ref is not None else span)
+    if ref is not None:
+        if options or filename:
+            return _stop("Cannot reference an existing block device with additional "
+                         "options or a new filename", ref.span)
+        return reference(ref)
+    drv_entry = options.get("driver")
+    info = None
+    if drv_entry is not None:
+        info = drivers.driver(drv_entry.value)
+        if info is None or drv_entry.value not in drivers.known():
+            return _stop(f"Unknown driver '{drv_entry.value}'", drv_entry.span, Stage.FILL)
+    # An explicit driver overrides the protocol flag the parent passes down (block.c
+    # bdrv_fill_options()); without one the flag decides.
+    if info.protocol if info is not None else protocol_child:
+        return _open_protocol(options, info, filename, span, probe)
+    return _open_format(role, options, info, filename, span, probe)
+
+
+def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
+                   filename: str | None, span: Span, probe: bool = False) -> Diagnostic | None:
+    name = options.get("filename")
+    if filename and name is not None:
+        return _stop("Can't specify 'file' and 'filename' options at the same time",
+                     name.span, Stage.FILL)
+    fname = filename or (name.value if name else None)
+    if info is None:
+        if not fname:
+            return _stop("Must specify either driver or file", span, Stage.FILL)
+        prefix, colon, _ = fname.partition(":")
+        known = drivers.protocols()
+        if colon and "/" not in prefix and prefix:
+            if prefix not in known:
+                return _stop(f"Unknown protocol '{prefix}'", span, Stage.FILL)
+            info = drivers.driver(known[prefix])
+        else:
+            info = drivers.driver("file")
+        assert info is not None
+    if info.needs_filename and not fname:
+        return _stop(f"The '{info.name}' block driver requires a file name", span, Stage.CHILD)
+    if info.name in _NULL and filename and filename != _NULL[info.name]:
+        return _stop(f"The only allowed filename for this driver is '{_NULL[info.name]}'",
+                     span, Stage.FILL)
+    problem = _own_options(info, options, span, Stage.CHILD_LEFTOVER)
+    if problem is None and probe and info.name == "file" and fname:
+        found = probe_file(fname)  # block/file-posix.c raw_open_common(): the open itself
+        if found.error:
+            return _stop(f"Could not open '{fname}': {found.error}", span, Stage.FILE)
+    return problem
+
+
+def open_format_child(options: dict[str, _Entry], filename: str | None, span: Span,
+                      probe: bool) -> tuple[Diagnostic | None, ProbeResult | None, str]:
+    """The drive's ``file`` child when it is a format or filter node (file.driver=qcow2):
+    its first error, and the bytes the top node's format probe will read through it
+    (the file itself under raw without offset; a fresh image's zeros under any other)."""
+    seen: list[tuple[ProbeResult, str]] = []
+    drv = options["driver"].value
+    info = drivers.driver(drv)
+    problem = _open_format("file", options, info, filename, span, probe, seen)
+    if problem is not None or not seen:
+        return problem, None, ""
+    found, name = seen[0]
+    if drv == "raw" and "offset" not in options:
+        return None, found, name
+    return None, ProbeResult(True, "", "raw", found.write_access, False, None, bytes(512),
+                             found.size), name
+
+
+def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo | None,
+                 filename: str | None, span: Span, probe: bool,
+                 seen: list[tuple[ProbeResult, str]] | None = None) -> Diagnostic | None:
+    groups = split_children(info, options) if info is not None else _by_file(options)
+    file_opts = groups.pop("file", {})
+    found: ProbeResult | None = None
+    has_file = bool(file_opts) or bool(filename)
+    local = ""
+    if has_file:
+        ref = file_opts.get("")
+        sub = {k: e for k, e in file_opts.items() if k != ""}
+        problem = _open("file", sub, ref, filename, span, probe, protocol_child=True)
+        if problem is not None:
+            return problem
+        local = filename or (sub["filename"].value if "filename" in sub else "")
+        # A parsed file name (not file.filename=) may name a protocol ("nbd:...").
+        literal = not filename or ":" not in local.split("/")[0]
+        driver = sub["driver"].value if "driver" in sub else "file"
+        if probe and local and literal and ref is None and driver == "file":
+            found = probe_file(local)
+            if found is not None and found.error:
+                return _stop(f"Could not open '{local}': {found.error}", span, Stage.FILE)
+            if found is not None and seen is not None:
+                seen.append((found, local))
+    if info is None:
+        if not has_file:
+            return _stop("Must specify either driver or file", span, Stage.FILL)
+        info = drivers.driver((found.format if found else None) or "raw")
+        assert info is not None
+        groups = split_children(info, groups.get("", {}) | _regroup(groups))
+        groups.pop("file", None)
+    own = groups.pop("", {})
+    if found is not None and info.is_format:  # the driver reads its header
+        problem_text = formats.header_problem(info.name, found, local)
+        if problem_text:
+            message, _, detail = problem_text.partition("\n")
+            return error("format-mismatch", message, span, Stage.FORMAT, detail).diagnostic
+    if not has_file and "file" in info.children and not info.file_child_optional:
+        return _stop('A block device must be specified for "file"', span)
+    problem = _typed(info, own)
+    if problem is not None:
+        return problem
+    try:
+        formats.driver_checks(info.name, own, found, span)
+    except Stop as stop:
+        return stop.diagnostic
+    backing = groups.pop("backing", {})
+    for child, sub in sorted(groups.items()):
+        problem = open_child(child, sub, span, optional=_optional(info, child), probe=probe,
+                             parent=info, filename=child_filename(info, child, own))
+        if problem is not None:
+            return problem
+    header = found.backing_file if found is not None and found.format == info.name else None
+    problem = open_backing(backing, span, header, info.supports_backing, probe)
+    if problem is not None:
+        return problem
+    return _leftover(info, own, span)
+
+
+def _by_file(options: Mapping[str, _Entry]) -> dict[str, dict[str, _Entry]]:
+    out: dict[str, dict[str, _Entry]] = {"": {}}
+    for key, entry in options.items():
+        if key == "file" or key.startswith("file."):
+            out.setdefault("file", {})[key[5:]] = entry
+        else:
+            out[""][key] = entry
+    return out
+
+
+def _regroup(groups: Mapping[str, Mapping[str, _Entry]]) -> dict[str, _Entry]:
+    """Child groups back into flat keys (after probing picked the driver)."""
+    out: dict[str, _Entry] = {}
+    for child, sub in groups.items():
+        if child in ("", "file"):
+            continue
+        for key, entry in sub.items():
+            out[f"{child}.{key}" if key else child] = entry
+    return out
+
+
+def _optional(info: drivers.DriverInfo, child: str) -> bool:
+    table = drivers.child_rows(info.name)
+    name = child.rstrip("0123456789") + "N" if child[-1:].isdigit() else child
+    return bool(table.get(name, {}).get("optional", True))
+
+
+def typed_options(info: drivers.DriverInfo, own: Mapping[str, _Entry]) -> Diagnostic | None:
+    """The first value of ``own`` that the driver's QemuOpts would refuse."""
+    return _typed(info, own)
+
+
+# block.c bdrv_runtime_opts: the booleans every node reads in bdrv_open_common().
+_COMMON_BOOLS = frozenset({"cache.direct", "cache.no-flush", "read-only", "auto-read-only",
+                           "force-share"})
+
+
+def _typed(info: drivers.DriverInfo, own: Mapping[str, _Entry]) -> Diagnostic | None:
+    for key in sorted(own, key=lambda k: (qdict_order(k), -own[k].seq)):
+        kind = Kind.BOOL if key in _COMMON_BOOLS else info.kinds.get(key)
+        if kind is None or not (key in _COMMON_BOOLS or info.typed(key)):
+            continue
+        entry = own[key]
+        try:
+            if kind is Kind.BOOL:
+                parse_bool(key, entry.value)
+            elif kind is Kind.NUMBER:
+                parse_number(key, entry.value)
+            elif kind is Kind.SIZE:
+                parse_size(key, entry.value)
+        except ValueProblem as p:
+            return error("bad-value", p.message, entry.span, Stage.NODE, p.detail).diagnostic
+    return None
+
+
+def _own_options(info: drivers.DriverInfo, options: Mapping[str, _Entry], span: Span,
+                 stage: Stage) -> Diagnostic | None:
+    problem = _typed(info, options)
+    return problem or _leftover(info, options, span, stage)
+
+
+def _leftover(info: drivers.DriverInfo, own: Mapping[str, _Entry], span: Span,
+              stage: Stage = Stage.LEFTOVER) -> Diagnostic | None:
+    unknown = [k for k in own if k not in _COMMON and not info.owns(k)
+               and not (info.protocol and k == "filename")]
+    if not unknown:
+        return None
+    key = min(unknown, key=lambda k: (qdict_order(k), own[k].seq))
+    if info.protocol:
+        text = f"Block protocol '{info.name}' doesn't support the option '{key}'"
+    else:
+        text = f"Block format '{info.name}' does not support the option '{key}'"
+    return _stop(text, own[key].span, stage)

@@ -1,0 +1,231 @@
+"""What the top node's driver decides at open time, beyond the options qdrive always knew.
+
+The hooks convert.py calls from ``_format_options`` (block.c bdrv_open_inherit() of the
+drive's node): the node's option kinds from the derived tables (drivers.py), the
+checks of its children other than ``file`` (backing.*, data-file.*, image.*, ... through
+nodes.py) and the checks a driver makes against the image it opened (block/raw-format.c
+raw_read_options(): offset and size against the file's length).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ..diagnostics import Diagnostic, Span, Stop, error
+from ..diagnostics import Stage
+from ..options import Kind
+from . import drivers, formats, nodes
+
+if TYPE_CHECKING:
+    from ..probe import ProbeResult
+
+__all__ = ["format_child", "format_child_open", "driver_info", "kinds", "typed", "consumed",
+           "node_checks", "raw_limits", "protocol_of", "consumed_by", "has_file_child",
+           "protocol_checks", "protocol_content", "reference_error"]
+
+
+def driver_info(name: str) -> drivers.DriverInfo | None:
+    return drivers.driver(name)
+
+
+def kinds(info: drivers.DriverInfo | None) -> Mapping[str, Kind]:
+    return info.kinds if info is not None else {}
+
+
+def typed(info: drivers.DriverInfo | None, key: str) -> bool:
+    return info is not None and info.typed(key)
+
+
+def consumed(info: drivers.DriverInfo | None, key: str) -> bool:
+    """``key`` is read by the node itself or belongs to one of its children."""
+    if info is None:
+        return False
+    return info.owns(key) or info.child_of(key) not in (None, "file")
+
+
+def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry],
+                image: ProbeResult | None, whole: Span, probe: bool = False,
+                filename: nodes._Entry | None = None) -> None:
+    """The children's opens, in block.c's order: the driver's own children, then backing."""
+    if info is None:
+        return
+    groups = nodes.split_children(info, {k: e for k, e in rest.items()
+                                         if not k.startswith("file.") and k != "file"})
+    own = groups.pop("", {})
+    groups.pop("file", None)
+    backing = groups.pop("backing", {})
+    if info.protocol and filename is not None:  # driver=vvfat,file=fat:...
+        own = {**_parsed_filename(info.name, filename, whole), **own}
+    # the driver sees its children's keys too (quorum counts children.N)
+    everything = {**own, **{k: e for k, e in rest.items() if k not in own}}
+    formats.driver_checks(info.name, everything if info.name == "quorum" else own, image,
+                          whole, probe)
+    probe = image is not None
+    for child in _required_children(info):
+        if child not in groups:
+            raise error("no-child", f'A block device must be specified for "{child}"', whole,
+                        Stage.NODE)
+    for child in _named_children(info, own):
+        groups.setdefault(child, {})
+    for child, sub in sorted(groups.items()):
+        problem = nodes.open_child(child, sub, _last(sub, whole),
+                                   optional=nodes._optional(info, child), probe=probe,
+                                   parent=info, filename=nodes.child_filename(info, child, own))
+        if problem is not None:
+            raise Stop(problem)
+        # block/qcow2.c qcow2_do_open(): the data-file child is opened, then checked
+        # against the header's external-data-file bit.
+        if child == "data-file" and info.name == "qcow2" and image is not None \
+                and image.format == "qcow2" and not _external_data(image.head):
+            raise error("data-file", "'data-file' can only be set for images with an "
+                        "external data file", _last(sub, whole), Stage.NODE)
+    header = image.backing_file if image is not None and image.format == info.name else None
+    if backing and not probe and info.supports_backing and "" not in backing \
+            and "file.filename" not in backing:
+        return  # the header decides (string only: assume it names a backing file)
+    problem = nodes.open_backing(backing, _last(backing, whole), header,
+                                 info.supports_backing, probe)
+    if problem is not None:
+        # after the driver's open (raw's probing warning comes first): the leftover stage
+        raise Stop(attrs.evolve(problem, stage=Stage.LEFTOVER))
+
+
+def protocol_of(filename: str) -> str:
+    """block.c bdrv_find_protocol(): the driver a file name's ``prefix:`` picks."""
+    prefix, colon, _ = filename.partition(":")
+    if colon and prefix and "/" not in prefix:
+        return drivers.protocols().get(prefix, "file")
+    return "file"
+
+
+def consumed_by(driver: str, key: str) -> bool:
+    """``key`` is read by a protocol node of ``driver`` or by one of its children
+    (blkdebug's image.*, vvfat's write-target.*)."""
+    info = drivers.driver(driver)
+    return info is not None and (info.owns(key) or info.child_of(key) is not None)
+
+
+def has_file_child(info: drivers.DriverInfo | None) -> bool:
+    return info is None or "file" in info.children
+
+
+def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: str,
+                    whole: Span, probe: bool = False) -> None:
+    """A protocol child's typed runtime options (file-posix's are rules.py's), then its
+    driver's open-time checks (formats.py). A URL file name stands for the options
+    bdrv_parse_filename() would make of it."""
+    info = drivers.driver(driver)
+    if info is None:
+        return
+    if driver not in ("file", "host_device", "host_cdrom"):
+        problem = nodes.typed_options(info, child)
+        if problem is not None:
+            raise Stop(attrs.evolve(problem, stage=Stage.CHILD))
+    prefix = {"null-co": "null-co://", "null-aio": "null-aio://"}.get(driver)
+    if prefix is not None and filename and filename != prefix:  # block/null.c
+        raise error("null-name", f"The only allowed filename for this driver is '{prefix}'",
+                    whole, Stage.FILL)
+    options = dict(child)
+    if filename and driver == "vvfat":
+        options = {**_parsed_filename(driver, nodes.synthetic("file", filename, whole),
+                                      whole), **options}
+    elif filename and driver not in ("file", "host_device", "host_cdrom"):
+        options.setdefault("url", nodes.synthetic("url", filename, whole))
+    try:
+        formats.driver_checks(driver, options, None, whole, probe)
+    except Stop as stop:
+        raise Stop(attrs.evolve(stop.diagnostic, stage=Stage.CHILD)) from None
+
+
+def reference_error(entry: nodes._Entry) -> Diagnostic:
+    """A child given as the name of another node: a lone -drive defines none."""
+    return nodes.reference(entry)
+
+
+def protocol_content(driver: str, filename: str, probe: bool,
+                     whole: Span) -> tuple[ProbeResult | None, str]:
+    """What format probing reads from a protocol child that is not a local file, and
+    the name QEMU's raw-probing warning gives it: null-co/null-aio read zeros;
+    blkdebug:CONFIG:IMAGE reads IMAGE (block/blkdebug.c blkdebug_parse_filename()),
+    after its config file (read_config(): it must exist)."""
+    from ..probe import ProbeResult, probe_file
+
+    if driver in ("null-co", "null-aio"):
+        return ProbeResult(True, "", "raw", True, False, None, bytes(512), 1 << 30), filename
+    if driver == "blkdebug" and filename.startswith("blkdebug:") and probe:
+        config, colon, image = filename[len("blkdebug:"):].partition(":")
+        if not colon:
+            raise error("blkdebug-name", "blkdebug requires both config file and image "
+                        "path", whole, Stage.FILL)
+        if config and not os.path.exists(config):
+            raise error("blkdebug-config", "Could not read blkdebug config file: No such "
+                        "file or directory", whole, Stage.CHILD)
+        if image and ":" not in image.split("/")[0]:
+            found = probe_file(image)
+            if found.error:
+                raise error("open-failed", f"Could not open '{image}': {found.error}", whole,
+                            Stage.CHILD)
+            return found, filename
+    return None, ""
+
+
+def format_child(driver: str) -> bool:
+    """``file.driver=`` names a format or filter: the file child is itself a graph."""
+    info = drivers.driver(driver)
+    return info is not None and not info.protocol and driver in drivers.known()
+
+
+def format_child_open(child: Mapping[str, nodes._Entry], filename: str, probe: bool,
+                      whole: Span) -> tuple[Diagnostic | None, ProbeResult | None, str]:
+    return nodes.open_format_child(dict(child), filename or None, whole, probe)
+
+
+def _parsed_filename(driver: str, filename: nodes._Entry,
+                     whole: Span) -> dict[str, nodes._Entry]:
+    """The options bdrv_parse_filename() makes of a protocol file name."""
+    if driver == "vvfat" and filename.value.startswith("fat:"):
+        return {k: nodes.synthetic(k, v, filename.span)
+                for k, v in formats.vvfat_options(filename.value).items()}
+    return {"url": nodes.synthetic("url", filename.value, filename.span)}
+
+
+def _named_children(info: drivers.DriverInfo, own: Mapping[str, nodes._Entry]) -> list[str]:
+    """Children an option of the parent names (blkverify x-image=...)."""
+    return [name for name in drivers.child_rows(info.name)
+            if name != "file" and nodes.child_filename(info, name, own)]
+
+
+def _required_children(info: drivers.DriverInfo) -> list[str]:
+    # vvfat opens write-target only for rw=on (block/vvfat.c enable_write_target()).
+    return [name for name, row in drivers.child_rows(info.name).items()
+            if name not in ("file", "backing", "write-target") and not name.endswith(".N")
+            and not row.get("optional", True)]
+
+
+def _last(options: Mapping[str, nodes._Entry], whole: Span) -> Span:
+    if not options:
+        return whole
+    return max(options.values(), key=lambda e: e.seq).span
+
+
+def _external_data(head: bytes) -> bool:
+    # qcow2 v3 header: incompatible_features (u64 at 72), bit 2 = external data file.
+    if len(head) < 80 or int.from_bytes(head[4:8], "big") < 3:
+        return False
+    return bool(int.from_bytes(head[72:80], "big") & 4)
+
+
+def raw_limits(offset: int, size: int | None, file_size: int, span: Span) -> None:
+    """block/raw-format.c raw_apply_options(): offset/size must fit inside the file."""
+    file_size = -(-file_size // 512) * 512  # bdrv_getlength(): whole sectors
+    if offset > file_size:
+        raise error("raw-offset", f"Offset ({offset}) cannot be greater than size of the "
+                    f"containing file ({file_size})", span, Stage.NODE)
+    if size is not None and file_size - offset < size:
+        raise error("raw-size", f"The sum of offset ({offset}) and size ({size}) has to be "
+                    f"smaller or equal to the  actual size of the containing file "
+                    f"({file_size})", span, Stage.NODE)
