@@ -10,6 +10,8 @@ nothing (so it does not import logging).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .blockdev import Blockdev, TranslationError
 from .check import DriveArg, check, parse_drive
 from .results import CheckResult, DriveResult, Placement
@@ -24,10 +26,23 @@ from .options import OPTIONS, OPTIONS_2008, OptionSpec
 from .plan import OpenPlan, explain, plan_open
 from .policy import Policy
 
+if TYPE_CHECKING:  # the lazy names, for type checkers (loaded by __getattr__ at run time)
+    from .backends import BackendUnavailable
+    from .driver import DriverError, IOStopped, RawDevice, open
+    from .frontend.autodialect import AutoDialect, auto_dialect
+    from .frontend.builder import drive
+    from .frontend.compare import Comparison, compare_dialects
+    from .frontend.fixes import Fix, suggest_fix
+    from .frontend.verify import Mismatch, verify
+    from .imagelock import ImageLocked
+
 __all__ = [
     # the two entry points and what they return
     "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement", "DriveArg",
     "Policy",
+    # for launchers (loaded on first use)
+    "drive", "suggest_fix", "Fix", "verify", "Mismatch", "compare_dialects", "Comparison",
+    "auto_dialect", "AutoDialect",
     # the raw driver (loaded on first use)
     "open", "RawDevice", "IOStopped", "DriverError", "ImageLocked", "BackendUnavailable",
     # flags and the open plan
@@ -51,7 +66,16 @@ _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawD
          "IOStopped": ("qdrive.driver", "IOStopped"),
          "DriverError": ("qdrive.driver", "DriverError"),
          "ImageLocked": ("qdrive.imagelock", "ImageLocked"),
-         "BackendUnavailable": ("qdrive.backends", "BackendUnavailable")}
+         "BackendUnavailable": ("qdrive.backends", "BackendUnavailable"),
+         "drive": ("qdrive.frontend.builder", "drive"),
+         "suggest_fix": ("qdrive.frontend.fixes", "suggest_fix"),
+         "Fix": ("qdrive.frontend.fixes", "Fix"),
+         "verify": ("qdrive.frontend.verify", "verify"),
+         "Mismatch": ("qdrive.frontend.verify", "Mismatch"),
+         "compare_dialects": ("qdrive.frontend.compare", "compare_dialects"),
+         "Comparison": ("qdrive.frontend.compare", "Comparison"),
+         "auto_dialect": ("qdrive.frontend.autodialect", "auto_dialect"),
+         "AutoDialect": ("qdrive.frontend.autodialect", "AutoDialect")}
 
 
 def __getattr__(name: str) -> object:
@@ -61,3 +85,8 @@ def __getattr__(name: str) -> object:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'qdrive' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # dir(qdrive) and completion show the lazy names too (PEP 562).
+    return sorted(set(globals()) | set(_LAZY))

@@ -39,8 +39,13 @@ def parse_drive(text: str, *, dialect: str = DEFAULT_DIALECT) -> Drive:
     """Read one -drive option string exactly as QEMU would; the string alone decides.
 
     Returns the :class:`Drive`, or raises :class:`DriveError` with QEMU's message
-    and the span of the offending option. No file is touched.
+    and the span of the offending option. No file is touched. ``dialect="auto"`` reads
+    the dialect from the qemu-system-x86_64 on PATH (once; see qdrive.frontend.autodialect).
     """
+    if dialect == "auto":
+        from .frontend.autodialect import auto_dialect
+
+        dialect = auto_dialect().dialect
     if _dialect(dialect) != DEFAULT_DIALECT:
         return dialects.parse_2008(text)
     conv = convert_72(text, tokenize(text), Interface.IDE)
@@ -77,17 +82,23 @@ class DriveArg:
         return items
 
 
-def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
+def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
           dialect: str = DEFAULT_DIALECT, machine: str = "pc", probe_files: bool = True,
           snapshot: bool = False, policy: Policy | None = None) -> CheckResult:
     """Check drives together, as one QEMU command line would have them.
 
-    ``drives`` are -drive strings or :class:`DriveArg` (shorthands such as -hda);
+    ``drives`` are -drive strings, :class:`Drive` objects (their canonical string) or
+    :class:`DriveArg` (shorthands such as -hda); ``dialect="auto"`` picks the dialect of
+    the qemu-system-x86_64 on PATH (:func:`qdrive.frontend.autodialect.auto_dialect`);
     ``snapshot`` is QEMU's -snapshot; ``policy`` adds qdrive's own refusals for
     untrusted input (see :class:`qdrive.Policy`), checked before any file is opened.
     """
-    given = [drives] if isinstance(drives, str | DriveArg) else list(drives)
-    args = [d if isinstance(d, DriveArg) else DriveArg(d) for d in given]
+    given = [drives] if isinstance(drives, str | Drive | DriveArg) else list(drives)
+    args = [d if isinstance(d, DriveArg) else DriveArg(str(d)) for d in given]
+    if dialect == "auto":
+        from .frontend.autodialect import auto_dialect
+
+        dialect = auto_dialect().dialect
     if _dialect(dialect) != DEFAULT_DIALECT:
         return CheckResult(dialect, tuple(dialects.check_2008([a.text for a in args])))
     board = get_machine(machine)
