@@ -51,10 +51,6 @@ def drive_json(r: DriveResult, legacy: dict[str, Any]) -> dict[str, Any]:
     out["option"] = r.option
     out["error"] = diagnostic_json(r.text, r.error) if r.error is not None else None
     out["warnings"] = [diagnostic_json(r.text, w) for w in r.warnings]
-    if r.error is not None:
-        from .fixes import suggest_for
-
-        out["fix"] = suggest_for(r.text, r.error, r.drive.dialect if r.drive else None)
     return out
 
 
