@@ -334,11 +334,29 @@ def _json(result: CheckResult, args: argparse.Namespace) -> dict[str, object]:
     choice = getattr(args, "dialect_choice", None)
     if choice is not None:
         out["dialect_choice"] = choice.to_json()
+    for r, d in zip(result.drives, out["drives"], strict=True):
+        if getattr(args, "explain", False):
+            from .plan import explain
+
+            d["explain"] = dict(explain(r.drive)) if r.drive is not None else None
+        if getattr(args, "to_blockdev", False):
+            d["blockdev"] = _blockdev_json(r) if r.drive is not None else None
     if getattr(args, "fix", False):
         for r, d in zip(result.drives, out["drives"], strict=True):
             fix = _fix_for(r, args)
             d["fix"] = {"text": fix.text, "changes": list(fix.changes)} if fix else None
     return out
+
+
+def _blockdev_json(r: object) -> dict[str, object]:
+    from .blockdev import TranslationError
+    from .results import DriveResult
+
+    assert isinstance(r, DriveResult) and r.drive is not None
+    try:
+        return {"args": r.drive.to_blockdev_args(r.placement)}
+    except TranslationError as exc:
+        return {"error": str(exc).split(": ", 1)[-1]}
 
 
 def _fix_for(r: object, args: argparse.Namespace) -> Fix | None:

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qdrive", *args], capture_output=True,
-                          text=True, cwd=cwd, env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
+from tests.clirun import run
 
 
 def test_valid_drive(images: Path) -> None:
@@ -146,8 +144,7 @@ def test_file_of_a_thousand_lines(images: Path, tmp_path: Path) -> None:
 
 
 def test_file_from_stdin(images: Path) -> None:
-    p = subprocess.run([sys.executable, "-m", "qdrive", "check", "-f", "-"], input=
-                       "file=disk.img,format=raw\n", capture_output=True, text=True, cwd=images)
+    p = run("check", "-f", "-", input="file=disk.img,format=raw\n", cwd=images)
     assert p.returncode == 0 and p.stdout == "1 line: 1 ok, 0 invalid, 0 with warnings\n"
 
 

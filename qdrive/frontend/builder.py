@@ -83,8 +83,9 @@ def _throttle_key(name: str) -> str:
     if not key.startswith("throttling."):
         key = f"throttling.{key}"
     if key not in THROTTLE_KEYS:
-        raise TypeError(_unknown(name, {k.removeprefix("throttling.") for k in THROTTLE_KEYS},
-                                 "throttling limit"))
+        names = {k.removeprefix("throttling.") for k in THROTTLE_KEYS}
+        names |= {a for a, k in ALIASES.items() if k in THROTTLE_KEYS}
+        raise TypeError(_unknown(name, names, "throttling limit"))
     return key
 
 
