@@ -108,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--qmp", required=True, metavar="SOCKET",
                    help="the VM's QMP socket (QEMU's -qmp unix:SOCKET,server=on,wait=off)")
     _common(v)
+    v.set_defaults(policy="trusted", allow_dir=[], strict=False, fix=False)
     d = sub.add_parser("demo", help="check the built-in example drives")
     _common(d)
     _bench_parser(sub)

@@ -110,6 +110,10 @@ async def _nodes(client: Any, result: CheckResult) -> list[Mismatch]:
 
 def verify_socket(socket: str, result: CheckResult, timeout: float = 30.0) -> list[Mismatch]:
     """:func:`verify` against the QMP server at ``socket`` (QEMU's ``-qmp unix:PATH,server``)."""
+    first = result.first_error
+    if first is not None:  # nothing to compare: QEMU would not have started
+        raise VerifyError(f"the drives are refused by QEMU's rules ({first[1].message}): "
+                          "there is no running VM to compare with (see qdrive check)")
     try:
         from qemu.qmp import QMPClient
     except ImportError:
