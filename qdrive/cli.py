@@ -19,7 +19,7 @@ import errno
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def _dialect_list(text: str) -> list[str]:
     return names
 
 
-def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _bench_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     b = sub.add_parser(
         "bench", help="a queue-depth benchmark through qdrive's driver, with fio",
         formatter_class=argparse.RawDescriptionHelpFormatter,

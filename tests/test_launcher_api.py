@@ -121,7 +121,7 @@ def test_async_with_keeps_the_blocks_exception(tmp_path: Path) -> None:
     path.write_bytes(bytes(1 << 20))
 
     async def main() -> None:
-        async with qdrive.open(f"file={path},format=raw", backend="threads") as dev:
+        async with qdrive.open(f"file={path},format=raw", backend="threads"):
             raise KeyError("mine")
 
     with pytest.raises(KeyError, match="mine"):

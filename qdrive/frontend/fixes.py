@@ -116,20 +116,18 @@ def _step(text: str, error: Diagnostic | None, warnings: Sequence[Diagnostic],
     if error is not None:
         # A misspelt key first: the error QEMU reports may only be its consequence
         # (aio=native refused because "cahce=none" was not read as cache=).
-        for item in items:
-            if _misspelt(item.key) is not None:
-                return _unknown_key(text, items, item, error)
+        for each in items:
+            if _misspelt(each.key) is not None:
+                return _unknown_key(text, items, each, error)
         fixer = _BY_CODE.get(error.code)
-        item = _item_at(items, error)
-        return fixer(text, items, item, error) if fixer else None
+        return fixer(text, items, _item_at(items, error), error) if fixer else None
     for w in warnings:
-        if w.code == "short-form-boolean":
-            item = _item_at(items, w)
-            if item is not None:
-                value = "off" if item.no_prefix else "on"
-                return _replace(text, item, f"{item.key}={value}",
-                                f"{_raw(text, item)} -> {item.key}={value} (short form "
-                                "deprecated)")
+        flag = _item_at(items, w) if w.code == "short-form-boolean" else None
+        if flag is not None:
+            value = "off" if flag.no_prefix else "on"
+            return _replace(text, flag, f"{flag.key}={value}",
+                            f"{_raw(text, flag)} -> {flag.key}={value} (short form "
+                            "deprecated)")
         if w.code == "probed-raw" and not any(i.key in ("format", "driver") for i in items):
             return _append(text, "format=raw", "added format=raw (probing a raw image "
                            "restricts writes to block 0)")
