@@ -9,7 +9,8 @@ DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc pkg-config e2
 SECONDS ?= 60
 
 .PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables sanitize \
-	asan-quick record generate heldback record-heldback hoststate versions fault-matrix durability
+	asan-quick record generate heldback record-heldback hoststate versions fault-matrix durability \
+	wheel-check
 
 # The Debian packages come first: the install builds the cffi backends against them.
 $(STAMP): pyproject.toml setup.py qdrive/backends/_build.py $(wildcard qdrive/backends/csrc/*) | debs
@@ -28,8 +29,21 @@ debs:
 	  else echo "not root: skipping Debian packages:$$missing (live QEMU tests will skip)"; fi; \
 	fi
 
-demo: $(STAMP)
+# The demo needs only qdrive itself: no test extras, no Debian packages (an engine whose
+# library is missing is left out of the build; the demo does not use the engines).
+DEMO_STAMP := $(VENV)/.installed-demo
+$(DEMO_STAMP): pyproject.toml setup.py
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e .
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/qdrive demo
+
+# A wheel and an sdist built from a clean clone of HEAD; the wheel installed into a fresh
+# venv per Python 3.11-3.13 found (pyenv's or on PATH) and used outside the source tree.
+wheel-check: $(STAMP)
+	$(BIN)/python -m tests.wheel_check
 
 # The whole suite, every fuzz target for a bounded time (60 s in all), then a short run of
 # the backend tests against the C engines built with ASan+UBSan.

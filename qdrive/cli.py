@@ -405,7 +405,7 @@ def _compare(drives: Sequence[str | DriveArg], args: argparse.Namespace,
         if d.drive != last:
             print(f"drive {d.drive + 1}: {d.text}")
             last = d.drive
-        print(f"  {d.aspect} differs:")
+        print(f"  {d.aspect} differ{'' if d.aspect in ('facts', 'warnings') else 's'}:")
         for dialect, value in d.values:
             print(f"    {dialect:<14} {_show(value)}")
     print(f"{len(cmp.differences)} difference(s) between {names}")
@@ -413,6 +413,8 @@ def _compare(drives: Sequence[str | DriveArg], args: argparse.Namespace,
 
 
 def _show(value: object) -> str:
+    if value is None:
+        return "(none)"
     if isinstance(value, str):
         return value.replace("\n", "\n" + " " * 19)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):

@@ -388,7 +388,7 @@ def open(drive: Drive | OpenPlan | str, *, backend: str | None = None,  # noqa: 
     """Open what ``drive`` (a Drive, an OpenPlan or a -drive string) describes.
 
     ``backend`` is threads, posix, native or io_uring; by default the drive's aio=
-    (qemu-7.2) or the seed's rule (qemu-0.9-sync: native with O_DIRECT, else posix).
+    (qemu-7.2) or the 2008 dialect's rule (qemu-0.9-sync: native with O_DIRECT, else posix).
     ``backend_options`` go to the backend: ``workers`` (threads, default 64),
     ``fd_pool`` (posix, default 4, 0 = off).
     """

@@ -77,10 +77,20 @@ def compare_dialects(drives: str | Drive | DriveArg | Iterable[str | Drive | Dri
     for n in range(len(results[0].drives)):
         per = [r.drives[n] for r in results]
         for aspect in ASPECTS:
+            if aspect == "facts" and not all(r.ok for r in per):
+                continue  # a refused drive has no facts: the verdict already differs
             values = tuple((d, _aspect(r, aspect)) for d, r in zip(dialects, per, strict=True))
+            if aspect == "facts":
+                values = _differing_facts(values)
             if len({repr(v) for _, v in values}) > 1:
                 diffs.append(Difference(n, per[0].text, aspect, values))
     return Comparison(tuple(dialects), results, tuple(diffs))
+
+
+def _differing_facts(values: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+    """Only the facts whose value is not the same in every dialect."""
+    keys = [k for k in _FACTS if len({repr(v[k]) for _, v in values}) > 1]
+    return tuple((d, {k: v[k] for k in keys}) for d, v in values)
 
 
 def _aspect(r: DriveResult, aspect: str) -> Any:
