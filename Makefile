@@ -88,7 +88,7 @@ durability: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	$(BIN)/ruff check qdrive tests benchmarks grammar
+	$(BIN)/ruff check qdrive tests benchmarks grammar examples
 	$(BIN)/mypy
 
 # A short version of the seed's table (a few seconds a row) next to fio, plus the parse

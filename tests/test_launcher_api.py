@@ -179,13 +179,14 @@ LAUNCHER = '''
                                                           "mypy").exists(),
                     reason="mypy is not installed (pip install -e '.[test]')")
 def test_consumer_is_mypy_strict_clean(tmp_path: Path) -> None:
-    src = tmp_path / "launcher.py"
+    src = tmp_path / "my_launcher.py"
     src.write_text(textwrap.dedent(LAUNCHER))
     # follow-imports=silent: qdrive's own modules are read for their types, as an installed
     # package is, and only the consumer's code is judged.
     p = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
                         "--no-incremental", "--cache-dir", str(tmp_path / "cache"),
-                        str(src)], capture_output=True, text=True, cwd=tmp_path,
+                        str(src), str(REPO / "examples" / "launcher.py")],
+                       capture_output=True, text=True, cwd=tmp_path,
                        env={**os.environ, "MYPYPATH": str(REPO)})
     assert p.returncode == 0, p.stdout + p.stderr
     assert (REPO / "qdrive" / "py.typed").exists()

@@ -79,3 +79,15 @@ def test_verify_usage_errors(images: Path, tmp_path: Path) -> None:
     refused = run("verify", "--qmp", str(tmp_path / "x"), "file=disk.img,format=raw,cache=x",
                   cwd=images)
     assert refused.returncode == 2 and "refused by QEMU's rules" in refused.stderr
+
+
+def test_the_launcher_example_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "launcher.py"
+    p = subprocess.run([sys.executable, str(example), str(tmp_path)], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout == "2 drives started, 0 mismatches\n"
+    assert (tmp_path / "disk.img").stat().st_size == 64 << 20
