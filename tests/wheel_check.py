@@ -52,12 +52,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="qdrive-wheel-") as tmp:
         src, dist = Path(tmp) / "src", Path(tmp) / "dist"
         step("clean clone", ["git", "clone", "-q", str(REPO), str(src)], tmp)
-        step("wheel", [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
-                       str(dist), "."], src)
+        # pypa/build in a venv of its own: both artifacts built in isolated environments
+        # with the build-system requirements of pyproject.toml, as a packager builds them.
+        tools = Path(tmp) / "build-venv"
+        step("build tool", [sys.executable, "-m", "venv", str(tools)], tmp)
+        step("build tool", [str(tools / "bin/python"), "-m", "pip", "install", "-q", "build"],
+             tmp)
+        step("sdist and wheel", [str(tools / "bin/python"), "-m", "build", "-o", str(dist),
+                                 "."], src)
         (wheel,) = dist.glob("*.whl")
         assert "-cp311-abi3-" in wheel.name, wheel.name
-        step("sdist", [sys.executable, "-c", "from setuptools import build_meta as b; "
-                       f"b.build_sdist({str(dist)!r})"], src)
         (sdist,) = dist.glob("*.tar.gz")
         with tarfile.open(sdist) as t:
             names = t.getnames()
