@@ -35,9 +35,10 @@ print("ok", qdrive.__file__)
 def pythons() -> list[str]:
     found = []
     for v in VERSIONS:
-        candidates = [shutil.which(f"python{v}"), *sorted(glob.glob(
-            os.path.expanduser(f"~/.pyenv/versions/{v}.*/bin/python{v}")))]
-        exe = next((c for c in candidates if c), None)
+        # pyenv's own interpreters first: its shims on PATH fail for versions not selected
+        candidates = [*sorted(glob.glob(os.path.expanduser(
+            f"~/.pyenv/versions/{v}.*/bin/python{v}"))), shutil.which(f"python{v}")]
+        exe = next((c for c in candidates if c and "/shims/" not in c), None)
         if exe:
             found.append(exe)
     return found
