@@ -307,6 +307,8 @@ def _check_command(args: argparse.Namespace) -> int:
     if args.file is not None:
         if args.drives or args.argv:
             raise UsageError("-f reads its drives from FILE: give no DRIVE arguments")
+        if args.compare_dialects:
+            raise UsageError("--compare-dialects compares DRIVE arguments, not -f FILE")
         return _check_file(args)
     if not args.drives:
         raise UsageError("give at least one DRIVE, --argv -- QEMU-COMMAND-LINE, or -f FILE")
@@ -497,8 +499,10 @@ def _check_file(args: argparse.Namespace) -> int:
     for done, (n, line) in enumerate(cases, 1):
         if line.too_long:
             progress.clear()
+            # On stderr with --json: stdout stays one JSON document per line.
             print(f"{name}:{n}: line longer than {MAX_LINE} characters (Linux passes no "
-                  "longer argument to QEMU): not checked", file=sys.stdout)
+                  "longer argument to QEMU): not checked",
+                  file=sys.stderr if args.json else sys.stdout)
             counts["invalid"] += 1
             kinds["line-too-long"] = kinds.get("line-too-long", 0) + 1
             worst = max(worst, 1)

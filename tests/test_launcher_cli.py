@@ -196,6 +196,8 @@ def test_compare_dialects_cli(images: Path) -> None:
             "file=disk.img,format=raw,cache=on", cwd=images)
     assert json.loads(j.stdout)["same"] is False
     assert run("check", "--compare-dialects", "qemu-7.2", "file=x").returncode == 2
+    assert run("check", "--compare-dialects", "qemu-7.2,qemu-0.9-sync", "-f", "-",
+               input="file=x\n").returncode == 2
     same = run("check", "--offline", "--compare-dialects", "qemu-7.2,qemu-7.2",
                "file=disk.img,format=raw", cwd=images)
     assert same.returncode == 0 and same.stdout.startswith("same in qemu-7.2 and qemu-7.2")
@@ -260,6 +262,9 @@ def test_long_line_is_reported_and_the_rest_checked(images: Path, tmp_path: Path
     p = run("check", "-f", str(cases), cwd=images)
     assert p.returncode == 1
     assert p.stdout.startswith(f"{cases}:1: line longer than {MAX_LINE} characters")
+    j = run("check", "--json", "-f", str(cases), cwd=images)  # stdout stays JSON lines
+    assert [json.loads(x)["line"] for x in j.stdout.splitlines()] == [2, 3]
+    assert j.stderr.startswith(f"{cases}:1: line longer than")
     # lines 2 and 3 are checked (a line of exactly MAX_LINE characters is read whole)
     assert p.stdout.endswith("3 lines: 2 ok, 1 invalid, 0 with warnings\n"
                              "errors by kind: line-too-long 1\n")
