@@ -28,7 +28,7 @@ from .policy import Policy
 
 if TYPE_CHECKING:  # the lazy names, for type checkers (loaded by __getattr__ at run time)
     from .backends import BackendUnavailable
-    from .driver import DriverError, IOStopped, RawDevice, open
+    from .driver import DeviceStoppedError, DriverError, IOStopped, RawDevice, open
     from .frontend.autodialect import AutoDialect, auto_dialect
     from .frontend.builder import drive
     from .frontend.compare import Comparison, compare_dialects
@@ -44,7 +44,8 @@ __all__ = [
     "drive", "suggest_fix", "Fix", "verify", "Mismatch", "compare_dialects", "Comparison",
     "auto_dialect", "AutoDialect",
     # the raw driver (loaded on first use)
-    "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked", "BackendUnavailable",
+    "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked",
+    "BackendUnavailable",
     # flags and the open plan
     "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
     # errors
