@@ -10,6 +10,7 @@ nothing (so it does not import logging).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .blockdev import Blockdev, TranslationError
@@ -31,18 +32,22 @@ if TYPE_CHECKING:  # the lazy names, for type checkers (loaded by __getattr__ at
     from .driver import DeviceStoppedError, DriverError, IOStopped, RawDevice, open
     from .frontend.autodialect import AutoDialect, auto_dialect
     from .frontend.builder import drive
+    from .frontend.cmdline import ArgvResult
     from .frontend.compare import Comparison, compare_dialects
     from .frontend.fixes import Fix, suggest_fix
+    from .frontend.migrate import Migration, to_blockdev_argv
     from .frontend.verify import Mismatch, verify
     from .imagelock import ImageLocked
 
 __all__ = [
     # the two entry points and what they return
-    "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement", "DriveArg",
-    "Policy",
+    "parse_drive", "check", "check_argv", "Drive", "CheckResult", "DriveResult", "Placement",
+    "DriveArg", "Policy", "ArgvResult",
     # for launchers (loaded on first use)
     "drive", "suggest_fix", "Fix", "verify", "Mismatch", "compare_dialects", "Comparison",
     "auto_dialect", "AutoDialect",
+    # the whole command line's -blockdev spelling
+    "to_blockdev_argv", "Migration",
     # the raw driver (loaded on first use)
     "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked",
     "BackendUnavailable",
@@ -69,6 +74,9 @@ _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawD
          "DriverError": ("qdrive.driver", "DriverError"),
          "ImageLocked": ("qdrive.imagelock", "ImageLocked"),
          "BackendUnavailable": ("qdrive.backends", "BackendUnavailable"),
+         "ArgvResult": ("qdrive.frontend.cmdline", "ArgvResult"),
+         "Migration": ("qdrive.frontend.migrate", "Migration"),
+         "to_blockdev_argv": ("qdrive.frontend.migrate", "to_blockdev_argv"),
          "drive": ("qdrive.frontend.builder", "drive"),
          "suggest_fix": ("qdrive.frontend.fixes", "suggest_fix"),
          "Fix": ("qdrive.frontend.fixes", "Fix"),
@@ -78,6 +86,19 @@ _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawD
          "Comparison": ("qdrive.frontend.compare", "Comparison"),
          "auto_dialect": ("qdrive.frontend.autodialect", "auto_dialect"),
          "AutoDialect": ("qdrive.frontend.autodialect", "AutoDialect")}
+
+
+def check_argv(argv: Sequence[str], probe_files: bool = True,
+               policy: Policy | None = None) -> ArgvResult:
+    """Judge a whole QEMU command line: -drive, -blockdev, -device, -object, -machine.
+
+    Returns an :class:`ArgvResult`: one verdict per option (options qdrive does not
+    judge are listed as skipped), the drives' :class:`CheckResult`, and
+    ``qemu_stderr()``. See :func:`qdrive.frontend.cmdline.check_argv`.
+    """
+    from .frontend.cmdline import check_argv as _check_argv
+
+    return _check_argv(argv, probe_files, policy)
 
 
 def __getattr__(name: str) -> object:

@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="add the BDRV_O flags, open() flags and cache table per valid drive")
     c.add_argument("--to-blockdev", action="store_true",
                    help="print the -blockdev/-device arguments for each valid drive")
+    c.add_argument("--overlay-dir", metavar="DIR",
+                   help="with --argv --to-blockdev: where snapshot drives get their overlay")
+    c.add_argument("--node-prefix", default="qd-", metavar="PREFIX",
+                   help="with --argv --to-blockdev: prefix of the node names made up")
     c.add_argument("--strict", action="store_true", help="treat warnings as errors")
     c.add_argument("--policy", choices=("trusted", "untrusted"), default="trusted",
                    help="untrusted: also refuse what is unsafe for user-supplied drives")
@@ -314,6 +318,8 @@ def _check_command(args: argparse.Namespace) -> int:
         raise UsageError("give at least one DRIVE, --argv -- QEMU-COMMAND-LINE, or -f FILE")
     drives: Sequence[str | DriveArg] = args.drives
     snapshot = False
+    if args.argv and args.dialect == "qemu-7.2" and not args.compare_dialects:
+        return _argv_command(args)
     if args.argv:
         from .argv import read_argv
 
@@ -444,6 +450,75 @@ def _verify_command(args: argparse.Namespace) -> int:
               + (f"{len(mismatches)} mismatch(es)" if mismatches else
                  "the running QEMU reports what qdrive predicted"))
     return 1 if mismatches else 0
+
+
+def _argv_command(args: argparse.Namespace) -> int:
+    """--argv: the whole command line (qdrive.check_argv), drives first, then the rest."""
+    from .frontend.cmdline import check_argv
+
+    if args.machine != "pc":
+        raise UsageError("with --argv the machine comes from the command line (-M/-machine)")
+    whole = check_argv(args.drives, probe_files=not args.offline,
+                       policy=_policy(args))
+    if args.to_blockdev:
+        return _migrate(whole, args)
+    if args.json:
+        print(json.dumps({**whole.drives.to_json(), **whole.to_json()}))
+    else:
+        _human(whole.drives, sys.stdout, argparse.Namespace(**{**vars(args),
+                                                                 "to_blockdev": False}))
+        _human_options(whole, sys.stdout, args.color)
+    if not whole.ok:
+        return 1
+    return 1 if args.strict and any(r.warnings for r in whole.drives.drives) else 0
+
+
+def _migrate(whole: object, args: argparse.Namespace) -> int:
+    """--argv --to-blockdev: the whole command line rewritten, ready to exec."""
+    import shlex
+
+    from .frontend.migrate import to_blockdev_argv
+
+    m = to_blockdev_argv(args.drives, node_prefix=args.node_prefix,
+                         overlay_dir=args.overlay_dir, probe_files=not args.offline)
+    if args.json:
+        print(json.dumps(m.to_json()))
+    else:
+        for recipe in m.recipes:
+            print(f"# first: {recipe}")
+        for note in m.notes:
+            print(f"# note: {note}")
+        for option, why in m.untranslated:
+            print(f"# kept as it is: {option}: {why}")
+        print(shlex.join(m.argv))
+    return 0 if m.complete else 1
+
+
+def _human_options(whole: object, out: TextIO, color: str = "auto") -> None:
+    from .frontend.cmdline import ArgvResult
+    from .frontend.terminal import Style
+
+    assert isinstance(whole, ArgvResult)
+    style = Style(out, color)
+    for o in whole.options:
+        if o.kind == "drive":
+            continue
+        shown = f"{o.option} {o.text}" if o.text is not None else o.option
+        if o.error is not None:
+            first, *rest = o.error.split("\n")
+            print(style("31", f"{PROG}: {shown}: {first}"), file=out)
+            print(" " * (len(PROG) + 2 + len(o.option) + 1) + "^" + "~" * max(
+                len(o.text or "") - 1, 0), file=out)
+            for line in rest:
+                print(line, file=out)
+        elif o.kind == "skipped":
+            print(f"{style('2', 'skip')}  {shown}  ({o.skipped_reason})", file=out)
+        else:
+            print(f"{style('32', 'ok')}  {shown}", file=out)
+    if not whole.ok:
+        text = whole.qemu_stderr(PROG).splitlines()
+        last = next((t for t in reversed(text) if t.startswith(f"{PROG}")), text[-1])
+        print(f"QEMU stops at the first error: {last.removeprefix(PROG + ': ')}", file=out)
 
 
 def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,

@@ -215,3 +215,53 @@ def test_to_blockdev(images: Path) -> None:
     assert lines[1].endswith("-device virtio-blk-pci,drive=qd-virtio0,id=virtio0,write-cache=on")
     assert lines[3] == ("    no -blockdev translation: snapshot=on has no -blockdev spelling: "
                         "create the overlay with qemu-img create -b and open that instead")
+
+
+def test_argv_judges_blockdev_device_and_lists_what_it_skips(images: Path) -> None:
+    p = run("check", "--argv", "--", "qemu-system-x86_64", "-m", "64", "-blockdev",
+            "driver=file,filename=disk.img,node-name=n0", "-device",
+            "virtio-blk-pci,drive=nosuch", cwd=images)
+    assert p.returncode == 1
+    assert "skip  -m 64  (not judged by qdrive)" in p.stdout
+    assert "ok  -blockdev driver=file,filename=disk.img,node-name=n0" in p.stdout
+    assert ("qdrive: -device virtio-blk-pci,drive=nosuch: Property 'virtio-blk-device.drive' "
+            "can't find value 'nosuch'\n" + " " * 16 + "^" + "~" * 26 + "\n") in p.stdout
+    assert p.stdout.endswith("QEMU stops at the first error: -device virtio-blk-pci,"
+                             "drive=nosuch: Property 'virtio-blk-device.drive' can't find "
+                             "value 'nosuch'\n")
+
+
+def test_argv_json_has_every_option_and_qemus_stderr(images: Path) -> None:
+    p = run("check", "--argv", "--json", "--", "-blockdev", "raw,file.driver=file,"
+            "file.filename=disk.img", cwd=images)
+    assert p.returncode == 1
+    out = json.loads(p.stdout)
+    assert out["ok"] is False and out["drives"] == []
+    (opt,) = out["options"]
+    assert opt["kind"] == "node" and opt["error"] == ("'node-name' must be specified for the "
+                                                      "root node")
+    assert out["stderr"].startswith("qemu-system-x86_64: -blockdev raw,")
+
+
+def test_argv_to_blockdev_prints_an_argv_to_exec(images: Path) -> None:
+    import shlex
+
+    p = run("check", "--argv", "--to-blockdev", "--node-prefix", "my-", "--",
+            "qemu-system-x86_64", "-hda", "disk.img", "-nographic", cwd=images)
+    assert p.returncode == 0
+    *comments, line = p.stdout.splitlines()
+    assert comments == ["# note: -hda disk.img: format=raw (what QEMU's probe found; "
+                        "-blockdev never probes)"]
+    argv = shlex.split(line)
+    assert argv[0] == "qemu-system-x86_64" and argv[-1] == "-nographic"
+    assert "ide-hd,drive=my-ide0-hd0,bus=ide.0,unit=0,id=ide0-hd0,write-cache=on" in argv
+
+
+def test_argv_to_blockdev_says_what_it_kept(images: Path) -> None:
+    p = run("check", "--argv", "--to-blockdev", "--json", "--", "-drive",
+            "file=disk.img,format=raw,if=virtio,snapshot=on", cwd=images)
+    assert p.returncode == 1
+    out = json.loads(p.stdout)
+    assert out["complete"] is False and out["argv"] == [
+        "-drive", "file=disk.img,format=raw,if=virtio,snapshot=on"]
+    assert "--overlay-dir" in out["untranslated"][0]["why"]

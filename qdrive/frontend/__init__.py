@@ -1,1 +1,1 @@
-"""The front end: what a launcher or a script uses beside the parser (no logic here)."""
+"""Readers of QEMU's command-line syntaxes (package kept free of logic)."""

@@ -49,6 +49,19 @@ def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
     """
     extra: dict[str, Any] = dict(options) if dialect is None else {**options,
                                                                     "dialect": dialect}
+    if isinstance(case, dict) and "argv" in case and \
+            extra.get("dialect", "qemu-7.2") == "qemu-7.2" and set(extra) <= {"dialect"}:
+        whole = qdrive.check_argv(case["argv"])
+        out_argv: dict[str, object] = {"accepted": whole.ok, "stderr": whole.qemu_stderr(PROG)}
+        from qdrive.frontend import cmdfacts
+
+        devices = cmdfacts.query_block(whole)
+        if devices is not None:
+            out_argv["devices"] = devices
+        nodes = cmdfacts.query_named_block_nodes(whole)
+        if nodes is not None:
+            out_argv["nodes"] = nodes
+        return out_argv
     if isinstance(case, dict) and "argv" in case:
         cmd = read_argv(case["argv"])
         result = qdrive.check(cmd.drives, machine=cmd.machine, snapshot=cmd.snapshot, **extra)

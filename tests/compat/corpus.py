@@ -54,6 +54,8 @@ CORPORA: tuple[Corpus, ...] = (
     Corpus("harvest-drives", FIXTURES / "harvest" / "drives.jsonl", "harvest"),
     Corpus("harvest-cmdlines", FIXTURES / "harvest" / "cmdlines.jsonl", "harvest"),
     Corpus("hoststate", FIXTURES / "hoststate" / "cases.jsonl", "hoststate"),
+    # hand-written cases for each rule of qdrive.check_argv (issue 15), recorded by 7.2
+    Corpus("cmdline-rules", FIXTURES / "cmdline" / "cmdline-rules.jsonl", "rules", ("7.2",)),
 )
 
 

@@ -34,14 +34,21 @@ def test_a_changed_message_is_one_message_disagreement(images: Path) -> None:
 
 
 def test_recorded_nodes_count_as_node_facts(images: Path) -> None:
+    node = {"node-name": "f0", "drv": "file", "ro": False,
+            "cache": {"no-flush": False, "direct": False, "writeback": True},
+            "detect_zeroes": "off", "file": "disk.img", "backing_file_depth": 0,
+            "encrypted": False}
     row = {"argv": ["-blockdev", "driver=file,filename=disk.img,node-name=f0"],
-           "accepted": True, "stderr": "", "devices": [],
-           "nodes": [{"node-name": "f0", "drv": "file"}], "category": "argv:blockdev"}
-    (result,) = scoring.score([row], images, None, has_dev=False)
-    assert isinstance(result, scoring.Scored)
-    t = scoring.tally([(result, row)], lambda r: "x")["all"]
-    assert t.total["node facts"] == 1  # qdrive predicts no nodes yet: a disagreement
-    assert ("node facts" in result.bad) == ("nodes" not in result.got)
+           "accepted": True, "stderr": "", "devices": [], "nodes": [node],
+           "category": "argv:blockdev"}
+    wrong = {**row, "nodes": [{**node, "ro": True}]}
+    scored = list(scoring.score([row, wrong], images, None, has_dev=False))
+    assert all(isinstance(s, scoring.Scored) for s in scored)
+    t = scoring.tally(list(zip(scored, [row, wrong], strict=True)), lambda r: "x")["all"]
+    assert t.total["node facts"] == 2 and t.agree["node facts"] == 1  # check_argv predicts
+    good, bad = scored
+    assert isinstance(good, scoring.Scored) and isinstance(bad, scoring.Scored)
+    assert good.bad == [] and bad.bad == ["node facts"]
 
 
 def _fake_heldback(root: Path) -> list[str]:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CRASHES = ROOT / "fixtures" / "fuzz" / "crashes"
-TARGETS = ("parse72", "parse2008", "check", "argv", "blockdev")
+TARGETS = ("parse72", "parse2008", "check", "argv", "blockdev", "keyval", "blockdev_json",
+           "cmdline")
 
 
 def seeds() -> list[bytes]:
@@ -32,6 +33,14 @@ def seeds() -> list[bytes]:
             out.append("\t".join(row["drives"]).encode())
         else:
             out.append("\0".join(row["argv"]).encode())
+    # A sample of the command-line corpus (every 20th line: seeding is not free):
+    # whole argvs, and each -blockdev/-object argument alone.
+    cmdlines = (ROOT / "fixtures" / "generated" / "cmdlines.jsonl").read_text()
+    for line in cmdlines.splitlines()[1::20]:
+        args = json.loads(line)["argv"]
+        out.append("\0".join(args).encode())
+        out += [v.encode() for o, v in zip(args, args[1:], strict=False)
+                if o in ("-blockdev", "-object")]
     out += [p.read_bytes() for p in sorted((ROOT / "fixtures" / "fuzz").rglob("*"))
             if p.is_file() and p.suffix != ".md"]
     return out

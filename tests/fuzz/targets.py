@@ -1,7 +1,9 @@
 """Coverage-guided fuzz targets (atheris/libFuzzer) for every entry point that reads text.
 
 Run one: python -m tests.fuzz.targets TARGET [libFuzzer flags] [CORPUS_DIR...]
-Targets: parse72, parse2008, check, argv, blockdev. Each feeds arbitrary input and
+Targets: parse72, parse2008, check, argv, blockdev, keyval (util/keyval.c's syntax),
+blockdev_json (-blockdev keyval or JSON through the QAPI schema and the node graph),
+cmdline (qdrive.check_argv on a whole command line). Each feeds arbitrary input and
 fails (a libFuzzer crash) on any exception other than the documented ones, or when a
 promise breaks: a valid drive must round-trip, an error span must lie in its input.
 """
@@ -67,9 +69,41 @@ def blockdev(data: bytes) -> None:
         return
 
 
+def keyval(data: bytes) -> None:
+    from qdrive.frontend.keyval import KeyvalError, parse_keyval
+
+    text = _text(data)
+    try:
+        out = parse_keyval(text, "driver" if text[:1] != "," else None)
+    except KeyvalError as e:
+        assert str(e)
+        return
+    assert isinstance(out, dict)
+
+
+def blockdev_json(data: bytes) -> None:
+    # -blockdev both ways: keyval or JSON, then the QAPI schema, then the node graph
+    # (without opening files).
+    from qdrive.frontend.blockdev_args import BlockdevError, Graph, add_blockdev, parse_blockdev
+
+    try:
+        opts = parse_blockdev(_text(data))
+        add_blockdev(Graph(touch_files=False), opts)
+    except BlockdevError as e:
+        assert str(e)
+
+
+def cmdline(data: bytes) -> None:
+    whole = qdrive.check_argv(_text(data).split("\0")[:16], probe_files=False)
+    json.dumps(whole.to_json())
+    whole.qemu_stderr()
+    assert len(whole.options) <= 16
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "parse72": parse72, "parse2008": parse2008, "check": check, "argv": argv,
-    "blockdev": blockdev,
+    "blockdev": blockdev, "keyval": keyval, "blockdev_json": blockdev_json,
+    "cmdline": cmdline,
 }
 
 

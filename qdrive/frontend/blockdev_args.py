@@ -1,0 +1,287 @@
+"""-blockdev: both syntaxes, the QAPI schema, and the node graph qmp_blockdev_add builds.
+
+Mirrors softmmu/vl.c (an argument starting with ``{`` is JSON, else util/keyval.c with
+the implied key ``driver``; visit_type_BlockdevOptions() runs while the command line is
+read), blockdev.c qmp_blockdev_add() (a root node needs a node-name) and block.c
+bdrv_open_inherit()/bdrv_open_common(): the file child is opened before its parent,
+then force-share, the file name, node-name checks (bdrv_assign_node_name), the
+protocol's open (block/file-posix.c raw_open_common), and the backing child last.
+Children given by name are looked up among the nodes already made
+("Cannot find device=... nor node-name=...").
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import os
+from typing import Any
+
+import attrs
+
+from ..probe import probe_file
+from .jsonarg import JsonArgError, parse_json_object
+from .keyval import KeyvalError, parse_keyval
+from .qapi_visit import VisitError, visit
+
+__all__ = ["BlockdevError", "Node", "Graph", "parse_blockdev", "add_blockdev"]
+
+_PROTOCOLS = frozenset({"file", "host_device", "host_cdrom"})
+
+
+class BlockdevError(ValueError):
+    """A -blockdev QEMU refuses, with QEMU's message."""
+
+
+@attrs.define
+class Node:
+    """One block node: what devices, locks and facts need to know of it."""
+
+    name: str
+    driver: str
+    read_only: bool
+    filename: str | None = None  # protocol nodes: the file they open
+    children: dict[str, Node] = attrs.Factory(dict)
+    force_share: bool = False
+    locking: str = "auto"
+    options: dict[str, Any] = attrs.Factory(dict)
+    users: int = 0  # BlockBackends (devices, -drive) on it
+    generated: bool = False  # a name QEMU made up (#blockNNN)
+    implicit_backing: bool = False  # opened for a qcow2 header's backing file
+
+    def protocol(self) -> Node | None:
+        """The protocol node under this one, following file children."""
+        node: Node | None = self
+        while node is not None and node.driver not in _PROTOCOLS:
+            node = node.children.get("file")
+        return node
+
+
+@attrs.define
+class Graph:
+    """Every named node, the drive ids (BlockBackend names) and the throttle groups."""
+
+    nodes: dict[str, Node] = attrs.Factory(dict)
+    backend_names: set[str] = attrs.Factory(set)
+    throttle_groups: set[str] = attrs.Factory(set)
+    secrets: set[str] = attrs.Factory(set)
+    all_nodes: list[Node] = attrs.Factory(list)
+    counter: int = 0
+    touch_files: bool = True  # False: judge without opening any file
+
+
+def parse_blockdev(text: str) -> dict[str, Any]:
+    """The -blockdev argument read and visited as BlockdevOptions (typed), or BlockdevError."""
+    try:
+        if text.startswith("{"):
+            raw: dict[str, Any] = parse_json_object(text)
+            keyval = False
+        else:
+            raw, keyval = parse_keyval(text, "driver"), True
+        typed = visit("BlockdevOptions", raw, keyval)
+    except (KeyvalError, JsonArgError, VisitError) as exc:
+        raise BlockdevError(str(exc)) from None
+    assert isinstance(typed, dict)
+    return typed
+
+
+@functools.cache
+def _drivers() -> dict[str, Any]:
+    grammar = importlib.import_module("qdrive.grammar")
+    path = os.path.join(os.path.dirname(grammar.__file__ or ""), "qemu-7.2",
+                        "block-drivers.json")
+    with open(path, encoding="utf-8") as f:
+        drivers: dict[str, Any] = json.load(f)["drivers"]
+    return drivers
+
+
+def add_blockdev(graph: Graph, options: dict[str, Any]) -> Node:
+    """qmp_blockdev_add(): the root node and its inline children, or BlockdevError."""
+    if not options.get("node-name"):
+        raise BlockdevError("'node-name' must be specified for the root node")
+    return _open(graph, options, inherited_ro=None)
+
+
+def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> Node:
+    driver = options["driver"]
+    info = _drivers().get(driver, {})
+    read_only = bool(options.get("read-only", inherited_ro or False))
+    children: dict[str, Node] = {}
+    child_specs = [c for c in info.get("children", []) if c["name"] != "backing"]
+    for spec in child_specs:  # bdrv_open_inherit(): the file child comes first
+        if spec["name"] in options and spec["name"] in ("file", "data-file"):
+            children[spec["name"]] = _child(graph, options[spec["name"]], read_only,
+                                            options.get("cache"))
+    force_share = bool(options.get("force-share", False))
+    if force_share and not read_only:
+        raise BlockdevError("force-share=on can only be used with read-only images")
+    filename = options.get("filename")
+    if info.get("bdrv_needs_filename") and not filename:
+        raise BlockdevError(f"The '{driver}' block driver requires a file name")
+    if options.get("detect-zeroes") == "unmap" and options.get("discard") != "unmap":
+        raise BlockdevError("setting detect-zeroes to unmap is not allowed without setting "
+                            "discard operation to unmap")
+    name = options.get("node-name")
+    node = Node(name or _generated(graph), driver, read_only, filename,
+                children, force_share, str(options.get("locking", "auto")), options,
+                generated=not name)
+    if name:
+        _assign_name(graph, name)
+    _driver_open(graph, node, options)
+    if name:
+        graph.nodes[name] = node
+    graph.all_nodes.append(node)
+    _implicit_children(graph, node, options)
+    if "backing" in options and options["backing"] is not None:
+        try:
+            children["backing"] = _child(graph, options["backing"], True)
+        except BlockdevError as exc:
+            raise BlockdevError(f"Could not open backing file: {exc}") from None
+    return node
+
+
+def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> None:
+    """The nodes a qcow2 image opens by itself (block/qcow2.c qcow2_do_open: the external
+    data file of its header; block.c bdrv_open_backing_file: the backing file of its
+    header when no backing option is given), with the parent's cache options."""
+    if node.driver != "qcow2" or not graph.touch_files:
+        return
+    proto = node.children.get("file")
+    proto = proto.protocol() if proto is not None else None
+    if proto is None or proto.filename is None:
+        return
+    found = probe_file(proto.filename)
+    cache = options.get("cache")
+    inherit: dict[str, Any] = {"cache": dict(cache)} if cache else {}
+    data_file = _qcow2_data_file(found.head)
+    if data_file and "data-file" not in options:
+        path = os.path.join(os.path.dirname(proto.filename), data_file)
+        child = Node(_generated(graph), "file", node.read_only, path,
+                     options={**inherit}, generated=True)
+        graph.all_nodes.append(child)
+        node.children["data-file"] = child
+    if found.backing_file and "backing" not in options:
+        path = os.path.join(os.path.dirname(proto.filename), found.backing_file)
+        fmt = probe_file(path).format or "raw"
+        leaf = Node(_generated(graph), "file", True, path, options={**inherit},
+                    generated=True, implicit_backing=True)
+        graph.all_nodes.append(leaf)
+        top = Node(_generated(graph), fmt, True, None, {"file": leaf},
+                   options={**inherit}, generated=True)
+        graph.all_nodes.append(top)
+        node.children["backing"] = top
+
+
+def _qcow2_data_file(head: bytes) -> str:
+    """The external data file named in a qcow2 v3 header extension (magic 0x44415441)."""
+    if len(head) < 104 or head[:4] != b"QFI\xfb" or int.from_bytes(head[4:8], "big") < 3:
+        return ""
+    pos = int.from_bytes(head[100:104], "big")  # header_length
+    while pos + 8 <= len(head):
+        magic = int.from_bytes(head[pos:pos + 4], "big")
+        length = int.from_bytes(head[pos + 4:pos + 8], "big")
+        if magic == 0:
+            return ""
+        if magic == 0x44415441:
+            return head[pos + 8:pos + 8 + length].decode("utf-8", "replace")
+        pos += 8 + (length + 7) // 8 * 8
+    return ""
+
+
+def _generated(graph: Graph) -> str:
+    graph.counter += 1
+    return f"#block{graph.counter:03d}"
+
+
+def _child(graph: Graph, ref: Any, parent_ro: bool,
+           parent_cache: dict[str, Any] | None = None) -> Node:
+    if isinstance(ref, str):
+        node = graph.nodes.get(ref)
+        if node is None:
+            raise BlockdevError(f"Cannot find device='{ref}' nor node-name='{ref}'")
+        return node
+    if parent_cache:  # block.c bdrv_inherited_options(): an inline child takes the cache mode
+        ref = {**ref, "cache": {**parent_cache, **(ref.get("cache") or {})}}
+    return _open(graph, ref, inherited_ro=parent_ro)
+
+
+def _assign_name(graph: Graph, name: str) -> None:
+    # block.c bdrv_assign_node_name(): well-formed, not a drive's id, unique, < 32 bytes.
+    if not _id_wellformed(name):
+        raise BlockdevError(f"Invalid node-name: '{name}'")
+    if name in graph.backend_names:
+        raise BlockdevError(f"node-name={name} is conflicting with a device id")
+    if name in graph.nodes:
+        raise BlockdevError(f"Duplicate nodes with node-name='{name}'")
+    if len(name.encode("utf-8", "surrogateescape")) >= 32:
+        raise BlockdevError("Node name too long")
+
+
+def _id_wellformed(name: str) -> bool:
+    # util/id.c id_wellformed(): a letter, then letters, digits, '-', '.', '_'.
+    return bool(name) and name[0].isascii() and name[0].isalpha() and all(
+        c.isascii() and (c.isalnum() or c in "-._") for c in name)
+
+
+def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
+    driver = node.driver
+    if driver in _PROTOCOLS and not graph.touch_files:
+        return
+    if driver in _PROTOCOLS:
+        _open_file(node, options)
+    elif driver == "throttle":
+        group = options.get("throttle-group", "")
+        if group not in graph.throttle_groups:
+            raise BlockdevError(f"Throttle group '{group}' does not exist")
+    elif driver in _FORMAT_MESSAGES or driver == "luks":
+        _open_format(graph, node, options)
+
+
+# What a format driver says when its file is not of its format (block/qcow2.c, ...).
+_FORMAT_MESSAGES = {"qcow2": "Image is not in qcow2 format",
+                    "vmdk": "invalid VMDK image descriptor",
+                    "qcow": "Image not in qcow format", "vpc": "invalid VPC image",
+                    "qed": "Image not in QED format",
+                    "parallels": "Image not in Parallels format",
+                    "bochs": "Image not in Bochs format"}
+
+
+def _open_file(node: Node, options: dict[str, Any]) -> None:
+    # block/file-posix.c raw_open_common(): open, then the file type, then aio=native.
+    name = str(options.get("filename", ""))
+    found = probe_file(name)
+    if found.error:
+        raise BlockdevError(f"Could not open '{name}': {found.error}")
+    if node.driver in ("host_device", "host_cdrom") and not found.device:
+        raise BlockdevError(f"'{node.driver}' driver requires '{name}' to be either a "
+                            "character or block device")
+    if node.driver == "file" and found.device:
+        raise BlockdevError(f"'file' driver requires '{name}' to be a regular file")
+    cache = options.get("cache") or {}
+    if options.get("aio") == "native" and not cache.get("direct", False):
+        raise BlockdevError("aio=native was specified, but it requires cache.direct=on, "
+                            "which was not specified.")
+
+
+def _open_format(graph: Graph, node: Node, options: dict[str, Any]) -> None:
+    if not graph.touch_files:
+        return
+    proto = node.children.get("file")
+    proto = proto.protocol() if proto is not None else None
+    if proto is None or proto.filename is None:
+        return
+    found = probe_file(proto.filename)
+    if found.error:
+        return
+    if node.driver == "luks":
+        if found.format != "luks":
+            raise BlockdevError("Volume is not in LUKS format")
+        secret = options.get("key-secret")
+        if secret is None:
+            raise BlockdevError("Parameter 'key-secret' is required for cipher")
+        if secret not in graph.secrets:
+            raise BlockdevError(f"No secret with id '{secret}'")
+        return
+    if found.format != node.driver:
+        raise BlockdevError(_FORMAT_MESSAGES[node.driver])

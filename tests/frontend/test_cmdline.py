@@ -1,0 +1,169 @@
+"""qdrive.check_argv on whole command lines, each verdict checked against QEMU 7.2 too.
+
+Every case below is run twice: by qdrive (always) and by the real QEMU (when
+qemu-system-x86_64 7.2 is installed, as it is in CI): both must print the same stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import qdrive
+from qdrive.frontend.cmdline import Phase, check_argv
+from tests.compat import oracle
+
+P = "qemu-system-x86_64"
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    where = tmp_path_factory.mktemp("cmdline")
+    for name, size in (("disk.img", 1 << 20), ("disk2.img", 1 << 20),
+                       ("flash-odd.img", 197120), ("flash-4k.img", 4096)):
+        with open(where / name, "wb") as f:
+            f.truncate(size)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(where / "disk.qcow2"),
+                    "1M"], check=True)
+    here = os.getcwd()
+    os.chdir(where)
+    try:
+        yield where
+    finally:
+        os.chdir(here)
+
+
+RAW = "driver=raw,node-name=n0,file.driver=file,file.filename=disk.img"
+CASES: list[tuple[list[str], str]] = [
+    (["-blockdev", "raw,file.driver=file,file.filename=disk.img"],
+     f"{P}: -blockdev raw,file.driver=file,file.filename=disk.img: 'node-name' must be "
+     "specified for the root node"),
+    (["-blockdev", RAW, "-blockdev", RAW],
+     f"{P}: -blockdev {RAW}: Duplicate nodes with node-name='n0'"),
+    (["-blockdev", "driver=qcow2,node-name=n0,file=nosuch"],
+     f"{P}: -blockdev driver=qcow2,node-name=n0,file=nosuch: Cannot find device='nosuch' "
+     "nor node-name='nosuch'"),
+    (["-blockdev", "driver=qcow2,node-name=n0,file.driver=file,file.filename=disk.img"],
+     f"{P}: -blockdev driver=qcow2,node-name=n0,file.driver=file,file.filename=disk.img: "
+     "Image is not in qcow2 format"),
+    (["-blockdev", "driver=file,filename=disk.img,node-name=1x"],
+     f"{P}: -blockdev driver=file,filename=disk.img,node-name=1x: Invalid node-name: '1x'"),
+    (["-blockdev", "driver=file,filename=disk.img,node-name=f,force-share=on"],
+     f"{P}: -blockdev driver=file,filename=disk.img,node-name=f,force-share=on: "
+     "force-share=on can only be used with read-only images"),
+    (["-blockdev", "driver=file,filename=disk.img,node-name=f",
+      "-blockdev", "driver=throttle,throttle-group=tg0,file=f,node-name=t"],
+     f"{P}: -blockdev driver=throttle,throttle-group=tg0,file=f,node-name=t: Throttle group "
+     "'tg0' does not exist"),
+    # -device acts after every -blockdev: the later -blockdev's error comes first
+    (["-device", "virtio-blk-pci,drive=nosuch", "-blockdev", "driver=file,node-name=x"],
+     f"{P}: -blockdev driver=file,node-name=x: Parameter 'filename' is missing"),
+    (["-blockdev", RAW, "-device", "virtio-blk-pci,drive=nosuch"],
+     f"{P}: -device virtio-blk-pci,drive=nosuch: Property 'virtio-blk-device.drive' can't find "
+     "value 'nosuch'"),
+    (["-drive", "file=disk.img,format=raw,if=none,id=d0", "-device", "virtio-blk-pci,drive=d0",
+      "-device", "virtio-blk-pci,drive=d0"],
+     f"{P}: -device virtio-blk-pci,drive=d0: Drive 'd0' is already in use by another device"),
+    (["-drive", "file=disk.img,format=raw,id=d0", "-device", "virtio-blk-pci,drive=d0"],
+     f"{P}: -device virtio-blk-pci,drive=d0: Drive 'd0' is already in use because it has "
+     "been automatically connected to another device (did you need 'if=none' in the drive "
+     "options?)"),
+    (["-device", "virtio-scsi-pci,id=s", "-device", "virtio-scsi-pci,id=s"],
+     f"{P}: -device virtio-scsi-pci,id=s: Duplicate ID 's' for device"),
+    (["-device", "scsi-disk"], f"{P}: -device scsi-disk: 'scsi-disk' is not a valid device "
+     "model name"),
+    (["-blockdev", RAW, "-device", "scsi-hd,drive=n0"],
+     f"{P}: -device scsi-hd,drive=n0: No 'SCSI' bus found for device 'scsi-hd'"),
+    (["-blockdev", RAW, "-device", "scsi-hd,drive=n0,bus=scsi0.0"],
+     f"{P}: -device scsi-hd,drive=n0,bus=scsi0.0: Bus 'scsi0.0' not found"),
+    (["-blockdev", RAW, "-device", "virtio-blk-pci,drive=n0,bogus=1"],
+     f"{P}: -device virtio-blk-pci,drive=n0,bogus=1: Property 'virtio-blk-pci.bogus' not "
+     "found"),
+    (["-blockdev", RAW, "-device", "virtio-blk-pci,drive=n0,bootindex=x"],
+     f"{P}: -device virtio-blk-pci,drive=n0,bootindex=x: Parameter 'bootindex' expects "
+     "integer"),
+    (["-blockdev", RAW + ",read-only=on", "-device", "ide-hd,drive=n0"],
+     f"{P}: -device ide-hd,drive=n0: Block node is read-only"),
+    (["-machine", "pc,pflash1=fl1", "-blockdev",
+      "driver=raw,node-name=fl1,file.driver=file,file.filename=flash-4k.img"],
+     f"{P}: pflash1 requires pflash0"),
+    (["-machine", "q35,pflash0=fl0", "-blockdev",
+      "driver=raw,node-name=fl0,file.driver=file,file.filename=flash-odd.img"],
+     f"{P}: system firmware block device  has invalid size 197120\n{P}: info: its size must "
+     "be a non-zero multiple of 0x1000"),
+    (["-object", "iothread"], f"{P}: -object iothread: Parameter 'id' is missing"),
+    (["-object", "secret,id=s,file=missing.txt"],
+     f"{P}: Unable to read missing.txt: Failed to open file \u201cmissing.txt\u201d: No such "
+     "file or directory"),
+    (["-object", "secret,id=s,data=x,format=bogus"],
+     f"{P}: -object secret,id=s,data=x,format=bogus: Parameter 'format' does not accept "
+     "value 'bogus'"),
+    (["-object", "iothread,id=a", "-object", "iothread,id=a"],
+     f"{P}: -object iothread,id=a: Duplicate ID 'a' for object"),
+    # a writable qcow2 node keeps others from writing its file
+    (["-blockdev", "driver=qcow2,node-name=q,file.driver=file,file.filename=disk.qcow2",
+      "-drive", "file=disk.qcow2,format=qcow2,if=virtio"],
+     f"{P}: -drive file=disk.qcow2,format=qcow2,if=virtio: Failed to get \"write\" lock\n"
+     "Is another process using the image [disk.qcow2]?"),
+    (["-blockdev", "driver=qcow2,node-name=q,file.driver=file,file.filename=disk.qcow2",
+      "-device", "virtio-blk-pci,drive=q"], ""),
+]
+
+
+@pytest.mark.parametrize(("argv", "stderr"), CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_qdrive_says_what_qemu_says(images: Path, argv: list[str], stderr: str) -> None:
+    result = check_argv(argv)
+    assert result.qemu_stderr() == stderr
+    assert result.ok is (stderr == "")
+
+
+@pytest.mark.skipif(not oracle.have_qemu("7.2"), reason="needs qemu-system-x86_64 7.2")
+@pytest.mark.parametrize(("argv", "stderr"), CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_qemu_says_it_too(images: Path, argv: list[str], stderr: str) -> None:
+    got = oracle.run({"argv": argv}, images)
+    assert got["accepted"] is (stderr == "")
+    assert got["stderr"] == stderr
+
+
+def test_every_option_gets_a_verdict_and_the_rest_is_listed_as_skipped(images: Path) -> None:
+    result = qdrive.check_argv([P, "-m", "64", "-blockdev", RAW, "-netdev", "user,id=u",
+                                "-device", "virtio-blk-pci,drive=n0", "-nographic"])
+    kinds = [(o.option, o.kind) for o in result.options]
+    assert kinds == [("-m", "skipped"), ("-blockdev", "node"), ("-netdev", "skipped"),
+                     ("-device", "device"), ("-nographic", "skipped")]
+    assert result.ok
+    shape = json.loads(json.dumps(result.to_json()))
+    assert shape["options"][1]["span"] == [0, len(RAW)]
+    assert shape["options"][0]["skipped"] == "not judged by qdrive"
+
+
+def test_the_failing_option_carries_the_error(images: Path) -> None:
+    result = check_argv(["-blockdev", RAW, "-device", "virtio-blk-pci,drive=nosuch"])
+    assert [o.error for o in result.options] == [
+        None, "Property 'virtio-blk-device.drive' can't find value 'nosuch'"]
+    assert result.events[-1].phase is Phase.DEVICES
+
+
+def test_facts_of_a_device_on_a_node(images: Path) -> None:
+    from qdrive.frontend.cmdfacts import query_block, query_named_block_nodes
+
+    result = check_argv(["-blockdev", RAW + ",read-only=on", "-device",
+                         "virtio-blk-pci,drive=n0,write-cache=off"])
+    assert query_block(result) == [{
+        "device": "", "removable": False, "type": "virtio-blk-device", "ro": True,
+        "drv": "raw", "cache": {"no-flush": False, "direct": False, "writeback": False},
+        "detect_zeroes": "off", "throttle": {}}]
+    nodes = query_named_block_nodes(result)
+    assert nodes is not None and [n["drv"] for n in nodes] == ["raw", "file"]
+    assert nodes[1]["node-name"].startswith("#block") and nodes[1]["ro"] is True
+
+
+def test_without_probing_nothing_is_opened(images: Path) -> None:
+    result = check_argv(["-blockdev", "driver=file,filename=nosuch.img,node-name=f",
+                         "-object", "secret,id=s,file=nosuch.txt"], probe_files=False)
+    assert result.ok
