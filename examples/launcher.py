@@ -47,9 +47,11 @@ async def launch(where: str) -> int:
         try:
             await client.accept()
             mismatches = await qdrive.verify(client, result)
-            await client.execute("quit")
         finally:
+            # Disconnect first, then stop QEMU: a QMP "quit" would race its EOF with
+            # disconnect(), which then raises the EOFError.
             await client.disconnect()
+            qemu.terminate()
             await qemu.wait()
     for m in mismatches:
         print(f"mismatch: {m}")
