@@ -14,6 +14,7 @@ import attrs
 
 from .results import DriveResult, Placement
 from .diagnostics import Diagnostic, Severity, Span, Stage
+from .frontend import hostprobe
 from .model import Drive, Interface, Media
 from .placement import Machine
 from .probe import file_identity
@@ -32,6 +33,8 @@ def board_problems(results: list[DriveResult], board: Machine,
         p, d = r.placement, r.drive
         if r.ok and p is not None and d is not None:
             problem = _board_problem(board, p, d, r, pflash0)
+            if problem is None and probe_files:
+                problem = _host_problem(p, d, r)
             if problem is not None:
                 r = attrs.evolve(r, drive=None, error=problem)
         out.append(r)
@@ -70,6 +73,24 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
         return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                           "empty", whole, Stage.BOARD_DEVICE)
     return None
+
+
+def _host_problem(p: Placement, d: Drive, r: DriveResult) -> Diagnostic | None:
+    """The device takes its permissions on the image (block/file-posix.c raw_check_perm()):
+    a reopen read-write, then other processes' lock bytes (frontend/hostprobe.py)."""
+    if r.host is None:
+        return None
+    perms = hostprobe.perms_at_attach(d, r.format, p.interface)
+    if perms is None:
+        return None
+    problem = hostprobe.perm_problem(r.host, perms, hostprobe.perms_at_open(d, r.format))
+    if problem is None:
+        return None
+    message, detail = problem
+    virtio = p.interface is Interface.VIRTIO  # its -device carries the -drive's location
+    return Diagnostic("image-locked" if detail else "open-failed", Severity.ERROR, message,
+                      Span(0, len(r.text)), Stage.BOARD_DEVICE if virtio else Stage.BOARD,
+                      detail, located=virtio)
 
 
 @attrs.frozen

@@ -19,6 +19,7 @@ from .board import board_problems
 from .convert import Conversion, convert_72
 from .diagnostics import Diagnostic, Severity, Span, Stage
 from .errors import DriveError, UnsupportedDialect
+from .frontend import hostprobe
 from .model import DEFAULT_DIALECT, DIALECTS, Drive, Interface
 from .placement import Machine, Slots, device_id
 from .placement import machine as get_machine
@@ -84,7 +85,8 @@ class DriveArg:
 
 def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
           dialect: str = DEFAULT_DIALECT, machine: str = "pc", probe_files: bool = True,
-          snapshot: bool = False, policy: Policy | None = None) -> CheckResult:
+          snapshot: bool = False, policy: Policy | None = None,
+          qemu_user: int | str | None = None) -> CheckResult:
     """Check drives together, as one QEMU command line would have them.
 
     ``drives`` are -drive strings, :class:`Drive` objects (their canonical string) or
@@ -92,6 +94,12 @@ def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
     the qemu-system-x86_64 on PATH (:func:`qdrive.frontend.autodialect.auto_dialect`);
     ``snapshot`` is QEMU's -snapshot; ``policy`` adds qdrive's own refusals for
     untrusted input (see :class:`qdrive.Policy`), checked before any file is opened.
+
+    With ``probe_files`` (the default) the host is looked at the way QEMU's open will
+    find it: the image's type, a read-only mount, O_DIRECT support, io_uring, other
+    processes' image locks (tested, never taken) and permissions. ``qemu_user`` (a
+    name or uid) is the user QEMU will run as; its access is judged from owner, group
+    and mode bits only (no ACLs), without switching user. None: this process's user.
     """
     given = [drives] if isinstance(drives, str | Drive | DriveArg) else list(drives)
     args = [d if isinstance(d, DriveArg) else DriveArg(str(d)) for d in given]
@@ -104,7 +112,8 @@ def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
     board = get_machine(machine)
     slots = Slots(board)
     items = [a.items(snapshot) for a in args]
-    results = [_one(a, its, slots, board, probe_files, policy)
+    user = hostprobe.QemuUser.of(qemu_user) if qemu_user is not None else None
+    results = [_one(a, its, slots, board, probe_files, policy, user)
                for a, its in zip(args, items, strict=True)]
     results = _duplicate_ids(results, items)
     results = _device_names(results)
@@ -112,7 +121,8 @@ def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
 
 
 def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
-         probe_files: bool, policy: Policy | None) -> DriveResult:
+         probe_files: bool, policy: Policy | None,
+         user: hostprobe.QemuUser | None = None) -> DriveResult:
     text = arg.text
     conv = convert_72(text, items, board.default_if, slots.place)
     found = _probe_once(items) if probe_files and conv.format_probed else None
@@ -126,7 +136,10 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
     if refusal is not None:
         conv = attrs.evolve(conv, error=refusal)
     elif probe_files:
-        conv = _probe(conv, items, found)
+        conv = _probe(conv, items, found, user)
+    host = None
+    if probe_files and conv.drive is not None and conv.error is None and _local_name(items):
+        host = hostprobe.host_facts(_local_name(items), conv.drive, user)
     placement = None
     if conv.drive is not None and slots.last is not None:
         iface = conv.drive.interface or board.default_if
@@ -136,7 +149,7 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
                               conv.drive.id or device_id(iface, bus, unit, conv.drive.media,
                                                          board.max_devs(iface)))
     return DriveResult(text, conv.drive if conv.error is None else None, conv.error,
-                       tuple(conv.warnings), placement, arg.option, conv.probed_format)
+                       tuple(conv.warnings), placement, arg.option, conv.probed_format, host)
 
 
 def _probe_once(items: list[RawOption]) -> ProbeResult | None:
@@ -148,7 +161,8 @@ def _probe_once(items: list[RawOption]) -> ProbeResult | None:
 def _local_name(items: list[RawOption]) -> str:
     keys = {i.key: i.value for i in items}
     name = keys.get("file") or keys.get("file.filename") or ""
-    if not name or ":" in name.split("/")[0] or keys.get("file.driver", "file") != "file":
+    if not name or ":" in name.split("/")[0] or (
+            keys.get("file.driver", "file") not in hostprobe.PROTOCOLS):
         return ""
     return name
 
@@ -159,7 +173,8 @@ def _index(drive: Drive) -> int | None:
     return None if drive.index is None or to_int32(drive.index) == -1 else to_int32(drive.index)
 
 
-def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None) -> Conversion:
+def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None,
+           user: hostprobe.QemuUser | None = None) -> Conversion:
     """bdrv_open(): open the file; a failure here beats any later-stage error.
 
     ``found`` is the header probe already made for format probing, if any."""
@@ -171,12 +186,25 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None) -> Con
     if found is None:
         found = probe_file(name)
     span = conv.span_of("file")
-    if found.error:
+    intent = hostprobe.Intent.of(conv.drive, [(i.key, i.value) for i in items])
+    why = hostprobe.open_problem(name, user, direct=intent.direct, write=intent.write,
+                                 own_error=found.error)
+    if why == "":  # a FIFO: QEMU's open() waits for a writer and it never starts
+        return _failed(conv, Diagnostic(
+            "open-blocks", Severity.ERROR, f"QEMU would block for ever opening '{name}' (a "
+            "FIFO: open() waits for a writer)", span, Stage.FILE, silent=True))
+    if why is not None:
         return _failed(conv, Diagnostic("open-failed", Severity.ERROR,
-                                        f"Could not open '{name}': {found.error}", span,
+                                        f"Could not open '{name}': {why}", span,
                                         Stage.FILE))
+    checked = _file_checks(conv, name, found, intent, user)
+    if checked is not None:
+        return checked
     fmt = conv.drive.format if conv.drive else next(
         (i.value for i in reversed(items) if i.key in ("format", "driver")), None)
+    held = _open_perms(conv, name, fmt or found.format, user)
+    if held is not None:
+        return held
     problem = _format_problem(fmt, found, name)
     if problem:
         stage = Stage.FILE_CHECKS if fmt in ("file", "host_device", "host_cdrom") else Stage.FORMAT
@@ -188,7 +216,8 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None) -> Con
     # block/raw-format.c raw_open() warns at its end: an error in the node's own options
     # (runtime options, offset/size) comes first and there is no warning.
     opened = conv.error is None or conv.error.stage >= Stage.LEFTOVER
-    writable = found.write_access and not conv.opened_read_only
+    # raw_open(): the node's read-only flag decides, not whether the file is writable.
+    writable = not conv.opened_read_only
     if conv.format_probed and found.format == "raw" and writable and opened:
         conv.warnings.append(Diagnostic(
             "probed-raw", Severity.WARNING,
@@ -198,6 +227,45 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None) -> Con
             "operations on block 0 will be restricted.\n         Specify the 'raw' format "
             "explicitly to remove the restrictions.", "add format=raw", located=False))
     return conv
+
+
+def _file_checks(conv: Conversion, name: str, found: ProbeResult,
+                 intent: hostprobe.Intent, user: hostprobe.QemuUser | None
+                 ) -> Conversion | None:
+    """raw_open_common() after the open: the io_uring ring, then the file type (an error
+    of the string at this stage, aio=native without O_DIRECT, comes first)."""
+    if conv.error is not None and conv.error.stage <= Stage.FILE_CHECKS:
+        return None
+    message = ""
+    if intent.io_uring and not hostprobe.io_uring_usable(user):
+        # block/io_uring.c luring_init() hands errno to error_setg_errno(), but liburing
+        # returns the error instead of setting errno: 7.2 prints no reason on -drive.
+        message = "Unable to use io_uring: failed to init linux io_uring ring"
+    if not message and conv.drive is not None:
+        message = hostprobe.file_type_problem(name, hostprobe.protocol_of(conv.drive,
+                                                                          found.device))
+    if not message:
+        return None
+    return _failed(conv, Diagnostic("host-open", Severity.ERROR, message,
+                                    conv.span_of("file"), Stage.FILE_CHECKS))
+
+
+def _open_perms(conv: Conversion, name: str, fmt: str | None,
+                user: hostprobe.QemuUser | None) -> Conversion | None:
+    """The permissions the image file gets at -drive time (a qcow2 node writes its
+    metadata): reopening it read-write, then other processes' lock bytes."""
+    if conv.drive is None or conv.error is not None and conv.error.stage <= Stage.FORMAT:
+        return None
+    facts = hostprobe.host_facts(name, conv.drive, user)
+    if facts is None:
+        return None
+    problem = hostprobe.perm_problem(facts, hostprobe.perms_at_open(conv.drive, fmt), None)
+    if problem is None:
+        return None
+    message, detail = problem
+    return _failed(conv, Diagnostic("image-locked" if detail else "open-failed",
+                                    Severity.ERROR, message, conv.span_of("file"),
+                                    Stage.FORMAT, detail))
 
 
 def _failed(conv: Conversion, err: Diagnostic) -> Conversion:
@@ -226,11 +294,6 @@ def _format_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
         return f"Image not in VDI format (bad signature {signature:08x})"
     if fmt in _NOT_THIS_FORMAT and found.format != fmt:
         return _NOT_THIS_FORMAT[fmt]
-    # block/file-posix.c raw_open_common(): the protocol driver must fit the file type.
-    if fmt in ("host_device", "host_cdrom") and not found.device:
-        return f"'{fmt}' driver requires '{name}' to be either a character or block device"
-    if fmt == "file" and found.device:
-        return f"'file' driver requires '{name}' to be a regular file"
     return ""
 
 

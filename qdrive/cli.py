@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--compare-dialects", metavar="A,B", type=_dialect_list,
                    help="check in each dialect and print where verdicts, messages, facts "
                    "or warnings differ")
+    c.add_argument("--qemu-user", metavar="USER",
+                   help="judge file permissions for the user QEMU runs as (a name or uid; "
+                   "from owner, group and mode bits)")
     _common(c)
     v = sub.add_parser("verify", help="compare the prediction with a running QEMU",
                        description="Check DRIVE... (the drives the VM was started with) and "
@@ -528,8 +531,9 @@ def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,
     try:
         return check(drives, dialect=args.dialect, machine=args.machine,
                      probe_files=not args.offline, snapshot=snapshot,
-                     policy=_policy(args))  # type: ignore[arg-type]
-    except ValueError as exc:  # unknown machine or dialect
+                     policy=_policy(args),  # type: ignore[arg-type]
+                     qemu_user=getattr(args, "qemu_user", None))
+    except ValueError as exc:  # unknown machine or dialect, no such user
         raise UsageError(str(exc)) from None
 
 

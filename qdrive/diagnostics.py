@@ -71,6 +71,8 @@ class Diagnostic:
     prints after it (its own hints); ``hint`` is qdrive's suggestion, if any.
     ``located`` is false for the few messages QEMU prints without the
     ``-drive TEXT:`` prefix (device and board errors, the raw-probing warning).
+    ``silent`` marks qdrive's own words for a point QEMU never gets past and prints
+    nothing at (it blocks for ever opening a FIFO).
     """
 
     code: str
@@ -81,6 +83,7 @@ class Diagnostic:
     detail: str = ""
     hint: str = ""
     located: bool = True
+    silent: bool = False
 
     @property
     def qemu_text(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -11,6 +11,9 @@ from .diagnostics import Diagnostic, Severity, Stage
 from .errors import DriveError
 from .flags import cache_triple
 from .model import Drive, Interface
+
+if TYPE_CHECKING:
+    from .frontend.hostprobe import HostFacts
 
 __all__ = ["Placement", "DriveResult", "CheckResult"]
 
@@ -40,6 +43,7 @@ class DriveResult:
     placement: Placement | None
     option: str = "-drive"  # how the drive was given: -drive, -hda, -cdrom ...
     probed_format: str | None = None  # the format QEMU's probe would pick (no format=)
+    host: HostFacts | None = None  # the image's write access and others' locks (probe_files)
 
     @property
     def format(self) -> str | None:
@@ -116,12 +120,12 @@ class CheckResult:
         for r in self.drives:
             lines += [_qemu_line(w, r, prog) for w in r.warnings if w.stage is Stage.PARSE]
             if r.error is not None and r.error.stage is Stage.PARSE:
-                return "\n".join(lines + [_qemu_line(r.error, r, prog)])
+                return _joined(lines + [_qemu_line(r.error, r, prog)])
         for r in self.drives:
             lines += [_qemu_line(w, r, prog) for w in r.warnings
                       if w.stage is not Stage.PARSE]
             if r.error is not None and r.error.stage < Stage.BOARD:
-                return "\n".join(lines + [_qemu_line(r.error, r, prog)])
+                return _joined(lines + [_qemu_line(r.error, r, prog)])
         first = self.first_error
         if first is not None and first[1].stage is Stage.BOARD_ORPHAN:
             # blockdev.c drive_check_orphaned() reports every orphan, then QEMU exits.
@@ -129,7 +133,7 @@ class CheckResult:
                       if r.error is not None and r.error.stage is Stage.BOARD_ORPHAN]
         elif first is not None:
             lines.append(_qemu_line(first[1], first[0], prog))
-        return "\n".join(lines)
+        return _joined(lines)
 
     def raise_for_error(self) -> None:
         """Raise the DriveError QEMU would stop at (the first error), if there is one."""
@@ -164,7 +168,13 @@ class CheckResult:
         return json.dumps(self.to_json())
 
 
+def _joined(lines: list[str]) -> str:
+    return "\n".join(line for line in lines if line)  # a silent error prints nothing
+
+
 def _qemu_line(d: Diagnostic, r: DriveResult, prog: str) -> str:
+    if d.silent:
+        return ""
     # util/error-report.c vreport(): "prog: -drive TEXT: [warning: ]message"; the
     # raw-probing warning is a bare fprintf (block/raw-format.c).
     if not d.located and d.severity is Severity.WARNING:

@@ -45,6 +45,19 @@ def test_json(images: Path) -> None:
                                 "Could not open 'missing.img': No such file or directory")
 
 
+def test_qemu_user(tmp_path: Path) -> None:
+    img = tmp_path / "private.img"
+    img.write_bytes(b"\0" * 512)
+    img.chmod(0o600)
+    tmp_path.chmod(0o755)
+    drive = f"file={img},format=raw,if=virtio"
+    p = run("check", "--qemu-user", "65534", drive, cwd=tmp_path)
+    assert p.returncode == 1 and f"Could not open '{img}': Permission denied" in p.stdout
+    assert run("check", "--qemu-user", "0", drive, cwd=tmp_path).returncode == 0
+    bad = run("check", "--qemu-user", "no-such-user-qdrive", drive, cwd=tmp_path)
+    assert bad.returncode == 2 and "no user named 'no-such-user-qdrive'" in bad.stderr
+
+
 def test_usage_error_exit_2() -> None:
     assert run("check").returncode == 2
     assert run("check", "--dialect", "nope", "file=x").returncode == 2

@@ -21,7 +21,9 @@ rules still armed and counters of what ran and what failed, as JSON. The control
 opened with FOPEN_DIRECT_IO, so no page cache sits between a command and the filesystem.
 
 Image files keep the page cache (no FOPEN_DIRECT_IO) unless ``--direct-io`` is given, so
-buffered I/O behaves as on a disk filesystem; O_DIRECT opens work either way.
+buffered I/O behaves as on a disk filesystem; O_DIRECT opens work either way, unless
+``--refuse-odirect`` is given: then an open with O_DIRECT fails with EINVAL, as on a
+filesystem without direct I/O (the host state QEMU's cache=none cannot open).
 """
 
 from __future__ import annotations
@@ -172,11 +174,15 @@ def _errno(value: int | str) -> int:
 
 # -- the FUSE operations ------------------------------------------------------------------
 
-def _operations(state: State, direct_io: bool) -> Any:
+def _operations(state: State, direct_io: bool, refuse_odirect: bool = False) -> Any:
     import mfusepy
 
     def fail(err: int) -> mfusepy.FuseOSError:
         return mfusepy.FuseOSError(err)
+
+    def check_direct(fi: Any) -> None:
+        if refuse_odirect and fi.flags & os.O_DIRECT:
+            raise fail(errno.EINVAL)
 
     class FaultOps(mfusepy.Operations):  # type: ignore[misc]
         use_ns = True
@@ -209,6 +215,7 @@ def _operations(state: State, direct_io: bool) -> Any:
                 return [".", "..", CONTROL, *state.images]
 
         def create(self, path: str, mode: int, fi: Any = None) -> int:
+            check_direct(fi)
             name = path.lstrip("/")
             with state.lock:
                 if name not in state.images:
@@ -222,6 +229,7 @@ def _operations(state: State, direct_io: bool) -> Any:
                 return 0
             with state.lock:
                 self._image(path)
+            check_direct(fi)
             fi.direct_io = int(direct_io)
             return 0
 
@@ -291,14 +299,15 @@ def _operations(state: State, direct_io: bool) -> Any:
     return FaultOps()
 
 
-def serve(mountpoint: str, backing: Path, direct_io: bool) -> None:
+def serve(mountpoint: str, backing: Path, direct_io: bool,
+          refuse_odirect: bool = False) -> None:
     """Mount and serve until SIGTERM/SIGINT (libfuse unmounts on the way out)."""
     import mfusepy
 
     state = State(backing)
     try:
-        mfusepy.FUSE(_operations(state, direct_io), mountpoint, raw_fi=True, foreground=True,
-                     allow_other=True, fsname="qdrive-faultfs", max_threads=16,
+        mfusepy.FUSE(_operations(state, direct_io, refuse_odirect), mountpoint, raw_fi=True,
+                     foreground=True, allow_other=True, fsname="qdrive-faultfs", max_threads=16,
                      hard_remove=True)  # unlink an open image at once (no .fuse_hidden)
     except RuntimeError:  # libfuse 3 reports a loop ended by a signal as an error
         if os.path.ismount(mountpoint):
@@ -310,13 +319,16 @@ def serve(mountpoint: str, backing: Path, direct_io: bool) -> None:
 class FaultTarget:
     """A running faultfs process: create images, arm faults, read the power-cut image."""
 
-    def __init__(self, mountpoint: Path, backing: Path, *, direct_io: bool = False) -> None:
+    def __init__(self, mountpoint: Path, backing: Path, *, direct_io: bool = False,
+                 refuse_odirect: bool = False) -> None:
         self.mountpoint, self.backing = mountpoint, backing
         mountpoint.mkdir(parents=True, exist_ok=True)
         backing.mkdir(parents=True, exist_ok=True)
         args = [sys.executable, "-m", "tests.backends.faultfs", str(mountpoint), str(backing)]
         if direct_io:
             args.append("--direct-io")
+        if refuse_odirect:
+            args.append("--refuse-odirect")
         root = Path(__file__).resolve().parents[2]
         self._proc = subprocess.Popen(args, cwd=root, stdin=subprocess.DEVNULL,
                                       preexec_fn=_die_with_parent)
@@ -412,8 +424,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("backing", type=Path)
     parser.add_argument("--direct-io", action="store_true",
                         help="open image files with FOPEN_DIRECT_IO (no page cache)")
+    parser.add_argument("--refuse-odirect", action="store_true",
+                        help="fail every open with O_DIRECT with EINVAL")
     args = parser.parse_args(argv)
-    serve(args.mountpoint, args.backing, args.direct_io)
+    serve(args.mountpoint, args.backing, args.direct_io, args.refuse_odirect)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,16 @@ model the case). Each case runs in a fresh copy of its state, built by :func:`bu
     the image folder is a ramfs: ramfs has no direct-I/O support, so open(O_DIRECT)
     fails with EINVAL (tmpfs accepts O_DIRECT since Linux 6.6, so it will not do; a
     FUSE mount accepts it as well unless its server refuses).
+``fuse-no-odirect``
+    the image folder is a FUSE mount whose server refuses O_DIRECT opens with EINVAL
+    (tests/backends/faultfs.py ``--refuse-odirect``; needs /dev/fuse and mfusepy).
 ``io-uring-disabled``
     ``kernel.io_uring_disabled=2`` while the case runs (io_uring_setup() fails with
     EPERM); the previous value is put back right after, also on SIGTERM. The sysctl is
     machine-wide: other processes starting an io_uring in that second fail too.
+``io-uring-restricted``
+    ``kernel.io_uring_disabled=1`` (only root and kernel.io_uring_group may set up a
+    ring) and the images and user of ``unprivileged``.
 ``unprivileged``
     QEMU runs as uid/gid 65534 (setpriv for 7.2, ``chroot --userspec`` for the chroot
     versions; QEMU's own -runas / -run-with user= drop privileges only after the
@@ -158,26 +164,76 @@ def _no_odirect(qemu: oracle.Qemu) -> Iterator[State]:
 
 
 @contextlib.contextmanager
-def _io_uring_disabled(qemu: oracle.Qemu) -> Iterator[State]:
+def _fuse_no_odirect(qemu: oracle.Qemu) -> Iterator[State]:
+    _need_root()
+    if not os.path.exists("/dev/fuse"):
+        raise Unavailable("this kernel/container has no /dev/fuse")
+    try:
+        import mfusepy  # noqa: F401
+    except (ImportError, OSError) as exc:
+        raise Unavailable(f"mfusepy or libfuse3 is missing ({exc})") from None
+    from tests.backends.faultfs import FaultTarget
+
+    with _folder("qdrive-host-fuse-") as base:
+        target = FaultTarget(base / "mnt", base / "backing", refuse_odirect=True)
+        try:
+            with _bound_into_chroot(base / "mnt", qemu):
+                _images(base / "mnt")
+                yield State(base / "mnt")
+        finally:
+            target.stop()
+
+
+@contextlib.contextmanager
+def _bound_into_chroot(target: Path, qemu: oracle.Qemu) -> Iterator[None]:
+    """A mount made on the host, bound into a chroot QEMU's tree as well."""
+    if qemu.chroot is None:
+        yield
+        return
+    inner = Path(qemu.chroot + str(target))
+    inner.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "--bind", str(target), str(inner)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(inner)], check=False)
+
+
+@contextlib.contextmanager
+def _io_uring_sysctl(value: str) -> Iterator[None]:
+    """kernel.io_uring_disabled=VALUE while the case runs; put back after, also on SIGTERM."""
     _need_root()
     if not SYSCTL.exists():
         raise Unavailable("kernel.io_uring_disabled needs Linux 6.6 or later")
+    before = SYSCTL.read_text().strip()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def restore(*_: object) -> None:
+        SYSCTL.write_text(before)
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, restore)
+    try:
+        SYSCTL.write_text(value)
+        yield
+    finally:
+        SYSCTL.write_text(before)
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _io_uring_disabled(qemu: oracle.Qemu) -> Iterator[State]:
+    _need_root()
     with _folder("qdrive-host-uring-") as where:
         _images(where)
-        before = SYSCTL.read_text().strip()
-        previous = signal.getsignal(signal.SIGTERM)
-
-        def restore(*_: object) -> None:
-            SYSCTL.write_text(before)
-            raise SystemExit(143)
-
-        signal.signal(signal.SIGTERM, restore)
-        try:
-            SYSCTL.write_text("2")
+        with _io_uring_sysctl("2"):
             yield State(where)
-        finally:
-            SYSCTL.write_text(before)
-            signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _io_uring_restricted(qemu: oracle.Qemu) -> Iterator[State]:
+    with _unprivileged(qemu) as state, _io_uring_sysctl("1"):
+        yield state
 
 
 @contextlib.contextmanager
@@ -222,8 +278,9 @@ def _missing_parent(qemu: oracle.Qemu) -> Iterator[State]:
 
 STATES: Mapping[str, Callable[[oracle.Qemu], contextlib.AbstractContextManager[State]]] = {
     "held-rw": lambda q: _held(q, False), "held-ro": lambda q: _held(q, True),
-    "ro-mount": _ro_mount, "no-odirect": _no_odirect,
-    "io-uring-disabled": _io_uring_disabled, "unprivileged": _unprivileged,
+    "ro-mount": _ro_mount, "no-odirect": _no_odirect, "fuse-no-odirect": _fuse_no_odirect,
+    "io-uring-disabled": _io_uring_disabled, "io-uring-restricted": _io_uring_restricted,
+    "unprivileged": _unprivileged,
     "file-types": _file_types, "missing-parent": _missing_parent,
 }
 
@@ -265,6 +322,34 @@ def both(case: Mapping[str, Any], qemu: oracle.Qemu = oracle.DEFAULT
             got = _ask_qdrive(compare, run, s.user)
         want = oracle.run(run, s.where, qemu=qemu, user=s.user)
     return want, got
+
+
+def modelled(case: Mapping[str, Any]) -> bool:
+    """Whether qdrive is meant to agree on the case (no ``needs`` left unmet)."""
+    return not case.get("needs")
+
+
+def disagreements_in(state: str, group: Sequence[Mapping[str, Any]],
+                     qemu: oracle.Qemu = oracle.DEFAULT
+                     ) -> list[tuple[Mapping[str, Any], dict[str, Any], dict[str, Any], list[str]]]:
+    """(case, QEMU's verdict, qdrive's, categories) for each case of ``group`` on which
+    qdrive and the live QEMU part, all run in one build of ``state`` (raises Unavailable).
+
+    qdrive is asked first for each case, with the state in place, then QEMU; QEMU has
+    exited before the next case starts, so no case sees another's locks."""
+    from . import compare
+
+    out = []
+    with build(state, qemu) as s:
+        for case in group:
+            run = corpus.as_case(case) or {}
+            with compare.in_dir(s.where):
+                got = _ask_qdrive(compare, run, s.user)
+            want = compare.verdict(oracle.run(run, s.where, qemu=qemu, user=s.user))
+            bad = compare.disagreements(want, got)
+            if bad:
+                out.append((case, want, got, bad))
+    return out
 
 
 def _ask_qdrive(compare: Any, run: dict[str, Any], user: tuple[int, int] | None
