@@ -436,6 +436,9 @@ def _show(value: object) -> str:
 def _verify_command(args: argparse.Namespace) -> int:
     from .frontend.verify import VerifyError, verify_socket
 
+    # The images are open in the running VM, which holds their locks: judged on the host
+    # now, every one would be "in use". The drives are read as given (name format=).
+    args.offline = True
     result = _run_check(args.drives, args)
     try:
         mismatches = verify_socket(args.qmp, result)
