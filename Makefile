@@ -10,7 +10,7 @@ SECONDS ?= 60
 
 .PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables sanitize \
 	asan-quick record generate heldback record-heldback hoststate versions fault-matrix durability \
-	redteam
+	redteam wheel-check
 
 # The Debian packages come first: the install builds the cffi backends against them.
 $(STAMP): pyproject.toml setup.py qdrive/backends/_build.py $(wildcard qdrive/backends/csrc/*) | debs
@@ -29,8 +29,21 @@ debs:
 	  else echo "not root: skipping Debian packages:$$missing (live QEMU tests will skip)"; fi; \
 	fi
 
-demo: $(STAMP)
+# The demo needs only qdrive itself: no test extras, no Debian packages (an engine whose
+# library is missing is left out of the build; the demo does not use the engines).
+DEMO_STAMP := $(VENV)/.installed-demo
+$(DEMO_STAMP): pyproject.toml setup.py
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e .
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/qdrive demo
+
+# A wheel and an sdist built from a clean clone of HEAD; the wheel installed into a fresh
+# venv per Python 3.11-3.13 found (pyenv's or on PATH) and used outside the source tree.
+wheel-check: $(STAMP)
+	$(BIN)/python -m tests.wheel_check
 
 # The whole suite, every fuzz target for a bounded time (60 s in all), then a short run of
 # the backend tests against the C engines built with ASan+UBSan.
@@ -82,7 +95,7 @@ durability: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	$(BIN)/ruff check qdrive tests benchmarks grammar
+	$(BIN)/ruff check qdrive tests benchmarks grammar examples
 	$(BIN)/mypy
 
 # A short version of the seed's table (a few seconds a row) next to fio, plus the parse

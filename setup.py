@@ -25,4 +25,6 @@ for name, engine in _build.ENGINES.items():
     else:
         modules.append(f"qdrive/backends/_build.py:ffi_{name}")
 
-setup(cffi_modules=modules)
+# cffi compiles the engines against the limited API (their modules are .abi3.so): tag the
+# wheel so, and one wheel serves every CPython from 3.11 on.
+setup(cffi_modules=modules, options={"bdist_wheel": {"py_limited_api": "cp311"}})

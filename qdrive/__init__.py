@@ -27,13 +27,25 @@ from .options import OPTIONS, OPTIONS_2008, OptionSpec
 from .plan import OpenPlan, explain, plan_open
 from .policy import Policy
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the lazy names, for type checkers (loaded by __getattr__ at run time)
+    from .backends import BackendUnavailable
+    from .driver import DeviceStoppedError, DriverError, IOStopped, RawDevice, open
+    from .frontend.autodialect import AutoDialect, auto_dialect
+    from .frontend.builder import drive
     from .frontend.cmdline import ArgvResult
+    from .frontend.compare import Comparison, compare_dialects
+    from .frontend.fixes import Fix, suggest_fix
+    from .frontend.migrate import Migration, to_blockdev_argv
+    from .frontend.verify import Mismatch, verify
+    from .imagelock import ImageLocked
 
 __all__ = [
     # the two entry points and what they return
     "parse_drive", "check", "check_argv", "Drive", "CheckResult", "DriveResult", "Placement",
     "DriveArg", "Policy", "ArgvResult",
+    # for launchers (loaded on first use)
+    "drive", "suggest_fix", "Fix", "verify", "Mismatch", "compare_dialects", "Comparison",
+    "auto_dialect", "AutoDialect",
     # the whole command line's -blockdev spelling
     "to_blockdev_argv", "Migration",
     # the raw driver (loaded on first use)
@@ -64,7 +76,16 @@ _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawD
          "BackendUnavailable": ("qdrive.backends", "BackendUnavailable"),
          "ArgvResult": ("qdrive.frontend.cmdline", "ArgvResult"),
          "Migration": ("qdrive.frontend.migrate", "Migration"),
-         "to_blockdev_argv": ("qdrive.frontend.migrate", "to_blockdev_argv")}
+         "to_blockdev_argv": ("qdrive.frontend.migrate", "to_blockdev_argv"),
+         "drive": ("qdrive.frontend.builder", "drive"),
+         "suggest_fix": ("qdrive.frontend.fixes", "suggest_fix"),
+         "Fix": ("qdrive.frontend.fixes", "Fix"),
+         "verify": ("qdrive.frontend.verify", "verify"),
+         "Mismatch": ("qdrive.frontend.verify", "Mismatch"),
+         "compare_dialects": ("qdrive.frontend.compare", "compare_dialects"),
+         "Comparison": ("qdrive.frontend.compare", "Comparison"),
+         "auto_dialect": ("qdrive.frontend.autodialect", "auto_dialect"),
+         "AutoDialect": ("qdrive.frontend.autodialect", "AutoDialect")}
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,
@@ -87,3 +108,8 @@ def __getattr__(name: str) -> object:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'qdrive' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # dir(qdrive) and completion show the lazy names too (PEP 562).
+    return sorted(set(globals()) | set(_LAZY))

@@ -44,8 +44,13 @@ def parse_drive(text: str, *, dialect: str = DEFAULT_DIALECT) -> Drive:
     """Read one -drive option string exactly as QEMU would; the string alone decides.
 
     Returns the :class:`Drive`, or raises :class:`DriveError` with QEMU's message
-    and the span of the offending option. No file is touched.
+    and the span of the offending option. No file is touched. ``dialect="auto"`` reads
+    the dialect from the qemu-system-x86_64 on PATH (once; see qdrive.frontend.autodialect).
     """
+    if dialect == "auto":
+        from .frontend.autodialect import auto_dialect
+
+        dialect = auto_dialect().dialect
     if _dialect(dialect) != DEFAULT_DIALECT:
         return dialects.parse_2008(text)
     conv = convert_72(text, tokenize(text), Interface.IDE)
@@ -82,14 +87,16 @@ class DriveArg:
         return items
 
 
-def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
+def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
           dialect: str = DEFAULT_DIALECT, machine: str = "pc", probe_files: bool = True,
           snapshot: bool = False, policy: Policy | None = None,
           qemu_user: int | str | None = None,
           hand_off: bool | str = False) -> CheckResult:
     """Check drives together, as one QEMU command line would have them.
 
-    ``drives`` are -drive strings or :class:`DriveArg` (shorthands such as -hda);
+    ``drives`` are -drive strings, :class:`Drive` objects (their canonical string) or
+    :class:`DriveArg` (shorthands such as -hda); ``dialect="auto"`` picks the dialect of
+    the qemu-system-x86_64 on PATH (:func:`qdrive.frontend.autodialect.auto_dialect`);
     ``snapshot`` is QEMU's -snapshot; ``policy`` adds qdrive's own refusals for
     untrusted input (see :class:`qdrive.Policy`): under an untrusted policy no file is
     opened by name, only through descriptors of the allowed directories. With
@@ -104,8 +111,12 @@ def check(drives: str | DriveArg | Iterable[str | DriveArg], *,
     owner, group and mode bits only (no ACLs), without switching user. None: this
     process's user.
     """
-    given = [drives] if isinstance(drives, str | DriveArg) else list(drives)
-    args = [d if isinstance(d, DriveArg) else DriveArg(d) for d in given]
+    given = [drives] if isinstance(drives, str | Drive | DriveArg) else list(drives)
+    args = [d if isinstance(d, DriveArg) else DriveArg(str(d)) for d in given]
+    if dialect == "auto":
+        from .frontend.autodialect import auto_dialect
+
+        dialect = auto_dialect().dialect
     if _dialect(dialect) != DEFAULT_DIALECT:
         if policy is not None and policy.untrusted_input:
             raise ValueError("the untrusted policy judges the qemu-7.2 dialect only")
@@ -251,6 +262,7 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None,
     if conv.empty or conv.error is not None and conv.error.stage <= Stage.FILE:
         return conv
     name = _local_name(items)
+    local = bool(name)  # a file of the host, not a name a format child read through
     if not name and conv.seen is not None:  # read through a format child (file.driver=raw)
         found, name = conv.seen, conv.seen_name
     if not name:
@@ -258,7 +270,7 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None,
     if found is None:
         found = probe_file(name)
     span = conv.span_of("file")
-    if by_name:
+    if by_name and local:
         held = _host_problems(conv, items, name, found, user, span)
         if held is not None:
             return held

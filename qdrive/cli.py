@@ -3,23 +3,28 @@
 ``qdrive check DRIVE...``     drive strings checked as one QEMU command line
 ``qdrive check --argv -- qemu-system-x86_64 ARGS...``   a whole QEMU command line
 ``qdrive check -f FILE``      one command line's drives per line (TAB-separated)
+``qdrive verify --qmp SOCKET DRIVE...``   the prediction against a running QEMU
 ``qdrive demo``               check over built-in examples
 
-Exit codes: 0 all valid, 1 any invalid (or a warning with --strict), 2 usage error,
-3 internal error (one line, never a traceback).
+Exit codes: 0 all valid, 1 any invalid (or a warning with --strict; a mismatch for
+verify; a difference for --compare-dialects), 2 usage error (also: stdout closed or
+full, stdin closed), 3 internal error (one line, never a traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from .check import DriveArg
+    from .frontend.fixes import Fix
     from .results import CheckResult
 
 __all__ = ["main", "DEMO_DRIVES"]
@@ -45,18 +50,31 @@ class UsageError(Exception):
     """A command line qdrive cannot act on (exit code 2)."""
 
 
-class _Style:
-    def __init__(self, stream: TextIO) -> None:
-        self.on = stream.isatty() and not os.environ.get("NO_COLOR")
+class _Parser(argparse.ArgumentParser):
+    """argparse with "did you mean" for a misspelt option, on the subcommand's usage."""
 
-    def __call__(self, code: str, text: str) -> str:
-        return f"\033[{code}m{text}\033[0m" if self.on else text
+    def error(self, message: str) -> None:  # type: ignore[override]
+        bad = message.partition("unrecognized arguments: ")[2].split()
+        known = [o for a in self._actions for o in a.option_strings]
+        for word in bad:
+            close = difflib.get_close_matches(word.split("=")[0], known, n=1, cutoff=0.6)
+            if close:
+                message += f" (did you mean {close[0]}?)"
+                break
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+_SUBPARSERS: dict[str, argparse.ArgumentParser] = {}
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Check QEMU -drive options before "
-                                "QEMU does, with QEMU's own messages.")
-    sub = p.add_subparsers(dest="command", required=True)
+    from . import __version__
+
+    p = _Parser(prog=PROG, description="Check QEMU -drive options before "
+                "QEMU does, with QEMU's own messages.")
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="check drives as one QEMU command line",
                        description="Check drive strings (or a QEMU command line with --argv, "
                        "or a file of them with -f) the way QEMU 7.2 would.")
@@ -82,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
                    help="with --policy untrusted: an absolute directory images may live in "
                    "(repeat)")
+    c.add_argument("--fix", action="store_true",
+                   help="print the corrected drive string for common mistakes (shown, "
+                   "never applied)")
+    c.add_argument("--compare-dialects", metavar="A,B", type=_dialect_list,
+                   help="check in each dialect and print where verdicts, messages, facts "
+                   "or warnings differ")
     c.add_argument("--qemu-user", metavar="USER",
                    help="judge file permissions for the user QEMU runs as (a name or uid; "
                    "from owner, group and mode bits)")
@@ -98,15 +122,36 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--overlay-budget", metavar="SIZE",
                    help="with --overlay-dir: the most the overlays may take (e.g. 20G)")
     _common(c)
+    v = sub.add_parser("verify", help="compare the prediction with a running QEMU",
+                       description="Check DRIVE... (the drives the VM was started with) and "
+                       "compare what qdrive predicts with what the QEMU behind the QMP "
+                       "socket reports (query-block, query-named-block-nodes).")
+    v.add_argument("drives", nargs="+", metavar="DRIVE", help="a -drive option string")
+    v.add_argument("--qmp", required=True, metavar="SOCKET",
+                   help="the VM's QMP socket (QEMU's -qmp unix:SOCKET,server=on,wait=off)")
+    _common(v)
+    v.set_defaults(policy="trusted", allow_dir=[], strict=False, fix=False)
     d = sub.add_parser("demo", help="check the built-in example drives")
     _common(d)
     _bench_parser(sub)
+    _SUBPARSERS.update(check=c, verify=v, demo=d)
     return p
 
 
-def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _dialect_list(text: str) -> list[str]:
+    from .model import DIALECTS
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in DIALECTS]
+    if unknown or len(names) < 2:
+        raise argparse.ArgumentTypeError(
+            f"give two or more of {', '.join(DIALECTS)}, comma-separated")
+    return names
+
+
+def _bench_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     b = sub.add_parser(
-        "bench", help="the seed's benchmark through qdrive's driver, with fio",
+        "bench", help="a queue-depth benchmark through qdrive's driver, with fio",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Keep IODEPTH requests in flight from one thread on the file or block "
         "device of DRIVE (cache mode and aio= from DRIVE).",
@@ -130,7 +175,7 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     b.add_argument("--backend", choices=("threads", "posix", "native", "io_uring"))
     b.add_argument("--workers", type=int, help="threads backend: pool size (default 64)")
     b.add_argument("--fd-pool", type=int, help="posix backend: dup()ed descriptors (default 4)")
-    b.add_argument("--matrix", action="store_true", help="the seed's table: every backend "
+    b.add_argument("--matrix", action="store_true", help="a table of every backend "
                    "and cache mode, with fio alongside")
     b.add_argument("--compare-fio", action="store_true",
                    help="alternate qdrive and fio runs with DRIVE's cache mode and print "
@@ -147,28 +192,69 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _common(p: argparse.ArgumentParser) -> None:
     from .model import DEFAULT_DIALECT, DIALECTS
 
-    p.add_argument("--dialect", default=DEFAULT_DIALECT, choices=DIALECTS)
+    p.add_argument("--dialect", default=DEFAULT_DIALECT, choices=(*DIALECTS, "auto"),
+                   help="how to read the drives (auto: from the QEMU on PATH or --qemu)")
+    p.add_argument("--qemu", metavar="PATH", help="with --dialect auto: the QEMU binary "
+                   "whose version decides (default: qemu-system-x86_64 on PATH)")
     p.add_argument("--machine", "-M", default="pc", help="machine type (pc, q35)")
     p.add_argument("--offline", action="store_true", help="do not look at image files")
     p.add_argument("--json", action="store_true", help="print CheckResult JSON")
     p.add_argument("--output", choices=("human", "json"), default="human",
                    help="output format (--output=json is --json)")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour the caret and labels (auto: on a terminal, unless NO_COLOR)")
+
+
+def _pairs(argv: Sequence[str]) -> list[str]:
+    """``-drive X`` pairs as pasted from a QEMU command line become X (before ``--``)."""
+    out: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a == "--":
+            out += [a, *it]
+            break
+        if a == "-drive":
+            value = next(it, None)
+            if value is None:
+                raise UsageError("-drive needs a value (the drive's option string)")
+            out.append(value)
+        elif a.startswith("-drive="):
+            out.append(a.removeprefix("-drive="))
+        else:
+            out.append(a)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = _parser().parse_args(argv)
+    try:
+        if sys.stdout is None or sys.stdout.closed:
+            raise UsageError("stdout is closed: nowhere to write the report")
+        given = list(sys.argv[1:] if argv is None else argv)
+        if given[:1] in (["check"], ["verify"]):
+            given = _pairs(given)
+    except UsageError as exc:
+        _say_usage(exc)
+        return 2
+    parser = _parser()
+    args, extra = parser.parse_known_args(given)
+    if extra:
+        where = _SUBPARSERS.get(args.command, parser)
+        where.error(f"unrecognized arguments: {' '.join(extra)}")
     args.json = args.json or getattr(args, "output", "") == "json"
     try:
-        if args.command == "demo":
-            return _demo(args)
-        if args.command == "bench":
-            from .bench_cli import bench_command
-
-            return bench_command(args)
-        return _check_command(args)
+        code = _dispatch(args)
+        sys.stdout.flush()
+        return code
     except UsageError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+        _say_usage(exc)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.EPIPE, errno.ENOSPC, errno.EBADF, errno.EIO):
+            raise
+        # A reader that went away, a full disk: the report could not be written.
+        _say_usage(UsageError(f"cannot write the report: {exc.strerror or exc}"))
+        _silence_stdout()
         return 2
     except KeyboardInterrupt:
         return 130
@@ -180,6 +266,57 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 _POLICY_OPTIONS = ("allow_dir", "allow_format", "allow_device", "allow_hardlinks",
                    "allow_mounts", "overlay_dir", "overlay_budget")
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "bench":
+        from .bench_cli import bench_command
+
+        return bench_command(args)
+    _resolve_dialect(args)
+    if args.command == "demo":
+        return _demo(args)
+    if args.command == "verify":
+        return _verify_command(args)
+    return _check_command(args)
+
+
+def _say_usage(exc: Exception) -> None:
+    try:
+        print(f"{PROG}: {exc}", file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass  # stderr is gone too: the exit code is all that is left
+
+
+def _silence_stdout() -> None:
+    # Interpreter shutdown flushes stdout again: point it at /dev/null so that second
+    # failure is not printed as "Exception ignored ...".
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _resolve_dialect(args: argparse.Namespace) -> None:
+    """--dialect auto: the dialect of the QEMU on PATH (or --qemu), said once."""
+    args.dialect_choice = None
+    if args.dialect != "auto":
+        if args.qemu:
+            raise UsageError("--qemu goes with --dialect auto")
+        return
+    from .frontend.autodialect import QemuVersionError, auto_dialect
+
+    try:
+        choice = auto_dialect(args.qemu)
+    except QemuVersionError as exc:
+        raise UsageError(str(exc)) from None
+    args.dialect, args.dialect_choice = choice.dialect, choice
+    if not args.json:
+        print(f"dialect {choice.dialect} (auto: {choice.qemu} is QEMU {choice.version})")
+    if choice.warning:
+        print(f"{PROG}: warning: {choice.warning}", file=sys.stderr)
 
 
 def _policy(args: argparse.Namespace) -> object:
@@ -217,20 +354,152 @@ def _check_command(args: argparse.Namespace) -> int:
     if args.file is not None:
         if args.drives or args.argv:
             raise UsageError("-f reads its drives from FILE: give no DRIVE arguments")
+        if args.compare_dialects:
+            raise UsageError("--compare-dialects compares DRIVE arguments, not -f FILE")
         return _check_file(args)
     if not args.drives:
         raise UsageError("give at least one DRIVE, --argv -- QEMU-COMMAND-LINE, or -f FILE")
-    if args.argv and args.policy != "untrusted" and args.dialect == "qemu-7.2":
+    drives: Sequence[str | DriveArg] = args.drives
+    snapshot = False
+    if args.argv and args.policy != "untrusted" and args.dialect == "qemu-7.2" \
+            and not args.compare_dialects:
         return _argv_command(args)  # the whole command line (qdrive.check_argv)
+    if args.compare_dialects:
+        if args.argv:
+            from .argv import read_argv
+
+            cmd = read_argv(args.drives)
+            drives, snapshot = cmd.drives, cmd.snapshot
+            if args.machine == "pc":
+                args.machine = cmd.machine
+        return _compare(drives, args, snapshot)
     if args.argv:
         result = _run_argv(args)
     else:
-        result = _run_check(args.drives, args)
+        result = _run_check(drives, args)
     if args.json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps(_json(result, args)))
     else:
-        _human(result, sys.stdout, args.explain, args.to_blockdev)
+        _human(result, sys.stdout, args)
     return _exit_code(result, args.strict)
+
+
+def _json(result: CheckResult, args: argparse.Namespace) -> dict[str, object]:
+    """The result's JSON plus what the command line asked for (--fix, --dialect auto)."""
+    out = result.to_json()
+    choice = getattr(args, "dialect_choice", None)
+    if choice is not None:
+        out["dialect_choice"] = choice.to_json()
+    for r, d in zip(result.drives, out["drives"], strict=True):
+        if getattr(args, "explain", False):
+            from .plan import explain
+
+            d["explain"] = dict(explain(r.drive)) if r.drive is not None else None
+        if getattr(args, "to_blockdev", False):
+            d["blockdev"] = _blockdev_json(r) if r.drive is not None else None
+    if getattr(args, "fix", False):
+        for r, d in zip(result.drives, out["drives"], strict=True):
+            fix = _fix_for(r, args)
+            d["fix"] = {"text": fix.text, "changes": list(fix.changes)} if fix else None
+    return out
+
+
+def _blockdev_json(r: object) -> dict[str, object]:
+    from .blockdev import TranslationError
+    from .results import DriveResult
+
+    assert isinstance(r, DriveResult) and r.drive is not None
+    try:
+        return {"args": r.drive.to_blockdev_args(r.placement)}
+    except TranslationError as exc:
+        return {"error": str(exc).split(": ", 1)[-1]}
+
+
+def _fix_for(r: object, args: argparse.Namespace) -> Fix | None:
+    from .frontend.fixes import suggest_fix
+    from .results import DriveResult
+
+    assert isinstance(r, DriveResult)
+    if r.option != "-drive" or r.error is not None and r.error.code.startswith("policy"):
+        return None  # shorthands carry a path, not an option string; policy refusals stand
+    if r.error is None and not r.warnings and not _pitfall(r):
+        return None
+    return suggest_fix(r.text, dialect=args.dialect, machine=args.machine,
+                       probe_files=not args.offline)
+
+
+def _pitfall(r: object) -> bool:
+    from .model import Discard, DetectZeroes
+    from .results import DriveResult
+
+    assert isinstance(r, DriveResult)
+    d = r.drive
+    return d is not None and d.detect_zeroes is DetectZeroes.UNMAP and \
+        d.discard is not Discard.UNMAP
+
+
+def _compare(drives: Sequence[str | DriveArg], args: argparse.Namespace,
+             snapshot: bool) -> int:
+    from .frontend.compare import compare_dialects
+
+    try:
+        cmp = compare_dialects(drives, args.compare_dialects, machine=args.machine,
+                               probe_files=not args.offline, snapshot=snapshot,
+                               policy=_policy(args))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(cmp.to_json()))
+        return 0 if cmp.same else 1
+    names = " and ".join(cmp.dialects)
+    if cmp.same:
+        print(f"same in {names}: verdicts, messages, facts and warnings")
+        return 0
+    last = None
+    for d in cmp.differences:
+        if d.drive != last:
+            print(f"drive {d.drive + 1}: {d.text}")
+            last = d.drive
+        print(f"  {d.aspect} differ{'' if d.aspect in ('facts', 'warnings') else 's'}:")
+        for dialect, value in d.values:
+            print(f"    {dialect:<14} {_show(value)}")
+    print(f"{len(cmp.differences)} difference(s) between {names}")
+    return 1
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return value.replace("\n", "\n" + " " * 19)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "; ".join(value) or "(none)"
+    return json.dumps(value, sort_keys=True)
+
+
+def _verify_command(args: argparse.Namespace) -> int:
+    from .frontend.verify import VerifyError, verify_socket
+
+    # The images are open in the running VM, which holds their locks: judged on the host
+    # now, every one would be "in use". The drives are read as given (name format=).
+    args.offline = True
+    result = _run_check(args.drives, args)
+    try:
+        mismatches = verify_socket(args.qmp, result)
+    except VerifyError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"schema_version": result.to_json()["schema_version"],
+                          "ok": not mismatches,
+                          "mismatches": [m.to_json() for m in mismatches]}))
+    else:
+        for m in mismatches:
+            print(f"mismatch  {m}")
+        n = len(result.drives)
+        print(f"{n} drive{'s' if n != 1 else ''} verified: "
+              + (f"{len(mismatches)} mismatch(es)" if mismatches else
+                 "the running QEMU reports what qdrive predicted"))
+    return 1 if mismatches else 0
 
 
 def _argv_command(args: argparse.Namespace) -> int:
@@ -246,8 +515,9 @@ def _argv_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**whole.drives.to_json(), **whole.to_json()}))
     else:
-        _human(whole.drives, sys.stdout, args.explain, False)
-        _human_options(whole, sys.stdout)
+        _human(whole.drives, sys.stdout, argparse.Namespace(**{**vars(args),
+                                                                 "to_blockdev": False}))
+        _human_options(whole, sys.stdout, args.color)
     if not whole.ok:
         return 1
     return 1 if args.strict and any(r.warnings for r in whole.drives.drives) else 0
@@ -274,11 +544,12 @@ def _migrate(whole: object, args: argparse.Namespace) -> int:
     return 0 if m.complete else 1
 
 
-def _human_options(whole: object, out: TextIO) -> None:
+def _human_options(whole: object, out: TextIO, color: str = "auto") -> None:
     from .frontend.cmdline import ArgvResult
+    from .frontend.terminal import Style
 
     assert isinstance(whole, ArgvResult)
-    style = _Style(out)
+    style = Style(out, color)
     for o in whole.options:
         if o.kind == "drive":
             continue
@@ -334,75 +605,145 @@ def _exit_code(result: CheckResult, strict: bool) -> int:
     return 0
 
 
-def _lines(path: str) -> Iterator[str]:
+def _open_lines(path: str) -> TextIO:
+    import io
+
     if path == "-":
-        yield from sys.stdin
-        return
+        if sys.stdin is None or sys.stdin.closed:  # Python's stdin when fd 0 is closed
+            raise UsageError("-f -: stdin is closed")
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape",
+                                newline="\n")
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            yield from f
+        return open(path, encoding="utf-8", errors="surrogateescape", newline="\n")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def _check_file(args: argparse.Namespace) -> int:
-    lines = [line.rstrip("\n") for line in _lines(args.file)]
+    from .frontend.terminal import MAX_LINE, Progress, read_lines
+
+    with _open_lines(args.file) as f:
+        try:
+            lines = list(read_lines(f))
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    name = "<stdin>" if args.file == "-" else args.file
     cases = [(n, line) for n, line in enumerate(lines, 1)
-             if line.strip() and not line.lstrip().startswith("#")]
-    progress = sys.stderr.isatty() and len(cases) > PROGRESS_MIN_LINES
+             if line.too_long or line.strip() and not line.lstrip().startswith("#")]
+    progress = Progress(len(cases), sys.stderr, _interactive() and len(cases) >
+                        PROGRESS_MIN_LINES)
     counts = {"ok": 0, "invalid": 0, "warnings": 0}
+    kinds: dict[str, int] = {}
     worst = 0
     for done, (n, line) in enumerate(cases, 1):
+        if line.too_long:
+            progress.clear()
+            # On stderr with --json: stdout stays one JSON document per line.
+            print(f"{name}:{n}: line longer than {MAX_LINE} characters (Linux passes no "
+                  "longer argument to QEMU): not checked",
+                  file=sys.stderr if args.json else sys.stdout)
+            counts["invalid"] += 1
+            kinds["line-too-long"] = kinds.get("line-too-long", 0) + 1
+            worst = max(worst, 1)
+            continue
         result = _run_check(line.split("\t"), args)
         code = _exit_code(result, args.strict)
         worst = max(worst, code)
         counts["ok" if result.ok else "invalid"] += 1
         counts["warnings"] += any(r.warnings for r in result.drives)
+        first = result.first_error
+        if first is not None:
+            kinds[first[1].code] = kinds.get(first[1].code, 0) + 1
         if args.json:
-            print(json.dumps({"line": n, **result.to_json()}))
+            print(json.dumps({"line": n, **_json(result, args)}))
         elif code or any(r.warnings for r in result.drives):
-            print(f"line {n}:")
-            _human(result, sys.stdout, args.explain, args.to_blockdev)
-        if progress and (done % 50 == 0 or done == len(cases)):
-            _progress(done, len(cases))
-    summary = (f"{len(cases)} lines: {counts['ok']} ok, {counts['invalid']} invalid, "
-               f"{counts['warnings']} with warnings")
-    print(summary, file=sys.stderr if args.json else sys.stdout)
+            progress.clear()
+            print(f"{name}:{n}:")
+            _human(result, sys.stdout, args)
+            sys.stdout.flush()
+        if done % 50 == 0 or done == len(cases):
+            progress.update(done)
+        else:
+            progress.redraw()
+    progress.finish()
+    total = len(cases)
+    summary = (f"{total} line{'' if total == 1 else 's'}: {counts['ok']} ok, "
+               f"{counts['invalid']} invalid, {counts['warnings']} with warnings")
+    out = sys.stderr if args.json else sys.stdout
+    print(summary, file=out)
+    if kinds:
+        print("errors by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(
+            kinds.items(), key=lambda kv: (-kv[1], kv[0]))), file=out)
     return worst
 
 
-def _progress(done: int, total: int) -> None:
-    width = 30
-    filled = width * done // total
-    end = "\n" if done == total else ""
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end,
-          file=sys.stderr, flush=True)
+def _interactive() -> bool:
+    return bool(sys.stderr is not None and sys.stderr.isatty())
 
 
-def _human(result: CheckResult, out: TextIO, explain: bool = False,
-           blockdev: bool = False) -> None:
-    style = _Style(out)
+def _human(result: CheckResult, out: TextIO, args: argparse.Namespace | None = None) -> None:
+    from .frontend.terminal import Style
+
+    explain = bool(getattr(args, "explain", False))
+    blockdev = bool(getattr(args, "to_blockdev", False))
+    style = Style(out, getattr(args, "color", "auto"))
     for r in result.drives:
         for w in r.warnings:
-            print(style("33", w.render(r.text, PROG, r.option)), file=out)
+            print(_coloured(w.render(r.text, PROG, r.option), w, style, "33"), file=out)
         if r.error is not None:
-            print(style("31", r.error.render(r.text, PROG, r.option)), file=out)
-            continue
-        where = ""
-        if r.placement is not None:
-            p = r.placement
-            where = f"  ->  {p.device_id} (if={p.interface}, bus={p.bus}, unit={p.unit})"
-        print(f"{style('32', 'ok')}  {r.option} {r.text}{where}", file=out)
-        if explain and r.drive is not None:
-            _explain(r.drive, out)
-        if blockdev and r.drive is not None:
-            _blockdev(r, out)
-    for r in result.options:
+            print(_coloured(r.error.render(r.text, PROG, r.option), r.error, style, "31"),
+                  file=out)
+        else:
+            where = ""
+            if r.placement is not None:
+                p = r.placement
+                where = f"  ->  {p.device_id} (if={p.interface}, bus={p.bus}, unit={p.unit})"
+            print(f"{style('32', 'ok')}  {r.option} {r.text}{where}", file=out)
+            if explain and r.drive is not None:
+                _explain(r.drive, out)
+            if blockdev and r.drive is not None:
+                _blockdev(r, out)
+        if args is not None and getattr(args, "fix", False):
+            _print_fix(r, args, out, style)
+    for r in result.options:  # other options the untrusted policy refused (--argv)
         if r.error is not None:
-            print(style("31", r.error.render(r.text, PROG, r.option)), file=out)
+            print(_coloured(r.error.render(r.text, PROG, r.option), r.error, style, "31"),
+                  file=out)
     first = result.first_error
     if first is not None and len(result.drives) > 1 and not first[1].code.startswith("policy"):
         print(f"QEMU stops at the first error: {first[1].message}", file=out)
+
+
+def _coloured(block: str, d: object, style: object, code: str) -> str:
+    """Colour the caret line and the ``warning:``/``hint:`` labels, not the whole block."""
+    from .diagnostics import Diagnostic
+    from .frontend.terminal import Style
+
+    assert isinstance(d, Diagnostic) and isinstance(style, Style)
+    if not style.on:
+        return block
+    lines = block.split("\n")
+    for i, line in enumerate(lines):
+        if d.located and i == 1:
+            lines[i] = style(code + ";1", line)
+        elif line.startswith("hint: "):
+            lines[i] = style("36", "hint:") + line[5:]
+        elif i == 0 and ": warning: " in line:
+            head, _, rest = line.partition(": warning: ")
+            lines[i] = f"{head}: {style(code, 'warning:')} {rest}"
+    return "\n".join(lines)
+
+
+def _print_fix(r: object, args: argparse.Namespace, out: TextIO, style: object) -> None:
+    from .frontend.terminal import Style
+
+    assert isinstance(style, Style)
+    fix = _fix_for(r, args)
+    if fix is None:
+        return
+    print(f"{style('36', 'fix:')} -drive {fix.text}", file=out)
+    for change in fix.changes:
+        print(f"      {change}", file=out)
 
 
 def _explain(drive: object, out: TextIO) -> None:
@@ -445,9 +786,9 @@ def _demo(args: argparse.Namespace) -> int:
                     dialect=args.dialect, machine=args.machine, offline=args.offline,
                     policy="trusted", allow_dir=[]))
                 if args.json:
-                    print(json.dumps(result.to_json()))
+                    print(json.dumps(_json(result, args)))
                 else:
-                    _human(result, sys.stdout)
+                    _human(result, sys.stdout, args)
                 print()
         finally:
             os.chdir(here)

@@ -367,6 +367,16 @@ class RawDevice:
             # (a final flush, requests left queued behind a stop) rides along as a note.
             exc.add_note(f"closing the device failed too: {problem}")
 
+    async def __aenter__(self) -> RawDevice:
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        """``async with``: as ``with``, but the final flush is awaited first, so the event
+        loop is not blocked while it runs (close() then has nothing left to write)."""
+        if not self._closed and exc is None and not self.read_only and not self.stopped:
+            await self.aflush()
+        self.__exit__(exc_type, exc, tb)
+
     def __repr__(self) -> str:
         state = " closed" if self._closed else " stopped" if self.stopped else ""
         return (f"<RawDevice {self.path!r} backend={self.backend} length={self.length} "
@@ -379,7 +389,7 @@ def open(drive: Drive | OpenPlan | str, *, backend: str | None = None,  # noqa: 
     """Open what ``drive`` (a Drive, an OpenPlan or a -drive string) describes.
 
     ``backend`` is threads, posix, native or io_uring; by default the drive's aio=
-    (qemu-7.2) or the seed's rule (qemu-0.9-sync: native with O_DIRECT, else posix).
+    (qemu-7.2) or the 2008 dialect's rule (qemu-0.9-sync: native with O_DIRECT, else posix).
     ``backend_options`` go to the backend: ``workers`` (threads, default 64),
     ``fd_pool`` (posix, default 4, 0 = off).
     """

@@ -57,6 +57,15 @@ class DriveError(QDriveError, ValueError):
         """``(start, end)`` character offsets of the offending option in ``text``."""
         return (self.diagnostic.span.start, self.diagnostic.span.end)
 
+    @property
+    def fix(self) -> str | None:
+        """The corrected drive string qdrive suggests (checked to pass), or None.
+
+        Shown, never applied: see :func:`qdrive.suggest_fix` for what is fixed."""
+        from .frontend.fixes import suggest_for
+
+        return suggest_for(self.text, self.diagnostic)
+
     def __str__(self) -> str:
         from .diagnostics import caret_line
 

@@ -149,7 +149,7 @@ _ROWS_2008 = [
     OptionSpec("heads", "heads", Kind.NUMBER, Table.LEGACY, "CHS heads (1-16)", dialects=Q08),
     OptionSpec("secs", "secs", Kind.NUMBER, Table.LEGACY, "CHS sectors (1-63)", dialects=Q08),
     OptionSpec("trans", "trans", Kind.STRING, Table.LEGACY, "none lba auto", dialects=Q08),
-    OptionSpec("sync", "sync", Kind.BOOL, Table.LEGACY, "the seed's patch: open with O_SYNC",
+    OptionSpec("sync", "sync", Kind.BOOL, Table.LEGACY, "open with O_SYNC (a 2008 patch)",
                dialects=Q08),
     OptionSpec("boot", "boot", Kind.BOOL, Table.LEGACY, "KVM userspace: boot from this drive",
                dialects=Q08),

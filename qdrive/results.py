@@ -60,6 +60,11 @@ class DriveResult:
             raise DriveError.of(self.text, self.error, self.warnings)
 
     def to_json(self) -> dict[str, Any]:
+        from .frontend.jsonout import drive_json
+
+        return drive_json(self, self._facts_json())
+
+    def _facts_json(self) -> dict[str, Any]:
         d = self.drive if self.ok else None
         err = None
         if self.error is not None:
@@ -141,11 +146,35 @@ class CheckResult:
             lines.append(_qemu_line(first[1], first[0], prog))
         return _joined(lines)
 
+    def raise_for_error(self) -> None:
+        """Raise the DriveError QEMU would stop at (the first error), if there is one."""
+        first = self.first_error
+        if first is not None:
+            r, err = first
+            raise DriveError.of(r.text, err, r.warnings)
+
+    def to_args(self) -> list[str]:
+        """The drives as QEMU argv: ``["-drive", TEXT, "-hda", PATH, ...]`` (never a shell
+        string). Raises DriveError when QEMU would refuse them."""
+        self.raise_for_error()
+        return [a for r in self.drives for a in (r.option, r.text)]
+
+    def to_blockdev_args(self) -> list[str]:
+        """The -blockdev/-device argv of every drive, in order (raises DriveError when QEMU
+        would refuse them, TranslationError when a drive has no -blockdev spelling)."""
+        self.raise_for_error()
+        out: list[str] = []
+        for r in self.drives:
+            assert r.drive is not None
+            out += r.drive.to_blockdev_args(r.placement)
+        return out
+
     def to_json(self) -> dict[str, Any]:
-        """The JSON shape `qdrive check --json` prints."""
-        out: dict[str, Any] = {"ok": self.ok, "dialect": self.dialect,
-                               "drives": [r.to_json() for r in self.drives]}
-        if self.options:
+        """The JSON shape `qdrive check --json` prints (qdrive/schema/check.schema.json)."""
+        from .frontend.jsonout import check_json
+
+        out = check_json(self, [r.to_json() for r in self.drives])
+        if self.options:  # other options the untrusted policy refused (--argv)
             out["options"] = [{"option": r.option, "text": r.text,
                                "error": r.to_json()["error"]} for r in self.options]
         return out

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qdrive", *args], capture_output=True,
-                          text=True, cwd=cwd, env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
+from tests.clirun import run
 
 
 def test_valid_drive(images: Path) -> None:
@@ -38,9 +35,14 @@ def test_json(images: Path) -> None:
     assert p.returncode == 1
     j = json.loads(p.stdout)
     assert j["ok"] is False
+    assert j["schema_version"] == 1
     assert j["drives"][1]["error"] == {
-        "message": "Could not open 'missing.img': No such file or directory", "start": 0,
-        "end": 16}
+        "code": "open-failed", "severity": "error",
+        "message": "Could not open 'missing.img': No such file or directory", "detail": "",
+        "hint": "", "key": "file", "start": 0, "end": 16}
+    assert j["first_error"]["drive"] == 1
+    assert j["qemu_stderr"] == ("qemu-system-x86_64: -drive file=missing.img,format=raw: "
+                                "Could not open 'missing.img': No such file or directory")
 
 
 def test_qemu_user(tmp_path: Path) -> None:
@@ -143,19 +145,19 @@ def test_file_of_a_thousand_lines(images: Path, tmp_path: Path) -> None:
     cases.write_text("\n".join(lines) + "\n")
     p = run("check", "-f", str(cases), cwd=images)
     assert p.returncode == 1
-    assert p.stdout.endswith("1000 lines: 990 ok, 10 invalid, 0 with warnings\n")
     assert p.stdout.count("QEMU stops at the first error: drive with bus=") == 10
-    assert "line 10:" in p.stdout
+    assert f"{cases}:10:\n" in p.stdout
+    assert p.stdout.endswith("1000 lines: 990 ok, 10 invalid, 0 with warnings\n"
+                             "errors by kind: slot-taken 10\n")
     j = run("check", "-f", str(cases), "--json", cwd=images)
     rows = [json.loads(x) for x in j.stdout.splitlines()]
     assert len(rows) == 1000 and rows[7]["ok"] is False and rows[7]["line"] == 10
-    assert j.stderr.strip() == "1000 lines: 990 ok, 10 invalid, 0 with warnings"
+    assert j.stderr.splitlines()[0] == "1000 lines: 990 ok, 10 invalid, 0 with warnings"
 
 
 def test_file_from_stdin(images: Path) -> None:
-    p = subprocess.run([sys.executable, "-m", "qdrive", "check", "-f", "-"], input=
-                       "file=disk.img,format=raw\n", capture_output=True, text=True, cwd=images)
-    assert p.returncode == 0 and p.stdout == "1 lines: 1 ok, 0 invalid, 0 with warnings\n"
+    p = run("check", "-f", "-", input="file=disk.img,format=raw\n", cwd=images)
+    assert p.returncode == 0 and p.stdout == "1 line: 1 ok, 0 invalid, 0 with warnings\n"
 
 
 def test_usage_errors() -> None:

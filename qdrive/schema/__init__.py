@@ -1,0 +1,1 @@
+"""JSON Schemas of qdrive's JSON output (data only; see qdrive.frontend.jsonout)."""
