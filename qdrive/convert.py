@@ -17,6 +17,7 @@ import attrs
 
 from . import rules
 from ._syntax import RawOption
+from .frontend import fastpath
 from .diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from .model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media
 from .options import (
@@ -27,7 +28,7 @@ from .values import (
     ValueProblem, id_wellformed, is_true, parse_bool, parse_number, parse_size, to_int32,
 )
 
-__all__ = ["Entry", "Conversion", "convert_72", "CACHE_TRIPLES", "KNOWN_DRIVERS"]
+__all__ = ["Entry", "Conversion", "convert_72", "walk_72", "CACHE_TRIPLES", "KNOWN_DRIVERS"]
 
 # block.c bdrv_parse_cache_mode(): mode -> (writeback, direct, no_flush)
 CACHE_TRIPLES = {
@@ -102,6 +103,16 @@ def convert_72(text: str, items: list[RawOption], default_if: Interface,
     ``assume_format`` is the format probing would pick when the drive names none
     (check() passes what it found in the file; the string alone suggests raw).
     """
+    place = place or rules.place_alone
+    fast = fastpath.convert(text, items, default_if, place)
+    if fast is not None:  # a plain drive: the walk could only agree
+        return fast
+    return walk_72(text, items, default_if, place, assume_format)
+
+
+def walk_72(text: str, items: list[RawOption], default_if: Interface,
+            place: Placer | None = None, assume_format: str = "raw") -> Conversion:
+    """convert_72 without the plain-drive shortcut: every check, in QEMU's order."""
     conv = Conversion(text, items=items)
     run = _Run(conv, default_if, place or rules.place_alone, assume_format)
     try:
