@@ -165,21 +165,22 @@ _new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 
 def _tokenize72(text: str) -> list[RawOption]:
     # _item72() inlined: this loop is most of parse_drive's cost for a plain drive.
-    # finditer() would skip input no terminal matches; the terminals match at every
-    # position (tests/test_syntax.py), and the start check below says so if not.
+    # findall() hands each match as (ITEM72 text, LAST72 text) without a match object;
+    # it would skip input no terminal matches, so the lengths must add up to the text
+    # (the terminals match at every position: tests/test_syntax.py).
     out: list[RawOption] = []
-    pos = 0
-    for m in _scanner("qemu72").__self__.finditer(text):
-        start, end = m.span()
-        if start != pos:
-            raise AssertionError("the grammar's terminals cover every input")
-        pos = end
-        body = m.group()
-        if m.lastgroup == "ITEM72":  # the separator comma is not part of the item
-            body = body[:-1]
-            end -= 1
+    start = 0
+    for item, last in _scanner("qemu72").__self__.findall(text):
+        if item:
+            end = start + len(item)
+            body = item[:-1]  # the separator comma is not part of the item
+            span = _new(Span, (start, end - 1))
+        else:
+            end = start + len(last)
+            body = last
+            span = _new(Span, (start, end))
+        start = end
         name, eq, value = body.partition("=")
-        span = _new(Span, (start, end))
         if eq:
             if ",," in value:
                 value = value.replace(",,", ",")
@@ -188,7 +189,7 @@ def _tokenize72(text: str) -> list[RawOption]:
             out.append(_new(RawOption, (name[2:], "off", span, True, True, True)))
         else:
             out.append(_new(RawOption, (name, "on", span, True, False, True)))
-    if pos != len(text):
+    if start != len(text):
         raise AssertionError("the grammar's terminals cover every input")
     return out
 
