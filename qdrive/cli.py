@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "DEMO_DRIVES"]
 
 PROG = "qdrive"
-PROGRESS_MIN_LINES = 300
+PROGRESS_EVERY = 500  # check -f on a terminal: a progress line every so many lines
 
 # Built-in examples for `qdrive demo`: each line is one command line's drives.
 DEMO_DRIVES: tuple[tuple[str, ...], ...] = (
@@ -53,11 +53,38 @@ class _Style:
         return f"\033[{code}m{text}\033[0m" if self.on else text
 
 
+def _width() -> int:
+    # What shutil.get_terminal_size() would say, without importing shutil (and through it
+    # bz2 and lzma) on every start: argparse makes a formatter for each add_argument().
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(columns - 2, 11)
+
+
+class _Formatter(argparse.HelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width or _width())
+
+
+class _RawFormatter(argparse.RawDescriptionHelpFormatter, _Formatter):
+    pass
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Check QEMU -drive options before "
-                                "QEMU does, with QEMU's own messages.")
+                                "QEMU does, with QEMU's own messages.",
+                                formatter_class=_Formatter)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check", help="check drives as one QEMU command line",
+                       formatter_class=_Formatter,
                        description="Check drive strings (or a QEMU command line with --argv, "
                        "or a file of them with -f) the way QEMU 7.2 would.")
     c.add_argument("drives", nargs="*", metavar="DRIVE",
@@ -76,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
                    help="with --policy untrusted: a directory images may live in (repeat)")
     _common(c)
-    d = sub.add_parser("demo", help="check the built-in example drives")
+    d = sub.add_parser("demo", help="check the built-in example drives",
+                       formatter_class=_Formatter)
     _common(d)
     _bench_parser(sub)
     return p
@@ -85,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
 def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     b = sub.add_parser(
         "bench", help="the seed's benchmark through qdrive's driver, with fio",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawFormatter,
         description="Keep IODEPTH requests in flight from one thread on the file or block "
         "device of DRIVE (cache mode and aio= from DRIVE).",
         epilog="A file that does not exist is created, written once and removed afterwards\n"
@@ -221,38 +249,48 @@ def _lines(path: str) -> Iterator[str]:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def _cases(lines: Iterator[str]) -> Iterator[tuple[int, str]]:
+    """(line number, line) for each line that is not blank or a comment, as read."""
+    for n, line in enumerate(lines, 1):
+        line = line.rstrip("\n")
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield n, line
+
+
 def _check_file(args: argparse.Namespace) -> int:
-    lines = [line.rstrip("\n") for line in _lines(args.file)]
-    cases = [(n, line) for n, line in enumerate(lines, 1)
-             if line.strip() and not line.lstrip().startswith("#")]
-    progress = sys.stderr.isatty() and len(cases) > PROGRESS_MIN_LINES
+    # Streams: one line is read, checked and reported before the next is read, so memory
+    # stays bounded and a verdict appears while a pipe is still being written.
+    interactive = args.file == "-"
+    progress = sys.stderr.isatty()
     counts = {"ok": 0, "invalid": 0, "warnings": 0}
-    worst = 0
-    for done, (n, line) in enumerate(cases, 1):
+    worst = done = 0
+    for done, (n, line) in enumerate(_cases(_lines(args.file)), 1):
         result = _run_check(line.split("\t"), args)
         code = _exit_code(result, args.strict)
         worst = max(worst, code)
         counts["ok" if result.ok else "invalid"] += 1
-        counts["warnings"] += any(r.warnings for r in result.drives)
+        warned = any(r.warnings for r in result.drives)
+        counts["warnings"] += warned
         if args.json:
             print(json.dumps({"line": n, **result.to_json()}))
-        elif code or any(r.warnings for r in result.drives):
+        elif code or warned:
             print(f"line {n}:")
             _human(result, sys.stdout, args.explain, args.to_blockdev)
-        if progress and (done % 50 == 0 or done == len(cases)):
-            _progress(done, len(cases))
-    summary = (f"{len(cases)} lines: {counts['ok']} ok, {counts['invalid']} invalid, "
+        if interactive and (args.json or code or warned):
+            sys.stdout.flush()  # the writer of the pipe may wait for this verdict
+        if progress and done % PROGRESS_EVERY == 0:
+            _progress(done)
+    if progress and done >= PROGRESS_EVERY:
+        _progress(done, end="\n")
+    summary = (f"{done} lines: {counts['ok']} ok, {counts['invalid']} invalid, "
                f"{counts['warnings']} with warnings")
     print(summary, file=sys.stderr if args.json else sys.stdout)
     return worst
 
 
-def _progress(done: int, total: int) -> None:
-    width = 30
-    filled = width * done // total
-    end = "\n" if done == total else ""
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end,
-          file=sys.stderr, flush=True)
+def _progress(done: int, end: str = "") -> None:
+    # The total is not known while streaming: count the lines checked so far.
+    print(f"\r{done} lines checked", end=end, file=sys.stderr, flush=True)
 
 
 def _human(result: CheckResult, out: TextIO, explain: bool = False,
