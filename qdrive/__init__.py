@@ -29,7 +29,7 @@ __all__ = [
     "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement", "DriveArg",
     "Policy",
     # the raw driver (loaded on first use)
-    "open", "RawDevice", "IOStopped", "DriverError", "ImageLocked", "BackendUnavailable",
+    "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked", "BackendUnavailable",
     # flags and the open plan
     "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
     # errors
@@ -49,6 +49,7 @@ __version__ = "0.1.0"
 # The driver is loaded on first use: `import qdrive` opens nothing and loads no backend.
 _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawDevice"),
          "IOStopped": ("qdrive.driver", "IOStopped"),
+         "DeviceStoppedError": ("qdrive.driver", "DeviceStoppedError"),
          "DriverError": ("qdrive.driver", "DriverError"),
          "ImageLocked": ("qdrive.imagelock", "ImageLocked"),
          "BackendUnavailable": ("qdrive.backends", "BackendUnavailable")}

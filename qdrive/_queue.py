@@ -10,7 +10,11 @@ What a request goes through, in order (the QEMU function each step mirrors in br
 3. its place in the order (qdrive._overlaps: overlapping writes in submission order, one
    flush at a time; block/io.c serialising requests, bdrv_co_flush() active_flush_req);
 4. the backend; a flush after a failed flush fails without reaching it (file-posix.c
-   handle_aiocb_flush() page_cache_inconsistent, except under O_DIRECT);
+   handle_aiocb_flush() page_cache_inconsistent, except under O_DIRECT); under
+   write-through a write completes only after a flush that started after it finished
+   (block/io.c bdrv_driver_pwritev() emulates FUA with bdrv_co_flush(); like QEMU's flush
+   generations in bdrv_co_flush(), one flush covers every write that finished before it
+   started, and it is a request like any other, never a wait in a worker);
 5. the error policy (block-backend.c blk_get_error_action()): report, ignore (the caller
    is told it worked, with the full length), stop (the request is held and the queue
    refuses new requests until resume(), as QEMU's VM stops until ``cont``).
@@ -106,6 +110,11 @@ class DeviceQueue:
         self._held: list[_Tracked] = []
         self._stop_cause: OSError | None = None
         self._poisoned = 0  # errno of the first failed flush (page_cache_inconsistent)
+        # Write-through (cache.writeback=off), unless no-flush makes its flush a no-op:
+        self._write_through = plan.writethrough and not plan.no_flush
+        self._wt_flush: Request | None = None  # the write-through flush at the backend
+        self._wt_covered: list[_Tracked] = []  # the writes it makes durable
+        self._wt_next: list[_Tracked] = []  # writes done since it started: the next one's
         self._in_use: set[int] = set()  # id() of the caller's requests not finished yet
         self._seq = 0
         self._released = False
@@ -208,6 +217,8 @@ class DeviceQueue:
     def _pump(self) -> None:
         """Start every request that may start, then hand them to the backend in one batch."""
         batch: list[Request] = []
+        if self._wt_next and self._wt_flush is None:
+            self._start_write_through_flush(batch)  # first: failing it may free successors
         while self._runnable:
             t = self._runnable.popleft()
             self._waiting.pop(t.seq, None)
@@ -231,6 +242,28 @@ class DeviceQueue:
                 return
         self._tracked[id(t.issued)] = t
         batch.append(t.issued)
+
+    def _start_write_through_flush(self, batch: list[Request]) -> None:
+        covered, self._wt_next = self._wt_next, []
+        if self._poisoned:  # this flush could only succeed by forgetting the failed one
+            err = _poisoned_error(self._poisoned, "the write-through flush")
+            for t in covered:
+                self._post(self._finish(t, err))
+            return
+        self._wt_covered, self._wt_flush = covered, Request(Op.FLUSH)
+        batch.append(self._wt_flush)
+
+    def _write_through_done(self, error: OSError | None) -> None:
+        covered, self._wt_covered, self._wt_flush = self._wt_covered, [], None
+        if error is not None:
+            self._flush_failed(error)
+            error = OSError(error.errno, f"{error.strerror}: the flush after this write "
+                            "(cache write-through) failed")
+        for t in covered:
+            self._ready.append(self._finish(t, error))
+
+    def _needs_write_through(self, t: _Tracked) -> bool:
+        return self._write_through and t.user.op in (Op.WRITE, Op.WRITE_ZEROES)
 
     def _post(self, c: Completion) -> None:
         """A completion made here, not by the backend: wake whoever waits on the eventfd."""
@@ -271,12 +304,18 @@ class DeviceQueue:
 
     def _gather(self, done: list[Completion]) -> None:
         for c in done:
-            t = self._tracked.pop(id(c.request))
             # The backend's error is kept without its traceback: those frames hold the
             # backend's buffer keep-alives in a reference cycle with the error, and the
             # garbage collector breaking such a cycle can free a memoryview before the cffi
             # buffer over it (a segfault in cdatafrombuf_dealloc, cffi 2.1, CPython 3.11).
             err = None if c.error is None else c.error.with_traceback(None)
+            if c.request is self._wt_flush:
+                self._write_through_done(err)
+                continue
+            t = self._tracked.pop(id(c.request))
+            if err is None and self._needs_write_through(t):
+                self._wt_next.append(t)  # done when a flush started after now succeeds
+                continue
             self._ready.append(self._finish(t, err))
         self._pump()
 
@@ -299,10 +338,8 @@ class DeviceQueue:
 
     def _on_error(self, t: _Tracked, err: OSError) -> Completion:
         op = t.user.op
-        if op is Op.FLUSH and not self.plan.direct and not self._poisoned:
-            # file-posix.c handle_aiocb_flush(): after a failed fdatasync the kernel may
-            # have marked dirty pages clean; the next one would succeed with the data gone.
-            self._poisoned = err.errno or errno.EIO
+        if op is Op.FLUSH:
+            self._flush_failed(err)
         action = self.plan.rerror if op is Op.READ else self.plan.werror
         if action == "ignore":  # the guest is told it worked
             return Completion(t.user, t.length)
@@ -310,6 +347,12 @@ class DeviceQueue:
             self._hold(t, err)
             return Completion(t.user, -1, IOStopped(t.user, err))
         return Completion(t.user, -1, err)
+
+    def _flush_failed(self, err: OSError) -> None:
+        if not self.plan.direct and not self._poisoned:
+            # file-posix.c handle_aiocb_flush(): after a failed fdatasync the kernel may
+            # have marked dirty pages clean; the next one would succeed with the data gone.
+            self._poisoned = err.errno or errno.EIO
 
     # -- stop and resume ---------------------------------------------------------------------
     def _hold(self, t: _Tracked, err: OSError) -> None:
@@ -351,7 +394,8 @@ class DeviceQueue:
 
     # -- the end -----------------------------------------------------------------------------
     def in_flight(self) -> int:
-        return len(self._tracked) + len(self._waiting) + len(self._ready)
+        return (len(self._tracked) + len(self._waiting) + len(self._ready)
+                + len(self._wt_covered) + len(self._wt_next))
 
     def close(self) -> list[OSError]:
         """block.c bdrv_close(): wait for the requests in flight, flush (unless no-flush or

@@ -167,7 +167,10 @@ def _offsets(spec: Spec, length: int) -> Callable[[], int]:
 def _loop(dev: Any, spec: Spec, label: str,
           progress: Callable[[str], None] | None) -> Result:
     run_bench = getattr(dev._backend, "run_bench", None)
-    if run_bench is not None and spec.rw in ("read", "randread", "write", "randwrite"):
+    # The C loop keeps every request inside the engine; a deeper queue than the engine
+    # holds goes through the device queue, whose pending requests wait their turn.
+    fits = spec.iodepth <= getattr(dev._backend, "capacity", spec.iodepth)
+    if run_bench is not None and fits and spec.rw in ("read", "randread", "write", "randwrite"):
         return _c_loop(dev, run_bench, spec, label, progress)
     return _python_loop(dev, spec, label, progress)
 
@@ -183,7 +186,8 @@ def _c_loop(dev: Any, run_bench: Callable[..., dict[str, Any]], spec: Spec, labe
     out = run_bench(write=spec.rw.endswith("write"), random=spec.rw.startswith("rand"),
                     bs=spec.bs, depth=spec.iodepth,
                     nblocks=max(min(spec.size, dev.length) // spec.bs, 1),
-                    seconds=spec.runtime, seed=spec.seed, buffers=buffers)
+                    seconds=spec.runtime, seed=spec.seed, buffers=buffers,
+                    flush_each=CacheSemantics.of(dev.plan).flush_each_write)
     cpu = _cpu() - cpu0
     if out["errors"]:
         raise OSError(out["first_error"], f"{out['errors']} requests failed: "

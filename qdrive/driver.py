@@ -116,8 +116,9 @@ class RawDevice:
                 raise DriverError(errno.EINVAL, "aio=native was specified, but it requires "
                                   "cache.direct=on, which was not specified.")
             zero = aligned_buffer(_ZERO_BUFFER, self.buffer_alignment)
-            options: dict[str, Any] = {"writethrough": plan.writethrough,
-                                       "no_flush": plan.no_flush, "zero_buffer": zero,
+            # Write-through is the queue's flush after each write (block/io.c emulates
+            # FUA with bdrv_co_flush), so the backend only ever sees plain writes.
+            options: dict[str, Any] = {"no_flush": plan.no_flush, "zero_buffer": zero,
                                        **backend_options}
             impl: Backend = load_backend(self.backend).create(fd, **options)
         except BaseException:

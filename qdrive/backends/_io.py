@@ -137,16 +137,14 @@ def write_zeroes(fd: int, offset: int, length: int, zero_buffer: memoryview) -> 
         done += n
 
 
-def execute(fd: int, req: Request, writethrough: bool, no_flush: bool,
-            zero_buffer: memoryview) -> Completion:
-    """Run one request to completion, as a backend worker does."""
+def execute(fd: int, req: Request, no_flush: bool, zero_buffer: memoryview) -> Completion:
+    """Run one request to completion, as a backend worker does. Write-through is not done
+    here: the device queue follows each write with a flush request of its own."""
     try:
         if req.op is Op.READ:
             n = read_full(fd, req.buffers, req.offset)
         elif req.op is Op.WRITE:
             n = write_full(fd, req.buffers, req.offset)
-            if writethrough:  # 7.2 emulates write-through with a flush (block/io.c)
-                flush(fd)
         elif req.op is Op.FLUSH:
             n = 0
             if not no_flush:
@@ -157,8 +155,6 @@ def execute(fd: int, req: Request, writethrough: bool, no_flush: bool,
         else:
             write_zeroes(fd, req.offset, req.length, zero_buffer)
             n = req.length
-            if writethrough:
-                flush(fd)
     except OSError as exc:
-        return Completion(req, -1, exc)
+        return Completion(req, -1, exc.with_traceback(None))  # no frames kept alive
     return Completion(req, n)

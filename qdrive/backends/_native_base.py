@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import BackendUnavailable, Completion, Op, Request
-from ._io import advance, execute, flush, read_full, write_full
+from ._io import advance, execute, read_full, write_full
 
 __all__ = ["EngineCore", "CEngineBackend", "unavailable", "submit_batch", "check_errno"]
 
@@ -50,15 +50,15 @@ class EngineCore:
     capacity = 128
     _q: Any = None
 
-    def __init__(self, fd: int, *, writethrough: bool, no_flush: bool,
-                 zero_buffer: memoryview, **_: Any) -> None:
+    def __init__(self, fd: int, *, no_flush: bool, zero_buffer: memoryview,
+                 **_: Any) -> None:
         self.fd = os.dup(fd)
         try:
             self.efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         except OSError:
             os.close(self.fd)
             raise
-        self.writethrough, self.no_flush, self.zero = writethrough, no_flush, zero_buffer
+        self.no_flush, self.zero = no_flush, zero_buffer
         self.pending: deque[tuple[int, Request]] = deque()
         self.inflight: dict[int, tuple[Request, Any]] = {}
         self.ready: list[Completion] = []
@@ -100,7 +100,7 @@ class EngineCore:
                     self._next_tag += 1
                     self.pending.append((self._next_tag, req))
                 else:
-                    self._complete_now(execute(self.fd, req, self.writethrough, self.no_flush,
+                    self._complete_now(execute(self.fd, req, self.no_flush,
                                                self.zero))
             self._pump()
 
@@ -162,10 +162,8 @@ class EngineCore:
                     read_full(self.fd, rest, req.offset + result)
                 else:
                     write_full(self.fd, rest, req.offset + result)
-            if req.op is Op.WRITE and self.writethrough:
-                flush(self.fd)
         except OSError as exc:
-            return Completion(req, -1, exc)
+            return Completion(req, -1, exc.with_traceback(None))  # no frames kept alive
         return Completion(req, req.length)
 
     def in_flight(self) -> int:
@@ -228,7 +226,8 @@ class CEngineBackend:
 
     def bench_loop(self, ffi: Any, fn: Any, *extra: Any, write: bool, random: bool, bs: int,
                    depth: int, nblocks: int, seconds: float, seed: int, buffers: memoryview,
-                   submit_batch: int = 1, max_latencies: int = 1 << 22) -> dict[str, Any]:
+                   submit_batch: int = 1, max_latencies: int = 1 << 22,
+                   flush_each: bool = False) -> dict[str, Any]:
         """The benchmark's hot loop, run by the C engine (no Python per request):
         ``fn(q, *extra, args, stats)`` with the shared loop of csrc/qd_bench.c.
 
@@ -248,7 +247,7 @@ class CEngineBackend:
         args = ffi.new("qd_bench_args *", {
             "write": int(write), "random": int(random), "bs": bs, "depth": depth,
             "nblocks": nblocks, "seconds": seconds, "seed": seed,
-            "buffers": ffi.cast("char *", buf), "flush_each": int(write and core.writethrough),
+            "buffers": ffi.cast("char *", buf), "flush_each": int(write and flush_each),
             "submit_batch": submit_batch, "lat_us": lat, "max_lat": max_latencies})
         with core._lock:
             check_errno(fn(core._q, *extra, args, st), "benchmark loop")

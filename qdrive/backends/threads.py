@@ -30,7 +30,7 @@ DEFAULT_WORKERS = 64  # util/thread-pool.c max_threads
 class _PyPool:
     """The Python pool's state: what its workers and its finalizer need, no more."""
 
-    def __init__(self, fd: int, args: tuple[bool, bool, memoryview], workers: int) -> None:
+    def __init__(self, fd: int, args: tuple[bool, memoryview], workers: int) -> None:
         self.fd = os.dup(fd)
         self.efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.args = args
@@ -72,11 +72,11 @@ class ThreadPool:
 
     name = "threads"
 
-    def __init__(self, fd: int, *, writethrough: bool, no_flush: bool,
-                 zero_buffer: memoryview, workers: int = DEFAULT_WORKERS) -> None:
+    def __init__(self, fd: int, *, no_flush: bool, zero_buffer: memoryview,
+                 workers: int = DEFAULT_WORKERS) -> None:
         if workers < 1:
             raise ValueError("a thread pool needs at least one worker")
-        self._s = _PyPool(fd, (writethrough, no_flush, zero_buffer), workers)
+        self._s = _PyPool(fd, (no_flush, zero_buffer), workers)
         self._finalizer = weakref.finalize(self, self._s.release)
 
     def submit(self, requests: Sequence[Request]) -> None:
@@ -140,7 +140,7 @@ class _Core(EngineCore):
         self._ffi, self._lib = ffi, lib
         err = ffi.new("int *")
         q = lib.qd_tpool_new(self.fd, workers, self.capacity, self.efd,
-                             int(options["writethrough"]), int(options["no_flush"]), err)
+                             int(options["no_flush"]), err)
         if q == ffi.NULL:
             self._close_descriptors()
             raise OSError(err[0], f"cannot start the thread pool: {os.strerror(err[0])}")
@@ -160,8 +160,7 @@ class _Core(EngineCore):
         return [(self._tags[i], self._results[i]) for i in range(n)]
 
     def _finish(self, req: Request, result: int) -> Completion:
-        # The C workers ran the request to its full length (and flushed for
-        # write-through); only an error is left to report.
+        # The C workers ran the request to its full length; only an error is left.
         if result < 0:
             return Completion(req, -1, OSError(-result, os.strerror(-result)))
         return Completion(req, req.length)
@@ -185,7 +184,7 @@ class CThreadPool(CEngineBackend):
 
 
 def create(fd: int, **options: Any) -> ThreadPool | CThreadPool:
-    """The threads backend for ``fd`` (options: writethrough, no_flush, zero_buffer, workers):
+    """The threads backend for ``fd`` (options: no_flush, zero_buffer, workers):
     the C pool when it was built, else the Python one."""
     try:
         import qdrive.backends._threads_cffi  # noqa: F401

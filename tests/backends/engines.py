@@ -37,15 +37,15 @@ def aligned(n: int) -> memoryview:
     return memoryview(mmap.mmap(-1, max(n, 1)))[:n]
 
 
-def create(name: str, fd: int, *, writethrough: bool = False, no_flush: bool = False,
+def create(name: str, fd: int, *, no_flush: bool = False,
            **options: Any) -> Any:
     zero = aligned(1 << 16)
     if name == "threads-py":
         from qdrive.backends.threads import ThreadPool
 
-        return ThreadPool(fd, writethrough=writethrough, no_flush=no_flush, zero_buffer=zero,
+        return ThreadPool(fd, no_flush=no_flush, zero_buffer=zero,
                           **options)
-    return load_backend(name).create(fd, writethrough=writethrough, no_flush=no_flush,
+    return load_backend(name).create(fd, no_flush=no_flush,
                                      zero_buffer=zero, **options)
 
 

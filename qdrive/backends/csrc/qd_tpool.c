@@ -28,7 +28,7 @@ typedef struct {
 } job;
 
 struct qd_tpool {
-    int fd, efd, writethrough, no_flush, nworkers, cap, stop;
+    int fd, efd, no_flush, nworkers, cap, stop;
     int inflight;                       /* submitted and not reaped */
     pthread_t *threads;
     pthread_mutex_t lock;
@@ -36,6 +36,7 @@ struct qd_tpool {
     job *todo; int todo_head, todo_len;  /* requests for the workers */
     job *fin; int fin_head, fin_len;     /* completions for reap */
     int sync_ready;
+    int bench_flush_each;               /* the benchmark's write-through: set while it runs */
 };
 
 /* Zero every byte of v[0..cnt): the part of a read past end of file. */
@@ -77,7 +78,11 @@ static long long rw_full(int fd, int write, const struct iovec *iov, int cnt, lo
 static long long run_job(qd_tpool *p, const job *j) {
     if (j->op == OP_FLUSH) return p->no_flush ? 0 : (fdatasync(p->fd) ? -errno : 0);
     long long r = rw_full(p->fd, j->op == OP_WRITE, j->iov, j->iovcnt, j->offset);
-    if (j->op == OP_WRITE && r >= 0 && p->writethrough && fdatasync(p->fd)) r = -errno;
+    /* Only the benchmark asks a worker to flush after its write (as fio's fdatasync=1
+       does per job); the driver's write-through is a flush request of the device queue.
+       bench_flush_each is written under the lock before any of those jobs is queued. */
+    if (j->op == OP_WRITE && r >= 0 && p->bench_flush_each && !p->no_flush && fdatasync(p->fd))
+        r = -errno;
     return r;
 }
 
@@ -128,13 +133,12 @@ void qd_tpool_free(qd_tpool *p) {
     free(p);
 }
 
-qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int writethrough,
-                       int no_flush, int *err) {
+qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int no_flush,
+                       int *err) {
     qd_tpool *p = calloc(1, sizeof *p);
     if (!p) { *err = ENOMEM; return NULL; }
     p->fd = fd;
     p->efd = efd;
-    p->writethrough = writethrough;
     p->no_flush = no_flush;
     p->cap = capacity;
     p->todo = calloc((size_t)capacity, sizeof *p->todo);
@@ -207,7 +211,7 @@ int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long 
     return got;
 }
 
-/* ---- the benchmark: slots as tags, the pool's own write-through flush --------------- */
+/* ---- the benchmark: slots as tags, each worker flushing after its write -------------- */
 
 typedef struct {
     qd_tpool *p;
@@ -253,6 +257,7 @@ int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *
     (void)fd;
     pthread_mutex_lock(&p->lock);
     int busy = p->inflight;
+    if (!busy) p->bench_flush_each = a->flush_each && a->write;
     pthread_mutex_unlock(&p->lock);
     if (busy) return -EBUSY;
     int d = a->depth > 0 ? a->depth : 1;
@@ -262,10 +267,13 @@ int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *
                       calloc((size_t)d, sizeof(unsigned long long)) };
     int r = -ENOMEM;
     if (b.iov && b.ops && b.cnts && b.offs && b.iovs && b.tags) {
-        /* The pool flushes after each write itself when it was made write-through. */
+        /* The workers flush after each write themselves (bench_flush_each). */
         qd_bench_engine e = { &b, p->cap, -1, tpool_queue, tpool_kick, tpool_wait };
         r = qd_bench_run(&e, a, st);
     }
+    pthread_mutex_lock(&p->lock);  /* every job is reaped: no worker reads it now */
+    p->bench_flush_each = 0;
+    pthread_mutex_unlock(&p->lock);
     free(b.iov);
     free(b.ops);
     free(b.cnts);
