@@ -42,7 +42,8 @@ def pairs(fn: Callable[[str], object], rounds: int = 25, loops: int = 400
 
 def spread(values: list[float]) -> str:
     q = statistics.quantiles(values, n=4)
-    return f"median {statistics.median(values):.1f} (IQR {q[0]:.1f}-{q[2]:.1f}, min {min(values):.1f})"
+    return (f"median {statistics.median(values):.1f} (IQR {q[0]:.1f}-{q[2]:.1f}, "
+            f"min {min(values):.1f})")
 
 
 def report(name: str, fn: Callable[[str], object], target: float | None = None) -> None:

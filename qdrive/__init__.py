@@ -29,7 +29,8 @@ __all__ = [
     "parse_drive", "check", "Drive", "CheckResult", "DriveResult", "Placement", "DriveArg",
     "Policy",
     # the raw driver (loaded on first use)
-    "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked", "BackendUnavailable",
+    "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked",
+    "BackendUnavailable",
     # flags and the open plan
     "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
     # errors
