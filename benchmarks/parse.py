@@ -1,56 +1,66 @@
-"""Median time to parse and validate the seed's drive string, and of `import qdrive`.
+"""Parse-and-validate time of the seed's drive string beside a naive str.split parse.
 
-Prints figures; passes or fails on nothing.
+Both run in this process, alternating round by round, so the machine's load hits them
+alike; the ratio of each round's pair is what to compare across machines. Also
+check() of one drive offline and `check -f`'s rate. Prints figures; passes or fails on
+nothing.
 """
 
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import time
+from collections.abc import Callable
 
 SEED = ("file=/images/npt2-guest-virtio.qcow2,if=virtio,cache=off,format=qcow2,snapshot=off,"
         "bus=0,unit=1")
+TARGET_US = 25.0
 
 
-def parse_us(rounds: int = 20, loops: int = 500) -> list[float]:
-    import qdrive
+def naive(text: str) -> dict[str, str]:
+    """The anchor: split on commas and on the first '=' (no escapes, no checks)."""
+    return dict(item.partition("=")[::2] for item in text.split(","))
 
-    qdrive.parse_drive(SEED)  # build the parser once
-    out = []
+
+def _round(fn: Callable[[str], object], loops: int) -> float:
+    t = time.perf_counter()
+    for _ in range(loops):
+        fn(SEED)
+    return (time.perf_counter() - t) / loops * 1e6
+
+
+def pairs(fn: Callable[[str], object], rounds: int = 25, loops: int = 400
+          ) -> tuple[list[float], list[float]]:
+    """(fn's µs per call, naive's µs per call), one of each per round, interleaved."""
+    fn(SEED)  # build the scanner once
+    ours, base = [], []
     for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(loops):
-            qdrive.parse_drive(SEED)
-        out.append((time.perf_counter() - t) / loops * 1e6)
-    return out
+        base.append(_round(naive, loops))
+        ours.append(_round(fn, loops))
+    return ours, base
 
 
-def import_ms(rounds: int = 15) -> tuple[float, float, float]:
-    def once(code: str) -> float:
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        return (time.perf_counter() - t) * 1e3
+def spread(values: list[float]) -> str:
+    q = statistics.quantiles(values, n=4)
+    return (f"median {statistics.median(values):.1f} (IQR {q[0]:.1f}-{q[2]:.1f}, "
+            f"min {min(values):.1f})")
 
-    # Interleaved so the machine's drift hits all three alike.
-    base, deps, imp = [], [], []
-    for _ in range(rounds):
-        base.append(once("pass"))
-        deps.append(once("import attrs"))
-        imp.append(once("import qdrive"))
-    return statistics.median(base), statistics.median(deps), statistics.median(imp)
+
+def report(name: str, fn: Callable[[str], object], target: float | None = None) -> None:
+    ours, base = pairs(fn)
+    ratios = [o / b for o, b in zip(ours, base, strict=True)]
+    goal = f"; target <= {target:.0f} us" if target else ""
+    print(f"{name}: {spread(ours)} us{goal}")
+    print(f"  naive str.split parse, same rounds: {spread(base)} us")
+    print(f"  ratio to naive: {spread(ratios)}x (first step <= 10x)")
 
 
 def main() -> None:
-    times = parse_us()
-    print(f"parse_drive(seed string): median {statistics.median(times):.1f} us "
-          f"(min {min(times):.1f}, max {max(times):.1f}) over {len(times)} rounds")
-    base, deps, imp = import_ms()
-    print(f"python -c pass: {base:.1f} ms; 'import attrs': {deps:.1f} ms; "
-          f"'import qdrive': {imp:.1f} ms")
-    print(f"import qdrive costs {imp - base:.1f} ms, of which attrs (a design-fixed "
-          f"dependency) {deps - base:.1f} ms and qdrive itself {imp - deps:.1f} ms")
+    import qdrive
+
+    report("parse_drive(seed string)", qdrive.parse_drive, TARGET_US)
+    report("check(seed string, probe_files=False)",
+           lambda s: qdrive.check(s, probe_files=False))
 
 
 if __name__ == "__main__":

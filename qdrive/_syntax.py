@@ -146,18 +146,51 @@ def _scanner(rule: str) -> Any:
 
 def tokenize(text: str, *, old: bool = False) -> list[RawOption]:
     """Split ``text`` into items the way QEMU 7.2 (or, with ``old``, QEMU 2008) does."""
-    match = _scanner("qemu2008" if old else "qemu72")
+    if not old:
+        return _tokenize72(text)
+    match = _scanner("qemu2008")
     out: list[RawOption] = []
     pos, end = 0, len(text)
     while pos < end:
         m = match(text, pos)
         assert m is not None, "the grammar's terminals cover every input"
         kind = m.lastgroup
-        if old:
-            out.append(_item08(m.group(), pos, kind == "ITEM08", kind == "BAD08"))
-        else:
-            out.append(_item72(m.group(), pos, kind == "ITEM72"))
+        out.append(_item08(m.group(), pos, kind == "ITEM08", kind == "BAD08"))
         pos = m.end()
+    return out
+
+
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
+
+
+def _tokenize72(text: str) -> list[RawOption]:
+    # _item72() inlined: this loop is most of parse_drive's cost for a plain drive.
+    # findall() hands each match as (ITEM72 text, LAST72 text) without a match object;
+    # it would skip input no terminal matches, so the lengths must add up to the text
+    # (the terminals match at every position: tests/test_syntax.py).
+    out: list[RawOption] = []
+    start = 0
+    for item, last in _scanner("qemu72").__self__.findall(text):
+        if item:
+            end = start + len(item)
+            body = item[:-1]  # the separator comma is not part of the item
+            span = _new(Span, (start, end - 1))
+        else:
+            end = start + len(last)
+            body = last
+            span = _new(Span, (start, end))
+        start = end
+        name, eq, value = body.partition("=")
+        if eq:
+            if ",," in value:
+                value = value.replace(",,", ",")
+            out.append(_new(RawOption, (name, value, span, False, False, True)))
+        elif name.startswith("no"):
+            out.append(_new(RawOption, (name[2:], "off", span, True, True, True)))
+        else:
+            out.append(_new(RawOption, (name, "on", span, True, False, True)))
+    if start != len(text):
+        raise AssertionError("the grammar's terminals cover every input")
     return out
 
 

@@ -193,7 +193,9 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
                           probe=True)
     refusal = None
     files: tuple[Opened, ...] = ()
-    if guard is not None and (conv.error is None or conv.error.stage > Stage.FILL):
+    # The policy speaks for every error from bdrv_fill_options() on: QEMU may open a file
+    # a child names (blkdebug's config=) before the error the conversion predicts.
+    if guard is not None and (conv.error is None or conv.error.stage >= Stage.FILL):
         verdict = guard.judge_drive(conv, text)
         refusal, found, files = verdict.refusal, verdict.found, verdict.files
         conv.warnings.extend(verdict.warnings)

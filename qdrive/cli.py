@@ -19,8 +19,8 @@ import errno
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from .check import DriveArg
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "DEMO_DRIVES"]
 
 PROG = "qdrive"
-PROGRESS_MIN_LINES = 300
+PROGRESS_EVERY = 50  # check -f on a terminal: the progress line is redrawn this often
 
 # Built-in examples for `qdrive demo`: each line is one command line's drives.
 DEMO_DRIVES: tuple[tuple[str, ...], ...] = (
@@ -68,14 +68,40 @@ class _Parser(argparse.ArgumentParser):
 _SUBPARSERS: dict[str, argparse.ArgumentParser] = {}
 
 
+def _width() -> int:
+    # What shutil.get_terminal_size() would say, without importing shutil (and through it
+    # bz2 and lzma) on every start: argparse makes a formatter for each add_argument().
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(columns - 2, 11)
+
+
+class _Formatter(argparse.HelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width or _width())
+
+
+class _RawFormatter(argparse.RawDescriptionHelpFormatter, _Formatter):
+    pass
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
     p = _Parser(prog=PROG, description="Check QEMU -drive options before "
-                "QEMU does, with QEMU's own messages.")
+                "QEMU does, with QEMU's own messages.", formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="check drives as one QEMU command line",
+                       formatter_class=_Formatter,
                        description="Check drive strings (or a QEMU command line with --argv, "
                        "or a file of them with -f) the way QEMU 7.2 would.")
     c.add_argument("drives", nargs="*", metavar="DRIVE",
@@ -131,7 +157,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the VM's QMP socket (QEMU's -qmp unix:SOCKET,server=on,wait=off)")
     _common(v)
     v.set_defaults(policy="trusted", allow_dir=[], strict=False, fix=False)
-    d = sub.add_parser("demo", help="check the built-in example drives")
+    d = sub.add_parser("demo", help="check the built-in example drives",
+                       formatter_class=_Formatter)
     _common(d)
     _bench_parser(sub)
     _SUBPARSERS.update(check=c, verify=v, demo=d)
@@ -152,7 +179,7 @@ def _dialect_list(text: str) -> list[str]:
 def _bench_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     b = sub.add_parser(
         "bench", help="a queue-depth benchmark through qdrive's driver, with fio",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawFormatter,
         description="Keep IODEPTH requests in flight from one thread on the file or block "
         "device of DRIVE (cache mode and aio= from DRIVE).",
         epilog="A file that does not exist is created, written once and removed afterwards\n"
@@ -622,52 +649,32 @@ def _open_lines(path: str) -> TextIO:
 def _check_file(args: argparse.Namespace) -> int:
     from .frontend.terminal import MAX_LINE, Progress, read_lines
 
-    with _open_lines(args.file) as f:
-        try:
-            lines = list(read_lines(f))
-        except OSError as exc:
-            raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    # Streams: one line is read, checked and reported before the next is read, so memory
+    # stays bounded and a verdict appears while a pipe is still being written.
     name = "<stdin>" if args.file == "-" else args.file
-    cases = [(n, line) for n, line in enumerate(lines, 1)
-             if line.too_long or line.strip() and not line.lstrip().startswith("#")]
-    progress = Progress(len(cases), sys.stderr, _interactive() and len(cases) >
-                        PROGRESS_MIN_LINES)
+    progress = Progress(None, sys.stderr, _interactive())
     counts = {"ok": 0, "invalid": 0, "warnings": 0}
     kinds: dict[str, int] = {}
-    worst = 0
-    for done, (n, line) in enumerate(cases, 1):
-        if line.too_long:
-            progress.clear()
-            # On stderr with --json: stdout stays one JSON document per line.
-            print(f"{name}:{n}: line longer than {MAX_LINE} characters (Linux passes no "
-                  "longer argument to QEMU): not checked",
-                  file=sys.stderr if args.json else sys.stdout)
-            counts["invalid"] += 1
-            kinds["line-too-long"] = kinds.get("line-too-long", 0) + 1
-            worst = max(worst, 1)
-            continue
-        result = _run_check(line.split("\t"), args)
-        code = _exit_code(result, args.strict)
-        worst = max(worst, code)
-        counts["ok" if result.ok else "invalid"] += 1
-        counts["warnings"] += any(r.warnings for r in result.drives)
-        first = result.first_error
-        if first is not None:
-            kinds[first[1].code] = kinds.get(first[1].code, 0) + 1
-        if args.json:
-            print(json.dumps({"line": n, **_json(result, args)}))
-        elif code or any(r.warnings for r in result.drives):
-            progress.clear()
-            print(f"{name}:{n}:")
-            _human(result, sys.stdout, args)
-            sys.stdout.flush()
-        if done % 50 == 0 or done == len(cases):
-            progress.update(done)
-        else:
-            progress.redraw()
+    worst = done = 0
+    with _open_lines(args.file) as f:
+        for done, (n, line) in enumerate(_file_cases(read_lines(f), args.file), 1):
+            if line.too_long:
+                progress.clear()
+                # On stderr with --json: stdout stays one JSON document per line.
+                print(f"{name}:{n}: line longer than {MAX_LINE} characters (Linux passes no "
+                      "longer argument to QEMU): not checked",
+                      file=sys.stderr if args.json else sys.stdout)
+                counts["invalid"] += 1
+                kinds["line-too-long"] = kinds.get("line-too-long", 0) + 1
+                worst = max(worst, 1)
+                continue
+            worst = max(worst, _check_line(args, name, n, line, counts, kinds, progress))
+            if done % PROGRESS_EVERY == 0:
+                progress.update(done)
+            else:
+                progress.redraw()
     progress.finish()
-    total = len(cases)
-    summary = (f"{total} line{'' if total == 1 else 's'}: {counts['ok']} ok, "
+    summary = (f"{done} line{'' if done == 1 else 's'}: {counts['ok']} ok, "
                f"{counts['invalid']} invalid, {counts['warnings']} with warnings")
     out = sys.stderr if args.json else sys.stdout
     print(summary, file=out)
@@ -677,8 +684,39 @@ def _check_file(args: argparse.Namespace) -> int:
     return worst
 
 
+def _file_cases(lines: Iterator[Any], path: str) -> Iterator[tuple[int, Any]]:
+    """(line number, line) for each line that is not blank or a comment, as read."""
+    try:
+        for n, line in enumerate(lines, 1):
+            if line.too_long or line.strip() and not line.lstrip().startswith("#"):
+                yield n, line
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
+                counts: dict[str, int], kinds: dict[str, int], progress: Any) -> int:
+    """One -f line: checked and reported at once (flushed: a pipe's writer may wait)."""
+    result = _run_check(line.split("\t"), args)
+    code = _exit_code(result, args.strict)
+    counts["ok" if result.ok else "invalid"] += 1
+    counts["warnings"] += any(r.warnings for r in result.drives)
+    first = result.first_error
+    if first is not None:
+        kinds[first[1].code] = kinds.get(first[1].code, 0) + 1
+    if args.json:
+        print(json.dumps({"line": n, **_json(result, args)}), flush=True)
+    elif code or any(r.warnings for r in result.drives):
+        progress.clear()
+        print(f"{name}:{n}:")
+        _human(result, sys.stdout, args)
+        sys.stdout.flush()
+    return code
+
+
 def _interactive() -> bool:
     return bool(sys.stderr is not None and sys.stderr.isatty())
+
 
 
 def _human(result: CheckResult, out: TextIO, args: argparse.Namespace | None = None) -> None:

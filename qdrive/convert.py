@@ -17,7 +17,7 @@ import attrs
 
 from . import rules
 from ._syntax import RawOption
-from .frontend import jsonname, opentime
+from .frontend import fastpath, jsonname, opentime
 from .diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from .model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media
 from .probe import ProbeResult
@@ -29,7 +29,7 @@ from .values import (
     ValueProblem, id_wellformed, is_true, parse_bool, parse_number, parse_size, to_int32,
 )
 
-__all__ = ["Entry", "Conversion", "convert_72", "CACHE_TRIPLES", "KNOWN_DRIVERS"]
+__all__ = ["Entry", "Conversion", "convert_72", "walk_72", "CACHE_TRIPLES", "KNOWN_DRIVERS"]
 
 # block.c bdrv_parse_cache_mode(): mode -> (writeback, direct, no_flush)
 CACHE_TRIPLES = {
@@ -110,6 +110,20 @@ def convert_72(text: str, items: list[RawOption], default_if: Interface,
     its size); None keeps the verdict to what the string alone decides. ``probe``
     lets the node graph read the headers of the images its children name.
     """
+    place = place or rules.place_alone
+    # The shortcut judges the string alone: with an image header or children to read,
+    # the node graph (frontend/opentime.py) may find what a plain string cannot say.
+    fast = fastpath.convert(text, items, default_if, place) if image is None and not probe \
+        else None
+    if fast is not None:  # a plain drive: the walk could only agree
+        return fast
+    return walk_72(text, items, default_if, place, assume_format, image, probe)
+
+
+def walk_72(text: str, items: list[RawOption], default_if: Interface,
+            place: Placer | None = None, assume_format: str = "raw",
+            image: ProbeResult | None = None, probe: bool = False) -> Conversion:
+    """convert_72 without the plain-drive shortcut: every check, in QEMU's order."""
     conv = Conversion(text, items=items)
     run = _Run(conv, default_if, place or rules.place_alone, assume_format)
     run.image = image

@@ -46,11 +46,12 @@ class Style:
 
 
 class Progress:
-    """``[####....] k/N`` on stderr while a long -f file is checked (only on a terminal)."""
+    """``[####....] k/N`` (or ``k lines checked`` when the total is not known) on stderr
+    while a long -f file is checked (only on a terminal)."""
 
     WIDTH = 30
 
-    def __init__(self, total: int, stream: TextIO, enabled: bool) -> None:
+    def __init__(self, total: int | None, stream: TextIO, enabled: bool) -> None:
         self.total, self.stream, self.enabled = total, stream, enabled
         self.done = 0
         self.shown = False
@@ -61,8 +62,11 @@ class Progress:
             self._draw()
 
     def _draw(self) -> None:
-        filled = self.WIDTH * self.done // max(self.total, 1)
-        bar = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{self.total}"
+        if self.total is None:  # streaming: the total is not known until the end
+            bar = f"{self.done} lines checked"
+        else:
+            filled = self.WIDTH * self.done // max(self.total, 1)
+            bar = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{self.total}"
         self.stream.write(f"\r{bar}\033[K")
         self.stream.flush()
         self.shown = True

@@ -1,0 +1,167 @@
+"""The common drive in one pass: what convert_72 would build, when nothing can go wrong.
+
+Most -drive strings name a file and a handful of well-spelled options once each. For
+those QEMU's ordered walk (qdrive.convert: parse, drive_new, blockdev_init,
+bdrv_open_inherit) can only end in one Drive and no diagnostic, so the order of its
+checks no longer matters. :func:`convert` recognises such a drive with one look at
+each item and builds the Drive directly; anything else (a repeated key, a short-form
+flag, an alias, a value outside the plain spellings, a key it does not model, a file
+name with a protocol prefix ...) returns None and the full walk runs, so every
+message still comes from there. tests/test_fastpath.py checks that both paths give
+equal results over the recorded corpora and arbitrary generated drives.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..diagnostics import Span, Stop
+from ..model import Aio, CacheMode, Discard, Drive, ErrorAction, Interface, Media
+from ..values import id_wellformed
+
+if TYPE_CHECKING:
+    from .._syntax import RawOption
+    from ..convert import Conversion
+
+__all__ = ["convert"]
+
+Placer = Callable[[Interface, int, int, int, Span], tuple[int, int]]
+
+_BOOLS = {"on": True, "yes": True, "true": True, "y": True,
+          "off": False, "no": False, "false": False, "n": False}
+_INTERFACES = {i.value: i for i in Interface}
+_MEDIA = {m.value: m for m in Media}
+_AIO = {a.value: a for a in Aio}
+# block.c bdrv_parse_discard_flags(): off/ignore and on/unmap.
+_DISCARD = {"off": Discard.IGNORE, "ignore": Discard.IGNORE, "on": Discard.UNMAP,
+            "unmap": Discard.UNMAP}
+_WERROR = {a.value: a for a in ErrorAction}
+_RERROR = {k: v for k, v in _WERROR.items() if v is not ErrorAction.ENOSPC}
+# blockdev.c drive_new(): werror/rerror only on these buses (rules.ERROR_ACTION_INTERFACES).
+_ERROR_BUSES = frozenset({Interface.IDE, Interface.SCSI, Interface.VIRTIO, Interface.NONE})
+_U64_DIGITS = len(str(2**64 - 1))
+
+
+@functools.cache
+def _tables() -> tuple[Any, dict[str, CacheMode], frozenset[str]]:
+    # Deferred: qdrive.convert imports this module, so its names are read on first use.
+    from .. import convert as full
+
+    caches = {k: CacheMode.NONE if k == "off" else CacheMode(k) for k in full.CACHE_TRIPLES}
+    # Format drivers whose open takes no option of the drive's own (protocol drivers make
+    # the drive's node the protocol node, a different walk; format=help lists formats).
+    formats = full.KNOWN_DRIVERS - full.PROTOCOL_DRIVERS
+    return full.Conversion, caches, formats
+
+
+def _number(value: str) -> int | None:
+    # parse_option_number() reads base 0: only plain decimals (no sign, no leading 0 but
+    # "0" itself, no space, no 0x) are read here; anything else takes the full walk.
+    if not value.isascii() or not value.isdigit() or len(value) > _U64_DIGITS:
+        return None
+    if value[0] == "0" and len(value) > 1:
+        return None
+    number = int(value)
+    return number if number < 2**64 else None
+
+
+def _int32(value: int | None, default: int) -> int:
+    if value is None:
+        return default
+    value &= 0xFFFFFFFF
+    return value - 2**32 if value >= 2**31 else value
+
+
+def convert(text: str, items: list[RawOption], default_if: Interface, place: Placer
+            ) -> Conversion | None:
+    """The Conversion convert_72 would return for a plain drive, or None to take the walk."""
+    conversion, caches, formats = _tables()
+    f: dict[str, Any] = {}
+    spans: dict[str, Span] = {}
+    for key, value, span, flag, _no, complete in items:
+        if flag or not complete or key in spans:
+            return None
+        spans[key] = span
+        if key == "file":
+            # block.c bdrv_find_protocol(): a ':' before any '/' may name a protocol.
+            colon = value.find(":")
+            if not value or (colon > 0 and not 0 <= value.find("/") < colon):
+                return None
+            f["file"] = value
+        elif key == "format":
+            if value not in formats:
+                return None
+            f["format"] = value
+        elif key == "if":
+            if value not in _INTERFACES:
+                return None
+            f["interface"] = _INTERFACES[value]
+        elif key in ("bus", "unit", "index"):
+            number = _number(value)
+            if number is None:
+                return None
+            f[key] = number
+        elif key == "media":
+            if value not in _MEDIA:
+                return None
+            f["media"] = _MEDIA[value]
+        elif key in ("snapshot", "read-only"):
+            if value not in _BOOLS:
+                return None
+            f[key.replace("-", "_")] = _BOOLS[value]
+        elif key == "cache":
+            if value not in caches:
+                return None
+            f["cache"] = caches[value]
+        elif key == "aio":
+            if value not in _AIO:
+                return None
+            f["aio"] = _AIO[value]
+        elif key == "discard":
+            if value not in _DISCARD:
+                return None
+            f["discard"] = _DISCARD[value]
+        elif key == "werror":
+            if value not in _WERROR:
+                return None
+            f["werror"] = _WERROR[value]
+        elif key == "rerror":
+            if value not in _RERROR:
+                return None
+            f["rerror"] = _RERROR[value]
+        elif key == "id":
+            if not id_wellformed(value):
+                return None
+            f["id"] = value
+        else:
+            return None
+    if "file" not in f:
+        return None  # an empty drive or a format without its file: the walk says what
+    iface = f.get("interface") or default_if
+    if ("werror" in f or "rerror" in f) and iface not in _ERROR_BUSES:
+        return None
+    # block/file-posix.c raw_open_common(): aio=native needs O_DIRECT.
+    if f.get("aio") is Aio.NATIVE and f.get("cache") not in (CacheMode.NONE,
+                                                             CacheMode.DIRECTSYNC):
+        return None
+    conv = conversion(text, items=items)
+    if "id" in spans:
+        conv.id_span = spans["id"]
+    # What the walk knows when drive_new() places the drive: read-only and media so far.
+    conv.opened_read_only = bool(f.get("read_only")) or f.get("media") is Media.CDROM
+    span = spans.get("index") or spans.get("unit") or spans.get("bus") or Span(0, len(text))
+    try:
+        # Every check QEMU makes before drive_new()'s placement passed above, and none
+        # after it can fail for this drive: the placement's verdict is the drive's.
+        place(iface, _int32(f.get("bus"), 0), _int32(f.get("unit"), -1),
+              _int32(f.get("index"), -1), span)
+    except Stop as stop:
+        conv.error = stop.diagnostic
+        return conv
+    conv.opened_read_only |= bool(f.get("snapshot"))  # blockdev_init(): the overlay
+    conv.format_probed = "format" not in f
+    f["stats_intervals"] = ()
+    conv.drive = Drive(**f)
+    return conv
