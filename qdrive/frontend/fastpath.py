@@ -44,15 +44,20 @@ _ERROR_BUSES = frozenset({Interface.IDE, Interface.SCSI, Interface.VIRTIO, Inter
 _U64_DIGITS = len(str(2**64 - 1))
 
 
+_IMAGE_FORMATS = ("raw", "qcow2", "qcow", "qed", "vdi", "vhdx", "vpc", "vmdk", "parallels",
+                  "bochs", "cloop", "dmg")
+
+
 @functools.cache
 def _tables() -> tuple[Any, dict[str, CacheMode], frozenset[str]]:
     # Deferred: qdrive.convert imports this module, so its names are read on first use.
     from .. import convert as full
 
     caches = {k: CacheMode.NONE if k == "off" else CacheMode(k) for k in full.CACHE_TRIPLES}
-    # Format drivers whose open takes no option of the drive's own (protocol drivers make
-    # the drive's node the protocol node, a different walk; format=help lists formats).
-    formats = full.KNOWN_DRIVERS - full.PROTOCOL_DRIVERS
+    # Image formats whose open the string alone cannot fail (protocol drivers make the
+    # drive's node the protocol node, a different walk; filter drivers such as luks,
+    # throttle, blkdebug or null-co have required options: frontend/opentime.py decides).
+    formats = frozenset(_IMAGE_FORMATS) & (full.KNOWN_DRIVERS - full.PROTOCOL_DRIVERS)
     return full.Conversion, caches, formats
 
 
