@@ -21,17 +21,13 @@ import pytest
 from qdrive.bench import Spec, bench_drive, run_qdrive
 from qdrive.bench_matrix import ROWS, format_table, write_outputs
 from qdrive.plan import OpenPlan, plan_open
+from tests.loopfs import loop_unavailable, small_filesystem
 
 BACKENDS = ["threads", "posix", "native", "io_uring"]
 SIZE = 16 << 20
 
 
-def _loop_skip() -> str:
-    if os.geteuid() != 0:
-        return "loop devices need root (losetup)"
-    if shutil.which("losetup") is None or not os.path.exists("/dev/loop-control"):
-        return "no losetup or /dev/loop-control here"
-    return ""
+_loop_skip = loop_unavailable
 
 
 @pytest.fixture
@@ -226,17 +222,7 @@ def test_the_progress_line_on_a_terminal(tmp_path: Path) -> None:
 def test_an_io_error_is_exit_1(tmp_path: Path, rw: str) -> None:
     """A run that fails (ENOSPC writing into a sparse image on a full filesystem) says so
     in one line and exits 1; the image is the user's, so it stays."""
-    why = _loop_skip() or ("" if shutil.which("mkfs.ext4") else "mkfs.ext4 is not installed")
-    if why:
-        pytest.skip(why)
-    backing = tmp_path / "fs.img"
-    with open(backing, "wb") as f:
-        f.truncate(16 << 20)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(backing)], check=True)
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    subprocess.run(["mount", "-o", "loop", str(backing), str(mnt)], check=True)
-    try:
+    with small_filesystem(tmp_path) as mnt:
         vfs = os.statvfs(mnt)
         with open(mnt / "filler", "wb") as f:  # leave 256 KiB: a few writes fill it
             os.posix_fallocate(f.fileno(), 0, vfs.f_bavail * vfs.f_frsize - (256 << 10))
@@ -250,8 +236,6 @@ def test_an_io_error_is_exit_1(tmp_path: Path, rw: str) -> None:
         assert p.stderr.startswith(f"qdrive: the benchmark failed on {image}: ")
         assert p.stderr.endswith("No space left on device\n") and p.stderr.count("\n") == 1
         assert image.stat().st_size == 64 << 20
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_the_matrix_on_the_command_line(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 import qdrive.driver as driver
 from tests.compat import oracle
+from tests.loopfs import loop_unavailable, small_filesystem
 
 RAW_SIZE = 4 << 20
 needs_qemu = pytest.mark.skipif(shutil.which(oracle.QEMU) is None,
@@ -297,12 +298,7 @@ def test_compare_fio_without_fio(tmp_path: Path) -> None:
 
 
 # -- block devices and full filesystems ---------------------------------------------------------
-def _loop_skip() -> str:
-    if os.geteuid() != 0:
-        return "loop devices need root (losetup)"
-    if shutil.which("losetup") is None or not os.path.exists("/dev/loop-control"):
-        return "no losetup or /dev/loop-control here"
-    return ""
+_loop_skip = loop_unavailable
 
 
 @pytest.fixture
@@ -341,20 +337,8 @@ def test_a_block_device(loop_raw: Path) -> None:
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     """A 16 MiB ext4 filesystem on a loop device, mounted."""
-    why = _loop_skip() or ("" if shutil.which("mkfs.ext4") else "mkfs.ext4 is not installed")
-    if why:
-        pytest.skip(why)
-    backing = tmp_path / "fs.img"
-    with open(backing, "wb") as f:
-        f.truncate(16 << 20)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(backing)], check=True)
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    subprocess.run(["mount", "-o", "loop", str(backing), str(mnt)], check=True)
-    try:
+    with small_filesystem(tmp_path) as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_no_space_during_preparation(small_fs: Path) -> None:

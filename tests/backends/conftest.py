@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.loopfs import loop_unavailable, small_filesystem
 
 from tests.backends.faultfs import FaultTarget
 
@@ -19,14 +20,7 @@ SIZE = 64 << 20
 TARGETS = ["file", "loop512", "loop4096", "fault", "loop-on-fault"]
 
 
-def _can_loop() -> str:
-    if os.geteuid() != 0:
-        return "loop devices need root (losetup)"
-    if shutil.which("losetup") is None:
-        return "losetup is not installed (util-linux)"
-    if not os.path.exists("/dev/loop-control"):
-        return "this kernel/container has no /dev/loop-control"
-    return ""
+_can_loop = loop_unavailable
 
 
 @pytest.fixture
@@ -125,17 +119,5 @@ def block_target(request: pytest.FixtureRequest, image_file: Path) -> Iterator[P
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     """A 16 MiB ext4 filesystem on a loop device, mounted: for ENOSPC."""
-    why = _can_loop() or ("" if shutil.which("mkfs.ext4") else "mkfs.ext4 is not installed")
-    if why:
-        pytest.skip(why)
-    backing = tmp_path / "fs.img"
-    with open(backing, "wb") as f:
-        f.truncate(16 << 20)
-    subprocess.run(["mkfs.ext4", "-q", "-F", str(backing)], check=True)
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    subprocess.run(["mount", "-o", "loop", str(backing), str(mnt)], check=True)
-    try:
+    with small_filesystem(tmp_path) as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
