@@ -13,7 +13,7 @@ SECONDS ?= 60
 	redteam wheel-check
 
 # The Debian packages come first: the install builds the cffi backends against them.
-$(STAMP): pyproject.toml setup.py qdrive/backends/_build.py $(wildcard qdrive/backends/csrc/*) | debs
+$(STAMP): pyproject.toml setup.py qdrive/block/backends/_build.py $(wildcard qdrive/block/backends/csrc/*) | debs
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
@@ -52,11 +52,11 @@ test: $(STAMP)
 	$(BIN)/python -m tests.fuzz.run --seconds 60
 	$(MAKE) --no-print-directory asan-quick
 
-# The C engines under sanitizers (tests/backends/sanitize.py builds them into
+# The C engines under sanitizers (tests/block/backends/sanitize.py builds them into
 # build/sanitize/): ASan+UBSan for every engine on the backend suites, TSan for the pool.
-SAN := $(BIN)/python -m tests.backends.sanitize
-SAN_SUITES := tests/backends/test_contract.py tests/backends/test_limits.py \
-  tests/backends/test_lifecycle.py tests/backends/test_aio_limits.py tests/test_bench.py
+SAN := $(BIN)/python -m tests.block.backends.sanitize
+SAN_SUITES := tests/block/backends/test_contract.py tests/block/backends/test_limits.py \
+  tests/block/backends/test_lifecycle.py tests/block/backends/test_aio_limits.py tests/bench/test_bench.py
 sanitize: $(STAMP)
 	$(SAN) asan $(SAN_SUITES)
 	$(SAN) tsan $(SAN_SUITES) -k "threads and not threads-py"
@@ -64,8 +64,8 @@ sanitize: $(STAMP)
 # The part of it make test runs (a minute or two): the contract, and every limit test
 # on an O_DIRECT file.
 asan-quick: $(STAMP)
-	$(SAN) asan tests/backends/test_contract.py tests/backends/test_limits.py \
-	  tests/backends/test_lifecycle.py tests/backends/test_aio_limits.py \
+	$(SAN) asan tests/block/backends/test_contract.py tests/block/backends/test_limits.py \
+	  tests/block/backends/test_lifecycle.py tests/block/backends/test_aio_limits.py \
 	  -k "not loop512 and not loop4096 and not ([file- and not [file-direct) and not 4096]"
 
 # Coverage-guided fuzzing on demand: make fuzz SECONDS=600
@@ -87,11 +87,11 @@ redteam: $(STAMP)
 # The driver on the fault-injecting FUSE target (root): what EIO does under every backend,
 # cache mode and werror/rerror policy, and kill -9 durability per cache mode.
 fault-matrix: $(STAMP)
-	$(BIN)/python -m tests.backends.test_fault_matrix
+	$(BIN)/python -m tests.block.backends.test_fault_matrix
 
 KILL_ROUNDS ?= 30
 durability: $(STAMP)
-	QDRIVE_KILL_ROUNDS=$(KILL_ROUNDS) $(BIN)/python -m tests.backends.test_durability
+	QDRIVE_KILL_ROUNDS=$(KILL_ROUNDS) $(BIN)/python -m tests.block.backends.test_durability
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'
@@ -167,7 +167,7 @@ hoststate: $(STAMP)
 
 # After editing grammar/drive.lark: re-derive grammar/terminals.json (tests check it is current).
 grammar: $(STAMP)
-	$(BIN)/python -c 'from qdrive._syntax import write_terminals; print(write_terminals())'
+	$(BIN)/python -c 'from qdrive.frontend._syntax import write_terminals; print(write_terminals())'
 
 # Re-derive QEMU's block-layer tables, grammar/qemu-*/ and grammar/qemu-versions.md, from each
 # version's source and binary (grammar/derive_qemu.py says what and how). As root, a missing

@@ -11,25 +11,28 @@ nothing (so it does not import logging).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .blockdev import Blockdev, TranslationError
-from .check import DriveArg, check, parse_drive
-from .results import CheckResult, DriveResult, Placement
+from .frontend.blockdev import Blockdev, TranslationError, to_blockdev
+from .frontend._check import DriveArg, check, parse_drive
+from .frontend.placement import Placement
+from .frontend.results import CheckResult, DriveResult
 from .diagnostics import Diagnostic, Severity, Span
 from .errors import DriveError, DriveSyntaxError, QDriveError, UnsupportedDialect
-from .flags import AIO_FLAGS, CACHE_MODES, DISCARD_FLAGS, BdrvFlag, BdrvFlag2008
+from . import _aliases
+from .block.flags import AIO_FLAGS, DISCARD_FLAGS, BdrvFlag, BdrvFlag2008, bdrv_flags, open_flags
 from .model import (
-    DEFAULT_DIALECT, DIALECTS, Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction,
-    Interface, Media,
+    CACHE_MODES, DEFAULT_DIALECT, DIALECTS, Aio, CacheMode, DetectZeroes, Discard, Drive,
+    ErrorAction, Interface, Media,
 )
 from .options import OPTIONS, OPTIONS_2008, OptionSpec
-from .plan import OpenPlan, explain, plan_open
-from .policy import Policy
+from .block.plan import OpenPlan, explain, plan_open
+from .frontend.policy import Policy
 
 if TYPE_CHECKING:  # the lazy names, for type checkers (loaded by __getattr__ at run time)
-    from .backends import BackendUnavailable
-    from .driver import DeviceStoppedError, DriverError, IOStopped, RawDevice, open
+    from .block.backends import BackendUnavailable
+    from .block.driver import DeviceStoppedError, DriverError, IOStopped, RawDevice
+    from .block.plan import OpenPlan as _OpenPlan
     from .frontend.autodialect import AutoDialect, auto_dialect
     from .frontend.builder import drive
     from .frontend.cmdline import ArgvResult
@@ -37,7 +40,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers (loaded by __getattr__ at
     from .frontend.fixes import Fix, suggest_fix
     from .frontend.migrate import Migration, to_blockdev_argv
     from .frontend.verify import Mismatch, verify
-    from .imagelock import ImageLocked
+    from .block._imagelock import ImageLocked
 
 __all__ = [
     # the two entry points and what they return
@@ -52,11 +55,11 @@ __all__ = [
     "open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError", "ImageLocked",
     "BackendUnavailable",
     # flags and the open plan
-    "BdrvFlag", "BdrvFlag2008", "plan_open", "OpenPlan", "explain",
+    "BdrvFlag", "BdrvFlag2008", "bdrv_flags", "open_flags", "plan_open", "OpenPlan", "explain",
     # errors
     "QDriveError", "DriveError", "DriveSyntaxError", "UnsupportedDialect", "TranslationError",
     # -blockdev translation
-    "Blockdev",
+    "Blockdev", "to_blockdev",
     # diagnostics
     "Diagnostic", "Severity", "Span",
     # enumerations and tables
@@ -67,13 +70,26 @@ __all__ = [
 
 __version__ = "0.1.0"
 
+def _suggest_fix(text: str, diagnostic: Diagnostic) -> str | None:
+    # DriveError.fix (qdrive/errors.py): the fix finder re-checks candidates, so it and
+    # what it needs load on first use; the core holds only this hook.
+    from .frontend.fixes import suggest_for
+
+    return suggest_for(text, diagnostic)
+
+
+DriveError.suggester = _suggest_fix
+_aliases.install()  # qdrive 0.1's module paths (qdrive.flags, qdrive.driver, ...) for one release
+_aliases.drive_forwards(Drive, bdrv_flags=bdrv_flags, open_flags=open_flags,
+                        to_blockdev=to_blockdev)  # and Drive's forwarding members
+
 # The driver is loaded on first use: `import qdrive` opens nothing and loads no backend.
-_LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawDevice"),
-         "IOStopped": ("qdrive.driver", "IOStopped"),
-         "DeviceStoppedError": ("qdrive.driver", "DeviceStoppedError"),
-         "DriverError": ("qdrive.driver", "DriverError"),
-         "ImageLocked": ("qdrive.imagelock", "ImageLocked"),
-         "BackendUnavailable": ("qdrive.backends", "BackendUnavailable"),
+_LAZY = {"RawDevice": ("qdrive.block.driver", "RawDevice"),
+         "IOStopped": ("qdrive.block.driver", "IOStopped"),
+         "DeviceStoppedError": ("qdrive.block.driver", "DeviceStoppedError"),
+         "DriverError": ("qdrive.block.driver", "DriverError"),
+         "ImageLocked": ("qdrive.block._imagelock", "ImageLocked"),
+         "BackendUnavailable": ("qdrive.block.backends", "BackendUnavailable"),
          "ArgvResult": ("qdrive.frontend.cmdline", "ArgvResult"),
          "Migration": ("qdrive.frontend.migrate", "Migration"),
          "to_blockdev_argv": ("qdrive.frontend.migrate", "to_blockdev_argv"),
@@ -86,6 +102,22 @@ _LAZY = {"open": ("qdrive.driver", "open"), "RawDevice": ("qdrive.driver", "RawD
          "Comparison": ("qdrive.frontend.compare", "Comparison"),
          "auto_dialect": ("qdrive.frontend.autodialect", "auto_dialect"),
          "AutoDialect": ("qdrive.frontend.autodialect", "AutoDialect")}
+
+
+def open(drive: Drive | _OpenPlan | str, *, backend: str | None = None,  # noqa: A001
+         **backend_options: Any) -> RawDevice:
+    """Open the image ``drive`` describes (a -drive string, a Drive or an OpenPlan).
+
+    A string is read with :func:`parse_drive` first (raising :class:`DriveError` as
+    QEMU would refuse it); the rest is :func:`qdrive.block.driver.open`: ``backend`` is
+    threads, posix, native or io_uring (by default the drive's aio=), and
+    ``backend_options`` go to the backend (``workers`` for threads, ``fd_pool`` for posix).
+    """
+    from .block.driver import open as _open  # the driver is loaded on first use
+
+    if isinstance(drive, str):
+        drive = parse_drive(drive)
+    return _open(drive, backend=backend, **backend_options)
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,

@@ -23,9 +23,9 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from .check import DriveArg
+    from .frontend._check import DriveArg
     from .frontend.fixes import Fix
-    from .results import CheckResult
+    from .frontend.results import CheckResult
 
 __all__ = ["main", "DEMO_DRIVES"]
 
@@ -297,7 +297,7 @@ _POLICY_OPTIONS = ("allow_dir", "allow_format", "allow_device", "allow_hardlinks
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bench":
-        from .bench_cli import bench_command
+        from .bench.cli import bench_command
 
         return bench_command(args)
     _resolve_dialect(args)
@@ -347,7 +347,7 @@ def _resolve_dialect(args: argparse.Namespace) -> None:
 
 
 def _policy(args: argparse.Namespace) -> object:
-    from .policy import DEFAULT_FORMATS, Policy, PolicyError
+    from .frontend.policy import DEFAULT_FORMATS, Policy, PolicyError
 
     if args.policy != "untrusted":
         # --overlay-dir also names --to-blockdev's overlays; the others are the policy's.
@@ -369,7 +369,7 @@ def _policy(args: argparse.Namespace) -> object:
 def _size(text: str | None) -> int | None:
     if text is None:
         return None
-    from .values import ValueProblem, parse_size
+    from ._values import ValueProblem, parse_size
 
     try:
         return parse_size("overlay-budget", text)[0]
@@ -393,7 +393,7 @@ def _check_command(args: argparse.Namespace) -> int:
         return _argv_command(args)  # the whole command line (qdrive.check_argv)
     if args.compare_dialects:
         if args.argv:
-            from .argv import read_argv
+            from .frontend.argv import read_argv
 
             cmd = read_argv(args.drives)
             drives, snapshot = cmd.drives, cmd.snapshot
@@ -419,7 +419,7 @@ def _json(result: CheckResult, args: argparse.Namespace) -> dict[str, object]:
         out["dialect_choice"] = choice.to_json()
     for r, d in zip(result.drives, out["drives"], strict=True):
         if getattr(args, "explain", False):
-            from .plan import explain
+            from .block.plan import explain
 
             d["explain"] = dict(explain(r.drive)) if r.drive is not None else None
         if getattr(args, "to_blockdev", False):
@@ -432,19 +432,19 @@ def _json(result: CheckResult, args: argparse.Namespace) -> dict[str, object]:
 
 
 def _blockdev_json(r: object) -> dict[str, object]:
-    from .blockdev import TranslationError
-    from .results import DriveResult
+    from .frontend.blockdev import TranslationError, to_blockdev
+    from .frontend.results import DriveResult
 
     assert isinstance(r, DriveResult) and r.drive is not None
     try:
-        return {"args": r.drive.to_blockdev_args(r.placement)}
+        return {"args": list(to_blockdev(r.drive, r.placement).args())}
     except TranslationError as exc:
         return {"error": str(exc).split(": ", 1)[-1]}
 
 
 def _fix_for(r: object, args: argparse.Namespace) -> Fix | None:
     from .frontend.fixes import suggest_fix
-    from .results import DriveResult
+    from .frontend.results import DriveResult
 
     assert isinstance(r, DriveResult)
     if r.option != "-drive" or r.error is not None and r.error.code.startswith("policy"):
@@ -457,7 +457,7 @@ def _fix_for(r: object, args: argparse.Namespace) -> Fix | None:
 
 def _pitfall(r: object) -> bool:
     from .model import Discard, DetectZeroes
-    from .results import DriveResult
+    from .frontend.results import DriveResult
 
     assert isinstance(r, DriveResult)
     d = r.drive
@@ -600,7 +600,7 @@ def _human_options(whole: object, out: TextIO, color: str = "auto") -> None:
 
 def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,
                snapshot: bool = False) -> CheckResult:
-    from .check import check
+    from .frontend._check import check
 
     try:
         return check(drives, dialect=args.dialect, machine=args.machine,
@@ -612,7 +612,7 @@ def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,
 
 
 def _run_argv(args: argparse.Namespace) -> CheckResult:
-    from .argv import check_argv
+    from .frontend.argv import check_argv
 
     if args.dialect != "qemu-7.2":
         raise UsageError("--argv reads QEMU 7.2 command lines (--dialect qemu-7.2)")
@@ -786,7 +786,7 @@ def _print_fix(r: object, args: argparse.Namespace, out: TextIO, style: object) 
 
 def _explain(drive: object, out: TextIO) -> None:
     from .model import Drive
-    from .plan import explain
+    from .block.plan import explain
 
     assert isinstance(drive, Drive)
     for label, value in explain(drive):
@@ -796,12 +796,12 @@ def _explain(drive: object, out: TextIO) -> None:
 def _blockdev(r: object, out: TextIO) -> None:
     import shlex
 
-    from .blockdev import TranslationError
-    from .results import DriveResult
+    from .frontend.blockdev import TranslationError, to_blockdev
+    from .frontend.results import DriveResult
 
     assert isinstance(r, DriveResult) and r.drive is not None
     try:
-        args = r.drive.to_blockdev_args(r.placement)
+        args = list(to_blockdev(r.drive, r.placement).args())
     except TranslationError as exc:
         print(f"    no -blockdev translation: {str(exc).split(': ', 1)[-1]}", file=out)
         return

@@ -13,7 +13,8 @@ Any text given to :func:`qdrive.parse_drive` yields a Drive or a DriveError.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
@@ -57,14 +58,17 @@ class DriveError(QDriveError, ValueError):
         """``(start, end)`` character offsets of the offending option in ``text``."""
         return (self.diagnostic.span.start, self.diagnostic.span.end)
 
+    # The fix finder lives in the front end (qdrive/frontend/fixes.py), which raises every
+    # DriveError; qdrive/frontend/_check.py puts it here, so this core module imports no wing.
+    suggester: ClassVar[Callable[[str, Diagnostic], str | None] | None] = None
+
     @property
     def fix(self) -> str | None:
         """The corrected drive string qdrive suggests (checked to pass), or None.
 
         Shown, never applied: see :func:`qdrive.suggest_fix` for what is fixed."""
-        from .frontend.fixes import suggest_for
-
-        return suggest_for(self.text, self.diagnostic)
+        finder = DriveError.suggester
+        return finder(self.text, self.diagnostic) if finder else None
 
     def __str__(self) -> str:
         from .diagnostics import caret_line

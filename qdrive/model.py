@@ -1,7 +1,7 @@
 """The enumerations and the frozen :class:`Drive`.
 
 Enumeration values are QEMU's own spellings. A Drive holds what QEMU's parser
-accepted for one -drive string; cross-field refusals live in qdrive.rules and
+accepted for one -drive string; cross-field refusals live in qdrive.frontend.rules and
 are applied by :func:`qdrive.parse_drive`.
 """
 
@@ -16,7 +16,7 @@ import attrs
 
 __all__ = [
     "Interface", "Media", "CacheMode", "Aio", "Discard", "DetectZeroes", "ErrorAction",
-    "Drive", "DIALECTS", "DEFAULT_DIALECT",
+    "Drive", "CACHE_MODES", "cache_triple", "DIALECTS", "DEFAULT_DIALECT",
 ]
 
 DEFAULT_DIALECT = "qemu-7.2"
@@ -149,36 +149,7 @@ class Drive:
     @property
     def cache_triple(self) -> tuple[bool, bool, bool]:
         """(writeback, direct, no_flush): the mode's values, overridden by cache.* keys."""
-        from .flags import cache_triple
-
         return cache_triple(self)
-
-    @property
-    def bdrv_flags(self) -> Any:
-        """The BDRV_O_* flags QEMU's -drive path sets (BdrvFlag, or BdrvFlag2008)."""
-        from .flags import bdrv_flags
-
-        return bdrv_flags(self)
-
-    @property
-    def open_flags(self) -> int:
-        """The os.O_* flags QEMU's raw driver passes to open() for this drive."""
-        from .flags import open_flags
-
-        return open_flags(self)
-
-    def to_blockdev(self, placement: Any = None) -> Any:
-        """The -blockdev/-device translation (:class:`qdrive.blockdev.Blockdev`).
-
-        Raises :class:`qdrive.blockdev.TranslationError` when there is none.
-        """
-        from .blockdev import to_blockdev
-
-        return to_blockdev(self, placement)
-
-    def to_blockdev_args(self, placement: Any = None) -> list[str]:
-        """The argv of the translation: ``-blockdev JSON ... -device ...``."""
-        return list(self.to_blockdev(placement).args())
 
     def options(self) -> dict[str, str]:
         """Canonical key -> canonical value, in canonical order (what to_string writes)."""
@@ -196,3 +167,28 @@ class Drive:
 
     def __str__(self) -> str:
         return self.to_string()
+
+
+CACHE_MODES: Mapping[CacheMode, tuple[bool, bool, bool]] = MappingProxyType({
+    CacheMode.WRITEBACK: (True, False, False),
+    CacheMode.NONE: (True, True, False),
+    CacheMode.WRITETHROUGH: (False, False, False),
+    CacheMode.DIRECTSYNC: (False, True, False),
+    CacheMode.UNSAFE: (True, False, True),
+})
+"""``cache=`` mode -> (writeback, direct, no_flush), as bdrv_parse_cache_mode() sets them."""
+
+
+def cache_triple(drive: Drive) -> tuple[bool, bool, bool]:
+    """(writeback, direct, no_flush) for ``drive``: the mode, then the explicit keys.
+
+    block.c bdrv_parse_cache_mode() gives the mode's triple and blockdev.c drive_new()
+    lets ``cache.writeback``/``cache.direct``/``cache.no-flush`` win over it ("specific
+    options take precedence"). In the 2008 dialect ``cache=off`` means O_DIRECT and
+    ``cache=on`` (the default) plain buffered I/O; there was no write-cache emulation then.
+    """
+    if drive.dialect == "qemu-0.9-sync":
+        return (True, drive.cache is CacheMode.OFF, False)
+    base = CACHE_MODES[drive.cache or CacheMode.WRITEBACK]
+    explicit = (drive.cache_writeback, drive.cache_direct, drive.cache_no_flush)
+    return tuple(b if e is None else e for b, e in zip(base, explicit, strict=True))  # type: ignore[return-value]

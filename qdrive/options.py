@@ -9,7 +9,6 @@ table; nothing else spells a key.
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -22,7 +21,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Kind", "Table", "OptionSpec", "OPTIONS", "OPTIONS_2008", "ALIASES", "THROTTLE_KEYS",
     "PROTOCOL_KEYS", "NODE_KEYS", "LEGACY_KEYS", "COMMON_KEYS", "TABLE_KEYS", "FORMAT_KEYS",
-    "canonical_options", "qdict_order",
+    "canonical_options", "KNOWN_DRIVERS", "PROTOCOL_DRIVERS", "PROTOCOL_PREFIXES",
+    "FILE_POSIX_DRIVERS",
 ]
 
 Q72 = ("qemu-7.2",)
@@ -186,18 +186,25 @@ FORMAT_KEYS: Mapping[str, Mapping[str, Kind]] = MappingProxyType({
 })
 
 
-@functools.lru_cache(maxsize=4096)
-def qdict_order(key: str) -> int:
-    """The bucket QEMU's QDict puts ``key`` in (qobject/qdict.c tdb_hash() % 512).
-
-    QEMU walks a QDict bucket by bucket, so this decides which of several bad
-    options it reports first.
-    """
-    raw = key.encode("utf-8", "surrogateescape")
-    value = (0x238F13AF * len(raw)) & 0xFFFFFFFF
-    for i, c in enumerate(raw):
-        value = (value + (c << (i * 5 % 24))) & 0xFFFFFFFF
-    return ((1103515243 * value + 12345) & 0xFFFFFFFF) % 512
+# The block drivers Debian's QEMU 7.2 lists for `-drive format=help`.
+KNOWN_DRIVERS = frozenset(
+    "blkdebug blklogwrites blkreplay blkverify bochs cloop compress copy-before-write "
+    "copy-on-read dmg file ftp ftps gluster host_cdrom host_device http https iscsi iser luks "
+    "nbd nfs null-aio null-co nvme parallels preallocate qcow qcow2 qed quorum raw rbd "
+    "replication snapshot-access ssh throttle vdi vhdx vmdk vpc vvfat".split()
+)
+# Protocol prefixes bdrv_find_protocol() recognises in a file name ("nbd:...").
+PROTOCOL_PREFIXES = frozenset(
+    "file host_device host_cdrom nbd nbd+tcp nbd+unix http https ftp ftps ssh iscsi iser "
+    "gluster gluster+tcp gluster+unix gluster+rdma rbd nfs fat blkdebug blkverify null-co "
+    "null-aio nvme json".split()
+)
+PROTOCOL_DRIVERS = frozenset(
+    "file host_device host_cdrom nbd http https ftp ftps ssh iscsi iser gluster rbd nfs "
+    "null-co null-aio nvme vvfat".split()
+)
+# block/file-posix.c: the three drivers of the host's own files and devices.
+FILE_POSIX_DRIVERS = frozenset({"file", "host_device", "host_cdrom"})
 
 
 _CANONICAL_ORDER = (

@@ -219,7 +219,7 @@ def test_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch,
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(sys.modules["qdrive.check"], "check", boom)
+    monkeypatch.setattr(sys.modules["qdrive.frontend._check"], "check", boom)
     assert main(["check", "file=x"]) == 3
     err = capsys.readouterr().err
     assert err.splitlines() == ["qdrive: internal error: RuntimeError: kaput",

@@ -90,7 +90,7 @@ def test_dir_lists_the_lazy_names_without_loading_them() -> None:
     code = ("import sys, qdrive; names = dir(qdrive); "
             "assert {'open', 'RawDevice', 'drive', 'suggest_fix', 'verify'} <= set(names); "
             "lazy = ('qdrive.frontend.builder', 'qdrive.frontend.fixes', 'qdrive.frontend.verify', "
-            "'qdrive.frontend.compare', 'qdrive.frontend.autodialect', 'qdrive.driver', "
+            "'qdrive.frontend.compare', 'qdrive.frontend.autodialect', 'qdrive.block.driver', "
             "'lark', 'cffi'); loaded = [m for m in sys.modules if m.startswith(lazy)]; "
             "assert not loaded, loaded")
     subprocess.run([sys.executable, "-c", code], check=True)

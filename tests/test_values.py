@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from qdrive.values import (
-    ValueProblem, id_wellformed, parse_bool, parse_number, parse_size, to_int32,
+from qdrive._values import (
+    ValueProblem,
+    id_wellformed,
+    parse_bool,
+    parse_number,
+    parse_size,
+    to_int32,
 )
 
 

@@ -73,7 +73,7 @@ def drive(*, dialect: str = DEFAULT_DIALECT, **fields: Any) -> Drive:
     ``throttling.*`` names (or QEMU's short aliases such as ``bps``) to numbers;
     ``driver_options`` passes keys through (``{"file.locking": "off"}``).
     """
-    from ..check import parse_drive
+    from ._check import parse_drive
 
     return parse_drive(drive_text(dialect=dialect, **fields), dialect=dialect)
 

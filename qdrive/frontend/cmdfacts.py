@@ -3,7 +3,7 @@
 Mirrors block/qapi.c qmp_query_block() (every BlockBackend with a name or a device, in
 the order they were made: the -drive ones, the flash the -machine properties made,
 then one per -device given a node name) and qmp_query_named_block_nodes() (every
-node, newest first). The facts of a -drive come from :mod:`qdrive.facts`; a device
+node, newest first). The facts of a -drive come from :mod:`qdrive.frontend.facts`; a device
 changes them where it applies its own options (hw/block/block.c blkconf_apply_backend_
 options: write-cache=on/off) and names the QOM type its backend is attached to.
 """
@@ -43,7 +43,7 @@ def _device_facts(model: str, props: dict[str, str]) -> tuple[str, bool]:
 
 def query_block(result: ArgvResult) -> list[dict[str, Any]] | None:
     """The facts QEMU's query-block gives, or None if QEMU would not start."""
-    from ..facts import query_block as drive_facts
+    from .facts import query_block as drive_facts
 
     if not result.ok:
         return None
@@ -109,10 +109,10 @@ def _full_options(node: Node) -> dict[str, Any]:
 
 
 def _ordered(value: Any) -> Any:
-    from .devices import qdict_order
+    from ._qdict import in_qdict_order
 
     if isinstance(value, dict):
-        return {k: _ordered(value[k]) for k in qdict_order(list(value))}
+        return {k: _ordered(value[k]) for k in in_qdict_order(value)}
     return value
 
 
@@ -136,7 +136,7 @@ def _drive_nodes(r: Any) -> list[Node] | None:
     qcow2 header's backing/data files, and with snapshot=on the read-only image under a
     temporary qcow2 overlay (block.c bdrv_append_temp_snapshot); None when the drive
     is beyond this model."""
-    from ..flags import cache_triple
+    from ..model import cache_triple
     from .blockdev_args import Graph, Node, _implicit_children
 
     d = r.drive

@@ -26,9 +26,10 @@ from typing import Any
 
 import attrs
 
-from ..argv import NO_ARG, SHORTHANDS, read_argv
+from .argv import NO_ARG, SHORTHANDS, read_argv
 from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_blockdev
-from .devices import BLOCK_MODELS, prop_kind, properties, qdict_order
+from ._qdict import in_qdict_order
+from .devices import BLOCK_MODELS, prop_kind, properties
 from .objects import ObjectError, create_object, parse_object
 
 __all__ = ["Phase", "OptionResult", "ArgvResult", "check_argv"]
@@ -197,17 +198,17 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     pr-helper socket): only what the command line itself says;
     ``policy`` (a trusted :class:`qdrive.Policy`) is applied to the drives as
     :func:`qdrive.check` does; an untrusted one raises ValueError: use
-    :func:`qdrive.argv.check_argv`, which judges every option against its allow-list.
+    :func:`qdrive.frontend.argv.check_argv`, which judges every option against its allow-list.
     """
-    from ..check import check
-    from ..results import _qemu_line
+    from ._check import check
+    from .results import _qemu_line
 
     if policy is not None and getattr(policy, "untrusted_input", False):
         # This reader opens secret files and -blockdev images by name; the untrusted
         # policy's reader judges every option against its allow-list and opens nothing
         # outside the allowed directories.
         raise ValueError("an untrusted policy judges a command line with "
-                         "qdrive.argv.check_argv(argv, policy=...)")
+                         "qdrive.frontend.argv.check_argv(argv, policy=...)")
     cmd = read_argv(argv)
     machine_type = cmd.machine
     tokens = _tokens(argv)
@@ -425,7 +426,7 @@ def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool
                 ) -> tuple[list[Any], list[tuple[int, str]]]:
     """The drives in QEMU's order (-drive, shorthands, -readconfig [drive] sections) and
     the config files' errors (parse time, located ``prog:FILE:LINE:``)."""
-    from ..check import DriveArg
+    from ._check import DriveArg
 
     out: list[Any] = []
     errors: list[tuple[int, str]] = []
@@ -704,7 +705,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     if model not in BLOCK_MODELS:
         return
     known = properties(model)
-    ordered = qdict_order(list(props)) if not text.startswith("{") else list(props)
+    ordered = in_qdict_order(props) if not text.startswith("{") else list(props)
     for key in ordered:
         value = props[key]
         if key in ("driver", "id", "bus"):
@@ -753,7 +754,7 @@ def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
 
 
 def _size(props: dict[str, str], key: str, default: int) -> int:
-    from ..values import parse_size
+    from .._values import parse_size
 
     try:
         return int(parse_size(key, props[key])[0]) if key in props else default
@@ -913,7 +914,7 @@ def _bad_value(key: str, value: str) -> str:
         except ValueError:
             return f"Parameter '{key}' expects integer"
     if kind == "size":
-        from ..values import parse_size
+        from .._values import parse_size
 
         try:
             size = int(parse_size(key, value)[0])

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from ..check import DriveArg
+    from ._check import DriveArg
     from ..model import Drive
-    from ..results import CheckResult, DriveResult
+    from .results import CheckResult, DriveResult
 
 __all__ = ["Difference", "Comparison", "compare_dialects", "ASPECTS"]
 
@@ -66,7 +66,7 @@ def compare_dialects(drives: str | Drive | DriveArg | Iterable[str | Drive | Dri
 
     ``check_options`` go to :func:`qdrive.check` (machine, probe_files, snapshot, policy).
     """
-    from ..check import check
+    from ._check import check
 
     if len(dialects) < 2:
         raise ValueError("compare_dialects needs at least two dialects")

@@ -143,22 +143,6 @@ def object_types() -> frozenset[str]:
     return frozenset(_table()["object_types"])
 
 
-def qdict_order(keys: list[str]) -> list[str]:
-    """``keys`` in the order QEMU's QDict iterates them (qobject/qdict.c: 512 buckets by
-    tdb_hash(key), newest first within a bucket): the order -device properties are set
-    in (qom/object_interfaces.c object_set_properties_from_qdict)."""
-    def tdb_hash(key: str) -> int:
-        data = key.encode("utf-8", "surrogateescape")
-        value = (0x238F13AF * len(data)) & 0xFFFFFFFF
-        for i, byte in enumerate(data):
-            value = (value + (byte << (i * 5 % 24))) & 0xFFFFFFFF
-        return (1103515243 * value + 12345) & 0xFFFFFFFF
-
-    unique = list(dict.fromkeys(keys))
-    position = {k: n for n, k in enumerate(unique)}
-    return sorted(unique, key=lambda k: (tdb_hash(k) % 512, -position[k]))
-
-
 _MODEL_CACHE: dict[str, dict[str, str | None]] = {}
 
 

@@ -1,29 +1,29 @@
 """The common drive in one pass: what convert_72 would build, when nothing can go wrong.
 
 Most -drive strings name a file and a handful of well-spelled options once each. For
-those QEMU's ordered walk (qdrive.convert: parse, drive_new, blockdev_init,
+those QEMU's ordered walk (qdrive.frontend._convert: parse, drive_new, blockdev_init,
 bdrv_open_inherit) can only end in one Drive and no diagnostic, so the order of its
 checks no longer matters. :func:`convert` recognises such a drive with one look at
 each item and builds the Drive directly; anything else (a repeated key, a short-form
 flag, an alias, a value outside the plain spellings, a key it does not model, a file
 name with a protocol prefix ...) returns None and the full walk runs, so every
-message still comes from there. tests/test_fastpath.py checks that both paths give
+message still comes from there. tests/frontend/test_fastpath.py checks that both paths give
 equal results over the recorded corpora and arbitrary generated drives.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Span, Stop
-from ..model import Aio, CacheMode, Discard, Drive, ErrorAction, Interface, Media
-from ..values import id_wellformed
+from ..model import CACHE_MODES, Aio, CacheMode, Discard, Drive, ErrorAction, Interface, Media
+from .._values import id_wellformed
+from ..options import KNOWN_DRIVERS, PROTOCOL_DRIVERS
+from ._conversion import Conversion
 
 if TYPE_CHECKING:
-    from .._syntax import RawOption
-    from ..convert import Conversion
+    from ._syntax import RawOption
 
 __all__ = ["convert"]
 
@@ -48,17 +48,12 @@ _IMAGE_FORMATS = ("raw", "qcow2", "qcow", "qed", "vdi", "vhdx", "vpc", "vmdk", "
                   "bochs", "cloop", "dmg")
 
 
-@functools.cache
-def _tables() -> tuple[Any, dict[str, CacheMode], frozenset[str]]:
-    # Deferred: qdrive.convert imports this module, so its names are read on first use.
-    from .. import convert as full
-
-    caches = {k: CacheMode.NONE if k == "off" else CacheMode(k) for k in full.CACHE_TRIPLES}
-    # Image formats whose open the string alone cannot fail (protocol drivers make the
-    # drive's node the protocol node, a different walk; filter drivers such as luks,
-    # throttle, blkdebug or null-co have required options: frontend/opentime.py decides).
-    formats = frozenset(_IMAGE_FORMATS) & (full.KNOWN_DRIVERS - full.PROTOCOL_DRIVERS)
-    return full.Conversion, caches, formats
+# cache= spellings -> mode (bdrv_parse_cache_mode(); "off" is the old name of "none").
+_CACHES = {m.value: m for m in CACHE_MODES} | {"off": CacheMode.NONE}
+# Image formats whose open the string alone cannot fail (protocol drivers make the
+# drive's node the protocol node, a different walk; filter drivers such as luks,
+# throttle, blkdebug or null-co have required options: frontend/opentime.py decides).
+_FORMATS = frozenset(_IMAGE_FORMATS) & (KNOWN_DRIVERS - PROTOCOL_DRIVERS)
 
 
 def _number(value: str) -> int | None:
@@ -82,7 +77,6 @@ def _int32(value: int | None, default: int) -> int:
 def convert(text: str, items: list[RawOption], default_if: Interface, place: Placer
             ) -> Conversion | None:
     """The Conversion convert_72 would return for a plain drive, or None to take the walk."""
-    conversion, caches, formats = _tables()
     f: dict[str, Any] = {}
     spans: dict[str, Span] = {}
     for key, value, span, flag, _no, complete in items:
@@ -96,7 +90,7 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
                 return None
             f["file"] = value
         elif key == "format":
-            if value not in formats:
+            if value not in _FORMATS:
                 return None
             f["format"] = value
         elif key == "if":
@@ -117,9 +111,9 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
                 return None
             f[key.replace("-", "_")] = _BOOLS[value]
         elif key == "cache":
-            if value not in caches:
+            if value not in _CACHES:
                 return None
-            f["cache"] = caches[value]
+            f["cache"] = _CACHES[value]
         elif key == "aio":
             if value not in _AIO:
                 return None
@@ -151,7 +145,7 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
     if f.get("aio") is Aio.NATIVE and f.get("cache") not in (CacheMode.NONE,
                                                              CacheMode.DIRECTSYNC):
         return None
-    conv = conversion(text, items=items)
+    conv = Conversion(text, items=items)
     if "id" in spans:
         conv.id_span = spans["id"]
     # What the walk knows when drive_new() places the drive: read-only and media so far.

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from .._syntax import RawOption, tokenize
+from ._syntax import RawOption, tokenize
 from ..diagnostics import Diagnostic
 from ..model import DEFAULT_DIALECT, Aio, CacheMode, DetectZeroes, ErrorAction, Interface, Media
 from ..options import ALIASES, FORMAT_KEYS, OPTIONS
@@ -80,7 +80,7 @@ def suggest_fix(text: str, *, dialect: str = DEFAULT_DIALECT, machine: str = "pc
     """
     if dialect != DEFAULT_DIALECT:
         return None  # the 2008 dialect is a recording of history, not something to fix
-    from ..check import check
+    from ._check import check
 
     current, changes = text, []
     for _ in range(MAX_STEPS):
@@ -163,7 +163,7 @@ def _value(text: str, items: list[RawOption], item: RawOption | None, e: Diagnos
         return None
     allowed = _VALUES.get(item.key)
     if allowed is None and item.key in ("format", "driver", "file.driver"):
-        from ..convert import KNOWN_DRIVERS
+        from ..options import KNOWN_DRIVERS
 
         allowed = tuple(sorted(KNOWN_DRIVERS))
     if allowed is None:

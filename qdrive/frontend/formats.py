@@ -99,7 +99,7 @@ def _encrypted(fmt: str) -> Check:
         extra = [k for k in options if k.startswith("encrypt.")
                  and k not in ("encrypt.format", "encrypt.key-secret")]
         if extra:
-            from ..options import qdict_order
+            from ._qdict import qdict_order
 
             key = min(extra, key=lambda k: (qdict_order(k[8:]), options[k].seq))
             _fail(f"Parameter '{key[8:]}' is unexpected", options[key].span)
@@ -199,7 +199,7 @@ def _qapi(driver: str) -> Check:
                 _fail("Cannot mix scalar and non-scalar keys", own[key].span)
         _visit(drivers.qapi_struct(drivers.qapi_type(driver)), own, "", span)
         if own:
-            from ..options import qdict_order
+            from ._qdict import qdict_order
 
             key = min(own, key=lambda k: (qdict_order(k), own[k].seq))
             _fail(f"Parameter '{key}' is unexpected", own[key].span)
@@ -236,7 +236,7 @@ def _visit(members: list[dict[str, Any]], own: dict[str, Any], prefix: str,
 def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
     # block/quorum.c quorum_open(): the children array, then the vote threshold, then
     # the read pattern and blkverify's constraints.
-    from ..values import ValueProblem, is_true, parse_number
+    from .._values import ValueProblem, is_true, parse_number
 
     indices = {k.split(".")[1] for k in options if k.startswith("children.")}
     count = 0
@@ -302,7 +302,7 @@ def vvfat_options(filename: str) -> dict[str, str]:
 
 def _vvfat(options: Options, span: Span, probe: bool) -> None:
     # block/vvfat.c vvfat_open(), in its order.
-    from ..values import ValueProblem, is_true, parse_number
+    from .._values import ValueProblem, is_true, parse_number
 
     directory = options.get("dir")
     if directory is None:

@@ -37,7 +37,7 @@ from pathlib import Path
 import attrs
 
 from ..model import Aio, Drive, Interface, Media
-from ..values import is_true
+from .._values import is_true
 
 __all__ = ["QemuUser", "HostFacts", "Perms", "open_problem", "io_uring_usable",
            "file_type_problem", "host_facts", "perms_at_open", "perms_at_attach",

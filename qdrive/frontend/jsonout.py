@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..diagnostics import Diagnostic
 
 if TYPE_CHECKING:
-    from ..results import CheckResult, DriveResult
+    from .results import CheckResult, DriveResult
 
 __all__ = ["SCHEMA_VERSION", "diagnostic_json", "drive_json", "check_json", "schema"]
 

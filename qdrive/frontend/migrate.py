@@ -1,6 +1,6 @@
 """`--to-blockdev` for a whole command line: every -drive as -blockdev nodes and a -device.
 
-Builds on :func:`qdrive.blockdev.to_blockdev` (one drive's nodes and device) and adds
+Builds on :func:`qdrive.frontend.blockdev.to_blockdev` (one drive's nodes and device) and adds
 what only the whole command line knows: an if=none drive keeps its id as the name of
 its top node, so the ``-device ...,drive=ID`` options that use it still find it; a
 shorthand (-hda disk.img) names the format QEMU's probe found, with a note; a
@@ -20,10 +20,10 @@ from typing import Any
 
 import attrs
 
-from ..argv import SHORTHANDS
-from ..blockdev import Blockdev, TranslationError, to_blockdev
+from .argv import SHORTHANDS
+from .blockdev import Blockdev, TranslationError, to_blockdev
 from ..model import Interface
-from ..results import Placement
+from .placement import Placement
 
 __all__ = ["Migration", "to_blockdev_argv"]
 

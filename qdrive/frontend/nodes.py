@@ -22,9 +22,10 @@ from typing import Protocol
 import attrs
 
 from ..diagnostics import Diagnostic, Span, Stage, Stop, error
-from ..options import NODE_KEYS, Kind, qdict_order
+from ..options import NODE_KEYS, Kind
+from ._qdict import qdict_order
 from ..probe import ProbeResult, probe_file
-from ..values import ValueProblem, parse_bool, parse_number, parse_size
+from .._values import ValueProblem, parse_bool, parse_number, parse_size
 from . import drivers, formats
 
 __all__ = ["open_child", "open_backing", "open_format_child", "split_children"]

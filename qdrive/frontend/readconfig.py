@@ -52,12 +52,12 @@ class Section:
 
     def drive_text(self) -> str:
         """The section as a -drive option string (its id first, commas doubled)."""
-        from .devices import qdict_order
+        from ._qdict import in_qdict_order
 
         opts = dict(self.options)
         if self.id is not None:
             opts["id"] = self.id
-        keys = qdict_order(list(opts))
+        keys = in_qdict_order(opts)
         if "id" in keys:  # qemu_opts_create() takes the id before the other options
             keys.remove("id")
             keys.insert(0, "id")

@@ -5,7 +5,7 @@ the drives the VM was started with, asks ``query-block`` (and ``qom-get`` for ea
 attached device's type, ``query-named-block-nodes`` for drives with a node-name) and
 returns every mismatch: a device missing or unexpected, read-only, the driver, the cache
 triple, detect-zeroes, the throttle limits, the device type, removability. The predicted
-side is :func:`qdrive.facts.query_block`, the same facts the compatibility corpus scores.
+side is :func:`qdrive.frontend.facts.query_block`, the same facts the compatibility corpus scores.
 Everything asked is read-only: verify never changes the VM.
 
 qemu.qmp is an optional dependency (``pip install qdrive[qmp]``).
@@ -21,7 +21,7 @@ import attrs
 from ..errors import QDriveError
 
 if TYPE_CHECKING:
-    from ..results import CheckResult
+    from .results import CheckResult
 
 __all__ = ["Mismatch", "verify", "verify_socket", "VerifyError"]
 
@@ -58,7 +58,7 @@ def _show(value: Any) -> str:
 
 async def verify(client: Any, result: CheckResult) -> list[Mismatch]:
     """Every mismatch between ``result``'s prediction and the VM behind ``client``."""
-    from ..facts import query_block
+    from .facts import query_block
 
     predicted = query_block(result)
     if predicted is None:
@@ -88,7 +88,7 @@ async def _facts(client: Any, block: dict[str, Any]) -> dict[str, Any]:
                                                          "property": "type"})
     inserted = block.get("inserted")
     if inserted is not None:
-        from ..facts import _THROTTLE_NAMES
+        from .facts import _THROTTLE_NAMES
 
         facts.update(ro=inserted["ro"], drv=inserted["drv"], cache=inserted["cache"],
                      detect_zeroes=inserted["detect_zeroes"],

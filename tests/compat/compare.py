@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import qdrive
-import qdrive.facts as qdrive_facts
-from qdrive.argv import read_argv
-from qdrive.facts import query_block
+import qdrive.frontend.facts as qdrive_facts
+from qdrive.frontend.argv import read_argv
+from qdrive.frontend.facts import query_block
 
 from . import oracle
 
@@ -44,7 +44,7 @@ def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
 
     ``dialect`` and ``options`` are passed to check() when given (qdrive raises
     UnsupportedDialect for a dialect it does not know). ``nodes``
-    (query-named-block-nodes) is predicted once qdrive.facts offers
+    (query-named-block-nodes) is predicted once qdrive.frontend.facts offers
     ``query_named_block_nodes``; until then it is absent.
     """
     extra: dict[str, Any] = dict(options) if dialect is None else {**options,

@@ -20,7 +20,7 @@ model the case). Each case runs in a fresh copy of its state, built by :func:`bu
     FUSE mount accepts it as well unless its server refuses).
 ``fuse-no-odirect``
     the image folder is a FUSE mount whose server refuses O_DIRECT opens with EINVAL
-    (tests/backends/faultfs.py ``--refuse-odirect``; needs /dev/fuse and mfusepy).
+    (tests/block/backends/faultfs.py ``--refuse-odirect``; needs /dev/fuse and mfusepy).
 ``io-uring-disabled``
     ``kernel.io_uring_disabled=2`` while the case runs (io_uring_setup() fails with
     EPERM); the previous value is put back right after, also on SIGTERM. The sysctl is
@@ -172,7 +172,7 @@ def _fuse_no_odirect(qemu: oracle.Qemu) -> Iterator[State]:
         import mfusepy  # noqa: F401
     except (ImportError, OSError) as exc:
         raise Unavailable(f"mfusepy or libfuse3 is missing ({exc})") from None
-    from tests.backends.faultfs import FaultTarget
+    from tests.block.backends.faultfs import FaultTarget
 
     with _folder("qdrive-host-fuse-") as base:
         target = FaultTarget(base / "mnt", base / "backing", refuse_odirect=True)

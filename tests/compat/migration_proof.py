@@ -38,7 +38,7 @@ OVERLAYS = "overlays"
 
 def candidates() -> Iterator[dict[str, Any]]:
     """Accepted, non-timeout rows of the command-line corpora that have a drive."""
-    from qdrive.argv import read_argv
+    from qdrive.frontend.argv import read_argv
 
     for name in CORPORA:
         for row in corpus.rows(name, "7.2"):

@@ -16,7 +16,7 @@ UNMODELLED_DRIVERS = ("cloop", "dmg", "vhdx", "compress", "blklogwrites",
 
 def unmodelled(drives: tuple[str, ...]) -> bool:
     """A case that uses a network protocol or an unmodelled block driver."""
-    from qdrive._syntax import tokenize
+    from qdrive.frontend._syntax import tokenize
 
     for item in (i for d in drives for i in tokenize(d)):
         if item.key in ("format", "driver", "file.driver") and item.value in UNMODELLED_DRIVERS:

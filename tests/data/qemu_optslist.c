@@ -1,5 +1,5 @@
 /*
- * Two QemuOptsList-shaped tables for tests/test_derived_tables.py: built into a PIE shared
+ * Two QemuOptsList-shaped tables for tests/frontend/test_derived_tables.py: built into a PIE shared
  * object, they let grammar/_derive_binary.py's ELF reader be checked without QEMU.
  *
  * The layout follows include/qemu/option.h and include/qemu/queue.h of QEMU 7.2 to 11.1:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 
 import qdrive
-from qdrive.argv import read_argv
+from qdrive.frontend.argv import read_argv
 
 
 def _text(data: bytes) -> str:

@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 
 import qdrive
-import qdrive.dialects
+import qdrive.frontend.dialects
 
-CHECK = sys.modules["qdrive.check"]  # the module (qdrive.check is also a function's name)
+CHECK = sys.modules["qdrive.frontend._check"]  # the module behind qdrive.check
 
 SHAPES: dict[str, Callable[[int], str]] = {
     "long value": lambda n: "file=" + "a" * (n - 5),
@@ -99,7 +99,8 @@ def _quadratic(real: Callable[..., Any]) -> Callable[..., Any]:
 def test_the_count_catches_a_quadratic_parser(monkeypatch: pytest.MonkeyPatch,
                                               dialect: str) -> None:
     monkeypatch.setattr(CHECK, "tokenize", _quadratic(CHECK.tokenize))
-    monkeypatch.setattr(qdrive.dialects, "tokenize", _quadratic(qdrive.dialects.tokenize))
+    dialects = qdrive.frontend.dialects
+    monkeypatch.setattr(dialects, "tokenize", _quadratic(dialects.tokenize))
     counts = [calls(SHAPES["many keys"](n), dialect) for n in SIZES]
     assert nonlinear_steps(counts) == list(zip(counts, counts[1:], strict=False)), counts
 

@@ -25,7 +25,7 @@ def _from_grammar(start: str) -> st.SearchStrategy[str]:
     """Strings generated from grammar/drive.lark itself (hypothesis.extra.lark)."""
     from hypothesis.extra.lark import from_lark
 
-    from qdrive._syntax import _parser
+    from qdrive.frontend._syntax import _parser
 
     return from_lark(_parser(), start=start)
 

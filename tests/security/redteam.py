@@ -28,7 +28,7 @@ from pathlib import Path
 import attrs
 
 import qdrive
-from qdrive.argv import check_argv, read_argv
+from qdrive.frontend.argv import check_argv, read_argv
 from tests.security import harness
 from tests.security.attacks import CLASSES, Candidate, Lab, all_candidates
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import qdrive
-from qdrive.argv import check_argv
+from qdrive.frontend.argv import check_argv
 from tests.security import harness
 from tests.security import images as im
 from tests.security.handoff_demo import demonstrate

@@ -11,8 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qdrive._inspect import Base, Content, Image, Role, _scan_extent, inspect, \
-    inspect_vmdk_extent
+from qdrive.frontend.policy._inspect import (
+    Base,
+    Content,
+    Image,
+    Role,
+    _scan_extent,
+    inspect,
+    inspect_vmdk_extent,
+)
 from tests.security import images as im
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/qemu-img"),

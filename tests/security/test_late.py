@@ -19,7 +19,7 @@ import attrs
 import pytest
 
 import qdrive
-from qdrive import _sandbox
+from qdrive.frontend.policy import _sandbox
 from tests.security import harness
 from tests.security import images as im
 

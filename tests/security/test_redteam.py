@@ -45,7 +45,7 @@ def test_every_class_was_tried_and_run(report: redteam.Report, labs: list[Lab]) 
 def test_accepted_clean_shapes_start_in_qemu(report: redteam.Report) -> None:
     """No false refusal, and what is accepted is a command line QEMU takes: every clean
     shape starts by name and through both hand-off modes, except usb-storage through
-    fd sets (QEMU 7.2 meets its own stale lock there; see qdrive._handoff)."""
+    fd sets (QEMU 7.2 meets its own stale lock there; see qdrive.frontend.policy._handoff)."""
     failed = [(o.candidate.label, n, r.stderr) for o in report.outcomes
               if o.candidate.cls == "clean" for n, r in enumerate(o.runs) if not r.accepted]
     assert [(label, n) for label, n, _ in failed] == [("if=none + -device usb-storage", 1)], \

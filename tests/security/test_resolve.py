@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from qdrive import _resolve
-from qdrive._resolve import Refused, Root, locate, open_beneath, reopen
+from qdrive.frontend.policy import _resolve
+from qdrive.frontend.policy._resolve import Refused, Root, locate, open_beneath, reopen
 
 
 @pytest.fixture(params=["openat2", "walk"])

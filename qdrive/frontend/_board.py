@@ -1,0 +1,169 @@
+"""Machine init: what the board makes of the drives QEMU created.
+
+Mirrors hw/i386/pc_piix.c / pc_q35.c (IDE, floppy and flash devices realized at
+machine init), blockdev.c drive_check_orphaned() (drives no device claims), the
+virtio-blk devices created afterwards from -device, and the image locks each
+device's permissions take (block/file-posix.c raw_check_lock_bytes()).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from .placement import Placement
+from .results import DriveResult
+from ..diagnostics import Diagnostic, Severity, Span, Stage
+from . import hostprobe
+from ..model import Drive, Interface, Media
+from .placement import Machine
+from ..probe import file_identity
+from .._values import is_true
+
+__all__ = ["board_problems"]
+
+
+def board_problems(results: list[DriveResult], board: Machine, probe_files: bool,
+                   identities: Sequence[tuple[int, int] | None] | None = None
+                   ) -> list[DriveResult]:
+    """Each drive with the error machine init gives it, if any.
+
+    ``identities`` are the images' (device, inode) when the caller already holds them
+    open (the untrusted policy's checked descriptors); else each name is stat()ed.
+    """
+    out = []
+    pflash0 = any(r.ok and r.placement and r.placement.interface is Interface.PFLASH and
+                  r.placement.unit == 0 for r in results)
+    for r in results:
+        p, d = r.placement, r.drive
+        if r.ok and p is not None and d is not None:
+            problem = _board_problem(board, p, d, r, pflash0)
+            if problem is None and probe_files:
+                problem = _host_problem(p, d, r)
+            if problem is not None:
+                r = attrs.evolve(r, drive=None, error=problem)
+        out.append(r)
+    return _locks(out, identities) if probe_files else out
+
+
+def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
+                   pflash0: bool) -> Diagnostic | None:
+    whole = Span(0, len(r.text))
+    iface = p.interface
+    buses = board.buses.get(iface, 1)
+    max_units = {Interface.IDE: board.max_devs(iface) or 2, Interface.FLOPPY: 2,
+                 Interface.PFLASH: 2}.get(iface)
+    claimed = iface in board.claims and (iface in (Interface.VIRTIO, Interface.NONE) or (
+        p.bus is not None and 0 <= p.bus < buses and p.unit is not None and
+        0 <= p.unit < (max_units or 1)))
+    if not claimed:
+        return Diagnostic("orphan", Severity.ERROR, f"machine type does not support if={iface},"
+                          f"bus={p.bus},unit={p.unit}", whole, Stage.BOARD_ORPHAN)
+    # A drive naming a driver (driver=null-co) has a medium even without a file name.
+    empty = d.file in (None, "") and not d.driver_options and not d.format
+    if iface is Interface.IDE and d.media is not Media.CDROM:
+        if empty:
+            return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
+                              "empty", whole, Stage.BOARD, located=False)
+        if d.effective_read_only or is_true(d.driver_options.get("file.read-only", "")):
+            return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only", whole,
+                              Stage.BOARD, located=False, hint="use media=cdrom or "
+                              "if=virtio for a read-only disk")
+    if iface is Interface.PFLASH and p.unit == 1 and not pflash0:
+        return Diagnostic("pflash-order", Severity.ERROR, "pflash1 requires pflash0", whole,
+                          Stage.BOARD, located=False)
+    if iface is Interface.PFLASH and empty:  # hw/i386/pc_sysfw.c sizes the flash image
+        return Diagnostic("pflash-empty", Severity.ERROR, f"can't get size of block device "
+                          f"{p.device_id}: No medium found", whole, Stage.BOARD, located=False)
+    if iface is Interface.VIRTIO and empty:
+        return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
+                          "empty", whole, Stage.BOARD_DEVICE)
+    return None
+
+
+def _host_problem(p: Placement, d: Drive, r: DriveResult) -> Diagnostic | None:
+    """The device takes its permissions on the image (block/file-posix.c raw_check_perm()):
+    a reopen read-write, then other processes' lock bytes (frontend/hostprobe.py)."""
+    if r.host is None:
+        return None
+    perms = hostprobe.perms_at_attach(d, r.format, p.interface)
+    if perms is None:
+        return None
+    problem = hostprobe.perm_problem(r.host, perms, hostprobe.perms_at_open(d, r.format))
+    if problem is None:
+        return None
+    message, detail = problem
+    virtio = p.interface is Interface.VIRTIO  # its -device carries the -drive's location
+    return Diagnostic("image-locked" if detail else "open-failed", Severity.ERROR, message,
+                      Span(0, len(r.text)), Stage.BOARD_DEVICE if virtio else Stage.BOARD,
+                      detail, located=virtio)
+
+
+@attrs.frozen
+class _Locker:
+    """One device's hold on an image: the write permission, and whether it shares it."""
+
+    result: DriveResult
+    order: tuple[int, ...]
+    identity: tuple[int, int]
+    takes_write: bool
+    refuses_shared_write: bool
+
+
+def _locker(r: DriveResult, n: int,
+            identities: Sequence[tuple[int, int] | None] | None) -> _Locker | None:
+    d, p = r.drive, r.placement
+    if d is None or p is None or p.interface is Interface.NONE or d.force_share:
+        return None  # no device (no permissions taken) or everything shared
+    if d.driver_options.get("file.locking") == "off" or not d.file:
+        return None
+    identity = identities[n] if identities is not None else \
+        file_identity(d.file.removeprefix("file:"))
+    if identity is None:
+        return None
+    if p.interface is Interface.PFLASH:  # hw/block/pflash_cfi01.c shares write
+        return _Locker(r, (0, p.unit or 0), identity, not d.effective_read_only, False)
+    order = (1, p.bus or 0, p.unit or 0) if p.interface is not Interface.VIRTIO else (2, n)
+    # snapshot=on: the image is the overlay's read-only backing file, which still refuses
+    # to share write (block.c bdrv_default_perms() for COW children).
+    takes = not d.effective_read_only and not d.snapshot
+    return _Locker(r, order, identity, takes, True)
+
+
+def _locks(results: list[DriveResult],
+           identities: Sequence[tuple[int, int] | None] | None) -> list[DriveResult]:
+    """Devices take their permissions in attach order: flash, on-board IDE and floppy, then
+    -device (virtio). The first conflict on one image is QEMU's error."""
+    lockers = sorted((lk for n, r in enumerate(results) if r.ok
+                      for lk in [_locker(r, n, identities)] if lk is not None),
+                     key=lambda lk: lk.order)
+    attached: list[_Locker] = []
+    for lk in lockers:
+        others = [o for o in attached if o.identity == lk.identity]
+        what = ""
+        if lk.takes_write and any(o.refuses_shared_write for o in others):
+            what = '"write"'
+        elif lk.refuses_shared_write and any(o.takes_write for o in others):
+            what = 'shared "write"'
+        if what:
+            return _replace(results, lk.result, _lock_error(lk, what))
+        attached.append(lk)
+    return results
+
+
+def _lock_error(lk: _Locker, what: str) -> Diagnostic:
+    r = lk.result
+    assert r.drive is not None and r.drive.file is not None
+    virtio = lk.order[0] == 2
+    return Diagnostic("image-locked", Severity.ERROR, f"Failed to get {what} lock",
+                      Span(0, len(r.text)), Stage.BOARD_DEVICE if virtio else Stage.BOARD,
+                      f"Is another process using the image [{r.drive.file}]?",
+                      hint="another drive uses this image read-write: use a copy, "
+                           "read-only=on on both, or file.locking=off if you know better",
+                      located=virtio)
+
+
+def _replace(results: Sequence[DriveResult], old: DriveResult,
+             error: Diagnostic) -> list[DriveResult]:
+    return [attrs.evolve(r, drive=None, error=error) if r is old else r for r in results]
