@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import qdrive
-from qdrive import BdrvFlag, BdrvFlag2008, CacheMode, parse_drive, plan_open
+from qdrive import BdrvFlag, BdrvFlag2008, CacheMode, bdrv_flags, open_flags, parse_drive, plan_open
 from qdrive.block.flags import AIO_FLAGS, CACHE_MODES, DISCARD_FLAGS, open_flag_names
 from tests.compat import oracle
 
@@ -50,12 +50,12 @@ def test_every_combination(mode: str, aio: str, discard: str) -> None:
             parse_drive(text)
         return
     d = parse_drive(text)
-    f = d.bdrv_flags
+    f = bdrv_flags(d)
     assert bool(f & BdrvFlag.NOCACHE) == direct and bool(f & BdrvFlag.NO_FLUSH) == no_flush
     assert f & (BdrvFlag.NATIVE_AIO | BdrvFlag.IO_URING) == AIO_FLAGS[qdrive.Aio(aio)]
     assert bool(f & BdrvFlag.UNMAP) == (discard == "unmap")
     assert f & BdrvFlag.RDWR and f & BdrvFlag.AUTO_RDONLY
-    assert d.open_flags == os.O_RDWR | os.O_CLOEXEC | (os.O_DIRECT if direct else 0)
+    assert open_flags(d) == os.O_RDWR | os.O_CLOEXEC | (os.O_DIRECT if direct else 0)
     plan = plan_open(d)
     assert (plan.writethrough, plan.direct, plan.no_flush) == (not wb, direct, no_flush)
     assert plan.aio == aio
@@ -63,15 +63,15 @@ def test_every_combination(mode: str, aio: str, discard: str) -> None:
 
 def test_explicit_keys_override_mode_and_read_only() -> None:
     d = parse_drive("file=d.img,cache=none,cache.direct=off,read-only=on,copy-on-read=on")
-    assert not d.bdrv_flags & (BdrvFlag.NOCACHE | BdrvFlag.RDWR | BdrvFlag.COPY_ON_READ)
-    assert d.open_flags == os.O_RDONLY | os.O_CLOEXEC
-    assert parse_drive("file=d.img,snapshot=on").open_flags == os.O_RDONLY | os.O_CLOEXEC
+    assert not bdrv_flags(d) & (BdrvFlag.NOCACHE | BdrvFlag.RDWR | BdrvFlag.COPY_ON_READ)
+    assert open_flags(d) == os.O_RDONLY | os.O_CLOEXEC
+    assert open_flags(parse_drive("file=d.img,snapshot=on")) == os.O_RDONLY | os.O_CLOEXEC
 
 
 def test_seed_dialect() -> None:
     d = parse_drive("file=/dev/x,if=virtio,cache=off,sync=on", dialect="qemu-0.9-sync")
-    assert d.bdrv_flags == BdrvFlag2008.RDWR | BdrvFlag2008.DIRECT | BdrvFlag2008.SYNC
-    assert d.open_flags == os.O_RDWR | os.O_DIRECT | os.O_SYNC
+    assert bdrv_flags(d) == BdrvFlag2008.RDWR | BdrvFlag2008.DIRECT | BdrvFlag2008.SYNC
+    assert open_flags(d) == os.O_RDWR | os.O_DIRECT | os.O_SYNC
     assert plan_open(d).aio == "native"
     assert plan_open(parse_drive("file=/dev/x,cache=on", dialect="qemu-0.9-sync")).aio == "posix"
 
@@ -90,7 +90,7 @@ def test_explain_issue_example() -> None:
                                    "if=virtio,read-only=on", "if=none,read-only=on,cache=none"])
 def test_open_flags_match_real_qemu(extra: str, images: Path) -> None:
     text = f"file=disk.img,format=raw,{extra}"
-    want = parse_drive(text).open_flags
+    want = open_flags(parse_drive(text))
     with oracle.Running([text], images) as pid:
         flags = oracle.fd_flags(pid, images / "disk.img")
     assert flags, "QEMU holds no descriptor on the image"

@@ -12,6 +12,7 @@ from typing import Any
 
 import qdrive
 import qdrive.frontend.facts as qdrive_facts
+from qdrive import to_blockdev
 from qdrive.frontend.argv import read_argv
 from qdrive.frontend.facts import query_block
 
@@ -101,7 +102,7 @@ def translate(drives: list[str]) -> list[str] | None:
     for r in result.drives:
         assert r.drive is not None
         try:
-            bd = r.drive.to_blockdev(r.placement)
+            bd = to_blockdev(r.drive, r.placement)
         except qdrive.TranslationError:
             return None
         if bd.device is None:  # if=none: query-block lists no backend to compare

@@ -7,13 +7,13 @@ import json
 import pytest
 
 import qdrive
-from qdrive import TranslationError, parse_drive
+from qdrive import TranslationError, parse_drive, to_blockdev
 
 
 def test_virtio_with_cache_aio_and_protocol_options() -> None:
     d = parse_drive("file=disk.img,format=raw,if=virtio,cache=none,aio=native,werror=stop,"
                     "file.locking=off,file.cache.no-flush=on")
-    args = d.to_blockdev_args()
+    args = to_blockdev(d).args()
     assert args[0::2] == ["-blockdev", "-blockdev", "-device"]
     proto, fmt = json.loads(args[1]), json.loads(args[3])
     assert proto == {"driver": "file", "node-name": "qd-virtio0-p", "filename": "disk.img",
@@ -29,7 +29,7 @@ def test_ide_cdrom_and_placement_from_check() -> None:
                      probe_files=False)
     cd = r.drives[1]
     assert cd.drive is not None
-    bd = cd.drive.to_blockdev(cd.placement)
+    bd = to_blockdev(cd.drive, cd.placement)
     assert bd.device == {"driver": "ide-cd", "drive": "qd-ide0-cd1", "bus": "ide.0", "unit": 1,
                          "id": "ide0-cd1", "write-cache": "on"}
     assert bd.protocol["filename"] == "cd,x.iso" and bd.protocol["read-only"] is True
@@ -37,15 +37,15 @@ def test_ide_cdrom_and_placement_from_check() -> None:
 
 
 def test_format_options_typed_and_nested() -> None:
-    bd = parse_drive("file=d.qcow2,format=qcow2,l2-cache-size=1M,lazy-refcounts=on,"
-                     "overlap-check.template=cached,if=none").to_blockdev()
+    bd = to_blockdev(parse_drive("file=d.qcow2,format=qcow2,l2-cache-size=1M,lazy-refcounts=on,"
+                     "overlap-check.template=cached,if=none"))
     assert bd.device is None
     assert bd.format["l2-cache-size"] == 1 << 20 and bd.format["lazy-refcounts"] is True
     assert bd.format["overlap-check"] == {"template": "cached"}
 
 
 def test_format_file_is_a_single_node() -> None:
-    bd = parse_drive("file=disk.img,format=file").to_blockdev()
+    bd = to_blockdev(parse_drive("file=disk.img,format=file"))
     assert bd.format is None and bd.protocol["driver"] == "file"
     assert bd.device is not None and bd.device["drive"] == bd.protocol["node-name"]
 
@@ -61,7 +61,7 @@ def test_format_file_is_a_single_node() -> None:
 ])
 def test_refusals_say_why(text: str, why: str) -> None:
     with pytest.raises(TranslationError, match=why):
-        parse_drive(text).to_blockdev()
+        to_blockdev(parse_drive(text))
 
 
 def test_image_locks_between_drives(in_images: object) -> None:

@@ -64,7 +64,7 @@ def argv(data: bytes) -> None:
 def blockdev(data: bytes) -> None:
     try:
         d = qdrive.parse_drive(_text(data))
-        d.to_blockdev_args()
+        qdrive.to_blockdev(d).args()
     except (qdrive.DriveError, qdrive.TranslationError):
         return
 
