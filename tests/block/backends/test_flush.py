@@ -198,7 +198,8 @@ def test_a_failed_close_flush_is_raised_after_releasing_everything(
     with pytest.raises(OSError, match="final flush failed") as e:
         dev.close()
     assert e.value.errno == errno.EIO
-    assert _fds() == fds and _threads() == threads  # nothing left behind
+    # nothing left behind (fewer threads is fine: another test's may have ended meanwhile)
+    assert _fds() == fds and _threads() <= threads
     with qdrive.open(f"file={fault_image},format=raw"):  # the lock is gone too
         pass
     dev.close()  # a second close does nothing
