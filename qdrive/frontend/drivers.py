@@ -68,7 +68,7 @@ class DriverInfo:
 
 
 def _grammar_dir() -> str:
-    # Beside the qdrive.grammar package, as qdrive/_syntax.py finds drive.lark.
+    # Beside the qdrive.grammar package, as qdrive/frontend/_syntax.py finds drive.lark.
     grammar = importlib.import_module("qdrive.grammar")
     return os.path.join(os.path.dirname(grammar.__file__ or ""), _TABLE_DIR)
 

@@ -1,6 +1,6 @@
 """QEMU's dotted KEY=VALUE syntax of -blockdev, -machine and -audiodev (util/keyval.c).
 
-This is not QemuOpts (qdrive/_syntax.py): keys are QAPI names joined by ``.``
+This is not QemuOpts (qdrive/frontend/_syntax.py): keys are QAPI names joined by ``.``
 (``file.filename``), a key made of digits is a list index (``server.0.host``),
 ``,,`` is a literal comma in a value, and the first fragment may omit its key
 (the implied key, ``driver`` for -blockdev). The result is a nested dict with

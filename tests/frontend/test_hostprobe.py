@@ -116,7 +116,7 @@ def test_probing_takes_no_lock(here: Path) -> None:
 
 
 def test_driver_locks_are_seen(here: Path) -> None:
-    """qdrive's own driver takes QEMU's bytes (qdrive/imagelock.py): check() sees them."""
+    """qdrive's own driver takes QEMU's bytes (qdrive/block/_imagelock.py): check() sees them."""
     from qdrive.block._imagelock import lock_image
 
     path = _image(here / "disk.img")

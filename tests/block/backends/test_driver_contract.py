@@ -1,6 +1,6 @@
 """The driver's contract at and past the backends' limits, on every backend and target.
 
-Points 1 and 2 of qdrive/driver.py's contract, driven through the public driver API past
+Points 1 and 2 of qdrive/block/driver.py's contract, driven through the public driver API past
 every fixed number the backends have: 4,096 requests submitted at once (the native ring
 has 128 events, posix 512 aiocbs, the C thread pool a completion ring of depth x 8) and
 requests of 100 buffers (the C pool's iovec limit was 64). Each runs in a child process,

@@ -20,7 +20,7 @@
 
 /* The kernel takes at most this many iovecs in one readv/writev (UIO_MAXIOV); an
  * engine hands it the first QD_IOV_MAX and the request completes short, so the rest is
- * continued (qdrive/backends/_native_base.py), never dropped. */
+ * continued (qdrive/block/backends/_engine.py), never dropped. */
 #ifdef IOV_MAX
 #define QD_IOV_MAX IOV_MAX
 #else
