@@ -22,6 +22,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .diagnostics import location
+
 if TYPE_CHECKING:
     from .frontend._check import DriveArg
     from .frontend.fixes import Fix
@@ -583,7 +585,7 @@ def _human_options(whole: object, out: TextIO, color: str = "auto") -> None:
         shown = f"{o.option} {o.text}" if o.text is not None else o.option
         if o.error is not None:
             first, *rest = o.error.split("\n")
-            print(style("31", f"{PROG}: {shown}: {first}"), file=out)
+            print(style("31", f"{location(PROG, o.option, o.text)}{first}"), file=out)
             print(" " * (len(PROG) + 2 + len(o.option) + 1) + "^" + "~" * max(
                 len(o.text or "") - 1, 0), file=out)
             for line in rest:

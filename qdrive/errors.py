@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
+import attrs
+
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
 
@@ -71,15 +73,9 @@ class DriveError(QDriveError, ValueError):
         return finder(self.text, self.diagnostic) if finder else None
 
     def __str__(self) -> str:
-        from .diagnostics import caret_line
-
-        d = self.diagnostic
-        lines = [f"-drive {self.text}: {d.message}", caret_line(d.span, len("-drive "))]
-        if d.detail:
-            lines.append(d.detail)
-        if d.hint:
-            lines.append(f"hint: {d.hint}")
-        return "\n".join(lines)
+        # Always located at the string, even for QEMU's unlocated board messages: the
+        # caret says which drive (qdrive/diagnostics.py renders every QEMU line).
+        return attrs.evolve(self.diagnostic, located=True).render(self.text, prog="")
 
 
 class DriveSyntaxError(DriveError):

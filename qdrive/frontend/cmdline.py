@@ -29,6 +29,7 @@ import attrs
 from .argv import NO_ARG, SHORTHANDS, read_argv
 from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_blockdev
 from ._qdict import in_qdict_order
+from ..diagnostics import location
 from .devices import BLOCK_MODELS, prop_kind, properties
 from .objects import ObjectError, create_object, parse_object
 
@@ -185,7 +186,7 @@ class _State:
         if phase in (Phase.PARSE, Phase.OBJECTS, Phase.BLOCKDEV, Phase.DEVICES) and \
                 order in self.results and self.results[order].error is None:
             self.results[order] = attrs.evolve(self.results[order], error=message)
-        head = f"{PROG}: {option} {text}: " if option is not None else f"{PROG}: "
+        head = location(PROG, option, text) if option is not None else f"{PROG}: "
         self.events.append(_Event(phase, order, head + message.replace(
             "\n", f"\n{PROG}: " if message.startswith("system firmware") else "\n"), True))
 
@@ -201,7 +202,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     :func:`qdrive.frontend.argv.check_argv`, which judges every option against its allow-list.
     """
     from ._check import check
-    from .results import _qemu_line
+    from ._stderr import drive_line
 
     if policy is not None and getattr(policy, "untrusted_input", False):
         # This reader opens secret files and -blockdev images by name; the untrusted
@@ -250,7 +251,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         else:
             st.results[index] = OptionResult(index, option, value, "skipped", None,
                                              "not judged by qdrive")
-    _drive_events(st, drives, drive_at, _qemu_line)
+    _drive_events(st, drives, drive_at, drive_line)
     if not _known_machine(machine_type, strict=True):
         st.fail(Phase.MACHINE, 0, "unsupported machine type\nUse -machine help to list "
                 "supported machines")
@@ -446,7 +447,7 @@ def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool
                     for s in sections if s.group == "drive"]
             if err is not None:
                 where = f"{PROG}:{value}:{err.line}: " if err.line else \
-                    f"{PROG}: -readconfig {value}: "
+                    location(PROG, "-readconfig", value)
                 errors.append((index, where + str(err)))
     return out, errors
 
@@ -515,7 +516,7 @@ def _config_locations(text: str, drives: Any) -> str:
     for r in drives.drives:
         if r.option.startswith("-readconfig "):
             where = r.option.removeprefix("-readconfig ").removesuffix(" (last)")
-            head = f"{PROG}: {r.option} {r.text}: "
+            head = location(PROG, r.option, r.text)
             if r.option.endswith(" (last)") and r.error is not None and \
                     r.error.stage.name == "PARSE":
                 text = text.replace(f"{head}{r.error.qemu_text}", f"{head}{r.error.message}")
