@@ -1,10 +1,12 @@
-"""block.c bdrv_open_inherit() for the drive's node, as far as it needs no file.
+"""block.c bdrv_open_inherit() for the drive's node, as far as the option string decides it.
 
 In QEMU's order: bdrv_fill_options() (a ``json:`` name becomes options,
 parse_json_protocol(); the driver name must be known), the file child
-(bdrv_open_child() -> the protocol node's bdrv_open_common()), then the drive's own node
+(bdrv_open_child() -> the protocol node's bdrv_open_common()), the format probe's header
+read (find_image_format(); only with check()'s header reader), then the drive's own node
 (bdrv_open_common(): its runtime options, node-name, discard), the format driver's own
-options and bdrv_open_inherit()'s check for options nobody used. The node graph below
+options and bdrv_open_inherit()'s check for options nobody used. What the host says
+when the file is opened is qdrive/frontend/_file_open.py's; the node graph below
 (children, backing files, each driver's derived tables) is qdrive/frontend/opentime.py's.
 """
 
@@ -146,7 +148,7 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
         rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
                                     PROTOCOL_PREFIXES)
     merged = _inherited_options(w, child)
-    _child_common(child, merged, name)
+    _child_common(child, name)
     _child_aio(w, child, merged)
     _child_driver_options(w, child, name, file_entry)
     w.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
@@ -165,8 +167,9 @@ def _inherited_options(w: Walk, child: dict[str, Entry]) -> dict[str, Entry]:
     return merged
 
 
-def _child_common(child: dict[str, Entry], merged: dict[str, Entry], name: str) -> None:
-    """The protocol node's own bdrv_open_common(): its file name, discard, node-name."""
+def _child_common(child: dict[str, Entry], name: str) -> None:
+    """The protocol node's own bdrv_open_common(): its file name, discard, node-name, then
+    file-posix's own options (block/file-posix.c raw_runtime_opts)."""
     if child.get("driver") and child["driver"].value in FILE_POSIX_DRIVERS and not name:
         # block.c bdrv_open_common(): file-posix drivers set bdrv_needs_filename
         driver = child["driver"].value
