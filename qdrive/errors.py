@@ -5,6 +5,8 @@
     QDriveError                    root of everything qdrive raises on purpose
     ├── DriveError(ValueError)     a -drive string QEMU would refuse
     │   └── DriveSyntaxError       refused while the string is tokenised (ids, 2008 items)
+    ├── DriveFieldError(ValueError)
+    │                              a Drive built in Python with a field of the wrong kind
     └── UnsupportedDialect(ValueError)
                                    an unknown dialect name
 
@@ -19,7 +21,8 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
 
-__all__ = ["QDriveError", "DriveError", "DriveSyntaxError", "UnsupportedDialect"]
+__all__ = ["QDriveError", "DriveError", "DriveSyntaxError", "DriveFieldError",
+           "UnsupportedDialect"]
 
 
 class QDriveError(Exception):
@@ -84,6 +87,22 @@ class DriveError(QDriveError, ValueError):
 
 class DriveSyntaxError(DriveError):
     """A drive refused while QEMU tokenises the option string."""
+
+
+class DriveFieldError(QDriveError, ValueError):
+    """A :class:`~qdrive.model.Drive` field given a value it cannot hold.
+
+    Raised when a Drive is built or evolved in Python (``Drive(interface="virtoi")``),
+    never for a -drive string: QEMU's own refusals of a string are :class:`DriveError`.
+    ``field`` is the attribute's name, ``value`` what was given, ``expected`` what the
+    field takes.
+    """
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"Drive.{field}: expected {expected}, got {value!r}")
 
 
 class UnsupportedDialect(QDriveError, ValueError):
