@@ -10,6 +10,7 @@ from __future__ import annotations
 import attrs
 
 from .flags import BdrvFlag, BdrvFlag2008, bdrv_flags, open_flag_names, open_flags
+from ..dialect import get as get_dialect
 from ..model import Aio, Drive, cache_triple
 
 __all__ = ["OpenPlan", "plan_open", "explain"]
@@ -39,7 +40,7 @@ class OpenPlan:
 def plan_open(drive: Drive) -> OpenPlan:
     """The OpenPlan for ``drive``. Pure: touches no file."""
     writeback, direct, no_flush = cache_triple(drive)
-    if drive.dialect == "qemu-0.9-sync":
+    if get_dialect(drive.dialect).legacy:
         # The seed: linux-aio only with O_DIRECT (cache=off), else posix-aio.
         aio = "native" if direct else "posix"
     else:

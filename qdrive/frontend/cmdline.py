@@ -31,6 +31,8 @@ from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_block
 from ._qdict import in_qdict_order
 from .devices import BLOCK_MODELS, prop_kind, properties
 from .objects import ObjectError, create_object, parse_object
+from ..dialect import get as get_dialect
+from ..errors import UnsupportedDialect
 
 __all__ = ["Phase", "OptionResult", "ArgvResult", "check_argv"]
 
@@ -191,7 +193,7 @@ class _State:
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,
-               policy: Any = None) -> ArgvResult:
+               policy: Any = None, dialect: str = "qemu-7.2") -> ArgvResult:
     """Judge a whole QEMU command line (with or without the program name).
 
     ``probe_files=False`` judges without opening any file (images, secret files, the
@@ -199,6 +201,8 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     ``policy`` (a trusted :class:`qdrive.Policy`) is applied to the drives as
     :func:`qdrive.check` does; an untrusted one raises ValueError: use
     :func:`qdrive.frontend.argv.check_argv`, which judges every option against its allow-list.
+    ``dialect``: the release dialect the drives are read in (its -blockdev, -device and
+    -object readers are 7.2's for every release).
     """
     from ._check import check
     from .results import _qemu_line
@@ -209,12 +213,15 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         # outside the allowed directories.
         raise ValueError("an untrusted policy judges a command line with "
                          "qdrive.frontend.argv.check_argv(argv, policy=...)")
+    if not get_dialect(dialect).command_line:
+        raise UnsupportedDialect(f"check_argv does not read {dialect} command lines")
     cmd = read_argv(argv)
     machine_type = cmd.machine
     tokens = _tokens(argv)
     drive_args, config_errors = _drive_args(tokens, probe_files)
     drives = check(drive_args, machine=str(_known_machine(machine_type)),
-                   probe_files=probe_files, snapshot=cmd.snapshot, policy=policy)
+                   probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
+                   dialect=dialect)
     st = _State()
     st.graph.touch_files = probe_files
     for index, message in config_errors:

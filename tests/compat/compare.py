@@ -13,6 +13,7 @@ from typing import Any
 import qdrive
 import qdrive.frontend.facts as qdrive_facts
 from qdrive import to_blockdev
+from qdrive.dialect import get as get_dialect
 from qdrive.frontend.argv import read_argv
 from qdrive.frontend.facts import query_block
 
@@ -51,8 +52,9 @@ def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
     extra: dict[str, Any] = dict(options) if dialect is None else {**options,
                                                                     "dialect": dialect}
     if isinstance(case, dict) and "argv" in case and \
-            extra.get("dialect", "qemu-7.2") == "qemu-7.2" and set(extra) <= {"dialect"}:
-        whole = qdrive.check_argv(case["argv"])
+            not get_dialect(extra.get("dialect", "qemu-7.2")).legacy and \
+            set(extra) <= {"dialect"}:
+        whole = qdrive.check_argv(case["argv"], dialect=extra.get("dialect", "qemu-7.2"))
         out_argv: dict[str, object] = {"accepted": whole.ok, "stderr": whole.qemu_stderr(PROG)}
         from qdrive.frontend import cmdfacts
 

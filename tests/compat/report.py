@@ -37,8 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--part", choices=corpus.PARTS, default="tuning",
                     help="for 10.0 and 11.1: the tuning slice (default), the held-back "
                     "slice (score it once, with --show 0), or all")
+    ap.add_argument("--recording", default=None, metavar="VERSION",
+                    help="score against another QEMU's recordings (default: the dialect's "
+                    "own, e.g. 10.0 for qemu-10.0): what a dialect misses on another QEMU")
     args = ap.parse_args(argv)
-    version = args.dialect.removeprefix("qemu-")
+    version = args.recording or args.dialect.removeprefix("qemu-")
     try:
         qemu = oracle.qemu(version)
         qdrive.check([], dialect=args.dialect)

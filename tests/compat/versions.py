@@ -3,9 +3,11 @@
     python -m tests.compat.versions [--base 7.2] [--other 10.0 ...] [--show N]
 
 For every corpus recorded by both versions, the cases whose verdict, message or facts
-differ (on the tuning slice unless ``--part`` says otherwise; the same measures as `make compat`, :data:`compare.NOISE` aside, and the board's
+differ (the same measures as `make compat`, :data:`compare.NOISE` aside, and the board's
 versioned machine name ``pc-i440fx-7.2`` read as ``pc-i440fx-N``), per corpus and per
-category, then the first N differing cases. This is what a dialect has to model.
+category, then the first N differing cases. This is what a dialect has to model. Only
+the tuning slice of 10.0 and 11.1 is read unless ``--part`` says otherwise (the
+held-back slice is scored once, see corpus.HELDBACK_VERSIONS).
 """
 
 from __future__ import annotations

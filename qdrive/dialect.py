@@ -1,0 +1,105 @@
+"""Dialects: which QEMU qdrive reads a drive as, each one frozen object of data.
+
+A dialect is the -drive code of one QEMU: its option table, the release and machine
+version it models, and the few places where its behaviour differs from the dialect it
+was measured against (each an attribute the stage that differs reads). The stages
+consult the object (``dialect.legacy``, ``dialect.size_syntax``, ...); nothing
+compares dialect names. Strings appear only at the edges: :func:`get` turns a name
+into its Dialect, ``Dialect.name`` is what is printed and stored in ``Drive.dialect``.
+
+Adding a QEMU release is a recording (fixtures/qemuXY/), its derived tables
+(grammar/qemu-X.Y/, `make tables`) and one entry in :data:`REGISTRY` saying how it
+differs (``attrs.evolve`` of the release before it); the
+differences and the QEMU changes behind them are listed in grammar/qemu-versions.md
+and in the README.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import attrs
+
+from .errors import UnsupportedDialect
+from .model import DEFAULT_DIALECT, DIALECTS
+from .options import OptionSpec, options_for
+from ._values import SizeSyntax
+
+__all__ = ["Dialect", "SizeSyntax", "JsonErrors", "get", "REGISTRY", "DEFAULT"]
+
+
+class JsonErrors(enum.Enum):
+    """How qobject/json-parser.c words a parse error of ``json:{...}``."""
+
+    PLAIN = "7.2"  # "JSON parse error, premature EOI"
+    # 11.1: the error names the token's line and column ("1:25: ") and the end of input
+    # is spelled out ("premature end of input").
+    LOCATED = "11.1"
+
+
+@attrs.frozen
+class Dialect:
+    """One QEMU's -drive code as data: tables, names and the overrides the stages consult.
+
+    ``version`` is the QEMU release modelled ((7, 2) for qemu-7.2); None for the patched
+    2008 block layer, which ``--dialect auto`` never chooses.
+    """
+
+    name: str
+    version: tuple[int, int] | None
+    description: str
+    legacy: bool = False  # the 2008 drive_init() parser (qdrive/frontend/dialects.py)
+    size_syntax: SizeSyntax = SizeSyntax.HEX_SUFFIX_DEPRECATED  # qemu_strtosz() (_values)
+    json_errors: JsonErrors = JsonErrors.PLAIN
+    # if=xen drives become xen-disk/xen-cdrom devices when the board starts; without a
+    # xen-bus (any non-Xen machine) qdev refuses them instead of the orphan check.
+    xen_devices: bool = False
+    # qdrive's -blockdev translation was verified by starting this QEMU with it (7.2's
+    # recordings only, so far); check_argv() reads its whole command lines.
+    translatable: bool = True
+    command_line: bool = True
+
+    @property
+    def options(self) -> Mapping[str, OptionSpec]:
+        """The -drive option table (options.py): the 2008 one for the legacy parser."""
+        return options_for(self.name)
+
+    @property
+    def machine_version(self) -> str | None:
+        """The board version of its pc machine (``pc-i440fx-10.0``), None for 2008's."""
+        return None if self.version is None else f"{self.version[0]}.{self.version[1]}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_QEMU_72 = Dialect("qemu-7.2", (7, 2), "QEMU 7.2 (Debian 12)")
+_QEMU_100 = attrs.evolve(
+    _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
+    size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False)
+_QEMU_111 = attrs.evolve(
+    _QEMU_100, name="qemu-11.1", version=(11, 1), description="QEMU 11.1 (Debian sid)",
+    json_errors=JsonErrors.LOCATED)
+_QEMU_2008 = Dialect("qemu-0.9-sync", None, "QEMU 0.9 (2008) with the seed's sync= patch",
+                     legacy=True, translatable=False, command_line=False)
+
+REGISTRY: Mapping[str, Dialect] = MappingProxyType(
+    {d.name: d for d in (_QEMU_72, _QEMU_100, _QEMU_111, _QEMU_2008)})
+DEFAULT = REGISTRY[DEFAULT_DIALECT]
+assert tuple(REGISTRY) == DIALECTS, "model.DIALECTS and the registry name the same dialects"
+
+
+def get(name: str | Dialect) -> Dialect:
+    """The Dialect called ``name`` (a Dialect is returned as it is).
+
+    Raises :class:`UnsupportedDialect` for a name qdrive does not know; ``auto`` is
+    resolved before this (qdrive.frontend.autodialect), it is not a dialect.
+    """
+    if isinstance(name, Dialect):
+        return name
+    found = REGISTRY.get(name)
+    if found is None:
+        raise UnsupportedDialect(f"unknown dialect {name!r}; qdrive knows {', '.join(REGISTRY)}")
+    return found
