@@ -60,6 +60,13 @@ class Dialect:
     # recordings only, so far); check_argv() reads its whole command lines.
     translatable: bool = True
     command_line: bool = True
+    # The versioned machine types (pc-i440fx-X.Y, pc-q35-X.Y) it no longer has, and those
+    # it warns are deprecated: both up to and including the version given; None: not
+    # modelled (7.2's few old-machine warnings are not). QEMU 9.1 set the policy
+    # (include/hw/boards.h MACHINE_VER_DEPRECATION/DELETION): deprecated after 3 years,
+    # deleted after 6; 10.0 still had the older machines 9.1 had not deleted by hand.
+    machines_removed_through: tuple[int, int] | None = None
+    machines_deprecated_through: tuple[int, int] | None = None
 
     @property
     def options(self) -> Mapping[str, OptionSpec]:
@@ -71,6 +78,21 @@ class Dialect:
         """The board version of its pc machine (``pc-i440fx-10.0``), None for 2008's."""
         return None if self.version is None else f"{self.version[0]}.{self.version[1]}"
 
+    def machine_status(self, name: str) -> str | None:
+        """``removed`` or ``deprecated`` for a versioned pc machine this QEMU no longer
+        has or warns about (``pc-i440fx-2.12``), None otherwise or when not modelled."""
+        head, _, version = name.rpartition("-")
+        major, dot, minor = version.partition(".")
+        if head not in ("pc-i440fx", "pc-q35") or not dot or not (major + minor).isdigit():
+            return None
+        v = (int(major), int(minor))
+        if self.machines_removed_through is not None and v <= self.machines_removed_through:
+            return "removed"
+        if self.machines_deprecated_through is not None and \
+                v <= self.machines_deprecated_through:
+            return "deprecated"
+        return None
+
     def __str__(self) -> str:
         return self.name
 
@@ -78,10 +100,12 @@ class Dialect:
 _QEMU_72 = Dialect("qemu-7.2", (7, 2), "QEMU 7.2 (Debian 12)")
 _QEMU_100 = attrs.evolve(
     _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
-    size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False)
+    size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False,
+    machines_removed_through=(2, 3), machines_deprecated_through=(7, 0))
 _QEMU_111 = attrs.evolve(
     _QEMU_100, name="qemu-11.1", version=(11, 1), description="QEMU 11.1 (Debian sid)",
-    json_errors=JsonErrors.LOCATED)
+    json_errors=JsonErrors.LOCATED,
+    machines_removed_through=(5, 1), machines_deprecated_through=(8, 1))
 _QEMU_2008 = Dialect("qemu-0.9-sync", None, "QEMU 0.9 (2008) with the seed's sync= patch",
                      legacy=True, translatable=False, command_line=False)
 

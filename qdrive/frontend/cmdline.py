@@ -31,6 +31,7 @@ from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_block
 from ._qdict import in_qdict_order
 from .devices import BLOCK_MODELS, prop_kind, properties
 from .objects import ObjectError, create_object, parse_object
+from ..dialect import Dialect
 from ..dialect import get as get_dialect
 from ..errors import UnsupportedDialect
 
@@ -213,12 +214,14 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         # outside the allowed directories.
         raise ValueError("an untrusted policy judges a command line with "
                          "qdrive.frontend.argv.check_argv(argv, policy=...)")
-    if not get_dialect(dialect).command_line:
+    chosen = get_dialect(dialect)
+    if not chosen.command_line:
         raise UnsupportedDialect(f"check_argv does not read {dialect} command lines")
     cmd = read_argv(argv)
     machine_type = cmd.machine
     tokens = _tokens(argv)
     drive_args, config_errors = _drive_args(tokens, probe_files)
+    lifecycle = _machine_lifecycle(machine_type, chosen)
     drives = check(drive_args, machine=str(_known_machine(machine_type)),
                    probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
                    dialect=dialect)
@@ -226,6 +229,8 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     st.graph.touch_files = probe_files
     for index, message in config_errors:
         st.events.append(_Event(Phase.PARSE, index, message, True))
+    if lifecycle is not None:
+        st.events.append(lifecycle)
     parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
     drive_at: list[int] = []
     machine_props: dict[str, str] = {}
@@ -462,6 +467,25 @@ def _config_drives(path: str, probe_files: bool) -> int:
     from .readconfig import read_config
 
     return sum(1 for s in read_config(path)[0] if s.group == "drive") if probe_files else 0
+
+
+def _machine_lifecycle(name: str, dialect: Dialect) -> _Event | None:
+    """A versioned machine the dialect's QEMU deleted or deprecated (Dialect.machine_status).
+
+    system/vl.c select_machine() runs once the options are parsed, before any object or
+    drive is created: an unknown machine stops QEMU there; a deprecated one is warned
+    about (machine_class->deprecation_reason) and QEMU goes on.
+    """
+    status = dialect.machine_status(name)
+    if status is None:
+        return None
+    after_parsing = 1 << 30  # after every option's parse-time event
+    if status == "removed":
+        return _Event(Phase.PARSE, after_parsing, f'{PROG}: unsupported machine type: "{name}"'
+                      "\nUse -machine help to list supported machines", True)
+    return _Event(Phase.PARSE, after_parsing, f"{PROG}: warning: Machine type '{name}' is "
+                  "deprecated: machines more than 3 years old are subject to deletion after "
+                  "6 years", False)
 
 
 def _known_machine(name: str, strict: bool = False) -> str | bool:

@@ -172,13 +172,15 @@ def key(row: dict) -> tuple[str, ...]:
     return tuple(row["drives"] if "drives" in row else ["ARGV", *row["argv"]])
 
 
-def differences(rows: list[dict]) -> list[tuple[dict, dict, list[str]]]:
-    """(recorded, ours, categories) for every case that disagrees; cwd = images dir."""
+def differences(rows: list[dict], dialect: str | None = None
+                ) -> list[tuple[dict, dict, list[str]]]:
+    """(recorded, ours, categories) for every case that disagrees; cwd = images dir;
+    qdrive is asked in ``dialect`` (qemu-7.2 by default)."""
     out = []
     for row in rows:
         case = {k: row[k] for k in ("drives", "argv") if k in row}
         with oracle.case_files(Path.cwd(), row.get("files", {})):
-            got, want = ours(case), verdict(row)
+            got, want = ours(case, dialect), verdict(row)
         bad = disagreements(want, got)
         if bad:
             out.append((want | case, got, bad))
