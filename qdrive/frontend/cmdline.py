@@ -34,6 +34,7 @@ from .objects import ObjectError, create_object, parse_object
 from ..dialect import Dialect
 from ..dialect import get as get_dialect
 from ..errors import UnsupportedDialect
+from ..model import DEFAULT_DIALECT
 
 __all__ = ["Phase", "OptionResult", "ArgvResult", "check_argv"]
 
@@ -194,7 +195,7 @@ class _State:
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,
-               policy: Any = None, dialect: str = "qemu-7.2") -> ArgvResult:
+               policy: Any = None, dialect: str = DEFAULT_DIALECT) -> ArgvResult:
     """Judge a whole QEMU command line (with or without the program name).
 
     ``probe_files=False`` judges without opening any file (images, secret files, the
