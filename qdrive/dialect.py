@@ -24,7 +24,7 @@ import attrs
 
 from .errors import UnsupportedDialect
 from .model import DEFAULT_DIALECT, DIALECTS
-from .options import OptionSpec, options_for
+from .options import Kind, OptionSpec, options_for
 from ._values import SizeSyntax
 
 __all__ = ["Dialect", "SizeSyntax", "JsonErrors", "get", "REGISTRY", "DEFAULT"]
@@ -67,6 +67,10 @@ class Dialect:
     # deleted after 6; 10.0 still had the older machines 9.1 had not deleted by hand.
     machines_removed_through: tuple[int, int] | None = None
     machines_deprecated_through: tuple[int, int] | None = None
+    # Runtime options the release's drivers read beyond 7.2's tables, by driver ("*": every
+    # node, block.c bdrv_runtime_opts), as the derived tables' diff lists them
+    # (grammar/qemu-versions.md, "option ... added").
+    new_options: Mapping[str, Mapping[str, Kind]] = MappingProxyType({})
 
     @property
     def options(self) -> Mapping[str, OptionSpec]:
@@ -77,6 +81,10 @@ class Dialect:
     def machine_version(self) -> str | None:
         """The board version of its pc machine (``pc-i440fx-10.0``), None for 2008's."""
         return None if self.version is None else f"{self.version[0]}.{self.version[1]}"
+
+    def options_added(self, driver: str) -> Mapping[str, Kind]:
+        """The options a ``driver`` node reads in this release and not in 7.2's tables."""
+        return {**self.new_options.get("*", {}), **self.new_options.get(driver, {})}
 
     def machine_status(self, name: str) -> str | None:
         """``removed`` or ``deprecated`` for a versioned pc machine this QEMU no longer
@@ -101,7 +109,10 @@ _QEMU_72 = Dialect("qemu-7.2", (7, 2), "QEMU 7.2 (Debian 12)")
 _QEMU_100 = attrs.evolve(
     _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
     size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False,
-    machines_removed_through=(2, 3), machines_deprecated_through=(7, 0))
+    machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
+    # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)
+    new_options=MappingProxyType({"*": {"active": Kind.BOOL},
+                                  "qcow2": {"discard-no-unref": Kind.BOOL}}))
 _QEMU_111 = attrs.evolve(
     _QEMU_100, name="qemu-11.1", version=(11, 1), description="QEMU 11.1 (Debian sid)",
     json_errors=JsonErrors.LOCATED,

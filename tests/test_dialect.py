@@ -81,6 +81,16 @@ def test_json_errors() -> None:
                                                   "JSON parse error, stray '\"'")
 
 
+def test_options_a_release_added() -> None:
+    for text, option in (("file=a.qcow2,format=qcow2,discard-no-unref=on", "discard-no-unref"),
+                         ("file=b.img,format=raw,active=on", "active")):
+        assert f"does not support the option '{option}'" in _error(text, "qemu-7.2")
+        assert _error(text, "qemu-10.0") == _error(text, "qemu-11.1") == ""
+    assert _error("file=b.img,format=raw,active=x", "qemu-10.0") == \
+        "Parameter 'active' expects 'on' or 'off'"
+    assert dict(dialect.get("qemu-7.2").options_added("qcow2")) == {}
+
+
 def test_machine_lifecycle() -> None:
     d10, d11 = dialect.get("qemu-10.0"), dialect.get("qemu-11.1")
     assert [d10.machine_status(m) for m in ("pc-i440fx-2.1", "pc-i440fx-2.12", "pc-q35-7.0",

@@ -505,7 +505,8 @@ class _Run:
         """The format driver's own options, then QEMU's check for unused ones."""
         taken = TABLE_KEYS
         info = opentime.driver_info(driver)
-        kinds = FORMAT_KEYS.get(driver) or opentime.kinds(info)
+        kinds = {**(FORMAT_KEYS.get(driver) or opentime.kinds(info)),
+                 **self.dialect.options_added(driver)}  # a later release's new options
         # block/raw-format.c raw_open() reads offset/size before it looks for its file
         # child; the other format drivers look for the child first.
         if self.no_file_child is not None and not opentime.has_file_child(info):
