@@ -71,6 +71,12 @@ class Dialect:
     # node, block.c bdrv_runtime_opts), as the derived tables' diff lists them
     # (grammar/qemu-versions.md, "option ... added").
     new_options: Mapping[str, Mapping[str, Kind]] = MappingProxyType({})
+    # A -readconfig file's parse-time error (an unknown group, a bad or duplicate id) is
+    # located at its line (``prog:FILE:LINE: ``, 7.2) or at the -readconfig option with
+    # the whole message and its hint (``prog: -readconfig FILE: ``, seen in 10.0 and 11.1).
+    config_errors_at_line: bool = True
+    # -device properties a release no longer has, by model (7.2's device table has them).
+    removed_properties: Mapping[str, frozenset[str]] = MappingProxyType({})
 
     @property
     def options(self) -> Mapping[str, OptionSpec]:
@@ -112,7 +118,10 @@ _QEMU_100 = attrs.evolve(
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)
     new_options=MappingProxyType({"*": {"active": Kind.BOOL},
-                                  "qcow2": {"discard-no-unref": Kind.BOOL}}))
+                                  "qcow2": {"discard-no-unref": Kind.BOOL}}),
+    # virtio-blk's legacy SCSI passthrough property "scsi" is gone (hw/block/virtio-blk.c)
+    removed_properties=MappingProxyType({"virtio-blk-pci": frozenset({"scsi"})}),
+    config_errors_at_line=False)
 _QEMU_111 = attrs.evolve(
     _QEMU_100, name="qemu-11.1", version=(11, 1), description="QEMU 11.1 (Debian sid)",
     json_errors=JsonErrors.LOCATED,

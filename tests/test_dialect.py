@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import attrs
 import pytest
 
@@ -110,6 +113,33 @@ def test_machine_lifecycle() -> None:
     assert qdrive.check_argv(argv, probe_files=False).qemu_stderr() == ""
     with pytest.raises(qdrive.UnsupportedDialect):
         qdrive.check_argv(argv, probe_files=False, dialect="qemu-0.9-sync")
+
+
+def test_removed_device_property() -> None:
+    argv = ["-drive", "file=d.img,format=raw,if=none,id=d0", "-device",
+            "virtio-blk-pci,drive=d0,scsi=off"]
+    assert qdrive.check_argv(argv, probe_files=False).ok
+    new = qdrive.check_argv(argv, probe_files=False, dialect="qemu-10.0")
+    assert not new.ok and new.qemu_stderr().endswith(
+        "-device virtio-blk-pci,drive=d0,scsi=off: Property 'virtio-blk-pci.scsi' not found")
+
+
+def test_readconfig_errors_are_located_at_the_option(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vm.cfg").write_text('[drive "d0"]\n  file = "a.img"\n\n'
+                                     '[drive "1bad"]\n  file = "b.img"\n')
+    (tmp_path / "dup.cfg").write_text('[drive "d0"]\n  file = "a.img"\n[drive "d0"]\n')
+    old = [qdrive.check_argv(["-readconfig", f]).qemu_stderr() for f in ("vm.cfg", "dup.cfg")]
+    new = [qdrive.check_argv(["-readconfig", f], dialect="qemu-11.1").qemu_stderr()
+           for f in ("vm.cfg", "dup.cfg")]
+    assert [re.sub(r":\d+: ", ":LINE: ", o) for o in old] == [
+        "qemu-system-x86_64:vm.cfg:LINE: Parameter 'id' expects an identifier",
+        "qemu-system-x86_64:dup.cfg:LINE: Duplicate ID 'd0' for drive"]
+    assert new == ["qemu-system-x86_64: -readconfig vm.cfg: Parameter 'id' expects an "
+                   "identifier\nIdentifiers consist of letters, digits, '-', '.', '_', "
+                   "starting with a letter.",
+                   "qemu-system-x86_64: -readconfig dup.cfg: Duplicate ID 'd0' for drive"]
 
 
 def test_stages_read_the_dialect_not_its_name() -> None:

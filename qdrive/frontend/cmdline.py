@@ -31,7 +31,7 @@ from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_block
 from ._qdict import in_qdict_order
 from .devices import BLOCK_MODELS, prop_kind, properties
 from .objects import ObjectError, create_object, parse_object
-from ..dialect import Dialect
+from ..dialect import DEFAULT, Dialect
 from ..dialect import get as get_dialect
 from ..errors import UnsupportedDialect
 from ..model import DEFAULT_DIALECT
@@ -183,6 +183,7 @@ class _State:
     node_devices: list[tuple[str, dict[str, str], Node]] = attrs.Factory(list)
     flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
+    dialect: Dialect = DEFAULT  # the release whose devices are read (its removed properties)
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
              text: str | None = None) -> None:
@@ -221,12 +222,12 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     cmd = read_argv(argv)
     machine_type = cmd.machine
     tokens = _tokens(argv)
-    drive_args, config_errors = _drive_args(tokens, probe_files)
+    drive_args, config_errors = _drive_args(tokens, probe_files, chosen)
     lifecycle = _machine_lifecycle(machine_type, chosen)
     drives = check(drive_args, machine=str(_known_machine(machine_type)),
                    probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
                    dialect=dialect)
-    st = _State()
+    st = _State(dialect=chosen)
     st.graph.touch_files = probe_files
     for index, message in config_errors:
         st.events.append(_Event(Phase.PARSE, index, message, True))
@@ -435,10 +436,11 @@ def _backing_lock(st: _State, name: str, owner: object) -> str:
     return f"Could not open backing file: {problem}" if problem else ""
 
 
-def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool
-                ) -> tuple[list[Any], list[tuple[int, str]]]:
+def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool,
+                dialect: Dialect = DEFAULT) -> tuple[list[Any], list[tuple[int, str]]]:
     """The drives in QEMU's order (-drive, shorthands, -readconfig [drive] sections) and
-    the config files' errors (parse time, located ``prog:FILE:LINE:``)."""
+    the config files' errors (parse time, located ``prog:FILE:LINE:`` or, as the dialect
+    says, at the option: Dialect.config_errors_at_line)."""
     from ._check import DriveArg
 
     out: list[Any] = []
@@ -458,8 +460,8 @@ def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool
                              (" (last)" if s.line == last else ""))
                     for s in sections if s.group == "drive"]
             if err is not None:
-                where = f"{PROG}:{value}:{err.line}: " if err.line else \
-                    f"{PROG}: -readconfig {value}: "
+                where = f"{PROG}:{value}:{err.line}: " if err.line and \
+                    dialect.config_errors_at_line else f"{PROG}: -readconfig {value}: "
                 errors.append((index, where + str(err)))
     return out, errors
 
@@ -512,7 +514,7 @@ def _machine_props(value: str) -> dict[str, str]:
 
 def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) -> None:
     """The drives' own verdict, split into QEMU's phases."""
-    text = _config_locations(drives.qemu_stderr(PROG), drives)
+    text = _config_locations(drives.qemu_stderr(PROG), drives, st.dialect)
     first = drives.first_error
     if first is None:
         if text:
@@ -522,7 +524,7 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
     from ..diagnostics import Stage
 
     n = drives.drives.index(r)
-    line = _config_locations(qemu_line(err, r, PROG), drives)
+    line = _config_locations(qemu_line(err, r, PROG), drives, st.dialect)
     before, _, _ = text.partition(line) if line in text else ("", "", "")
     err_text = text[len(before):]
     if before.strip():
@@ -542,12 +544,18 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
         st.results[idx] = attrs.evolve(st.results[idx], error=err.qemu_text)
 
 
-def _config_locations(text: str, drives: Any) -> str:
-    """A -readconfig drive's messages are located at its section (``prog:FILE:LINE: ``)."""
+def _config_locations(text: str, drives: Any, dialect: Dialect = DEFAULT) -> str:
+    """A -readconfig drive's messages are located at its section (``prog:FILE:LINE: ``);
+    its parse-time error at the option instead when the dialect says so."""
     for r in drives.drives:
         if r.option.startswith("-readconfig "):
             where = r.option.removeprefix("-readconfig ").removesuffix(" (last)")
             head = f"{PROG}: {r.option} {r.text}: "
+            if not dialect.config_errors_at_line and r.error is not None and \
+                    r.error.stage.name == "PARSE":
+                name = where.rpartition(":")[0]
+                text = text.replace(head, f"{PROG}: -readconfig {name}: ")
+                continue
             if r.option.endswith(" (last)") and r.error is not None and \
                     r.error.stage.name == "PARSE":
                 text = text.replace(f"{head}{r.error.qemu_text}", f"{head}{r.error.message}")
@@ -736,7 +744,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         st.named_buses.update({props["id"], f"{props['id']}.0"})
     if model not in BLOCK_MODELS:
         return
-    known = properties(model)
+    known = properties(model) - st.dialect.removed_properties.get(model, frozenset())
     ordered = in_qdict_order(props) if not text.startswith("{") else list(props)
     for key in ordered:
         value = props[key]
