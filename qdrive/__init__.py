@@ -122,7 +122,7 @@ def open(drive: Drive | _OpenPlan | str, *, backend: str | None = None,  # noqa:
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,
-               policy: Policy | None = None) -> ArgvResult:
+               policy: Policy | None = None, dialect: str = DEFAULT_DIALECT) -> ArgvResult:
     """Judge a whole QEMU command line: -drive, -blockdev, -device, -object, -machine.
 
     Returns an :class:`ArgvResult`: one verdict per option (options qdrive does not
@@ -131,7 +131,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     """
     from .frontend.cmdline import check_argv as _check_argv
 
-    return _check_argv(argv, probe_files, policy)
+    return _check_argv(argv, probe_files, policy, dialect)
 
 
 def __getattr__(name: str) -> object:

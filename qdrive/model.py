@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 DEFAULT_DIALECT = "qemu-7.2"
-DIALECTS = ("qemu-7.2", "qemu-0.9-sync")
+DIALECTS = ("qemu-7.2", "qemu-10.0", "qemu-11.1", "qemu-0.9-sync")
 
 
 class Interface(enum.StrEnum):

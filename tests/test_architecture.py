@@ -22,7 +22,7 @@ import qdrive
 
 ROOT = Path(qdrive.__file__).resolve().parent
 CORE = {"qdrive.errors", "qdrive.diagnostics", "qdrive.model", "qdrive.options",
-        "qdrive._values", "qdrive.probe", "qdrive._aliases", "qdrive.grammar"}
+        "qdrive.dialect", "qdrive._values", "qdrive.probe", "qdrive._aliases", "qdrive.grammar"}
 BOTH_WINGS = {"qdrive", "qdrive.cli", "qdrive.__main__"}  # and qdrive.bench.*
 
 

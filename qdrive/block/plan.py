@@ -12,6 +12,7 @@ import enum
 import attrs
 
 from .flags import BdrvFlag, BdrvFlag2008, bdrv_flags, open_flag_names, open_flags
+from ..dialect import get as get_dialect
 from ..model import Aio, DetectZeroes, Discard, Drive, ErrorAction, cache_triple
 
 __all__ = ["OpenPlan", "BackendName", "Locking", "plan_open", "explain"]
@@ -66,7 +67,7 @@ class OpenPlan:
 def plan_open(drive: Drive) -> OpenPlan:
     """The OpenPlan for ``drive``. Pure: touches no file."""
     writeback, direct, no_flush = cache_triple(drive)
-    if drive.dialect == "qemu-0.9-sync":
+    if get_dialect(drive.dialect).legacy:
         # The seed: linux-aio only with O_DIRECT (cache=off), else posix-aio.
         aio = BackendName.NATIVE if direct else BackendName.POSIX
     else:

@@ -19,11 +19,13 @@ from ._board import board_problems
 from ._conversion import Conversion
 from ._convert import convert_72
 from ..diagnostics import Diagnostic, Severity, Span, Stage
-from ..errors import DriveError, UnsupportedDialect
+from ..dialect import DEFAULT, Dialect
+from ..dialect import get as get_dialect
+from ..errors import DriveError
 from . import hostprobe
 from .formats import header_problem
 from ..options import FILE_POSIX_DRIVERS
-from ..model import DEFAULT_DIALECT, DIALECTS, Drive, Interface
+from ..model import DEFAULT_DIALECT, Drive, Interface
 from .placement import Machine, Slots, device_id
 from .placement import machine as get_machine
 from .policy import Policy
@@ -38,26 +40,26 @@ if TYPE_CHECKING:
 __all__ = ["parse_drive", "check", "DriveArg", "check_drives", "new_guard"]
 
 
-def _dialect(name: str) -> str:
-    if name not in DIALECTS:
-        raise UnsupportedDialect(f"unknown dialect {name!r}; qdrive knows {', '.join(DIALECTS)}")
-    return name
+def _dialect(name: str | Dialect) -> Dialect:
+    """The Dialect for a name, ``auto`` read from the qemu-system-x86_64 on PATH."""
+    if name == "auto":
+        from .autodialect import auto_dialect
+
+        name = auto_dialect().dialect
+    return get_dialect(name)
 
 
-def parse_drive(text: str, *, dialect: str = DEFAULT_DIALECT) -> Drive:
+def parse_drive(text: str, *, dialect: str | Dialect = DEFAULT_DIALECT) -> Drive:
     """Read one -drive option string exactly as QEMU would; the string alone decides.
 
     Returns the :class:`Drive`, or raises :class:`DriveError` with QEMU's message
     and the span of the offending option. No file is touched. ``dialect="auto"`` reads
     the dialect from the qemu-system-x86_64 on PATH (once; see qdrive.frontend.autodialect).
     """
-    if dialect == "auto":
-        from .autodialect import auto_dialect
-
-        dialect = auto_dialect().dialect
-    if _dialect(dialect) != DEFAULT_DIALECT:
+    chosen = _dialect(dialect)
+    if chosen.legacy:
         return dialects.parse_2008(text)
-    conv = convert_72(text, tokenize(text), Interface.IDE)
+    conv = convert_72(text, tokenize(text), Interface.IDE, dialect=chosen)
     if conv.error is not None:
         raise DriveError.of(text, conv.error, tuple(conv.warnings))
     assert conv.drive is not None
@@ -92,7 +94,8 @@ class DriveArg:
 
 
 def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
-          dialect: str = DEFAULT_DIALECT, machine: str = "pc", probe_files: bool = True,
+          dialect: str | Dialect = DEFAULT_DIALECT, machine: str = "pc",
+          probe_files: bool = True,
           snapshot: bool = False, policy: Policy | None = None,
           qemu_user: int | str | None = None,
           hand_off: bool | str = False) -> CheckResult:
@@ -117,18 +120,16 @@ def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
     """
     given = [drives] if isinstance(drives, str | Drive | DriveArg) else list(drives)
     args = [d if isinstance(d, DriveArg) else DriveArg(str(d)) for d in given]
-    if dialect == "auto":
-        from .autodialect import auto_dialect
-
-        dialect = auto_dialect().dialect
-    if _dialect(dialect) != DEFAULT_DIALECT:
+    chosen = _dialect(dialect)
+    if chosen.legacy:
         if policy is not None and policy.untrusted_input:
-            raise ValueError("the untrusted policy judges the qemu-7.2 dialect only")
-        return CheckResult(dialect, tuple(dialects.check_2008([a.text for a in args])))
+            raise ValueError(f"the untrusted policy does not judge the {chosen} dialect")
+        return CheckResult(chosen.name, tuple(dialects.check_2008([a.text for a in args])))
     guard = new_guard(policy, probe_files, hand_off)
     try:
         result, files = check_drives(args, machine=machine, probe_files=probe_files,
-                                     snapshot=snapshot, guard=guard, qemu_user=qemu_user)
+                                     snapshot=snapshot, guard=guard, qemu_user=qemu_user,
+                                     dialect=chosen)
         if guard is not None and hand_off and result.ok:
             from .policy._handoff import FdSets, HandOff, drive_args
 
@@ -161,32 +162,34 @@ def new_guard(policy: Policy | None, probe_files: bool, hand_off: bool | str) ->
 
 def check_drives(args: Sequence[DriveArg], *, machine: str, probe_files: bool,
                  snapshot: bool, guard: Guard | None,
-                 qemu_user: int | str | None = None
+                 qemu_user: int | str | None = None, dialect: Dialect = DEFAULT
                  ) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
-    """check() for qemu-7.2 with a guard already made: the result and, per drive, the
-    files the guard keeps open for it (empty without a guard)."""
+    """check() for a release dialect (qemu-7.2 by default) with a guard already made: the
+    result and, per drive, the files the guard keeps open for it (empty without a guard)."""
     board = get_machine(machine)
     slots = Slots(board)
     items = [a.items(snapshot) for a in args]
     user = hostprobe.QemuUser.of(qemu_user) if qemu_user is not None else None
-    done = [_one(a, its, slots, board, probe_files, guard, user)
+    done = [_one(a, its, slots, board, probe_files, guard, user, dialect)
             for a, its in zip(args, items, strict=True)]
     results = _duplicate_ids([r for r, _ in done], items)
     results = _device_names(results)
     ids = None if guard is None else [(f[0].st.st_dev, f[0].st.st_ino) if f else None
                                       for _, f in done]
-    result = CheckResult(DEFAULT_DIALECT, tuple(board_problems(results, board, probe_files,
-                                                               ids)))
+    result = CheckResult(dialect.name, tuple(board_problems(results, board, probe_files, ids,
+                                                            dialect)))
     return result, [f for _, f in done]
 
 
 def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
          probe_files: bool, guard: Guard | None,
-         user: hostprobe.QemuUser | None = None) -> tuple[DriveResult, tuple[Opened, ...]]:
+         user: hostprobe.QemuUser | None = None, dialect: Dialect = DEFAULT
+         ) -> tuple[DriveResult, tuple[Opened, ...]]:
     text = arg.text
     # Under an untrusted policy nothing is opened by name: the guard reads descriptors.
     by_name = probe_files and guard is None
-    conv = convert_72(text, items, board.default_if, slots.place, probe=by_name)
+    conv = convert_72(text, items, board.default_if, slots.place, probe=by_name,
+                      dialect=dialect)
     found = _probe_once(items) if by_name else None
     if found is not None and found.exists and not found.error:
         # Unknown-option checks name the probed format, children and raw's offset/size
@@ -194,7 +197,7 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
         slots.last = None
         fmt = found.format if conv.format_probed and found.format else "raw"
         conv = convert_72(text, items, board.default_if, slots.place, fmt, image=found,
-                          probe=True)
+                          probe=True, dialect=dialect)
     refusal = None
     files: tuple[Opened, ...] = ()
     # The policy speaks for every error from bdrv_fill_options() on: QEMU may open a file

@@ -21,6 +21,7 @@ from ._conversion import Conversion
 from ._qdict import Entry, qdict_order
 from . import fastpath, jsonname, opentime
 from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
+from ..dialect import DEFAULT, Dialect, JsonErrors
 from ..model import (
     CACHE_MODES, Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media,
 )
@@ -40,6 +41,7 @@ from ..options import (
     Kind,
 )
 from .._values import (
+    SizeSyntax,
     ValueProblem,
     id_wellformed,
     is_true,
@@ -61,31 +63,37 @@ Placer = Callable[[Interface, int, int, int, Span], tuple[int, int]]
 
 def convert_72(text: str, items: list[RawOption], default_if: Interface,
                place: Placer | None = None, assume_format: str = "raw",
-               image: ProbeResult | None = None, probe: bool = False) -> Conversion:
+               image: ProbeResult | None = None, probe: bool = False,
+               dialect: Dialect = DEFAULT) -> Conversion:
     """Run QEMU 7.2's -drive checks over ``items``; never raises.
 
     ``assume_format`` is the format probing would pick when the drive names none
     (check() passes what it found in the file; the string alone suggests raw).
     ``image`` is the image's header when check() probed it (its backing file name,
     its size); None keeps the verdict to what the string alone decides. ``probe``
-    lets the node graph read the headers of the images its children name.
+    lets the node graph read the headers of the images its children name. ``dialect``
+    (a release dialect) is the QEMU whose overrides apply: its size syntax and JSON
+    error words; the Drive carries its name.
     """
     place = place or rules.place_alone
     # The shortcut judges the string alone: with an image header or children to read,
     # the node graph (frontend/opentime.py) may find what a plain string cannot say.
     fast = fastpath.convert(text, items, default_if, place) if image is None and not probe \
         else None
-    if fast is not None:  # a plain drive: the walk could only agree
-        return fast
-    return walk_72(text, items, default_if, place, assume_format, image, probe)
+    conv = fast or walk_72(text, items, default_if, place, assume_format, image, probe, dialect)
+    if conv.drive is not None and conv.drive.dialect != dialect.name:
+        conv.drive = attrs.evolve(conv.drive, dialect=dialect.name)
+    return conv
 
 
 def walk_72(text: str, items: list[RawOption], default_if: Interface,
             place: Placer | None = None, assume_format: str = "raw",
-            image: ProbeResult | None = None, probe: bool = False) -> Conversion:
+            image: ProbeResult | None = None, probe: bool = False,
+            dialect: Dialect = DEFAULT) -> Conversion:
     """convert_72 without the plain-drive shortcut: every check, in QEMU's order."""
     conv = Conversion(text, items=items)
     run = _Run(conv, default_if, place or rules.place_alone, assume_format)
+    run.dialect = dialect
     run.image = image
     run.probe = probe
     try:
@@ -118,6 +126,7 @@ class _Run:
         self.image: ProbeResult | None = None  # the header check() read, if it probed
         self.probe = False  # children's images may be read (check(probe_files=True))
         self.json_file_ref: Entry | None = None  # json:{"file": "node"}
+        self.dialect = DEFAULT  # the QEMU whose overrides apply (qdrive/dialect.py)
 
     # -- util/qemu-option.c opts_parse() -------------------------------------------------
     def parse_stage(self) -> None:
@@ -378,7 +387,8 @@ class _Run:
         if entry is None or not entry.value.startswith(jsonname.PREFIX):
             return
         try:
-            parsed = jsonname.parse(entry.value)
+            parsed = jsonname.parse(entry.value,
+                                    located=self.dialect.json_errors is JsonErrors.LOCATED)
         except jsonname.JsonNameError as e:
             raise error("json-name", str(e), entry.span, Stage.FILL) from None
         del self.qdict["file"]
@@ -495,7 +505,8 @@ class _Run:
         """The format driver's own options, then QEMU's check for unused ones."""
         taken = TABLE_KEYS
         info = opentime.driver_info(driver)
-        kinds = FORMAT_KEYS.get(driver) or opentime.kinds(info)
+        kinds = {**(FORMAT_KEYS.get(driver) or opentime.kinds(info)),
+                 **self.dialect.options_added(driver)}  # a later release's new options
         # block/raw-format.c raw_open() reads offset/size before it looks for its file
         # child; the other format drivers look for the child first.
         if self.no_file_child is not None and not opentime.has_file_child(info):
@@ -509,7 +520,7 @@ class _Run:
         for key in sorted(rest, key=lambda k: (qdict_order(k), -rest[k].seq)):
             if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)):
                 values[key] = _typed(key, rest[key], kinds[key], Stage.NODE,
-                                     self.conv.warnings)
+                                     self.conv.warnings, self.dialect.size_syntax)
                 rules.check_format_choice(driver, key, rest[key])
         if self.no_file_child is not None:
             self._missing_file_child()
@@ -573,15 +584,17 @@ def _discard(entry: Entry, stage: Stage) -> Discard:
 
 
 def _typed(key: str, entry: Entry, kind: Kind, stage: Stage,
-           warnings: list[Diagnostic] | None = None) -> object:
-    """A value read as QEMU reads ``kind``; a size's deprecation warning goes to ``warnings``."""
+           warnings: list[Diagnostic] | None = None,
+           sizes: SizeSyntax = SizeSyntax.HEX_SUFFIX_DEPRECATED) -> object:
+    """A value read as QEMU reads ``kind`` (sizes with the dialect's ``sizes`` syntax); a
+    size's deprecation warning goes to ``warnings``."""
     try:
         if kind is Kind.BOOL:
             return parse_bool(key, entry.value)
         if kind is Kind.NUMBER:
             return parse_number(key, entry.value)
         if kind is Kind.SIZE:
-            size, warning = parse_size(key, entry.value)
+            size, warning = parse_size(key, entry.value, sizes)
             if warning and warnings is not None:
                 warnings.append(Diagnostic("hex-suffix", Severity.WARNING, warning,
                                            entry.span, stage))

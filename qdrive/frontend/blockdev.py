@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..diagnostics import Stop
+from ..dialect import get as get_dialect
 from ..errors import QDriveError
 from ..model import DetectZeroes, Discard, Interface, Media, cache_triple
 from ..options import FORMAT_KEYS, Kind
@@ -73,7 +74,8 @@ _REFUSALS = (
     (lambda d: d.copy_on_read, "copy-on-read=on needs a copy-on-read filter node"),
     (lambda d: d.stats_intervals or d.stats_account_failed is not None or
      d.stats_account_invalid is not None, "stats-* options belong to the device's backend"),
-    (lambda d: d.dialect != "qemu-7.2", "only qemu-7.2 drives can be translated"),
+    (lambda d: not get_dialect(d.dialect).translatable,
+     "the translation is verified for qemu-7.2 drives only"),
     (lambda d: d.detect_zeroes is DetectZeroes.UNMAP and d.discard is not Discard.UNMAP,
      "detect-zeroes=unmap without discard=unmap is accepted by -drive (the node never sees "
      "it) but refused by -blockdev; add discard=unmap"),

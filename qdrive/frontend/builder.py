@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from ..model import DEFAULT_DIALECT, Drive
-from ..options import ALIASES, OPTIONS, OPTIONS_2008, THROTTLE_KEYS
+from ..options import ALIASES, THROTTLE_KEYS, options_for
 
 __all__ = ["drive", "drive_text"]
 
@@ -26,7 +26,7 @@ _SPECIAL = frozenset({"dialect", "throttling", "driver_options", "stats_interval
 
 
 def _field_keys(dialect: str) -> dict[str, str]:
-    table = OPTIONS_2008 if dialect == "qemu-0.9-sync" else OPTIONS
+    table = options_for(dialect)
     return {row.field: key for key, row in table.items() if row.field not in _SPECIAL}
 
 
