@@ -838,3 +838,8 @@ def _demo(args: argparse.Namespace) -> int:
         finally:
             os.chdir(here)
     return 0
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

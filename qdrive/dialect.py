@@ -147,3 +147,8 @@ def get(name: str | Dialect) -> Dialect:
     if found is None:
         raise UnsupportedDialect(f"unknown dialect {name!r}; qdrive knows {', '.join(REGISTRY)}")
     return found
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

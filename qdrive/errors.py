@@ -107,3 +107,8 @@ class DriveFieldError(QDriveError, ValueError):
 
 class UnsupportedDialect(QDriveError, ValueError):
     """A dialect name qdrive does not know."""
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

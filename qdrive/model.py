@@ -270,3 +270,8 @@ def cache_triple(drive: Drive) -> tuple[bool, bool, bool]:
     base = CACHE_MODES[drive.cache or CacheMode.WRITEBACK]
     explicit = (drive.cache_writeback, drive.cache_direct, drive.cache_no_flush)
     return tuple(b if e is None else e for b, e in zip(base, explicit, strict=True))  # type: ignore[return-value]
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -251,3 +251,8 @@ def canonical_options(drive: Drive) -> dict[str, str]:
         out[f"stats-intervals.{i}"] = str(seconds)
     out.update(drive.driver_options)
     return out
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -45,6 +45,7 @@ def _clear(progress: Any) -> None:
 
 
 def bench_command(args: argparse.Namespace) -> int:
+    """`qdrive bench`: check the drive, prepare and guard the target, run, print; the exit code."""
     from .signals import Interrupted, interrupts
     from .target import TargetError
 
@@ -242,3 +243,8 @@ def _print_compare(out: dict[str, Any], args: argparse.Namespace, drive: Any) ->
               f"{args.pairs} pairs: min {out['min']:.2f}, median {out['median']:.2f}, "
               f"max {out['max']:.2f}")
     return 0
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -414,3 +414,8 @@ def open(drive: Drive | OpenPlan, *, backend: str | None = None,  # noqa: A001
                         "qdrive.open() also takes a -drive string")
     plan = drive if isinstance(drive, OpenPlan) else plan_open(drive)
     return RawDevice(plan, backend, **backend_options)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -161,3 +161,8 @@ def open_flag_names(flags: int) -> str:
     if rest:
         names.append(hex(rest))
     return "|".join(names)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

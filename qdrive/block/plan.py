@@ -112,3 +112,8 @@ def explain(drive: Drive) -> list[tuple[str, str]]:
 
 def _oo(value: bool) -> str:
     return "on" if value else "off"
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

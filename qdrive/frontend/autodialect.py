@@ -104,3 +104,8 @@ def read_version(path: str, inode: int = 0, mtime_ns: int = 0) -> str:
         raise QemuVersionError(f"dialect auto: {path} --version printed no QEMU version"
                                + (f" ({first[0]!r})" if first else ""))
     return ".".join(g for g in m.groups() if g is not None)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

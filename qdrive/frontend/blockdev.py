@@ -229,3 +229,8 @@ def _device(drive: Drive, p: Placement, node: str) -> dict[str, Any] | None:
             if value is not None:
                 out[key] = str(value)
     return out
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -111,3 +111,8 @@ def _unknown(name: str, known: Iterable[str], what: str = "Drive field") -> str:
 # that is neither would silently be unreachable from drive().
 assert {f.name for f in attrs.fields(Drive)} <= set(_field_keys("qemu-7.2")) | _SPECIAL | set(
     _field_keys("qemu-0.9-sync")), "a Drive field drive() cannot set"
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -202,3 +202,8 @@ def query_named_block_nodes(result: ArgvResult) -> list[dict[str, Any]] | None:
                     "file": filename(node), "backing_file_depth": 0,
                     "encrypted": node.driver == "luks"})
     return out
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -1015,3 +1015,8 @@ def _context(st: _State, model: str, node: str, props: dict[str, str]) -> str:
 
 def dumps(result: ArgvResult) -> str:
     return json.dumps(result.to_json())
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

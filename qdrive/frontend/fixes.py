@@ -277,3 +277,8 @@ def _nearest(word: str, allowed: Sequence[str]) -> str | None:
         return lowered[word.lower()]
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.75)
     return lowered[close[0]] if close else None
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -102,3 +102,8 @@ def _flatten(value: dict[str, Any], prefix: str, out: dict[str, str | None]) -> 
             out[name] = None
         else:
             out[name] = str(item)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

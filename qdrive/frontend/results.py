@@ -184,3 +184,8 @@ def _qemu_line(d: Diagnostic, r: DriveResult, prog: str) -> str:
     mark = "warning: " if d.severity is Severity.WARNING else ""
     head = f"{prog}: {r.option} {r.text}: " if d.located else f"{prog}: "
     return f"{head}{mark}{d.qemu_text}"
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -191,3 +191,8 @@ def check_file_posix_options(child: Mapping[str, Entry]) -> None:
         bad = next(e for k, e in child.items() if k in ("aio-max-batch", "drop-cache",
                                                          "x-check-cache-dropped"))
         raise error("bad-value", p.message, bad.span, Stage.CHILD) from None
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

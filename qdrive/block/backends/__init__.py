@@ -126,3 +126,8 @@ def load_backend(name: str) -> Any:
     except ModuleNotFoundError as exc:
         raise BackendUnavailable(f"backend {name!r} is not built into this qdrive yet "
                                  f"({exc.name}); use backend='threads'") from None
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)
