@@ -13,7 +13,7 @@ import enum
 
 __all__ = [
     "ValueProblem", "parse_bool", "parse_number", "parse_size", "strtoull", "to_int32",
-    "U64_MAX", "id_wellformed", "is_true", "SizeSyntax",
+    "U64_MAX", "id_wellformed", "is_true", "SizeSyntax", "on_off", "option_text",
 ]
 
 U64_MAX = 2**64 - 1
@@ -169,3 +169,18 @@ def id_wellformed(ident: str) -> bool:
     if not ident or not (ident[0].isascii() and ident[0].isalpha()):
         return False
     return all(c.isascii() and (c.isalnum() or c in "-._") for c in ident[1:])
+
+
+def on_off(flag: bool) -> str:
+    """QEMU's spelling of a boolean option's value (qapi/qmp bool: "on"/"off")."""
+    return "on" if flag else "off"
+
+
+def option_text(value: object) -> str:
+    """A typed option value as QEMU's command line spells it: on/off for booleans, the
+    value of an enum member, decimal for numbers, strings as they are."""
+    if isinstance(value, bool):
+        return on_off(value)
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)

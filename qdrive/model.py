@@ -17,7 +17,7 @@ import attrs
 from .errors import DriveFieldError
 
 __all__ = [
-    "Interface", "Media", "CacheMode", "Aio", "Discard", "DetectZeroes", "ErrorAction",
+    "Interface", "Media", "CacheMode", "Aio", "Discard", "DetectZeroes", "ErrorAction", "Locking",
     "Drive", "CACHE_MODES", "cache_triple", "DIALECTS", "DEFAULT_DIALECT",
 ]
 
@@ -88,6 +88,17 @@ class ErrorAction(enum.StrEnum):
     STOP = "stop"
     REPORT = "report"
     ENOSPC = "enospc"
+
+
+class Locking(enum.StrEnum):
+    """``file.locking=`` (block/file-posix.c raw_runtime_opts, OnOffAuto)."""
+
+    AUTO = "auto"
+    """Lock when the host has OFD locks (every Linux QEMU supports)."""
+    ON = "on"
+    """Lock, and fail to open without OFD locks."""
+    OFF = "off"
+    """Take no locks."""
 
 
 def _ro(value: Mapping[str, Any] | None) -> Mapping[str, Any]:

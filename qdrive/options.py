@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._values import option_text
+
 if TYPE_CHECKING:
     from .model import Drive
 
@@ -217,10 +219,7 @@ _CANONICAL_ORDER = (
 )
 
 
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
+_text = option_text  # canonical_options() renders with the core's one renderer
 
 
 def options_for(dialect: str) -> Mapping[str, OptionSpec]:

@@ -13,7 +13,8 @@ import attrs
 
 from .flags import BdrvFlag, BdrvFlag2008, bdrv_flags, open_flag_names, open_flags
 from ..dialect import get as get_dialect
-from ..model import Aio, DetectZeroes, Discard, Drive, ErrorAction, cache_triple
+from ..model import Aio, DetectZeroes, Discard, Drive, ErrorAction, Locking, cache_triple
+from .._values import on_off
 
 __all__ = ["OpenPlan", "BackendName", "Locking", "plan_open", "explain"]
 
@@ -29,17 +30,6 @@ class BackendName(enum.StrEnum):
     """Linux native AIO (block/linux-aio.c); QEMU takes it only with O_DIRECT."""
     IO_URING = "io_uring"
     """io_uring (block/io_uring.c)."""
-
-
-class Locking(enum.StrEnum):
-    """``file.locking=`` (block/file-posix.c raw_runtime_opts, OnOffAuto)."""
-
-    AUTO = "auto"
-    """Lock when the host has OFD locks (every Linux QEMU supports)."""
-    ON = "on"
-    """Lock, and fail to open without OFD locks."""
-    OFF = "off"
-    """Take no locks."""
 
 
 @attrs.frozen
@@ -110,8 +100,7 @@ def explain(drive: Drive) -> list[tuple[str, str]]:
     ]
 
 
-def _oo(value: bool) -> str:
-    return "on" if value else "off"
+_oo = on_off
 
 
 def __dir__() -> list[str]:

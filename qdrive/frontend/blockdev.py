@@ -26,7 +26,7 @@ from ..errors import QDriveError
 from ..model import DetectZeroes, Discard, Interface, Media, cache_triple
 from ..options import FORMAT_KEYS, Kind
 from .placement import Placement, placement_of
-from .._values import parse_bool, parse_number, parse_size
+from .._values import on_off, parse_bool, parse_number, parse_size
 
 if TYPE_CHECKING:
     from ..model import Drive
@@ -222,7 +222,7 @@ def _device(drive: Drive, p: Placement, node: str) -> dict[str, Any] | None:
     if p.device_id:
         out["id"] = p.device_id
     writeback, _, _ = cache_triple(drive)
-    out["write-cache"] = "on" if writeback else "off"
+    out["write-cache"] = on_off(writeback)
     if driver != "floppy":
         for key in ("werror", "rerror"):
             value = getattr(drive, key)

@@ -10,7 +10,6 @@ nearest field named.
 from __future__ import annotations
 
 import difflib
-import enum
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ import attrs
 
 from ..model import DEFAULT_DIALECT, Drive
 from ..options import ALIASES, THROTTLE_KEYS, options_for
+from .._values import option_text
 
 __all__ = ["drive", "drive_text"]
 
@@ -30,12 +30,7 @@ def _field_keys(dialect: str) -> dict[str, str]:
     return {row.field: key for key, row in table.items() if row.field not in _SPECIAL}
 
 
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    return str(value)
+_text = option_text
 
 
 def _item(key: str, value: object) -> str:

@@ -35,6 +35,7 @@ from ..dialect import DEFAULT, Dialect
 from ..dialect import get as get_dialect
 from ..errors import UnsupportedDialect
 from ..model import DEFAULT_DIALECT
+from .._values import on_off
 
 __all__ = ["Phase", "OptionResult", "ArgvResult", "check_argv"]
 
@@ -649,7 +650,7 @@ def _parse_device(st: _State, index: int, option: str, text: str,
 
 def _json_str(v: Any) -> Any:
     if isinstance(v, bool):
-        return "on" if v else "off"
+        return on_off(v)
     if isinstance(v, int | float):
         return str(v)
     return v

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._values import on_off
+
 __all__ = ["JsonNameError", "parse"]
 
 PREFIX = "json:"
@@ -97,7 +99,7 @@ def _flatten(value: dict[str, Any], prefix: str, out: dict[str, str | None]) -> 
         elif isinstance(item, list):
             _flatten({str(i): v for i, v in enumerate(item)}, name + ".", out)
         elif isinstance(item, bool):
-            out[name] = "on" if item else "off"
+            out[name] = on_off(item)
         elif item is None:
             out[name] = None
         else:
