@@ -328,6 +328,13 @@ def _silence_stdout() -> None:
         pass
 
 
+def _whole_command_line(name: str) -> bool:
+    """Whether qdrive models the whole command line (check_argv) in dialect ``name``."""
+    from .dialect import get as get_dialect
+
+    return get_dialect(name).command_line
+
+
 def _resolve_dialect(args: argparse.Namespace) -> None:
     """--dialect auto: the dialect of the QEMU on PATH (or --qemu), said once."""
     args.dialect_choice = None
@@ -390,7 +397,7 @@ def _check_command(args: argparse.Namespace) -> int:
         raise UsageError("give at least one DRIVE, --argv -- QEMU-COMMAND-LINE, or -f FILE")
     drives: Sequence[str | DriveArg] = args.drives
     snapshot = False
-    if args.argv and args.policy != "untrusted" and args.dialect == "qemu-7.2" \
+    if args.argv and args.policy != "untrusted" and _whole_command_line(args.dialect) \
             and not args.compare_dialects:
         return _argv_command(args)  # the whole command line (qdrive.check_argv)
     if args.compare_dialects:
@@ -538,7 +545,7 @@ def _argv_command(args: argparse.Namespace) -> int:
     if args.machine != "pc":
         raise UsageError("with --argv the machine comes from the command line (-M/-machine)")
     whole = check_argv(args.drives, probe_files=not args.offline,
-                       policy=_policy(args))
+                       policy=_policy(args), dialect=args.dialect)
     if args.to_blockdev:
         return _migrate(whole, args)
     if args.json:
@@ -616,7 +623,7 @@ def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,
 def _run_argv(args: argparse.Namespace) -> CheckResult:
     from .frontend.argv import check_argv
 
-    if args.dialect != "qemu-7.2":
+    if not _whole_command_line(args.dialect):
         raise UsageError("--argv reads QEMU 7.2 command lines (--dialect qemu-7.2)")
     try:
         return check_argv(args.drives, policy=_policy(args),  # type: ignore[arg-type]
@@ -833,3 +840,8 @@ def _demo(args: argparse.Namespace) -> int:
         finally:
             os.chdir(here)
     return 0
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

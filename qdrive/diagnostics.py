@@ -154,3 +154,8 @@ def error(code: str, message: str, span: Span, stage: Stage, detail: str = "",
           hint: str = "", located: bool = True) -> Stop:
     """A Stop carrying one QEMU error, ready to raise."""
     return Stop(Diagnostic(code, Severity.ERROR, message, span, stage, detail, hint, located))
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

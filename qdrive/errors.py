@@ -5,6 +5,8 @@
     QDriveError                    root of everything qdrive raises on purpose
     ├── DriveError(ValueError)     a -drive string QEMU would refuse
     │   └── DriveSyntaxError       refused while the string is tokenised (ids, 2008 items)
+    ├── DriveFieldError(ValueError)
+    │                              a Drive built in Python with a field of the wrong kind
     └── UnsupportedDialect(ValueError)
                                    an unknown dialect name
 
@@ -21,7 +23,8 @@ import attrs
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
 
-__all__ = ["QDriveError", "DriveError", "DriveSyntaxError", "UnsupportedDialect"]
+__all__ = ["QDriveError", "DriveError", "DriveSyntaxError", "DriveFieldError",
+           "UnsupportedDialect"]
 
 
 class QDriveError(Exception):
@@ -82,5 +85,26 @@ class DriveSyntaxError(DriveError):
     """A drive refused while QEMU tokenises the option string."""
 
 
+class DriveFieldError(QDriveError, ValueError):
+    """A :class:`~qdrive.model.Drive` field given a value it cannot hold.
+
+    Raised when a Drive is built or evolved in Python (``Drive(interface="virtoi")``),
+    never for a -drive string: QEMU's own refusals of a string are :class:`DriveError`.
+    ``field`` is the attribute's name, ``value`` what was given, ``expected`` what the
+    field takes.
+    """
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"Drive.{field}: expected {expected}, got {value!r}")
+
+
 class UnsupportedDialect(QDriveError, ValueError):
     """A dialect name qdrive does not know."""
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

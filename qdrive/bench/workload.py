@@ -320,3 +320,8 @@ def run_fio(spec: Spec, cache: CacheSemantics, backend: str, *, workers: int = 1
                   clat["mean"] / 1e6,
                   pcts.get("50.000000", 0) / 1e6, pcts.get("99.000000", 0) / 1e6,
                   pcts.get("99.900000", 0) / 1e6, cpu, cache.label())
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

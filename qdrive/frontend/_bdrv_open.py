@@ -22,6 +22,7 @@ from ._conversion import local_image
 from ._qdict import Entry
 from ._walk import Walk, first_key, sorted_keys
 from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
+from ..dialect import JsonErrors
 from ..model import Discard, Media
 from ..options import (
     FILE_POSIX_DRIVERS,
@@ -34,7 +35,7 @@ from ..options import (
     TABLE_KEYS,
     Kind,
 )
-from .._values import ValueProblem, is_true, parse_bool, parse_number, parse_size
+from .._values import SizeSyntax, ValueProblem, is_true, parse_bool, parse_number, parse_size
 
 if TYPE_CHECKING:
     from .drivers import DriverInfo
@@ -111,7 +112,8 @@ def _parse_json_protocol(w: Walk) -> None:
     if entry is None or not entry.value.startswith(jsonname.PREFIX):
         return
     try:
-        parsed = jsonname.parse(entry.value)
+        parsed = jsonname.parse(entry.value,
+                                located=w.dialect.json_errors is JsonErrors.LOCATED)
     except jsonname.JsonNameError as e:
         raise error("json-name", str(e), entry.span, Stage.FILL) from None
     del w.qdict["file"]
@@ -251,7 +253,8 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
     """The format driver's own options (its .bdrv_open), then bdrv_open_inherit()'s check
     for unused ones."""
     info = opentime.driver_info(driver)
-    kinds = FORMAT_KEYS.get(driver) or opentime.kinds(info)
+    kinds = {**(FORMAT_KEYS.get(driver) or opentime.kinds(info)),
+             **w.dialect.options_added(driver)}  # a later release's new options
     # block/raw-format.c raw_open() reads offset/size before it looks for its file
     # child; the other format drivers look for the child first.
     if w.no_file_child is not None and not opentime.has_file_child(info):
@@ -264,7 +267,8 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
     values: dict[str, object] = {}
     for key in sorted_keys(rest):
         if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)):
-            values[key] = _typed(key, rest[key], kinds[key], Stage.NODE, w.conv.warnings)
+            values[key] = _typed(key, rest[key], kinds[key], Stage.NODE, w.conv.warnings,
+                                 w.dialect.size_syntax)
             rules.check_format_choice(driver, key, rest[key])
     if w.no_file_child is not None:
         _missing_file_child(w)
@@ -330,15 +334,17 @@ def _discard(entry: Entry, stage: Stage) -> Discard:
 
 
 def _typed(key: str, entry: Entry, kind: Kind, stage: Stage,
-           warnings: list[Diagnostic] | None = None) -> object:
-    """A value read as QEMU reads ``kind``; a size's deprecation warning goes to ``warnings``."""
+           warnings: list[Diagnostic] | None = None,
+           sizes: SizeSyntax = SizeSyntax.HEX_SUFFIX_DEPRECATED) -> object:
+    """A value read as QEMU reads ``kind`` (sizes with the dialect's ``sizes`` syntax); a
+    size's deprecation warning goes to ``warnings``."""
     try:
         if kind is Kind.BOOL:
             return parse_bool(key, entry.value)
         if kind is Kind.NUMBER:
             return parse_number(key, entry.value)
         if kind is Kind.SIZE:
-            size, warning = parse_size(key, entry.value)
+            size, warning = parse_size(key, entry.value, sizes)
             if warning and warnings is not None:
                 warnings.append(Diagnostic("hex-suffix", Severity.WARNING, warning,
                                            entry.span, stage))

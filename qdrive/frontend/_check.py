@@ -23,9 +23,11 @@ from ._convert import convert_72
 from ._cross_drive import device_names, duplicate_ids
 from ._file_open import open_image
 from ..diagnostics import Span, Stage
-from ..errors import DriveError, UnsupportedDialect
+from ..dialect import DEFAULT, Dialect
+from ..dialect import get as get_dialect
+from ..errors import DriveError
 from . import hostprobe
-from ..model import DEFAULT_DIALECT, DIALECTS, Drive, Interface
+from ..model import DEFAULT_DIALECT, Drive, Interface
 from .placement import Machine, Slots, device_id
 from .placement import machine as get_machine
 from .policy import Policy
@@ -40,26 +42,26 @@ if TYPE_CHECKING:
 __all__ = ["parse_drive", "check", "DriveArg", "check_drives", "new_guard"]
 
 
-def _dialect(name: str) -> str:
-    if name not in DIALECTS:
-        raise UnsupportedDialect(f"unknown dialect {name!r}; qdrive knows {', '.join(DIALECTS)}")
-    return name
+def _dialect(name: str | Dialect) -> Dialect:
+    """The Dialect for a name, ``auto`` read from the qemu-system-x86_64 on PATH."""
+    if name == "auto":
+        from .autodialect import auto_dialect
+
+        name = auto_dialect().dialect
+    return get_dialect(name)
 
 
-def parse_drive(text: str, *, dialect: str = DEFAULT_DIALECT) -> Drive:
+def parse_drive(text: str, *, dialect: str | Dialect = DEFAULT_DIALECT) -> Drive:
     """Read one -drive option string exactly as QEMU would; the string alone decides.
 
     Returns the :class:`Drive`, or raises :class:`DriveError` with QEMU's message
     and the span of the offending option. No file is touched. ``dialect="auto"`` reads
     the dialect from the qemu-system-x86_64 on PATH (once; see qdrive.frontend.autodialect).
     """
-    if dialect == "auto":
-        from .autodialect import auto_dialect
-
-        dialect = auto_dialect().dialect
-    if _dialect(dialect) != DEFAULT_DIALECT:
+    chosen = _dialect(dialect)
+    if chosen.legacy:
         return dialects.parse_2008(text)
-    conv = convert_72(text, tokenize(text), Interface.IDE)
+    conv = convert_72(text, tokenize(text), Interface.IDE, dialect=chosen)
     if conv.error is not None:
         raise DriveError.of(text, conv.error, tuple(conv.warnings))
     assert conv.drive is not None
@@ -94,7 +96,8 @@ class DriveArg:
 
 
 def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
-          dialect: str = DEFAULT_DIALECT, machine: str = "pc", probe_files: bool = True,
+          dialect: str | Dialect = DEFAULT_DIALECT, machine: str = "pc",
+          probe_files: bool = True,
           snapshot: bool = False, policy: Policy | None = None,
           qemu_user: int | str | None = None,
           hand_off: bool | str = False) -> CheckResult:
@@ -119,18 +122,16 @@ def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
     """
     given = [drives] if isinstance(drives, str | Drive | DriveArg) else list(drives)
     args = [d if isinstance(d, DriveArg) else DriveArg(str(d)) for d in given]
-    if dialect == "auto":
-        from .autodialect import auto_dialect
-
-        dialect = auto_dialect().dialect
-    if _dialect(dialect) != DEFAULT_DIALECT:
+    chosen = _dialect(dialect)
+    if chosen.legacy:
         if policy is not None and policy.untrusted_input:
-            raise ValueError("the untrusted policy judges the qemu-7.2 dialect only")
-        return CheckResult(dialect, tuple(dialects.check_2008([a.text for a in args])))
+            raise ValueError(f"the untrusted policy does not judge the {chosen} dialect")
+        return CheckResult(chosen.name, tuple(dialects.check_2008([a.text for a in args])))
     guard = new_guard(policy, probe_files, hand_off)
     try:
         result, files = check_drives(args, machine=machine, probe_files=probe_files,
-                                     snapshot=snapshot, guard=guard, qemu_user=qemu_user)
+                                     snapshot=snapshot, guard=guard, qemu_user=qemu_user,
+                                     dialect=chosen)
         if guard is not None and hand_off and result.ok:
             from .policy._handoff import FdSets, HandOff, drive_args
 
@@ -163,15 +164,15 @@ def new_guard(policy: Policy | None, probe_files: bool, hand_off: bool | str) ->
 
 def check_drives(args: Sequence[DriveArg], *, machine: str, probe_files: bool,
                  snapshot: bool, guard: Guard | None,
-                 qemu_user: int | str | None = None
+                 qemu_user: int | str | None = None, dialect: Dialect = DEFAULT
                  ) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
-    """check() for qemu-7.2 with a guard already made: the result and, per drive, the
-    files the guard keeps open for it (empty without a guard)."""
+    """check() for a release dialect (qemu-7.2 by default) with a guard already made: the
+    result and, per drive, the files the guard keeps open for it (empty without a guard)."""
     board = get_machine(machine)
     slots = Slots(board)
     user = hostprobe.QemuUser.of(qemu_user) if qemu_user is not None else None
     # 1. each drive in turn: drive_new() with the slots the earlier ones took, the open
-    done = [_one(a, a.items(snapshot), slots, board, probe_files, guard, user)
+    done = [_one(a, a.items(snapshot), slots, board, probe_files, guard, user, dialect)
             for a in args]
     # 2. the rules across drives: ids while parsing, then device and node names
     results = duplicate_ids([d.result for d in done], [d.conv for d in done])
@@ -179,8 +180,8 @@ def check_drives(args: Sequence[DriveArg], *, machine: str, probe_files: bool,
     # 3. the board claims its drives
     ids = None if guard is None else [(d.files[0].st.st_dev, d.files[0].st.st_ino)
                                       if d.files else None for d in done]
-    result = CheckResult(DEFAULT_DIALECT, tuple(board_problems(results, board, probe_files,
-                                                               ids)))
+    result = CheckResult(dialect.name, tuple(board_problems(results, board, probe_files, ids,
+                                                            dialect)))
     return result, [d.files for d in done]
 
 
@@ -194,14 +195,14 @@ class _Done(NamedTuple):
 
 def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
          probe_files: bool, guard: Guard | None,
-         user: hostprobe.QemuUser | None = None) -> _Done:
+         user: hostprobe.QemuUser | None = None, dialect: Dialect = DEFAULT) -> _Done:
     text = arg.text
     # Under an untrusted policy nothing is opened by name: the guard reads descriptors.
     # Otherwise the walk reads the image's header where QEMU opens the file (the probed
     # format, raw's offset/size and the children depend on it): one conversion.
     by_name = probe_files and guard is None
     conv = convert_72(text, items, board.default_if, slots.place, probe=by_name,
-                      read_header=probe_file if by_name else None)
+                      read_header=probe_file if by_name else None, dialect=dialect)
     found = conv.header
     refusal = None
     files: tuple[Opened, ...] = ()

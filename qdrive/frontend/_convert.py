@@ -17,6 +17,8 @@ Drive (or None), warnings, at most one error, and what placement and file probin
 
 from __future__ import annotations
 
+import attrs
+
 from . import fastpath, rules
 from ._bdrv_open import bdrv_open_inherit
 from ._blockdev_init import blockdev_init
@@ -27,6 +29,7 @@ from ._qdict import Entry
 from ._syntax import RawOption
 from ._walk import HeaderReader, Placer, Walk
 from ..diagnostics import Stop
+from ..dialect import DEFAULT, Dialect
 from ..model import Drive, Interface
 from ..options import KNOWN_DRIVERS
 from ..probe import ProbeResult
@@ -37,7 +40,8 @@ __all__ = ["Entry", "Conversion", "convert_72", "walk_72", "CACHE_TRIPLES", "KNO
 def convert_72(text: str, items: list[RawOption], default_if: Interface,
                place: Placer | None = None, assume_format: str = "raw",
                image: ProbeResult | None = None, probe: bool = False,
-               read_header: HeaderReader | None = None) -> Conversion:
+               read_header: HeaderReader | None = None,
+               dialect: Dialect = DEFAULT) -> Conversion:
     """Run QEMU 7.2's -drive checks over ``items``; never raises.
 
     ``read_header`` (check() passes qdrive.probe.probe_file) reads the image's header
@@ -46,26 +50,31 @@ def convert_72(text: str, items: list[RawOption], default_if: Interface,
     the format probing would pick when the drive names none (the string alone suggests
     raw) and ``image`` the image's header if known; None keeps the verdict to what the
     string alone decides. ``probe`` lets the node graph read the headers of the images
-    its children name.
+    its children name. ``dialect`` (a release dialect) is the QEMU whose overrides apply:
+    its size syntax, JSON error words and new options; the Drive carries its name.
     """
     place = place or rules.place_alone
     # The shortcut judges the string alone: with an image header or children to read,
     # the node graph (frontend/opentime.py) may find what a plain string cannot say.
     plain = image is None and not probe and read_header is None
     fast = fastpath.convert(text, items, default_if, place) if plain else None
-    if fast is not None:  # a plain drive: the walk could only agree
-        return fast
-    return walk_72(text, items, default_if, place, assume_format, image, probe, read_header)
+    # A plain drive (fast): the walk could only agree.
+    conv = fast or walk_72(text, items, default_if, place, assume_format, image, probe,
+                           read_header, dialect)
+    if conv.drive is not None and conv.drive.dialect != dialect.name:
+        conv.drive = attrs.evolve(conv.drive, dialect=dialect.name)
+    return conv
 
 
 def walk_72(text: str, items: list[RawOption], default_if: Interface,
             place: Placer | None = None, assume_format: str = "raw",
             image: ProbeResult | None = None, probe: bool = False,
-            read_header: HeaderReader | None = None) -> Conversion:
+            read_header: HeaderReader | None = None,
+            dialect: Dialect = DEFAULT) -> Conversion:
     """convert_72 without the plain-drive shortcut: every check, in QEMU's order."""
     conv = Conversion(text, items=items)
     w = Walk(conv, default_if, place or rules.place_alone, assume_format, image, probe,
-             read_header)
+             read_header, dialect)
     try:
         opts_parse(w)  # 1.
         drive_new(w)  # 2.

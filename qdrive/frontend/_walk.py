@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from ._conversion import Conversion
 from ._qdict import Entry, qdict_order
 from ..diagnostics import Diagnostic, Span, Stage, error
+from ..dialect import DEFAULT, Dialect
 from ..model import Interface
 from ..options import OPTIONS, Kind
 from ..probe import ProbeResult
@@ -34,8 +35,10 @@ class Walk:
 
     def __init__(self, conv: Conversion, default_if: Interface, place: Placer,
                  assume_format: str = "raw", image: ProbeResult | None = None,
-                 probe: bool = False, read_header: HeaderReader | None = None) -> None:
+                 probe: bool = False, read_header: HeaderReader | None = None,
+                 dialect: Dialect = DEFAULT) -> None:
         self.conv = conv
+        self.dialect = dialect  # the QEMU whose overrides apply (qdrive/dialect.py)
         self.default_if = default_if
         self.place = place
         self.assume_format = assume_format  # the probe's pick when the drive names none

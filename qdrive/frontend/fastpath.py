@@ -166,3 +166,8 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
     f["stats_intervals"] = ()
     conv.drive = Drive(**f)
     return conv
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -445,3 +445,8 @@ class Intent:
         writable = writable and last.get("media") != "cdrom"
         return cls(direct, last.get("aio") == "io_uring",
                    writable and last.get("auto-read-only") in ("off", "no", "false", "n"))
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

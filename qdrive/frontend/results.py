@@ -156,3 +156,7 @@ class CheckResult:
     def dumps(self) -> str:
         return json.dumps(self.to_json())
 
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -3,10 +3,12 @@
     python -m tests.compat.report [--dialect qemu-7.2] [--corpus NAME ...] [--show N]
 
 Reads the recordings of the dialect's QEMU (fixtures/qemu72/ for qemu-7.2, ...) and
-asks qdrive about each row, without starting QEMU. Prints one table per corpus file,
-then the agreement per category and per source over all of them (accept/reject, exact
-message, query-block facts, query-named-block-nodes facts), the -blockdev translation
-line of the original corpus, and the first N disagreements (``--show``, 20 by default).
+asks qdrive about each row, without starting QEMU (for 10.0 and 11.1 the rows of the
+tuning slice unless ``--part`` says otherwise, see corpus.HELDBACK_VERSIONS). Prints one
+table per corpus file, then the agreement per category and per source over all of them
+(accept/reject, exact message, query-block facts, query-named-block-nodes facts), the
+-blockdev translation line of the original corpus, and the first N disagreements
+(``--show``, 20 by default).
 Host-state cases need their host state built: `python -m tests.compat.hoststate
 --compare` scores those.
 """
@@ -32,8 +34,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dialect", default=DEFAULT_DIALECT)
     ap.add_argument("--corpus", nargs="*", default=None)
     ap.add_argument("--show", type=int, default=20, help="disagreements to print")
+    ap.add_argument("--part", choices=corpus.PARTS, default="tuning",
+                    help="for 10.0 and 11.1: the tuning slice (default), the held-back "
+                    "slice (score it once, with --show 0), or all")
+    ap.add_argument("--recording", default=None, metavar="VERSION",
+                    help="score against another QEMU's recordings (default: the dialect's "
+                    "own, e.g. 10.0 for qemu-10.0): what a dialect misses on another QEMU")
     args = ap.parse_args(argv)
-    version = args.dialect.removeprefix("qemu-")
+    version = args.recording or args.dialect.removeprefix("qemu-")
     try:
         qemu = oracle.qemu(version)
         qdrive.check([], dialect=args.dialect)
@@ -52,12 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if version not in c.versions or not path.exists():
                 continue
             header = header or corpus.read(path)[0]
-            rows = list(corpus.rows(name, version))
+            rows = list(corpus.rows(name, version, args.part))
             scored = list(zip(scoring.score(rows, where, args.dialect, has_dev), rows,
                               strict=True))
             results += scored
             per_corpus[name] = scoring.tally(scored, lambda r: "-")["all"]
-    print(f"oracle: {(header or {}).get('qemu', qemu.binary)}; qdrive dialect {args.dialect}")
+    print(f"oracle: {(header or {}).get('qemu', qemu.binary)}; qdrive dialect {args.dialect}; "
+          f"rows: {args.part}")
     per_corpus["all"] = scoring.tally(results, lambda r: "-")["all"]
     for title, tallies in (("corpus file", per_corpus),
                            ("category", scoring.tally(results, lambda r: r["category"])),

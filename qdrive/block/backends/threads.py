@@ -191,3 +191,8 @@ def create(fd: int, **options: Any) -> ThreadPool | CThreadPool:
     except ImportError:
         return ThreadPool(fd, **options)
     return CThreadPool(fd, **options)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

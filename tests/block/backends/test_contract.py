@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import hashlib
+import gc
 import os
 import random
 from pathlib import Path
@@ -41,6 +42,9 @@ def _open(target: Path, cache: str, backend: str, **kw: object) -> driver.RawDev
 
 
 def _fds() -> int:
+    # Collect first: an earlier test's garbage closing its descriptors mid-test would
+    # make the count drop and hide (or fake) a leak.
+    gc.collect()
     return len(os.listdir("/proc/self/fd"))
 
 
