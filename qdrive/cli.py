@@ -18,6 +18,7 @@ import difflib
 import errno
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -63,6 +64,12 @@ class _Parser(argparse.ArgumentParser):
             if close:
                 message += f" (did you mean {close[0]}?)"
                 break
+        choice = re.match(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if choice:  # a misspelt subcommand or choice (argparse in 3.11 suggests nothing)
+            options = re.findall(r"'([^']*)'", choice.group(2))
+            close = difflib.get_close_matches(choice.group(1), options, n=1, cutoff=0.6)
+            if close:
+                message += f" (did you mean {close[0]}?)"
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 

@@ -230,6 +230,17 @@ def test_misspelt_option_gets_the_subcommands_usage_and_a_suggestion() -> None:
                              "mean --json?)\n")
 
 
+def test_misspelt_subcommand_and_choice_get_a_suggestion() -> None:
+    p = run("chek", "file=x")
+    assert p.returncode == 2 and p.stderr.startswith("usage: qdrive ")
+    assert p.stderr.endswith("invalid choice: 'chek' (choose from 'check', 'verify', 'demo', "
+                             "'bench') (did you mean check?)\n")
+    p = run("check", "--dialect", "qemu-11.2", "file=x")
+    assert p.returncode == 2 and p.stderr.endswith("(did you mean qemu-11.1?)\n")
+    p = run("check", "--dialect", "xyzzy", "file=x")  # nothing close: no guess
+    assert p.returncode == 2 and "did you mean" not in p.stderr
+
+
 def test_drive_pairs_as_pasted(images: Path) -> None:
     p = run("check", "-drive", "file=disk.img,format=raw", "-drive",
             "file=cd.iso,media=cdrom,format=raw", cwd=images)
