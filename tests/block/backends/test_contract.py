@@ -17,15 +17,7 @@ import qdrive.block.driver as driver
 import qdrive
 from qdrive.block.backends import BACKENDS, BackendUnavailable, Op, Request, load_backend
 
-def _built() -> list[str]:
-    out = []
-    for name in BACKENDS:
-        try:
-            load_backend(name)
-        except BackendUnavailable:
-            continue
-        out.append(name)
-    return out
+from tests.block.backends.engines import built as _built
 
 
 BUILT = _built()
