@@ -13,26 +13,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .frontend.blockdev import Blockdev, TranslationError, to_blockdev
 from .frontend._check import DriveArg, check, parse_drive
 from .frontend.placement import Placement
 from .frontend.results import CheckResult, DriveResult
 from .diagnostics import Diagnostic, Severity, Span
 from .errors import DriveError, DriveFieldError, DriveSyntaxError, QDriveError, UnsupportedDialect
 from . import _aliases
-from .block.flags import AIO_FLAGS, DISCARD_FLAGS, BdrvFlag, BdrvFlag2008, bdrv_flags, open_flags
 from .model import (
     CACHE_MODES, DEFAULT_DIALECT, DIALECTS, Aio, CacheMode, DetectZeroes, Discard, Drive,
     ErrorAction, Interface, Media,
 )
 from .options import OPTIONS, OPTIONS_2008, OptionSpec
-from .block.plan import OpenPlan, explain, plan_open
-from .frontend.policy import Policy
 
 if TYPE_CHECKING:  # the lazy names, for type checkers (loaded by __getattr__ at run time)
+    from .block.flags import AIO_FLAGS, DISCARD_FLAGS, BdrvFlag, BdrvFlag2008, bdrv_flags
+    from .block.flags import open_flags
+    from .block.plan import OpenPlan, explain, plan_open
+    from .frontend.blockdev import Blockdev, TranslationError, to_blockdev
+    from .frontend.policy import Policy
     from .block.backends import BackendUnavailable
     from .block.driver import DeviceStoppedError, DriverError, IOStopped, RawDevice
-    from .block.plan import OpenPlan as _OpenPlan
     from .frontend.autodialect import AutoDialect, auto_dialect
     from .frontend.builder import drive
     from .frontend.cmdline import ArgvResult
@@ -81,11 +81,33 @@ def _suggest_fix(text: str, diagnostic: Diagnostic) -> str | None:
 
 DriveError.suggester = _suggest_fix
 _aliases.install()  # qdrive 0.1's module paths (qdrive.flags, qdrive.driver, ...) for one release
-_aliases.drive_forwards(Drive, bdrv_flags=bdrv_flags, open_flags=open_flags,
-                        to_blockdev=to_blockdev)  # and Drive's forwarding members
+
+
+def _forward(module: str, attr: str) -> Any:
+    # Drive's 0.1 forwarding members reach their stage only when called (import cost).
+    def call(*args: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), attr)(*args)
+
+    return call
+
+
+_aliases.drive_forwards(Drive, bdrv_flags=_forward("qdrive.block.flags", "bdrv_flags"),
+                        open_flags=_forward("qdrive.block.flags", "open_flags"),
+                        to_blockdev=_forward("qdrive.frontend.blockdev", "to_blockdev"))
 
 # The driver is loaded on first use: `import qdrive` opens nothing and loads no backend.
-_LAZY = {"RawDevice": ("qdrive.block.driver", "RawDevice"),
+# The block wing's flags and plan, the -blockdev translation and the policy load on first
+# use too: `qdrive check` needs none of them (issue 17, start-up).
+_LAZY = {**{name: ("qdrive.block.flags", name) for name in (
+             "AIO_FLAGS", "DISCARD_FLAGS", "BdrvFlag", "BdrvFlag2008", "bdrv_flags",
+             "open_flags")},
+         **{name: ("qdrive.block.plan", name) for name in ("OpenPlan", "explain", "plan_open")},
+         **{name: ("qdrive.frontend.blockdev", name) for name in (
+             "Blockdev", "TranslationError", "to_blockdev")},
+         "Policy": ("qdrive.frontend.policy", "Policy"),
+         "RawDevice": ("qdrive.block.driver", "RawDevice"),
          "IOStopped": ("qdrive.block.driver", "IOStopped"),
          "DeviceStoppedError": ("qdrive.block.driver", "DeviceStoppedError"),
          "DriverError": ("qdrive.block.driver", "DriverError"),
@@ -105,7 +127,7 @@ _LAZY = {"RawDevice": ("qdrive.block.driver", "RawDevice"),
          "AutoDialect": ("qdrive.frontend.autodialect", "AutoDialect")}
 
 
-def open(drive: Drive | _OpenPlan | str, *, backend: str | None = None,  # noqa: A001
+def open(drive: Drive | OpenPlan | str, *, backend: str | None = None,  # noqa: A001
          **backend_options: Any) -> RawDevice:
     """Open the image ``drive`` describes (a -drive string, a Drive or an OpenPlan).
 

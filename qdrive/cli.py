@@ -14,7 +14,6 @@ full, stdin closed), 3 internal error (one line, never a traceback).
 from __future__ import annotations
 
 import argparse
-import difflib
 import errno
 import json
 import os
@@ -57,6 +56,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse with "did you mean" for a misspelt option, on the subcommand's usage."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        import difflib  # only a usage error needs it: a check does not load it
+
         bad = message.partition("unrecognized arguments: ")[2].split()
         known = [o for a in self._actions for o in a.option_strings]
         for word in bad:

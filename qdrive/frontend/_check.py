@@ -30,12 +30,12 @@ from . import hostprobe
 from ..model import DEFAULT_DIALECT, Drive, Interface
 from .placement import Machine, Slots, device_id
 from .placement import machine as get_machine
-from .policy import Policy
 from ..probe import probe_file
 from .placement import Placement
 from .results import CheckResult, DriveResult
 
 if TYPE_CHECKING:
+    from .policy import Policy  # only its untrusted_input is read here
     from .policy._guard import Guard, Opened
 
 
@@ -148,6 +148,8 @@ def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
 
 def new_guard(policy: Policy | None, probe_files: bool, hand_off: bool | str) -> Guard | None:
     """The untrusted policy's guard for one check (None for a trusted or no policy)."""
+    if hand_off is False and (policy is None or not policy.untrusted_input):
+        return None  # the common case: the guard and hand-off machinery stay unloaded
     from .policy._handoff import mode_of
 
     mode = mode_of(hand_off)
