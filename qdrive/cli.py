@@ -19,7 +19,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .diagnostics import location
@@ -617,15 +617,27 @@ def _human_options(whole: object, out: TextIO, color: str = "auto") -> None:
 
 def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,
                snapshot: bool = False) -> CheckResult:
+    return _checker(args, snapshot)(drives)
+
+
+def _checker(args: argparse.Namespace, snapshot: bool = False
+             ) -> Callable[[Sequence[str | DriveArg]], CheckResult]:
+    """check() with the command line's settings bound: the policy is built and the
+    checker imported once, so check -f pays for neither on every line."""
     from .frontend._check import check
 
-    try:
-        return check(drives, dialect=args.dialect, machine=args.machine,
-                     probe_files=not args.offline, snapshot=snapshot,
-                     policy=_policy(args),  # type: ignore[arg-type]
-                     qemu_user=getattr(args, "qemu_user", None))
-    except ValueError as exc:  # unknown machine or dialect, no such user
-        raise UsageError(str(exc)) from None
+    policy = _policy(args)
+    options = {"dialect": args.dialect, "machine": args.machine,
+               "probe_files": not args.offline, "snapshot": snapshot, "policy": policy,
+               "qemu_user": getattr(args, "qemu_user", None)}
+
+    def run(drives: Sequence[str | DriveArg]) -> CheckResult:
+        try:
+            return check(drives, **options)  # type: ignore[arg-type]
+        except ValueError as exc:  # unknown machine or dialect, no such user
+            raise UsageError(str(exc)) from None
+
+    return run
 
 
 def _run_argv(args: argparse.Namespace) -> CheckResult:
@@ -664,7 +676,7 @@ def _open_lines(path: str) -> TextIO:
 
 
 def _check_file(args: argparse.Namespace) -> int:
-    from .frontend.terminal import MAX_LINE, Progress, read_lines
+    from .frontend.terminal import MAX_LINE, Progress, Style, read_lines
 
     # Streams: one line is read, checked and reported before the next is read, so memory
     # stays bounded and a verdict appears while a pipe is still being written.
@@ -673,6 +685,8 @@ def _check_file(args: argparse.Namespace) -> int:
     counts = {"ok": 0, "invalid": 0, "warnings": 0}
     kinds: dict[str, int] = {}
     worst = done = 0
+    run = _checker(args)
+    args.style = Style(sys.stdout, getattr(args, "color", "auto"))
     with _open_lines(args.file) as f:
         for done, (n, line) in enumerate(_file_cases(read_lines(f), args.file), 1):
             if line.too_long:
@@ -685,7 +699,8 @@ def _check_file(args: argparse.Namespace) -> int:
                 kinds["line-too-long"] = kinds.get("line-too-long", 0) + 1
                 worst = max(worst, 1)
                 continue
-            worst = max(worst, _check_line(args, name, n, line, counts, kinds, progress))
+            worst = max(worst, _check_line(args, name, n, line, counts, kinds, progress,
+                                            run))
             if done % PROGRESS_EVERY == 0:
                 progress.update(done)
             else:
@@ -712,9 +727,10 @@ def _file_cases(lines: Iterator[Any], path: str) -> Iterator[tuple[int, Any]]:
 
 
 def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
-                counts: dict[str, int], kinds: dict[str, int], progress: Any) -> int:
+                counts: dict[str, int], kinds: dict[str, int], progress: Any,
+                run: Callable[[Sequence[str]], CheckResult]) -> int:
     """One -f line: checked and reported at once (flushed: a pipe's writer may wait)."""
-    result = _run_check(line.split("\t"), args)
+    result = run(line.split("\t"))
     code = _exit_code(result, args.strict)
     counts["ok" if result.ok else "invalid"] += 1
     counts["warnings"] += any(r.warnings for r in result.drives)
@@ -726,7 +742,7 @@ def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
     elif code or any(r.warnings for r in result.drives):
         progress.clear()
         print(f"{name}:{n}:")
-        _human(result, sys.stdout, args)
+        _human(result, sys.stdout, args, args.style)
         sys.stdout.flush()
     return code
 
@@ -736,12 +752,14 @@ def _interactive() -> bool:
 
 
 
-def _human(result: CheckResult, out: TextIO, args: argparse.Namespace | None = None) -> None:
+def _human(result: CheckResult, out: TextIO, args: argparse.Namespace | None = None,
+           style: Any = None) -> None:
     from .frontend.terminal import Style
 
     explain = bool(getattr(args, "explain", False))
     blockdev = bool(getattr(args, "to_blockdev", False))
-    style = Style(out, getattr(args, "color", "auto"))
+    if style is None:  # check -f decides colour once for the whole file
+        style = Style(out, getattr(args, "color", "auto"))
     for r in result.drives:
         for w in r.warnings:
             print(_coloured(w.render(r.text, PROG, r.option), w, style, "33"), file=out)
