@@ -159,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --overlay-dir: the most the overlays may take (e.g. 20G)")
     _common(c)
     v = sub.add_parser("verify", help="compare the prediction with a running QEMU",
+                       formatter_class=_Formatter,  # argparse's own imports shutil
                        description="Check DRIVE... (the drives the VM was started with) and "
                        "compare what qdrive predicts with what the QEMU behind the QMP "
                        "socket reports (query-block, query-named-block-nodes).")

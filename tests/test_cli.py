@@ -285,3 +285,68 @@ def test_argv_to_blockdev_says_what_it_kept(images: Path) -> None:
     assert out["complete"] is False and out["argv"] == [
         "-drive", "file=disk.img,format=raw,if=virtio,snapshot=on"]
     assert "--overlay-dir" in out["untranslated"][0]["why"]
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint(*sorted(sys.modules))"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+# What a plain check never needs (issue 17, start-up): the untrusted policy's guard and
+# hand-off (and through them ctypes, shutil, bz2, lzma), the block wing, the -blockdev
+# translation, difflib (usage errors only), lark and cffi.
+_NOT_FOR_A_CHECK = {"qdrive.frontend.policy._guard", "qdrive.frontend.policy._handoff",
+                    "qdrive.frontend.policy._resolve", "qdrive.frontend.policy._inspect",
+                    "qdrive.frontend.blockdev", "qdrive.block.flags", "qdrive.block.plan",
+                    "qdrive.block.driver", "ctypes", "shutil", "difflib", "lark", "cffi"}
+
+
+def test_a_plain_check_loads_only_what_it_needs(tmp_path: Path) -> None:
+    image = tmp_path / "a.img"
+    image.write_bytes(b"\0" * 4096)
+    for offline in ([], ["--offline"]):
+        loaded = _loaded_after("import qdrive.cli as c\n"
+                               f"c.main(['check', *{offline!r}, 'file={image},format=raw'])")
+        assert "qdrive.frontend._check" in loaded  # the check did run
+        assert loaded & _NOT_FOR_A_CHECK == set()
+
+
+def test_import_qdrive_loads_no_later_stage() -> None:
+    loaded = _loaded_after("import qdrive")
+    assert loaded & (_NOT_FOR_A_CHECK | {"qdrive.frontend.policy"}) == set()
+
+
+def test_the_front_doors_lazy_names_are_the_stages_own() -> None:
+    import qdrive
+    from qdrive.block import flags, plan
+    from qdrive.frontend import blockdev, policy
+
+    assert (qdrive.BdrvFlag, qdrive.open_flags, qdrive.AIO_FLAGS) == (
+        flags.BdrvFlag, flags.open_flags, flags.AIO_FLAGS)
+    assert (qdrive.OpenPlan, qdrive.plan_open, qdrive.explain) == (
+        plan.OpenPlan, plan.plan_open, plan.explain)
+    assert (qdrive.to_blockdev, qdrive.Policy) == (blockdev.to_blockdev, policy.Policy)
+    assert {"BdrvFlag", "Policy", "to_blockdev"} <= set(dir(qdrive))
+
+
+def test_check_file_builds_the_policy_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import qdrive.cli as cli
+
+    calls: list[object] = []
+    real = cli._policy
+
+    def counted(args: object) -> object:
+        calls.append(args)
+        return real(args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "_policy", counted)
+    lines = tmp_path / "drives.txt"
+    lines.write_text("file=a.img,format=raw\n" * 7 + "file=b.img,format=raw,cache=on\n")
+    assert cli.main(["check", "--offline", "-f", str(lines)]) == 1
+    assert "8 lines: 7 ok, 1 invalid" in capsys.readouterr().out
+    assert len(calls) == 1  # one per file, not one per line
