@@ -14,6 +14,7 @@ what users have: an editable one adds its import finder's cost).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -41,8 +42,9 @@ def spread(values: list[float], unit: str) -> str:
     return f"{statistics.median(values):.2f}{unit} (IQR {q[0]:.2f}-{q[2]:.2f})"
 
 
-def rounds(drive: str, n: int) -> dict[str, list[float]]:
-    runs = {
+def commands(drive: str) -> dict[str, tuple[list[str], bytes | None]]:
+    """The four commands of a round: name -> (argv, stdin)."""
+    runs: dict[str, tuple[list[str], bytes | None]] = {
         "python -c pass": ([sys.executable, "-c", "pass"], None),
         "python -c 'import attrs'": ([sys.executable, "-c", "import attrs"], None),
         "qdrive check": ([*_qdrive(), "check", drive], None),
@@ -51,11 +53,44 @@ def rounds(drive: str, n: int) -> dict[str, list[float]]:
         runs["QEMU 7.2 verdict"] = ([QEMU, "-M", "pc", "-accel", "tcg", "-nodefaults",
                                      "-display", "none", "-S", "-monitor", "stdio",
                                      "-drive", drive], b"quit\n")
+    return runs
+
+
+def rounds(drive: str, n: int) -> dict[str, list[float]]:
+    runs = commands(drive)
     times: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(n):
         for name, (argv, stdin) in runs.items():
             times[name].append(timed(argv, stdin))
     return times
+
+
+def instructions(argv: list[str], stdin: bytes | None = None) -> int | None:
+    """Instructions the command executes, counted by callgrind (None without valgrind).
+
+    Unlike wall time the count does not move with the machine's load, so a change's
+    effect shows even on a busy machine; one run is enough."""
+    if not shutil.which("valgrind"):
+        return None
+    with tempfile.NamedTemporaryFile(prefix="qdrive-cg-") as out:
+        run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}",
+                              *argv], input=stdin, capture_output=True, check=False)
+    found = re.search(rb"Collected : (\d+)", run.stderr)
+    return int(found.group(1)) if found else None
+
+
+def counts(runs: dict[str, tuple[list[str], bytes | None]]) -> None:
+    """Print each command's instruction count and qdrive check's ratio to each anchor."""
+    found = {name: instructions(argv, stdin) for name, (argv, stdin) in runs.items()}
+    if not any(found.values()):
+        print("  (instruction counts: valgrind not found)")
+        return
+    print("  instructions (callgrind, one run each):")
+    ours = found.get("qdrive check")
+    for name, n in found.items():
+        mine = name == "qdrive check"
+        ratio = f"  qdrive check / this {ours / n:.2f}x" if ours and n and not mine else ""
+        print(f"    {name:26} {n / 1e6:8.1f}M{ratio}" if n else f"    {name:26} (not counted)")
 
 
 def main(n: int = 15) -> None:
@@ -65,9 +100,11 @@ def main(n: int = 15) -> None:
             f.truncate(16 << 20)
         drive = f"file={image},format=raw,if=virtio"
         times = rounds(drive, n)
-    print(f"start-up, {n} alternating rounds, drive {drive.replace(tmp, '$TMP')}")
-    for name, values in times.items():
-        print(f"  {name:26} {spread(values, ' ms')}")
+        print(f"start-up, {n} alternating rounds, drive {drive.replace(tmp, '$TMP')}")
+        for name, values in times.items():
+            print(f"  {name:26} {spread(values, ' ms')}")
+        sys.stdout.flush()
+        counts(commands(drive))
     ours = times["qdrive check"]
     anchors = [("QEMU 7.2 verdict", f"target <= {TARGET}x, aim 0.5x"),
                ("python -c 'import attrs'", "aim ~1.2x"), ("python -c pass", "")]
