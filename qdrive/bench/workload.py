@@ -167,9 +167,11 @@ def _offsets(spec: Spec, length: int) -> Callable[[], int]:
 def _loop(dev: Any, spec: Spec, label: str,
           progress: Callable[[str], None] | None) -> Result:
     run_bench = getattr(dev._backend, "run_bench", None)
-    # The C loop keeps every request inside the engine; a deeper queue than the engine
-    # holds goes through the device queue, whose pending requests wait their turn.
-    fits = spec.iodepth <= getattr(dev._backend, "capacity", spec.iodepth)
+    # The C loop keeps every request inside the engine (under write-through its flush
+    # too); a deeper queue than the engine holds goes through the device queue, whose
+    # pending requests wait their turn.
+    flush = int(spec.rw.endswith("write") and CacheSemantics.of(dev.plan).flush_each_write)
+    fits = spec.iodepth + flush <= getattr(dev._backend, "capacity", spec.iodepth + flush)
     if run_bench is not None and fits and spec.rw in ("read", "randread", "write", "randwrite"):
         return _c_loop(dev, run_bench, spec, label, progress)
     return _python_loop(dev, spec, label, progress)

@@ -236,9 +236,11 @@ class CEngineBackend:
         core = self._core
         if core.in_flight():
             raise ValueError("the benchmark loop needs an idle backend")
-        if not 1 <= depth <= core.capacity:
+        flushes = int(write and flush_each)  # the write-through flush is one more request
+        if not 1 <= depth <= core.capacity - flushes:
             raise ValueError(f"the {self.name} engine keeps at most {core.capacity} requests "
-                             f"in flight; the benchmark asked for {depth}")
+                             f"in flight; the benchmark asked for {depth}"
+                             + (" and a flush" if flushes else ""))
         if len(buffers) < depth * bs:
             raise ValueError("the benchmark needs depth * bs bytes of buffers")
         lat = ffi.new("float[]", max(max_latencies, 1))

@@ -27,6 +27,11 @@ typedef struct {
     long long result;
 } job;
 
+/* Hand-offs are what the pool costs (a futex wake and a context switch each on this
+ * machine kind), so each is made only when someone waits for it: a completion wakes the
+ * reaper only once as many are ready as it asked for, the eventfd is written when the
+ * completion ring goes from empty to non-empty (the reader drains it all), and a batch
+ * wakes as many idle workers as it has requests, not all of them. */
 struct qd_tpool {
     int fd, efd, no_flush, nworkers, cap, stop;
     int inflight;                       /* submitted and not reaped */
@@ -35,8 +40,9 @@ struct qd_tpool {
     pthread_cond_t work, done;
     job *todo; int todo_head, todo_len;  /* requests for the workers */
     job *fin; int fin_head, fin_len;     /* completions for reap */
+    int idle;                           /* workers waiting for work */
+    int reap_want;                      /* completions the waiting reaper needs, 0: none waits */
     int sync_ready;
-    int bench_flush_each;               /* the benchmark's write-through: set while it runs */
 };
 
 /* Zero every byte of v[0..cnt): the part of a read past end of file. */
@@ -77,20 +83,26 @@ static long long rw_full(int fd, int write, const struct iovec *iov, int cnt, lo
 
 static long long run_job(qd_tpool *p, const job *j) {
     if (j->op == OP_FLUSH) return p->no_flush ? 0 : (fdatasync(p->fd) ? -errno : 0);
-    long long r = rw_full(p->fd, j->op == OP_WRITE, j->iov, j->iovcnt, j->offset);
-    /* Only the benchmark asks a worker to flush after its write (as fio's fdatasync=1
-       does per job); the driver's write-through is a flush request of the device queue.
-       bench_flush_each is written under the lock before any of those jobs is queued. */
-    if (j->op == OP_WRITE && r >= 0 && p->bench_flush_each && !p->no_flush && fdatasync(p->fd))
-        r = -errno;
-    return r;
+    return rw_full(p->fd, j->op == OP_WRITE, j->iov, j->iovcnt, j->offset);
+}
+
+/* Under the lock: tell event loops that completions are waiting (see the struct). */
+static void notify_eventfd(qd_tpool *p) {
+    if (p->efd < 0) return;
+    uint64_t one = 1;
+    ssize_t w;
+    do w = write(p->efd, &one, sizeof one); while (w < 0 && errno == EINTR);
 }
 
 static void *worker(void *arg) {
     qd_tpool *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {  /* the lock is held at the top of the loop: one lock round trip per job */
-        while (!p->todo_len && !p->stop) pthread_cond_wait(&p->work, &p->lock);
+        while (!p->todo_len && !p->stop) {
+            p->idle++;
+            pthread_cond_wait(&p->work, &p->lock);
+            p->idle--;
+        }
         if (!p->todo_len) break;  /* stopping, and nothing left to do */
         job j = p->todo[p->todo_head];
         p->todo_head = (p->todo_head + 1) % p->cap;
@@ -101,13 +113,8 @@ static void *worker(void *arg) {
         /* The eventfd is written under the lock, after the completion is in the ring:
            a reaper that saw the completion knows this write is over. */
         p->fin[(p->fin_head + p->fin_len) % p->cap] = j;
-        p->fin_len++;
-        if (p->efd >= 0) {
-            uint64_t one = 1;
-            ssize_t w;
-            do w = write(p->efd, &one, sizeof one); while (w < 0 && errno == EINTR);
-        }
-        pthread_cond_signal(&p->done);
+        if (p->fin_len++ == 0) notify_eventfd(p);
+        if (p->reap_want && p->fin_len >= p->reap_want) pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -145,7 +152,14 @@ qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int no_flush,
     p->fin = calloc((size_t)capacity, sizeof *p->fin);
     p->threads = calloc((size_t)workers, sizeof *p->threads);
     if (!p->todo || !p->fin || !p->threads) { *err = ENOMEM; qd_tpool_free(p); return NULL; }
-    pthread_mutex_init(&p->lock, NULL);
+    /* Adaptive: completions come in bursts (one interrupt ends many writes), and a worker
+       that spins briefly for the short critical sections below is cheaper than one that
+       sleeps in the kernel and must be woken (perf: most futex calls were mutex waits). */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&p->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
     p->sync_ready = 1;
@@ -175,8 +189,9 @@ int qd_tpool_submit(qd_tpool *p, int fd, int n, const int *ops, const long long 
         p->todo_len++;
     }
     p->inflight += n;
-    if (n == 1) pthread_cond_signal(&p->work);
-    else if (n > 1) pthread_cond_broadcast(&p->work);
+    /* A worker that finishes looks at the queue before it sleeps, so a request needs a
+       wake-up only when it would otherwise wait for a busy worker. */
+    for (int i = 0; i < n && i < p->idle; i++) pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->lock);
     return n;
 }
@@ -193,10 +208,12 @@ int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long 
     pthread_mutex_lock(&p->lock);
     if (min > p->inflight) min = p->inflight;
     while (p->fin_len < min) {
+        p->reap_want = min;
         int r = timeout_ms < 0 ? pthread_cond_wait(&p->done, &p->lock)
                                : pthread_cond_timedwait(&p->done, &p->lock, &until);
         if (r == ETIMEDOUT) break;
     }
+    p->reap_want = 0;
     int got = 0;
     while (got < max && p->fin_len) {
         job *j = &p->fin[p->fin_head];
@@ -207,11 +224,12 @@ int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long 
         p->fin_len--;
     }
     p->inflight -= got;
+    if (p->fin_len) notify_eventfd(p);  /* left some behind: the ring stays non-empty */
     pthread_mutex_unlock(&p->lock);
     return got;
 }
 
-/* ---- the benchmark: slots as tags, each worker flushing after its write -------------- */
+/* ---- the benchmark: slots as tags, the write-through flush one more job ------------- */
 
 typedef struct {
     qd_tpool *p;
@@ -222,33 +240,53 @@ typedef struct {
     unsigned long long *tags;
 } tpool_bench;
 
+static void tpool_add(tpool_bench *b, int op, long long off, struct iovec *iov, int cnt,
+                      int slot) {
+    int k = b->queued++;
+    b->ops[k] = op;
+    b->offs[k] = off;
+    b->iovs[k] = iov;
+    b->cnts[k] = cnt;
+    b->tags[k] = (unsigned long long)slot;
+}
+
 static int tpool_queue(void *self, int slot, int write, char *buf, long long bs, long long off) {
     tpool_bench *b = self;
-    int k = b->queued++;
     b->iov[slot].iov_base = buf;
     b->iov[slot].iov_len = (size_t)bs;
-    b->ops[k] = write;
-    b->offs[k] = off;
-    b->iovs[k] = &b->iov[slot];
-    b->cnts[k] = 1;
-    b->tags[k] = (unsigned long long)slot;
+    tpool_add(b, write ? OP_WRITE : OP_READ, off, &b->iov[slot], 1, slot);
+    return 0;
+}
+
+/* thread-pool.c runs a flush as a job like any other (handle_aiocb_flush). */
+static int tpool_flush(void *self, int slot) {
+    tpool_add(self, OP_FLUSH, 0, NULL, 0, slot);
     return 0;
 }
 
 static int tpool_kick(void *self) {
     tpool_bench *b = self;
     int done = 0;
-    while (done < b->queued)  /* depth <= capacity: everything fits once reaped */
+    while (done < b->queued)  /* depth (+ the flush) <= capacity: all fit once reaped */
         done += qd_tpool_submit(b->p, -1, b->queued - done, b->ops + done, b->offs + done,
                                 b->iovs + done, b->cnts + done, b->tags + done);
     b->queued = 0;
     return 0;
 }
 
+/* Reap in batches when there are more requests than workers. With `extra` requests
+ * beyond the workers, waking at extra / 2 completions still leaves extra / 2 queued, so
+ * a worker that finishes finds its next request without sleeping, and the reaper wakes
+ * once per extra / 2 completions instead of once each (QEMU's pool, too, hands back its
+ * completions in batches: one bottom half per event-loop wake, util/thread-pool.c). */
 static int tpool_wait(void *self, int max, int *slots, long long *results) {
     tpool_bench *b = self;
     unsigned long long tags[256];
-    int n = qd_tpool_reap(b->p, 1, max < 256 ? max : 256, tags, results, -1);
+    int min = (b->p->inflight - b->p->nworkers) / 2;  /* inflight: only this thread writes it */
+    if (min < 1) min = 1;
+    if (max > 256) max = 256;
+    if (min > max) min = max;
+    int n = qd_tpool_reap(b->p, min, max, tags, results, -1);
     for (int i = 0; i < n; i++) slots[i] = (int)tags[i];
     return n;
 }
@@ -257,23 +295,17 @@ int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *
     (void)fd;
     pthread_mutex_lock(&p->lock);
     int busy = p->inflight;
-    if (!busy) p->bench_flush_each = a->flush_each && a->write;
     pthread_mutex_unlock(&p->lock);
     if (busy) return -EBUSY;
-    int d = a->depth > 0 ? a->depth : 1;
-    tpool_bench b = { p, calloc((size_t)d, sizeof(struct iovec)), calloc((size_t)d, sizeof(int)),
-                      calloc((size_t)d, sizeof(int)), 0, calloc((size_t)d, sizeof(long long)),
-                      calloc((size_t)d, sizeof(struct iovec *)),
-                      calloc((size_t)d, sizeof(unsigned long long)) };
+    size_t d = (size_t)(a->depth > 0 ? a->depth : 1) + 1;  /* the slots and the flush */
+    tpool_bench b = { p, calloc(d, sizeof(struct iovec)), calloc(d, sizeof(int)),
+                      calloc(d, sizeof(int)), 0, calloc(d, sizeof(long long)),
+                      calloc(d, sizeof(struct iovec *)), calloc(d, sizeof(unsigned long long)) };
     int r = -ENOMEM;
     if (b.iov && b.ops && b.cnts && b.offs && b.iovs && b.tags) {
-        /* The workers flush after each write themselves (bench_flush_each). */
-        qd_bench_engine e = { &b, p->cap, -1, tpool_queue, tpool_kick, tpool_wait };
+        qd_bench_engine e = { &b, p->cap, tpool_queue, tpool_flush, tpool_kick, tpool_wait };
         r = qd_bench_run(&e, a, st);
     }
-    pthread_mutex_lock(&p->lock);  /* every job is reaped: no worker reads it now */
-    p->bench_flush_each = 0;
-    pthread_mutex_unlock(&p->lock);
     free(b.iov);
     free(b.ops);
     free(b.cnts);
