@@ -1,15 +1,30 @@
 /* The thread pool in C (util/thread-pool.c: 64 workers doing plain preadv/pwritev).
  *
  * At most `capacity` requests are in the pool at once, counting queued, running and
- * completed-but-unreaped ones, so neither ring can overflow: submit takes what fits and
- * the caller queues the rest. Workers run each request to its full length
- * (block/file-posix.c handle_aiocb_rw: continue short transfers, zero-fill at end of
- * file, ENOSPC when a write makes no progress). */
+ * completed-but-unreaped ones: submit takes what fits and the caller queues the rest.
+ * Workers run each request to its full length (block/file-posix.c handle_aiocb_rw:
+ * continue short transfers, zero-fill at end of file, ENOSPC when a write makes no
+ * progress).
+ *
+ * Hand-offs are what a pool costs over fio's psync jobs (perf on this machine kind: ~3
+ * futex calls and ~2.7 context switches per request, most of them mutex waits of
+ * workers preempted in a shared critical section), so each is made only when someone
+ * waits for it:
+ * - a worker takes the lock once per request, to take it from the queue; it hands the
+ *   completion back on a lock-free stack (many pushers, one taker that takes it whole);
+ * - the reaper is woken only once as many completions are ready as it asked for;
+ * - the eventfd is written when the completions go from none to some (whoever reaps
+ *   takes them all, and writes it again if it leaves any behind);
+ * - a batch wakes as many idle workers as it has requests, not all of them.
+ * One caller at a time submits and reaps (the Python core's lock, or the benchmark's
+ * own thread): the job table, its free list, `inflight` and `ready` are the caller's. */
 #define _GNU_SOURCE
 #include "qd_engines.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,23 +40,27 @@ typedef struct {
     int iovcnt;
     unsigned long long tag;
     long long result;
+    int next;                           /* the completion stack's link */
 } job;
 
-/* Hand-offs are what the pool costs (a futex wake and a context switch each on this
- * machine kind), so each is made only when someone waits for it: a completion wakes the
- * reaper only once as many are ready as it asked for, the eventfd is written when the
- * completion ring goes from empty to non-empty (the reader drains it all), and a batch
- * wakes as many idle workers as it has requests, not all of them. */
 struct qd_tpool {
-    int fd, efd, no_flush, nworkers, cap, stop;
-    int inflight;                       /* submitted and not reaped */
+    int fd, efd, no_flush, nworkers, cap;
     pthread_t *threads;
+    job *jobs;                          /* cap entries, indexed everywhere below */
+    /* the caller's */
+    int inflight;                       /* submitted and not reaped */
+    int *free_jobs, nfree;
+    int *ready, ready_head, ready_len;  /* taken from the stack, not yet returned */
+    /* the workers' queue, under `lock` */
     pthread_mutex_t lock;
-    pthread_cond_t work, done;
-    job *todo; int todo_head, todo_len;  /* requests for the workers */
-    job *fin; int fin_head, fin_len;     /* completions for reap */
-    int idle;                           /* workers waiting for work */
-    int reap_want;                      /* completions the waiting reaper needs, 0: none waits */
+    pthread_cond_t work;
+    int *todo, todo_head, todo_len, idle, stop;
+    /* completions */
+    _Atomic int fin_top;                /* a job index, or -1 */
+    _Atomic int fin_count;              /* pushed and not taken (may lag the stack a bit) */
+    _Atomic int reap_want;              /* what the waiting reaper needs; INT_MAX: none */
+    pthread_mutex_t done_lock;
+    pthread_cond_t done;
     int sync_ready;
 };
 
@@ -86,7 +105,6 @@ static long long run_job(qd_tpool *p, const job *j) {
     return rw_full(p->fd, j->op == OP_WRITE, j->iov, j->iovcnt, j->offset);
 }
 
-/* Under the lock: tell event loops that completions are waiting (see the struct). */
 static void notify_eventfd(qd_tpool *p) {
     if (p->efd < 0) return;
     uint64_t one = 1;
@@ -94,27 +112,43 @@ static void notify_eventfd(qd_tpool *p) {
     do w = write(p->efd, &one, sizeof one); while (w < 0 && errno == EINTR);
 }
 
+/* A worker hands job i back: push it, count it, wake whoever waits for it. The push
+ * (release) publishes the result; the job is not touched after it. */
+static void complete(qd_tpool *p, int i) {
+    int top = atomic_load_explicit(&p->fin_top, memory_order_relaxed);
+    do p->jobs[i].next = top;
+    while (!atomic_compare_exchange_weak_explicit(&p->fin_top, &top, i, memory_order_acq_rel,
+                                                  memory_order_relaxed));
+    /* seq_cst pairs with the reaper's store of reap_want and load of fin_count: one of
+       the two sees the other, so a reaper never sleeps through its last completion. */
+    int n = atomic_fetch_add(&p->fin_count, 1) + 1;
+    if (n == 1) notify_eventfd(p);
+    if (n >= atomic_load(&p->reap_want)) {
+        /* Past the lock, the reaper is waiting (or has seen the count and left): the
+           signal cannot fall between its check and its wait. */
+        pthread_mutex_lock(&p->done_lock);
+        pthread_mutex_unlock(&p->done_lock);
+        pthread_cond_signal(&p->done);
+    }
+}
+
 static void *worker(void *arg) {
     qd_tpool *p = arg;
     pthread_mutex_lock(&p->lock);
-    for (;;) {  /* the lock is held at the top of the loop: one lock round trip per job */
+    for (;;) {
         while (!p->todo_len && !p->stop) {
             p->idle++;
             pthread_cond_wait(&p->work, &p->lock);
             p->idle--;
         }
         if (!p->todo_len) break;  /* stopping, and nothing left to do */
-        job j = p->todo[p->todo_head];
+        int i = p->todo[p->todo_head];
         p->todo_head = (p->todo_head + 1) % p->cap;
         p->todo_len--;
         pthread_mutex_unlock(&p->lock);
-        j.result = run_job(p, &j);
+        p->jobs[i].result = run_job(p, &p->jobs[i]);
+        complete(p, i);
         pthread_mutex_lock(&p->lock);
-        /* The eventfd is written under the lock, after the completion is in the ring:
-           a reaper that saw the completion knows this write is over. */
-        p->fin[(p->fin_head + p->fin_len) % p->cap] = j;
-        if (p->fin_len++ == 0) notify_eventfd(p);
-        if (p->reap_want && p->fin_len >= p->reap_want) pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -133,9 +167,12 @@ void qd_tpool_free(qd_tpool *p) {
         pthread_cond_destroy(&p->work);
         pthread_cond_destroy(&p->done);
         pthread_mutex_destroy(&p->lock);
+        pthread_mutex_destroy(&p->done_lock);
     }
+    free(p->jobs);
+    free(p->free_jobs);
+    free(p->ready);
     free(p->todo);
-    free(p->fin);
     free(p->threads);
     free(p);
 }
@@ -148,18 +185,29 @@ qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int no_flush,
     p->efd = efd;
     p->no_flush = no_flush;
     p->cap = capacity;
+    p->jobs = calloc((size_t)capacity, sizeof *p->jobs);
+    p->free_jobs = calloc((size_t)capacity, sizeof *p->free_jobs);
+    p->ready = calloc((size_t)capacity, sizeof *p->ready);
     p->todo = calloc((size_t)capacity, sizeof *p->todo);
-    p->fin = calloc((size_t)capacity, sizeof *p->fin);
     p->threads = calloc((size_t)workers, sizeof *p->threads);
-    if (!p->todo || !p->fin || !p->threads) { *err = ENOMEM; qd_tpool_free(p); return NULL; }
-    /* Adaptive: completions come in bursts (one interrupt ends many writes), and a worker
-       that spins briefly for the short critical sections below is cheaper than one that
-       sleeps in the kernel and must be woken (perf: most futex calls were mutex waits). */
+    if (!p->jobs || !p->free_jobs || !p->ready || !p->todo || !p->threads) {
+        *err = ENOMEM;
+        qd_tpool_free(p);
+        return NULL;
+    }
+    for (int i = 0; i < capacity; i++) p->free_jobs[i] = capacity - 1 - i;
+    p->nfree = capacity;
+    atomic_init(&p->fin_top, -1);
+    atomic_init(&p->fin_count, 0);
+    atomic_init(&p->reap_want, INT_MAX);
+    /* Adaptive: a worker spins briefly for the queue's short critical section before it
+       sleeps in the kernel (completions come in bursts: one interrupt ends many writes). */
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
     pthread_mutex_init(&p->lock, &attr);
     pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&p->done_lock, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
     p->sync_ready = 1;
@@ -176,28 +224,44 @@ qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int no_flush,
 int qd_tpool_submit(qd_tpool *p, int fd, int n, const int *ops, const long long *offsets,
                     struct iovec **iovs, const int *iovcnts, const unsigned long long *tags) {
     (void)fd;
-    pthread_mutex_lock(&p->lock);
-    if (n > p->cap - p->inflight) n = p->cap - p->inflight;
-    for (int i = 0; i < n; i++) {
-        job *j = &p->todo[(p->todo_head + p->todo_len) % p->cap];
-        j->op = ops[i];
-        j->offset = offsets[i];
-        j->iov = iovs[i];
-        j->iovcnt = iovcnts[i];
-        j->tag = tags[i];
+    if (n > p->nfree) n = p->nfree;
+    if (n <= 0) return 0;
+    int first = p->nfree - n;  /* the jobs free_jobs[first..nfree) are filled first */
+    for (int k = 0; k < n; k++) {
+        job *j = &p->jobs[p->free_jobs[first + k]];
+        j->op = ops[k];
+        j->offset = offsets[k];
+        j->iov = iovs[k];
+        j->iovcnt = iovcnts[k];
+        j->tag = tags[k];
         j->result = 0;
-        p->todo_len++;
     }
+    p->nfree = first;
     p->inflight += n;
+    pthread_mutex_lock(&p->lock);  /* publishes the jobs to the worker that takes each */
+    for (int k = 0; k < n; k++)
+        p->todo[(p->todo_head + p->todo_len++) % p->cap] = p->free_jobs[first + k];
     /* A worker that finishes looks at the queue before it sleeps, so a request needs a
-       wake-up only when it would otherwise wait for a busy worker. */
-    for (int i = 0; i < n && i < p->idle; i++) pthread_cond_signal(&p->work);
+       wake-up only when it would otherwise wait for a busy worker. The signals go after
+       the unlock: a worker woken under it would only wake to wait for the lock. */
+    int wake = n < p->idle ? n : p->idle;
     pthread_mutex_unlock(&p->lock);
+    for (int k = 0; k < wake; k++) pthread_cond_signal(&p->work);
     return n;
 }
 
-int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long long *results,
-                  int timeout_ms) {
+/* Move the stack's completions to `ready`, oldest first. */
+static void take_completions(qd_tpool *p) {
+    int i = atomic_exchange_explicit(&p->fin_top, -1, memory_order_acq_rel);
+    int n = 0;
+    for (int k = i; k >= 0; k = p->jobs[k].next) n++;
+    int at = p->ready_head + p->ready_len + n;  /* the stack is newest first */
+    for (int k = i; k >= 0; k = p->jobs[k].next) p->ready[--at % p->cap] = k;
+    p->ready_len += n;
+    atomic_fetch_sub(&p->fin_count, n);
+}
+
+static int wait_completions(qd_tpool *p, int need, int timeout_ms) {
     struct timespec until;
     if (timeout_ms >= 0) {
         clock_gettime(CLOCK_REALTIME, &until);
@@ -205,27 +269,38 @@ int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long 
         until.tv_nsec += (timeout_ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
     }
-    pthread_mutex_lock(&p->lock);
+    int r = 0;
+    pthread_mutex_lock(&p->done_lock);
+    atomic_store(&p->reap_want, need);
+    while (atomic_load(&p->fin_count) < need && r != ETIMEDOUT)
+        r = timeout_ms < 0 ? pthread_cond_wait(&p->done, &p->done_lock)
+                           : pthread_cond_timedwait(&p->done, &p->done_lock, &until);
+    atomic_store(&p->reap_want, INT_MAX);
+    pthread_mutex_unlock(&p->done_lock);
+    return r;
+}
+
+int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long long *results,
+                  int timeout_ms) {
     if (min > p->inflight) min = p->inflight;
-    while (p->fin_len < min) {
-        p->reap_want = min;
-        int r = timeout_ms < 0 ? pthread_cond_wait(&p->done, &p->lock)
-                               : pthread_cond_timedwait(&p->done, &p->lock, &until);
-        if (r == ETIMEDOUT) break;
+    take_completions(p);
+    if (p->ready_len < min) {
+        wait_completions(p, min - p->ready_len, timeout_ms);
+        take_completions(p);
     }
-    p->reap_want = 0;
     int got = 0;
-    while (got < max && p->fin_len) {
-        job *j = &p->fin[p->fin_head];
-        tags[got] = j->tag;
-        results[got] = j->result;
+    while (got < max && p->ready_len) {
+        int i = p->ready[p->ready_head];
+        p->ready_head = (p->ready_head + 1) % p->cap;
+        p->ready_len--;
+        tags[got] = p->jobs[i].tag;
+        results[got] = p->jobs[i].result;
+        p->free_jobs[p->nfree++] = i;
         got++;
-        p->fin_head = (p->fin_head + 1) % p->cap;
-        p->fin_len--;
     }
     p->inflight -= got;
-    if (p->fin_len) notify_eventfd(p);  /* left some behind: the ring stays non-empty */
-    pthread_mutex_unlock(&p->lock);
+    /* Left some behind, or some came in after the stack was taken: say so again. */
+    if (p->ready_len || atomic_load(&p->fin_count) > 0) notify_eventfd(p);
     return got;
 }
 
@@ -293,10 +368,7 @@ static int tpool_wait(void *self, int max, int *slots, long long *results) {
 
 int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *st) {
     (void)fd;
-    pthread_mutex_lock(&p->lock);
-    int busy = p->inflight;
-    pthread_mutex_unlock(&p->lock);
-    if (busy) return -EBUSY;
+    if (p->inflight) return -EBUSY;
     size_t d = (size_t)(a->depth > 0 ? a->depth : 1) + 1;  /* the slots and the flush */
     tpool_bench b = { p, calloc(d, sizeof(struct iovec)), calloc(d, sizeof(int)),
                       calloc(d, sizeof(int)), 0, calloc(d, sizeof(long long)),
