@@ -227,20 +227,26 @@ class CEngineBackend:
     def bench_loop(self, ffi: Any, fn: Any, *extra: Any, write: bool, random: bool, bs: int,
                    depth: int, nblocks: int, seconds: float, seed: int, buffers: memoryview,
                    submit_batch: int = 1, max_latencies: int = 1 << 22,
-                   flush_each: bool = False) -> dict[str, Any]:
+                   flush_each: bool = False, flush_depth: int = 1) -> dict[str, Any]:
         """The benchmark's hot loop, run by the C engine (no Python per request):
         ``fn(q, *extra, args, stats)`` with the shared loop of csrc/qd_bench.c.
+
+        ``flush_each`` is write-through: a write completes after a flush that started
+        after it, with at most ``flush_depth`` flushes in flight (1, QEMU's bdrv_co_flush;
+        each is one more request the engine must have room for).
 
         Returns ios, errors, first_error, submit_ns, seconds and the latencies (us) of up
         to ``max_latencies`` most recent requests."""
         core = self._core
         if core.in_flight():
             raise ValueError("the benchmark loop needs an idle backend")
-        flushes = int(write and flush_each)  # the write-through flush is one more request
+        if flush_depth < 1:
+            raise ValueError("flush_depth must be at least 1")
+        flushes = flush_depth if write and flush_each else 0
         if not 1 <= depth <= core.capacity - flushes:
             raise ValueError(f"the {self.name} engine keeps at most {core.capacity} requests "
                              f"in flight; the benchmark asked for {depth}"
-                             + (" and a flush" if flushes else ""))
+                             + (f" and {flushes} write-through flush(es)" if flushes else ""))
         if len(buffers) < depth * bs:
             raise ValueError("the benchmark needs depth * bs bytes of buffers")
         lat = ffi.new("float[]", max(max_latencies, 1))
@@ -250,6 +256,7 @@ class CEngineBackend:
             "write": int(write), "random": int(random), "bs": bs, "depth": depth,
             "nblocks": nblocks, "seconds": seconds, "seed": seed,
             "buffers": ffi.cast("char *", buf), "flush_each": int(write and flush_each),
+            "flush_depth": flush_depth,
             "submit_batch": submit_batch, "lat_us": lat, "max_lat": max_latencies})
         with core._lock:
             check_errno(fn(core._q, *extra, args, st), "benchmark loop")

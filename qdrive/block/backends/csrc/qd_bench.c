@@ -30,15 +30,19 @@ static unsigned long long next_random(unsigned long long *x) {
 }
 
 /* Write-through as QEMU 7.2 does it (block/io.c bdrv_driver_pwritev() emulates FUA with
- * bdrv_co_flush(); bdrv_co_flush() keeps one flush in flight and lets it cover every
- * write that finished before it started): a write that completes waits for a flush
- * started after it, and that flush is one more request in flight, reaped like the
- * others, never an fdatasync in this thread. Writes finishing while a flush runs wait
- * for the next one, which starts when the running one completes. */
+ * bdrv_co_flush(), and a flush covers every write that finished before it started): a
+ * write that completes waits for a flush started after it, and that flush is one more
+ * request in flight, reaped like the others, never an fdatasync in this thread. QEMU
+ * keeps one flush in flight (bdrv_co_flush() waits for active_flush_req), so writes
+ * finishing meanwhile wait for the next one; `flush_depth` lets more than one run at
+ * once (fio's jobs each flush on their own). */
+enum { SLOT_BUSY = -2, SLOT_WAITING = -1 };  /* else the flush (0..flush_depth) covering it */
+
 typedef struct {
-    int *waiting, nwaiting;   /* written, waiting for a flush that has not started */
-    int *covered, ncovered;   /* written before the flush in flight started */
-    int running;              /* a flush is in flight (its slot is the loop's depth) */
+    int *state;               /* per slot: SLOT_BUSY, SLOT_WAITING or a flush's index */
+    int nwaiting;             /* slots SLOT_WAITING */
+    char *running;            /* per flush index: in flight */
+    int nrunning, depth;      /* flushes in flight, and at most */
 } write_through;
 
 typedef struct {
@@ -51,7 +55,7 @@ typedef struct {
     int unkicked;             /* queued, not yet handed to the kernel */
     int in_engine;            /* handed to the engine, not yet reaped (flush included) */
     int queued_in_round;      /* slots queued since the last kick (submit_batch) */
-    int max_wait;             /* completions one wait() may return: depth, + 1 for a flush */
+    int max_wait;             /* completions one wait() may return: depth + flushes */
     write_through wt;
 } run_state;
 
@@ -101,44 +105,47 @@ static int finish(run_state *s, int slot, long long res, double now, double dead
     return r;
 }
 
-/* The flush in flight completed with `res` (0 or -errno): every write it covers is done. */
-static int flush_done(run_state *s, long long res, double now, double deadline) {
+/* Flush k completed with `res` (0 or -errno): every write it covers is done. */
+static int flush_done(run_state *s, int k, long long res, double now, double deadline) {
     write_through *wt = &s->wt;
     int r = 0;
-    wt->running = 0;
-    for (int i = 0; i < wt->ncovered; i++) {
-        int r2 = finish(s, wt->covered[i], res < 0 ? res : s->a->bs, now, deadline);
+    wt->running[k] = 0;
+    wt->nrunning--;
+    for (int i = 0; i < s->a->depth; i++) {
+        if (wt->state[i] != k) continue;
+        wt->state[i] = SLOT_BUSY;
+        int r2 = finish(s, i, res < 0 ? res : s->a->bs, now, deadline);
         if (!r) r = r2;
     }
-    wt->ncovered = 0;
     return r;
 }
 
-/* Start a flush for the writes waiting, unless one is in flight (it starts when that
- * one completes). */
+/* Start a flush for the writes waiting, if fewer than flush_depth are in flight (else it
+ * starts when one completes). Flush k is request depth + k. */
 static int start_flush(run_state *s) {
     write_through *wt = &s->wt;
-    if (wt->running || !wt->nwaiting) return 0;
-    int *t = wt->covered;
-    wt->covered = wt->waiting;
-    wt->ncovered = wt->nwaiting;
-    wt->waiting = t;
-    wt->nwaiting = 0;
+    if (!wt->nwaiting || wt->nrunning >= wt->depth) return 0;
+    int k = 0;
+    while (wt->running[k]) k++;
     double t0 = qd_now_ns();
-    int r = s->e->flush(s->e->self, s->a->depth);
+    int r = s->e->flush(s->e->self, s->a->depth + k);
     s->st->submit_ns += qd_now_ns() - t0;
     if (r) return r;
-    wt->running = 1;
+    for (int i = 0; i < s->a->depth; i++) if (wt->state[i] == SLOT_WAITING) wt->state[i] = k;
+    wt->nwaiting = 0;
+    wt->running[k] = 1;
+    wt->nrunning++;
     s->unkicked++;
     return kick(s);
 }
 
-/* One reaped request: the flush, a write that must wait for one, or a finished slot. */
+/* One reaped request: a flush, a write that must wait for one, or a finished slot. */
 static int reaped(run_state *s, int slot, long long res, double now, double deadline) {
     const qd_bench_args *a = s->a;
-    if (slot == a->depth) return flush_done(s, res, now, deadline);
-    if (a->flush_each && a->write && res == a->bs) {
-        s->wt.waiting[s->wt.nwaiting++] = slot;
+    if (slot >= a->depth) return flush_done(s, slot - a->depth, res, now, deadline);
+    if (s->wt.depth && res == a->bs) {
+        s->wt.state[slot] = SLOT_WAITING;
+        s->wt.nwaiting++;
         return 0;
     }
     return finish(s, slot, res, now, deadline);
@@ -167,17 +174,19 @@ static int run_rounds(run_state *s, int *slots, long long *results, double t0) {
 }
 
 int qd_bench_run(const qd_bench_engine *e, const qd_bench_args *a, qd_bench_stats *st) {
-    int flushes = a->flush_each && a->write;
+    int flushes = a->flush_each && a->write ? (a->flush_depth > 0 ? a->flush_depth : 1) : 0;
     if (a->depth < 1 || a->depth + flushes > e->capacity || a->bs < 1 || a->nblocks < 1)
         return -EINVAL;
     memset(st, 0, sizeof *st);
     size_t d = (size_t)a->depth;
     run_state s = { e, a, st, a->seed | 1, 0, calloc(d, sizeof(double)), 0, 0, 0,
-                    a->depth + flushes, { calloc(d, sizeof(int)), 0, calloc(d, sizeof(int)), 0, 0 } };
-    int *slots = calloc(d + 1, sizeof(int));
-    long long *results = calloc(d + 1, sizeof(long long));
+                    a->depth + flushes,
+                    { calloc(d, sizeof(int)), 0, calloc((size_t)flushes + 1, 1), 0, flushes } };
+    int *slots = calloc(d + (size_t)flushes, sizeof(int));
+    long long *results = calloc(d + (size_t)flushes, sizeof(long long));
     int r = -ENOMEM;
-    if (s.start && slots && results && s.wt.waiting && s.wt.covered) {
+    if (s.start && slots && results && s.wt.state && s.wt.running) {
+        for (int i = 0; i < a->depth; i++) s.wt.state[i] = SLOT_BUSY;
         double t0 = qd_now_ns();
         r = run_rounds(&s, slots, results, t0);
         /* On an engine error, let what is in flight finish before the buffers go back. */
@@ -189,8 +198,8 @@ int qd_bench_run(const qd_bench_engine *e, const qd_bench_args *a, qd_bench_stat
         st->seconds = (qd_now_ns() - t0) / 1e9;
     }
     free(s.start);
-    free(s.wt.waiting);
-    free(s.wt.covered);
+    free(s.wt.state);
+    free(s.wt.running);
     free(slots);
     free(results);
     return r;

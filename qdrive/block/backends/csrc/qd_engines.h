@@ -46,6 +46,7 @@ typedef struct {
     unsigned long long seed;
     char *buffers;
     int flush_each;       /* write-through: a write completes after a flush started later */
+    int flush_depth;      /* write-through flushes in flight at once (QEMU: 1) */
     int submit_batch;     /* completed slots handed back to the kernel per call */
     float *lat_us;        /* ring of the latest latencies, max_lat entries */
     long long max_lat;

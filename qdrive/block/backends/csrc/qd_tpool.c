@@ -369,7 +369,8 @@ static int tpool_wait(void *self, int max, int *slots, long long *results) {
 int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *st) {
     (void)fd;
     if (p->inflight) return -EBUSY;
-    size_t d = (size_t)(a->depth > 0 ? a->depth : 1) + 1;  /* the slots and the flush */
+    size_t d = (size_t)(a->depth > 0 ? a->depth : 1)  /* the slots and the flushes */
+               + (size_t)(a->flush_depth > 1 ? a->flush_depth : 1);
     tpool_bench b = { p, calloc(d, sizeof(struct iovec)), calloc(d, sizeof(int)),
                       calloc(d, sizeof(int)), 0, calloc(d, sizeof(long long)),
                       calloc(d, sizeof(struct iovec *)), calloc(d, sizeof(unsigned long long)) };
