@@ -7,10 +7,11 @@ kernel has and the cdata keeping their buffers alive. The handle registers
 ``weakref.finalize(handle, core.release)``: the core never refers to the handle, so a
 backend dropped without close() is still cleaned up, after its requests finished.
 
-Reads and writes go to the C engine in batches, at most ``capacity`` at a time; the rest
-wait in a FIFO and go out as completions free slots (block/linux-aio.c ioq_submit and
-block/io_uring.c keep the same pending queue), so no request fails for depth. Flush,
-discard and write-zeroes run synchronously at submit and are reported at the next reap.
+Reads and writes (and, for the thread pool, flushes) go to the C engine in batches, at
+most ``capacity`` at a time; the rest wait in a FIFO and go out as completions free slots
+(block/linux-aio.c ioq_submit and block/io_uring.c keep the same pending queue), so no
+request fails for depth. Whatever the engine does not take (``engine_ops``) runs
+synchronously at submit and is reported at the next reap.
 A short read is continued (zeros at end of file), a short write is continued and ends
 in ENOSPC only when the device takes nothing more (block/file-posix.c handle_aiocb_rw).
 """
@@ -49,6 +50,9 @@ class EngineCore:
 
     capacity = 128
     _q: Any = None
+    # What the C engine runs; anything else runs at submit in the caller's thread. The
+    # thread pool takes flushes too (thread-pool.c runs them as jobs, handle_aiocb_flush).
+    engine_ops: frozenset[Op] = frozenset({Op.READ, Op.WRITE})
 
     def __init__(self, fd: int, *, no_flush: bool, zero_buffer: memoryview,
                  **_: Any) -> None:
@@ -96,7 +100,7 @@ class EngineCore:
             if self.closed:
                 raise ValueError("the backend is closed")
             for req in requests:
-                if req.op in (Op.READ, Op.WRITE):
+                if req.op in self.engine_ops:
                     self._next_tag += 1
                     self.pending.append((self._next_tag, req))
                 else:
@@ -266,6 +270,10 @@ class CEngineBackend:
                 "latencies_us": ffi.unpack(lat, n)}
 
 
+# The engines' op numbers (csrc/qd_tpool.c OP_READ, OP_WRITE, OP_FLUSH).
+_OP_CODES = {Op.READ: 0, Op.WRITE: 1, Op.FLUSH: 2}
+
+
 def submit_batch(ffi: Any, fn: Any, q: Any, fd: int, batch: list[tuple[int, Request]]
                  ) -> tuple[list[Any], OSError | None]:
     """Build the iovec arrays for a batch and hand them to a C engine in one call.
@@ -273,7 +281,7 @@ def submit_batch(ffi: Any, fn: Any, q: Any, fd: int, batch: list[tuple[int, Requ
     Returns the cdata that must stay alive for each request the engine took (the first
     ones, in order) and, if it took none, why."""
     n = len(batch)
-    ops = ffi.new("int[]", [1 if req.op is Op.WRITE else 0 for _, req in batch])
+    ops = ffi.new("int[]", [_OP_CODES[req.op] for _, req in batch])
     offsets = ffi.new("long long[]", [req.offset for _, req in batch])
     tags = ffi.new("unsigned long long[]", [tag for tag, _ in batch])
     counts = ffi.new("int[]", [len(req.buffers) for _, req in batch])
