@@ -30,6 +30,7 @@ from .argv import NO_ARG, SHORTHANDS, read_argv
 from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_blockdev
 from ._qdict import in_qdict_order
 from .devices import BLOCK_MODELS, prop_kind, properties
+from .formats import DEFINED_OBJECTS
 from .objects import ObjectError, create_object, parse_object
 from ..dialect import DEFAULT, Dialect
 from ..dialect import get as get_dialect
@@ -224,9 +225,13 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     tokens = _tokens(argv)
     drive_args, config_errors = _drive_args(tokens, probe_files, chosen)
     lifecycle = _machine_lifecycle(machine_type, chosen)
-    drives = check(drive_args, machine=str(_known_machine(machine_type)),
-                   probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
-                   dialect=dialect)
+    defined = DEFINED_OBJECTS.set(_early_objects(tokens))
+    try:
+        drives = check(drive_args, machine=str(_known_machine(machine_type)),
+                       probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
+                       dialect=dialect)
+    finally:
+        DEFINED_OBJECTS.reset(defined)
     st = _State(dialect=chosen)
     st.graph.touch_files = probe_files
     for index, message in config_errors:
@@ -311,6 +316,25 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     _virtio_drive_locks(st, drives)
     return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
                       tuple(st.events), machine_type, st)
+
+
+def _early_objects(tokens: list[tuple[int, str, str | None]]) -> dict[str, frozenset[str]]:
+    """The ids of the -object secrets and throttle groups, by kind: softmmu/vl.c
+    qemu_create_early_backends() makes them before configure_blockdev() opens the
+    drives, so a drive's key-secret= or throttle-group= finds them (an object that
+    fails stops QEMU before any drive, and that error is reported on its own)."""
+    found: dict[str, set[str]] = {"secret": set(), "throttle-group": set()}
+    for _, option, value in tokens:
+        if option != "-object" or value is None:
+            continue
+        try:
+            props = parse_object(value, set())
+        except ObjectError:
+            continue
+        kind = str(props.get("qom-type"))
+        if kind in found:
+            found[kind].add(str(props.get("id")))
+    return {k: frozenset(v) for k, v in found.items()}
 
 
 def _drive_lock_facts(r: Any) -> tuple[tuple[int, int], str, bool] | None:
