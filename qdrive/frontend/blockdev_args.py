@@ -98,7 +98,9 @@ def _drivers() -> dict[str, Any]:
 
 def add_blockdev(graph: Graph, options: dict[str, Any]) -> Node:
     """qmp_blockdev_add(): the root node and its inline children, or BlockdevError."""
-    if not options.get("node-name"):
+    # blockdev.c qmp_blockdev_add(): qdict_get_try_str() only asks that the name is
+    # there; an empty one reaches bdrv_assign_node_name() ("Invalid node-name: ''").
+    if options.get("node-name") is None:
         raise BlockdevError("'node-name' must be specified for the root node")
     return _open(graph, options, inherited_ro=None)
 
@@ -112,7 +114,8 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
     for spec in child_specs:  # bdrv_open_inherit(): the file child comes first
         if spec["name"] in options and spec["name"] in ("file", "data-file"):
             children[spec["name"]] = _child(graph, options[spec["name"]], read_only,
-                                            options.get("cache"))
+                                            options.get("cache"),
+                                            options.get("force-share"))
     force_share = bool(options.get("force-share", False))
     if force_share and not read_only:
         raise BlockdevError("force-share=on can only be used with read-only images")
@@ -123,14 +126,15 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
         raise BlockdevError("setting detect-zeroes to unmap is not allowed without setting "
                             "discard operation to unmap")
     name = options.get("node-name")
+    given = name is not None
     node = Node(name or _generated(graph), driver, read_only, filename,
                 children, force_share, str(options.get("locking", "auto")), options,
-                generated=not name)
-    if name:
-        _assign_name(graph, name)
+                generated=not given)
+    if given:
+        _assign_name(graph, str(name))
     _driver_open(graph, node, options)
-    if name:
-        graph.nodes[name] = node
+    if given:
+        graph.nodes[str(name)] = node
     graph.all_nodes.append(node)
     _implicit_children(graph, node, options)
     if "backing" in options and options["backing"] is not None:
@@ -195,7 +199,8 @@ def _generated(graph: Graph) -> str:
 
 
 def _child(graph: Graph, ref: Any, parent_ro: bool,
-           parent_cache: dict[str, Any] | None = None) -> Node:
+           parent_cache: dict[str, Any] | None = None,
+           parent_share: Any = None) -> Node:
     if isinstance(ref, str):
         node = graph.nodes.get(ref)
         if node is None:
@@ -203,6 +208,10 @@ def _child(graph: Graph, ref: Any, parent_ro: bool,
         return node
     if parent_cache:  # block.c bdrv_inherited_options(): an inline child takes the cache mode
         ref = {**ref, "cache": {**parent_cache, **(ref.get("cache") or {})}}
+    if parent_share is not None and "force-share" not in ref:
+        # block.c bdrv_inherited_options(): force-share is copied to an inline child,
+        # whose own bdrv_open_common() then refuses it before opening its file
+        ref = {**ref, "force-share": parent_share}
     return _open(graph, ref, inherited_ro=parent_ro)
 
 
@@ -253,6 +262,11 @@ def _open_file(node: Node, options: dict[str, Any]) -> None:
     found = probe_file(name)
     if found.error:
         raise BlockdevError(f"Could not open '{name}': {found.error}")
+    if os.path.isdir(name) and not node.read_only:
+        # raw_open_common() opens O_RDWR unless read-only: open(2) refuses a directory
+        raise BlockdevError(f"Could not open '{name}': Is a directory")
+    if node.driver == "file" and os.path.isdir(name):
+        raise BlockdevError(f"'file' driver requires '{name}' to be a regular file")
     if node.driver in ("host_device", "host_cdrom") and not found.device:
         raise BlockdevError(f"'{node.driver}' driver requires '{name}' to be either a "
                             "character or block device")
