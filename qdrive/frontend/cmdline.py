@@ -184,6 +184,9 @@ class _State:
     node_devices: list[tuple[str, dict[str, str], Node]] = attrs.Factory(list)
     flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
+    anon_devices: int = 0  # -device options without id= so far (peripheral-anon)
+    device_path: str = ""  # the QOM path of the -device being read
+    node_users: dict[str, list[tuple[bool, bool, str]]] = attrs.Factory(dict)
     dialect: Dialect = DEFAULT  # the release whose devices are read (its removed properties)
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
@@ -754,6 +757,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
                 text)
         return
     model, bus_type = info
+    st.device_path = _qom_path(st, props)
     problem = _bus(st, props, model, bus_type, machine)
     if problem:
         st.fail(Phase.DEVICES, index, problem, option, text)
@@ -929,14 +933,65 @@ def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc")
         st.backends[name].drive.effective_read_only if name in st.backends else False)
     if model == "ide-hd" and read_only:
         return "Block node is read-only"
+    share = props.get("share-rw", "off") in ("on", "yes", "true", "y")
+    write = not read_only and model not in _CD_MODELS
+    if node is not None:
+        problem = _node_perms(st, name, write, share, _user_desc(st, model, props, True),
+                              _user_desc(st, model, props))
+        if problem:
+            return problem
     ident, label = _identity_of(st, name)
     if ident is None:
         return ""
-    share = props.get("share-rw", "off") in ("on", "yes", "true", "y")
     chain = frozenset(id(n) for n in _chain(st.graph.nodes.get(name)))
     if name in st.backends:
         chain = frozenset({id(st.backends[name])})
-    return st.locks.take(ident, label, write=not read_only, unshare=not share, chain=chain)
+    return st.locks.take(ident, label, write=write, unshare=not share, chain=chain)
+
+
+# hw/ide/qdev.c ide_dev_initfn(), hw/scsi/scsi-disk.c scsi_cd_realize(): a CD asks its
+# backend for read permission only (blkconf_apply_backend_options(readonly=true)).
+_CD_MODELS = frozenset({"ide-cd", "scsi-cd"})
+
+
+def _qom_path(st: _State, props: dict[str, str]) -> str:
+    """softmmu/qdev-monitor.c qdev_set_id(): /machine/peripheral/ID, or the next
+    /machine/peripheral-anon/device[N] for a device without id."""
+    if "id" in props:
+        return f"/machine/peripheral/{props['id']}"
+    st.anon_devices += 1
+    return f"/machine/peripheral-anon/device[{st.anon_devices - 1}]"
+
+
+def _user_desc(st: _State, model: str, props: dict[str, str], realizing: bool = False
+               ) -> str:
+    """block/block-backend.c blk_root_get_parent_desc(): the device's id, else the QOM
+    path of the device that owns the BlockBackend (virtio-blk-pci's virtio-backend;
+    usb-storage while it realizes, then the SCSI disk it makes and hands its backend to,
+    hw/usb/dev-storage-classic.c usb_msd_storage_realize)."""
+    if model == "virtio-blk-pci":
+        return f"block device '{st.device_path}/virtio-backend'"
+    if model == "usb-storage" and not realizing:
+        bus = f"{props['id']}.0" if "id" in props else "scsi.0"
+        return f"block device '{st.device_path}/{bus}/legacy[0]'"
+    return f"block device '{props.get('id') or st.device_path}'"
+
+
+def _node_perms(st: _State, node: str, write: bool, share: bool, desc: str,
+                kept: str) -> str:
+    """block.c bdrv_parent_perms_conflict(): every ordered pair of the node's parents,
+    the newest first (bdrv_replace_child_noperm inserts at the head), each asking
+    bdrv_a_allow_b() whether a shares what b takes."""
+    users = st.node_users.setdefault(node, [])
+    older = list(reversed(users))
+    culprit = next(((o[2], desc) for o in older if o[0] and not share), None) or next(
+        ((desc, o[2]) for o in older if write and not o[1]), None)
+    if culprit is not None:
+        return (f"Permission conflict on node '{node}': permissions 'write' are both "
+                f"required by {culprit[0]} (uses node '{node}' as 'root' child) and "
+                f"unshared by {culprit[1]} (uses node '{node}' as 'root' child).")
+    users.append((write, share, kept))
+    return ""
 
 
 def _chain(node: Node | None) -> list[Node]:
