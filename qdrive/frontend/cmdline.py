@@ -184,6 +184,7 @@ class _State:
     node_devices: list[tuple[str, dict[str, str], Node]] = attrs.Factory(list)
     flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
+    boot_indexes: set[int] = attrs.Factory(set)
     anon_devices: int = 0  # -device options without id= so far (peripheral-anon)
     device_path: str = ""  # the QOM path of the -device being read
     node_users: dict[str, list[tuple[bool, bool, str]]] = attrs.Factory(dict)
@@ -244,6 +245,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
     drive_at: list[int] = []
     machine_props: dict[str, str] = {}
+    globals_: list[tuple[str, str, str]] = []
     for index, option, value in tokens:
         name = option.lstrip("-")
         if name == "drive" or name in SHORTHANDS:
@@ -268,6 +270,9 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
             machine_props.update(_machine_props(value or ""))
             st.results[index] = OptionResult(index, option, value, "machine")
         elif name == "snapshot":
+            st.results[index] = OptionResult(index, option, value, "machine")
+        elif name == "global" and _global(value or "")[0] == "isa-fdc":
+            globals_.append(_global(value or ""))
             st.results[index] = OptionResult(index, option, value, "machine")
         else:
             st.results[index] = OptionResult(index, option, value, "skipped", None,
@@ -310,6 +315,9 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     _drive_vs_nodes(st, drives, drive_at)
     _pflash(st, machine_props, drives, machine_type)
     _board_holders(st, drives)
+    if _known_machine(machine_type) == "pc" and machine_type not in ("microvm", "none",
+                                                                     "x-remote"):
+        _fdc_globals(st, globals_)
     for index, option, text, props in parsed:
         if option == "-device":
             _device(st, index, option, text, props,
@@ -733,6 +741,36 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
             return
 
 
+def _global(text: str) -> tuple[str, str, str]:
+    """softmmu/qdev-monitor.c qemu_global_option(): DRIVER.PROP=VALUE, or
+    driver=,property=,value=; (driver, property, value)."""
+    head, _, value = text.partition("=")
+    if "." in head and not head.startswith("driver"):
+        driver, _, prop = head.partition(".")
+        return driver, prop, value
+    from .objects import _split_opts
+
+    opts = {k: v or "" for k, v in _split_opts(text)}
+    return opts.get("driver", ""), opts.get("property", ""), opts.get("value", "")
+
+
+# hw/block/fdc-isa.c isa_fdc_properties and isabus_fdc_instance_init(): what a global
+# can set on the board's floppy controller (7.2 has no driveA/driveB: -device floppy).
+_FDC_PROPS = frozenset({"iobase", "irq", "dma", "fdtypeA", "fdtypeB", "fallback",
+                        "bootindexA", "bootindexB"})
+
+
+def _fdc_globals(st: _State, globals_: list[tuple[str, str, str]]) -> None:
+    """hw/i386/pc.c pc_superio_init(): an i440fx board always makes its isa-fdc, and
+    device_post_init() applies the -global options to it, fatally (qom/object.c
+    object_apply_global_props: "can't apply global ...")."""
+    for driver, prop, value in globals_:
+        if prop not in _FDC_PROPS:
+            st.fail(Phase.BOARD, 100, f"can't apply global {driver}.{prop}={value}: "
+                    f"Property '{driver}.{prop}' not found")
+            return
+
+
 def _node_size(node: Node) -> int | None:
     proto = node.protocol()
     if proto is None or proto.filename is None or node.driver not in ("raw", "file"):
@@ -771,6 +809,10 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     if "id" in props:
         st.named_buses.update({props["id"], f"{props['id']}.0"})
     if model not in BLOCK_MODELS:
+        if model in SCSI_HBAS and "iothread" in props:
+            problem = _link(st, "iothread", props["iothread"])
+            if problem:
+                st.fail(Phase.DEVICES, index, problem, option, text)
         return
     known = properties(model) - st.dialect.removed_properties.get(model, frozenset())
     ordered = in_qdict_order(props) if not text.startswith("{") else list(props)
@@ -781,7 +823,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         if key not in known:
             st.fail(Phase.DEVICES, index, f"Property '{model}.{key}' not found", option, text)
             return
-        problem = _bad_value(key, value)
+        problem = _bad_value(key, value) or _link(st, key, value) or _bootindex(st, key, value)
         if problem:
             st.fail(Phase.DEVICES, index, problem, option, text)
             return
@@ -1046,6 +1088,26 @@ def _bad_value(key: str, value: str) -> str:
                         "maximum: 2097152)")
             if size & (size - 1):
                 return f"Property .{key} doesn't take value '{size}', it's not a power of 2"
+    return ""
+
+
+def _link(st: _State, key: str, value: str) -> str:
+    """qom/object.c object_resolve_link(): a link property (iothread=) names an object
+    that must exist."""
+    if key == "iothread" and value not in st.iothreads:
+        return f"Device '{value}' not found"
+    return ""
+
+
+def _bootindex(st: _State, key: str, value: str) -> str:
+    """softmmu/bootdevice.c device_set_bootindex(): check_boot_index() as the property is
+    set, then the index is taken (add_boot_device_path)."""
+    if key != "bootindex":
+        return ""
+    index = _int(value)
+    if index >= 0 and index in st.boot_indexes:
+        return f"The bootindex {index} has already been used"
+    st.boot_indexes.add(index)
     return ""
 
 
