@@ -185,6 +185,7 @@ class _State:
     flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
     boot_indexes: set[int] = attrs.Factory(set)
+    floppy_units: set[int] = attrs.Factory(set)  # taken by -drive if=floppy and floppy
     anon_devices: int = 0  # -device options without id= so far (peripheral-anon)
     device_path: str = ""  # the QOM path of the -device being read
     node_users: dict[str, list[tuple[bool, bool, str]]] = attrs.Factory(dict)
@@ -315,6 +316,9 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     _drive_vs_nodes(st, drives, drive_at)
     _pflash(st, machine_props, drives, machine_type)
     _board_holders(st, drives)
+    st.floppy_units.update(r.placement.unit for r in drives.drives
+                           if r.ok and r.placement is not None and
+                           r.placement.interface.value == "floppy")
     if _known_machine(machine_type) == "pc" and machine_type not in ("microvm", "none",
                                                                      "x-remote"):
         _fdc_globals(st, globals_)
@@ -804,6 +808,8 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         bus_name = f"{props['id']}.0" if "id" in props else "scsi.0"
         st.buses["SCSI"].append(bus_name)
         st.controllers[bus_name] = (model, props.get("iothread"))
+    elif given == "isa-fdc":
+        st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
     elif model in USB_HCS:
         st.buses["usb-bus"].append(f"{props['id']}.0" if "id" in props else "usb-bus.0")
     if "id" in props:
@@ -856,6 +862,11 @@ def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
         return f"Bus '{bus}' not found"
     if machine not in ("pc", "q35", "isapc"):
         return ""  # other boards' buses are not modelled
+    if bus_type == "floppy-bus" and machine not in ("pc", "isapc") and \
+            not st.buses.get("floppy-bus"):
+        # hw/i386/pc_q35.c: q35 sets no_floppy, so pc_superio_init() makes no isa-fdc;
+        # a -device isa-fdc brings its own bus
+        return f"No 'floppy-bus' bus found for device '{model}'"
     if bus_type in ("SCSI", "usb-bus", "virtio-bus") and not st.buses.get(bus_type):
         return f"No '{bus_type}' bus found for device '{model}'"
     if bus_type in ("PCI", "PCIE") and machine not in ("pc", "q35"):
@@ -957,6 +968,28 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
         return "serial property not set"
     if model in ("scsi-hd", "scsi-cd"):
         return _blocksizes(props)
+    if model == "floppy":
+        return _floppy(st, props)
+    return ""
+
+
+def _floppy(st: _State, props: dict[str, str]) -> str:
+    """hw/block/fdc.c floppy_drive_realize(): the unit (the first free one when not
+    given) of the two, then the block sizes, which must both be 512."""
+    unit = _int(props.get("unit", "-1"))
+    if unit == -1:
+        unit = next((u for u in (0, 1) if u not in st.floppy_units), 2)
+    if unit >= 2:
+        return f"Can't create floppy unit {unit}, bus supports only 2 units"
+    if unit in st.floppy_units:
+        return f"Floppy unit {unit} is in use"
+    problem = _blocksizes(props)
+    if problem:
+        return problem
+    if (_size(props, "logical_block_size", 0) or 512) != 512 or \
+            (_size(props, "physical_block_size", 0) or 512) != 512:
+        return "Physical and logical block size must be 512 for floppy"
+    st.floppy_units.add(unit)
     return ""
 
 
