@@ -188,6 +188,7 @@ class _State:
     floppy_units: set[int] = attrs.Factory(set)  # taken by -drive if=floppy and floppy
     anon_devices: int = 0  # -device options without id= so far (peripheral-anon)
     device_path: str = ""  # the QOM path of the -device being read
+    device_at: tuple[int, str, str] = (0, "", "")  # and where it is on the command line
     node_users: dict[str, list[tuple[bool, bool, str]]] = attrs.Factory(dict)
     dialect: Dialect = DEFAULT  # the release whose devices are read (its removed properties)
 
@@ -800,6 +801,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         return
     model, bus_type = info
     st.device_path = _qom_path(st, props)
+    st.device_at = (index, option, text)
     problem = _bus(st, props, model, bus_type, machine)
     if problem:
         st.fail(Phase.DEVICES, index, problem, option, text)
@@ -964,12 +966,33 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
         return _geometry(props, 16) if model == "ide-hd" else ""
     if model in ("scsi-hd", "usb-storage") and not name:
         return "drive property not set"
-    if model == "nvme" and "serial" not in props:
-        return "serial property not set"
+    if model == "nvme":
+        return _nvme(st, props)
     if model in ("scsi-hd", "scsi-cd"):
         return _blocksizes(props)
     if model == "floppy":
         return _floppy(st, props)
+    return ""
+
+
+def _nvme(st: _State, props: dict[str, str]) -> str:
+    """hw/nvme/ctrl.c nvme_check_params(): num_queues (deprecated, a warning) sets
+    max_ioqpairs, which must be 1..65535 (NVME_MAX_IOQPAIRS), then msix_qsize 1..2048,
+    then the serial."""
+    pairs = _int(props.get("max_ioqpairs", "64"))
+    queues = _int(props.get("num_queues", "0"))
+    if queues:
+        index, option, text = st.device_at
+        st.events.append(_Event(Phase.DEVICES, index, f"{PROG}: {option} {text}: warning: "
+                                "num_queues is deprecated; please use max_ioqpairs instead",
+                                False))
+        pairs = queues - 1
+    if not 1 <= pairs <= 0xFFFF:
+        return "max_ioqpairs must be between 1 and 65535"
+    if not 1 <= _int(props.get("msix_qsize", "65")) <= 2048:
+        return "msix_qsize must be between 1 and 2048"
+    if "serial" not in props:
+        return "serial property not set"
     return ""
 
 
