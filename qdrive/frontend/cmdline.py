@@ -185,6 +185,7 @@ class _State:
     flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
     boot_indexes: set[int] = attrs.Factory(set)
+    ide_units: dict[str, set[int]] = attrs.Factory(dict)  # bus -> units taken
     floppy_units: set[int] = attrs.Factory(set)  # taken by -drive if=floppy and floppy
     anon_devices: int = 0  # -device options without id= so far (peripheral-anon)
     device_path: str = ""  # the QOM path of the -device being read
@@ -317,6 +318,10 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     _drive_vs_nodes(st, drives, drive_at)
     _pflash(st, machine_props, drives, machine_type)
     _board_holders(st, drives)
+    for r in drives.drives:  # the board's IDE devices for -drive if=ide (hw/i386/pc.c)
+        p = r.placement
+        if r.ok and p is not None and p.interface.value == "ide" and p.unit is not None:
+            st.ide_units.setdefault(f"ide.{p.bus or 0}", set()).add(p.unit)
     st.floppy_units.update(r.placement.unit for r in drives.drives
                            if r.ok and r.placement is not None and
                            r.placement.interface.value == "floppy")
@@ -949,10 +954,9 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
             if props.get("scsi") in ("on", "yes", "true", "y") and
             props.get("disable-modern") not in ("on", "yes", "true", "y") else "")
     if model in ("ide-hd", "ide-cd"):
-        units = 1 if machine == "q35" else 2
-        if "unit" in props and _int(props["unit"]) >= units:
-            return (f"Can't create IDE unit {_int(props['unit'])}, bus supports only "
-                    f"{units} units")
+        problem = _ide_unit(st, props, 1 if machine == "q35" else 2)
+        if problem:
+            return problem
         if not name and model == "ide-hd":
             return "No drive specified"
         granularity = _size(props, "discard_granularity", -1)
@@ -972,6 +976,20 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
         return _blocksizes(props)
     if model == "floppy":
         return _floppy(st, props)
+    return ""
+
+
+def _ide_unit(st: _State, props: dict[str, str], units: int) -> str:
+    """hw/ide/qdev.c ide_qdev_realize(): the unit (1 when the master is taken, else 0)
+    must exist on the bus and be free; it is taken before the device's own checks. An
+    IDE bus is never full for qdev (no max_dev), so without bus= it is the first one."""
+    taken = st.ide_units.setdefault(props.get("bus") or "ide.0", set())
+    unit = _int(props["unit"]) if "unit" in props else (1 if 0 in taken else 0)
+    if unit >= units:
+        return f"Can't create IDE unit {unit}, bus supports only {units} units"
+    if unit in taken:
+        return f"IDE unit {unit} is in use"
+    taken.add(unit)
     return ""
 
 
