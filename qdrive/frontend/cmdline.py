@@ -181,7 +181,7 @@ class _State:
     controllers: dict[str, tuple[str, str | None]] = attrs.Factory(dict)  # bus: HBA, iothread
     contexts: dict[str, str | None] = attrs.Factory(dict)  # node in use: its iothread
     referenced: set[str] = attrs.Factory(set)  # every drive= a device gave
-    node_devices: list[tuple[str, dict[str, str], Node]] = attrs.Factory(list)
+    node_devices: list[tuple[str, dict[str, str], Node | None]] = attrs.Factory(list)
     flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
     boot_indexes: set[int] = attrs.Factory(set)
@@ -854,6 +854,10 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         st.drive_devices[name] = (model, props)
     elif name and name in st.graph.nodes:
         st.node_devices.append((model, props, st.graph.nodes[name]))
+    elif not name and model in ("ide-cd", "scsi-cd", "floppy"):
+        # an empty removable device makes an anonymous empty BlockBackend of its own
+        # (block/block-backend.c blk_create_empty_drive), which query-block lists
+        st.node_devices.append((model, props, None))
 
 
 def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
