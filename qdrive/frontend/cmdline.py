@@ -186,6 +186,7 @@ class _State:
     failed: bool = False
     boot_indexes: set[int] = attrs.Factory(set)
     ide_units: dict[str, set[int]] = attrs.Factory(dict)  # bus -> units taken
+    usb_ports: dict[str, list[str]] = attrs.Factory(dict)  # bus -> its free ports
     floppy_units: set[int] = attrs.Factory(set)  # taken by -drive if=floppy and floppy
     anon_devices: int = 0  # -device options without id= so far (peripheral-anon)
     device_path: str = ""  # the QOM path of the -device being read
@@ -272,6 +273,12 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         elif name in ("machine", "M"):
             machine_props.update(_machine_props(value or ""))
             st.results[index] = OptionResult(index, option, value, "machine")
+            bare = _bare_machine_key(value or "")
+            if bare:
+                # softmmu/vl.c: -machine is read with keyval_parse_into(..., "type"), so
+                # only the first item may omit its "=" (util/keyval.c keyval_parse_one)
+                st.fail(Phase.PARSE, index, f"Expected '=' after parameter '{bare}'",
+                        option, value)
         elif name == "snapshot":
             st.results[index] = OptionResult(index, option, value, "machine")
         elif name == "global" and _global(value or "")[0] == "isa-fdc":
@@ -286,8 +293,15 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
                 "supported machines")
     # 2. objects, then nodes
     secrets: dict[str, bytes] = {}
+    created: set[str] = set()
     for index, option, text, obj in parsed:
         if option == "-object":
+            if str(obj.get("id")) in created:
+                # qom/object.c object_property_try_add_child() under /objects
+                st.fail(Phase.OBJECTS, index, f"attempt to add duplicate property "
+                        f"'{obj.get('id')}' to object (type 'container')")
+                break
+            created.add(str(obj.get("id")))
             try:
                 note = create_object(obj, probe_files, secrets)
             except ObjectError as exc:
@@ -310,6 +324,10 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     _drive_locks(st, drives)
     if "-usb" in [t[1] for t in tokens] or machine_props.get("usb") in ("on", "yes", "true"):
         st.buses["usb-bus"].append("usb-bus.0")
+        # hw/i386/pc_piix.c: a piix3-usb-uhci (2 ports); hw/i386/pc_q35.c: an ICH9 EHCI
+        # with its companions (6 ports)
+        st.usb_ports["usb-bus.0"] = _ports(6 if _known_machine(machine_type) == "q35"
+                                           else 2)
     for r in drives.drives:
         if r.ok and r.placement is not None and r.placement.device_id:
             st.backends[r.placement.device_id] = r
@@ -546,6 +564,11 @@ def _known_machine(name: str, strict: bool = False) -> str | bool:
     return "pc"
 
 
+def _bare_machine_key(value: str) -> str:
+    """The first item after the implied type= that has no "=" (keyval refuses it)."""
+    return next((part for part in value.split(",")[1:] if part and "=" not in part), "")
+
+
 def _machine_props(value: str) -> dict[str, str]:
     out = {}
     for n, part in enumerate(value.split(",")):
@@ -637,7 +660,10 @@ def _parse_object(st: _State, index: int, option: str, text: str,
     except ObjectError as exc:
         st.fail(Phase.PARSE, index, str(exc), option, text)
         return
-    st.object_ids.add(str(props.get("id")))
+    if not text.startswith("{"):
+        # only QemuOpts (the keyval spelling) knows the ids it has read; a JSON object's
+        # duplicate id is found when it is added (see _create_objects)
+        st.object_ids.add(str(props.get("id")))
     kind = props.get("qom-type")
     if kind == "throttle-group":
         st.graph.throttle_groups.add(str(props["id"]))
@@ -666,7 +692,10 @@ def _parse_device(st: _State, index: int, option: str, text: str,
         except JsonArgError as exc:
             st.fail(Phase.PARSE, index, str(exc), option, text)
             return
-        props = {k: _json_str(v) for k, v in props.items()}
+        # qdev_device_add_from_qdict() reads driver, bus and id with qdict_get_try_str():
+        # one that is not a string is as good as absent
+        props = {k: _json_str(v) for k, v in props.items()
+                 if k not in ("bus", "id") or isinstance(v, str)}
     else:
         props = {}
         for n, (key, value) in enumerate(_split_opts(text)):
@@ -798,6 +827,9 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     """qdev_device_add(): the model, its bus, then its properties in order."""
     from .devices import SCSI_HBAS, USB_HCS, model_info
 
+    if "driver" not in props:  # softmmu/qdev-monitor.c qdev_device_add_from_qdict()
+        st.fail(Phase.DEVICES, index, "Parameter 'driver' is missing", option, text)
+        return
     given = props.get("driver", "")
     info = model_info(given)
     if info is None:
@@ -818,9 +850,17 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     elif given == "isa-fdc":
         st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
     elif model in USB_HCS:
-        st.buses["usb-bus"].append(f"{props['id']}.0" if "id" in props else "usb-bus.0")
+        usb_bus = f"{props['id']}.0" if "id" in props else "usb-bus.0"
+        st.buses["usb-bus"].append(usb_bus)
+        if "masterbus" not in props:  # a companion puts its ports on its master's bus
+            st.usb_ports.setdefault(usb_bus, _ports(_HC_PORTS.get(model, 2)))
     if "id" in props:
         st.named_buses.update({props["id"], f"{props['id']}.0"})
+    if bus_type == "usb-bus" and model not in BLOCK_MODELS:
+        problem = _usb_port(st, model, props)
+        if problem:
+            st.fail(Phase.DEVICES, index, problem, option, text)
+            return
     if model not in BLOCK_MODELS:
         if model in SCSI_HBAS and "iothread" in props:
             problem = _link(st, "iothread", props["iothread"])
@@ -845,7 +885,8 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
             if problem:
                 st.fail(Phase.DEVICES, index, problem, option, text)
                 return
-    problem = _realize(st, model, props, machine)
+    problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or \
+        _realize(st, model, props, machine)
     if problem:
         st.fail(Phase.DEVICES, index, problem, option, text)
         return
@@ -858,6 +899,47 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         # an empty removable device makes an anonymous empty BlockBackend of its own
         # (block/block-backend.c blk_create_empty_drive), which query-block lists
         st.node_devices.append((model, props, None))
+
+
+# Root ports of each host controller model (hw/usb/hcd-uhci.c NB_PORTS, hcd-ehci.h
+# EHCI_PORTS, hcd-xhci.c numports_2/numports_3 (4 each, one port number for both),
+# hcd-ohci-pci.c num-ports).
+_HC_PORTS = {"usb-ehci": 6, "ich9-usb-ehci1": 6, "ich9-usb-ehci2": 6, "qemu-xhci": 4,
+             "nec-usb-xhci": 4, "pci-ohci": 3}
+
+
+def _ports(count: int) -> list[str]:
+    return [str(n) for n in range(1, count + 1)]
+
+
+def _usb_port(st: _State, model: str, props: dict[str, str]) -> str:
+    """hw/usb/bus.c usb_qdev_realize() -> usb_claim_port(): port= must be a free port of
+    the bus; without it the first free one, and when only one is left a usb-hub is
+    chained on it first (8 more ports). Ports behind hubs qdrive did not see, and buses
+    it does not know, are not judged."""
+    bus = props.get("bus") or (st.buses["usb-bus"][0] if st.buses["usb-bus"] else "")
+    bus = bus if bus in st.usb_ports else f"{bus}.0" if f"{bus}.0" in st.usb_ports else ""
+    if not bus:
+        return ""
+    free = st.usb_ports[bus]
+    path = props.get("port")
+    if path is not None:
+        if path not in free:
+            if "." in path and not any(p.startswith(path.rsplit(".", 1)[0] + ".")
+                                       for p in free):
+                return ""  # behind a hub qdrive does not model
+            return f"usb port {path} (bus {bus}) not found (in use?)"
+    else:
+        if len(free) == 1 and model != "usb-hub":
+            hub = free.pop(0)
+            free.extend(f"{hub}.{n}" for n in range(1, 9))
+        if not free:
+            return ("tried to attach usb device to a bus with no free ports")
+        path = free[0]
+    free.remove(path)
+    if model == "usb-hub":
+        free.extend(f"{path}.{n}" for n in range(1, 9))
+    return ""
 
 
 def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,

@@ -42,8 +42,9 @@ def _message(text: str, exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(text.rstrip()):
         return "JSON parse error, premature EOI"
     if isinstance(exc, json.JSONDecodeError) and exc.msg == "Extra data":
-        rest = text[exc.pos:].lstrip()
-        return f"JSON parse error, stray '{rest[:1]}'"
+        # qobject/qjson.c consume_json(): whatever follows a complete value is a second
+        # message, good or bad
+        return "Expecting at most one JSON value"
     if isinstance(exc, json.JSONDecodeError) and exc.msg.startswith("Expecting property name"):
         return "JSON parse error, key is not a string in object"
     if isinstance(exc, json.JSONDecodeError) and exc.msg.startswith("Expecting ':'"):
