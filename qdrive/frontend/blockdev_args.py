@@ -116,6 +116,12 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
             children[spec["name"]] = _child(graph, options[spec["name"]], read_only,
                                             options.get("cache"),
                                             options.get("force-share"))
+    file_child = children.get("file")
+    if driver in _METADATA_FORMATS and not read_only and file_child is not None and \
+            file_child.read_only:
+        # block.c bdrv_default_perms_for_storage(): a writable format node wants to write
+        # its metadata child as soon as it is opened
+        raise BlockdevError("Block node is read-only")
     force_share = bool(options.get("force-share", False))
     if force_share and not read_only:
         raise BlockdevError("force-share=on can only be used with read-only images")
@@ -143,6 +149,11 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
         except BlockdevError as exc:
             raise BlockdevError(f"Could not open backing file: {exc}") from None
     return node
+
+
+# format drivers whose file child holds metadata (BDRV_CHILD_METADATA); raw's is data
+_METADATA_FORMATS = frozenset({"qcow2", "qcow", "vdi", "vmdk", "vhdx", "vpc", "qed",
+                               "parallels", "luks"})
 
 
 def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> None:

@@ -362,7 +362,7 @@ def _early_objects(tokens: list[tuple[int, str, str | None]]) -> dict[str, froze
     qemu_create_early_backends() makes them before configure_blockdev() opens the
     drives, so a drive's key-secret= or throttle-group= finds them (an object that
     fails stops QEMU before any drive, and that error is reported on its own)."""
-    found: dict[str, set[str]] = {"secret": set(), "throttle-group": set()}
+    found: dict[str, set[str]] = {"secret": set(), "throttle-group": set(), "": set()}
     for _, option, value in tokens:
         if option != "-object" or value is None:
             continue
@@ -371,6 +371,7 @@ def _early_objects(tokens: list[tuple[int, str, str | None]]) -> dict[str, froze
         except ObjectError:
             continue
         kind = str(props.get("qom-type"))
+        found[""].add(str(props.get("id")))
         if kind in found:
             found[kind].add(str(props.get("id")))
     return {k: frozenset(v) for k, v in found.items()}
@@ -735,7 +736,7 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
     flash: dict[int, Node] = {}
     for unit in (0, 1):
         ref = props.get(f"pflash{unit}")
-        if ref is None:
+        if not ref:  # hw/core/qdev-properties-system.c set_drive_helper(): "" is no drive
             continue
         node = st.graph.nodes.get(ref)
         if node is None and ref not in st.backends:
@@ -805,7 +806,8 @@ def _fdc_globals(st: _State, globals_: list[tuple[str, str, str]]) -> None:
     object_apply_global_props: "can't apply global ...")."""
     for driver, prop, value in globals_:
         if prop not in _FDC_PROPS:
-            st.fail(Phase.BOARD, 100, f"can't apply global {driver}.{prop}={value}: "
+            # before the board's IDE and floppy devices (ordered by drive, from 0)
+            st.fail(Phase.BOARD, -1, f"can't apply global {driver}.{prop}={value}: "
                     f"Property '{driver}.{prop}' not found")
             return
 
@@ -1139,7 +1141,7 @@ def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc")
     write = not read_only and model not in _CD_MODELS
     if node is not None:
         problem = _node_perms(st, name, write, share, _user_desc(st, model, props, True),
-                              _user_desc(st, model, props))
+                              _user_desc(st, model, props)) or _writable_below(node, write)
         if problem:
             return problem
     ident, label = _identity_of(st, name)
@@ -1154,6 +1156,14 @@ def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc")
 # hw/ide/qdev.c ide_dev_initfn(), hw/scsi/scsi-disk.c scsi_cd_realize(): a CD asks its
 # backend for read permission only (blkconf_apply_backend_options(readonly=true)).
 _CD_MODELS = frozenset({"ide-cd", "scsi-cd"})
+
+
+def _writable_below(node: Node, write: bool) -> str:
+    """block.c bdrv_node_refresh_perm(): a writer's permission goes down the file chain
+    (a raw node passes it on), and a read-only node under it refuses it."""
+    if write and any(n.read_only for n in _chain(node)[1:]):
+        return "Block node is read-only"
+    return ""
 
 
 def _qom_path(st: _State, props: dict[str, str]) -> str:

@@ -23,7 +23,7 @@ __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options",
            "DEFINED_OBJECTS"]
 
 # The -object ids a whole command line defined before its drives open, by kind ("secret",
-# "throttle-group"): vl.c creates the early objects before configure_blockdev(), so a
+# "throttle-group"; "" holds every id): vl.c creates the early objects before configure_blockdev(), so a
 # drive's lookup finds them. Empty for a lone -drive; qdrive.frontend.cmdline sets it.
 DEFINED_OBJECTS: ContextVar[Mapping[str, frozenset[str]]] = ContextVar(
     "DEFINED_OBJECTS", default={})
@@ -31,6 +31,14 @@ DEFINED_OBJECTS: ContextVar[Mapping[str, frozenset[str]]] = ContextVar(
 
 def _defined(kind: str, name: str) -> bool:
     return name in DEFINED_OBJECTS.get().get(kind, frozenset())
+
+
+def _no_secret(name: str) -> str:
+    """crypto/secret_common.c qcrypto_secret_lookup(): no object of that id, or one that
+    is not a secret."""
+    if _defined("", name):
+        return f"Object with id '{name}' is not a secret"
+    return f"No secret with id '{name}'"
 
 Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
 Check = Callable[[Options, "ProbeResult | None", Span], None]
@@ -74,7 +82,7 @@ def _secret(key: str, options: Options, span: Span, label: str | None = None) ->
     if entry is None:
         _fail(f"Parameter '{label or key}' is required for cipher", span)
     if not _defined("secret", entry.value):
-        _fail(f"No secret with id '{entry.value}'", entry.span)
+        _fail(_no_secret(entry.value), entry.span)
 
 
 def _luks(options: Options, image: ProbeResult | None, span: Span) -> None:
@@ -156,12 +164,12 @@ def _curl(options: Options, image: ProbeResult | None, span: Span) -> None:
     if cookie is not None and cookie_secret is not None:
         _fail("curl driver cannot handle both cookie and cookie secret", cookie_secret.span)
     if cookie_secret is not None and not _defined("secret", cookie_secret.value):
-        _fail(f"No secret with id '{cookie_secret.value}'", cookie_secret.span)
+        _fail(_no_secret(cookie_secret.value), cookie_secret.span)
     if "url" not in options:
         _fail("curl block driver requires an 'url' option", span)
     for key in ("password-secret", "proxy-password-secret"):
         if key in options and not _defined("secret", options[key].value):
-            _fail(f"No secret with id '{options[key].value}'", options[key].span)
+            _fail(_no_secret(options[key].value), options[key].span)
 
 
 def _iscsi(options: Options, image: ProbeResult | None, span: Span) -> None:
@@ -175,7 +183,7 @@ def _iscsi(options: Options, image: ProbeResult | None, span: Span) -> None:
         _fail("'password' and 'password-secret' properties are mutually exclusive",
               secret.span)
     if secret is not None and not _defined("secret", secret.value):
-        _fail(f"No secret with id '{secret.value}'", secret.span)
+        _fail(_no_secret(secret.value), secret.span)
 
 
 def _nbd(options: Options, image: ProbeResult | None, span: Span) -> None:

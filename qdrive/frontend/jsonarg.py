@@ -34,11 +34,20 @@ def parse_json_object(text: str) -> dict[str, Any]:
     return value
 
 
+# what can start a token of qobject/json-lexer.c (a letter starts a keyword, a quote a
+# string); any other character is a lexing error, reported as a stray token
+_TOKEN_START = frozenset('{}[],:"\'-0123456789 \t\r\n') | frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def _message(text: str, exc: Exception) -> str:
     # qobject/json-streamer.c: text after the complete top-level value is a "stray" token.
     if isinstance(exc, json.JSONDecodeError) and exc.msg.startswith("Unterminated string"):
         # the lexer never finishes the string: all of it is one stray token
         return f"JSON parse error, stray '{text[exc.pos:]}'"
+    if isinstance(exc, json.JSONDecodeError) and exc.pos < len(text) and \
+            text[exc.pos] not in _TOKEN_START and exc.msg != "Extra data":
+        return f"JSON parse error, stray '{text[exc.pos]}'"
     if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(text.rstrip()):
         return "JSON parse error, premature EOI"
     if isinstance(exc, json.JSONDecodeError) and exc.msg == "Extra data":
