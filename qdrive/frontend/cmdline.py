@@ -656,6 +656,8 @@ def _parse_blockdev(st: _State, index: int, option: str, text: str,
 def _parse_object(st: _State, index: int, option: str, text: str,
                   parsed: list[tuple[int, str, str, Any]]) -> None:
     st.results[index] = OptionResult(index, option, text, "object")
+    if not text.startswith("{"):
+        _flag_warnings(st, index, option, text)
     try:
         props = parse_object(text, st.object_ids)
     except ObjectError as exc:
@@ -699,12 +701,13 @@ def _parse_device(st: _State, index: int, option: str, text: str,
                  if k not in ("bus", "id") or isinstance(v, str)}
     else:
         props = {}
+        _flag_warnings(st, index, option, text)
         for n, (key, value) in enumerate(_split_opts(text)):
             if value is None:
                 if n == 0:
                     key, value = "driver", key
                 else:
-                    value = "on"
+                    key, value = _flag(key)
             if key == "id":
                 if not _id_wellformed(value):
                     st.fail(Phase.PARSE, index, _ID_HINT, option, text)
@@ -720,6 +723,24 @@ def _parse_device(st: _State, index: int, option: str, text: str,
     judged = props.get("driver") in BLOCK_MODELS
     st.results[index] = OptionResult(index, option, text, "device" if judged else "skipped",
                                      None, None if judged else "device model not judged")
+
+
+def _flag(item: str) -> tuple[str, str]:
+    """util/qemu-option.c get_opt_name_value(): a bare NAME is NAME=on, noNAME NAME=off."""
+    return (item[2:], "off") if item.startswith("no") else (item, "on")
+
+
+def _flag_warnings(st: _State, index: int, option: str, text: str) -> None:
+    """The deprecation warning QemuOpts prints, as it reads the option, for each bare
+    flag after the implied first item (util/qemu-option.c get_opt_name_value)."""
+    from .objects import _split_opts
+
+    for key, value in _split_opts(text)[1:]:
+        if value is None and key and key != "help" and key != "?":
+            name, on = _flag(key)
+            st.events.append(_Event(Phase.PARSE, index, f"{PROG}: {option} {text}: warning: "
+                                    f"short-form boolean option '{key}' deprecated\n"
+                                    f"Please use {name}={on} instead", False))
 
 
 def _json_str(v: Any) -> Any:
@@ -857,7 +878,11 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         if "masterbus" not in props:  # a companion puts its ports on its master's bus
             st.usb_ports.setdefault(usb_bus, _ports(_HC_PORTS.get(model, 2)))
     if "id" in props:
-        st.named_buses.update({props["id"], f"{props['id']}.0"})
+        # a SCSI HBA's or USB controller's bus is ID.0 (hw/core/bus.c qbus_init names a
+        # child bus after its device); a bridge's bus is named ID itself
+        st.named_buses.add(f"{props['id']}.0")
+        if model not in SCSI_HBAS and model not in USB_HCS:
+            st.named_buses.add(props["id"])
     if bus_type == "usb-bus" and model not in BLOCK_MODELS:
         problem = _usb_port(st, model, props)
         if problem:

@@ -123,6 +123,9 @@ def _visit(props: dict[str, Any], seen_ids: set[str], json_mode: bool) -> dict[s
             raise ObjectError(f"Invalid parameter '{key}'")
         if kind == "fmt" and value not in ("raw", "base64"):
             raise ObjectError(f"Parameter 'format' does not accept value '{value}'")
+        if json_mode and kind.rstrip("!") in ("str", "fmt") and not isinstance(value, str):
+            # qapi/qobject-input-visitor.c: the JSON value must already be a string
+            raise ObjectError(f"Invalid parameter type for '{key}', expected: string")
         if kind == "int" and not json_mode and not _is_int(str(value)):
             raise ObjectError(f"Parameter '{key}' expects an int64 value")
     for key, kind in members.items():

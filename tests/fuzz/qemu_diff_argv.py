@@ -20,8 +20,8 @@ fuzzer (tests/fuzz/qemu_diff.py) never tries:
 
 Each new candidate runs through QEMU (the oracle, in an image folder with ``DEV`` when
 root, images put back after every start) and through qdrive; every disagreement is
-appended, recorded like the corpus, to fixtures/qemu72/fuzz-found.jsonl (or ``--out``)
-so the normal test run keeps checking it (tests/compat/test_recorded.py).
+appended, recorded like the corpus and given an id, to fixtures/qemu72/fuzz-found-argv.jsonl
+(or ``--out``) so the normal test run keeps checking it (tests/fuzz/test_argv_found.py).
 ``--dry-run`` prints the candidates without starting QEMU.
 """
 
@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.compat import compare, corpus, oracle
-from tests.fuzz.qemu_diff import FOUND, _pairs, mutate, mutate_argv
+from tests.fuzz.qemu_diff import _pairs, mutate_argv
+
+FOUND = compare.FIXTURES / "fuzz-found-argv.jsonl"
 
 SOURCES = ("generated-cmdlines", "harvest-cmdlines", "cmdline-rules")
 SPLICED = ("-drive", "-blockdev", "-device", "-object", "-machine", "-global")
@@ -169,6 +171,18 @@ def candidates(count: int, seed: int, lines: list[list[str]] | None = None
     return out
 
 
+def keep(found: list[dict[str, Any]], out: Path) -> None:
+    """Append ``found`` to the recording ``out`` (made with a header if new), each row
+    with the next fuzz-argv-NNNN id."""
+    rows = corpus.read(out)[1] if out.exists() else []
+    if not out.exists():
+        out.write_text(json.dumps({"qemu": "fuzz-qemu-argv", "version": "7.2"}) + "\n")
+    with open(out, "a") as f:
+        for n, row in enumerate(found, len(rows) + 1):
+            f.write(json.dumps({"id": f"fuzz-argv-{n:04d}", **row}, ensure_ascii=False)
+                    + "\n")
+
+
 def _exit_code(case: dict[str, Any]) -> int | None:
     """The exit code `qdrive check --argv` gives the case (0 ok, 1 refused)."""
     import contextlib
@@ -218,12 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"\r{n}/{len(todo)}", end="", file=sys.stderr)
     found = [row for row, bad in results if bad]
     if found:
-        new = not args.out.exists()
-        with open(args.out, "a") as f:
-            if new:
-                f.write(json.dumps({"qemu": "fuzz-qemu", "cases": 0}) + "\n")
-            for row in found:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        keep(found, args.out)
     accepted = sum(1 for row, _ in results if row["accepted"])
     print(f"fuzz-qemu-argv: {len(results)} new command lines ({accepted} accepted by QEMU), "
           f"{len(found)} disagreements" + (f" appended to {args.out}" if found else "") +
