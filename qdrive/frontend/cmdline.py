@@ -342,7 +342,8 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
             st.ide_units.setdefault(f"ide.{p.bus or 0}", set()).add(p.unit)
     st.floppy_units.update(r.placement.unit for r in drives.drives
                            if r.ok and r.placement is not None and
-                           r.placement.interface.value == "floppy")
+                           r.placement.interface.value == "floppy" and
+                           r.placement.unit is not None)
     if _known_machine(machine_type) == "pc" and machine_type not in ("microvm", "none",
                                                                      "x-remote"):
         _fdc_globals(st, globals_)

@@ -22,15 +22,16 @@ if TYPE_CHECKING:
 __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options",
            "DEFINED_OBJECTS"]
 
-# The -object ids a whole command line defined before its drives open, by kind ("secret",
-# "throttle-group"; "" holds every id): vl.c creates the early objects before configure_blockdev(), so a
-# drive's lookup finds them. Empty for a lone -drive; qdrive.frontend.cmdline sets it.
-DEFINED_OBJECTS: ContextVar[Mapping[str, frozenset[str]]] = ContextVar(
-    "DEFINED_OBJECTS", default={})
+# The -object ids a whole command line defined before its drives open, by kind
+# ("secret", "throttle-group"; "" holds every id): vl.c makes the early objects before
+# configure_blockdev(), so a drive's lookup finds them. None (nothing defined) for a lone
+# -drive; qdrive.frontend.cmdline sets it.
+DEFINED_OBJECTS: ContextVar[Mapping[str, frozenset[str]] | None] = ContextVar(
+    "DEFINED_OBJECTS", default=None)
 
 
 def _defined(kind: str, name: str) -> bool:
-    return name in DEFINED_OBJECTS.get().get(kind, frozenset())
+    return name in (DEFINED_OBJECTS.get() or {}).get(kind, frozenset())
 
 
 def _no_secret(name: str) -> str:
