@@ -256,6 +256,20 @@ def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
             raise BlockdevError(f"Throttle group '{group}' does not exist")
     elif driver in _FORMAT_MESSAGES or driver == "luks":
         _open_format(graph, node, options)
+    elif driver == "nbd" and graph.touch_files:
+        _nbd_socket(options)
+
+
+def _nbd_socket(options: dict[str, Any]) -> None:
+    """block/nbd.c nbd_open() connects at once; util/qemu-sockets.c unix_connect_saddr()
+    fails on a socket path that does not exist (ENOENT). Only that is predicted: whether
+    anyone listens on an existing socket, or on a TCP port, qdrive does not try."""
+    server = options.get("server")
+    if not isinstance(server, dict) or server.get("type") != "unix":
+        return
+    path = server.get("path")
+    if isinstance(path, str) and path and not os.path.lexists(path):
+        raise BlockdevError(f"Failed to connect to '{path}': No such file or directory")
 
 
 # What a format driver says when its file is not of its format (block/qcow2.c, ...).
