@@ -634,8 +634,14 @@ def _config_locations(text: str, drives: Any, dialect: Dialect = DEFAULT) -> str
 
 
 def _drive_vs_nodes(st: _State, drives: Any, drive_at: list[int]) -> None:
-    # block-backend.c monitor_add_blk(): a drive's id may not be a node's name.
+    # block.c bdrv_assign_node_name(): a drive's node-name may not be a -blockdev's
+    # (made first, by configure_blockdev); block-backend.c monitor_add_blk(): nor its id.
     for n, r in enumerate(drives.drives):
+        name = r.drive.node_name if r.ok and r.drive is not None else None
+        if name and name in st.graph.nodes:
+            st.fail(Phase.DRIVES, n, f"Duplicate nodes with node-name='{name}'", r.option,
+                    r.text)
+            return
         if r.ok and r.placement and r.placement.device_id in st.graph.nodes:
             st.fail(Phase.DRIVES, n, f"Device name '{r.placement.device_id}' conflicts with "
                     "an existing node name", r.option, r.text)
