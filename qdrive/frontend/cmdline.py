@@ -793,9 +793,17 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
     if 1 in flash and 0 not in flash and 0 not in drive_flash:
         st.fail(Phase.BOARD, 0, "pflash1 requires pflash0")
         return
+    # hw/i386/pc_sysfw.c pc_system_flash_map(): the units in order, whichever option
+    # gave them (-machine pflashN= nodes and -drive if=pflash), sized together
+    sizes = {unit: _node_size(node) for unit, node in flash.items()}
+    for r in drives.drives:
+        p = r.placement
+        if r.ok and p is not None and p.interface is Interface.PFLASH and \
+                p.unit is not None and p.unit not in sizes:
+            sizes[p.unit] = _drive_size(r.drive)
     total = 0
-    for unit in sorted(flash):
-        size = _node_size(flash[unit])
+    for unit in sorted(sizes):
+        size = sizes[unit]
         if size is None:
             return
         if size == 0 or size % 4096:
@@ -838,6 +846,17 @@ def _fdc_globals(st: _State, globals_: list[tuple[str, str, str]]) -> None:
             st.fail(Phase.BOARD, -1, f"can't apply global {driver}.{prop}={value}: "
                     f"Property '{driver}.{prop}' not found")
             return
+
+
+def _drive_size(drive: Any) -> int | None:
+    """A raw -drive's length as block.c bdrv_getlength() gives it (None: not known)."""
+    if drive is None or not drive.file or str(drive.format or "") != "raw":
+        return None
+    try:
+        size = os.stat(drive.file.removeprefix("file:")).st_size
+    except OSError:
+        return None
+    return (size + 511) // 512 * 512
 
 
 def _node_size(node: Node) -> int | None:
