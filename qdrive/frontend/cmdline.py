@@ -391,6 +391,21 @@ def _drive_lock_facts(r: Any) -> tuple[tuple[int, int], str, bool] | None:
     return None if ident is None else (ident, name, not d.effective_read_only)
 
 
+def _snapshot_backing_facts(r: Any) -> tuple[tuple[int, int], str, bool] | None:
+    """A snapshot=on drive's image is the backing file of its temporary overlay: once its
+    device asks for permissions it is read and kept from writers (block.c
+    bdrv_default_perms_for_cow), so a writer elsewhere refuses it its shared lock."""
+    from ..probe import file_identity
+
+    d = r.drive
+    if d is None or not d.file or not d.snapshot or d.force_share or \
+            d.driver_options.get("file.locking") == "off":
+        return None
+    name = d.file.removeprefix("file:")
+    ident = file_identity(name)
+    return None if ident is None else (ident, name, False)
+
+
 def _board_holders(st: _State, drives: Any) -> None:
     """The devices the board made for IDE, floppy and flash drives hold their images
     (their conflicts with each other are the drives' own verdict)."""
@@ -418,7 +433,7 @@ def _virtio_drive_locks(st: _State, drives: Any) -> None:
         p = r.placement
         if not r.ok or p is None or p.interface is not Interface.VIRTIO:
             continue
-        facts = _drive_lock_facts(r)
+        facts = _drive_lock_facts(r) or _snapshot_backing_facts(r)
         if facts is None:
             continue
         ident, name, writes = facts

@@ -31,7 +31,6 @@ KNOWN = {
     "fuzz-argv-0020": _ORDER, "fuzz-argv-0028": _ORDER, "fuzz-argv-0043": _ORDER,
     "fuzz-argv-0047": _ORDER,
     "fuzz-argv-0024": _NODE_LOCKS, "fuzz-argv-0026": _NODE_LOCKS,
-    "fuzz-argv-0036": _NODE_LOCKS,
     "fuzz-argv-0002": _NODE_FACTS, "fuzz-argv-0017": _NODE_FACTS,
     "fuzz-argv-0025": _NODE_FACTS, "fuzz-argv-0033": _NODE_FACTS,
     "fuzz-argv-0035": _NODE_FACTS, "fuzz-argv-0044": _NODE_FACTS,
