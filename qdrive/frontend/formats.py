@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..diagnostics import Span, Stage, error
@@ -18,7 +19,27 @@ from ..diagnostics import Span, Stage, error
 if TYPE_CHECKING:
     from ..probe import ProbeResult
 
-__all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options"]
+__all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options",
+           "DEFINED_OBJECTS"]
+
+# The -object ids a whole command line defined before its drives open, by kind
+# ("secret", "throttle-group"; "" holds every id): vl.c makes the early objects before
+# configure_blockdev(), so a drive's lookup finds them. None (nothing defined) for a lone
+# -drive; qdrive.frontend.cmdline sets it.
+DEFINED_OBJECTS: ContextVar[Mapping[str, frozenset[str]] | None] = ContextVar(
+    "DEFINED_OBJECTS", default=None)
+
+
+def _defined(kind: str, name: str) -> bool:
+    return name in (DEFINED_OBJECTS.get() or {}).get(kind, frozenset())
+
+
+def _no_secret(name: str) -> str:
+    """crypto/secret_common.c qcrypto_secret_lookup(): no object of that id, or one that
+    is not a secret."""
+    if _defined("", name):
+        return f"Object with id '{name}' is not a secret"
+    return f"No secret with id '{name}'"
 
 Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
 Check = Callable[[Options, "ProbeResult | None", Span], None]
@@ -61,7 +82,8 @@ def _secret(key: str, options: Options, span: Span, label: str | None = None) ->
     entry = options.get(key)
     if entry is None:
         _fail(f"Parameter '{label or key}' is required for cipher", span)
-    _fail(f"No secret with id '{entry.value}'", entry.span)
+    if not _defined("secret", entry.value):
+        _fail(_no_secret(entry.value), entry.span)
 
 
 def _luks(options: Options, image: ProbeResult | None, span: Span) -> None:
@@ -112,7 +134,8 @@ def _throttle(options: Options, image: ProbeResult | None, span: Span) -> None:
     group = options.get("throttle-group")
     if group is None:
         _fail("Please specify a throttle group", span)
-    _fail(f"Throttle group '{group.value}' does not exist", group.span)
+    if not _defined("throttle-group", group.value):
+        _fail(f"Throttle group '{group.value}' does not exist", group.span)
 
 
 def _copy_on_read(options: Options, image: ProbeResult | None, span: Span) -> None:
@@ -141,13 +164,13 @@ def _curl(options: Options, image: ProbeResult | None, span: Span) -> None:
     cookie, cookie_secret = options.get("cookie"), options.get("cookie-secret")
     if cookie is not None and cookie_secret is not None:
         _fail("curl driver cannot handle both cookie and cookie secret", cookie_secret.span)
-    if cookie_secret is not None:
-        _fail(f"No secret with id '{cookie_secret.value}'", cookie_secret.span)
+    if cookie_secret is not None and not _defined("secret", cookie_secret.value):
+        _fail(_no_secret(cookie_secret.value), cookie_secret.span)
     if "url" not in options:
         _fail("curl block driver requires an 'url' option", span)
     for key in ("password-secret", "proxy-password-secret"):
-        if key in options:
-            _fail(f"No secret with id '{options[key].value}'", options[key].span)
+        if key in options and not _defined("secret", options[key].value):
+            _fail(_no_secret(options[key].value), options[key].span)
 
 
 def _iscsi(options: Options, image: ProbeResult | None, span: Span) -> None:
@@ -160,8 +183,8 @@ def _iscsi(options: Options, image: ProbeResult | None, span: Span) -> None:
     if secret is not None and password is not None:
         _fail("'password' and 'password-secret' properties are mutually exclusive",
               secret.span)
-    if secret is not None:
-        _fail(f"No secret with id '{secret.value}'", secret.span)
+    if secret is not None and not _defined("secret", secret.value):
+        _fail(_no_secret(secret.value), secret.span)
 
 
 def _nbd(options: Options, image: ProbeResult | None, span: Span) -> None:

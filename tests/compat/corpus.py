@@ -58,6 +58,8 @@ class Corpus:
 CORPORA: tuple[Corpus, ...] = (
     Corpus("verdicts", None, "corpus"),
     Corpus("fuzz-found", None, "fuzz-found", ("7.2",)),
+    # what the command-line differential fuzzer found (tests/fuzz/qemu_diff_argv.py)
+    Corpus("fuzz-found-argv", None, "fuzz-found", ("7.2",)),
     Corpus("opentime", None, "opentime", ("7.2",)),
     Corpus("generated-singles", FIXTURES / "generated" / "singles.jsonl", "generated"),
     Corpus("generated-cmdlines", FIXTURES / "generated" / "cmdlines.jsonl", "generated"),
