@@ -20,8 +20,12 @@ MAGIC = (
     (b"QFI\xfb\x00\x00\x00\x02", "qcow2"), (b"QFI\xfb\x00\x00\x00\x03", "qcow2"),
     (b"QFI\xfb\x00\x00\x00\x01", "qcow"), (b"KDMV", "vmdk"), (b"conectix", "vpc"),
     (b"vhdxfile", "vhdx"), (b"QED\x00", "qed"), (b"LUKS\xba\xbe", "luks"),
-    (b"WithoutFreeSpace", "parallels"), (b"ParallelsDiskImage", "parallels"),
+    # block/parallels.c parallels_probe(): HEADER_MAGIC or HEADER_MAGIC2, then version 2
+    (b"WithoutFreeSpace\x02\x00\x00\x00", "parallels"),
+    (b"WithouFreSpacExt\x02\x00\x00\x00", "parallels"),
 )
+PROBE_SIZE = 2048  # block.c BLOCK_PROBE_BUF_SIZE: what the format probes read
+TAIL_SIZE = 1024  # the end of the file: block/dmg.c looks for its trailer there
 
 
 @attrs.frozen
@@ -36,6 +40,7 @@ class ProbeResult:
     backing_file: str | None = None  # qcow2 header's backing file name, if any
     head: bytes = b""  # the first bytes of the image, as the format probes read them
     size: int | None = None  # the length bdrv_getlength() reports (file or device)
+    tail: bytes = b""  # the last TAIL_SIZE bytes of a file or block device
 
 
 def probe_file(path: str) -> ProbeResult:
@@ -57,14 +62,16 @@ def probe_fd(fd: int, write_access: bool) -> ProbeResult:
     """The header probe of an image already open as ``fd`` (the policy's checked inode)."""
     try:
         st = os.fstat(fd)
-        header = os.pread(fd, 2048, 0) if not stat.S_ISDIR(st.st_mode) else b""
+        header = os.pread(fd, PROBE_SIZE, 0) if not stat.S_ISDIR(st.st_mode) else b""
         size = os.lseek(fd, 0, os.SEEK_END) if not stat.S_ISDIR(st.st_mode) else None
+        tail = os.pread(fd, TAIL_SIZE, max(0, size - TAIL_SIZE)) \
+            if size and (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)) else b""
     except OSError as exc:
         return ProbeResult(True, os.strerror(exc.errno or errno.EIO))
     fmt = next((name for magic, name in MAGIC if header.startswith(magic)), "raw")
     return ProbeResult(True, "", fmt, write_access,
                        stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode),
-                       _qcow2_backing(header) if fmt == "qcow2" else None, header[:512], size)
+                       _qcow2_backing(header) if fmt == "qcow2" else None, header, size, tail)
 
 
 def _qcow2_backing(header: bytes) -> str | None:

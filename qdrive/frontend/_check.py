@@ -21,7 +21,9 @@ from ._convert import convert_72
 from ..diagnostics import Diagnostic, Severity, Span, Stage
 from ..errors import DriveError, UnsupportedDialect
 from . import hostprobe
+from . import formats
 from .formats import header_problem
+from .._values import is_true
 from ..options import FILE_POSIX_DRIVERS
 from ..model import DEFAULT_DIALECT, DIALECTS, Drive, Interface
 from .placement import Machine, Slots, device_id
@@ -287,7 +289,7 @@ def _probe(conv: Conversion, items: list[Any], found: ProbeResult | None,
         return conv  # the file child failed after its open: before any header is read
     fmt = conv.drive.format if conv.drive else next(
         (i.value for i in reversed(items) if i.key in ("format", "driver")), None)
-    return _header_checks(conv, fmt, found, name)
+    return _header_checks(conv, fmt, found, name, items)
 
 
 def _host_problems(conv: Conversion, items: list[Any], name: str, found: ProbeResult,
@@ -304,7 +306,7 @@ def _host_problems(conv: Conversion, items: list[Any], name: str, found: ProbeRe
         return _failed(conv, Diagnostic("open-failed", Severity.ERROR,
                                         f"Could not open '{name}': {why}", span,
                                         Stage.FILE))
-    checked = _file_checks(conv, name, found, intent, user)
+    checked = _file_checks(conv, name, found, intent, user, items)
     if checked is not None:
         return checked
     fmt = conv.drive.format if conv.drive else next(
@@ -312,11 +314,27 @@ def _host_problems(conv: Conversion, items: list[Any], name: str, found: ProbeRe
     return _open_perms(conv, name, fmt or found.format, user)
 
 
+def _read_only_format(conv: Conversion, fmt: str | None, items: list[Any]) -> str:
+    """A driver that cannot write turns a read-write node read-only first (formats.py)."""
+    if fmt not in formats.READ_ONLY_FORMATS:
+        return ""
+    last = {i.key: i.value for i in items}
+    # blockdev.c drive_new() defaults auto-read-only to on for -drive
+    return formats.auto_read_only_problem(
+        conv.opened_read_only, is_true(last.get("copy-on-read", "off")),
+        is_true(last.get("auto-read-only", "on")))
+
+
 def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
-                   name: str) -> Conversion:
+                   name: str, items: list[Any]) -> Conversion:
     """The image's header against the format, and the probed-raw warning."""
     span = conv.span_of("file")
-    problem = _format_problem(fmt, found, name)
+    problem = _read_only_format(conv, fmt, items)
+    if not problem:
+        for notice in formats.missing_modules(fmt):
+            conv.warnings.append(Diagnostic("module-missing", Severity.WARNING, notice, span,
+                                            Stage.FORMAT, located=False))
+        problem = _format_problem(fmt, found, name)
     if problem:
         stage = Stage.FILE_CHECKS if fmt in ("file", "host_device", "host_cdrom") else Stage.FORMAT
         message, _, detail = problem.partition("\n")
@@ -341,8 +359,8 @@ def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
 
 
 def _file_checks(conv: Conversion, name: str, found: ProbeResult,
-                 intent: hostprobe.Intent, user: hostprobe.QemuUser | None
-                 ) -> Conversion | None:
+                 intent: hostprobe.Intent, user: hostprobe.QemuUser | None,
+                 items: Sequence[RawOption] = ()) -> Conversion | None:
     """raw_open_common() after the open: the io_uring ring, then the file type (an error
     of the string at this stage, aio=native without O_DIRECT, comes first)."""
     if conv.error is not None and conv.error.stage <= Stage.FILE_CHECKS:
@@ -355,6 +373,13 @@ def _file_checks(conv: Conversion, name: str, found: ProbeResult,
     if not message and conv.drive is not None:
         message = hostprobe.file_type_problem(name, hostprobe.protocol_of(conv.drive,
                                                                           found.device))
+    elif not message and conv.error is not None and conv.error.stage > Stage.FILE_CHECKS \
+            and conv.error.code != "force-share-rw":
+        # the drive failed later (a driver option): its file child was opened first
+        # (block.c bdrv_open_common() checks force-share on that child before its open)
+        named = next((i.value for i in reversed(items) if i.key == "file.driver"), None)
+        message = hostprobe.file_type_problem(name, named if named in hostprobe.PROTOCOLS
+                                              else "host_device" if found.device else "file")
     if not message:
         return None
     return _failed(conv, Diagnostic("host-open", Severity.ERROR, message,

@@ -525,7 +525,8 @@ class _Run:
                 raise error("needs-filename", f"The '{driver}' block driver requires a file "
                             "name", span, Stage.NODE)
         opentime.node_checks(info, rest, self.image, Span(0, len(self.conv.text)),
-                             self.probe, self.qdict.get("file") if protocol else None)
+                             self.probe, self.qdict.get("file") if protocol else None,
+                             self.qdict.get("file.driver"))
         unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)]
         if self.leftover_cache is not None:
             unknown.append("cache")

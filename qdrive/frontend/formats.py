@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from ..diagnostics import Span, Stage, error
 
 if TYPE_CHECKING:
     from ..probe import ProbeResult
 
-__all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options"]
+__all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "read_at",
+           "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules"]
 
 Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
 Check = Callable[[Options, "ProbeResult | None", Span], None]
@@ -29,12 +30,14 @@ _NOT_THIS_FORMAT = {"qcow2": "Image is not in qcow2 format",
                     "vmdk": "invalid VMDK image descriptor",
                     "qcow": "Image not in qcow format", "vpc": "invalid VPC image",
                     "qed": "Image not in QED format",
-                    "parallels": "Image not in Parallels format",
-                    "bochs": "Image not in Bochs format"}
+}
 
 
 def header_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
     """The error opening ``name`` with driver ``fmt`` gives, given what the probe saw."""
+    reader = _HEADER_READERS.get(fmt or "")
+    if reader is not None:
+        return reader(found, name)
     if fmt == "qcow" and found.format == "qcow2":  # block/qcow.c qcow_open()
         return ("qcow (v1) does not support qcow version 3\n"
                 "Try the 'qcow2' driver instead.")
@@ -50,6 +53,161 @@ def header_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
     if fmt == "file" and found.device:
         return f"'file' driver requires '{name}' to be a regular file"
     return ""
+
+
+def read_at(found: ProbeResult, offset: int, length: int) -> bytes | None:
+    """``length`` bytes of the image at ``offset`` as the block layer reads them (zeros
+    past the end of the file), or None when the probe did not read that far."""
+    size = found.size if found.size is not None else len(found.head)
+    if offset + length <= len(found.head) or len(found.head) >= size:
+        return found.head[offset:offset + length].ljust(length, b"\0")
+    start = size - len(found.tail)
+    if found.tail and offset >= start:
+        return found.tail[offset - start:offset - start + length].ljust(length, b"\0")
+    return None
+
+
+def _u32(data: bytes, at: int, order: Literal["little", "big"]) -> int:
+    return int.from_bytes(data[at:at + 4], order)
+
+
+def _cstr(data: bytes, at: int, width: int) -> bytes:
+    """A NUL-terminated string field as strcmp() sees it."""
+    return data[at:at + width].split(b"\0", 1)[0]
+
+
+def _bochs_header(found: ProbeResult, name: str) -> str:
+    """block/bochs.c bochs_open(): the 512-byte header, then its catalog and extents."""
+    head = read_at(found, 0, 512) or b""
+    version = _u32(head, 64, "little")
+    if _cstr(head, 0, 32) != b"Bochs Virtual HD Image" or _cstr(head, 32, 16) != b"Redolog" \
+            or _cstr(head, 48, 16) != b"Growing" or version not in (0x20000, 0x10000):
+        return "Image not in Bochs format"
+    disk = int.from_bytes(head[84:92] if version == 0x10000 else head[88:96], "little")
+    catalog, extent = _u32(head, 72, "little"), _u32(head, 80, "little")
+    if catalog > 0x100000:
+        return "Catalog size is too large"
+    if extent < 512:
+        return "Extent size must be at least 512"
+    if extent & (extent - 1):
+        return f"Extent size {extent} is not a power of two"
+    if extent > 0x800000:
+        return f"Extent size {extent} is too large"
+    if catalog < -(-(disk // 512) // (extent // 512)):
+        return "Catalog size is too small for this disk size"
+    return ""
+
+
+_CLOOP_MAX_BLOCK = 64 << 20  # block/cloop.c MAX_BLOCK_SIZE
+
+
+def _cloop_header(found: ProbeResult, name: str) -> str:
+    """block/cloop.c cloop_open(): block size and count at offset 128, then the offsets."""
+    head = read_at(found, 128, 8) or bytes(8)
+    block_size, n_blocks = _u32(head, 0, "big"), _u32(head, 4, "big")
+    if block_size % 512:
+        return f"block_size {block_size} must be a multiple of 512"
+    if block_size == 0:
+        return "block_size cannot be zero"
+    if block_size > _CLOOP_MAX_BLOCK:
+        return f"block_size {block_size} must be {_CLOOP_MAX_BLOCK >> 20} MB or less"
+    limit = (0xFFFFFFFF - 1) // 8
+    if n_blocks > limit:
+        return f"n_blocks {n_blocks} must be {limit} or less"
+    if (n_blocks + 1) * 8 > 512 << 20:
+        return "image requires too many offsets, try increasing block size"
+    table = read_at(found, 136, (n_blocks + 1) * 8)
+    if table is None:
+        return ""  # beyond what the probe read: not predicted
+    offsets = [int.from_bytes(table[i:i + 8], "big") for i in range(0, len(table), 8)]
+    for i in range(1, len(offsets)):
+        if offsets[i] < offsets[i - 1]:
+            return f"offsets not monotonically increasing at index {i}, image file is corrupt"
+        if offsets[i] - offsets[i - 1] > 2 * _CLOOP_MAX_BLOCK:
+            return f"invalid compressed block size at index {i}, image file is corrupt"
+    return ""
+
+
+def _dmg_header(found: ProbeResult, name: str) -> str:
+    """block/dmg.c dmg_find_koly_offset() and the first reads of dmg_open()."""
+    length = -(-(found.size or 0) // 512) * 512  # bdrv_getlength(): whole sectors
+    if length < 512:
+        return "dmg file must be at least 512 bytes long"
+    start = length - 511 - 512 if length > 511 + 512 else 0
+    window = read_at(found, start, min(length, 515))
+    if window is None:
+        return ""
+    at = window.find(b"koly")
+    if at < 0:
+        return "Could not locate UDIF trailer in dmg file"
+    koly = start + at
+    trailer = read_at(found, koly, 0xE8)
+    if trailer is None:
+        return ""
+
+    def u64(off: int) -> int:
+        return int.from_bytes(trailer[off:off + 8], "big")
+
+    # an -EINVAL without a message: block.c bdrv_open_driver() words it
+    if u64(0x18) > koly or u64(0x28) >= koly or u64(0x30) > koly - u64(0x28) \
+            or u64(0xD8) >= koly or u64(0xE0) > koly - u64(0xD8):
+        return f"Could not open '{name}': Invalid argument"
+    return ""
+
+
+def _parallels_header(found: ProbeResult, name: str) -> str:
+    """block/parallels.c parallels_open(): version, magic, tracks, catalog size."""
+    head = read_at(found, 0, 64) or bytes(64)
+    if _u32(head, 16, "little") != 2 or head[:16] not in (b"WithoutFreeSpace",
+                                                          b"WithouFreSpacExt"):
+        return "Image not in Parallels format"
+    tracks = _u32(head, 28, "little")
+    if tracks == 0:
+        return "Invalid image: Zero sectors per track"
+    if tracks > 0x7FFFFFFF // 513:
+        return "Invalid image: Too big cluster"
+    if _u32(head, 32, "little") > 0x7FFFFFFF // 4:
+        return "Catalog too large"
+    return ""
+
+
+def _vhdx_header(found: ProbeResult, name: str) -> str:
+    # block/vhdx.c vhdx_open(): a wrong signature is an -EINVAL without a message
+    if (read_at(found, 0, 8) or b"") != b"vhdxfile":
+        return f"Could not open '{name}': Invalid argument"
+    return ""
+
+
+_HEADER_READERS: dict[str, Callable[[ProbeResult, str], str]] = {
+    "bochs": _bochs_header, "cloop": _cloop_header, "dmg": _dmg_header,
+    "parallels": _parallels_header, "vhdx": _vhdx_header,
+}
+
+# Drivers that cannot write: their open calls block.c bdrv_apply_auto_read_only() before
+# it reads the header (block/bochs.c, cloop.c, dmg.c).
+READ_ONLY_FORMATS = frozenset({"bochs", "cloop", "dmg"})
+
+
+def auto_read_only_problem(read_only: bool, copy_on_read: bool, auto_read_only: bool) -> str:
+    """block.c bdrv_apply_auto_read_only(): a read-write node drops to read-only only when
+    auto-read-only is on and copy-on-read is off (bdrv_can_set_read_only())."""
+    if read_only or (auto_read_only and not copy_on_read):
+        return ""
+    return "Image is read-only"
+
+
+# Debian's util/module.c prints this for each block module it cannot find (its patch
+# note-missing-module-pkg-name.diff); dmg_open() loads two before it reads the trailer.
+MODULE_DIR = "/usr/lib/x86_64-linux-gnu/qemu"
+
+
+def missing_modules(fmt: str | None, module_dir: str = MODULE_DIR) -> list[str]:
+    """The notices QEMU 7.2 (Debian) prints opening a ``fmt`` node on this host."""
+    if fmt != "dmg":
+        return []
+    return [f"qemu: module block-block-{m} not found, do you want to install "
+            "qemu-block-extra package?" for m in ("dmg-bz2", "dmg-lzfse")
+            if not os.path.exists(os.path.join(module_dir, f"block-{m}.so"))]
 
 
 def _fail(message: str, span: Span) -> NoReturn:
@@ -268,6 +426,51 @@ def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
             _fail("rewrite-corrupted=on cannot be used with blkverify=on", span)
 
 
+def _parallels(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/parallels.c parallels_open(): qapi_enum_parse() of prealloc-mode, after the
+    # header and the typed prealloc-size
+    mode = options.get("prealloc-mode")
+    if mode is not None and mode.value not in ("falloc", "truncate"):
+        _fail(f"invalid parameter value: {mode.value}", mode.span)
+
+
+def _compress(options: Options, image: ProbeResult | None, span: Span) -> None:
+    """block/filter-compress.c compress_open(): the file child's driver must write
+    compressed clusters (block_driver_can_compress(): qcow, qcow2, vmdk and the filters
+    that pass it on, copy-on-read and throttle)."""
+    child = options.get("file.driver")
+    name = child.value if child is not None else "file"
+    if name not in ("qcow", "qcow2", "vmdk", "copy-on-read", "throttle"):
+        _fail(f"Compression is not supported for underlying format: {name}", span)
+
+
+def _blklogwrites(options: Options, image: ProbeResult | None, span: Span) -> None:
+    """block/blklogwrites.c blk_log_writes_open() after both children opened: log-append
+    excludes log-sector-size, then the sector size and the superblock interval."""
+    from .._values import ValueProblem, is_true, parse_number, parse_size
+
+    append = options.get("log-append")
+    given = options.get("log-sector-size")
+    try:
+        appending = append is not None and is_true(append.value)
+        if appending and given is not None:
+            _fail("log-append and log-sector-size are mutually exclusive", span)
+        size = parse_size("log-sector-size", given.value)[0] if given is not None else 512
+        interval = options.get("log-super-update-interval")
+        every = parse_number("log-super-update-interval", interval.value) \
+            if interval is not None else 4096
+    except ValueProblem:
+        return  # the typed check reports it
+    if appending:
+        return  # the superblock of the log decides (not read here)
+    # blk_log_writes_sector_size_valid(): a power of two, at least the 32-byte structs
+    # (struct log_write_super, log_write_entry), below 16 MiB
+    if size & (size - 1) or size < 32 or size >= 1 << 24:
+        _fail(f"Invalid log sector size {size}", span)
+    if not every:
+        _fail(f"Invalid log superblock update interval {every}", span)
+
+
 def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
     mode = options.get("force_size_calc")  # block/vpc.c vpc_open(): before the header
     if mode is not None and mode.value not in ("current_size", "chs"):
@@ -276,7 +479,8 @@ def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
 
 
 _CHECKS: dict[str, Check] = {
-    "quorum": _quorum, "vpc": _vpc,
+    "quorum": _quorum, "vpc": _vpc, "parallels": _parallels, "compress": _compress,
+    "blklogwrites": _blklogwrites,
     **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
     **dict.fromkeys(("http", "https", "ftp", "ftps"), _curl),
     "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd,
@@ -321,6 +525,12 @@ def _vvfat(options: Options, span: Span, probe: bool) -> None:
         _fail("Valid FAT types are only 12, 16 and 32", span)
     if probe and not os.path.isdir(directory.value):  # init_directories(): opendir()
         _fail(f"Could not read directory {directory.value}", span)
+
+
+# Drivers whose check reads their children's keys too (quorum counts children.N, compress
+# looks at its file child's driver), and those that check after their children opened.
+SEES_CHILDREN = frozenset({"quorum", "compress"})
+AFTER_CHILDREN = frozenset({"blklogwrites"})
 
 
 def driver_checks(driver: str, options: Options, image: ProbeResult | None,

@@ -49,8 +49,10 @@ def consumed(info: drivers.DriverInfo | None, key: str) -> bool:
 
 def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry],
                 image: ProbeResult | None, whole: Span, probe: bool = False,
-                filename: nodes._Entry | None = None) -> None:
-    """The children's opens, in block.c's order: the driver's own children, then backing."""
+                filename: nodes._Entry | None = None,
+                file_driver: nodes._Entry | None = None) -> None:
+    """The children's opens, in block.c's order: the driver's own children, then backing.
+    ``file_driver`` is the file child's file.driver= (filters look at it: compress)."""
     if info is None:
         return
     groups = nodes.split_children(info, {k: e for k, e in rest.items()
@@ -62,8 +64,11 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
         own = {**_parsed_filename(info.name, filename, whole), **own}
     # the driver sees its children's keys too (quorum counts children.N)
     everything = {**own, **{k: e for k, e in rest.items() if k not in own}}
-    formats.driver_checks(info.name, everything if info.name == "quorum" else own, image,
-                          whole, probe)
+    mine = everything if info.name in formats.SEES_CHILDREN else own
+    if file_driver is not None and info.name in formats.SEES_CHILDREN:
+        mine = {**mine, "file.driver": file_driver}
+    if info.name not in formats.AFTER_CHILDREN:
+        formats.driver_checks(info.name, mine, image, whole, probe)
     probe = image is not None
     for child in _required_children(info):
         if child not in groups:
@@ -83,6 +88,8 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                 and image.format == "qcow2" and not _external_data(image.head):
             raise error("data-file", "'data-file' can only be set for images with an "
                         "external data file", _last(sub, whole), Stage.NODE)
+    if info.name in formats.AFTER_CHILDREN:
+        formats.driver_checks(info.name, mine, image, whole, probe)
     header = image.backing_file if image is not None and image.format == info.name else None
     if backing and not probe and info.supports_backing and "" not in backing \
             and "file.filename" not in backing:
