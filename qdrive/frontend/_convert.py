@@ -19,7 +19,7 @@ from . import rules
 from ._syntax import RawOption
 from ._conversion import Conversion
 from ._qdict import Entry, qdict_order
-from . import fastpath, jsonname, opentime
+from . import fastpath, formats, jsonname, opentime
 from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from ..model import (
     CACHE_MODES, Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media,
@@ -479,8 +479,10 @@ class _Run:
 
     def _missing_file_child(self) -> None:
         assert self.no_file_child is not None
-        raise error("no-file-child", 'A block device must be specified for "file"',
-                    self.no_file_child, Stage.NODE, hint="add file=PATH")
+        driver = self.qdict.get("driver") or self.qdict.get("format")
+        raise error("no-file-child", formats.missing_file_message(
+            driver.value if driver is not None else ""), self.no_file_child, Stage.NODE,
+            hint="add file=PATH")
 
     def _span(self, key: str) -> Span:
         entry = self.qdict.get(key)

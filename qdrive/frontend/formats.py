@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from ..probe import ProbeResult
 
 __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "read_at",
-           "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules"]
+           "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules", "after_children",
+           "SEES_CHILDREN", "missing_file_message"]
 
 Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
 Check = Callable[[Options, "ProbeResult | None", Span], None]
@@ -208,6 +209,14 @@ def missing_modules(fmt: str | None, module_dir: str = MODULE_DIR) -> list[str]:
     return [f"qemu: module block-block-{m} not found, do you want to install "
             "qemu-block-extra package?" for m in ("dmg-bz2", "dmg-lzfse")
             if not os.path.exists(os.path.join(module_dir, f"block-{m}.so"))]
+
+
+def missing_file_message(driver: str) -> str:
+    """What a format node without a file child is told: copy-before-write's QAPI visit
+    (cbw_parse_options()) comes before its bdrv_open_file_child()."""
+    if driver == "copy-before-write":
+        return "Parameter 'file' is missing"
+    return 'A block device must be specified for "file"'
 
 
 def _fail(message: str, span: Span) -> NoReturn:
@@ -471,6 +480,109 @@ def _blklogwrites(options: Options, image: ProbeResult | None, span: Span) -> No
         _fail(f"Invalid log superblock update interval {every}", span)
 
 
+def _qapi_type(name: str) -> dict[str, Any]:
+    from . import drivers
+
+    return dict(drivers._tables()[1]["types"].get(name) or {})
+
+
+def _unexpected(own: dict[str, Any], prefix: str, span: Span) -> None:
+    """qobject_input_check_struct(): a key the struct did not visit."""
+    left = [k for k in own if k.startswith(prefix)]
+    if left:
+        from ._qdict import qdict_order
+
+        key = min(left, key=lambda k: (qdict_order(k), own[k].seq))
+        _fail(f"Parameter '{key}' is unexpected", own[key].span)
+
+
+def _visit_ref(own: dict[str, Any], name: str, optional: bool, span: Span) -> None:
+    """A BlockdevRef member: a node's name (a string) or a BlockdevOptions dict."""
+    if name in own:
+        del own[name]
+        return
+    if not any(k.startswith(name + ".") for k in own):
+        if not optional:
+            _fail(f"Parameter '{name}' is missing", span)
+        return
+    _visit_blockdev(own, name + ".", span)
+
+
+def _visit_blockdev(own: dict[str, Any], prefix: str, span: Span) -> None:
+    """visit_type_BlockdevOptions() over flat keys: the discriminator, the base members,
+    the driver's own struct, then the check for keys left over."""
+    from . import drivers
+
+    driver = own.pop(prefix + "driver", None)
+    if driver is None:
+        _fail(f"Parameter '{prefix}driver' is missing", span)
+    names = {v["name"] for v in _qapi_type("BlockdevDriver").get("values", [])}
+    if driver.value not in names:  # visit_type_enum() names the member, not its path
+        _fail(f"Parameter 'driver' does not accept value '{driver.value}'", driver.span)
+    base = [m for m in _qapi_type("BlockdevOptions").get("members", [])
+            if m["name"] != "driver"]
+    _visit_members(own, prefix, base + drivers.qapi_struct(drivers.qapi_type(driver.value)),
+                   span)
+    _unexpected(own, prefix, span)
+
+
+def _visit_members(own: dict[str, Any], prefix: str, members: list[dict[str, Any]],
+                   span: Span) -> None:
+    for member in members:
+        name, kind = prefix + member["name"], member["type"]
+        inner = [k for k in own if k.startswith(name + ".")]
+        if kind in ("BlockdevRef", "BlockdevRefOrNull"):
+            _visit_ref(own, name, member["optional"], span)
+            continue
+        meta = _qapi_type(kind).get("meta") if isinstance(kind, str) else None
+        if meta == "struct" and name not in own:
+            if inner:
+                from . import drivers
+
+                _visit_members(own, name + ".", drivers.qapi_struct(kind), span)
+                _unexpected(own, name + ".", span)
+            elif not member["optional"]:
+                _fail(f"Parameter '{name}' is missing", span)
+            continue
+        if meta == "enum" and name in own:
+            values = {v["name"] for v in _qapi_type(kind).get("values", [])}
+            if own[name].value not in values:
+                _fail(f"Parameter '{member['name']}' does not accept value "
+                      f"'{own[name].value}'", own[name].span)
+        if name not in own and not inner and not member["optional"]:
+            _fail(f"Parameter '{name}' is missing", span)
+        own.pop(name, None)
+        for k in inner:
+            del own[k]
+
+
+def _cbw(options: Options, image: ProbeResult | None, span: Span) -> None:
+    """block/copy-before-write.c cbw_parse_options(): the node's options visited as
+    BlockdevOptions before either child opens. bdrv_open_common() took the base
+    members already, and the file child was opened for probing and left as its name."""
+    from ..options import NODE_KEYS
+    from . import drivers
+
+    own = {k: e for k, e in options.items() if k not in NODE_KEYS and k != "file.driver"
+           and not k.startswith("file.")}
+    own.pop("file", None)
+    members = [m for m in drivers.qapi_struct("BlockdevOptionsCbw") if m["name"] != "file"]
+    _visit_members(own, "", members, span)
+    _unexpected(own, "", span)
+
+
+def _cbw_bitmap(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # cbw_open() after its children: block_dirty_bitmap_lookup() (block/monitor/
+    # bitmap-qmp-cmds.c) finds no node of that name on a lone -drive but its own
+    node, name = options.get("bitmap.node"), options.get("bitmap.name")
+    if node is None or name is None:
+        return
+    own = options.get("node-name")
+    if own is not None and own.value == node.value:
+        _fail(f"Dirty bitmap '{name.value}' not found", span)
+    _fail(f"Node '{node.value}' not found", span)
+
+
 def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
     mode = options.get("force_size_calc")  # block/vpc.c vpc_open(): before the header
     if mode is not None and mode.value not in ("current_size", "chs"):
@@ -480,7 +592,7 @@ def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
 
 _CHECKS: dict[str, Check] = {
     "quorum": _quorum, "vpc": _vpc, "parallels": _parallels, "compress": _compress,
-    "blklogwrites": _blklogwrites,
+    "copy-before-write": _cbw,
     **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
     **dict.fromkeys(("http", "https", "ftp", "ftps"), _curl),
     "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd,
@@ -528,9 +640,19 @@ def _vvfat(options: Options, span: Span, probe: bool) -> None:
 
 
 # Drivers whose check reads their children's keys too (quorum counts children.N, compress
-# looks at its file child's driver), and those that check after their children opened.
-SEES_CHILDREN = frozenset({"quorum", "compress"})
-AFTER_CHILDREN = frozenset({"blklogwrites"})
+# looks at its file child's driver, copy-before-write visits its target.*).
+SEES_CHILDREN = frozenset({"quorum", "compress", "copy-before-write"})
+# The checks a driver makes after its children opened.
+_AFTER_CHILDREN: dict[str, Check] = {"blklogwrites": _blklogwrites,
+                                     "copy-before-write": _cbw_bitmap}
+
+
+def after_children(driver: str, options: Options, image: ProbeResult | None,
+                   span: Span) -> None:
+    """The driver's open-time checks that follow its children's opens."""
+    check = _AFTER_CHILDREN.get(driver)
+    if check is not None:
+        check(options, image, span)
 
 
 def driver_checks(driver: str, options: Options, image: ProbeResult | None,

@@ -67,8 +67,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     mine = everything if info.name in formats.SEES_CHILDREN else own
     if file_driver is not None and info.name in formats.SEES_CHILDREN:
         mine = {**mine, "file.driver": file_driver}
-    if info.name not in formats.AFTER_CHILDREN:
-        formats.driver_checks(info.name, mine, image, whole, probe)
+    formats.driver_checks(info.name, mine, image, whole, probe)
     probe = image is not None
     for child in _required_children(info):
         if child not in groups:
@@ -88,8 +87,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                 and image.format == "qcow2" and not _external_data(image.head):
             raise error("data-file", "'data-file' can only be set for images with an "
                         "external data file", _last(sub, whole), Stage.NODE)
-    if info.name in formats.AFTER_CHILDREN:
-        formats.driver_checks(info.name, mine, image, whole, probe)
+    formats.after_children(info.name, mine, image, whole)
     header = image.backing_file if image is not None and image.format == info.name else None
     if backing and not probe and info.supports_backing and "" not in backing \
             and "file.filename" not in backing:
