@@ -436,7 +436,8 @@ class _Run:
         # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
         # hook into qdrive/frontend/opentime.py (the derived tables).
         opentime.protocol_checks(driver, child, name, file_entry.span if file_entry else
-                                 Span(0, len(self.conv.text)), self.probe)
+                                 Span(0, len(self.conv.text)), self.probe,
+                                 self.conv.opened_read_only, self.conv.warnings)
         unknown = [k for k in child if k not in NODE_KEYS and k not in
                    rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)]
         if unknown:
@@ -528,7 +529,8 @@ class _Run:
                             "name", span, Stage.NODE)
         opentime.node_checks(info, rest, self.image, Span(0, len(self.conv.text)),
                              self.probe, self.qdict.get("file") if protocol else None,
-                             self.qdict.get("file.driver"))
+                             self.qdict.get("file.driver"), self.conv.opened_read_only,
+                             self.conv.warnings)
         unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)]
         if self.leftover_cache is not None:
             unknown.append("cache")

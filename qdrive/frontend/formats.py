@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from ..diagnostics import Span, Stage, error
+from ..diagnostics import Diagnostic, Severity, Span, Stage, error
 
 if TYPE_CHECKING:
     from ..probe import ProbeResult
@@ -616,7 +616,8 @@ def vvfat_options(filename: str) -> dict[str, str]:
             "rw": "on" if ":rw:" in filename else "off"}
 
 
-def _vvfat(options: Options, span: Span, probe: bool) -> None:
+def _vvfat(options: Options, span: Span, probe: bool, read_only: bool = False,
+           warnings: list[Diagnostic] | None = None) -> None:
     # block/vvfat.c vvfat_open(), in its order.
     from .._values import ValueProblem, is_true, parse_number
 
@@ -635,6 +636,11 @@ def _vvfat(options: Options, span: Span, probe: bool) -> None:
     fat_type = fat_type or (12 if floppy else 16)
     if fat_type not in (12, 16, 32):
         _fail("Valid FAT types are only 12, 16 and 32", span)
+    if fat_type == 32 and warnings is not None:
+        warnings.append(Diagnostic("vvfat-fat32", Severity.WARNING, "FAT32 has not been "
+                                   "tested. You are welcome to do so!", span, Stage.NODE))
+    if "rw" in options and is_true(options["rw"].value) and read_only:
+        _fail("Unable to set VVFAT to 'rw' when drive is read-only", span)
     if probe and not os.path.isdir(directory.value):  # init_directories(): opendir()
         _fail(f"Could not read directory {directory.value}", span)
 
@@ -656,11 +662,13 @@ def after_children(driver: str, options: Options, image: ProbeResult | None,
 
 
 def driver_checks(driver: str, options: Options, image: ProbeResult | None,
-                  span: Span, probe: bool = False) -> None:
+                  span: Span, probe: bool = False, read_only: bool = False,
+                  warnings: list[Diagnostic] | None = None) -> None:
     """The driver's open-time checks of ``options`` (the node's own, by key); ``probe``
-    lets a check look at what the options name on the host (vvfat's directory)."""
+    lets a check look at what the options name on the host (vvfat's directory);
+    ``read_only`` is the node's flag, ``warnings`` receives what the open warns."""
     if driver == "vvfat":
-        _vvfat(options, span, probe)
+        _vvfat(options, span, probe, read_only, warnings)
         return
     check = _CHECKS.get(driver)
     if check is not None:

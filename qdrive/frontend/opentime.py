@@ -50,7 +50,8 @@ def consumed(info: drivers.DriverInfo | None, key: str) -> bool:
 def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry],
                 image: ProbeResult | None, whole: Span, probe: bool = False,
                 filename: nodes._Entry | None = None,
-                file_driver: nodes._Entry | None = None) -> None:
+                file_driver: nodes._Entry | None = None, read_only: bool = False,
+                warnings: list[Diagnostic] | None = None) -> None:
     """The children's opens, in block.c's order: the driver's own children, then backing.
     ``file_driver`` is the file child's file.driver= (filters look at it: compress)."""
     if info is None:
@@ -67,7 +68,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     mine = everything if info.name in formats.SEES_CHILDREN else own
     if file_driver is not None and info.name in formats.SEES_CHILDREN:
         mine = {**mine, "file.driver": file_driver}
-    formats.driver_checks(info.name, mine, image, whole, probe)
+    formats.driver_checks(info.name, mine, image, whole, probe, read_only, warnings)
     probe = image is not None
     for child in _required_children(info):
         if child not in groups:
@@ -119,7 +120,8 @@ def has_file_child(info: drivers.DriverInfo | None) -> bool:
 
 
 def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: str,
-                    whole: Span, probe: bool = False) -> None:
+                    whole: Span, probe: bool = False, read_only: bool = False,
+                    warnings: list[Diagnostic] | None = None) -> None:
     """A protocol child's typed runtime options (file-posix's are rules.py's), then its
     driver's open-time checks (formats.py). A URL file name stands for the options
     bdrv_parse_filename() would make of it."""
@@ -141,7 +143,7 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
     elif filename and driver not in ("file", "host_device", "host_cdrom"):
         options.setdefault("url", nodes.synthetic("url", filename, whole))
     try:
-        formats.driver_checks(driver, options, None, whole, probe)
+        formats.driver_checks(driver, options, None, whole, probe, read_only, warnings)
     except Stop as stop:
         raise Stop(attrs.evolve(stop.diagnostic, stage=Stage.CHILD)) from None
 
