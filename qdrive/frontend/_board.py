@@ -15,7 +15,7 @@ import attrs
 from .placement import Placement
 from .results import DriveResult
 from ..diagnostics import Diagnostic, Severity, Span, Stage
-from . import hostprobe
+from . import formats, hostprobe
 from ..model import Drive, Interface, Media
 from .placement import Machine
 from ..probe import file_identity
@@ -67,7 +67,7 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
             return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                               "empty", whole, Stage.BOARD, located=False)
         if d.effective_read_only or is_true(d.driver_options.get("file.read-only", "")) \
-                or _vvfat_read_only(d):
+                or formats.drops_to_read_only(d, r.format):
             return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only", whole,
                               Stage.BOARD, located=False, hint="use media=cdrom or "
                               "if=virtio for a read-only disk")
@@ -81,20 +81,6 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
         return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                           "empty", whole, Stage.BOARD_DEVICE)
     return None
-
-
-def _vvfat_read_only(d: Drive) -> bool:
-    """block/vvfat.c vvfat_open(): without rw the node drops to read-only
-    (bdrv_apply_auto_read_only()), and a format node over it with it."""
-    from .formats import vvfat_options
-
-    if d.format == "vvfat":
-        return not is_true(d.driver_options.get("rw", "off"))
-    if d.driver_options.get("file.driver") == "vvfat":
-        return not is_true(d.driver_options.get("file.rw", "off"))
-    if d.file is not None and d.file.startswith("fat:") and "file.driver" not in d.driver_options:
-        return vvfat_options(d.file)["rw"] != "on"
-    return False
 
 
 def _host_problem(p: Placement, d: Drive, r: DriveResult) -> Diagnostic | None:

@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from ..diagnostics import Diagnostic, Severity, Span, Stage, error
 
+from .._values import is_true
+
 if TYPE_CHECKING:
+    from ..model import Drive
     from ..probe import ProbeResult
 
 __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "read_at",
            "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules", "after_children",
-           "SEES_CHILDREN", "missing_file_message"]
+           "SEES_CHILDREN", "missing_file_message", "drops_to_read_only"]
 
 Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
 Check = Callable[[Options, "ProbeResult | None", Span], None]
@@ -142,7 +145,7 @@ def _dmg_header(found: ProbeResult, name: str) -> str:
     if at < 0:
         return "Could not locate UDIF trailer in dmg file"
     koly = start + at
-    trailer = read_at(found, koly, 0xE8)
+    trailer = read_at(found, koly, 0x1F4)
     if trailer is None:
         return ""
 
@@ -151,9 +154,10 @@ def _dmg_header(found: ProbeResult, name: str) -> str:
 
     # an -EINVAL without a message: block.c bdrv_open_driver() words it
     if u64(0x18) > koly or u64(0x28) >= koly or u64(0x30) > koly - u64(0x28) \
-            or u64(0xD8) >= koly or u64(0xE0) > koly - u64(0xD8):
+            or u64(0xD8) >= koly or u64(0xE0) > koly - u64(0xD8) or u64(0x1EC) >> 63 \
+            or not u64(0x30) and not u64(0xE0):  # neither a resource fork nor a plist
         return f"Could not open '{name}': Invalid argument"
-    return ""
+    return ""  # the fork's chunk tables are not read here
 
 
 def _parallels_header(found: ProbeResult, name: str) -> str:
@@ -197,15 +201,36 @@ def auto_read_only_problem(read_only: bool, copy_on_read: bool, auto_read_only: 
     return "Image is read-only"
 
 
+def drops_to_read_only(d: Drive, fmt: str | None, top: bool = False) -> bool:
+    """The drive's node is read-only although the drive is not: a format that cannot
+    write (READ_ONLY_FORMATS, through bdrv_apply_auto_read_only()), or vvfat without rw
+    (block/vvfat.c vvfat_open()). A format node over such a vvfat child stays read-write
+    itself (``top``: query-block's ro), but a device cannot write through it."""
+    if d.effective_read_only or d.snapshot:
+        return False
+    if (fmt or d.format) in READ_ONLY_FORMATS:
+        return True
+    if d.format == "vvfat":
+        return not is_true(d.driver_options.get("rw", "off"))
+    if top:
+        return False
+    if d.driver_options.get("file.driver") == "vvfat":
+        return not is_true(d.driver_options.get("file.rw", "off"))
+    if d.file is not None and d.file.startswith("fat:") and "file.driver" not in d.driver_options:
+        return vvfat_options(d.file)["rw"] != "on"
+    return False
+
+
 # Debian's util/module.c prints this for each block module it cannot find (its patch
 # note-missing-module-pkg-name.diff); dmg_open() loads two before it reads the trailer.
 MODULE_DIR = "/usr/lib/x86_64-linux-gnu/qemu"
 
 
-def missing_modules(fmt: str | None, module_dir: str = MODULE_DIR) -> list[str]:
+def missing_modules(fmt: str | None, module_dir: str | None = None) -> list[str]:
     """The notices QEMU 7.2 (Debian) prints opening a ``fmt`` node on this host."""
     if fmt != "dmg":
         return []
+    module_dir = module_dir or MODULE_DIR
     return [f"qemu: module block-block-{m} not found, do you want to install "
             "qemu-block-extra package?" for m in ("dmg-bz2", "dmg-lzfse")
             if not os.path.exists(os.path.join(module_dir, f"block-{m}.so"))]

@@ -163,6 +163,8 @@ def protocol_content(driver: str, filename: str, probe: bool,
 
     if driver in ("null-co", "null-aio"):
         return ProbeResult(True, "", "raw", True, False, None, bytes(512), 1 << 30), filename
+    if driver == "vvfat" and filename.startswith("fat:") and probe:
+        return _vvfat_disk(filename)
     if driver == "blkdebug" and filename.startswith("blkdebug:") and probe:
         config, colon, image = filename[len("blkdebug:"):].partition(":")
         if not colon:
@@ -178,6 +180,27 @@ def protocol_content(driver: str, filename: str, probe: bool,
                             Stage.CHILD)
             return found, filename
     return None, ""
+
+
+def _vvfat_disk(filename: str) -> tuple[ProbeResult | None, str]:
+    """block/vvfat.c: the disk it makes of a directory carries no format magic (its first
+    sector is a partition table or a FAT boot sector), so probing guesses raw. The node
+    has no file name of its own: bdrv_refresh_filename() writes its options as a json:
+    name, typed (vvfat_parse_filename() puts fat-type as a number, floppy and rw as
+    booleans), in QDict order."""
+    import json
+
+    from ..probe import ProbeResult
+    from ._qdict import in_qdict_order
+
+    parsed = formats.vvfat_options(filename)
+    if not os.path.isdir(parsed["dir"]):
+        return None, ""  # init_directories() fails first
+    typed: dict[str, object] = {"dir": parsed["dir"], "fat-type": int(parsed["fat-type"]),
+                                "floppy": parsed["floppy"] == "on",
+                                "rw": parsed["rw"] == "on", "driver": "vvfat"}
+    name = "json:" + json.dumps({k: typed[k] for k in in_qdict_order(typed)})
+    return ProbeResult(True, "", "raw", True, False, None, bytes(512), None), name
 
 
 def format_child(driver: str) -> bool:

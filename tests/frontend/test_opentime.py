@@ -151,7 +151,7 @@ def test_backing_options_open_the_headers_backing_file(images: Path) -> None:
 def test_probe_files_false_keeps_the_string_only_verdict(images: Path) -> None:
     # offset/size against the file and the vvfat directory need the host
     assert verdict("file=disk.img,format=raw,offset=2M", probe_files=False) == (True, "")
-    assert verdict("file=fat:missing-dir", probe_files=False)[0]
+    assert verdict("file=fat:missing-dir,if=none", probe_files=False)[0]
 
 
 def test_json_name_query_block_reports_the_json_driver(images: Path) -> None:
@@ -196,3 +196,178 @@ def test_driver_tables_cover_format_help() -> None:
     quorum = drivers.driver("quorum")
     assert quorum is not None and quorum.child_of("children.3.driver") == "children.3"
     assert drivers.driver("no-such-driver") is None
+
+
+# -- the header checks of the formats qemu-img does not write (tests/compat/headers.py
+# makes the images; fixtures/qemu72/opentime-formats.jsonl holds QEMU 7.2's words) ------
+
+
+@pytest.fixture(scope="module")
+def header_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.compat.headers import header_files
+
+    where = tmp_path_factory.mktemp("headers")
+    for name, content in header_files().items():
+        (where / name).write_bytes(content)
+    (where / "disk.img").write_bytes(bytes(1 << 20))
+    (where / "empty.img").write_bytes(b"")
+    (where / "fat").mkdir()
+    return where
+
+
+@pytest.fixture
+def headers(header_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(header_dir)
+    return header_dir
+
+
+@pytest.mark.parametrize("name, fmt, message", [
+    ("hdr-bochs-version.img", "bochs", "Image not in Bochs format"),
+    ("hdr-bochs-extent-small.img", "bochs", "Extent size must be at least 512"),
+    ("hdr-bochs-extent-odd.img", "bochs", "Extent size 3000 is not a power of two"),
+    ("hdr-bochs-extent-big.img", "bochs", "Extent size 16777216 is too large"),
+    ("hdr-bochs-catalog-big.img", "bochs", "Catalog size is too large"),
+    ("hdr-bochs-catalog-small.img", "bochs", "Catalog size is too small for this disk size"),
+    ("hdr-cloop-odd.img", "cloop", "block_size 1000 must be a multiple of 512"),
+    ("hdr-cloop-zero.img", "cloop", "block_size cannot be zero"),
+    ("hdr-cloop-big.img", "cloop", "block_size 134217728 must be 64 MB or less"),
+    ("hdr-cloop-count.img", "cloop", "n_blocks 536870912 must be 536870911 or less"),
+    ("hdr-cloop-offsets.img", "cloop",
+     "image requires too many offsets, try increasing block size"),
+    ("hdr-cloop-order.img", "cloop",
+     "offsets not monotonically increasing at index 2, image file is corrupt"),
+    ("hdr-cloop-chunk.img", "cloop",
+     "invalid compressed block size at index 1, image file is corrupt"),
+    # bdrv_getlength() counts whole sectors: 300 bytes are one
+    ("hdr-dmg-short.img", "dmg", "Could not locate UDIF trailer in dmg file"),
+    ("empty.img", "dmg", "dmg file must be at least 512 bytes long"),
+    ("hdr-dmg-nokoly.img", "dmg", "Could not locate UDIF trailer in dmg file"),
+    ("hdr-dmg-fork.img", "dmg", "Could not open 'hdr-dmg-fork.img': Invalid argument"),
+    ("hdr-dmg-empty.img", "dmg", "Could not open 'hdr-dmg-empty.img': Invalid argument"),
+    ("hdr-parallels-version.img", "parallels", "Image not in Parallels format"),
+    ("hdr-parallels-tracks.img", "parallels", "Invalid image: Zero sectors per track"),
+    ("hdr-parallels-cluster.img", "parallels", "Invalid image: Too big cluster"),
+    ("hdr-parallels-catalog.img", "parallels", "Catalog too large"),
+    ("disk.img", "vhdx", "Could not open 'disk.img': Invalid argument"),
+])
+def test_format_headers(headers: Path, name: str, fmt: str, message: str) -> None:
+    assert verdict(f"file={name},format={fmt},if=none") == (False, message)
+
+
+@pytest.mark.parametrize("name, fmt", [
+    ("hdr-bochs.img", "bochs"), ("hdr-bochs-v1.img", "bochs"), ("hdr-cloop.img", "cloop"),
+    ("hdr-parallels.img", "parallels"), ("hdr-parallels-v1.img", "parallels"),
+])
+def test_valid_headers_open_and_read_only_formats_stay_read_only(
+        headers: Path, name: str, fmt: str) -> None:
+    from qdrive.frontend.facts import query_block
+
+    r = qdrive.check(f"file={name},format={fmt},if=none")
+    assert r.ok, r.qemu_stderr()
+    facts = query_block(r)
+    assert facts is not None and facts[0]["ro"] is (fmt != "parallels")
+    # an IDE disk needs a writable node; a format that cannot write gives none
+    assert verdict(f"file={name},format={fmt}")[0] is (fmt == "parallels")
+
+
+@pytest.mark.parametrize("extra", [",copy-on-read=on", ",auto-read-only=off"])
+def test_read_only_formats_cannot_drop_to_read_only(headers: Path, extra: str) -> None:
+    # block.c bdrv_apply_auto_read_only(), before the header is read
+    assert verdict(f"file=hdr-cloop-zero.img,format=cloop,if=none{extra}") == (
+        False, "Image is read-only")
+    assert verdict(f"file=hdr-cloop-zero.img,format=cloop,if=none,read-only=on{extra}")[1] \
+        == "block_size cannot be zero"
+
+
+def test_dmg_prints_debians_missing_module_notices(headers: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrive.frontend import formats
+
+    monkeypatch.setattr(formats, "MODULE_DIR", str(headers / "no-modules"))
+    lines = qdrive.check("file=hdr-dmg-nokoly.img,format=dmg,if=none").qemu_stderr()
+    assert lines.splitlines()[:2] == [
+        f"qemu: module block-block-{m} not found, do you want to install qemu-block-extra "
+        "package?" for m in ("dmg-bz2", "dmg-lzfse")]
+    (headers / "no-modules").mkdir(exist_ok=True)
+    for m in ("dmg-bz2", "dmg-lzfse"):
+        (headers / "no-modules" / f"block-{m}.so").touch()
+    assert "module" not in qdrive.check("file=hdr-dmg-nokoly.img,format=dmg,if=none"
+                                        ).qemu_stderr()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("prealloc-mode=off", "invalid parameter value: off"),
+    ("prealloc-mode=truncate", ""),
+])
+def test_parallels_prealloc_mode(headers: Path, text: str, message: str) -> None:
+    assert verdict(f"file=hdr-parallels.img,format=parallels,if=none,{text}") == (
+        not message, message)
+
+
+@pytest.mark.parametrize("child, message", [
+    ("file=disk.img", "Compression is not supported for underlying format: file"),
+    ("file.driver=raw,file.file.filename=disk.img",
+     "Compression is not supported for underlying format: raw"),
+])
+def test_compress_needs_a_compressing_child(headers: Path, child: str, message: str) -> None:
+    assert verdict(f"driver=compress,{child},if=none") == (False, message)
+
+
+LOG = "driver=blklogwrites,file.filename=disk.img,log.filename=disk.img,if=none"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (",log-sector-size=4096,log-append=on",
+     "log-append and log-sector-size are mutually exclusive"),
+    (",log-sector-size=1000", "Invalid log sector size 1000"),
+    (",log-sector-size=16", "Invalid log sector size 16"),
+    (",log-sector-size=16M", "Invalid log sector size 16777216"),
+    (",log-super-update-interval=0", "Invalid log superblock update interval 0"),
+])
+def test_blklogwrites_rules(headers: Path, extra: str, message: str) -> None:
+    assert verdict(LOG + extra) == (False, message)
+
+
+CBW = "driver=copy-before-write,file.driver=file,file.filename=disk.img,if=none"
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("", "Parameter 'target' is missing"),
+    (",target.filename=disk.img", "Parameter 'target.driver' is missing"),
+    (",target.driver=file", "Parameter 'target.filename' is missing"),
+    (",target.driver=nosuch", "Parameter 'driver' does not accept value 'nosuch'"),
+    (",target.driver=file,target.filename=disk.img,target.bogus=1",
+     "Parameter 'target.bogus' is unexpected"),
+    (",target.driver=file,target.filename=disk.img,bitmap.name=b0",
+     "Parameter 'bitmap.node' is missing"),
+    (",target.driver=file,target.filename=disk.img,on-cbw-error=x",
+     "Parameter 'on-cbw-error' does not accept value 'x'"),
+    (",target.driver=file,target.filename=disk.img,bogus=1", "Parameter 'bogus' is unexpected"),
+    (",target.driver=file,target.filename=disk.img,bitmap.node=n9,bitmap.name=b0",
+     "Node 'n9' not found"),
+])
+def test_copy_before_write_visits_its_options(headers: Path, extra: str, message: str) -> None:
+    assert verdict(CBW + extra) == (False, message)
+
+
+def test_copy_before_write_without_file() -> None:
+    assert verdict("driver=copy-before-write,target=n0,if=none", probe_files=False) == (
+        False, "Parameter 'file' is missing")
+
+
+def test_vvfat_rw_and_fat32(headers: Path) -> None:
+    assert verdict("file=fat:rw:fat,snapshot=on,if=none") == (
+        False, "Unable to set VVFAT to 'rw' when drive is read-only")
+    r = qdrive.check("file=fat:32:fat,if=none")
+    assert r.ok
+    lines = r.qemu_stderr().splitlines()
+    assert lines[0] == ("qemu-system-x86_64: -drive file=fat:32:fat,if=none: warning: "
+                        "FAT32 has not been tested. You are welcome to do so!")
+    # format probing over the vvfat node names it by its options (json:, QDict order)
+    assert lines[1] == ("WARNING: Image format was not specified for 'json:{\"fat-type\": "
+                        "32, \"dir\": \"fat\", \"driver\": \"vvfat\", \"floppy\": false, "
+                        "\"rw\": false}' and probing guessed raw.")
+    # without rw the node is read-only: an IDE disk cannot have it
+    assert verdict("driver=vvfat,dir=fat") == (False, "qemu-system-x86_64: Block node is "
+                                                      "read-only")
+    assert verdict("driver=vvfat,dir=fat,if=virtio")[0]
