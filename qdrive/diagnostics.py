@@ -72,7 +72,10 @@ class Diagnostic:
     ``located`` is false for the few messages QEMU prints without the
     ``-drive TEXT:`` prefix (device and board errors, the raw-probing warning).
     ``silent`` marks qdrive's own words for a point QEMU never gets past and prints
-    nothing at (it blocks for ever opening a FIFO).
+    nothing at (it blocks for ever opening a FIFO). ``marker`` is what QEMU prints
+    before the message of a bare (unlocated) warning, apart from the message itself:
+    ``"WARNING: "`` for block/raw-format.c's probing warning, "" for Debian's module
+    notices.
     """
 
     code: str
@@ -84,6 +87,7 @@ class Diagnostic:
     hint: str = ""
     located: bool = True
     silent: bool = False
+    marker: str = ""
 
     @property
     def qemu_text(self) -> str:
@@ -95,7 +99,7 @@ class Diagnostic:
         mark = "warning: " if self.severity is Severity.WARNING else ""
         head = f"{prog}: {option} {text}: " if self.located else f"{prog}: "
         if not self.located and self.severity is Severity.WARNING:
-            head = mark = ""  # printed bare, as block/raw-format.c's fprintf does
+            head, mark = "", self.marker  # printed bare, as block/raw-format.c's fprintf does
         lines = [f"{head}{mark}{self.message}"]
         if self.located:
             lines.append(caret_line(self.span, len(head) - len(text) - 2))

@@ -350,11 +350,12 @@ def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
     if conv.format_probed and found.format == "raw" and writable and opened:
         conv.warnings.append(Diagnostic(
             "probed-raw", Severity.WARNING,
-            f"WARNING: Image format was not specified for '{name}' and probing guessed raw.",
+            f"Image format was not specified for '{name}' and probing guessed raw.",
             span, Stage.FORMAT,
             "         Automatically detecting the format is dangerous for raw images, write "
             "operations on block 0 will be restricted.\n         Specify the 'raw' format "
-            "explicitly to remove the restrictions.", "add format=raw", located=False))
+            "explicitly to remove the restrictions.", "add format=raw", located=False,
+            marker="WARNING: "))
     return conv
 
 

@@ -180,7 +180,7 @@ def _qemu_line(d: Diagnostic, r: DriveResult, prog: str) -> str:
     # util/error-report.c vreport(): "prog: -drive TEXT: [warning: ]message"; the
     # raw-probing warning is a bare fprintf (block/raw-format.c).
     if not d.located and d.severity is Severity.WARNING:
-        return d.qemu_text
+        return d.marker + d.qemu_text
     mark = "warning: " if d.severity is Severity.WARNING else ""
     head = f"{prog}: {r.option} {r.text}: " if d.located else f"{prog}: "
     return f"{head}{mark}{d.qemu_text}"

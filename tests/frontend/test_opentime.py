@@ -371,3 +371,29 @@ def test_vvfat_rw_and_fat32(headers: Path) -> None:
     assert verdict("driver=vvfat,dir=fat") == (False, "qemu-system-x86_64: Block node is "
                                                       "read-only")
     assert verdict("driver=vvfat,dir=fat,if=virtio")[0]
+
+
+def test_warnings_in_json_keep_qemus_marker_apart(images: Path) -> None:
+    # issue 14 item 4 / issue 18's contract: message as QEMU means it, stderr exact
+    from qdrive.frontend import jsonout
+
+    r = qdrive.check("file=disk.img,if=none")
+    out = r.to_json()
+    warning = out["drives"][0]["warnings"][0]
+    assert warning["code"] == "probed-raw"
+    assert warning["message"] == ("Image format was not specified for 'disk.img' and probing "
+                                  "guessed raw.")
+    assert out["qemu_stderr"].splitlines()[0] == "WARNING: " + warning["message"]
+    assert r.drives[0].warnings[0].marker == "WARNING: "
+    pytest.importorskip("jsonschema").validate(out, jsonout.schema())
+
+
+def test_module_notices_in_json(headers: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrive.frontend import formats, jsonout
+
+    monkeypatch.setattr(formats, "MODULE_DIR", str(headers / "nowhere"))
+    r = qdrive.check("file=hdr-dmg-nokoly.img,format=dmg,if=none")
+    out = r.to_json()
+    notices = [w["message"] for w in out["drives"][0]["warnings"]]
+    assert notices == out["qemu_stderr"].splitlines()[:2]  # printed bare, no marker
+    pytest.importorskip("jsonschema").validate(out, jsonout.schema())
