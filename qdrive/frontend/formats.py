@@ -478,7 +478,8 @@ def _compress(options: Options, image: ProbeResult | None, span: Span) -> None:
         _fail(f"Compression is not supported for underlying format: {name}", span)
 
 
-def _blklogwrites(options: Options, image: ProbeResult | None, span: Span) -> None:
+def _blklogwrites(options: Options, image: ProbeResult | None, span: Span,
+                  probe: bool = False) -> None:
     """block/blklogwrites.c blk_log_writes_open() after both children opened: log-append
     excludes log-sector-size, then the sector size and the superblock interval."""
     from .._values import ValueProblem, is_true, parse_number, parse_size
@@ -496,7 +497,10 @@ def _blklogwrites(options: Options, image: ProbeResult | None, span: Span) -> No
     except ValueProblem:
         return  # the typed check reports it
     if appending:
-        return  # the superblock of the log decides (not read here)
+        logged = _log_superblock(options, span) if probe else None  # probe_files
+        if logged is None:
+            return  # not a local file: its superblock is not read here
+        size = logged
     # blk_log_writes_sector_size_valid(): a power of two, at least the 32-byte structs
     # (struct log_write_super, log_write_entry), below 16 MiB
     if size & (size - 1) or size < 32 or size >= 1 << 24:
@@ -596,7 +600,8 @@ def _cbw(options: Options, image: ProbeResult | None, span: Span) -> None:
     _unexpected(own, "", span)
 
 
-def _cbw_bitmap(options: Options, image: ProbeResult | None, span: Span) -> None:
+def _cbw_bitmap(options: Options, image: ProbeResult | None, span: Span,
+                probe: bool = False) -> None:
     # cbw_open() after its children: block_dirty_bitmap_lookup() (block/monitor/
     # bitmap-qmp-cmds.c) finds no node of that name on a lone -drive but its own
     node, name = options.get("bitmap.node"), options.get("bitmap.name")
@@ -606,6 +611,32 @@ def _cbw_bitmap(options: Options, image: ProbeResult | None, span: Span) -> None
     if own is not None and own.value == node.value:
         _fail(f"Dirty bitmap '{name.value}' not found", span)
     _fail(f"Node '{node.value}' not found", span)
+
+
+_WRITE_LOG_MAGIC = 0x6A736677736A  # block/blklogwrites.c WRITE_LOG_MAGIC, version 1
+
+
+def _log_superblock(options: Options, span: Span) -> int | None:
+    """blk_log_writes_open() with log-append: the log's superblock (struct log_write_super,
+    little endian: magic, version, nr_entries u64, sectorsize u32), faked for an empty
+    log; its sector size, or None when the log is not a local file read here."""
+    name, driver = options.get("log.filename"), options.get("log.driver")
+    if name is None or driver is not None and driver.value != "file":
+        return None
+    try:
+        with open(name.value, "rb") as f:
+            head = f.read(28)
+    except OSError:
+        return None  # the log child's open reports it
+    if not head:
+        return 512
+    head = head.ljust(28, b"\0")
+    if int.from_bytes(head[:8], "little") != _WRITE_LOG_MAGIC:
+        _fail("Invalid log superblock magic", span)
+    version = int.from_bytes(head[8:16], "little")
+    if version != 1:
+        _fail(f"Unsupported log version {version}", span)
+    return int.from_bytes(head[24:28], "little")
 
 
 def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
@@ -671,19 +702,21 @@ def _vvfat(options: Options, span: Span, probe: bool, read_only: bool = False,
 
 
 # Drivers whose check reads their children's keys too (quorum counts children.N, compress
-# looks at its file child's driver, copy-before-write visits its target.*).
-SEES_CHILDREN = frozenset({"quorum", "compress", "copy-before-write"})
+# looks at its file child's driver, copy-before-write visits its target.*, blklogwrites
+# reads its log's superblock).
+SEES_CHILDREN = frozenset({"quorum", "compress", "copy-before-write", "blklogwrites"})
 # The checks a driver makes after its children opened.
-_AFTER_CHILDREN: dict[str, Check] = {"blklogwrites": _blklogwrites,
-                                     "copy-before-write": _cbw_bitmap}
+_AFTER_CHILDREN: dict[str, Callable[[Options, ProbeResult | None, Span, bool], None]] = {
+    "blklogwrites": _blklogwrites, "copy-before-write": _cbw_bitmap}
 
 
 def after_children(driver: str, options: Options, image: ProbeResult | None,
-                   span: Span) -> None:
-    """The driver's open-time checks that follow its children's opens."""
+                   span: Span, probe: bool = False) -> None:
+    """The driver's open-time checks that follow its children's opens (``probe``: they
+    may read what the options name on the host, blklogwrites' log)."""
     check = _AFTER_CHILDREN.get(driver)
     if check is not None:
-        check(options, image, span)
+        check(options, image, span, probe)
 
 
 def driver_checks(driver: str, options: Options, image: ProbeResult | None,

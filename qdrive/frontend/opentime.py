@@ -69,6 +69,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     if file_driver is not None and info.name in formats.SEES_CHILDREN:
         mine = {**mine, "file.driver": file_driver}
     formats.driver_checks(info.name, mine, image, whole, probe, read_only, warnings)
+    host = probe
     probe = image is not None
     for child in _required_children(info):
         if child not in groups:
@@ -88,7 +89,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                 and image.format == "qcow2" and not _external_data(image.head):
             raise error("data-file", "'data-file' can only be set for images with an "
                         "external data file", _last(sub, whole), Stage.NODE)
-    formats.after_children(info.name, mine, image, whole)
+    formats.after_children(info.name, mine, image, whole, host)
     header = image.backing_file if image is not None and image.format == info.name else None
     if backing and not probe and info.supports_backing and "" not in backing \
             and "file.filename" not in backing:

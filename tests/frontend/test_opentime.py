@@ -323,9 +323,18 @@ LOG = "driver=blklogwrites,file.filename=disk.img,log.filename=disk.img,if=none"
     (",log-sector-size=16", "Invalid log sector size 16"),
     (",log-sector-size=16M", "Invalid log sector size 16777216"),
     (",log-super-update-interval=0", "Invalid log superblock update interval 0"),
+    (",log-append=on", "Invalid log superblock magic"),  # the log (disk.img) is zeros
 ])
 def test_blklogwrites_rules(headers: Path, extra: str, message: str) -> None:
     assert verdict(LOG + extra) == (False, message)
+
+
+def test_blklogwrites_appends_to_an_empty_log(headers: Path) -> None:
+    # an empty log gets a superblock made up (sector size 512); probe_files=False reads
+    # no log at all
+    assert verdict(LOG.replace("log.filename=disk.img", "log.filename=empty.img") +
+                   ",log-append=on") == (True, "")
+    assert verdict(LOG + ",log-append=on", probe_files=False) == (True, "")
 
 
 CBW = "driver=copy-before-write,file.driver=file,file.filename=disk.img,if=none"
