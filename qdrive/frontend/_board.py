@@ -8,6 +8,7 @@ device's permissions take (block/file-posix.c raw_check_lock_bytes()).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import attrs
@@ -44,7 +45,60 @@ def board_problems(results: list[DriveResult], board: Machine, probe_files: bool
             if problem is not None:
                 r = attrs.evolve(r, drive=None, error=problem)
         out.append(r)
+    if probe_files:
+        out = _flash_sizes(out)
     return _locks(out, identities) if probe_files else out
+
+
+_FLASH_SECTOR = 0x1000  # hw/i386/pc_sysfw.c FLASH_SECTOR_SIZE
+_FLASH_LIMIT = 8 << 20  # hw/i386/pc_sysfw.c: the combined limit below 4 GiB
+
+
+def _flash_sizes(results: list[DriveResult]) -> list[DriveResult]:
+    """hw/i386/pc_sysfw.c pc_system_flash_map(): each flash image, pflash0 then pflash1,
+    must be a non-zero multiple of 4 KiB, and together at most 8 MiB."""
+    flash = sorted((r.placement.unit or 0, n) for n, r in enumerate(results)
+                   if r.ok and r.drive is not None and r.placement is not None
+                   and r.placement.interface is Interface.PFLASH)
+    out, total = list(results), 0
+    for unit, n in flash:
+        if unit != len([u for u, _ in flash if u < unit]):
+            break  # a gap: the loop stops at the first missing unit
+        r = results[n]
+        size = _flash_length(r)
+        if size is None:
+            return out
+        whole = Span(0, len(r.text))
+        problem = None
+        if size == 0 or size % _FLASH_SECTOR:
+            name = r.placement.device_id if r.placement else ""
+            problem = Diagnostic("pflash-size", Severity.ERROR, f"system firmware block "
+                                 f"device {name} has invalid size {size}", whole, Stage.BOARD,
+                                 "qemu-system-x86_64: info: its size must be a non-zero "
+                                 f"multiple of {_FLASH_SECTOR:#x}", located=False)
+        total += size
+        if problem is None and total > _FLASH_LIMIT:
+            problem = Diagnostic("pflash-size", Severity.ERROR, "combined size of system "
+                                 f"firmware exceeds {_FLASH_LIMIT} bytes", whole, Stage.BOARD,
+                                 located=False)
+        if problem is not None:
+            out[n] = attrs.evolve(r, drive=None, error=problem)
+            return out
+    return out
+
+
+def _flash_length(r: DriveResult) -> int | None:
+    """blk_getlength() of a raw flash image on a local file: whole sectors (None when
+    qdrive does not know it: other formats, protocols, raw offset/size)."""
+    d = r.drive
+    if d is None or r.format != "raw" or not d.file or ":" in d.file.split("/")[0] \
+            or any(k in d.driver_options for k in ("offset", "size", "file.driver")):
+        return None
+    try:
+        size = os.stat(d.file).st_size
+    except (OSError, ValueError):
+        return None
+    return -(-size // 512) * 512
 
 
 def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,

@@ -406,3 +406,27 @@ def test_module_notices_in_json(headers: Path, monkeypatch: pytest.MonkeyPatch) 
     notices = [w["message"] for w in out["drives"][0]["warnings"]]
     assert notices == out["qemu_stderr"].splitlines()[:2]  # printed bare, no marker
     pytest.importorskip("jsonschema").validate(out, jsonout.schema())
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ({"fl.img": 1000}, "system firmware block device pflash0 has invalid size 1024\n"
+     "qemu-system-x86_64: info: its size must be a non-zero multiple of 0x1000"),
+    ({"fl.img": 0}, "system firmware block device pflash0 has invalid size 0\n"
+     "qemu-system-x86_64: info: its size must be a non-zero multiple of 0x1000"),
+    ({"fl.img": 16 << 20}, "combined size of system firmware exceeds 8388608 bytes"),
+    ({"fl.img": 4 << 20, "vars.img": 5 << 20},
+     "combined size of system firmware exceeds 8388608 bytes"),
+    ({"fl.img": 4 << 20, "vars.img": 64 << 10}, ""),
+])
+def test_pflash_image_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            sizes: dict[str, int], message: str) -> None:
+    # hw/i386/pc_sysfw.c pc_system_flash_map(), at machine init
+    monkeypatch.chdir(tmp_path)
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(bytes(size))
+    r = qdrive.check([f"if=pflash,format=raw,file={name}" for name in sizes])
+    assert r.ok is (not message)
+    assert r.qemu_stderr() == (f"qemu-system-x86_64: {message}" if message else "")
+    # the size is the host's: a string-only verdict has none
+    assert qdrive.check([f"if=pflash,format=raw,file={n}" for n in sizes],
+                        probe_files=False).ok
