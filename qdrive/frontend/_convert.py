@@ -539,6 +539,9 @@ class _Run:
             # bdrv_open_inherit() checks a shallow clone of the options; cloning reverses
             # each bucket's list, so within a bucket the older key comes first here.
             key = min(unknown, key=lambda k: (qdict_order(k), rest[k].seq))
+            # block.c bdrv_open_inherit(): a driver= with bdrv_file_open (blkdebug and
+            # blkverify too) sets BDRV_O_PROTOCOL, which words this message
+            protocol = protocol or (info is not None and info.protocol)
             what = "protocol" if protocol else "format"
             verb = "doesn't" if protocol else "does not"
             raise error("unknown-option", f"Block {what} '{driver}' {verb} support the option "

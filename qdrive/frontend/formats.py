@@ -639,6 +639,35 @@ def _log_superblock(options: Options, span: Span) -> int | None:
     return int.from_bytes(head[24:28], "little")
 
 
+def _blkdebug(options: Options, image: ProbeResult | None, span: Span,
+              probe: bool = False) -> None:
+    """block/blkdebug.c read_config(): the config file (when the host is read), then the
+    rules given as options, inject-error.N before set-state.N (add_rule(): an event
+    name from BlkdebugEvent)."""
+    config = options.get("config")
+    if config is not None and probe:
+        try:
+            with open(config.value, "rb"):
+                pass
+        except OSError as exc:
+            _fail(f"Could not read blkdebug config file: {os.strerror(exc.errno or 0)}",
+                  span)
+    events = {v["name"] for v in _qapi_type("BlkdebugEvent").get("values", [])}
+    for group in ("inject-error", "set-state"):
+        rules: dict[str, dict[str, Any]] = {}
+        for key, entry in options.items():
+            parts = key.split(".")
+            if len(parts) == 3 and parts[0] == group:
+                rules.setdefault(parts[1], {})[parts[2]] = entry
+        for index in sorted(rules, key=lambda i: (not i.isdigit(), int(i) if i.isdigit()
+                                                  else 0, i)):
+            event = rules[index].get("event")
+            if event is None:
+                _fail("Missing event name for rule", span)
+            if event.value not in events:  # qapi_enum_parse()
+                _fail(f"invalid parameter value: {event.value}", span)
+
+
 def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
     mode = options.get("force_size_calc")  # block/vpc.c vpc_open(): before the header
     if mode is not None and mode.value not in ("current_size", "chs"):
@@ -727,6 +756,9 @@ def driver_checks(driver: str, options: Options, image: ProbeResult | None,
     ``read_only`` is the node's flag, ``warnings`` receives what the open warns."""
     if driver == "vvfat":
         _vvfat(options, span, probe, read_only, warnings)
+        return
+    if driver == "blkdebug":
+        _blkdebug(options, image, span, probe)
         return
     check = _CHECKS.get(driver)
     if check is not None:

@@ -430,3 +430,21 @@ def test_pflash_image_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     # the size is the host's: a string-only verdict has none
     assert qdrive.check([f"if=pflash,format=raw,file={n}" for n in sizes],
                         probe_files=False).ok
+
+
+@pytest.mark.parametrize("extra, message", [
+    (",config=missing.conf", "Could not read blkdebug config file: No such file or directory"),
+    (",inject-error.0.errno=5", "Missing event name for rule"),
+    (",set-state.0.new_state=2", "Missing event name for rule"),
+    (",inject-error.0.event=nosuch", "invalid parameter value: nosuch"),
+    # driver= naming a protocol driver opens it as a protocol (BDRV_O_PROTOCOL)
+    (",bogus=1", "Block protocol 'blkdebug' doesn't support the option 'bogus'"),
+])
+def test_blkdebug_rules(headers: Path, extra: str, message: str) -> None:
+    assert verdict("driver=blkdebug,image.filename=disk.img,if=none" + extra) == (
+        False, message)
+
+
+def test_blkdebug_config_is_read_only_when_probing(headers: Path) -> None:
+    assert verdict("driver=blkdebug,image.filename=disk.img,if=none,config=missing.conf",
+                   probe_files=False) == (True, "")
