@@ -68,10 +68,33 @@ def probe_fd(fd: int, write_access: bool) -> ProbeResult:
             if size and (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)) else b""
     except OSError as exc:
         return ProbeResult(True, os.strerror(exc.errno or errno.EIO))
-    fmt = next((name for magic, name in MAGIC if header.startswith(magic)), "raw")
+    fmt = next((name for magic, name in MAGIC if header.startswith(magic)), None) or \
+        _other_probes(header)
     return ProbeResult(True, "", fmt, write_access,
                        stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode),
                        _qcow2_backing(header) if fmt == "qcow2" else None, header, size, tail)
+
+
+_CLOOP_MAGIC = (b"#!/bin/sh\n#V2.0 Format\n"
+                b"modprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n")
+
+
+def _other_probes(header: bytes) -> str:
+    """The probes that look past offset 0 (block.c bdrv_probe_all() reads 2048 bytes,
+    zeros past the end): block/vdi.c vdi_probe() (signature at 0x40), block/bochs.c
+    bochs_probe() (three NUL-terminated names and a version), block/cloop.c
+    cloop_probe() (its shell preamble; it scores 2, above raw's 1)."""
+    buf = header.ljust(PROBE_SIZE, b"\0")
+    if int.from_bytes(buf[0x40:0x44], "little") == 0xBEDA107F:
+        return "vdi"
+    names = [buf[at:at + width].split(b"\0", 1)[0] for at, width in ((0, 32), (32, 16),
+                                                                    (48, 16))]
+    if names == [b"Bochs Virtual HD Image", b"Redolog", b"Growing"] and \
+            int.from_bytes(buf[64:68], "little") in (0x20000, 0x10000):
+        return "bochs"
+    if buf.startswith(_CLOOP_MAGIC):
+        return "cloop"
+    return "raw"
 
 
 def _qcow2_backing(header: bytes) -> str | None:

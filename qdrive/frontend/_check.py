@@ -348,14 +348,7 @@ def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
     # raw_open(): the node's read-only flag decides, not whether the file is writable.
     writable = not conv.opened_read_only
     if conv.format_probed and found.format == "raw" and writable and opened:
-        conv.warnings.append(Diagnostic(
-            "probed-raw", Severity.WARNING,
-            f"Image format was not specified for '{name}' and probing guessed raw.",
-            span, Stage.FORMAT,
-            "         Automatically detecting the format is dangerous for raw images, write "
-            "operations on block 0 will be restricted.\n         Specify the 'raw' format "
-            "explicitly to remove the restrictions.", "add format=raw", located=False,
-            marker="WARNING: "))
+        conv.warnings.append(formats.probed_raw_warning(name, span))
     return conv
 
 

@@ -447,7 +447,8 @@ class _Run:
         if self.conv.format_probed:  # what the probe reads through a protocol (null-co)
             self.conv.seen, self.conv.seen_name = opentime.protocol_content(
                 driver, name, self.probe, file_entry.span if file_entry else
-                Span(0, len(self.conv.text)))
+                Span(0, len(self.conv.text)), self.conv.opened_read_only,
+                self.conv.warnings)
         self.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
 
     def _format_child(self, child: dict[str, Entry], name: str) -> None:

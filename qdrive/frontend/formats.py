@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "read_at",
            "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules", "after_children",
-           "SEES_CHILDREN", "missing_file_message", "drops_to_read_only"]
+           "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
+           "probed_raw_warning"]
 
 Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
 Check = Callable[[Options, "ProbeResult | None", Span], None]
@@ -234,6 +235,19 @@ def missing_modules(fmt: str | None, module_dir: str | None = None) -> list[str]
     return [f"qemu: module block-block-{m} not found, do you want to install "
             "qemu-block-extra package?" for m in ("dmg-bz2", "dmg-lzfse")
             if not os.path.exists(os.path.join(module_dir, f"block-{m}.so"))]
+
+
+def probed_raw_warning(name: str, span: Span) -> Diagnostic:
+    """block/raw-format.c raw_open(): format probing guessed raw for ``name`` (a bare
+    fprintf, its ``WARNING:`` marker apart from the message)."""
+    return Diagnostic(
+        "probed-raw", Severity.WARNING,
+        f"Image format was not specified for '{name}' and probing guessed raw.",
+        span, Stage.FORMAT,
+        "         Automatically detecting the format is dangerous for raw images, write "
+        "operations on block 0 will be restricted.\n         Specify the 'raw' format "
+        "explicitly to remove the restrictions.", "add format=raw", located=False,
+        marker="WARNING: ")
 
 
 def missing_file_message(driver: str) -> str:

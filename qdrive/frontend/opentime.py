@@ -154,8 +154,9 @@ def reference_error(entry: nodes._Entry) -> Diagnostic:
     return nodes.reference(entry)
 
 
-def protocol_content(driver: str, filename: str, probe: bool,
-                     whole: Span) -> tuple[ProbeResult | None, str]:
+def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
+                     read_only: bool = False, warnings: list[Diagnostic] | None = None
+                     ) -> tuple[ProbeResult | None, str]:
     """What format probing reads from a protocol child that is not a local file, and
     the name QEMU's raw-probing warning gives it: null-co/null-aio read zeros;
     blkdebug:CONFIG:IMAGE reads IMAGE (block/blkdebug.c blkdebug_parse_filename()),
@@ -166,6 +167,8 @@ def protocol_content(driver: str, filename: str, probe: bool,
         return ProbeResult(True, "", "raw", True, False, None, bytes(512), 1 << 30), filename
     if driver == "vvfat" and filename.startswith("fat:") and probe:
         return _vvfat_disk(filename)
+    if driver == "blkverify" and filename.startswith("blkverify:") and probe:
+        return _blkverify_test(filename, whole, read_only, warnings)
     if driver == "blkdebug" and filename.startswith("blkdebug:") and probe:
         config, colon, image = filename[len("blkdebug:"):].partition(":")
         if not colon:
@@ -181,6 +184,29 @@ def protocol_content(driver: str, filename: str, probe: bool,
                             Stage.CHILD)
             return found, filename
     return None, ""
+
+
+def _blkverify_test(filename: str, whole: Span, read_only: bool,
+                    warnings: list[Diagnostic] | None) -> tuple[ProbeResult | None, str]:
+    """block/blkverify.c: ``blkverify:RAW:TEST`` opens RAW as a protocol and probes the
+    format of TEST (its raw-probing warning comes first); what the drive's own probe
+    then reads is TEST's guest data, so it guesses raw and names the whole file name."""
+    from ..probe import ProbeResult, probe_file
+    from . import hostprobe
+
+    raw, colon, test = filename[len("blkverify:"):].partition(":")
+    if not colon or not test or ":" in test.split("/")[0]:
+        return None, ""
+    found = probe_file(test)
+    if found.error:
+        raise error("open-failed", f"Could not open '{test}': {found.error}", whole,
+                    Stage.CHILD)
+    problem = hostprobe.file_type_problem(test, "host_device" if found.device else "file")
+    if problem:
+        raise error("host-open", problem, whole, Stage.CHILD)
+    if found.format == "raw" and not read_only and warnings is not None:
+        warnings.append(formats.probed_raw_warning(test, whole))
+    return ProbeResult(True, "", "raw", True, False, None, bytes(512), found.size), filename
 
 
 def _vvfat_disk(filename: str) -> tuple[ProbeResult | None, str]:

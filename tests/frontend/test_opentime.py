@@ -448,3 +448,24 @@ def test_blkdebug_rules(headers: Path, extra: str, message: str) -> None:
 def test_blkdebug_config_is_read_only_when_probing(headers: Path) -> None:
     assert verdict("driver=blkdebug,image.filename=disk.img,if=none,config=missing.conf",
                    probe_files=False) == (True, "")
+
+
+def test_probes_past_offset_zero(headers: Path) -> None:
+    from qdrive.probe import probe_file
+
+    # block/bochs.c, cloop.c probes; parallels' HEADER_MAGIC2 (what qemu-img writes)
+    assert probe_file("hdr-bochs.img").format == "bochs"
+    assert probe_file("hdr-cloop.img").format == "cloop"
+    assert probe_file("hdr-parallels.img").format == "parallels"
+    assert probe_file("hdr-parallels-version.img").format == "raw"  # version 3
+    assert probe_file("disk.img").format == "raw"
+
+
+def test_blkverify_file_name_probes_its_test_image(headers: Path) -> None:
+    r = qdrive.check("file=blkverify:disk.img:empty.img,if=none")
+    assert r.ok
+    names = [line.split("'")[1] for line in r.qemu_stderr().splitlines()
+             if line.startswith("WARNING:")]
+    assert names == ["empty.img", "blkverify:disk.img:empty.img"]
+    assert verdict("file=blkverify:disk.img:fat,if=none") == (
+        False, "'file' driver requires 'fat' to be a regular file")
