@@ -39,7 +39,7 @@ def board_problems(results: list[DriveResult], board: Machine, probe_files: bool
     for r in results:
         p, d = r.placement, r.drive
         if r.ok and p is not None and d is not None:
-            problem = _board_problem(board, p, d, r, pflash0)
+            problem = _board_problem(board, p, d, r, pflash0, probe_files)
             if problem is None and probe_files:
                 problem = _host_problem(p, d, r)
             if problem is not None:
@@ -102,7 +102,7 @@ def _flash_length(r: DriveResult) -> int | None:
 
 
 def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
-                   pflash0: bool) -> Diagnostic | None:
+                   pflash0: bool, probe_files: bool = False) -> Diagnostic | None:
     whole = Span(0, len(r.text))
     iface = p.interface
     buses = board.buses.get(iface, 1)
@@ -116,12 +116,17 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
                           f"bus={p.bus},unit={p.unit}", whole, Stage.BOARD_ORPHAN)
     # A drive naming a driver (driver=null-co) has a medium even without a file name.
     empty = d.file in (None, "") and not d.driver_options and not d.format
+    cdrom = hostprobe.cdrom_name(d) if probe_files else None
+    empty = empty or (cdrom is not None and hostprobe.cdrom_empty(cdrom))
     if iface is Interface.IDE and d.media is not Media.CDROM:
-        if empty:
+        # hw/ide/qdev.c: the backend's permissions (a node that cannot be written) come
+        # before the medium check (a host_cdrom without a disc has a node, no medium)
+        read_only = d.effective_read_only or is_true(d.driver_options.get(
+            "file.read-only", "")) or formats.drops_to_read_only(d, r.format)
+        if empty and not (cdrom is not None and read_only):
             return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                               "empty", whole, Stage.BOARD, located=False)
-        if d.effective_read_only or is_true(d.driver_options.get("file.read-only", "")) \
-                or formats.drops_to_read_only(d, r.format):
+        if read_only:
             return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only", whole,
                               Stage.BOARD, located=False, hint="use media=cdrom or "
                               "if=virtio for a read-only disk")

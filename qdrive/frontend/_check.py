@@ -248,6 +248,9 @@ def _local_name(items: list[RawOption]) -> str:
     name = keys.get("file") or ""
     if name.startswith("json:"):
         return ""
+    prefix, colon, rest = name.partition(":")
+    if colon and prefix in FILE_POSIX_DRIVERS:  # raw-posix's parse_filename strips it
+        return rest
     if name:
         return "" if ":" in name.split("/")[0] else name
     return keys.get("file.filename") or ""
@@ -371,7 +374,8 @@ def _file_checks(conv: Conversion, name: str, found: ProbeResult,
             and conv.error.code != "force-share-rw":
         # the drive failed later (a driver option): its file child was opened first
         # (block.c bdrv_open_common() checks force-share on that child before its open)
-        named = next((i.value for i in reversed(items) if i.key == "file.driver"), None)
+        named = next((i.value for i in reversed(items) if i.key == "file.driver"), None) or \
+            next((i.value.partition(":")[0] for i in reversed(items) if i.key == "file"), None)
         message = hostprobe.file_type_problem(name, named if named in hostprobe.PROTOCOLS
                                               else "host_device" if found.device else "file")
     if not message:

@@ -469,3 +469,18 @@ def test_blkverify_file_name_probes_its_test_image(headers: Path) -> None:
     assert names == ["empty.img", "blkverify:disk.img:empty.img"]
     assert verdict("file=blkverify:disk.img:fat,if=none") == (
         False, "'file' driver requires 'fat' to be a regular file")
+
+
+def test_host_cdrom_names_and_media(headers: Path) -> None:
+    # raw-posix strips the protocol prefix; the file type is checked against host_cdrom
+    assert verdict("file=host_cdrom:disk.img,format=raw,if=none") == (
+        False, "'host_cdrom' driver requires 'disk.img' to be either a character or block "
+               "device")
+    # a device that is no CD-ROM drive has no disc (cdrom_is_inserted()): an IDE disk
+    # needs one, but its node's permissions are checked first
+    assert verdict("file=host_cdrom:/dev/null,format=raw") == (
+        False, "qemu-system-x86_64: Device needs media, but drive is empty")
+    assert verdict("file=host_cdrom:/dev/null,format=raw,read-only=on") == (
+        False, "qemu-system-x86_64: Block node is read-only")
+    assert verdict("file=host_cdrom:/dev/null,format=raw,if=none")[0]
+    assert verdict("file=host_cdrom:/dev/null,format=raw", probe_files=False)[0]
