@@ -118,6 +118,7 @@ class _Run:
         self.image: ProbeResult | None = None  # the header check() read, if it probed
         self.probe = False  # children's images may be read (check(probe_files=True))
         self.json_file_ref: Entry | None = None  # json:{"file": "node"}
+        self.json_nulls: set[str] = set()  # json: keys given as null (not "")
 
     # -- util/qemu-option.c opts_parse() -------------------------------------------------
     def parse_stage(self) -> None:
@@ -348,6 +349,7 @@ class _Run:
             raise error("unknown-driver", f"Unknown driver '{driver}'", driver_entry.span
                         if driver_entry else Span(0, 0), Stage.FILL)
         self.conv.format_probed = driver is None
+        self._backing_null()
         if self.json_file_ref is not None:  # {"file": "name"}: a reference to a node
             raise Stop(attrs.evolve(opentime.reference_error(self.json_file_ref),
                                     stage=Stage.CHILD))
@@ -387,6 +389,8 @@ class _Run:
             if key in present:
                 continue
             new = Entry(key, "" if value is None else value, entry.item, 30_000 + n)
+            if value is None:
+                self.json_nulls.add(key)
             if key == "file":
                 self.json_file_ref = new
                 continue
@@ -479,6 +483,17 @@ class _Run:
             self.f["node_name"] = self.qdict["node-name"].value
         self._format_options(driver, protocol)
 
+    def _backing_null(self) -> None:
+        """block.c bdrv_open_inherit(): backing="" is taken as null (no backing file, so
+        the backing.* options go unused) with a deprecation warning, before the file
+        child opens."""
+        entry = self.qdict.get("backing")
+        if entry is not None and entry.value == "" and entry.item is not None \
+                and "backing" not in self.json_nulls:
+            self.conv.warnings.append(Diagnostic(
+                "backing-empty", Severity.WARNING, 'Use of "backing": "" is deprecated; '
+                'use "backing": null instead', entry.span, Stage.CHILD))
+
     def _missing_file_child(self) -> None:
         assert self.no_file_child is not None
         driver = self.qdict.get("driver") or self.qdict.get("format")
@@ -532,7 +547,9 @@ class _Run:
                              self.probe, self.qdict.get("file") if protocol else None,
                              self.qdict.get("file.driver"), self.conv.opened_read_only,
                              self.conv.warnings)
-        unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)]
+        no_backing = "backing" in rest and rest["backing"].value == ""
+        unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)
+                   or no_backing and k.startswith("backing.")]
         if self.leftover_cache is not None:
             unknown.append("cache")
             rest["cache"] = self.leftover_cache

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..diagnostics import Diagnostic, Span, Stop, error
+from ..diagnostics import Diagnostic, Severity, Span, Stop, error
 from ..diagnostics import Stage
 from ..options import Kind
 from . import drivers, formats, nodes
@@ -91,6 +91,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                         "external data file", _last(sub, whole), Stage.NODE)
     formats.after_children(info.name, mine, image, whole, host)
     header = image.backing_file if image is not None and image.format == info.name else None
+    _backing_null_warning(backing, info, warnings)
     if backing and not probe and info.supports_backing and "" not in backing \
             and "file.filename" not in backing:
         return  # the header decides (string only: assume it names a backing file)
@@ -99,6 +100,24 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     if problem is not None:
         # after the driver's open (raw's probing warning comes first): the leftover stage
         raise Stop(attrs.evolve(problem, stage=Stage.LEFTOVER))
+
+
+def _backing_null_warning(backing: Mapping[str, nodes._Entry], info: drivers.DriverInfo,
+                          warnings: list[Diagnostic] | None) -> None:
+    """block.c bdrv_open_inherit() of the backing node: its own backing="" is taken as
+    null with a deprecation warning, once that node is opened (the parent supports
+    backing files, the backing node is not a reference, its driver is known); any
+    backing.* option opens it, whatever the header says."""
+    entry = backing.get("backing")
+    if warnings is None or entry is None or entry.value != "" or "" in backing \
+            or not info.supports_backing:
+        return
+    driver = backing.get("driver")
+    if driver is not None and driver.value not in drivers.known():
+        return  # "Unknown driver" comes first
+    warnings.append(Diagnostic("backing-empty", Severity.WARNING, 'Use of "backing": "" is '
+                               'deprecated; use "backing": null instead', entry.span,
+                               Stage.LEFTOVER))
 
 
 def protocol_of(filename: str) -> str:

@@ -484,3 +484,27 @@ def test_host_cdrom_names_and_media(headers: Path) -> None:
         False, "qemu-system-x86_64: Block node is read-only")
     assert verdict("file=host_cdrom:/dev/null,format=raw,if=none")[0]
     assert verdict("file=host_cdrom:/dev/null,format=raw", probe_files=False)[0]
+
+
+BACKING_NULL = ('warning: Use of "backing": "" is deprecated; use "backing": null instead')
+
+
+@needs_qemu_img
+def test_backing_empty_string_is_null_with_a_warning(images: Path) -> None:
+    text = "file=overlay.qcow2,format=qcow2,backing=,if=none"
+    r = qdrive.check(text)
+    assert r.ok and r.qemu_stderr() == f"qemu-system-x86_64: -drive {text}: {BACKING_NULL}"
+    # no backing file is opened, so its options go unused
+    assert verdict("file=overlay.qcow2,format=qcow2,backing=,backing.node-name=b0,if=none") \
+        == (False, "Block format 'qcow2' does not support the option 'backing.node-name'")
+    # json:'s null is no deprecated spelling
+    r = qdrive.check('file=json:{"driver":"qcow2",,"file":{"driver":"file",,"filename":'
+                     '"overlay.qcow2"},,"backing":null},if=none')
+    assert r.ok and r.qemu_stderr() == ""
+    # the backing node's own backing= warns when that node opens
+    text = "file=overlay.qcow2,format=qcow2,backing.backing=,if=none"
+    assert qdrive.check(text).qemu_stderr().splitlines()[0] == (
+        f"qemu-system-x86_64: -drive {text}: {BACKING_NULL}")
+    assert "deprecated" not in qdrive.check(
+        "file=overlay.qcow2,format=qcow2,backing.backing=,backing.driver=bogus,if=none"
+    ).qemu_stderr()
