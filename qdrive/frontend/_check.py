@@ -247,7 +247,7 @@ def _local_name(items: list[RawOption]) -> str:
         return ""
     name = keys.get("file") or ""
     if name.startswith("json:"):
-        return ""
+        return _json_local_name(name, "format" in keys or "driver" in keys)
     prefix, colon, rest = name.partition(":")
     if colon and prefix in FILE_POSIX_DRIVERS:  # raw-posix's parse_filename strips it
         return rest
@@ -256,6 +256,28 @@ def _local_name(items: list[RawOption]) -> str:
     return keys.get("file.filename") or ""
 
 
+
+
+def _json_local_name(name: str, driver_given: bool) -> str:
+    """The local file a json: name opens: its file child's filename (a file-posix
+    child, one level down), or its own filename when it names a file-posix driver that
+    the drive's format=/driver= does not replace."""
+    from . import jsonname
+
+    try:
+        parsed = jsonname.parse(name)
+    except jsonname.JsonNameError:
+        return ""
+    if any(k.startswith("file.file.") for k in parsed):
+        return ""
+    child = parsed.get("file.filename")
+    if child and (parsed.get("file.driver") or "file") in FILE_POSIX_DRIVERS:
+        return child
+    own = parsed.get("filename")
+    if own and parsed.get("driver") in FILE_POSIX_DRIVERS and "file.driver" not in parsed \
+            and not driver_given:
+        return own
+    return ""
 
 
 def _index(drive: Drive) -> int | None:

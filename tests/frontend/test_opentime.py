@@ -508,3 +508,21 @@ def test_backing_empty_string_is_null_with_a_warning(images: Path) -> None:
     assert "deprecated" not in qdrive.check(
         "file=overlay.qcow2,format=qcow2,backing.backing=,backing.driver=bogus,if=none"
     ).qemu_stderr()
+
+
+@pytest.mark.parametrize("text, message", [
+    # the json: name's file child is a local file: its header is read
+    ('file=json:{"driver":"raw",,"file":{"driver":"file",,"filename":"disk.img"}},'
+     'format=qcow2,if=none', "Image is not in qcow2 format"),
+    # format= replaces the json:'s driver=file: the qcow2 node has no file child
+    ('file=json:{"driver":"file",,"filename":"disk.img"},format=qcow2,if=none',
+     'A block device must be specified for "file"'),
+])
+def test_json_names_open_their_local_files(images: Path, text: str, message: str) -> None:
+    assert verdict(text) == (False, message)
+
+
+def test_json_file_child_is_probed(images: Path) -> None:
+    r = qdrive.check('file=json:{"file":{"driver":"file",,"filename":"disk.img"}},if=none')
+    assert r.ok and r.qemu_stderr().startswith(
+        "WARNING: Image format was not specified for 'disk.img' and probing guessed raw.")
