@@ -24,7 +24,7 @@ from . import hostprobe
 from . import formats
 from .formats import header_problem
 from .._values import is_true
-from ..options import FILE_POSIX_DRIVERS
+from ..options import FILE_POSIX_DRIVERS, NODE_KEYS
 from ..model import DEFAULT_DIALECT, DIALECTS, Drive, Interface
 from .placement import Machine, Slots, device_id
 from .placement import machine as get_machine
@@ -339,6 +339,22 @@ def _host_problems(conv: Conversion, items: list[Any], name: str, found: ProbeRe
     return _open_perms(conv, name, fmt or found.format, user)
 
 
+# block.c bdrv_open_common(): what it checks before the driver's open reads a header
+# (the runtime options every node has; a file child inherits force-share)
+_COMMON_CODES = frozenset({"force-share-rw", "bad-node-name", "node-name-too-long",
+                           "bad-discard"})
+
+
+def _before_driver_open(conv: Conversion) -> bool:
+    err = conv.error
+    if err is None or err.stage < Stage.FORMAT:
+        return False
+    if err.code in _COMMON_CODES:
+        return True
+    key = conv.text[err.span.start:err.span.end].partition("=")[0]
+    return err.code == "bad-value" and key in NODE_KEYS
+
+
 def _read_only_format(conv: Conversion, fmt: str | None, items: list[Any]) -> str:
     """A driver that cannot write turns a read-write node read-only first (formats.py)."""
     if fmt not in formats.READ_ONLY_FORMATS:
@@ -354,6 +370,8 @@ def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
                    name: str, items: list[Any]) -> Conversion:
     """The image's header against the format, and the probed-raw warning."""
     span = conv.span_of("file")
+    if _before_driver_open(conv):
+        return conv
     problem = _read_only_format(conv, fmt, items)
     if not problem:
         for notice in formats.missing_modules(fmt):

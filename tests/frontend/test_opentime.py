@@ -526,3 +526,14 @@ def test_json_file_child_is_probed(images: Path) -> None:
     r = qdrive.check('file=json:{"file":{"driver":"file",,"filename":"disk.img"}},if=none')
     assert r.ok and r.qemu_stderr().startswith(
         "WARNING: Image format was not specified for 'disk.img' and probing guessed raw.")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (",force-share=on", "force-share=on can only be used with read-only images"),
+    (",auto-read-only=x", "Parameter 'auto-read-only' expects 'on' or 'off'"),
+    (",node-name=1n", "Invalid node-name: '1n'"),
+    (",prealloc-mode=off", "Image not in Parallels format"),  # the driver's own, after
+])
+def test_node_checks_come_before_the_header(headers: Path, extra: str, message: str) -> None:
+    # block.c bdrv_open_common() before the driver's open reads the header
+    assert verdict(f"file=disk.img,format=parallels,if=none{extra}") == (False, message)
