@@ -213,6 +213,7 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
         # Under the policy only the checked descriptor is probed, never the name: the
         # host checks by name (hostprobe) are skipped, the header checks are not.
         conv = _probe(conv, items, found, user, by_name=False)
+    conv = _abort_notice(conv, items)
     host = None
     if (guard is None and probe_files and conv.drive is not None and conv.error is None
             and _local_name(items)):
@@ -228,6 +229,22 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
     return DriveResult(text, conv.drive if conv.error is None else None, conv.error,
                        tuple(conv.warnings), placement, arg.option, conv.probed_format,
                        host), files
+
+
+def _abort_notice(conv: Conversion, items: list[RawOption]) -> Conversion:
+    """A null-co/null-aio option's bad value aborts QEMU, which says where first."""
+    err = conv.error
+    if err is None:
+        return conv
+    key = conv.text[err.span.start:err.span.end].partition("=")[0]
+    last = {i.key: i.value for i in items}
+    driver = last.get("driver") or last.get("format")
+    if key.startswith("file."):
+        key, driver = key[len("file."):], last.get("file.driver")
+    notice = formats.abort_notice(err, key, driver)
+    if notice is None:
+        return conv
+    return attrs.evolve(conv, warnings=[*conv.warnings, notice])
 
 
 def _probe_once(items: list[RawOption]) -> ProbeResult | None:

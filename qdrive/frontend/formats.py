@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "read_at",
            "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules", "after_children",
            "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
-           "probed_raw_warning"]
+           "probed_raw_warning", "abort_notice"]
 
 Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
 Check = Callable[[Options, "ProbeResult | None", Span], None]
@@ -682,6 +682,47 @@ def _blkdebug(options: Options, image: ProbeResult | None, span: Span,
                 _fail(f"invalid parameter value: {event.value}", span)
 
 
+def _null(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/null.c null_file_open(): the latency is read into an int64_t
+    from .._values import ValueProblem, parse_number
+
+    entry = options.get("latency-ns")
+    if entry is None:
+        return
+    try:
+        latency = parse_number("latency-ns", entry.value)
+    except ValueProblem:
+        return  # the typed check reports it
+    if latency >= 1 << 63:
+        _fail("latency-ns is invalid", span)
+
+
+# Where QEMU 7.2 sets the error a QemuOpts value gives (Debian builds in a subfolder,
+# hence ../../): block/null.c absorbs its options with &error_abort, so util/error.c
+# error_handle() prints this line before the message and QEMU aborts.
+_ERROR_SITES = (
+    ("expects 'on' or 'off'", "qapi_bool_parse", "qapi/qapi-util.c", 104),
+    ("is too large for parameter", "parse_option_number", "util/qemu-option.c", 99),
+    ("expects a number", "parse_option_number", "util/qemu-option.c", 104),
+    ("is out of range for parameter", "parse_option_size", "util/qemu-option.c", 140),
+    ("expects a non-negative number", "parse_option_size", "util/qemu-option.c", 145),
+)
+_NULL_KEYS = frozenset({"size", "latency-ns", "read-zeroes"})
+
+
+def abort_notice(error: Diagnostic, key: str, driver: str | None) -> Diagnostic | None:
+    """The "Unexpected error in ..." line QEMU prints before a null-co/null-aio option's
+    value error (the key as the node sees it, the node's driver)."""
+    if driver not in ("null-co", "null-aio") or key not in _NULL_KEYS \
+            or error.code != "bad-value":
+        return None
+    site = next((s for s in _ERROR_SITES if s[0] in error.message), None)
+    if site is None:
+        return None
+    return Diagnostic("abort", Severity.WARNING, f"Unexpected error in {site[1]}() at "
+                      f"../../{site[2]}:{site[3]}:", error.span, error.stage, located=False)
+
+
 def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
     mode = options.get("force_size_calc")  # block/vpc.c vpc_open(): before the header
     if mode is not None and mode.value not in ("current_size", "chs"):
@@ -691,7 +732,7 @@ def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
 
 _CHECKS: dict[str, Check] = {
     "quorum": _quorum, "vpc": _vpc, "parallels": _parallels, "compress": _compress,
-    "copy-before-write": _cbw,
+    "copy-before-write": _cbw, "null-co": _null, "null-aio": _null,
     **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
     **dict.fromkeys(("http", "https", "ftp", "ftps"), _curl),
     "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd,

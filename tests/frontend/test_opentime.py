@@ -537,3 +537,21 @@ def test_json_file_child_is_probed(images: Path) -> None:
 def test_node_checks_come_before_the_header(headers: Path, extra: str, message: str) -> None:
     # block.c bdrv_open_common() before the driver's open reads the header
     assert verdict(f"file=disk.img,format=parallels,if=none{extra}") == (False, message)
+
+
+@pytest.mark.parametrize("text, site, message", [
+    ("driver=null-co,read-zeroes=maybe,if=none", "qapi_bool_parse() at "
+     "../../qapi/qapi-util.c:104", "Parameter 'read-zeroes' expects 'on' or 'off'"),
+    ("file.driver=null-aio,format=raw,file.latency-ns=1k,if=none", "parse_option_number() "
+     "at ../../util/qemu-option.c:104", "Parameter 'latency-ns' expects a number"),
+])
+def test_null_option_errors_abort(text: str, site: str, message: str) -> None:
+    # block/null.c absorbs its options with &error_abort: util/error.c says where
+    lines = qdrive.check(text, probe_files=False).qemu_stderr().splitlines()
+    assert lines == [f"Unexpected error in {site}:",
+                     f"qemu-system-x86_64: -drive {text}: {message}"]
+
+
+def test_null_latency_must_fit_int64() -> None:
+    assert verdict("driver=null-aio,latency-ns=-1,if=none", probe_files=False) == (
+        False, "latency-ns is invalid")
