@@ -281,8 +281,6 @@ def cdrom_name(drive: Drive) -> str | None:
 def cdrom_empty(name: str) -> bool:
     """block/file-posix.c cdrom_is_inserted(): host_cdrom has a medium only when the
     CDROM_DRIVE_STATUS ioctl says a disc is in (a device of another kind has none)."""
-    import fcntl
-
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except (OSError, ValueError):

@@ -555,3 +555,12 @@ def test_null_option_errors_abort(text: str, site: str, message: str) -> None:
 def test_null_latency_must_fit_int64() -> None:
     assert verdict("driver=null-aio,latency-ns=-1,if=none", probe_files=False) == (
         False, "latency-ns is invalid")
+
+
+@pytest.mark.parametrize("text", [
+    "format=qcow2,file.driver=raw,file.file.driver=file,file.file.filename=dir,if=none",
+    "format=qcow2,file.driver=qcow2,file.file.filename=/dev/null,if=none",
+])
+def test_a_format_childs_file_is_checked_for_its_type(images: Path, text: str) -> None:
+    name = text.split("filename=")[1].split(",")[0]
+    assert verdict(text) == (False, f"'file' driver requires '{name}' to be a regular file")
