@@ -815,6 +815,10 @@ def driver_checks(driver: str, options: Options, image: ProbeResult | None,
     if driver == "blkdebug":
         _blkdebug(options, image, span, probe)
         return
+    if driver == "copy-on-read" and read_only:
+        # block/copy-on-read.c cor_open(): the filter takes its file child with the
+        # write permission (copy-on-read writes what it reads), before the bottom node
+        _fail("Block node is read-only", span)
     check = _CHECKS.get(driver)
     if check is not None:
         check(options, image, span)

@@ -564,3 +564,9 @@ def test_null_latency_must_fit_int64() -> None:
 def test_a_format_childs_file_is_checked_for_its_type(images: Path, text: str) -> None:
     name = text.split("filename=")[1].split(",")[0]
     assert verdict(text) == (False, f"'file' driver requires '{name}' to be a regular file")
+
+
+def test_copy_on_read_filter_needs_a_writable_child(images: Path) -> None:
+    text = "driver=copy-on-read,file.driver=file,file.filename=disk.img,read-only=on,bottom=n0"
+    assert verdict(text) == (False, "Block node is read-only")  # located, before bottom
+    assert verdict(text.replace(",read-only=on", "")) == (False, "Bottom node 'n0' not found")
