@@ -34,18 +34,20 @@ def board_problems(results: list[DriveResult], board: Machine, probe_files: bool
     open (the untrusted policy's checked descriptors); else each name is stat()ed.
     """
     out = []
+    # under the untrusted policy (identities given) nothing is opened or stat()ed by name
+    by_name = probe_files and identities is None
     pflash0 = any(r.ok and r.placement and r.placement.interface is Interface.PFLASH and
                   r.placement.unit == 0 for r in results)
     for r in results:
         p, d = r.placement, r.drive
         if r.ok and p is not None and d is not None:
-            problem = _board_problem(board, p, d, r, pflash0, probe_files)
+            problem = _board_problem(board, p, d, r, pflash0, by_name)
             if problem is None and probe_files:
                 problem = _host_problem(p, d, r)
             if problem is not None:
                 r = attrs.evolve(r, drive=None, error=problem)
         out.append(r)
-    if probe_files:
+    if by_name:
         out = _flash_sizes(out)
     return _locks(out, identities) if probe_files else out
 
