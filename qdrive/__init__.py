@@ -18,7 +18,7 @@ from .frontend._check import DriveArg, check, parse_drive
 from .frontend.placement import Placement
 from .frontend.results import CheckResult, DriveResult
 from .diagnostics import Diagnostic, Severity, Span
-from .errors import DriveError, DriveSyntaxError, QDriveError, UnsupportedDialect
+from .errors import DriveError, DriveFieldError, DriveSyntaxError, QDriveError, UnsupportedDialect
 from . import _aliases
 from .block.flags import AIO_FLAGS, DISCARD_FLAGS, BdrvFlag, BdrvFlag2008, bdrv_flags, open_flags
 from .model import (
@@ -57,7 +57,8 @@ __all__ = [
     # flags and the open plan
     "BdrvFlag", "BdrvFlag2008", "bdrv_flags", "open_flags", "plan_open", "OpenPlan", "explain",
     # errors
-    "QDriveError", "DriveError", "DriveSyntaxError", "UnsupportedDialect", "TranslationError",
+    "QDriveError", "DriveError", "DriveSyntaxError", "DriveFieldError", "UnsupportedDialect",
+    "TranslationError",
     # -blockdev translation
     "Blockdev", "to_blockdev",
     # diagnostics
@@ -121,7 +122,7 @@ def open(drive: Drive | _OpenPlan | str, *, backend: str | None = None,  # noqa:
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,
-               policy: Policy | None = None) -> ArgvResult:
+               policy: Policy | None = None, dialect: str = DEFAULT_DIALECT) -> ArgvResult:
     """Judge a whole QEMU command line: -drive, -blockdev, -device, -object, -machine.
 
     Returns an :class:`ArgvResult`: one verdict per option (options qdrive does not
@@ -130,7 +131,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     """
     from .frontend.cmdline import check_argv as _check_argv
 
-    return _check_argv(argv, probe_files, policy)
+    return _check_argv(argv, probe_files, policy, dialect)
 
 
 def __getattr__(name: str) -> object:

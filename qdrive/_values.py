@@ -3,14 +3,17 @@
 Each function returns the value or raises :class:`ValueProblem` carrying
 QEMU's message. They mirror qapi/qapi-util.c qapi_bool_parse(),
 util/qemu-option.c parse_option_number()/parse_option_size() and
-util/cutils.c qemu_strtou64()/do_strtosz() of QEMU 7.2.
+util/cutils.c qemu_strtou64()/do_strtosz() of QEMU 7.2 (and, for sizes, of 10.0:
+:class:`SizeSyntax`).
 """
 
 from __future__ import annotations
 
+import enum
+
 __all__ = [
     "ValueProblem", "parse_bool", "parse_number", "parse_size", "strtoull", "to_int32",
-    "U64_MAX", "id_wellformed", "is_true",
+    "U64_MAX", "id_wellformed", "is_true", "SizeSyntax", "on_off", "option_text",
 ]
 
 U64_MAX = 2**64 - 1
@@ -22,6 +25,18 @@ _SIZE_HINT = (
     "and exabytes, respectively."
 )
 _SUFFIX = {c: 1024**i for i, c in enumerate("bkmgtpe")}
+
+
+class SizeSyntax(enum.Enum):
+    """How util/cutils.c qemu_strtosz() reads a size; a Dialect says which (qdrive.dialect)."""
+
+    # 7.2: a hex number with a multiplier suffix (0x1k) is read, with a deprecation
+    # warning; a minus sign gives "expects a non-negative number below 2^64".
+    HEX_SUFFIX_DEPRECATED = "7.2"
+    # 8.x on (measured on 10.0 and 11.1): the deprecated hex-with-suffix form is refused
+    # like any malformed size, and a negative number is ERANGE from parse_uint() under
+    # qemu_strtou64(), which parse_option_size() words "out of range".
+    STRICT = "10.0"
 
 
 class ValueProblem(Exception):
@@ -90,8 +105,11 @@ def parse_number(name: str, value: str) -> int:
     return result
 
 
-def parse_size(name: str, value: str) -> tuple[int, str]:
-    """parse_option_size(): (bytes, warning or "") as QEMU 7.2's qemu_strtosz() reads it."""
+def parse_size(name: str, value: str,
+               syntax: SizeSyntax = SizeSyntax.HEX_SUFFIX_DEPRECATED) -> tuple[int, str]:
+    """parse_option_size(): (bytes, warning or "") as qemu_strtosz() reads it (7.2's
+    unless ``syntax`` says otherwise)."""
+    strict = syntax is SizeSyntax.STRICT
     bad = ValueProblem(
         f"Parameter '{name}' expects a non-negative number below 2^64", _SIZE_HINT
     )
@@ -101,6 +119,8 @@ def parse_size(name: str, value: str) -> tuple[int, str]:
     if overflow:
         raise ValueProblem(f"Value '{value}' is out of range for parameter '{name}'")
     if "-" in value[: len(value) - len(rest)]:
+        if strict:
+            raise ValueProblem(f"Value '{value}' is out of range for parameter '{name}'")
         raise bad
     warning, fraction = "", 0.0
     if result == 0 and rest[:1] in ("x", "X"):
@@ -110,6 +130,8 @@ def parse_size(name: str, value: str) -> tuple[int, str]:
         if overflow:
             raise ValueProblem(f"Value '{value}' is out of range for parameter '{name}'")
         if rest[:1].lower() in _SUFFIX:
+            if strict:
+                raise bad
             warning = f"Using a multiplier suffix on hex numbers is deprecated: {value}"
     elif rest[:1] == ".":
         fraction, rest = _fraction(rest, bad)
@@ -147,3 +169,18 @@ def id_wellformed(ident: str) -> bool:
     if not ident or not (ident[0].isascii() and ident[0].isalpha()):
         return False
     return all(c.isascii() and (c.isalnum() or c in "-._") for c in ident[1:])
+
+
+def on_off(flag: bool) -> str:
+    """QEMU's spelling of a boolean option's value (qapi/qmp bool: "on"/"off")."""
+    return "on" if flag else "off"
+
+
+def option_text(value: object) -> str:
+    """A typed option value as QEMU's command line spells it: on/off for booleans, the
+    value of an enum member, decimal for numbers, strings as they are."""
+    if isinstance(value, bool):
+        return on_off(value)
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)

@@ -18,9 +18,12 @@ import difflib
 import errno
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
+
+from .diagnostics import location
 
 if TYPE_CHECKING:
     from .frontend._check import DriveArg
@@ -61,6 +64,12 @@ class _Parser(argparse.ArgumentParser):
             if close:
                 message += f" (did you mean {close[0]}?)"
                 break
+        choice = re.match(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if choice:  # a misspelt subcommand or choice (argparse in 3.11 suggests nothing)
+            options = re.findall(r"'([^']*)'", choice.group(2))
+            close = difflib.get_close_matches(choice.group(1), options, n=1, cutoff=0.6)
+            if close:
+                message += f" (did you mean {close[0]}?)"
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -326,6 +335,13 @@ def _silence_stdout() -> None:
         pass
 
 
+def _whole_command_line(name: str) -> bool:
+    """Whether qdrive models the whole command line (check_argv) in dialect ``name``."""
+    from .dialect import get as get_dialect
+
+    return get_dialect(name).command_line
+
+
 def _resolve_dialect(args: argparse.Namespace) -> None:
     """--dialect auto: the dialect of the QEMU on PATH (or --qemu), said once."""
     args.dialect_choice = None
@@ -388,7 +404,7 @@ def _check_command(args: argparse.Namespace) -> int:
         raise UsageError("give at least one DRIVE, --argv -- QEMU-COMMAND-LINE, or -f FILE")
     drives: Sequence[str | DriveArg] = args.drives
     snapshot = False
-    if args.argv and args.policy != "untrusted" and args.dialect == "qemu-7.2" \
+    if args.argv and args.policy != "untrusted" and _whole_command_line(args.dialect) \
             and not args.compare_dialects:
         return _argv_command(args)  # the whole command line (qdrive.check_argv)
     if args.compare_dialects:
@@ -536,7 +552,7 @@ def _argv_command(args: argparse.Namespace) -> int:
     if args.machine != "pc":
         raise UsageError("with --argv the machine comes from the command line (-M/-machine)")
     whole = check_argv(args.drives, probe_files=not args.offline,
-                       policy=_policy(args))
+                       policy=_policy(args), dialect=args.dialect)
     if args.to_blockdev:
         return _migrate(whole, args)
     if args.json:
@@ -583,7 +599,7 @@ def _human_options(whole: object, out: TextIO, color: str = "auto") -> None:
         shown = f"{o.option} {o.text}" if o.text is not None else o.option
         if o.error is not None:
             first, *rest = o.error.split("\n")
-            print(style("31", f"{PROG}: {shown}: {first}"), file=out)
+            print(style("31", f"{location(PROG, o.option, o.text)}{first}"), file=out)
             print(" " * (len(PROG) + 2 + len(o.option) + 1) + "^" + "~" * max(
                 len(o.text or "") - 1, 0), file=out)
             for line in rest:
@@ -614,7 +630,7 @@ def _run_check(drives: Sequence[str | DriveArg], args: argparse.Namespace,
 def _run_argv(args: argparse.Namespace) -> CheckResult:
     from .frontend.argv import check_argv
 
-    if args.dialect != "qemu-7.2":
+    if not _whole_command_line(args.dialect):
         raise UsageError("--argv reads QEMU 7.2 command lines (--dialect qemu-7.2)")
     try:
         return check_argv(args.drives, policy=_policy(args),  # type: ignore[arg-type]
@@ -831,3 +847,8 @@ def _demo(args: argparse.Namespace) -> int:
         finally:
             os.chdir(here)
     return 0
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

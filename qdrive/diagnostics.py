@@ -95,19 +95,50 @@ class Diagnostic:
         return f"{self.message}\n{self.detail}" if self.detail else self.message
 
     def render(self, text: str, prog: str = "qemu-system-x86_64", option: str = "-drive") -> str:
-        """QEMU's stderr lines for this diagnostic, with a caret line added."""
-        mark = "warning: " if self.severity is Severity.WARNING else ""
-        head = f"{prog}: {option} {text}: " if self.located else f"{prog}: "
-        if not self.located and self.severity is Severity.WARNING:
-            head, mark = "", self.marker  # printed bare, as block/raw-format.c's fprintf does
-        lines = [f"{head}{mark}{self.message}"]
+        """QEMU's stderr lines for this diagnostic, with a caret line added.
+
+        ``prog`` "" leaves the program name out (``str(DriveError)``)."""
+        lines = [f"{_prefix(self, text, prog, option)}{self.message}"]
         if self.located:
-            lines.append(caret_line(self.span, len(head) - len(text) - 2))
+            # The caret sits under the option string, after "prog: option ".
+            lines.append(caret_line(self.span, len(location(prog, option, text)) -
+                                    len(text) - 2))
         if self.detail:
             lines.append(self.detail)
         if self.hint:
             lines.append(f"hint: {self.hint}")
         return "\n".join(lines)
+
+
+def location(prog: str, option: str, text: str | None) -> str:
+    """The location QEMU puts before a message about one option (util/error-report.c
+    error_print_loc()): ``prog: option text: `` (``prog`` "" leaves the name out)."""
+    where = option if text is None else f"{option} {text}"
+    return f"{prog}: {where}: " if prog else f"{where}: "
+
+
+def _prefix(d: Diagnostic, text: str, prog: str, option: str) -> str:
+    # util/error-report.c vreport(): the location (or just the program), then "warning: ";
+    # the raw-probing warning is a bare fprintf (block/raw-format.c), printed as it is,
+    # with its marker (Diagnostic.marker) before the message.
+    if not d.located and d.severity is Severity.WARNING:
+        return d.marker
+    mark = "warning: " if d.severity is Severity.WARNING else ""
+    if d.located:
+        return f"{location(prog, option, text)}{mark}"
+    return f"{prog}: {mark}" if prog else mark
+
+
+def qemu_line(d: Diagnostic, text: str, prog: str = "qemu-system-x86_64",
+              option: str = "-drive") -> str:
+    """What QEMU prints to stderr for ``d`` about ``option text``: its location, then the
+    message and QEMU's extra lines (no caret, no hint); "" for a silent diagnostic.
+
+    The one renderer of QEMU's error lines: :meth:`Diagnostic.render` (the caret view),
+    ``str(DriveError)`` and every ``qemu_stderr`` build on it."""
+    if d.silent:
+        return ""
+    return f"{_prefix(d, text, prog, option)}{d.qemu_text}"
 
 
 def caret_line(span: Span, indent: int) -> str:
@@ -128,3 +159,8 @@ def error(code: str, message: str, span: Span, stage: Stage, detail: str = "",
           hint: str = "", located: bool = True) -> Stop:
     """A Stop carrying one QEMU error, ready to raise."""
     return Stop(Diagnostic(code, Severity.ERROR, message, span, stage, detail, hint, located))
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -5,6 +5,8 @@
     QDriveError                    root of everything qdrive raises on purpose
     ├── DriveError(ValueError)     a -drive string QEMU would refuse
     │   └── DriveSyntaxError       refused while the string is tokenised (ids, 2008 items)
+    ├── DriveFieldError(ValueError)
+    │                              a Drive built in Python with a field of the wrong kind
     └── UnsupportedDialect(ValueError)
                                    an unknown dialect name
 
@@ -16,10 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
+import attrs
+
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
 
-__all__ = ["QDriveError", "DriveError", "DriveSyntaxError", "UnsupportedDialect"]
+__all__ = ["QDriveError", "DriveError", "DriveSyntaxError", "DriveFieldError",
+           "UnsupportedDialect"]
 
 
 class QDriveError(Exception):
@@ -71,20 +76,35 @@ class DriveError(QDriveError, ValueError):
         return finder(self.text, self.diagnostic) if finder else None
 
     def __str__(self) -> str:
-        from .diagnostics import caret_line
-
-        d = self.diagnostic
-        lines = [f"-drive {self.text}: {d.message}", caret_line(d.span, len("-drive "))]
-        if d.detail:
-            lines.append(d.detail)
-        if d.hint:
-            lines.append(f"hint: {d.hint}")
-        return "\n".join(lines)
+        # Always located at the string, even for QEMU's unlocated board messages: the
+        # caret says which drive (qdrive/diagnostics.py renders every QEMU line).
+        return attrs.evolve(self.diagnostic, located=True).render(self.text, prog="")
 
 
 class DriveSyntaxError(DriveError):
     """A drive refused while QEMU tokenises the option string."""
 
 
+class DriveFieldError(QDriveError, ValueError):
+    """A :class:`~qdrive.model.Drive` field given a value it cannot hold.
+
+    Raised when a Drive is built or evolved in Python (``Drive(interface="virtoi")``),
+    never for a -drive string: QEMU's own refusals of a string are :class:`DriveError`.
+    ``field`` is the attribute's name, ``value`` what was given, ``expected`` what the
+    field takes.
+    """
+
+    def __init__(self, field: str, value: object, expected: str) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        super().__init__(f"Drive.{field}: expected {expected}, got {value!r}")
+
+
 class UnsupportedDialect(QDriveError, ValueError):
     """A dialect name qdrive does not know."""
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -14,13 +14,15 @@ from typing import Any
 
 import attrs
 
+from .errors import DriveFieldError
+
 __all__ = [
-    "Interface", "Media", "CacheMode", "Aio", "Discard", "DetectZeroes", "ErrorAction",
+    "Interface", "Media", "CacheMode", "Aio", "Discard", "DetectZeroes", "ErrorAction", "Locking",
     "Drive", "CACHE_MODES", "cache_triple", "DIALECTS", "DEFAULT_DIALECT",
 ]
 
 DEFAULT_DIALECT = "qemu-7.2"
-DIALECTS = ("qemu-7.2", "qemu-0.9-sync")
+DIALECTS = ("qemu-7.2", "qemu-10.0", "qemu-11.1", "qemu-0.9-sync")
 
 
 class Interface(enum.StrEnum):
@@ -88,6 +90,17 @@ class ErrorAction(enum.StrEnum):
     ENOSPC = "enospc"
 
 
+class Locking(enum.StrEnum):
+    """``file.locking=`` (block/file-posix.c raw_runtime_opts, OnOffAuto)."""
+
+    AUTO = "auto"
+    """Lock when the host has OFD locks (every Linux QEMU supports)."""
+    ON = "on"
+    """Lock, and fail to open without OFD locks."""
+    OFF = "off"
+    """Take no locks."""
+
+
 def _ro(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
 
@@ -101,6 +114,14 @@ class Drive:
     ``throttling.*`` names to numbers; ``driver_options`` keeps, in order, the
     options passed through to the protocol and format drivers (``file.*``,
     raw ``offset``/``size``, qcow2 options ...).
+
+    Each field is checked when a Drive is made or evolved (attrs.evolve): an enum field
+    takes its enum or QEMU's spelling of a member (``interface="virtio"`` becomes
+    ``Interface.VIRTIO``), a flag takes True/False, bus/unit/index and throttling values
+    take QEMU's unsigned 64-bit numbers, names take strings; anything else raises
+    :class:`~qdrive.errors.DriveFieldError` naming the field and the value. What the
+    fields mean together (index with bus=, aio=native without O_DIRECT ...) is QEMU's
+    to refuse and lives in qdrive.frontend.rules: a Drive holds what QEMU's parser accepts.
     """
 
     dialect: str = DEFAULT_DIALECT
@@ -141,6 +162,9 @@ class Drive:
     secs: int | None = None
     trans: str | None = None
 
+    def __attrs_post_init__(self) -> None:
+        _check_fields(self)
+
     @property
     def effective_read_only(self) -> bool:
         """Read-only as QEMU opens it: ``read-only=on`` or ``media=cdrom``."""
@@ -169,6 +193,71 @@ class Drive:
         return self.to_string()
 
 
+# -- field checks (Drive.__attrs_post_init__) ----------------------------------------------
+# One pass over small tables instead of one attrs validator per field: a Drive is built on
+# every parse, and this keeps the check to a few hundred nanoseconds.
+_ENUM_FIELDS: tuple[tuple[str, type[enum.StrEnum]], ...] = (
+    ("interface", Interface), ("media", Media), ("cache", CacheMode), ("aio", Aio),
+    ("discard", Discard), ("detect_zeroes", DetectZeroes), ("werror", ErrorAction),
+    ("rerror", ErrorAction))
+_FLAG_FIELDS = ("snapshot", "read_only", "cache_writeback", "cache_direct", "cache_no_flush",
+                "copy_on_read", "auto_read_only", "force_share", "stats_account_invalid",
+                "stats_account_failed", "sync", "boot")
+_U64_FIELDS = ("bus", "unit", "index")  # parse_option_number(): unsigned 64-bit
+_INT_FIELDS = ("cyls", "heads", "secs")  # the 2008 strtol() values; rules bound them
+_NAME_FIELDS = ("file", "format", "id", "node_name", "throttling_group", "trans")
+_U64 = 1 << 64
+
+
+def _enum_value(name: str, kind: type[enum.StrEnum], value: object) -> enum.StrEnum:
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    raise DriveFieldError(name, value, f"a {kind.__name__} or one of "
+                          f"{', '.join(m.value for m in kind)}")
+
+
+def _check_fields(drive: Drive) -> None:
+    for name, kind in _ENUM_FIELDS:
+        value = getattr(drive, name)
+        if value is not None and type(value) is not kind:
+            object.__setattr__(drive, name, _enum_value(name, kind, value))
+    for name in _FLAG_FIELDS:
+        value = getattr(drive, name)
+        if value is not None and value is not True and value is not False:
+            raise DriveFieldError(name, value, "True, False or None")
+    for name in _U64_FIELDS:
+        value = getattr(drive, name)
+        if value is not None and (type(value) is not int or not 0 <= value < _U64):
+            raise DriveFieldError(name, value, "an int from 0 to 2**64-1, or None")
+    for name in _INT_FIELDS:
+        value = getattr(drive, name)
+        if value is not None and type(value) is not int:
+            raise DriveFieldError(name, value, "an int or None")
+    for name in _NAME_FIELDS:
+        value = getattr(drive, name)
+        if value is not None and type(value) is not str:
+            raise DriveFieldError(name, value, "a str or None")
+    if drive.dialect not in DIALECTS:
+        raise DriveFieldError("dialect", drive.dialect, f"one of {', '.join(DIALECTS)}")
+    _check_maps(drive)
+
+
+def _check_maps(drive: Drive) -> None:
+    for key, number in drive.throttling.items():
+        if type(key) is not str or type(number) is not int or not 0 <= number < _U64:
+            raise DriveFieldError("throttling", {key: number},
+                                  "a mapping of str to ints from 0 to 2**64-1")
+    for key, text in drive.driver_options.items():
+        if type(key) is not str or type(text) is not str:
+            raise DriveFieldError("driver_options", {key: text}, "a mapping of str to str")
+    if type(drive.stats_intervals) is not tuple or not all(
+            type(n) is int for n in drive.stats_intervals):
+        raise DriveFieldError("stats_intervals", drive.stats_intervals, "a tuple of ints")
+
+
 CACHE_MODES: Mapping[CacheMode, tuple[bool, bool, bool]] = MappingProxyType({
     CacheMode.WRITEBACK: (True, False, False),
     CacheMode.NONE: (True, True, False),
@@ -192,3 +281,8 @@ def cache_triple(drive: Drive) -> tuple[bool, bool, bool]:
     base = CACHE_MODES[drive.cache or CacheMode.WRITEBACK]
     explicit = (drive.cache_writeback, drive.cache_direct, drive.cache_no_flush)
     return tuple(b if e is None else e for b, e in zip(base, explicit, strict=True))  # type: ignore[return-value]
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._values import option_text
+
 if TYPE_CHECKING:
     from .model import Drive
 
@@ -22,12 +24,14 @@ __all__ = [
     "Kind", "Table", "OptionSpec", "OPTIONS", "OPTIONS_2008", "ALIASES", "THROTTLE_KEYS",
     "PROTOCOL_KEYS", "NODE_KEYS", "LEGACY_KEYS", "COMMON_KEYS", "TABLE_KEYS", "FORMAT_KEYS",
     "canonical_options", "KNOWN_DRIVERS", "PROTOCOL_DRIVERS", "PROTOCOL_PREFIXES",
-    "FILE_POSIX_DRIVERS",
+    "FILE_POSIX_DRIVERS", "options_for",
 ]
 
-Q72 = ("qemu-7.2",)
+# The dialects whose rows a row belongs to (OptionSpec.dialects): the QEMU releases share
+# one -drive table (blockdev.c's option lists did not change from 7.2 to 11.1).
+RELEASES = ("qemu-7.2", "qemu-10.0", "qemu-11.1")
 Q08 = ("qemu-0.9-sync",)
-BOTH = Q72 + Q08
+BOTH = RELEASES + Q08
 
 
 class Kind(enum.StrEnum):
@@ -60,7 +64,7 @@ class OptionSpec:
     table: Table
     help: str
     aliases: tuple[str, ...] = ()
-    dialects: tuple[str, ...] = Q72
+    dialects: tuple[str, ...] = RELEASES
 
 
 def _throttle_rows() -> list[OptionSpec]:
@@ -215,15 +219,18 @@ _CANONICAL_ORDER = (
 )
 
 
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
+_text = option_text  # canonical_options() renders with the core's one renderer
+
+
+def options_for(dialect: str) -> Mapping[str, OptionSpec]:
+    """The -drive option table of the dialect called ``dialect`` (a Drive's field):
+    2008's for the rows that name it, the release table otherwise."""
+    return OPTIONS_2008 if dialect in Q08 else OPTIONS
 
 
 def canonical_options(drive: Drive) -> dict[str, str]:
     """Canonical key -> value for ``drive``: table order, QEMU spellings, on/off booleans."""
-    table = OPTIONS_2008 if drive.dialect == "qemu-0.9-sync" else OPTIONS
+    table = options_for(drive.dialect)
     out: dict[str, str] = {}
     for key in _CANONICAL_ORDER:
         row = table.get(key)
@@ -243,3 +250,8 @@ def canonical_options(drive: Drive) -> dict[str, str]:
         out[f"stats-intervals.{i}"] = str(seconds)
     out.update(drive.driver_options)
     return out
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

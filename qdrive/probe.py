@@ -115,3 +115,8 @@ def file_identity(path: str) -> tuple[int, int] | None:
     except (OSError, ValueError):
         return None
     return (st.st_dev, st.st_ino)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

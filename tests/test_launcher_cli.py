@@ -116,14 +116,25 @@ def test_auto_reads_each_binary(binary: str, images: Path) -> None:
     j = json.loads(p.stdout)
     choice = j["dialect_choice"]
     assert choice["qemu_version"].startswith(QEMUS[binary] + ".")
-    assert j["dialect"] == choice["dialect"] == "qemu-7.2"  # the only release dialect yet
-    newer = QEMUS[binary] != "7.2"
-    assert (choice["warning"] is not None) is newer
-    assert ("newer than every dialect" in p.stderr) is newer
+    # each binary's own release dialect (qemu-7.2, qemu-10.0, qemu-11.1), no warning
+    want = f"qemu-{QEMUS[binary]}"
+    assert j["dialect"] == choice["dialect"] == want
+    assert choice["warning"] is None and "newer than every dialect" not in p.stderr
     human = run("check", "--dialect", "auto", "--qemu", binary, "file=disk.img,format=raw",
                 cwd=images, env=env)
-    assert human.stdout.startswith(f"dialect qemu-7.2 (auto: {shutil.which(binary)} is QEMU "
+    assert human.stdout.startswith(f"dialect {want} (auto: {shutil.which(binary)} is QEMU "
                                    f"{QEMUS[binary]}.")
+
+
+def test_auto_knows_every_release_dialect() -> None:
+    from qdrive.dialect import REGISTRY
+
+    assert autodialect.release_dialects() == [((7, 2), "qemu-7.2"), ((10, 0), "qemu-10.0"),
+                                              ((11, 1), "qemu-11.1")]
+    assert all(d.version is None for d in REGISTRY.values() if d.legacy)
+    late = autodialect.choose("q", "11.2.0")
+    assert late.dialect == "qemu-11.1" and "newer than every dialect" in (late.warning or "")
+    assert autodialect.choose("q", "10.1.2").dialect == "qemu-10.0"
 
 
 def test_auto_uses_the_qemu_on_path(images: Path, tmp_path: Path) -> None:
@@ -217,6 +228,17 @@ def test_misspelt_option_gets_the_subcommands_usage_and_a_suggestion() -> None:
     assert p.stderr.startswith("usage: qdrive check ")
     assert p.stderr.endswith("qdrive check: error: unrecognized arguments: --jsn (did you "
                              "mean --json?)\n")
+
+
+def test_misspelt_subcommand_and_choice_get_a_suggestion() -> None:
+    p = run("chek", "file=x")
+    assert p.returncode == 2 and p.stderr.startswith("usage: qdrive ")
+    assert p.stderr.endswith("invalid choice: 'chek' (choose from 'check', 'verify', 'demo', "
+                             "'bench') (did you mean check?)\n")
+    p = run("check", "--dialect", "qemu-11.2", "file=x")
+    assert p.returncode == 2 and p.stderr.endswith("(did you mean qemu-11.1?)\n")
+    p = run("check", "--dialect", "xyzzy", "file=x")  # nothing close: no guess
+    assert p.returncode == 2 and "did you mean" not in p.stderr
 
 
 def test_drive_pairs_as_pasted(images: Path) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import attrs
 
+from ..dialect import get as get_dialect
+
 __all__ = ["bench_command", "MAX_IODEPTH", "MAX_BUFFER_BYTES"]
 
 MAX_IODEPTH = 1024  # the deepest queue every backend's C loop has been run at
@@ -43,6 +45,7 @@ def _clear(progress: Any) -> None:
 
 
 def bench_command(args: argparse.Namespace) -> int:
+    """`qdrive bench`: check the drive, prepare and guard the target, run, print; the exit code."""
     from .signals import Interrupted, interrupts
     from .target import TargetError
 
@@ -210,9 +213,10 @@ def _label(args: argparse.Namespace, drive: Any) -> str:
     """The backend and the cache options as the drive gave them (or the default mode)."""
     from ..frontend._syntax import tokenize
 
-    cache = [f"{o.key}={o.value}" for o in tokenize(args.drive, old=drive.dialect != "qemu-7.2")
+    legacy = get_dialect(drive.dialect).legacy
+    cache = [f"{o.key}={o.value}" for o in tokenize(args.drive, old=legacy)
              if o.key == "sync" or o.key == "cache" or o.key.startswith("cache.")]
-    default = "cache=writeback" if drive.dialect == "qemu-7.2" else "cache=on"
+    default = "cache=on" if legacy else "cache=writeback"
     return f"{_backend(args, drive)} {','.join(cache) or default}"
 
 
@@ -239,3 +243,8 @@ def _print_compare(out: dict[str, Any], args: argparse.Namespace, drive: Any) ->
               f"{args.pairs} pairs: min {out['min']:.2f}, median {out['median']:.2f}, "
               f"max {out['max']:.2f}")
     return 0
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

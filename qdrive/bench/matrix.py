@@ -118,6 +118,7 @@ def compare_fio(spec: Spec, target: Target, drive: Drive, backend: str, pairs: i
 
 
 def format_table(results: list[tuple[Row, Result, Result | None]], spec: Spec) -> str:
+    """The matrix as a table for a person: one row per backend and cache mode, figures aligned."""
     head = (f"{spec.bs // 1024}k {spec.rw} 1 thread, {spec.iodepth} iodepth "
             f"({spec.runtime:g} s per row, {spec.path})")
     cols = f"{'':<34}| {'MB/s':>8} | {'IOPS':>8} | {'sub (us)':>8} | {'comp (ms)':>9} | " \
@@ -164,3 +165,8 @@ def write_outputs(results: list[tuple[Row, Result, Result | None]], stem: str) -
     fig.savefig(f"{stem}.png")
     written.append(f"{stem}.png")
     return written
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -100,3 +100,8 @@ class Interrupts:
 
 
 interrupts = Interrupts()
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

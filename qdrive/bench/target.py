@@ -344,3 +344,8 @@ def _open_guard(drive: Drive, path: str, write: bool) -> RawDevice:
         raise TargetError("; ".join((exc.strerror or str(exc)).splitlines())) from None
     except OSError as exc:
         raise TargetError(f"cannot open {path}: {exc.strerror}") from None
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

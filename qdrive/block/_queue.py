@@ -42,6 +42,7 @@ from ._alignment import aligned_buffer
 from .backends import Backend, Completion, Op, Request
 from .backends._io import read_full
 from ..errors import QDriveError
+from ..model import ErrorAction
 from .plan import OpenPlan
 
 __all__ = ["DeviceQueue", "IOStopped", "DeviceStoppedError", "check_range"]
@@ -346,9 +347,10 @@ class DeviceQueue:
         if op is Op.FLUSH:
             self._flush_failed(err)
         action = self.plan.rerror if op is Op.READ else self.plan.werror
-        if action == "ignore":  # the guest is told it worked
+        if action is ErrorAction.IGNORE:  # the guest is told it worked
             return Completion(t.user, t.length)
-        if action == "stop" or (action == "enospc" and err.errno == errno.ENOSPC):
+        if action is ErrorAction.STOP or (action is ErrorAction.ENOSPC
+                                          and err.errno == errno.ENOSPC):
             self._hold(t, err)
             return Completion(t.user, -1, IOStopped(t.user, err))
         return Completion(t.user, -1, err)

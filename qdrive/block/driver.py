@@ -72,7 +72,7 @@ from .backends import Backend, Completion, Op, Request, load_backend
 from ..errors import QDriveError
 from ._imagelock import ImageLocked, lock_image, ofd_available
 from ..model import Drive
-from .plan import OpenPlan, plan_open
+from .plan import Locking, OpenPlan, plan_open
 
 __all__ = ["open", "RawDevice", "IOStopped", "DeviceStoppedError", "DriverError",
            "ImageLocked"]
@@ -159,7 +159,7 @@ class RawDevice:
 
     def _lock(self, fd: int) -> None:
         mode = self.plan.locking
-        if mode == "off" or (mode == "auto" and not ofd_available()):
+        if mode is Locking.OFF or (mode is Locking.AUTO and not ofd_available()):
             return
         if not ofd_available():
             raise DriverError(errno.ENOLCK, "file.locking=on but OFD locks are not available")
@@ -414,3 +414,8 @@ def open(drive: Drive | OpenPlan, *, backend: str | None = None,  # noqa: A001
                         "qdrive.open() also takes a -drive string")
     plan = drive if isinstance(drive, OpenPlan) else plan_open(drive)
     return RawDevice(plan, backend, **backend_options)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 # The cache table is the model's (a Drive's cache triple is a value of its own fields);
 # the flags are computed from it here.
+from ..dialect import get as get_dialect
 from ..model import CACHE_MODES, Aio, CacheMode, Discard, cache_triple
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def bdrv_flags(drive: Drive) -> BdrvFlag | BdrvFlag2008:
     NOCACHE, NO_FLUSH, AUTO_RDONLY) and bdrv_open_common() (UNMAP).
     qemu-0.9-sync: vl.c drive_init() with the seed's patch.
     """
-    if drive.dialect == "qemu-0.9-sync":
+    if get_dialect(drive.dialect).legacy:
         old = BdrvFlag2008.RDWR
         old |= BdrvFlag2008.SNAPSHOT if drive.snapshot else 0
         old |= BdrvFlag2008.DIRECT if drive.cache is CacheMode.OFF else 0
@@ -160,3 +161,8 @@ def open_flag_names(flags: int) -> str:
     if rest:
         names.append(hex(rest))
     return "|".join(names)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

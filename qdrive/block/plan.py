@@ -7,12 +7,29 @@ no O_DSYNC), no-flush makes flush a no-op.
 
 from __future__ import annotations
 
+import enum
+
 import attrs
 
 from .flags import BdrvFlag, BdrvFlag2008, bdrv_flags, open_flag_names, open_flags
-from ..model import Aio, Drive, cache_triple
+from ..dialect import get as get_dialect
+from ..model import Aio, DetectZeroes, Discard, Drive, ErrorAction, Locking, cache_triple
+from .._values import on_off
 
-__all__ = ["OpenPlan", "plan_open", "explain"]
+__all__ = ["OpenPlan", "BackendName", "Locking", "plan_open", "explain"]
+
+
+class BackendName(enum.StrEnum):
+    """The four I/O backends: QEMU's aio= engines plus the 2008 block layer's posix-aio."""
+
+    THREADS = "threads"
+    """QEMU's thread pool (util/thread-pool.c): blocking preadv/pwritev on worker threads."""
+    POSIX = "posix"
+    """glibc POSIX AIO with a pool of dup()ed descriptors (block/raw-posix.c of 2008)."""
+    NATIVE = "native"
+    """Linux native AIO (block/linux-aio.c); QEMU takes it only with O_DIRECT."""
+    IO_URING = "io_uring"
+    """io_uring (block/io_uring.c)."""
 
 
 @attrs.frozen
@@ -28,31 +45,32 @@ class OpenPlan:
     direct: bool
     writethrough: bool  # flush after every write before completing it
     no_flush: bool  # flush requests succeed without reaching the disk
-    aio: str  # backend: threads, native, io_uring (7.2) / native, posix (2008)
-    discard: str
-    detect_zeroes: str
-    locking: str  # file.locking: auto, on, off
-    werror: str = "enospc"  # what a failed write does: report, ignore, enospc, stop
-    rerror: str = "report"  # what a failed read does: report, ignore, stop
+    # Typed inside, strings only at the edge: a str given here is read as its enum.
+    aio: BackendName = attrs.field(converter=BackendName)  # threads|native|io_uring; posix (2008)
+    discard: Discard = attrs.field(converter=Discard)
+    detect_zeroes: DetectZeroes = attrs.field(converter=DetectZeroes)
+    locking: Locking = attrs.field(converter=Locking)  # file.locking
+    werror: ErrorAction = attrs.field(default=ErrorAction.ENOSPC, converter=ErrorAction)
+    rerror: ErrorAction = attrs.field(default=ErrorAction.REPORT, converter=ErrorAction)
 
 
 def plan_open(drive: Drive) -> OpenPlan:
     """The OpenPlan for ``drive``. Pure: touches no file."""
     writeback, direct, no_flush = cache_triple(drive)
-    if drive.dialect == "qemu-0.9-sync":
+    if get_dialect(drive.dialect).legacy:
         # The seed: linux-aio only with O_DIRECT (cache=off), else posix-aio.
-        aio = "native" if direct else "posix"
+        aio = BackendName.NATIVE if direct else BackendName.POSIX
     else:
-        aio = str(drive.aio or Aio.THREADS)
+        aio = BackendName(drive.aio or Aio.THREADS)
     return OpenPlan(
         path=drive.file, dialect=drive.dialect, format=drive.format,
         bdrv_flags=bdrv_flags(drive), open_flags=open_flags(drive),
         read_only=drive.effective_read_only, direct=direct,
         writethrough=not writeback, no_flush=no_flush, aio=aio,
-        discard=str(drive.discard or "ignore"),
-        detect_zeroes=str(drive.detect_zeroes or "off"),
-        locking=drive.driver_options.get("file.locking", "auto"),
-        werror=str(drive.werror or "enospc"), rerror=str(drive.rerror or "report"),
+        discard=drive.discard or Discard.IGNORE,
+        detect_zeroes=drive.detect_zeroes or DetectZeroes.OFF,
+        locking=Locking(drive.driver_options.get("file.locking", "auto")),
+        werror=drive.werror or ErrorAction.ENOSPC, rerror=drive.rerror or ErrorAction.REPORT,
     )
 
 
@@ -82,5 +100,9 @@ def explain(drive: Drive) -> list[tuple[str, str]]:
     ]
 
 
-def _oo(value: bool) -> str:
-    return "on" if value else "off"
+_oo = on_off
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -16,6 +16,7 @@ import attrs
 from .placement import Placement
 from .results import DriveResult
 from ..diagnostics import Diagnostic, Severity, Span, Stage
+from ..dialect import DEFAULT, Dialect
 from . import formats, hostprobe
 from ..model import Drive, Interface, Media
 from .placement import Machine
@@ -26,12 +27,13 @@ __all__ = ["board_problems"]
 
 
 def board_problems(results: list[DriveResult], board: Machine, probe_files: bool,
-                   identities: Sequence[tuple[int, int] | None] | None = None
-                   ) -> list[DriveResult]:
+                   identities: Sequence[tuple[int, int] | None] | None = None,
+                   dialect: Dialect = DEFAULT) -> list[DriveResult]:
     """Each drive with the error machine init gives it, if any.
 
     ``identities`` are the images' (device, inode) when the caller already holds them
     open (the untrusted policy's checked descriptors); else each name is stat()ed.
+    ``dialect`` is the QEMU whose board is asked (its if=xen devices).
     """
     out = []
     # under the untrusted policy (identities given) nothing is opened or stat()ed by name
@@ -41,7 +43,8 @@ def board_problems(results: list[DriveResult], board: Machine, probe_files: bool
     for r in results:
         p, d = r.placement, r.drive
         if r.ok and p is not None and d is not None:
-            problem = _board_problem(board, p, d, r, pflash0, by_name)
+            problem = _xen_problem(p, d, r, dialect) or _board_problem(board, p, d, r, pflash0,
+                                                                       by_name)
             if problem is None and probe_files:
                 problem = _host_problem(p, d, r)
             if problem is not None:
@@ -101,6 +104,22 @@ def _flash_length(r: DriveResult) -> int | None:
     except (OSError, ValueError):
         return None
     return -(-size // 512) * 512
+
+
+def _xen_problem(p: Placement, d: Drive, r: DriveResult, dialect: Dialect
+                 ) -> Diagnostic | None:
+    """An if=xen drive where the dialect makes it a device (``Dialect.xen_devices``).
+
+    Since emulated Xen (QEMU 8.2's hw/xen/xen-bus.c and hw/block/xen-block.c), each
+    if=xen drive is given a xen-disk (or xen-cdrom) device when the machine starts; on a
+    board without a xen-bus qdev refuses it (system/qdev-monitor.c qdev_device_add):
+    that, not drive_check_orphaned()'s message, is what 10.0 and 11.1 print.
+    """
+    if not dialect.xen_devices or p.interface is not Interface.XEN:
+        return None
+    device = "xen-cdrom" if d.media is Media.CDROM else "xen-disk"
+    return Diagnostic("xen-bus", Severity.ERROR, f"No 'xen-bus' bus found for device "
+                      f"'{device}'", Span(0, len(r.text)), Stage.BOARD_ORPHAN)
 
 
 def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,

@@ -246,3 +246,8 @@ def _handed_words(cmd: CommandLine, result: CheckResult, files: list[tuple[Opene
         else:
             words += opt.words()
     return words
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -19,6 +19,7 @@ import subprocess
 
 import attrs
 
+from ..dialect import REGISTRY
 from ..errors import QDriveError
 
 __all__ = ["AutoDialect", "auto_dialect", "release_dialects", "read_version",
@@ -49,11 +50,10 @@ class AutoDialect:
 
 
 def release_dialects(names: tuple[str, ...] | None = None) -> list[tuple[tuple[int, int], str]]:
-    """The dialects named after a QEMU release (``qemu-X.Y``), oldest first."""
+    """The dialects that model a QEMU release (``Dialect.version``), oldest first;
+    ``names`` (for tests): read the releases off names such as ``qemu-X.Y`` instead."""
     if names is None:
-        from ..model import DIALECTS
-
-        names = DIALECTS
+        return sorted((d.version, d.name) for d in REGISTRY.values() if d.version is not None)
     found = [(int(m[1]), int(m[2])) for n in names if (m := _DIALECT_NAME.match(n))]
     return sorted((v, f"qemu-{v[0]}.{v[1]}") for v in found)
 
@@ -104,3 +104,8 @@ def read_version(path: str, inode: int = 0, mtime_ns: int = 0) -> str:
         raise QemuVersionError(f"dialect auto: {path} --version printed no QEMU version"
                                + (f" ({first[0]!r})" if first else ""))
     return ".".join(g for g in m.groups() if g is not None)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..diagnostics import Stop
+from ..dialect import get as get_dialect
 from ..errors import QDriveError
 from ..model import DetectZeroes, Discard, Interface, Media, cache_triple
 from ..options import FORMAT_KEYS, Kind
 from .placement import Placement, placement_of
-from .._values import parse_bool, parse_number, parse_size
+from .._values import on_off, parse_bool, parse_number, parse_size
 
 if TYPE_CHECKING:
     from ..model import Drive
@@ -73,7 +74,8 @@ _REFUSALS = (
     (lambda d: d.copy_on_read, "copy-on-read=on needs a copy-on-read filter node"),
     (lambda d: d.stats_intervals or d.stats_account_failed is not None or
      d.stats_account_invalid is not None, "stats-* options belong to the device's backend"),
-    (lambda d: d.dialect != "qemu-7.2", "only qemu-7.2 drives can be translated"),
+    (lambda d: not get_dialect(d.dialect).translatable,
+     "the translation is verified for qemu-7.2 drives only"),
     (lambda d: d.detect_zeroes is DetectZeroes.UNMAP and d.discard is not Discard.UNMAP,
      "detect-zeroes=unmap without discard=unmap is accepted by -drive (the node never sees "
      "it) but refused by -blockdev; add discard=unmap"),
@@ -220,10 +222,15 @@ def _device(drive: Drive, p: Placement, node: str) -> dict[str, Any] | None:
     if p.device_id:
         out["id"] = p.device_id
     writeback, _, _ = cache_triple(drive)
-    out["write-cache"] = "on" if writeback else "off"
+    out["write-cache"] = on_off(writeback)
     if driver != "floppy":
         for key in ("werror", "rerror"):
             value = getattr(drive, key)
             if value is not None:
                 out[key] = str(value)
     return out
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -285,3 +285,8 @@ def _open_format(graph: Graph, node: Node, options: dict[str, Any]) -> None:
         return
     if found.format != node.driver:
         raise BlockdevError(_FORMAT_MESSAGES[node.driver])
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

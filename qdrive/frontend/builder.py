@@ -10,14 +10,14 @@ nearest field named.
 from __future__ import annotations
 
 import difflib
-import enum
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from ..model import DEFAULT_DIALECT, Drive
-from ..options import ALIASES, OPTIONS, OPTIONS_2008, THROTTLE_KEYS
+from ..options import ALIASES, THROTTLE_KEYS, options_for
+from .._values import option_text
 
 __all__ = ["drive", "drive_text"]
 
@@ -26,16 +26,11 @@ _SPECIAL = frozenset({"dialect", "throttling", "driver_options", "stats_interval
 
 
 def _field_keys(dialect: str) -> dict[str, str]:
-    table = OPTIONS_2008 if dialect == "qemu-0.9-sync" else OPTIONS
+    table = options_for(dialect)
     return {row.field: key for key, row in table.items() if row.field not in _SPECIAL}
 
 
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    return str(value)
+_text = option_text
 
 
 def _item(key: str, value: object) -> str:
@@ -111,3 +106,8 @@ def _unknown(name: str, known: Iterable[str], what: str = "Drive field") -> str:
 # that is neither would silently be unreachable from drive().
 assert {f.name for f in attrs.fields(Drive)} <= set(_field_keys("qemu-7.2")) | _SPECIAL | set(
     _field_keys("qemu-0.9-sync")), "a Drive field drive() cannot set"
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

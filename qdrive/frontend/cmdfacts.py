@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from ..dialect import get as get_dialect
+
 if TYPE_CHECKING:
     from .blockdev_args import Node
     from .cmdline import ArgvResult
@@ -141,7 +143,8 @@ def _drive_nodes(r: Any) -> list[Node] | None:
 
     d = r.drive
     if d is None or not d.file or r.format is None or ":" in d.file.split("/")[0] or \
-            any(k not in _SIMPLE_KEYS for k in d.driver_options) or d.dialect != "qemu-7.2":
+            any(k not in _SIMPLE_KEYS for k in d.driver_options) or \
+            get_dialect(d.dialect).legacy:
         return None
     _, direct, no_flush = cache_triple(d)
     cache = {"direct": direct, "no-flush": no_flush}
@@ -199,3 +202,8 @@ def query_named_block_nodes(result: ArgvResult) -> list[dict[str, Any]] | None:
                     "file": filename(node), "backing_file_depth": 0,
                     "encrypted": node.driver == "luks"})
     return out
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -29,8 +29,14 @@ import attrs
 from .argv import NO_ARG, SHORTHANDS, read_argv
 from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_blockdev
 from ._qdict import in_qdict_order
+from ..diagnostics import location
 from .devices import BLOCK_MODELS, prop_kind, properties
 from .objects import ObjectError, create_object, parse_object
+from ..dialect import DEFAULT, Dialect
+from ..dialect import get as get_dialect
+from ..errors import UnsupportedDialect
+from ..model import DEFAULT_DIALECT
+from .._values import on_off
 
 __all__ = ["Phase", "OptionResult", "ArgvResult", "check_argv"]
 
@@ -179,19 +185,20 @@ class _State:
     node_devices: list[tuple[str, dict[str, str], Node]] = attrs.Factory(list)
     flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
+    dialect: Dialect = DEFAULT  # the release whose devices are read (its removed properties)
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
              text: str | None = None) -> None:
         if phase in (Phase.PARSE, Phase.OBJECTS, Phase.BLOCKDEV, Phase.DEVICES) and \
                 order in self.results and self.results[order].error is None:
             self.results[order] = attrs.evolve(self.results[order], error=message)
-        head = f"{PROG}: {option} {text}: " if option is not None else f"{PROG}: "
+        head = location(PROG, option, text) if option is not None else f"{PROG}: "
         self.events.append(_Event(phase, order, head + message.replace(
             "\n", f"\n{PROG}: " if message.startswith("system firmware") else "\n"), True))
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,
-               policy: Any = None) -> ArgvResult:
+               policy: Any = None, dialect: str = DEFAULT_DIALECT) -> ArgvResult:
     """Judge a whole QEMU command line (with or without the program name).
 
     ``probe_files=False`` judges without opening any file (images, secret files, the
@@ -199,9 +206,11 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     ``policy`` (a trusted :class:`qdrive.Policy`) is applied to the drives as
     :func:`qdrive.check` does; an untrusted one raises ValueError: use
     :func:`qdrive.frontend.argv.check_argv`, which judges every option against its allow-list.
+    ``dialect``: the release dialect the drives are read in (its -blockdev, -device and
+    -object readers are 7.2's for every release).
     """
     from ._check import check
-    from .results import _qemu_line
+    from ._stderr import drive_line
 
     if policy is not None and getattr(policy, "untrusted_input", False):
         # This reader opens secret files and -blockdev images by name; the untrusted
@@ -209,16 +218,23 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         # outside the allowed directories.
         raise ValueError("an untrusted policy judges a command line with "
                          "qdrive.frontend.argv.check_argv(argv, policy=...)")
+    chosen = get_dialect(dialect)
+    if not chosen.command_line:
+        raise UnsupportedDialect(f"check_argv does not read {dialect} command lines")
     cmd = read_argv(argv)
     machine_type = cmd.machine
     tokens = _tokens(argv)
-    drive_args, config_errors = _drive_args(tokens, probe_files)
+    drive_args, config_errors = _drive_args(tokens, probe_files, chosen)
+    lifecycle = _machine_lifecycle(machine_type, chosen)
     drives = check(drive_args, machine=str(_known_machine(machine_type)),
-                   probe_files=probe_files, snapshot=cmd.snapshot, policy=policy)
-    st = _State()
+                   probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
+                   dialect=dialect)
+    st = _State(dialect=chosen)
     st.graph.touch_files = probe_files
     for index, message in config_errors:
         st.events.append(_Event(Phase.PARSE, index, message, True))
+    if lifecycle is not None:
+        st.events.append(lifecycle)
     parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
     drive_at: list[int] = []
     machine_props: dict[str, str] = {}
@@ -250,7 +266,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         else:
             st.results[index] = OptionResult(index, option, value, "skipped", None,
                                              "not judged by qdrive")
-    _drive_events(st, drives, drive_at, _qemu_line)
+    _drive_events(st, drives, drive_at, drive_line)
     if not _known_machine(machine_type, strict=True):
         st.fail(Phase.MACHINE, 0, "unsupported machine type\nUse -machine help to list "
                 "supported machines")
@@ -422,10 +438,11 @@ def _backing_lock(st: _State, name: str, owner: object) -> str:
     return f"Could not open backing file: {problem}" if problem else ""
 
 
-def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool
-                ) -> tuple[list[Any], list[tuple[int, str]]]:
+def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool,
+                dialect: Dialect = DEFAULT) -> tuple[list[Any], list[tuple[int, str]]]:
     """The drives in QEMU's order (-drive, shorthands, -readconfig [drive] sections) and
-    the config files' errors (parse time, located ``prog:FILE:LINE:``)."""
+    the config files' errors (parse time, located ``prog:FILE:LINE:`` or, as the dialect
+    says, at the option: Dialect.config_errors_at_line)."""
     from ._check import DriveArg
 
     out: list[Any] = []
@@ -445,8 +462,8 @@ def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool
                              (" (last)" if s.line == last else ""))
                     for s in sections if s.group == "drive"]
             if err is not None:
-                where = f"{PROG}:{value}:{err.line}: " if err.line else \
-                    f"{PROG}: -readconfig {value}: "
+                where = f"{PROG}:{value}:{err.line}: " if err.line and \
+                    dialect.config_errors_at_line else location(PROG, "-readconfig", value)
                 errors.append((index, where + str(err)))
     return out, errors
 
@@ -455,6 +472,25 @@ def _config_drives(path: str, probe_files: bool) -> int:
     from .readconfig import read_config
 
     return sum(1 for s in read_config(path)[0] if s.group == "drive") if probe_files else 0
+
+
+def _machine_lifecycle(name: str, dialect: Dialect) -> _Event | None:
+    """A versioned machine the dialect's QEMU deleted or deprecated (Dialect.machine_status).
+
+    system/vl.c select_machine() runs once the options are parsed, before any object or
+    drive is created: an unknown machine stops QEMU there; a deprecated one is warned
+    about (machine_class->deprecation_reason) and QEMU goes on.
+    """
+    status = dialect.machine_status(name)
+    if status is None:
+        return None
+    after_parsing = 1 << 30  # after every option's parse-time event
+    if status == "removed":
+        return _Event(Phase.PARSE, after_parsing, f'{PROG}: unsupported machine type: "{name}"'
+                      "\nUse -machine help to list supported machines", True)
+    return _Event(Phase.PARSE, after_parsing, f"{PROG}: warning: Machine type '{name}' is "
+                  "deprecated: machines more than 3 years old are subject to deletion after "
+                  "6 years", False)
 
 
 def _known_machine(name: str, strict: bool = False) -> str | bool:
@@ -480,7 +516,7 @@ def _machine_props(value: str) -> dict[str, str]:
 
 def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) -> None:
     """The drives' own verdict, split into QEMU's phases."""
-    text = _config_locations(drives.qemu_stderr(PROG), drives)
+    text = _config_locations(drives.qemu_stderr(PROG), drives, st.dialect)
     first = drives.first_error
     if first is None:
         if text:
@@ -490,7 +526,7 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
     from ..diagnostics import Stage
 
     n = drives.drives.index(r)
-    line = _config_locations(qemu_line(err, r, PROG), drives)
+    line = _config_locations(qemu_line(err, r, PROG), drives, st.dialect)
     before, _, _ = text.partition(line) if line in text else ("", "", "")
     err_text = text[len(before):]
     if before.strip():
@@ -510,12 +546,18 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
         st.results[idx] = attrs.evolve(st.results[idx], error=err.qemu_text)
 
 
-def _config_locations(text: str, drives: Any) -> str:
-    """A -readconfig drive's messages are located at its section (``prog:FILE:LINE: ``)."""
+def _config_locations(text: str, drives: Any, dialect: Dialect = DEFAULT) -> str:
+    """A -readconfig drive's messages are located at its section (``prog:FILE:LINE: ``);
+    its parse-time error at the option instead when the dialect says so."""
     for r in drives.drives:
         if r.option.startswith("-readconfig "):
             where = r.option.removeprefix("-readconfig ").removesuffix(" (last)")
-            head = f"{PROG}: {r.option} {r.text}: "
+            head = location(PROG, r.option, r.text)
+            if not dialect.config_errors_at_line and r.error is not None and \
+                    r.error.stage.name == "PARSE":
+                name = where.rpartition(":")[0]
+                text = text.replace(head, location(PROG, "-readconfig", name))
+                continue
             if r.option.endswith(" (last)") and r.error is not None and \
                     r.error.stage.name == "PARSE":
                 text = text.replace(f"{head}{r.error.qemu_text}", f"{head}{r.error.message}")
@@ -609,7 +651,7 @@ def _parse_device(st: _State, index: int, option: str, text: str,
 
 def _json_str(v: Any) -> Any:
     if isinstance(v, bool):
-        return "on" if v else "off"
+        return on_off(v)
     if isinstance(v, int | float):
         return str(v)
     return v
@@ -707,7 +749,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         st.named_buses.update({props["id"], f"{props['id']}.0"})
     if model not in BLOCK_MODELS:
         return
-    known = properties(model)
+    known = properties(model) - st.dialect.removed_properties.get(model, frozenset())
     ordered = in_qdict_order(props) if not text.startswith("{") else list(props)
     for key in ordered:
         value = props[key]
@@ -978,3 +1020,8 @@ def _context(st: _State, model: str, node: str, props: dict[str, str]) -> str:
 
 def dumps(result: ArgvResult) -> str:
     return json.dumps(result.to_json())
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

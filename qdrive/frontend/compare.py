@@ -102,3 +102,8 @@ def _aspect(r: DriveResult, aspect: str) -> Any:
         return [w.qemu_text for w in r.warnings]
     j = r.to_json()
     return {k: j[k] for k in _FACTS} if r.ok else None
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

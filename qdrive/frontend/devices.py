@@ -166,3 +166,8 @@ USB_HCS = frozenset({"piix3-usb-uhci", "piix4-usb-uhci", "ich9-usb-uhci1", "ich9
                      "ich9-usb-uhci3", "ich9-usb-uhci4", "ich9-usb-uhci5", "ich9-usb-uhci6",
                      "ich9-usb-ehci1", "ich9-usb-ehci2", "usb-ehci", "qemu-xhci",
                      "nec-usb-xhci", "pci-ohci", "vt82c686b-usb-uhci"})
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -226,3 +226,8 @@ def _place_2008(text: str, drive: Drive, iface: Interface,
 
 def _id_2008(iface: Interface, bus: int, unit: int, media: Media | None) -> str:
     return device_id(iface, bus, unit, media, MAX_DEVS.get(iface, 0))
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -165,3 +165,8 @@ def driver(name: str) -> DriverInfo | None:
         has_qemu_opts=bool(row.get("runtime_opts")),
         file_child_optional=bool(file_child and file_child.get("optional")),
         qemu_opts=frozenset(typed))
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -63,3 +63,8 @@ def _device(r: DriveResult) -> dict[str, Any]:
             detect_zeroes=str(d.detect_zeroes or "off"),
             throttle={_THROTTLE_NAMES[k]: v for k, v in d.throttling.items() if v})
     return facts
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

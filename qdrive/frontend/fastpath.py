@@ -20,7 +20,7 @@ from ..diagnostics import Span, Stop
 from ..model import CACHE_MODES, Aio, CacheMode, Discard, Drive, ErrorAction, Interface, Media
 from .._values import id_wellformed
 from ..options import KNOWN_DRIVERS, PROTOCOL_DRIVERS
-from ._conversion import Conversion
+from ._conversion import Conversion, local_image
 
 if TYPE_CHECKING:
     from ._syntax import RawOption
@@ -147,7 +147,7 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
         return None
     conv = Conversion(text, items=items)
     if "id" in spans:
-        conv.id_span = spans["id"]
+        conv.id_span, conv.given_id = spans["id"], f["id"]
     # What the walk knows when drive_new() places the drive: read-only and media so far.
     conv.opened_read_only = bool(f.get("read_only")) or f.get("media") is Media.CDROM
     span = spans.get("index") or spans.get("unit") or spans.get("bus") or Span(0, len(text))
@@ -161,6 +161,13 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
         return conv
     conv.opened_read_only |= bool(f.get("snapshot"))  # blockdev_init(): the overlay
     conv.format_probed = "format" not in f
+    conv.format_given = f.get("format")
+    conv.image_name, conv.image_key = local_image({"file": f["file"]})
     f["stats_intervals"] = ()
     conv.drive = Drive(**f)
     return conv
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

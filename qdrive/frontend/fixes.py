@@ -29,6 +29,7 @@ import attrs
 
 from ._syntax import RawOption, tokenize
 from ..diagnostics import Diagnostic
+from ..dialect import get as get_dialect
 from ..model import DEFAULT_DIALECT, Aio, CacheMode, DetectZeroes, ErrorAction, Interface, Media
 from ..options import ALIASES, FORMAT_KEYS, OPTIONS
 
@@ -78,7 +79,7 @@ def suggest_fix(text: str, *, dialect: str = DEFAULT_DIALECT, machine: str = "pc
     ``probe_files`` also looks at the image (a probed raw image gets ``format=raw``) and
     verifies the fix with the file probed, as QEMU would open it.
     """
-    if dialect != DEFAULT_DIALECT:
+    if get_dialect(dialect).legacy:
         return None  # the 2008 dialect is a recording of history, not something to fix
     from ._check import check
 
@@ -101,9 +102,9 @@ def suggest_fix(text: str, *, dialect: str = DEFAULT_DIALECT, machine: str = "pc
 
 def suggest_for(text: str, error: Diagnostic, dialect: str | None = None) -> str | None:
     """The fixed string for a drive already judged (JSON's ``fix``), checked offline."""
-    if error.code.startswith("policy") or dialect not in (None, DEFAULT_DIALECT):
+    if error.code.startswith("policy") or (dialect is not None and get_dialect(dialect).legacy):
         return None
-    fix = suggest_fix(text)
+    fix = suggest_fix(text, dialect=dialect or DEFAULT_DIALECT)
     return fix.text if fix else None
 
 
@@ -276,3 +277,8 @@ def _nearest(word: str, allowed: Sequence[str]) -> str | None:
         return lowered[word.lower()]
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.75)
     return lowered[close[0]] if close else None
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -822,3 +822,8 @@ def driver_checks(driver: str, options: Options, image: ProbeResult | None,
     check = _CHECKS.get(driver)
     if check is not None:
         check(options, image, span)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -464,7 +464,8 @@ class Intent:
 
     @classmethod
     def of(cls, drive: Drive | None, items: Sequence[tuple[str, str]]) -> Intent:
-        """From the Drive, or, when a later option failed, from the options as given."""
+        """From the Drive, or, when a later option failed, from the options (key, value)
+        QEMU holds at the open (the Conversion's ``open_options``)."""
         if drive is not None:
             writable = not drive.effective_read_only and not drive.snapshot
             return cls(drive.cache_triple[1], drive.aio is Aio.IO_URING,
@@ -477,3 +478,8 @@ class Intent:
         writable = writable and last.get("media") != "cdrom"
         return cls(direct, last.get("aio") == "io_uring",
                    writable and last.get("auto-read-only") in ("off", "no", "false", "n"))
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

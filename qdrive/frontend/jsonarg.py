@@ -51,3 +51,8 @@ def _message(text: str, exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError) and exc.msg.startswith("Expecting ','"):
         return "JSON parse error, expected separator in dict"
     return "JSON parse error, expecting value"
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

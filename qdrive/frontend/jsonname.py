@@ -6,12 +6,18 @@ flattened into dotted keys (qdict_flatten(): {"file": {"driver": "file"}} become
 ``file.driver``) and joined into the node's options without replacing a key the
 options already hold (qdict_join(..., false)). Values arrive typed (QBool, QNum), and
 QemuOpts later reads them as their text: true is "on", 512 is "512".
+
+The error words are 7.2's; ``located=True`` gives the later parser's (seen in QEMU
+11.1, not in 10.0): the offending token's ``line:column: `` before the message and the
+end of input spelled out (qdrive/dialect.py JsonErrors.LOCATED).
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from .._values import on_off
 
 __all__ = ["JsonNameError", "parse"]
 
@@ -22,13 +28,15 @@ class JsonNameError(ValueError):
     """The JSON part is not an object QEMU would accept; the message is QEMU's."""
 
 
-def parse(filename: str) -> dict[str, str | None]:
-    """The flattened options of ``json:{...}`` (None for a JSON null)."""
+def parse(filename: str, located: bool = False) -> dict[str, str | None]:
+    """The flattened options of ``json:{...}`` (None for a JSON null); ``located``: the
+    error names its line and column (see the module docstring)."""
     text = filename[len(PREFIX):]
     try:
         value = json.loads(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits
-        raise JsonNameError(f"Could not parse the JSON options: {_why(text, exc)}") from None
+        why = _why_located(text) if located else _why(text, exc)
+        raise JsonNameError(f"Could not parse the JSON options: {why}") from None
     if not isinstance(value, dict):
         raise JsonNameError("Invalid JSON object given")
     out: dict[str, str | None] = {}
@@ -48,6 +56,23 @@ def _why(text: str, exc: Exception) -> str:
     if start is not None:  # the lexer stops inside a string: the token is stray
         return f"JSON parse error, stray '{text[start:]}'"
     return "JSON parse error, premature EOI"
+
+
+def _why_located(text: str) -> str:
+    """_why() in the located words: the stray string's start, or the end of the input,
+    as 1-based ``line:column`` (qobject/json-parser.c parse_error() of the later parser)."""
+    if not text.strip():
+        return "Expecting a JSON value"
+    start = _open_string(text)
+    if start is not None:
+        return f"{_where(text, start)}: JSON parse error, stray '{text[start:]}'"
+    return f"{_where(text, len(text))}: JSON parse error, premature end of input"
+
+
+def _where(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"{line}:{column}"
 
 
 def _open_string(text: str) -> int | None:
@@ -74,8 +99,13 @@ def _flatten(value: dict[str, Any], prefix: str, out: dict[str, str | None]) -> 
         elif isinstance(item, list):
             _flatten({str(i): v for i, v in enumerate(item)}, name + ".", out)
         elif isinstance(item, bool):
-            out[name] = "on" if item else "off"
+            out[name] = on_off(item)
         elif item is None:
             out[name] = None
         else:
             out[name] = str(item)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -76,3 +76,8 @@ def schema() -> dict[str, Any]:
     text = resources.files("qdrive.schema").joinpath("check.schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

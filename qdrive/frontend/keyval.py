@@ -180,3 +180,8 @@ def parse_keyval(params: str, implied_key: str | None = None) -> dict[str, Any]:
     result = _listify(out, [])
     assert isinstance(result, dict)
     return result
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

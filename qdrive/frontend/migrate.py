@@ -238,3 +238,8 @@ def _overlay(words: list[str], top: str, base: str, overlay: str, overlay_file: 
                       "cache": {"direct": False, "no-flush": True}}}
     cut = next((i for i, w in enumerate(out) if w == "-device"), len(out))
     return out[:cut] + ["-blockdev", json.dumps(layer, separators=(",", ":"))] + out[cut:]
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -361,3 +361,8 @@ def _leftover(info: drivers.DriverInfo, own: Mapping[str, _Entry], span: Span,
     else:
         text = f"Block format '{info.name}' does not support the option '{key}'"
     return _stop(text, own[key].span, stage)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -257,3 +257,8 @@ def _pr_helper(path: str) -> None:
                           located=False) from None
     finally:
         s.close()
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -305,3 +305,8 @@ def raw_limits(offset: int, size: int | None, file_size: int, span: Span) -> Non
         raise error("raw-size", f"The sum of offset ({offset}) and size ({size}) has to be "
                     f"smaller or equal to the  actual size of the containing file "
                     f"({file_size})", span, Stage.NODE)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

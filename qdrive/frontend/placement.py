@@ -152,3 +152,8 @@ def placement_of(drive: Drive, board: Machine | None = None) -> Placement:
                                    Span(0, 0))
     return Placement(iface, bus, unit, None if index == -1 else index,
                      drive.id or device_id(iface, bus, unit, drive.media, board.max_devs(iface)))
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -267,3 +267,8 @@ def _c_integer(text: str, unsigned: bool) -> int | None:
 def visit(tname: str, value: Any, keyval: bool, version: str = "7.2") -> Any:
     """``value`` (parsed keyval or JSON) visited as QAPI type ``tname``: the typed result."""
     return _Visitor(schema(version), keyval).visit(tname, value, [], None)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -119,3 +119,8 @@ def read_config(path: str) -> tuple[list[Section], ConfigError | None]:
     except ConfigError as exc:
         return out, exc
     return out, None
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -1,4 +1,6 @@
-"""What a check returns: per-drive results, placements, QEMU's stderr, the JSON shape."""
+"""What a check returns: per-drive results, placements, the JSON shape.
+
+QEMU's stderr for a result is rendered by qdrive/frontend/_stderr.py."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..diagnostics import Diagnostic, Severity, Stage
+from ..diagnostics import Diagnostic, Stage
 from ..errors import DriveError
 from ..model import Drive, cache_triple
+from ._stderr import check_stderr
 from .placement import Placement
 
 if TYPE_CHECKING:
@@ -110,26 +113,10 @@ class CheckResult:
         """What QEMU would print to stderr for these drives (no caret lines).
 
         All strings are parsed first (their flag warnings, a bad or duplicate id),
-        then each drive is created in turn, then the board claims its drives.
+        then each drive is created in turn, then the board claims its drives
+        (qdrive/frontend/_stderr.py).
         """
-        lines: list[str] = []
-        for r in self.drives:
-            lines += [_qemu_line(w, r, prog) for w in r.warnings if w.stage is Stage.PARSE]
-            if r.error is not None and r.error.stage is Stage.PARSE:
-                return _joined(lines + [_qemu_line(r.error, r, prog)])
-        for r in self.drives:
-            lines += [_qemu_line(w, r, prog) for w in r.warnings
-                      if w.stage is not Stage.PARSE]
-            if r.error is not None and r.error.stage < Stage.BOARD:
-                return _joined(lines + [_qemu_line(r.error, r, prog)])
-        first = self.first_error
-        if first is not None and first[1].stage is Stage.BOARD_ORPHAN:
-            # blockdev.c drive_check_orphaned() reports every orphan, then QEMU exits.
-            lines += [_qemu_line(r.error, r, prog) for r in self.drives
-                      if r.error is not None and r.error.stage is Stage.BOARD_ORPHAN]
-        elif first is not None:
-            lines.append(_qemu_line(first[1], first[0], prog))
-        return _joined(lines)
+        return check_stderr(self, prog)
 
     def raise_for_error(self) -> None:
         """Raise the DriveError QEMU would stop at (the first error), if there is one."""
@@ -170,17 +157,6 @@ class CheckResult:
         return json.dumps(self.to_json())
 
 
-def _joined(lines: list[str]) -> str:
-    return "\n".join(line for line in lines if line)  # a silent error prints nothing
-
-
-def _qemu_line(d: Diagnostic, r: DriveResult, prog: str) -> str:
-    if d.silent:
-        return ""
-    # util/error-report.c vreport(): "prog: -drive TEXT: [warning: ]message"; the
-    # raw-probing warning is a bare fprintf (block/raw-format.c).
-    if not d.located and d.severity is Severity.WARNING:
-        return d.marker + d.qemu_text
-    mark = "warning: " if d.severity is Severity.WARNING else ""
-    head = f"{prog}: {r.option} {r.text}: " if d.located else f"{prog}: "
-    return f"{head}{mark}{d.qemu_text}"
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from ._syntax import RawOption
 from ..diagnostics import Diagnostic, Severity, Span, Stage, error
-from ..model import Interface
+from ..model import Aio, Interface, Locking
+from ..options import PROTOCOL_KEYS
 from .placement import Slots
 from .._values import ValueProblem, id_wellformed, parse_bool, parse_number
 
@@ -30,9 +31,8 @@ __all__ = [
 # blockdev.c drive_new(): werror=/rerror= only for these interfaces.
 ERROR_ACTION_INTERFACES = frozenset({Interface.IDE, Interface.SCSI, Interface.VIRTIO,
                                      Interface.NONE})
-# block/file-posix.c raw_runtime_opts.
-FILE_POSIX_KEYS = frozenset({"filename", "aio", "aio-max-batch", "locking", "pr-manager",
-                             "drop-cache", "x-check-cache-dropped"})
+# block/file-posix.c raw_runtime_opts: the options table's PROTOCOL_KEYS, by the rules' name.
+FILE_POSIX_KEYS = PROTOCOL_KEYS
 THROTTLE_VALUE_MAX = 10**15
 
 
@@ -170,8 +170,8 @@ def check_protocol_prefix(filename: str, span: Span, known: frozenset[str]) -> N
                     hint="write ./NAME for a local file whose name contains ':'")
 
 
-_AIO = ("threads", "native", "io_uring")
-_LOCKING = ("on", "off", "auto")
+_AIO = tuple(a.value for a in Aio)  # file-posix.c raw_runtime_opts "aio" (BlockdevAioOptions)
+_LOCKING = tuple(m.value for m in Locking)  # OnOffAuto
 
 
 def check_file_posix_options(child: Mapping[str, Entry]) -> None:
@@ -191,3 +191,8 @@ def check_file_posix_options(child: Mapping[str, Entry]) -> None:
         bad = next(e for k, e in child.items() if k in ("aio-max-batch", "drop-cache",
                                                          "x-check-cache-dropped"))
         raise error("bad-value", p.message, bad.span, Stage.CHILD) from None
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -109,3 +109,8 @@ def read_lines(stream: io.TextIOBase | TextIO, limit: int = MAX_LINE) -> Iterato
             continue
         text = text.removesuffix("\n").removesuffix("\r")
         yield Line(text)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -134,3 +134,8 @@ def verify_socket(socket: str, result: CheckResult, timeout: float = 30.0) -> li
 
     logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)  # its EOF noise at disconnect
     return asyncio.run(run())
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

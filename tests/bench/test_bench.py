@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,6 +148,46 @@ def test_flushes_counted_by_the_device(loop_device: Path, backend: str,
         assert flushes >= r.ios, (r.ios, flushes)
     else:
         assert flushes <= 1, (r.ios, flushes)  # at most close()'s own flush
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_write_through_flushes_cover_the_writes_before_them(loop_device: Path,
+                                                           backend: str) -> None:
+    """Eight writes in flight under directsync: the flush is a request in flight, one at
+    a time (block/io.c bdrv_co_flush), covering at most the eight writes that finished
+    before it started, so the device sees at least one flush per eight writes counted,
+    and never more than one per write (plus close()'s own)."""
+    plan = _plan(loop_device, "cache=directsync")
+    spec = Spec(str(loop_device), size=SIZE, runtime=0.2, iodepth=8)
+    stat = BlockStat(loop_device)
+    r = run_qdrive(spec, plan, backend)
+    moved = stat.delta()
+    assert r.ios > 0 and moved["written_bytes"] >= r.bytes
+    assert r.ios / spec.iodepth <= moved["flushes"] <= r.ios + 1, (r.ios, moved)
+
+
+@pytest.mark.parametrize("backend", ["threads", "posix", "native", "io_uring"])
+def test_the_flush_depth_is_checked_against_the_engine(tmp_path: Path, backend: str) -> None:
+    """Each write-through flush in flight takes a place in the engine: a loop asking for
+    a full engine and a flush is refused before it starts, and so is no flush at all."""
+    import qdrive.block.driver
+
+    path = tmp_path / "d.img"
+    path.write_bytes(bytes(1 << 20))
+    with qdrive.block.driver.open(_plan(path, "cache=directsync"), backend=backend) as dev:
+        engine: Any = dev._backend
+        if not hasattr(engine, "run_bench"):
+            pytest.skip(f"{backend}: no C engine here")
+        cap = engine.capacity
+        buffers = dev.buffer(4096 * cap)
+        kw = {"write": True, "random": False, "bs": 4096, "nblocks": 256, "seconds": 0.01,
+              "seed": 1, "buffers": buffers, "flush_each": True}
+        with pytest.raises(ValueError, match="and 1 write-through flush"):
+            engine.run_bench(depth=cap, **kw)
+        with pytest.raises(ValueError, match="flush_depth"):
+            engine.run_bench(depth=1, flush_depth=0, **kw)
+        out = engine.run_bench(depth=cap - 2, flush_depth=2, **kw)
+        assert out["ios"] > 0 and out["errors"] == 0
 
 
 def test_table_and_outputs(spec: Spec, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import qdrive
 import qdrive.frontend.facts as qdrive_facts
 from qdrive import to_blockdev
+from qdrive.dialect import get as get_dialect
 from qdrive.frontend.argv import read_argv
 from qdrive.frontend.facts import query_block
 
@@ -51,8 +52,9 @@ def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
     extra: dict[str, Any] = dict(options) if dialect is None else {**options,
                                                                     "dialect": dialect}
     if isinstance(case, dict) and "argv" in case and \
-            extra.get("dialect", "qemu-7.2") == "qemu-7.2" and set(extra) <= {"dialect"}:
-        whole = qdrive.check_argv(case["argv"])
+            not get_dialect(extra.get("dialect", "qemu-7.2")).legacy and \
+            set(extra) <= {"dialect"}:
+        whole = qdrive.check_argv(case["argv"], dialect=extra.get("dialect", "qemu-7.2"))
         out_argv: dict[str, object] = {"accepted": whole.ok, "stderr": whole.qemu_stderr(PROG)}
         from qdrive.frontend import cmdfacts
 
@@ -170,13 +172,15 @@ def key(row: dict) -> tuple[str, ...]:
     return tuple(row["drives"] if "drives" in row else ["ARGV", *row["argv"]])
 
 
-def differences(rows: list[dict]) -> list[tuple[dict, dict, list[str]]]:
-    """(recorded, ours, categories) for every case that disagrees; cwd = images dir."""
+def differences(rows: list[dict], dialect: str | None = None
+                ) -> list[tuple[dict, dict, list[str]]]:
+    """(recorded, ours, categories) for every case that disagrees; cwd = images dir;
+    qdrive is asked in ``dialect`` (qemu-7.2 by default)."""
     out = []
     for row in rows:
         case = {k: row[k] for k in ("drives", "argv") if k in row}
         with oracle.case_files(Path.cwd(), row.get("files", {})):
-            got, want = ours(case), verdict(row)
+            got, want = ours(case, dialect), verdict(row)
         bad = disagreements(want, got)
         if bad:
             out.append((want | case, got, bad))

@@ -20,6 +20,7 @@ A recording row is the case (``id``, ``category``, ``source``, ``drives``/``argv
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -31,6 +32,14 @@ from . import oracle, schema
 
 FIXTURES = oracle.FIXTURES
 RUNNABLE_ARCH = "x86_64"
+# The held-back slice of the newer versions' recordings (issue 16): set aside before the
+# qemu-10.0 and qemu-11.1 dialects were modelled, left out of what `make compat` and
+# tests.compat.versions show, and scored once at the end (``--part heldback``). A row is
+# held back by a hash of its identity (its case text), so the same case is held back in
+# every version and the slice never changes when a recording is redone.
+HELDBACK_VERSIONS = ("10.0", "11.1")
+HELDBACK_PERCENT = 15
+PARTS = ("tuning", "heldback", "all")
 
 
 @dataclass(frozen=True)
@@ -221,9 +230,26 @@ def _argv_category(argv: list[str]) -> str:
     return "argv:drive"
 
 
-def rows(name: str, version: str) -> Iterator[dict[str, Any]]:
-    """The recorded rows of a corpus for a version, each with ``category`` and ``source``."""
+def heldback(row: Mapping[str, Any]) -> bool:
+    """Whether a row's case is in the held-back slice (:data:`HELDBACK_PERCENT` of cases)."""
+    digest = hashlib.sha256("\n".join(key(row)).encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < HELDBACK_PERCENT
+
+
+def in_part(row: Mapping[str, Any], version: str, part: str) -> bool:
+    """Whether a row of ``version`` belongs to ``part`` (one of :data:`PARTS`): versions
+    outside :data:`HELDBACK_VERSIONS` hold nothing back."""
+    if part == "all" or version not in HELDBACK_VERSIONS:
+        return part != "heldback"
+    return heldback(row) == (part == "heldback")
+
+
+def rows(name: str, version: str, part: str = "all") -> Iterator[dict[str, Any]]:
+    """The recorded rows of a corpus for a version, each with ``category`` and ``source``
+    (``part``: the tuning slice, the held-back slice, or all; see :func:`in_part`)."""
+    assert part in PARTS, part
     c = corpus(name)
     _, recorded = read(c.recording(version))
     for row in recorded:
-        yield {**row, "category": category(row), "source": source(row, c.source)}
+        if in_part(row, version, part):
+            yield {**row, "category": category(row), "source": source(row, c.source)}

@@ -3,10 +3,12 @@
     python -m tests.compat.report [--dialect qemu-7.2] [--corpus NAME ...] [--show N]
 
 Reads the recordings of the dialect's QEMU (fixtures/qemu72/ for qemu-7.2, ...) and
-asks qdrive about each row, without starting QEMU. Prints one table per corpus file,
-then the agreement per category and per source over all of them (accept/reject, exact
-message, query-block facts, query-named-block-nodes facts), the -blockdev translation
-line of the original corpus, and the first N disagreements (``--show``, 20 by default).
+asks qdrive about each row, without starting QEMU (for 10.0 and 11.1 the rows of the
+tuning slice unless ``--part`` says otherwise, see corpus.HELDBACK_VERSIONS). Prints one
+table per corpus file, then the agreement per category and per source over all of them
+(accept/reject, exact message, query-block facts, query-named-block-nodes facts), the
+-blockdev translation line of the original corpus, and the first N disagreements
+(``--show``, 20 by default).
 Host-state cases need their host state built: `python -m tests.compat.hoststate
 --compare` scores those.
 
@@ -45,12 +47,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dialect", default=DEFAULT_DIALECT)
     ap.add_argument("--corpus", nargs="*", default=None)
     ap.add_argument("--show", type=int, default=20, help="disagreements to print")
+    ap.add_argument("--part", choices=corpus.PARTS, default="tuning",
+                    help="for 10.0 and 11.1: the tuning slice (default), the held-back "
+                    "slice (score it once, with --show 0), or all")
+    ap.add_argument("--recording", default=None, metavar="VERSION",
+                    help="score against another QEMU's recordings (default: the dialect's "
+                    "own, e.g. 10.0 for qemu-10.0): what a dialect misses on another QEMU")
     ap.add_argument("--held-back", nargs="*", type=Path,
                     default=[HELD_BACK] if HELD_BACK.is_dir() else [],
                     help="case files (or folders of them) whose ids are left out")
     args = ap.parse_args(argv)
     hidden = held_back_ids(args.held_back)
-    version = args.dialect.removeprefix("qemu-")
+    version = args.recording or args.dialect.removeprefix("qemu-")
     try:
         qemu = oracle.qemu(version)
         qdrive.check([], dialect=args.dialect)
@@ -69,12 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if version not in c.versions or not path.exists():
                 continue
             header = header or corpus.read(path)[0]
-            rows = [r for r in corpus.rows(name, version) if str(r.get("id")) not in hidden]
+            rows = [r for r in corpus.rows(name, version, args.part)
+                    if str(r.get("id")) not in hidden]
             scored = list(zip(scoring.score(rows, where, args.dialect, has_dev), rows,
                               strict=True))
             results += scored
             per_corpus[name] = scoring.tally(scored, lambda r: "-")["all"]
-    print(f"oracle: {(header or {}).get('qemu', qemu.binary)}; qdrive dialect {args.dialect}")
+    print(f"oracle: {(header or {}).get('qemu', qemu.binary)}; qdrive dialect {args.dialect}; "
+          f"rows: {args.part}")
     if hidden:
         print(f"left out: {len(hidden)} held-back case ids ({', '.join(map(str, args.held_back))})")
     per_corpus["all"] = scoring.tally(results, lambda r: "-")["all"]

@@ -5,7 +5,9 @@
 For every corpus recorded by both versions, the cases whose verdict, message or facts
 differ (the same measures as `make compat`, :data:`compare.NOISE` aside, and the board's
 versioned machine name ``pc-i440fx-7.2`` read as ``pc-i440fx-N``), per corpus and per
-category, then the first N differing cases. This is what a dialect has to model.
+category, then the first N differing cases. This is what a dialect has to model. Only
+the tuning slice of 10.0 and 11.1 is read unless ``--part`` says otherwise (the
+held-back slice is scored once, see corpus.HELDBACK_VERSIONS).
 """
 
 from __future__ import annotations
@@ -30,14 +32,14 @@ def _identity(row: Mapping[str, Any]) -> tuple[Any, ...]:
     return (row.get("state"), *corpus.key(row))
 
 
-def pairs(name: str, base: str, other: str
+def pairs(name: str, base: str, other: str, part: str = "tuning"
           ) -> list[tuple[Mapping[str, Any], Mapping[str, Any], list[str]]]:
     """(base row, other row, measures they part on) for each case both versions recorded
     (none when a version has no recording of the corpus; QEMU timeouts left out)."""
     paths = [corpus.corpus(name).recording(v) for v in (base, other)]
     if not all(p.exists() for p in paths):
         return []
-    theirs = {_identity(r): r for r in corpus.rows(name, other)}
+    theirs = {_identity(r): r for r in corpus.rows(name, other, part)}
     out = []
     for row in corpus.rows(name, base):
         twin = theirs.get(_identity(row))
@@ -53,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--base", default="7.2")
     ap.add_argument("--other", nargs="*", default=None)
     ap.add_argument("--show", type=int, default=10)
+    ap.add_argument("--part", choices=corpus.PARTS, default="tuning",
+                    help="the newer version's rows: the tuning slice (default), the held-"
+                    "back slice, or all (see corpus.HELDBACK_VERSIONS)")
     args = ap.parse_args(argv)
     others = args.other or [v for v in oracle.QEMUS if v != args.base]
     for other in others:
@@ -62,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for c in corpus.CORPORA:
             if args.base not in c.versions or other not in c.versions:
                 continue
-            found = pairs(c.name, args.base, other)
+            found = pairs(c.name, args.base, other, args.part)
             for row, _, bad in found:
                 for table, key in ((per_corpus, c.name), (per_category, row["category"])):
                     for name in (key, "all"):

@@ -44,7 +44,8 @@ CORPUS = _corpus_lines()
 
 def _view(conv: Any) -> tuple[Any, ...]:
     return (conv.drive, conv.error, conv.warnings, conv.items, conv.id_span, conv.empty,
-            conv.format_probed, conv.opened_read_only, conv.probed_format)
+            conv.format_probed, conv.opened_read_only, conv.probed_format, conv.given_id,
+            conv.format_given, conv.image_name, conv.image_key)
 
 
 def _agree(text: str, machine: str = "pc", taken: tuple[tuple[Interface, int, int], ...] = ()

@@ -41,8 +41,10 @@ from typing import Any, Protocol
 import attrs
 
 from ...errors import QDriveError
+from ..plan import BackendName
 
-__all__ = ["Op", "Request", "Completion", "Backend", "BackendUnavailable", "BACKENDS",
+__all__ = ["Op", "Request", "Completion", "Backend", "BackendUnavailable", "BackendName",
+           "BACKENDS",
            "load_backend"]
 
 
@@ -103,20 +105,20 @@ class Backend(Protocol):
         """Wait for the requests in flight, then release everything."""
 
 
-# Backend name -> module; each module defines create(fd, plan, **options) -> Backend.
+# Backend -> module; each module defines create(fd, plan, **options) -> Backend.
 BACKENDS = MappingProxyType({
-    "threads": "qdrive.block.backends.threads",
-    "posix": "qdrive.block.backends.posix",
-    "native": "qdrive.block.backends.native",
-    "io_uring": "qdrive.block.backends.io_uring",
+    BackendName.THREADS: "qdrive.block.backends.threads",
+    BackendName.POSIX: "qdrive.block.backends.posix",
+    BackendName.NATIVE: "qdrive.block.backends.native",
+    BackendName.IO_URING: "qdrive.block.backends.io_uring",
 })
 
 
 def load_backend(name: str) -> Any:
     """The backend module for ``name``; only that backend is imported."""
     try:
-        module = BACKENDS[name]
-    except KeyError:
+        module = BACKENDS[BackendName(name)]
+    except ValueError:
         raise BackendUnavailable(f"unknown backend {name!r}; qdrive has "
                                  f"{', '.join(BACKENDS)}") from None
     try:
@@ -124,3 +126,8 @@ def load_backend(name: str) -> Any:
     except ModuleNotFoundError as exc:
         raise BackendUnavailable(f"backend {name!r} is not built into this qdrive yet "
                                  f"({exc.name}); use backend='threads'") from None
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

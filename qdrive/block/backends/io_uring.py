@@ -77,3 +77,8 @@ class IoUring(CEngineBackend):
 def create(fd: int, **options: Any) -> IoUring:
     """The io_uring backend for ``fd``."""
     return IoUring(fd, **options)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -67,3 +67,8 @@ class NativeAio(CEngineBackend):
 def create(fd: int, **options: Any) -> NativeAio:
     """The native backend for ``fd``."""
     return NativeAio(fd, **options)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -156,3 +156,8 @@ def _scatter(c: Completion) -> Completion:
 def create(fd: int, **options: Any) -> PosixAio:
     """The posix backend for ``fd`` (option fd_pool: dup()ed descriptors, default 4)."""
     return PosixAio(fd, **options)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

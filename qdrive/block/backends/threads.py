@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from . import Completion, Request
+from . import Completion, Op, Request
 from ._io import execute
 from ._engine import CEngineBackend, EngineCore, submit_batch
 
@@ -130,6 +130,7 @@ class _Core(EngineCore):
     """The C pool; ``capacity`` bounds queued + running + unreaped requests in it."""
 
     capacity = 1024
+    engine_ops = frozenset({Op.READ, Op.WRITE, Op.FLUSH})  # a flush is a job like the rest
 
     def __init__(self, fd: int, *, workers: int = DEFAULT_WORKERS, **options: Any) -> None:
         if workers < 1:
@@ -191,3 +192,8 @@ def create(fd: int, **options: Any) -> ThreadPool | CThreadPool:
     except ImportError:
         return ThreadPool(fd, **options)
     return CThreadPool(fd, **options)
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

@@ -247,3 +247,8 @@ class Policy:
     def device_drivers(self) -> frozenset[str]:
         """Protocol drivers a drive may name: file, and host_device when devices are allowed."""
         return frozenset({"file"}) | (_DEVICE_DRIVERS if self.devices else frozenset())
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

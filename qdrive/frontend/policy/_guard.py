@@ -124,10 +124,12 @@ class Guard:
         refusal = self._string(conv, text)
         if refusal is not None or conv.error is not None or conv.drive is None:
             return DriveVerdict(refusal)
-        name, key = _file_name(conv)
+        # The converter resolved the name once (file=, or file.filename=: _string refused
+        # driver=, protocol prefixes and json: above, so nothing else can name a file).
+        name = conv.image_name
         if not name:
             return DriveVerdict()  # an empty drive (no medium): nothing to open
-        span = conv.span_of(key)
+        span = conv.span_of(conv.image_key)
         if not self.inspect_files:
             return self._lexical(name, span)
         try:
@@ -427,16 +429,6 @@ def _offline(span: Span) -> Diagnostic:
     return Diagnostic("policy-offline", Severity.WARNING, "the policy judged the drive string "
                       "only: the image and the files it names were not read (--offline)",
                       span, Stage.FILL, hint="check again without --offline before launching")
-
-
-def _file_name(conv: object) -> tuple[str, str]:
-    """The name QEMU opens for the drive and the key that gave it."""
-    from .._conversion import Conversion
-
-    assert isinstance(conv, Conversion) and conv.drive is not None
-    if conv.drive.file:
-        return conv.drive.file, "file"
-    return conv.drive.driver_options.get("file.filename", ""), "file.filename"
 
 
 def _overridable(opened: Sequence[Opened]) -> None:

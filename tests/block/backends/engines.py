@@ -25,7 +25,7 @@ def built() -> list[str]:
             load_backend(name)
         except BackendUnavailable:
             continue
-        out.append(name)
+        out.append(name.value)  # the name as tests spell it (ids, code for children)
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import hashlib
+import gc
 import os
 import random
 from pathlib import Path
@@ -16,15 +17,7 @@ import qdrive.block.driver as driver
 import qdrive
 from qdrive.block.backends import BACKENDS, BackendUnavailable, Op, Request, load_backend
 
-def _built() -> list[str]:
-    out = []
-    for name in BACKENDS:
-        try:
-            load_backend(name)
-        except BackendUnavailable:
-            continue
-        out.append(name)
-    return out
+from tests.block.backends.engines import built as _built
 
 
 BUILT = _built()
@@ -41,6 +34,9 @@ def _open(target: Path, cache: str, backend: str, **kw: object) -> driver.RawDev
 
 
 def _fds() -> int:
+    # Collect first: an earlier test's garbage closing its descriptors mid-test would
+    # make the count drop and hide (or fake) a leak.
+    gc.collect()
     return len(os.listdir("/proc/self/fd"))
 
 

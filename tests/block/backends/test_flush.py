@@ -12,6 +12,7 @@ it, after releasing everything.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import threading
 from pathlib import Path
@@ -183,6 +184,9 @@ def _threads() -> int:
 
 
 def _fds() -> int:
+    # Collect first: an earlier test's garbage closing its descriptors mid-test would
+    # make the count drop and hide (or fake) a leak.
+    gc.collect()
     return len(os.listdir("/proc/self/fd"))
 
 

@@ -24,6 +24,9 @@ SENTINELS = 8
 
 
 def _fds() -> int:
+    # Collect first: an earlier test's garbage closing its descriptors mid-test would
+    # make the count drop and hide (or fake) a leak.
+    gc.collect()
     return len(os.listdir("/proc/self/fd"))
 
 

@@ -1,0 +1,154 @@
+"""Dialects: which QEMU qdrive reads a drive as, each one frozen object of data.
+
+A dialect is the -drive code of one QEMU: its option table, the release and machine
+version it models, and the few places where its behaviour differs from the dialect it
+was measured against (each an attribute the stage that differs reads). The stages
+consult the object (``dialect.legacy``, ``dialect.size_syntax``, ...); nothing
+compares dialect names. Strings appear only at the edges: :func:`get` turns a name
+into its Dialect, ``Dialect.name`` is what is printed and stored in ``Drive.dialect``.
+
+Adding a QEMU release is a recording (fixtures/qemuXY/), its derived tables
+(grammar/qemu-X.Y/, `make tables`) and one entry in :data:`REGISTRY` saying how it
+differs (``attrs.evolve`` of the release before it); the
+differences and the QEMU changes behind them are listed in grammar/qemu-versions.md
+and in the README.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import attrs
+
+from .errors import UnsupportedDialect
+from .model import DEFAULT_DIALECT, DIALECTS
+from .options import Kind, OptionSpec, options_for
+from ._values import SizeSyntax
+
+__all__ = ["Dialect", "SizeSyntax", "JsonErrors", "get", "REGISTRY", "DEFAULT"]
+
+
+class JsonErrors(enum.Enum):
+    """How qobject/json-parser.c words a parse error of ``json:{...}``."""
+
+    PLAIN = "7.2"  # "JSON parse error, premature EOI"
+    # 11.1: the error names the token's line and column ("1:25: ") and the end of input
+    # is spelled out ("premature end of input").
+    LOCATED = "11.1"
+
+
+@attrs.frozen
+class Dialect:
+    """One QEMU's -drive code as data: tables, names and the overrides the stages consult.
+
+    ``version`` is the QEMU release modelled ((7, 2) for qemu-7.2); None for the patched
+    2008 block layer, which ``--dialect auto`` never chooses.
+    """
+
+    name: str
+    version: tuple[int, int] | None
+    description: str
+    legacy: bool = False  # the 2008 drive_init() parser (qdrive/frontend/dialects.py)
+    size_syntax: SizeSyntax = SizeSyntax.HEX_SUFFIX_DEPRECATED  # qemu_strtosz() (_values)
+    json_errors: JsonErrors = JsonErrors.PLAIN
+    # if=xen drives become xen-disk/xen-cdrom devices when the board starts; without a
+    # xen-bus (any non-Xen machine) qdev refuses them instead of the orphan check.
+    xen_devices: bool = False
+    # qdrive's -blockdev translation was verified by starting this QEMU with it (7.2's
+    # recordings only, so far); check_argv() reads its whole command lines.
+    translatable: bool = True
+    command_line: bool = True
+    # The versioned machine types (pc-i440fx-X.Y, pc-q35-X.Y) it no longer has, and those
+    # it warns are deprecated: both up to and including the version given; None: not
+    # modelled (7.2's few old-machine warnings are not). QEMU 9.1 set the policy
+    # (include/hw/boards.h MACHINE_VER_DEPRECATION/DELETION): deprecated after 3 years,
+    # deleted after 6; 10.0 still had the older machines 9.1 had not deleted by hand.
+    machines_removed_through: tuple[int, int] | None = None
+    machines_deprecated_through: tuple[int, int] | None = None
+    # Runtime options the release's drivers read beyond 7.2's tables, by driver ("*": every
+    # node, block.c bdrv_runtime_opts), as the derived tables' diff lists them
+    # (grammar/qemu-versions.md, "option ... added").
+    new_options: Mapping[str, Mapping[str, Kind]] = MappingProxyType({})
+    # A -readconfig file's parse-time error (an unknown group, a bad or duplicate id) is
+    # located at its line (``prog:FILE:LINE: ``, 7.2) or at the -readconfig option with
+    # the whole message and its hint (``prog: -readconfig FILE: ``, seen in 10.0 and 11.1).
+    config_errors_at_line: bool = True
+    # -device properties a release no longer has, by model (7.2's device table has them).
+    removed_properties: Mapping[str, frozenset[str]] = MappingProxyType({})
+
+    @property
+    def options(self) -> Mapping[str, OptionSpec]:
+        """The -drive option table (options.py): the 2008 one for the legacy parser."""
+        return options_for(self.name)
+
+    @property
+    def machine_version(self) -> str | None:
+        """The board version of its pc machine (``pc-i440fx-10.0``), None for 2008's."""
+        return None if self.version is None else f"{self.version[0]}.{self.version[1]}"
+
+    def options_added(self, driver: str) -> Mapping[str, Kind]:
+        """The options a ``driver`` node reads in this release and not in 7.2's tables."""
+        return {**self.new_options.get("*", {}), **self.new_options.get(driver, {})}
+
+    def machine_status(self, name: str) -> str | None:
+        """``removed`` or ``deprecated`` for a versioned pc machine this QEMU no longer
+        has or warns about (``pc-i440fx-2.12``), None otherwise or when not modelled."""
+        head, _, version = name.rpartition("-")
+        major, dot, minor = version.partition(".")
+        if head not in ("pc-i440fx", "pc-q35") or not dot or not (major + minor).isdigit():
+            return None
+        v = (int(major), int(minor))
+        if self.machines_removed_through is not None and v <= self.machines_removed_through:
+            return "removed"
+        if self.machines_deprecated_through is not None and \
+                v <= self.machines_deprecated_through:
+            return "deprecated"
+        return None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_QEMU_72 = Dialect("qemu-7.2", (7, 2), "QEMU 7.2 (Debian 12)")
+_QEMU_100 = attrs.evolve(
+    _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
+    size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False,
+    machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
+    # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)
+    new_options=MappingProxyType({"*": {"active": Kind.BOOL},
+                                  "qcow2": {"discard-no-unref": Kind.BOOL}}),
+    # virtio-blk's legacy SCSI passthrough property "scsi" is gone (hw/block/virtio-blk.c)
+    removed_properties=MappingProxyType({"virtio-blk-pci": frozenset({"scsi"})}),
+    config_errors_at_line=False)
+_QEMU_111 = attrs.evolve(
+    _QEMU_100, name="qemu-11.1", version=(11, 1), description="QEMU 11.1 (Debian sid)",
+    json_errors=JsonErrors.LOCATED,
+    machines_removed_through=(5, 1), machines_deprecated_through=(8, 1))
+_QEMU_2008 = Dialect("qemu-0.9-sync", None, "QEMU 0.9 (2008) with the seed's sync= patch",
+                     legacy=True, translatable=False, command_line=False)
+
+REGISTRY: Mapping[str, Dialect] = MappingProxyType(
+    {d.name: d for d in (_QEMU_72, _QEMU_100, _QEMU_111, _QEMU_2008)})
+DEFAULT = REGISTRY[DEFAULT_DIALECT]
+assert tuple(REGISTRY) == DIALECTS, "model.DIALECTS and the registry name the same dialects"
+
+
+def get(name: str | Dialect) -> Dialect:
+    """The Dialect called ``name`` (a Dialect is returned as it is).
+
+    Raises :class:`UnsupportedDialect` for a name qdrive does not know; ``auto`` is
+    resolved before this (qdrive.frontend.autodialect), it is not a dialect.
+    """
+    if isinstance(name, Dialect):
+        return name
+    found = REGISTRY.get(name)
+    if found is None:
+        raise UnsupportedDialect(f"unknown dialect {name!r}; qdrive knows {', '.join(REGISTRY)}")
+    return found
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)

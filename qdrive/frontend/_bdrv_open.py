@@ -1,0 +1,378 @@
+"""block.c bdrv_open_inherit() for the drive's node, as far as the option string decides it.
+
+In QEMU's order: bdrv_fill_options() (a ``json:`` name becomes options,
+parse_json_protocol(); the driver name must be known), the file child
+(bdrv_open_child() -> the protocol node's bdrv_open_common()), the format probe's header
+read (find_image_format(); only with check()'s header reader), then the drive's own node
+(bdrv_open_common(): its runtime options, node-name, discard), the format driver's own
+options and bdrv_open_inherit()'s check for options nobody used. What the host says
+when the file is opened is qdrive/frontend/_file_open.py's; the node graph below
+(children, backing files, each driver's derived tables) is qdrive/frontend/opentime.py's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from . import formats, jsonname, opentime, rules
+from ._conversion import local_image
+from ._qdict import Entry
+from ._walk import Walk, first_key, sorted_keys
+from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
+from ..dialect import JsonErrors
+from ..model import Discard, Media
+from ..options import (
+    FILE_POSIX_DRIVERS,
+    FORMAT_KEYS,
+    KNOWN_DRIVERS,
+    NODE_KEYS,
+    OPTIONS,
+    PROTOCOL_DRIVERS,
+    PROTOCOL_PREFIXES,
+    TABLE_KEYS,
+    Kind,
+)
+from .._values import SizeSyntax, ValueProblem, is_true, parse_bool, parse_number, parse_size
+
+if TYPE_CHECKING:
+    from .drivers import DriverInfo
+
+__all__ = ["bdrv_open_inherit"]
+
+
+def bdrv_open_inherit(w: Walk) -> None:
+    """block.c bdrv_open_inherit() of the drive's node, without touching the file."""
+    if w.conv.empty:
+        return
+    _name_the_image(w)
+    _parse_json_protocol(w)
+    driver_entry = w.qdict.get("driver") or w.qdict.get("format")
+    driver = driver_entry.value if driver_entry else None
+    if driver is not None and driver not in KNOWN_DRIVERS:
+        raise error("unknown-driver", f"Unknown driver '{driver}'", driver_entry.span
+                    if driver_entry else Span(0, 0), Stage.FILL)
+    w.conv.format_probed = driver is None
+    _backing_null(w)
+    if w.json_file_ref is not None:  # {"file": "name"}: a reference to a node
+        raise Stop(attrs.evolve(opentime.reference_error(w.json_file_ref),
+                                stage=Stage.CHILD))
+    child = {k[5:]: e for k, e in w.qdict.items() if k.startswith("file.")}
+    protocol = driver in PROTOCOL_DRIVERS
+    if protocol:  # the drive's node is itself the protocol node: no file child
+        child = {}
+    file_entry = w.qdict.get("file")
+    has_file = bool(file_entry and file_entry.value)
+    if has_file or child:
+        _file_child(w, child, file_entry if has_file else None)
+    elif driver is not None and not protocol:
+        # Reported by the format driver's open, after the node's own options.
+        w.no_file_child = driver_entry.span if driver_entry else Span(0, 0)
+    elif driver is None:
+        raise error("no-driver-or-file", "Must specify either driver or file",
+                    w.whole(), Stage.FILE_CHECKS,
+                    hint="add file=PATH (an empty drive takes only if=, media= and "
+                         "read-only=)")
+    _read_image(w)
+    _open_common(w, driver or w.assume_format, protocol)
+    if w.late_error is not None:
+        raise Stop(w.late_error)
+
+
+def _name_the_image(w: Walk) -> None:
+    """The host file this drive opens, decided once for every later stage (the probe, the
+    host checks, the policy): _conversion.local_image() over the options as given, before
+    a json: name adds its own (``format_given`` likewise)."""
+    conv = w.conv
+    conv.open_options = {k: e.value for k, e in w.qdict.items()}
+    conv.image_name, conv.image_key = local_image(conv.open_options)
+    given = w.qdict.get("driver") or w.qdict.get("format")
+    conv.format_given = given.value if given else None
+
+
+def _read_image(w: Walk) -> None:
+    """block.c bdrv_open_inherit(): the file child is open, so find_image_format() probes
+    it when the drive names no format, and the format driver reads its header next. With
+    check()'s header reader the walk reads it here, once, by the name resolved above;
+    without one the verdict is the string's alone."""
+    if w.read_header is None or not w.conv.image_name:
+        return
+    found = w.conv.header = w.read_header(w.conv.image_name)
+    if found.exists and not found.error:
+        w.image = found
+        if w.conv.format_probed and found.format:
+            w.assume_format = found.format
+
+
+def _parse_json_protocol(w: Walk) -> None:
+    """block.c parse_json_protocol(): file=json:{...} becomes the node's options
+    (qdrive/frontend/jsonname.py); keys the drive already has are kept."""
+    entry = w.qdict.get("file")
+    if entry is None or not entry.value.startswith(jsonname.PREFIX):
+        return
+    try:
+        parsed = jsonname.parse(entry.value,
+                                located=w.dialect.json_errors is JsonErrors.LOCATED)
+    except jsonname.JsonNameError as e:
+        raise error("json-name", str(e), entry.span, Stage.FILL) from None
+    del w.qdict["file"]
+    present = set(w.qdict) | ({"driver"} if "format" in w.qdict else set())
+    for n, (key, value) in enumerate(parsed.items()):
+        if key in present:
+            continue
+        new = Entry(key, "" if value is None else value, entry.item, 30_000 + n)
+        if value is None:
+            w.json_nulls.add(key)
+        if key == "file":
+            w.json_file_ref = new
+            continue
+        w.qdict[key] = new
+
+
+# -- the file child: block.c bdrv_open_child("file") -> the protocol node ------------------
+def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> None:
+    """The protocol node under the format: its bdrv_open_common() and the protocol
+    driver's own options (block/file-posix.c raw_open_common() for files)."""
+    if file_entry is not None and "filename" in child:
+        raise error("file-and-filename", "Can't specify 'file' and 'filename' options at "
+                    "the same time", child["filename"].span, Stage.FILL)
+    name = file_entry.value if file_entry else (child["filename"].value
+                                                if "filename" in child else "")
+    if "driver" in child and child["driver"].value not in KNOWN_DRIVERS:
+        raise error("unknown-driver", f"Unknown driver '{child['driver'].value}'",
+                    child["driver"].span, Stage.FILL)
+    if "driver" in child and opentime.format_child(child["driver"].value):
+        _format_child(w, child, name)
+        return
+    if "driver" not in child:
+        if not name:  # file.* options but no file name: the child node has nothing
+            raise error("no-driver-or-file", "Must specify either driver or file",
+                        next(iter(child.values())).span, Stage.FILL)
+        rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
+                                    PROTOCOL_PREFIXES)
+    merged = _inherited_options(w, child)
+    _child_common(child, name)
+    _child_aio(w, child, merged)
+    _child_driver_options(w, child, name, file_entry)
+    w.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
+
+
+def _inherited_options(w: Walk, child: dict[str, Entry]) -> dict[str, Entry]:
+    """block.c bdrv_inherited_options(): the child takes cache.direct, cache.no-flush and
+    force-share from the drive unless it names its own; typed in QDict order."""
+    inherited = ("cache.direct", "cache.no-flush", "force-share")
+    merged: dict[str, Entry] = {k: w.qdict[k] for k in inherited if k in w.qdict}
+    merged.update((k, e) for k, e in child.items() if k in NODE_KEYS)
+    for key in sorted_keys(merged):
+        if key in ("cache.direct", "cache.no-flush", "force-share", "read-only",
+                   "auto-read-only"):
+            _typed(key, merged[key], Kind.BOOL, Stage.CHILD)
+    return merged
+
+
+def _child_common(child: dict[str, Entry], name: str) -> None:
+    """The protocol node's own bdrv_open_common(): its file name, discard, node-name, then
+    file-posix's own options (block/file-posix.c raw_runtime_opts)."""
+    if child.get("driver") and child["driver"].value in FILE_POSIX_DRIVERS and not name:
+        # block.c bdrv_open_common(): file-posix drivers set bdrv_needs_filename
+        driver = child["driver"].value
+        raise error("needs-filename", f"The '{driver}' block driver requires a file name",
+                    child["driver"].span, Stage.CHILD)
+    if "discard" in child:
+        _discard(child["discard"], Stage.CHILD)
+    rules.check_node_name(child.get("node-name"), Stage.CHILD)
+    rules.check_file_posix_options(child)
+
+
+def _child_aio(w: Walk, child: dict[str, Entry], merged: dict[str, Entry]) -> None:
+    """block/file-posix.c raw_open_common(): aio=native needs the node's O_DIRECT, its own
+    file.cache.direct, else the inherited one."""
+    direct = merged.get("cache.direct")
+    aio = child.get("aio") or w.qdict.get("aio")
+    if aio is not None and aio.value == "native" and not (direct and is_true(direct.value)):
+        rules.native_needs_direct(aio.span)
+
+
+def _backing_null(w: Walk) -> None:
+    """block.c bdrv_open_inherit(): backing="" is taken as null (no backing file, so
+    the backing.* options go unused) with a deprecation warning, before the file
+    child opens."""
+    entry = w.qdict.get("backing")
+    if entry is not None and entry.value == "" and entry.item is not None \
+            and "backing" not in w.json_nulls:
+        w.conv.warnings.append(Diagnostic(
+            "backing-empty", Severity.WARNING, 'Use of "backing": "" is deprecated; '
+            'use "backing": null instead', entry.span, Stage.CHILD))
+
+
+def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
+                          file_entry: Entry | None) -> None:
+    """The protocol driver's own runtime options, then the protocol node's unused ones."""
+    driver = child["driver"].value if "driver" in child else opentime.protocol_of(name)
+    where = file_entry.span if file_entry else w.whole()
+    # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
+    # hook into qdrive/frontend/opentime.py (the derived tables).
+    opentime.protocol_checks(driver, child, name, where, w.probe, w.conv.opened_read_only,
+                             w.conv.warnings)
+    unknown = [k for k in child if k not in NODE_KEYS and k not in
+               rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)]
+    if unknown:
+        key = first_key(unknown, child)
+        raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
+                    f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
+    if w.conv.format_probed:  # what the probe reads through a protocol (null-co)
+        w.conv.seen, w.conv.seen_name = opentime.protocol_content(
+            driver, name, w.probe, where, w.conv.opened_read_only, w.conv.warnings)
+
+
+def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
+    """file.driver=<format or filter>: a node graph below the drive's node (hook into
+    qdrive/frontend/nodes.py); what the top format's probe reads comes back as
+    ``conv.seen``."""
+    problem, seen, seen_name = opentime.format_child_open(child, name, w.probe, w.whole())
+    if problem is not None:
+        raise Stop(attrs.evolve(problem, stage=min(problem.stage, Stage.CHILD)))
+    w.conv.seen, w.conv.seen_name = seen, seen_name
+    w.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
+
+
+# -- the drive's node: block.c bdrv_open_common() ------------------------------------------
+def _open_common(w: Walk, driver: str, protocol: bool) -> None:
+    """block.c bdrv_open_common() of the drive's node (bdrv_runtime_opts), then its driver."""
+    node_keys = NODE_KEYS - {"driver"}
+    for key in sorted_keys(w.qdict, node_keys):
+        entry = w.qdict[key]
+        if key in ("cache.direct", "cache.no-flush", "auto-read-only", "force-share"):
+            value = _typed(key, entry, Kind.BOOL, Stage.NODE)
+            if entry.item is not None:  # not a value cache= expanded into
+                w.f[OPTIONS[key].field] = value
+    read_only = bool(w.f.get("read_only")) or w.f.get("media") is Media.CDROM
+    rules.check_force_share(w.f.get("force_share"), read_only, w.span("force-share"))
+    discard = w.qdict.get("discard")
+    if discard is not None:
+        w.f["discard"] = _discard(discard, Stage.NODE)
+    rules.check_node_name(w.qdict.get("node-name"), Stage.NODE)
+    if "node-name" in w.qdict:
+        w.f["node_name"] = w.qdict["node-name"].value
+    _driver_open(w, driver, protocol)
+
+
+def _missing_file_child(w: Walk) -> None:
+    assert w.no_file_child is not None
+    driver = w.qdict.get("driver") or w.qdict.get("format")
+    raise error("no-file-child", formats.missing_file_message(
+        driver.value if driver is not None else ""), w.no_file_child, Stage.NODE,
+        hint="add file=PATH")
+
+
+def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
+    """The format driver's own options (its .bdrv_open), then bdrv_open_inherit()'s check
+    for unused ones."""
+    info = opentime.driver_info(driver)
+    kinds = {**(FORMAT_KEYS.get(driver) or opentime.kinds(info)),
+             **w.dialect.options_added(driver)}  # a later release's new options
+    # block/raw-format.c raw_open() reads offset/size before it looks for its file
+    # child; the other format drivers look for the child first.
+    if w.no_file_child is not None and not opentime.has_file_child(info):
+        w.no_file_child = None  # blkreplay, quorum ...: other children instead
+    if w.no_file_child is not None and driver != "raw":
+        _missing_file_child(w)
+    rest = {k: e for k, e in w.qdict.items() if k not in TABLE_KEYS
+            and not k.startswith("file.") and not k.startswith("stats-intervals.")}
+    options = dict(w.f.get("driver_options") or {})  # type: ignore[call-overload]
+    values: dict[str, object] = {}
+    for key in sorted_keys(rest):
+        if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)):
+            values[key] = _typed(key, rest[key], kinds[key], Stage.NODE, w.conv.warnings,
+                                 w.dialect.size_syntax)
+            rules.check_format_choice(driver, key, rest[key])
+    if w.no_file_child is not None:
+        _missing_file_child(w)
+    if driver == "raw" and ("offset" in values or "size" in values):
+        _raw_limits(w, values, rest)
+    # The node's other children (backing.*, data-file.*, image.* ...): hook into
+    # qdrive/frontend/opentime.py, which walks block.c's order for them.
+    if protocol and info is not None and info.needs_filename:
+        # block.c bdrv_open_common(): file-posix drivers need a name (filename= or file=)
+        names = (rest.get("filename"), w.qdict.get("file"))
+        if not any(e is not None and e.value for e in names):
+            span = w.qdict["driver"].span if "driver" in w.qdict else Span(0, 0)
+            raise error("needs-filename", f"The '{driver}' block driver requires a file "
+                        "name", span, Stage.NODE)
+    opentime.node_checks(info, rest, w.image, w.whole(), w.probe,
+                         w.qdict.get("file") if protocol else None, w.qdict.get("file.driver"),
+                         w.conv.opened_read_only, w.conv.warnings)
+    _unused_options(w, driver, protocol, rest, kinds, info)
+    options.update({k: e.value for k, e in sorted(rest.items(), key=lambda kv: kv[1].seq)})
+    w.f["driver_options"] = options
+    if "driver" in w.qdict and "format" not in w.f:
+        w.f["format"] = w.qdict["driver"].value
+
+
+def _unused_options(w: Walk, driver: str, protocol: bool, rest: dict[str, Entry],
+                    kinds: Mapping[str, Kind], info: DriverInfo | None) -> None:
+    """block.c bdrv_open_inherit(): an option no driver took is an error."""
+    no_backing = "backing" in rest and rest["backing"].value == ""
+    unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)
+               or no_backing and k.startswith("backing.")]
+    if w.leftover_cache is not None:
+        unknown.append("cache")
+        rest["cache"] = w.leftover_cache
+    if unknown:
+        # bdrv_open_inherit() checks a shallow clone of the options; cloning reverses
+        # each bucket's list, so within a bucket the older key comes first here.
+        key = first_key(unknown, rest, cloned=True)
+        # block.c bdrv_open_inherit(): a driver= with bdrv_file_open (blkdebug and
+        # blkverify too) sets BDRV_O_PROTOCOL, which words this message
+        protocol = protocol or (info is not None and info.protocol)
+        what = "protocol" if protocol else "format"
+        verb = "doesn't" if protocol else "does not"
+        raise error("unknown-option", f"Block {what} '{driver}' {verb} support the option "
+                    f"'{key}'", rest[key].span, Stage.LEFTOVER)
+
+
+def _raw_limits(w: Walk, values: dict[str, object], rest: dict[str, Entry]) -> None:
+    """block/raw-format.c raw_apply_options(): against the file when check() read it."""
+    offset = values.get("offset", 0)
+    size = values.get("size")
+    assert isinstance(offset, int) and (size is None or isinstance(size, int))
+    span = (rest.get("offset") or rest["size"]).span
+    child_driver = w.qdict.get("file.driver")
+    if w.image is not None and w.image.size is not None and \
+            (child_driver is None or child_driver.value == "file"):
+        opentime.raw_limits(offset, size, w.image.size, span)
+    if size is not None and size % 512:
+        raise error("raw-size-align", "Specified size is not multiple of 512", span,
+                    Stage.NODE)
+
+
+def _discard(entry: Entry, stage: Stage) -> Discard:
+    """block.c bdrv_parse_discard_flags(): ignore/off or unmap/on."""
+    value = {"off": "ignore", "on": "unmap"}.get(entry.value, entry.value)
+    if value not in ("ignore", "unmap"):
+        raise error("bad-discard", "Invalid discard option", entry.span, stage,
+                    hint="discard= takes ignore (off) or unmap (on)")
+    return Discard(value)
+
+
+def _typed(key: str, entry: Entry, kind: Kind, stage: Stage,
+           warnings: list[Diagnostic] | None = None,
+           sizes: SizeSyntax = SizeSyntax.HEX_SUFFIX_DEPRECATED) -> object:
+    """A value read as QEMU reads ``kind`` (sizes with the dialect's ``sizes`` syntax); a
+    size's deprecation warning goes to ``warnings``."""
+    try:
+        if kind is Kind.BOOL:
+            return parse_bool(key, entry.value)
+        if kind is Kind.NUMBER:
+            return parse_number(key, entry.value)
+        if kind is Kind.SIZE:
+            size, warning = parse_size(key, entry.value, sizes)
+            if warning and warnings is not None:
+                warnings.append(Diagnostic("hex-suffix", Severity.WARNING, warning,
+                                           entry.span, stage))
+            return size
+    except ValueProblem as p:
+        raise error("bad-value", p.message, entry.span, stage, p.detail) from None
+    return entry.value

@@ -1,0 +1,106 @@
+"""blockdev.c blockdev_init(): the options every drive's BlockBackend takes.
+
+In QEMU's order: the common option table (qemu_common_drive_opts, read by
+qemu_opts_absorb_qdict()), stats-intervals (qdict_array_split()), aio=, the throttling
+limits (throttle_is_valid()), detect-zeroes=, format=, werror= and rerror=; then whether
+the drive is empty (no file, no driver, no other option: a drive without medium).
+"""
+
+from __future__ import annotations
+
+from . import rules
+from ._qdict import Entry
+from ._walk import Walk, absorb, first_key
+from ..diagnostics import Diagnostic, Span, Stage, error
+from ..model import Aio, DetectZeroes, ErrorAction
+from ..options import COMMON_KEYS, LEGACY_KEYS, OPTIONS
+
+__all__ = ["blockdev_init"]
+
+
+def blockdev_init(w: Walk) -> None:
+    """blockdev.c blockdev_init() up to its blk_new_open()."""
+    absorb(w, COMMON_KEYS - {"read-only", "copy-on-read"}, Stage.COMMON)
+    w.conv.opened_read_only |= bool(w.f.get("snapshot"))
+    _stats_intervals(w)
+    _aio(w)
+    limits: dict[str, int] = w.f.get("throttling") or {}  # type: ignore[assignment]
+    rules.check_throttling(limits, lambda key: _span_of_throttle(w, key))
+    _enum_value(w, "detect-zeroes", DetectZeroes, "invalid parameter value: {v}")
+    _format(w)
+    _error_action(w, "werror", "'{v}' invalid write error action", True)
+    _error_action(w, "rerror", "'{v}' invalid read error action", False)
+    handled = LEGACY_KEYS | COMMON_KEYS | {"id"}
+    file = w.f.get("file")
+    rest = [k for k in w.qdict if k not in handled]
+    # blockdev_init() copies format= into the QDict as "driver", so it counts here.
+    w.conv.empty = not file and not rest and "format" not in w.f
+
+
+def _span_of_throttle(w: Walk, key: str | None) -> Span:
+    if key and key in w.qdict:
+        return w.qdict[key].span
+    spans = [e.span for k, e in w.qdict.items() if k.startswith("throttling.")]
+    return spans[-1] if spans else w.whole()
+
+
+def _stats_intervals(w: Walk) -> None:
+    # qdict_extract_subqdict() + qdict_array_split(): keys must be 0, 1, 2, ...
+    prefix = "stats-intervals."
+    sub = {k[len(prefix):]: e for k, e in w.qdict.items() if k.startswith(prefix)}
+    values: list[Entry] = []
+    while str(len(values)) in sub:
+        values.append(sub.pop(str(len(values))))
+    if sub:
+        key = first_key(sub, sub)
+        raise error("bad-stats-intervals", f"Invalid option stats-intervals.{key}",
+                    sub[key].span, Stage.COMMON)
+    parsed = [rules.stats_interval(e.value, e.span) for e in values]
+    w.late_error = next((p for p in parsed if isinstance(p, Diagnostic)), None)
+    w.f["stats_intervals"] = tuple(p for p in parsed if isinstance(p, int))
+
+
+def _aio(w: Walk) -> None:
+    entry = w.qdict.get("aio")
+    if entry is not None:
+        try:
+            w.f["aio"] = Aio(entry.value)
+        except ValueError:
+            raise error("bad-aio", "invalid aio option", entry.span, Stage.COMMON,
+                        hint="aio= takes threads, native or io_uring") from None
+
+
+def _enum_value(w: Walk, key: str, enum: type, message: str) -> None:
+    entry = w.qdict.get(key)
+    if entry is None:
+        return
+    try:
+        w.f[OPTIONS[key].field] = enum(entry.value)
+    except ValueError:
+        raise error("bad-enum", message.format(v=entry.value), entry.span,
+                    Stage.COMMON) from None
+
+
+def _format(w: Walk) -> None:
+    entry = w.qdict.get("format")
+    if entry is None:
+        return
+    if entry.value in ("help", "?"):
+        raise error("format-help", "format=help lists the block formats; QEMU prints "
+                    "them and exits without starting", entry.span, Stage.COMMON)
+    if "driver" in w.qdict:
+        raise error("driver-and-format", "Cannot specify both 'driver' and 'format'",
+                    w.qdict["driver"].span, Stage.COMMON)
+    w.f["format"] = entry.value
+
+
+def _error_action(w: Walk, key: str, message: str, write: bool) -> None:
+    entry = w.qdict.get(key)
+    if entry is None:
+        return
+    ok = entry.value in ErrorAction.__members__.values() and (
+        write or entry.value != ErrorAction.ENOSPC)
+    if not ok:
+        raise error("bad-error-action", message.format(v=entry.value), entry.span,
+                    Stage.COMMON)
+    w.f[key] = ErrorAction(entry.value)

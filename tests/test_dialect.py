@@ -1,0 +1,156 @@
+"""qdrive.dialect: one frozen Dialect per dialect, and what each override changes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import attrs
+import pytest
+
+import qdrive
+from qdrive import dialect
+from qdrive._values import SizeSyntax, ValueProblem, parse_size
+from qdrive.model import DIALECTS
+
+RELEASES = ("qemu-7.2", "qemu-10.0", "qemu-11.1")
+
+
+def _error(text: str, name: str) -> str:
+    r = qdrive.check(text, dialect=name, probe_files=False)
+    err = r.drives[0].error
+    return "" if err is None else err.message
+
+
+def test_registry_is_the_models_list_and_frozen() -> None:
+    assert tuple(dialect.REGISTRY) == DIALECTS
+    assert dialect.DEFAULT is dialect.get("qemu-7.2")
+    d = dialect.get("qemu-10.0")
+    assert dialect.get(d) is d and str(d) == "qemu-10.0"
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        d.name = "x"  # type: ignore[misc]
+    with pytest.raises(qdrive.UnsupportedDialect, match="qdrive knows qemu-7.2, qemu-10.0"):
+        dialect.get("qemu-9.9")
+
+
+def test_versions_and_the_legacy_dialect() -> None:
+    assert [dialect.get(n).version for n in RELEASES] == [(7, 2), (10, 0), (11, 1)]
+    assert [dialect.get(n).machine_version for n in RELEASES] == ["7.2", "10.0", "11.1"]
+    old = dialect.get("qemu-0.9-sync")
+    assert old.legacy and old.version is None and "sync" in old.options
+    assert not any(dialect.get(n).legacy for n in RELEASES)
+    assert all("sync" not in dialect.get(n).options for n in RELEASES)
+
+
+@pytest.mark.parametrize("name", RELEASES)
+def test_a_drive_carries_its_dialects_name(name: str) -> None:
+    assert qdrive.parse_drive("file=a.img,format=raw", dialect=name).dialect == name
+    assert qdrive.check("file=a.img,format=raw", dialect=name, probe_files=False).dialect == name
+
+
+def test_size_syntax() -> None:
+    assert parse_size("size", "0x1k") == (1024, "Using a multiplier suffix on hex numbers is "
+                                          "deprecated: 0x1k")
+    with pytest.raises(ValueProblem, match="expects a non-negative number below 2"):
+        parse_size("size", "0x1k", SizeSyntax.STRICT)
+    with pytest.raises(ValueProblem, match="expects a non-negative number below 2"):
+        parse_size("size", "-1")
+    with pytest.raises(ValueProblem, match="Value '-1' is out of range for parameter 'size'"):
+        parse_size("size", "-1", SizeSyntax.STRICT)
+    assert parse_size("size", "0x400", SizeSyntax.STRICT) == (1024, "")
+    assert _error("file=d.img,format=raw,size=-512", "qemu-10.0") == \
+        "Value '-512' is out of range for parameter 'size'"
+    assert _error("file=d.img,format=raw,size=-512", "qemu-7.2").startswith(
+        "Parameter 'size' expects a non-negative number")
+
+
+def test_if_xen() -> None:
+    assert _error("file=d.img,format=raw,if=xen", "qemu-7.2") == \
+        "machine type does not support if=xen,bus=0,unit=0"
+    for name in ("qemu-10.0", "qemu-11.1"):
+        assert _error("file=d.img,format=raw,if=xen", name) == \
+            "No 'xen-bus' bus found for device 'xen-disk'"
+        assert _error("file=d.iso,media=cdrom,if=xen", name) == \
+            "No 'xen-bus' bus found for device 'xen-cdrom'"
+
+
+def test_json_errors() -> None:
+    text = 'file=json:{"file":{"driver":"file"'
+    plain = "Could not parse the JSON options: JSON parse error, premature EOI"
+    assert _error(text, "qemu-7.2") == _error(text, "qemu-10.0") == plain
+    assert _error(text, "qemu-11.1") == ("Could not parse the JSON options: 1:25: JSON parse "
+                                         "error, premature end of input")
+    assert _error('file=json:"', "qemu-11.1") == ("Could not parse the JSON options: 1:1: "
+                                                  "JSON parse error, stray '\"'")
+
+
+def test_options_a_release_added() -> None:
+    for text, option in (("file=a.qcow2,format=qcow2,discard-no-unref=on", "discard-no-unref"),
+                         ("file=b.img,format=raw,active=on", "active")):
+        assert f"does not support the option '{option}'" in _error(text, "qemu-7.2")
+        assert _error(text, "qemu-10.0") == _error(text, "qemu-11.1") == ""
+    assert _error("file=b.img,format=raw,active=x", "qemu-10.0") == \
+        "Parameter 'active' expects 'on' or 'off'"
+    assert dict(dialect.get("qemu-7.2").options_added("qcow2")) == {}
+
+
+def test_machine_lifecycle() -> None:
+    d10, d11 = dialect.get("qemu-10.0"), dialect.get("qemu-11.1")
+    assert [d10.machine_status(m) for m in ("pc-i440fx-2.1", "pc-i440fx-2.12", "pc-q35-7.0",
+                                            "pc-q35-7.1", "pc", "q35", "pc-i440fx-x.y")] == [
+        "removed", "deprecated", "deprecated", None, None, None, None]
+    assert [d11.machine_status(m) for m in ("pc-i440fx-5.1", "pc-i440fx-5.2",
+                                            "pc-i440fx-8.2")] == ["removed", "deprecated", None]
+    assert dialect.get("qemu-7.2").machine_status("pc-i440fx-2.1") is None
+    argv = ["-machine", "pc-i440fx-5.1", "-drive", "file=d.img,format=raw,if=none"]
+    gone = qdrive.check_argv(argv, probe_files=False, dialect="qemu-11.1")
+    assert not gone.ok and gone.qemu_stderr() == (
+        'qemu-system-x86_64: unsupported machine type: "pc-i440fx-5.1"\n'
+        "Use -machine help to list supported machines")
+    old = qdrive.check_argv(argv, probe_files=False, dialect="qemu-10.0")
+    assert old.ok and old.qemu_stderr().startswith(
+        "qemu-system-x86_64: warning: Machine type 'pc-i440fx-5.1' is deprecated")
+    assert qdrive.check_argv(argv, probe_files=False).qemu_stderr() == ""
+    with pytest.raises(qdrive.UnsupportedDialect):
+        qdrive.check_argv(argv, probe_files=False, dialect="qemu-0.9-sync")
+
+
+def test_removed_device_property() -> None:
+    argv = ["-drive", "file=d.img,format=raw,if=none,id=d0", "-device",
+            "virtio-blk-pci,drive=d0,scsi=off"]
+    assert qdrive.check_argv(argv, probe_files=False).ok
+    new = qdrive.check_argv(argv, probe_files=False, dialect="qemu-10.0")
+    assert not new.ok and new.qemu_stderr().endswith(
+        "-device virtio-blk-pci,drive=d0,scsi=off: Property 'virtio-blk-pci.scsi' not found")
+
+
+def test_readconfig_errors_are_located_at_the_option(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vm.cfg").write_text('[drive "d0"]\n  file = "a.img"\n\n'
+                                     '[drive "1bad"]\n  file = "b.img"\n')
+    (tmp_path / "dup.cfg").write_text('[drive "d0"]\n  file = "a.img"\n[drive "d0"]\n')
+    old = [qdrive.check_argv(["-readconfig", f]).qemu_stderr() for f in ("vm.cfg", "dup.cfg")]
+    new = [qdrive.check_argv(["-readconfig", f], dialect="qemu-11.1").qemu_stderr()
+           for f in ("vm.cfg", "dup.cfg")]
+    assert [re.sub(r":\d+: ", ":LINE: ", o) for o in old] == [
+        "qemu-system-x86_64:vm.cfg:LINE: Parameter 'id' expects an identifier",
+        "qemu-system-x86_64:dup.cfg:LINE: Duplicate ID 'd0' for drive"]
+    assert new == ["qemu-system-x86_64: -readconfig vm.cfg: Parameter 'id' expects an "
+                   "identifier\nIdentifiers consist of letters, digits, '-', '.', '_', "
+                   "starting with a letter.",
+                   "qemu-system-x86_64: -readconfig dup.cfg: Duplicate ID 'd0' for drive"]
+
+
+def test_stages_read_the_dialect_not_its_name() -> None:
+    from qdrive.block.flags import bdrv_flags
+    from qdrive.frontend.blockdev import to_blockdev
+
+    new = qdrive.parse_drive("file=a.img,format=raw,cache=none", dialect="qemu-11.1")
+    old = qdrive.parse_drive("file=a.img,format=raw,cache=none", dialect="qemu-7.2")
+    assert bdrv_flags(new) == bdrv_flags(old)
+    sync = qdrive.parse_drive("file=a.img,cache=off,sync=on", dialect="qemu-0.9-sync")
+    assert type(bdrv_flags(sync)).__name__ == "BdrvFlag2008"
+    assert not dialect.get("qemu-11.1").translatable
+    with pytest.raises(qdrive.QDriveError, match="verified for qemu-7.2 drives only"):
+        to_blockdev(new)
