@@ -801,7 +801,10 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
     st.flash_nodes.extend(flash[unit] for unit in sorted(flash))
     for r in drives.drives:
         p = r.placement
-        if r.ok and p is not None and p.interface is Interface.PFLASH and p.unit in flash:
+        # a flash image's size is judged after the clash (hw/i386/pc_sysfw.c)
+        sized = r.error is not None and r.error.code == "pflash-size"
+        if (r.ok or sized) and p is not None and p.interface is Interface.PFLASH and \
+                p.unit in flash:
             st.fail(Phase.BOARD, -1, "clashes with -machine", r.option, r.text)
             return
     drive_flash = {r.placement.unit for r in drives.drives

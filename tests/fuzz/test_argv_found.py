@@ -35,7 +35,6 @@ KNOWN = {
     "fuzz-argv-0025": _NODE_FACTS, "fuzz-argv-0033": _NODE_FACTS,
     "fuzz-argv-0035": _NODE_FACTS, "fuzz-argv-0044": _NODE_FACTS,
     "fuzz-argv-0052": _NODE_FACTS,
-    "fuzz-argv-0014": "the file: protocol prefix of a shorthand image name",
     "fuzz-argv-0019": "x-remote's default drive interface",
     "fuzz-argv-0030": "QEMU exits non-zero without a message (nvme on a LUKS-encrypted "
                       "qcow2 read as raw)",
