@@ -171,13 +171,15 @@ def run_matrix(spec: Spec, target: Target, rows: tuple[Row, ...] = ROWS, repeat:
     each side with the row's own cache semantics. ``report`` gets each row once it is
     done (to print it while the next one runs)."""
     sides = [0 if r.skip else 1 + (not _fio_reason(r)) for r in rows]
-    runs, done, out = sum(sides) * repeat, 0, []
+    runs, out = sum(sides) * repeat, []
+    done = 0
     for n, (row, per_repeat) in enumerate(zip(rows, sides, strict=True), 1):
         mine: list[Result] = []
         theirs: list[Result] = []
         plan = None if row.skip else target.plan(row.drive(spec.path))
         options = dict(row.options)
         for _ in range(repeat if plan is not None else 0):
+            assert plan is not None
             if progress:
                 progress(Step(n, len(rows), done, runs, f"{row.label}: qdrive"))
             mine.append(run_qdrive(spec, plan, row.backend, label=row.label, **options))
