@@ -24,9 +24,9 @@ from .workload import (FIO_ENGINES, CacheSemantics, Result, Spec, bench_drive, f
 from .target import Target
 from ..model import Drive
 
-__all__ = ["Row", "ROWS", "BACKENDS", "CACHES", "RowResult", "Step", "select_rows", "summarize", "FIGURES",
-           "run_matrix", "compare_fio", "format_table", "format_head", "format_row",
-           "footnotes", "to_json", "write_outputs", "plot", "NA"]
+__all__ = ["Row", "ROWS", "BACKENDS", "CACHES", "RowResult", "Step", "select_rows",
+           "summarize", "FIGURES", "run_matrix", "compare_fio", "format_table",
+           "format_head", "format_row", "footnotes", "to_json", "write_outputs", "plot", "NA"]
 
 NA = "—"  # a figure that does not apply (or was not measured: fio not installed)
 
