@@ -30,10 +30,11 @@ class BenchUsageError(ValueError):
     """A command line bench cannot act on (exit code 2)."""
 
 
-def _bar(stream: Any = sys.stderr) -> Any:
+def _bar(stream: Any = None) -> Any:
     """The progress line (qdrive.frontend.terminal's, as check -f uses): on a terminal only."""
     from ..frontend.terminal import Progress
 
+    stream = sys.stderr if stream is None else stream  # at call time: tests replace it
     isatty = getattr(stream, "isatty", None)
     return Progress(None, stream, bool(isatty and isatty()), what="row ")
 
