@@ -223,8 +223,8 @@ def _bench(args: argparse.Namespace, drive: Any, workload: dict[str, Any], sessi
     if args.compare_fio:
         return _print_compare(pairs, args, drive)
     if args.json:
-        print(json.dumps({"spec": attrs.asdict(spec), "target": target.to_json(),
-                          **_repeats(results)}))
+        print(json.dumps({**_repeats(results), "spec": attrs.asdict(spec),
+                          "target": target.to_json()}))
     else:
         print(_line(results))
     return 0
@@ -267,10 +267,10 @@ def _clock(seconds: float) -> str:
 def _repeats(results: list[Any]) -> dict[str, Any]:
     """--json of a single drive: the run with the median throughput as ``result`` (the
     lower median for an even count), every run, and each figure's median and min-max."""
-    from .matrix import summarize
+    from .matrix import SCHEMA_VERSION, summarize
 
     ordered = sorted(results, key=lambda r: r.mb_per_s)
-    return {"result": ordered[(len(ordered) - 1) // 2].to_json(),
+    return {"schema_version": SCHEMA_VERSION, "result": ordered[(len(ordered) - 1) // 2].to_json(),
             "runs": [r.to_json() for r in results], "summary": summarize(results)}
 
 

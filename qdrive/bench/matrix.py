@@ -26,8 +26,10 @@ from ..model import Drive
 
 __all__ = ["Row", "ROWS", "BACKENDS", "CACHES", "RowResult", "Step", "select_rows",
            "summarize", "FIGURES", "run_matrix", "compare_fio", "format_table",
-           "format_head", "format_row", "footnotes", "to_json", "write_outputs", "plot", "NA"]
+           "format_head", "format_row", "footnotes", "to_json", "write_outputs", "plot", "NA",
+           "SCHEMA_VERSION"]
 
+SCHEMA_VERSION = 1  # of bench's JSON: qdrive/schema/bench.schema.json
 NA = "—"  # a figure that does not apply (or was not measured: fio not installed)
 
 BACKENDS = ("threads", "posix", "native", "io_uring")
@@ -255,7 +257,7 @@ def _fio_tool(row: Row) -> str:
 def to_json(results: Sequence[RowResult], spec: Spec) -> dict[str, Any]:
     """The matrix as data: each row with its qdrive and fio summaries (null where a side
     does not apply), the qdrive/fio ratio's spread and every run."""
-    return {"spec": attrs.asdict(spec), "rows": [{
+    return {"schema_version": SCHEMA_VERSION, "spec": attrs.asdict(spec), "rows": [{
         "label": r.row.label, "backend": r.row.backend, "backend_label": r.row.backend_label,
         "backend_options": dict(r.row.options), "cache": r.row.cache, "cache_mode": r.row.mode,
         "dialect": r.row.dialect, "applies": not r.row.skip, "reason": r.row.skip or None,

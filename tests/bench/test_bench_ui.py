@@ -42,6 +42,17 @@ POOL = _row("posix, 4 pooled descriptors, cache=none")
 NATIVE_WB = _row("native (Linux AIO), cache=writeback")
 
 
+def _schema_check(data: dict[str, Any]) -> None:
+    """``data`` is valid under the shipped qdrive/schema/bench.schema.json."""
+    import jsonschema
+    from importlib import resources
+
+    text = resources.files("qdrive.schema").joinpath("bench.schema.json").read_text("utf-8")
+    schema = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(data)
+
+
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "qdrive", "bench", *args],
                           capture_output=True, text=True)
@@ -142,6 +153,7 @@ def test_json_and_csv_carry_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert pool["no_fio"] == POOL.no_fio and pool["applies"] is True
     assert native["applies"] is False and native["qdrive"] is None and native["fio"] is None
     assert native["reason"] == NATIVE_WB.skip
+    _schema_check(data)
     with open(tmp_path / "m.csv", encoding="utf-8", newline="") as f:
         lines = list(csv.DictReader(f))
     assert [(x["backend"], x["tool"]) for x in lines] == [
@@ -242,6 +254,7 @@ def test_matrix_json_has_nulls(tmp_path: Path) -> None:
     assert refused["fio"] is None and refused["ratio_qdrive_fio"] is None
     assert p.stderr.startswith(f"wrote {tmp_path / 'j'}.csv")
     assert json.loads((tmp_path / "j.json").read_text(encoding="utf-8"))["rows"][1] == refused
+    _schema_check(data)
 
 
 def test_a_single_drive_repeated(tmp_path: Path) -> None:
@@ -257,3 +270,19 @@ def test_a_single_drive_repeated(tmp_path: Path) -> None:
     assert data["result"] in data["runs"]
     mb = sorted(r["mb_per_s"] for r in data["runs"])
     assert data["result"]["mb_per_s"] == mb[1]  # the run with the median throughput
+    _schema_check(data)
+
+
+def test_the_schema_is_not_empty() -> None:
+    """The schema refuses what the bench never writes (a figure as text, a missing null)."""
+    import jsonschema
+
+    good = to_json(_made_up(), SPEC)
+    _schema_check(good)
+    bad_figure = json.loads(json.dumps(good))
+    bad_figure["rows"][0]["qdrive"]["iops"] = {"median": "fast", "min": 1, "max": 2}
+    missing = json.loads(json.dumps(good))
+    del missing["rows"][2]["fio"]
+    for bad in (bad_figure, missing, {"spec": good["spec"]}):
+        with pytest.raises(jsonschema.ValidationError):
+            _schema_check(bad)
