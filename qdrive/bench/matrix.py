@@ -39,6 +39,8 @@ _DRIVE_CACHE = {"sync=on": "cache=on,sync=on"}
 _NATIVE_NEEDS_DIRECT = ("QEMU refuses aio=native without O_DIRECT "
                         "(block/file-posix.c): use cache=none or directsync")
 _NO_FIO_POOL = "fio has no engine with the posix backend's descriptor pool"
+_NO_SLAT = ("fio measures no submission latency for psync, a synchronous engine "
+            "(the submission is the whole I/O)")
 _NO_FIO = "fio is not installed (apt-get install fio)"
 
 
@@ -346,6 +348,8 @@ def format_row(result: RowResult) -> str:
 def footnotes(results: Sequence[RowResult]) -> list[str]:
     """One line per reason a figure is "—"."""
     reasons = dict.fromkeys(r.row.skip or r.no_fio for r in results if r.row.skip or r.no_fio)
+    if any(r.theirs and None in (x.submit_us for x in r.theirs) for r in results):
+        reasons[_NO_SLAT] = None
     return [f"{NA} {reason}" for reason in reasons]
 
 

@@ -136,7 +136,9 @@ def test_the_table_shows_spread_and_dashes() -> None:
     assert pool[1].split()[1:] == [NA] * 7  # fio, then every figure and the ratio
     assert native[0].split()[-6:] == [NA] * 6 and native[1].split()[1:] == [NA] * 7
     table = format_table(_made_up(), SPEC)
-    assert table.endswith(f"{NA} {POOL.no_fio}\n{NA} {NATIVE_WB.skip}")
+    assert table.endswith(f"{NA} {POOL.no_fio}\n{NA} {NATIVE_WB.skip}\n"
+                          f"{NA} fio measures no submission latency for psync, a synchronous "
+                          "engine (the submission is the whole I/O)")
 
 
 def test_json_and_csv_carry_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
