@@ -167,7 +167,8 @@ def _check_backend(args: argparse.Namespace, drive: Any) -> None:
                                                               args.compare_fio or None))
                  if v is not None]
         if given:
-            raise BenchUsageError(f"--matrix runs every backend and cache mode: drop "
+            raise BenchUsageError(f"--matrix runs every backend and cache mode (choose "
+                                  f"rows with --backends and --caches): drop "
                                   f"{' and '.join(given)}")
         return
     backend = _backend(args, drive)
