@@ -107,7 +107,9 @@ class Result:
     ios: int
     bytes: int
     seconds: float
-    submit_us: float  # average time to submit one request
+    # Average time to submit one request; None where it does not apply: fio's synchronous
+    # psync engine has no submission apart from the I/O itself (fio reports no slat).
+    submit_us: float | None
     complete_ms: float  # average submission-to-completion time
     p50_ms: float
     p99_ms: float
@@ -323,10 +325,18 @@ def run_fio(spec: Spec, cache: CacheSemantics, backend: str, *, workers: int = 1
     pcts = clat.get("percentile", {})
     cpu = (job["usr_cpu"] + job["sys_cpu"]) / 100 * job["job_runtime"] / 1e3
     return Result("fio", label or f"fio {FIO_ENGINES[backend]}", ios, ios * spec.bs, seconds,
-                  side["slat_ns"]["mean"] / 1e3 if side.get("slat_ns") else 0.0,
+                  _slat_us(side, FIO_ENGINES[backend]),
                   clat["mean"] / 1e6,
                   pcts.get("50.000000", 0) / 1e6, pcts.get("99.000000", 0) / 1e6,
                   pcts.get("99.900000", 0) / 1e6, cpu, cache.label())
+
+
+def _slat_us(side: dict[str, Any], engine: str) -> float | None:
+    """fio's average submission latency in us; None for psync (fio measures slat only
+    for asynchronous engines: a synchronous one's submission is the whole I/O)."""
+    if engine == "psync" or not side.get("slat_ns"):
+        return None
+    return float(side["slat_ns"]["mean"]) / 1e3
 
 
 def __dir__() -> list[str]:
