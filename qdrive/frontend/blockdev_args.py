@@ -13,13 +13,12 @@ Children given by name are looked up among the nodes already made
 from __future__ import annotations
 
 import functools
-import importlib
-import json
 import os
 from typing import Any
 
 import attrs
 
+from ._data import read_json
 from ..probe import probe_file
 from .jsonarg import JsonArgError, parse_json_object
 from .keyval import KeyvalError, parse_keyval
@@ -88,11 +87,7 @@ def parse_blockdev(text: str) -> dict[str, Any]:
 
 @functools.cache
 def _drivers() -> dict[str, Any]:
-    grammar = importlib.import_module("qdrive.grammar")
-    path = os.path.join(os.path.dirname(grammar.__file__ or ""), "qemu-7.2",
-                        "block-drivers.json")
-    with open(path, encoding="utf-8") as f:
-        drivers: dict[str, Any] = json.load(f)["drivers"]
+    drivers: dict[str, Any] = read_json("qemu-7.2", "block-drivers.json")["drivers"]
     return drivers
 
 
