@@ -8,7 +8,7 @@ DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc pkg-config e2
 	libfuse3-3 strace
 SECONDS ?= 60
 
-.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu tables sanitize \
+.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu fuzz-qemu-argv tables sanitize \
 	asan-quick record generate heldback record-heldback hoststate versions fault-matrix durability \
 	redteam wheel-check
 
@@ -76,6 +76,11 @@ fuzz: $(STAMP)
 CASES ?= 500
 fuzz-qemu: $(STAMP)
 	$(BIN)/python -m tests.fuzz.qemu_diff --cases $(CASES) --seed $$RANDOM
+
+# The same for whole command lines (-drive/-blockdev/-device/-object spliced, references
+# retargeted, JSON arguments changed); disagreements land in fixtures/qemu72/fuzz-found-argv.jsonl.
+fuzz-qemu-argv: $(STAMP)
+	$(BIN)/python -m tests.fuzz.qemu_diff_argv --cases $(CASES) --seed $$RANDOM
 
 # The attack suite in full: every candidate, all of the corpus's accepted cases started in
 # QEMU under strace (make test samples the corpus), then the fd hand-off demonstration.

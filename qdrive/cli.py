@@ -219,7 +219,16 @@ def _bench_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
                    help="alternate qdrive and fio runs with DRIVE's cache mode and print "
                    "the ratios")
     b.add_argument("--pairs", type=int, default=3, help="runs of each for --compare-fio")
-    b.add_argument("--out", default="qdrive-bench", help="--matrix: stem of the CSV/JSON/PNG")
+    b.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="run each measurement N times (with --matrix: qdrive and fio "
+                   "alternating) and show the median and the min-max")
+    b.add_argument("--backends", metavar="LIST", help="--matrix: only these backends, "
+                   "comma-separated (threads, posix, native, io_uring)")
+    b.add_argument("--caches", metavar="LIST", help="--matrix: only these cache modes, "
+                   "comma-separated (none, writeback, writethrough, directsync, sync=on)")
+    b.add_argument("--out", default="qdrive-bench", metavar="STEM",
+                   help="--matrix: write STEM.csv, STEM.json and STEM.png (the plot needs "
+                   "matplotlib: the plot extra)")
     b.add_argument("--keep", action="store_true",
                    help="keep a file target created here once the run completed")
     b.add_argument("--yes-destroy-data", action="store_true",

@@ -72,7 +72,10 @@ class Diagnostic:
     ``located`` is false for the few messages QEMU prints without the
     ``-drive TEXT:`` prefix (device and board errors, the raw-probing warning).
     ``silent`` marks qdrive's own words for a point QEMU never gets past and prints
-    nothing at (it blocks for ever opening a FIFO).
+    nothing at (it blocks for ever opening a FIFO). ``marker`` is what QEMU prints
+    before the message of a bare (unlocated) warning, apart from the message itself:
+    ``"WARNING: "`` for block/raw-format.c's probing warning, "" for Debian's module
+    notices.
     """
 
     code: str
@@ -84,6 +87,7 @@ class Diagnostic:
     hint: str = ""
     located: bool = True
     silent: bool = False
+    marker: str = ""
 
     @property
     def qemu_text(self) -> str:
@@ -115,9 +119,10 @@ def location(prog: str, option: str, text: str | None) -> str:
 
 def _prefix(d: Diagnostic, text: str, prog: str, option: str) -> str:
     # util/error-report.c vreport(): the location (or just the program), then "warning: ";
-    # the raw-probing warning is a bare fprintf (block/raw-format.c), printed as it is.
+    # the raw-probing warning is a bare fprintf (block/raw-format.c), printed as it is,
+    # with its marker (Diagnostic.marker) before the message.
     if not d.located and d.severity is Severity.WARNING:
-        return ""
+        return d.marker
     mark = "warning: " if d.severity is Severity.WARNING else ""
     if d.located:
         return f"{location(prog, option, text)}{mark}"

@@ -20,8 +20,12 @@ MAGIC = (
     (b"QFI\xfb\x00\x00\x00\x02", "qcow2"), (b"QFI\xfb\x00\x00\x00\x03", "qcow2"),
     (b"QFI\xfb\x00\x00\x00\x01", "qcow"), (b"KDMV", "vmdk"), (b"conectix", "vpc"),
     (b"vhdxfile", "vhdx"), (b"QED\x00", "qed"), (b"LUKS\xba\xbe", "luks"),
-    (b"WithoutFreeSpace", "parallels"), (b"ParallelsDiskImage", "parallels"),
+    # block/parallels.c parallels_probe(): HEADER_MAGIC or HEADER_MAGIC2, then version 2
+    (b"WithoutFreeSpace\x02\x00\x00\x00", "parallels"),
+    (b"WithouFreSpacExt\x02\x00\x00\x00", "parallels"),
 )
+PROBE_SIZE = 2048  # block.c BLOCK_PROBE_BUF_SIZE: what the format probes read
+TAIL_SIZE = 1024  # the end of the file: block/dmg.c looks for its trailer there
 
 
 @attrs.frozen
@@ -36,6 +40,7 @@ class ProbeResult:
     backing_file: str | None = None  # qcow2 header's backing file name, if any
     head: bytes = b""  # the first bytes of the image, as the format probes read them
     size: int | None = None  # the length bdrv_getlength() reports (file or device)
+    tail: bytes = b""  # the last TAIL_SIZE bytes of a file or block device
 
 
 def probe_file(path: str) -> ProbeResult:
@@ -57,14 +62,39 @@ def probe_fd(fd: int, write_access: bool) -> ProbeResult:
     """The header probe of an image already open as ``fd`` (the policy's checked inode)."""
     try:
         st = os.fstat(fd)
-        header = os.pread(fd, 2048, 0) if not stat.S_ISDIR(st.st_mode) else b""
+        header = os.pread(fd, PROBE_SIZE, 0) if not stat.S_ISDIR(st.st_mode) else b""
         size = os.lseek(fd, 0, os.SEEK_END) if not stat.S_ISDIR(st.st_mode) else None
+        tail = os.pread(fd, TAIL_SIZE, max(0, size - TAIL_SIZE)) \
+            if size and (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)) else b""
     except OSError as exc:
         return ProbeResult(True, os.strerror(exc.errno or errno.EIO))
-    fmt = next((name for magic, name in MAGIC if header.startswith(magic)), "raw")
+    fmt = next((name for magic, name in MAGIC if header.startswith(magic)), None) or \
+        _other_probes(header)
     return ProbeResult(True, "", fmt, write_access,
                        stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode),
-                       _qcow2_backing(header) if fmt == "qcow2" else None, header[:512], size)
+                       _qcow2_backing(header) if fmt == "qcow2" else None, header, size, tail)
+
+
+_CLOOP_MAGIC = (b"#!/bin/sh\n#V2.0 Format\n"
+                b"modprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n")
+
+
+def _other_probes(header: bytes) -> str:
+    """The probes that look past offset 0 (block.c bdrv_probe_all() reads 2048 bytes,
+    zeros past the end): block/vdi.c vdi_probe() (signature at 0x40), block/bochs.c
+    bochs_probe() (three NUL-terminated names and a version), block/cloop.c
+    cloop_probe() (its shell preamble; it scores 2, above raw's 1)."""
+    buf = header.ljust(PROBE_SIZE, b"\0")
+    if int.from_bytes(buf[0x40:0x44], "little") == 0xBEDA107F:
+        return "vdi"
+    names = [buf[at:at + width].split(b"\0", 1)[0] for at, width in ((0, 32), (32, 16),
+                                                                    (48, 16))]
+    if names == [b"Bochs Virtual HD Image", b"Redolog", b"Growing"] and \
+            int.from_bytes(buf[64:68], "little") in (0x20000, 0x10000):
+        return "bochs"
+    if buf.startswith(_CLOOP_MAGIC):
+        return "cloop"
+    return "raw"
 
 
 def _qcow2_backing(header: bytes) -> str | None:

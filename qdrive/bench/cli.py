@@ -13,6 +13,7 @@ import json
 import math
 import shutil
 import sys
+import time
 from typing import Any
 
 import attrs
@@ -29,19 +30,13 @@ class BenchUsageError(ValueError):
     """A command line bench cannot act on (exit code 2)."""
 
 
-def _progress(stream: Any = sys.stderr) -> Any:
-    if not stream.isatty():
-        return None
+def _bar(stream: Any = None) -> Any:
+    """The progress line (qdrive.frontend.terminal's, as check -f uses): on a terminal only."""
+    from ..frontend.terminal import Progress
 
-    def show(text: str) -> None:
-        print(f"\r\033[K{text}", end="", file=stream, flush=True)
-
-    return show
-
-
-def _clear(progress: Any) -> None:
-    if progress:
-        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    stream = sys.stderr if stream is None else stream  # at call time: tests replace it
+    isatty = getattr(stream, "isatty", None)
+    return Progress(None, stream, bool(isatty and isatty()), what="row ")
 
 
 def bench_command(args: argparse.Namespace) -> int:
@@ -49,28 +44,29 @@ def bench_command(args: argparse.Namespace) -> int:
     from .signals import Interrupted, interrupts
     from .target import TargetError
 
-    progress = _progress()
+    bar = _bar()
+    progress = bar.show if bar.enabled else None
     session: Any = None
     with interrupts.installed():
         try:
             drive, workload, size = _read_args(args)
             session = _session(args, drive, workload["rw"], workload["bs"], size, progress)
-            return _bench(args, drive, workload, session, progress)
+            return _bench(args, drive, workload, session, bar)
         except (BenchUsageError, TargetError) as exc:
-            return _fail(progress, str(exc), 2)
+            return _fail(bar, str(exc), 2)
         except Interrupted as exc:
             removed = f"; removed {session.path}, which it had created" if (
                 session is not None and session.removed) else ""
-            return _fail(progress, f"interrupted by {exc.name}{removed}", exc.exit_code)
+            return _fail(bar, f"interrupted by {exc.name}{removed}", exc.exit_code)
         except OSError as exc:  # the device failed during the run (EIO, ENOSPC ...)
             where = f" on {session.path}" if session is not None else ""
-            return _fail(progress, f"the benchmark failed{where}: {_os_message(exc)}", 1)
+            return _fail(bar, f"the benchmark failed{where}: {_os_message(exc)}", 1)
         except RuntimeError as exc:  # FioError
-            return _fail(progress, str(exc), 1)
+            return _fail(bar, str(exc), 1)
 
 
-def _fail(progress: Any, message: str, code: int) -> int:
-    _clear(progress)
+def _fail(bar: Any, message: str, code: int) -> int:
+    bar.clear()
     print(f"qdrive: {message}", file=sys.stderr)
     return code
 
@@ -94,8 +90,26 @@ def _read_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any], int | Non
     size = None if args.size is None else _size("--size", args.size)
     _check_numbers(args, bs)
     _check_backend(args, drive)
+    _check_matrix(args)
     return drive, {"rw": args.rw, "bs": bs, "iodepth": args.iodepth,
                    "runtime": args.runtime}, size
+
+
+def _check_matrix(args: argparse.Namespace) -> None:
+    """--backends/--caches: only with --matrix, each name known; sets ``args.rows``."""
+    from .matrix import select_rows
+
+    if not args.matrix:
+        given = [o for o, v in (("--backends", args.backends), ("--caches", args.caches))
+                 if v is not None]
+        if given:
+            raise BenchUsageError(f"{' and '.join(given)} choose rows of --matrix: add "
+                                  f"--matrix, or give the drive's own cache= and aio=")
+        return
+    try:
+        args.rows = select_rows(args.backends, args.caches)
+    except ValueError as exc:
+        raise BenchUsageError(str(exc)) from None
 
 
 def _dialect(text: str) -> str:
@@ -128,6 +142,10 @@ def _check_numbers(args: argparse.Namespace, bs: int) -> None:
         raise BenchUsageError("--runtime must be a positive number of seconds")
     if args.pairs < 1:
         raise BenchUsageError("--pairs must be at least 1")
+    if args.repeat < 1:
+        raise BenchUsageError("--repeat must be at least 1")
+    if args.repeat > 1 and args.compare_fio:
+        raise BenchUsageError("--compare-fio repeats with --pairs: drop --repeat")
     if args.workers is not None and args.workers < 1:
         raise BenchUsageError("--workers must be at least 1")
     if args.fd_pool is not None and args.fd_pool < 0:
@@ -149,7 +167,8 @@ def _check_backend(args: argparse.Namespace, drive: Any) -> None:
                                                               args.compare_fio or None))
                  if v is not None]
         if given:
-            raise BenchUsageError(f"--matrix runs every backend and cache mode: drop "
+            raise BenchUsageError(f"--matrix runs every backend and cache mode (choose "
+                                  f"rows with --backends and --caches): drop "
                                   f"{' and '.join(given)}")
         return
     backend = _backend(args, drive)
@@ -181,32 +200,79 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
 
 # -- running and printing ------------------------------------------------------------------
 def _bench(args: argparse.Namespace, drive: Any, workload: dict[str, Any], session: Any,
-           progress: Any) -> int:
-    """Measure inside the session (target prepared and locked), print after its cleanup."""
+           bar: Any) -> int:
+    """Measure inside the session (target prepared and locked), print after its cleanup
+    (a --matrix table row by row while it runs)."""
     from .workload import Spec, run_qdrive
-    from .matrix import compare_fio, run_matrix
+    from .matrix import compare_fio
 
+    progress = bar.show if bar.enabled else None
     with session as target:
         spec = Spec(target.path, size=target.length, **workload)
         if args.matrix:
-            table = run_matrix(spec, target, progress=progress)
+            table = _run_matrix(args, spec, target, bar)
         elif args.compare_fio:
             pairs = compare_fio(spec, target, drive, _backend(args, drive), args.pairs,
                                 progress, **_backend_options(args))
         else:
-            result = run_qdrive(spec, target.plan(drive), _backend(args, drive), progress=progress,
-                                label=_label(args, drive), **_backend_options(args))
-    _clear(progress)
+            results = [run_qdrive(spec, target.plan(drive), _backend(args, drive),
+                                  progress=progress, label=_label(args, drive),
+                                  **_backend_options(args)) for _ in range(args.repeat)]
+    bar.finish()
     if args.matrix:
-        return _print_matrix(table, spec, args.out)
+        return _print_matrix(table, spec, args)
     if args.compare_fio:
         return _print_compare(pairs, args, drive)
     if args.json:
-        print(json.dumps({"spec": attrs.asdict(spec), "target": target.to_json(),
-                          "result": result.to_json()}))
+        print(json.dumps({**_repeats(results), "spec": attrs.asdict(spec),
+                          "target": target.to_json()}))
     else:
-        print(_line(result))
+        print(_line(results))
     return 0
+
+
+def _run_matrix(args: argparse.Namespace, spec: Any, target: Any, bar: Any) -> Any:
+    """The matrix, each row printed once done (unless --json); the progress line says
+    row k/N, the run under way, the time elapsed and an estimate of what is left."""
+    from .matrix import format_head, format_row, run_matrix
+
+    started = time.monotonic()
+    if not args.json:
+        bar.clear()
+        print(format_head(spec, args.repeat), flush=True)
+
+    def step(s: Any) -> None:
+        elapsed = time.monotonic() - started
+        # Runs so far predict the rest; before the first, the runtime asked for does.
+        each = elapsed / s.run if s.run else spec.runtime
+        bar.total = s.rows
+        bar.update(s.row, f"{s.label}  {_clock(elapsed)} elapsed, about "
+                          f"{_clock(each * (s.runs - s.run))} left")
+
+    def report(result: Any) -> None:
+        if not args.json:
+            bar.clear()
+            print(format_row(result), flush=True)
+            bar.redraw()
+
+    return run_matrix(spec, target, args.rows, args.repeat, progress=step, report=report)
+
+
+def _clock(seconds: float) -> str:
+    """0:42, 12:05, 1:02:03."""
+    whole = max(0, round(seconds))
+    h, rest = divmod(whole, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _repeats(results: list[Any]) -> dict[str, Any]:
+    """--json of a single drive: the run with the median throughput as ``result`` (the
+    lower median for an even count), every run, and each figure's median and min-max."""
+    from .matrix import SCHEMA_VERSION, summarize
+
+    ordered = sorted(results, key=lambda r: r.mb_per_s)
+    return {"schema_version": SCHEMA_VERSION, "result": ordered[(len(ordered) - 1) // 2].to_json(),
+            "runs": [r.to_json() for r in results], "summary": summarize(results)}
 
 
 def _label(args: argparse.Namespace, drive: Any) -> str:
@@ -220,18 +286,34 @@ def _label(args: argparse.Namespace, drive: Any) -> str:
     return f"{_backend(args, drive)} {','.join(cache) or default}"
 
 
-def _line(r: Any) -> str:
-    return (f"{r.label}: {r.mb_per_s:.1f} MB/s, {r.iops:,.0f} IOPS, sub {r.submit_us:.2f} us, "
-            f"comp {r.complete_ms:.3f} ms (p50 {r.p50_ms:.3f}, p99 {r.p99_ms:.3f}, "
-            f"p99.9 {r.p999_ms:.3f}), {r.cpu_seconds:.2f} CPU s ({r.cpu_per_gb:.3f} s/GB)")
+def _line(results: list[Any]) -> str:
+    """The figures of one drive: medians over the repeats, throughput with its min-max."""
+    from .matrix import summarize
+
+    s = summarize(results)
+    assert s is not None
+    m = {k: v["median"] for k, v in s.items() if isinstance(v, dict)}
+    spread = (f" (min {s['mb_per_s']['min']:.1f}, max {s['mb_per_s']['max']:.1f}, "
+              f"medians of {len(results)} runs)" if len(results) > 1 else "")
+    return (f"{results[0].label}: {m['mb_per_s']:.1f} MB/s{spread}, {m['iops']:,.0f} IOPS, "
+            f"submission {m['submit_us']:.2f} µs, completion {m['complete_ms']:.3f} ms "
+            f"(median {m['p50_ms']:.3f}, 99th percentile {m['p99_ms']:.3f}, "
+            f"99.9th {m['p999_ms']:.3f}), {m['cpu_seconds']:.2f} CPU s "
+            f"({m['cpu_per_gb']:.3f} s per GB)")
 
 
-def _print_matrix(results: Any, spec: Any, out: str) -> int:
-    from .matrix import format_table, write_outputs
+def _print_matrix(results: Any, spec: Any, args: argparse.Namespace) -> int:
+    from .matrix import footnotes, to_json, write_outputs
 
-    print(format_table(results, spec))
-    written = write_outputs(results, out)
-    print("wrote " + ", ".join(written))
+    written, note = write_outputs(results, args.out, spec)
+    files = "wrote " + ", ".join(written) + (f"; {note}" if note else "")
+    if args.json:
+        print(json.dumps(to_json(results, spec), ensure_ascii=False))
+        print(files, file=sys.stderr)
+        return 0
+    for line in footnotes(results):
+        print(line)
+    print(files)
     return 0
 
 

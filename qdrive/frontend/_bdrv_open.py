@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from . import jsonname, opentime, rules
+from . import formats, jsonname, opentime, rules
 from ._conversion import local_image
 from ._qdict import Entry
 from ._walk import Walk, first_key, sorted_keys
@@ -55,6 +55,7 @@ def bdrv_open_inherit(w: Walk) -> None:
         raise error("unknown-driver", f"Unknown driver '{driver}'", driver_entry.span
                     if driver_entry else Span(0, 0), Stage.FILL)
     w.conv.format_probed = driver is None
+    _backing_null(w)
     if w.json_file_ref is not None:  # {"file": "name"}: a reference to a node
         raise Stop(attrs.evolve(opentime.reference_error(w.json_file_ref),
                                 stage=Stage.CHILD))
@@ -122,6 +123,8 @@ def _parse_json_protocol(w: Walk) -> None:
         if key in present:
             continue
         new = Entry(key, "" if value is None else value, entry.item, 30_000 + n)
+        if value is None:
+            w.json_nulls.add(key)
         if key == "file":
             w.json_file_ref = new
             continue
@@ -192,6 +195,18 @@ def _child_aio(w: Walk, child: dict[str, Entry], merged: dict[str, Entry]) -> No
         rules.native_needs_direct(aio.span)
 
 
+def _backing_null(w: Walk) -> None:
+    """block.c bdrv_open_inherit(): backing="" is taken as null (no backing file, so
+    the backing.* options go unused) with a deprecation warning, before the file
+    child opens."""
+    entry = w.qdict.get("backing")
+    if entry is not None and entry.value == "" and entry.item is not None \
+            and "backing" not in w.json_nulls:
+        w.conv.warnings.append(Diagnostic(
+            "backing-empty", Severity.WARNING, 'Use of "backing": "" is deprecated; '
+            'use "backing": null instead', entry.span, Stage.CHILD))
+
+
 def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
                           file_entry: Entry | None) -> None:
     """The protocol driver's own runtime options, then the protocol node's unused ones."""
@@ -199,7 +214,8 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
     where = file_entry.span if file_entry else w.whole()
     # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
     # hook into qdrive/frontend/opentime.py (the derived tables).
-    opentime.protocol_checks(driver, child, name, where, w.probe)
+    opentime.protocol_checks(driver, child, name, where, w.probe, w.conv.opened_read_only,
+                             w.conv.warnings)
     unknown = [k for k in child if k not in NODE_KEYS and k not in
                rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)]
     if unknown:
@@ -207,8 +223,8 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
         raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
                     f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
     if w.conv.format_probed:  # what the probe reads through a protocol (null-co)
-        w.conv.seen, w.conv.seen_name = opentime.protocol_content(driver, name, w.probe,
-                                                                  where)
+        w.conv.seen, w.conv.seen_name = opentime.protocol_content(
+            driver, name, w.probe, where, w.conv.opened_read_only, w.conv.warnings)
 
 
 def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
@@ -245,8 +261,10 @@ def _open_common(w: Walk, driver: str, protocol: bool) -> None:
 
 def _missing_file_child(w: Walk) -> None:
     assert w.no_file_child is not None
-    raise error("no-file-child", 'A block device must be specified for "file"',
-                w.no_file_child, Stage.NODE, hint="add file=PATH")
+    driver = w.qdict.get("driver") or w.qdict.get("format")
+    raise error("no-file-child", formats.missing_file_message(
+        driver.value if driver is not None else ""), w.no_file_child, Stage.NODE,
+        hint="add file=PATH")
 
 
 def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
@@ -284,7 +302,8 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
             raise error("needs-filename", f"The '{driver}' block driver requires a file "
                         "name", span, Stage.NODE)
     opentime.node_checks(info, rest, w.image, w.whole(), w.probe,
-                         w.qdict.get("file") if protocol else None)
+                         w.qdict.get("file") if protocol else None, w.qdict.get("file.driver"),
+                         w.conv.opened_read_only, w.conv.warnings)
     _unused_options(w, driver, protocol, rest, kinds, info)
     options.update({k: e.value for k, e in sorted(rest.items(), key=lambda kv: kv[1].seq)})
     w.f["driver_options"] = options
@@ -295,7 +314,9 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
 def _unused_options(w: Walk, driver: str, protocol: bool, rest: dict[str, Entry],
                     kinds: Mapping[str, Kind], info: DriverInfo | None) -> None:
     """block.c bdrv_open_inherit(): an option no driver took is an error."""
-    unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)]
+    no_backing = "backing" in rest and rest["backing"].value == ""
+    unknown = [k for k in rest if k not in kinds and not opentime.consumed(info, k)
+               or no_backing and k.startswith("backing.")]
     if w.leftover_cache is not None:
         unknown.append("cache")
         rest["cache"] = w.leftover_cache
@@ -303,6 +324,9 @@ def _unused_options(w: Walk, driver: str, protocol: bool, rest: dict[str, Entry]
         # bdrv_open_inherit() checks a shallow clone of the options; cloning reverses
         # each bucket's list, so within a bucket the older key comes first here.
         key = first_key(unknown, rest, cloned=True)
+        # block.c bdrv_open_inherit(): a driver= with bdrv_file_open (blkdebug and
+        # blkverify too) sets BDRV_O_PROTOCOL, which words this message
+        protocol = protocol or (info is not None and info.protocol)
         what = "protocol" if protocol else "format"
         verb = "doesn't" if protocol else "does not"
         raise error("unknown-option", f"Block {what} '{driver}' {verb} support the option "

@@ -8,6 +8,7 @@ device's permissions take (block/file-posix.c raw_check_lock_bytes()).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import attrs
@@ -16,7 +17,7 @@ from .placement import Placement
 from .results import DriveResult
 from ..diagnostics import Diagnostic, Severity, Span, Stage
 from ..dialect import DEFAULT, Dialect
-from . import hostprobe
+from . import formats, hostprobe
 from ..model import Drive, Interface, Media
 from .placement import Machine
 from ..probe import file_identity
@@ -35,18 +36,74 @@ def board_problems(results: list[DriveResult], board: Machine, probe_files: bool
     ``dialect`` is the QEMU whose board is asked (its if=xen devices).
     """
     out = []
+    # under the untrusted policy (identities given) nothing is opened or stat()ed by name
+    by_name = probe_files and identities is None
     pflash0 = any(r.ok and r.placement and r.placement.interface is Interface.PFLASH and
                   r.placement.unit == 0 for r in results)
     for r in results:
         p, d = r.placement, r.drive
         if r.ok and p is not None and d is not None:
-            problem = _xen_problem(p, d, r, dialect) or _board_problem(board, p, d, r, pflash0)
+            problem = _xen_problem(p, d, r, dialect) or _board_problem(board, p, d, r, pflash0,
+                                                                       by_name)
             if problem is None and probe_files:
                 problem = _host_problem(p, d, r)
             if problem is not None:
                 r = attrs.evolve(r, drive=None, error=problem)
         out.append(r)
+    if by_name:
+        out = _flash_sizes(out)
     return _locks(out, identities) if probe_files else out
+
+
+_FLASH_SECTOR = 0x1000  # hw/i386/pc_sysfw.c FLASH_SECTOR_SIZE
+_FLASH_LIMIT = 8 << 20  # hw/i386/pc_sysfw.c: the combined limit below 4 GiB
+
+
+def _flash_sizes(results: list[DriveResult]) -> list[DriveResult]:
+    """hw/i386/pc_sysfw.c pc_system_flash_map(): each flash image, pflash0 then pflash1,
+    must be a non-zero multiple of 4 KiB, and together at most 8 MiB."""
+    flash = sorted((r.placement.unit or 0, n) for n, r in enumerate(results)
+                   if r.ok and r.drive is not None and r.placement is not None
+                   and r.placement.interface is Interface.PFLASH)
+    out, total = list(results), 0
+    for unit, n in flash:
+        if unit != len([u for u, _ in flash if u < unit]):
+            break  # a gap: the loop stops at the first missing unit
+        r = results[n]
+        size = _flash_length(r)
+        if size is None:
+            return out
+        whole = Span(0, len(r.text))
+        problem = None
+        if size == 0 or size % _FLASH_SECTOR:
+            name = r.placement.device_id if r.placement else ""
+            problem = Diagnostic("pflash-size", Severity.ERROR, f"system firmware block "
+                                 f"device {name} has invalid size {size}", whole, Stage.BOARD,
+                                 "qemu-system-x86_64: info: its size must be a non-zero "
+                                 f"multiple of {_FLASH_SECTOR:#x}", located=False)
+        total += size
+        if problem is None and total > _FLASH_LIMIT:
+            problem = Diagnostic("pflash-size", Severity.ERROR, "combined size of system "
+                                 f"firmware exceeds {_FLASH_LIMIT} bytes", whole, Stage.BOARD,
+                                 located=False)
+        if problem is not None:
+            out[n] = attrs.evolve(r, drive=None, error=problem)
+            return out
+    return out
+
+
+def _flash_length(r: DriveResult) -> int | None:
+    """blk_getlength() of a raw flash image on a local file: whole sectors (None when
+    qdrive does not know it: other formats, protocols, raw offset/size)."""
+    d = r.drive
+    if d is None or r.format != "raw" or not d.file or ":" in d.file.split("/")[0] \
+            or any(k in d.driver_options for k in ("offset", "size", "file.driver")):
+        return None
+    try:
+        size = os.stat(d.file).st_size
+    except (OSError, ValueError):
+        return None
+    return -(-size // 512) * 512
 
 
 def _xen_problem(p: Placement, d: Drive, r: DriveResult, dialect: Dialect
@@ -66,7 +123,7 @@ def _xen_problem(p: Placement, d: Drive, r: DriveResult, dialect: Dialect
 
 
 def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
-                   pflash0: bool) -> Diagnostic | None:
+                   pflash0: bool, probe_files: bool = False) -> Diagnostic | None:
     whole = Span(0, len(r.text))
     iface = p.interface
     buses = board.buses.get(iface, 1)
@@ -80,11 +137,17 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
                           f"bus={p.bus},unit={p.unit}", whole, Stage.BOARD_ORPHAN)
     # A drive naming a driver (driver=null-co) has a medium even without a file name.
     empty = d.file in (None, "") and not d.driver_options and not d.format
+    cdrom = hostprobe.cdrom_name(d) if probe_files else None
+    empty = empty or (cdrom is not None and hostprobe.cdrom_empty(cdrom))
     if iface is Interface.IDE and d.media is not Media.CDROM:
-        if empty:
+        # hw/ide/qdev.c: the backend's permissions (a node that cannot be written) come
+        # before the medium check (a host_cdrom without a disc has a node, no medium)
+        read_only = d.effective_read_only or is_true(d.driver_options.get(
+            "file.read-only", "")) or formats.drops_to_read_only(d, r.format)
+        if empty and not (cdrom is not None and read_only):
             return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                               "empty", whole, Stage.BOARD, located=False)
-        if d.effective_read_only or is_true(d.driver_options.get("file.read-only", "")):
+        if read_only:
             return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only", whole,
                               Stage.BOARD, located=False, hint="use media=cdrom or "
                               "if=virtio for a read-only disk")

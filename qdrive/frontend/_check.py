@@ -26,7 +26,7 @@ from ..diagnostics import Span, Stage
 from ..dialect import DEFAULT, Dialect
 from ..dialect import get as get_dialect
 from ..errors import DriveError
-from . import hostprobe
+from . import formats, hostprobe
 from ..model import DEFAULT_DIALECT, Drive, Interface
 from .placement import Machine, Slots, device_id
 from .placement import machine as get_machine
@@ -222,6 +222,7 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
         # Under the policy only the checked descriptor is probed, never the name: the
         # host checks by name (hostprobe) are skipped, the header checks are not.
         conv = open_image(conv, found, user, by_name=False)
+    conv = _abort_notice(conv, items)
     host = None
     if (guard is None and probe_files and conv.drive is not None and conv.error is None
             and conv.image_name):
@@ -230,6 +231,22 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
                          tuple(conv.warnings), _placed(conv, slots, board), arg.option,
                          conv.probed_format, host)
     return _Done(result, files, conv)
+
+
+def _abort_notice(conv: Conversion, items: list[RawOption]) -> Conversion:
+    """A null-co/null-aio option's bad value aborts QEMU, which says where first."""
+    err = conv.error
+    if err is None:
+        return conv
+    key = conv.text[err.span.start:err.span.end].partition("=")[0]
+    last = {i.key: i.value for i in items}
+    driver = last.get("driver") or last.get("format")
+    if key.startswith("file."):
+        key, driver = key[len("file."):], last.get("file.driver")
+    notice = formats.abort_notice(err, key, driver)
+    if notice is None:
+        return conv
+    return attrs.evolve(conv, warnings=[*conv.warnings, notice])
 
 
 def _placed(conv: Conversion, slots: Slots, board: Machine) -> Placement | None:

@@ -70,8 +70,36 @@ def local_image(options: Mapping[str, str]) -> tuple[str, str]:
         return "", ""
     name = options.get("file") or ""
     if name.startswith("json:"):
-        return "", ""
+        inner = _json_local_name(name, "format" in options or "driver" in options)
+        return (inner, "file") if inner else ("", "")
+    prefix, colon, rest = name.partition(":")
+    # file-posix's raw_parse_filename()/hdev_parse_filename() strip file:, host_device:
+    # and host_cdrom: and open the rest
+    if colon and prefix in FILE_POSIX_DRIVERS:
+        return rest, "file"
     if name:
         return ("", "") if ":" in name.split("/")[0] else (name, "file")
     name = options.get("file.filename") or ""
     return (name, "file.filename") if name else ("", "")
+
+
+def _json_local_name(name: str, driver_given: bool) -> str:
+    """The local file a json: name opens: its file child's filename (a file-posix
+    child, one level down), or its own filename when it names a file-posix driver that
+    the drive's format=/driver= does not replace."""
+    from . import jsonname
+
+    try:
+        parsed = jsonname.parse(name)
+    except jsonname.JsonNameError:
+        return ""
+    if any(k.startswith("file.file.") for k in parsed):
+        return ""
+    child = parsed.get("file.filename")
+    if child and (parsed.get("file.driver") or "file") in FILE_POSIX_DRIVERS:
+        return child
+    own = parsed.get("filename")
+    if own and parsed.get("driver") in FILE_POSIX_DRIVERS and "file.driver" not in parsed \
+            and not driver_given:
+        return own
+    return ""

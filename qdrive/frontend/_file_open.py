@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import attrs
 
-from . import hostprobe
+from . import formats, hostprobe
 from ._conversion import Conversion
 from .formats import header_problem
 from ..diagnostics import Diagnostic, Severity, Span, Stage
+from ..options import NODE_KEYS
 from ..probe import ProbeResult, probe_file
+from .._values import is_true
 
 __all__ = ["open_image", "failed"]
 
@@ -79,7 +81,14 @@ def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
                    name: str) -> Conversion:
     """The image's header against the format, and the probed-raw warning."""
     span = conv.span_of("file")
-    problem = _format_problem(fmt, found, name)
+    if _before_driver_open(conv):
+        return conv
+    problem = _read_only_format(conv, fmt)
+    if not problem:
+        for notice in formats.missing_modules(fmt):
+            conv.warnings.append(Diagnostic("module-missing", Severity.WARNING, notice, span,
+                                            Stage.FORMAT, located=False))
+        problem = _format_problem(fmt, found, name)
     if problem:
         stage = Stage.FILE_CHECKS if fmt in ("file", "host_device", "host_cdrom") else Stage.FORMAT
         message, _, detail = problem.partition("\n")
@@ -93,14 +102,35 @@ def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
     # raw_open(): the node's read-only flag decides, not whether the file is writable.
     writable = not conv.opened_read_only
     if conv.format_probed and found.format == "raw" and writable and opened:
-        conv.warnings.append(Diagnostic(
-            "probed-raw", Severity.WARNING,
-            f"WARNING: Image format was not specified for '{name}' and probing guessed raw.",
-            span, Stage.FORMAT,
-            "         Automatically detecting the format is dangerous for raw images, write "
-            "operations on block 0 will be restricted.\n         Specify the 'raw' format "
-            "explicitly to remove the restrictions.", "add format=raw", located=False))
+        conv.warnings.append(formats.probed_raw_warning(name, span))
     return conv
+
+
+# block.c bdrv_open_common(): what it checks before the driver's open reads a header
+# (the runtime options every node has; a file child inherits force-share)
+_COMMON_CODES = frozenset({"force-share-rw", "bad-node-name", "node-name-too-long",
+                           "bad-discard"})
+
+
+def _before_driver_open(conv: Conversion) -> bool:
+    err = conv.error
+    if err is None or err.stage < Stage.FORMAT:
+        return False
+    if err.code in _COMMON_CODES:
+        return True
+    key = conv.text[err.span.start:err.span.end].partition("=")[0]
+    return err.code == "bad-value" and key in NODE_KEYS
+
+
+def _read_only_format(conv: Conversion, fmt: str | None) -> str:
+    """A driver that cannot write turns a read-write node read-only first (formats.py)."""
+    if fmt not in formats.READ_ONLY_FORMATS:
+        return ""
+    held = conv.open_options
+    # blockdev.c drive_new() defaults auto-read-only to on for -drive
+    return formats.auto_read_only_problem(
+        conv.opened_read_only, is_true(held.get("copy-on-read", "off")),
+        is_true(held.get("auto-read-only", "on")))
 
 
 def _file_checks(conv: Conversion, name: str, found: ProbeResult,
@@ -118,6 +148,14 @@ def _file_checks(conv: Conversion, name: str, found: ProbeResult,
     if not message and conv.drive is not None:
         message = hostprobe.file_type_problem(name, hostprobe.protocol_of(conv.drive,
                                                                           found.device))
+    elif not message and conv.error is not None and conv.error.stage > Stage.FILE_CHECKS \
+            and conv.error.code != "force-share-rw":
+        # the drive failed later (a driver option): its file child was opened first
+        # (block.c bdrv_open_common() checks force-share on that child before its open)
+        held = conv.open_options
+        named = held.get("file.driver") or (held.get("file") or "").partition(":")[0]
+        message = hostprobe.file_type_problem(name, named if named in hostprobe.PROTOCOLS
+                                              else "host_device" if found.device else "file")
     if not message:
         return None
     return failed(conv, Diagnostic("host-open", Severity.ERROR, message,

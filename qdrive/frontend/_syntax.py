@@ -87,13 +87,9 @@ _RULE_TERMINALS = {"qemu72": ("ITEM72", "LAST72"), "qemu2008": ("ITEM08", "LAST0
 
 
 def _grammar_path(name: str) -> str:
-    # A plain path beside the qdrive.grammar package: importlib.resources would pull in
-    # tempfile and shutil, several ms of start-up for a file that is always on disk.
-    import importlib
-    import os
+    from ._data import grammar_path
 
-    grammar = importlib.import_module("qdrive.grammar")
-    return os.path.join(os.path.dirname(grammar.__file__ or ""), name)
+    return grammar_path(name)
 
 
 def _grammar_text() -> str:

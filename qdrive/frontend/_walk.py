@@ -52,6 +52,7 @@ class Walk:
         self.late_error: Diagnostic | None = None  # reported after the image is open
         self.no_file_child: Span | None = None  # format driver without a file child
         self.json_file_ref: Entry | None = None  # json:{"file": "node"}
+        self.json_nulls: set[str] = set()  # json: keys given as null (not "")
 
     def whole(self) -> Span:
         """The whole drive string: where QEMU's errors without an option point."""

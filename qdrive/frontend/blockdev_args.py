@@ -13,13 +13,12 @@ Children given by name are looked up among the nodes already made
 from __future__ import annotations
 
 import functools
-import importlib
-import json
 import os
 from typing import Any
 
 import attrs
 
+from ._data import read_json
 from ..probe import probe_file
 from .jsonarg import JsonArgError, parse_json_object
 from .keyval import KeyvalError, parse_keyval
@@ -88,17 +87,15 @@ def parse_blockdev(text: str) -> dict[str, Any]:
 
 @functools.cache
 def _drivers() -> dict[str, Any]:
-    grammar = importlib.import_module("qdrive.grammar")
-    path = os.path.join(os.path.dirname(grammar.__file__ or ""), "qemu-7.2",
-                        "block-drivers.json")
-    with open(path, encoding="utf-8") as f:
-        drivers: dict[str, Any] = json.load(f)["drivers"]
+    drivers: dict[str, Any] = read_json("qemu-7.2", "block-drivers.json")["drivers"]
     return drivers
 
 
 def add_blockdev(graph: Graph, options: dict[str, Any]) -> Node:
     """qmp_blockdev_add(): the root node and its inline children, or BlockdevError."""
-    if not options.get("node-name"):
+    # blockdev.c qmp_blockdev_add(): qdict_get_try_str() only asks that the name is
+    # there; an empty one reaches bdrv_assign_node_name() ("Invalid node-name: ''").
+    if options.get("node-name") is None:
         raise BlockdevError("'node-name' must be specified for the root node")
     return _open(graph, options, inherited_ro=None)
 
@@ -112,7 +109,14 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
     for spec in child_specs:  # bdrv_open_inherit(): the file child comes first
         if spec["name"] in options and spec["name"] in ("file", "data-file"):
             children[spec["name"]] = _child(graph, options[spec["name"]], read_only,
-                                            options.get("cache"))
+                                            options.get("cache"),
+                                            options.get("force-share"))
+    file_child = children.get("file")
+    if driver in _METADATA_FORMATS and not read_only and file_child is not None and \
+            file_child.read_only:
+        # block.c bdrv_default_perms_for_storage(): a writable format node wants to write
+        # its metadata child as soon as it is opened
+        raise BlockdevError("Block node is read-only")
     force_share = bool(options.get("force-share", False))
     if force_share and not read_only:
         raise BlockdevError("force-share=on can only be used with read-only images")
@@ -123,14 +127,15 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
         raise BlockdevError("setting detect-zeroes to unmap is not allowed without setting "
                             "discard operation to unmap")
     name = options.get("node-name")
+    given = name is not None
     node = Node(name or _generated(graph), driver, read_only, filename,
                 children, force_share, str(options.get("locking", "auto")), options,
-                generated=not name)
-    if name:
-        _assign_name(graph, name)
+                generated=not given)
+    if given:
+        _assign_name(graph, str(name))
     _driver_open(graph, node, options)
-    if name:
-        graph.nodes[name] = node
+    if given:
+        graph.nodes[str(name)] = node
     graph.all_nodes.append(node)
     _implicit_children(graph, node, options)
     if "backing" in options and options["backing"] is not None:
@@ -139,6 +144,11 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
         except BlockdevError as exc:
             raise BlockdevError(f"Could not open backing file: {exc}") from None
     return node
+
+
+# format drivers whose file child holds metadata (BDRV_CHILD_METADATA); raw's is data
+_METADATA_FORMATS = frozenset({"qcow2", "qcow", "vdi", "vmdk", "vhdx", "vpc", "qed",
+                               "parallels", "luks"})
 
 
 def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> None:
@@ -195,7 +205,8 @@ def _generated(graph: Graph) -> str:
 
 
 def _child(graph: Graph, ref: Any, parent_ro: bool,
-           parent_cache: dict[str, Any] | None = None) -> Node:
+           parent_cache: dict[str, Any] | None = None,
+           parent_share: Any = None) -> Node:
     if isinstance(ref, str):
         node = graph.nodes.get(ref)
         if node is None:
@@ -203,6 +214,10 @@ def _child(graph: Graph, ref: Any, parent_ro: bool,
         return node
     if parent_cache:  # block.c bdrv_inherited_options(): an inline child takes the cache mode
         ref = {**ref, "cache": {**parent_cache, **(ref.get("cache") or {})}}
+    if parent_share is not None and "force-share" not in ref:
+        # block.c bdrv_inherited_options(): force-share is copied to an inline child,
+        # whose own bdrv_open_common() then refuses it before opening its file
+        ref = {**ref, "force-share": parent_share}
     return _open(graph, ref, inherited_ro=parent_ro)
 
 
@@ -236,6 +251,20 @@ def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
             raise BlockdevError(f"Throttle group '{group}' does not exist")
     elif driver in _FORMAT_MESSAGES or driver == "luks":
         _open_format(graph, node, options)
+    elif driver == "nbd" and graph.touch_files:
+        _nbd_socket(options)
+
+
+def _nbd_socket(options: dict[str, Any]) -> None:
+    """block/nbd.c nbd_open() connects at once; util/qemu-sockets.c unix_connect_saddr()
+    fails on a socket path that does not exist (ENOENT). Only that is predicted: whether
+    anyone listens on an existing socket, or on a TCP port, qdrive does not try."""
+    server = options.get("server")
+    if not isinstance(server, dict) or server.get("type") != "unix":
+        return
+    path = server.get("path")
+    if isinstance(path, str) and path and not os.path.lexists(path):
+        raise BlockdevError(f"Failed to connect to '{path}': No such file or directory")
 
 
 # What a format driver says when its file is not of its format (block/qcow2.c, ...).
@@ -253,6 +282,11 @@ def _open_file(node: Node, options: dict[str, Any]) -> None:
     found = probe_file(name)
     if found.error:
         raise BlockdevError(f"Could not open '{name}': {found.error}")
+    if os.path.isdir(name) and not node.read_only:
+        # raw_open_common() opens O_RDWR unless read-only: open(2) refuses a directory
+        raise BlockdevError(f"Could not open '{name}': Is a directory")
+    if node.driver == "file" and os.path.isdir(name):
+        raise BlockdevError(f"'file' driver requires '{name}' to be a regular file")
     if node.driver in ("host_device", "host_cdrom") and not found.device:
         raise BlockdevError(f"'{node.driver}' driver requires '{name}' to be either a "
                             "character or block device")

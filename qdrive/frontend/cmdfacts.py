@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["query_block", "query_named_block_nodes", "BACKEND_TYPES"]
 
 # The QOM type whose BlockBackend a -device model attaches (virtio-blk-pci's backend is
-# its virtio-blk-device child; usb-storage hands its drive to a scsi-hd it creates).
-BACKEND_TYPES = {"virtio-blk-pci": "virtio-blk-device", "usb-storage": "scsi-hd",
-                 "nvme": "nvme-ns"}
+# its virtio-blk-device child; usb-storage hands its drive to a scsi-hd it creates; nvme's
+# drive= is the controller's own legacy namespace, hw/nvme/ctrl.c nvme_props).
+BACKEND_TYPES = {"virtio-blk-pci": "virtio-blk-device", "usb-storage": "scsi-hd"}
 _REMOVABLE = frozenset({"ide-cd", "scsi-cd", "floppy"})
 
 
@@ -69,6 +69,9 @@ def query_block(result: ArgvResult) -> list[dict[str, Any]] | None:
         out.append(_node_backend(node, "cfi.pflash01", False, True))
     for model, props, node in result.state.node_devices:
         qom, removable = _device_facts(model, props)
+        if node is None:  # an empty removable device: no medium, no node
+            out.append({"device": "", "removable": removable, "type": qom})
+            continue
         wce = _on(props.get("write-cache"))
         out.append(_node_backend(node, qom, removable, True if wce is None else wce))
     return out

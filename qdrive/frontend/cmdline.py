@@ -31,6 +31,7 @@ from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_block
 from ._qdict import in_qdict_order
 from ..diagnostics import location
 from .devices import BLOCK_MODELS, prop_kind, properties
+from .formats import DEFINED_OBJECTS
 from .objects import ObjectError, create_object, parse_object
 from ..dialect import DEFAULT, Dialect
 from ..dialect import get as get_dialect
@@ -182,9 +183,17 @@ class _State:
     controllers: dict[str, tuple[str, str | None]] = attrs.Factory(dict)  # bus: HBA, iothread
     contexts: dict[str, str | None] = attrs.Factory(dict)  # node in use: its iothread
     referenced: set[str] = attrs.Factory(set)  # every drive= a device gave
-    node_devices: list[tuple[str, dict[str, str], Node]] = attrs.Factory(list)
+    node_devices: list[tuple[str, dict[str, str], Node | None]] = attrs.Factory(list)
     flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
+    boot_indexes: set[int] = attrs.Factory(set)
+    ide_units: dict[str, set[int]] = attrs.Factory(dict)  # bus -> units taken
+    usb_ports: dict[str, list[str]] = attrs.Factory(dict)  # bus -> its free ports
+    floppy_units: set[int] = attrs.Factory(set)  # taken by -drive if=floppy and floppy
+    anon_devices: int = 0  # -device options without id= so far (peripheral-anon)
+    device_path: str = ""  # the QOM path of the -device being read
+    device_at: tuple[int, str, str] = (0, "", "")  # and where it is on the command line
+    node_users: dict[str, list[tuple[bool, bool, str]]] = attrs.Factory(dict)
     dialect: Dialect = DEFAULT  # the release whose devices are read (its removed properties)
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
@@ -226,9 +235,13 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     tokens = _tokens(argv)
     drive_args, config_errors = _drive_args(tokens, probe_files, chosen)
     lifecycle = _machine_lifecycle(machine_type, chosen)
-    drives = check(drive_args, machine=str(_known_machine(machine_type)),
-                   probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
-                   dialect=dialect)
+    defined = DEFINED_OBJECTS.set(_early_objects(tokens))
+    try:
+        drives = check(drive_args, machine=str(_known_machine(machine_type)),
+                       probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
+                       dialect=dialect)
+    finally:
+        DEFINED_OBJECTS.reset(defined)
     st = _State(dialect=chosen)
     st.graph.touch_files = probe_files
     for index, message in config_errors:
@@ -238,6 +251,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
     drive_at: list[int] = []
     machine_props: dict[str, str] = {}
+    globals_: list[tuple[str, str, str]] = []
     for index, option, value in tokens:
         name = option.lstrip("-")
         if name == "drive" or name in SHORTHANDS:
@@ -261,7 +275,16 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         elif name in ("machine", "M"):
             machine_props.update(_machine_props(value or ""))
             st.results[index] = OptionResult(index, option, value, "machine")
+            bare = _bare_machine_key(value or "")
+            if bare:
+                # softmmu/vl.c: -machine is read with keyval_parse_into(..., "type"), so
+                # only the first item may omit its "=" (util/keyval.c keyval_parse_one)
+                st.fail(Phase.PARSE, index, f"Expected '=' after parameter '{bare}'",
+                        option, value)
         elif name == "snapshot":
+            st.results[index] = OptionResult(index, option, value, "machine")
+        elif name == "global" and _global(value or "")[0] == "isa-fdc":
+            globals_.append(_global(value or ""))
             st.results[index] = OptionResult(index, option, value, "machine")
         else:
             st.results[index] = OptionResult(index, option, value, "skipped", None,
@@ -272,8 +295,15 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
                 "supported machines")
     # 2. objects, then nodes
     secrets: dict[str, bytes] = {}
+    created: set[str] = set()
     for index, option, text, obj in parsed:
         if option == "-object":
+            if str(obj.get("id")) in created:
+                # qom/object.c object_property_try_add_child() under /objects
+                st.fail(Phase.OBJECTS, index, f"attempt to add duplicate property "
+                        f"'{obj.get('id')}' to object (type 'container')")
+                break
+            created.add(str(obj.get("id")))
             try:
                 note = create_object(obj, probe_files, secrets)
             except ObjectError as exc:
@@ -296,6 +326,10 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     _drive_locks(st, drives)
     if "-usb" in [t[1] for t in tokens] or machine_props.get("usb") in ("on", "yes", "true"):
         st.buses["usb-bus"].append("usb-bus.0")
+        # hw/i386/pc_piix.c: a piix3-usb-uhci (2 ports); hw/i386/pc_q35.c: an ICH9 EHCI
+        # with its companions (6 ports)
+        st.usb_ports["usb-bus.0"] = _ports(6 if _known_machine(machine_type) == "q35"
+                                           else 2)
     for r in drives.drives:
         if r.ok and r.placement is not None and r.placement.device_id:
             st.backends[r.placement.device_id] = r
@@ -304,6 +338,17 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     _drive_vs_nodes(st, drives, drive_at)
     _pflash(st, machine_props, drives, machine_type)
     _board_holders(st, drives)
+    for r in drives.drives:  # the board's IDE devices for -drive if=ide (hw/i386/pc.c)
+        p = r.placement
+        if r.ok and p is not None and p.interface.value == "ide" and p.unit is not None:
+            st.ide_units.setdefault(f"ide.{p.bus or 0}", set()).add(p.unit)
+    st.floppy_units.update(r.placement.unit for r in drives.drives
+                           if r.ok and r.placement is not None and
+                           r.placement.interface.value == "floppy" and
+                           r.placement.unit is not None)
+    if _known_machine(machine_type) == "pc" and machine_type not in ("microvm", "none",
+                                                                     "x-remote"):
+        _fdc_globals(st, globals_)
     for index, option, text, props in parsed:
         if option == "-device":
             _device(st, index, option, text, props,
@@ -313,6 +358,26 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     _virtio_drive_locks(st, drives)
     return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
                       tuple(st.events), machine_type, st)
+
+
+def _early_objects(tokens: list[tuple[int, str, str | None]]) -> dict[str, frozenset[str]]:
+    """The ids of the -object secrets and throttle groups, by kind: softmmu/vl.c
+    qemu_create_early_backends() makes them before configure_blockdev() opens the
+    drives, so a drive's key-secret= or throttle-group= finds them (an object that
+    fails stops QEMU before any drive, and that error is reported on its own)."""
+    found: dict[str, set[str]] = {"secret": set(), "throttle-group": set(), "": set()}
+    for _, option, value in tokens:
+        if option != "-object" or value is None:
+            continue
+        try:
+            props = parse_object(value, set())
+        except ObjectError:
+            continue
+        kind = str(props.get("qom-type"))
+        found[""].add(str(props.get("id")))
+        if kind in found:
+            found[kind].add(str(props.get("id")))
+    return {k: frozenset(v) for k, v in found.items()}
 
 
 def _drive_lock_facts(r: Any) -> tuple[tuple[int, int], str, bool] | None:
@@ -326,6 +391,21 @@ def _drive_lock_facts(r: Any) -> tuple[tuple[int, int], str, bool] | None:
     name = d.file.removeprefix("file:")
     ident = file_identity(name)
     return None if ident is None else (ident, name, not d.effective_read_only)
+
+
+def _snapshot_backing_facts(r: Any) -> tuple[tuple[int, int], str, bool] | None:
+    """A snapshot=on drive's image is the backing file of its temporary overlay: once its
+    device asks for permissions it is read and kept from writers (block.c
+    bdrv_default_perms_for_cow), so a writer elsewhere refuses it its shared lock."""
+    from ..probe import file_identity
+
+    d = r.drive
+    if d is None or not d.file or not d.snapshot or d.force_share or \
+            d.driver_options.get("file.locking") == "off":
+        return None
+    name = d.file.removeprefix("file:")
+    ident = file_identity(name)
+    return None if ident is None else (ident, name, False)
 
 
 def _board_holders(st: _State, drives: Any) -> None:
@@ -355,7 +435,7 @@ def _virtio_drive_locks(st: _State, drives: Any) -> None:
         p = r.placement
         if not r.ok or p is None or p.interface is not Interface.VIRTIO:
             continue
-        facts = _drive_lock_facts(r)
+        facts = _drive_lock_facts(r) or _snapshot_backing_facts(r)
         if facts is None:
             continue
         ident, name, writes = facts
@@ -503,6 +583,11 @@ def _known_machine(name: str, strict: bool = False) -> str | bool:
     return "pc"
 
 
+def _bare_machine_key(value: str) -> str:
+    """The first item after the implied type= that has no "=" (keyval refuses it)."""
+    return next((part for part in value.split(",")[1:] if part and "=" not in part), "")
+
+
 def _machine_props(value: str) -> dict[str, str]:
     out = {}
     for n, part in enumerate(value.split(",")):
@@ -566,8 +651,14 @@ def _config_locations(text: str, drives: Any, dialect: Dialect = DEFAULT) -> str
 
 
 def _drive_vs_nodes(st: _State, drives: Any, drive_at: list[int]) -> None:
-    # block-backend.c monitor_add_blk(): a drive's id may not be a node's name.
+    # block.c bdrv_assign_node_name(): a drive's node-name may not be a -blockdev's
+    # (made first, by configure_blockdev); block-backend.c monitor_add_blk(): nor its id.
     for n, r in enumerate(drives.drives):
+        name = r.drive.node_name if r.ok and r.drive is not None else None
+        if name and name in st.graph.nodes:
+            st.fail(Phase.DRIVES, n, f"Duplicate nodes with node-name='{name}'", r.option,
+                    r.text)
+            return
         if r.ok and r.placement and r.placement.device_id in st.graph.nodes:
             st.fail(Phase.DRIVES, n, f"Device name '{r.placement.device_id}' conflicts with "
                     "an existing node name", r.option, r.text)
@@ -589,12 +680,17 @@ def _parse_blockdev(st: _State, index: int, option: str, text: str,
 def _parse_object(st: _State, index: int, option: str, text: str,
                   parsed: list[tuple[int, str, str, Any]]) -> None:
     st.results[index] = OptionResult(index, option, text, "object")
+    if not text.startswith("{"):
+        _flag_warnings(st, index, option, text)
     try:
         props = parse_object(text, st.object_ids)
     except ObjectError as exc:
         st.fail(Phase.PARSE, index, str(exc), option, text)
         return
-    st.object_ids.add(str(props.get("id")))
+    if not text.startswith("{"):
+        # only QemuOpts (the keyval spelling) knows the ids it has read; a JSON object's
+        # duplicate id is found when it is added (see _create_objects)
+        st.object_ids.add(str(props.get("id")))
     kind = props.get("qom-type")
     if kind == "throttle-group":
         st.graph.throttle_groups.add(str(props["id"]))
@@ -623,15 +719,19 @@ def _parse_device(st: _State, index: int, option: str, text: str,
         except JsonArgError as exc:
             st.fail(Phase.PARSE, index, str(exc), option, text)
             return
-        props = {k: _json_str(v) for k, v in props.items()}
+        # qdev_device_add_from_qdict() reads driver, bus and id with qdict_get_try_str():
+        # one that is not a string is as good as absent
+        props = {k: _json_str(v) for k, v in props.items()
+                 if k not in ("bus", "id") or isinstance(v, str)}
     else:
         props = {}
+        _flag_warnings(st, index, option, text)
         for n, (key, value) in enumerate(_split_opts(text)):
             if value is None:
                 if n == 0:
                     key, value = "driver", key
                 else:
-                    value = "on"
+                    key, value = _flag(key)
             if key == "id":
                 if not _id_wellformed(value):
                     st.fail(Phase.PARSE, index, _ID_HINT, option, text)
@@ -649,6 +749,24 @@ def _parse_device(st: _State, index: int, option: str, text: str,
                                      None, None if judged else "device model not judged")
 
 
+def _flag(item: str) -> tuple[str, str]:
+    """util/qemu-option.c get_opt_name_value(): a bare NAME is NAME=on, noNAME NAME=off."""
+    return (item[2:], "off") if item.startswith("no") else (item, "on")
+
+
+def _flag_warnings(st: _State, index: int, option: str, text: str) -> None:
+    """The deprecation warning QemuOpts prints, as it reads the option, for each bare
+    flag after the implied first item (util/qemu-option.c get_opt_name_value)."""
+    from .objects import _split_opts
+
+    for key, value in _split_opts(text)[1:]:
+        if value is None and key and key != "help" and key != "?":
+            name, on = _flag(key)
+            st.events.append(_Event(Phase.PARSE, index, f"{PROG}: {option} {text}: warning: "
+                                    f"short-form boolean option '{key}' deprecated\n"
+                                    f"Please use {name}={on} instead", False))
+
+
 def _json_str(v: Any) -> Any:
     if isinstance(v, bool):
         return on_off(v)
@@ -663,7 +781,7 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
     flash: dict[int, Node] = {}
     for unit in (0, 1):
         ref = props.get(f"pflash{unit}")
-        if ref is None:
+        if not ref:  # hw/core/qdev-properties-system.c set_drive_helper(): "" is no drive
             continue
         node = st.graph.nodes.get(ref)
         if node is None and ref not in st.backends:
@@ -683,7 +801,10 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
     st.flash_nodes.extend(flash[unit] for unit in sorted(flash))
     for r in drives.drives:
         p = r.placement
-        if r.ok and p is not None and p.interface is Interface.PFLASH and p.unit in flash:
+        # a flash image's size is judged after the clash (hw/i386/pc_sysfw.c)
+        sized = r.error is not None and r.error.code == "pflash-size"
+        if (r.ok or sized) and p is not None and p.interface is Interface.PFLASH and \
+                p.unit in flash:
             st.fail(Phase.BOARD, -1, "clashes with -machine", r.option, r.text)
             return
     drive_flash = {r.placement.unit for r in drives.drives
@@ -692,9 +813,17 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
     if 1 in flash and 0 not in flash and 0 not in drive_flash:
         st.fail(Phase.BOARD, 0, "pflash1 requires pflash0")
         return
+    # hw/i386/pc_sysfw.c pc_system_flash_map(): the units in order, whichever option
+    # gave them (-machine pflashN= nodes and -drive if=pflash), sized together
+    sizes = {unit: _node_size(node) for unit, node in flash.items()}
+    for r in drives.drives:
+        p = r.placement
+        if r.ok and p is not None and p.interface is Interface.PFLASH and \
+                p.unit is not None and p.unit not in sizes:
+            sizes[p.unit] = _drive_size(r.drive)
     total = 0
-    for unit in sorted(flash):
-        size = _node_size(flash[unit])
+    for unit in sorted(sizes):
+        size = sizes[unit]
         if size is None:
             return
         if size == 0 or size % 4096:
@@ -706,6 +835,48 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
             st.fail(Phase.BOARD, unit, "combined size of system firmware exceeds 8388608 "
                     "bytes")
             return
+
+
+def _global(text: str) -> tuple[str, str, str]:
+    """softmmu/qdev-monitor.c qemu_global_option(): DRIVER.PROP=VALUE, or
+    driver=,property=,value=; (driver, property, value)."""
+    head, _, value = text.partition("=")
+    if "." in head and not head.startswith("driver"):
+        driver, _, prop = head.partition(".")
+        return driver, prop, value
+    from .objects import _split_opts
+
+    opts = {k: v or "" for k, v in _split_opts(text)}
+    return opts.get("driver", ""), opts.get("property", ""), opts.get("value", "")
+
+
+# hw/block/fdc-isa.c isa_fdc_properties and isabus_fdc_instance_init(): what a global
+# can set on the board's floppy controller (7.2 has no driveA/driveB: -device floppy).
+_FDC_PROPS = frozenset({"iobase", "irq", "dma", "fdtypeA", "fdtypeB", "fallback",
+                        "bootindexA", "bootindexB"})
+
+
+def _fdc_globals(st: _State, globals_: list[tuple[str, str, str]]) -> None:
+    """hw/i386/pc.c pc_superio_init(): an i440fx board always makes its isa-fdc, and
+    device_post_init() applies the -global options to it, fatally (qom/object.c
+    object_apply_global_props: "can't apply global ...")."""
+    for driver, prop, value in globals_:
+        if prop not in _FDC_PROPS:
+            # before the board's IDE and floppy devices (ordered by drive, from 0)
+            st.fail(Phase.BOARD, -1, f"can't apply global {driver}.{prop}={value}: "
+                    f"Property '{driver}.{prop}' not found")
+            return
+
+
+def _drive_size(drive: Any) -> int | None:
+    """A raw -drive's length as block.c bdrv_getlength() gives it (None: not known)."""
+    if drive is None or not drive.file or str(drive.format or "") != "raw":
+        return None
+    try:
+        size = os.stat(drive.file.removeprefix("file:")).st_size
+    except OSError:
+        return None
+    return (size + 511) // 512 * 512
 
 
 def _node_size(node: Node) -> int | None:
@@ -725,6 +896,9 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     """qdev_device_add(): the model, its bus, then its properties in order."""
     from .devices import SCSI_HBAS, USB_HCS, model_info
 
+    if "driver" not in props:  # softmmu/qdev-monitor.c qdev_device_add_from_qdict()
+        st.fail(Phase.DEVICES, index, "Parameter 'driver' is missing", option, text)
+        return
     given = props.get("driver", "")
     info = model_info(given)
     if info is None:
@@ -732,6 +906,8 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
                 text)
         return
     model, bus_type = info
+    st.device_path = _qom_path(st, props)
+    st.device_at = (index, option, text)
     problem = _bus(st, props, model, bus_type, machine)
     if problem:
         st.fail(Phase.DEVICES, index, problem, option, text)
@@ -740,11 +916,29 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         bus_name = f"{props['id']}.0" if "id" in props else "scsi.0"
         st.buses["SCSI"].append(bus_name)
         st.controllers[bus_name] = (model, props.get("iothread"))
+    elif given == "isa-fdc":
+        st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
     elif model in USB_HCS:
-        st.buses["usb-bus"].append(f"{props['id']}.0" if "id" in props else "usb-bus.0")
+        usb_bus = f"{props['id']}.0" if "id" in props else "usb-bus.0"
+        st.buses["usb-bus"].append(usb_bus)
+        if "masterbus" not in props:  # a companion puts its ports on its master's bus
+            st.usb_ports.setdefault(usb_bus, _ports(_HC_PORTS.get(model, 2)))
     if "id" in props:
-        st.named_buses.update({props["id"], f"{props['id']}.0"})
+        # a SCSI HBA's or USB controller's bus is ID.0 (hw/core/bus.c qbus_init names a
+        # child bus after its device); a bridge's bus is named ID itself
+        st.named_buses.add(f"{props['id']}.0")
+        if model not in SCSI_HBAS and model not in USB_HCS:
+            st.named_buses.add(props["id"])
+    if bus_type == "usb-bus" and model not in BLOCK_MODELS:
+        problem = _usb_port(st, model, props)
+        if problem:
+            st.fail(Phase.DEVICES, index, problem, option, text)
+            return
     if model not in BLOCK_MODELS:
+        if model in SCSI_HBAS and "iothread" in props:
+            problem = _link(st, "iothread", props["iothread"])
+            if problem:
+                st.fail(Phase.DEVICES, index, problem, option, text)
         return
     known = properties(model) - st.dialect.removed_properties.get(model, frozenset())
     ordered = in_qdict_order(props) if not text.startswith("{") else list(props)
@@ -755,7 +949,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         if key not in known:
             st.fail(Phase.DEVICES, index, f"Property '{model}.{key}' not found", option, text)
             return
-        problem = _bad_value(key, value)
+        problem = _bad_value(key, value) or _link(st, key, value) or _bootindex(st, key, value)
         if problem:
             st.fail(Phase.DEVICES, index, problem, option, text)
             return
@@ -764,7 +958,8 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
             if problem:
                 st.fail(Phase.DEVICES, index, problem, option, text)
                 return
-    problem = _realize(st, model, props, machine)
+    problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or \
+        _realize(st, model, props, machine)
     if problem:
         st.fail(Phase.DEVICES, index, problem, option, text)
         return
@@ -773,6 +968,51 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         st.drive_devices[name] = (model, props)
     elif name and name in st.graph.nodes:
         st.node_devices.append((model, props, st.graph.nodes[name]))
+    elif not name and model in ("ide-cd", "scsi-cd", "floppy"):
+        # an empty removable device makes an anonymous empty BlockBackend of its own
+        # (block/block-backend.c blk_create_empty_drive), which query-block lists
+        st.node_devices.append((model, props, None))
+
+
+# Root ports of each host controller model (hw/usb/hcd-uhci.c NB_PORTS, hcd-ehci.h
+# EHCI_PORTS, hcd-xhci.c numports_2/numports_3 (4 each, one port number for both),
+# hcd-ohci-pci.c num-ports).
+_HC_PORTS = {"usb-ehci": 6, "ich9-usb-ehci1": 6, "ich9-usb-ehci2": 6, "qemu-xhci": 4,
+             "nec-usb-xhci": 4, "pci-ohci": 3}
+
+
+def _ports(count: int) -> list[str]:
+    return [str(n) for n in range(1, count + 1)]
+
+
+def _usb_port(st: _State, model: str, props: dict[str, str]) -> str:
+    """hw/usb/bus.c usb_qdev_realize() -> usb_claim_port(): port= must be a free port of
+    the bus; without it the first free one, and when only one is left a usb-hub is
+    chained on it first (8 more ports). Ports behind hubs qdrive did not see, and buses
+    it does not know, are not judged."""
+    bus = props.get("bus") or (st.buses["usb-bus"][0] if st.buses["usb-bus"] else "")
+    bus = bus if bus in st.usb_ports else f"{bus}.0" if f"{bus}.0" in st.usb_ports else ""
+    if not bus:
+        return ""
+    free = st.usb_ports[bus]
+    path = props.get("port")
+    if path is not None:
+        if path not in free:
+            if "." in path and not any(p.startswith(path.rsplit(".", 1)[0] + ".")
+                                       for p in free):
+                return ""  # behind a hub qdrive does not model
+            return f"usb port {path} (bus {bus}) not found (in use?)"
+    else:
+        if len(free) == 1 and model != "usb-hub":
+            hub = free.pop(0)
+            free.extend(f"{hub}.{n}" for n in range(1, 9))
+        if not free:  # QEMU names the device's product description: not judged
+            return ""
+        path = free[0]
+    free.remove(path)
+    if model == "usb-hub":
+        free.extend(f"{path}.{n}" for n in range(1, 9))
+    return ""
 
 
 def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
@@ -788,6 +1028,11 @@ def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
         return f"Bus '{bus}' not found"
     if machine not in ("pc", "q35", "isapc"):
         return ""  # other boards' buses are not modelled
+    if bus_type == "floppy-bus" and machine not in ("pc", "isapc") and \
+            not st.buses.get("floppy-bus"):
+        # hw/i386/pc_q35.c: q35 sets no_floppy, so pc_superio_init() makes no isa-fdc;
+        # a -device isa-fdc brings its own bus
+        return f"No 'floppy-bus' bus found for device '{model}'"
     if bus_type in ("SCSI", "usb-bus", "virtio-bus") and not st.buses.get(bus_type):
         return f"No '{bus_type}' bus found for device '{model}'"
     if bus_type in ("PCI", "PCIE") and machine not in ("pc", "q35"):
@@ -868,10 +1113,9 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
             if props.get("scsi") in ("on", "yes", "true", "y") and
             props.get("disable-modern") not in ("on", "yes", "true", "y") else "")
     if model in ("ide-hd", "ide-cd"):
-        units = 1 if machine == "q35" else 2
-        if "unit" in props and _int(props["unit"]) >= units:
-            return (f"Can't create IDE unit {_int(props['unit'])}, bus supports only "
-                    f"{units} units")
+        problem = _ide_unit(st, props, 1 if machine == "q35" else 2)
+        if problem:
+            return problem
         if not name and model == "ide-hd":
             return "No drive specified"
         granularity = _size(props, "discard_granularity", -1)
@@ -885,10 +1129,67 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
         return _geometry(props, 16) if model == "ide-hd" else ""
     if model in ("scsi-hd", "usb-storage") and not name:
         return "drive property not set"
-    if model == "nvme" and "serial" not in props:
-        return "serial property not set"
+    if model == "nvme":
+        return _nvme(st, props)
     if model in ("scsi-hd", "scsi-cd"):
         return _blocksizes(props)
+    if model == "floppy":
+        return _floppy(st, props)
+    return ""
+
+
+def _ide_unit(st: _State, props: dict[str, str], units: int) -> str:
+    """hw/ide/qdev.c ide_qdev_realize(): the unit (1 when the master is taken, else 0)
+    must exist on the bus and be free; it is taken before the device's own checks. An
+    IDE bus is never full for qdev (no max_dev), so without bus= it is the first one."""
+    taken = st.ide_units.setdefault(props.get("bus") or "ide.0", set())
+    unit = _int(props["unit"]) if "unit" in props else (1 if 0 in taken else 0)
+    if unit >= units:
+        return f"Can't create IDE unit {unit}, bus supports only {units} units"
+    if unit in taken:
+        return f"IDE unit {unit} is in use"
+    taken.add(unit)
+    return ""
+
+
+def _nvme(st: _State, props: dict[str, str]) -> str:
+    """hw/nvme/ctrl.c nvme_check_params(): num_queues (deprecated, a warning) sets
+    max_ioqpairs, which must be 1..65535 (NVME_MAX_IOQPAIRS), then msix_qsize 1..2048,
+    then the serial."""
+    pairs = _int(props.get("max_ioqpairs", "64"))
+    queues = _int(props.get("num_queues", "0"))
+    if queues:
+        index, option, text = st.device_at
+        st.events.append(_Event(Phase.DEVICES, index, f"{PROG}: {option} {text}: warning: "
+                                "num_queues is deprecated; please use max_ioqpairs instead",
+                                False))
+        pairs = queues - 1
+    if not 1 <= pairs <= 0xFFFF:
+        return "max_ioqpairs must be between 1 and 65535"
+    if not 1 <= _int(props.get("msix_qsize", "65")) <= 2048:
+        return "msix_qsize must be between 1 and 2048"
+    if "serial" not in props:
+        return "serial property not set"
+    return ""
+
+
+def _floppy(st: _State, props: dict[str, str]) -> str:
+    """hw/block/fdc.c floppy_drive_realize(): the unit (the first free one when not
+    given) of the two, then the block sizes, which must both be 512."""
+    unit = _int(props.get("unit", "-1"))
+    if unit == -1:
+        unit = next((u for u in (0, 1) if u not in st.floppy_units), 2)
+    if unit >= 2:
+        return f"Can't create floppy unit {unit}, bus supports only 2 units"
+    if unit in st.floppy_units:
+        return f"Floppy unit {unit} is in use"
+    problem = _blocksizes(props)
+    if problem:
+        return problem
+    if (_size(props, "logical_block_size", 0) or 512) != 512 or \
+            (_size(props, "physical_block_size", 0) or 512) != 512:
+        return "Physical and logical block size must be 512 for floppy"
+    st.floppy_units.add(unit)
     return ""
 
 
@@ -907,14 +1208,73 @@ def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc")
         st.backends[name].drive.effective_read_only if name in st.backends else False)
     if model == "ide-hd" and read_only:
         return "Block node is read-only"
+    share = props.get("share-rw", "off") in ("on", "yes", "true", "y")
+    write = not read_only and model not in _CD_MODELS
+    if node is not None:
+        problem = _node_perms(st, name, write, share, _user_desc(st, model, props, True),
+                              _user_desc(st, model, props)) or _writable_below(node, write)
+        if problem:
+            return problem
     ident, label = _identity_of(st, name)
     if ident is None:
         return ""
-    share = props.get("share-rw", "off") in ("on", "yes", "true", "y")
     chain = frozenset(id(n) for n in _chain(st.graph.nodes.get(name)))
     if name in st.backends:
         chain = frozenset({id(st.backends[name])})
-    return st.locks.take(ident, label, write=not read_only, unshare=not share, chain=chain)
+    return st.locks.take(ident, label, write=write, unshare=not share, chain=chain)
+
+
+# hw/ide/qdev.c ide_dev_initfn(), hw/scsi/scsi-disk.c scsi_cd_realize(): a CD asks its
+# backend for read permission only (blkconf_apply_backend_options(readonly=true)).
+_CD_MODELS = frozenset({"ide-cd", "scsi-cd"})
+
+
+def _writable_below(node: Node, write: bool) -> str:
+    """block.c bdrv_node_refresh_perm(): a writer's permission goes down the file chain
+    (a raw node passes it on), and a read-only node under it refuses it."""
+    if write and any(n.read_only for n in _chain(node)[1:]):
+        return "Block node is read-only"
+    return ""
+
+
+def _qom_path(st: _State, props: dict[str, str]) -> str:
+    """softmmu/qdev-monitor.c qdev_set_id(): /machine/peripheral/ID, or the next
+    /machine/peripheral-anon/device[N] for a device without id."""
+    if "id" in props:
+        return f"/machine/peripheral/{props['id']}"
+    st.anon_devices += 1
+    return f"/machine/peripheral-anon/device[{st.anon_devices - 1}]"
+
+
+def _user_desc(st: _State, model: str, props: dict[str, str], realizing: bool = False
+               ) -> str:
+    """block/block-backend.c blk_root_get_parent_desc(): the device's id, else the QOM
+    path of the device that owns the BlockBackend (virtio-blk-pci's virtio-backend;
+    usb-storage while it realizes, then the SCSI disk it makes and hands its backend to,
+    hw/usb/dev-storage-classic.c usb_msd_storage_realize)."""
+    if model == "virtio-blk-pci":
+        return f"block device '{st.device_path}/virtio-backend'"
+    if model == "usb-storage" and not realizing:
+        bus = f"{props['id']}.0" if "id" in props else "scsi.0"
+        return f"block device '{st.device_path}/{bus}/legacy[0]'"
+    return f"block device '{props.get('id') or st.device_path}'"
+
+
+def _node_perms(st: _State, node: str, write: bool, share: bool, desc: str,
+                kept: str) -> str:
+    """block.c bdrv_parent_perms_conflict(): every ordered pair of the node's parents,
+    the newest first (bdrv_replace_child_noperm inserts at the head), each asking
+    bdrv_a_allow_b() whether a shares what b takes."""
+    users = st.node_users.setdefault(node, [])
+    older = list(reversed(users))
+    culprit = next(((o[2], desc) for o in older if o[0] and not share), None) or next(
+        ((desc, o[2]) for o in older if write and not o[1]), None)
+    if culprit is not None:
+        return (f"Permission conflict on node '{node}': permissions 'write' are both "
+                f"required by {culprit[0]} (uses node '{node}' as 'root' child) and "
+                f"unshared by {culprit[1]} (uses node '{node}' as 'root' child).")
+    users.append((write, share, kept))
+    return ""
 
 
 def _chain(node: Node | None) -> list[Node]:
@@ -969,6 +1329,26 @@ def _bad_value(key: str, value: str) -> str:
                         "maximum: 2097152)")
             if size & (size - 1):
                 return f"Property .{key} doesn't take value '{size}', it's not a power of 2"
+    return ""
+
+
+def _link(st: _State, key: str, value: str) -> str:
+    """qom/object.c object_resolve_link(): a link property (iothread=) names an object
+    that must exist."""
+    if key == "iothread" and value not in st.iothreads:
+        return f"Device '{value}' not found"
+    return ""
+
+
+def _bootindex(st: _State, key: str, value: str) -> str:
+    """softmmu/bootdevice.c device_set_bootindex(): check_boot_index() as the property is
+    set, then the index is taken (add_boot_device_path)."""
+    if key != "bootindex":
+        return ""
+    index = _int(value)
+    if index >= 0 and index in st.boot_indexes:
+        return f"The bootindex {index} has already been used"
+    st.boot_indexes.add(index)
     return ""
 
 

@@ -10,11 +10,10 @@ models are not judged (their check is listed as skipped), except that their id c
 from __future__ import annotations
 
 import functools
-import importlib
-import json
-import os
 from types import MappingProxyType
 from typing import Any
+
+from ._data import read_json
 
 __all__ = ["BLOCK_MODELS", "MODEL_BUS", "properties", "prop_kind"]
 
@@ -125,11 +124,7 @@ def prop_kind(name: str) -> str:
 
 @functools.cache
 def _table() -> dict[str, Any]:
-    grammar = importlib.import_module("qdrive.grammar")
-    path = os.path.join(os.path.dirname(grammar.__file__ or ""), "qemu-7.2",
-                        "device-models.json")
-    with open(path, encoding="utf-8") as f:
-        table: dict[str, Any] = json.load(f)
+    table: dict[str, Any] = read_json("qemu-7.2", "device-models.json")
     return table
 
 

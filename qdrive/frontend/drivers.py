@@ -11,15 +11,13 @@ when it checks a node's options (block.c bdrv_open_inherit()'s leftover check).
 from __future__ import annotations
 
 import functools
-import importlib
-import json
-import os
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from ._data import read_json
 from ..options import Kind
 
 __all__ = ["DriverInfo", "driver", "known", "protocols", "child_rows"]
@@ -67,20 +65,9 @@ class DriverInfo:
         return None
 
 
-def _grammar_dir() -> str:
-    # Beside the qdrive.grammar package, as qdrive/frontend/_syntax.py finds drive.lark.
-    grammar = importlib.import_module("qdrive.grammar")
-    return os.path.join(os.path.dirname(grammar.__file__ or ""), _TABLE_DIR)
-
-
 @functools.cache
 def _tables() -> tuple[dict[str, Any], dict[str, Any]]:
-    base = _grammar_dir()
-    with open(os.path.join(base, "block-drivers.json"), encoding="utf-8") as f:
-        drivers = json.load(f)
-    with open(os.path.join(base, "qapi-block.json"), encoding="utf-8") as f:
-        qapi = json.load(f)
-    return drivers, qapi
+    return read_json(_TABLE_DIR, "block-drivers.json"), read_json(_TABLE_DIR, "qapi-block.json")
 
 
 def known() -> frozenset[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..model import Interface, Media, cache_triple
+from .formats import drops_to_read_only
 
 if TYPE_CHECKING:
     from .results import CheckResult, DriveResult
@@ -56,7 +57,8 @@ def _device(r: DriveResult) -> dict[str, Any]:
         if d.snapshot:
             direct, no_flush = False, True
         facts.update(
-            ro=d.effective_read_only, drv="qcow2" if d.snapshot else r.format,
+            ro=d.effective_read_only or drops_to_read_only(d, r.format, top=True),
+            drv="qcow2" if d.snapshot else r.format,
             cache={"no-flush": no_flush, "direct": direct, "writeback": writeback},
             detect_zeroes=str(d.detect_zeroes or "off"),
             throttle={_THROTTLE_NAMES[k]: v for k, v in d.throttling.items() if v})

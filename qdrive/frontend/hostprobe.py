@@ -257,7 +257,40 @@ def protocol_of(drive: Drive, device: bool) -> str:
         return named
     if drive.format in PROTOCOLS:
         return drive.format
+    prefix = (drive.file or "").partition(":")[0]
+    if prefix in PROTOCOLS and ":" in (drive.file or ""):  # file=host_cdrom:NAME
+        return prefix
     return "host_device" if device else "file"
+
+
+_CDROM_DRIVE_STATUS, _CDS_DISC_OK = 0x5326, 4  # linux/cdrom.h
+
+
+def cdrom_name(drive: Drive) -> str | None:
+    """The device a drive opens with host_cdrom, if it does."""
+    opts = drive.driver_options
+    if drive.format == "host_cdrom":
+        return opts.get("filename") or drive.file or None
+    if opts.get("file.driver") == "host_cdrom":
+        return opts.get("file.filename") or drive.file or None
+    if drive.file and drive.file.startswith("host_cdrom:"):
+        return drive.file[len("host_cdrom:"):]
+    return None
+
+
+def cdrom_empty(name: str) -> bool:
+    """block/file-posix.c cdrom_is_inserted(): host_cdrom has a medium only when the
+    CDROM_DRIVE_STATUS ioctl says a disc is in (a device of another kind has none)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ValueError):
+        return False  # the open reports it
+    try:
+        return fcntl.ioctl(fd, _CDROM_DRIVE_STATUS, 0) != _CDS_DISC_OK
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def file_type_problem(name: str, protocol: str) -> str:

@@ -39,8 +39,9 @@ def _key(text: str, d: Diagnostic) -> str | None:
 
 def diagnostic_json(text: str, d: Diagnostic) -> dict[str, Any]:
     """One error or warning as its JSON object."""
-    message = d.message.removeprefix("WARNING: ")  # block/raw-format.c prints it in the text
-    return {"code": d.code, "severity": str(d.severity), "message": message,
+    # the marker QEMU prints before a bare warning (Diagnostic.marker) stays out of the
+    # message; qemu_stderr carries QEMU's exact line
+    return {"code": d.code, "severity": str(d.severity), "message": d.message,
             "detail": d.detail, "hint": d.hint, "key": _key(text, d),
             "start": d.span.start, "end": d.span.end}
 

@@ -26,7 +26,7 @@ from ..options import NODE_KEYS, Kind
 from ._qdict import qdict_order
 from ..probe import ProbeResult, probe_file
 from .._values import ValueProblem, parse_bool, parse_number, parse_size
-from . import drivers, formats
+from . import drivers, formats, hostprobe
 
 __all__ = ["open_child", "open_backing", "open_format_child", "split_children"]
 
@@ -247,6 +247,10 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
             found = probe_file(local)
             if found is not None and found.error:
                 return _stop(f"Could not open '{local}': {found.error}", span, Stage.FILE)
+            # block/file-posix.c raw_open_common() after the open: the file's type
+            kind = hostprobe.file_type_problem(local, "file")
+            if kind:
+                return _stop(kind, span, Stage.FILE_CHECKS)
             if found is not None and seen is not None:
                 seen.append((found, local))
     if info is None:

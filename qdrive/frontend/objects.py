@@ -106,6 +106,8 @@ def _visit(props: dict[str, Any], seen_ids: set[str], json_mode: bool) -> dict[s
         raise ObjectError(f"Parameter 'qom-type' does not accept value '{qom_type}'")
     if "id" not in props:
         raise ObjectError("Parameter 'id' is missing")
+    if not isinstance(props["id"], str):  # qapi/qobject-input-visitor.c, type str
+        raise ObjectError("Invalid parameter type for 'id', expected: string")
     members = KNOWN.get(str(qom_type))
     if members is None:
         from .devices import object_types
@@ -121,13 +123,14 @@ def _visit(props: dict[str, Any], seen_ids: set[str], json_mode: bool) -> dict[s
             raise ObjectError(f"Invalid parameter '{key}'")
         if kind == "fmt" and value not in ("raw", "base64"):
             raise ObjectError(f"Parameter 'format' does not accept value '{value}'")
+        if json_mode and kind.rstrip("!") in ("str", "fmt") and not isinstance(value, str):
+            # qapi/qobject-input-visitor.c: the JSON value must already be a string
+            raise ObjectError(f"Invalid parameter type for '{key}', expected: string")
         if kind == "int" and not json_mode and not _is_int(str(value)):
             raise ObjectError(f"Parameter '{key}' expects an int64 value")
     for key, kind in members.items():
         if kind.endswith("!") and key not in props:
             raise ObjectError(f"Parameter '{key}' is missing")
-    if json_mode and props.get("id") in seen_ids:
-        raise ObjectError(f"Duplicate ID '{props['id']}' for object")
     return props
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..diagnostics import Diagnostic, Span, Stop, error
+from ..diagnostics import Diagnostic, Severity, Span, Stop, error
 from ..diagnostics import Stage
 from ..options import Kind
 from . import drivers, formats, nodes
@@ -49,8 +49,11 @@ def consumed(info: drivers.DriverInfo | None, key: str) -> bool:
 
 def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry],
                 image: ProbeResult | None, whole: Span, probe: bool = False,
-                filename: nodes._Entry | None = None) -> None:
-    """The children's opens, in block.c's order: the driver's own children, then backing."""
+                filename: nodes._Entry | None = None,
+                file_driver: nodes._Entry | None = None, read_only: bool = False,
+                warnings: list[Diagnostic] | None = None) -> None:
+    """The children's opens, in block.c's order: the driver's own children, then backing.
+    ``file_driver`` is the file child's file.driver= (filters look at it: compress)."""
     if info is None:
         return
     groups = nodes.split_children(info, {k: e for k, e in rest.items()
@@ -62,8 +65,11 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
         own = {**_parsed_filename(info.name, filename, whole), **own}
     # the driver sees its children's keys too (quorum counts children.N)
     everything = {**own, **{k: e for k, e in rest.items() if k not in own}}
-    formats.driver_checks(info.name, everything if info.name == "quorum" else own, image,
-                          whole, probe)
+    mine = everything if info.name in formats.SEES_CHILDREN else own
+    if file_driver is not None and info.name in formats.SEES_CHILDREN:
+        mine = {**mine, "file.driver": file_driver}
+    formats.driver_checks(info.name, mine, image, whole, probe, read_only, warnings)
+    host = probe
     probe = image is not None
     for child in _required_children(info):
         if child not in groups:
@@ -83,7 +89,9 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                 and image.format == "qcow2" and not _external_data(image.head):
             raise error("data-file", "'data-file' can only be set for images with an "
                         "external data file", _last(sub, whole), Stage.NODE)
+    formats.after_children(info.name, mine, image, whole, host)
     header = image.backing_file if image is not None and image.format == info.name else None
+    _backing_null_warning(backing, info, warnings)
     if backing and not probe and info.supports_backing and "" not in backing \
             and "file.filename" not in backing:
         return  # the header decides (string only: assume it names a backing file)
@@ -92,6 +100,24 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     if problem is not None:
         # after the driver's open (raw's probing warning comes first): the leftover stage
         raise Stop(attrs.evolve(problem, stage=Stage.LEFTOVER))
+
+
+def _backing_null_warning(backing: Mapping[str, nodes._Entry], info: drivers.DriverInfo,
+                          warnings: list[Diagnostic] | None) -> None:
+    """block.c bdrv_open_inherit() of the backing node: its own backing="" is taken as
+    null with a deprecation warning, once that node is opened (the parent supports
+    backing files, the backing node is not a reference, its driver is known); any
+    backing.* option opens it, whatever the header says."""
+    entry = backing.get("backing")
+    if warnings is None or entry is None or entry.value != "" or "" in backing \
+            or not info.supports_backing:
+        return
+    driver = backing.get("driver")
+    if driver is not None and driver.value not in drivers.known():
+        return  # "Unknown driver" comes first
+    warnings.append(Diagnostic("backing-empty", Severity.WARNING, 'Use of "backing": "" is '
+                               'deprecated; use "backing": null instead', entry.span,
+                               Stage.LEFTOVER))
 
 
 def protocol_of(filename: str) -> str:
@@ -114,7 +140,8 @@ def has_file_child(info: drivers.DriverInfo | None) -> bool:
 
 
 def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: str,
-                    whole: Span, probe: bool = False) -> None:
+                    whole: Span, probe: bool = False, read_only: bool = False,
+                    warnings: list[Diagnostic] | None = None) -> None:
     """A protocol child's typed runtime options (file-posix's are rules.py's), then its
     driver's open-time checks (formats.py). A URL file name stands for the options
     bdrv_parse_filename() would make of it."""
@@ -136,7 +163,7 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
     elif filename and driver not in ("file", "host_device", "host_cdrom"):
         options.setdefault("url", nodes.synthetic("url", filename, whole))
     try:
-        formats.driver_checks(driver, options, None, whole, probe)
+        formats.driver_checks(driver, options, None, whole, probe, read_only, warnings)
     except Stop as stop:
         raise Stop(attrs.evolve(stop.diagnostic, stage=Stage.CHILD)) from None
 
@@ -146,8 +173,9 @@ def reference_error(entry: nodes._Entry) -> Diagnostic:
     return nodes.reference(entry)
 
 
-def protocol_content(driver: str, filename: str, probe: bool,
-                     whole: Span) -> tuple[ProbeResult | None, str]:
+def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
+                     read_only: bool = False, warnings: list[Diagnostic] | None = None
+                     ) -> tuple[ProbeResult | None, str]:
     """What format probing reads from a protocol child that is not a local file, and
     the name QEMU's raw-probing warning gives it: null-co/null-aio read zeros;
     blkdebug:CONFIG:IMAGE reads IMAGE (block/blkdebug.c blkdebug_parse_filename()),
@@ -156,6 +184,10 @@ def protocol_content(driver: str, filename: str, probe: bool,
 
     if driver in ("null-co", "null-aio"):
         return ProbeResult(True, "", "raw", True, False, None, bytes(512), 1 << 30), filename
+    if driver == "vvfat" and filename.startswith("fat:") and probe:
+        return _vvfat_disk(filename)
+    if driver == "blkverify" and filename.startswith("blkverify:") and probe:
+        return _blkverify_test(filename, whole, read_only, warnings)
     if driver == "blkdebug" and filename.startswith("blkdebug:") and probe:
         config, colon, image = filename[len("blkdebug:"):].partition(":")
         if not colon:
@@ -171,6 +203,50 @@ def protocol_content(driver: str, filename: str, probe: bool,
                             Stage.CHILD)
             return found, filename
     return None, ""
+
+
+def _blkverify_test(filename: str, whole: Span, read_only: bool,
+                    warnings: list[Diagnostic] | None) -> tuple[ProbeResult | None, str]:
+    """block/blkverify.c: ``blkverify:RAW:TEST`` opens RAW as a protocol and probes the
+    format of TEST (its raw-probing warning comes first); what the drive's own probe
+    then reads is TEST's guest data, so it guesses raw and names the whole file name."""
+    from ..probe import ProbeResult, probe_file
+    from . import hostprobe
+
+    raw, colon, test = filename[len("blkverify:"):].partition(":")
+    if not colon or not test or ":" in test.split("/")[0]:
+        return None, ""
+    found = probe_file(test)
+    if found.error:
+        raise error("open-failed", f"Could not open '{test}': {found.error}", whole,
+                    Stage.CHILD)
+    problem = hostprobe.file_type_problem(test, "host_device" if found.device else "file")
+    if problem:
+        raise error("host-open", problem, whole, Stage.CHILD)
+    if found.format == "raw" and not read_only and warnings is not None:
+        warnings.append(formats.probed_raw_warning(test, whole))
+    return ProbeResult(True, "", "raw", True, False, None, bytes(512), found.size), filename
+
+
+def _vvfat_disk(filename: str) -> tuple[ProbeResult | None, str]:
+    """block/vvfat.c: the disk it makes of a directory carries no format magic (its first
+    sector is a partition table or a FAT boot sector), so probing guesses raw. The node
+    has no file name of its own: bdrv_refresh_filename() writes its options as a json:
+    name, typed (vvfat_parse_filename() puts fat-type as a number, floppy and rw as
+    booleans), in QDict order."""
+    import json
+
+    from ..probe import ProbeResult
+    from ._qdict import in_qdict_order
+
+    parsed = formats.vvfat_options(filename)
+    if not os.path.isdir(parsed["dir"]):
+        return None, ""  # init_directories() fails first
+    typed: dict[str, object] = {"dir": parsed["dir"], "fat-type": int(parsed["fat-type"]),
+                                "floppy": parsed["floppy"] == "on",
+                                "rw": parsed["rw"] == "on", "driver": "vvfat"}
+    name = "json:" + json.dumps({k: typed[k] for k in in_qdict_order(typed)})
+    return ProbeResult(True, "", "raw", True, False, None, bytes(512), None), name
 
 
 def format_child(driver: str) -> bool:

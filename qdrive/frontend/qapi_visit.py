@@ -11,10 +11,9 @@ JSON (typed scalars). Messages are QEMU's, with the dotted full name of the memb
 from __future__ import annotations
 
 import functools
-import importlib
-import json
-import os
 from typing import Any
+
+from ._data import read_json
 
 __all__ = ["VisitError", "schema", "visit"]
 
@@ -33,11 +32,7 @@ class VisitError(ValueError):
 @functools.cache
 def schema(version: str = "7.2") -> dict[str, Any]:
     """The derived QAPI types of one QEMU version, with conditions already applied."""
-    grammar = importlib.import_module("qdrive.grammar")
-    path = os.path.join(os.path.dirname(grammar.__file__ or ""), f"qemu-{version}",
-                        "qapi-block.json")
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    data = read_json(f"qemu-{version}", "qapi-block.json")
     conds: dict[str, bool] = data["build_conditions"]
     types: dict[str, Any] = data["types"]
     types["__conditions__"] = conds

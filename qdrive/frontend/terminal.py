@@ -47,26 +47,45 @@ class Style:
 
 class Progress:
     """``[####....] k/N`` (or ``k lines checked`` when the total is not known) on stderr
-    while a long -f file is checked (only on a terminal)."""
+    while a long -f file is checked (only on a terminal).
+
+    ``what`` names the counted thing before ``k/N`` (``row 3/16``); :meth:`update`'s
+    ``note`` follows the count, and :meth:`show` puts any text on the line instead of
+    the bar (a phase of ``qdrive bench``: "preparing ...").
+    """
 
     WIDTH = 30
 
-    def __init__(self, total: int | None, stream: TextIO, enabled: bool) -> None:
-        self.total, self.stream, self.enabled = total, stream, enabled
+    def __init__(self, total: int | None, stream: TextIO, enabled: bool,
+                 what: str = "") -> None:
+        self.total, self.stream, self.enabled, self.what = total, stream, enabled, what
         self.done = 0
+        self.note = ""
+        self.text: str | None = None  # set by show(): drawn instead of the bar
         self.shown = False
 
-    def update(self, done: int) -> None:
-        self.done = done
+    def update(self, done: int, note: str = "") -> None:
+        self.done, self.note, self.text = done, note, None
+        if self.enabled:
+            self._draw()
+
+    def show(self, text: str) -> None:
+        """Put ``text`` on the line (until the next update)."""
+        self.text = text
         if self.enabled:
             self._draw()
 
     def _draw(self) -> None:
-        if self.total is None:  # streaming: the total is not known until the end
+        if self.text is not None:
+            bar = self.text
+        elif self.total is None:  # streaming: the total is not known until the end
             bar = f"{self.done} lines checked"
         else:
             filled = self.WIDTH * self.done // max(self.total, 1)
-            bar = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{self.total}"
+            bar = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+                   f"{self.what}{self.done}/{self.total}")
+        if self.note:
+            bar = f"{bar}  {self.note}"
         self.stream.write(f"\r{bar}\033[K")
         self.stream.flush()
         self.shown = True
@@ -79,7 +98,8 @@ class Progress:
             self.shown = False
 
     def redraw(self) -> None:
-        if self.enabled and self.done:
+        """Draw the line again (after a report line)."""
+        if self.enabled and (self.done or self.text is not None or self.note):
             self._draw()
 
     def finish(self) -> None:

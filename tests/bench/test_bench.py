@@ -15,11 +15,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from qdrive.bench.workload import Spec, bench_drive, run_qdrive
-from qdrive.bench.matrix import ROWS, format_table, write_outputs
+from qdrive.bench.matrix import ROWS, RowResult, format_table, write_outputs
 from qdrive.block.plan import OpenPlan, plan_open
 from tests.loopfs import loop_unavailable, small_filesystem
 
@@ -106,7 +107,7 @@ def test_accounting_matches_the_device(loop_device: Path, backend: str, rw: str)
     assert r.iops == pytest.approx(r.ios / r.seconds)
     assert r.mb_per_s == pytest.approx(r.bytes / r.seconds / 1e6)
     assert 0 < r.p50_ms <= r.p99_ms <= r.p999_ms
-    assert r.complete_ms > 0 and r.submit_us > 0 and r.cpu_seconds >= 0
+    assert r.complete_ms > 0 and r.submit_us is not None and r.submit_us > 0 and r.cpu_seconds >= 0
     assert set(r.to_json()) >= {"tool", "label", "ios", "bytes", "seconds", "submit_us",
                                 "complete_ms", "p50_ms", "p99_ms", "p999_ms", "cpu_seconds",
                                 "iops", "mb_per_s", "cache"}
@@ -149,21 +150,65 @@ def test_flushes_counted_by_the_device(loop_device: Path, backend: str,
         assert flushes <= 1, (r.ios, flushes)  # at most close()'s own flush
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_write_through_flushes_cover_the_writes_before_them(loop_device: Path,
+                                                           backend: str) -> None:
+    """Eight writes in flight under directsync: the flush is a request in flight, one at
+    a time (block/io.c bdrv_co_flush), covering at most the eight writes that finished
+    before it started, so the device sees at least one flush per eight writes counted,
+    and never more than one per write (plus close()'s own)."""
+    plan = _plan(loop_device, "cache=directsync")
+    spec = Spec(str(loop_device), size=SIZE, runtime=0.2, iodepth=8)
+    stat = BlockStat(loop_device)
+    r = run_qdrive(spec, plan, backend)
+    moved = stat.delta()
+    assert r.ios > 0 and moved["written_bytes"] >= r.bytes
+    assert r.ios / spec.iodepth <= moved["flushes"] <= r.ios + 1, (r.ios, moved)
+
+
+@pytest.mark.parametrize("backend", ["threads", "posix", "native", "io_uring"])
+def test_the_flush_depth_is_checked_against_the_engine(tmp_path: Path, backend: str) -> None:
+    """Each write-through flush in flight takes a place in the engine: a loop asking for
+    a full engine and a flush is refused before it starts, and so is no flush at all."""
+    import qdrive.block.driver
+
+    path = tmp_path / "d.img"
+    path.write_bytes(bytes(1 << 20))
+    with qdrive.block.driver.open(_plan(path, "cache=directsync"), backend=backend) as dev:
+        engine: Any = dev._backend
+        if not hasattr(engine, "run_bench"):
+            pytest.skip(f"{backend}: no C engine here")
+        cap = engine.capacity
+        buffers = dev.buffer(4096 * cap)
+        kw = {"write": True, "random": False, "bs": 4096, "nblocks": 256, "seconds": 0.01,
+              "seed": 1, "buffers": buffers, "flush_each": True}
+        with pytest.raises(ValueError, match="and 1 write-through flush"):
+            engine.run_bench(depth=cap, **kw)
+        with pytest.raises(ValueError, match="flush_depth"):
+            engine.run_bench(depth=1, flush_depth=0, **kw)
+        out = engine.run_bench(depth=cap - 2, flush_depth=2, **kw)
+        assert out["ios"] > 0 and out["errors"] == 0
+
+
 def test_table_and_outputs(spec: Spec, tmp_path: Path) -> None:
     mine = run_qdrive(spec, _plan(spec.path), "threads", label=ROWS[0].label)
-    results = [(ROWS[0], mine, None)]
+    results = [RowResult(ROWS[0], (mine,))]
     table = format_table(results, spec)
-    assert "MB/s" in table and "qdrive threads cache=none" in table
-    written = write_outputs(results, str(tmp_path / "out"))
-    assert json.loads((tmp_path / "out.json").read_text())[0]["ios"] == mine.ios
-    assert (tmp_path / "out.csv").read_text().startswith("tool,label,ios")
+    assert "throughput (MB/s)" in table and "threads (thread pool)" in table
+    written, _ = write_outputs(results, str(tmp_path / "out"), spec)
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["rows"][0]["runs"]["qdrive"][0]["ios"] == mine.ios
+    assert data["rows"][0]["fio"] is None  # no fio run: null
+    assert (tmp_path / "out.csv").read_text().startswith("backend,backend_options,cache,")
     assert written[:2] == [str(tmp_path / "out.csv"), str(tmp_path / "out.json")]
 
 
 def test_matrix_rows_follow_the_seed() -> None:
     labels = [r.label for r in ROWS]
-    assert "posix w/o fd pool cache=none" in labels and "posix w/ fd pool cache=none" in labels
-    assert not any(r.backend == "native" and r.cache == "cache=writeback" for r in ROWS)
+    assert "posix, no descriptor pool, cache=none" in labels
+    assert "posix, 4 pooled descriptors, cache=none" in labels
+    native_buffered = [r for r in ROWS if r.backend == "native" and r.mode == "writeback"]
+    assert len(native_buffered) == 1 and native_buffered[0].skip  # shown as "—", not run
     assert ROWS[-1].dialect == "qemu-0.9-sync" and "sync=on" in ROWS[-1].cache
 
 
@@ -192,8 +237,8 @@ def test_cli_keep(tmp_path: Path) -> None:
     assert target.stat().st_size == 4 << 20
 
 
-LINE = (r"[\d,.]+ MB/s, [\d,]+ IOPS, sub [\d.]+ us, comp [\d.]+ ms \(p50 [\d.]+, p99 [\d.]+, "
-        r"p99\.9 [\d.]+\), [\d.]+ CPU s \([\d.]+ s/GB\)")
+LINE = (r"[\d,.]+ MB/s, [\d,]+ IOPS, submission [\d.]+ µs, completion [\d.]+ ms \(median "
+        r"[\d.]+, 99th percentile [\d.]+, 99\.9th [\d.]+\), [\d.]+ CPU s \([\d.]+ s per GB\)")
 
 
 def test_the_figures_line(tmp_path: Path) -> None:
@@ -245,13 +290,17 @@ def test_the_matrix_on_the_command_line(tmp_path: Path) -> None:
                         "--out", str(tmp_path / "table")], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
-    mine = [x for x in lines if x.startswith("qdrive ")]
-    assert [x.split("|")[0].strip() for x in mine] == [f"qdrive {r.label}"[:34].strip()
-                                                      for r in ROWS]
+    mine = [x for x in lines if "  qdrive  " in x]
+    assert [x.split("  qdrive  ")[0].split() for x in mine] == [
+        [*r.backend_label.split(), r.cache_label] if "(2008)" not in r.cache_label else
+        [*r.backend_label.split(), *r.cache_label.split()] for r in ROWS]
     fio = shutil.which("fio") is not None
-    assert sum(x.startswith("fio ") for x in lines) == (len(ROWS) if fio else 0)
-    assert sum("ratio qdrive/fio" in x for x in lines) == (len(ROWS) if fio else 0)
+    ran = [r for r in ROWS if not r.skip and not r.no_fio]
+    engines = r"  fio (psync|posixaio|libaio|io_uring) "  # a fio line that ran names its engine
+    assert sum(bool(re.search(engines, x)) for x in lines) == (len(ran) if fio else 0)
+    assert any(x.startswith("wrote ") for x in lines)
     assert lines[-1].startswith(f"wrote {tmp_path / 'table'}.csv, {tmp_path / 'table'}.json")
-    rows = json.loads((tmp_path / "table.json").read_text())
-    assert len(rows) == len(ROWS) * (2 if fio else 1)
+    rows = json.loads((tmp_path / "table.json").read_text())["rows"]
+    assert len(rows) == len(ROWS)
+    assert sum(r["fio"] is not None for r in rows) == (len(ran) if fio else 0)
     assert not target.exists()

@@ -172,16 +172,16 @@ def test_matrix_rows_keep_their_modes(tmp_path: Path) -> None:
 
 @needs_fio
 def test_matrix_rows_run_with_their_modes(tmp_path: Path) -> None:
-    rows = tuple(r for r in ROWS if r.label in ("threads cache=writethrough",
-                                                "io_uring cache=directsync",
-                                                "native cache=none", "posix sync=on (2008)"))
+    rows = tuple(r for r in ROWS if r.label in (
+        "threads (thread pool), cache=writethrough", "io_uring, cache=directsync",
+        "native (Linux AIO), cache=none", "posix, no descriptor pool, cache=directsync"))
     assert len(rows) == 4
     drive = bench_drive(str(tmp_path / "t.img"))
     with TargetSession(drive, rw="randwrite", bs=16 << 10, size=4 << 20) as target:
         spec = Spec(target.path, size=target.length, runtime=0.1, iodepth=4)
         results = run_matrix(spec, target, rows)
-    for row, mine, theirs in results:
-        assert theirs is not None
+    for result in results:
+        row, (mine,), (theirs,) = result.row, result.mine, result.theirs
         assert mine.cache == theirs.cache == _label((row.cache, row.dialect)), row
         assert mine.label == row.label and theirs.label == f"fio {row.label}"
     assert os.listdir(tmp_path) == []

@@ -58,6 +58,8 @@ class Corpus:
 CORPORA: tuple[Corpus, ...] = (
     Corpus("verdicts", None, "corpus"),
     Corpus("fuzz-found", None, "fuzz-found", ("7.2",)),
+    # what the command-line differential fuzzer found (tests/fuzz/qemu_diff_argv.py)
+    Corpus("fuzz-found-argv", None, "fuzz-found", ("7.2",)),
     Corpus("opentime", None, "opentime", ("7.2",)),
     Corpus("generated-singles", FIXTURES / "generated" / "singles.jsonl", "generated"),
     Corpus("generated-cmdlines", FIXTURES / "generated" / "cmdlines.jsonl", "generated"),
@@ -66,6 +68,10 @@ CORPORA: tuple[Corpus, ...] = (
     Corpus("hoststate", FIXTURES / "hoststate" / "cases.jsonl", "hoststate"),
     # hand-written cases for each rule of qdrive.check_argv (issue 15), recorded by 7.2
     Corpus("cmdline-rules", FIXTURES / "cmdline" / "cmdline-rules.jsonl", "rules", ("7.2",)),
+    # crafted bochs/cloop/dmg/parallels headers and the filters' required options
+    # (tests/compat/headers.py writes the cases), recorded by 7.2
+    Corpus("opentime-formats", FIXTURES / "opentime" / "formats.jsonl", "opentime",
+           ("7.2",)),
 )
 
 

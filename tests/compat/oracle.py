@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import headers
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
 
@@ -195,6 +197,9 @@ HARVEST_FILES = {  # name -> content (empty files QEMU's drivers read)
     "harvest-blkdebug.conf": b"", "harvest-ceph.conf": b"", "harvest-gluster.log": b"",
 }
 HARVEST_DIRS = ("harvest-fat",)  # vvfat's directory
+# Crafted images of the formats qemu-img does not write (bochs, cloop, dmg, parallels
+# variants): one header field each that the driver's open checks (tests/compat/headers.py)
+HEADER_FILES = headers.header_files()
 
 # Further formats and sizes the generator (tests/compat/generate.py) needs: one image of
 # each format qemu-img writes, a qcow2 overlay on disk.qcow2, a LUKS-encrypted qcow2, and
@@ -299,7 +304,7 @@ def make_images(where: Path) -> None:
             data = templates / f"{path.stem}.data"
             if data.exists():
                 shutil.copyfile(data, where / data.name)
-    for name, content in {**HARVEST_FILES, **SECRET_FILES}.items():
+    for name, content in {**HARVEST_FILES, **SECRET_FILES, **HEADER_FILES}.items():
         if not (where / name).exists():
             (where / name).write_bytes(content)
     for name in HARVEST_DIRS:
@@ -311,7 +316,7 @@ def image_state(where: Path) -> dict[str, tuple[int, int]]:
     its header (vhdx's log sequence, parallels' in-use flag, a qcow2 dirty bit, the
     superblock blklogwrites writes), and the next case must not see that."""
     out = {}
-    for name in (*ALL_IMAGES, *SECRET_FILES, *HARVEST_FILES):
+    for name in (*ALL_IMAGES, *SECRET_FILES, *HARVEST_FILES, *HEADER_FILES):
         with contextlib.suppress(FileNotFoundError):
             st = os.stat(where / name)
             out[name] = (st.st_size, st.st_mtime_ns)

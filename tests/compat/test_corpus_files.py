@@ -17,7 +17,8 @@ WITH_CASES = [c for c in corpus.CORPORA if c.cases is not None]
 KNOWN_CATEGORY = ("driver:", "node:", "snapshot:", "raw:", "pflash:", "host:", "argv:",
                   "drive:", "multi:")
 MINIMUM = {"generated-singles": 3000, "generated-cmdlines": 1000, "harvest-drives": 600,
-           "harvest-cmdlines": 900, "hoststate": 80, "cmdline-rules": 90}
+           "harvest-cmdlines": 900, "hoststate": 80, "cmdline-rules": 90,
+           "opentime-formats": 90}
 
 
 def _well_formed(row: Mapping[str, Any]) -> None:

@@ -22,7 +22,9 @@ from qdrive.probe import ProbeResult
     ("file=dir/a:b.img", ("dir/a:b.img", "file")),  # ':' after a '/': a local name
     ("file=./a:b", ("./a:b", "file")),
     ("file=nbd:localhost:10809", ("", "")),  # a protocol prefix
-    ("file=file:disk.img", ("", "")),  # a prefix too (the probe leaves it alone)
+    # file-posix's own prefixes are stripped (block/file-posix.c raw_parse_filename())
+    ("file=file:disk.img", ("disk.img", "file")),
+    ("file=host_cdrom:/dev/sr0", ("/dev/sr0", "file")),
     ("file=json:{\"driver\": \"raw\"}", ("", "")),
     ("file.filename=disk.img,file.driver=file", ("disk.img", "file.filename")),
     ("file.filename=x:y", ("x:y", "file.filename")),  # taken literally

@@ -151,7 +151,7 @@ def test_backing_options_open_the_headers_backing_file(images: Path) -> None:
 def test_probe_files_false_keeps_the_string_only_verdict(images: Path) -> None:
     # offset/size against the file and the vvfat directory need the host
     assert verdict("file=disk.img,format=raw,offset=2M", probe_files=False) == (True, "")
-    assert verdict("file=fat:missing-dir", probe_files=False)[0]
+    assert verdict("file=fat:missing-dir,if=none", probe_files=False)[0]
 
 
 def test_json_name_query_block_reports_the_json_driver(images: Path) -> None:
@@ -196,3 +196,377 @@ def test_driver_tables_cover_format_help() -> None:
     quorum = drivers.driver("quorum")
     assert quorum is not None and quorum.child_of("children.3.driver") == "children.3"
     assert drivers.driver("no-such-driver") is None
+
+
+# -- the header checks of the formats qemu-img does not write (tests/compat/headers.py
+# makes the images; fixtures/qemu72/opentime-formats.jsonl holds QEMU 7.2's words) ------
+
+
+@pytest.fixture(scope="module")
+def header_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.compat.headers import header_files
+
+    where = tmp_path_factory.mktemp("headers")
+    for name, content in header_files().items():
+        (where / name).write_bytes(content)
+    (where / "disk.img").write_bytes(bytes(1 << 20))
+    (where / "empty.img").write_bytes(b"")
+    (where / "fat").mkdir()
+    return where
+
+
+@pytest.fixture
+def headers(header_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(header_dir)
+    return header_dir
+
+
+@pytest.mark.parametrize("name, fmt, message", [
+    ("hdr-bochs-version.img", "bochs", "Image not in Bochs format"),
+    ("hdr-bochs-extent-small.img", "bochs", "Extent size must be at least 512"),
+    ("hdr-bochs-extent-odd.img", "bochs", "Extent size 3000 is not a power of two"),
+    ("hdr-bochs-extent-big.img", "bochs", "Extent size 16777216 is too large"),
+    ("hdr-bochs-catalog-big.img", "bochs", "Catalog size is too large"),
+    ("hdr-bochs-catalog-small.img", "bochs", "Catalog size is too small for this disk size"),
+    ("hdr-cloop-odd.img", "cloop", "block_size 1000 must be a multiple of 512"),
+    ("hdr-cloop-zero.img", "cloop", "block_size cannot be zero"),
+    ("hdr-cloop-big.img", "cloop", "block_size 134217728 must be 64 MB or less"),
+    ("hdr-cloop-count.img", "cloop", "n_blocks 536870912 must be 536870911 or less"),
+    ("hdr-cloop-offsets.img", "cloop",
+     "image requires too many offsets, try increasing block size"),
+    ("hdr-cloop-order.img", "cloop",
+     "offsets not monotonically increasing at index 2, image file is corrupt"),
+    ("hdr-cloop-chunk.img", "cloop",
+     "invalid compressed block size at index 1, image file is corrupt"),
+    # bdrv_getlength() counts whole sectors: 300 bytes are one
+    ("hdr-dmg-short.img", "dmg", "Could not locate UDIF trailer in dmg file"),
+    ("empty.img", "dmg", "dmg file must be at least 512 bytes long"),
+    ("hdr-dmg-nokoly.img", "dmg", "Could not locate UDIF trailer in dmg file"),
+    ("hdr-dmg-fork.img", "dmg", "Could not open 'hdr-dmg-fork.img': Invalid argument"),
+    ("hdr-dmg-empty.img", "dmg", "Could not open 'hdr-dmg-empty.img': Invalid argument"),
+    ("hdr-parallels-version.img", "parallels", "Image not in Parallels format"),
+    ("hdr-parallels-tracks.img", "parallels", "Invalid image: Zero sectors per track"),
+    ("hdr-parallels-cluster.img", "parallels", "Invalid image: Too big cluster"),
+    ("hdr-parallels-catalog.img", "parallels", "Catalog too large"),
+    ("disk.img", "vhdx", "Could not open 'disk.img': Invalid argument"),
+])
+def test_format_headers(headers: Path, name: str, fmt: str, message: str) -> None:
+    assert verdict(f"file={name},format={fmt},if=none") == (False, message)
+
+
+@pytest.mark.parametrize("name, fmt", [
+    ("hdr-bochs.img", "bochs"), ("hdr-bochs-v1.img", "bochs"), ("hdr-cloop.img", "cloop"),
+    ("hdr-parallels.img", "parallels"), ("hdr-parallels-v1.img", "parallels"),
+])
+def test_valid_headers_open_and_read_only_formats_stay_read_only(
+        headers: Path, name: str, fmt: str) -> None:
+    from qdrive.frontend.facts import query_block
+
+    r = qdrive.check(f"file={name},format={fmt},if=none")
+    assert r.ok, r.qemu_stderr()
+    facts = query_block(r)
+    assert facts is not None and facts[0]["ro"] is (fmt != "parallels")
+    # an IDE disk needs a writable node; a format that cannot write gives none
+    assert verdict(f"file={name},format={fmt}")[0] is (fmt == "parallels")
+
+
+@pytest.mark.parametrize("extra", [",copy-on-read=on", ",auto-read-only=off"])
+def test_read_only_formats_cannot_drop_to_read_only(headers: Path, extra: str) -> None:
+    # block.c bdrv_apply_auto_read_only(), before the header is read
+    assert verdict(f"file=hdr-cloop-zero.img,format=cloop,if=none{extra}") == (
+        False, "Image is read-only")
+    assert verdict(f"file=hdr-cloop-zero.img,format=cloop,if=none,read-only=on{extra}")[1] \
+        == "block_size cannot be zero"
+
+
+def test_dmg_prints_debians_missing_module_notices(headers: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrive.frontend import formats
+
+    monkeypatch.setattr(formats, "MODULE_DIR", str(headers / "no-modules"))
+    lines = qdrive.check("file=hdr-dmg-nokoly.img,format=dmg,if=none").qemu_stderr()
+    assert lines.splitlines()[:2] == [
+        f"qemu: module block-block-{m} not found, do you want to install qemu-block-extra "
+        "package?" for m in ("dmg-bz2", "dmg-lzfse")]
+    (headers / "no-modules").mkdir(exist_ok=True)
+    for m in ("dmg-bz2", "dmg-lzfse"):
+        (headers / "no-modules" / f"block-{m}.so").touch()
+    assert "module" not in qdrive.check("file=hdr-dmg-nokoly.img,format=dmg,if=none"
+                                        ).qemu_stderr()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("prealloc-mode=off", "invalid parameter value: off"),
+    ("prealloc-mode=truncate", ""),
+])
+def test_parallels_prealloc_mode(headers: Path, text: str, message: str) -> None:
+    assert verdict(f"file=hdr-parallels.img,format=parallels,if=none,{text}") == (
+        not message, message)
+
+
+@pytest.mark.parametrize("child, message", [
+    ("file=disk.img", "Compression is not supported for underlying format: file"),
+    ("file.driver=raw,file.file.filename=disk.img",
+     "Compression is not supported for underlying format: raw"),
+])
+def test_compress_needs_a_compressing_child(headers: Path, child: str, message: str) -> None:
+    assert verdict(f"driver=compress,{child},if=none") == (False, message)
+
+
+LOG = "driver=blklogwrites,file.filename=disk.img,log.filename=disk.img,if=none"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (",log-sector-size=4096,log-append=on",
+     "log-append and log-sector-size are mutually exclusive"),
+    (",log-sector-size=1000", "Invalid log sector size 1000"),
+    (",log-sector-size=16", "Invalid log sector size 16"),
+    (",log-sector-size=16M", "Invalid log sector size 16777216"),
+    (",log-super-update-interval=0", "Invalid log superblock update interval 0"),
+    (",log-append=on", "Invalid log superblock magic"),  # the log (disk.img) is zeros
+])
+def test_blklogwrites_rules(headers: Path, extra: str, message: str) -> None:
+    assert verdict(LOG + extra) == (False, message)
+
+
+def test_blklogwrites_appends_to_an_empty_log(headers: Path) -> None:
+    # an empty log gets a superblock made up (sector size 512); probe_files=False reads
+    # no log at all
+    assert verdict(LOG.replace("log.filename=disk.img", "log.filename=empty.img") +
+                   ",log-append=on") == (True, "")
+    assert verdict(LOG + ",log-append=on", probe_files=False) == (True, "")
+
+
+CBW = "driver=copy-before-write,file.driver=file,file.filename=disk.img,if=none"
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("", "Parameter 'target' is missing"),
+    (",target.filename=disk.img", "Parameter 'target.driver' is missing"),
+    (",target.driver=file", "Parameter 'target.filename' is missing"),
+    (",target.driver=nosuch", "Parameter 'driver' does not accept value 'nosuch'"),
+    (",target.driver=file,target.filename=disk.img,target.bogus=1",
+     "Parameter 'target.bogus' is unexpected"),
+    (",target.driver=file,target.filename=disk.img,bitmap.name=b0",
+     "Parameter 'bitmap.node' is missing"),
+    (",target.driver=file,target.filename=disk.img,on-cbw-error=x",
+     "Parameter 'on-cbw-error' does not accept value 'x'"),
+    (",target.driver=file,target.filename=disk.img,bogus=1", "Parameter 'bogus' is unexpected"),
+    (",target.driver=file,target.filename=disk.img,bitmap.node=n9,bitmap.name=b0",
+     "Node 'n9' not found"),
+])
+def test_copy_before_write_visits_its_options(headers: Path, extra: str, message: str) -> None:
+    assert verdict(CBW + extra) == (False, message)
+
+
+def test_copy_before_write_without_file() -> None:
+    assert verdict("driver=copy-before-write,target=n0,if=none", probe_files=False) == (
+        False, "Parameter 'file' is missing")
+
+
+def test_vvfat_rw_and_fat32(headers: Path) -> None:
+    assert verdict("file=fat:rw:fat,snapshot=on,if=none") == (
+        False, "Unable to set VVFAT to 'rw' when drive is read-only")
+    r = qdrive.check("file=fat:32:fat,if=none")
+    assert r.ok
+    lines = r.qemu_stderr().splitlines()
+    assert lines[0] == ("qemu-system-x86_64: -drive file=fat:32:fat,if=none: warning: "
+                        "FAT32 has not been tested. You are welcome to do so!")
+    # format probing over the vvfat node names it by its options (json:, QDict order)
+    assert lines[1] == ("WARNING: Image format was not specified for 'json:{\"fat-type\": "
+                        "32, \"dir\": \"fat\", \"driver\": \"vvfat\", \"floppy\": false, "
+                        "\"rw\": false}' and probing guessed raw.")
+    # without rw the node is read-only: an IDE disk cannot have it
+    assert verdict("driver=vvfat,dir=fat") == (False, "qemu-system-x86_64: Block node is "
+                                                      "read-only")
+    assert verdict("driver=vvfat,dir=fat,if=virtio")[0]
+
+
+def test_warnings_in_json_keep_qemus_marker_apart(images: Path) -> None:
+    # issue 14 item 4 / issue 18's contract: message as QEMU means it, stderr exact
+    from qdrive.frontend import jsonout
+
+    r = qdrive.check("file=disk.img,if=none")
+    out = r.to_json()
+    warning = out["drives"][0]["warnings"][0]
+    assert warning["code"] == "probed-raw"
+    assert warning["message"] == ("Image format was not specified for 'disk.img' and probing "
+                                  "guessed raw.")
+    assert out["qemu_stderr"].splitlines()[0] == "WARNING: " + warning["message"]
+    assert r.drives[0].warnings[0].marker == "WARNING: "
+    pytest.importorskip("jsonschema").validate(out, jsonout.schema())
+
+
+def test_module_notices_in_json(headers: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrive.frontend import formats, jsonout
+
+    monkeypatch.setattr(formats, "MODULE_DIR", str(headers / "nowhere"))
+    r = qdrive.check("file=hdr-dmg-nokoly.img,format=dmg,if=none")
+    out = r.to_json()
+    notices = [w["message"] for w in out["drives"][0]["warnings"]]
+    assert notices == out["qemu_stderr"].splitlines()[:2]  # printed bare, no marker
+    pytest.importorskip("jsonschema").validate(out, jsonout.schema())
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ({"fl.img": 1000}, "system firmware block device pflash0 has invalid size 1024\n"
+     "qemu-system-x86_64: info: its size must be a non-zero multiple of 0x1000"),
+    ({"fl.img": 0}, "system firmware block device pflash0 has invalid size 0\n"
+     "qemu-system-x86_64: info: its size must be a non-zero multiple of 0x1000"),
+    ({"fl.img": 16 << 20}, "combined size of system firmware exceeds 8388608 bytes"),
+    ({"fl.img": 4 << 20, "vars.img": 5 << 20},
+     "combined size of system firmware exceeds 8388608 bytes"),
+    ({"fl.img": 4 << 20, "vars.img": 64 << 10}, ""),
+])
+def test_pflash_image_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            sizes: dict[str, int], message: str) -> None:
+    # hw/i386/pc_sysfw.c pc_system_flash_map(), at machine init
+    monkeypatch.chdir(tmp_path)
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(bytes(size))
+    r = qdrive.check([f"if=pflash,format=raw,file={name}" for name in sizes])
+    assert r.ok is (not message)
+    assert r.qemu_stderr() == (f"qemu-system-x86_64: {message}" if message else "")
+    # the size is the host's: a string-only verdict has none
+    assert qdrive.check([f"if=pflash,format=raw,file={n}" for n in sizes],
+                        probe_files=False).ok
+
+
+@pytest.mark.parametrize("extra, message", [
+    (",config=missing.conf", "Could not read blkdebug config file: No such file or directory"),
+    (",inject-error.0.errno=5", "Missing event name for rule"),
+    (",set-state.0.new_state=2", "Missing event name for rule"),
+    (",inject-error.0.event=nosuch", "invalid parameter value: nosuch"),
+    # driver= naming a protocol driver opens it as a protocol (BDRV_O_PROTOCOL)
+    (",bogus=1", "Block protocol 'blkdebug' doesn't support the option 'bogus'"),
+])
+def test_blkdebug_rules(headers: Path, extra: str, message: str) -> None:
+    assert verdict("driver=blkdebug,image.filename=disk.img,if=none" + extra) == (
+        False, message)
+
+
+def test_blkdebug_config_is_read_only_when_probing(headers: Path) -> None:
+    assert verdict("driver=blkdebug,image.filename=disk.img,if=none,config=missing.conf",
+                   probe_files=False) == (True, "")
+
+
+def test_probes_past_offset_zero(headers: Path) -> None:
+    from qdrive.probe import probe_file
+
+    # block/bochs.c, cloop.c probes; parallels' HEADER_MAGIC2 (what qemu-img writes)
+    assert probe_file("hdr-bochs.img").format == "bochs"
+    assert probe_file("hdr-cloop.img").format == "cloop"
+    assert probe_file("hdr-parallels.img").format == "parallels"
+    assert probe_file("hdr-parallels-version.img").format == "raw"  # version 3
+    assert probe_file("disk.img").format == "raw"
+
+
+def test_blkverify_file_name_probes_its_test_image(headers: Path) -> None:
+    r = qdrive.check("file=blkverify:disk.img:empty.img,if=none")
+    assert r.ok
+    names = [line.split("'")[1] for line in r.qemu_stderr().splitlines()
+             if line.startswith("WARNING:")]
+    assert names == ["empty.img", "blkverify:disk.img:empty.img"]
+    assert verdict("file=blkverify:disk.img:fat,if=none") == (
+        False, "'file' driver requires 'fat' to be a regular file")
+
+
+def test_host_cdrom_names_and_media(headers: Path) -> None:
+    # raw-posix strips the protocol prefix; the file type is checked against host_cdrom
+    assert verdict("file=host_cdrom:disk.img,format=raw,if=none") == (
+        False, "'host_cdrom' driver requires 'disk.img' to be either a character or block "
+               "device")
+    # a device that is no CD-ROM drive has no disc (cdrom_is_inserted()): an IDE disk
+    # needs one, but its node's permissions are checked first
+    assert verdict("file=host_cdrom:/dev/null,format=raw") == (
+        False, "qemu-system-x86_64: Device needs media, but drive is empty")
+    assert verdict("file=host_cdrom:/dev/null,format=raw,read-only=on") == (
+        False, "qemu-system-x86_64: Block node is read-only")
+    assert verdict("file=host_cdrom:/dev/null,format=raw,if=none")[0]
+    assert verdict("file=host_cdrom:/dev/null,format=raw", probe_files=False)[0]
+
+
+BACKING_NULL = ('warning: Use of "backing": "" is deprecated; use "backing": null instead')
+
+
+@needs_qemu_img
+def test_backing_empty_string_is_null_with_a_warning(images: Path) -> None:
+    text = "file=overlay.qcow2,format=qcow2,backing=,if=none"
+    r = qdrive.check(text)
+    assert r.ok and r.qemu_stderr() == f"qemu-system-x86_64: -drive {text}: {BACKING_NULL}"
+    # no backing file is opened, so its options go unused
+    assert verdict("file=overlay.qcow2,format=qcow2,backing=,backing.node-name=b0,if=none") \
+        == (False, "Block format 'qcow2' does not support the option 'backing.node-name'")
+    # json:'s null is no deprecated spelling
+    r = qdrive.check('file=json:{"driver":"qcow2",,"file":{"driver":"file",,"filename":'
+                     '"overlay.qcow2"},,"backing":null},if=none')
+    assert r.ok and r.qemu_stderr() == ""
+    # the backing node's own backing= warns when that node opens
+    text = "file=overlay.qcow2,format=qcow2,backing.backing=,if=none"
+    assert qdrive.check(text).qemu_stderr().splitlines()[0] == (
+        f"qemu-system-x86_64: -drive {text}: {BACKING_NULL}")
+    assert "deprecated" not in qdrive.check(
+        "file=overlay.qcow2,format=qcow2,backing.backing=,backing.driver=bogus,if=none"
+    ).qemu_stderr()
+
+
+@pytest.mark.parametrize("text, message", [
+    # the json: name's file child is a local file: its header is read
+    ('file=json:{"driver":"raw",,"file":{"driver":"file",,"filename":"disk.img"}},'
+     'format=qcow2,if=none', "Image is not in qcow2 format"),
+    # format= replaces the json:'s driver=file: the qcow2 node has no file child
+    ('file=json:{"driver":"file",,"filename":"disk.img"},format=qcow2,if=none',
+     'A block device must be specified for "file"'),
+])
+def test_json_names_open_their_local_files(images: Path, text: str, message: str) -> None:
+    assert verdict(text) == (False, message)
+
+
+def test_json_file_child_is_probed(images: Path) -> None:
+    r = qdrive.check('file=json:{"file":{"driver":"file",,"filename":"disk.img"}},if=none')
+    assert r.ok and r.qemu_stderr().startswith(
+        "WARNING: Image format was not specified for 'disk.img' and probing guessed raw.")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (",force-share=on", "force-share=on can only be used with read-only images"),
+    (",auto-read-only=x", "Parameter 'auto-read-only' expects 'on' or 'off'"),
+    (",node-name=1n", "Invalid node-name: '1n'"),
+    (",prealloc-mode=off", "Image not in Parallels format"),  # the driver's own, after
+])
+def test_node_checks_come_before_the_header(headers: Path, extra: str, message: str) -> None:
+    # block.c bdrv_open_common() before the driver's open reads the header
+    assert verdict(f"file=disk.img,format=parallels,if=none{extra}") == (False, message)
+
+
+@pytest.mark.parametrize("text, site, message", [
+    ("driver=null-co,read-zeroes=maybe,if=none", "qapi_bool_parse() at "
+     "../../qapi/qapi-util.c:104", "Parameter 'read-zeroes' expects 'on' or 'off'"),
+    ("file.driver=null-aio,format=raw,file.latency-ns=1k,if=none", "parse_option_number() "
+     "at ../../util/qemu-option.c:104", "Parameter 'latency-ns' expects a number"),
+])
+def test_null_option_errors_abort(text: str, site: str, message: str) -> None:
+    # block/null.c absorbs its options with &error_abort: util/error.c says where
+    lines = qdrive.check(text, probe_files=False).qemu_stderr().splitlines()
+    assert lines == [f"Unexpected error in {site}:",
+                     f"qemu-system-x86_64: -drive {text}: {message}"]
+
+
+def test_null_latency_must_fit_int64() -> None:
+    assert verdict("driver=null-aio,latency-ns=-1,if=none", probe_files=False) == (
+        False, "latency-ns is invalid")
+
+
+@pytest.mark.parametrize("text", [
+    "format=qcow2,file.driver=raw,file.file.driver=file,file.file.filename=dir,if=none",
+    "format=qcow2,file.driver=qcow2,file.file.filename=/dev/null,if=none",
+])
+def test_a_format_childs_file_is_checked_for_its_type(images: Path, text: str) -> None:
+    name = text.split("filename=")[1].split(",")[0]
+    assert verdict(text) == (False, f"'file' driver requires '{name}' to be a regular file")
+
+
+def test_copy_on_read_filter_needs_a_writable_child(images: Path) -> None:
+    text = "driver=copy-on-read,file.driver=file,file.filename=disk.img,read-only=on,bottom=n0"
+    assert verdict(text) == (False, "Block node is read-only")  # located, before bottom
+    assert verdict(text.replace(",read-only=on", "")) == (False, "Bottom node 'n0' not found")

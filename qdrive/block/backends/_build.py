@@ -158,7 +158,7 @@ def ffi_threads() -> object:
 def build_variant(outdir: Path, cflags: list[str], ldflags: list[str],
                   names: list[str]) -> list[str]:
     """Compile engines ``names`` with extra flags (a sanitizer) into ``outdir``, laid out
-    as the package (outdir/qdrive/backends/...so); returns the module files."""
+    as the package (outdir/qdrive/block/backends/...so); returns the module files."""
     built = []
     for name in names:
         flags = find(name)
@@ -169,7 +169,8 @@ def build_variant(outdir: Path, cflags: list[str], ldflags: list[str],
         tmp = outdir / "build" / name
         tmp.mkdir(parents=True, exist_ok=True)
         so = ffi.compile(tmpdir=str(tmp))  # type: ignore[attr-defined]
-        target = outdir / "qdrive" / "backends" / Path(so).name
+        # Where the package keeps it: the module's own dotted path (qdrive.block.backends).
+        target = outdir.joinpath(*ENGINES[name].module.split(".")[:-1]) / Path(so).name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(so, target)
         built.append(str(target))

@@ -7,10 +7,11 @@ kernel has and the cdata keeping their buffers alive. The handle registers
 ``weakref.finalize(handle, core.release)``: the core never refers to the handle, so a
 backend dropped without close() is still cleaned up, after its requests finished.
 
-Reads and writes go to the C engine in batches, at most ``capacity`` at a time; the rest
-wait in a FIFO and go out as completions free slots (block/linux-aio.c ioq_submit and
-block/io_uring.c keep the same pending queue), so no request fails for depth. Flush,
-discard and write-zeroes run synchronously at submit and are reported at the next reap.
+Reads and writes (and, for the thread pool, flushes) go to the C engine in batches, at
+most ``capacity`` at a time; the rest wait in a FIFO and go out as completions free slots
+(block/linux-aio.c ioq_submit and block/io_uring.c keep the same pending queue), so no
+request fails for depth. Whatever the engine does not take (``engine_ops``) runs
+synchronously at submit and is reported at the next reap.
 A short read is continued (zeros at end of file), a short write is continued and ends
 in ENOSPC only when the device takes nothing more (block/file-posix.c handle_aiocb_rw).
 """
@@ -49,6 +50,9 @@ class EngineCore:
 
     capacity = 128
     _q: Any = None
+    # What the C engine runs; anything else runs at submit in the caller's thread. The
+    # thread pool takes flushes too (thread-pool.c runs them as jobs, handle_aiocb_flush).
+    engine_ops: frozenset[Op] = frozenset({Op.READ, Op.WRITE})
 
     def __init__(self, fd: int, *, no_flush: bool, zero_buffer: memoryview,
                  **_: Any) -> None:
@@ -96,7 +100,7 @@ class EngineCore:
             if self.closed:
                 raise ValueError("the backend is closed")
             for req in requests:
-                if req.op in (Op.READ, Op.WRITE):
+                if req.op in self.engine_ops:
                     self._next_tag += 1
                     self.pending.append((self._next_tag, req))
                 else:
@@ -227,18 +231,26 @@ class CEngineBackend:
     def bench_loop(self, ffi: Any, fn: Any, *extra: Any, write: bool, random: bool, bs: int,
                    depth: int, nblocks: int, seconds: float, seed: int, buffers: memoryview,
                    submit_batch: int = 1, max_latencies: int = 1 << 22,
-                   flush_each: bool = False) -> dict[str, Any]:
+                   flush_each: bool = False, flush_depth: int = 1) -> dict[str, Any]:
         """The benchmark's hot loop, run by the C engine (no Python per request):
         ``fn(q, *extra, args, stats)`` with the shared loop of csrc/qd_bench.c.
+
+        ``flush_each`` is write-through: a write completes after a flush that started
+        after it, with at most ``flush_depth`` flushes in flight (1, QEMU's bdrv_co_flush;
+        each is one more request the engine must have room for).
 
         Returns ios, errors, first_error, submit_ns, seconds and the latencies (us) of up
         to ``max_latencies`` most recent requests."""
         core = self._core
         if core.in_flight():
             raise ValueError("the benchmark loop needs an idle backend")
-        if not 1 <= depth <= core.capacity:
+        if flush_depth < 1:
+            raise ValueError("flush_depth must be at least 1")
+        flushes = flush_depth if write and flush_each else 0
+        if not 1 <= depth <= core.capacity - flushes:
             raise ValueError(f"the {self.name} engine keeps at most {core.capacity} requests "
-                             f"in flight; the benchmark asked for {depth}")
+                             f"in flight; the benchmark asked for {depth}"
+                             + (f" and {flushes} write-through flush(es)" if flushes else ""))
         if len(buffers) < depth * bs:
             raise ValueError("the benchmark needs depth * bs bytes of buffers")
         lat = ffi.new("float[]", max(max_latencies, 1))
@@ -248,6 +260,7 @@ class CEngineBackend:
             "write": int(write), "random": int(random), "bs": bs, "depth": depth,
             "nblocks": nblocks, "seconds": seconds, "seed": seed,
             "buffers": ffi.cast("char *", buf), "flush_each": int(write and flush_each),
+            "flush_depth": flush_depth,
             "submit_batch": submit_batch, "lat_us": lat, "max_lat": max_latencies})
         with core._lock:
             check_errno(fn(core._q, *extra, args, st), "benchmark loop")
@@ -257,6 +270,10 @@ class CEngineBackend:
                 "latencies_us": ffi.unpack(lat, n)}
 
 
+# The engines' op numbers (csrc/qd_tpool.c OP_READ, OP_WRITE, OP_FLUSH).
+_OP_CODES = {Op.READ: 0, Op.WRITE: 1, Op.FLUSH: 2}
+
+
 def submit_batch(ffi: Any, fn: Any, q: Any, fd: int, batch: list[tuple[int, Request]]
                  ) -> tuple[list[Any], OSError | None]:
     """Build the iovec arrays for a batch and hand them to a C engine in one call.
@@ -264,7 +281,7 @@ def submit_batch(ffi: Any, fn: Any, q: Any, fd: int, batch: list[tuple[int, Requ
     Returns the cdata that must stay alive for each request the engine took (the first
     ones, in order) and, if it took none, why."""
     n = len(batch)
-    ops = ffi.new("int[]", [1 if req.op is Op.WRITE else 0 for _, req in batch])
+    ops = ffi.new("int[]", [_OP_CODES[req.op] for _, req in batch])
     offsets = ffi.new("long long[]", [req.offset for _, req in batch])
     tags = ffi.new("unsigned long long[]", [tag for tag, _ in batch])
     counts = ffi.new("int[]", [len(req.buffers) for _, req in batch])

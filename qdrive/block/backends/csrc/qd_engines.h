@@ -45,7 +45,8 @@ typedef struct {
     double seconds;       /* stop starting requests after this long */
     unsigned long long seed;
     char *buffers;
-    int flush_each;       /* fdatasync after each completed write (write-through) */
+    int flush_each;       /* write-through: a write completes after a flush started later */
+    int flush_depth;      /* write-through flushes in flight at once (QEMU: 1) */
     int submit_batch;     /* completed slots handed back to the kernel per call */
     float *lat_us;        /* ring of the latest latencies, max_lat entries */
     long long max_lat;
@@ -103,10 +104,12 @@ int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *
 /* One benchmark engine: the loop in qd_bench.c calls these, never the library. */
 typedef struct qd_bench_engine {
     void *self;
-    int capacity;   /* most slots the engine can keep in flight */
-    int flush_fd;   /* fdatasync this after each completed write, or -1 (the engine does) */
+    int capacity;   /* most requests the engine can keep in flight (slots and the flush) */
     /* Queue slot `slot` (bs bytes at buf) at `off`; 0 or -errno. */
     int (*queue)(void *self, int slot, int write, char *buf, long long bs, long long off);
+    /* Queue an fdatasync of the target as request `slot` (completes through wait() with
+       result 0 or -errno, like any other request); 0 or -errno. */
+    int (*flush)(void *self, int slot);
     /* Hand every queued slot to the kernel; 0 or -errno. */
     int (*kick)(void *self);
     /* Wait for one completion or more; up to `max` (slot, result) pairs, count or -errno. */

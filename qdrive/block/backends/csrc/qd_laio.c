@@ -120,6 +120,18 @@ static int laio_queue(void *self, int slot, int write, char *buf, long long bs, 
     return 0;
 }
 
+/* The write-through flush as one more iocb (IOCB_CMD_FDSYNC: the kernel runs
+ * vfs_fsync_range(datasync) in a worker, so the ring keeps going meanwhile); its slot is
+ * below the context's depth (qd_bench_run keeps depth + 1 <= capacity). */
+static int laio_flush(void *self, int slot) {
+    laio_bench *b = self;
+    struct iocb *cb = &b->q->cbs[slot];
+    io_prep_fdsync(cb, b->fd);
+    cb->data = (void *)(uintptr_t)slot;
+    b->q->ptrs[b->q->bench_queued++] = cb;
+    return 0;
+}
+
 static int laio_kick(void *self) {
     laio_bench *b = self;
     int n = b->q->bench_queued, r = 0;
@@ -150,7 +162,7 @@ static int laio_wait(void *self, int max, int *slots, long long *results) {
 int qd_laio_bench(qd_laio *q, int fd, const qd_bench_args *a, qd_bench_stats *st) {
     if (q->nfree != q->depth) return -EBUSY;
     laio_bench b = { q, fd };
-    qd_bench_engine e = { &b, q->depth, fd, laio_queue, laio_kick, laio_wait };
+    qd_bench_engine e = { &b, q->depth, laio_queue, laio_flush, laio_kick, laio_wait };
     q->bench_queued = 0;
     return qd_bench_run(&e, a, st);
 }

@@ -1,15 +1,30 @@
 /* The thread pool in C (util/thread-pool.c: 64 workers doing plain preadv/pwritev).
  *
  * At most `capacity` requests are in the pool at once, counting queued, running and
- * completed-but-unreaped ones, so neither ring can overflow: submit takes what fits and
- * the caller queues the rest. Workers run each request to its full length
- * (block/file-posix.c handle_aiocb_rw: continue short transfers, zero-fill at end of
- * file, ENOSPC when a write makes no progress). */
+ * completed-but-unreaped ones: submit takes what fits and the caller queues the rest.
+ * Workers run each request to its full length (block/file-posix.c handle_aiocb_rw:
+ * continue short transfers, zero-fill at end of file, ENOSPC when a write makes no
+ * progress).
+ *
+ * Hand-offs are what a pool costs over fio's psync jobs (perf on this machine kind: ~3
+ * futex calls and ~2.7 context switches per request, most of them mutex waits of
+ * workers preempted in a shared critical section), so each is made only when someone
+ * waits for it:
+ * - a worker takes the lock once per request, to take it from the queue; it hands the
+ *   completion back on a lock-free stack (many pushers, one taker that takes it whole);
+ * - the reaper is woken only once as many completions are ready as it asked for;
+ * - the eventfd is written when the completions go from none to some (whoever reaps
+ *   takes them all, and writes it again if it leaves any behind);
+ * - a batch wakes as many idle workers as it has requests, not all of them.
+ * One caller at a time submits and reaps (the Python core's lock, or the benchmark's
+ * own thread): the job table, its free list, `inflight` and `ready` are the caller's. */
 #define _GNU_SOURCE
 #include "qd_engines.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,18 +40,28 @@ typedef struct {
     int iovcnt;
     unsigned long long tag;
     long long result;
+    int next;                           /* the completion stack's link */
 } job;
 
 struct qd_tpool {
-    int fd, efd, no_flush, nworkers, cap, stop;
-    int inflight;                       /* submitted and not reaped */
+    int fd, efd, no_flush, nworkers, cap;
     pthread_t *threads;
+    job *jobs;                          /* cap entries, indexed everywhere below */
+    /* the caller's */
+    int inflight;                       /* submitted and not reaped */
+    int *free_jobs, nfree;
+    int *ready, ready_head, ready_len;  /* taken from the stack, not yet returned */
+    /* the workers' queue, under `lock` */
     pthread_mutex_t lock;
-    pthread_cond_t work, done;
-    job *todo; int todo_head, todo_len;  /* requests for the workers */
-    job *fin; int fin_head, fin_len;     /* completions for reap */
+    pthread_cond_t work;
+    int *todo, todo_head, todo_len, idle, stop;
+    /* completions */
+    _Atomic int fin_top;                /* a job index, or -1 */
+    _Atomic int fin_count;              /* pushed and not taken (may lag the stack a bit) */
+    _Atomic int reap_want;              /* what the waiting reaper needs; INT_MAX: none */
+    pthread_mutex_t done_lock;
+    pthread_cond_t done;
     int sync_ready;
-    int bench_flush_each;               /* the benchmark's write-through: set while it runs */
 };
 
 /* Zero every byte of v[0..cnt): the part of a read past end of file. */
@@ -77,37 +102,53 @@ static long long rw_full(int fd, int write, const struct iovec *iov, int cnt, lo
 
 static long long run_job(qd_tpool *p, const job *j) {
     if (j->op == OP_FLUSH) return p->no_flush ? 0 : (fdatasync(p->fd) ? -errno : 0);
-    long long r = rw_full(p->fd, j->op == OP_WRITE, j->iov, j->iovcnt, j->offset);
-    /* Only the benchmark asks a worker to flush after its write (as fio's fdatasync=1
-       does per job); the driver's write-through is a flush request of the device queue.
-       bench_flush_each is written under the lock before any of those jobs is queued. */
-    if (j->op == OP_WRITE && r >= 0 && p->bench_flush_each && !p->no_flush && fdatasync(p->fd))
-        r = -errno;
-    return r;
+    return rw_full(p->fd, j->op == OP_WRITE, j->iov, j->iovcnt, j->offset);
+}
+
+static void notify_eventfd(qd_tpool *p) {
+    if (p->efd < 0) return;
+    uint64_t one = 1;
+    ssize_t w;
+    do w = write(p->efd, &one, sizeof one); while (w < 0 && errno == EINTR);
+}
+
+/* A worker hands job i back: push it, count it, wake whoever waits for it. The push
+ * (release) publishes the result; the job is not touched after it. */
+static void complete(qd_tpool *p, int i) {
+    int top = atomic_load_explicit(&p->fin_top, memory_order_relaxed);
+    do p->jobs[i].next = top;
+    while (!atomic_compare_exchange_weak_explicit(&p->fin_top, &top, i, memory_order_acq_rel,
+                                                  memory_order_relaxed));
+    /* seq_cst pairs with the reaper's store of reap_want and load of fin_count: one of
+       the two sees the other, so a reaper never sleeps through its last completion. */
+    int n = atomic_fetch_add(&p->fin_count, 1) + 1;
+    if (n == 1) notify_eventfd(p);
+    if (n >= atomic_load(&p->reap_want)) {
+        /* Past the lock, the reaper is waiting (or has seen the count and left): the
+           signal cannot fall between its check and its wait. */
+        pthread_mutex_lock(&p->done_lock);
+        pthread_mutex_unlock(&p->done_lock);
+        pthread_cond_signal(&p->done);
+    }
 }
 
 static void *worker(void *arg) {
     qd_tpool *p = arg;
     pthread_mutex_lock(&p->lock);
-    for (;;) {  /* the lock is held at the top of the loop: one lock round trip per job */
-        while (!p->todo_len && !p->stop) pthread_cond_wait(&p->work, &p->lock);
+    for (;;) {
+        while (!p->todo_len && !p->stop) {
+            p->idle++;
+            pthread_cond_wait(&p->work, &p->lock);
+            p->idle--;
+        }
         if (!p->todo_len) break;  /* stopping, and nothing left to do */
-        job j = p->todo[p->todo_head];
+        int i = p->todo[p->todo_head];
         p->todo_head = (p->todo_head + 1) % p->cap;
         p->todo_len--;
         pthread_mutex_unlock(&p->lock);
-        j.result = run_job(p, &j);
+        p->jobs[i].result = run_job(p, &p->jobs[i]);
+        complete(p, i);
         pthread_mutex_lock(&p->lock);
-        /* The eventfd is written under the lock, after the completion is in the ring:
-           a reaper that saw the completion knows this write is over. */
-        p->fin[(p->fin_head + p->fin_len) % p->cap] = j;
-        p->fin_len++;
-        if (p->efd >= 0) {
-            uint64_t one = 1;
-            ssize_t w;
-            do w = write(p->efd, &one, sizeof one); while (w < 0 && errno == EINTR);
-        }
-        pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -126,9 +167,12 @@ void qd_tpool_free(qd_tpool *p) {
         pthread_cond_destroy(&p->work);
         pthread_cond_destroy(&p->done);
         pthread_mutex_destroy(&p->lock);
+        pthread_mutex_destroy(&p->done_lock);
     }
+    free(p->jobs);
+    free(p->free_jobs);
+    free(p->ready);
     free(p->todo);
-    free(p->fin);
     free(p->threads);
     free(p);
 }
@@ -141,11 +185,29 @@ qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int no_flush,
     p->efd = efd;
     p->no_flush = no_flush;
     p->cap = capacity;
+    p->jobs = calloc((size_t)capacity, sizeof *p->jobs);
+    p->free_jobs = calloc((size_t)capacity, sizeof *p->free_jobs);
+    p->ready = calloc((size_t)capacity, sizeof *p->ready);
     p->todo = calloc((size_t)capacity, sizeof *p->todo);
-    p->fin = calloc((size_t)capacity, sizeof *p->fin);
     p->threads = calloc((size_t)workers, sizeof *p->threads);
-    if (!p->todo || !p->fin || !p->threads) { *err = ENOMEM; qd_tpool_free(p); return NULL; }
-    pthread_mutex_init(&p->lock, NULL);
+    if (!p->jobs || !p->free_jobs || !p->ready || !p->todo || !p->threads) {
+        *err = ENOMEM;
+        qd_tpool_free(p);
+        return NULL;
+    }
+    for (int i = 0; i < capacity; i++) p->free_jobs[i] = capacity - 1 - i;
+    p->nfree = capacity;
+    atomic_init(&p->fin_top, -1);
+    atomic_init(&p->fin_count, 0);
+    atomic_init(&p->reap_want, INT_MAX);
+    /* Adaptive: a worker spins briefly for the queue's short critical section before it
+       sleeps in the kernel (completions come in bursts: one interrupt ends many writes). */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&p->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&p->done_lock, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
     p->sync_ready = 1;
@@ -162,27 +224,44 @@ qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int no_flush,
 int qd_tpool_submit(qd_tpool *p, int fd, int n, const int *ops, const long long *offsets,
                     struct iovec **iovs, const int *iovcnts, const unsigned long long *tags) {
     (void)fd;
-    pthread_mutex_lock(&p->lock);
-    if (n > p->cap - p->inflight) n = p->cap - p->inflight;
-    for (int i = 0; i < n; i++) {
-        job *j = &p->todo[(p->todo_head + p->todo_len) % p->cap];
-        j->op = ops[i];
-        j->offset = offsets[i];
-        j->iov = iovs[i];
-        j->iovcnt = iovcnts[i];
-        j->tag = tags[i];
+    if (n > p->nfree) n = p->nfree;
+    if (n <= 0) return 0;
+    int first = p->nfree - n;  /* the jobs free_jobs[first..nfree) are filled first */
+    for (int k = 0; k < n; k++) {
+        job *j = &p->jobs[p->free_jobs[first + k]];
+        j->op = ops[k];
+        j->offset = offsets[k];
+        j->iov = iovs[k];
+        j->iovcnt = iovcnts[k];
+        j->tag = tags[k];
         j->result = 0;
-        p->todo_len++;
     }
+    p->nfree = first;
     p->inflight += n;
-    if (n == 1) pthread_cond_signal(&p->work);
-    else if (n > 1) pthread_cond_broadcast(&p->work);
+    pthread_mutex_lock(&p->lock);  /* publishes the jobs to the worker that takes each */
+    for (int k = 0; k < n; k++)
+        p->todo[(p->todo_head + p->todo_len++) % p->cap] = p->free_jobs[first + k];
+    /* A worker that finishes looks at the queue before it sleeps, so a request needs a
+       wake-up only when it would otherwise wait for a busy worker. The signals go after
+       the unlock: a worker woken under it would only wake to wait for the lock. */
+    int wake = n < p->idle ? n : p->idle;
     pthread_mutex_unlock(&p->lock);
+    for (int k = 0; k < wake; k++) pthread_cond_signal(&p->work);
     return n;
 }
 
-int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long long *results,
-                  int timeout_ms) {
+/* Move the stack's completions to `ready`, oldest first. */
+static void take_completions(qd_tpool *p) {
+    int i = atomic_exchange_explicit(&p->fin_top, -1, memory_order_acq_rel);
+    int n = 0;
+    for (int k = i; k >= 0; k = p->jobs[k].next) n++;
+    int at = p->ready_head + p->ready_len + n;  /* the stack is newest first */
+    for (int k = i; k >= 0; k = p->jobs[k].next) p->ready[--at % p->cap] = k;
+    p->ready_len += n;
+    atomic_fetch_sub(&p->fin_count, n);
+}
+
+static int wait_completions(qd_tpool *p, int need, int timeout_ms) {
     struct timespec until;
     if (timeout_ms >= 0) {
         clock_gettime(CLOCK_REALTIME, &until);
@@ -190,28 +269,42 @@ int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long 
         until.tv_nsec += (timeout_ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
     }
-    pthread_mutex_lock(&p->lock);
+    int r = 0;
+    pthread_mutex_lock(&p->done_lock);
+    atomic_store(&p->reap_want, need);
+    while (atomic_load(&p->fin_count) < need && r != ETIMEDOUT)
+        r = timeout_ms < 0 ? pthread_cond_wait(&p->done, &p->done_lock)
+                           : pthread_cond_timedwait(&p->done, &p->done_lock, &until);
+    atomic_store(&p->reap_want, INT_MAX);
+    pthread_mutex_unlock(&p->done_lock);
+    return r;
+}
+
+int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long long *results,
+                  int timeout_ms) {
     if (min > p->inflight) min = p->inflight;
-    while (p->fin_len < min) {
-        int r = timeout_ms < 0 ? pthread_cond_wait(&p->done, &p->lock)
-                               : pthread_cond_timedwait(&p->done, &p->lock, &until);
-        if (r == ETIMEDOUT) break;
+    take_completions(p);
+    if (p->ready_len < min) {
+        wait_completions(p, min - p->ready_len, timeout_ms);
+        take_completions(p);
     }
     int got = 0;
-    while (got < max && p->fin_len) {
-        job *j = &p->fin[p->fin_head];
-        tags[got] = j->tag;
-        results[got] = j->result;
+    while (got < max && p->ready_len) {
+        int i = p->ready[p->ready_head];
+        p->ready_head = (p->ready_head + 1) % p->cap;
+        p->ready_len--;
+        tags[got] = p->jobs[i].tag;
+        results[got] = p->jobs[i].result;
+        p->free_jobs[p->nfree++] = i;
         got++;
-        p->fin_head = (p->fin_head + 1) % p->cap;
-        p->fin_len--;
     }
     p->inflight -= got;
-    pthread_mutex_unlock(&p->lock);
+    /* Left some behind, or some came in after the stack was taken: say so again. */
+    if (p->ready_len || atomic_load(&p->fin_count) > 0) notify_eventfd(p);
     return got;
 }
 
-/* ---- the benchmark: slots as tags, each worker flushing after its write -------------- */
+/* ---- the benchmark: slots as tags, the write-through flush one more job ------------- */
 
 typedef struct {
     qd_tpool *p;
@@ -222,58 +315,70 @@ typedef struct {
     unsigned long long *tags;
 } tpool_bench;
 
+static void tpool_add(tpool_bench *b, int op, long long off, struct iovec *iov, int cnt,
+                      int slot) {
+    int k = b->queued++;
+    b->ops[k] = op;
+    b->offs[k] = off;
+    b->iovs[k] = iov;
+    b->cnts[k] = cnt;
+    b->tags[k] = (unsigned long long)slot;
+}
+
 static int tpool_queue(void *self, int slot, int write, char *buf, long long bs, long long off) {
     tpool_bench *b = self;
-    int k = b->queued++;
     b->iov[slot].iov_base = buf;
     b->iov[slot].iov_len = (size_t)bs;
-    b->ops[k] = write;
-    b->offs[k] = off;
-    b->iovs[k] = &b->iov[slot];
-    b->cnts[k] = 1;
-    b->tags[k] = (unsigned long long)slot;
+    tpool_add(b, write ? OP_WRITE : OP_READ, off, &b->iov[slot], 1, slot);
+    return 0;
+}
+
+/* thread-pool.c runs a flush as a job like any other (handle_aiocb_flush). */
+static int tpool_flush(void *self, int slot) {
+    tpool_add(self, OP_FLUSH, 0, NULL, 0, slot);
     return 0;
 }
 
 static int tpool_kick(void *self) {
     tpool_bench *b = self;
     int done = 0;
-    while (done < b->queued)  /* depth <= capacity: everything fits once reaped */
+    while (done < b->queued)  /* depth (+ the flush) <= capacity: all fit once reaped */
         done += qd_tpool_submit(b->p, -1, b->queued - done, b->ops + done, b->offs + done,
                                 b->iovs + done, b->cnts + done, b->tags + done);
     b->queued = 0;
     return 0;
 }
 
+/* Reap in batches when there are more requests than workers. With `extra` requests
+ * beyond the workers, waking at extra / 2 completions still leaves extra / 2 queued, so
+ * a worker that finishes finds its next request without sleeping, and the reaper wakes
+ * once per extra / 2 completions instead of once each (QEMU's pool, too, hands back its
+ * completions in batches: one bottom half per event-loop wake, util/thread-pool.c). */
 static int tpool_wait(void *self, int max, int *slots, long long *results) {
     tpool_bench *b = self;
     unsigned long long tags[256];
-    int n = qd_tpool_reap(b->p, 1, max < 256 ? max : 256, tags, results, -1);
+    int min = (b->p->inflight - b->p->nworkers) / 2;  /* inflight: only this thread writes it */
+    if (min < 1) min = 1;
+    if (max > 256) max = 256;
+    if (min > max) min = max;
+    int n = qd_tpool_reap(b->p, min, max, tags, results, -1);
     for (int i = 0; i < n; i++) slots[i] = (int)tags[i];
     return n;
 }
 
 int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *st) {
     (void)fd;
-    pthread_mutex_lock(&p->lock);
-    int busy = p->inflight;
-    if (!busy) p->bench_flush_each = a->flush_each && a->write;
-    pthread_mutex_unlock(&p->lock);
-    if (busy) return -EBUSY;
-    int d = a->depth > 0 ? a->depth : 1;
-    tpool_bench b = { p, calloc((size_t)d, sizeof(struct iovec)), calloc((size_t)d, sizeof(int)),
-                      calloc((size_t)d, sizeof(int)), 0, calloc((size_t)d, sizeof(long long)),
-                      calloc((size_t)d, sizeof(struct iovec *)),
-                      calloc((size_t)d, sizeof(unsigned long long)) };
+    if (p->inflight) return -EBUSY;
+    size_t d = (size_t)(a->depth > 0 ? a->depth : 1)  /* the slots and the flushes */
+               + (size_t)(a->flush_depth > 1 ? a->flush_depth : 1);
+    tpool_bench b = { p, calloc(d, sizeof(struct iovec)), calloc(d, sizeof(int)),
+                      calloc(d, sizeof(int)), 0, calloc(d, sizeof(long long)),
+                      calloc(d, sizeof(struct iovec *)), calloc(d, sizeof(unsigned long long)) };
     int r = -ENOMEM;
     if (b.iov && b.ops && b.cnts && b.offs && b.iovs && b.tags) {
-        /* The workers flush after each write themselves (bench_flush_each). */
-        qd_bench_engine e = { &b, p->cap, -1, tpool_queue, tpool_kick, tpool_wait };
+        qd_bench_engine e = { &b, p->cap, tpool_queue, tpool_flush, tpool_kick, tpool_wait };
         r = qd_bench_run(&e, a, st);
     }
-    pthread_mutex_lock(&p->lock);  /* every job is reaped: no worker reads it now */
-    p->bench_flush_each = 0;
-    pthread_mutex_unlock(&p->lock);
     free(b.iov);
     free(b.ops);
     free(b.cnts);

@@ -129,6 +129,22 @@ static int uring_queue(void *self, int slot, int write, char *buf, long long bs,
     return 0;
 }
 
+/* The write-through flush as one more SQE (block/io_uring.c luring_do_submit: QEMU_AIO_FLUSH
+ * is IORING_OP_FSYNC with IORING_FSYNC_DATASYNC). */
+static int uring_flush(void *self, int slot) {
+    uring_bench *b = self;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&b->q->ring);
+    if (!sqe) {
+        int r = io_uring_submit(&b->q->ring);
+        if (r < 0) return r;
+        sqe = io_uring_get_sqe(&b->q->ring);
+        if (!sqe) return -EAGAIN;
+    }
+    io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(sqe, (unsigned long long)slot);
+    return 0;
+}
+
 static int uring_kick(void *self) {
     uring_bench *b = self;
     while (io_uring_sq_ready(&b->q->ring) > 0) {
@@ -161,6 +177,6 @@ static int uring_wait(void *self, int max, int *slots, long long *results) {
 int qd_uring_bench(qd_uring *q, int fd, const qd_bench_args *a, qd_bench_stats *st) {
     if (q->inflight) return -EBUSY;
     uring_bench b = { q, fd };
-    qd_bench_engine e = { &b, (int)q->depth, fd, uring_queue, uring_kick, uring_wait };
+    qd_bench_engine e = { &b, (int)q->depth, uring_queue, uring_flush, uring_kick, uring_wait };
     return qd_bench_run(&e, a, st);
 }
