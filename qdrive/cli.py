@@ -22,7 +22,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .diagnostics import location
+from .diagnostics import Diagnostic, location
+from .frontend.terminal import MAX_LINE, Progress, Style, read_lines
 
 if TYPE_CHECKING:
     from .frontend._check import DriveArg
@@ -600,8 +601,6 @@ def _migrate(whole: object, args: argparse.Namespace) -> int:
 
 def _human_options(whole: object, out: TextIO, color: str = "auto") -> None:
     from .frontend.cmdline import ArgvResult
-    from .frontend.terminal import Style
-
     assert isinstance(whole, ArgvResult)
     style = Style(out, color)
     for o in whole.options:
@@ -686,8 +685,6 @@ def _open_lines(path: str) -> TextIO:
 
 
 def _check_file(args: argparse.Namespace) -> int:
-    from .frontend.terminal import MAX_LINE, Progress, Style, read_lines
-
     # Streams: one line is read, checked and reported before the next is read, so memory
     # stays bounded and a verdict appears while a pipe is still being written.
     name = "<stdin>" if args.file == "-" else args.file
@@ -764,8 +761,6 @@ def _interactive() -> bool:
 
 def _human(result: CheckResult, out: TextIO, args: argparse.Namespace | None = None,
            style: Any = None) -> None:
-    from .frontend.terminal import Style
-
     explain = bool(getattr(args, "explain", False))
     blockdev = bool(getattr(args, "to_blockdev", False))
     if style is None:  # check -f decides colour once for the whole file
@@ -799,9 +794,6 @@ def _human(result: CheckResult, out: TextIO, args: argparse.Namespace | None = N
 
 def _coloured(block: str, d: object, style: object, code: str) -> str:
     """Colour the caret line and the ``warning:``/``hint:`` labels, not the whole block."""
-    from .diagnostics import Diagnostic
-    from .frontend.terminal import Style
-
     assert isinstance(d, Diagnostic) and isinstance(style, Style)
     if not style.on:
         return block
@@ -818,8 +810,6 @@ def _coloured(block: str, d: object, style: object, code: str) -> str:
 
 
 def _print_fix(r: object, args: argparse.Namespace, out: TextIO, style: object) -> None:
-    from .frontend.terminal import Style
-
     assert isinstance(style, Style)
     fix = _fix_for(r, args)
     if fix is None:

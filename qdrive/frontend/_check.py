@@ -26,6 +26,7 @@ from ..diagnostics import Span, Stage
 from ..dialect import DEFAULT, Dialect
 from ..dialect import get as get_dialect
 from ..errors import DriveError
+from .._values import to_int32
 from . import formats, hostprobe
 from ..model import DEFAULT_DIALECT, Drive, Interface
 from .placement import Machine, Slots, device_id
@@ -262,6 +263,4 @@ def _placed(conv: Conversion, slots: Slots, board: Machine) -> Placement | None:
 
 
 def _index(drive: Drive) -> int | None:
-    from .._values import to_int32
-
     return None if drive.index is None or to_int32(drive.index) == -1 else to_int32(drive.index)
