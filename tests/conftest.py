@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,3 +27,13 @@ def in_images(images: Path) -> Iterator[Path]:
         yield images
     finally:
         os.chdir(here)
+
+
+@pytest.fixture
+def qcow2(tmp_path: Path) -> Path:
+    """An empty 16 MiB qcow2 image made by qemu-img (skips without it)."""
+    if shutil.which("qemu-img") is None:
+        pytest.skip("qemu-img makes the qcow2 image (apt-get install qemu-utils)")
+    path = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "16M"], check=True)
+    return path

@@ -80,13 +80,6 @@ def raw(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def qcow2(tmp_path: Path) -> Path:
-    if shutil.which("qemu-img") is None:
-        pytest.skip("qemu-img not installed")
-    path = tmp_path / "disk.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "16M"], check=True)
-    return path
 
 
 # -- an existing raw file ------------------------------------------------------------------

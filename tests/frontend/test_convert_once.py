@@ -3,8 +3,6 @@ place (qdrive/frontend/_conversion.py local_image) that every later stage reads.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -51,13 +49,6 @@ def test_the_walk_and_the_shortcut_name_the_image_alike(text: str) -> None:
         {i.key: i.value for i in tokenize(text)})[0]
 
 
-@pytest.fixture()
-def qcow2(tmp_path: Path) -> Path:
-    if shutil.which("qemu-img") is None:
-        pytest.skip("qemu-img makes the qcow2 image")
-    path = tmp_path / "disk.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "1M"], check=True)
-    return path
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
