@@ -72,3 +72,14 @@ def test_image_locks_between_drives(in_images: object) -> None:
     assert qdrive.check(["file=disk.img,format=raw", "file=disk.img,format=raw,"
                          "file.locking=off"]).ok
     assert qdrive.check(["file=disk.img,format=raw,read-only=on,if=virtio"] * 2).ok
+
+
+def test_a_lone_drive_is_placed_by_placements_own_rule() -> None:
+    # to_blockdev() without a placement asks placement_of(), the converter's Slots.place().
+    from qdrive.model import Drive
+
+    bd = to_blockdev(Drive(file="d.img", format="raw", interface="ide", index=3))
+    assert bd.args()[-1].startswith("ide-hd,") and "bus=ide.1" in bd.args()[-1]
+    for bad in ({"unit": 2}, {"index": 0, "unit": 1}):  # past the bus; index with unit
+        with pytest.raises(TranslationError, match=r"^cannot translate -drive "):
+            to_blockdev(Drive(file="d.img", format="raw", interface="ide", **bad))
