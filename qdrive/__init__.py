@@ -71,6 +71,7 @@ __all__ = [
 
 __version__ = "0.1.0"
 
+
 def _suggest_fix(text: str, diagnostic: Diagnostic) -> str | None:
     # DriveError.fix (qdrive/errors.py): the fix finder re-checks candidates, so it and
     # what it needs load on first use; the core holds only this hook.
