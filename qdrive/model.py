@@ -267,18 +267,25 @@ CACHE_MODES: Mapping[CacheMode, tuple[bool, bool, bool]] = MappingProxyType({
 })
 """``cache=`` mode -> (writeback, direct, no_flush), as bdrv_parse_cache_mode() sets them."""
 
+# vl.c r5300 drive_init(): cache=off set BDRV_O_DIRECT, cache=on (the default) nothing.
+_CACHE_2008: Mapping[CacheMode, tuple[bool, bool, bool]] = MappingProxyType({
+    CacheMode.ON: (True, False, False),
+    CacheMode.OFF: (True, True, False),
+})
+
 
 def cache_triple(drive: Drive) -> tuple[bool, bool, bool]:
     """(writeback, direct, no_flush) for ``drive``: the mode, then the explicit keys.
 
     block.c bdrv_parse_cache_mode() gives the mode's triple and blockdev.c drive_new()
     lets ``cache.writeback``/``cache.direct``/``cache.no-flush`` win over it ("specific
-    options take precedence"). In the 2008 dialect ``cache=off`` means O_DIRECT and
-    ``cache=on`` (the default) plain buffered I/O; there was no write-cache emulation then.
+    options take precedence"). The 2008 spellings have their own members: ``cache=off``
+    meant O_DIRECT (7.2 still reads "off" as none) and ``cache=on`` (the 2008 default)
+    plain buffered I/O, with no write-cache emulation then; the 2008 drive has no cache.*
+    keys and no cache= other than these, so the members alone decide, not its dialect.
     """
-    if drive.dialect == "qemu-0.9-sync":
-        return (True, drive.cache is CacheMode.OFF, False)
-    base = CACHE_MODES[drive.cache or CacheMode.WRITEBACK]
+    mode = drive.cache or CacheMode.WRITEBACK
+    base = CACHE_MODES.get(mode) or _CACHE_2008[mode]
     explicit = (drive.cache_writeback, drive.cache_direct, drive.cache_no_flush)
     return tuple(b if e is None else e for b, e in zip(base, explicit, strict=True))  # type: ignore[return-value]
 

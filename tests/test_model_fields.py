@@ -93,3 +93,15 @@ def test_what_the_parser_builds_passes_unchanged() -> None:
             "stats-intervals.0=60,stats-intervals.1=3600")
     d = qdrive.parse_drive(text)
     assert attrs.evolve(d) == d and d.stats_intervals == (60, 3600)
+
+
+def test_cache_triple_reads_the_2008_members_without_asking_the_dialect() -> None:
+    from qdrive.frontend.dialects import parse_2008
+    from qdrive.model import CacheMode, cache_triple
+
+    # vl.c r5300: cache=off is O_DIRECT, cache=on (and no cache=) plain buffered I/O.
+    assert cache_triple(parse_2008("file=a.img,cache=off")) == (True, True, False)
+    assert cache_triple(parse_2008("file=a.img,cache=on")) == (True, False, False)
+    assert cache_triple(parse_2008("file=a.img")) == (True, False, False)
+    # A Drive made in Python with the old spelling: 7.2 reads "off" as none.
+    assert cache_triple(Drive(cache=CacheMode.OFF)) == cache_triple(Drive(cache="none"))

@@ -23,7 +23,7 @@ from ._qdict import Entry
 from ._walk import Walk, first_key, sorted_keys
 from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from ..dialect import JsonErrors
-from ..model import Discard, Media
+from ..model import Discard
 from ..options import (
     FILE_POSIX_DRIVERS,
     FORMAT_KEYS,
@@ -156,7 +156,7 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
     _child_common(child, name)
     _child_aio(w, child, merged)
     _child_driver_options(w, child, name, file_entry)
-    w.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
+    w.draft.driver_options = {f"file.{k}": e.value for k, e in child.items()}
 
 
 def _inherited_options(w: Walk, child: dict[str, Entry]) -> dict[str, Entry]:
@@ -235,7 +235,7 @@ def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
     if problem is not None:
         raise Stop(attrs.evolve(problem, stage=min(problem.stage, Stage.CHILD)))
     w.conv.seen, w.conv.seen_name = seen, seen_name
-    w.f["driver_options"] = {f"file.{k}": e.value for k, e in child.items()}
+    w.draft.driver_options = {f"file.{k}": e.value for k, e in child.items()}
 
 
 # -- the drive's node: block.c bdrv_open_common() ------------------------------------------
@@ -247,15 +247,15 @@ def _open_common(w: Walk, driver: str, protocol: bool) -> None:
         if key in ("cache.direct", "cache.no-flush", "auto-read-only", "force-share"):
             value = _typed(key, entry, Kind.BOOL, Stage.NODE)
             if entry.item is not None:  # not a value cache= expanded into
-                w.f[OPTIONS[key].field] = value
-    read_only = bool(w.f.get("read_only")) or w.f.get("media") is Media.CDROM
-    rules.check_force_share(w.f.get("force_share"), read_only, w.span("force-share"))
+                w.draft.put(OPTIONS[key].field, value)
+    read_only = w.draft.read_only_so_far
+    rules.check_force_share(w.draft.force_share, read_only, w.span("force-share"))
     discard = w.qdict.get("discard")
     if discard is not None:
-        w.f["discard"] = _discard(discard, Stage.NODE)
+        w.draft.discard = _discard(discard, Stage.NODE)
     rules.check_node_name(w.qdict.get("node-name"), Stage.NODE)
     if "node-name" in w.qdict:
-        w.f["node_name"] = w.qdict["node-name"].value
+        w.draft.node_name = w.qdict["node-name"].value
     _driver_open(w, driver, protocol)
 
 
@@ -281,7 +281,7 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
         _missing_file_child(w)
     rest = {k: e for k, e in w.qdict.items() if k not in TABLE_KEYS
             and not k.startswith("file.") and not k.startswith("stats-intervals.")}
-    options = dict(w.f.get("driver_options") or {})  # type: ignore[call-overload]
+    options = dict(w.draft.driver_options)
     values: dict[str, object] = {}
     for key in sorted_keys(rest):
         if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)):
@@ -306,9 +306,9 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
                          w.conv.opened_read_only, w.conv.warnings)
     _unused_options(w, driver, protocol, rest, kinds, info)
     options.update({k: e.value for k, e in sorted(rest.items(), key=lambda kv: kv[1].seq)})
-    w.f["driver_options"] = options
-    if "driver" in w.qdict and "format" not in w.f:
-        w.f["format"] = w.qdict["driver"].value
+    w.draft.driver_options = options
+    if "driver" in w.qdict and w.draft.format is None:
+        w.draft.format = w.qdict["driver"].value
 
 
 def _unused_options(w: Walk, driver: str, protocol: bool, rest: dict[str, Entry],

@@ -21,20 +21,20 @@ __all__ = ["blockdev_init"]
 def blockdev_init(w: Walk) -> None:
     """blockdev.c blockdev_init() up to its blk_new_open()."""
     absorb(w, COMMON_KEYS - {"read-only", "copy-on-read"}, Stage.COMMON)
-    w.conv.opened_read_only |= bool(w.f.get("snapshot"))
+    w.conv.opened_read_only |= bool(w.draft.snapshot)
     _stats_intervals(w)
     _aio(w)
-    limits: dict[str, int] = w.f.get("throttling") or {}  # type: ignore[assignment]
+    limits = w.draft.throttling
     rules.check_throttling(limits, lambda key: _span_of_throttle(w, key))
     _enum_value(w, "detect-zeroes", DetectZeroes, "invalid parameter value: {v}")
     _format(w)
     _error_action(w, "werror", "'{v}' invalid write error action", True)
     _error_action(w, "rerror", "'{v}' invalid read error action", False)
     handled = LEGACY_KEYS | COMMON_KEYS | {"id"}
-    file = w.f.get("file")
+    file = w.draft.file
     rest = [k for k in w.qdict if k not in handled]
     # blockdev_init() copies format= into the QDict as "driver", so it counts here.
-    w.conv.empty = not file and not rest and "format" not in w.f
+    w.conv.empty = not file and not rest and w.draft.format is None
 
 
 def _span_of_throttle(w: Walk, key: str | None) -> Span:
@@ -57,14 +57,14 @@ def _stats_intervals(w: Walk) -> None:
                     sub[key].span, Stage.COMMON)
     parsed = [rules.stats_interval(e.value, e.span) for e in values]
     w.late_error = next((p for p in parsed if isinstance(p, Diagnostic)), None)
-    w.f["stats_intervals"] = tuple(p for p in parsed if isinstance(p, int))
+    w.draft.stats_intervals = tuple(p for p in parsed if isinstance(p, int))
 
 
 def _aio(w: Walk) -> None:
     entry = w.qdict.get("aio")
     if entry is not None:
         try:
-            w.f["aio"] = Aio(entry.value)
+            w.draft.aio = Aio(entry.value)
         except ValueError:
             raise error("bad-aio", "invalid aio option", entry.span, Stage.COMMON,
                         hint="aio= takes threads, native or io_uring") from None
@@ -75,7 +75,7 @@ def _enum_value(w: Walk, key: str, enum: type, message: str) -> None:
     if entry is None:
         return
     try:
-        w.f[OPTIONS[key].field] = enum(entry.value)
+        w.draft.put(OPTIONS[key].field, enum(entry.value))
     except ValueError:
         raise error("bad-enum", message.format(v=entry.value), entry.span,
                     Stage.COMMON) from None
@@ -91,7 +91,7 @@ def _format(w: Walk) -> None:
     if "driver" in w.qdict:
         raise error("driver-and-format", "Cannot specify both 'driver' and 'format'",
                     w.qdict["driver"].span, Stage.COMMON)
-    w.f["format"] = entry.value
+    w.draft.format = entry.value
 
 
 def _error_action(w: Walk, key: str, message: str, write: bool) -> None:
@@ -103,4 +103,4 @@ def _error_action(w: Walk, key: str, message: str, write: bool) -> None:
     if not ok:
         raise error("bad-error-action", message.format(v=entry.value), entry.span,
                     Stage.COMMON)
-    w.f[key] = ErrorAction(entry.value)
+    w.draft.put(key, ErrorAction(entry.value))

@@ -30,7 +30,7 @@ from ._syntax import RawOption
 from ._walk import HeaderReader, Placer, Walk
 from ..diagnostics import Stop
 from ..dialect import DEFAULT, Dialect
-from ..model import Drive, Interface
+from ..model import Interface
 from ..options import KNOWN_DRIVERS
 from ..probe import ProbeResult
 
@@ -83,11 +83,5 @@ def walk_72(text: str, items: list[RawOption], default_if: Interface,
     except Stop as stop:
         conv.error = stop.diagnostic
         return conv
-    conv.drive = _build(w)
+    conv.drive = w.draft.build(dialect.name)
     return conv
-
-
-def _build(w: Walk) -> Drive:
-    fields = dict(w.f)
-    fields.setdefault("driver_options", {})
-    return Drive(**fields)  # type: ignore[arg-type]

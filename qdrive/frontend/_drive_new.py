@@ -69,7 +69,7 @@ def _expand_cache(w: Walk, opts: list[Entry]) -> list[Entry]:
     if triple is None:
         raise error("bad-cache", "invalid cache option", last.span, Stage.LEGACY,
                     hint="cache= takes writeback, none, writethrough, directsync or unsafe")
-    w.f["cache"] = CacheMode.NONE if last.value == "off" else CacheMode(last.value)
+    w.draft.cache = CacheMode.NONE if last.value == "off" else CacheMode(last.value)
     opts = [e for e in opts if e is not last]
     names = ("cache.writeback", "cache.direct", "cache.no-flush")
     for key, on in zip(names, triple, strict=True):
@@ -86,10 +86,10 @@ def _media_and_read_only(w: Walk) -> None:
         if media.value not in ("disk", "cdrom"):
             raise error("bad-media", f"'{media.value}' invalid media", media.span,
                         Stage.LEGACY, hint="media= takes disk or cdrom")
-        w.f["media"] = Media(media.value)
-    read_only = bool(w.f.get("read_only")) or w.f.get("media") is Media.CDROM
+        w.draft.media = Media(media.value)
+    read_only = w.draft.read_only_so_far
     w.conv.opened_read_only = read_only
-    if read_only and w.f.get("copy_on_read"):
+    if read_only and w.draft.copy_on_read:
         span = w.qdict["copy-on-read"].span
         w.conv.warnings.append(Diagnostic(
             "cor-read-only", Severity.WARNING, "disabling copy-on-read on read-only drive",
@@ -101,23 +101,23 @@ def _interface(w: Walk) -> None:
     if entry is None:
         return
     try:
-        w.f["interface"] = Interface(entry.value)
+        w.draft.interface = Interface(entry.value)
     except ValueError:
         raise error("bad-if", f"unsupported bus type '{entry.value}'", entry.span,
                     Stage.LEGACY) from None
 
 
 def _placement(w: Walk) -> None:
-    iface = w.f.get("interface") or w.default_if
+    iface = w.draft.interface or w.default_if
     assert isinstance(iface, Interface)
-    bus, unit, index = (w.f.get(k) for k in ("bus", "unit", "index"))
+    bus, unit, index = w.draft.bus, w.draft.unit, w.draft.index
     span = next((w.qdict[k].span for k in ("index", "unit", "bus") if k in w.qdict),
                 Span(0, len(w.conv.text)))
     w.place(iface, _int(bus, 0), _int(unit, -1), _int(index, -1), span)
 
 
 def _bus_error_options(w: Walk) -> None:
-    iface = w.f.get("interface") or w.default_if
+    iface = w.draft.interface or w.default_if
     for key in ("werror", "rerror"):
         entry = w.qdict.get(key)
         if entry is not None and iface not in rules.ERROR_ACTION_INTERFACES:

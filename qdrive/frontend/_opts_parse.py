@@ -26,7 +26,7 @@ def opts_parse(w: Walk) -> None:
             raise error("bad-id", "Parameter 'id' expects an identifier", first_id.span,
                         Stage.PARSE, "Identifiers consist of letters, digits, '-', '.', "
                         "'_', starting with a letter.")
-        w.f["id"] = first_id.value
+        w.draft.id = first_id.value
     for item in items:
         # opt_validate(): "help" and "?" are help requests, not flags.
         if item.flag and not (not item.no_prefix and item.key in ("help", "?")):

@@ -4,7 +4,7 @@ QEMU carries one -drive through softmmu/vl.c (the QemuOpts parse), blockdev.c dr
 and blockdev_init(), then block.c bdrv_open_inherit(); each stage of the converter
 (``_opts_parse``, ``_drive_new``, ``_blockdev_init``, ``_bdrv_open``) reads and extends
 the one :class:`Walk` those functions would share: the QDict built from the options, the
-Drive fields found so far, and what a later stage must report.
+Drive being built (:class:`._draft.DriveDraft`), and what a later stage must report.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from ._conversion import Conversion
+from ._draft import DriveDraft
 from ._qdict import Entry, qdict_order
 from ..diagnostics import Diagnostic, Span, Stage, error
 from ..dialect import DEFAULT, Dialect
@@ -45,7 +46,7 @@ class Walk:
         self.image = image  # the header check() read, if it probed
         self.probe = probe  # children's images may be read (check(probe_files=True))
         self.read_header = read_header  # reads the image's header when the walk opens it
-        self.f: dict[str, object] = {}  # Drive fields found so far
+        self.draft = DriveDraft()  # the Drive's fields found so far
         self.qdict: dict[str, Entry] = {}
         self.explicit_cache: set[str] = set()
         self.leftover_cache: Entry | None = None
@@ -108,8 +109,8 @@ def _store(w: Walk, entry: Entry, stage: Stage) -> None:
     except ValueProblem as p:
         raise error("bad-value", p.message, entry.span, stage, p.detail) from None
     if row.field == "throttling":
-        limits: dict[str, object] = w.f.setdefault("throttling", {})  # type: ignore
-        limits[entry.key] = value
+        assert isinstance(value, int)  # every throttling.* option is a number
+        w.draft.throttling[entry.key] = value
     elif entry.item is not None or row.field not in ("cache_writeback", "cache_direct",
                                                      "cache_no_flush"):
-        w.f[row.field] = value
+        w.draft.put(row.field, value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ._draft import DriveDraft
 from ._syntax import RawOption, tokenize
 from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from ..errors import DriveError
@@ -37,7 +38,7 @@ class _Drive2008:
         self.first: dict[str, RawOption] = {}
         for item in items:
             self.first.setdefault(item.key, item)
-        self.f: dict[str, Any] = {"dialect": DIALECT}
+        self.draft = DriveDraft()  # the Drive found so far
 
     def fail(self, message: str, key: str | None = None, stage: Stage = Stage.LEGACY) -> Stop:
         item = self.first.get(key) if key else None
@@ -67,7 +68,7 @@ class _Drive2008:
         n = _strtol(value)
         if n < 0:
             raise self.fail(f"'{self.text}' {what}", key)
-        self.f[key] = n
+        self.draft.put(key, n)
         return n
 
     def run(self) -> Drive:
@@ -84,11 +85,11 @@ class _Drive2008:
         self._on_off("boot", f"'{self.text}' invalid boot option")
         self._format()
         if self.get("file") is not None:
-            self.f["file"] = self.get("file")
-        if self.f.get("index") is not None and (self.f.get("bus", 0) or self.f.get("unit")
-                                                 is not None):
+            self.draft.file = self.get("file")
+        d = self.draft
+        if d.index is not None and (d.bus or d.unit is not None):
             raise self.fail(f"'{self.text}' index cannot be used with bus and unit", "index")
-        return Drive(**self.f)
+        return d.build(DIALECT)
 
     def _interface(self) -> None:
         value = self.get("if")
@@ -96,7 +97,7 @@ class _Drive2008:
             return
         if value not in IF_2008:
             raise self.fail(f"'{self.text}' unsupported bus type '{value}'", "if")
-        self.f["interface"] = Interface(value)
+        self.draft.interface = Interface(value)
 
     def _chs(self) -> None:
         limits = (("cyls", 16383), ("heads", 16), ("secs", 63))
@@ -105,7 +106,8 @@ class _Drive2008:
             for key, top in limits:
                 if not 1 <= values.get(key, 0) <= top:
                     raise self.fail(f"'{self.text}' invalid physical {key} number", key)
-        self.f.update(values)
+        for key, number in values.items():
+            self.draft.put(key, number)
         trans = self.get("trans")
         if trans is not None:
             if not values.get("cyls"):
@@ -113,17 +115,17 @@ class _Drive2008:
                                 "trans")
             if trans not in ("none", "lba", "auto"):
                 raise self.fail(f"'{self.text}' invalid translation type", "trans")
-            self.f["trans"] = trans
+            self.draft.trans = trans
 
     def _media(self) -> None:
         value = self.get("media")
         if value is None:
             return
-        if value == "cdrom" and any(self.f.get(k) for k in ("cyls", "heads", "secs")):
+        if value == "cdrom" and (self.draft.cyls or self.draft.heads or self.draft.secs):
             raise self.fail(f"'{self.text}' invalid physical CHS format", "media")
         if value not in ("disk", "cdrom"):
             raise self.fail(f"'{self.text}' invalid media", "media")
-        self.f["media"] = Media(value)
+        self.draft.media = Media(value)
 
     def _on_off(self, key: str, message: str) -> None:
         value = self.get(key)
@@ -131,7 +133,7 @@ class _Drive2008:
             return
         if value not in ("on", "off"):
             raise self.fail(message, key)
-        self.f[key] = value == "on"
+        self.draft.put(key, value == "on")
 
     def _cache(self) -> None:
         value = self.get("cache")
@@ -139,7 +141,7 @@ class _Drive2008:
             return
         if value not in ("on", "off"):
             raise self.fail("invalid cache option", "cache")
-        self.f["cache"] = CacheMode(value)
+        self.draft.cache = CacheMode(value)
 
     def _format(self) -> None:
         value = self.get("format")
@@ -149,7 +151,7 @@ class _Drive2008:
             raise self.fail("Supported formats: " + " ".join(sorted(FORMATS_2008)), "format")
         if value not in FORMATS_2008:
             raise self.fail(f"'{value}' invalid format", "format")
-        self.f["format"] = value
+        self.draft.format = value
 
 
 def _strtol(text: str) -> int:

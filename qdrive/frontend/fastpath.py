@@ -14,7 +14,7 @@ equal results over the recorded corpora and arbitrary generated drives.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..diagnostics import Span, Stop
 from ..model import CACHE_MODES, Aio, CacheMode, Discard, Drive, ErrorAction, Interface, Media
@@ -77,7 +77,11 @@ def _int32(value: int | None, default: int) -> int:
 def convert(text: str, items: list[RawOption], default_if: Interface, place: Placer
             ) -> Conversion | None:
     """The Conversion convert_72 would return for a plain drive, or None to take the walk."""
-    f: dict[str, Any] = {}
+    # One typed local per Drive field the shortcut knows (None: not given); ``spans``
+    # says which keys were given, and where.
+    file = fmt = drive_id = None
+    iface = media = cache = aio = discard = werror = rerror = None
+    bus = unit = index = snapshot = read_only = None
     spans: dict[str, Span] = {}
     for key, value, span, flag, _no, complete in items:
         if flag or not complete or key in spans:
@@ -88,83 +92,83 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
             colon = value.find(":")
             if not value or (colon > 0 and not 0 <= value.find("/") < colon):
                 return None
-            f["file"] = value
+            file = value
         elif key == "format":
             if value not in _FORMATS:
                 return None
-            f["format"] = value
+            fmt = value
         elif key == "if":
-            if value not in _INTERFACES:
+            if (iface := _INTERFACES.get(value)) is None:
                 return None
-            f["interface"] = _INTERFACES[value]
         elif key in ("bus", "unit", "index"):
             number = _number(value)
             if number is None:
                 return None
-            f[key] = number
+            if key == "bus":
+                bus = number
+            elif key == "unit":
+                unit = number
+            else:
+                index = number
         elif key == "media":
-            if value not in _MEDIA:
+            if (media := _MEDIA.get(value)) is None:
                 return None
-            f["media"] = _MEDIA[value]
-        elif key in ("snapshot", "read-only"):
-            if value not in _BOOLS:
+        elif key == "snapshot":
+            if (snapshot := _BOOLS.get(value)) is None:
                 return None
-            f[key.replace("-", "_")] = _BOOLS[value]
+        elif key == "read-only":
+            if (read_only := _BOOLS.get(value)) is None:
+                return None
         elif key == "cache":
-            if value not in _CACHES:
+            if (cache := _CACHES.get(value)) is None:
                 return None
-            f["cache"] = _CACHES[value]
         elif key == "aio":
-            if value not in _AIO:
+            if (aio := _AIO.get(value)) is None:
                 return None
-            f["aio"] = _AIO[value]
         elif key == "discard":
-            if value not in _DISCARD:
+            if (discard := _DISCARD.get(value)) is None:
                 return None
-            f["discard"] = _DISCARD[value]
         elif key == "werror":
-            if value not in _WERROR:
+            if (werror := _WERROR.get(value)) is None:
                 return None
-            f["werror"] = _WERROR[value]
         elif key == "rerror":
-            if value not in _RERROR:
+            if (rerror := _RERROR.get(value)) is None:
                 return None
-            f["rerror"] = _RERROR[value]
         elif key == "id":
             if not id_wellformed(value):
                 return None
-            f["id"] = value
+            drive_id = value
         else:
             return None
-    if "file" not in f:
+    if file is None:
         return None  # an empty drive or a format without its file: the walk says what
-    iface = f.get("interface") or default_if
-    if ("werror" in f or "rerror" in f) and iface not in _ERROR_BUSES:
+    where = iface or default_if
+    if (werror is not None or rerror is not None) and where not in _ERROR_BUSES:
         return None
     # block/file-posix.c raw_open_common(): aio=native needs O_DIRECT.
-    if f.get("aio") is Aio.NATIVE and f.get("cache") not in (CacheMode.NONE,
-                                                             CacheMode.DIRECTSYNC):
+    if aio is Aio.NATIVE and cache not in (CacheMode.NONE, CacheMode.DIRECTSYNC):
         return None
     conv = Conversion(text, items=items)
-    if "id" in spans:
-        conv.id_span, conv.given_id = spans["id"], f["id"]
+    if drive_id is not None:
+        conv.id_span, conv.given_id = spans["id"], drive_id
     # What the walk knows when drive_new() places the drive: read-only and media so far.
-    conv.opened_read_only = bool(f.get("read_only")) or f.get("media") is Media.CDROM
+    conv.opened_read_only = bool(read_only) or media is Media.CDROM
     span = spans.get("index") or spans.get("unit") or spans.get("bus") or Span(0, len(text))
     try:
         # Every check QEMU makes before drive_new()'s placement passed above, and none
         # after it can fail for this drive: the placement's verdict is the drive's.
-        place(iface, _int32(f.get("bus"), 0), _int32(f.get("unit"), -1),
-              _int32(f.get("index"), -1), span)
+        place(where, _int32(bus, 0), _int32(unit, -1), _int32(index, -1), span)
     except Stop as stop:
         conv.error = stop.diagnostic
         return conv
-    conv.opened_read_only |= bool(f.get("snapshot"))  # blockdev_init(): the overlay
-    conv.format_probed = "format" not in f
-    conv.format_given = f.get("format")
-    conv.image_name, conv.image_key = local_image({"file": f["file"]})
-    f["stats_intervals"] = ()
-    conv.drive = Drive(**f)
+    conv.opened_read_only |= bool(snapshot)  # blockdev_init(): the overlay
+    conv.format_probed = fmt is None
+    conv.format_given = fmt
+    conv.image_name, conv.image_key = local_image({"file": file})
+    conv.drive = Drive(file=file, format=fmt, interface=iface, bus=bus, unit=unit,
+                       index=index, media=media, id=drive_id, snapshot=snapshot,
+                       read_only=read_only, cache=cache, aio=aio, discard=discard,
+                       werror=werror, rerror=rerror)
     return conv
 
 

@@ -1,0 +1,87 @@
+"""The Drive a conversion is building: typed, mutable, one attribute per Drive field.
+
+QEMU fills its drive in place as each stage of the walk reads an option (blockdev.c
+drive_new() and blockdev_init() set the BlockBackend's fields one by one). The converter
+does the same on a :class:`DriveDraft` and freezes it into a :class:`~qdrive.model.Drive`
+once the walk is through (:meth:`DriveDraft.build`), so the stages read and write typed
+attributes that mypy checks, not a dictionary of field names. Only the option table's
+``OptionSpec.field`` (qdrive/options.py) names a field by string, and :meth:`put` refuses a
+name the Drive does not have.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ..model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media
+
+__all__ = ["DriveDraft"]
+
+
+@attrs.define(slots=True)
+class DriveDraft:
+    """The fields of a :class:`~qdrive.model.Drive` found so far; None: not given."""
+
+    file: str | None = None
+    format: str | None = None
+    interface: Interface | None = None
+    bus: int | None = None
+    unit: int | None = None
+    index: int | None = None
+    media: Media | None = None
+    id: str | None = None
+    node_name: str | None = None
+    snapshot: bool | None = None
+    read_only: bool | None = None
+    cache: CacheMode | None = None
+    cache_writeback: bool | None = None
+    cache_direct: bool | None = None
+    cache_no_flush: bool | None = None
+    aio: Aio | None = None
+    discard: Discard | None = None
+    detect_zeroes: DetectZeroes | None = None
+    werror: ErrorAction | None = None
+    rerror: ErrorAction | None = None
+    copy_on_read: bool | None = None
+    auto_read_only: bool | None = None
+    force_share: bool | None = None
+    throttling: dict[str, int] = attrs.Factory(dict)
+    throttling_group: str | None = None
+    stats_account_invalid: bool | None = None
+    stats_account_failed: bool | None = None
+    stats_intervals: tuple[int, ...] = ()
+    driver_options: dict[str, str] = attrs.Factory(dict)
+    # The 2008 dialect's own keys (qdrive/frontend/dialects.py).
+    sync: bool | None = None
+    boot: bool | None = None
+    cyls: int | None = None
+    heads: int | None = None
+    secs: int | None = None
+    trans: str | None = None
+
+    @property
+    def read_only_so_far(self) -> bool:
+        """Read-only as QEMU knows it at this point: read-only=on or media=cdrom."""
+        return bool(self.read_only) or self.media is Media.CDROM
+
+    def put(self, field: str, value: object) -> None:
+        """Set the field an option-table row names (``OptionSpec.field``).
+
+        The table is the one place an option's field is spelt as a string; a name the
+        Drive lacks is a table bug, so it raises instead of adding an attribute.
+        """
+        if field not in _FIELDS:
+            raise AttributeError(f"Drive has no field {field!r}")
+        setattr(self, field, value)
+
+    def build(self, dialect: str) -> Drive:
+        """The frozen Drive (its field checks run): the walk is over."""
+        return Drive(dialect=dialect, **{name: getattr(self, name) for name in _FIELDS})
+
+
+_FIELDS = frozenset(a.name for a in attrs.fields(DriveDraft))
+
+
+def __dir__() -> list[str]:
+    # dir() and completion show the public names only (the packaging habit).
+    return sorted(__all__)
