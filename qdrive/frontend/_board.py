@@ -96,11 +96,11 @@ def _flash_length(r: DriveResult) -> int | None:
     """blk_getlength() of a raw flash image on a local file: whole sectors (None when
     qdrive does not know it: other formats, protocols, raw offset/size)."""
     d = r.drive
-    if d is None or r.format != "raw" or not d.file or ":" in d.file.split("/")[0] \
+    if d is None or r.format != "raw" or not r.image \
             or any(k in d.driver_options for k in ("offset", "size", "file.driver")):
         return None
     try:
-        size = os.stat(d.file).st_size
+        size = os.stat(r.image).st_size
     except (OSError, ValueError):
         return None
     return -(-size // 512) * 512
@@ -137,7 +137,7 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
                           f"bus={p.bus},unit={p.unit}", whole, Stage.BOARD_ORPHAN)
     # A drive naming a driver (driver=null-co) has a medium even without a file name.
     empty = d.file in (None, "") and not d.driver_options and not d.format
-    cdrom = hostprobe.cdrom_name(d) if probe_files else None
+    cdrom = (r.image or None) if probe_files and hostprobe.opens_cdrom(d) else None
     empty = empty or (cdrom is not None and hostprobe.cdrom_empty(cdrom))
     if iface is Interface.IDE and d.media is not Media.CDROM:
         # hw/ide/qdev.c: the backend's permissions (a node that cannot be written) come
@@ -197,10 +197,10 @@ def _locker(r: DriveResult, n: int,
     d, p = r.drive, r.placement
     if d is None or p is None or p.interface is Interface.NONE or d.force_share:
         return None  # no device (no permissions taken) or everything shared
-    if d.driver_options.get("file.locking") == "off" or not d.file:
+    if d.driver_options.get("file.locking") == "off" or not r.image:
         return None
-    identity = identities[n] if identities is not None else \
-        file_identity(d.file.removeprefix("file:"))
+    # the name the converter resolved (DriveResult.image), or the guard's descriptor
+    identity = identities[n] if identities is not None else file_identity(r.image)
     if identity is None:
         return None
     if p.interface is Interface.PFLASH:  # hw/block/pflash_cfi01.c shares write
@@ -235,11 +235,11 @@ def _locks(results: list[DriveResult],
 
 def _lock_error(lk: _Locker, what: str) -> Diagnostic:
     r = lk.result
-    assert r.drive is not None and r.drive.file is not None
+    # block/file-posix.c names the node's filename: the resolved name, prefix stripped
     virtio = lk.order[0] == 2
     return Diagnostic("image-locked", Severity.ERROR, f"Failed to get {what} lock",
                       Span(0, len(r.text)), Stage.BOARD_DEVICE if virtio else Stage.BOARD,
-                      f"Is another process using the image [{r.drive.file}]?",
+                      f"Is another process using the image [{r.image}]?",
                       hint="another drive uses this image read-write: use a copy, "
                            "read-only=on on both, or file.locking=off if you know better",
                       located=virtio)

@@ -223,27 +223,29 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
         # Under the policy only the checked descriptor is probed, never the name: the
         # host checks by name (hostprobe) are skipped, the header checks are not.
         conv = open_image(conv, found, user, by_name=False)
-    conv = _abort_notice(conv, items)
+    conv = _abort_notice(conv)
     host = None
     if (guard is None and probe_files and conv.drive is not None and conv.error is None
             and conv.image_name):
         host = hostprobe.host_facts(conv.image_name, conv.drive, user)
     result = DriveResult(text, conv.drive if conv.error is None else None, conv.error,
                          tuple(conv.warnings), _placed(conv, slots, board), arg.option,
-                         conv.probed_format, host)
+                         conv.probed_format, host, conv.image_name)
     return _Done(result, files, conv)
 
 
-def _abort_notice(conv: Conversion, items: list[RawOption]) -> Conversion:
+def _abort_notice(conv: Conversion) -> Conversion:
     """A null-co/null-aio option's bad value aborts QEMU, which says where first."""
     err = conv.error
     if err is None:
         return conv
     key = conv.text[err.span.start:err.span.end].partition("=")[0]
-    last = {i.key: i.value for i in items}
-    driver = last.get("driver") or last.get("format")
+    # the options as the node's open received them (the walk records them there; a
+    # null driver's value error comes later than that)
+    given = conv.open_options
+    driver = given.get("driver") or given.get("format")
     if key.startswith("file."):
-        key, driver = key[len("file."):], last.get("file.driver")
+        key, driver = key[len("file."):], given.get("file.driver")
     notice = formats.abort_notice(err, key, driver)
     if notice is None:
         return conv

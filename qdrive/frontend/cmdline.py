@@ -385,10 +385,10 @@ def _drive_lock_facts(r: Any) -> tuple[tuple[int, int], str, bool] | None:
     from ..probe import file_identity
 
     d = r.drive
-    if d is None or not d.file or d.force_share or d.snapshot or \
+    if d is None or not r.image or d.force_share or d.snapshot or \
             d.driver_options.get("file.locking") == "off":
         return None
-    name = d.file.removeprefix("file:")
+    name = r.image  # resolved once, by the converter
     ident = file_identity(name)
     return None if ident is None else (ident, name, not d.effective_read_only)
 
@@ -400,10 +400,10 @@ def _snapshot_backing_facts(r: Any) -> tuple[tuple[int, int], str, bool] | None:
     from ..probe import file_identity
 
     d = r.drive
-    if d is None or not d.file or not d.snapshot or d.force_share or \
+    if d is None or not r.image or not d.snapshot or d.force_share or \
             d.driver_options.get("file.locking") == "off":
         return None
-    name = d.file.removeprefix("file:")
+    name = r.image  # resolved once, by the converter
     ident = file_identity(name)
     return None if ident is None else (ident, name, False)
 
@@ -486,10 +486,10 @@ def _drive_locks(st: _State, drives: Any) -> None:
         return
     for n, r in enumerate(drives.drives):
         d = r.drive
-        if d is None or r.format not in _FORMATS or not d.file or d.force_share or \
+        if d is None or r.format not in _FORMATS or not r.image or d.force_share or \
                 d.driver_options.get("file.locking") == "off":
             continue
-        name = d.file.removeprefix("file:")
+        name = r.image  # resolved once, by the converter
         ident = file_identity(name)
         if ident is None:
             continue
@@ -820,7 +820,7 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
         p = r.placement
         if r.ok and p is not None and p.interface is Interface.PFLASH and \
                 p.unit is not None and p.unit not in sizes:
-            sizes[p.unit] = _drive_size(r.drive)
+            sizes[p.unit] = _drive_size(r)
     total = 0
     for unit in sorted(sizes):
         size = sizes[unit]
@@ -868,12 +868,13 @@ def _fdc_globals(st: _State, globals_: list[tuple[str, str, str]]) -> None:
             return
 
 
-def _drive_size(drive: Any) -> int | None:
+def _drive_size(r: Any) -> int | None:
     """A raw -drive's length as block.c bdrv_getlength() gives it (None: not known)."""
-    if drive is None or not drive.file or str(drive.format or "") != "raw":
+    drive = r.drive
+    if drive is None or not r.image or str(drive.format or "") != "raw":
         return None
     try:
-        size = os.stat(drive.file.removeprefix("file:")).st_size
+        size = os.stat(r.image).st_size  # the name the converter resolved
     except OSError:
         return None
     return (size + 511) // 512 * 512

@@ -266,16 +266,11 @@ def protocol_of(drive: Drive, device: bool) -> str:
 _CDROM_DRIVE_STATUS, _CDS_DISC_OK = 0x5326, 4  # linux/cdrom.h
 
 
-def cdrom_name(drive: Drive) -> str | None:
-    """The device a drive opens with host_cdrom, if it does."""
-    opts = drive.driver_options
-    if drive.format == "host_cdrom":
-        return opts.get("filename") or drive.file or None
-    if opts.get("file.driver") == "host_cdrom":
-        return opts.get("file.filename") or drive.file or None
-    if drive.file and drive.file.startswith("host_cdrom:"):
-        return drive.file[len("host_cdrom:"):]
-    return None
+def opens_cdrom(drive: Drive) -> bool:
+    """Whether the drive opens its image (DriveResult.image) with host_cdrom."""
+    return drive.format == "host_cdrom" or drive.driver_options.get(
+        "file.driver") == "host_cdrom" or bool(drive.file and drive.file.startswith(
+            "host_cdrom:"))
 
 
 def cdrom_empty(name: str) -> bool:

@@ -32,6 +32,11 @@ class DriveResult:
     option: str = "-drive"  # how the drive was given: -drive, -hda, -cdrom ...
     probed_format: str | None = None  # the format QEMU's probe would pick (no format=)
     host: HostFacts | None = None  # the image's write access and others' locks (probe_files)
+    # The host file the drive opens, as QEMU resolves its name (file=, file.filename=,
+    # filename= with driver=file, a json: name's file child; file:/host_device:/host_cdrom:
+    # prefixes stripped); "" for none (an empty drive, a network protocol). Resolved once,
+    # by the converter (frontend/_conversion.local_image).
+    image: str = ""
 
     @property
     def format(self) -> str | None:
