@@ -141,6 +141,11 @@ class Guard:
         from .._conversion import Conversion
 
         assert isinstance(conv, Conversion)
+        # The allow-list judges the options as written (the Conversion's items, in text
+        # order, each with its span), not what the converter made of them: a key the
+        # converter mis-modelled, or one after the error the walk stopped at, still
+        # reaches QEMU, so the policy must not depend on the walk getting that far. The
+        # file it then opens is the converter's resolved name (judge_drive above).
         items = conv.items
         last = {i.key: i for i in items}
         fmt_item = last.get("format")
