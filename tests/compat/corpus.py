@@ -8,7 +8,7 @@ the file's header)::
     fixtures/harvest/drives.jsonl      -drive strings harvested from public projects
     fixtures/harvest/cmdlines.jsonl    whole command lines (``arch``: only x86_64 recorded)
     fixtures/qemu72/  qemu100/  qemu111/
-        verdicts.jsonl                 the original corpus (tests/compat/cases.py)
+        verdicts.jsonl                 the original corpus (fixtures/corpus/cases.jsonl)
         generated-singles.jsonl ...    one recording per corpus above, same name
         hoststate.jsonl                host-state cases recorded live (tests/compat/hoststate.py)
     fixtures/qemu72/fuzz-found.jsonl   what `make fuzz-qemu` found (7.2 only)

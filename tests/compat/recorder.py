@@ -136,7 +136,7 @@ def _relative(path: Path) -> str:
 
 
 def verdicts_cases() -> list[dict[str, Any]]:
-    """The original corpus (tests/compat/cases.py), as recorded by `make oracle`."""
+    """The original corpus (fixtures/corpus/cases.jsonl), as recorded by `make oracle`."""
     from . import cases
 
     return [dict(c) for c in cases.all_cases()]
@@ -183,9 +183,9 @@ def record_corpus(rec: Recorder, name: str) -> dict[str, Any]:
     if name != "verdicts":
         raise SystemExit(f"{name} has no case file to record")
     tmp = out.with_suffix(".cases.tmp")
-    corpus.write(tmp, {"from": "tests/compat/cases.py"}, verdicts_cases())
+    corpus.write(tmp, {"from": "fixtures/corpus/cases.jsonl"}, verdicts_cases())
     try:
-        summary = record_file(rec, tmp, out, c.source, "tests/compat/cases.py")
+        summary = record_file(rec, tmp, out, c.source, "fixtures/corpus/cases.jsonl")
     finally:
         tmp.unlink()
     return summary
