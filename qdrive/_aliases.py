@@ -85,7 +85,7 @@ def install() -> None:
     if AliasFinder not in sys.meta_path:
         # First: an alias of a package (qdrive.backends) would otherwise let the path finder
         # load its submodules a second time under the old name.
-        sys.meta_path.insert(0, AliasFinder)  # type: ignore[arg-type]
+        sys.meta_path.insert(0, AliasFinder)
 
 
 def drive_forwards(drive_cls: type, **stages: Callable[..., Any]) -> None:

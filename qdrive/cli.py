@@ -642,7 +642,7 @@ def _checker(args: argparse.Namespace, snapshot: bool = False
 
     def run(drives: Sequence[str | DriveArg]) -> CheckResult:
         try:
-            return check(drives, **options)  # type: ignore[arg-type]
+            return check(drives, **options)
         except ValueError as exc:  # unknown machine or dialect, no such user
             raise UsageError(str(exc)) from None
 

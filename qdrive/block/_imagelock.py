@@ -41,7 +41,8 @@ def _flock(kind: int, start: int) -> bytes:
 def _held_by_other(fd: int, byte: int) -> bool:
     """F_OFD_GETLK with a write-lock probe: is ``byte`` locked by another description?"""
     result = fcntl.fcntl(fd, F_OFD_GETLK, _flock(fcntl.F_WRLCK, byte))
-    return struct.unpack(_FLOCK, result)[0] != fcntl.F_UNLCK
+    lock_type: int = struct.unpack(_FLOCK, result)[0]
+    return lock_type != fcntl.F_UNLCK
 
 
 @functools.cache

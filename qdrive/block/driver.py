@@ -168,7 +168,7 @@ class RawDevice:
         except ImageLocked:
             raise
         except OSError as exc:  # a filesystem without locks: auto gives up silently
-            if mode == "on":
+            if mode is Locking.ON:
                 raise DriverError(exc.errno, f"Failed to lock '{self.path}': "
                                   f"{exc.strerror}") from None
 
@@ -317,7 +317,8 @@ class RawDevice:
         import asyncio
 
         self._check_open()
-        return await self._waiter(asyncio.get_running_loop()).run(req, self.submit)
+        done: int = await self._waiter(asyncio.get_running_loop()).run(req, self.submit)
+        return done
 
     def _waiter(self, loop: Any) -> Any:
         """The asyncio waiter of this device for ``loop`` (qdrive/block/_aio.py), made on

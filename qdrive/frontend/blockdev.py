@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -64,7 +65,7 @@ def _device_string(device: dict[str, Any]) -> str:
     return ",".join(parts)
 
 
-_REFUSALS = (
+_REFUSALS: tuple[tuple[Callable[[Drive], object], str], ...] = (
     (lambda d: d.snapshot, "snapshot=on has no -blockdev spelling: create the overlay with "
                            "qemu-img create -b and open that instead"),
     (lambda d: not d.file, "the drive has no file= (empty drives become -device without drive=)"),

@@ -145,7 +145,7 @@ class _Synthetic:
 
 
 def synthetic(key: str, value: str, span: Span) -> _Entry:
-    return _Synthetic(key, value, span)  # type: ignore[return-value]
+    return _Synthetic(key, value, span)
 
 
 def reference(ref: _Entry) -> Diagnostic:
