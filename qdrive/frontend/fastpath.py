@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Span, Stop
-from ..model import CACHE_MODES, Aio, CacheMode, Discard, Drive, ErrorAction, Interface, Media
+from ..model import (CACHE_MODES, Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction,
+                     Interface, Media)
 from .._values import id_wellformed
 from ..options import KNOWN_DRIVERS, PROTOCOL_DRIVERS
 from ._conversion import Conversion, local_image
@@ -34,6 +35,7 @@ _BOOLS = {"on": True, "yes": True, "true": True, "y": True,
 _INTERFACES = {i.value: i for i in Interface}
 _MEDIA = {m.value: m for m in Media}
 _AIO = {a.value: a for a in Aio}
+_ZEROES = {z.value: z for z in DetectZeroes}
 # block.c bdrv_parse_discard_flags(): off/ignore and on/unmap.
 _DISCARD = {"off": Discard.IGNORE, "ignore": Discard.IGNORE, "on": Discard.UNMAP,
             "unmap": Discard.UNMAP}
@@ -80,7 +82,7 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
     # One typed local per Drive field the shortcut knows (None: not given); ``spans``
     # says which keys were given, and where.
     file = fmt = drive_id = None
-    iface = media = cache = aio = discard = werror = rerror = None
+    iface = media = cache = aio = discard = werror = rerror = zeroes = None
     bus = unit = index = snapshot = read_only = None
     spans: dict[str, Span] = {}
     for key, value, span, flag, _no, complete in items:
@@ -116,8 +118,16 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
         elif key == "snapshot":
             if (snapshot := _BOOLS.get(value)) is None:
                 return None
-        elif key == "read-only":
+        elif key == "read-only" or key == "readonly":
+            # blockdev.c drive_new() renames readonly= to read-only=; both given is the
+            # walk's "can't be used at the same time"
+            if "read-only" in spans and "readonly" in spans:
+                return None
             if (read_only := _BOOLS.get(value)) is None:
+                return None
+        elif key == "detect-zeroes":
+            # -drive takes unmap without discard=unmap (only -blockdev refuses it)
+            if (zeroes := _ZEROES.get(value)) is None:
                 return None
         elif key == "cache":
             if (cache := _CACHES.get(value)) is None:
@@ -168,7 +178,7 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
     conv.drive = Drive(file=file, format=fmt, interface=iface, bus=bus, unit=unit,
                        index=index, media=media, id=drive_id, snapshot=snapshot,
                        read_only=read_only, cache=cache, aio=aio, discard=discard,
-                       werror=werror, rerror=rerror)
+                       werror=werror, rerror=rerror, detect_zeroes=zeroes)
     return conv
 
 

@@ -126,14 +126,15 @@ _VALUES: dict[str, list[str]] = {
     "werror": ["ignore", "stop", "report", "enospc", "bogus", ""],
     "rerror": ["ignore", "stop", "report", "enospc", ""],
     "id": ["d0", "a.b-c_d", "0d", "", "d d", "é"],
-    "node-name": ["n0"], "detect-zeroes": ["on", "unmap"], "offset": ["0"],
+    "node-name": ["n0"], "detect-zeroes": ["on", "off", "unmap", "UNMAP", "", "1"],
+    "offset": ["0"],
     "file.aio": ["native"], "bps": ["1"],
 }
 _ITEM = st.sampled_from(sorted(_VALUES)).flatmap(
     lambda k: st.sampled_from(_VALUES[k]).map(lambda v: f"{k}={v.replace(',', ',,')}"))
 _PIECE = st.one_of(_ITEM, _ITEM, _ITEM, st.sampled_from(["snapshot", "noreadonly", ""]))
 _SIMPLE = ["format", "if", "bus", "unit", "index", "media", "snapshot", "read-only", "cache",
-           "aio", "discard", "werror", "rerror", "id"]
+           "aio", "discard", "werror", "rerror", "id", "readonly", "detect-zeroes"]
 # Mostly drives the shortcut may take: a file, then distinct keys it reads, in any order.
 _PLAIN = st.tuples(
     st.sampled_from(_VALUES["file"][:4]),
