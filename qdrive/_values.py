@@ -10,6 +10,7 @@ util/cutils.c qemu_strtou64()/do_strtosz() of QEMU 7.2 (and, for sizes, of 10.0:
 from __future__ import annotations
 
 import enum
+import re
 
 __all__ = [
     "ValueProblem", "parse_bool", "parse_number", "parse_size", "strtoull", "to_int32",
@@ -164,11 +165,12 @@ def to_int32(value: int) -> int:
     return value - 2**32 if value >= 2**31 else value
 
 
+_ID = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
+
+
 def id_wellformed(ident: str) -> bool:
-    """util/id.c id_wellformed(): a letter, then letters, digits, '-', '.', '_'."""
-    if not ident or not (ident[0].isascii() and ident[0].isalpha()):
-        return False
-    return all(c.isascii() and (c.isalnum() or c in "-._") for c in ident[1:])
+    """util/id.c id_wellformed(): an ASCII letter, then ASCII letters, digits, '-', '.', '_'."""
+    return _ID.fullmatch(ident) is not None
 
 
 def on_off(flag: bool) -> str:
