@@ -7,10 +7,13 @@ kernel has and the cdata keeping their buffers alive. The handle registers
 ``weakref.finalize(handle, core.release)``: the core never refers to the handle, so a
 backend dropped without close() is still cleaned up, after its requests finished.
 
-Reads and writes (and, for the thread pool, flushes) go to the C engine in batches, at
-most ``capacity`` at a time; the rest wait in a FIFO and go out as completions free slots
-(block/linux-aio.c ioq_submit and block/io_uring.c keep the same pending queue), so no
-request fails for depth. Whatever the engine does not take (``engine_ops``) runs
+Reads, writes and flushes go to the C engine in batches, at most ``capacity`` at a time;
+the rest wait in a FIFO and go out as completions free slots (block/linux-aio.c
+ioq_submit and block/io_uring.c keep the same pending queue), so no request fails for
+depth. A flush is just another request (IOCB_CMD_FDSYNC, IORING_OP_FSYNC, aio_fsync, a
+pool job): the device queue orders it after the writes that completed before it
+(block/io.c bdrv_co_flush), the engine never waits for it at submit. Whatever the
+engine does not take (``engine_ops``: discard, write-zeroes, a no-flush flush) runs
 synchronously at submit and is reported at the next reap.
 A short read is continued (zeros at end of file), a short write is continued and ends
 in ENOSPC only when the device takes nothing more (block/file-posix.c handle_aiocb_rw).
@@ -30,7 +33,8 @@ from typing import Any
 from . import BackendUnavailable, Completion, Op, Request
 from ._io import advance, execute, read_full, write_full
 
-__all__ = ["EngineCore", "CEngineBackend", "unavailable", "submit_batch", "check_errno"]
+__all__ = ["EngineCore", "CEngineBackend", "unavailable", "submit_batch", "check_errno",
+           "OP_CODES"]
 
 def unavailable(name: str, package: str) -> BackendUnavailable:
     return BackendUnavailable(
@@ -50,9 +54,8 @@ class EngineCore:
 
     capacity = 128
     _q: Any = None
-    # What the C engine runs; anything else runs at submit in the caller's thread. The
-    # thread pool takes flushes too (thread-pool.c runs them as jobs, handle_aiocb_flush).
-    engine_ops: frozenset[Op] = frozenset({Op.READ, Op.WRITE})
+    # What the C engine runs; anything else runs at submit in the caller's thread.
+    engine_ops: frozenset[Op] = frozenset({Op.READ, Op.WRITE, Op.FLUSH})
 
     def __init__(self, fd: int, *, no_flush: bool, zero_buffer: memoryview,
                  **_: Any) -> None:
@@ -63,6 +66,8 @@ class EngineCore:
             os.close(self.fd)
             raise
         self.no_flush, self.zero = no_flush, zero_buffer
+        if no_flush:  # cache.no-flush: the flush is a no-op, done at once (_io.execute)
+            self.engine_ops = self.engine_ops - {Op.FLUSH}
         self.pending: deque[tuple[int, Request]] = deque()
         self.inflight: dict[int, tuple[Request, Any]] = {}
         self.ready: list[Completion] = []
@@ -126,8 +131,15 @@ class EngineCore:
                 continue
             if err is not None and err.errno == errno.EAGAIN and self.inflight:
                 return  # the kernel is short of resources: retry as completions come
-            # Refused with nothing in flight to wait for: report it, never lose it.
             tag, req = self.pending.popleft()
+            if req.op is Op.FLUSH and err is not None and err.errno == errno.EINVAL:
+                # No asynchronous flush for this file (a kernel before 4.18 refuses
+                # IOCB_CMD_FDSYNC at io_submit): flush at submit from now on, as QEMU's
+                # file-posix.c uses the thread pool when laio_has_fdsync() says no.
+                self.engine_ops = self.engine_ops - {Op.FLUSH}
+                self._complete_now(execute(self.fd, req, self.no_flush, self.zero))
+                continue
+            # Refused with nothing in flight to wait for: report it, never lose it.
             self._complete_now(Completion(req, -1, err or OSError(errno.EIO, "refused")))
 
     def reap(self, min_count: int = 1, timeout: float | None = None) -> list[Completion]:
@@ -271,7 +283,7 @@ class CEngineBackend:
 
 
 # The engines' op numbers (csrc/qd_tpool.c OP_READ, OP_WRITE, OP_FLUSH).
-_OP_CODES = {Op.READ: 0, Op.WRITE: 1, Op.FLUSH: 2}
+OP_CODES = {Op.READ: 0, Op.WRITE: 1, Op.FLUSH: 2}
 
 
 def submit_batch(ffi: Any, fn: Any, q: Any, fd: int, batch: list[tuple[int, Request]]
@@ -281,7 +293,7 @@ def submit_batch(ffi: Any, fn: Any, q: Any, fd: int, batch: list[tuple[int, Requ
     Returns the cdata that must stay alive for each request the engine took (the first
     ones, in order) and, if it took none, why."""
     n = len(batch)
-    ops = ffi.new("int[]", [_OP_CODES[req.op] for _, req in batch])
+    ops = ffi.new("int[]", [OP_CODES[req.op] for _, req in batch])
     offsets = ffi.new("long long[]", [req.offset for _, req in batch])
     tags = ffi.new("unsigned long long[]", [tag for tag, _ in batch])
     counts = ffi.new("int[]", [len(req.buffers) for _, req in batch])

@@ -1,4 +1,4 @@
-"""glibc POSIX AIO (aio_read/aio_write), with the seed's pool of dup()ed descriptors.
+"""glibc POSIX AIO (aio_read/aio_write/aio_fsync), with the seed's pool of dup()ed descriptors.
 
 glibc runs one request per descriptor at a time, so a single descriptor serialises
 everything; the seed's patch (block-raw-posix.c raw_fd_pool_get) spreads requests over
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import BackendUnavailable, Completion, Op, Request
-from ._engine import CEngineBackend, EngineCore, check_errno, unavailable
+from ._engine import OP_CODES, CEngineBackend, EngineCore, check_errno, unavailable
 
 try:
     from ._posix_cffi import ffi, lib
@@ -83,6 +83,8 @@ class _Core(EngineCore):
 
     def _pick_fd(self) -> int:
         # The seed's rule: the main descriptor first, then the least busy of the pool.
+        # A flush too: glibc runs one request per descriptor at a time, so the least busy
+        # one starts it soonest, and fdatasync on any dup() covers the whole file.
         return min(self.fds, key=lambda f: self._busy[f])
 
     def _engine_submit(self, batch: list[tuple[int, Request]]
@@ -92,8 +94,8 @@ class _Core(EngineCore):
             data = req.buffers[0] if req.buffers else memoryview(b"")
             buf = ffi.from_buffer(data, require_writable=req.op is Op.READ)
             fd = self._pick_fd()
-            r = lib.qd_paio_submit(self._q, fd, 1 if req.op is Op.WRITE else 0, req.offset,
-                                   buf, len(data), tag)
+            r = lib.qd_paio_submit(self._q, fd, OP_CODES[req.op], req.offset, buf,
+                                   len(data), tag)
             if r < 0:
                 return keep, None if keep else OSError(-r, os.strerror(-r))
             self._busy[fd] += 1

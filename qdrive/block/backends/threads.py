@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from . import Completion, Op, Request
+from . import Completion, Request
 from ._io import execute
 from ._engine import CEngineBackend, EngineCore, submit_batch
 
@@ -129,8 +129,7 @@ class ThreadPool:
 class _Core(EngineCore):
     """The C pool; ``capacity`` bounds queued + running + unreaped requests in it."""
 
-    capacity = 1024
-    engine_ops = frozenset({Op.READ, Op.WRITE, Op.FLUSH})  # a flush is a job like the rest
+    capacity = 1024  # a flush is a job like the rest (thread-pool.c, handle_aiocb_flush)
 
     def __init__(self, fd: int, *, workers: int = DEFAULT_WORKERS, **options: Any) -> None:
         if workers < 1:

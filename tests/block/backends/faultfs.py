@@ -16,7 +16,10 @@ Faults are rules written as JSON lines to ``MOUNTPOINT/.control``: an operation 
 write, fsync), an optional file name, a byte range (reads and writes that overlap it
 fail; fsync ignores the range), an errno (EIO, ENOSPC ...), a count (-1: until
 cleared) and, for fsync, whether the failure loses what it covered (the default) or is
-transient (the data stay pending for the next fsync). Reading ``.control`` returns the
+transient (the data stay pending for the next fsync). ``hold`` makes every fsync wait
+(counted as ``fsync_held``) until ``release``, so a test can tell a flush that runs
+beside other requests from one its caller waits for, by order, never by time; ``clear``
+releases too. Reading ``.control`` returns the
 rules still armed and counters of what ran and what failed, as JSON. The control file is
 opened with FOPEN_DIRECT_IO, so no page cache sits between a command and the filesystem.
 
@@ -135,6 +138,8 @@ class State:
         self.rules: list[Rule] = []
         self.counts: dict[str, int] = {}
         self.lock = threading.Lock()
+        self.gate = threading.Event()  # set: fsyncs run; clear: they wait (hold)
+        self.gate.set()
 
     def count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -158,6 +163,11 @@ class State:
             self.rules.append(Rule(**cmd))
         elif what == "clear":
             self.rules = []
+            self.gate.set()
+        elif what == "hold":
+            self.gate.clear()
+        elif what == "release":
+            self.gate.set()
         elif what == "reset-counts":
             self.counts = {}
         else:
@@ -280,9 +290,13 @@ def _operations(state: State, direct_io: bool, refuse_odirect: bool = False) -> 
                 return img.write(data, offset)
 
         def fsync(self, path: str, datasync: int, fh: Any) -> int:
+            if path == "/" + CONTROL:
+                return 0
             with state.lock:
-                if path == "/" + CONTROL:
-                    return 0
+                if not state.gate.is_set():
+                    state.count("fsync_held")
+            state.gate.wait()  # outside the lock: reads and writes go on meanwhile
+            with state.lock:
                 name, img = self._image(path)
                 rule = state.fault("fsync", name)
                 if rule:
@@ -382,6 +396,13 @@ class FaultTarget:
         self._send(cmd="inject", op=op, errno=errno, name=name, start=start, end=end,
                    count=count, lose=lose)
 
+    def hold(self) -> None:
+        """Every fsync from now on waits until :meth:`release` (or :meth:`clear`)."""
+        self._send(cmd="hold")
+
+    def release(self) -> None:
+        self._send(cmd="release")
+
     def clear(self) -> None:
         self._send(cmd="clear")
         self._send(cmd="reset-counts")
@@ -390,8 +411,11 @@ class FaultTarget:
         fd = os.open(self.mountpoint / CONTROL, os.O_RDONLY)
         try:
             data = b""
-            while chunk := os.read(fd, 1 << 16):
+            # Stop at the first short read: the status is made anew for each read, so
+            # reading on past it could append the tail of a newer, longer status.
+            while len(chunk := os.read(fd, 1 << 16)) == 1 << 16:
                 data += chunk
+            data += chunk
         finally:
             os.close(fd)
         result: dict[str, Any] = json.loads(data)

@@ -15,6 +15,7 @@ import errno
 import gc
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -180,7 +181,16 @@ def test_close_does_not_flush_without_need(faultfs: FaultTarget, fault_image: Pa
 
 
 def _threads() -> int:
-    return len(os.listdir("/proc/self/task"))
+    """Our threads, not the kernel's io_uring workers (iou-wrk-*): an asynchronous flush
+    runs in one, and io-wq retires them itself once idle, after the ring is gone."""
+    n = 0
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                n += not f.read().startswith("iou-")
+        except FileNotFoundError:  # ended while we looked
+            pass
+    return n
 
 
 def _fds() -> int:
@@ -311,3 +321,48 @@ def test_no_write_through_flush_under_no_flush_or_writeback(tmp_path: Path,
             assert all(c.error is None for c in dev.reap(8))
             assert not [e for e in rec.log if e[1].op is Op.FLUSH]
             dev._queue.backend = rec.inner  # type: ignore[assignment]
+
+
+def _wait_held(faultfs: FaultTarget, n: int) -> int:
+    """The fsyncs the disk holds, once ``n`` arrived (polled, bounded; a count, not a time)."""
+    for _ in range(400):
+        held = int(faultfs.status()["counts"].get("fsync_held", 0))
+        if held >= n:
+            return held
+        time.sleep(0.025)
+    return int(faultfs.status()["counts"].get("fsync_held", 0))
+
+
+@pytest.mark.parametrize(("backend", "cache"), [
+    (b, c) for b in BUILT for c in ("cache=none", "cache=writeback")
+    if not (b == "native" and c == "cache=writeback")])  # native needs O_DIRECT
+def test_a_flush_runs_beside_the_requests_after_it(faultfs: FaultTarget, fault_image: Path,
+                                                   backend: str, cache: str) -> None:
+    """A flush is just another request (block/io.c bdrv_co_flush; IOCB_CMD_FDSYNC,
+    IORING_OP_FSYNC, aio_fsync, a pool job): while the disk holds its fsync, a read
+    submitted after it completes first. An engine that flushed at submit would block in
+    submit() until the watchdog let the fsync go, and the flush would complete first."""
+    with qdrive.open(f"file={fault_image},format=raw,{cache}", backend=backend) as dev:
+        data = dev.buffer(4096)
+        data[:] = b"F" * 4096
+        dev.pwrite(data, 0)
+        faultfs.hold()
+        # Breaks the deadlock of a synchronous flush; the test asserts order, not time.
+        watchdog = threading.Timer(30.0, faultfs.release)
+        watchdog.start()
+        try:
+            flush = Request(Op.FLUSH)
+            dev.submit([flush])
+            held = _wait_held(faultfs, 1)
+            read = Request(Op.READ, 4096, [dev.buffer(4096)])
+            dev.submit([read])
+            order = [c.request for c in dev.reap(1)]
+            faultfs.release()
+            order += [c.request for c in dev.reap(2 - len(order))]
+        finally:
+            watchdog.cancel()
+            faultfs.release()
+        assert held == 1  # the flush reached the disk once, and waited there
+        assert order == [read, flush]
+        assert _fsyncs(faultfs) == 1
+    assert _powercut(faultfs, fault_image, 4096) == b"F" * 4096

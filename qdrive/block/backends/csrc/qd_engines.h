@@ -101,6 +101,9 @@ int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *
 
 /* ---- for the engines only ------------------------------------------------------------ */
 
+/* The op numbers Python passes in `ops` (qdrive/block/backends/_engine.py _OP_CODES). */
+enum { QD_OP_READ = 0, QD_OP_WRITE = 1, QD_OP_FLUSH = 2 };
+
 /* One benchmark engine: the loop in qd_bench.c calls these, never the library. */
 typedef struct qd_bench_engine {
     void *self;

@@ -77,7 +77,8 @@ int qd_laio_submit(qd_laio *q, int fd, int n, const int *ops, const long long *o
     for (int i = 0; i < n; i++) {
         struct iocb *cb = &q->cbs[q->free_slots[q->nfree - 1 - i]];
         int cnt = iovcnts[i] > QD_IOV_MAX ? QD_IOV_MAX : iovcnts[i];
-        if (ops[i]) io_prep_pwritev(cb, fd, iovs[i], cnt, offsets[i]);
+        if (ops[i] == QD_OP_FLUSH) io_prep_fdsync(cb, fd);  /* EINVAL if unsupported */
+        else if (ops[i] == QD_OP_WRITE) io_prep_pwritev(cb, fd, iovs[i], cnt, offsets[i]);
         else io_prep_preadv(cb, fd, iovs[i], cnt, offsets[i]);
         if (q->efd >= 0) io_set_eventfd(cb, q->efd);
         cb->data = (void *)(uintptr_t)tags[i];

@@ -89,7 +89,10 @@ qd_paio *qd_paio_new(int capacity, int efd, int *err) {
     return q;
 }
 
-/* 0, -EAGAIN when no slot is free (the caller queues), or aio_read/aio_write's -errno. */
+/* 0, -EAGAIN when no slot is free (the caller queues), or aio_read/aio_write/aio_fsync's
+ * -errno. A flush (QD_OP_FLUSH) is aio_fsync(O_DSYNC): glibc's helper thread runs
+ * fdatasync, so a flush is one more request beside the reads and writes (as QEMU's
+ * thread-pool.c runs handle_aiocb_flush); `buf` and `len` are unused then. */
 int qd_paio_submit(qd_paio *q, int fd, int op, long long offset, void *buf, size_t len,
                    unsigned long long tag) {
     pthread_mutex_lock(&q->lock);
@@ -109,7 +112,9 @@ int qd_paio_submit(qd_paio *q, int fd, int op, long long offset, void *buf, size
     s->cb.aio_sigevent.sigev_notify_function = notify;
     s->cb.aio_sigevent.sigev_value.sival_ptr = s;
     int r;
-    do r = op ? aio_write(&s->cb) : aio_read(&s->cb); while (r < 0 && errno == EINTR);
+    do r = op == QD_OP_FLUSH ? aio_fsync(O_DSYNC, &s->cb)
+           : op == QD_OP_WRITE ? aio_write(&s->cb) : aio_read(&s->cb);
+    while (r < 0 && errno == EINTR);
     if (r == 0) return 0;
     r = -errno;  /* not queued: no notifier will come for this slot */
     pthread_mutex_lock(&q->lock);

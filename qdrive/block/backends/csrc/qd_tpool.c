@@ -31,8 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OP_READ = 0, OP_WRITE = 1, OP_FLUSH = 2 };
-
 typedef struct {
     int op;
     long long offset;
@@ -101,8 +99,8 @@ static long long rw_full(int fd, int write, const struct iovec *iov, int cnt, lo
 }
 
 static long long run_job(qd_tpool *p, const job *j) {
-    if (j->op == OP_FLUSH) return p->no_flush ? 0 : (fdatasync(p->fd) ? -errno : 0);
-    return rw_full(p->fd, j->op == OP_WRITE, j->iov, j->iovcnt, j->offset);
+    if (j->op == QD_OP_FLUSH) return p->no_flush ? 0 : (fdatasync(p->fd) ? -errno : 0);
+    return rw_full(p->fd, j->op == QD_OP_WRITE, j->iov, j->iovcnt, j->offset);
 }
 
 static void notify_eventfd(qd_tpool *p) {
@@ -329,13 +327,13 @@ static int tpool_queue(void *self, int slot, int write, char *buf, long long bs,
     tpool_bench *b = self;
     b->iov[slot].iov_base = buf;
     b->iov[slot].iov_len = (size_t)bs;
-    tpool_add(b, write ? OP_WRITE : OP_READ, off, &b->iov[slot], 1, slot);
+    tpool_add(b, write ? QD_OP_WRITE : QD_OP_READ, off, &b->iov[slot], 1, slot);
     return 0;
 }
 
 /* thread-pool.c runs a flush as a job like any other (handle_aiocb_flush). */
 static int tpool_flush(void *self, int slot) {
-    tpool_add(self, OP_FLUSH, 0, NULL, 0, slot);
+    tpool_add(self, QD_OP_FLUSH, 0, NULL, 0, slot);
     return 0;
 }
 

@@ -69,7 +69,11 @@ int qd_uring_submit(qd_uring *q, int fd, int n, const int *ops, const long long 
         struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
         if (!sqe) break;  /* the ring is full: the caller keeps the rest queued */
         unsigned cnt = (unsigned)(iovcnts[taken] > QD_IOV_MAX ? QD_IOV_MAX : iovcnts[taken]);
-        if (ops[taken]) io_uring_prep_writev(sqe, fd, iovs[taken], cnt, (__u64)offsets[taken]);
+        /* A flush is one more SQE (block/io_uring.c luring_do_submit: QEMU_AIO_FLUSH is
+           IORING_OP_FSYNC with IORING_FSYNC_DATASYNC); the kernel runs it in a worker. */
+        if (ops[taken] == QD_OP_FLUSH) io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+        else if (ops[taken] == QD_OP_WRITE)
+            io_uring_prep_writev(sqe, fd, iovs[taken], cnt, (__u64)offsets[taken]);
         else io_uring_prep_readv(sqe, fd, iovs[taken], cnt, (__u64)offsets[taken]);
         io_uring_sqe_set_data64(sqe, tags[taken]);
     }
