@@ -375,8 +375,6 @@ def _resolve_dialect(args: argparse.Namespace) -> None:
 
 
 def _policy(args: argparse.Namespace) -> object:
-    from .frontend.policy import DEFAULT_FORMATS, Policy, PolicyError
-
     if args.policy != "untrusted":
         # --overlay-dir also names --to-blockdev's overlays; the others are the policy's.
         skip = ("overlay_dir",) if getattr(args, "to_blockdev", False) else ()
@@ -384,6 +382,8 @@ def _policy(args: argparse.Namespace) -> object:
         if given:
             raise UsageError(f"--{given[0].replace('_', '-')} needs --policy untrusted")
         return None
+    # Only a policy check pays for the policy package (issue 17: a plain check does not).
+    from .frontend.policy import DEFAULT_FORMATS, Policy, PolicyError
     try:
         return Policy.untrusted(
             args.allow_dir, formats=args.allow_format or DEFAULT_FORMATS,

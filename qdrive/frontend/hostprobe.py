@@ -32,7 +32,6 @@ import pwd
 import stat
 import struct
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import attrs
 
@@ -52,8 +51,10 @@ WRITERS = frozenset({WRITE, WRITE_UNCHANGED, RESIZE})  # raw_reconfigure_getfd h
 _F_OFD_GETLK = 36
 _FLOCK = "hh4xqqi4x"  # struct flock on x86_64/aarch64 Linux
 PROTOCOLS = ("file", "host_device", "host_cdrom")  # the file-posix drivers
-IO_URING_SYSCTL = Path("/proc/sys/kernel/io_uring_disabled")
-IO_URING_GROUP = Path("/proc/sys/kernel/io_uring_group")
+# Plain strings: pathlib (and the urllib.parse and ipaddress it imports) is a sixth of
+# what `qdrive check` costs beyond `import attrs` (issue 17), for two sysctl reads.
+IO_URING_SYSCTL = "/proc/sys/kernel/io_uring_disabled"
+IO_URING_GROUP = "/proc/sys/kernel/io_uring_group"
 _IO_URING_SETUP = {"x86_64": 425, "aarch64": 425}  # syscall numbers
 
 
@@ -217,7 +218,7 @@ def io_uring_usable(user: QemuUser | None) -> bool:
     members of kernel.io_uring_group. Then a real io_uring_setup() by this process tells
     whether the kernel has io_uring at all (a seccomp filter or an old kernel)."""
     try:
-        disabled = int(IO_URING_SYSCTL.read_text())
+        disabled = _read_int(IO_URING_SYSCTL)
     except (OSError, ValueError):
         disabled = 0
     uid = os.geteuid() if user is None else user.uid
@@ -226,12 +227,17 @@ def io_uring_usable(user: QemuUser | None) -> bool:
     if disabled == 1 and uid != 0:
         groups = set(os.getgroups()) | {os.getegid()} if user is None else user.groups
         try:
-            allowed = int(IO_URING_GROUP.read_text())
+            allowed = _read_int(IO_URING_GROUP)
         except (OSError, ValueError):
             allowed = -1
         if allowed not in groups:
             return False
     return _ring_setup_works()
+
+
+def _read_int(path: str) -> int:
+    with open(path, encoding="ascii") as f:
+        return int(f.read())
 
 
 def _ring_setup_works() -> bool:

@@ -212,14 +212,15 @@ def test_o_direct_where_supported(tmp_path: Path) -> None:
 
 @contextlib.contextmanager
 def _io_uring_disabled(value: str) -> Iterator[None]:
-    if not ROOT or not hostprobe.IO_URING_SYSCTL.exists():
+    sysctl = Path(hostprobe.IO_URING_SYSCTL)
+    if not ROOT or not sysctl.exists():
         pytest.skip("needs root and kernel.io_uring_disabled (Linux 6.6+)")
-    before = hostprobe.IO_URING_SYSCTL.read_text()
-    hostprobe.IO_URING_SYSCTL.write_text(value)
+    before = sysctl.read_text()
+    sysctl.write_text(value)
     try:
         yield
     finally:
-        hostprobe.IO_URING_SYSCTL.write_text(before)
+        sysctl.write_text(before)
 
 
 def test_io_uring_sysctl(here: Path) -> None:
