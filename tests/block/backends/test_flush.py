@@ -17,12 +17,15 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 
 import qdrive
 from qdrive.block.backends import Op, Request
+from qdrive.block.backends._engine import EngineCore
+from qdrive.block.backends._io import execute
 from tests.block.backends.faultfs import FaultTarget
 from tests.block.backends.test_contract import BUILT
 
@@ -366,3 +369,59 @@ def test_a_flush_runs_beside_the_requests_after_it(faultfs: FaultTarget, fault_i
         assert order == [read, flush]
         assert _fsyncs(faultfs) == 1
     assert _powercut(faultfs, fault_image, 4096) == b"F" * 4096
+
+
+class _NoFdsync(EngineCore):
+    """An engine that runs reads and writes at once and refuses every flush with EINVAL,
+    as io_submit() refuses IOCB_CMD_FDSYNC on a kernel before 4.18."""
+
+    capacity = 8
+
+    def __init__(self, fd: int, **options: Any) -> None:
+        super().__init__(fd, **options)
+        self.done: list[tuple[int, int]] = []
+        self.refused = 0
+
+    def _engine_submit(self, batch: list[tuple[int, Request]]
+                       ) -> tuple[list[Any], OSError | None]:
+        keep: list[Any] = []
+        for tag, req in batch:
+            if req.op is Op.FLUSH:
+                if not keep:
+                    self.refused += 1
+                    return [], OSError(errno.EINVAL, "no IOCB_CMD_FDSYNC")
+                break
+            c = execute(self.fd, req, False, self.zero)
+            self.done.append((tag, req.length if c.error is None else -(c.error.errno or 1)))
+            keep.append(None)
+        return keep, None
+
+    def _engine_reap(self, min_count: int, max_count: int,
+                     timeout: float | None) -> list[tuple[int, int]]:
+        out, self.done = self.done[:max_count], self.done[max_count:]
+        return out
+
+    def _engine_free(self) -> None:
+        pass
+
+
+def test_an_engine_without_asynchronous_flush_flushes_at_submit(image_file: Path) -> None:
+    """EINVAL for a flush at submit is the kernel saying it has no such request (QEMU's
+    laio_has_fdsync()): that flush and every later one run at submit, and succeed."""
+    fd = os.open(image_file, os.O_RDWR)
+    try:
+        core = _NoFdsync(fd, no_flush=False, zero_buffer=memoryview(bytearray(4096)))
+        data = memoryview(bytearray(b"N" * 4096))
+        reqs = [Request(Op.WRITE, 0, [data], 4096), Request(Op.FLUSH),
+                Request(Op.WRITE, 4096, [data], 4096), Request(Op.FLUSH)]
+        core.submit(reqs[:2])
+        done = core.reap(2)
+        core.submit(reqs[2:])
+        done += core.reap(2)
+        core.close()
+    finally:
+        os.close(fd)
+    assert sorted(id(c.request) for c in done) == sorted(id(r) for r in reqs)
+    assert all(c.error is None for c in done)
+    assert core.refused == 1  # asked once; the later flush never went to the engine
+    assert Op.FLUSH not in core.engine_ops
