@@ -58,64 +58,86 @@ def to_blockdev_argv(argv: Sequence[str], node_prefix: str = "qd-",
 
     whole = check_argv(argv, probe_files=probe_files)
     args = list(argv)
-    head = args[:1] if args and not args[0].startswith("-") and "qemu" in \
-        args[0].rsplit("/", 1)[-1] else []
     if not whole.ok:
         last = whole.qemu_stderr().splitlines()[-1] if whole.qemu_stderr() else "rejected"
         return Migration(tuple(args), (("(command line)", f"qdrive's check rejects it, so "
                                         f"nothing is translated: {last}"),))
-    taken = set(whole.state.graph.nodes) | set(whole.state.backends)
-    out: list[str] = list(head)
-    untranslated: list[tuple[str, str]] = []
-    notes: list[str] = []
-    recipes: list[str] = []
-    machine_extra: list[str] = []
-    # Only a device on the drive itself uses its BlockBackend: one given the drive's
-    # node-name gets a BlockBackend of its own, and the drive's stays (query-block lists it).
-    used = set(whole.state.drive_devices)
-    empty = {r.placement.device_id for r in whole.drives.drives
-             if r.drive is not None and r.placement is not None and _is_empty(r.drive) and
-             r.placement.interface is Interface.NONE and r.placement.device_id in used}
+    head = args[:1] if args and not args[0].startswith("-") and "qemu" in \
+        args[0].rsplit("/", 1)[-1] else []
+    rw = _Rewrite(whole, node_prefix, overlay_dir, out=list(head))
     drive_results = iter(whole.drives.drives)
-    global_snapshot = any(o in ("-snapshot", "--snapshot") for _, o, _ in _tokens(argv))
-    kept_snapshot = False
-    for _, option, value in _tokens(argv):
+    tokens = list(_tokens(argv))
+    for _, option, value in tokens:
         name = option.lstrip("-")
         if name == "drive" or name in SHORTHANDS:
-            r = next(drive_results)
-            if r.placement is not None and r.placement.device_id in empty:
-                notes.append(f"{option} {value}: an empty drive: its device is given no "
-                             "drive= (QEMU makes it an empty medium)")
-                continue
-            if r.placement is not None and r.placement.interface is Interface.NONE and \
-                    r.placement.device_id not in used:
-                untranslated.append((f"{option} {value}", "no device uses this if=none drive: "
-                                     "QEMU lists its BlockBackend, which -blockdev does not "
-                                     "make"))
-                out += [option, value] if value is not None else [option]
-                kept_snapshot = True
-                continue
-            try:
-                words = _drive(r, node_prefix, overlay_dir, taken, notes, recipes,
-                               machine_extra)
-            except TranslationError as exc:
-                why = str(exc).split(": ", 1)[-1]
-                untranslated.append((f"{option} {value}", why))
-                out += [option] if value is None else [option, value]
-                kept_snapshot = True
-                continue
-            out += words
+            rw.drive(next(drive_results), option, value)
         elif name == "snapshot":
             continue  # only -drive reads it; put back below if a -drive stays
-        elif name == "device" and value is not None and empty:
-            out += [option, _without_drive(value, empty)]
+        elif name == "device" and value is not None and rw.empty:
+            rw.out += [option, _without_drive(value, rw.empty)]
         else:
-            out += [option] if value is None else [option, value]
-    if global_snapshot and kept_snapshot:
-        out.append("-snapshot")
-    for prop in machine_extra:
-        out += ["-machine", prop]
-    return Migration(tuple(out), tuple(untranslated), tuple(notes), tuple(recipes))
+            rw.keep(option, value)
+    if rw.kept_drive and any(o in ("-snapshot", "--snapshot") for _, o, _ in tokens):
+        rw.out.append("-snapshot")
+    for prop in rw.machine_extra:
+        rw.out += ["-machine", prop]
+    return Migration(tuple(rw.out), tuple(rw.untranslated), tuple(rw.notes),
+                     tuple(rw.recipes))
+
+
+@attrs.define
+class _Rewrite:
+    """The command line being rewritten, and what the rewrite found on the way."""
+
+    whole: Any  # the check_argv() result of the command line
+    prefix: str
+    overlay_dir: str | None
+    out: list[str]
+    untranslated: list[tuple[str, str]] = attrs.Factory(list)
+    notes: list[str] = attrs.Factory(list)
+    recipes: list[str] = attrs.Factory(list)
+    machine_extra: list[str] = attrs.Factory(list)
+    kept_drive: bool = False  # a -drive stays, so -snapshot must too
+    taken: set[str] = attrs.Factory(set)  # node names in use
+    used: set[str] = attrs.Factory(set)  # drive ids a -device names
+    empty: set[str | None] = attrs.Factory(set)  # empty if=none drives a device uses
+
+    def __attrs_post_init__(self) -> None:
+        st = self.whole.state
+        self.taken = set(st.graph.nodes) | set(st.backends)
+        # Only a device on the drive itself uses its BlockBackend: one given the drive's
+        # node-name gets a BlockBackend of its own, and the drive's stays (query-block
+        # lists it).
+        self.used = set(st.drive_devices)
+        self.empty = {r.placement.device_id for r in self.whole.drives.drives
+                      if r.drive is not None and r.placement is not None
+                      and _is_empty(r.drive) and r.placement.interface is Interface.NONE
+                      and r.placement.device_id in self.used}
+
+    def keep(self, option: str, value: str | None) -> None:
+        self.out += [option] if value is None else [option, value]
+
+    def drive(self, r: Any, option: str, value: str | None) -> None:
+        """One -drive (or shorthand): -blockdev nodes, or kept with the reason."""
+        p = r.placement
+        if p is not None and p.device_id in self.empty:
+            self.notes.append(f"{option} {value}: an empty drive: its device is given no "
+                              "drive= (QEMU makes it an empty medium)")
+            return
+        if p is not None and p.interface is Interface.NONE and p.device_id not in self.used:
+            self._untranslated(option, value, "no device uses this if=none drive: QEMU lists "
+                               "its BlockBackend, which -blockdev does not make")
+            return
+        try:
+            self.out += _drive(r, self.prefix, self.overlay_dir, self.taken, self.notes,
+                               self.recipes, self.machine_extra)
+        except TranslationError as exc:
+            self._untranslated(option, value, str(exc).split(": ", 1)[-1])
+
+    def _untranslated(self, option: str, value: str | None, why: str) -> None:
+        self.untranslated.append((f"{option} {value}", why))
+        self.keep(option, value)
+        self.kept_drive = True
 
 
 def _is_empty(d: Any) -> bool:
@@ -175,9 +197,12 @@ def _drive(r: Any, prefix: str, overlay_dir: str | None, taken: set[str],
     bd = _rename(bd, top, _name(prefix, f"{ident}-p", taken))
     words = bd.args()
     if snapshot:
-        assert overlay_dir is not None and d.file is not None
+        assert overlay_dir is not None
         overlay = os.path.join(overlay_dir, f"{top}.qcow2")
-        image = os.path.abspath(d.file.removeprefix("file:"))
+        # the backing file: the local image as QEMU resolved its name (DriveResult.image),
+        # else the name as given (a protocol or json: name qemu-img reads the same way)
+        plain = r.image and not (d.file or "").startswith("json:")
+        image = os.path.abspath(r.image) if plain else str(d.file)
         recipes.append(shlex.join(["qemu-img", "create", "-f", "qcow2", "-b", image, "-F",
                                    str(d.format), overlay]))
         words = _overlay(words, top, _name(prefix, f"{ident}-base", taken), overlay,

@@ -83,6 +83,20 @@ def test_snapshot_gets_an_overlay_and_its_recipe(images: Path) -> None:
     assert (images / "ov" / "qd-virtio0.qcow2").exists()
 
 
+def test_the_overlay_backs_onto_the_resolved_image_name(images: Path) -> None:
+    # file:disk.img is disk.img (file-posix strips the prefix): the recipe names the file
+    m = to_blockdev_argv(["-drive", "file=file:disk.img,format=raw,if=virtio,snapshot=on"],
+                         overlay_dir="ov")
+    assert m.recipes == (f"qemu-img create -f qcow2 -b {images / 'disk.img'} -F raw "
+                         "ov/qd-virtio0.qcow2",)
+    # a protocol name opens no local file: qemu-img reads the name as QEMU does
+    m = to_blockdev_argv(["-drive", "file=nbd:localhost:10809,format=raw,if=virtio,"
+                          "snapshot=on"], overlay_dir="ov", probe_files=False)
+    assert m.complete
+    assert m.recipes == ("qemu-img create -f qcow2 -b nbd:localhost:10809 -F raw "
+                         "ov/qd-virtio0.qcow2",)
+
+
 def test_pflash_becomes_a_machine_property(images: Path) -> None:
     m = to_blockdev_argv(["-M", "q35", "-drive", "if=pflash,format=raw,file=flash.img"])
     assert m.complete and m.argv[-2:] == ("-machine", "pflash0=qd-pflash0")
