@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from ..diagnostics import Diagnostic, Severity, Span, Stage, error
+from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 
 from .._values import is_true
+from . import hostprobe
 
 if TYPE_CHECKING:
     from ..model import Drive
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "read_at",
            "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules", "after_children",
            "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
-           "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS"]
+           "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS",
+           "glib_notices", "curl_value_notices", "nvme_filename"]
 
 # The -object ids a whole command line defined before its drives open, by kind
 # ("secret", "throttle-group"; "" holds every id): vl.c makes the early objects before
@@ -363,9 +365,34 @@ def _replication(options: Options, image: ProbeResult | None, span: Span) -> Non
         _fail("The option mode's value should be primary or secondary", mode.span)
 
 
-def _curl(options: Options, image: ProbeResult | None, span: Span) -> None:
-    # block/curl.c curl_open(): the cookie, the URL, then the two passwords; the
-    # secrets are looked up before any connection is made.
+CURL_DRIVERS = frozenset({"http", "https", "ftp", "ftps"})
+_CURL_TIMEOUT_MAX = 10000  # block/curl.c CURL_TIMEOUT_MAX
+
+
+def _curl(scheme: str) -> Check:
+    """block/curl.c curl_open() of the driver whose protocol_name is ``scheme``."""
+    def check(options: Options, image: ProbeResult | None, span: Span) -> None:
+        _curl_open(scheme, options, span)
+    return check
+
+
+def _curl_open(scheme: str, options: Options, span: Span) -> None:
+    # block/curl.c curl_open(), in its order: readahead, timeout, the cookie, the URL and
+    # its scheme, then the two passwords; all before any connection is made.
+    from .._values import ValueProblem, parse_number, parse_size
+
+    try:
+        readahead = parse_size("readahead", options["readahead"].value)[0] \
+            if "readahead" in options else 0
+        timeout = parse_number("timeout", options["timeout"].value) \
+            if "timeout" in options else 0
+    except ValueProblem:
+        return  # the typed check reports it
+    if readahead & 0x1FF:  # printed with %zd: a size_t read as signed
+        signed = readahead - (1 << 64) if readahead >= 1 << 63 else readahead
+        _fail(f"HTTP_READAHEAD_SIZE {signed} is not a multiple of 512", span)
+    if timeout > _CURL_TIMEOUT_MAX:
+        _fail("timeout parameter is too large or negative", span)
     cookie, cookie_secret = options.get("cookie"), options.get("cookie-secret")
     if cookie is not None and cookie_secret is not None:
         _fail("curl driver cannot handle both cookie and cookie secret", cookie_secret.span)
@@ -373,9 +400,37 @@ def _curl(options: Options, image: ProbeResult | None, span: Span) -> None:
         _fail(_no_secret(cookie_secret.value), cookie_secret.span)
     if "url" not in options:
         _fail("curl block driver requires an 'url' option", span)
+    if not options["url"].value.startswith(f"{scheme}://"):
+        _fail(f"{scheme} curl driver cannot handle the URL '{options['url'].value}' (does "
+              f"not start with '{scheme}://')", options["url"].span)
     for key in ("password-secret", "proxy-password-secret"):
         if key in options and not _defined("secret", options[key].value):
             _fail(_no_secret(options[key].value), options[key].span)
+
+
+def glib_notices(failure: Diagnostic) -> list[Diagnostic]:
+    """block/curl.c curl_open(): a failure before the socket table exists jumps to
+    out_noclean, whose curl_drop_all_sockets() and g_hash_table_destroy() get a NULL
+    table; GLib's criticals reach util/error-report.c qemu_log_func(), which reports them
+    with error_report() ("GLib: " and the function, no "warning:"), located, before the
+    error itself. QEMU goes on, so they are notices of error severity, not the error."""
+    return [Diagnostic("glib-critical", Severity.ERROR, f"GLib: {function}: assertion "
+                       "'hash_table != NULL' failed", failure.span, failure.stage)
+            for function in ("g_hash_table_foreach_remove", "g_hash_table_destroy")]
+
+
+def curl_value_notices(failure: Diagnostic, key: str, driver: str | None) -> list[Diagnostic]:
+    """The GLib lines before a bad value of one of curl's own runtime options (its
+    qemu_opts_absorb_qdict() fails inside curl_open(); the common ones, cache.* and
+    read-only, fail earlier in block.c bdrv_open_common())."""
+    from . import drivers
+
+    info = drivers.driver(driver) if driver in CURL_DRIVERS else None
+    if info is None or failure.code != "bad-value" or not info.typed(key) \
+            or key in ("cache.direct", "cache.no-flush", "read-only", "auto-read-only",
+                       "force-share"):
+        return []
+    return glib_notices(failure)
 
 
 def _iscsi(options: Options, image: ProbeResult | None, span: Span) -> None:
@@ -402,6 +457,32 @@ def _nbd(options: Options, image: ProbeResult | None, span: Span) -> None:
     creds = options.get("tls-creds")
     if creds is not None:
         _fail(f"No TLS credentials with id '{creds.value}'", creds.span)
+
+
+def nvme_filename(filename: str, span: Span) -> None:
+    """block/nvme.c nvme_parse_filename(): ``nvme://DEVICE[/NAMESPACE]``; a namespace that
+    is not a decimal number is refused while the file name is parsed."""
+    rest = filename.removeprefix("nvme://")
+    if rest == filename or not rest or "/" not in rest:
+        return
+    namespace = rest.partition("/")[2]
+    if namespace and not (namespace.isascii() and namespace.isdigit()
+                          and int(namespace) < 1 << 64):
+        raise error("nvme-name", f"Invalid namespace '{namespace}', positive number "
+                    "expected", span, Stage.FILL)
+
+
+def _nvme(options: Options, span: Span, probe: bool) -> None:
+    # block/nvme.c nvme_file_open(): the PCI address (given, or parsed from nvme://...),
+    # then nvme_init() opens VFIO's container (util/vfio-helpers.c), a host fact.
+    url = options.get("url")
+    parsed = url is not None and len(url.value) > len("nvme://") \
+        and url.value.startswith("nvme://")
+    if "device" not in options and not parsed:
+        _fail("'device' option is required", span)
+    problem = hostprobe.vfio_container_problem() if probe else ""
+    if problem:
+        _fail(problem, span)
 
 
 def _file_posix(options: Options, image: ProbeResult | None, span: Span) -> None:
@@ -729,14 +810,16 @@ _ERROR_SITES = (
     ("is out of range for parameter", "parse_option_size", "util/qemu-option.c", 140),
     ("expects a non-negative number", "parse_option_size", "util/qemu-option.c", 145),
 )
-_NULL_KEYS = frozenset({"size", "latency-ns", "read-zeroes"})
+# block/null.c and block/nvme.c absorb with &error_abort (their typed keys, by driver)
+_ABORTING = {"null-co": frozenset({"size", "latency-ns", "read-zeroes"}),
+             "null-aio": frozenset({"size", "latency-ns", "read-zeroes"}),
+             "nvme": frozenset({"namespace"})}
 
 
 def abort_notice(error: Diagnostic, key: str, driver: str | None) -> Diagnostic | None:
-    """The "Unexpected error in ..." line QEMU prints before a null-co/null-aio option's
-    value error (the key as the node sees it, the node's driver)."""
-    if driver not in ("null-co", "null-aio") or key not in _NULL_KEYS \
-            or error.code != "bad-value":
+    """The "Unexpected error in ..." line QEMU prints before a null-co/null-aio/nvme
+    option's value error (the key as the node sees it, the node's driver)."""
+    if key not in _ABORTING.get(driver or "", frozenset()) or error.code != "bad-value":
         return None
     site = next((s for s in _ERROR_SITES if s[0] in error.message), None)
     if site is None:
@@ -756,7 +839,7 @@ _CHECKS: dict[str, Check] = {
     "quorum": _quorum, "vpc": _vpc, "parallels": _parallels, "compress": _compress,
     "copy-before-write": _cbw, "null-co": _null, "null-aio": _null,
     **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
-    **dict.fromkeys(("http", "https", "ftp", "ftps"), _curl),
+    **{d: _curl(d) for d in sorted(CURL_DRIVERS)},
     "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd,
     **dict.fromkeys(("file", "host_device", "host_cdrom"), _file_posix),
     "luks": _luks, "qcow2": _encrypted("qcow2"), "qcow": _encrypted("qcow"),
@@ -841,9 +924,18 @@ def driver_checks(driver: str, options: Options, image: ProbeResult | None,
         # block/copy-on-read.c cor_open(): the filter takes its file child with the
         # write permission (copy-on-read writes what it reads), before the bottom node
         _fail("Block node is read-only", span)
+    if driver == "nvme":
+        _nvme(options, span, probe)
+        return
     check = _CHECKS.get(driver)
-    if check is not None:
+    if check is None:
+        return
+    try:
         check(options, image, span)
+    except Stop as stop:
+        if driver in CURL_DRIVERS and warnings is not None:
+            warnings.extend(glib_notices(stop.diagnostic))
+        raise
 
 
 def __dir__() -> list[str]:

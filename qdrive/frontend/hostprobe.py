@@ -41,7 +41,7 @@ from .._values import is_true
 
 __all__ = ["QemuUser", "HostFacts", "Perms", "open_problem", "io_uring_usable",
            "file_type_problem", "host_facts", "perms_at_open", "perms_at_attach",
-           "perm_problem", "PROTOCOLS", "Intent", "protocol_of"]
+           "perm_problem", "PROTOCOLS", "Intent", "protocol_of", "vfio_container_problem"]
 
 # Permission bit numbers (include/block/block-common.h BLK_PERM_*) and their names as
 # block.c bdrv_perm_names() spells them; lock byte 100+p = "holds p", 200+p = "refuses p".
@@ -55,6 +55,7 @@ PROTOCOLS = ("file", "host_device", "host_cdrom")  # the file-posix drivers
 IO_URING_SYSCTL = Path("/proc/sys/kernel/io_uring_disabled")
 IO_URING_GROUP = Path("/proc/sys/kernel/io_uring_group")
 _IO_URING_SETUP = {"x86_64": 425, "aarch64": 425}  # syscall numbers
+VFIO_CONTAINER = "/dev/vfio/vfio"  # util/vfio-helpers.c qemu_vfio_init_pci()
 
 
 PATH_MAX = 4096  # Linux, with the terminating NUL
@@ -247,6 +248,20 @@ def _ring_setup_works() -> bool:
         return False
     os.close(fd)
     return True
+
+
+def vfio_container_problem() -> str:
+    """Why the nvme driver's first step fails, or "" (util/vfio-helpers.c
+    qemu_vfio_init_pci(): open("/dev/vfio/vfio", O_RDWR) before anything about the PCI
+    device). Judged by a stat, without opening the container: a missing node (no vfio
+    module) is ENOENT. A container that exists is not judged further (its API version,
+    the IOMMU type and the device's group need VFIO ioctls), nor is QEMU's user's access
+    to it."""
+    try:
+        os.stat(VFIO_CONTAINER)
+    except OSError as exc:
+        return f"Failed to open {VFIO_CONTAINER}: {os.strerror(exc.errno or errno.ENOENT)}"
+    return ""
 
 
 def protocol_of(drive: Drive, device: bool) -> str:

@@ -148,10 +148,10 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
     info = drivers.driver(driver)
     if info is None:
         return
+    if driver == "nvme" and filename:
+        formats.nvme_filename(filename, whole)
     if driver not in ("file", "host_device", "host_cdrom"):
-        problem = nodes.typed_options(info, child)
-        if problem is not None:
-            raise Stop(attrs.evolve(problem, stage=Stage.CHILD))
+        _typed_child(info, child, warnings)
     prefix = {"null-co": "null-co://", "null-aio": "null-aio://"}.get(driver)
     if prefix is not None and filename and filename != prefix:  # block/null.c
         raise error("null-name", f"The only allowed filename for this driver is '{prefix}'",
@@ -160,12 +160,33 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
     if filename and driver == "vvfat":
         options = {**_parsed_filename(driver, nodes.synthetic("file", filename, whole),
                                       whole), **options}
+    elif filename and driver in formats.CURL_DRIVERS:
+        # block/curl.c curl_parse_filename() puts the file name as url=, over file.url=
+        options["url"] = nodes.synthetic("url", filename, whole)
     elif filename and driver not in ("file", "host_device", "host_cdrom"):
         options.setdefault("url", nodes.synthetic("url", filename, whole))
     try:
         formats.driver_checks(driver, options, None, whole, probe, read_only, warnings)
     except Stop as stop:
         raise Stop(attrs.evolve(stop.diagnostic, stage=Stage.CHILD)) from None
+
+
+def _typed_child(info: drivers.DriverInfo, child: Mapping[str, nodes._Entry],
+                 warnings: list[Diagnostic] | None) -> None:
+    """block.c bdrv_open_common() reads the common options (cache.*, read-only, ...)
+    before the driver's own open absorbs its runtime options; a curl driver's failure
+    there comes with its GLib lines (formats.glib_notices)."""
+    common = {k: e for k, e in child.items() if k in nodes._COMMON_BOOLS}
+    problem = nodes.typed_options(info, common) or nodes.typed_options(
+        info, {k: e for k, e in child.items() if k not in common})
+    if problem is None:
+        return
+    problem = attrs.evolve(problem, stage=Stage.CHILD)
+    if info.name in formats.CURL_DRIVERS and warnings is not None \
+            and problem.code == "bad-value" and not any(
+                e.span == problem.span for e in common.values()):
+        warnings.extend(formats.glib_notices(problem))
+    raise Stop(problem)
 
 
 def reference_error(entry: nodes._Entry) -> Diagnostic:

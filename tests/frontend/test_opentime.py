@@ -570,3 +570,89 @@ def test_copy_on_read_filter_needs_a_writable_child(images: Path) -> None:
     text = "driver=copy-on-read,file.driver=file,file.filename=disk.img,read-only=on,bottom=n0"
     assert verdict(text) == (False, "Block node is read-only")  # located, before bottom
     assert verdict(text.replace(",read-only=on", "")) == (False, "Bottom node 'n0' not found")
+
+
+# -- nvme and curl (fixtures/opentime/protocols.jsonl, recorded by QEMU 7.2) -----------
+
+NO_VFIO = "Failed to open {}: No such file or directory"  # {}: the container node
+
+
+@pytest.fixture
+def no_vfio(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # the recording host has no vfio module: point the container at a missing node
+    from qdrive.frontend import hostprobe
+
+    monkeypatch.setattr(hostprobe, "VFIO_CONTAINER", str(tmp_path / "no-vfio"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("driver=nvme", "'device' option is required"),
+    ("file=nvme://", "'device' option is required"),
+    ("file=nvme:x", "'device' option is required"),
+    ("file=nvme://0000:00:04.0/abc", "Invalid namespace 'abc', positive number expected"),
+    ("file=nvme://0000:00:04.0/1,if=virtio", NO_VFIO),
+    ("file=nvme://0000:00:04.0/,readonly=on", NO_VFIO),
+    ("driver=nvme,device=0000:00:04.0,serial=abc", NO_VFIO),
+])
+def test_nvme_opens_vfios_container_first(no_vfio: None, text: str, message: str) -> None:
+    from qdrive.frontend import hostprobe
+
+    # open-time errors, before the board (IDE refuses a read-only disk) and the leftovers
+    assert verdict(text) == (False, message.format(hostprobe.VFIO_CONTAINER))
+
+
+def test_nvme_with_a_container_is_not_judged_further(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    from qdrive.frontend import hostprobe
+
+    (tmp_path / "vfio").touch()
+    monkeypatch.setattr(hostprobe, "VFIO_CONTAINER", str(tmp_path / "vfio"))
+    assert verdict("file=nvme://0000:00:04.0,if=none") == (True, "")
+    # the string-only verdict never looks at the host
+    monkeypatch.setattr(hostprobe, "VFIO_CONTAINER", str(tmp_path / "missing"))
+    assert verdict("file=nvme://0000:00:04.0,if=none", probe_files=False) == (True, "")
+
+
+@pytest.mark.parametrize("text", [
+    "driver=nvme,namespace=abc", "file=nvme://0000:00:04.0,file.namespace=x"])
+def test_nvme_namespace_errors_abort(text: str) -> None:
+    # block/nvme.c absorbs its options with &error_abort, before it asks for device=
+    lines = qdrive.check(text, probe_files=False).qemu_stderr().splitlines()
+    assert lines == ["Unexpected error in parse_option_number() at "
+                     "../../util/qemu-option.c:104:",
+                     f"qemu-system-x86_64: -drive {text}: Parameter 'namespace' expects a "
+                     "number"]
+
+
+GLIB = [f"GLib: {f}: assertion 'hash_table != NULL' failed"
+        for f in ("g_hash_table_foreach_remove", "g_hash_table_destroy")]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("driver=http,url=http://127.0.0.1/disk.img,readahead=1000",
+     "HTTP_READAHEAD_SIZE 1000 is not a multiple of 512"),
+    ("driver=http,url=http://127.0.0.1/disk.img,timeout=10001",
+     "timeout parameter is too large or negative"),
+    ("driver=http,url=https://127.0.0.1/disk.img",
+     "http curl driver cannot handle the URL 'https://127.0.0.1/disk.img' (does not start "
+     "with 'http://')"),
+    ("driver=http,url=http://127.0.0.1/disk.img,timeout=x", "Parameter 'timeout' expects a "
+     "number"),
+    ("file=https://127.0.0.1/disk.img,file.sslverify=maybe",
+     "Parameter 'sslverify' expects 'on' or 'off'"),
+    ("file=ftp:disk.img,file.url=ftp://127.0.0.1/disk.img",  # the file name is the url
+     "ftp curl driver cannot handle the URL 'ftp:disk.img' (does not start with 'ftp://')"),
+    ("driver=ftp,url=ftp://127.0.0.1/disk.img,password-secret=nosuch,timeout=20000",
+     "timeout parameter is too large or negative"),
+])
+def test_curl_fails_before_its_socket_table(text: str, message: str) -> None:
+    # block/curl.c out_noclean: GLib's two criticals (error_report, located) come first
+    lines = qdrive.check(text, probe_files=False).qemu_stderr().splitlines()
+    where = f"qemu-system-x86_64: -drive {text}: "
+    assert lines == [where + line for line in [*GLIB, message]]
+
+
+def test_curl_common_options_fail_before_curls_open() -> None:
+    text = "driver=http,url=http://127.0.0.1/disk.img,cache.direct=x"
+    assert qdrive.check(text, probe_files=False).qemu_stderr() == (
+        f"qemu-system-x86_64: -drive {text}: Parameter 'cache.direct' expects 'on' or 'off'")
