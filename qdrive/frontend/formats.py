@@ -27,7 +27,8 @@ __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "
            "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules", "after_children",
            "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
            "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS",
-           "glib_notices", "curl_value_notices", "nvme_filename"]
+           "glib_notices", "curl_value_notices", "nvme_filename",
+           "iscsi_filename"]
 
 # The -object ids a whole command line defined before its drives open, by kind
 # ("secret", "throttle-group"; "" holds every id): vl.c makes the early objects before
@@ -433,18 +434,72 @@ def curl_value_notices(failure: Diagnostic, key: str, driver: str | None) -> lis
     return glib_notices(failure)
 
 
+_ISCSI_SCHEMES = {"iscsi://": "tcp", "iser://": "iser"}
+
+
+def _iscsi_url(url: str) -> dict[str, str] | None:
+    """libiscsi iscsi_parse_full_url() as block/iscsi.c iscsi_parse_filename() uses it:
+    ``iscsi://[USER[%PASSWORD]@]PORTAL/TARGET/LUN`` (iser:// for iSER), LUN all of a
+    strtol() number; the options it gives (transport, portal, target, lun, and user and
+    password when the URL has both), or None when it fails."""
+    scheme = next((s for s in _ISCSI_SCHEMES if url.startswith(s)), None)
+    if scheme is None:
+        return None
+    portal = url[len(scheme):][:255]  # MAX_STRING_SIZE
+    found = {"transport": _ISCSI_SCHEMES[scheme]}
+    credentials, at, rest = portal.partition("@")
+    if at:
+        portal = rest
+        user, sep, password = credentials.partition("%")
+        if not sep:
+            user, sep, password = credentials.partition(":")
+        if sep:
+            found.update(user=user, password=password)
+    portal, slash, target = portal.partition("/")
+    target, slash_lun, lun = target.partition("/")
+    if not slash or not target or not slash_lun or not _strtol_whole(lun):
+        return None
+    return {**found, "portal": portal, "target": target}
+
+
+def _strtol_whole(text: str) -> bool:
+    digits = text.lstrip(" \t\n\v\f\r")
+    digits = digits[1:] if digits[:1] in ("+", "-") else digits
+    return bool(text) and digits.isascii() and digits.isdigit()
+
+
+def iscsi_filename(filename: str, span: Span) -> None:
+    """block/iscsi.c iscsi_parse_filename(): a URL libiscsi cannot parse is refused
+    while the file name is parsed (block.c bdrv_fill_options())."""
+    if _iscsi_url(filename) is None:
+        raise error("iscsi-url", f"Failed to parse URL : {filename}", span, Stage.FILL)
+
+
 def _iscsi(options: Options, image: ProbeResult | None, span: Span) -> None:
-    # block/iscsi.c iscsi_open(): the target triple, then the CHAP secret (before the
-    # connection; a connection failure is not predicted, see the report's notes).
-    if "url" not in options and not all(k in options for k in ("transport", "portal",
-                                                                 "target")):
+    # block/iscsi.c iscsi_open(): the target triple (the URL's values are defaults under
+    # the options), the transport, CHAP when a user is given, the header digest; all
+    # before the connection (whose failure is not predicted: qdrive connects nowhere).
+    url = options.get("url")
+    given = {k: options[k].value for k in ("transport", "portal", "target", "user",
+                                           "password") if k in options}
+    values = {**((_iscsi_url(url.value) or {}) if url is not None else {}), **given}
+    if not all(k in values for k in ("transport", "portal", "target")):
         _fail("Need all of transport, portal and target options", span)
-    secret, password = options.get("password-secret"), options.get("password")
-    if secret is not None and password is not None:
-        _fail("'password' and 'password-secret' properties are mutually exclusive",
-              secret.span)
-    if secret is not None and not _defined("secret", secret.value):
-        _fail(_no_secret(secret.value), secret.span)
+    if values["transport"] not in ("tcp", "iser"):
+        _fail(f"Unknown transport: {values['transport']}", span)
+    secret = options.get("password-secret")
+    if "user" in values:  # apply_chap()
+        if secret is not None and "password" in values:
+            _fail("'password' and 'password-secret' properties are mutually exclusive",
+                  secret.span)
+        if secret is not None and not _defined("secret", secret.value):
+            _fail(_no_secret(secret.value), secret.span)
+        if secret is None and "password" not in values:
+            _fail("CHAP username specified but no password was given", span)
+    digest = options.get("header-digest")  # apply_header_digest()
+    if digest is not None and digest.value not in ("crc32c", "none", "crc32c-none",
+                                                   "none-crc32c"):
+        _fail(f"Invalid header-digest setting : {digest.value}", digest.span)
 
 
 def _nbd(options: Options, image: ProbeResult | None, span: Span) -> None:

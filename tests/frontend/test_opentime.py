@@ -656,3 +656,41 @@ def test_curl_common_options_fail_before_curls_open() -> None:
     text = "driver=http,url=http://127.0.0.1/disk.img,cache.direct=x"
     assert qdrive.check(text, probe_files=False).qemu_stderr() == (
         f"qemu-system-x86_64: -drive {text}: Parameter 'cache.direct' expects 'on' or 'off'")
+
+
+@pytest.mark.parametrize("url", [
+    "iscsi://", "iscsi://127.0.0.1", "iscsi://127.0.0.1/", "iscsi://127.0.0.1/t",
+    "iscsi://127.0.0.1/t/", "iscsi://127.0.0.1/t/x", "iscsi://127.0.0.1/t/1/2", "iscsi:x",
+    "iser://127.0.0.1/t/x",
+])
+def test_iscsi_urls_libiscsi_cannot_parse(url: str) -> None:
+    # block/iscsi.c iscsi_parse_filename(), while the file name is parsed: before the
+    # raw node's leftover option
+    text = f"file={url},format=raw,active=x"
+    assert verdict(text, probe_files=False) == (False, f"Failed to parse URL : {url}")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("file=iscsi://127.0.0.1/t/0,file.user=u",
+     "CHAP username specified but no password was given"),
+    ("file=iscsi://127.0.0.1/t/0,file.header-digest=CRC32C",
+     "Invalid header-digest setting : CRC32C"),
+    ("file=iscsi://127.0.0.1/t/0,file.transport=udp", "Unknown transport: udp"),
+    ("file=iscsi://127.0.0.1/t/0,file.user=u,file.password-secret=s", "No secret with id 's'"),
+    ("driver=iscsi,transport=tcp,portal=127.0.0.1,target=t,user=u,password=p,"
+     "password-secret=s", "'password' and 'password-secret' properties are mutually exclusive"),
+    ("driver=iscsi,portal=127.0.0.1,target=t", "Need all of transport, portal and target "
+     "options"),
+])
+def test_iscsi_checks_before_it_connects(text: str, message: str) -> None:
+    assert verdict(text, probe_files=False) == (False, message)
+
+
+@pytest.mark.parametrize("text", [
+    "file=iscsi://127.0.0.1/t/ 1,if=none", "file=iscsi://127.0.0.1/t/-1,if=none",
+    "file=iscsi://u%p@127.0.0.1/t/0,if=none",
+    # apply_chap() looks at the passwords only for a user
+    "file=iscsi://127.0.0.1/t/0,file.password=p,file.password-secret=s,if=none",
+])
+def test_iscsi_that_would_connect_is_not_judged(text: str) -> None:
+    assert verdict(text, probe_files=False) == (True, "")
