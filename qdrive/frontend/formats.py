@@ -502,6 +502,122 @@ def _iscsi(options: Options, image: ProbeResult | None, span: Span) -> None:
         _fail(f"Invalid header-digest setting : {digest.value}", digest.span)
 
 
+# block/gluster.c qemu_gluster_parse(): the hint each way of naming the volume appends
+_GLUSTER_USAGE_URI = ("Usage: file=gluster[+transport]://[host[:port]]volume/path"
+                      "[?socket=...][,file.debug=N][,file.logfile=/path/filename.log]")
+_GLUSTER_USAGE_JSON = (
+    "Usage: -drive driver=qcow2,file.driver=gluster,file.volume=testvol,"
+    "file.path=/path/a.qcow2[,file.debug=9][,file.logfile=/path/filename.log],"
+    "file.server.0.type=inet,file.server.0.host=1.2.3.4,file.server.0.port=24007,"
+    "file.server.1.transport=unix,file.server.1.path=/var/run/glusterd.socket ...")
+_GLUSTER_SCHEMES = {"gluster": False, "gluster+tcp": False, "gluster+rdma": False,
+                    "gluster+unix": True}  # scheme -> unix socket
+
+
+def _gluster(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/gluster.c qemu_gluster_open() -> qemu_gluster_parse(): a file name is a URI,
+    # else the volume, path and server.N.* options; then glfs_init() connects (not
+    # predicted: qdrive connects nowhere).
+    url = options.get("url") or options.get("filename")
+    if url is not None:
+        if not _gluster_uri_ok(url.value):
+            _fail_detail(f"invalid URI {url.value}", _GLUSTER_USAGE_URI, span)
+        return
+    problem, hint = _gluster_json(options)
+    if problem:
+        _fail_detail(problem, f"{hint}{_GLUSTER_USAGE_JSON}", span)
+
+
+def _fail_detail(message: str, detail: str, span: Span) -> NoReturn:
+    raise error("driver-open", message, span, Stage.NODE, detail)
+
+
+def _gluster_uri_ok(uri: str) -> bool:
+    """qemu_gluster_parse_uri() over util/uri.c uri_parse(): a known scheme, a path of
+    /VOLUME/PATH, and a socket= query exactly when the transport is unix (which takes
+    no host or port). An authority's port must be digits (RFC 3986)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme not in _GLUSTER_SCHEMES:
+        return False
+    rest, _, query = rest.partition("?")
+    authority, slash, path = rest.partition("/")
+    host_port = authority.rpartition("@")[2]
+    host, colon, port = host_port.rpartition(":") if not host_port.startswith("[") \
+        else (host_port, "", "")
+    if colon and port and not port.isdigit():
+        return False
+    host = host if colon else host_port
+    volume, _, image = path.lstrip("/").partition("/")
+    if not slash or not volume or not image.lstrip("/"):
+        return False  # parse_volume_options()
+    params = [p for p in query.replace(";", "&").split("&") if p]
+    unix = _GLUSTER_SCHEMES[scheme]
+    if len(params) > 1 or unix != bool(params):
+        return False
+    if unix:
+        return not host and not (port and int(port)) and params[0].partition("=")[0] == "socket"
+    return True
+
+
+def _gluster_json(options: Options) -> tuple[str, str]:
+    """qemu_gluster_parse_json(): QEMU's message and its index hint, or ("", "")."""
+    count = _array_entries(options, "server.")
+    if count < 1:
+        return "Parameter 'server' is missing", ""
+    for key in ("volume", "path"):
+        if key not in options:
+            return f"Parameter '{key}' is missing", ""
+    from .._values import ValueProblem, parse_bool, parse_number
+
+    for i in range(count):
+        sub = {k[len(f"server.{i}."):]: e.value for k, e in options.items()
+               if k.startswith(f"server.{i}.")}
+        hint = f"hint: check in 'server' array index '{i}'\n"
+        kind = sub.get("type")
+        if kind is None:
+            return "Parameter 'type' is missing", hint
+        kind = "inet" if kind == "tcp" else kind
+        if kind not in ("inet", "unix"):
+            return "Parameter 'type' may be 'inet' or 'unix'", hint
+        if kind == "unix":
+            if "path" in sub and "socket" in sub:
+                return "Conflicting parameters 'path' and 'socket'", hint
+            if "path" not in sub and "socket" not in sub:
+                return "Parameter 'path' is missing", hint
+            continue
+        try:  # runtime_inet_opts: to is a number, ipv4 and ipv6 booleans
+            for key in ("to", "ipv4", "ipv6"):
+                if key in sub:
+                    (parse_number if key == "to" else parse_bool)(key, sub[key])
+        except ValueProblem as p:
+            return p.message, ""
+        for key in ("host", "port"):
+            if key not in sub:
+                return f"Parameter '{key}' is missing", hint
+        if "to" in sub:
+            return "Parameter 'to' not supported", ""
+        if "ipv4" in sub or "ipv6" in sub:
+            return "Parameters 'ipv4/ipv6' not supported", ""
+    return "", ""
+
+
+def _array_entries(options: Options, prefix: str) -> int:
+    """qobject/block-qdict.c qdict_array_entries(): how many of PREFIX0, PREFIX1, ...
+    there are, each a key or a sub-dict but not both; -1 if a PREFIX key is left over."""
+    handled = sum(1 for k in options if not k.startswith(prefix))
+    i = 0
+    while True:
+        below = sum(1 for k in options if k.startswith(f"{prefix}{i}."))
+        whole = f"{prefix}{i}" in options
+        if below and whole:
+            return -1
+        if not below and not whole:
+            break
+        handled += below or 1
+        i += 1
+    return i if handled == len(options) else -1
+
+
 def _nbd(options: Options, image: ProbeResult | None, span: Span) -> None:
     # block/nbd.c nbd_process_options(): an address (server.*, or host/port/path), then
     # the TLS credentials object.
@@ -895,7 +1011,7 @@ _CHECKS: dict[str, Check] = {
     "copy-before-write": _cbw, "null-co": _null, "null-aio": _null,
     **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
     **{d: _curl(d) for d in sorted(CURL_DRIVERS)},
-    "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd,
+    "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd, "gluster": _gluster,
     **dict.fromkeys(("file", "host_device", "host_cdrom"), _file_posix),
     "luks": _luks, "qcow2": _encrypted("qcow2"), "qcow": _encrypted("qcow"),
     "throttle": _throttle, "copy-on-read": _copy_on_read, "replication": _replication,

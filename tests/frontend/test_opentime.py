@@ -694,3 +694,51 @@ def test_iscsi_checks_before_it_connects(text: str, message: str) -> None:
 ])
 def test_iscsi_that_would_connect_is_not_judged(text: str) -> None:
     assert verdict(text, probe_files=False) == (True, "")
+
+
+GLUSTER_JSON_USAGE = (
+    "Usage: -drive driver=qcow2,file.driver=gluster,file.volume=testvol,"
+    "file.path=/path/a.qcow2[,file.debug=9][,file.logfile=/path/filename.log],"
+    "file.server.0.type=inet,file.server.0.host=1.2.3.4,file.server.0.port=24007,"
+    "file.server.1.transport=unix,file.server.1.path=/var/run/glusterd.socket ...")
+
+
+@pytest.mark.parametrize("options, lines", [
+    ("path=img", ["Parameter 'server' is missing"]),
+    ("path=p,server.0.type=inet", ["Parameter 'volume' is missing"]),
+    # server.1 without server.0: qdict_array_entries() finds a key it cannot place
+    ("path=p,volume=v,server.1.type=inet", ["Parameter 'server' is missing"]),
+    ("path=,volume=v,server.0.host=h", ["Parameter 'type' is missing",
+                                        "hint: check in 'server' array index '0'"]),
+    ("path=p,volume=v,server.0.type=tcp,server.0.host=h,server.0.port=1,server.1.type=x",
+     ["Parameter 'type' may be 'inet' or 'unix'", "hint: check in 'server' array index '1'"]),
+    ("path=p,volume=v,server.0.type=unix,server.0.path=a,server.0.socket=b",
+     ["Conflicting parameters 'path' and 'socket'",
+      "hint: check in 'server' array index '0'"]),
+    ("path=p,volume=v,server.0.type=inet,server.0.host=h,server.0.port=1,server.0.to=5",
+     ["Parameter 'to' not supported"]),
+])
+def test_gluster_options_name_a_volume(options: str, lines: list[str]) -> None:
+    text = f"driver=gluster,{options}"
+    where = f"qemu-system-x86_64: -drive {text}: "
+    got = qdrive.check(text, probe_files=False).qemu_stderr().splitlines()
+    assert got == [where + lines[0], *lines[1:], GLUSTER_JSON_USAGE]
+
+
+@pytest.mark.parametrize("uri, valid", [
+    ("gluster://", False), ("gluster://127.0.0.1", False), ("gluster://h/v", False),
+    ("gluster://h:x/v/p", False),
+    ("gluster://h/v/p?socket=x", False), ("gluster+unix:///v/p", False),
+    ("gluster+unix://h/v/p?socket=x", False),
+    ("gluster://h/v/p", True), ("gluster+tcp://h:24007/v/dir/p", True),
+    ("gluster+unix:///v/p?socket=/run/s", True),
+])
+def test_gluster_uris(uri: str, valid: bool) -> None:
+    text = f"file={uri},if=none"
+    if valid:  # it would connect: not judged
+        assert verdict(text, probe_files=False) == (True, "")
+        return
+    lines = qdrive.check(text, probe_files=False).qemu_stderr().splitlines()
+    assert lines == [f"qemu-system-x86_64: -drive {text}: invalid URI {uri}",
+                     "Usage: file=gluster[+transport]://[host[:port]]volume/path"
+                     "[?socket=...][,file.debug=N][,file.logfile=/path/filename.log]"]
