@@ -10,7 +10,7 @@ QEMU's text or returns when the driver would open.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
@@ -28,7 +28,7 @@ __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "
            "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
            "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS",
            "glib_notices", "curl_value_notices", "nvme_filename",
-           "iscsi_filename"]
+           "iscsi_filename", "nbd_filename"]
 
 # The -object ids a whole command line defined before its drives open, by kind
 # ("secret", "throttle-group"; "" holds every id): vl.c makes the early objects before
@@ -618,16 +618,150 @@ def _array_entries(options: Options, prefix: str) -> int:
     return i if handled == len(options) else -1
 
 
-def _nbd(options: Options, image: ProbeResult | None, span: Span) -> None:
-    # block/nbd.c nbd_process_options(): an address (server.*, or host/port/path), then
-    # the TLS credentials object.
-    has_address = "url" in options or any(k in options for k in ("host", "path")) or any(
-        k.startswith("server.") for k in options)
-    if not has_address:
+_NBD_URI_SCHEMES = {"nbd": False, "nbd+tcp": False, "nbd+unix": True}  # -> unix socket
+
+
+def nbd_filename(filename: str, keys: Iterable[str], span: Span) -> dict[str, str]:
+    """block/nbd.c nbd_parse_filename(): the server.* and export options a file name
+    gives, or Stop (while the file name is parsed, block.c bdrv_fill_options())."""
+    from ._qdict import qdict_order
+
+    for key in sorted(keys, key=qdict_order):  # nbd_has_filename_options_conflict()
+        if key in ("host", "port", "path", "export") or key.startswith("server."):
+            raise error("nbd-name", f"Option '{key}' cannot be used with a file name", span,
+                        Stage.FILL)
+    if "://" in filename:
+        parsed = _nbd_uri(filename)
+        if parsed is None:
+            raise error("nbd-name", "No valid URL specified", span, Stage.FILL)
+        return parsed
+    found: dict[str, str] = {}
+    name, sep, export = filename.partition(":exportname=")
+    if sep and not export:
+        return {}  # QEMU keeps nothing of the name then
+    if sep:
+        found["export"] = export
+    if not name.startswith("nbd:"):
+        raise error("nbd-name", "File name string for NBD must start with 'nbd:'", span,
+                    Stage.FILL)
+    spec = name[len("nbd:"):]
+    if not spec:
+        return found
+    if spec.startswith("unix:"):
+        return {**found, "server.type": "unix", "server.path": spec[len("unix:"):]}
+    address = _inet_parse(spec)
+    if address is None:  # util/qemu-sockets.c inet_parse()
+        what = "port in address" if spec.startswith(":") else "IPv6 address" \
+            if spec.startswith("[") else "address"
+        raise error("nbd-name", f"error parsing {what} '{spec}'", span, Stage.FILL)
+    return {**found, "server.type": "inet", "server.host": address[0],
+            "server.port": address[1]}
+
+
+def _inet_parse(spec: str) -> tuple[str, str] | None:
+    """inet_parse()'s HOST:PORT (sscanf "%64[^:]:%32[^,]"; [V6]:PORT; :PORT)."""
+    if spec.startswith("["):
+        host, close, port = spec[1:].partition("]:")
+        return (host, port) if close and host and port else None
+    host, colon, port = spec.partition(":")
+    if not colon or not port or len(host) > 64:
+        return None
+    return host, port
+
+
+def _nbd_uri(uri: str) -> dict[str, str] | None:
+    """nbd_parse_uri(): nbd[+tcp]://HOST[:PORT][/EXPORT], nbd+unix:///EXPORT?socket=PATH."""
+    scheme, _, rest = uri.partition("://")
+    if scheme not in _NBD_URI_SCHEMES:
+        return None
+    rest, _, query = rest.partition("?")
+    authority, _, export = rest.partition("/")
+    server, colon, port = authority.rpartition("@")[2].rpartition(":") \
+        if "]" not in authority.rpartition(":")[2] else (authority, "", "")
+    server = server if colon else authority.rpartition("@")[2]
+    if colon and port and not port.isdigit():
+        return None  # util/uri.c: a port is digits
+    found = {"export": export} if export else {}
+    params = [p for p in query.replace(";", "&").split("&") if p]
+    unix = _NBD_URI_SCHEMES[scheme]
+    if len(params) > 1 or unix != bool(params):
+        return None
+    if unix:
+        name, _, path = params[0].partition("=")
+        if server or (port and int(port)) or name != "socket":
+            return None
+        return {**found, "server.type": "unix", "server.path": path}
+    if not server:
+        return None
+    host = server[1:-1] if server.startswith("[") else server
+    return {**found, "server.type": "inet", "server.host": host,
+            "server.port": str(int(port) if port and int(port) else 10809)}
+
+
+def _nbd(options: Options, span: Span, probe: bool) -> None:
+    # block/nbd.c nbd_process_options(): host/port/path become server.*, the address is
+    # visited, then the TLS credentials; nbd_open() then connects: a Unix socket is
+    # judged on the host (probing), a TCP address is not (qdrive connects nowhere).
+    url = options.get("url")
+    given = {k: e.value for k, e in options.items() if k != "url"}
+    if url is not None:
+        try:
+            given = {**nbd_filename(url.value, (), span), **given}
+        except Stop:
+            pass  # reported while the file name was parsed
+    legacy = {k: given.pop(k) for k in ("path", "host", "port") if k in given}
+    if legacy and any(k.startswith("server.") for k in given):
+        _fail("Cannot use 'server' and path/host/port at the same time", span)
+    if "path" in legacy and "host" in legacy:
+        _fail("path and host may not be used at the same time", span)
+    if "path" in legacy and "port" in legacy:
+        _fail("port may not be used without host", span)
+    if "path" in legacy:
+        given.update({"server.type": "unix", "server.path": legacy["path"]})
+    elif "host" in legacy:
+        given.update({"server.type": "inet", "server.host": legacy["host"],
+                      "server.port": legacy.get("port", "10809")})
+    server = {k[len("server."):]: v for k, v in given.items() if k.startswith("server.")}
+    if not server:
         _fail("NBD server address missing", span)
+    problem = _socket_address(server)
+    if problem:
+        _fail(problem, span)
     creds = options.get("tls-creds")
     if creds is not None:
         _fail(f"No TLS credentials with id '{creds.value}'", creds.span)
+    if probe and server["type"] == "unix" and not is_true(server.get("abstract", "off")):
+        refused = hostprobe.unix_connect_problem(server["path"])
+        if refused:
+            _fail(f"Failed to connect to '{server['path']}': {refused}", span)
+
+
+# qapi/sockets.json SocketAddress: the members each type requires, then its optional ones
+# (Debian's 7.2 is built for Linux with IPPROTO_MPTCP)
+_SOCKET_MEMBERS = {"inet": (("host", "port"), ("numeric", "to", "ipv4", "ipv6",
+                                               "keep-alive", "mptcp")),
+                   "unix": (("path",), ("abstract", "tight")),
+                   "vsock": (("cid", "port"), ()), "fd": (("str",), ())}
+
+
+def _socket_address(server: Mapping[str, str]) -> str:
+    """visit_type_SocketAddress() over the flat server.* options: the type, the members
+    its branch requires, then visit_check_struct(): nothing else (values not typed)."""
+    from ._qdict import ghash_order, qdict_order
+
+    kind = server.get("type")
+    if kind is None:
+        return "Parameter 'type' is missing"
+    if kind not in _SOCKET_MEMBERS:
+        return f"Parameter 'type' does not accept value '{kind}'"
+    required, optional = _SOCKET_MEMBERS[kind]
+    missing = next((m for m in required if m not in server), None)
+    if missing:
+        return f"Parameter '{missing}' is missing"
+    known = ("type", *required, *optional)
+    walk = sorted(server, key=qdict_order)
+    extra = [k for k in ghash_order(walk) or walk if k not in known]
+    return f"Parameter '{extra[0]}' is unexpected" if extra else ""
 
 
 def nvme_filename(filename: str, span: Span) -> None:
@@ -1011,7 +1145,7 @@ _CHECKS: dict[str, Check] = {
     "copy-before-write": _cbw, "null-co": _null, "null-aio": _null,
     **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
     **{d: _curl(d) for d in sorted(CURL_DRIVERS)},
-    "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd, "gluster": _gluster,
+    "iscsi": _iscsi, "iser": _iscsi, "gluster": _gluster,
     **dict.fromkeys(("file", "host_device", "host_cdrom"), _file_posix),
     "luks": _luks, "qcow2": _encrypted("qcow2"), "qcow": _encrypted("qcow"),
     "throttle": _throttle, "copy-on-read": _copy_on_read, "replication": _replication,
@@ -1097,6 +1231,9 @@ def driver_checks(driver: str, options: Options, image: ProbeResult | None,
         _fail("Block node is read-only", span)
     if driver == "nvme":
         _nvme(options, span, probe)
+        return
+    if driver == "nbd":
+        _nbd(options, span, probe)
         return
     check = _CHECKS.get(driver)
     if check is None:

@@ -41,7 +41,8 @@ from .._values import is_true
 
 __all__ = ["QemuUser", "HostFacts", "Perms", "open_problem", "io_uring_usable",
            "file_type_problem", "host_facts", "perms_at_open", "perms_at_attach",
-           "perm_problem", "PROTOCOLS", "Intent", "protocol_of", "vfio_container_problem"]
+           "perm_problem", "PROTOCOLS", "Intent", "protocol_of", "vfio_container_problem",
+           "unix_connect_problem"]
 
 # Permission bit numbers (include/block/block-common.h BLK_PERM_*) and their names as
 # block.c bdrv_perm_names() spells them; lock byte 100+p = "holds p", 200+p = "refuses p".
@@ -261,6 +262,22 @@ def vfio_container_problem() -> str:
         os.stat(VFIO_CONTAINER)
     except OSError as exc:
         return f"Failed to open {VFIO_CONTAINER}: {os.strerror(exc.errno or errno.ENOENT)}"
+    return ""
+
+
+def unix_connect_problem(path: str) -> str:
+    """Why connect() to the Unix socket ``path`` fails (util/qemu-sockets.c
+    unix_connect_saddr(), for nbd's server.path), judged without connecting: a missing
+    name is ENOENT, a name that is not a socket ECONNREFUSED; "" for a socket, whose
+    listener qdrive does not ask."""
+    if not path:  # an empty sun_path names no file: the kernel refuses the connection
+        return os.strerror(errno.ECONNREFUSED)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return os.strerror(exc.errno or errno.ENOENT)
+    if not stat.S_ISSOCK(st.st_mode):
+        return os.strerror(errno.ECONNREFUSED)
     return ""
 
 

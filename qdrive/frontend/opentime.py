@@ -152,6 +152,8 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
         formats.nvme_filename(filename, whole)
     if driver in ("iscsi", "iser") and filename:
         formats.iscsi_filename(filename, whole)
+    if driver == "nbd" and filename:
+        formats.nbd_filename(filename, child, whole)
     if driver not in ("file", "host_device", "host_cdrom"):
         _typed_child(info, child, warnings)
     prefix = {"null-co": "null-co://", "null-aio": "null-aio://"}.get(driver)

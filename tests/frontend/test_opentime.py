@@ -742,3 +742,52 @@ def test_gluster_uris(uri: str, valid: bool) -> None:
     assert lines == [f"qemu-system-x86_64: -drive {text}: invalid URI {uri}",
                      "Usage: file=gluster[+transport]://[host[:port]]volume/path"
                      "[?socket=...][,file.debug=N][,file.logfile=/path/filename.log]"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("file=nbd://127.0.0.1:x", "No valid URL specified"),
+    ("file=nbd+unix:///e", "No valid URL specified"),  # no socket=
+    ("file=nbd://h/e?socket=s", "No valid URL specified"),
+    ("file=nbd:127.0.0.1", "error parsing address '127.0.0.1'"),
+    ("file=nbd::", "error parsing port in address ':'"),
+    ("file=nbd:", "NBD server address missing"),
+    ("file=nbd:x:exportname=e,file.export=y", "Option 'export' cannot be used with a file "
+     "name"),
+    ("driver=nbd,server.type=inet,server.host=h", "Parameter 'port' is missing"),
+    ("driver=nbd,server.type=x", "Parameter 'type' does not accept value 'x'"),
+    ("driver=nbd,path=p,port=1", "port may not be used without host"),
+    ("driver=nbd,host=h,server.type=inet", "Cannot use 'server' and path/host/port at the "
+     "same time"),
+    # the visitor's GHashTable, not the QDict, decides which unexpected key it names
+    ("driver=nbd,server.type=inet,server.host=h,server.port=1,server.x=1,server.a=2",
+     "Parameter 'a' is unexpected"),
+    ("driver=nbd,server.type=unix,server.path=p,tls-creds=t", "No TLS credentials with id 't'"),
+])
+def test_nbd_checks_before_it_connects(text: str, message: str) -> None:
+    assert verdict(text, probe_files=False) == (False, message)
+
+
+def test_nbd_unix_socket_is_looked_at_when_probing(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plain").touch()
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind("live.sock")
+        assert verdict("file=nbd:unix:missing.sock") == (
+            False, "Failed to connect to 'missing.sock': No such file or directory")
+        assert verdict("file=nbd:unix:plain") == (
+            False, "Failed to connect to 'plain': Connection refused")
+        assert verdict("file=nbd:unix:missing.sock,if=none", probe_files=False) == (True, "")
+        assert verdict("file=nbd:unix:live.sock,if=none") == (True, "")  # not judged
+
+
+def test_ghash_order_is_glibs_slot_order() -> None:
+    from qdrive.frontend._qdict import ghash_order
+
+    # recorded: QEMU 7.2 names "a" before "x" (opentime-protocols.jsonl)
+    order = ghash_order(["type", "host", "port", "x", "a"])
+    assert order is not None and sorted(order) == ["a", "host", "port", "type", "x"]
+    assert order.index("a") < order.index("x")
+    assert ghash_order([f"k{i}" for i in range(9)]) is None  # beyond 8 slots
