@@ -10,6 +10,7 @@ QEMU's text or returns when the driver would open.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
@@ -28,7 +29,8 @@ __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "
            "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
            "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS",
            "glib_notices", "curl_value_notices", "nvme_filename",
-           "iscsi_filename", "nbd_filename"]
+           "iscsi_filename", "nbd_filename",
+           "nfs_filename", "ssh_filename", "rbd_filename"]
 
 # The -object ids a whole command line defined before its drives open, by kind
 # ("secret", "throttle-group"; "" holds every id): vl.c makes the early objects before
@@ -790,6 +792,112 @@ def _nvme(options: Options, span: Span, probe: bool) -> None:
         _fail(problem, span)
 
 
+_NFS_PARAMS = frozenset({"uid", "gid", "tcp-syncnt", "readahead", "pagecache", "debug"})
+_NFS_CONFLICTS = frozenset({"host", "path", "user", "group", "tcp-syn-count",
+                            "readahead-size", "page-cache-size", "debug"})
+_SSH_CONFLICTS = frozenset({"host", "port", "path", "user", "host_key_check"})
+
+
+def _first_conflict(keys: Iterable[str], names: frozenset[str]) -> str | None:
+    """The first key (in QDict order) a file name may not come with: ``names`` or any
+    server.* (block/nfs.c, ssh.c *_has_filename_options_conflict())."""
+    from ._qdict import qdict_order
+
+    return next((k for k in sorted(keys, key=qdict_order)
+                 if k in names or k.startswith("server.")), None)
+
+
+def _fill_fail(message: str, span: Span) -> NoReturn:
+    raise error("protocol-name", message, span, Stage.FILL)
+
+
+def nfs_filename(filename: str, keys: Iterable[str], span: Span) -> None:
+    """block/nfs.c nfs_parse_filename() -> nfs_parse_uri(), while the file name is
+    parsed (block.c bdrv_fill_options())."""
+    from . import _uri
+
+    conflict = _first_conflict(keys, _NFS_CONFLICTS)
+    if conflict is not None:
+        _fill_fail(f"Option {conflict} cannot be used with a filename", span)
+    uri = _uri.parse(filename)
+    if uri is None:
+        _fill_fail("Invalid URI specified", span)
+    if uri.scheme != "nfs":
+        _fill_fail("URI scheme must be 'nfs'", span)
+    if uri.server is None:
+        _fill_fail("missing hostname in URI", span)
+    if uri.path is None:
+        _fill_fail("missing file path in URI", span)
+    for name, value in _uri.query_params(uri.query):
+        if value is None:
+            _fill_fail(f"Value for NFS parameter expected: {name}", span)
+        if not _parse_uint_full(value):
+            _fill_fail(f"Illegal value for NFS parameter: {name}", span)
+        if name not in _NFS_PARAMS:
+            _fill_fail(f"Unknown NFS parameter name: {name}", span)
+
+
+def _parse_uint_full(text: str) -> bool:
+    """util/cutils.c parse_uint_full(text, base 0): spaces, no sign, all consumed."""
+    digits = text.lstrip(" \t\n\v\f\r")
+    if re.fullmatch(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*", digits) is None:
+        return False
+    return int(digits, 0) < 1 << 64 if digits[:2].lower() == "0x" or digits == "0" \
+        or not digits.startswith("0") else int(digits, 8) < 1 << 64
+
+
+def ssh_filename(filename: str, keys: Iterable[str], span: Span) -> None:
+    """block/ssh.c ssh_parse_filename() -> parse_uri(); a URI uri_parse() refuses sets no
+    error there (the open then misses its options)."""
+    from . import _uri
+
+    conflict = _first_conflict(keys, _SSH_CONFLICTS)
+    if conflict is not None:
+        _fill_fail(f"Option '{conflict}' cannot be used with a file name", span)
+    uri = _uri.parse(filename)
+    if uri is None:
+        return
+    if uri.scheme != "ssh":
+        _fill_fail("URI scheme must be 'ssh'", span)
+    if not uri.server:
+        _fill_fail("missing hostname in URI", span)
+    if not uri.path:
+        _fill_fail("missing remote path in URI", span)
+
+
+def rbd_filename(filename: str, span: Span) -> None:
+    """block/rbd.c qemu_rbd_parse_filename(): ``rbd:POOL/IMAGE[@SNAP][:KEY=VALUE...]``,
+    its separators found by qemu_rbd_next_tok() (a backslash escapes the next
+    character)."""
+    if not filename.startswith("rbd:"):
+        _fill_fail("File name must start with 'rbd:'", span)
+    pool, rest = _rbd_token(filename[len("rbd:"):], "/")
+    if rest is None:
+        _fill_fail("Pool name is required", span)
+    _image, rest = _rbd_token(rest, ":")
+    while rest is not None:
+        name, rest = _rbd_token(rest, "=")
+        if rest is None:
+            _fill_fail(f"conf option {_rbd_unescape(name)} has no value", span)
+        _value, rest = _rbd_token(rest, ":")
+
+
+def _rbd_token(text: str, delim: str) -> tuple[str, str | None]:
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            i += 2
+            continue
+        if text[i] == delim:
+            return text[:i], text[i + 1:]
+        i += 1
+    return text, None
+
+
+def _rbd_unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def _file_posix(options: Options, image: ProbeResult | None, span: Span) -> None:
     manager = options.get("pr-manager")  # block/file-posix.c raw_open_common()
     if manager is not None:
@@ -807,6 +915,8 @@ def _qapi(driver: str) -> Check:
         own = {k: e for k, e in options.items() if k not in NODE_KEYS and k != "filename"}
         if "url" in own or "filename" in options:
             return  # a URL file name: bdrv_parse_filename() makes the options
+        if driver == "ssh":
+            own = _ssh_legacy(own, span)
         for key in own:  # qdict_crumple(): "a" and "a.b" cannot both be given
             head = key.split(".")[0]
             if head != key and head in own:
@@ -818,6 +928,31 @@ def _qapi(driver: str) -> Check:
             key = min(own, key=lambda k: (qdict_order(k), own[k].seq))
             _fail(f"Parameter '{key}' is unexpected", own[key].span)
     return check
+
+
+_HOST_KEY_CHECKS = {"no": {"mode": "none"}, "yes": {"mode": "known_hosts"},
+                    **{f"{t}:": {"mode": "hash", "type": t} for t in ("md5", "sha1", "sha256")}}
+
+
+def _ssh_legacy(own: dict[str, Any], span: Span) -> dict[str, Any]:
+    """block/ssh.c ssh_process_legacy_options(): host, port and host_key_check become
+    server.* and host-key-check.*, before the QAPI visit of what is left."""
+    host, port, check = (own.pop(k, None) for k in ("host", "port", "host_key_check"))
+    if host is None and port is not None:
+        _fail("port may not be used without host", span)
+    left = dict(own)
+    if host is not None:  # their values are strings to the visitor: any will do
+        left["server.host"] = host
+        left["server.port"] = port or host
+    if check is not None:
+        prefix = next((p for p in _HOST_KEY_CHECKS if check.value == p
+                       or (p.endswith(":") and check.value.startswith(p))), None)
+        if prefix is None:
+            _fail(f"unknown host_key_check setting ({check.value})", span)
+        for member in (*_HOST_KEY_CHECKS[prefix], *(("hash",) if prefix.endswith(":")
+                                                      else ())):
+            left[f"host-key-check.{member}"] = check
+    return left
 
 
 def _visit(members: list[dict[str, Any]], own: dict[str, Any], prefix: str,

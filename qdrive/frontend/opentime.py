@@ -154,6 +154,12 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
         formats.iscsi_filename(filename, whole)
     if driver == "nbd" and filename:
         formats.nbd_filename(filename, child, whole)
+    if driver == "nfs" and filename:
+        formats.nfs_filename(filename, child, whole)
+    if driver == "ssh" and filename:
+        formats.ssh_filename(filename, child, whole)
+    if driver == "rbd" and filename:
+        formats.rbd_filename(filename, whole)
     if driver not in ("file", "host_device", "host_cdrom"):
         _typed_child(info, child, warnings)
     prefix = {"null-co": "null-co://", "null-aio": "null-aio://"}.get(driver)
