@@ -248,7 +248,10 @@ def _open_common(w: Walk, driver: str, protocol: bool) -> None:
             value = _typed(key, entry, Kind.BOOL, Stage.NODE)
             if entry.item is not None:  # not a value cache= expanded into
                 w.f[OPTIONS[key].field] = value
-    read_only = bool(w.f.get("read_only")) or w.f.get("media") is Media.CDROM
+    # snapshot=on: the drive's node is the overlay's backing file, opened read-only
+    # (block.c bdrv_open_inherit() -> bdrv_backing_options())
+    read_only = bool(w.f.get("read_only")) or w.f.get("media") is Media.CDROM \
+        or bool(w.f.get("snapshot"))
     rules.check_force_share(w.f.get("force_share"), read_only, w.span("force-share"))
     discard = w.qdict.get("discard")
     if discard is not None:
@@ -256,7 +259,22 @@ def _open_common(w: Walk, driver: str, protocol: bool) -> None:
     rules.check_node_name(w.qdict.get("node-name"), Stage.NODE)
     if "node-name" in w.qdict:
         w.f["node_name"] = w.qdict["node-name"].value
+    _child_force_share(w)
     _driver_open(w, driver, protocol)
+
+
+def _child_force_share(w: Walk) -> None:
+    """The file child inherits force-share (block.c bdrv_inherited_options()) but keeps
+    a read-only=off given to it: its own bdrv_open_common() then refuses the pair."""
+    child = w.qdict.get("file.read-only")
+    if child is None or not w.f.get("force_share"):
+        return
+    try:
+        writable = not parse_bool("read-only", child.value)
+    except ValueProblem:
+        return  # the child's typed check reports it
+    if writable:
+        rules.check_force_share(True, False, w.span("force-share"))
 
 
 def _missing_file_child(w: Walk) -> None:

@@ -68,9 +68,15 @@ def header_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
     reader = _HEADER_READERS.get(fmt or "")
     if reader is not None:
         return reader(found, name)
-    if fmt == "qcow" and found.format == "qcow2":  # block/qcow.c qcow_open()
-        return ("qcow (v1) does not support qcow version 3\n"
-                "Try the 'qcow2' driver instead.")
+    # block/qcow.c qcow_open() and qcow2.c qcow2_do_open() share the magic "QFI\xfb" and
+    # then read the version (a u32 at 4): each refuses the other's
+    version = int.from_bytes(found.head[4:8], "big") if found.head[:4] == b"QFI\xfb" \
+        and len(found.head) >= 8 else None
+    if fmt == "qcow" and version is not None and version != 1:
+        hint = "\nTry the 'qcow2' driver instead." if version in (2, 3) else ""
+        return f"qcow (v1) does not support qcow version {version}{hint}"
+    if fmt == "qcow2" and version is not None and version not in (2, 3):
+        return f"Unsupported qcow2 version {version}"
     if fmt == "vdi" and found.format == "raw":  # block/vdi.c: signature at offset 0x40
         signature = int.from_bytes(found.head[0x40:0x44].ljust(4, b"\0"), "little")
         if signature != 0xBEDA107F:

@@ -75,6 +75,8 @@ CORPORA: tuple[Corpus, ...] = (
     # nvme's open (its VFIO container) and curl's checks before it connects, hand-written
     Corpus("opentime-protocols", FIXTURES / "opentime" / "protocols.jsonl", "opentime",
            ("7.2",)),
+    # qcow/qcow2 versions, force-share under snapshot=on: hand-written
+    Corpus("opentime-nodes", FIXTURES / "opentime" / "nodes.jsonl", "opentime", ("7.2",)),
 )
 
 

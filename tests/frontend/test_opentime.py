@@ -840,3 +840,43 @@ def test_query_params() -> None:
     from qdrive.frontend import _uri
 
     assert _uri.query_params("&&a=1&b&=3&c=") == [("a", "1"), ("b", None), ("c", "")]
+
+
+def _qfi(version: int) -> bytes:
+    # the magic qcow and qcow2 share, then the version; the rest of a sector zeroed
+    return (b"QFI\xfb" + version.to_bytes(4, "big")).ljust(4096, b"\0")
+
+
+@pytest.mark.parametrize("version, fmt, message", [
+    (1, "qcow2", "Unsupported qcow2 version 1"),
+    (4, "qcow2", "Unsupported qcow2 version 4"),
+    (2, "qcow", "qcow (v1) does not support qcow version 2\nTry the 'qcow2' driver instead."),
+    (5, "qcow", "qcow (v1) does not support qcow version 5"),
+])
+def test_qcow_and_qcow2_refuse_each_others_versions(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     version: int, fmt: str,
+                                                     message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "img").write_bytes(_qfi(version))
+    text = f"file=img,format={fmt},if=none"
+    assert qdrive.check(text).qemu_stderr() == f"qemu-system-x86_64: -drive {text}: {message}"
+
+
+@pytest.mark.parametrize("extra, ok", [
+    ("snapshot=on", True),  # the drive's node is the overlay's read-only backing file
+    ("snapshot=on,read-only=off", True),
+    ("snapshot=on,file.read-only=off", False),  # the file child is still read-write
+    ("read-only=on,file.read-only=off", False),
+    ("read-only=on,file.read-only=on", True),
+    ("", False),
+])
+def test_force_share_needs_every_node_read_only(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                extra: str, ok: bool) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(bytes(1 << 20))
+    text = ",".join(p for p in ("file=disk.img,format=raw,force-share=on", extra, "if=none")
+                    if p)
+    assert verdict(text) == (ok, "" if ok else
+                             "force-share=on can only be used with read-only images")
