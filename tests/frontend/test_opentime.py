@@ -880,3 +880,23 @@ def test_force_share_needs_every_node_read_only(tmp_path: Path,
                     if p)
     assert verdict(text) == (ok, "" if ok else
                              "force-share=on can only be used with read-only images")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("backing.driver=raw,backing.node-name=1b", "Invalid node-name: '1b'"),  # before raw's file
+    ("backing.driver=qcow2,backing.cache.direct=x", "Parameter 'cache.direct' expects 'on' or "
+     "'off'"),
+    ("backing.file.filename=disk.img,backing.discard=x", "Invalid discard option"),
+    ("backing.file.filename=disk.img,backing.force-share=on,backing.read-only=off",
+     "force-share=on can only be used with read-only images"),
+])
+@needs_qemu_img
+def test_a_backing_nodes_common_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        extra: str, message: str) -> None:
+    # block.c bdrv_open_common() of the backing node, before its driver's open (and
+    # before the top node's leftover bogus=)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(bytes(1 << 20))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "top.qcow2", "1M"], check=True)
+    text = f"file=top.qcow2,format=qcow2,{extra},bogus=1"
+    assert verdict(text) == (False, f"Could not open backing file: {message}")
