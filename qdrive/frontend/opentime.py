@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["format_child", "format_child_open", "driver_info", "kinds", "typed", "consumed",
            "node_checks", "raw_limits", "protocol_of", "consumed_by", "has_file_child",
-           "protocol_checks", "protocol_content", "reference_error"]
+           "protocol_checks", "protocol_content", "reference_error", "filename_checks"]
 
 
 def driver_info(name: str) -> drivers.DriverInfo | None:
@@ -148,18 +148,7 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
     info = drivers.driver(driver)
     if info is None:
         return
-    if driver == "nvme" and filename:
-        formats.nvme_filename(filename, whole)
-    if driver in ("iscsi", "iser") and filename:
-        formats.iscsi_filename(filename, whole)
-    if driver == "nbd" and filename:
-        formats.nbd_filename(filename, child, whole)
-    if driver == "nfs" and filename:
-        formats.nfs_filename(filename, child, whole)
-    if driver == "ssh" and filename:
-        formats.ssh_filename(filename, child, whole)
-    if driver == "rbd" and filename:
-        formats.rbd_filename(filename, whole)
+    filename_checks(driver, child, filename, whole)
     if driver not in ("file", "host_device", "host_cdrom"):
         _typed_child(info, child, warnings)
     prefix = {"null-co": "null-co://", "null-aio": "null-aio://"}.get(driver)
@@ -179,6 +168,26 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
         formats.driver_checks(driver, options, None, whole, probe, read_only, warnings)
     except Stop as stop:
         raise Stop(attrs.evolve(stop.diagnostic, stage=Stage.CHILD)) from None
+
+
+def filename_checks(driver: str, child: Mapping[str, nodes._Entry], filename: str,
+                    whole: Span) -> None:
+    """The protocol's bdrv_parse_filename() (block.c bdrv_fill_options()), before the
+    node's bdrv_open_common(): what a file name it cannot parse makes QEMU say."""
+    if not filename:
+        return
+    if driver == "nvme":
+        formats.nvme_filename(filename, whole)
+    elif driver in ("iscsi", "iser"):
+        formats.iscsi_filename(filename, whole)
+    elif driver == "nbd":
+        formats.nbd_filename(filename, child, whole)
+    elif driver == "nfs":
+        formats.nfs_filename(filename, child, whole)
+    elif driver == "ssh":
+        formats.ssh_filename(filename, child, whole)
+    elif driver == "rbd":
+        formats.rbd_filename(filename, whole)
 
 
 def _typed_child(info: drivers.DriverInfo, child: Mapping[str, nodes._Entry],

@@ -900,3 +900,29 @@ def test_a_backing_nodes_common_options(tmp_path: Path, monkeypatch: pytest.Monk
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "top.qcow2", "1M"], check=True)
     text = f"file=top.qcow2,format=qcow2,{extra},bogus=1"
     assert verdict(text) == (False, f"Could not open backing file: {message}")
+
+
+@needs_qemu_img
+@pytest.mark.parametrize("text, message", [
+    # the file child inherits force-share: its bdrv_open_common() refuses it before
+    # file-posix reads locking= ...
+    ("file=disk.img,format=raw,file.locking=x,force-share=on",
+     "force-share=on can only be used with read-only images"),
+    # ... and before a format child reads its header
+    ("format=raw,file.driver=qcow2,file.file.driver=file,file.file.filename=disk.img,"
+     "force-share=on", "force-share=on can only be used with read-only images"),
+    ("file.driver=qcow2,file.file.driver=file,file.file.filename=top.qcow2,file.size=4096,"
+     "force-share=x", "Parameter 'force-share' expects 'on' or 'off'"),
+    ("file=rbd:,force-share=on", "Pool name is required"),  # the file name comes first
+    ("format=raw,file.driver=qcow2,file.file.filename=top.qcow2,force-share=on,"
+     "read-only=on,if=none", ""),
+    ("format=raw,file.driver=qcow2,file.file.filename=top.qcow2,force-share=on,"
+     "snapshot=on,if=none", ""),
+])
+def test_force_share_is_inherited_by_file_children(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   text: str, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(bytes(1 << 20))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "top.qcow2", "1M"], check=True)
+    assert verdict(text) == (not message, message)
