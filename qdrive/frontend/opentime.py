@@ -70,7 +70,9 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
         mine = {**mine, "file.driver": file_driver}
     formats.driver_checks(info.name, mine, image, whole, probe, read_only, warnings)
     host = probe
-    probe = image is not None
+    # children read what they name: a format's when its image was read, a filter's
+    # (blkreplay's image, copy-before-write's target) whenever the host is looked at
+    probe = image is not None or (host and not info.is_format)
     for child in _required_children(info):
         if child not in groups:
             raise error("no-child", f'A block device must be specified for "{child}"', whole,

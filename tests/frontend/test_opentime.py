@@ -926,3 +926,21 @@ def test_force_share_is_inherited_by_file_children(tmp_path: Path,
     (tmp_path / "disk.img").write_bytes(bytes(1 << 20))
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "top.qcow2", "1M"], check=True)
     assert verdict(text) == (not message, message)
+
+
+@needs_qemu_img
+@pytest.mark.parametrize("text", [
+    "driver=blkreplay,image.driver=qcow2,image.file.driver=file,image.file.filename={}",
+    "driver=copy-before-write,file.driver=null-co,target.driver=qcow2,"
+    "target.file.driver=file,target.file.filename={}",
+])
+def test_a_filters_children_read_their_headers(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               text: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(bytes(1 << 20))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "top.qcow2", "1M"], check=True)
+    assert verdict(text.format("disk.img")) == (False, "Image is not in qcow2 format")
+    assert verdict(text.format("top.qcow2") + ",if=none") == (True, "")
+    # the string-only verdict reads nothing
+    assert verdict(text.format("disk.img") + ",if=none", probe_files=False) == (True, "")
