@@ -77,10 +77,10 @@ def header_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
         return f"qcow (v1) does not support qcow version {version}{hint}"
     if fmt == "qcow2" and version is not None and version not in (2, 3):
         return f"Unsupported qcow2 version {version}"
-    if fmt == "vdi" and found.format == "raw":  # block/vdi.c: signature at offset 0x40
-        signature = int.from_bytes(found.head[0x40:0x44].ljust(4, b"\0"), "little")
-        if signature != 0xBEDA107F:
-            return f"Image not in VDI format (bad signature {signature:08x})"
+    if fmt == "vdi" and found.format != "vdi":
+        problem = _vdi_header(found.head)
+        if problem:
+            return problem
     if fmt in _NOT_THIS_FORMAT and found.format != fmt:
         return _NOT_THIS_FORMAT[fmt]
     # block/file-posix.c raw_open_common(): the protocol driver must fit the file type.
@@ -88,6 +88,25 @@ def header_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
         return f"'{fmt}' driver requires '{name}' to be either a character or block device"
     if fmt == "file" and found.device:
         return f"'file' driver requires '{name}' to be a regular file"
+    return ""
+
+
+# block/vdi.c VDI_DISK_SIZE_MAX: VDI_BLOCKS_IN_IMAGE_MAX blocks of DEFAULT_CLUSTER_SIZE
+_VDI_DISK_SIZE_MAX = ((2**31 - 512) // 4) * (1 << 20)
+
+
+def _vdi_header(head: bytes) -> str:
+    """block/vdi.c vdi_open(): the disk size (u64 at 0x170) against its maximum, then the
+    signature (u32 at 0x40), both little-endian, whatever the file really is."""
+    if len(head) < 0x178:
+        return ""
+    disk_size = int.from_bytes(head[0x170:0x178], "little")
+    if disk_size > _VDI_DISK_SIZE_MAX:
+        return (f"Unsupported VDI image size (size is 0x{disk_size:x}, max supported is "
+                f"0x{_VDI_DISK_SIZE_MAX:x})")
+    signature = int.from_bytes(head[0x40:0x44], "little")
+    if signature != 0xBEDA107F:
+        return f"Image not in VDI format (bad signature {signature:08x})"
     return ""
 
 

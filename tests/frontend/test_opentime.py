@@ -944,3 +944,18 @@ def test_a_filters_children_read_their_headers(tmp_path: Path,
     assert verdict(text.format("top.qcow2") + ",if=none") == (True, "")
     # the string-only verdict reads nothing
     assert verdict(text.format("disk.img") + ",if=none", probe_files=False) == (True, "")
+
+
+@pytest.mark.parametrize("size, signature, message", [
+    (1 << 20, 0, "Image not in VDI format (bad signature 00000000)"),
+    (0x7E7E7E7E7E7E7E7E, 0, "Unsupported VDI image size (size is 0x7e7e7e7e7e7e7e7e, max "
+     "supported is 0x1fffff8000000)"),  # the size is checked before the signature
+])
+def test_vdi_reads_its_header_from_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            size: int, signature: int, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    head = bytearray(b"QFI\xfb\0\0\0\3".ljust(4096, b"\0"))  # a qcow2 magic: not raw
+    head[0x40:0x44] = signature.to_bytes(4, "little")
+    head[0x170:0x178] = size.to_bytes(8, "little")
+    (tmp_path / "img").write_bytes(bytes(head))
+    assert verdict("file=img,format=vdi,if=none") == (False, message)
