@@ -167,8 +167,11 @@ def open_problem(name: str, user: QemuUser | None, *, direct: bool, write: bool,
 
 
 def write_error(name: str, st: os.stat_result, user: QemuUser | None) -> str:
-    """Why an O_RDWR open would fail: a read-only mount first (the kernel checks the
-    superblock before the mode bits), then the mode bits of QEMU's user."""
+    """Why an O_RDWR open would fail: a directory (fs/namei.c may_open() refuses a write
+    open of one first), a read-only mount (the kernel checks the superblock before the
+    mode bits), then the mode bits of QEMU's user."""
+    if stat.S_ISDIR(st.st_mode):
+        return os.strerror(errno.EISDIR)
     try:
         if os.statvfs(name).f_flag & os.ST_RDONLY and not _is_device(st):
             return os.strerror(errno.EROFS)
