@@ -153,6 +153,9 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
         rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
                                     PROTOCOL_PREFIXES)
     merged = _inherited_options(w, child)
+    driver = child["driver"].value if "driver" in child else opentime.protocol_of(name)
+    opentime.filename_checks(driver, child, name, w.whole())
+    _child_force_share_inherited(w, merged)
     _child_common(child, name)
     _child_aio(w, child, merged)
     _child_driver_options(w, child, name, file_entry)
@@ -170,6 +173,36 @@ def _inherited_options(w: Walk, child: dict[str, Entry]) -> dict[str, Entry]:
                    "auto-read-only"):
             _typed(key, merged[key], Kind.BOOL, Stage.CHILD)
     return merged
+
+
+def _parent_read_only(w: Walk) -> bool:
+    """What the drive's node passes its children as read-only (block.c
+    bdrv_inherited_options()); under snapshot=on the node is the overlay's read-only
+    backing file."""
+    return w.draft.read_only_so_far or bool(w.draft.snapshot)
+
+
+def _child_force_share_inherited(w: Walk, merged: Mapping[str, Entry]) -> None:
+    """The child's bdrv_open_common(): an inherited (or its own) force-share=on needs the
+    child read-only, its own read-only= or the parent's; before its driver's options."""
+    share = merged.get("force-share")
+    if share is None or not parse_bool("force-share", share.value):
+        return
+    own = merged.get("read-only")
+    read_only = parse_bool("read-only", own.value) if own is not None \
+        else _parent_read_only(w)
+    rules.check_force_share(True, read_only, w.span("force-share"))
+
+
+def _inherited_for_format_child(w: Walk, child: Mapping[str, Entry]) -> dict[str, Entry]:
+    """bdrv_inherited_options() for a format child (file.driver=qcow2): the keys it takes
+    from the drive's node unless it names its own, read-only included."""
+    out: dict[str, Entry] = {k: w.qdict[k] for k in ("cache.direct", "cache.no-flush",
+                                                      "force-share")
+                             if k in w.qdict and k not in child}
+    if "read-only" not in child and _parent_read_only(w):
+        out["read-only"] = Entry("read-only", "on", None, 1 << 30)  # QEMU's own value
+    return out
 
 
 def _child_common(child: dict[str, Entry], name: str) -> None:
@@ -231,7 +264,8 @@ def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
     """file.driver=<format or filter>: a node graph below the drive's node (hook into
     qdrive/frontend/nodes.py); what the top format's probe reads comes back as
     ``conv.seen``."""
-    problem, seen, seen_name = opentime.format_child_open(child, name, w.probe, w.whole())
+    problem, seen, seen_name = opentime.format_child_open(
+        {**_inherited_for_format_child(w, child), **child}, name, w.probe, w.whole())
     if problem is not None:
         raise Stop(attrs.evolve(problem, stage=min(problem.stage, Stage.CHILD)))
     w.conv.seen, w.conv.seen_name = seen, seen_name
@@ -248,7 +282,9 @@ def _open_common(w: Walk, driver: str, protocol: bool) -> None:
             value = _typed(key, entry, Kind.BOOL, Stage.NODE)
             if entry.item is not None:  # not a value cache= expanded into
                 w.draft.put(OPTIONS[key].field, value)
-    read_only = w.draft.read_only_so_far
+    # snapshot=on: the drive's node is the overlay's backing file, opened read-only
+    # (block.c bdrv_open_inherit() -> bdrv_backing_options())
+    read_only = w.draft.read_only_so_far or bool(w.draft.snapshot)
     rules.check_force_share(w.draft.force_share, read_only, w.span("force-share"))
     discard = w.qdict.get("discard")
     if discard is not None:
@@ -256,7 +292,22 @@ def _open_common(w: Walk, driver: str, protocol: bool) -> None:
     rules.check_node_name(w.qdict.get("node-name"), Stage.NODE)
     if "node-name" in w.qdict:
         w.draft.node_name = w.qdict["node-name"].value
+    _child_force_share(w)
     _driver_open(w, driver, protocol)
+
+
+def _child_force_share(w: Walk) -> None:
+    """The file child inherits force-share (block.c bdrv_inherited_options()) but keeps
+    a read-only=off given to it: its own bdrv_open_common() then refuses the pair."""
+    child = w.qdict.get("file.read-only")
+    if child is None or not w.draft.force_share:
+        return
+    try:
+        writable = not parse_bool("read-only", child.value)
+    except ValueProblem:
+        return  # the child's typed check reports it
+    if writable:
+        rules.check_force_share(True, False, w.span("force-share"))
 
 
 def _missing_file_child(w: Walk) -> None:

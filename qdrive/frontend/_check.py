@@ -27,7 +27,7 @@ from ..dialect import DEFAULT, Dialect
 from ..dialect import get as get_dialect
 from ..errors import DriveError
 from .._values import to_int32
-from . import formats, hostprobe
+from . import formats, hostprobe, opentime
 from ..model import DEFAULT_DIALECT, Drive, Interface
 from .placement import Machine, Slots, device_id
 from .placement import machine as get_machine
@@ -235,7 +235,8 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
 
 
 def _abort_notice(conv: Conversion) -> Conversion:
-    """A null-co/null-aio option's bad value aborts QEMU, which says where first."""
+    """A null-co/null-aio/nvme option's bad value aborts QEMU, which says where first; a
+    curl driver's is preceded by GLib's criticals (formats.curl_value_notices)."""
     err = conv.error
     if err is None:
         return conv
@@ -245,11 +246,17 @@ def _abort_notice(conv: Conversion) -> Conversion:
     given = conv.open_options
     driver = given.get("driver") or given.get("format")
     if key.startswith("file."):
-        key, driver = key[len("file."):], given.get("file.driver")
+        # the file child's driver: file.driver=, or the protocol its file name picks
+        key, driver = key[len("file."):], given.get("file.driver") or (
+            opentime.protocol_of(given["file"]) if "file" in given else None)
+    notices = formats.curl_value_notices(err, key, driver)
+    if any(w.code == "glib-critical" for w in conv.warnings):
+        notices = []  # the open already said them (opentime.protocol_checks)
     notice = formats.abort_notice(err, key, driver)
-    if notice is None:
+    notices += [notice] if notice is not None else []
+    if not notices:
         return conv
-    return attrs.evolve(conv, warnings=[*conv.warnings, notice])
+    return attrs.evolve(conv, warnings=[*conv.warnings, *notices])
 
 
 def _placed(conv: Conversion, slots: Slots, board: Machine) -> Placement | None:

@@ -18,7 +18,7 @@ import attrs
 from ..diagnostics import Span
 from ._syntax import RawOption
 
-__all__ = ["Entry", "qdict_order", "in_qdict_order"]
+__all__ = ["Entry", "qdict_order", "in_qdict_order", "ghash_order"]
 
 _BUCKETS = 512  # qobject/qdict.c QDICT_BUCKET_MAX
 
@@ -58,3 +58,31 @@ class Entry:
     @property
     def span(self) -> Span:
         return self.item.span if self.item else Span(0, 0)
+
+
+def _g_str_hash(key: str) -> int:
+    # glib ghash.c g_str_hash(): djb2 over the bytes as signed chars
+    value = 5381
+    for c in key.encode("utf-8", "surrogateescape"):
+        value = (value * 33 + (c - 256 if c >= 128 else c)) & 0xFFFFFFFF
+    return max(value, 2)  # ghash.c: hashes 0 and 1 mark empty and deleted slots
+
+
+def ghash_order(keys: Iterable[str]) -> list[str] | None:
+    """``keys`` in the order a walk over a GLib GHashTable meets them, inserted in the
+    order given (None for a table larger than modelled). QEMU's QObject input visitor
+    keeps a struct's keys in one, filled from a QDict walk, and removes each it visits
+    (qapi/qobject-input-visitor.c: qobject_input_check_struct() names the first left).
+    Mirrors glib 2.74 ghash.c for tables that stay at 8 slots (up to seven keys): slot
+    (hash * 11) % 7, quadratic probing."""
+    slots: list[str | None] = [None] * 8
+    for key in keys:
+        index, step = (_g_str_hash(key) * 11) % 7, 0
+        while slots[index] is not None and step < 8:
+            step += 1
+            index = (index + step) & 7
+        if slots[index] is not None:
+            return None  # a larger table: not modelled
+        slots[index] = key
+    return [k for k in slots if k is not None]
+

@@ -133,7 +133,12 @@ def driver(name: str) -> DriverInfo | None:
         mname, mtype = member["name"], member["type"]
         if mname in kinds or mname in children or mname.removesuffix("s") + "s.N" in children:
             continue
-        if isinstance(mtype, list) or mtype in _REFS:
+        if isinstance(mtype, list):
+            # a list member (gluster's and rbd's server): -drive flattens it as
+            # server.N.*, which the driver reads itself (qdict_array_split())
+            prefixes.append(mname + ".")
+            continue
+        if mtype in _REFS:
             continue
         t = qapi["types"].get(mtype)
         if t is not None and t.get("meta") in ("struct", "union", "alternate"):

@@ -40,7 +40,8 @@ from .._values import is_true
 
 __all__ = ["QemuUser", "HostFacts", "Perms", "open_problem", "io_uring_usable",
            "file_type_problem", "host_facts", "perms_at_open", "perms_at_attach",
-           "perm_problem", "PROTOCOLS", "Intent", "protocol_of"]
+           "perm_problem", "PROTOCOLS", "Intent", "protocol_of", "vfio_container_problem",
+           "unix_connect_problem"]
 
 # Permission bit numbers (include/block/block-common.h BLK_PERM_*) and their names as
 # block.c bdrv_perm_names() spells them; lock byte 100+p = "holds p", 200+p = "refuses p".
@@ -56,6 +57,7 @@ PROTOCOLS = ("file", "host_device", "host_cdrom")  # the file-posix drivers
 IO_URING_SYSCTL = "/proc/sys/kernel/io_uring_disabled"
 IO_URING_GROUP = "/proc/sys/kernel/io_uring_group"
 _IO_URING_SETUP = {"x86_64": 425, "aarch64": 425}  # syscall numbers
+VFIO_CONTAINER = "/dev/vfio/vfio"  # util/vfio-helpers.c qemu_vfio_init_pci()
 
 
 PATH_MAX = 4096  # Linux, with the terminating NUL
@@ -166,8 +168,11 @@ def open_problem(name: str, user: QemuUser | None, *, direct: bool, write: bool,
 
 
 def write_error(name: str, st: os.stat_result, user: QemuUser | None) -> str:
-    """Why an O_RDWR open would fail: a read-only mount first (the kernel checks the
-    superblock before the mode bits), then the mode bits of QEMU's user."""
+    """Why an O_RDWR open would fail: a directory (fs/namei.c may_open() refuses a write
+    open of one first), a read-only mount (the kernel checks the superblock before the
+    mode bits), then the mode bits of QEMU's user."""
+    if stat.S_ISDIR(st.st_mode):
+        return os.strerror(errno.EISDIR)
     try:
         if os.statvfs(name).f_flag & os.ST_RDONLY and not _is_device(st):
             return os.strerror(errno.EROFS)
@@ -253,6 +258,36 @@ def _ring_setup_works() -> bool:
         return False
     os.close(fd)
     return True
+
+
+def vfio_container_problem() -> str:
+    """Why the nvme driver's first step fails, or "" (util/vfio-helpers.c
+    qemu_vfio_init_pci(): open("/dev/vfio/vfio", O_RDWR) before anything about the PCI
+    device). Judged by a stat, without opening the container: a missing node (no vfio
+    module) is ENOENT. A container that exists is not judged further (its API version,
+    the IOMMU type and the device's group need VFIO ioctls), nor is QEMU's user's access
+    to it."""
+    try:
+        os.stat(VFIO_CONTAINER)
+    except OSError as exc:
+        return f"Failed to open {VFIO_CONTAINER}: {os.strerror(exc.errno or errno.ENOENT)}"
+    return ""
+
+
+def unix_connect_problem(path: str) -> str:
+    """Why connect() to the Unix socket ``path`` fails (util/qemu-sockets.c
+    unix_connect_saddr(), for nbd's server.path), judged without connecting: a missing
+    name is ENOENT, a name that is not a socket ECONNREFUSED; "" for a socket, whose
+    listener qdrive does not ask."""
+    if not path:  # an empty sun_path names no file: the kernel refuses the connection
+        return os.strerror(errno.ECONNREFUSED)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return os.strerror(exc.errno or errno.ENOENT)
+    if not stat.S_ISSOCK(st.st_mode):
+        return os.strerror(errno.ECONNREFUSED)
+    return ""
 
 
 def protocol_of(drive: Drive, device: bool) -> str:

@@ -17,6 +17,7 @@ does, and the first error is the answer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Protocol
 
 import attrs
@@ -25,7 +26,7 @@ from ..diagnostics import Diagnostic, Span, Stage, Stop, error
 from ..options import NODE_KEYS, Kind
 from ._qdict import qdict_order
 from ..probe import ProbeResult, probe_file
-from .._values import ValueProblem, parse_bool, parse_number, parse_size
+from .._values import ValueProblem, id_wellformed, parse_bool, parse_number, parse_size
 from . import drivers, formats, hostprobe
 
 __all__ = ["open_child", "open_backing", "open_format_child", "split_children"]
@@ -261,6 +262,9 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
         groups = split_children(info, groups.get("", {}) | _regroup(groups))
         groups.pop("file", None)
     own = groups.pop("", {})
+    problem = _open_common(own, span)
+    if problem is not None:
+        return problem
     if found is not None and info.is_format:  # the driver reads its header
         problem_text = formats.header_problem(info.name, found, local)
         if problem_text:
@@ -286,6 +290,39 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     if problem is not None:
         return problem
     return _leftover(info, own, span)
+
+
+def _open_common(own: Mapping[str, _Entry], span: Span) -> Diagnostic | None:
+    """block.c bdrv_open_common() of a child format node, after its file child opened
+    (bdrv_open_inherit() opens it first, for probing) and before its driver reads the
+    header: the common booleans, force-share, node-name, discard."""
+    from . import rules
+
+    common = {k: e for k, e in own.items() if k in _COMMON_BOOLS}
+    problem = _typed(_NO_DRIVER, common)
+    if problem is not None:
+        return problem
+    try:
+        share, read_only = (parse_bool(k, own[k].value) if k in own else False
+                            for k in ("force-share", "read-only"))
+        rules.check_force_share(share, read_only, span)
+    except Stop as stop:
+        return stop.diagnostic
+    name = own.get("node-name")  # block.c bdrv_assign_node_name(), as rules.check_node_name
+    if name is not None and not id_wellformed(name.value):
+        return _stop(f"Invalid node-name: '{name.value}'", name.span)
+    if name is not None and len(name.value.encode()) >= 32:
+        return _stop("Node name too long", name.span)
+    discard = own.get("discard")
+    if discard is not None and discard.value not in ("ignore", "off", "unmap", "on"):
+        return _stop("Invalid discard option", discard.span)
+    return None
+
+
+_NO_DRIVER = drivers.DriverInfo(
+    name="", is_format=True, protocol=False, kinds=MappingProxyType({}), children=(),
+    prefixes=(), supports_backing=False, needs_filename=False, has_qemu_opts=False,
+    file_child_optional=True)
 
 
 def _by_file(options: Mapping[str, _Entry]) -> dict[str, dict[str, _Entry]]:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["format_child", "format_child_open", "driver_info", "kinds", "typed", "consumed",
            "node_checks", "raw_limits", "protocol_of", "consumed_by", "has_file_child",
-           "protocol_checks", "protocol_content", "reference_error"]
+           "protocol_checks", "protocol_content", "reference_error", "filename_checks"]
 
 
 def driver_info(name: str) -> drivers.DriverInfo | None:
@@ -70,7 +70,9 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
         mine = {**mine, "file.driver": file_driver}
     formats.driver_checks(info.name, mine, image, whole, probe, read_only, warnings)
     host = probe
-    probe = image is not None
+    # children read what they name: a format's when its image was read, a filter's
+    # (blkreplay's image, copy-before-write's target) whenever the host is looked at
+    probe = image is not None or (host and not info.is_format)
     for child in _required_children(info):
         if child not in groups:
             raise error("no-child", f'A block device must be specified for "{child}"', whole,
@@ -148,10 +150,9 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
     info = drivers.driver(driver)
     if info is None:
         return
+    filename_checks(driver, child, filename, whole)
     if driver not in ("file", "host_device", "host_cdrom"):
-        problem = nodes.typed_options(info, child)
-        if problem is not None:
-            raise Stop(attrs.evolve(problem, stage=Stage.CHILD))
+        _typed_child(info, child, warnings)
     prefix = {"null-co": "null-co://", "null-aio": "null-aio://"}.get(driver)
     if prefix is not None and filename and filename != prefix:  # block/null.c
         raise error("null-name", f"The only allowed filename for this driver is '{prefix}'",
@@ -160,12 +161,53 @@ def protocol_checks(driver: str, child: Mapping[str, nodes._Entry], filename: st
     if filename and driver == "vvfat":
         options = {**_parsed_filename(driver, nodes.synthetic("file", filename, whole),
                                       whole), **options}
+    elif filename and driver in formats.CURL_DRIVERS:
+        # block/curl.c curl_parse_filename() puts the file name as url=, over file.url=
+        options["url"] = nodes.synthetic("url", filename, whole)
     elif filename and driver not in ("file", "host_device", "host_cdrom"):
         options.setdefault("url", nodes.synthetic("url", filename, whole))
     try:
         formats.driver_checks(driver, options, None, whole, probe, read_only, warnings)
     except Stop as stop:
         raise Stop(attrs.evolve(stop.diagnostic, stage=Stage.CHILD)) from None
+
+
+def filename_checks(driver: str, child: Mapping[str, nodes._Entry], filename: str,
+                    whole: Span) -> None:
+    """The protocol's bdrv_parse_filename() (block.c bdrv_fill_options()), before the
+    node's bdrv_open_common(): what a file name it cannot parse makes QEMU say."""
+    if not filename:
+        return
+    if driver == "nvme":
+        formats.nvme_filename(filename, whole)
+    elif driver in ("iscsi", "iser"):
+        formats.iscsi_filename(filename, whole)
+    elif driver == "nbd":
+        formats.nbd_filename(filename, child, whole)
+    elif driver == "nfs":
+        formats.nfs_filename(filename, child, whole)
+    elif driver == "ssh":
+        formats.ssh_filename(filename, child, whole)
+    elif driver == "rbd":
+        formats.rbd_filename(filename, whole)
+
+
+def _typed_child(info: drivers.DriverInfo, child: Mapping[str, nodes._Entry],
+                 warnings: list[Diagnostic] | None) -> None:
+    """block.c bdrv_open_common() reads the common options (cache.*, read-only, ...)
+    before the driver's own open absorbs its runtime options; a curl driver's failure
+    there comes with its GLib lines (formats.glib_notices)."""
+    common = {k: e for k, e in child.items() if k in nodes._COMMON_BOOLS}
+    problem = nodes.typed_options(info, common) or nodes.typed_options(
+        info, {k: e for k, e in child.items() if k not in common})
+    if problem is None:
+        return
+    problem = attrs.evolve(problem, stage=Stage.CHILD)
+    if info.name in formats.CURL_DRIVERS and warnings is not None \
+            and problem.code == "bad-value" and not any(
+                e.span == problem.span for e in common.values()):
+        warnings.extend(formats.glib_notices(problem))
+    raise Stop(problem)
 
 
 def reference_error(entry: nodes._Entry) -> Diagnostic:

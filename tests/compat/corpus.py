@@ -72,6 +72,11 @@ CORPORA: tuple[Corpus, ...] = (
     # (tests/compat/headers.py writes the cases), recorded by 7.2
     Corpus("opentime-formats", FIXTURES / "opentime" / "formats.jsonl", "opentime",
            ("7.2",)),
+    # nvme's open (its VFIO container) and curl's checks before it connects, hand-written
+    Corpus("opentime-protocols", FIXTURES / "opentime" / "protocols.jsonl", "opentime",
+           ("7.2",)),
+    # qcow/qcow2 versions, force-share under snapshot=on: hand-written
+    Corpus("opentime-nodes", FIXTURES / "opentime" / "nodes.jsonl", "opentime", ("7.2",)),
 )
 
 

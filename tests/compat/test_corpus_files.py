@@ -18,7 +18,8 @@ KNOWN_CATEGORY = ("driver:", "node:", "snapshot:", "raw:", "pflash:", "host:", "
                   "drive:", "multi:")
 MINIMUM = {"generated-singles": 3000, "generated-cmdlines": 1000, "harvest-drives": 600,
            "harvest-cmdlines": 900, "hoststate": 80, "cmdline-rules": 90,
-           "opentime-formats": 90}
+           "opentime-formats": 90, "opentime-protocols": 30,
+           "opentime-nodes": 10}
 
 
 def _well_formed(row: Mapping[str, Any]) -> None:

@@ -429,3 +429,17 @@ def test_permissions_per_layer(drive: str, at_open: tuple[set[int], set[int]],
     assert (opened.take, opened.refuse) == at_open
     attached = hostprobe.perms_at_attach(d, d.format, d.interface or qdrive.Interface.IDE)
     assert (None if attached is None else (attached.take, attached.refuse)) == at_attach
+
+
+def test_a_directory_opened_read_write_is_eisdir(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # fs/namei.c may_open(): a write open of a directory fails before its type is looked
+    # at by file-posix (recorded: dev1-s-01439, file=/,auto-read-only=off)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    text = "file=d,auto-read-only=off,if=none"
+    assert qdrive.check(text).qemu_stderr() == (
+        f"qemu-system-x86_64: -drive {text}: Could not open 'd': Is a directory")
+    text = "file=d,if=none"  # read-only after auto-read-only: the type decides
+    assert qdrive.check(text).qemu_stderr() == (
+        f"qemu-system-x86_64: -drive {text}: 'file' driver requires 'd' to be a regular file")

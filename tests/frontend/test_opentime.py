@@ -570,3 +570,392 @@ def test_copy_on_read_filter_needs_a_writable_child(images: Path) -> None:
     text = "driver=copy-on-read,file.driver=file,file.filename=disk.img,read-only=on,bottom=n0"
     assert verdict(text) == (False, "Block node is read-only")  # located, before bottom
     assert verdict(text.replace(",read-only=on", "")) == (False, "Bottom node 'n0' not found")
+
+
+# -- nvme and curl (fixtures/opentime/protocols.jsonl, recorded by QEMU 7.2) -----------
+
+NO_VFIO = "Failed to open {}: No such file or directory"  # {}: the container node
+
+
+@pytest.fixture
+def no_vfio(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # the recording host has no vfio module: point the container at a missing node
+    from qdrive.frontend import hostprobe
+
+    monkeypatch.setattr(hostprobe, "VFIO_CONTAINER", str(tmp_path / "no-vfio"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("driver=nvme", "'device' option is required"),
+    ("file=nvme://", "'device' option is required"),
+    ("file=nvme:x", "'device' option is required"),
+    ("file=nvme://0000:00:04.0/abc", "Invalid namespace 'abc', positive number expected"),
+    ("file=nvme://0000:00:04.0/1,if=virtio", NO_VFIO),
+    ("file=nvme://0000:00:04.0/,readonly=on", NO_VFIO),
+    ("driver=nvme,device=0000:00:04.0,serial=abc", NO_VFIO),
+])
+def test_nvme_opens_vfios_container_first(no_vfio: None, text: str, message: str) -> None:
+    from qdrive.frontend import hostprobe
+
+    # open-time errors, before the board (IDE refuses a read-only disk) and the leftovers
+    assert verdict(text) == (False, message.format(hostprobe.VFIO_CONTAINER))
+
+
+def test_nvme_with_a_container_is_not_judged_further(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    from qdrive.frontend import hostprobe
+
+    (tmp_path / "vfio").touch()
+    monkeypatch.setattr(hostprobe, "VFIO_CONTAINER", str(tmp_path / "vfio"))
+    assert verdict("file=nvme://0000:00:04.0,if=none") == (True, "")
+    # the string-only verdict never looks at the host
+    monkeypatch.setattr(hostprobe, "VFIO_CONTAINER", str(tmp_path / "missing"))
+    assert verdict("file=nvme://0000:00:04.0,if=none", probe_files=False) == (True, "")
+
+
+@pytest.mark.parametrize("text", [
+    "driver=nvme,namespace=abc", "file=nvme://0000:00:04.0,file.namespace=x"])
+def test_nvme_namespace_errors_abort(text: str) -> None:
+    # block/nvme.c absorbs its options with &error_abort, before it asks for device=
+    lines = qdrive.check(text, probe_files=False).qemu_stderr().splitlines()
+    assert lines == ["Unexpected error in parse_option_number() at "
+                     "../../util/qemu-option.c:104:",
+                     f"qemu-system-x86_64: -drive {text}: Parameter 'namespace' expects a "
+                     "number"]
+
+
+GLIB = [f"GLib: {f}: assertion 'hash_table != NULL' failed"
+        for f in ("g_hash_table_foreach_remove", "g_hash_table_destroy")]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("driver=http,url=http://127.0.0.1/disk.img,readahead=1000",
+     "HTTP_READAHEAD_SIZE 1000 is not a multiple of 512"),
+    ("driver=http,url=http://127.0.0.1/disk.img,timeout=10001",
+     "timeout parameter is too large or negative"),
+    ("driver=http,url=https://127.0.0.1/disk.img",
+     "http curl driver cannot handle the URL 'https://127.0.0.1/disk.img' (does not start "
+     "with 'http://')"),
+    ("driver=http,url=http://127.0.0.1/disk.img,timeout=x", "Parameter 'timeout' expects a "
+     "number"),
+    ("file=https://127.0.0.1/disk.img,file.sslverify=maybe",
+     "Parameter 'sslverify' expects 'on' or 'off'"),
+    ("file=ftp:disk.img,file.url=ftp://127.0.0.1/disk.img",  # the file name is the url
+     "ftp curl driver cannot handle the URL 'ftp:disk.img' (does not start with 'ftp://')"),
+    ("driver=ftp,url=ftp://127.0.0.1/disk.img,password-secret=nosuch,timeout=20000",
+     "timeout parameter is too large or negative"),
+])
+def test_curl_fails_before_its_socket_table(text: str, message: str) -> None:
+    # block/curl.c out_noclean: GLib's two criticals (error_report, located) come first
+    lines = qdrive.check(text, probe_files=False).qemu_stderr().splitlines()
+    where = f"qemu-system-x86_64: -drive {text}: "
+    assert lines == [where + line for line in [*GLIB, message]]
+
+
+def test_curl_common_options_fail_before_curls_open() -> None:
+    text = "driver=http,url=http://127.0.0.1/disk.img,cache.direct=x"
+    assert qdrive.check(text, probe_files=False).qemu_stderr() == (
+        f"qemu-system-x86_64: -drive {text}: Parameter 'cache.direct' expects 'on' or 'off'")
+
+
+@pytest.mark.parametrize("url", [
+    "iscsi://", "iscsi://127.0.0.1", "iscsi://127.0.0.1/", "iscsi://127.0.0.1/t",
+    "iscsi://127.0.0.1/t/", "iscsi://127.0.0.1/t/x", "iscsi://127.0.0.1/t/1/2", "iscsi:x",
+    "iser://127.0.0.1/t/x",
+])
+def test_iscsi_urls_libiscsi_cannot_parse(url: str) -> None:
+    # block/iscsi.c iscsi_parse_filename(), while the file name is parsed: before the
+    # raw node's leftover option
+    text = f"file={url},format=raw,active=x"
+    assert verdict(text, probe_files=False) == (False, f"Failed to parse URL : {url}")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("file=iscsi://127.0.0.1/t/0,file.user=u",
+     "CHAP username specified but no password was given"),
+    ("file=iscsi://127.0.0.1/t/0,file.header-digest=CRC32C",
+     "Invalid header-digest setting : CRC32C"),
+    ("file=iscsi://127.0.0.1/t/0,file.transport=udp", "Unknown transport: udp"),
+    ("file=iscsi://127.0.0.1/t/0,file.user=u,file.password-secret=s", "No secret with id 's'"),
+    ("driver=iscsi,transport=tcp,portal=127.0.0.1,target=t,user=u,password=p,"
+     "password-secret=s", "'password' and 'password-secret' properties are mutually exclusive"),
+    ("driver=iscsi,portal=127.0.0.1,target=t", "Need all of transport, portal and target "
+     "options"),
+])
+def test_iscsi_checks_before_it_connects(text: str, message: str) -> None:
+    assert verdict(text, probe_files=False) == (False, message)
+
+
+@pytest.mark.parametrize("text", [
+    "file=iscsi://127.0.0.1/t/ 1,if=none", "file=iscsi://127.0.0.1/t/-1,if=none",
+    "file=iscsi://u%p@127.0.0.1/t/0,if=none",
+    # apply_chap() looks at the passwords only for a user
+    "file=iscsi://127.0.0.1/t/0,file.password=p,file.password-secret=s,if=none",
+])
+def test_iscsi_that_would_connect_is_not_judged(text: str) -> None:
+    assert verdict(text, probe_files=False) == (True, "")
+
+
+GLUSTER_JSON_USAGE = (
+    "Usage: -drive driver=qcow2,file.driver=gluster,file.volume=testvol,"
+    "file.path=/path/a.qcow2[,file.debug=9][,file.logfile=/path/filename.log],"
+    "file.server.0.type=inet,file.server.0.host=1.2.3.4,file.server.0.port=24007,"
+    "file.server.1.transport=unix,file.server.1.path=/var/run/glusterd.socket ...")
+
+
+@pytest.mark.parametrize("options, lines", [
+    ("path=img", ["Parameter 'server' is missing"]),
+    ("path=p,server.0.type=inet", ["Parameter 'volume' is missing"]),
+    # server.1 without server.0: qdict_array_entries() finds a key it cannot place
+    ("path=p,volume=v,server.1.type=inet", ["Parameter 'server' is missing"]),
+    ("path=,volume=v,server.0.host=h", ["Parameter 'type' is missing",
+                                        "hint: check in 'server' array index '0'"]),
+    ("path=p,volume=v,server.0.type=tcp,server.0.host=h,server.0.port=1,server.1.type=x",
+     ["Parameter 'type' may be 'inet' or 'unix'", "hint: check in 'server' array index '1'"]),
+    ("path=p,volume=v,server.0.type=unix,server.0.path=a,server.0.socket=b",
+     ["Conflicting parameters 'path' and 'socket'",
+      "hint: check in 'server' array index '0'"]),
+    ("path=p,volume=v,server.0.type=inet,server.0.host=h,server.0.port=1,server.0.to=5",
+     ["Parameter 'to' not supported"]),
+])
+def test_gluster_options_name_a_volume(options: str, lines: list[str]) -> None:
+    text = f"driver=gluster,{options}"
+    where = f"qemu-system-x86_64: -drive {text}: "
+    got = qdrive.check(text, probe_files=False).qemu_stderr().splitlines()
+    assert got == [where + lines[0], *lines[1:], GLUSTER_JSON_USAGE]
+
+
+@pytest.mark.parametrize("uri, valid", [
+    ("gluster://", False), ("gluster://127.0.0.1", False), ("gluster://h/v", False),
+    ("gluster://h:x/v/p", False),
+    ("gluster://h/v/p?socket=x", False), ("gluster+unix:///v/p", False),
+    ("gluster+unix://h/v/p?socket=x", False),
+    ("gluster://h/v/p", True), ("gluster+tcp://h:24007/v/dir/p", True),
+    ("gluster+unix:///v/p?socket=/run/s", True),
+])
+def test_gluster_uris(uri: str, valid: bool) -> None:
+    text = f"file={uri},if=none"
+    if valid:  # it would connect: not judged
+        assert verdict(text, probe_files=False) == (True, "")
+        return
+    lines = qdrive.check(text, probe_files=False).qemu_stderr().splitlines()
+    assert lines == [f"qemu-system-x86_64: -drive {text}: invalid URI {uri}",
+                     "Usage: file=gluster[+transport]://[host[:port]]volume/path"
+                     "[?socket=...][,file.debug=N][,file.logfile=/path/filename.log]"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("file=nbd://127.0.0.1:x", "No valid URL specified"),
+    ("file=nbd+unix:///e", "No valid URL specified"),  # no socket=
+    ("file=nbd://h/e?socket=s", "No valid URL specified"),
+    ("file=nbd:127.0.0.1", "error parsing address '127.0.0.1'"),
+    ("file=nbd::", "error parsing port in address ':'"),
+    ("file=nbd:", "NBD server address missing"),
+    ("file=nbd:x:exportname=e,file.export=y", "Option 'export' cannot be used with a file "
+     "name"),
+    ("driver=nbd,server.type=inet,server.host=h", "Parameter 'port' is missing"),
+    ("driver=nbd,server.type=x", "Parameter 'type' does not accept value 'x'"),
+    ("driver=nbd,path=p,port=1", "port may not be used without host"),
+    ("driver=nbd,host=h,server.type=inet", "Cannot use 'server' and path/host/port at the "
+     "same time"),
+    # the visitor's GHashTable, not the QDict, decides which unexpected key it names
+    ("driver=nbd,server.type=inet,server.host=h,server.port=1,server.x=1,server.a=2",
+     "Parameter 'a' is unexpected"),
+    ("driver=nbd,server.type=unix,server.path=p,tls-creds=t", "No TLS credentials with id 't'"),
+])
+def test_nbd_checks_before_it_connects(text: str, message: str) -> None:
+    assert verdict(text, probe_files=False) == (False, message)
+
+
+def test_nbd_unix_socket_is_looked_at_when_probing(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plain").touch()
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind("live.sock")
+        assert verdict("file=nbd:unix:missing.sock") == (
+            False, "Failed to connect to 'missing.sock': No such file or directory")
+        assert verdict("file=nbd:unix:plain") == (
+            False, "Failed to connect to 'plain': Connection refused")
+        assert verdict("file=nbd:unix:missing.sock,if=none", probe_files=False) == (True, "")
+        assert verdict("file=nbd:unix:live.sock,if=none") == (True, "")  # not judged
+
+
+def test_ghash_order_is_glibs_slot_order() -> None:
+    from qdrive.frontend._qdict import ghash_order
+
+    # recorded: QEMU 7.2 names "a" before "x" (opentime-protocols.jsonl)
+    order = ghash_order(["type", "host", "port", "x", "a"])
+    assert order is not None and sorted(order) == ["a", "host", "port", "type", "x"]
+    assert order.index("a") < order.index("x")
+    assert ghash_order([f"k{i}" for i in range(9)]) is None  # beyond 8 slots
+
+
+@pytest.mark.parametrize("text, message", [
+    ("file=nfs://", "missing hostname in URI"),
+    ("file=nfs://127.0.0.1", "missing file path in URI"),
+    ("file=nfs:x", "missing hostname in URI"),
+    ("file=nfs://h h/x", "Invalid URI specified"),
+    ("file=nfs://127.0.0.1/x?uid", "Value for NFS parameter expected: uid"),
+    ("file=nfs://127.0.0.1/x?uid=-1", "Illegal value for NFS parameter: uid"),
+    ("file=nfs://127.0.0.1/x?bogus=1", "Unknown NFS parameter name: bogus"),
+    ("file=nfs://h/x,file.debug=1", "Option debug cannot be used with a filename"),
+    ("file=ssh://h", "missing remote path in URI"),
+    ("file=ssh://h/p,file.port=1", "Option 'port' cannot be used with a file name"),
+    ("driver=ssh,path=p,port=0", "port may not be used without host"),
+    ("driver=ssh,host=h,path=p,host_key_check=bogus", "unknown host_key_check setting (bogus)"),
+    ("file=rbd:pool", "Pool name is required"),
+    ("file=rbd:pool/img:conf", "conf option conf has no value"),
+])
+def test_nfs_ssh_rbd_names_before_they_connect(text: str, message: str) -> None:
+    # the file name is parsed first: before the raw node's leftover option
+    assert verdict(f"{text},format=raw,active=x", probe_files=False) == (False, message) \
+        if text.startswith("file=") else verdict(text, probe_files=False) == (False, message)
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("nfs://h:2049/p/q?uid=1", ("nfs", None, "h", 2049, "/p/q", "uid=1")),
+    ("nbd+unix:///e?socket=s", ("nbd+unix", None, None, 0, "/e", "socket=s")),
+    ("ssh://u@h/p", ("ssh", "u", "h", 0, "/p", None)),
+    ("nfs://[::1]/p", ("nfs", None, "[::1]", 0, "/p", None)),
+])
+def test_uri_parse(text: str, parts: tuple[object, ...]) -> None:
+    from qdrive.frontend import _uri
+
+    uri = _uri.parse(text)
+    assert uri is not None
+    assert (uri.scheme, uri.user, uri.server, uri.port, uri.path, uri.query) == parts
+
+
+@pytest.mark.parametrize("text", ["nfs://h:x/p", "nfs://h h/p", "1nfs://h/p", "nfs//h"])
+def test_uri_parse_refuses(text: str) -> None:
+    from qdrive.frontend import _uri
+
+    assert _uri.parse(text) is None
+
+
+def test_query_params() -> None:
+    from qdrive.frontend import _uri
+
+    assert _uri.query_params("&&a=1&b&=3&c=") == [("a", "1"), ("b", None), ("c", "")]
+
+
+def _qfi(version: int) -> bytes:
+    # the magic qcow and qcow2 share, then the version; the rest of a sector zeroed
+    return (b"QFI\xfb" + version.to_bytes(4, "big")).ljust(4096, b"\0")
+
+
+@pytest.mark.parametrize("version, fmt, message", [
+    (1, "qcow2", "Unsupported qcow2 version 1"),
+    (4, "qcow2", "Unsupported qcow2 version 4"),
+    (2, "qcow", "qcow (v1) does not support qcow version 2\nTry the 'qcow2' driver instead."),
+    (5, "qcow", "qcow (v1) does not support qcow version 5"),
+])
+def test_qcow_and_qcow2_refuse_each_others_versions(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     version: int, fmt: str,
+                                                     message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "img").write_bytes(_qfi(version))
+    text = f"file=img,format={fmt},if=none"
+    assert qdrive.check(text).qemu_stderr() == f"qemu-system-x86_64: -drive {text}: {message}"
+
+
+@pytest.mark.parametrize("extra, ok", [
+    ("snapshot=on", True),  # the drive's node is the overlay's read-only backing file
+    ("snapshot=on,read-only=off", True),
+    ("snapshot=on,file.read-only=off", False),  # the file child is still read-write
+    ("read-only=on,file.read-only=off", False),
+    ("read-only=on,file.read-only=on", True),
+    ("", False),
+])
+def test_force_share_needs_every_node_read_only(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                extra: str, ok: bool) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(bytes(1 << 20))
+    text = ",".join(p for p in ("file=disk.img,format=raw,force-share=on", extra, "if=none")
+                    if p)
+    assert verdict(text) == (ok, "" if ok else
+                             "force-share=on can only be used with read-only images")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("backing.driver=raw,backing.node-name=1b", "Invalid node-name: '1b'"),  # before raw's file
+    ("backing.driver=qcow2,backing.cache.direct=x", "Parameter 'cache.direct' expects 'on' or "
+     "'off'"),
+    ("backing.file.filename=disk.img,backing.discard=x", "Invalid discard option"),
+    ("backing.file.filename=disk.img,backing.force-share=on,backing.read-only=off",
+     "force-share=on can only be used with read-only images"),
+])
+@needs_qemu_img
+def test_a_backing_nodes_common_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        extra: str, message: str) -> None:
+    # block.c bdrv_open_common() of the backing node, before its driver's open (and
+    # before the top node's leftover bogus=)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(bytes(1 << 20))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "top.qcow2", "1M"], check=True)
+    text = f"file=top.qcow2,format=qcow2,{extra},bogus=1"
+    assert verdict(text) == (False, f"Could not open backing file: {message}")
+
+
+@needs_qemu_img
+@pytest.mark.parametrize("text, message", [
+    # the file child inherits force-share: its bdrv_open_common() refuses it before
+    # file-posix reads locking= ...
+    ("file=disk.img,format=raw,file.locking=x,force-share=on",
+     "force-share=on can only be used with read-only images"),
+    # ... and before a format child reads its header
+    ("format=raw,file.driver=qcow2,file.file.driver=file,file.file.filename=disk.img,"
+     "force-share=on", "force-share=on can only be used with read-only images"),
+    ("file.driver=qcow2,file.file.driver=file,file.file.filename=top.qcow2,file.size=4096,"
+     "force-share=x", "Parameter 'force-share' expects 'on' or 'off'"),
+    ("file=rbd:,force-share=on", "Pool name is required"),  # the file name comes first
+    ("format=raw,file.driver=qcow2,file.file.filename=top.qcow2,force-share=on,"
+     "read-only=on,if=none", ""),
+    ("format=raw,file.driver=qcow2,file.file.filename=top.qcow2,force-share=on,"
+     "snapshot=on,if=none", ""),
+])
+def test_force_share_is_inherited_by_file_children(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   text: str, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(bytes(1 << 20))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "top.qcow2", "1M"], check=True)
+    assert verdict(text) == (not message, message)
+
+
+@needs_qemu_img
+@pytest.mark.parametrize("text", [
+    "driver=blkreplay,image.driver=qcow2,image.file.driver=file,image.file.filename={}",
+    "driver=copy-before-write,file.driver=null-co,target.driver=qcow2,"
+    "target.file.driver=file,target.file.filename={}",
+])
+def test_a_filters_children_read_their_headers(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               text: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(bytes(1 << 20))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "top.qcow2", "1M"], check=True)
+    assert verdict(text.format("disk.img")) == (False, "Image is not in qcow2 format")
+    assert verdict(text.format("top.qcow2") + ",if=none") == (True, "")
+    # the string-only verdict reads nothing
+    assert verdict(text.format("disk.img") + ",if=none", probe_files=False) == (True, "")
+
+
+@pytest.mark.parametrize("size, signature, message", [
+    (1 << 20, 0, "Image not in VDI format (bad signature 00000000)"),
+    (0x7E7E7E7E7E7E7E7E, 0, "Unsupported VDI image size (size is 0x7e7e7e7e7e7e7e7e, max "
+     "supported is 0x1fffff8000000)"),  # the size is checked before the signature
+])
+def test_vdi_reads_its_header_from_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            size: int, signature: int, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    head = bytearray(b"QFI\xfb\0\0\0\3".ljust(4096, b"\0"))  # a qcow2 magic: not raw
+    head[0x40:0x44] = signature.to_bytes(4, "little")
+    head[0x170:0x178] = size.to_bytes(8, "little")
+    (tmp_path / "img").write_bytes(bytes(head))
+    assert verdict("file=img,format=vdi,if=none") == (False, message)
