@@ -222,7 +222,7 @@ def _bench(args: argparse.Namespace, drive: Any, workload: dict[str, Any], sessi
     if args.matrix:
         return _print_matrix(table, spec, args)
     if args.compare_fio:
-        return _print_compare(pairs, args, drive)
+        return _print_compare(pairs, args, drive, spec, target)
     if args.json:
         print(json.dumps({**_repeats(results), "spec": attrs.asdict(spec),
                           "target": target.to_json()}))
@@ -317,9 +317,14 @@ def _print_matrix(results: Any, spec: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_compare(out: dict[str, Any], args: argparse.Namespace, drive: Any) -> int:
+def _print_compare(out: dict[str, Any], args: argparse.Namespace, drive: Any, spec: Any,
+                   target: Any) -> int:
+    from .matrix import SCHEMA_VERSION
+
     if args.json:
-        print(json.dumps(out))
+        # The same envelope as a single drive's --json (bench.schema.json "compare").
+        print(json.dumps({"schema_version": SCHEMA_VERSION, "spec": attrs.asdict(spec),
+                          "target": target.to_json(), "pairs": args.pairs, **out}))
     else:
         print(f"{_label(args, drive)} ({out['cache']}): qdrive/fio throughput ratio over "
               f"{args.pairs} pairs: min {out['min']:.2f}, median {out['median']:.2f}, "
