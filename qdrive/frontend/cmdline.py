@@ -55,6 +55,8 @@ class Phase(IntEnum):
     BOARD = 5
     DEVICES = 6
     DRIVE_DEVICES = 7
+    JSON_DEVICES = 8  # softmmu/vl.c qemu_create_cli_devices(): JSON -device last
+    CREATION_DONE = 9  # qemu_machine_creation_done(): net_check_clients()
 
 
 @attrs.frozen
@@ -202,6 +204,8 @@ class _State:
                 order in self.results and self.results[order].error is None:
             self.results[order] = attrs.evolve(self.results[order], error=message)
         head = location(PROG, option, text) if option is not None else f"{PROG}: "
+        if phase is Phase.DEVICES and text is not None and text.startswith("{"):
+            phase = Phase.JSON_DEVICES
         self.events.append(_Event(phase, order, head + message.replace(
             "\n", f"\n{PROG}: " if message.startswith("system firmware") else "\n"), True))
 
@@ -251,6 +255,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
     drive_at: list[int] = []
     machine_props: dict[str, str] = {}
+    machine_texts: list[str] = []
     globals_: list[tuple[str, str, str]] = []
     for index, option, value in tokens:
         name = option.lstrip("-")
@@ -274,6 +279,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
             _parse_device(st, index, option, value or "", parsed)
         elif name in ("machine", "M"):
             machine_props.update(_machine_props(value or ""))
+            machine_texts.append(value or "")
             st.results[index] = OptionResult(index, option, value, "machine")
             bare = _bare_machine_key(value or "")
             if bare:
@@ -336,7 +342,8 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         if r.ok and r.drive is not None and r.drive.node_name:
             st.drive_nodes.add(r.drive.node_name)
     _drive_vs_nodes(st, drives, drive_at)
-    _pflash(st, machine_props, drives, machine_type)
+    flash_order = _machine_properties(st, machine_type, machine_texts)
+    _pflash(st, machine_props, drives, machine_type, flash_order)
     _board_holders(st, drives)
     for r in drives.drives:  # the board's IDE devices for -drive if=ide (hw/i386/pc.c)
         p = r.placement
@@ -349,13 +356,18 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     if _known_machine(machine_type) == "pc" and machine_type not in ("microvm", "none",
                                                                      "x-remote"):
         _fdc_globals(st, globals_)
-    for index, option, text, props in parsed:
-        if option == "-device":
-            _device(st, index, option, text, props,
-                    str(_known_machine(machine_type)) if _known_machine(
-                        machine_type, strict=True) and machine_type not in (
-                        "isapc", "microvm", "none", "x-remote") else machine_type)
+    board = str(_known_machine(machine_type)) if _known_machine(
+        machine_type, strict=True) and machine_type not in (
+        "isapc", "microvm", "none", "x-remote") else machine_type
+    # softmmu/vl.c qemu_create_cli_devices(): the QemuOpts -device options (and those
+    # -drive if=virtio added to that list), then every JSON -device
+    devices = [p for p in parsed if p[1] == "-device"]
+    for index, option, text, props in (d for d in devices if not d[2].startswith("{")):
+        _device(st, index, option, text, props, board)
     _virtio_drive_locks(st, drives)
+    for index, option, text, props in (d for d in devices if d[2].startswith("{")):
+        _device(st, index, option, text, props, board)
+    _network(st, tokens, devices)
     return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
                       tuple(st.events), machine_type, st)
 
@@ -775,7 +787,43 @@ def _json_str(v: Any) -> Any:
     return v
 
 
-def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> None:
+def _network(st: _State, tokens: list[tuple[int, str, str | None]],
+              devices: list[tuple[int, str, str, Any]]) -> None:
+    """NICs against -netdev (qdrive.frontend.netdevs): a missing or shared netdev= is the
+    device's error; a client left without a peer is a warning once the machine is made."""
+    from .netdevs import check_network, duplicate_netdev
+
+    duplicate = duplicate_netdev(tokens)
+    if duplicate is not None:
+        st.fail(Phase.PARSE, duplicate[0], duplicate[2], "-netdev", duplicate[1])
+        return
+    ordered = [d for d in devices if not d[2].startswith("{")] + [
+        d for d in devices if d[2].startswith("{")]
+    errors, warnings = check_network(tokens, [(i, t, p) for i, _, t, p in ordered])
+    for index, text, message in errors:
+        st.fail(Phase.DEVICES, index, message, "-device", text)
+    for n, message in enumerate(warnings):
+        st.events.append(_Event(Phase.CREATION_DONE, n, f"{PROG}: warning: {message}",
+                                False))
+
+
+def _machine_properties(st: _State, machine: str, texts: list[str]) -> dict[int, int]:
+    """A -machine key the machine object lacks (qdrive.frontend.machine); the position of
+    pflash0 and pflash1 in the same walk (its first failure is the one QEMU prints)."""
+    from .machine import apply_order, machine_keys, unknown_property
+
+    keys = machine_keys(texts)
+    if _known_machine(machine, strict=True) is True and machine not in (
+            "isapc", "microvm", "none", "x-remote"):
+        unknown = unknown_property(machine, keys)
+        if unknown is not None:
+            st.fail(Phase.MACHINE, unknown[0], unknown[1])
+    order = apply_order(keys)
+    return {unit: order.index(f"pflash{unit}") for unit in (0, 1) if f"pflash{unit}" in order}
+
+
+def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str,
+            order: dict[int, int] | None = None) -> None:
     from ..model import Interface
 
     flash: dict[int, Node] = {}
@@ -785,17 +833,13 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
             continue
         node = st.graph.nodes.get(ref)
         if node is None and ref not in st.backends:
-            st.fail(Phase.MACHINE, unit, f"Property 'cfi.pflash01.drive' can't find value "
-                    f"'{ref}'")
+            st.fail(Phase.MACHINE, (order or {}).get(unit, unit),
+                    f"Property 'cfi.pflash01.drive' can't find value '{ref}'")
             return
         if node is not None:
             flash[unit] = node
-    for key in props:
-        if key.startswith("pflash") and key not in ("pflash0", "pflash1"):
-            name = "pc-q35-7.2-machine" if _known_machine(machine) == "q35" else \
-                "pc-i440fx-7.2-machine"
-            st.fail(Phase.MACHINE, 2, f"Property '{name}.{key}' not found")
-            return
+    if any(e.phase is Phase.MACHINE and e.error for e in st.events):
+        return  # QEMU stopped at -machine (a key the machine lacks, a missing drive)
     if not flash:
         return
     st.flash_nodes.extend(flash[unit] for unit in sorted(flash))

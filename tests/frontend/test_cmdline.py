@@ -112,21 +112,56 @@ CASES: list[tuple[list[str], str]] = [
      "Is another process using the image [disk.qcow2]?"),
     (["-blockdev", "driver=qcow2,node-name=q,file.driver=file,file.filename=disk.qcow2",
       "-device", "virtio-blk-pci,drive=q"], ""),
+    # -machine: the first key the machine object lacks, in QDict order (bar before foo),
+    # after underscores became dashes; legacy keys (kernel_irqchip) are not properties
+    (["-machine", "pc,foo=1,bar=2"], f"{P}: Property 'pc-i440fx-7.2-machine.bar' not found"),
+    (["-machine", "q35", "-machine", "usb=off,SMM=on"],
+     f"{P}: Property 'pc-q35-7.2-machine.SMM' not found"),
+    (["-machine", "pc,a_b=1,zz=1"], f"{P}: Property 'pc-i440fx-7.2-machine.a-b' not found"),
+    (["-machine", "pc,smp.cpus=2,kernel_irqchip=on,nvdimm=on"], ""),
+    (["-machine", "pc,foo=1", "-drive", "file=disk.img,bps=x"],
+     f"{P}: -drive file=disk.img,bps=x: Parameter 'throttling.bps-total' expects a number"),
+    # -netdev: clients without a peer are warned about once the machine is made
+    (["-netdev", "user,id=n1", "-netdev", "user,id=n0", "-device", "e1000,netdev=n0",
+      "-device", "e1000"],
+     f"{P}: warning: netdev n1 has no peer\n{P}: warning: nic e1000.1 has no peer"),
+    (["-netdev", "user,id=n0", "-device", "virtio-net,netdev=zz"],
+     f"{P}: -device virtio-net,netdev=zz: Property 'virtio-net-device.netdev' can't find "
+     "value 'zz'"),
+    (["-netdev", "user,id=n0", "-netdev", "user,id=n0"],
+     f"{P}: -netdev user,id=n0: Duplicate ID 'n0' for netdev"),
+    # JSON -device options are created after the QemuOpts ones (and -drive if=virtio's)
+    (["-device", '{"driver":"virtio-blk-pci","drive":"nosuch"}',
+      "-device", "virtio-blk-pci,drive=nosuch2"],
+     f"{P}: -device virtio-blk-pci,drive=nosuch2: Property 'virtio-blk-device.drive' can't "
+     "find value 'nosuch2'"),
+    # two format drives on one image: the second fails while it is opened, located
+    (["-drive", "file=disk.qcow2,if=none", "-drive", "file=disk.qcow2,if=none,readonly=on"],
+     f"{P}: -drive file=disk.qcow2,if=none,readonly=on: Failed to get shared \"write\" "
+     "lock\nIs another process using the image [disk.qcow2]?"),
+    (["-drive", "file=disk.qcow2", "-drive", "file=disk.qcow2"],
+     f"{P}: -drive file=disk.qcow2: Failed to get \"write\" lock\nIs another process using "
+     "the image [disk.qcow2]?"),
 ]
+
+
+def _accepted(stderr: str) -> bool:
+    """Nothing printed, or warnings only."""
+    return all(f"{P}: warning: " in line for line in stderr.splitlines())
 
 
 @pytest.mark.parametrize(("argv", "stderr"), CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
 def test_qdrive_says_what_qemu_says(images: Path, argv: list[str], stderr: str) -> None:
     result = check_argv(argv)
     assert result.qemu_stderr() == stderr
-    assert result.ok is (stderr == "")
+    assert result.ok is _accepted(stderr)
 
 
 @pytest.mark.skipif(not oracle.have_qemu("7.2"), reason="needs qemu-system-x86_64 7.2")
 @pytest.mark.parametrize(("argv", "stderr"), CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
 def test_qemu_says_it_too(images: Path, argv: list[str], stderr: str) -> None:
     got = oracle.run({"argv": argv}, images)
-    assert got["accepted"] is (stderr == "")
+    assert got["accepted"] is _accepted(stderr)
     assert got["stderr"] == stderr
 
 
