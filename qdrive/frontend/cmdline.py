@@ -196,6 +196,7 @@ class _State:
     device_path: str = ""  # the QOM path of the -device being read
     device_at: tuple[int, str, str] = (0, "", "")  # and where it is on the command line
     node_users: dict[str, list[tuple[bool, bool, str]]] = attrs.Factory(dict)
+    globals_: list[tuple[str, str, str]] = attrs.Factory(list)  # -global on block devices
     dialect: Dialect = DEFAULT  # the release whose devices are read (its removed properties)
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
@@ -292,6 +293,9 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         elif name == "global" and _global(value or "")[0] == "isa-fdc":
             globals_.append(_global(value or ""))
             st.results[index] = OptionResult(index, option, value, "machine")
+        elif name == "global" and _global(value or "")[0] in BLOCK_MODELS:
+            st.globals_.append(_global(value or ""))
+            st.results[index] = OptionResult(index, option, value, "machine")
         else:
             st.results[index] = OptionResult(index, option, value, "skipped", None,
                                              "not judged by qdrive")
@@ -356,6 +360,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     if _known_machine(machine_type) == "pc" and machine_type not in ("microvm", "none",
                                                                      "x-remote"):
         _fdc_globals(st, globals_)
+        _board_floppy_globals(st, drives)
     board = str(_known_machine(machine_type)) if _known_machine(
         machine_type, strict=True) and machine_type not in (
         "isapc", "microvm", "none", "x-remote") else machine_type
@@ -985,6 +990,9 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
                 st.fail(Phase.DEVICES, index, problem, option, text)
         return
     known = properties(model) - st.dialect.removed_properties.get(model, frozenset())
+    defaults = _device_globals(st, given, model, props, known)
+    if defaults is None:
+        return
     ordered = in_qdict_order(props) if not text.startswith("{") else list(props)
     for key in ordered:
         value = props[key]
@@ -1002,6 +1010,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
             if problem:
                 st.fail(Phase.DEVICES, index, problem, option, text)
                 return
+    props = {**defaults, **props}
     problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or \
         _realize(st, model, props, machine)
     if problem:
@@ -1016,6 +1025,60 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         # an empty removable device makes an anonymous empty BlockBackend of its own
         # (block/block-backend.c blk_create_empty_drive), which query-block lists
         st.node_devices.append((model, props, None))
+
+
+def _device_globals(st: _State, given: str, model: str, props: dict[str, str],
+                    known: frozenset[str] | set[str]) -> dict[str, str] | None:
+    """qom/object.c object_apply_global_props(), from device_post_init(): each -global
+    DRIVER.PROP=VALUE for this model is set before the device's own properties, which then
+    set theirs again (a drive= given replaces the global's). A global QEMU cannot set fails
+    the device with "can't apply global ...". The properties the globals alone give (None:
+    one failed)."""
+    index, option, text = st.device_at
+    out: dict[str, str] = {}
+    for driver, prop, value in st.globals_:
+        if driver not in (given, model):
+            continue
+        problem = _global_problem(st, model, prop, value, known, prop in props)
+        if problem:
+            st.fail(Phase.DEVICES, index, f"can't apply global {driver}.{prop}={value}: "
+                    f"{problem}", option, text)
+            return None
+        if prop not in props:
+            out[prop] = value
+    return out
+
+
+def _global_problem(st: _State, model: str, prop: str, value: str,
+                    known: frozenset[str] | set[str], overridden: bool) -> str:
+    if prop not in known:
+        return f"Property '{model}.{prop}' not found"
+    # a global's value goes through the string input visitor (object_property_parse()),
+    # whose integers are int64 (qapi/string-input-visitor.c parse_type_int64)
+    problem = (_bad_value(prop, value) or _link(st, prop, value) or
+               _bootindex(st, prop, value)).replace("expects integer", "expects int64")
+    if problem or prop != "drive" or not value:
+        return problem
+    if overridden:  # only looked up: the device's own drive= replaces it
+        found = value in st.backends or value in st.graph.nodes or value in st.drive_nodes
+        owner = "virtio-blk-device" if model == "virtio-blk-pci" else model
+        return "" if found else f"Property '{owner}.drive' can't find value '{value}'"
+    return _attach(st, model, value, {})
+
+
+def _board_floppy_globals(st: _State, drives: Any) -> None:
+    """hw/block/fdc.c: the board's floppy devices (one per -drive if=floppy) get the
+    floppy.* globals too, before their drive is set: a drive= that names nothing fails."""
+    wanted = [(p, v) for d, p, v in st.globals_ if d == "floppy" and p == "drive" and v]
+    if not wanted or not any(r.ok and r.placement is not None and
+                             r.placement.interface.value == "floppy" for r in drives.drives):
+        return
+    for _, value in wanted:
+        if value not in st.backends and value not in st.graph.nodes and \
+                value not in st.drive_nodes:
+            st.fail(Phase.BOARD, -1, f"can't apply global floppy.drive={value}: Property "
+                    f"'floppy.drive' can't find value '{value}'")
+            return
 
 
 # Root ports of each host controller model (hw/usb/hcd-uhci.c NB_PORTS, hcd-ehci.h

@@ -135,6 +135,14 @@ CASES: list[tuple[list[str], str]] = [
       "-device", "virtio-blk-pci,drive=nosuch2"],
      f"{P}: -device virtio-blk-pci,drive=nosuch2: Property 'virtio-blk-device.drive' can't "
      "find value 'nosuch2'"),
+    # -global on a block device model: set before the device's own properties
+    (["-global", "floppy.drive=nosuch", "-blockdev", RAW, "-device", "floppy,drive=n0"],
+     f"{P}: -device floppy,drive=n0: can't apply global floppy.drive=nosuch: Property "
+     "'floppy.drive' can't find value 'nosuch'"),
+    (["-global", "ide-hd.bootindex=x", "-blockdev", RAW, "-device", "ide-hd,drive=n0"],
+     f"{P}: -device ide-hd,drive=n0: can't apply global ide-hd.bootindex=x: Parameter "
+     "'bootindex' expects int64"),
+    (["-global", "virtio-blk-pci.drive=n0", "-blockdev", RAW, "-device", "virtio-blk-pci"], ""),
     # two format drives on one image: the second fails while it is opened, located
     (["-drive", "file=disk.qcow2,if=none", "-drive", "file=disk.qcow2,if=none,readonly=on"],
      f"{P}: -drive file=disk.qcow2,if=none,readonly=on: Failed to get shared \"write\" "
