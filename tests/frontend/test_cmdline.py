@@ -135,6 +135,13 @@ CASES: list[tuple[list[str], str]] = [
       "-device", "virtio-blk-pci,drive=nosuch2"],
      f"{P}: -device virtio-blk-pci,drive=nosuch2: Property 'virtio-blk-device.drive' can't "
      "find value 'nosuch2'"),
+    # several unexpected keys: QEMU names the first left in its GHashTable
+    (["-blockdev", "driver=raw,node-name=n0,file=n0-f,bps_max=1,throttling.bps-total-max=2"],
+     f"{P}: -blockdev driver=raw,node-name=n0,file=n0-f,bps_max=1,throttling.bps-total-max=2: "
+     "Parameter 'throttling' is unexpected"),
+    (["-blockdev", "driver=file,filename=disk.img,node-name=f,zz=1,yy=2,xx=3,ww=4,vv=5,uu=6"],
+     f"{P}: -blockdev driver=file,filename=disk.img,node-name=f,zz=1,yy=2,xx=3,ww=4,vv=5,uu=6: "
+     "Parameter 'ww' is unexpected"),
     # -global on a block device model: set before the device's own properties
     (["-global", "floppy.drive=nosuch", "-blockdev", RAW, "-device", "floppy,drive=n0"],
      f"{P}: -device floppy,drive=n0: can't apply global floppy.drive=nosuch: Property "
