@@ -89,6 +89,7 @@ class _Event:
     order: int
     text: str  # the stderr line(s)
     error: bool
+    from_drive: bool = False  # the drives' own first error (CheckResult.first_error)
 
 
 @attrs.frozen
@@ -114,11 +115,37 @@ class ArgvResult:
                 break
         return "\n".join(lines)
 
+    def first_error_json(self) -> dict[str, Any] | None:
+        """The error QEMU stops at: the drives' own first_error when a drive's, else the
+        option it is about (its argv index; null for one no option carries, such as a
+        board's) with its message and QEMU's line."""
+        first = min((e for e in self.events if e.error), key=lambda e: (e.phase, e.order),
+                    default=None)
+        if first is None:
+            return None
+        if first.from_drive:
+            drives_first: dict[str, Any] | None = self.drives.to_json()["first_error"]
+            return drives_first
+        line = first.text.split("\n", 1)[0]
+        option = next((o for o in self.options if o.error is not None and o.text is not None
+                       and line.startswith(location(PROG, o.option, o.text))), None) or \
+            next((o for o in self.options if o.error is not None and
+                  first.text == f"{PROG}: {o.error}"), None)
+        head = location(PROG, option.option, option.text) if option is not None else ""
+        message = line.removeprefix(head) if head and line.startswith(head) else \
+            line.removeprefix(f"{PROG}: ")
+        return {"option": option.index if option else None, "message": message,
+                "stderr": first.text}
+
     def to_json(self) -> dict[str, Any]:
+        """``qemu_stderr`` and ``first_error`` of the whole line (the drives' own are in
+        ``drives``); ``stderr`` is ``qemu_stderr``, under its first name."""
+        stderr = self.qemu_stderr()
         return {"ok": self.ok, "machine": self.machine,
                 "options": [o.to_json() for o in self.options],
                 "drives": self.drives.to_json()["drives"],
-                "stderr": self.qemu_stderr()}
+                "first_error": self.first_error_json(), "qemu_stderr": stderr,
+                "stderr": stderr}
 
 
 def _tokens(argv: Sequence[str]) -> list[tuple[int, str, str | None]]:
@@ -256,7 +283,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
     drive_at: list[int] = []
     machine_props: dict[str, str] = {}
-    machine_texts: list[str] = []
+    machine_texts: list[tuple[int, str]] = []
     globals_: list[tuple[str, str, str]] = []
     for index, option, value in tokens:
         name = option.lstrip("-")
@@ -280,7 +307,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
             _parse_device(st, index, option, value or "", parsed)
         elif name in ("machine", "M"):
             machine_props.update(_machine_props(value or ""))
-            machine_texts.append(value or "")
+            machine_texts.append((index, value or ""))
             st.results[index] = OptionResult(index, option, value, "machine")
             bare = _bare_machine_key(value or "")
             if bare:
@@ -290,6 +317,9 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
                         option, value)
         elif name == "snapshot":
             st.results[index] = OptionResult(index, option, value, "machine")
+        elif name == "netdev":
+            st.results[index] = OptionResult(index, option, value, "netdev", note=(
+                "only its id is read (duplicates, peers): its backend is not judged"))
         elif name == "global" and _global(value or "")[0] == "isa-fdc":
             globals_.append(_global(value or ""))
             st.results[index] = OptionResult(index, option, value, "machine")
@@ -642,7 +672,7 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
         phase, order = Phase.BOARD, n
     else:
         phase, order = Phase.DRIVES, n
-    st.events.append(_Event(phase, order, err_text, True))
+    st.events.append(_Event(phase, order, err_text, True, from_drive=True))
     idx = drive_at[n] if n < len(drive_at) else None
     if idx is not None and idx in st.results:
         st.results[idx] = attrs.evolve(st.results[idx], error=err.qemu_text)
@@ -761,9 +791,14 @@ def _parse_device(st: _State, index: int, option: str, text: str,
     if "id" in props:
         st.device_ids.add(props["id"])
     parsed.append((index, option, text, props))
+    from .netdevs import nic_model
+
     judged = props.get("driver") in BLOCK_MODELS
-    st.results[index] = OptionResult(index, option, text, "device" if judged else "skipped",
-                                     None, None if judged else "device model not judged")
+    nic = nic_model(str(props.get("driver", ""))) is not None
+    st.results[index] = OptionResult(
+        index, option, text, "device" if judged or nic else "skipped", None,
+        None if judged or nic else "device model not judged",
+        "a network card: only its netdev= is judged" if nic else None)
 
 
 def _flag(item: str) -> tuple[str, str]:
@@ -812,17 +847,23 @@ def _network(st: _State, tokens: list[tuple[int, str, str | None]],
                                 False))
 
 
-def _machine_properties(st: _State, machine: str, texts: list[str]) -> dict[int, int]:
-    """A -machine key the machine object lacks (qdrive.frontend.machine); the position of
-    pflash0 and pflash1 in the same walk (its first failure is the one QEMU prints)."""
+def _machine_properties(st: _State, machine: str, texts: list[tuple[int, str]]
+                        ) -> dict[int, int]:
+    """A -machine key the machine object lacks (qdrive.frontend.machine), its error also
+    on the -machine option that gave it; the position of pflash0 and pflash1 in the same
+    walk (its first failure is the one QEMU prints)."""
     from .machine import apply_order, machine_keys, unknown_property
 
-    keys = machine_keys(texts)
+    keys = machine_keys(t for _, t in texts)
     if _known_machine(machine, strict=True) is True and machine not in (
             "isapc", "microvm", "none", "x-remote"):
         unknown = unknown_property(machine, keys)
         if unknown is not None:
             st.fail(Phase.MACHINE, unknown[0], unknown[1])
+            key = apply_order(keys)[unknown[0]]
+            given = [i for i, t in texts if key in apply_order(machine_keys([t]))]
+            if given:
+                st.results[given[-1]] = attrs.evolve(st.results[given[-1]], error=unknown[1])
     order = apply_order(keys)
     return {unit: order.index(f"pflash{unit}") for unit in (0, 1) if f"pflash{unit}" in order}
 
