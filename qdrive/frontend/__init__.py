@@ -5,8 +5,9 @@ QEMU's order of checks (:mod:`._convert`), judged by QEMU's rules (:mod:`.rules`
 placed (:mod:`.placement`), its node graph and open-time facts modelled
 (:mod:`.nodes`, :mod:`.opentime`, :mod:`.formats`, :mod:`.hostprobe`) and the whole
 command line read (:mod:`.argv`, :mod:`.cmdline`, :mod:`.keyval`, :mod:`.devices`,
-:mod:`.objects`, :mod:`.machine`, :mod:`.netdevs`); :mod:`.results` holds the
-verdicts. The untrusted-input policy is :mod:`.policy`. Nothing here imports the block wing (:mod:`qdrive.block`).
+:mod:`.objects`, :mod:`.machine`, :mod:`.netdevs`); :mod:`.results` holds the verdicts.
+The untrusted-input policy is :mod:`.policy`. Nothing here imports the block wing
+(:mod:`qdrive.block`).
 """
 
 __all__ = [
