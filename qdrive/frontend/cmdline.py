@@ -28,7 +28,7 @@ import attrs
 
 from .argv import NO_ARG, SHORTHANDS, read_argv
 from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_blockdev
-from ._qdict import in_qdict_order
+from ._qdict import qdict_order
 from ..diagnostics import location
 from .devices import BLOCK_MODELS, prop_kind, properties
 from .formats import DEFINED_OBJECTS
@@ -1007,6 +1007,13 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         st.buses["SCSI"].append(bus_name)
         st.controllers[bus_name] = (model, props.get("iothread"))
     elif given == "isa-fdc":
+        # hw/block/fdc-isa.c: the properties a -device isa-fdc may set (7.2 has no
+        # driveA/driveB), met in QDict order (JSON's too: object_set_properties_from_qdict)
+        bad = next((k for k in _device_order(props) if k not in _FDC_PROPS and k not in ("driver", "id",
+                                                                           "bus")), None)
+        if bad is not None:
+            st.fail(Phase.DEVICES, index, f"Property 'isa-fdc.{bad}' not found", option, text)
+            return
         st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
     elif model in USB_HCS:
         usb_bus = f"{props['id']}.0" if "id" in props else "usb-bus.0"
@@ -1034,7 +1041,8 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     defaults = _device_globals(st, given, model, props, known)
     if defaults is None:
         return
-    ordered = in_qdict_order(props) if not text.startswith("{") else list(props)
+    # qdev_device_add_from_qdict(): the properties in QDict order, JSON's as well
+    ordered = _device_order(props)
     for key in ordered:
         value = props[key]
         if key in ("driver", "id", "bus"):
@@ -1066,6 +1074,15 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         # an empty removable device makes an anonymous empty BlockBackend of its own
         # (block/block-backend.c blk_create_empty_drive), which query-block lists
         st.node_devices.append((model, props, None))
+
+
+def _device_order(props: dict[str, Any]) -> list[str]:
+    """The order qdev_device_add_from_qdict() sets a -device's properties in (either
+    syntax): it walks dev->opts, a qdict_clone_shallow() of the options, which puts the
+    entries again in walk order, so that within a QDict bucket the key given first now
+    comes first (qobject/qdict.c: the newest entry heads its bucket)."""
+    position = {k: n for n, k in enumerate(props)}
+    return sorted(props, key=lambda k: (qdict_order(k), position[k]))
 
 
 def _device_globals(st: _State, given: str, model: str, props: dict[str, str],

@@ -135,6 +135,17 @@ CASES: list[tuple[list[str], str]] = [
       "-device", "virtio-blk-pci,drive=nosuch2"],
      f"{P}: -device virtio-blk-pci,drive=nosuch2: Property 'virtio-blk-device.drive' can't "
      "find value 'nosuch2'"),
+    # -device properties in QDict order, the first given first within a bucket (both
+    # syntaxes: qdev_device_add_from_qdict() walks a clone of the options)
+    (["-blockdev", RAW, "-device", "virtio-blk-pci,drive=n0,prop1=1,prop2=2,prop3=3"],
+     f"{P}: -device virtio-blk-pci,drive=n0,prop1=1,prop2=2,prop3=3: Property "
+     "'virtio-blk-pci.prop1' not found"),
+    (["-blockdev", RAW, "-device", '{"driver":"virtio-blk-pci","drive":"n0","foo":1,"bar":2}'],
+     f"{P}: -device {{\"driver\":\"virtio-blk-pci\",\"drive\":\"n0\",\"foo\":1,\"bar\":2}}: "
+     "Property 'virtio-blk-pci.bar' not found"),
+    (["-M", "q35", "-device", "isa-fdc,driveA=d0,bootindexA=1,driveB=d1"],
+     f"{P}: -device isa-fdc,driveA=d0,bootindexA=1,driveB=d1: Property 'isa-fdc.driveB' not "
+     "found"),
     # several unexpected keys: QEMU names the first left in its GHashTable
     (["-blockdev", "driver=raw,node-name=n0,file=n0-f,bps_max=1,throttling.bps-total-max=2"],
      f"{P}: -blockdev driver=raw,node-name=n0,file=n0-f,bps_max=1,throttling.bps-total-max=2: "
@@ -184,8 +195,10 @@ def test_every_option_gets_a_verdict_and_the_rest_is_listed_as_skipped(images: P
     result = qdrive.check_argv([P, "-m", "64", "-blockdev", RAW, "-netdev", "user,id=u",
                                 "-device", "virtio-blk-pci,drive=n0", "-nographic"])
     kinds = [(o.option, o.kind) for o in result.options]
-    assert kinds == [("-m", "skipped"), ("-blockdev", "node"), ("-netdev", "skipped"),
+    # -netdev is read for its id only (peers, duplicates), and says so in its note
+    assert kinds == [("-m", "skipped"), ("-blockdev", "node"), ("-netdev", "netdev"),
                      ("-device", "device"), ("-nographic", "skipped")]
+    assert "backend is not judged" in str(result.options[2].note)
     assert result.ok
     shape = json.loads(json.dumps(result.to_json()))
     assert shape["options"][1]["span"] == [0, len(RAW)]
