@@ -1008,9 +1008,9 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         st.controllers[bus_name] = (model, props.get("iothread"))
     elif given == "isa-fdc":
         # hw/block/fdc-isa.c: the properties a -device isa-fdc may set (7.2 has no
-        # driveA/driveB), met in QDict order (JSON's too: object_set_properties_from_qdict)
-        bad = next((k for k in _device_order(props) if k not in _FDC_PROPS and k not in ("driver", "id",
-                                                                           "bus")), None)
+        # driveA/driveB), met in the order the others are (_device_order)
+        bad = next((k for k in _device_order(props)
+                    if k not in _FDC_PROPS and k not in ("driver", "id", "bus")), None)
         if bad is not None:
             st.fail(Phase.DEVICES, index, f"Property 'isa-fdc.{bad}' not found", option, text)
             return
