@@ -146,6 +146,16 @@ CASES: list[tuple[list[str], str]] = [
     (["-M", "q35", "-device", "isa-fdc,driveA=d0,bootindexA=1,driveB=d1"],
      f"{P}: -device isa-fdc,driveA=d0,bootindexA=1,driveB=d1: Property 'isa-fdc.driveB' not "
      "found"),
+    # -object: the members' values first, then the first unknown option left in the
+    # opts visitor's GHashTable (JSON: the qobject input visitor's, "is unexpected")
+    (["-object", "secret,id=s0,data=x,foo=1,bar=2"],
+     f"{P}: -object secret,id=s0,data=x,foo=1,bar=2: Invalid parameter 'bar'"),
+    (["-object", "secret,id=s0,bogus=1,format=xx,data=x"],
+     f"{P}: -object secret,id=s0,bogus=1,format=xx,data=x: Parameter 'format' does not "
+     "accept value 'xx'"),
+    (["-object", '{"qom-type":"secret","id":"s0","data":"x","foo":1,"bar":2}'],
+     f"{P}: -object {{\"qom-type\":\"secret\",\"id\":\"s0\",\"data\":\"x\",\"foo\":1,"
+     "\"bar\":2}: Parameter 'bar' is unexpected"),
     # several unexpected keys: QEMU names the first left in its GHashTable
     (["-blockdev", "driver=raw,node-name=n0,file=n0-f,bps_max=1,throttling.bps-total-max=2"],
      f"{P}: -blockdev driver=raw,node-name=n0,file=n0-f,bps_max=1,throttling.bps-total-max=2: "
