@@ -167,5 +167,6 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    # dir(qdrive) and completion show the lazy names too (PEP 562).
-    return sorted(set(globals()) | set(_LAZY))
+    # dir(qdrive) and completion show the public names, the lazy ones too (PEP 562), and
+    # not the module's own helpers (typing's Any, Sequence, the import machinery).
+    return sorted({*__all__, *_LAZY, "__version__"})

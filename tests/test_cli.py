@@ -263,6 +263,29 @@ def test_argv_json_has_every_option_and_qemus_stderr(images: Path) -> None:
     assert out["stderr"].startswith("qemu-system-x86_64: -blockdev raw,")
 
 
+def test_argv_json_first_error_and_stderr_are_the_whole_lines(images: Path) -> None:
+    """--argv --json: qemu_stderr and first_error speak for the whole command line (not
+    only its drives): an option's error names its index, a drive's is the drive's, and a
+    warning-only line is ok with the warning in qemu_stderr."""
+    p = run("check", "--argv", "--json", "--", "-netdev", "user,id=n0", "-machine",
+            "pc,foo=1", cwd=images)
+    assert p.returncode == 1
+    out = json.loads(p.stdout)
+    assert out["first_error"] == {
+        "option": 2, "message": "Property 'pc-i440fx-7.2-machine.foo' not found",
+        "stderr": "qemu-system-x86_64: Property 'pc-i440fx-7.2-machine.foo' not found"}
+    assert out["qemu_stderr"] == out["stderr"] == out["first_error"]["stderr"]
+    assert [o["kind"] for o in out["options"]] == ["netdev", "machine"]
+    p = run("check", "--argv", "--json", "--", "-drive", "file=disk.img,cache=bogus",
+            cwd=images)
+    out = json.loads(p.stdout)
+    assert out["first_error"]["drive"] == 0 and out["first_error"]["code"] == "bad-cache"
+    p = run("check", "--argv", "--json", "--", "-netdev", "user,id=n0", cwd=images)
+    out = json.loads(p.stdout)
+    assert p.returncode == 0 and out["ok"] is True and out["first_error"] is None
+    assert out["qemu_stderr"] == "qemu-system-x86_64: warning: netdev n0 has no peer"
+
+
 def test_argv_to_blockdev_prints_an_argv_to_exec(images: Path) -> None:
     import shlex
 

@@ -89,6 +89,7 @@ def test_raise_for_error_raises_what_qemu_stops_at() -> None:
 def test_dir_lists_the_lazy_names_without_loading_them() -> None:
     code = ("import sys, qdrive; names = dir(qdrive); "
             "assert {'open', 'RawDevice', 'drive', 'suggest_fix', 'verify'} <= set(names); "
+            "assert not {'Any', 'Sequence', 'TYPE_CHECKING', '_LAZY'} & set(names), names; "
             "lazy = ('qdrive.frontend.builder', 'qdrive.frontend.fixes', 'qdrive.frontend.verify', "
             "'qdrive.frontend.compare', 'qdrive.frontend.autodialect', 'qdrive.block.driver', "
             "'lark', 'cffi'); loaded = [m for m in sys.modules if m.startswith(lazy)]; "

@@ -13,7 +13,6 @@ import json
 import math
 import shutil
 import sys
-import time
 from typing import Any
 
 import attrs
@@ -202,27 +201,27 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
 def _bench(args: argparse.Namespace, drive: Any, workload: dict[str, Any], session: Any,
            bar: Any) -> int:
     """Measure inside the session (target prepared and locked), print after its cleanup
-    (a --matrix table row by row while it runs)."""
-    from .workload import Spec, run_qdrive
+    (a --matrix table row by row while it runs). While it measures, the progress line is
+    redrawn every second: its clock says the time elapsed and about how much is left."""
     from .matrix import compare_fio
+    from .workload import Spec
 
-    progress = bar.show if bar.enabled else None
     with session as target:
         spec = Spec(target.path, size=target.length, **workload)
-        if args.matrix:
-            table = _run_matrix(args, spec, target, bar)
-        elif args.compare_fio:
-            pairs = compare_fio(spec, target, drive, _backend(args, drive), args.pairs,
-                                progress, **_backend_options(args))
-        else:
-            results = [run_qdrive(spec, target.plan(drive), _backend(args, drive),
-                                  progress=progress, label=_label(args, drive),
-                                  **_backend_options(args)) for _ in range(args.repeat)]
+        with bar.ticking():
+            if args.matrix:
+                table = _run_matrix(args, spec, target, bar)
+            elif args.compare_fio:
+                pairs = compare_fio(spec, target, drive, _backend(args, drive), args.pairs,
+                                    _counted(bar, 2 * args.pairs, spec.runtime) if
+                                    bar.enabled else None, **_backend_options(args))
+            else:
+                results = _run_single(args, drive, spec, target, bar)
     bar.finish()
     if args.matrix:
         return _print_matrix(table, spec, args)
     if args.compare_fio:
-        return _print_compare(pairs, args, drive)
+        return _print_compare(pairs, args, drive, spec, target)
     if args.json:
         print(json.dumps({**_repeats(results), "spec": attrs.asdict(spec),
                           "target": target.to_json()}))
@@ -231,38 +230,68 @@ def _bench(args: argparse.Namespace, drive: Any, workload: dict[str, Any], sessi
     return 0
 
 
+def _timed(bar: Any, runs: int, runtime: float) -> Any:
+    """An Eta over ``runs`` runs of about ``runtime`` seconds, at the end of ``bar``'s line."""
+    from ..frontend.terminal import Eta
+
+    eta = Eta(runs, runtime)
+    bar.suffix = eta
+    return eta
+
+
+def _counted(bar: Any, runs: int, runtime: float) -> Any:
+    """compare_fio()'s progress callback: each call starts the next run."""
+    eta = _timed(bar, runs, runtime)
+    started = [0]
+
+    def step(text: str) -> None:
+        eta.step(started[0])
+        started[0] += 1
+        bar.show(text)
+
+    return step
+
+
+def _run_single(args: argparse.Namespace, drive: Any, spec: Any, target: Any,
+                bar: Any) -> list[Any]:
+    """The drive's --repeat runs; the progress line says run k/N when there are several."""
+    from .workload import run_qdrive
+
+    eta = _timed(bar, args.repeat, spec.runtime)
+    results = []
+    for n in range(args.repeat):
+        eta.step(n)
+        head = f"run {n + 1}/{args.repeat}: " if args.repeat > 1 else ""
+
+        def progress(text: str, head: str = head) -> None:
+            bar.show(head + text)
+
+        results.append(run_qdrive(spec, target.plan(drive), _backend(args, drive),
+                                  progress=progress if bar.enabled else None,
+                                  label=_label(args, drive), **_backend_options(args)))
+    return results
+
+
 def _run_matrix(args: argparse.Namespace, spec: Any, target: Any, bar: Any) -> Any:
     """The matrix, each row printed once done (unless --json); the progress line says
     row k/N, the run under way, the time elapsed and an estimate of what is left."""
     from .matrix import format_head, format_row, run_matrix
 
-    started = time.monotonic()
     if not args.json:
-        bar.clear()
-        print(format_head(spec, args.repeat), flush=True)
+        bar.print(format_head(spec, args.repeat), sys.stdout)
+    eta = _timed(bar, 0, spec.runtime)
 
     def step(s: Any) -> None:
-        elapsed = time.monotonic() - started
-        # Runs so far predict the rest; before the first, the runtime asked for does.
-        each = elapsed / s.run if s.run else spec.runtime
+        eta.runs = s.runs
+        eta.step(s.run)
         bar.total = s.rows
-        bar.update(s.row, f"{s.label}  {_clock(elapsed)} elapsed, about "
-                          f"{_clock(each * (s.runs - s.run))} left")
+        bar.update(s.row, s.label)
 
     def report(result: Any) -> None:
         if not args.json:
-            bar.clear()
-            print(format_row(result), flush=True)
-            bar.redraw()
+            bar.print(format_row(result), sys.stdout)
 
     return run_matrix(spec, target, args.rows, args.repeat, progress=step, report=report)
-
-
-def _clock(seconds: float) -> str:
-    """0:42, 12:05, 1:02:03."""
-    whole = max(0, round(seconds))
-    h, rest = divmod(whole, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
 def _repeats(results: list[Any]) -> dict[str, Any]:
@@ -317,9 +346,14 @@ def _print_matrix(results: Any, spec: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_compare(out: dict[str, Any], args: argparse.Namespace, drive: Any) -> int:
+def _print_compare(out: dict[str, Any], args: argparse.Namespace, drive: Any, spec: Any,
+                   target: Any) -> int:
+    from .matrix import SCHEMA_VERSION
+
     if args.json:
-        print(json.dumps(out))
+        # The same envelope as a single drive's --json (bench.schema.json "compare").
+        print(json.dumps({"schema_version": SCHEMA_VERSION, "spec": attrs.asdict(spec),
+                          "target": target.to_json(), "pairs": args.pairs, **out}))
     else:
         print(f"{_label(args, drive)} ({out['cache']}): qdrive/fio throughput ratio over "
               f"{args.pairs} pairs: min {out['min']:.2f}, median {out['median']:.2f}, "

@@ -5,16 +5,17 @@ QEMU's order of checks (:mod:`._convert`), judged by QEMU's rules (:mod:`.rules`
 placed (:mod:`.placement`), its node graph and open-time facts modelled
 (:mod:`.nodes`, :mod:`.opentime`, :mod:`.formats`, :mod:`.hostprobe`) and the whole
 command line read (:mod:`.argv`, :mod:`.cmdline`, :mod:`.keyval`, :mod:`.devices`,
-:mod:`.objects`); :mod:`.results` holds the verdicts. The untrusted-input policy is
-:mod:`.policy`. Nothing here imports the block wing (:mod:`qdrive.block`).
+:mod:`.objects`, :mod:`.machine`, :mod:`.netdevs`); :mod:`.results` holds the verdicts.
+The untrusted-input policy is :mod:`.policy`. Nothing here imports the block wing
+(:mod:`qdrive.block`).
 """
 
 __all__ = [
     "argv", "autodialect", "blockdev", "blockdev_args", "builder", "cmdfacts", "cmdline",
     "compare", "devices", "dialects", "drivers", "facts", "fastpath", "fixes", "formats",
-    "hostprobe", "jsonarg", "jsonname", "jsonout", "keyval", "migrate", "nodes", "objects",
-    "opentime", "placement", "policy", "qapi_visit", "readconfig", "results", "rules",
-    "terminal", "verify",
+    "hostprobe", "jsonarg", "jsonname", "jsonout", "keyval", "machine", "migrate", "netdevs",
+    "nodes", "objects", "opentime", "placement", "policy", "qapi_visit", "readconfig",
+    "results", "rules", "terminal", "verify",
 ]
 """The public submodules."""
 

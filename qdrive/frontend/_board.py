@@ -212,10 +212,50 @@ def _locker(r: DriveResult, n: int,
     return _Locker(r, order, identity, takes, True)
 
 
+# Format drivers whose node takes write on its file child and does not share it (block.c
+# bdrv_default_perms_for_storage() for metadata children); raw shares it.
+_OPEN_LOCK_FORMATS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vpc", "vdi", "vhdx",
+                                "parallels", "luks", "bochs", "cloop", "dmg"})
+
+
+def _open_locks(results: list[DriveResult],
+                identities: Sequence[tuple[int, int] | None] | None) -> list[DriveResult]:
+    """blockdev.c drive_new() opens each image at once, in command-line order: a drive
+    whose format node holds its image refuses it to a later writer (or, writing, a later
+    format reader) while that one is opened, located at the later -drive, before any
+    device takes permissions."""
+    held: list[tuple[tuple[int, int], bool]] = []
+    for n, r in enumerate(results):
+        d = r.drive
+        if not r.ok or d is None or r.format not in _OPEN_LOCK_FORMATS or not d.file or \
+                d.force_share or d.driver_options.get("file.locking") == "off":
+            continue
+        identity = identities[n] if identities is not None else \
+            file_identity(d.file.removeprefix("file:"))
+        if identity is None:
+            continue
+        writes = not d.effective_read_only and not d.snapshot
+        same = [w for i, w in held if i == identity]
+        what = '"write"' if writes and same else 'shared "write"' if any(same) else ""
+        if what:
+            return _replace(results, r, Diagnostic(
+                "image-locked", Severity.ERROR, f"Failed to get {what} lock",
+                Span(0, len(r.text)), Stage.FILE,
+                f"Is another process using the image [{d.file}]?",
+                hint="an earlier drive opens this image read-write: use a copy, "
+                     "read-only=on on both, or file.locking=off if you know better"))
+        held.append((identity, writes))
+    return results
+
+
 def _locks(results: list[DriveResult],
            identities: Sequence[tuple[int, int] | None] | None) -> list[DriveResult]:
     """Devices take their permissions in attach order: flash, on-board IDE and floppy, then
-    -device (virtio). The first conflict on one image is QEMU's error."""
+    -device (virtio). The first conflict on one image is QEMU's error. Before them, the
+    drives' own format nodes, as each is opened (:func:`_open_locks`)."""
+    results = _open_locks(results, identities)
+    if any(r.error is not None and r.error.code == "image-locked" for r in results):
+        return results
     lockers = sorted((lk for n, r in enumerate(results) if r.ok
                       for lk in [_locker(r, n, identities)] if lk is not None),
                      key=lambda lk: lk.order)

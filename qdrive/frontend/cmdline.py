@@ -28,7 +28,7 @@ import attrs
 
 from .argv import NO_ARG, SHORTHANDS, read_argv
 from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_blockdev
-from ._qdict import in_qdict_order
+from ._qdict import qdict_order
 from ..diagnostics import location
 from .devices import BLOCK_MODELS, prop_kind, properties
 from .formats import DEFINED_OBJECTS
@@ -55,6 +55,8 @@ class Phase(IntEnum):
     BOARD = 5
     DEVICES = 6
     DRIVE_DEVICES = 7
+    JSON_DEVICES = 8  # softmmu/vl.c qemu_create_cli_devices(): JSON -device last
+    CREATION_DONE = 9  # qemu_machine_creation_done(): net_check_clients()
 
 
 @attrs.frozen
@@ -87,6 +89,7 @@ class _Event:
     order: int
     text: str  # the stderr line(s)
     error: bool
+    from_drive: bool = False  # the drives' own first error (CheckResult.first_error)
 
 
 @attrs.frozen
@@ -112,11 +115,37 @@ class ArgvResult:
                 break
         return "\n".join(lines)
 
+    def first_error_json(self) -> dict[str, Any] | None:
+        """The error QEMU stops at: the drives' own first_error when a drive's, else the
+        option it is about (its argv index; null for one no option carries, such as a
+        board's) with its message and QEMU's line."""
+        first = min((e for e in self.events if e.error), key=lambda e: (e.phase, e.order),
+                    default=None)
+        if first is None:
+            return None
+        if first.from_drive:
+            drives_first: dict[str, Any] | None = self.drives.to_json()["first_error"]
+            return drives_first
+        line = first.text.split("\n", 1)[0]
+        option = next((o for o in self.options if o.error is not None and o.text is not None
+                       and line.startswith(location(PROG, o.option, o.text))), None) or \
+            next((o for o in self.options if o.error is not None and
+                  first.text == f"{PROG}: {o.error}"), None)
+        head = location(PROG, option.option, option.text) if option is not None else ""
+        message = line.removeprefix(head) if head and line.startswith(head) else \
+            line.removeprefix(f"{PROG}: ")
+        return {"option": option.index if option else None, "message": message,
+                "stderr": first.text}
+
     def to_json(self) -> dict[str, Any]:
+        """``qemu_stderr`` and ``first_error`` of the whole line (the drives' own are in
+        ``drives``); ``stderr`` is ``qemu_stderr``, under its first name."""
+        stderr = self.qemu_stderr()
         return {"ok": self.ok, "machine": self.machine,
                 "options": [o.to_json() for o in self.options],
                 "drives": self.drives.to_json()["drives"],
-                "stderr": self.qemu_stderr()}
+                "first_error": self.first_error_json(), "qemu_stderr": stderr,
+                "stderr": stderr}
 
 
 def _tokens(argv: Sequence[str]) -> list[tuple[int, str, str | None]]:
@@ -194,6 +223,7 @@ class _State:
     device_path: str = ""  # the QOM path of the -device being read
     device_at: tuple[int, str, str] = (0, "", "")  # and where it is on the command line
     node_users: dict[str, list[tuple[bool, bool, str]]] = attrs.Factory(dict)
+    globals_: list[tuple[str, str, str]] = attrs.Factory(list)  # -global on block devices
     dialect: Dialect = DEFAULT  # the release whose devices are read (its removed properties)
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,
@@ -202,6 +232,8 @@ class _State:
                 order in self.results and self.results[order].error is None:
             self.results[order] = attrs.evolve(self.results[order], error=message)
         head = location(PROG, option, text) if option is not None else f"{PROG}: "
+        if phase is Phase.DEVICES and text is not None and text.startswith("{"):
+            phase = Phase.JSON_DEVICES
         self.events.append(_Event(phase, order, head + message.replace(
             "\n", f"\n{PROG}: " if message.startswith("system firmware") else "\n"), True))
 
@@ -251,6 +283,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     parsed: list[tuple[int, str, str, Any]] = []  # (index, option, text, parsed)
     drive_at: list[int] = []
     machine_props: dict[str, str] = {}
+    machine_texts: list[tuple[int, str]] = []
     globals_: list[tuple[str, str, str]] = []
     for index, option, value in tokens:
         name = option.lstrip("-")
@@ -274,6 +307,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
             _parse_device(st, index, option, value or "", parsed)
         elif name in ("machine", "M"):
             machine_props.update(_machine_props(value or ""))
+            machine_texts.append((index, value or ""))
             st.results[index] = OptionResult(index, option, value, "machine")
             bare = _bare_machine_key(value or "")
             if bare:
@@ -283,8 +317,14 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
                         option, value)
         elif name == "snapshot":
             st.results[index] = OptionResult(index, option, value, "machine")
+        elif name == "netdev":
+            st.results[index] = OptionResult(index, option, value, "netdev", note=(
+                "only its id is read (duplicates, peers): its backend is not judged"))
         elif name == "global" and _global(value or "")[0] == "isa-fdc":
             globals_.append(_global(value or ""))
+            st.results[index] = OptionResult(index, option, value, "machine")
+        elif name == "global" and _global(value or "")[0] in BLOCK_MODELS:
+            st.globals_.append(_global(value or ""))
             st.results[index] = OptionResult(index, option, value, "machine")
         else:
             st.results[index] = OptionResult(index, option, value, "skipped", None,
@@ -336,7 +376,8 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
         if r.ok and r.drive is not None and r.drive.node_name:
             st.drive_nodes.add(r.drive.node_name)
     _drive_vs_nodes(st, drives, drive_at)
-    _pflash(st, machine_props, drives, machine_type)
+    flash_order = _machine_properties(st, machine_type, machine_texts)
+    _pflash(st, machine_props, drives, machine_type, flash_order)
     _board_holders(st, drives)
     for r in drives.drives:  # the board's IDE devices for -drive if=ide (hw/i386/pc.c)
         p = r.placement
@@ -349,13 +390,19 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     if _known_machine(machine_type) == "pc" and machine_type not in ("microvm", "none",
                                                                      "x-remote"):
         _fdc_globals(st, globals_)
-    for index, option, text, props in parsed:
-        if option == "-device":
-            _device(st, index, option, text, props,
-                    str(_known_machine(machine_type)) if _known_machine(
-                        machine_type, strict=True) and machine_type not in (
-                        "isapc", "microvm", "none", "x-remote") else machine_type)
+        _board_floppy_globals(st, drives)
+    board = str(_known_machine(machine_type)) if _known_machine(
+        machine_type, strict=True) and machine_type not in (
+        "isapc", "microvm", "none", "x-remote") else machine_type
+    # softmmu/vl.c qemu_create_cli_devices(): the QemuOpts -device options (and those
+    # -drive if=virtio added to that list), then every JSON -device
+    devices = [p for p in parsed if p[1] == "-device"]
+    for index, option, text, props in (d for d in devices if not d[2].startswith("{")):
+        _device(st, index, option, text, props, board)
     _virtio_drive_locks(st, drives)
+    for index, option, text, props in (d for d in devices if d[2].startswith("{")):
+        _device(st, index, option, text, props, board)
+    _network(st, tokens, devices)
     return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
                       tuple(st.events), machine_type, st)
 
@@ -625,7 +672,7 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
         phase, order = Phase.BOARD, n
     else:
         phase, order = Phase.DRIVES, n
-    st.events.append(_Event(phase, order, err_text, True))
+    st.events.append(_Event(phase, order, err_text, True, from_drive=True))
     idx = drive_at[n] if n < len(drive_at) else None
     if idx is not None and idx in st.results:
         st.results[idx] = attrs.evolve(st.results[idx], error=err.qemu_text)
@@ -744,9 +791,14 @@ def _parse_device(st: _State, index: int, option: str, text: str,
     if "id" in props:
         st.device_ids.add(props["id"])
     parsed.append((index, option, text, props))
+    from .netdevs import nic_model
+
     judged = props.get("driver") in BLOCK_MODELS
-    st.results[index] = OptionResult(index, option, text, "device" if judged else "skipped",
-                                     None, None if judged else "device model not judged")
+    nic = nic_model(str(props.get("driver", ""))) is not None
+    st.results[index] = OptionResult(
+        index, option, text, "device" if judged or nic else "skipped", None,
+        None if judged or nic else "device model not judged",
+        "a network card: only its netdev= is judged" if nic else None)
 
 
 def _flag(item: str) -> tuple[str, str]:
@@ -775,7 +827,49 @@ def _json_str(v: Any) -> Any:
     return v
 
 
-def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> None:
+def _network(st: _State, tokens: list[tuple[int, str, str | None]],
+              devices: list[tuple[int, str, str, Any]]) -> None:
+    """NICs against -netdev (qdrive.frontend.netdevs): a missing or shared netdev= is the
+    device's error; a client left without a peer is a warning once the machine is made."""
+    from .netdevs import check_network, duplicate_netdev
+
+    duplicate = duplicate_netdev(tokens)
+    if duplicate is not None:
+        st.fail(Phase.PARSE, duplicate[0], duplicate[2], "-netdev", duplicate[1])
+        return
+    ordered = [d for d in devices if not d[2].startswith("{")] + [
+        d for d in devices if d[2].startswith("{")]
+    errors, warnings = check_network(tokens, [(i, t, p) for i, _, t, p in ordered])
+    for index, text, message in errors:
+        st.fail(Phase.DEVICES, index, message, "-device", text)
+    for n, message in enumerate(warnings):
+        st.events.append(_Event(Phase.CREATION_DONE, n, f"{PROG}: warning: {message}",
+                                False))
+
+
+def _machine_properties(st: _State, machine: str, texts: list[tuple[int, str]]
+                        ) -> dict[int, int]:
+    """A -machine key the machine object lacks (qdrive.frontend.machine), its error also
+    on the -machine option that gave it; the position of pflash0 and pflash1 in the same
+    walk (its first failure is the one QEMU prints)."""
+    from .machine import apply_order, machine_keys, unknown_property
+
+    keys = machine_keys(t for _, t in texts)
+    if _known_machine(machine, strict=True) is True and machine not in (
+            "isapc", "microvm", "none", "x-remote"):
+        unknown = unknown_property(machine, keys)
+        if unknown is not None:
+            st.fail(Phase.MACHINE, unknown[0], unknown[1])
+            key = apply_order(keys)[unknown[0]]
+            given = [i for i, t in texts if key in apply_order(machine_keys([t]))]
+            if given:
+                st.results[given[-1]] = attrs.evolve(st.results[given[-1]], error=unknown[1])
+    order = apply_order(keys)
+    return {unit: order.index(f"pflash{unit}") for unit in (0, 1) if f"pflash{unit}" in order}
+
+
+def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str,
+            order: dict[int, int] | None = None) -> None:
     from ..model import Interface
 
     flash: dict[int, Node] = {}
@@ -785,17 +879,13 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
             continue
         node = st.graph.nodes.get(ref)
         if node is None and ref not in st.backends:
-            st.fail(Phase.MACHINE, unit, f"Property 'cfi.pflash01.drive' can't find value "
-                    f"'{ref}'")
+            st.fail(Phase.MACHINE, (order or {}).get(unit, unit),
+                    f"Property 'cfi.pflash01.drive' can't find value '{ref}'")
             return
         if node is not None:
             flash[unit] = node
-    for key in props:
-        if key.startswith("pflash") and key not in ("pflash0", "pflash1"):
-            name = "pc-q35-7.2-machine" if _known_machine(machine) == "q35" else \
-                "pc-i440fx-7.2-machine"
-            st.fail(Phase.MACHINE, 2, f"Property '{name}.{key}' not found")
-            return
+    if any(e.phase is Phase.MACHINE and e.error for e in st.events):
+        return  # QEMU stopped at -machine (a key the machine lacks, a missing drive)
     if not flash:
         return
     st.flash_nodes.extend(flash[unit] for unit in sorted(flash))
@@ -918,6 +1008,13 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         st.buses["SCSI"].append(bus_name)
         st.controllers[bus_name] = (model, props.get("iothread"))
     elif given == "isa-fdc":
+        # hw/block/fdc-isa.c: the properties a -device isa-fdc may set (7.2 has no
+        # driveA/driveB), met in the order the others are (_device_order)
+        bad = next((k for k in _device_order(props)
+                    if k not in _FDC_PROPS and k not in ("driver", "id", "bus")), None)
+        if bad is not None:
+            st.fail(Phase.DEVICES, index, f"Property 'isa-fdc.{bad}' not found", option, text)
+            return
         st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
     elif model in USB_HCS:
         usb_bus = f"{props['id']}.0" if "id" in props else "usb-bus.0"
@@ -942,7 +1039,11 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
                 st.fail(Phase.DEVICES, index, problem, option, text)
         return
     known = properties(model) - st.dialect.removed_properties.get(model, frozenset())
-    ordered = in_qdict_order(props) if not text.startswith("{") else list(props)
+    defaults = _device_globals(st, given, model, props, known)
+    if defaults is None:
+        return
+    # qdev_device_add_from_qdict(): the properties in QDict order, JSON's as well
+    ordered = _device_order(props)
     for key in ordered:
         value = props[key]
         if key in ("driver", "id", "bus"):
@@ -959,6 +1060,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
             if problem:
                 st.fail(Phase.DEVICES, index, problem, option, text)
                 return
+    props = {**defaults, **props}
     problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or \
         _realize(st, model, props, machine)
     if problem:
@@ -973,6 +1075,69 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         # an empty removable device makes an anonymous empty BlockBackend of its own
         # (block/block-backend.c blk_create_empty_drive), which query-block lists
         st.node_devices.append((model, props, None))
+
+
+def _device_order(props: dict[str, Any]) -> list[str]:
+    """The order qdev_device_add_from_qdict() sets a -device's properties in (either
+    syntax): it walks dev->opts, a qdict_clone_shallow() of the options, which puts the
+    entries again in walk order, so that within a QDict bucket the key given first now
+    comes first (qobject/qdict.c: the newest entry heads its bucket)."""
+    position = {k: n for n, k in enumerate(props)}
+    return sorted(props, key=lambda k: (qdict_order(k), position[k]))
+
+
+def _device_globals(st: _State, given: str, model: str, props: dict[str, str],
+                    known: frozenset[str] | set[str]) -> dict[str, str] | None:
+    """qom/object.c object_apply_global_props(), from device_post_init(): each -global
+    DRIVER.PROP=VALUE for this model is set before the device's own properties, which then
+    set theirs again (a drive= given replaces the global's). A global QEMU cannot set fails
+    the device with "can't apply global ...". The properties the globals alone give (None:
+    one failed)."""
+    index, option, text = st.device_at
+    out: dict[str, str] = {}
+    for driver, prop, value in st.globals_:
+        if driver not in (given, model):
+            continue
+        problem = _global_problem(st, model, prop, value, known, prop in props)
+        if problem:
+            st.fail(Phase.DEVICES, index, f"can't apply global {driver}.{prop}={value}: "
+                    f"{problem}", option, text)
+            return None
+        if prop not in props:
+            out[prop] = value
+    return out
+
+
+def _global_problem(st: _State, model: str, prop: str, value: str,
+                    known: frozenset[str] | set[str], overridden: bool) -> str:
+    if prop not in known:
+        return f"Property '{model}.{prop}' not found"
+    # a global's value goes through the string input visitor (object_property_parse()),
+    # whose integers are int64 (qapi/string-input-visitor.c parse_type_int64)
+    problem = (_bad_value(prop, value) or _link(st, prop, value) or
+               _bootindex(st, prop, value)).replace("expects integer", "expects int64")
+    if problem or prop != "drive" or not value:
+        return problem
+    if overridden:  # only looked up: the device's own drive= replaces it
+        found = value in st.backends or value in st.graph.nodes or value in st.drive_nodes
+        owner = "virtio-blk-device" if model == "virtio-blk-pci" else model
+        return "" if found else f"Property '{owner}.drive' can't find value '{value}'"
+    return _attach(st, model, value, {})
+
+
+def _board_floppy_globals(st: _State, drives: Any) -> None:
+    """hw/block/fdc.c: the board's floppy devices (one per -drive if=floppy) get the
+    floppy.* globals too, before their drive is set: a drive= that names nothing fails."""
+    wanted = [(p, v) for d, p, v in st.globals_ if d == "floppy" and p == "drive" and v]
+    if not wanted or not any(r.ok and r.placement is not None and
+                             r.placement.interface.value == "floppy" for r in drives.drives):
+        return
+    for _, value in wanted:
+        if value not in st.backends and value not in st.graph.nodes and \
+                value not in st.drive_nodes:
+            st.fail(Phase.BOARD, -1, f"can't apply global floppy.drive={value}: Property "
+                    f"'floppy.drive' can't find value '{value}'")
+            return
 
 
 # Root ports of each host controller model (hw/usb/hcd-uhci.c NB_PORTS, hcd-ehci.h

@@ -18,8 +18,9 @@ __all__ = ["ObjectError", "KNOWN", "parse_object", "create_object"]
 # qapi/qom.json: the members qdrive checks, per qom-type (name -> kind).
 _IOTHREAD = {"poll-max-ns": "int", "poll-grow": "int", "poll-shrink": "int",
              "aio-max-batch": "int", "thread-pool-min": "int", "thread-pool-max": "int"}
-_SECRET = {"data": "str", "file": "str", "format": "fmt", "keyid": "str", "iv": "str",
-           "loaded": "bool"}
+# (in the visit's order: SecretCommonProperties first, as qapi/qom.json has them)
+_SECRET = {"loaded": "bool", "format": "fmt", "keyid": "str", "iv": "str", "data": "str",
+           "file": "str"}
 _THROTTLE_LIMITS = [f"{what}{op}{suffix}" for what in ("bps", "iops")
                     for op in ("-total", "-read", "-write")
                     for suffix in ("", "-max", "-max-length")] + ["iops-size"]
@@ -98,6 +99,31 @@ def parse_object(text: str, seen_ids: set[str]) -> dict[str, Any]:
     return _visit(props, seen_ids, json_mode=False)
 
 
+def _first_unprocessed(props: dict[str, Any], members: dict[str, str]) -> str:
+    """The unknown key QEMU names: qapi/opts-visitor.c keeps the options in a GHashTable
+    (opts_start_struct(): in command-line order, the id as a fake option last), removes
+    each member the ObjectOptions visit reads, and names the first left
+    (opts_check_struct(): "Invalid parameter")."""
+    from ._ghash import StrTable
+
+    table = StrTable([k for k in props if k != "id"] + (["id"] if "id" in props else []))
+    for key in ("qom-type", "id", *members):
+        table.pop(key, None)
+    return next(iter(table))
+
+
+def _first_unexpected(props: dict[str, Any], members: dict[str, str]) -> str:
+    """JSON: the qobject input visitor's GHashTable of the object's keys, filled in QDict
+    order (qobject_input_push()), less the members read; the first left."""
+    from ._ghash import StrTable
+    from ._qdict import in_qdict_order
+
+    table = StrTable(in_qdict_order(list(props)))
+    for key in ("qom-type", "id", *members):
+        table.pop(key, None)
+    return next(iter(table))
+
+
 def _visit(props: dict[str, Any], seen_ids: set[str], json_mode: bool) -> dict[str, Any]:
     qom_type = props.get("qom-type")
     from .devices import object_types
@@ -115,12 +141,11 @@ def _visit(props: dict[str, Any], seen_ids: set[str], json_mode: bool) -> dict[s
         if str(qom_type) not in object_types():
             raise ObjectError(f"Parameter 'qom-type' does not accept value '{qom_type}'")
         return props  # not judged here (qdrive does not know its members)
+    unknown = [k for k in props if k not in ("qom-type", "id") and k not in members]
     for key, value in props.items():
-        if key in ("qom-type", "id"):
+        if key in ("qom-type", "id") or key in unknown:
             continue
-        kind = members.get(key)
-        if kind is None:
-            raise ObjectError(f"Invalid parameter '{key}'")
+        kind = members[key]
         if kind == "fmt" and value not in ("raw", "base64"):
             raise ObjectError(f"Parameter 'format' does not accept value '{value}'")
         if json_mode and kind.rstrip("!") in ("str", "fmt") and not isinstance(value, str):
@@ -131,6 +156,10 @@ def _visit(props: dict[str, Any], seen_ids: set[str], json_mode: bool) -> dict[s
     for key, kind in members.items():
         if kind.endswith("!") and key not in props:
             raise ObjectError(f"Parameter '{key}' is missing")
+    if unknown and json_mode:  # qobject_input_check_struct(), after the members
+        raise ObjectError(f"Parameter '{_first_unexpected(props, members)}' is unexpected")
+    if unknown:  # opts_check_struct(), once every member was visited
+        raise ObjectError(f"Invalid parameter '{_first_unprocessed(props, members)}'")
     return props
 
 

@@ -3,7 +3,8 @@
 Mirrors qapi/qobject-input-visitor.c and the generated visit_type_*() functions: a
 struct's members in schema order (its base first), a union's discriminator and then
 its variant's members, an alternate chosen by the input's type, and, at the end of each
-struct, the first member nobody asked for ("Parameter 'X' is unexpected"). Two modes,
+struct, the first member nobody asked for ("Parameter 'X' is unexpected": the first left
+in the GHashTable QEMU keeps the struct's keys in, qdrive.frontend._ghash). Two modes,
 as QEMU has them: ``keyval`` (every scalar a string: -blockdev's dotted syntax) and
 JSON (typed scalars). Messages are QEMU's, with the dotted full name of the member.
 """
@@ -14,6 +15,8 @@ import functools
 from typing import Any
 
 from ._data import read_json
+from ._ghash import StrTable
+from ._qdict import in_qdict_order
 
 __all__ = ["VisitError", "schema", "visit"]
 
@@ -146,14 +149,15 @@ class _Visitor:
             raise VisitError(f"Invalid parameter type for '{self.name(path)}', "
                              "expected: object")
         out: dict[str, Any] = {}
-        left = dict.fromkeys(value)
+        # qobject_input_push(): the keys go into a GHashTable in the QDict's order
+        left = StrTable(in_qdict_order(list(value)))
         self.members(t, value, path, out, left)
         for key in left:
             raise VisitError(f"Parameter '{self.name([*path, key])}' is unexpected")
         return out
 
     def members(self, t: dict[str, Any], value: dict[str, Any], path: list[str],
-                out: dict[str, Any], left: dict[str, None]) -> None:
+                out: dict[str, Any], left: StrTable) -> None:
         base = t.get("base")
         if isinstance(base, str):
             self.members(self.types[base], value, path, out, left)

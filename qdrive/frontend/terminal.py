@@ -5,7 +5,9 @@
   ``always`` wins over NO_COLOR, as the user asked for it on this command line.
 * :class:`Progress`: one line on stderr, redrawn in place. Before any report line is
   printed it is erased, and drawn again after, so the report is never garbled even when
-  stdout and stderr are the same terminal.
+  stdout and stderr are the same terminal. :meth:`Progress.ticking` redraws it every
+  second from a thread (a clock that moves while one long run measures), and
+  :class:`Eta` is that clock: the time elapsed and an estimate of what is left.
 * :func:`read_lines`: the lines of a ``-f`` file. Only ``\\n`` ends a line (a bare CR is
   part of the drive string, as it would be in an argv element; CRLF loses its CR), and a
   line longer than :data:`MAX_LINE` is not read into memory whole: it is reported as
@@ -14,12 +16,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
-__all__ = ["Style", "Progress", "read_lines", "Line", "MAX_LINE", "color_on"]
+__all__ = ["Style", "Progress", "Eta", "clock", "read_lines", "Line", "MAX_LINE", "color_on"]
 
 # Linux's MAX_ARG_STRLEN (32 pages): no single argv element longer than this reaches QEMU.
 MAX_LINE = 131072
@@ -51,7 +56,11 @@ class Progress:
 
     ``what`` names the counted thing before ``k/N`` (``row 3/16``); :meth:`update`'s
     ``note`` follows the count, and :meth:`show` puts any text on the line instead of
-    the bar (a phase of ``qdrive bench``: "preparing ...").
+    the bar (a phase of ``qdrive bench``: "preparing ..."). ``suffix``, when set, is
+    called at every draw and its text ends the line (an :class:`Eta`'s clock).
+
+    Every write holds one lock: the ticking thread never draws between a :meth:`clear`
+    and the report line :meth:`print` writes.
     """
 
     WIDTH = 30
@@ -62,18 +71,51 @@ class Progress:
         self.done = 0
         self.note = ""
         self.text: str | None = None  # set by show(): drawn instead of the bar
+        self.suffix: Callable[[], str] | None = None
         self.shown = False
+        self.draws = 0  # lines drawn: what a test counts instead of time
+        self._lock = threading.RLock()
 
     def update(self, done: int, note: str = "") -> None:
-        self.done, self.note, self.text = done, note, None
-        if self.enabled:
-            self._draw()
+        with self._lock:
+            self.done, self.note, self.text = done, note, None
+            if self.enabled:
+                self._draw()
 
     def show(self, text: str) -> None:
         """Put ``text`` on the line (until the next update)."""
-        self.text = text
-        if self.enabled:
-            self._draw()
+        with self._lock:
+            self.text = text
+            if self.enabled:
+                self._draw()
+
+    def print(self, text: str, file: TextIO) -> None:
+        """A report line: the progress line erased, ``text`` written, the line redrawn."""
+        with self._lock:
+            self.clear()
+            print(text, file=file, flush=True)
+            self.redraw()
+
+    @contextlib.contextmanager
+    def ticking(self, every: float = 1.0) -> Iterator[None]:
+        """Redraw the line every ``every`` seconds until the block ends, so that the clock
+        moves while one run measures (nothing happens when the line is off)."""
+        if not self.enabled:
+            yield
+            return
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(every):
+                self.redraw()
+
+        thread = threading.Thread(target=tick, name="qdrive-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def _draw(self) -> None:
         if self.text is not None:
@@ -86,24 +128,63 @@ class Progress:
                    f"{self.what}{self.done}/{self.total}")
         if self.note:
             bar = f"{bar}  {self.note}"
+        if self.suffix is not None:
+            bar = f"{bar}  {self.suffix()}"
         self.stream.write(f"\r{bar}\033[K")
         self.stream.flush()
         self.shown = True
+        self.draws += 1
 
     def clear(self) -> None:
         """Erase the line (before a report line is printed)."""
-        if self.shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-            self.shown = False
+        with self._lock:
+            if self.shown:
+                self.stream.write("\r\033[K")
+                self.stream.flush()
+                self.shown = False
 
     def redraw(self) -> None:
-        """Draw the line again (after a report line)."""
-        if self.enabled and (self.done or self.text is not None or self.note):
-            self._draw()
+        """Draw the line again (after a report line, or a tick)."""
+        with self._lock:
+            if self.enabled and (self.done or self.text is not None or self.note):
+                self._draw()
 
     def finish(self) -> None:
         self.clear()
+
+
+def clock(seconds: float) -> str:
+    """0:42, 12:05, 1:02:03."""
+    whole = max(0, round(seconds))
+    h, rest = divmod(whole, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+class Eta:
+    """``M:SS elapsed, about M:SS left`` for ``runs`` runs of about ``each`` seconds.
+
+    :meth:`step` says how many runs are done; the runs so far predict the others (before
+    the first, ``each`` does), and the time since the last step counts down the estimate,
+    so that a tick between two steps shows the clock moving. ``now`` is a monotonic clock
+    (tests pass their own).
+    """
+
+    def __init__(self, runs: int, each: float,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.runs, self.each, self.now = runs, each, now
+        self.started = self.at = now()
+        self.done = 0
+
+    def step(self, done: int) -> None:
+        self.done, self.at = done, self.now()
+
+    def left(self) -> float:
+        """Seconds still to go, by the estimate."""
+        each = (self.at - self.started) / self.done if self.done else self.each
+        return max(0.0, each * (self.runs - self.done) - (self.now() - self.at))
+
+    def __call__(self) -> str:
+        return f"{clock(self.now() - self.started)} elapsed, about {clock(self.left())} left"
 
 
 class Line(str):

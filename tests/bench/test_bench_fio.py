@@ -22,6 +22,7 @@ from qdrive.bench.matrix import ROWS, compare_fio, run_matrix
 from qdrive.bench.target import TargetSession
 from qdrive.block.plan import plan_open
 from tests.bench.test_bench import BlockStat, loop_device  # noqa: F401 - a fixture
+from tests.bench.test_bench_ui import _schema_check
 
 needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="fio not installed")
 
@@ -147,6 +148,9 @@ def test_compare_fio_on_the_command_line(tmp_path: Path, mode: tuple[str, str]) 
     out = json.loads(p.stdout)
     assert out["cache"] == _label(mode)
     assert _fio_semantics(out["fio_command"]) == MAPPING[mode]
+    assert out["schema_version"] == 1 and out["pairs"] == 1 and out["spec"]["iodepth"] == 4
+    assert out["target"]["created"] is True
+    _schema_check(out)
     assert os.listdir(tmp_path) == []
 
 

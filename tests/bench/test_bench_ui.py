@@ -288,3 +288,31 @@ def test_the_schema_is_not_empty() -> None:
     for bad in (bad_figure, missing, {"spec": good["spec"]}):
         with pytest.raises(jsonschema.ValidationError):
             _schema_check(bad)
+
+
+def _compare_doc() -> dict[str, Any]:
+    """What `bench --compare-fio --json` prints, built by hand from made-up runs."""
+    mine, theirs = _result("qdrive", 200).to_json(), _result("fio", 100, None).to_json()
+    return {"schema_version": 1, "spec": json.loads(json.dumps(to_json([], SPEC)["spec"])),
+            "target": {"path": SPEC.path, "length": SPEC.size, "created": True,
+                       "block_device": False, "read_only": False},
+            "pairs": 1, "backend": "threads", "cache": "direct=1,sync=0,fdatasync=0",
+            "fio_command": ["fio", "--name=qdrive"], "ratios": [2.0], "min": 2.0,
+            "median": 2.0, "max": 2.0, "runs": [[mine, theirs]]}
+
+
+def test_the_compare_schema_is_not_empty() -> None:
+    """--compare-fio --json has its own branch of bench.schema.json: versioned, each pair
+    qdrive first and fio second."""
+    import jsonschema
+
+    _schema_check(_compare_doc())
+    swapped = _compare_doc()
+    swapped["runs"][0].reverse()
+    unversioned = _compare_doc()
+    del unversioned["schema_version"]
+    no_pairs = _compare_doc()
+    no_pairs["runs"] = []
+    for bad in (swapped, unversioned, no_pairs):
+        with pytest.raises(jsonschema.ValidationError):
+            _schema_check(bad)
