@@ -227,11 +227,10 @@ def _open_locks(results: list[DriveResult],
     held: list[tuple[tuple[int, int], bool]] = []
     for n, r in enumerate(results):
         d = r.drive
-        if not r.ok or d is None or r.format not in _OPEN_LOCK_FORMATS or not d.file or \
+        if not r.ok or d is None or r.format not in _OPEN_LOCK_FORMATS or not r.image or \
                 d.force_share or d.driver_options.get("file.locking") == "off":
             continue
-        identity = identities[n] if identities is not None else \
-            file_identity(d.file.removeprefix("file:"))
+        identity = identities[n] if identities is not None else file_identity(r.image)
         if identity is None:
             continue
         writes = not d.effective_read_only and not d.snapshot
@@ -241,7 +240,7 @@ def _open_locks(results: list[DriveResult],
             return _replace(results, r, Diagnostic(
                 "image-locked", Severity.ERROR, f"Failed to get {what} lock",
                 Span(0, len(r.text)), Stage.FILE,
-                f"Is another process using the image [{d.file}]?",
+                f"Is another process using the image [{r.image}]?",
                 hint="an earlier drive opens this image read-write: use a copy, "
                      "read-only=on on both, or file.locking=off if you know better"))
         held.append((identity, writes))
