@@ -17,20 +17,12 @@ FOUND = qemu_diff_argv.FOUND
 _NETWORK = ("QEMU connects to network storage and reports the failure; qdrive opens no "
             "connection (it only sees that a unix socket path does not exist)")
 _NOT_JUDGED = "a property of a non-block device (qdrive lists the device as skipped)"
-_MACHINE = "-machine properties other than type, usb and pflash0/1 are not modelled"
-_ORDER = ("several unknown keys: QEMU names the first of a GHashTable's iteration "
-          "(qobject_input_check_struct, opts_visitor), which qdrive does not reproduce")
-_NODE_LOCKS = "image locks between a -blockdev node and a -drive on the same file"
 _NODE_FACTS = "query-named-block-nodes facts of -drive node graphs beside -blockdev"
 KNOWN = {
     "fuzz-argv-0032": _NETWORK, "fuzz-argv-0037": _NETWORK,
     "fuzz-argv-0005": _NOT_JUDGED, "fuzz-argv-0015": _NOT_JUDGED,
     "fuzz-argv-0031": _NOT_JUDGED, "fuzz-argv-0041": _NOT_JUDGED,
     "fuzz-argv-0045": _NOT_JUDGED,
-    "fuzz-argv-0018": _MACHINE, "fuzz-argv-0050": _MACHINE,
-    "fuzz-argv-0020": _ORDER, "fuzz-argv-0028": _ORDER, "fuzz-argv-0043": _ORDER,
-    "fuzz-argv-0047": _ORDER,
-    "fuzz-argv-0024": _NODE_LOCKS, "fuzz-argv-0026": _NODE_LOCKS,
     "fuzz-argv-0002": _NODE_FACTS, "fuzz-argv-0017": _NODE_FACTS,
     "fuzz-argv-0025": _NODE_FACTS, "fuzz-argv-0033": _NODE_FACTS,
     "fuzz-argv-0035": _NODE_FACTS, "fuzz-argv-0044": _NODE_FACTS,
