@@ -29,14 +29,17 @@ __all__ = ["format_child", "format_child_open", "driver_info", "kinds", "typed",
 
 
 def driver_info(name: str) -> drivers.DriverInfo | None:
+    """The derived table row of block driver ``name`` (None: a driver QEMU lacks)."""
     return drivers.driver(name)
 
 
 def kinds(info: drivers.DriverInfo | None) -> Mapping[str, Kind]:
+    """The driver's runtime options and their QemuOpts types (empty without a row)."""
     return info.kinds if info is not None else {}
 
 
 def typed(info: drivers.DriverInfo | None, key: str) -> bool:
+    """Whether the driver parses ``key`` by its type at open (a bad value fails there)."""
     return info is not None and info.typed(key)
 
 
@@ -138,6 +141,7 @@ def consumed_by(driver: str, key: str) -> bool:
 
 
 def has_file_child(info: drivers.DriverInfo | None) -> bool:
+    """Whether the driver opens a ``file`` child (an unknown driver is assumed to)."""
     return info is None or "file" in info.children
 
 
@@ -299,6 +303,9 @@ def format_child(driver: str) -> bool:
 
 def format_child_open(child: Mapping[str, nodes._Entry], filename: str, probe: bool,
                       whole: Span) -> tuple[Diagnostic | None, ProbeResult | None, str]:
+    """Open a drive's file child that is itself a format node (file.driver=qcow2 ...),
+    as block.c bdrv_open_child() would: (the error, if any; the header the top format
+    reads through it; the file name QEMU reports for it)."""
     return nodes.open_format_child(dict(child), filename or None, whole, probe)
 
 
