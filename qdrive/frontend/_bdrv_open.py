@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from . import formats, jsonname, opentime, rules
+from . import blkio, drivers, formats, jsonname, opentime, rules
 from ._conversion import local_image
 from ._qdict import Entry
 from ._walk import Walk, first_key, sorted_keys
 from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from ..dialect import JsonErrors
-from ..model import Discard, Media
+from ..model import CACHE_MODES, CacheMode, Discard, Media
 from ..options import (
     FILE_POSIX_DRIVERS,
     FORMAT_KEYS,
@@ -51,7 +51,7 @@ def bdrv_open_inherit(w: Walk) -> None:
     _parse_json_protocol(w)
     driver_entry = w.qdict.get("driver") or w.qdict.get("format")
     driver = driver_entry.value if driver_entry else None
-    if driver is not None and driver not in KNOWN_DRIVERS:
+    if driver is not None and driver not in drivers.known():  # the dialect's format=help
         raise error("unknown-driver", f"Unknown driver '{driver}'", driver_entry.span
                     if driver_entry else Span(0, 0), Stage.FILL)
     w.conv.format_probed = driver is None
@@ -60,7 +60,7 @@ def bdrv_open_inherit(w: Walk) -> None:
         raise Stop(attrs.evolve(opentime.reference_error(w.json_file_ref),
                                 stage=Stage.CHILD))
     child = {k[5:]: e for k, e in w.qdict.items() if k.startswith("file.")}
-    protocol = driver in PROTOCOL_DRIVERS
+    protocol = _is_protocol(driver)
     if protocol:  # the drive's node is itself the protocol node: no file child
         child = {}
     file_entry = w.qdict.get("file")
@@ -79,6 +79,15 @@ def bdrv_open_inherit(w: Walk) -> None:
     _open_common(w, driver or w.assume_format, protocol)
     if w.late_error is not None:
         raise Stop(w.late_error)
+
+
+def _is_protocol(driver: str | None) -> bool:
+    """The drive's node is itself a protocol node: 7.2's list, and for a driver a later
+    release added (10.0's libblkio ones, block/blkio.c) what its derived table says."""
+    if driver is None or driver in PROTOCOL_DRIVERS:
+        return driver is not None
+    info = drivers.driver(driver) if driver not in KNOWN_DRIVERS else None
+    return info is not None and info.protocol
 
 
 def _name_the_image(w: Walk) -> None:
@@ -140,7 +149,7 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
                     "the same time", child["filename"].span, Stage.FILL)
     name = file_entry.value if file_entry else (child["filename"].value
                                                 if "filename" in child else "")
-    if "driver" in child and child["driver"].value not in KNOWN_DRIVERS:
+    if "driver" in child and child["driver"].value not in drivers.known():
         raise error("unknown-driver", f"Unknown driver '{child['driver'].value}'",
                     child["driver"].span, Stage.FILL)
     if "driver" in child and opentime.format_child(child["driver"].value):
@@ -301,6 +310,8 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
             span = w.qdict["driver"].span if "driver" in w.qdict else Span(0, 0)
             raise error("needs-filename", f"The '{driver}' block driver requires a file "
                         "name", span, Stage.NODE)
+    if driver in blkio.DRIVERS and info is not None:  # a driver 7.2's Debian build lacks
+        _blkio_open(w, driver, rest)
     opentime.node_checks(info, rest, w.image, w.whole(), w.probe,
                          w.qdict.get("file") if protocol else None, w.qdict.get("file.driver"),
                          w.conv.opened_read_only, w.conv.warnings)
@@ -309,6 +320,19 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
     w.f["driver_options"] = options
     if "driver" in w.qdict and "format" not in w.f:
         w.f["format"] = w.qdict["driver"].value
+
+
+def _blkio_open(w: Walk, driver: str, rest: Mapping[str, Entry]) -> None:
+    """block/blkio.c blkio_open(), after bdrv_open_common() read the node's options and
+    before bdrv_open_inherit() looks for unused ones."""
+    name = rest.get("path") if driver != "io_uring" else (rest.get("filename")
+                                                          or w.qdict.get("file"))
+    direct = w.f.get("cache_direct")
+    if direct is None:
+        mode = w.f.get("cache")
+        direct = CACHE_MODES[mode if isinstance(mode, CacheMode) else CacheMode.WRITEBACK][1]
+    blkio.blkio_open(driver, name.value if name is not None else None, bool(direct),
+                     w.whole(), host=w.read_header is not None)
 
 
 def _unused_options(w: Walk, driver: str, protocol: bool, rest: dict[str, Entry],

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
-from . import dialects
+from . import dialects, drivers
 from ._syntax import RawOption, tokenize
 from ._board import board_problems
 from ._conversion import Conversion
@@ -171,6 +171,13 @@ def check_drives(args: Sequence[DriveArg], *, machine: str, probe_files: bool,
                  ) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
     """check() for a release dialect (qemu-7.2 by default) with a guard already made: the
     result and, per drive, the files the guard keeps open for it (empty without a guard)."""
+    with drivers.reading_for(dialect):  # the open-time stages read the dialect's tables
+        return _check_drives(args, machine, probe_files, snapshot, guard, qemu_user, dialect)
+
+
+def _check_drives(args: Sequence[DriveArg], machine: str, probe_files: bool, snapshot: bool,
+                  guard: Guard | None, qemu_user: int | str | None, dialect: Dialect
+                  ) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
     board = get_machine(machine)
     slots = Slots(board)
     user = hostprobe.QemuUser.of(qemu_user) if qemu_user is not None else None

@@ -1,28 +1,41 @@
-"""Each block driver of QEMU 7.2 as the derived tables describe it (no hand-written lists).
+"""Each block driver of a QEMU release as the derived tables describe it (no hand-written lists).
 
-grammar/qemu-7.2/block-drivers.json (block/*.c: each BlockDriver's runtime QemuOptsLists,
+grammar/qemu-X.Y/block-drivers.json (block/*.c: each BlockDriver's runtime QemuOptsLists,
 its children, whether it supports backing files) and qapi-block.json (the QAPI
 BlockdevOptions* structs of qapi/block-core.json) are read once, on first use, and
 turned into :class:`DriverInfo`: which options a node of that driver consumes and of
 what kind, and which option prefixes name its children. convert.py asks this module
 when it checks a node's options (block.c bdrv_open_inherit()'s leftover check).
+
+Which release's tables are read is the dialect's (``Dialect.tables``): the entry points
+that walk a drive or a -blockdev for a dialect (convert_72, check_drives, the -blockdev
+graph) wrap the walk in :func:`reading` so that the many small stages below them ask
+the tables of the QEMU being modelled without each carrying the dialect along.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
 from ._data import read_json
+from ..dialect import Dialect
 from ..options import Kind
 
-__all__ = ["DriverInfo", "driver", "known", "protocols", "child_rows"]
+__all__ = ["DriverInfo", "driver", "known", "protocols", "child_rows", "reading", "reading_for",
+           "current"]
 
-_TABLE_DIR = "qemu-7.2"
+_DEFAULT_TABLES = "qemu-7.2"
+# The grammar/ folder of the release being walked, and the drivers its Debian build lists
+# but the dialect says are gone (qemu-11.1: gluster): set by reading(), read by _tables().
+_ACTIVE: contextvars.ContextVar[tuple[str, frozenset[str]]] = contextvars.ContextVar(
+    "qdrive_driver_tables", default=(_DEFAULT_TABLES, frozenset()))
 _REFS = ("BlockdevRef", "BlockdevRefOrNull")
 
 
@@ -65,25 +78,62 @@ class DriverInfo:
         return None
 
 
+@contextlib.contextmanager
+def reading(tables: str, removed: frozenset[str] = frozenset()) -> Iterator[None]:
+    """Within the block, the driver tables are grammar/``tables``/ and the drivers in
+    ``removed`` are unknown (a Dialect's ``tables`` and ``removed_drivers``)."""
+    token = _ACTIVE.set((tables, frozenset(removed)))
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def reading_for(dialect: Dialect) -> contextlib.AbstractContextManager[None]:
+    """:func:`reading` with the tables a Dialect names."""
+    return reading(dialect.tables, dialect.removed_drivers)
+
+
+def current() -> str:
+    """The grammar/ folder whose tables are read now (``qemu-7.2`` outside reading())."""
+    return _ACTIVE.get()[0]
+
+
 @functools.cache
+def _read(tables: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return read_json(tables, "block-drivers.json"), read_json(tables, "qapi-block.json")
+
+
 def _tables() -> tuple[dict[str, Any], dict[str, Any]]:
-    return read_json(_TABLE_DIR, "block-drivers.json"), read_json(_TABLE_DIR, "qapi-block.json")
+    return _read(_ACTIVE.get()[0])
 
 
 def known() -> frozenset[str]:
-    """The drivers `-drive format=help` lists."""
-    return frozenset(_tables()[0]["format_help"]["formats"])
+    """The drivers `-drive format=help` lists (less those the dialect says are gone)."""
+    tables, removed = _ACTIVE.get()
+    return _known(tables) - removed
+
+
+@functools.cache
+def _known(tables: str) -> frozenset[str]:
+    return frozenset(_read(tables)[0]["format_help"]["formats"])
 
 
 def protocols() -> Mapping[str, str]:
     """Protocol prefix -> driver (block.c bdrv_find_protocol(): ``nbd:``, ``fat:`` ...)."""
-    return MappingProxyType(_tables()[0]["protocols"])
+    removed = _ACTIVE.get()[1]
+    return MappingProxyType({p: d for p, d in _tables()[0]["protocols"].items()
+                             if d not in removed})
+
+
+def child_rows(name: str) -> Mapping[str, Mapping[str, Any]]:
+    """The children the driver opens, by name (``children.N`` for a list)."""
+    return _child_rows(_ACTIVE.get()[0], name)
 
 
 @functools.cache
-def child_rows(name: str) -> Mapping[str, Mapping[str, Any]]:
-    """The children the driver opens, by name (``children.N`` for a list)."""
-    row = _tables()[0]["drivers"].get(name) or {}
+def _child_rows(tables: str, name: str) -> Mapping[str, Mapping[str, Any]]:
+    row = _read(tables)[0]["drivers"].get(name) or {}
     return MappingProxyType({c["name"]: c for c in row.get("children", [])})
 
 
@@ -108,10 +158,15 @@ def _qapi_members(qapi: Mapping[str, Any], name: str | None) -> list[dict[str, A
     return members
 
 
-@functools.cache
 def driver(name: str) -> DriverInfo | None:
     """The table's view of driver ``name`` (None for a name QEMU does not know)."""
-    drivers, qapi = _tables()
+    tables, removed = _ACTIVE.get()
+    return None if name in removed else _driver(tables, name)
+
+
+@functools.cache
+def _driver(tables: str, name: str) -> DriverInfo | None:
+    drivers, qapi = _read(tables)
     row = drivers["drivers"].get(name)
     if row is None:
         return None
@@ -145,7 +200,9 @@ def driver(name: str) -> DriverInfo | None:
     file_child = next((c for c in row.get("children", []) if c["name"] == "file"), None)
     return DriverInfo(
         name=name, is_format=bool(row.get("is_format")),
-        protocol="bdrv_file_open" in row.get("open", {}),
+        # 7.2 marks a protocol driver by its .bdrv_file_open; 9.2 folded that callback into
+        # .bdrv_open (block.c), so the derived "kinds" (a protocol_name) says it for both.
+        protocol="protocol" in row.get("kinds", ()) or "bdrv_file_open" in row.get("open", {}),
         kinds=MappingProxyType(kinds), children=children, prefixes=tuple(prefixes),
         supports_backing=bool(row.get("supports_backing")),
         needs_filename=bool(row.get("bdrv_needs_filename")),
