@@ -160,7 +160,7 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
             raise error("no-driver-or-file", "Must specify either driver or file",
                         next(iter(child.values())).span, Stage.FILL)
         rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
-                                    PROTOCOL_PREFIXES)
+                                    drivers.protocol_prefixes(PROTOCOL_PREFIXES))
     merged = _inherited_options(w, child)
     _child_common(child, name)
     _child_aio(w, child, merged)

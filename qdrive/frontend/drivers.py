@@ -29,7 +29,7 @@ from ..dialect import Dialect
 from ..options import Kind
 
 __all__ = ["DriverInfo", "driver", "known", "protocols", "child_rows", "reading", "reading_for",
-           "current"]
+           "current", "protocol_prefixes"]
 
 _DEFAULT_TABLES = "qemu-7.2"
 # The grammar/ folder of the release being walked, and the drivers its Debian build lists
@@ -117,6 +117,15 @@ def known() -> frozenset[str]:
 @functools.cache
 def _known(tables: str) -> frozenset[str]:
     return frozenset(_read(tables)[0]["format_help"]["formats"])
+
+
+def protocol_prefixes(base: frozenset[str]) -> frozenset[str]:
+    """The ``name:`` prefixes bdrv_find_protocol() knows: ``base`` (7.2's, options.py) and
+    the table's protocol names, less those of a driver the dialect says is gone
+    (``gluster+tcp`` goes with gluster)."""
+    removed = _ACTIVE.get()[1]
+    kept = {p for p in base if p.partition("+")[0] not in removed}
+    return frozenset(kept | set(protocols()))
 
 
 def protocols() -> Mapping[str, str]:
