@@ -81,6 +81,12 @@ class Dialect:
     # and the drivers those list that this release no longer has (for a release whose own
     # source is not at hand, the nearest source-derived tables less what it dropped).
     tables: str = "qemu-7.2"
+    # Debian 12's note-missing-module-pkg-name.diff prints "module block-block-dmg-bz2 not
+    # found, do you want to install qemu-block-extra package?" when dmg_open() loads a
+    # missing module; Debian 13's version of that patch (updated 2024-01) notes only a
+    # format bdrv_find_format() cannot load (block.c), and 10.0's block_module_load()
+    # returns 0 silently for a missing module (block/dmg.c dmg_open()'s comment).
+    module_notices: bool = True
     removed_drivers: frozenset[str] = frozenset()
 
     @property
@@ -120,6 +126,7 @@ _QEMU_72 = Dialect("qemu-7.2", (7, 2), "QEMU 7.2 (Debian 12)")
 _QEMU_100 = attrs.evolve(
     _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
     size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False, tables="qemu-10.0",
+    module_notices=False,
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)
     new_options=MappingProxyType({"*": {"active": Kind.BOOL},

@@ -225,11 +225,11 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
     if refusal is not None:
         conv = attrs.evolve(conv, error=refusal)
     elif probe_files and guard is None:
-        conv = open_image(conv, found, user)
+        conv = open_image(conv, found, user, dialect=dialect)
     elif probe_files and found is not None:
         # Under the policy only the checked descriptor is probed, never the name: the
         # host checks by name (hostprobe) are skipped, the header checks are not.
-        conv = open_image(conv, found, user, by_name=False)
+        conv = open_image(conv, found, user, by_name=False, dialect=dialect)
     conv = _abort_notice(conv, items)
     host = None
     if (guard is None and probe_files and conv.drive is not None and conv.error is None

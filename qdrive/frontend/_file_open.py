@@ -16,6 +16,7 @@ from . import formats, hostprobe
 from ._conversion import Conversion
 from .formats import header_problem
 from ..diagnostics import Diagnostic, Severity, Span, Stage
+from ..dialect import DEFAULT, Dialect
 from ..options import NODE_KEYS
 from ..probe import ProbeResult, probe_file
 from .._values import is_true
@@ -24,11 +25,13 @@ __all__ = ["open_image", "failed"]
 
 
 def open_image(conv: Conversion, found: ProbeResult | None,
-               user: hostprobe.QemuUser | None = None, *, by_name: bool = True) -> Conversion:
+               user: hostprobe.QemuUser | None = None, *, by_name: bool = True,
+               dialect: Dialect = DEFAULT) -> Conversion:
     """bdrv_open(): open the file; a failure here beats any later-stage error.
 
     ``found`` is the image's header if already read (by the walk, or through the
-    policy's checked descriptor); ``by_name`` false skips the host checks by name."""
+    policy's checked descriptor); ``by_name`` false skips the host checks by name;
+    ``dialect`` is the QEMU whose open messages apply (its module notices)."""
     if conv.empty or conv.error is not None and conv.error.stage <= Stage.FILE:
         return conv
     name = conv.image_name
@@ -51,7 +54,7 @@ def open_image(conv: Conversion, found: ProbeResult | None,
     if conv.error is not None and conv.error.stage < Stage.FORMAT:
         return conv  # the file child failed after its open: before any header is read
     fmt = conv.drive.format if conv.drive else conv.format_given
-    return _header_checks(conv, fmt, found, name)
+    return _header_checks(conv, fmt, found, name, dialect.module_notices)
 
 
 def _host_problems(conv: Conversion, name: str, found: ProbeResult,
@@ -78,14 +81,14 @@ def _host_problems(conv: Conversion, name: str, found: ProbeResult,
 
 
 def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
-                   name: str) -> Conversion:
+                   name: str, module_notices: bool = True) -> Conversion:
     """The image's header against the format, and the probed-raw warning."""
     span = conv.span_of("file")
     if _before_driver_open(conv):
         return conv
     problem = _read_only_format(conv, fmt)
     if not problem:
-        for notice in formats.missing_modules(fmt):
+        for notice in formats.missing_modules(fmt) if module_notices else ():
             conv.warnings.append(Diagnostic("module-missing", Severity.WARNING, notice, span,
                                             Stage.FORMAT, located=False))
         problem = _format_problem(fmt, found, name)

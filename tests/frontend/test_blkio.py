@@ -88,3 +88,20 @@ def test_blkio_connect_on_the_host(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert _error(text, "qemu-10.0", probe=True) == message
     # without looking at the host only the string's own errors are given
     assert _error(text, "qemu-10.0") == ""
+
+
+def test_dmg_module_notices_are_debian_12s(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrive.frontend import formats
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.img").write_bytes(b"\0" * 4096)
+    empty = tmp_path / "modules"
+    empty.mkdir()
+    monkeypatch.setattr(formats, "MODULE_DIR", str(empty))  # neither module installed
+    for name, notices in (("qemu-7.2", 2), ("qemu-10.0", 0), ("qemu-11.1", 0)):
+        r = qdrive.check("file=d.img,format=dmg,if=none", dialect=name, probe_files=True)
+        got = [w.message for w in r.drives[0].warnings if "module block-block-dmg" in w.message]
+        assert len(got) == notices, name
+        assert r.drives[0].error is not None
+        assert r.drives[0].error.message == "Could not locate UDIF trailer in dmg file"
