@@ -154,3 +154,13 @@ def test_stages_read_the_dialect_not_its_name() -> None:
     assert not dialect.get("qemu-11.1").translatable
     with pytest.raises(qdrive.QDriveError, match="verified for qemu-7.2 drives only"):
         to_blockdev(new)
+
+
+def test_error_abort_names_the_source_as_each_build_does() -> None:
+    text = "file.driver=null-co,format=raw,file.read-zeroes=ON"
+    for name, where in (("qemu-7.2", "../../qapi/qapi-util.c:104:"),
+                        ("qemu-10.0", "qapi/qapi-util.c:104:"),
+                        ("qemu-11.1", "qapi/qapi-util.c:104:")):
+        r = qdrive.check(text, dialect=name, probe_files=True)
+        notes = [w.message for w in r.drives[0].warnings if w.code == "abort"]
+        assert notes == [f"Unexpected error in qapi_bool_parse() at {where}"], name

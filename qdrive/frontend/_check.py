@@ -230,7 +230,7 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
         # Under the policy only the checked descriptor is probed, never the name: the
         # host checks by name (hostprobe) are skipped, the header checks are not.
         conv = open_image(conv, found, user, by_name=False, dialect=dialect)
-    conv = _abort_notice(conv, items)
+    conv = _abort_notice(conv, items, dialect.source_prefix)
     host = None
     if (guard is None and probe_files and conv.drive is not None and conv.error is None
             and conv.image_name):
@@ -241,7 +241,7 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
     return _Done(result, files, conv)
 
 
-def _abort_notice(conv: Conversion, items: list[RawOption]) -> Conversion:
+def _abort_notice(conv: Conversion, items: list[RawOption], prefix: str) -> Conversion:
     """A null-co/null-aio option's bad value aborts QEMU, which says where first."""
     err = conv.error
     if err is None:
@@ -251,7 +251,7 @@ def _abort_notice(conv: Conversion, items: list[RawOption]) -> Conversion:
     driver = last.get("driver") or last.get("format")
     if key.startswith("file."):
         key, driver = key[len("file."):], last.get("file.driver")
-    notice = formats.abort_notice(err, key, driver)
+    notice = formats.abort_notice(err, key, driver, prefix)
     if notice is None:
         return conv
     return attrs.evolve(conv, warnings=[*conv.warnings, notice])

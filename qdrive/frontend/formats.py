@@ -732,9 +732,11 @@ _ERROR_SITES = (
 _NULL_KEYS = frozenset({"size", "latency-ns", "read-zeroes"})
 
 
-def abort_notice(error: Diagnostic, key: str, driver: str | None) -> Diagnostic | None:
+def abort_notice(error: Diagnostic, key: str, driver: str | None,
+                 prefix: str = "../../") -> Diagnostic | None:
     """The "Unexpected error in ..." line QEMU prints before a null-co/null-aio option's
-    value error (the key as the node sees it, the node's driver)."""
+    value error (the key as the node sees it, the node's driver); ``prefix`` is how the
+    build spells its source files' path (Dialect.source_prefix)."""
     if driver not in ("null-co", "null-aio") or key not in _NULL_KEYS \
             or error.code != "bad-value":
         return None
@@ -742,7 +744,7 @@ def abort_notice(error: Diagnostic, key: str, driver: str | None) -> Diagnostic 
     if site is None:
         return None
     return Diagnostic("abort", Severity.WARNING, f"Unexpected error in {site[1]}() at "
-                      f"../../{site[2]}:{site[3]}:", error.span, error.stage, located=False)
+                      f"{prefix}{site[2]}:{site[3]}:", error.span, error.stage, located=False)
 
 
 def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
