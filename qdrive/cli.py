@@ -554,6 +554,8 @@ def _print_comparison(cmp: object, args: argparse.Namespace) -> int:
 def _show(value: object) -> str:
     if value is None:
         return "(none)"
+    if value == "":
+        return "(nothing)"  # --argv: a command line QEMU starts without a word
     if isinstance(value, str):
         return value.replace("\n", "\n" + " " * 19)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
