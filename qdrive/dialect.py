@@ -91,6 +91,11 @@ class Dialect:
     # subfolder ("../../util/qemu-option.c"); the 10.0 and 11.1 builds were measured to
     # print the path from the source root ("util/qemu-option.c", meson's relative paths).
     source_prefix: str = "../../"
+    # Ceph options the release's librados refuses when block/rbd.c qemu_rbd_set_keypairs()
+    # passes an rbd: file name's key=value pairs to rados_conf_set() ("invalid conf option
+    # KEY"): Debian sid's librados has no auth_supported (an alias Ceph dropped for
+    # auth_client_required), seen with 11.1; 7.2's and 10.0's try to connect instead.
+    rbd_unknown_conf: frozenset[str] = frozenset()
     removed_drivers: frozenset[str] = frozenset()
 
     @property
@@ -144,7 +149,7 @@ _QEMU_111 = attrs.evolve(
     # Debian sid's 11.1 source is not in the archive reached here: its tables are 10.0's
     # (grammar/qemu-11.1/ is derived from the binary and lacks the C-only facts) less the
     # gluster driver 11.1 removed (deprecated since 9.2), plus curl's force-range.
-    removed_drivers=frozenset({"gluster"}),
+    removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
     new_options=MappingProxyType({
         "*": {"active": Kind.BOOL}, "qcow2": {"discard-no-unref": Kind.BOOL},
         **{d: {"force-range": Kind.BOOL} for d in ("http", "https", "ftp", "ftps")}}),

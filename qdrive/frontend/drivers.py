@@ -9,7 +9,7 @@ when it checks a node's options (block.c bdrv_open_inherit()'s leftover check).
 
 Which release's tables are read is the dialect's (``Dialect.tables``): the entry points
 that walk a drive or a -blockdev for a dialect (convert_72, check_drives, the -blockdev
-graph) wrap the walk in :func:`reading` so that the many small stages below them ask
+graph) wrap the walk in :func:`reading_for` so that the many small stages below them ask
 the tables of the QEMU being modelled without each carrying the dialect along.
 """
 
@@ -25,17 +25,44 @@ from typing import Any
 import attrs
 
 from ._data import read_json
-from ..dialect import Dialect
+from ..dialect import DEFAULT, Dialect
 from ..options import Kind
 
-__all__ = ["DriverInfo", "driver", "known", "protocols", "child_rows", "reading", "reading_for",
+__all__ = ["DriverInfo", "driver", "known", "protocols", "child_rows", "reading_for", "dialect",
            "current", "protocol_prefixes"]
 
-_DEFAULT_TABLES = "qemu-7.2"
-# The grammar/ folder of the release being walked, and the drivers its Debian build lists
-# but the dialect says are gone (qemu-11.1: gluster): set by reading(), read by _tables().
-_ACTIVE: contextvars.ContextVar[tuple[str, frozenset[str]]] = contextvars.ContextVar(
-    "qdrive_driver_tables", default=(_DEFAULT_TABLES, frozenset()))
+# The dialect being walked (its tables, and the drivers its Debian build lists but the
+# release no longer has: qemu-11.1's gluster): set by reading_for(), read below.
+_ACTIVE: contextvars.ContextVar[Dialect] = contextvars.ContextVar(
+    "qdrive_walked_dialect", default=DEFAULT)
+
+
+@contextlib.contextmanager
+def reading_for(dialect: Dialect) -> Iterator[None]:
+    """Within the block, the driver tables are the dialect's (``Dialect.tables``, less its
+    ``removed_drivers``) and :func:`dialect` is ``dialect``."""
+    token = _ACTIVE.set(dialect)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def dialect() -> Dialect:
+    """The dialect whose drive is being walked (the default one outside reading_for()):
+    for a driver's open that differs by release (block/rbd.c's librados)."""
+    return _ACTIVE.get()
+
+
+def current() -> str:
+    """The grammar/ folder whose tables are read now (``qemu-7.2`` outside reading_for())."""
+    return _ACTIVE.get().tables
+
+
+def _removed() -> frozenset[str]:
+    return _ACTIVE.get().removed_drivers
+
+
 _REFS = ("BlockdevRef", "BlockdevRefOrNull")
 
 
@@ -78,40 +105,18 @@ class DriverInfo:
         return None
 
 
-@contextlib.contextmanager
-def reading(tables: str, removed: frozenset[str] = frozenset()) -> Iterator[None]:
-    """Within the block, the driver tables are grammar/``tables``/ and the drivers in
-    ``removed`` are unknown (a Dialect's ``tables`` and ``removed_drivers``)."""
-    token = _ACTIVE.set((tables, frozenset(removed)))
-    try:
-        yield
-    finally:
-        _ACTIVE.reset(token)
-
-
-def reading_for(dialect: Dialect) -> contextlib.AbstractContextManager[None]:
-    """:func:`reading` with the tables a Dialect names."""
-    return reading(dialect.tables, dialect.removed_drivers)
-
-
-def current() -> str:
-    """The grammar/ folder whose tables are read now (``qemu-7.2`` outside reading())."""
-    return _ACTIVE.get()[0]
-
-
 @functools.cache
 def _read(tables: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return read_json(tables, "block-drivers.json"), read_json(tables, "qapi-block.json")
 
 
 def _tables() -> tuple[dict[str, Any], dict[str, Any]]:
-    return _read(_ACTIVE.get()[0])
+    return _read(current())
 
 
 def known() -> frozenset[str]:
     """The drivers `-drive format=help` lists (less those the dialect says are gone)."""
-    tables, removed = _ACTIVE.get()
-    return _known(tables) - removed
+    return _known(current()) - _removed()
 
 
 @functools.cache
@@ -123,21 +128,21 @@ def protocol_prefixes(base: frozenset[str]) -> frozenset[str]:
     """The ``name:`` prefixes bdrv_find_protocol() knows: ``base`` (7.2's, options.py) and
     the table's protocol names, less those of a driver the dialect says is gone
     (``gluster+tcp`` goes with gluster)."""
-    removed = _ACTIVE.get()[1]
+    removed = _removed()
     kept = {p for p in base if p.partition("+")[0] not in removed}
     return frozenset(kept | set(protocols()))
 
 
 def protocols() -> Mapping[str, str]:
     """Protocol prefix -> driver (block.c bdrv_find_protocol(): ``nbd:``, ``fat:`` ...)."""
-    removed = _ACTIVE.get()[1]
+    removed = _removed()
     return MappingProxyType({p: d for p, d in _tables()[0]["protocols"].items()
                              if d not in removed})
 
 
 def child_rows(name: str) -> Mapping[str, Mapping[str, Any]]:
     """The children the driver opens, by name (``children.N`` for a list)."""
-    return _child_rows(_ACTIVE.get()[0], name)
+    return _child_rows(current(), name)
 
 
 @functools.cache
@@ -169,8 +174,7 @@ def _qapi_members(qapi: Mapping[str, Any], name: str | None) -> list[dict[str, A
 
 def driver(name: str) -> DriverInfo | None:
     """The table's view of driver ``name`` (None for a name QEMU does not know)."""
-    tables, removed = _ACTIVE.get()
-    return None if name in removed else _driver(tables, name)
+    return None if name in _removed() else _driver(current(), name)
 
 
 @functools.cache

@@ -434,6 +434,66 @@ def _qapi(driver: str) -> Check:
     return check
 
 
+def _rbd(options: Options, image: ProbeResult | None, span: Span) -> None:
+    """block/rbd.c: an ``rbd:`` file name as qemu_rbd_parse_filename() splits it, then
+    the QAPI visit of the options, then qemu_rbd_connect()'s qemu_rbd_set_keypairs()."""
+    url = options.get("url")
+    keys = rbd_keys(url.value, url.span) if url is not None and \
+        url.value.startswith("rbd:") else []
+    _qapi("rbd")(options, image, span)
+    from . import drivers
+
+    refused = drivers.dialect().rbd_unknown_conf
+    bad = next((k for k in keys if k in refused), None)
+    if bad is not None:  # rados_conf_set() -ENOENT
+        _fail(f"invalid conf option {bad}: No such file or directory", span)
+
+
+def rbd_keys(filename: str, span: Span) -> list[str]:
+    """qemu_rbd_parse_filename(): the keys of ``rbd:POOL/IMAGE[@SNAP][:KEY=VALUE]...``
+    passed to librados (``conf`` and ``id`` are QEMU's own), or the parse's error."""
+    rest = filename[len("rbd:"):]
+    head, found, rest = _rbd_split(rest, "/")
+    if not found:
+        raise error("rbd-name", "Pool name is required", span, Stage.FILL)
+    image, found, rest = _rbd_split(rest, ":")
+    keys: list[str] = []
+    while found:
+        name, found, rest = _rbd_split(rest, "=")
+        if not found:
+            raise error("rbd-name", f"conf option {_rbd_unescape(name)} has no value", span,
+                        Stage.FILL)
+        _value, found, rest = _rbd_split(rest, ":")
+        name = _rbd_unescape(name)
+        if name not in ("conf", "id"):
+            keys.append(name)
+    return keys
+
+
+def _rbd_split(text: str, delim: str) -> tuple[str, bool, str]:
+    """qemu_rbd_next_tok(): up to the first ``delim`` not escaped by a backslash."""
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            i += 2
+            continue
+        if text[i] == delim:
+            return text[:i], True, text[i + 1:]
+        i += 1
+    return text, False, ""
+
+
+def _rbd_unescape(text: str) -> str:
+    """qemu_rbd_unescape(): a backslash keeps the character after it."""
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            i += 1
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
 def _visit(members: list[dict[str, Any]], own: dict[str, Any], prefix: str,
            span: Span) -> None:
     """Visit the struct's members in order, consuming ``own``'s keys as QAPI would."""
@@ -757,7 +817,7 @@ def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
 _CHECKS: dict[str, Check] = {
     "quorum": _quorum, "vpc": _vpc, "parallels": _parallels, "compress": _compress,
     "copy-before-write": _cbw, "null-co": _null, "null-aio": _null,
-    **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
+    **{d: _qapi(d) for d in ("nfs", "ssh")}, "rbd": _rbd,
     **dict.fromkeys(("http", "https", "ftp", "ftps"), _curl),
     "iscsi": _iscsi, "iser": _iscsi, "nbd": _nbd,
     **dict.fromkeys(("file", "host_device", "host_cdrom"), _file_posix),
