@@ -96,6 +96,10 @@ class Dialect:
     # KEY"): Debian sid's librados has no auth_supported (an alias Ceph dropped for
     # auth_client_required), seen with 11.1; 7.2's and 10.0's try to connect instead.
     rbd_unknown_conf: frozenset[str] = frozenset()
+    # block/blkdebug.c read_config() failing to open its config file: 7.2 to 10.2 fopen()
+    # it and say "Could not read blkdebug config file: ERR" (the 10.2.2 source too); the
+    # 11.1 binary says "Could not open 'FILE': ERR", qemu_open()'s wording.
+    blkdebug_config_opened: bool = False
     removed_drivers: frozenset[str] = frozenset()
 
     @property
@@ -150,6 +154,7 @@ _QEMU_111 = attrs.evolve(
     # (grammar/qemu-11.1/ is derived from the binary and lacks the C-only facts) less the
     # gluster driver 11.1 removed (deprecated since 9.2), plus curl's force-range.
     removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
+    blkdebug_config_opened=True,
     new_options=MappingProxyType({
         "*": {"active": Kind.BOOL}, "qcow2": {"discard-no-unref": Kind.BOOL},
         **{d: {"force-range": Kind.BOOL} for d in ("http", "https", "ftp", "ftps")}}),

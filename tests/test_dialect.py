@@ -164,3 +164,17 @@ def test_error_abort_names_the_source_as_each_build_does() -> None:
         r = qdrive.check(text, dialect=name, probe_files=True)
         notes = [w.message for w in r.drives[0].warnings if w.code == "abort"]
         assert notes == [f"Unexpected error in qapi_bool_parse() at {where}"], name
+
+
+def test_blkdebug_config_that_cannot_be_opened(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(b"\0" * 4096)
+    for text, name in (("file=blkdebug:missing.conf:disk.img", "missing.conf"),
+                       ("driver=blkdebug,config=x,image.filename=disk.img", "x")):
+        for d, want in (("qemu-7.2", "Could not read blkdebug config file: "),
+                        ("qemu-10.0", "Could not read blkdebug config file: "),
+                        ("qemu-11.1", f"Could not open '{name}': ")):
+            r = qdrive.check(text, dialect=d, probe_files=True)
+            err = r.drives[0].error
+            assert err is not None and err.message == want + "No such file or directory", d

@@ -434,6 +434,16 @@ def _qapi(driver: str) -> Check:
     return check
 
 
+def blkdebug_config_error(name: str, why: str) -> str:
+    """block/blkdebug.c read_config()'s error for a config file it cannot open, in the
+    walked dialect's words (Dialect.blkdebug_config_opened)."""
+    from . import drivers
+
+    if drivers.dialect().blkdebug_config_opened:
+        return f"Could not open '{name}': {why}"
+    return f"Could not read blkdebug config file: {why}"
+
+
 def _rbd(options: Options, image: ProbeResult | None, span: Span) -> None:
     """block/rbd.c: an ``rbd:`` file name as qemu_rbd_parse_filename() splits it, then
     the QAPI visit of the options, then qemu_rbd_connect()'s qemu_rbd_set_keypairs()."""
@@ -746,8 +756,7 @@ def _blkdebug(options: Options, image: ProbeResult | None, span: Span,
             with open(config.value, "rb"):
                 pass
         except OSError as exc:
-            _fail(f"Could not read blkdebug config file: {os.strerror(exc.errno or 0)}",
-                  span)
+            _fail(blkdebug_config_error(config.value, os.strerror(exc.errno or 0)), span)
     events = {v["name"] for v in _qapi_type("BlkdebugEvent").get("values", [])}
     for group in ("inject-error", "set-state"):
         rules: dict[str, dict[str, Any]] = {}
