@@ -100,6 +100,11 @@ class Dialect:
     # it and say "Could not read blkdebug config file: ERR" (the 10.2.2 source too); the
     # 11.1 binary says "Could not open 'FILE': ERR", qemu_open()'s wording.
     blkdebug_config_opened: bool = False
+    # aio=io_uring where the host refuses an io_uring ring (kernel.io_uring_disabled, a
+    # seccomp filter): 7.2's raw_open_common() fails with this message; 10.0 sets the ring
+    # up at the first request instead (block/file-posix.c raw_check_linux_io_uring(): a
+    # warning, then the thread pool), None; 11.1 refuses at the open again, in new words.
+    io_uring_refused: str | None = "Unable to use io_uring: failed to init linux io_uring ring"
     removed_drivers: frozenset[str] = frozenset()
 
     @property
@@ -139,7 +144,7 @@ _QEMU_72 = Dialect("qemu-7.2", (7, 2), "QEMU 7.2 (Debian 12)")
 _QEMU_100 = attrs.evolve(
     _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
     size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False, tables="qemu-10.0",
-    module_notices=False, source_prefix="",
+    module_notices=False, source_prefix="", io_uring_refused=None,
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)
     new_options=MappingProxyType({"*": {"active": Kind.BOOL},
@@ -155,6 +160,8 @@ _QEMU_111 = attrs.evolve(
     # gluster driver 11.1 removed (deprecated since 9.2), plus curl's force-range.
     removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
     blkdebug_config_opened=True,
+    io_uring_refused="aio=io_uring was specified, but is not available (disabled via "
+                     "io_uring_disabled sysctl or blocked by container runtime seccomp policy?)",
     new_options=MappingProxyType({
         "*": {"active": Kind.BOOL}, "qcow2": {"discard-no-unref": Kind.BOOL},
         **{d: {"force-range": Kind.BOOL} for d in ("http", "https", "ftp", "ftps")}}),

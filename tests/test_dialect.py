@@ -178,3 +178,26 @@ def test_blkdebug_config_that_cannot_be_opened(tmp_path: Path,
             r = qdrive.check(text, dialect=d, probe_files=True)
             err = r.drives[0].error
             assert err is not None and err.message == want + "No such file or directory", d
+
+
+def test_aio_io_uring_where_the_host_refuses_a_ring(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrive.frontend import hostprobe
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(b"\0" * 65536)
+    monkeypatch.setattr(hostprobe, "io_uring_usable", lambda user: False)
+    text = "file=disk.img,format=raw,if=none,aio=io_uring"
+    want = {"qemu-7.2": "Unable to use io_uring: failed to init linux io_uring ring",
+            "qemu-10.0": None,  # the thread pool takes over at the first request
+            "qemu-11.1": "aio=io_uring was specified, but is not available (disabled via "
+                         "io_uring_disabled sysctl or blocked by container runtime seccomp "
+                         "policy?)"}
+    for name, message in want.items():
+        err = qdrive.check(text, dialect=name, probe_files=True).drives[0].error
+        assert (err.message if err else None) == message, name
+    # libblkio's own io_uring queue is refused when it starts (10.0 and 11.1)
+    err = qdrive.check("driver=io_uring,filename=disk.img,if=none", dialect="qemu-10.0",
+                       probe_files=True).drives[0].error
+    assert err is not None and err.message == (
+        "blkio_start failed: Operation not permitted (os error 1): Operation not permitted")

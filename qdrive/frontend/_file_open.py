@@ -44,7 +44,7 @@ def open_image(conv: Conversion, found: ProbeResult | None,
         found = probe_file(name)
     span = conv.span_of("file")
     if by_name and local:
-        held = _host_problems(conv, name, found, user, span)
+        held = _host_problems(conv, name, found, user, span, dialect)
         if held is not None:
             return held
     if found.error:
@@ -58,7 +58,8 @@ def open_image(conv: Conversion, found: ProbeResult | None,
 
 
 def _host_problems(conv: Conversion, name: str, found: ProbeResult,
-                   user: hostprobe.QemuUser | None, span: Span) -> Conversion | None:
+                   user: hostprobe.QemuUser | None, span: Span,
+                   dialect: Dialect = DEFAULT) -> Conversion | None:
     """What QEMU's open finds on the host by this name (never under the policy)."""
     # Without a Drive (a later option failed) the intent is read from the options QEMU
     # holds at the open (hostprobe.Intent.of).
@@ -73,7 +74,7 @@ def _host_problems(conv: Conversion, name: str, found: ProbeResult,
         return failed(conv, Diagnostic("open-failed", Severity.ERROR,
                                         f"Could not open '{name}': {why}", span,
                                         Stage.FILE))
-    checked = _file_checks(conv, name, found, intent, user)
+    checked = _file_checks(conv, name, found, intent, user, dialect.io_uring_refused)
     if checked is not None:
         return checked
     fmt = conv.drive.format if conv.drive else conv.format_given
@@ -137,17 +138,19 @@ def _read_only_format(conv: Conversion, fmt: str | None) -> str:
 
 
 def _file_checks(conv: Conversion, name: str, found: ProbeResult,
-                 intent: hostprobe.Intent, user: hostprobe.QemuUser | None
-                 ) -> Conversion | None:
+                 intent: hostprobe.Intent, user: hostprobe.QemuUser | None,
+                 io_uring_refused: str | None = None) -> Conversion | None:
     """raw_open_common() after the open: the io_uring ring, then the file type (an error
-    of the string at this stage, aio=native without O_DIRECT, comes first)."""
+    of the string at this stage, aio=native without O_DIRECT, comes first).
+    ``io_uring_refused`` is the dialect's error for a ring the host refuses (None: the
+    release falls back to the thread pool)."""
     if conv.error is not None and conv.error.stage <= Stage.FILE_CHECKS:
         return None
     message = ""
-    if intent.io_uring and not hostprobe.io_uring_usable(user):
-        # block/io_uring.c luring_init() hands errno to error_setg_errno(), but liburing
-        # returns the error instead of setting errno: 7.2 prints no reason on -drive.
-        message = "Unable to use io_uring: failed to init linux io_uring ring"
+    if intent.io_uring and io_uring_refused and not hostprobe.io_uring_usable(user):
+        # 7.2: block/io_uring.c luring_init() hands errno to error_setg_errno(), but
+        # liburing returns the error instead of setting errno: no reason on -drive.
+        message = io_uring_refused
     if not message and conv.drive is not None:
         message = hostprobe.file_type_problem(name, hostprobe.protocol_of(conv.drive,
                                                                           found.device))

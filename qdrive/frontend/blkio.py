@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import stat
 
+from . import hostprobe
 from ..diagnostics import Span, Stage, error
 
 __all__ = ["DRIVERS", "blkio_open"]
@@ -41,6 +42,11 @@ def blkio_open(driver: str, path: str | None, nocache: bool, span: Span, *,
     message = _connect_error(driver, path or "", host)
     if message is not None:
         raise error("blkio-connect", f"blkio_connect failed: {message}", span, Stage.NODE)
+    if driver == "io_uring" and host and not hostprobe.io_uring_usable(None):
+        # blkio_start() sets up libblkio's io_uring queue: the host refuses the ring
+        # (kernel.io_uring_disabled, seccomp) with EPERM; measured with 10.0 and 11.1
+        raise error("blkio-start", "blkio_start failed: Operation not permitted (os error 1): "
+                    "Operation not permitted", span, Stage.NODE)
 
 
 def _connect_error(driver: str, path: str, host: bool) -> str | None:
