@@ -81,6 +81,9 @@ class Dialect:
     # and the drivers those list that this release no longer has (for a release whose own
     # source is not at hand, the nearest source-derived tables less what it dropped).
     tables: str = "qemu-7.2"
+    # Its -device and -object models (grammar/<device_tables>/device-models.json, from the
+    # release's binary: what its build and the modules installed beside it provide).
+    device_tables: str = "qemu-7.2"
     # Debian 12's note-missing-module-pkg-name.diff prints "module block-block-dmg-bz2 not
     # found, do you want to install qemu-block-extra package?" when dmg_open() loads a
     # missing module; Debian 13's version of that patch (updated 2024-01) notes only a
@@ -143,7 +146,8 @@ class Dialect:
 _QEMU_72 = Dialect("qemu-7.2", (7, 2), "QEMU 7.2 (Debian 12)")
 _QEMU_100 = attrs.evolve(
     _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
-    size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False, tables="qemu-10.0",
+    size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False,
+    tables="qemu-10.0", device_tables="qemu-10.0",
     module_notices=False, source_prefix="", io_uring_refused=None,
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)
@@ -158,6 +162,7 @@ _QEMU_111 = attrs.evolve(
     # Debian sid's 11.1 source is not in the archive reached here: its tables are 10.0's
     # (grammar/qemu-11.1/ is derived from the binary and lacks the C-only facts) less the
     # gluster driver 11.1 removed (deprecated since 9.2), plus curl's force-range.
+    device_tables="qemu-11.1",
     removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
     blkdebug_config_opened=True,
     io_uring_refused="aio=io_uring was specified, but is not available (disabled via "

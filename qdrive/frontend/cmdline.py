@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from . import drivers
 from .argv import NO_ARG, SHORTHANDS, read_argv
 from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_blockdev
 from ._qdict import in_qdict_order
@@ -215,12 +216,9 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     ``policy`` (a trusted :class:`qdrive.Policy`) is applied to the drives as
     :func:`qdrive.check` does; an untrusted one raises ValueError: use
     :func:`qdrive.frontend.argv.check_argv`, which judges every option against its allow-list.
-    ``dialect``: the release dialect the drives are read in (its -blockdev, -device and
-    -object readers are 7.2's for every release).
+    ``dialect``: the release dialect the drives are read in, with its -device and
+    -object models (its -blockdev reader is 7.2's for every release).
     """
-    from ._check import check
-    from ._stderr import drive_line
-
     if policy is not None and getattr(policy, "untrusted_input", False):
         # This reader opens secret files and -blockdev images by name; the untrusted
         # policy's reader judges every option against its allow-list and opens nothing
@@ -230,6 +228,15 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     chosen = get_dialect(dialect)
     if not chosen.command_line:
         raise UnsupportedDialect(f"check_argv does not read {dialect} command lines")
+    with drivers.reading_for(chosen):  # its -device models, its drivers' opens
+        return _check_argv(argv, probe_files, policy, dialect, chosen)
+
+
+def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: str,
+                chosen: Dialect) -> ArgvResult:
+    from ._check import check
+    from ._stderr import drive_line
+
     cmd = read_argv(argv)
     machine_type = cmd.machine
     tokens = _tokens(argv)

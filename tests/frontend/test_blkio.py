@@ -125,3 +125,19 @@ def test_rbd_conf_keys_sids_librados_refuses() -> None:
     assert _error(text, "qemu-10.0") == ""  # its librados takes the key and connects
     # an escaped colon belongs to the value, not to a next key
     assert _error(r"file=rbd:p/i:mon_host=a\:auth_supported", "qemu-11.1") == ""
+
+
+def test_device_models_are_the_dialects() -> None:
+    from qdrive.frontend import devices
+
+    def has(model: str, name: str) -> bool:
+        with drivers.reading_for(qdrive.dialect.get(name)):
+            return devices.model_info(model) is not None
+
+    # pvrdma went in QEMU 9.1 (hw/rdma removed); each table is its binary's -device help
+    assert has("pvrdma", "qemu-7.2") and not has("pvrdma", "qemu-10.0")
+    assert not has("pvrdma", "qemu-11.1")
+    assert has("virtio-blk-pci", "qemu-10.0") and has("virtio-blk", "qemu-11.1")  # alias
+    argv = ["qemu-system-x86_64", "-device", "pvrdma"]
+    assert qdrive.check_argv(argv, False, None, "qemu-10.0").qemu_stderr() == (
+        "qemu-system-x86_64: -device pvrdma: 'pvrdma' is not a valid device model name")
