@@ -201,3 +201,19 @@ def test_aio_io_uring_where_the_host_refuses_a_ring(tmp_path: Path,
                        probe_files=True).drives[0].error
     assert err is not None and err.message == (
         "blkio_start failed: Operation not permitted (os error 1): Operation not permitted")
+
+
+def test_snapshot_overlay_over_an_inactive_node() -> None:
+    text = "file=disk.img,format=raw,snapshot=on,active=off"
+    assert _error(text, "qemu-10.0") == _error(text, "qemu-11.1") == (
+        "Inactive '#block' can't be a backing child of active '#block'")
+    assert _error("file=disk.img,format=raw,snapshot=on,active=on", "qemu-10.0") == ""
+    assert _error("file=disk.img,format=raw,active=off", "qemu-10.0") == ""
+
+
+@pytest.mark.parametrize("name", RELEASES)
+def test_snapshot_opens_the_image_read_only(name: str) -> None:
+    # bdrv_backing_flags(): so force-share=on is allowed without read-only=on
+    assert _error("file=disk.img,format=raw,snapshot=on,force-share=on", name) == ""
+    assert _error("file=disk.img,format=raw,force-share=on", name) == (
+        "force-share=on can only be used with read-only images")

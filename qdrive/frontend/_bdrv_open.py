@@ -79,6 +79,20 @@ def bdrv_open_inherit(w: Walk) -> None:
     _open_common(w, driver or w.assume_format, protocol)
     if w.late_error is not None:
         raise Stop(w.late_error)
+    _temp_snapshot(w, driver or w.assume_format)
+
+
+def _temp_snapshot(w: Walk, driver: str) -> None:
+    """block.c bdrv_append_temp_snapshot(): the temporary overlay of snapshot=on takes
+    the image as its backing child, which bdrv_attach_child_common() refuses for a node
+    opened inactive (``active=off``, a 10.0 option) under the active overlay. Both node
+    names are made up ("#block" and a counter)."""
+    active = w.qdict.get("active")
+    if not w.f.get("snapshot") or active is None or "active" not in \
+            w.dialect.options_added(driver) or is_true(active.value):
+        return
+    raise error("inactive-backing", "Inactive '#block' can't be a backing child of active "
+                "'#block'", active.span, Stage.NODE, hint="drop active=off or snapshot=on")
 
 
 def _is_protocol(driver: str | None) -> bool:
@@ -257,7 +271,10 @@ def _open_common(w: Walk, driver: str, protocol: bool) -> None:
             value = _typed(key, entry, Kind.BOOL, Stage.NODE)
             if entry.item is not None:  # not a value cache= expanded into
                 w.f[OPTIONS[key].field] = value
-    read_only = bool(w.f.get("read_only")) or w.f.get("media") is Media.CDROM
+    # block.c bdrv_open_inherit(): with snapshot=on the image is opened with
+    # bdrv_backing_flags() (no BDRV_O_RDWR); only the temporary overlay is written
+    read_only = bool(w.f.get("read_only")) or w.f.get("media") is Media.CDROM or \
+        bool(w.f.get("snapshot"))
     rules.check_force_share(w.f.get("force_share"), read_only, w.span("force-share"))
     discard = w.qdict.get("discard")
     if discard is not None:
