@@ -217,3 +217,20 @@ def test_snapshot_opens_the_image_read_only(name: str) -> None:
     assert _error("file=disk.img,format=raw,snapshot=on,force-share=on", name) == ""
     assert _error("file=disk.img,format=raw,force-share=on", name) == (
         "force-share=on can only be used with read-only images")
+
+
+def test_machine_property_errors_and_the_deprecation_warning() -> None:
+    def stderr(machine: str, name: str) -> str:
+        return qdrive.check_argv(["qemu-system-x86_64", "-M", machine], False, None,
+                                 name).qemu_stderr()
+
+    # an alias names the release's newest machine; a versioned name is its own
+    assert stderr("q35,pflash2=x", "qemu-10.0") == \
+        "qemu-system-x86_64: Property 'pc-q35-10.0-machine.pflash2' not found"
+    assert stderr("q35,pflash2=x", "qemu-7.2") == \
+        "qemu-system-x86_64: Property 'pc-q35-7.2-machine.pflash2' not found"
+    # 10.0 warns of a deprecated machine after applying its options (system/vl.c)
+    assert stderr("pc-q35-7.0,pflash2=x", "qemu-10.0") == \
+        "qemu-system-x86_64: Property 'pc-q35-7.0-machine.pflash2' not found"
+    assert stderr("pc-q35-7.0", "qemu-10.0").startswith(
+        "qemu-system-x86_64: warning: Machine type 'pc-q35-7.0' is deprecated")

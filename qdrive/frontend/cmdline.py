@@ -565,17 +565,19 @@ def _machine_lifecycle(name: str, dialect: Dialect) -> _Event | None:
     """A versioned machine the dialect's QEMU deleted or deprecated (Dialect.machine_status).
 
     system/vl.c select_machine() runs once the options are parsed, before any object or
-    drive is created: an unknown machine stops QEMU there; a deprecated one is warned
-    about (machine_class->deprecation_reason) and QEMU goes on.
+    drive is created: an unknown machine stops QEMU there. A deprecated one is warned
+    about (machine_class->deprecation_reason) and QEMU goes on; 10.0's qemu_init() warns
+    after qemu_create_early_backends() (secrets, -blockdev, -drive) and
+    qemu_apply_machine_options(), so their errors come first.
     """
     status = dialect.machine_status(name)
     if status is None:
         return None
-    after_parsing = 1 << 30  # after every option's parse-time event
+    last = 1 << 30  # after every event of its phase
     if status == "removed":
-        return _Event(Phase.PARSE, after_parsing, f'{PROG}: unsupported machine type: "{name}"'
+        return _Event(Phase.PARSE, last, f'{PROG}: unsupported machine type: "{name}"'
                       "\nUse -machine help to list supported machines", True)
-    return _Event(Phase.PARSE, after_parsing, f"{PROG}: warning: Machine type '{name}' is "
+    return _Event(Phase.MACHINE, last, f"{PROG}: warning: Machine type '{name}' is "
                   "deprecated: machines more than 3 years old are subject to deletion after "
                   "6 years", False)
 
@@ -799,8 +801,12 @@ def _pflash(st: _State, props: dict[str, str], drives: Any, machine: str) -> Non
             flash[unit] = node
     for key in props:
         if key.startswith("pflash") and key not in ("pflash0", "pflash1"):
-            name = "pc-q35-7.2-machine" if _known_machine(machine) == "q35" else \
-                "pc-i440fx-7.2-machine"
+            board = "pc-q35" if _known_machine(machine) == "q35" else "pc-i440fx"
+            versioned = machine.startswith(board + "-") and \
+                machine[len(board) + 1:].replace(".", "", 1).isdigit()
+            # an alias (pc, q35) stands for the release's newest versioned machine
+            name = (machine if versioned else f"{board}-{st.dialect.machine_version}") + \
+                "-machine"
             st.fail(Phase.MACHINE, 2, f"Property '{name}.{key}' not found")
             return
     if not flash:
