@@ -234,3 +234,18 @@ def test_machine_property_errors_and_the_deprecation_warning() -> None:
         "qemu-system-x86_64: Property 'pc-q35-7.0-machine.pflash2' not found"
     assert stderr("pc-q35-7.0", "qemu-10.0").startswith(
         "qemu-system-x86_64: warning: Machine type 'pc-q35-7.0' is deprecated")
+
+
+@pytest.mark.parametrize(("size", "v72", "v100"), [
+    ("1000", "Property .logical_block_size doesn't take value '1000', it's not a power of 2",
+     "parameter logical_block_size must be a power of 2 between 512 and 2097152"),
+    ("3", "Property .logical_block_size doesn't take value 3 (minimum: 512, maximum: "
+     "2097152)", "parameter logical_block_size must be a power of 2 between 512 and 2097152"),
+])
+def test_block_size_property(size: str, v72: str, v100: str) -> None:
+    argv = ["qemu-system-x86_64", "-drive", "driver=null-co,if=none,id=d0", "-device",
+            f"virtio-blk-pci,drive=d0,logical_block_size={size}"]
+    prefix = f"qemu-system-x86_64: -device virtio-blk-pci,drive=d0,logical_block_size={size}: "
+    assert qdrive.check_argv(argv, False, None, "qemu-7.2").qemu_stderr() == prefix + v72
+    for name in ("qemu-10.0", "qemu-11.1"):
+        assert qdrive.check_argv(argv, False, None, name).qemu_stderr() == prefix + v100

@@ -962,7 +962,8 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         if key not in known:
             st.fail(Phase.DEVICES, index, f"Property '{model}.{key}' not found", option, text)
             return
-        problem = _bad_value(key, value) or _link(st, key, value) or _bootindex(st, key, value)
+        problem = _bad_value(key, value, st.dialect) or _link(st, key, value) or \
+            _bootindex(st, key, value)
         if problem:
             st.fail(Phase.DEVICES, index, problem, option, text)
             return
@@ -1315,7 +1316,7 @@ def _identity_of(st: _State, name: str) -> tuple[tuple[int, int] | None, str]:
     return None, ""
 
 
-def _bad_value(key: str, value: str) -> str:
+def _bad_value(key: str, value: str, dialect: Dialect = DEFAULT) -> str:
     kind = prop_kind(key)
     if kind == "bool" and value not in ("on", "off", "yes", "no", "true", "false", "y", "n"):
         return f"Parameter '{key}' expects 'on' or 'off'"
@@ -1336,6 +1337,12 @@ def _bad_value(key: str, value: str) -> str:
         except Exception:  # noqa: BLE001 - any refusal of the size parser
             return f"Parameter '{key}' expects size"
         if key in ("logical_block_size", "physical_block_size"):
+            if dialect.block_size_check:
+                # util/block-helpers.c check_block_size() (10.0): 0 leaves it unset
+                if size and (not 512 <= size <= 2097152 or size & (size - 1)):
+                    return (f"parameter {key} must be a power of 2 between 512 and "
+                            "2097152")
+                return ""
             # hw/core/qdev-properties-system.c set_blocksize(); the device has no id yet
             if not 512 <= size <= 2097152:
                 return (f"Property .{key} doesn't take value {size} (minimum: 512, "
