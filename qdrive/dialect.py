@@ -112,6 +112,9 @@ class Dialect:
     # and a power-of-2 failure apart; 10.0's goes through util/block-helpers.c
     # check_block_size() ("parameter NAME must be a power of 2 between 512 and 2097152").
     block_size_check: bool = False
+    # block/parallels.c: 10.0's parallels_open() parses prealloc-mode/-size
+    # (parallels_opts_prealloc()) before bdrv_open_file_child() and the header read.
+    parallels_prealloc_first: bool = False
     removed_drivers: frozenset[str] = frozenset()
 
     @property
@@ -153,6 +156,7 @@ _QEMU_100 = attrs.evolve(
     size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False,
     tables="qemu-10.0", device_tables="qemu-10.0",
     module_notices=False, source_prefix="", io_uring_refused=None, block_size_check=True,
+    parallels_prealloc_first=True,
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)
     new_options=MappingProxyType({"*": {"active": Kind.BOOL},

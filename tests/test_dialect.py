@@ -249,3 +249,32 @@ def test_block_size_property(size: str, v72: str, v100: str) -> None:
     assert qdrive.check_argv(argv, False, None, "qemu-7.2").qemu_stderr() == prefix + v72
     for name in ("qemu-10.0", "qemu-11.1"):
         assert qdrive.check_argv(argv, False, None, name).qemu_stderr() == prefix + v100
+
+
+def test_parallels_prealloc_mode_before_the_header(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plain.img").write_bytes(b"x" * 65536)  # not a Parallels image
+    text = "file=plain.img,format=parallels,prealloc-mode=bogus"
+    probe = {"probe_files": True}
+    for name, want in (("qemu-7.2", "Image not in Parallels format"),
+                       ("qemu-10.0", "invalid parameter value: bogus")):
+        err = qdrive.check(text, dialect=name, **probe).drives[0].error
+        assert err is not None and err.message == want, name
+    # the file child is opened first in every release
+    err = qdrive.check("file=none.img,format=parallels,prealloc-mode=bogus",
+                       dialect="qemu-10.0", **probe).drives[0].error
+    assert err is not None and err.message.startswith("Could not open 'none.img'")
+    assert _error("driver=parallels,prealloc-mode=off", "qemu-10.0") == \
+        "invalid parameter value: off"
+
+
+def test_active_is_a_node_option_read_before_the_drivers_open(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(b"")
+    err = qdrive.check("file=disk.img,format=dmg,active=x", dialect="qemu-10.0",
+                       probe_files=True).drives[0].error
+    assert err is not None and err.message == "Parameter 'active' expects 'on' or 'off'"
+    assert _error("driver=nvme-io_uring,path=x,active=x", "qemu-10.0") == \
+        "Parameter 'active' expects 'on' or 'off'"

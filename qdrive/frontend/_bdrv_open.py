@@ -264,13 +264,16 @@ def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
 # -- the drive's node: block.c bdrv_open_common() ------------------------------------------
 def _open_common(w: Walk, driver: str, protocol: bool) -> None:
     """block.c bdrv_open_common() of the drive's node (bdrv_runtime_opts), then its driver."""
-    node_keys = NODE_KEYS - {"driver"}
+    added = w.dialect.new_options.get("*", {})  # bdrv_runtime_opts of a later release
+    node_keys = (NODE_KEYS - {"driver"}) | set(added)
     for key in sorted_keys(w.qdict, node_keys):
         entry = w.qdict[key]
         if key in ("cache.direct", "cache.no-flush", "auto-read-only", "force-share"):
             value = _typed(key, entry, Kind.BOOL, Stage.NODE)
             if entry.item is not None:  # not a value cache= expanded into
                 w.f[OPTIONS[key].field] = value
+        elif key in added:  # 10.0's active=: read here, typed, before the driver's open
+            _typed(key, entry, added[key], Stage.NODE)
     # block.c bdrv_open_inherit(): with snapshot=on the image is opened with
     # bdrv_backing_flags() (no BDRV_O_RDWR); only the temporary overlay is written
     read_only = bool(w.f.get("read_only")) or w.f.get("media") is Media.CDROM or \
@@ -301,6 +304,9 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
              **w.dialect.options_added(driver)}  # a later release's new options
     # block/raw-format.c raw_open() reads offset/size before it looks for its file
     # child; the other format drivers look for the child first.
+    if driver == "parallels" and w.dialect.parallels_prealloc_first:
+        # parallels_open() reads it before opening its file child and the header (10.0)
+        formats.parallels_prealloc(w.qdict, w.whole(), Stage.DRIVER_OPTIONS)
     if w.no_file_child is not None and not opentime.has_file_child(info):
         w.no_file_child = None  # blkreplay, quorum ...: other children instead
     if w.no_file_child is not None and driver != "raw":

@@ -54,7 +54,7 @@ def open_image(conv: Conversion, found: ProbeResult | None,
     if conv.error is not None and conv.error.stage < Stage.FORMAT:
         return conv  # the file child failed after its open: before any header is read
     fmt = conv.drive.format if conv.drive else conv.format_given
-    return _header_checks(conv, fmt, found, name, dialect.module_notices)
+    return _header_checks(conv, fmt, found, name, dialect)
 
 
 def _host_problems(conv: Conversion, name: str, found: ProbeResult,
@@ -82,14 +82,14 @@ def _host_problems(conv: Conversion, name: str, found: ProbeResult,
 
 
 def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
-                   name: str, module_notices: bool = True) -> Conversion:
+                   name: str, dialect: Dialect = DEFAULT) -> Conversion:
     """The image's header against the format, and the probed-raw warning."""
     span = conv.span_of("file")
-    if _before_driver_open(conv):
+    if _before_driver_open(conv, dialect):
         return conv
     problem = _read_only_format(conv, fmt)
     if not problem:
-        for notice in formats.missing_modules(fmt) if module_notices else ():
+        for notice in formats.missing_modules(fmt) if dialect.module_notices else ():
             conv.warnings.append(Diagnostic("module-missing", Severity.WARNING, notice, span,
                                             Stage.FORMAT, located=False))
         problem = _format_problem(fmt, found, name)
@@ -116,14 +116,17 @@ _COMMON_CODES = frozenset({"force-share-rw", "bad-node-name", "node-name-too-lon
                            "bad-discard"})
 
 
-def _before_driver_open(conv: Conversion) -> bool:
+def _before_driver_open(conv: Conversion, dialect: Dialect = DEFAULT) -> bool:
+    """The walk's error comes from bdrv_open_common() before the driver reads its header:
+    a node option's value (7.2's, and the ones a later release added: active=)."""
     err = conv.error
     if err is None or err.stage < Stage.FORMAT:
         return False
     if err.code in _COMMON_CODES:
         return True
     key = conv.text[err.span.start:err.span.end].partition("=")[0]
-    return err.code == "bad-value" and key in NODE_KEYS
+    return err.code == "bad-value" and (key in NODE_KEYS
+                                        or key in dialect.new_options.get("*", {}))
 
 
 def _read_only_format(conv: Conversion, fmt: str | None) -> str:

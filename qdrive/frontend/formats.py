@@ -568,10 +568,18 @@ def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
 
 def _parallels(options: Options, image: ProbeResult | None, span: Span) -> None:
     # block/parallels.c parallels_open(): qapi_enum_parse() of prealloc-mode, after the
-    # header and the typed prealloc-size
+    # header and the typed prealloc-size (7.2; 10.0 parses it first: parallels_prealloc)
+    parallels_prealloc(options, span)
+
+
+def parallels_prealloc(options: Options, span: Span, stage: Stage = Stage.NODE) -> None:
+    """block/parallels.c prealloc-mode: "falloc" or "truncate". 10.0's parallels_open()
+    reads it in parallels_opts_prealloc() before its file child and the header
+    (Dialect.parallels_prealloc_first: ``stage`` DRIVER_OPTIONS); 7.2 after the header."""
     mode = options.get("prealloc-mode")
     if mode is not None and mode.value not in ("falloc", "truncate"):
-        _fail(f"invalid parameter value: {mode.value}", mode.span)
+        raise error("driver-open", f"invalid parameter value: {mode.value}", mode.span,
+                    stage)
 
 
 def _compress(options: Options, image: ProbeResult | None, span: Span) -> None:
