@@ -278,3 +278,10 @@ def test_active_is_a_node_option_read_before_the_drivers_open(
     assert err is not None and err.message == "Parameter 'active' expects 'on' or 'off'"
     assert _error("driver=nvme-io_uring,path=x,active=x", "qemu-10.0") == \
         "Parameter 'active' expects 'on' or 'off'"
+
+
+def test_an_inactive_node_defers_the_ide_disks_write_permission() -> None:
+    # measured with qemu-system-x86_64-10.0: accepted with active=off, refused without
+    assert _error("file=disk.img,format=raw,read-only=on,active=off", "qemu-10.0") == ""
+    assert _error("file=disk.img,format=raw,read-only=on", "qemu-10.0") == \
+        "Block node is read-only"
