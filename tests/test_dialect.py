@@ -285,3 +285,23 @@ def test_an_inactive_node_defers_the_ide_disks_write_permission() -> None:
     assert _error("file=disk.img,format=raw,read-only=on,active=off", "qemu-10.0") == ""
     assert _error("file=disk.img,format=raw,read-only=on", "qemu-10.0") == \
         "Block node is read-only"
+
+
+def test_blockdev_reads_the_dialects_schema_and_json_words() -> None:
+    def stderr(argv: list[str], name: str) -> str:
+        return qdrive.check_argv(["qemu-system-x86_64", *argv], False, None,
+                                 name).qemu_stderr()
+
+    gluster = ["-blockdev", '{"driver":"gluster","volume":"v","path":"i","server":'
+               '[{"type":"unix","path":"g.sock"}],"node-name":"g"}']
+    assert stderr(gluster, "qemu-11.1").endswith(
+        ": Parameter 'driver' does not accept value 'gluster'")
+    assert "does not accept" not in stderr(gluster, "qemu-10.0")
+    cut = ["-blockdev", '{"driver":"file","fi']
+    assert stderr(cut, "qemu-11.1").endswith(": 1:18: JSON parse error, stray '\"fi'")
+    assert stderr(cut, "qemu-7.2").endswith(": JSON parse error, stray '\"fi'")
+    assert stderr(["-blockdev", '{"driver"'], "qemu-11.1").endswith(
+        ": 1:10: JSON parse error, premature end of input")
+    # a number still open at the end: the lexer's flush places the end one further
+    assert _error('file=json:{"driver":"null-co",,"size":10485', "qemu-11.1") == (
+        "Could not parse the JSON options: 1:34: JSON parse error, premature end of input")
