@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import attrs
 
-from . import drivers, fastpath, rules
+from . import fastpath, rules
 from ._bdrv_open import bdrv_open_inherit
 from ._blockdev_init import blockdev_init
 from ._conversion import Conversion
@@ -53,14 +53,6 @@ def convert_72(text: str, items: list[RawOption], default_if: Interface,
     its children name. ``dialect`` (a release dialect) is the QEMU whose overrides apply:
     its size syntax, JSON error words and new options; the Drive carries its name.
     """
-    with drivers.reading_for(dialect):  # the dialect's block-driver tables
-        return _convert(text, items, default_if, place, assume_format, image, probe,
-                        read_header, dialect)
-
-
-def _convert(text: str, items: list[RawOption], default_if: Interface,
-             place: Placer | None, assume_format: str, image: ProbeResult | None,
-             probe: bool, read_header: HeaderReader | None, dialect: Dialect) -> Conversion:
     place = place or rules.place_alone
     # The shortcut judges the string alone: with an image header or children to read,
     # the node graph (frontend/opentime.py) may find what a plain string cannot say.

@@ -8,8 +8,9 @@ what kind, and which option prefixes name its children. convert.py asks this mod
 when it checks a node's options (block.c bdrv_open_inherit()'s leftover check).
 
 Which release's tables are read is the dialect's (``Dialect.tables``): the entry points
-that walk a drive or a -blockdev for a dialect (convert_72, check_drives, the -blockdev
-graph) wrap the walk in :func:`reading_for` so that the many small stages below them ask
+that walk a drive or a command line for a dialect (parse_drive, check_drives,
+check_argv; a direct caller of convert_72 does the same) wrap the walk in
+:func:`reading_for` so that the many small stages below them ask
 the tables of the QEMU being modelled without each carrying the dialect along.
 """
 
