@@ -13,12 +13,14 @@ __all__ = ["NOTES"]
 _BLKIO = ("block/blkio.c is in the 7.2 source too; Debian 12 builds QEMU without libblkio "
           "and Debian 13 with it (qapi-block.json build_conditions: CONFIG_BLKIO false in "
           "7.2, true in 10.0). A Debian build change, not a QEMU one.")
-_GLUSTER = ("Deprecated since 9.2 (10.0 docs/about/deprecated.rst, 'gluster backend'); "
-            "10.0 still lists it (BlockdevDriver value with feature 'deprecated'). The "
-            "11.1 binary has no gluster driver, QAPI branch or enum value, consistent "
-            "with its removal upstream; OpenCCU/OpenCCU PR #4104 reports that QEMU 11.1.0 "
-            "no longer has a --disable-glusterfs configure option. Not checked against "
-            "11.1 source (not available here).")
+_GLUSTER = (
+    "Deprecated since 9.2 (10.0 docs/about/deprecated.rst, 'gluster backend': GlusterFS "
+    "development effectively ended); 10.0 still lists it (BlockdevDriver value with feature "
+    "'deprecated'). The 10.2.2 source (Debian sid's 1:10.2.2+ds-1) still has block/gluster.c, "
+    "the glusterfs meson option and the deprecation note, so the driver went in 11.0 or 11.1; "
+    "the 11.1 binary has no gluster driver, QAPI branch or enum value. The 11.1 source itself "
+    "is not in the Debian archive reached here (its pool returns 404)."
+)
 _LUKS_HEADER = ("LUKS detached headers, QEMU 9.0: BlockdevOptionsLUKS 'header' (since 9.0, "
                 "10.0 qapi/block-core.json) opened as the 'header' child in block/crypto.c; "
                 "qemu-img's detached-header create option (block/crypto.h "
@@ -27,20 +29,28 @@ _ACTIVE = ("Nodes can be opened inactive, QEMU 10.0 (BlockdevOptions 'active', s
            "10.0 qapi/block-core.json; read by block.c from bdrv_runtime_opts).")
 _DISCARD_NO_UNREF = ("qcow2 'discard-no-unref', QEMU 8.1 (BlockdevOptionsQcow2, since 8.1, "
                      "10.0 qapi/block-core.json; QCOW2_OPT_DISCARD_NO_UNREF in block/qcow2.h).")
-_DELAY_NS = ("blkdebug 'delay-ns' (block/blkdebug.c inject-error, BlkdebugInjectErrorOptions). "
-             "The 10.0.13 source has it, not as a Debian patch, yet documents it as "
-             "'since: 11.1': a backport to the 10.0 stable branch or a slip in the "
-             "documentation; not settled here.")
-_FORCE_RANGE = ("curl 'force-range': skip the HEAD request and size the image with a one-byte "
-                "ranged GET (qemu-devel patch 'block/curl: add force-range', touching "
-                "block/curl.c and qapi/block-core.json). Seen in the 11.1 binary only; the "
-                "release that added it is not verified here.")
-_KEEPALIVE = ("TCP keep-alive tuning for inet sockets (keep-alive-count, keep-alive-idle, "
-              "keep-alive-interval), added in QEMU 10.1 according to the qemu-devel thread "
-              "documenting them for -netdev stream; reached -blockdev through "
-              "InetSocketAddress (nbd, ssh, gluster server addresses).")
-_KEEP_DATA_FILE = ("qcow2 create option keep_data_file: seen in the 11.1 binary's "
-                   "qcow2-create-opts only; no source here to say when or why.")
+_DELAY_NS = (
+    "blkdebug 'delay-ns' (block/blkdebug.c inject-error, BlkdebugInjectErrorOptions, "
+    "documented 'since: 11.1'): an upstream change of the 11.1 cycle taken into the 10.0 "
+    "stable branch: Debian's 10.0.13 changelog lists 'blkdebug: Add delay-ns option' under "
+    "the 10.0.10 upstream stable release, and the 10.2.2 source does not have it."
+)
+_FORCE_RANGE = (
+    "curl 'force-range': skip the HEAD request and size the image with a one-byte ranged "
+    "GET (block/curl.c, BlockdevOptionsCurlHttp/Https). Neither the 10.0.13 nor the 10.2.2 "
+    "source has it, so it is new in 11.0 or 11.1 (seen in the 11.1 binary)."
+)
+_KEEPALIVE = (
+    "TCP keep-alive tuning for inet sockets (keep-alive-count, keep-alive-idle, "
+    "keep-alive-interval), QEMU 10.1 ('Since 10.1' in the 10.2.2 source's qapi/sockets.json, "
+    "each 'if' a HAVE_TCP_KEEP* build condition); reached -blockdev through "
+    "InetSocketAddress (nbd, ssh, gluster server addresses)."
+)
+_KEEP_DATA_FILE = (
+    "qcow2 create option keep_data_file: in the 11.1 binary's qcow2-create-opts, in neither "
+    "the 10.0.13 nor the 10.2.2 source (block/qcow2.h, block/qcow2.c), so new in 11.0 or "
+    "11.1; a qemu-img create option, not one -drive reads."
+)
 _FD_SOCKET = ("SocketAddress's 'fd' branch was String in 7.2 and is FdSocketAddress in 10.0 "
               "(qapi/sockets.json): the same one 'str' member under a new name.")
 _RBD_LUKS_ANY = ("rbd encryption 'luks-any' and layered 'parent' encryption, QEMU 8.0 "

@@ -3,7 +3,7 @@
     python -m qdrive.grammar.derive_qemu [--version 7.2 ...] [--source DIR] [--binary PATH]
                                          [--fetch] [--check] [--out DIR]
 
-For each QEMU version it writes two files under ``grammar/qemu-<major.minor>/``; they are
+For each QEMU version it writes its files under ``grammar/qemu-<major.minor>/``; they are
 data (shipped in the package as ``qdrive/grammar/qemu-*/*.json``), never edited by hand:
 
 ``block-drivers.json``
@@ -23,6 +23,9 @@ data (shipped in the package as ``qdrive/grammar/qemu-*/*.json``), never edited 
     raw_runtime_opts, the throttle driver's throttle_opts).
     ``other_hosts``: drivers compiled only on other hosts (file-win32.c, FreeBSD's
     host_cdrom).
+
+``device-models.json`` (when the version's binary is at hand)
+    the binary's ``-device help`` and ``-object help`` (grammar/_derive_devices.py).
 
 ``qapi-block.json``
     ``qemu``: as above. ``root``: ``BlockdevOptions``. ``types``: every type it reaches,
@@ -57,7 +60,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from . import _derive_binary, _derive_diff, _derive_drivers, _derive_introspect, _derive_qapi
+from . import (_derive_binary, _derive_devices, _derive_diff, _derive_drivers,
+               _derive_introspect, _derive_qapi)
 from ._version_notes import NOTES
 
 __all__ = ["VERSIONS", "QemuVersion", "derive", "render", "find_source", "main"]
@@ -454,7 +458,12 @@ def derive(version: str, source: str | None = None, binary: str | None = None,
                                     f"{version}'s types after")
         reference = _from_source(VERSIONS[v.reference], ref_root, None)
         blocks, qapi = _from_binary(v, binary, reference)
-    return {"block-drivers.json": render(blocks), "qapi-block.json": render(qapi)}
+    files = {"block-drivers.json": render(blocks), "qapi-block.json": render(qapi)}
+    if binary is not None and use_binary:
+        # the -device and -object models the binary (and its installed modules) has
+        files["device-models.json"] = _derive_devices.render(
+            _derive_devices.device_models(binary, version))
+    return files
 
 
 def out_dir(version: str, base: str = GRAMMAR) -> str:

@@ -420,6 +420,9 @@ def _check_command(args: argparse.Namespace) -> int:
             and not args.compare_dialects:
         return _argv_command(args)  # the whole command line (qdrive.check_argv)
     if args.compare_dialects:
+        if args.argv and args.policy != "untrusted" and all(
+                _whole_command_line(d) for d in args.compare_dialects):
+            return _compare_argv(args)  # the whole command line (check_argv) per dialect
         if args.argv:
             from .frontend.argv import read_argv
 
@@ -503,6 +506,27 @@ def _compare(drives: Sequence[str | DriveArg], args: argparse.Namespace,
                                policy=_policy(args))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    return _print_comparison(cmp, args)
+
+
+def _compare_argv(args: argparse.Namespace) -> int:
+    """--compare-dialects A,B --argv: the whole command line through check_argv()."""
+    from .frontend.compare import compare_argv
+
+    if args.machine != "pc":
+        raise UsageError("with --argv the machine comes from the command line (-M/-machine)")
+    try:
+        cmp = compare_argv(args.drives, args.compare_dialects, probe_files=not args.offline,
+                           policy=_policy(args))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return _print_comparison(cmp, args)
+
+
+def _print_comparison(cmp: object, args: argparse.Namespace) -> int:
+    from .frontend.compare import Comparison
+
+    assert isinstance(cmp, Comparison)
     if args.json:
         print(json.dumps(cmp.to_json()))
         return 0 if cmp.same else 1
@@ -510,11 +534,16 @@ def _compare(drives: Sequence[str | DriveArg], args: argparse.Namespace,
     if cmp.same:
         print(f"same in {names}: verdicts, messages, facts and warnings")
         return 0
-    last = None
+    last: object = None
     for d in cmp.differences:
-        if d.drive != last:
-            print(f"drive {d.drive + 1}: {d.text}")
-            last = d.drive
+        if (d.option, d.drive) != last:
+            if d.option is None:
+                print(f"drive {d.drive + 1}: {d.text}")
+            elif d.option == "argv":
+                print("the command line (what QEMU prints):")
+            else:
+                print(f"{d.option} (argv[{d.drive}]): {d.text}")
+            last = (d.option, d.drive)
         print(f"  {d.aspect} differ{'' if d.aspect in ('facts', 'warnings') else 's'}:")
         for dialect, value in d.values:
             print(f"    {dialect:<14} {_show(value)}")
@@ -525,6 +554,8 @@ def _compare(drives: Sequence[str | DriveArg], args: argparse.Namespace,
 def _show(value: object) -> str:
     if value is None:
         return "(none)"
+    if value == "":
+        return "(nothing)"  # --argv: a command line QEMU starts without a word
     if isinstance(value, str):
         return value.replace("\n", "\n" + " " * 19)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):

@@ -54,6 +54,7 @@ class Stage(enum.IntEnum):
     FILE = 40  # opening the image file
     FILE_CHECKS = 41  # file-posix checks after the open (aio=native needs O_DIRECT)
     CHILD_LEFTOVER = 42  # unused protocol options: "doesn't support the option"
+    DRIVER_OPTIONS = 43  # a format driver's options read before its header (10.0 parallels)
     FORMAT = 45  # format probing and the format driver's header checks
     NODE = 50  # bdrv_open_common of the format node: node-name, discard, driver options
     LEFTOVER = 60  # unused options: "does not support the option"

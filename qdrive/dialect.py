@@ -77,6 +77,45 @@ class Dialect:
     config_errors_at_line: bool = True
     # -device properties a release no longer has, by model (7.2's device table has them).
     removed_properties: Mapping[str, frozenset[str]] = MappingProxyType({})
+    # The derived block-driver and QAPI tables it reads (grammar/<tables>/, `make tables`)
+    # and the drivers those list that this release no longer has (for a release whose own
+    # source is not at hand, the nearest source-derived tables less what it dropped).
+    tables: str = "qemu-7.2"
+    # Its -device and -object models (grammar/<device_tables>/device-models.json, from the
+    # release's binary: what its build and the modules installed beside it provide).
+    device_tables: str = "qemu-7.2"
+    # Debian 12's note-missing-module-pkg-name.diff prints "module block-block-dmg-bz2 not
+    # found, do you want to install qemu-block-extra package?" when dmg_open() loads a
+    # missing module; Debian 13's version of that patch (updated 2024-01) notes only a
+    # format bdrv_find_format() cannot load (block.c), and 10.0's block_module_load()
+    # returns 0 silently for a missing module (block/dmg.c dmg_open()'s comment).
+    module_notices: bool = True
+    # How an &error_abort report names the source file (__FILE__): Debian 12 builds in a
+    # subfolder ("../../util/qemu-option.c"); the 10.0 and 11.1 builds were measured to
+    # print the path from the source root ("util/qemu-option.c", meson's relative paths).
+    source_prefix: str = "../../"
+    # Ceph options the release's librados refuses when block/rbd.c qemu_rbd_set_keypairs()
+    # passes an rbd: file name's key=value pairs to rados_conf_set() ("invalid conf option
+    # KEY"): Debian sid's librados has no auth_supported (an alias Ceph dropped for
+    # auth_client_required), seen with 11.1; 7.2's and 10.0's try to connect instead.
+    rbd_unknown_conf: frozenset[str] = frozenset()
+    # block/blkdebug.c read_config() failing to open its config file: 7.2 to 10.2 fopen()
+    # it and say "Could not read blkdebug config file: ERR" (the 10.2.2 source too); the
+    # 11.1 binary says "Could not open 'FILE': ERR", qemu_open()'s wording.
+    blkdebug_config_opened: bool = False
+    # aio=io_uring where the host refuses an io_uring ring (kernel.io_uring_disabled, a
+    # seccomp filter): 7.2's raw_open_common() fails with this message; 10.0 sets the ring
+    # up at the first request instead (block/file-posix.c raw_check_linux_io_uring(): a
+    # warning, then the thread pool), None; 11.1 refuses at the open again, in new words.
+    io_uring_refused: str | None = "Unable to use io_uring: failed to init linux io_uring ring"
+    # -device logical_block_size/physical_block_size: 7.2's set_blocksize() words a range
+    # and a power-of-2 failure apart; 10.0's goes through util/block-helpers.c
+    # check_block_size() ("parameter NAME must be a power of 2 between 512 and 2097152").
+    block_size_check: bool = False
+    # block/parallels.c: 10.0's parallels_open() parses prealloc-mode/-size
+    # (parallels_opts_prealloc()) before bdrv_open_file_child() and the header read.
+    parallels_prealloc_first: bool = False
+    removed_drivers: frozenset[str] = frozenset()
 
     @property
     def options(self) -> Mapping[str, OptionSpec]:
@@ -115,6 +154,9 @@ _QEMU_72 = Dialect("qemu-7.2", (7, 2), "QEMU 7.2 (Debian 12)")
 _QEMU_100 = attrs.evolve(
     _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
     size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False,
+    tables="qemu-10.0", device_tables="qemu-10.0",
+    module_notices=False, source_prefix="", io_uring_refused=None, block_size_check=True,
+    parallels_prealloc_first=True,
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)
     new_options=MappingProxyType({"*": {"active": Kind.BOOL},
@@ -125,6 +167,17 @@ _QEMU_100 = attrs.evolve(
 _QEMU_111 = attrs.evolve(
     _QEMU_100, name="qemu-11.1", version=(11, 1), description="QEMU 11.1 (Debian sid)",
     json_errors=JsonErrors.LOCATED,
+    # Debian sid's 11.1 source is not in the archive reached here: its tables are 10.0's
+    # (grammar/qemu-11.1/ is derived from the binary and lacks the C-only facts) less the
+    # gluster driver 11.1 removed (deprecated since 9.2), plus curl's force-range.
+    device_tables="qemu-11.1",
+    removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
+    blkdebug_config_opened=True,
+    io_uring_refused="aio=io_uring was specified, but is not available (disabled via "
+                     "io_uring_disabled sysctl or blocked by container runtime seccomp policy?)",
+    new_options=MappingProxyType({
+        "*": {"active": Kind.BOOL}, "qcow2": {"discard-no-unref": Kind.BOOL},
+        **{d: {"force-range": Kind.BOOL} for d in ("http", "https", "ftp", "ftps")}}),
     machines_removed_through=(5, 1), machines_deprecated_through=(8, 1))
 _QEMU_2008 = Dialect("qemu-0.9-sync", None, "QEMU 0.9 (2008) with the seed's sync= patch",
                      legacy=True, translatable=False, command_line=False)

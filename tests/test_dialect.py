@@ -154,3 +154,154 @@ def test_stages_read_the_dialect_not_its_name() -> None:
     assert not dialect.get("qemu-11.1").translatable
     with pytest.raises(qdrive.QDriveError, match="verified for qemu-7.2 drives only"):
         to_blockdev(new)
+
+
+def test_error_abort_names_the_source_as_each_build_does() -> None:
+    text = "file.driver=null-co,format=raw,file.read-zeroes=ON"
+    for name, where in (("qemu-7.2", "../../qapi/qapi-util.c:104:"),
+                        ("qemu-10.0", "qapi/qapi-util.c:104:"),
+                        ("qemu-11.1", "qapi/qapi-util.c:104:")):
+        r = qdrive.check(text, dialect=name, probe_files=True)
+        notes = [w.message for w in r.drives[0].warnings if w.code == "abort"]
+        assert notes == [f"Unexpected error in qapi_bool_parse() at {where}"], name
+
+
+def test_blkdebug_config_that_cannot_be_opened(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(b"\0" * 4096)
+    for text, name in (("file=blkdebug:missing.conf:disk.img", "missing.conf"),
+                       ("driver=blkdebug,config=x,image.filename=disk.img", "x")):
+        for d, want in (("qemu-7.2", "Could not read blkdebug config file: "),
+                        ("qemu-10.0", "Could not read blkdebug config file: "),
+                        ("qemu-11.1", f"Could not open '{name}': ")):
+            r = qdrive.check(text, dialect=d, probe_files=True)
+            err = r.drives[0].error
+            assert err is not None and err.message == want + "No such file or directory", d
+
+
+def test_aio_io_uring_where_the_host_refuses_a_ring(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrive.frontend import hostprobe
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(b"\0" * 65536)
+    monkeypatch.setattr(hostprobe, "io_uring_usable", lambda user: False)
+    text = "file=disk.img,format=raw,if=none,aio=io_uring"
+    want = {"qemu-7.2": "Unable to use io_uring: failed to init linux io_uring ring",
+            "qemu-10.0": None,  # the thread pool takes over at the first request
+            "qemu-11.1": "aio=io_uring was specified, but is not available (disabled via "
+                         "io_uring_disabled sysctl or blocked by container runtime seccomp "
+                         "policy?)"}
+    for name, message in want.items():
+        err = qdrive.check(text, dialect=name, probe_files=True).drives[0].error
+        assert (err.message if err else None) == message, name
+    # libblkio's own io_uring queue is refused when it starts (10.0 and 11.1)
+    err = qdrive.check("driver=io_uring,filename=disk.img,if=none", dialect="qemu-10.0",
+                       probe_files=True).drives[0].error
+    assert err is not None and err.message == (
+        "blkio_start failed: Operation not permitted (os error 1): Operation not permitted")
+
+
+def test_snapshot_overlay_over_an_inactive_node() -> None:
+    text = "file=disk.img,format=raw,snapshot=on,active=off"
+    assert _error(text, "qemu-10.0") == _error(text, "qemu-11.1") == (
+        "Inactive '#block' can't be a backing child of active '#block'")
+    assert _error("file=disk.img,format=raw,snapshot=on,active=on", "qemu-10.0") == ""
+    assert _error("file=disk.img,format=raw,active=off", "qemu-10.0") == ""
+
+
+@pytest.mark.parametrize("name", RELEASES)
+def test_snapshot_opens_the_image_read_only(name: str) -> None:
+    # bdrv_backing_flags(): so force-share=on is allowed without read-only=on
+    assert _error("file=disk.img,format=raw,snapshot=on,force-share=on", name) == ""
+    assert _error("file=disk.img,format=raw,force-share=on", name) == (
+        "force-share=on can only be used with read-only images")
+
+
+def test_machine_property_errors_and_the_deprecation_warning() -> None:
+    def stderr(machine: str, name: str) -> str:
+        return qdrive.check_argv(["qemu-system-x86_64", "-M", machine], False, None,
+                                 name).qemu_stderr()
+
+    # an alias names the release's newest machine; a versioned name is its own
+    assert stderr("q35,pflash2=x", "qemu-10.0") == \
+        "qemu-system-x86_64: Property 'pc-q35-10.0-machine.pflash2' not found"
+    assert stderr("q35,pflash2=x", "qemu-7.2") == \
+        "qemu-system-x86_64: Property 'pc-q35-7.2-machine.pflash2' not found"
+    # 10.0 warns of a deprecated machine after applying its options (system/vl.c)
+    assert stderr("pc-q35-7.0,pflash2=x", "qemu-10.0") == \
+        "qemu-system-x86_64: Property 'pc-q35-7.0-machine.pflash2' not found"
+    assert stderr("pc-q35-7.0", "qemu-10.0").startswith(
+        "qemu-system-x86_64: warning: Machine type 'pc-q35-7.0' is deprecated")
+
+
+@pytest.mark.parametrize(("size", "v72", "v100"), [
+    ("1000", "Property .logical_block_size doesn't take value '1000', it's not a power of 2",
+     "parameter logical_block_size must be a power of 2 between 512 and 2097152"),
+    ("3", "Property .logical_block_size doesn't take value 3 (minimum: 512, maximum: "
+     "2097152)", "parameter logical_block_size must be a power of 2 between 512 and 2097152"),
+])
+def test_block_size_property(size: str, v72: str, v100: str) -> None:
+    argv = ["qemu-system-x86_64", "-drive", "driver=null-co,if=none,id=d0", "-device",
+            f"virtio-blk-pci,drive=d0,logical_block_size={size}"]
+    prefix = f"qemu-system-x86_64: -device virtio-blk-pci,drive=d0,logical_block_size={size}: "
+    assert qdrive.check_argv(argv, False, None, "qemu-7.2").qemu_stderr() == prefix + v72
+    for name in ("qemu-10.0", "qemu-11.1"):
+        assert qdrive.check_argv(argv, False, None, name).qemu_stderr() == prefix + v100
+
+
+def test_parallels_prealloc_mode_before_the_header(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plain.img").write_bytes(b"x" * 65536)  # not a Parallels image
+    text = "file=plain.img,format=parallels,prealloc-mode=bogus"
+    probe = {"probe_files": True}
+    for name, want in (("qemu-7.2", "Image not in Parallels format"),
+                       ("qemu-10.0", "invalid parameter value: bogus")):
+        err = qdrive.check(text, dialect=name, **probe).drives[0].error
+        assert err is not None and err.message == want, name
+    # the file child is opened first in every release
+    err = qdrive.check("file=none.img,format=parallels,prealloc-mode=bogus",
+                       dialect="qemu-10.0", **probe).drives[0].error
+    assert err is not None and err.message.startswith("Could not open 'none.img'")
+    assert _error("driver=parallels,prealloc-mode=off", "qemu-10.0") == \
+        "invalid parameter value: off"
+
+
+def test_active_is_a_node_option_read_before_the_drivers_open(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "disk.img").write_bytes(b"")
+    err = qdrive.check("file=disk.img,format=dmg,active=x", dialect="qemu-10.0",
+                       probe_files=True).drives[0].error
+    assert err is not None and err.message == "Parameter 'active' expects 'on' or 'off'"
+    assert _error("driver=nvme-io_uring,path=x,active=x", "qemu-10.0") == \
+        "Parameter 'active' expects 'on' or 'off'"
+
+
+def test_an_inactive_node_defers_the_ide_disks_write_permission() -> None:
+    # measured with qemu-system-x86_64-10.0: accepted with active=off, refused without
+    assert _error("file=disk.img,format=raw,read-only=on,active=off", "qemu-10.0") == ""
+    assert _error("file=disk.img,format=raw,read-only=on", "qemu-10.0") == \
+        "Block node is read-only"
+
+
+def test_blockdev_reads_the_dialects_schema_and_json_words() -> None:
+    def stderr(argv: list[str], name: str) -> str:
+        return qdrive.check_argv(["qemu-system-x86_64", *argv], False, None,
+                                 name).qemu_stderr()
+
+    gluster = ["-blockdev", '{"driver":"gluster","volume":"v","path":"i","server":'
+               '[{"type":"unix","path":"g.sock"}],"node-name":"g"}']
+    assert stderr(gluster, "qemu-11.1").endswith(
+        ": Parameter 'driver' does not accept value 'gluster'")
+    assert "does not accept" not in stderr(gluster, "qemu-10.0")
+    cut = ["-blockdev", '{"driver":"file","fi']
+    assert stderr(cut, "qemu-11.1").endswith(": 1:18: JSON parse error, stray '\"fi'")
+    assert stderr(cut, "qemu-7.2").endswith(": JSON parse error, stray '\"fi'")
+    assert stderr(["-blockdev", '{"driver"'], "qemu-11.1").endswith(
+        ": 1:10: JSON parse error, premature end of input")
+    # a number still open at the end: the lexer's flush places the end one further
+    assert _error('file=json:{"driver":"null-co",,"size":10485', "qemu-11.1") == (
+        "Could not parse the JSON options: 1:34: JSON parse error, premature end of input")

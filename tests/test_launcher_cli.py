@@ -214,6 +214,54 @@ def test_compare_dialects_cli(images: Path) -> None:
     assert same.returncode == 0 and same.stdout.startswith("same in qemu-7.2 and qemu-7.2")
 
 
+_ARGV = ["qemu-system-x86_64", "-M", "pc-i440fx-5.0", "-blockdev",
+         "driver=null-co,node-name=n1", "-device", "virtio-blk-pci,drive=n1,scsi=off",
+         "-drive", "file=gluster://h/v/i,if=none,id=d0"]
+
+
+def test_compare_argv_api() -> None:
+    from qdrive.frontend.compare import compare_argv
+
+    cmp = compare_argv(_ARGV, ["qemu-7.2", "qemu-11.1"], probe_files=False)
+    got = {(d.option, d.drive, d.aspect): dict(d.values) for d in cmp.differences}
+    # the drive: 11.1 has no gluster driver, so no gluster: protocol
+    assert got[(None, 0, "verdict")] == {"qemu-7.2": "ok", "qemu-11.1": "refused"}
+    assert got[(None, 0, "message")]["qemu-11.1"] == "Unknown protocol 'gluster'"
+    # an option that is not a drive: virtio-blk's "scsi" property is gone
+    assert got[("-device", 5, "message")] == {
+        "qemu-7.2": None, "qemu-11.1": "Property 'virtio-blk-pci.scsi' not found"}
+    # what QEMU prints: 11.1 no longer has the 5.0 machine, the first error it reports
+    stderr = got[("argv", -1, "stderr")]
+    assert stderr["qemu-7.2"] == ""
+    assert stderr["qemu-11.1"].startswith('qemu-system-x86_64: unsupported machine type: '
+                                          '"pc-i440fx-5.0"')
+    assert "option" in cmp.differences[-1].to_json()
+    same = compare_argv(_ARGV[3:5], ["qemu-10.0", "qemu-11.1"], probe_files=False)
+    assert same.same
+    # 10.0 warns that the 5.0 machine is deprecated, 11.1 no longer has it
+    machine = compare_argv(_ARGV[:3], ["qemu-10.0", "qemu-11.1"], probe_files=False)
+    assert [d.aspect for d in machine.differences] == ["stderr"]
+    assert "is deprecated" in dict(machine.differences[0].values)["qemu-10.0"]
+    with pytest.raises(ValueError):
+        compare_argv(_ARGV, ["qemu-7.2"])
+
+
+def test_compare_dialects_argv_cli() -> None:
+    p = run("check", "--offline", "--compare-dialects", "qemu-7.2,qemu-11.1", "--argv",
+            "--", *_ARGV)
+    assert p.returncode == 1
+    lines = p.stdout.splitlines()
+    assert lines[:2] == ["drive 1: file=gluster://h/v/i,if=none,id=d0", "  verdict differs:"]
+    assert "-device (argv[5]): virtio-blk-pci,drive=n1,scsi=off" in lines
+    assert "the command line (what QEMU prints):" in lines
+    assert lines[-1] == "5 difference(s) between qemu-7.2 and qemu-11.1"
+    j = json.loads(run("check", "--offline", "--json", "--compare-dialects",
+                       "qemu-7.2,qemu-11.1", "--argv", "--", *_ARGV).stdout)
+    assert j["same"] is False and set(j["results"]) == {"qemu-7.2", "qemu-11.1"}
+    assert "stderr" in j["results"]["qemu-11.1"]  # whole command-line results
+    assert {d.get("option") for d in j["differences"]} == {None, "-device", "argv"}
+
+
 # -- habits ----------------------------------------------------------------------------------
 
 

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from . import formats, jsonname, opentime, rules
+from . import blkio, drivers, formats, jsonname, opentime, rules
 from ._conversion import local_image
 from ._qdict import Entry
 from ._walk import Walk, first_key, sorted_keys
 from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from ..dialect import JsonErrors
-from ..model import Discard
+from ..model import CACHE_MODES, CacheMode, Discard
 from ..options import (
     FILE_POSIX_DRIVERS,
     FORMAT_KEYS,
@@ -51,7 +51,7 @@ def bdrv_open_inherit(w: Walk) -> None:
     _parse_json_protocol(w)
     driver_entry = w.qdict.get("driver") or w.qdict.get("format")
     driver = driver_entry.value if driver_entry else None
-    if driver is not None and driver not in KNOWN_DRIVERS:
+    if driver is not None and driver not in drivers.known():  # the dialect's format=help
         raise error("unknown-driver", f"Unknown driver '{driver}'", driver_entry.span
                     if driver_entry else Span(0, 0), Stage.FILL)
     w.conv.format_probed = driver is None
@@ -60,7 +60,7 @@ def bdrv_open_inherit(w: Walk) -> None:
         raise Stop(attrs.evolve(opentime.reference_error(w.json_file_ref),
                                 stage=Stage.CHILD))
     child = {k[5:]: e for k, e in w.qdict.items() if k.startswith("file.")}
-    protocol = driver in PROTOCOL_DRIVERS
+    protocol = _is_protocol(driver)
     if protocol:  # the drive's node is itself the protocol node: no file child
         child = {}
     file_entry = w.qdict.get("file")
@@ -79,6 +79,29 @@ def bdrv_open_inherit(w: Walk) -> None:
     _open_common(w, driver or w.assume_format, protocol)
     if w.late_error is not None:
         raise Stop(w.late_error)
+    _temp_snapshot(w, driver or w.assume_format)
+
+
+def _temp_snapshot(w: Walk, driver: str) -> None:
+    """block.c bdrv_append_temp_snapshot(): the temporary overlay of snapshot=on takes
+    the image as its backing child, which bdrv_attach_child_common() refuses for a node
+    opened inactive (``active=off``, a 10.0 option) under the active overlay. Both node
+    names are made up ("#block" and a counter)."""
+    active = w.qdict.get("active")
+    if not w.draft.snapshot or active is None or "active" not in \
+            w.dialect.options_added(driver) or is_true(active.value):
+        return
+    raise error("inactive-backing", "Inactive '#block' can't be a backing child of active "
+                "'#block'", active.span, Stage.NODE, hint="drop active=off or snapshot=on")
+
+
+def _is_protocol(driver: str | None) -> bool:
+    """The drive's node is itself a protocol node: 7.2's list, and for a driver a later
+    release added (10.0's libblkio ones, block/blkio.c) what its derived table says."""
+    if driver is None or driver in PROTOCOL_DRIVERS:
+        return driver is not None
+    info = drivers.driver(driver) if driver not in KNOWN_DRIVERS else None
+    return info is not None and info.protocol
 
 
 def _name_the_image(w: Walk) -> None:
@@ -140,7 +163,7 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
                     "the same time", child["filename"].span, Stage.FILL)
     name = file_entry.value if file_entry else (child["filename"].value
                                                 if "filename" in child else "")
-    if "driver" in child and child["driver"].value not in KNOWN_DRIVERS:
+    if "driver" in child and child["driver"].value not in drivers.known():
         raise error("unknown-driver", f"Unknown driver '{child['driver'].value}'",
                     child["driver"].span, Stage.FILL)
     if "driver" in child and opentime.format_child(child["driver"].value):
@@ -151,7 +174,7 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
             raise error("no-driver-or-file", "Must specify either driver or file",
                         next(iter(child.values())).span, Stage.FILL)
         rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
-                                    PROTOCOL_PREFIXES)
+                                    drivers.protocol_prefixes(PROTOCOL_PREFIXES))
     merged = _inherited_options(w, child)
     driver = child["driver"].value if "driver" in child else opentime.protocol_of(name)
     opentime.filename_checks(driver, child, name, w.whole())
@@ -275,15 +298,18 @@ def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
 # -- the drive's node: block.c bdrv_open_common() ------------------------------------------
 def _open_common(w: Walk, driver: str, protocol: bool) -> None:
     """block.c bdrv_open_common() of the drive's node (bdrv_runtime_opts), then its driver."""
-    node_keys = NODE_KEYS - {"driver"}
+    added = w.dialect.new_options.get("*", {})  # bdrv_runtime_opts of a later release
+    node_keys = (NODE_KEYS - {"driver"}) | set(added)
     for key in sorted_keys(w.qdict, node_keys):
         entry = w.qdict[key]
         if key in ("cache.direct", "cache.no-flush", "auto-read-only", "force-share"):
             value = _typed(key, entry, Kind.BOOL, Stage.NODE)
             if entry.item is not None:  # not a value cache= expanded into
                 w.draft.put(OPTIONS[key].field, value)
-    # snapshot=on: the drive's node is the overlay's backing file, opened read-only
-    # (block.c bdrv_open_inherit() -> bdrv_backing_options())
+        elif key in added:  # 10.0's active=: read here, typed, before the driver's open
+            _typed(key, entry, added[key], Stage.NODE)
+    # block.c bdrv_open_inherit(): with snapshot=on the image is opened with
+    # bdrv_backing_flags() (no BDRV_O_RDWR); only the temporary overlay is written
     read_only = w.draft.read_only_so_far or bool(w.draft.snapshot)
     rules.check_force_share(w.draft.force_share, read_only, w.span("force-share"))
     discard = w.qdict.get("discard")
@@ -326,6 +352,9 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
              **w.dialect.options_added(driver)}  # a later release's new options
     # block/raw-format.c raw_open() reads offset/size before it looks for its file
     # child; the other format drivers look for the child first.
+    if driver == "parallels" and w.dialect.parallels_prealloc_first:
+        # parallels_open() reads it before opening its file child and the header (10.0)
+        formats.parallels_prealloc(w.qdict, w.whole(), Stage.DRIVER_OPTIONS)
     if w.no_file_child is not None and not opentime.has_file_child(info):
         w.no_file_child = None  # blkreplay, quorum ...: other children instead
     if w.no_file_child is not None and driver != "raw":
@@ -352,6 +381,8 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
             span = w.qdict["driver"].span if "driver" in w.qdict else Span(0, 0)
             raise error("needs-filename", f"The '{driver}' block driver requires a file "
                         "name", span, Stage.NODE)
+    if driver in blkio.DRIVERS and info is not None:  # a driver 7.2's Debian build lacks
+        _blkio_open(w, driver, rest)
     opentime.node_checks(info, rest, w.image, w.whole(), w.probe,
                          w.qdict.get("file") if protocol else None, w.qdict.get("file.driver"),
                          w.conv.opened_read_only, w.conv.warnings)
@@ -360,6 +391,18 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
     w.draft.driver_options = options
     if "driver" in w.qdict and w.draft.format is None:
         w.draft.format = w.qdict["driver"].value
+
+
+def _blkio_open(w: Walk, driver: str, rest: Mapping[str, Entry]) -> None:
+    """block/blkio.c blkio_open(), after bdrv_open_common() read the node's options and
+    before bdrv_open_inherit() looks for unused ones."""
+    name = rest.get("path") if driver != "io_uring" else (rest.get("filename")
+                                                          or w.qdict.get("file"))
+    direct = w.draft.cache_direct
+    if direct is None:
+        direct = CACHE_MODES[w.draft.cache or CacheMode.WRITEBACK][1]
+    blkio.blkio_open(driver, name.value if name is not None else None, bool(direct),
+                     w.whole(), host=w.read_header is not None)
 
 
 def _unused_options(w: Walk, driver: str, protocol: bool, rest: dict[str, Entry],

@@ -144,6 +144,10 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
         # before the medium check (a host_cdrom without a disc has a node, no medium)
         read_only = d.effective_read_only or is_true(d.driver_options.get(
             "file.read-only", "")) or formats.drops_to_read_only(d, r.format)
+        # 10.0's active=off: block/block-backend.c blk_insert_bs() sets disable_perm on a
+        # BlockBackend over an inactive node, so the device's write permission waits for
+        # the activation and a read-only node is not refused now
+        read_only = read_only and is_true(d.driver_options.get("active", "on"))
         if empty and not (cdrom is not None and read_only):
             return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                               "empty", whole, Stage.BOARD, located=False)

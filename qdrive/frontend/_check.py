@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
-from . import dialects
+from . import dialects, drivers
 from ._syntax import RawOption, tokenize
 from ._board import board_problems
 from ._conversion import Conversion
@@ -62,7 +62,8 @@ def parse_drive(text: str, *, dialect: str | Dialect = DEFAULT_DIALECT) -> Drive
     chosen = _dialect(dialect)
     if chosen.legacy:
         return dialects.parse_2008(text)
-    conv = convert_72(text, tokenize(text), Interface.IDE, dialect=chosen)
+    with drivers.reading_for(chosen):  # the dialect's block-driver tables
+        conv = convert_72(text, tokenize(text), Interface.IDE, dialect=chosen)
     if conv.error is not None:
         raise DriveError.of(text, conv.error, tuple(conv.warnings))
     assert conv.drive is not None
@@ -171,6 +172,13 @@ def check_drives(args: Sequence[DriveArg], *, machine: str, probe_files: bool,
                  ) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
     """check() for a release dialect (qemu-7.2 by default) with a guard already made: the
     result and, per drive, the files the guard keeps open for it (empty without a guard)."""
+    with drivers.reading_for(dialect):  # the open-time stages read the dialect's tables
+        return _check_drives(args, machine, probe_files, snapshot, guard, qemu_user, dialect)
+
+
+def _check_drives(args: Sequence[DriveArg], machine: str, probe_files: bool, snapshot: bool,
+                  guard: Guard | None, qemu_user: int | str | None, dialect: Dialect
+                  ) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
     board = get_machine(machine)
     slots = Slots(board)
     user = hostprobe.QemuUser.of(qemu_user) if qemu_user is not None else None
@@ -218,12 +226,12 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
     if refusal is not None:
         conv = attrs.evolve(conv, error=refusal)
     elif probe_files and guard is None:
-        conv = open_image(conv, found, user)
+        conv = open_image(conv, found, user, dialect=dialect)
     elif probe_files and found is not None:
         # Under the policy only the checked descriptor is probed, never the name: the
         # host checks by name (hostprobe) are skipped, the header checks are not.
-        conv = open_image(conv, found, user, by_name=False)
-    conv = _abort_notice(conv)
+        conv = open_image(conv, found, user, by_name=False, dialect=dialect)
+    conv = _abort_notice(conv, dialect.source_prefix)
     host = None
     if (guard is None and probe_files and conv.drive is not None and conv.error is None
             and conv.image_name):
@@ -234,9 +242,10 @@ def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
     return _Done(result, files, conv)
 
 
-def _abort_notice(conv: Conversion) -> Conversion:
-    """A null-co/null-aio/nvme option's bad value aborts QEMU, which says where first; a
-    curl driver's is preceded by GLib's criticals (formats.curl_value_notices)."""
+def _abort_notice(conv: Conversion, prefix: str) -> Conversion:
+    """A null-co/null-aio/nvme option's bad value aborts QEMU, which says where first
+    (``prefix``: how the release's build names its source files); a curl driver's is
+    preceded by GLib's criticals (formats.curl_value_notices)."""
     err = conv.error
     if err is None:
         return conv
@@ -252,7 +261,7 @@ def _abort_notice(conv: Conversion) -> Conversion:
     notices = formats.curl_value_notices(err, key, driver)
     if any(w.code == "glib-critical" for w in conv.warnings):
         notices = []  # the open already said them (opentime.protocol_checks)
-    notice = formats.abort_notice(err, key, driver)
+    notice = formats.abort_notice(err, key, driver, prefix)
     notices += [notice] if notice is not None else []
     if not notices:
         return conv

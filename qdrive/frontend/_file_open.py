@@ -16,6 +16,7 @@ from . import formats, hostprobe
 from ._conversion import Conversion
 from .formats import header_problem
 from ..diagnostics import Diagnostic, Severity, Span, Stage
+from ..dialect import DEFAULT, Dialect
 from ..options import NODE_KEYS
 from ..probe import ProbeResult, probe_file
 from .._values import is_true
@@ -24,11 +25,13 @@ __all__ = ["open_image", "failed"]
 
 
 def open_image(conv: Conversion, found: ProbeResult | None,
-               user: hostprobe.QemuUser | None = None, *, by_name: bool = True) -> Conversion:
+               user: hostprobe.QemuUser | None = None, *, by_name: bool = True,
+               dialect: Dialect = DEFAULT) -> Conversion:
     """bdrv_open(): open the file; a failure here beats any later-stage error.
 
     ``found`` is the image's header if already read (by the walk, or through the
-    policy's checked descriptor); ``by_name`` false skips the host checks by name."""
+    policy's checked descriptor); ``by_name`` false skips the host checks by name;
+    ``dialect`` is the QEMU whose open messages apply (its module notices)."""
     if conv.empty or conv.error is not None and conv.error.stage <= Stage.FILE:
         return conv
     name = conv.image_name
@@ -41,7 +44,7 @@ def open_image(conv: Conversion, found: ProbeResult | None,
         found = probe_file(name)
     span = conv.span_of("file")
     if by_name and local:
-        held = _host_problems(conv, name, found, user, span)
+        held = _host_problems(conv, name, found, user, span, dialect)
         if held is not None:
             return held
     if found.error:
@@ -51,11 +54,12 @@ def open_image(conv: Conversion, found: ProbeResult | None,
     if conv.error is not None and conv.error.stage < Stage.FORMAT:
         return conv  # the file child failed after its open: before any header is read
     fmt = conv.drive.format if conv.drive else conv.format_given
-    return _header_checks(conv, fmt, found, name)
+    return _header_checks(conv, fmt, found, name, dialect)
 
 
 def _host_problems(conv: Conversion, name: str, found: ProbeResult,
-                   user: hostprobe.QemuUser | None, span: Span) -> Conversion | None:
+                   user: hostprobe.QemuUser | None, span: Span,
+                   dialect: Dialect = DEFAULT) -> Conversion | None:
     """What QEMU's open finds on the host by this name (never under the policy)."""
     # Without a Drive (a later option failed) the intent is read from the options QEMU
     # holds at the open (hostprobe.Intent.of).
@@ -70,7 +74,7 @@ def _host_problems(conv: Conversion, name: str, found: ProbeResult,
         return failed(conv, Diagnostic("open-failed", Severity.ERROR,
                                         f"Could not open '{name}': {why}", span,
                                         Stage.FILE))
-    checked = _file_checks(conv, name, found, intent, user)
+    checked = _file_checks(conv, name, found, intent, user, dialect.io_uring_refused)
     if checked is not None:
         return checked
     fmt = conv.drive.format if conv.drive else conv.format_given
@@ -78,14 +82,14 @@ def _host_problems(conv: Conversion, name: str, found: ProbeResult,
 
 
 def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
-                   name: str) -> Conversion:
+                   name: str, dialect: Dialect = DEFAULT) -> Conversion:
     """The image's header against the format, and the probed-raw warning."""
     span = conv.span_of("file")
-    if _before_driver_open(conv):
+    if _before_driver_open(conv, dialect):
         return conv
     problem = _read_only_format(conv, fmt)
     if not problem:
-        for notice in formats.missing_modules(fmt):
+        for notice in formats.missing_modules(fmt) if dialect.module_notices else ():
             conv.warnings.append(Diagnostic("module-missing", Severity.WARNING, notice, span,
                                             Stage.FORMAT, located=False))
         problem = _format_problem(fmt, found, name)
@@ -112,14 +116,17 @@ _COMMON_CODES = frozenset({"force-share-rw", "bad-node-name", "node-name-too-lon
                            "bad-discard"})
 
 
-def _before_driver_open(conv: Conversion) -> bool:
+def _before_driver_open(conv: Conversion, dialect: Dialect = DEFAULT) -> bool:
+    """The walk's error comes from bdrv_open_common() before the driver reads its header:
+    a node option's value (7.2's, and the ones a later release added: active=)."""
     err = conv.error
     if err is None or err.stage < Stage.FORMAT:
         return False
     if err.code in _COMMON_CODES:
         return True
     key = conv.text[err.span.start:err.span.end].partition("=")[0]
-    return err.code == "bad-value" and key in NODE_KEYS
+    return err.code == "bad-value" and (key in NODE_KEYS
+                                        or key in dialect.new_options.get("*", {}))
 
 
 def _read_only_format(conv: Conversion, fmt: str | None) -> str:
@@ -134,17 +141,19 @@ def _read_only_format(conv: Conversion, fmt: str | None) -> str:
 
 
 def _file_checks(conv: Conversion, name: str, found: ProbeResult,
-                 intent: hostprobe.Intent, user: hostprobe.QemuUser | None
-                 ) -> Conversion | None:
+                 intent: hostprobe.Intent, user: hostprobe.QemuUser | None,
+                 io_uring_refused: str | None = None) -> Conversion | None:
     """raw_open_common() after the open: the io_uring ring, then the file type (an error
-    of the string at this stage, aio=native without O_DIRECT, comes first)."""
+    of the string at this stage, aio=native without O_DIRECT, comes first).
+    ``io_uring_refused`` is the dialect's error for a ring the host refuses (None: the
+    release falls back to the thread pool)."""
     if conv.error is not None and conv.error.stage <= Stage.FILE_CHECKS:
         return None
     message = ""
-    if intent.io_uring and not hostprobe.io_uring_usable(user):
-        # block/io_uring.c luring_init() hands errno to error_setg_errno(), but liburing
-        # returns the error instead of setting errno: 7.2 prints no reason on -drive.
-        message = "Unable to use io_uring: failed to init linux io_uring ring"
+    if intent.io_uring and io_uring_refused and not hostprobe.io_uring_usable(user):
+        # 7.2: block/io_uring.c luring_init() hands errno to error_setg_errno(), but
+        # liburing returns the error instead of setting errno: no reason on -drive.
+        message = io_uring_refused
     if not message and conv.drive is not None:
         message = hostprobe.file_type_problem(name, hostprobe.protocol_of(conv.drive,
                                                                           found.device))

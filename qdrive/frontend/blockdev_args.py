@@ -20,6 +20,7 @@ import attrs
 
 from ._data import read_json
 from ..probe import probe_file
+from . import drivers
 from .jsonarg import JsonArgError, parse_json_object
 from .keyval import KeyvalError, parse_keyval
 from .qapi_visit import VisitError, visit
@@ -78,7 +79,8 @@ def parse_blockdev(text: str) -> dict[str, Any]:
             keyval = False
         else:
             raw, keyval = parse_keyval(text, "driver"), True
-        typed = visit("BlockdevOptions", raw, keyval)
+        typed = visit("BlockdevOptions", raw, keyval, drivers.current().removeprefix("qemu-"),
+                      drivers.dialect().removed_drivers)
     except (KeyvalError, JsonArgError, VisitError) as exc:
         raise BlockdevError(str(exc)) from None
     assert isinstance(typed, dict)

@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from . import drivers
 from .argv import NO_ARG, SHORTHANDS, read_argv
 from .blockdev_args import BlockdevError, Graph, Node, add_blockdev, parse_blockdev
 from ._qdict import qdict_order
@@ -247,12 +248,10 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     ``policy`` (a trusted :class:`qdrive.Policy`) is applied to the drives as
     :func:`qdrive.check` does; an untrusted one raises ValueError: use
     :func:`qdrive.frontend.argv.check_argv`, which judges every option against its allow-list.
-    ``dialect``: the release dialect the drives are read in (its -blockdev, -device and
-    -object readers are 7.2's for every release).
+    ``dialect``: the release dialect the drives are read in, with its -device and
+    -object models and its -blockdev QAPI schema (the -blockdev graph's open checks are
+    7.2's for every release).
     """
-    from ._check import check
-    from ._stderr import drive_line
-
     if policy is not None and getattr(policy, "untrusted_input", False):
         # This reader opens secret files and -blockdev images by name; the untrusted
         # policy's reader judges every option against its allow-list and opens nothing
@@ -262,6 +261,15 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     chosen = get_dialect(dialect)
     if not chosen.command_line:
         raise UnsupportedDialect(f"check_argv does not read {dialect} command lines")
+    with drivers.reading_for(chosen):  # its -device models, its drivers' opens
+        return _check_argv(argv, probe_files, policy, dialect, chosen)
+
+
+def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: str,
+                chosen: Dialect) -> ArgvResult:
+    from ._check import check
+    from ._stderr import drive_line
+
     cmd = read_argv(argv)
     machine_type = cmd.machine
     tokens = _tokens(argv)
@@ -605,17 +613,19 @@ def _machine_lifecycle(name: str, dialect: Dialect) -> _Event | None:
     """A versioned machine the dialect's QEMU deleted or deprecated (Dialect.machine_status).
 
     system/vl.c select_machine() runs once the options are parsed, before any object or
-    drive is created: an unknown machine stops QEMU there; a deprecated one is warned
-    about (machine_class->deprecation_reason) and QEMU goes on.
+    drive is created: an unknown machine stops QEMU there. A deprecated one is warned
+    about (machine_class->deprecation_reason) and QEMU goes on; 10.0's qemu_init() warns
+    after qemu_create_early_backends() (secrets, -blockdev, -drive) and
+    qemu_apply_machine_options(), so their errors come first.
     """
     status = dialect.machine_status(name)
     if status is None:
         return None
-    after_parsing = 1 << 30  # after every option's parse-time event
+    last = 1 << 30  # after every event of its phase
     if status == "removed":
-        return _Event(Phase.PARSE, after_parsing, f'{PROG}: unsupported machine type: "{name}"'
+        return _Event(Phase.PARSE, last, f'{PROG}: unsupported machine type: "{name}"'
                       "\nUse -machine help to list supported machines", True)
-    return _Event(Phase.PARSE, after_parsing, f"{PROG}: warning: Machine type '{name}' is "
+    return _Event(Phase.MACHINE, last, f"{PROG}: warning: Machine type '{name}' is "
                   "deprecated: machines more than 3 years old are subject to deletion after "
                   "6 years", False)
 
@@ -857,7 +867,7 @@ def _machine_properties(st: _State, machine: str, texts: list[tuple[int, str]]
     keys = machine_keys(t for _, t in texts)
     if _known_machine(machine, strict=True) is True and machine not in (
             "isapc", "microvm", "none", "x-remote"):
-        unknown = unknown_property(machine, keys)
+        unknown = unknown_property(machine, keys, st.dialect.machine_version)
         if unknown is not None:
             st.fail(Phase.MACHINE, unknown[0], unknown[1])
             key = apply_order(keys)[unknown[0]]
@@ -1051,7 +1061,8 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         if key not in known:
             st.fail(Phase.DEVICES, index, f"Property '{model}.{key}' not found", option, text)
             return
-        problem = _bad_value(key, value) or _link(st, key, value) or _bootindex(st, key, value)
+        problem = _bad_value(key, value, st.dialect) or _link(st, key, value) or \
+            _bootindex(st, key, value)
         if problem:
             st.fail(Phase.DEVICES, index, problem, option, text)
             return
@@ -1468,7 +1479,7 @@ def _identity_of(st: _State, name: str) -> tuple[tuple[int, int] | None, str]:
     return None, ""
 
 
-def _bad_value(key: str, value: str) -> str:
+def _bad_value(key: str, value: str, dialect: Dialect = DEFAULT) -> str:
     kind = prop_kind(key)
     if kind == "bool" and value not in ("on", "off", "yes", "no", "true", "false", "y", "n"):
         return f"Parameter '{key}' expects 'on' or 'off'"
@@ -1489,6 +1500,12 @@ def _bad_value(key: str, value: str) -> str:
         except Exception:  # noqa: BLE001 - any refusal of the size parser
             return f"Parameter '{key}' expects size"
         if key in ("logical_block_size", "physical_block_size"):
+            if dialect.block_size_check:
+                # util/block-helpers.c check_block_size() (10.0): 0 leaves it unset
+                if size and (not 512 <= size <= 2097152 or size & (size - 1)):
+                    return (f"parameter {key} must be a power of 2 between 512 and "
+                            "2097152")
+                return ""
             # hw/core/qdev-properties-system.c set_blocksize(); the device has no id yet
             if not 512 <= size <= 2097152:
                 return (f"Property .{key} doesn't take value {size} (minimum: 512, "

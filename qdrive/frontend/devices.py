@@ -13,6 +13,7 @@ import functools
 from types import MappingProxyType
 from typing import Any
 
+from . import drivers
 from ._data import read_json
 
 __all__ = ["BLOCK_MODELS", "MODEL_BUS", "properties", "prop_kind"]
@@ -123,30 +124,26 @@ def prop_kind(name: str) -> str:
 
 
 @functools.cache
-def _table() -> dict[str, Any]:
-    table: dict[str, Any] = read_json("qemu-7.2", "device-models.json")
+def _table(where: str) -> dict[str, Any]:
+    table: dict[str, Any] = read_json(where, "device-models.json")
     return table
 
 
 def _models() -> dict[str, dict[str, str | None]]:
-    models: dict[str, dict[str, str | None]] = _table()["models"]
+    # the walked dialect's table (Dialect.device_tables; drivers.reading_for())
+    models: dict[str, dict[str, str | None]] = _table(drivers.dialect().device_tables)["models"]
     return models
 
 
 def object_types() -> frozenset[str]:
-    """The -object types QEMU 7.2 has (``qemu-system-x86_64 -object help``)."""
-    return frozenset(_table()["object_types"])
-
-
-_MODEL_CACHE: dict[str, dict[str, str | None]] = {}
+    """The -object types the dialect's QEMU has (``qemu-system-x86_64 -object help``)."""
+    return frozenset(_table(drivers.dialect().device_tables)["object_types"])
 
 
 def model_info(name: str) -> tuple[str, str | None] | None:
     """(canonical type name, bus type) of a -device model, or None if QEMU has none
-    (grammar/qemu-7.2/device-models.json, from ``qemu-system-x86_64 -device help``)."""
-    if not _MODEL_CACHE:
-        _MODEL_CACHE.update(_models())
-    info = _MODEL_CACHE.get(name)
+    (grammar/qemu-X.Y/device-models.json, from ``qemu-system-x86_64 -device help``)."""
+    info = _models().get(name)
     if info is None:
         return None
     return str(info.get("alias_of") or name), info.get("bus")

@@ -1,28 +1,69 @@
-"""Each block driver of QEMU 7.2 as the derived tables describe it (no hand-written lists).
+"""Each block driver of a QEMU release as the derived tables describe it (no hand-written lists).
 
-grammar/qemu-7.2/block-drivers.json (block/*.c: each BlockDriver's runtime QemuOptsLists,
+grammar/qemu-X.Y/block-drivers.json (block/*.c: each BlockDriver's runtime QemuOptsLists,
 its children, whether it supports backing files) and qapi-block.json (the QAPI
 BlockdevOptions* structs of qapi/block-core.json) are read once, on first use, and
 turned into :class:`DriverInfo`: which options a node of that driver consumes and of
 what kind, and which option prefixes name its children. convert.py asks this module
 when it checks a node's options (block.c bdrv_open_inherit()'s leftover check).
+
+Which release's tables are read is the dialect's (``Dialect.tables``): the entry points
+that walk a drive or a command line for a dialect (parse_drive, check_drives,
+check_argv; a direct caller of convert_72 does the same) wrap the walk in
+:func:`reading_for` so that the many small stages below them ask
+the tables of the QEMU being modelled without each carrying the dialect along.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
 from ._data import read_json
+from ..dialect import DEFAULT, Dialect
 from ..options import Kind
 
-__all__ = ["DriverInfo", "driver", "known", "protocols", "child_rows"]
+__all__ = ["DriverInfo", "driver", "known", "protocols", "child_rows", "reading_for", "dialect",
+           "current", "protocol_prefixes"]
 
-_TABLE_DIR = "qemu-7.2"
+# The dialect being walked (its tables, and the drivers its Debian build lists but the
+# release no longer has: qemu-11.1's gluster): set by reading_for(), read below.
+_ACTIVE: contextvars.ContextVar[Dialect] = contextvars.ContextVar(
+    "qdrive_walked_dialect", default=DEFAULT)
+
+
+@contextlib.contextmanager
+def reading_for(dialect: Dialect) -> Iterator[None]:
+    """Within the block, the driver tables are the dialect's (``Dialect.tables``, less its
+    ``removed_drivers``) and :func:`dialect` is ``dialect``."""
+    token = _ACTIVE.set(dialect)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def dialect() -> Dialect:
+    """The dialect whose drive is being walked (the default one outside reading_for()):
+    for a driver's open that differs by release (block/rbd.c's librados)."""
+    return _ACTIVE.get()
+
+
+def current() -> str:
+    """The grammar/ folder whose tables are read now (``qemu-7.2`` outside reading_for())."""
+    return _ACTIVE.get().tables
+
+
+def _removed() -> frozenset[str]:
+    return _ACTIVE.get().removed_drivers
+
+
 _REFS = ("BlockdevRef", "BlockdevRefOrNull")
 
 
@@ -66,24 +107,48 @@ class DriverInfo:
 
 
 @functools.cache
+def _read(tables: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return read_json(tables, "block-drivers.json"), read_json(tables, "qapi-block.json")
+
+
 def _tables() -> tuple[dict[str, Any], dict[str, Any]]:
-    return read_json(_TABLE_DIR, "block-drivers.json"), read_json(_TABLE_DIR, "qapi-block.json")
+    return _read(current())
 
 
 def known() -> frozenset[str]:
-    """The drivers `-drive format=help` lists."""
-    return frozenset(_tables()[0]["format_help"]["formats"])
+    """The drivers `-drive format=help` lists (less those the dialect says are gone)."""
+    return _known(current()) - _removed()
+
+
+@functools.cache
+def _known(tables: str) -> frozenset[str]:
+    return frozenset(_read(tables)[0]["format_help"]["formats"])
+
+
+def protocol_prefixes(base: frozenset[str]) -> frozenset[str]:
+    """The ``name:`` prefixes bdrv_find_protocol() knows: ``base`` (7.2's, options.py) and
+    the table's protocol names, less those of a driver the dialect says is gone
+    (``gluster+tcp`` goes with gluster)."""
+    removed = _removed()
+    kept = {p for p in base if p.partition("+")[0] not in removed}
+    return frozenset(kept | set(protocols()))
 
 
 def protocols() -> Mapping[str, str]:
     """Protocol prefix -> driver (block.c bdrv_find_protocol(): ``nbd:``, ``fat:`` ...)."""
-    return MappingProxyType(_tables()[0]["protocols"])
+    removed = _removed()
+    return MappingProxyType({p: d for p, d in _tables()[0]["protocols"].items()
+                             if d not in removed})
+
+
+def child_rows(name: str) -> Mapping[str, Mapping[str, Any]]:
+    """The children the driver opens, by name (``children.N`` for a list)."""
+    return _child_rows(current(), name)
 
 
 @functools.cache
-def child_rows(name: str) -> Mapping[str, Mapping[str, Any]]:
-    """The children the driver opens, by name (``children.N`` for a list)."""
-    row = _tables()[0]["drivers"].get(name) or {}
+def _child_rows(tables: str, name: str) -> Mapping[str, Mapping[str, Any]]:
+    row = _read(tables)[0]["drivers"].get(name) or {}
     return MappingProxyType({c["name"]: c for c in row.get("children", [])})
 
 
@@ -108,10 +173,14 @@ def _qapi_members(qapi: Mapping[str, Any], name: str | None) -> list[dict[str, A
     return members
 
 
-@functools.cache
 def driver(name: str) -> DriverInfo | None:
     """The table's view of driver ``name`` (None for a name QEMU does not know)."""
-    drivers, qapi = _tables()
+    return None if name in _removed() else _driver(current(), name)
+
+
+@functools.cache
+def _driver(tables: str, name: str) -> DriverInfo | None:
+    drivers, qapi = _read(tables)
     row = drivers["drivers"].get(name)
     if row is None:
         return None
@@ -150,7 +219,9 @@ def driver(name: str) -> DriverInfo | None:
     file_child = next((c for c in row.get("children", []) if c["name"] == "file"), None)
     return DriverInfo(
         name=name, is_format=bool(row.get("is_format")),
-        protocol="bdrv_file_open" in row.get("open", {}),
+        # 7.2 marks a protocol driver by its .bdrv_file_open; 9.2 folded that callback into
+        # .bdrv_open (block.c), so the derived "kinds" (a protocol_name) says it for both.
+        protocol="protocol" in row.get("kinds", ()) or "bdrv_file_open" in row.get("open", {}),
         kinds=MappingProxyType(kinds), children=children, prefixes=tuple(prefixes),
         supports_backing=bool(row.get("supports_backing")),
         needs_filename=bool(row.get("bdrv_needs_filename")),

@@ -890,21 +890,25 @@ def ssh_filename(filename: str, keys: Iterable[str], span: Span) -> None:
         _fill_fail("missing remote path in URI", span)
 
 
-def rbd_filename(filename: str, span: Span) -> None:
+def rbd_filename(filename: str, span: Span) -> list[str]:
     """block/rbd.c qemu_rbd_parse_filename(): ``rbd:POOL/IMAGE[@SNAP][:KEY=VALUE...]``,
     its separators found by qemu_rbd_next_tok() (a backslash escapes the next
-    character)."""
+    character); the keys it passes to librados (``conf`` and ``id`` are QEMU's own)."""
     if not filename.startswith("rbd:"):
         _fill_fail("File name must start with 'rbd:'", span)
     pool, rest = _rbd_token(filename[len("rbd:"):], "/")
     if rest is None:
         _fill_fail("Pool name is required", span)
     _image, rest = _rbd_token(rest, ":")
+    keys: list[str] = []
     while rest is not None:
         name, rest = _rbd_token(rest, "=")
         if rest is None:
             _fill_fail(f"conf option {_rbd_unescape(name)} has no value", span)
         _value, rest = _rbd_token(rest, ":")
+        if _rbd_unescape(name) not in ("conf", "id"):
+            keys.append(_rbd_unescape(name))
+    return keys
 
 
 def _rbd_token(text: str, delim: str) -> tuple[str, str | None]:
@@ -980,6 +984,31 @@ def _ssh_legacy(own: dict[str, Any], span: Span) -> dict[str, Any]:
     return left
 
 
+def blkdebug_config_error(name: str, why: str) -> str:
+    """block/blkdebug.c read_config()'s error for a config file it cannot open, in the
+    walked dialect's words (Dialect.blkdebug_config_opened)."""
+    from . import drivers
+
+    if drivers.dialect().blkdebug_config_opened:
+        return f"Could not open '{name}': {why}"
+    return f"Could not read blkdebug config file: {why}"
+
+
+def _rbd(options: Options, image: ProbeResult | None, span: Span) -> None:
+    """block/rbd.c: an ``rbd:`` file name as qemu_rbd_parse_filename() splits it, then
+    the QAPI visit of the options, then qemu_rbd_connect()'s qemu_rbd_set_keypairs()."""
+    url = options.get("url")
+    keys = rbd_filename(url.value, url.span) if url is not None and \
+        url.value.startswith("rbd:") else []
+    _qapi("rbd")(options, image, span)
+    from . import drivers
+
+    refused = drivers.dialect().rbd_unknown_conf
+    bad = next((k for k in keys if k in refused), None)
+    if bad is not None:  # rados_conf_set() -ENOENT
+        _fail(f"invalid conf option {bad}: No such file or directory", span)
+
+
 def _visit(members: list[dict[str, Any]], own: dict[str, Any], prefix: str,
            span: Span) -> None:
     """Visit the struct's members in order, consuming ``own``'s keys as QAPI would."""
@@ -1044,10 +1073,18 @@ def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
 
 def _parallels(options: Options, image: ProbeResult | None, span: Span) -> None:
     # block/parallels.c parallels_open(): qapi_enum_parse() of prealloc-mode, after the
-    # header and the typed prealloc-size
+    # header and the typed prealloc-size (7.2; 10.0 parses it first: parallels_prealloc)
+    parallels_prealloc(options, span)
+
+
+def parallels_prealloc(options: Options, span: Span, stage: Stage = Stage.NODE) -> None:
+    """block/parallels.c prealloc-mode: "falloc" or "truncate". 10.0's parallels_open()
+    reads it in parallels_opts_prealloc() before its file child and the header
+    (Dialect.parallels_prealloc_first: ``stage`` DRIVER_OPTIONS); 7.2 after the header."""
     mode = options.get("prealloc-mode")
     if mode is not None and mode.value not in ("falloc", "truncate"):
-        _fail(f"invalid parameter value: {mode.value}", mode.span)
+        raise error("driver-open", f"invalid parameter value: {mode.value}", mode.span,
+                    stage)
 
 
 def _compress(options: Options, image: ProbeResult | None, span: Span) -> None:
@@ -1232,8 +1269,7 @@ def _blkdebug(options: Options, image: ProbeResult | None, span: Span,
             with open(config.value, "rb"):
                 pass
         except OSError as exc:
-            _fail(f"Could not read blkdebug config file: {os.strerror(exc.errno or 0)}",
-                  span)
+            _fail(blkdebug_config_error(config.value, os.strerror(exc.errno or 0)), span)
     events = {v["name"] for v in _qapi_type("BlkdebugEvent").get("values", [])}
     for group in ("inject-error", "set-state"):
         rules: dict[str, dict[str, Any]] = {}
@@ -1281,16 +1317,18 @@ _ABORTING = {"null-co": frozenset({"size", "latency-ns", "read-zeroes"}),
              "nvme": frozenset({"namespace"})}
 
 
-def abort_notice(error: Diagnostic, key: str, driver: str | None) -> Diagnostic | None:
+def abort_notice(error: Diagnostic, key: str, driver: str | None,
+                 prefix: str = "../../") -> Diagnostic | None:
     """The "Unexpected error in ..." line QEMU prints before a null-co/null-aio/nvme
-    option's value error (the key as the node sees it, the node's driver)."""
+    option's value error (the key as the node sees it, the node's driver); ``prefix`` is
+    how the build spells its source files' path (Dialect.source_prefix)."""
     if key not in _ABORTING.get(driver or "", frozenset()) or error.code != "bad-value":
         return None
     site = next((s for s in _ERROR_SITES if s[0] in error.message), None)
     if site is None:
         return None
     return Diagnostic("abort", Severity.WARNING, f"Unexpected error in {site[1]}() at "
-                      f"../../{site[2]}:{site[3]}:", error.span, error.stage, located=False)
+                      f"{prefix}{site[2]}:{site[3]}:", error.span, error.stage, located=False)
 
 
 def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
@@ -1303,7 +1341,7 @@ def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
 _CHECKS: dict[str, Check] = {
     "quorum": _quorum, "vpc": _vpc, "parallels": _parallels, "compress": _compress,
     "copy-before-write": _cbw, "null-co": _null, "null-aio": _null,
-    **{d: _qapi(d) for d in ("nfs", "rbd", "ssh")},
+    **{d: _qapi(d) for d in ("nfs", "ssh")}, "rbd": _rbd,
     **{d: _curl(d) for d in sorted(CURL_DRIVERS)},
     "iscsi": _iscsi, "iser": _iscsi, "gluster": _gluster,
     **dict.fromkeys(("file", "host_device", "host_cdrom"), _file_posix),

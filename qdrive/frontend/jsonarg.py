@@ -23,12 +23,22 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-def parse_json_object(text: str) -> dict[str, Any]:
-    """The object ``text`` holds (QEMU's callers assert the top level is an object)."""
+def parse_json_object(text: str, located: bool | None = None) -> dict[str, Any]:
+    """The object ``text`` holds (QEMU's callers assert the top level is an object).
+
+    ``located``: a stray token or the end of the input is placed at its ``line:column``,
+    as 11.1's qobject/json-parser.c does (jsonname.where()); None: as the walked
+    dialect does (Dialect.json_errors)."""
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise JsonArgError(_message(text, exc)) from None
+        message = _message(text, exc)
+        if located is None:
+            from . import drivers
+            from ..dialect import JsonErrors
+
+            located = drivers.dialect().json_errors is JsonErrors.LOCATED
+        raise JsonArgError(_locate(text, message) if located else message) from None
     if not isinstance(value, dict):
         raise JsonArgError("JSON parse error, expecting value")
     return value
@@ -85,6 +95,21 @@ def _message(text: str, exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError) and exc.msg.startswith("Expecting ','"):
         return "JSON parse error, expected separator in dict"
     return "JSON parse error, expecting value"
+
+
+def _locate(text: str, message: str) -> str:
+    """The located words of the two errors 11.1 was seen to place (a stray token, the
+    end of the input); the others keep 7.2's words."""
+    from .jsonname import where
+
+    if message.startswith("JSON parse error, stray '"):
+        token = message[len("JSON parse error, stray '"):-1]
+        start = text.rfind(token) if token else -1
+        if start >= 0:
+            return f"{where(text, start)}: {message}"
+    if message == "JSON parse error, premature EOI":
+        return f"{where(text, None)}: JSON parse error, premature end of input"
+    return message
 
 
 def __dir__() -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._values import on_off
 
-__all__ = ["JsonNameError", "parse"]
+__all__ = ["where", "JsonNameError", "parse"]
 
 PREFIX = "json:"
 
@@ -65,11 +65,19 @@ def _why_located(text: str) -> str:
         return "Expecting a JSON value"
     start = _open_string(text)
     if start is not None:
-        return f"{_where(text, start)}: JSON parse error, stray '{text[start:]}'"
-    return f"{_where(text, len(text))}: JSON parse error, premature end of input"
+        return f"{where(text, start)}: JSON parse error, stray '{text[start:]}'"
+    return f"{where(text, None)}: JSON parse error, premature end of input"
 
 
-def _where(text: str, offset: int) -> str:
+def where(text: str, offset: int | None) -> str:
+    """1-based ``line:column`` of ``offset`` in ``text``; None: the end of the input, as
+    qobject/json-lexer.c places it: one past the last character, and one more when a
+    number or keyword is still open there (the flush's NUL ends that token first; seen in
+    11.1: '..."size":10485' ends at 1:34, '{"driver"' at 1:10)."""
+    if offset is None:
+        offset = len(text)
+        if text and text[-1].isalnum():
+            offset += 1
     line = text.count("\n", 0, offset) + 1
     column = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return f"{line}:{column}"

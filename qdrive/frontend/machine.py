@@ -58,11 +58,15 @@ def _dashified(keys: list[str]) -> list[str]:
     return kept + [k for k in moved if k not in kept]
 
 
-def qom_type(machine: str) -> str | None:
+def qom_type(machine: str, version: str | None = None) -> str | None:
     """The QOM type of a pc or q35 machine name (``pc`` -> ``pc-i440fx-7.2-machine``,
-    ``pc-q35-7.1`` -> ``pc-q35-7.1-machine``); None for the others."""
+    ``pc-q35-7.1`` -> ``pc-q35-7.1-machine``); None for the others. ``version``: the
+    release whose newest board the aliases pc and q35 name (Dialect.machine_version;
+    default the table's, 7.2)."""
     table = _table()
     if machine in ("", "pc", "q35"):
+        if version is not None:
+            return f"{'pc-q35' if machine == 'q35' else 'pc-i440fx'}-{version}-machine"
         return str(table[machine or "pc"]["qom_type"])
     if machine.startswith(("pc-i440fx-", "pc-q35-")) and machine[-1].isdigit():
         return f"{machine}-machine"
@@ -74,11 +78,12 @@ def apply_order(keys: list[str]) -> list[str]:
     return in_qdict_order(_dashified(keys))
 
 
-def unknown_property(machine: str, keys: list[str]) -> tuple[int, str] | None:
+def unknown_property(machine: str, keys: list[str], version: str | None = None
+                     ) -> tuple[int, str] | None:
     """The first key (in :func:`apply_order`) the machine object lacks: its position
     there and QEMU's message; None when it has them all or qdrive does not know the
     machine's properties."""
-    qom = qom_type(machine)
+    qom = qom_type(machine, version)
     if qom is None:
         return None
     family = "q35" if machine == "q35" or machine.startswith("pc-q35") else "pc"

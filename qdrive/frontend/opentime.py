@@ -240,8 +240,8 @@ def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
             raise error("blkdebug-name", "blkdebug requires both config file and image "
                         "path", whole, Stage.FILL)
         if config and not os.path.exists(config):
-            raise error("blkdebug-config", "Could not read blkdebug config file: No such "
-                        "file or directory", whole, Stage.CHILD)
+            raise error("blkdebug-config", formats.blkdebug_config_error(
+                config, "No such file or directory"), whole, Stage.CHILD)
         if image and ":" not in image.split("/")[0]:
             found = probe_file(image)
             if found.error:

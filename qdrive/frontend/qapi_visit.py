@@ -59,10 +59,12 @@ def _enabled(entry: dict[str, Any], conds: dict[str, bool]) -> bool:
 
 
 class _Visitor:
-    def __init__(self, types: dict[str, Any], keyval: bool) -> None:
+    def __init__(self, types: dict[str, Any], keyval: bool,
+                 removed: frozenset[str] = frozenset()) -> None:
         self.types = types
         self.conds: dict[str, bool] = types["__conditions__"]
         self.keyval = keyval
+        self.removed = removed
 
     def name(self, path: list[str]) -> str:
         return ".".join(path) if path else "<anonymous>"
@@ -181,7 +183,8 @@ class _Visitor:
     def visit_enum(self, t: dict[str, Any], value: Any, path: list[str],
                    name: str | None) -> str:
         text = self.scalar("str", value, path)
-        if not any(v["name"] == text and _enabled(v, self.conds) for v in t["values"]):
+        if not any(v["name"] == text and _enabled(v, self.conds) for v in t["values"]) or \
+                text in self.removed and t is self.types.get("BlockdevDriver"):
             raise VisitError(f"Parameter '{name or 'null'}' does not accept value '{text}'")
         return str(text)
 
@@ -263,9 +266,12 @@ def _c_integer(text: str, unsigned: bool) -> int | None:
     return n if -2**63 <= n < 2**63 else None
 
 
-def visit(tname: str, value: Any, keyval: bool, version: str = "7.2") -> Any:
-    """``value`` (parsed keyval or JSON) visited as QAPI type ``tname``: the typed result."""
-    return _Visitor(schema(version), keyval).visit(tname, value, [], None)
+def visit(tname: str, value: Any, keyval: bool, version: str = "7.2",
+          removed: frozenset[str] = frozenset()) -> Any:
+    """``value`` (parsed keyval or JSON) visited as QAPI type ``tname``: the typed result.
+    ``removed``: BlockdevDriver values the release no longer has (Dialect.removed_drivers,
+    for a release read through an older release's schema)."""
+    return _Visitor(schema(version), keyval, removed).visit(tname, value, [], None)
 
 
 def __dir__() -> list[str]:

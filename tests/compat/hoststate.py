@@ -319,7 +319,7 @@ def both(case: Mapping[str, Any], qemu: oracle.Qemu = oracle.DEFAULT
     with build(case["state"], qemu) as s:
         run = corpus.as_case(case) or {}
         with compare.in_dir(s.where):
-            got = _ask_qdrive(compare, run, s.user)
+            got = _ask_qdrive(compare, run, s.user, qemu)
         want = oracle.run(run, s.where, qemu=qemu, user=s.user)
     return want, got
 
@@ -344,7 +344,7 @@ def disagreements_in(state: str, group: Sequence[Mapping[str, Any]],
         for case in group:
             run = corpus.as_case(case) or {}
             with compare.in_dir(s.where):
-                got = _ask_qdrive(compare, run, s.user)
+                got = _ask_qdrive(compare, run, s.user, qemu)
             want = compare.verdict(oracle.run(run, s.where, qemu=qemu, user=s.user))
             bad = compare.disagreements(want, got)
             if bad:
@@ -352,13 +352,16 @@ def disagreements_in(state: str, group: Sequence[Mapping[str, Any]],
     return out
 
 
-def _ask_qdrive(compare: Any, run: dict[str, Any], user: tuple[int, int] | None
-                ) -> dict[str, Any]:
+def _ask_qdrive(compare: Any, run: dict[str, Any], user: tuple[int, int] | None,
+                qemu: oracle.Qemu = oracle.DEFAULT) -> dict[str, Any]:
+    """qdrive's verdict in the dialect of the QEMU it is compared with (qemu-10.0 for
+    the 10.0 binary), told the user QEMU runs as when check() takes ``qemu_user``."""
     import qdrive
 
+    dialect = qemu.dialect
     if user is not None and "qemu_user" in inspect.signature(qdrive.check).parameters:
-        return dict(compare.ours_safely(run, qemu_user=user[0]))
-    return dict(compare.ours_safely(run))
+        return dict(compare.ours_safely(run, dialect, qemu_user=user[0]))
+    return dict(compare.ours_safely(run, dialect))
 
 
 def record(qemu: oracle.Qemu) -> Path:
