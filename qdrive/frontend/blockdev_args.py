@@ -87,10 +87,16 @@ def parse_blockdev(text: str) -> dict[str, Any]:
     return typed
 
 
-@functools.cache
 def _drivers() -> dict[str, Any]:
-    drivers: dict[str, Any] = read_json("qemu-7.2", "block-drivers.json")["drivers"]
-    return drivers
+    """The driver table of the dialect being walked (drivers.current(): its grammar/
+    folder), so a -blockdev node is opened with its release's drivers."""
+    return _drivers_of(drivers.current())
+
+
+@functools.cache
+def _drivers_of(folder: str) -> dict[str, Any]:
+    table: dict[str, Any] = read_json(folder, "block-drivers.json")["drivers"]
+    return table
 
 
 def add_blockdev(graph: Graph, options: dict[str, Any]) -> Node:

@@ -83,3 +83,16 @@ def test_a_lone_drive_is_placed_by_placements_own_rule() -> None:
     for bad in ({"unit": 2}, {"index": 0, "unit": 1}):  # past the bus; index with unit
         with pytest.raises(TranslationError, match=r"^cannot translate -drive "):
             to_blockdev(Drive(file="d.img", format="raw", interface="ide", **bad))
+
+
+def test_blockdev_nodes_open_with_the_walked_release_drivers() -> None:
+    # blockdev_args reads the dialect's own driver table (grammar/qemu-X.Y/), as -drive does
+    from qdrive.dialect import get
+    from qdrive.frontend import blockdev_args, drivers
+
+    seven = blockdev_args._drivers()["blkdebug"]
+    with drivers.reading_for(get("qemu-10.0")):
+        ten = blockdev_args._drivers()["blkdebug"]
+    # block/blkdebug.c: .bdrv_file_open in 7.2 became .bdrv_open by 10.0
+    assert seven["open"] == {"bdrv_file_open": "blkdebug_open"}
+    assert ten["open"] == {"bdrv_open": "blkdebug_open"}
