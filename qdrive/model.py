@@ -8,7 +8,6 @@ are applied by :func:`qdrive.parse_drive`.
 from __future__ import annotations
 
 import enum
-import operator
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -220,28 +219,25 @@ def _enum_value(name: str, kind: type[enum.StrEnum], value: object) -> enum.StrE
                           f"{', '.join(m.value for m in kind)}")
 
 
-# Each table's values read in one call (operator.attrgetter), not one getattr() per field.
-_ENUM_VALUES = operator.attrgetter(*(name for name, _ in _ENUM_FIELDS))
-_FLAG_VALUES = operator.attrgetter(*_FLAG_FIELDS)
-_U64_VALUES = operator.attrgetter(*_U64_FIELDS)
-_INT_VALUES = operator.attrgetter(*_INT_FIELDS)
-_NAME_VALUES = operator.attrgetter(*_NAME_FIELDS)
-
-
 def _check_fields(drive: Drive) -> None:
-    for (name, kind), value in zip(_ENUM_FIELDS, _ENUM_VALUES(drive), strict=True):
+    for name, kind in _ENUM_FIELDS:
+        value = getattr(drive, name)
         if value is not None and type(value) is not kind:
             object.__setattr__(drive, name, _enum_value(name, kind, value))
-    for name, value in zip(_FLAG_FIELDS, _FLAG_VALUES(drive), strict=True):
+    for name in _FLAG_FIELDS:
+        value = getattr(drive, name)
         if value is not None and value is not True and value is not False:
             raise DriveFieldError(name, value, "True, False or None")
-    for name, value in zip(_U64_FIELDS, _U64_VALUES(drive), strict=True):
+    for name in _U64_FIELDS:
+        value = getattr(drive, name)
         if value is not None and (type(value) is not int or not 0 <= value < _U64):
             raise DriveFieldError(name, value, "an int from 0 to 2**64-1, or None")
-    for name, value in zip(_INT_FIELDS, _INT_VALUES(drive), strict=True):
+    for name in _INT_FIELDS:
+        value = getattr(drive, name)
         if value is not None and type(value) is not int:
             raise DriveFieldError(name, value, "an int or None")
-    for name, value in zip(_NAME_FIELDS, _NAME_VALUES(drive), strict=True):
+    for name in _NAME_FIELDS:
+        value = getattr(drive, name)
         if value is not None and type(value) is not str:
             raise DriveFieldError(name, value, "a str or None")
     if drive.dialect not in DIALECTS:
