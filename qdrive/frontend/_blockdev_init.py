@@ -52,6 +52,8 @@ def _stats_intervals(w: Walk) -> None:
     # qdict_extract_subqdict() + qdict_array_split(): keys must be 0, 1, 2, ...
     prefix = "stats-intervals."
     sub = {k[len(prefix):]: e for k, e in w.qdict.items() if k.startswith(prefix)}
+    if not sub:  # the common drive: nothing to split (the draft's default stays ())
+        return
     values: list[Entry] = []
     while str(len(values)) in sub:
         values.append(sub.pop(str(len(values))))
