@@ -192,7 +192,9 @@ def _host_problem(p: Placement, d: Drive, r: DriveResult) -> Diagnostic | None:
                       detail, located=virtio)
 
 
-@attrs.frozen
+# internal: nobody compares or prints one, and attrs' generated __eq__/__repr__ cost
+# start-up time (qdrive check imports this module)
+@attrs.frozen(eq=False, repr=False)
 class _Locker:
     """One device's hold on an image: the write permission, and whether it shares it."""
 

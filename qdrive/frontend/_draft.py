@@ -20,7 +20,9 @@ from ..model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, I
 __all__ = ["DriveDraft"]
 
 
-@attrs.define(slots=True)
+# internal: nobody compares or prints one, and attrs' generated __eq__/__repr__ cost
+# start-up time (qdrive check imports this module)
+@attrs.define(slots=True, eq=False, repr=False)
 class DriveDraft:
     """The fields of a :class:`~qdrive.model.Drive` found so far; None: not given."""
 
