@@ -26,9 +26,15 @@ TARGET = 0.75  # issue 17: at most 0.75x QEMU's verdict time (aim 0.5x)
 QEMU = "qemu-system-x86_64"
 
 
+# Every command runs from here, never from the caller's directory: run from the repo root,
+# ``python -c``/``-m`` would put the checkout's qdrive/ first on sys.path and measure it
+# instead of the install (a regular install is what users have).
+_NEUTRAL = "/"
+
+
 def timed(argv: list[str], stdin: bytes | None = None) -> float:
     t = time.perf_counter()
-    subprocess.run(argv, input=stdin, capture_output=True, check=False)
+    subprocess.run(argv, input=stdin, capture_output=True, check=False, cwd=_NEUTRAL)
     return (time.perf_counter() - t) * 1e3
 
 
@@ -74,7 +80,8 @@ def instructions(argv: list[str], stdin: bytes | None = None) -> int | None:
         return None
     with tempfile.NamedTemporaryFile(prefix="qdrive-cg-") as out:
         run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}",
-                              *argv], input=stdin, capture_output=True, check=False)
+                              *argv], input=stdin, capture_output=True, check=False,
+                             cwd=_NEUTRAL)
     found = re.search(rb"Collected : (\d+)", run.stderr)
     return int(found.group(1)) if found else None
 
@@ -115,17 +122,19 @@ def main(n: int = 15) -> None:
     sys.stdout.flush()
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "qdrive", "check",
                           "--offline", "file=a.img,format=raw"],
-                         capture_output=True, text=True).stderr
+                         capture_output=True, text=True, cwd=_NEUTRAL).stderr
     heavy = sorted((int(line.split("|")[1]), line.split("|")[2].strip())
                    for line in out.splitlines()[1:] if line.count("|") == 2)[-6:]
     print("  largest cumulative imports (us):",
           ", ".join(f"{n} {v}" for v, n in reversed(heavy)))
     loaded = subprocess.run([sys.executable, "-c", "import sys, qdrive.cli as c; "
+                             "print('(' + c.__file__.removesuffix('/cli.py') + ')', "
+                             "file=sys.stderr); "
                              "c.main(['check', '--offline', 'file=a,format=raw']); "
                              "print(sorted(m for m in sys.modules if m.startswith(("
                              "'qdrive.', 'cffi', 'lark', 'shutil', 'locale'))), "
                              "file=sys.stderr)"],
-                            capture_output=True, text=True).stderr.strip()
+                            capture_output=True, text=True, cwd=_NEUTRAL).stderr.strip()
     print("  modules loaded by a check:", loaded)
 
 

@@ -770,14 +770,16 @@ def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
     """One -f line: checked and reported at once (flushed: a pipe's writer may wait)."""
     result = run(line.split("\t"))
     code = _exit_code(result, args.strict)
+    warned = any(r.warnings for r in result.drives)
     counts["ok" if result.ok else "invalid"] += 1
-    counts["warnings"] += any(r.warnings for r in result.drives)
-    first = result.first_error
+    counts["warnings"] += warned
+    # a line that passed has no error: first_error is looked for only when it failed
+    first = result.first_error if code else None
     if first is not None:
         kinds[first[1].code] = kinds.get(first[1].code, 0) + 1
     if args.json:
         print(json.dumps({"line": n, **_json(result, args)}), flush=True)
-    elif code or any(r.warnings for r in result.drives):
+    elif code or warned:
         progress.clear()
         print(f"{name}:{n}:")
         _human(result, sys.stdout, args, args.style)

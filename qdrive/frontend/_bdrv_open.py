@@ -296,10 +296,13 @@ def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
 
 
 # -- the drive's node: block.c bdrv_open_common() ------------------------------------------
+_NODE_KEYS_BUT_DRIVER = NODE_KEYS - {"driver"}  # bdrv_fill_options() took driver
+
+
 def _open_common(w: Walk, driver: str, protocol: bool) -> None:
     """block.c bdrv_open_common() of the drive's node (bdrv_runtime_opts), then its driver."""
     added = w.dialect.new_options.get("*", {})  # bdrv_runtime_opts of a later release
-    node_keys = (NODE_KEYS - {"driver"}) | set(added)
+    node_keys = _NODE_KEYS_BUT_DRIVER | set(added) if added else _NODE_KEYS_BUT_DRIVER
     for key in sorted_keys(w.qdict, node_keys):
         entry = w.qdict[key]
         if key in ("cache.direct", "cache.no-flush", "auto-read-only", "force-share"):
@@ -348,8 +351,10 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
     """The format driver's own options (its .bdrv_open), then bdrv_open_inherit()'s check
     for unused ones."""
     info = opentime.driver_info(driver)
-    kinds = {**(FORMAT_KEYS.get(driver) or opentime.kinds(info)),
-             **w.dialect.options_added(driver)}  # a later release's new options
+    kinds = FORMAT_KEYS.get(driver) or opentime.kinds(info)
+    added = w.dialect.options_added(driver)  # a later release's new options
+    if added:  # copied only then: 7.2 adds none, and the tables are read-only
+        kinds = {**kinds, **added}
     # block/raw-format.c raw_open() reads offset/size before it looks for its file
     # child; the other format drivers look for the child first.
     if driver == "parallels" and w.dialect.parallels_prealloc_first:

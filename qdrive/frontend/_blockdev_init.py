@@ -18,9 +18,14 @@ from ..options import COMMON_KEYS, LEGACY_KEYS, OPTIONS
 __all__ = ["blockdev_init"]
 
 
+# Built once: the walk runs these set operations for every drive it takes.
+_ABSORBED = COMMON_KEYS - {"read-only", "copy-on-read"}  # drive_new() took these two
+_HANDLED = LEGACY_KEYS | COMMON_KEYS | {"id"}
+
+
 def blockdev_init(w: Walk) -> None:
     """blockdev.c blockdev_init() up to its blk_new_open()."""
-    absorb(w, COMMON_KEYS - {"read-only", "copy-on-read"}, Stage.COMMON)
+    absorb(w, _ABSORBED, Stage.COMMON)
     w.conv.opened_read_only |= bool(w.draft.snapshot)
     _stats_intervals(w)
     _aio(w)
@@ -30,9 +35,8 @@ def blockdev_init(w: Walk) -> None:
     _format(w)
     _error_action(w, "werror", "'{v}' invalid write error action", True)
     _error_action(w, "rerror", "'{v}' invalid read error action", False)
-    handled = LEGACY_KEYS | COMMON_KEYS | {"id"}
     file = w.draft.file
-    rest = [k for k in w.qdict if k not in handled]
+    rest = [k for k in w.qdict if k not in _HANDLED]
     # blockdev_init() copies format= into the QDict as "driver", so it counts here.
     w.conv.empty = not file and not rest and w.draft.format is None
 
@@ -48,6 +52,8 @@ def _stats_intervals(w: Walk) -> None:
     # qdict_extract_subqdict() + qdict_array_split(): keys must be 0, 1, 2, ...
     prefix = "stats-intervals."
     sub = {k[len(prefix):]: e for k, e in w.qdict.items() if k.startswith(prefix)}
+    if not sub:  # the common drive: nothing to split (the draft's default stays ())
+        return
     values: list[Entry] = []
     while str(len(values)) in sub:
         values.append(sub.pop(str(len(values))))

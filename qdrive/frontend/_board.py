@@ -122,13 +122,20 @@ def _xen_problem(p: Placement, d: Drive, r: DriveResult, dialect: Dialect
                       f"'{device}'", Span(0, len(r.text)), Stage.BOARD_ORPHAN)
 
 
+def _max_units(board: Machine, iface: Interface) -> int | None:
+    """Units a board's bus of ``iface`` takes (None: the bus is not counted in units)."""
+    # a branch, not a dict built per drive: this runs for every placed drive
+    if iface is Interface.IDE:
+        return board.max_devs(iface) or 2
+    return 2 if iface is Interface.FLOPPY or iface is Interface.PFLASH else None
+
+
 def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
                    pflash0: bool, probe_files: bool = False) -> Diagnostic | None:
     whole = Span(0, len(r.text))
     iface = p.interface
     buses = board.buses.get(iface, 1)
-    max_units = {Interface.IDE: board.max_devs(iface) or 2, Interface.FLOPPY: 2,
-                 Interface.PFLASH: 2}.get(iface)
+    max_units = _max_units(board, iface)
     claimed = iface in board.claims and (iface in (Interface.VIRTIO, Interface.NONE) or (
         p.bus is not None and 0 <= p.bus < buses and p.unit is not None and
         0 <= p.unit < (max_units or 1)))
@@ -185,7 +192,9 @@ def _host_problem(p: Placement, d: Drive, r: DriveResult) -> Diagnostic | None:
                       detail, located=virtio)
 
 
-@attrs.frozen
+# internal: nobody compares or prints one, and attrs' generated __eq__/__repr__ cost
+# start-up time (qdrive check imports this module)
+@attrs.frozen(eq=False, repr=False)
 class _Locker:
     """One device's hold on an image: the write permission, and whether it shares it."""
 

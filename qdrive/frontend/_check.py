@@ -97,6 +97,9 @@ class DriveArg:
         return items
 
 
+_ONE_DRIVE = (str, Drive, DriveArg)  # a tuple: ``str | Drive | DriveArg`` is rebuilt per call
+
+
 def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
           dialect: str | Dialect = DEFAULT_DIALECT, machine: str = "pc",
           probe_files: bool = True,
@@ -122,7 +125,7 @@ def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
     owner, group and mode bits only (no ACLs), without switching user. None: this
     process's user.
     """
-    given = [drives] if isinstance(drives, str | Drive | DriveArg) else list(drives)
+    given = [drives] if isinstance(drives, _ONE_DRIVE) else list(drives)
     args = [d if isinstance(d, DriveArg) else DriveArg(str(d)) for d in given]
     chosen = _dialect(dialect)
     if chosen.legacy:

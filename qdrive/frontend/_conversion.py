@@ -21,7 +21,9 @@ from ._syntax import RawOption
 __all__ = ["Conversion", "local_image"]
 
 
-@attrs.define
+# internal: nobody compares or prints one, and attrs' generated __eq__/__repr__ cost
+# start-up time (qdrive check imports this module)
+@attrs.define(eq=False, repr=False)
 class Conversion:
     """What converting one drive string produced."""
 

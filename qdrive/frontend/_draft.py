@@ -11,6 +11,8 @@ name the Drive does not have.
 
 from __future__ import annotations
 
+import operator
+
 import attrs
 
 from ..model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, Interface, Media
@@ -18,7 +20,9 @@ from ..model import Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction, I
 __all__ = ["DriveDraft"]
 
 
-@attrs.define(slots=True)
+# internal: nobody compares or prints one, and attrs' generated __eq__/__repr__ cost
+# start-up time (qdrive check imports this module)
+@attrs.define(slots=True, eq=False, repr=False)
 class DriveDraft:
     """The fields of a :class:`~qdrive.model.Drive` found so far; None: not given."""
 
@@ -76,10 +80,18 @@ class DriveDraft:
 
     def build(self, dialect: str) -> Drive:
         """The frozen Drive (its field checks run): the walk is over."""
-        return Drive(dialect=dialect, **{name: getattr(self, name) for name in _FIELDS})
+        # Only the fields given: a None the Drive defaults to anyway is not passed (the
+        # walk builds one Drive per drive; most of its ~40 fields stay None).
+        values = zip(_FIELD_NAMES, _FIELD_VALUES(self), strict=True)
+        return Drive(dialect=dialect, **{name: value for name, value in values
+                                         if value is not None or name not in _NONE_DEFAULT})
 
 
 _FIELDS = frozenset(a.name for a in attrs.fields(DriveDraft))
+_FIELD_NAMES = tuple(sorted(_FIELDS))
+_FIELD_VALUES = operator.attrgetter(*_FIELD_NAMES)
+# the fields whose Drive default is None (omitting them changes nothing)
+_NONE_DEFAULT = frozenset(a.name for a in attrs.fields(Drive) if a.default is None)
 
 
 def __dir__() -> list[str]:

@@ -46,7 +46,9 @@ def in_qdict_order(keys: Iterable[str]) -> list[str]:
     return sorted(unique, key=lambda k: (qdict_order(k), -position[k]))
 
 
-@attrs.define
+# internal: nobody compares or prints one, and attrs' generated __eq__/__repr__ cost
+# start-up time (qdrive check imports this module)
+@attrs.define(eq=False, repr=False)
 class Entry:
     """One option in the QDict QEMU builds: key, value, the item it came from."""
 

@@ -90,7 +90,8 @@ def first_key(keys: Iterable[str], entries: Mapping[str, Entry], *,
 
 def absorb(w: Walk, keys: Iterable[str], stage: Stage) -> None:
     """util/qemu-option.c qemu_opts_absorb_qdict(): typed parse of ``keys`` in QDict order."""
-    wanted = set(keys)
+    # the callers pass frozensets (options.py's tables): no copy per drive
+    wanted = keys if isinstance(keys, frozenset) else frozenset(keys)
     present = [e for k, e in w.qdict.items() if k in wanted]
     present.sort(key=lambda e: qdict_key(e.key, e))
     for entry in present:

@@ -117,7 +117,12 @@ def _tables() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def known() -> frozenset[str]:
     """The drivers `-drive format=help` lists (less those the dialect says are gone)."""
-    return _known(current()) - _removed()
+    return _known_less(current(), _removed())
+
+
+@functools.cache  # the walk asks on every drive naming a driver: one set per dialect
+def _known_less(tables: str, removed: frozenset[str]) -> frozenset[str]:
+    return _known(tables) - removed
 
 
 @functools.cache
@@ -129,15 +134,23 @@ def protocol_prefixes(base: frozenset[str]) -> frozenset[str]:
     """The ``name:`` prefixes bdrv_find_protocol() knows: ``base`` (7.2's, options.py) and
     the table's protocol names, less those of a driver the dialect says is gone
     (``gluster+tcp`` goes with gluster)."""
-    removed = _removed()
+    return _prefixes(base, current(), _removed())
+
+
+@functools.cache  # asked for every file name the walk checks: one set per dialect
+def _prefixes(base: frozenset[str], tables: str, removed: frozenset[str]) -> frozenset[str]:
     kept = {p for p in base if p.partition("+")[0] not in removed}
-    return frozenset(kept | set(protocols()))
+    return frozenset(kept | set(_protocols(tables, removed)))
 
 
 def protocols() -> Mapping[str, str]:
     """Protocol prefix -> driver (block.c bdrv_find_protocol(): ``nbd:``, ``fat:`` ...)."""
-    removed = _removed()
-    return MappingProxyType({p: d for p, d in _tables()[0]["protocols"].items()
+    return _protocols(current(), _removed())
+
+
+@functools.cache  # read-only, so one mapping per dialect serves every drive
+def _protocols(tables: str, removed: frozenset[str]) -> Mapping[str, str]:
+    return MappingProxyType({p: d for p, d in _read(tables)[0]["protocols"].items()
                              if d not in removed})
 
 

@@ -135,7 +135,9 @@ def open_backing(options: Options, span: Span, header_backing: str | None,
     return attrs.evolve(problem, message=f"Could not open backing file: {problem.message}")
 
 
-@attrs.frozen
+# internal: nobody compares or prints one, and attrs' generated __eq__/__repr__ cost
+# start-up time (qdrive check imports this module)
+@attrs.frozen(eq=False, repr=False)
 class _Synthetic:
     """An option QEMU derives itself (a URL file name parsed into ``url``)."""
 

@@ -66,9 +66,10 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     backing = groups.pop("backing", {})
     if info.protocol and filename is not None:  # driver=vvfat,file=fat:...
         own = {**_parsed_filename(info.name, filename, whole), **own}
-    # the driver sees its children's keys too (quorum counts children.N)
-    everything = {**own, **{k: e for k, e in rest.items() if k not in own}}
-    mine = everything if info.name in formats.SEES_CHILDREN else own
+    mine = own
+    if info.name in formats.SEES_CHILDREN:  # built for those drivers only, not every node
+        # the driver sees its children's keys too (quorum counts children.N)
+        mine = {**own, **{k: e for k, e in rest.items() if k not in own}}
     if file_driver is not None and info.name in formats.SEES_CHILDREN:
         mine = {**mine, "file.driver": file_driver}
     formats.driver_checks(info.name, mine, image, whole, probe, read_only, warnings)
