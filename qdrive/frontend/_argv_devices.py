@@ -13,7 +13,7 @@ from ._argv_machine import _FDC_PROPS, _ports, board_name
 from ._argv_realize import _int, _realize
 from ._argv_state import PROG, Phase, _Event, _State
 from ._qdict import qdict_order
-from .devices import BLOCK_MODELS, prop_kind, properties
+from .devices import BLOCK_MODELS, SCSI_HBAS, USB_HCS, model_info, prop_kind, properties
 from ..dialect import DEFAULT, Dialect
 
 
@@ -40,24 +40,51 @@ def _network(st: _State, tokens: list[tuple[int, str, str | None]],
 def _device(st: _State, index: int, option: str, text: str, props: dict[str, str],
             machine: str) -> None:
     """qdev_device_add(): the model, its bus, then its properties in order."""
-    from .devices import SCSI_HBAS, USB_HCS, model_info
+    found = _device_model(st, index, option, text, props)
+    if found is None:
+        return
+    given, model, bus_type = found
+    st.device_path = _qom_path(st, props)
+    st.device_at = (index, option, text)
+    problem = _bus(st, props, model, bus_type, machine) or _child_bus(st, given, model, props)
+    if problem:
+        _fail_device(st, problem)
+        return
+    _name_buses(st, model, props)
+    if model not in BLOCK_MODELS:
+        # a USB device takes its port; an HBA's iothread= is a link
+        problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or (
+            _link(st, "iothread", props["iothread"])
+            if model in SCSI_HBAS and "iothread" in props else "")
+        if problem:
+            _fail_device(st, problem)
+        return
+    _block_device(st, given, model, bus_type, props, machine)
 
+
+def _fail_device(st: _State, problem: str) -> None:
+    index, option, text = st.device_at
+    st.fail(Phase.DEVICES, index, problem, option, text)
+
+
+def _device_model(st: _State, index: int, option: str, text: str, props: dict[str, str]
+                  ) -> tuple[str, str, str | None] | None:
+    """The model driver= names, as given and as qdrive knows it, and its bus type."""
     if "driver" not in props:  # softmmu/qdev-monitor.c qdev_device_add_from_qdict()
         st.fail(Phase.DEVICES, index, "Parameter 'driver' is missing", option, text)
-        return
+        return None
     given = props.get("driver", "")
     info = model_info(given)
     if info is None:
         st.fail(Phase.DEVICES, index, f"'{given}' is not a valid device model name", option,
                 text)
-        return
-    model, bus_type = info
-    st.device_path = _qom_path(st, props)
-    st.device_at = (index, option, text)
-    problem = _bus(st, props, model, bus_type, machine)
-    if problem:
-        st.fail(Phase.DEVICES, index, problem, option, text)
-        return
+        return None
+    return given, info[0], info[1]
+
+
+def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str:
+    """The bus a SCSI HBA, a floppy controller or a USB host controller brings, for
+    the devices after it."""
     if model in SCSI_HBAS:
         bus_name = f"{props['id']}.0" if "id" in props else "scsi.0"
         st.buses["SCSI"].append(bus_name)
@@ -68,59 +95,40 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         bad = next((k for k in _device_order(props)
                     if k not in _FDC_PROPS and k not in ("driver", "id", "bus")), None)
         if bad is not None:
-            st.fail(Phase.DEVICES, index, f"Property 'isa-fdc.{bad}' not found", option, text)
-            return
+            return f"Property 'isa-fdc.{bad}' not found"
         st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
     elif model in USB_HCS:
         usb_bus = f"{props['id']}.0" if "id" in props else "usb-bus.0"
         st.buses["usb-bus"].append(usb_bus)
         if "masterbus" not in props:  # a companion puts its ports on its master's bus
             st.usb_ports.setdefault(usb_bus, _ports(_HC_PORTS.get(model, 2)))
+    return ""
+
+
+def _name_buses(st: _State, model: str, props: dict[str, str]) -> None:
     if "id" in props:
         # a SCSI HBA's or USB controller's bus is ID.0 (hw/core/bus.c qbus_init names a
         # child bus after its device); a bridge's bus is named ID itself
         st.named_buses.add(f"{props['id']}.0")
         if model not in SCSI_HBAS and model not in USB_HCS:
             st.named_buses.add(props["id"])
-    if bus_type == "usb-bus" and model not in BLOCK_MODELS:
-        problem = _usb_port(st, model, props)
-        if problem:
-            st.fail(Phase.DEVICES, index, problem, option, text)
-            return
-    if model not in BLOCK_MODELS:
-        if model in SCSI_HBAS and "iothread" in props:
-            problem = _link(st, "iothread", props["iothread"])
-            if problem:
-                st.fail(Phase.DEVICES, index, problem, option, text)
-        return
+
+
+def _block_device(st: _State, given: str, model: str, bus_type: str | None,
+                  props: dict[str, str], machine: str) -> None:
+    """A block device: the -global options for it, its own properties, its realize;
+    then the drive or node it took is its."""
     known = properties(model) - st.dialect.removed_properties.get(model, frozenset())
     defaults = _device_globals(st, given, model, props, known)
     if defaults is None:
         return
-    # qdev_device_add_from_qdict(): the properties in QDict order, JSON's as well
-    ordered = _device_order(props)
-    for key in ordered:
-        value = props[key]
-        if key in ("driver", "id", "bus"):
-            continue
-        if key not in known:
-            st.fail(Phase.DEVICES, index, f"Property '{model}.{key}' not found", option, text)
-            return
-        problem = _bad_value(key, value, st.dialect) or _link(st, key, value) or \
-            _bootindex(st, key, value)
-        if problem:
-            st.fail(Phase.DEVICES, index, problem, option, text)
-            return
-        if key == "drive" and value:
-            problem = _attach(st, model, value, props)
-            if problem:
-                st.fail(Phase.DEVICES, index, problem, option, text)
-                return
-    props = {**defaults, **props}
-    problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or \
-        _realize(st, model, props, machine)
+    problem = _set_properties(st, model, props, known)
+    if not problem:
+        props = {**defaults, **props}
+        problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or \
+            _realize(st, model, props, machine)
     if problem:
-        st.fail(Phase.DEVICES, index, problem, option, text)
+        _fail_device(st, problem)
         return
     name = props.get("drive")
     if name and name in st.backends:
@@ -131,6 +139,27 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         # an empty removable device makes an anonymous empty BlockBackend of its own
         # (block/block-backend.c blk_create_empty_drive), which query-block lists
         st.node_devices.append((model, props, None))
+
+
+def _set_properties(st: _State, model: str, props: dict[str, str],
+                    known: frozenset[str] | set[str]) -> str:
+    """qdev_device_add_from_qdict(): the properties in QDict order, JSON's as well; the
+    first one QEMU refuses."""
+    for key in _device_order(props):
+        value = props[key]
+        if key in ("driver", "id", "bus"):
+            continue
+        if key not in known:
+            return f"Property '{model}.{key}' not found"
+        problem = _bad_value(key, value, st.dialect) or _link(st, key, value) or \
+            _bootindex(st, key, value)
+        if problem:
+            return problem
+        if key == "drive" and value:
+            problem = _attach(st, model, value, props)
+            if problem:
+                return problem
+    return ""
 
 
 def _device_order(props: dict[str, Any]) -> list[str]:
