@@ -48,12 +48,6 @@ def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool,
     return out, errors
 
 
-def _config_drives(path: str, probe_files: bool) -> int:
-    from .readconfig import read_config
-
-    return sum(1 for s in read_config(path)[0] if s.group == "drive") if probe_files else 0
-
-
 def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) -> None:
     """The drives' own verdict, split into QEMU's phases."""
     text = _config_locations(drives.qemu_stderr(PROG), drives, st.dialect)

@@ -14,7 +14,6 @@ from typing import Any
 
 import attrs
 
-from ._argv_drives import _config_drives
 from ._argv_state import OptionResult, PROG, Phase, _Event, _State
 from .._values import on_off
 from .argv import NO_ARG, SHORTHANDS
@@ -261,3 +260,11 @@ def _other_option(st: _State, read: _Read, index: int, option: str,
         st.globals_.append(_global(value or ""))
         return OptionResult(index, option, value, "machine")
     return OptionResult(index, option, value, "skipped", None, "not judged by qdrive")
+
+
+def _config_drives(path: str, probe_files: bool) -> int:
+    """How many drives a -readconfig file gives (its [drive] sections): their verdicts
+    are the option's."""
+    from .readconfig import read_config
+
+    return sum(1 for s in read_config(path)[0] if s.group == "drive") if probe_files else 0

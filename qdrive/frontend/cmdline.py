@@ -14,6 +14,11 @@ Mirrors the order in which softmmu/vl.c qemu_init() acts on a command line:
 
 QEMU stops at the first error; the result keeps one verdict per option, with the
 options qdrive does not judge listed as skipped.
+
+This module is the public face and the orchestration; each phase lives in a private
+module named after what it mirrors: _argv_state (the records), _argv_options (1),
+_argv_objects and _argv_drives (2), _argv_machine (3, 4), _argv_devices and
+_argv_realize (5), _argv_locks (the image locks every phase takes).
 """
 
 from __future__ import annotations
@@ -129,7 +134,9 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
                 chosen: Dialect) -> ArgvResult:
     # The phases in softmmu/vl.c qemu_init()'s order. Each records its verdict as events
     # of its Phase (sorted when printed), so a later phase may run after an earlier one
-    # failed: it only adds what QEMU would never reach.
+    # failed: it only adds what QEMU would never reach. The drives are judged first, all
+    # at once (qdrive.check, as drive_new() opens them); _drive_events files their
+    # verdict under the phases QEMU meets it in.
     from ._stderr import drive_line
 
     cmd = read_argv(argv)
