@@ -37,10 +37,7 @@ def _no_secret(name: str) -> str:
         return f"Object with id '{name}' is not a secret"
     return f"No secret with id '{name}'"
 
-
 Options = Mapping[str, Any]  # key -> convert.Entry (value, span)
-
-
 Check = Callable[[Options, "ProbeResult | None", Span], None]
 
 

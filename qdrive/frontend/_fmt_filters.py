@@ -243,8 +243,6 @@ _ERROR_SITES = (
     ("is out of range for parameter", "parse_option_size", "util/qemu-option.c", 140),
     ("expects a non-negative number", "parse_option_size", "util/qemu-option.c", 145),
 )
-
-
 # block/null.c and block/nvme.c absorb with &error_abort (their typed keys, by driver)
 _ABORTING = {"null-co": frozenset({"size", "latency-ns", "read-zeroes"}),
              "null-aio": frozenset({"size", "latency-ns", "read-zeroes"}),

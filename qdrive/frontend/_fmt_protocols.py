@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 
 CURL_DRIVERS = frozenset({"http", "https", "ftp", "ftps"})
-
-
 _CURL_TIMEOUT_MAX = 10000  # block/curl.c CURL_TIMEOUT_MAX
 
 
@@ -164,15 +162,11 @@ def _iscsi(options: Options, image: ProbeResult | None, span: Span) -> None:
 # block/gluster.c qemu_gluster_parse(): the hint each way of naming the volume appends
 _GLUSTER_USAGE_URI = ("Usage: file=gluster[+transport]://[host[:port]]volume/path"
                       "[?socket=...][,file.debug=N][,file.logfile=/path/filename.log]")
-
-
 _GLUSTER_USAGE_JSON = (
     "Usage: -drive driver=qcow2,file.driver=gluster,file.volume=testvol,"
     "file.path=/path/a.qcow2[,file.debug=9][,file.logfile=/path/filename.log],"
     "file.server.0.type=inet,file.server.0.host=1.2.3.4,file.server.0.port=24007,"
     "file.server.1.transport=unix,file.server.1.path=/var/run/glusterd.socket ...")
-
-
 _GLUSTER_SCHEMES = {"gluster": False, "gluster+tcp": False, "gluster+rdma": False,
                     "gluster+unix": True}  # scheme -> unix socket
 
@@ -450,12 +444,8 @@ def _nvme(options: Options, span: Span, probe: bool) -> None:
 
 
 _NFS_PARAMS = frozenset({"uid", "gid", "tcp-syncnt", "readahead", "pagecache", "debug"})
-
-
 _NFS_CONFLICTS = frozenset({"host", "path", "user", "group", "tcp-syn-count",
                             "readahead-size", "page-cache-size", "debug"})
-
-
 _SSH_CONFLICTS = frozenset({"host", "port", "path", "user", "host_key_check"})
 
 

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from ..model import Drive
     from ..probe import ProbeResult
 
-
 __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "read_at",
            "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules", "after_children",
            "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
