@@ -54,7 +54,8 @@ def to_blockdev_argv(argv: Sequence[str], node_prefix: str = "qd-",
     The command line must be one QEMU accepts (see :func:`qdrive.check_argv`); if it is
     not, nothing is translated and the reason is QEMU's error.
     """
-    from .cmdline import _tokens, check_argv
+    from ._argv_options import _tokens
+    from .cmdline import check_argv
 
     whole = check_argv(argv, probe_files=probe_files)
     args = list(argv)

@@ -1,0 +1,394 @@
+"""softmmu/vl.c qemu_create_cli_devices(): each -device in turn, as
+softmmu/qdev-monitor.c qdev_device_add() makes it: the model, its bus, the -global
+options for it, then its properties in order (QOM links, boot indexes, drives), then
+its realize (qdrive.frontend._argv_realize); and the NICs against -netdev.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._argv_locks import _virtio_drive_locks
+from ._argv_machine import _FDC_PROPS, _ports, board_name
+from ._argv_realize import _int, _realize
+from ._argv_state import PROG, Phase, _Event, _State
+from ._qdict import qdict_order
+from .devices import BLOCK_MODELS, SCSI_HBAS, USB_HCS, model_info, prop_kind, properties
+from ..dialect import DEFAULT, Dialect
+
+
+def _network(st: _State, tokens: list[tuple[int, str, str | None]],
+              devices: list[tuple[int, str, str, Any]]) -> None:
+    """NICs against -netdev (qdrive.frontend.netdevs): a missing or shared netdev= is the
+    device's error; a client left without a peer is a warning once the machine is made."""
+    from .netdevs import check_network, duplicate_netdev
+
+    duplicate = duplicate_netdev(tokens)
+    if duplicate is not None:
+        st.fail(Phase.PARSE, duplicate[0], duplicate[2], "-netdev", duplicate[1])
+        return
+    ordered = [d for d in devices if not d[2].startswith("{")] + [
+        d for d in devices if d[2].startswith("{")]
+    errors, warnings = check_network(tokens, [(i, t, p) for i, _, t, p in ordered])
+    for index, text, message in errors:
+        st.fail(Phase.DEVICES, index, message, "-device", text)
+    for n, message in enumerate(warnings):
+        st.events.append(_Event(Phase.CREATION_DONE, n, f"{PROG}: warning: {message}",
+                                False))
+
+
+def _device(st: _State, index: int, option: str, text: str, props: dict[str, str],
+            machine: str) -> None:
+    """qdev_device_add(): the model, its bus, then its properties in order."""
+    found = _device_model(st, index, option, text, props)
+    if found is None:
+        return
+    given, model, bus_type = found
+    st.device_path = _qom_path(st, props)
+    st.device_at = (index, option, text)
+    problem = _bus(st, props, model, bus_type, machine) or _child_bus(st, given, model, props)
+    if problem:
+        _fail_device(st, problem)
+        return
+    _name_buses(st, model, props)
+    if model not in BLOCK_MODELS:
+        # a USB device takes its port; an HBA's iothread= is a link
+        problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or (
+            _link(st, "iothread", props["iothread"])
+            if model in SCSI_HBAS and "iothread" in props else "")
+        if problem:
+            _fail_device(st, problem)
+        return
+    _block_device(st, given, model, bus_type, props, machine)
+
+
+def _fail_device(st: _State, problem: str) -> None:
+    index, option, text = st.device_at
+    st.fail(Phase.DEVICES, index, problem, option, text)
+
+
+def _device_model(st: _State, index: int, option: str, text: str, props: dict[str, str]
+                  ) -> tuple[str, str, str | None] | None:
+    """The model driver= names, as given and as qdrive knows it, and its bus type."""
+    if "driver" not in props:  # softmmu/qdev-monitor.c qdev_device_add_from_qdict()
+        st.fail(Phase.DEVICES, index, "Parameter 'driver' is missing", option, text)
+        return None
+    given = props.get("driver", "")
+    info = model_info(given)
+    if info is None:
+        st.fail(Phase.DEVICES, index, f"'{given}' is not a valid device model name", option,
+                text)
+        return None
+    return given, info[0], info[1]
+
+
+def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str:
+    """The bus a SCSI HBA, a floppy controller or a USB host controller brings, for
+    the devices after it."""
+    if model in SCSI_HBAS:
+        bus_name = f"{props['id']}.0" if "id" in props else "scsi.0"
+        st.buses["SCSI"].append(bus_name)
+        st.controllers[bus_name] = (model, props.get("iothread"))
+    elif given == "isa-fdc":
+        # hw/block/fdc-isa.c: the properties a -device isa-fdc may set (7.2 has no
+        # driveA/driveB), met in the order the others are (_device_order)
+        bad = next((k for k in _device_order(props)
+                    if k not in _FDC_PROPS and k not in ("driver", "id", "bus")), None)
+        if bad is not None:
+            return f"Property 'isa-fdc.{bad}' not found"
+        st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
+    elif model in USB_HCS:
+        usb_bus = f"{props['id']}.0" if "id" in props else "usb-bus.0"
+        st.buses["usb-bus"].append(usb_bus)
+        if "masterbus" not in props:  # a companion puts its ports on its master's bus
+            st.usb_ports.setdefault(usb_bus, _ports(_HC_PORTS.get(model, 2)))
+    return ""
+
+
+def _name_buses(st: _State, model: str, props: dict[str, str]) -> None:
+    if "id" in props:
+        # a SCSI HBA's or USB controller's bus is ID.0 (hw/core/bus.c qbus_init names a
+        # child bus after its device); a bridge's bus is named ID itself
+        st.named_buses.add(f"{props['id']}.0")
+        if model not in SCSI_HBAS and model not in USB_HCS:
+            st.named_buses.add(props["id"])
+
+
+def _block_device(st: _State, given: str, model: str, bus_type: str | None,
+                  props: dict[str, str], machine: str) -> None:
+    """A block device: the -global options for it, its own properties, its realize;
+    then the drive or node it took is its."""
+    known = properties(model) - st.dialect.removed_properties.get(model, frozenset())
+    defaults = _device_globals(st, given, model, props, known)
+    if defaults is None:
+        return
+    problem = _set_properties(st, model, props, known)
+    if not problem:
+        props = {**defaults, **props}
+        problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or \
+            _realize(st, model, props, machine)
+    if problem:
+        _fail_device(st, problem)
+        return
+    name = props.get("drive")
+    if name and name in st.backends:
+        st.drive_devices[name] = (model, props)
+    elif name and name in st.graph.nodes:
+        st.node_devices.append((model, props, st.graph.nodes[name]))
+    elif not name and model in ("ide-cd", "scsi-cd", "floppy"):
+        # an empty removable device makes an anonymous empty BlockBackend of its own
+        # (block/block-backend.c blk_create_empty_drive), which query-block lists
+        st.node_devices.append((model, props, None))
+
+
+def _set_properties(st: _State, model: str, props: dict[str, str],
+                    known: frozenset[str] | set[str]) -> str:
+    """qdev_device_add_from_qdict(): the properties in QDict order, JSON's as well; the
+    first one QEMU refuses."""
+    for key in _device_order(props):
+        value = props[key]
+        if key in ("driver", "id", "bus"):
+            continue
+        if key not in known:
+            return f"Property '{model}.{key}' not found"
+        problem = _bad_value(key, value, st.dialect) or _link(st, key, value) or \
+            _bootindex(st, key, value)
+        if problem:
+            return problem
+        if key == "drive" and value:
+            problem = _attach(st, model, value, props)
+            if problem:
+                return problem
+    return ""
+
+
+def _device_order(props: dict[str, Any]) -> list[str]:
+    """The order qdev_device_add_from_qdict() sets a -device's properties in (either
+    syntax): it walks dev->opts, a qdict_clone_shallow() of the options, which puts the
+    entries again in walk order, so that within a QDict bucket the key given first now
+    comes first (qobject/qdict.c: the newest entry heads its bucket)."""
+    position = {k: n for n, k in enumerate(props)}
+    return sorted(props, key=lambda k: (qdict_order(k), position[k]))
+
+
+def _device_globals(st: _State, given: str, model: str, props: dict[str, str],
+                    known: frozenset[str] | set[str]) -> dict[str, str] | None:
+    """qom/object.c object_apply_global_props(), from device_post_init(): each -global
+    DRIVER.PROP=VALUE for this model is set before the device's own properties, which then
+    set theirs again (a drive= given replaces the global's). A global QEMU cannot set fails
+    the device with "can't apply global ...". The properties the globals alone give (None:
+    one failed)."""
+    index, option, text = st.device_at
+    out: dict[str, str] = {}
+    for driver, prop, value in st.globals_:
+        if driver not in (given, model):
+            continue
+        problem = _global_problem(st, model, prop, value, known, prop in props)
+        if problem:
+            st.fail(Phase.DEVICES, index, f"can't apply global {driver}.{prop}={value}: "
+                    f"{problem}", option, text)
+            return None
+        if prop not in props:
+            out[prop] = value
+    return out
+
+
+def _global_problem(st: _State, model: str, prop: str, value: str,
+                    known: frozenset[str] | set[str], overridden: bool) -> str:
+    if prop not in known:
+        return f"Property '{model}.{prop}' not found"
+    # a global's value goes through the string input visitor (object_property_parse()),
+    # whose integers are int64 (qapi/string-input-visitor.c parse_type_int64)
+    problem = (_bad_value(prop, value) or _link(st, prop, value) or
+               _bootindex(st, prop, value)).replace("expects integer", "expects int64")
+    if problem or prop != "drive" or not value:
+        return problem
+    if overridden:  # only looked up: the device's own drive= replaces it
+        found = value in st.backends or value in st.graph.nodes or value in st.drive_nodes
+        owner = "virtio-blk-device" if model == "virtio-blk-pci" else model
+        return "" if found else f"Property '{owner}.drive' can't find value '{value}'"
+    return _attach(st, model, value, {})
+
+
+# Root ports of each host controller model (hw/usb/hcd-uhci.c NB_PORTS, hcd-ehci.h
+# EHCI_PORTS, hcd-xhci.c numports_2/numports_3 (4 each, one port number for both),
+# hcd-ohci-pci.c num-ports).
+_HC_PORTS = {"usb-ehci": 6, "ich9-usb-ehci1": 6, "ich9-usb-ehci2": 6, "qemu-xhci": 4,
+             "nec-usb-xhci": 4, "pci-ohci": 3}
+
+
+def _usb_port(st: _State, model: str, props: dict[str, str]) -> str:
+    """hw/usb/bus.c usb_qdev_realize() -> usb_claim_port(): port= must be a free port of
+    the bus; without it the first free one, and when only one is left a usb-hub is
+    chained on it first (8 more ports). Ports behind hubs qdrive did not see, and buses
+    it does not know, are not judged."""
+    bus = props.get("bus") or (st.buses["usb-bus"][0] if st.buses["usb-bus"] else "")
+    bus = bus if bus in st.usb_ports else f"{bus}.0" if f"{bus}.0" in st.usb_ports else ""
+    if not bus:
+        return ""
+    free = st.usb_ports[bus]
+    path = props.get("port")
+    if path is not None:
+        if path not in free:
+            if "." in path and not any(p.startswith(path.rsplit(".", 1)[0] + ".")
+                                       for p in free):
+                return ""  # behind a hub qdrive does not model
+            return f"usb port {path} (bus {bus}) not found (in use?)"
+    else:
+        if len(free) == 1 and model != "usb-hub":
+            hub = free.pop(0)
+            free.extend(f"{hub}.{n}" for n in range(1, 9))
+        if not free:  # QEMU names the device's product description: not judged
+            return ""
+        path = free[0]
+    free.remove(path)
+    if model == "usb-hub":
+        free.extend(f"{path}.{n}" for n in range(1, 9))
+    return ""
+
+
+def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
+         machine: str) -> str:
+    bus = props.get("bus")
+    if bus is not None:
+        defaults = {"pci.0", "ide.0", "ide.1"} if machine != "q35" else {
+            "pcie.0", *(f"ide.{n}" for n in range(6))}
+        if bus in defaults or bus in st.named_buses or bus.split(".")[0] in st.later_ids:
+            return ""
+        if bus in st.buses["SCSI"] or bus in st.buses["usb-bus"]:
+            return ""
+        return f"Bus '{bus}' not found"
+    if machine not in ("pc", "q35", "isapc"):
+        return ""  # other boards' buses are not modelled
+    if bus_type == "floppy-bus" and machine not in ("pc", "isapc") and \
+            not st.buses.get("floppy-bus"):
+        # hw/i386/pc_q35.c: q35 sets no_floppy, so pc_superio_init() makes no isa-fdc;
+        # a -device isa-fdc brings its own bus
+        return f"No 'floppy-bus' bus found for device '{model}'"
+    if bus_type in ("SCSI", "usb-bus", "virtio-bus") and not st.buses.get(bus_type):
+        return f"No '{bus_type}' bus found for device '{model}'"
+    if bus_type in ("PCI", "PCIE") and machine not in ("pc", "q35"):
+        return f"No 'PCI' bus found for device '{model}'"
+    return ""
+
+
+def _qom_path(st: _State, props: dict[str, str]) -> str:
+    """softmmu/qdev-monitor.c qdev_set_id(): /machine/peripheral/ID, or the next
+    /machine/peripheral-anon/device[N] for a device without id."""
+    if "id" in props:
+        return f"/machine/peripheral/{props['id']}"
+    st.anon_devices += 1
+    return f"/machine/peripheral-anon/device[{st.anon_devices - 1}]"
+
+
+def _bad_value(key: str, value: str, dialect: Dialect = DEFAULT) -> str:
+    kind = prop_kind(key)
+    if kind == "bool" and value not in ("on", "off", "yes", "no", "true", "false", "y", "n"):
+        return f"Parameter '{key}' expects 'on' or 'off'"
+    if kind == "onoffauto" and value not in ("on", "off", "auto"):
+        return f"Parameter '{key}' does not accept value '{value}'"
+    if kind == "onerror" and value not in ("report", "ignore", "enospc", "stop", "auto"):
+        return f"Parameter '{key}' does not accept value '{value}'"
+    if kind == "int":
+        try:
+            int(value, 0)
+        except ValueError:
+            return f"Parameter '{key}' expects integer"
+    if kind == "size":
+        from .._values import parse_size
+
+        try:
+            size = int(parse_size(key, value)[0])
+        except Exception:  # noqa: BLE001 - any refusal of the size parser
+            return f"Parameter '{key}' expects size"
+        if key in ("logical_block_size", "physical_block_size"):
+            if dialect.block_size_check:
+                # util/block-helpers.c check_block_size() (10.0): 0 leaves it unset
+                if size and (not 512 <= size <= 2097152 or size & (size - 1)):
+                    return (f"parameter {key} must be a power of 2 between 512 and "
+                            "2097152")
+                return ""
+            # hw/core/qdev-properties-system.c set_blocksize(); the device has no id yet
+            if not 512 <= size <= 2097152:
+                return (f"Property .{key} doesn't take value {size} (minimum: 512, "
+                        "maximum: 2097152)")
+            if size & (size - 1):
+                return f"Property .{key} doesn't take value '{size}', it's not a power of 2"
+    return ""
+
+
+def _link(st: _State, key: str, value: str) -> str:
+    """qom/object.c object_resolve_link(): a link property (iothread=) names an object
+    that must exist."""
+    if key == "iothread" and value not in st.iothreads:
+        return f"Device '{value}' not found"
+    return ""
+
+
+def _bootindex(st: _State, key: str, value: str) -> str:
+    """softmmu/bootdevice.c device_set_bootindex(): check_boot_index() as the property is
+    set, then the index is taken (add_boot_device_path)."""
+    if key != "bootindex":
+        return ""
+    index = _int(value)
+    if index >= 0 and index in st.boot_indexes:
+        return f"The bootindex {index} has already been used"
+    st.boot_indexes.add(index)
+    return ""
+
+
+def _attach(st: _State, model: str, name: str, props: dict[str, str]) -> str:
+    from ..model import Interface
+
+    st.referenced.add(name)
+    r = st.backends.get(name)
+    if r is None and name not in st.graph.nodes and name not in st.drive_nodes:
+        # virtio-blk-pci's drive= is an alias of its virtio-blk-device's property
+        owner = "virtio-blk-device" if model == "virtio-blk-pci" else model
+        return f"Property '{owner}.drive' can't find value '{name}'"
+    if r is None:
+        return _context(st, model, name, props)
+    if r is not None:
+        if name in st.attached or (r.placement.interface is not Interface.NONE and
+                                   r.placement.interface is not Interface.VIRTIO):
+            if r.placement.interface is not Interface.NONE:
+                return (f"Drive '{name}' is already in use because it has been automatically "
+                        "connected to another device (did you need 'if=none' in the drive "
+                        "options?)")
+            return f"Drive '{name}' is already in use by another device"
+        st.attached[name] = model
+    return ""
+
+
+def _context(st: _State, model: str, node: str, props: dict[str, str]) -> str:
+    """A node in use stays in its AioContext (block/block-backend.c
+    blk_set_aio_context: "Cannot change iothread of active block backend"); a SCSI disk
+    on an HBA without iothreads cannot join one (hw/scsi/scsi-disk.c)."""
+    hba, hba_iothread = st.controllers.get(props.get("bus", ""), ("", None))
+    if model in ("scsi-hd", "scsi-cd") and not hba and st.controllers:
+        hba, hba_iothread = next(iter(st.controllers.values()))
+    wants = props.get("iothread") if model == "virtio-blk-pci" else (
+        hba_iothread if model in ("scsi-hd", "scsi-cd") else None)
+    if node not in st.contexts:
+        st.contexts[node] = wants
+        return ""
+    have = st.contexts[node]
+    if have == wants:
+        return ""
+    if model in ("scsi-hd", "scsi-cd") and hba and not hba.startswith("virtio-scsi"):
+        return "HBA does not support iothreads"
+    return "Cannot change iothread of active block backend"
+
+
+def create_devices(st: _State, parsed: list[tuple[int, str, str, Any]], drives: Any,
+                   machine: str) -> list[tuple[int, str, str, Any]]:
+    """softmmu/vl.c qemu_create_cli_devices(): the QemuOpts -device options (and those
+    -drive if=virtio added to that list), then every JSON -device. The -device options."""
+    board = board_name(machine)
+    devices = [p for p in parsed if p[1] == "-device"]
+    for index, option, text, props in (d for d in devices if not d[2].startswith("{")):
+        _device(st, index, option, text, props, board)
+    _virtio_drive_locks(st, drives)
+    for index, option, text, props in (d for d in devices if d[2].startswith("{")):
+        _device(st, index, option, text, props, board)
+    return devices

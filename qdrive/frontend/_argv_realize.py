@@ -1,0 +1,213 @@
+"""What realizing a block device checks: hw/block/virtio-blk.c, hw/ide/qdev.c,
+hw/scsi/scsi-disk.c, hw/usb/dev-storage-classic.c, hw/nvme/ctrl.c and hw/block/fdc.c
+(their units, sizes and geometry, hw/block/block.c blkconf_*), then the permissions and
+image locks the device takes on its node (qdrive.frontend._argv_locks).
+"""
+
+from __future__ import annotations
+
+from ._argv_locks import _chain, _identity_of, _node_perms, _writable_below
+from ._argv_state import PROG, Phase, _Event, _State
+
+
+def _size(props: dict[str, str], key: str, default: int) -> int:
+    from .._values import parse_size
+
+    try:
+        return int(parse_size(key, props[key])[0]) if key in props else default
+    except (ValueError, Exception):  # noqa: BLE001 - refused earlier by _bad_value
+        return default
+
+
+def _blocksizes(props: dict[str, str]) -> str:
+    # hw/block/block.c blkconf_blocksizes(): both sizes default to 512 for an image file
+    logical = _size(props, "logical_block_size", 0) or 512
+    physical = _size(props, "physical_block_size", 0) or 512
+    if logical > physical:
+        return "logical_block_size > physical_block_size not supported"
+    if _size(props, "min_io_size", 0) % logical:
+        return "min_io_size must be a multiple of logical_block_size"
+    if _size(props, "opt_io_size", 0) % logical:
+        return "opt_io_size must be a multiple of logical_block_size"
+    granularity = _size(props, "discard_granularity", -1)
+    if granularity != -1 and granularity % logical:
+        return "discard_granularity must be a multiple of logical_block_size"
+    return ""
+
+
+def _geometry(props: dict[str, str], heads_max: int) -> str:
+    # hw/block/block.c blkconf_geometry(): checked once any of the three is given
+    cyls, heads, secs = (_int(props.get(k, "0")) for k in ("cyls", "heads", "secs"))
+    if not (cyls or heads or secs):
+        return ""
+    if not 1 <= cyls <= 65535:
+        return "cyls must be between 1 and 65535"
+    if not 1 <= heads <= heads_max:
+        return f"heads must be between 1 and {heads_max}"
+    if not 1 <= secs <= 255:
+        return "secs must be between 1 and 255"
+    return ""
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        return 0
+
+
+def _empty(st: _State, name: str | None) -> bool:
+    r = st.backends.get(name or "")
+    return r is not None and r.drive is not None and not r.drive.file and \
+        not r.drive.driver_options
+
+
+def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -> str:
+    """The realize checks of hw/block/virtio-blk.c, hw/ide/qdev.c, hw/scsi/scsi-disk.c,
+    hw/usb/dev-storage-classic.c and hw/nvme/ctrl.c, in their order."""
+    name = props.get("drive")
+    if model == "virtio-blk-pci":
+        if not name:
+            return "drive property not set"
+        if _empty(st, name):
+            return "Device needs media, but drive is empty"
+        if props.get("num-queues") is not None and _int(props["num-queues"]) == 0:
+            return "num-queues property must be larger than 0"
+        size = _int(props.get("queue-size", "256"))
+        if size <= 2:
+            return f"invalid queue-size property ({size}), must be > 2"
+        if size & (size - 1) or size > 1024:
+            return f"invalid queue-size property ({size}), must be a power of 2 (max 1024)"
+        return _geometry(props, 255) or _blocksizes(props) or (
+            "Please set scsi=off for virtio-blk devices in order to use virtio 1.0"
+            if props.get("scsi") in ("on", "yes", "true", "y") and
+            props.get("disable-modern") not in ("on", "yes", "true", "y") else "")
+    if model in ("ide-hd", "ide-cd"):
+        problem = _ide_unit(st, props, 1 if machine == "q35" else 2)
+        if problem:
+            return problem
+        if not name and model == "ide-hd":
+            return "No drive specified"
+        granularity = _size(props, "discard_granularity", -1)
+        if granularity not in (-1, 0, 512):
+            return "discard_granularity must be 512 for ide"
+        problem = _blocksizes(props)
+        if problem:
+            return problem
+        if (_size(props, "logical_block_size", 0) or 512) != 512:
+            return "logical_block_size must be 512 for IDE"
+        return _geometry(props, 16) if model == "ide-hd" else ""
+    if model in ("scsi-hd", "usb-storage") and not name:
+        return "drive property not set"
+    if model == "nvme":
+        return _nvme(st, props)
+    if model in ("scsi-hd", "scsi-cd"):
+        return _blocksizes(props)
+    if model == "floppy":
+        return _floppy(st, props)
+    return ""
+
+
+def _ide_unit(st: _State, props: dict[str, str], units: int) -> str:
+    """hw/ide/qdev.c ide_qdev_realize(): the unit (1 when the master is taken, else 0)
+    must exist on the bus and be free; it is taken before the device's own checks. An
+    IDE bus is never full for qdev (no max_dev), so without bus= it is the first one."""
+    taken = st.ide_units.setdefault(props.get("bus") or "ide.0", set())
+    unit = _int(props["unit"]) if "unit" in props else (1 if 0 in taken else 0)
+    if unit >= units:
+        return f"Can't create IDE unit {unit}, bus supports only {units} units"
+    if unit in taken:
+        return f"IDE unit {unit} is in use"
+    taken.add(unit)
+    return ""
+
+
+def _nvme(st: _State, props: dict[str, str]) -> str:
+    """hw/nvme/ctrl.c nvme_check_params(): num_queues (deprecated, a warning) sets
+    max_ioqpairs, which must be 1..65535 (NVME_MAX_IOQPAIRS), then msix_qsize 1..2048,
+    then the serial."""
+    pairs = _int(props.get("max_ioqpairs", "64"))
+    queues = _int(props.get("num_queues", "0"))
+    if queues:
+        index, option, text = st.device_at
+        st.events.append(_Event(Phase.DEVICES, index, f"{PROG}: {option} {text}: warning: "
+                                "num_queues is deprecated; please use max_ioqpairs instead",
+                                False))
+        pairs = queues - 1
+    if not 1 <= pairs <= 0xFFFF:
+        return "max_ioqpairs must be between 1 and 65535"
+    if not 1 <= _int(props.get("msix_qsize", "65")) <= 2048:
+        return "msix_qsize must be between 1 and 2048"
+    if "serial" not in props:
+        return "serial property not set"
+    return ""
+
+
+def _floppy(st: _State, props: dict[str, str]) -> str:
+    """hw/block/fdc.c floppy_drive_realize(): the unit (the first free one when not
+    given) of the two, then the block sizes, which must both be 512."""
+    unit = _int(props.get("unit", "-1"))
+    if unit == -1:
+        unit = next((u for u in (0, 1) if u not in st.floppy_units), 2)
+    if unit >= 2:
+        return f"Can't create floppy unit {unit}, bus supports only 2 units"
+    if unit in st.floppy_units:
+        return f"Floppy unit {unit} is in use"
+    problem = _blocksizes(props)
+    if problem:
+        return problem
+    if (_size(props, "logical_block_size", 0) or 512) != 512 or \
+            (_size(props, "physical_block_size", 0) or 512) != 512:
+        return "Physical and logical block size must be 512 for floppy"
+    st.floppy_units.add(unit)
+    return ""
+
+
+def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc") -> str:
+    """What realizing the device checks that qdrive models: the model's own checks,
+    read-only nodes on IDE disks (hw/ide/qdev.c ide_dev_initfn), then the image locks
+    it takes."""
+    problem = _model_checks(st, model, props, machine)
+    if problem:
+        return problem
+    name = props.get("drive")
+    if not name:
+        return ""
+    node = st.graph.nodes.get(name)
+    read_only = node.read_only if node is not None else bool(
+        st.backends[name].drive.effective_read_only if name in st.backends else False)
+    if model == "ide-hd" and read_only:
+        return "Block node is read-only"
+    share = props.get("share-rw", "off") in ("on", "yes", "true", "y")
+    write = not read_only and model not in _CD_MODELS
+    if node is not None:
+        problem = _node_perms(st, name, write, share, _user_desc(st, model, props, True),
+                              _user_desc(st, model, props)) or _writable_below(node, write)
+        if problem:
+            return problem
+    ident, label = _identity_of(st, name)
+    if ident is None:
+        return ""
+    chain = frozenset(id(n) for n in _chain(st.graph.nodes.get(name)))
+    if name in st.backends:
+        chain = frozenset({id(st.backends[name])})
+    return st.locks.take(ident, label, write=write, unshare=not share, chain=chain)
+
+
+# hw/ide/qdev.c ide_dev_initfn(), hw/scsi/scsi-disk.c scsi_cd_realize(): a CD asks its
+# backend for read permission only (blkconf_apply_backend_options(readonly=true)).
+_CD_MODELS = frozenset({"ide-cd", "scsi-cd"})
+
+
+def _user_desc(st: _State, model: str, props: dict[str, str], realizing: bool = False
+               ) -> str:
+    """block/block-backend.c blk_root_get_parent_desc(): the device's id, else the QOM
+    path of the device that owns the BlockBackend (virtio-blk-pci's virtio-backend;
+    usb-storage while it realizes, then the SCSI disk it makes and hands its backend to,
+    hw/usb/dev-storage-classic.c usb_msd_storage_realize)."""
+    if model == "virtio-blk-pci":
+        return f"block device '{st.device_path}/virtio-backend'"
+    if model == "usb-storage" and not realizing:
+        bus = f"{props['id']}.0" if "id" in props else "scsi.0"
+        return f"block device '{st.device_path}/{bus}/legacy[0]'"
+    return f"block device '{props.get('id') or st.device_path}'"

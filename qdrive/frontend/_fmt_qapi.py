@@ -1,0 +1,171 @@
+"""The QAPI visits a driver's open makes of its own options (qapi/block-core.json).
+
+Drivers that parse their options with a QAPI visitor rather than QemuOpts
+(block/ssh.c, block/rbd.c, block/copy-before-write.c, block/blkdebug.c ...) refuse
+a member the schema does not have and a missing required one the way
+qapi/qobject-input-visitor.c words it; ssh's legacy host_key_check= is turned into
+its QAPI form first (block/ssh.c ssh_process_legacy_options()).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TYPE_CHECKING
+
+from ._fmt_common import Check, Options, _fail
+from ..diagnostics import Span
+
+if TYPE_CHECKING:
+    from ..probe import ProbeResult
+
+
+def _qapi(driver: str) -> Check:
+    """Drivers that read their options with a QAPI visitor (block/nfs.c, rbd.c, ssh.c:
+    qobject_input_visitor_new_flat_confused() over the node's remaining options)."""
+    def check(options: Options, image: ProbeResult | None, span: Span) -> None:
+        from ..options import NODE_KEYS
+        from . import drivers
+
+        own = {k: e for k, e in options.items() if k not in NODE_KEYS and k != "filename"}
+        if "url" in own or "filename" in options:
+            return  # a URL file name: bdrv_parse_filename() makes the options
+        if driver == "ssh":
+            own = _ssh_legacy(own, span)
+        for key in own:  # qdict_crumple(): "a" and "a.b" cannot both be given
+            head = key.split(".")[0]
+            if head != key and head in own:
+                _fail("Cannot mix scalar and non-scalar keys", own[key].span)
+        _visit(drivers.qapi_struct(drivers.qapi_type(driver)), own, "", span)
+        if own:
+            from ._qdict import qdict_order
+
+            key = min(own, key=lambda k: (qdict_order(k), own[k].seq))
+            _fail(f"Parameter '{key}' is unexpected", own[key].span)
+    return check
+
+
+_HOST_KEY_CHECKS = {"no": {"mode": "none"}, "yes": {"mode": "known_hosts"},
+                    **{f"{t}:": {"mode": "hash", "type": t} for t in ("md5", "sha1", "sha256")}}
+
+
+def _ssh_legacy(own: dict[str, Any], span: Span) -> dict[str, Any]:
+    """block/ssh.c ssh_process_legacy_options(): host, port and host_key_check become
+    server.* and host-key-check.*, before the QAPI visit of what is left."""
+    host, port, check = (own.pop(k, None) for k in ("host", "port", "host_key_check"))
+    if host is None and port is not None:
+        _fail("port may not be used without host", span)
+    left = dict(own)
+    if host is not None:  # their values are strings to the visitor: any will do
+        left["server.host"] = host
+        left["server.port"] = port or host
+    if check is not None:
+        prefix = next((p for p in _HOST_KEY_CHECKS if check.value == p
+                       or (p.endswith(":") and check.value.startswith(p))), None)
+        if prefix is None:
+            _fail(f"unknown host_key_check setting ({check.value})", span)
+        for member in (*_HOST_KEY_CHECKS[prefix], *(("hash",) if prefix.endswith(":")
+                                                      else ())):
+            left[f"host-key-check.{member}"] = check
+    return left
+
+
+def _visit(members: list[dict[str, Any]], own: dict[str, Any], prefix: str,
+           span: Span) -> None:
+    """Visit the struct's members in order, consuming ``own``'s keys as QAPI would."""
+    from . import drivers
+
+    for member in members:
+        name = prefix + member["name"]
+        nested = isinstance(member["type"], str) and drivers.qapi_struct(member["type"])
+        if nested:
+            inner = [k for k in own if k.startswith(name + ".")]
+            if not inner:
+                if not member["optional"]:
+                    _fail(f"Parameter '{name}' is missing", span)
+                continue
+            _visit(nested, own, name + ".", span)
+            continue
+        if isinstance(member["type"], list) or (isinstance(member["type"], str) and any(
+                k.startswith(name + ".") for k in own)):
+            for k in [k for k in own if k.startswith(name + ".")]:
+                del own[k]
+            continue
+        if name in own:
+            del own[name]
+        elif not member["optional"]:
+            _fail(f"Parameter '{name}' is missing", span)
+
+
+def _qapi_type(name: str) -> dict[str, Any]:
+    from . import drivers
+
+    return dict(drivers._tables()[1]["types"].get(name) or {})
+
+
+def _unexpected(own: dict[str, Any], prefix: str, span: Span) -> None:
+    """qobject_input_check_struct(): a key the struct did not visit."""
+    left = [k for k in own if k.startswith(prefix)]
+    if left:
+        from ._qdict import qdict_order
+
+        key = min(left, key=lambda k: (qdict_order(k), own[k].seq))
+        _fail(f"Parameter '{key}' is unexpected", own[key].span)
+
+
+def _visit_ref(own: dict[str, Any], name: str, optional: bool, span: Span) -> None:
+    """A BlockdevRef member: a node's name (a string) or a BlockdevOptions dict."""
+    if name in own:
+        del own[name]
+        return
+    if not any(k.startswith(name + ".") for k in own):
+        if not optional:
+            _fail(f"Parameter '{name}' is missing", span)
+        return
+    _visit_blockdev(own, name + ".", span)
+
+
+def _visit_blockdev(own: dict[str, Any], prefix: str, span: Span) -> None:
+    """visit_type_BlockdevOptions() over flat keys: the discriminator, the base members,
+    the driver's own struct, then the check for keys left over."""
+    from . import drivers
+
+    driver = own.pop(prefix + "driver", None)
+    if driver is None:
+        _fail(f"Parameter '{prefix}driver' is missing", span)
+    names = {v["name"] for v in _qapi_type("BlockdevDriver").get("values", [])}
+    if driver.value not in names:  # visit_type_enum() names the member, not its path
+        _fail(f"Parameter 'driver' does not accept value '{driver.value}'", driver.span)
+    base = [m for m in _qapi_type("BlockdevOptions").get("members", [])
+            if m["name"] != "driver"]
+    _visit_members(own, prefix, base + drivers.qapi_struct(drivers.qapi_type(driver.value)),
+                   span)
+    _unexpected(own, prefix, span)
+
+
+def _visit_members(own: dict[str, Any], prefix: str, members: list[dict[str, Any]],
+                   span: Span) -> None:
+    for member in members:
+        name, kind = prefix + member["name"], member["type"]
+        inner = [k for k in own if k.startswith(name + ".")]
+        if kind in ("BlockdevRef", "BlockdevRefOrNull"):
+            _visit_ref(own, name, member["optional"], span)
+            continue
+        meta = _qapi_type(kind).get("meta") if isinstance(kind, str) else None
+        if meta == "struct" and name not in own:
+            if inner:
+                from . import drivers
+
+                _visit_members(own, name + ".", drivers.qapi_struct(kind), span)
+                _unexpected(own, name + ".", span)
+            elif not member["optional"]:
+                _fail(f"Parameter '{name}' is missing", span)
+            continue
+        if meta == "enum" and name in own:
+            values = {v["name"] for v in _qapi_type(kind).get("values", [])}
+            if own[name].value not in values:
+                _fail(f"Parameter '{member['name']}' does not accept value "
+                      f"'{own[name].value}'", own[name].span)
+        if name not in own and not inner and not member["optional"]:
+            _fail(f"Parameter '{name}' is missing", span)
+        own.pop(name, None)
+        for k in inner:
+            del own[k]
