@@ -244,8 +244,20 @@ def _create(path: Path, fmt: str, size: str) -> None:
         "qcow2-overlay": ["-f", "qcow2", "-b", "disk.qcow2", "-F", "qcow2"],
         "qcow2-datafile": ["-f", "qcow2", "-o", f"data_file={path.stem}.data,data_file_raw=on"],
     }.get(fmt, ["-f", fmt])
-    subprocess.run([QEMU_IMG, "create", "-q", *cmd, path.name, size], check=True,
-                   cwd=path.parent, stdout=subprocess.DEVNULL)
+    img_create([*cmd, path.name, size], path.parent)
+
+
+def img_create(args: Sequence[str], cwd: Path, attempts: int = 5) -> None:
+    """``qemu-img create -q ARGS`` in ``cwd``. A LUKS header's PBKDF2 benchmark
+    (crypto/pbkdf.c qcrypto_pbkdf2_count_iters) fails now and then on a loaded machine
+    ("Unable to get accurate CPU usage"): that failure alone is tried again."""
+    for attempt in range(attempts):
+        done = subprocess.run([QEMU_IMG, "create", "-q", *args], cwd=cwd, text=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if done.returncode == 0:
+            return
+        if "Unable to get accurate CPU usage" not in done.stderr or attempt == attempts - 1:
+            raise subprocess.CalledProcessError(done.returncode, done.args, stderr=done.stderr)
 
 
 def _bytes(size: str) -> int:

@@ -15,6 +15,7 @@ import pytest
 
 import qdrive
 from qdrive.frontend import drivers, jsonname
+from tests.compat import oracle
 
 needs_qemu_img = pytest.mark.skipif(shutil.which("qemu-img") is None,
                                     reason="qemu-img (Debian qemu-utils) is not installed")
@@ -29,7 +30,7 @@ def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (where / "dir").mkdir()
     if shutil.which("qemu-img"):
         def make(*args: str) -> None:
-            subprocess.run(["qemu-img", "create", "-q", *args], cwd=where, check=True)
+            oracle.img_create(args, where)
         make("-f", "qcow2", "disk.qcow2", "1M")
         make("-f", "qcow2", "-b", "disk.img", "-F", "raw", "overlay.qcow2")
         make("-f", "vdi", "disk.vdi", "1M")
