@@ -1,14 +1,15 @@
 """`qdrive check -f --offline`: drives per CPU second, memory, and the first verdict's delay.
 
-Three inputs, each written to a temporary file: the seed's drive string on every line, the
-harvest's drives (fixtures/harvest/drives.jsonl, what launchers write) repeated, and the
-generated corpus's single drives (fixtures/generated/singles.jsonl, every driver and
-option mutated: the slow end). Each run is a separate `qdrive check -f` process; its CPU
-time (user + system, start-up included) comes from the kernel's child accounting, its
-peak memory from the same place. Rounds alternate the inputs so drift hits them alike.
-Memory is shown at two lengths (LINES and 10 x LINES) to show it does not grow with the
-file; the first verdict's delay is timed on a pipe, against the time to read the whole
-file. Prints figures; passes or fails on nothing.
+Three inputs, each written to a temporary file: the example drive string (the 2008
+qemu-devel post's) on every line, the harvest's drives (fixtures/harvest/drives.jsonl,
+what launchers write) repeated, and the generated corpus's single drives
+(fixtures/generated/singles.jsonl, every driver and option mutated: the slow end). Each
+run is a separate `qdrive check -f` process; its CPU time (user + system, start-up
+included) comes from the kernel's child accounting, its peak memory from the same place.
+Rounds alternate the inputs so drift hits them alike. Memory is shown at two lengths
+(LINES and 10 x LINES) to show it does not grow with the file; the first verdict's delay
+is timed on a pipe, against the time to read the whole file. Prints figures; passes or
+fails on nothing.
 
     python benchmarks/bulk.py [--lines 20000] [--rounds 3]
 """
@@ -53,7 +54,7 @@ def _drives(path: Path, key: str) -> list[str]:
 def inputs(lines: int, where: Path) -> dict[str, Path]:
     """name -> a file of ``lines`` drives."""
     sources = {
-        "seed drive": [SEED],
+        "example drive": [SEED],
         "harvest mix": _drives(ROOT / "fixtures" / "harvest" / "drives.jsonl", "drive"),
         "generated mix": _drives(ROOT / "fixtures" / "generated" / "singles.jsonl", "drives"),
     }
@@ -114,14 +115,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"(min {min(rates):.0f}, max {max(rates):.0f}); {rss[name] / 1024:.1f} MiB "
                   f"peak; {statistics.median(rates) / TARGET:.2f}x target")
         # A bad drive first (check -f reports errors as it meets them), then 10 x LINES
-        # seed lines; written in pieces so this process stays small (a child's peak RSS
+        # example lines; written in pieces so this process stays small (a child's peak RSS
         # as the kernel counts it can include its parent's at the spawn).
         big = Path(tmp) / "big.txt"
         with big.open("w") as out:
             out.write("file=a.img,if=bogus\n")
             for _ in range(10):
                 out.write(f"{SEED}\n" * args.lines)
-        _, small_rss = cpu_run(files["seed drive"])
+        _, small_rss = cpu_run(files["example drive"])
         _, big_rss = cpu_run(big)
         print(f"  memory: {args.lines} lines {small_rss / 1024:.1f} MiB, {10 * args.lines + 1} "
               f"lines {big_rss / 1024:.1f} MiB (ratio {big_rss / small_rss:.2f}: bounded)")

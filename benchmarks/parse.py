@@ -1,4 +1,5 @@
-"""Parse-and-validate time of the seed's drive string beside a naive str.split parse.
+"""Parse-and-validate time of the example drive string (the 2008 qemu-devel post's)
+beside a naive str.split parse.
 
 Both run in this process, alternating round by round, so the machine's load hits them
 alike; the ratio of each round's pair is what to compare across machines. Also
@@ -58,8 +59,8 @@ def report(name: str, fn: Callable[[str], object], target: float | None = None) 
 def main() -> None:
     import qdrive
 
-    report("parse_drive(seed string)", qdrive.parse_drive, TARGET_US)
-    report("check(seed string, probe_files=False)",
+    report("parse_drive(example string)", qdrive.parse_drive, TARGET_US)
+    report("check(example string, probe_files=False)",
            lambda s: qdrive.check(s, probe_files=False))
 
 
