@@ -151,7 +151,7 @@ def _drive_nodes(r: Any) -> list[Node] | None:
         return None
     _, direct, no_flush = cache_triple(d)
     cache = {"direct": direct, "no-flush": no_flush}
-    name = d.file.removeprefix("file:")
+    name = d.file  # a plain local name: the test above leaves no prefix
     graph = Graph()
     ro = bool(d.effective_read_only) or bool(d.snapshot)
     file_name = d.driver_options.get("file.node-name")
