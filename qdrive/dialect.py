@@ -108,6 +108,10 @@ class Dialect:
     # up at the first request instead (block/file-posix.c raw_check_linux_io_uring(): a
     # warning, then the thread pool), None; 11.1 refuses at the open again, in new words.
     io_uring_refused: str | None = "Unable to use io_uring: failed to init linux io_uring ring"
+    # The same on a -blockdev file node: 7.2's error_setg_errno() there finds errno left at
+    # EOPNOTSUPP by an earlier call of the open (recorded: host-io-uring-disabled-09), so
+    # the message ends ": Operation not supported"; 11.1's own message names no errno.
+    io_uring_blockdev_errno: str = "Operation not supported"
     # -device logical_block_size/physical_block_size: 7.2's set_blocksize() words a range
     # and a power-of-2 failure apart; 10.0's goes through util/block-helpers.c
     # check_block_size() ("parameter NAME must be a power of 2 between 512 and 2097152").
@@ -155,7 +159,8 @@ _QEMU_100 = attrs.evolve(
     _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
     size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False,
     tables="qemu-10.0", device_tables="qemu-10.0",
-    module_notices=False, source_prefix="", io_uring_refused=None, block_size_check=True,
+    module_notices=False, source_prefix="", io_uring_refused=None, io_uring_blockdev_errno="",
+    block_size_check=True,
     parallels_prealloc_first=True,
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)

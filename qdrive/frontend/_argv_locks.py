@@ -178,6 +178,31 @@ def _node_perms(st: _State, node: str, write: bool, share: bool, desc: str,
     return ""
 
 
+def _node_host_problem(node: Node, write: bool, share: bool) -> str:
+    """A device attaching to a -blockdev node asks its file for consistent read (and
+    write), refusing write unless share-rw (hw/block/block.c blkconf_apply_backend_options);
+    block/file-posix.c raw_check_perm() reopens the file O_RDWR for a writer that it
+    opened read-only (auto-read-only=on), then tests other processes' lock bytes. The
+    node had no parent before, so the file held nothing and shared everything."""
+    from . import hostprobe
+
+    proto = node.protocol()
+    if proto is None or proto.filename is None:
+        return ""
+    facts = hostprobe.file_facts(proto.filename, proto.locking != "off", None)
+    if facts is None:
+        return ""
+    share = share or node.force_share or proto.force_share  # block.c bdrv_child_perm()
+    perms = hostprobe.Perms(
+        frozenset({hostprobe.CONSISTENT_READ} | ({hostprobe.WRITE} if write else set())),
+        frozenset() if share else frozenset({hostprobe.WRITE}))
+    found = hostprobe.perm_problem(facts, perms, hostprobe.Perms(frozenset(), frozenset()))
+    if found is None:
+        return ""
+    message, hint = found
+    return f"{message}\n{hint}" if hint else message
+
+
 def _chain(node: Node | None) -> list[Node]:
     out: list[Node] = []
     while node is not None:

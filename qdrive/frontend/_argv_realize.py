@@ -6,7 +6,8 @@ image locks the device takes on its node (qdrive.frontend._argv_locks).
 
 from __future__ import annotations
 
-from ._argv_locks import _chain, _identity_of, _node_perms, _writable_below
+from ._argv_locks import _chain, _identity_of, _node_host_problem, _node_perms, \
+    _writable_below
 from ._argv_state import PROG, Phase, _Event, _State
 
 
@@ -191,7 +192,8 @@ def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc")
     chain = frozenset(id(n) for n in _chain(st.graph.nodes.get(name)))
     if name in st.backends:
         chain = frozenset({id(st.backends[name])})
-    return st.locks.take(ident, label, write=write, unshare=not share, chain=chain)
+    return st.locks.take(ident, label, write=write, unshare=not share, chain=chain) or (
+        _node_host_problem(node, write, share) if node is not None else "")
 
 
 # hw/ide/qdev.c ide_dev_initfn(), hw/scsi/scsi-disk.c scsi_cd_realize(): a CD asks its

@@ -288,8 +288,9 @@ def _open_file(node: Node, options: dict[str, Any]) -> None:
     # block/file-posix.c raw_open_common(): open, then the file type, then aio=native.
     name = str(options.get("filename", ""))
     found = probe_file(name)
-    if found.error:
-        raise BlockdevError(f"Could not open '{name}': {found.error}")
+    why = _host_open_problem(node, options, name, found.error)
+    if why:
+        raise BlockdevError(f"Could not open '{name}': {why}")
     if os.path.isdir(name) and not node.read_only:
         # raw_open_common() opens O_RDWR unless read-only: open(2) refuses a directory
         raise BlockdevError(f"Could not open '{name}': Is a directory")
@@ -304,6 +305,34 @@ def _open_file(node: Node, options: dict[str, Any]) -> None:
     if options.get("aio") == "native" and not cache.get("direct", False):
         raise BlockdevError("aio=native was specified, but it requires cache.direct=on, "
                             "which was not specified.")
+    _io_uring_ring(options)
+
+
+def _host_open_problem(node: Node, options: dict[str, Any], name: str, own_error: str) -> str:
+    """raw_open_common()'s qemu_open(): O_RDWR unless read-only= or auto-read-only=
+    (-blockdev, unlike -drive, defaults auto-read-only off: blockdev.c), O_DIRECT with
+    cache.direct=on; hostprobe judges it as it does for -drive. "" when it opens."""
+    from . import hostprobe
+
+    cache = options.get("cache") or {}
+    write = not node.read_only and not options.get("auto-read-only", False)
+    why = hostprobe.open_problem(name, None, direct=bool(cache.get("direct", False)),
+                                 write=write, own_error=own_error)
+    if why == "":  # a FIFO: whatever our own probe met is what was said before
+        return own_error
+    return why or ""
+
+
+def _io_uring_ring(options: dict[str, Any]) -> None:
+    """raw_open_common(): aio=io_uring sets the ring up at the open (7.2, 11.1; 10.0
+    waits for the first request and falls back), hostprobe tells if the host allows it."""
+    from . import hostprobe
+
+    refused = drivers.dialect().io_uring_refused
+    if options.get("aio") != "io_uring" or not refused or hostprobe.io_uring_usable(None):
+        return
+    errno_text = drivers.dialect().io_uring_blockdev_errno
+    raise BlockdevError(f"{refused}: {errno_text}" if errno_text else refused)
 
 
 def _open_format(graph: Graph, node: Node, options: dict[str, Any]) -> None:

@@ -39,7 +39,7 @@ from ..model import Aio, Drive, Interface, Media
 from .._values import is_true
 
 __all__ = ["QemuUser", "HostFacts", "Perms", "open_problem", "io_uring_usable",
-           "file_type_problem", "host_facts", "perms_at_open", "perms_at_attach",
+           "file_type_problem", "host_facts", "file_facts", "perms_at_open", "perms_at_attach",
            "perm_problem", "PROTOCOLS", "Intent", "protocol_of", "vfio_container_problem",
            "unix_connect_problem"]
 
@@ -347,13 +347,17 @@ def file_type_problem(name: str, protocol: str) -> str:
 
 def host_facts(name: str, drive: Drive, user: QemuUser | None) -> HostFacts | None:
     """The write access and other processes' locks a drive's image meets."""
+    return file_facts(name, _locking(drive), user)
+
+
+def file_facts(name: str, locking: bool, user: QemuUser | None) -> HostFacts | None:
+    """The same for a file a protocol node opened (-blockdev: its locking= option)."""
     try:
         st = os.stat(name)
     except (OSError, ValueError):
         return None
     if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
         return None
-    locking = _locking(drive)
     held, refused = _others_locks(name) if locking else (frozenset(), frozenset())
     return HostFacts(name, write_error(name, st, user), held, refused, locking)
 
