@@ -114,8 +114,8 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     :func:`qdrive.check` does; an untrusted one raises ValueError: use
     :func:`qdrive.frontend.argv.check_argv`, which judges every option against its allow-list.
     ``dialect``: the release dialect the drives are read in, with its -device and
-    -object models and its -blockdev QAPI schema (the -blockdev graph's open checks are
-    7.2's for every release).
+    -object models, its -blockdev QAPI schema and driver table, and its host checks
+    (io_uring's words); the -blockdev graph's other open checks are modelled on 7.2.
     """
     if policy is not None and getattr(policy, "untrusted_input", False):
         # This reader opens secret files and -blockdev images by name; the untrusted
