@@ -65,6 +65,13 @@ CORPORA: tuple[Corpus, ...] = (
     Corpus("generated-cmdlines", FIXTURES / "generated" / "cmdlines.jsonl", "generated"),
     Corpus("harvest-drives", FIXTURES / "harvest" / "drives.jsonl", "harvest"),
     Corpus("harvest-cmdlines", FIXTURES / "harvest" / "cmdlines.jsonl", "harvest"),
+    # session 4's held-back batch (seed 1612227700) and harvest (ids hv4-), scored once at
+    # the end of that session and then kept as corpus like the rest
+    Corpus("generated-hb4-singles", FIXTURES / "generated" / "hb4-singles.jsonl", "generated"),
+    Corpus("generated-hb4-cmdlines", FIXTURES / "generated" / "hb4-cmdlines.jsonl",
+           "generated"),
+    Corpus("harvest-hv4-drives", FIXTURES / "harvest" / "hv4-drives.jsonl", "harvest"),
+    Corpus("harvest-hv4-cmdlines", FIXTURES / "harvest" / "hv4-cmdlines.jsonl", "harvest"),
     Corpus("hoststate", FIXTURES / "hoststate" / "cases.jsonl", "hoststate"),
     # hand-written cases for each rule of qdrive.check_argv (issue 15), recorded by 7.2
     Corpus("cmdline-rules", FIXTURES / "cmdline" / "cmdline-rules.jsonl", "rules", ("7.2",)),

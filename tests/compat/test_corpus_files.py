@@ -19,7 +19,9 @@ KNOWN_CATEGORY = ("driver:", "node:", "snapshot:", "raw:", "pflash:", "host:", "
 MINIMUM = {"generated-singles": 3000, "generated-cmdlines": 1000, "harvest-drives": 600,
            "harvest-cmdlines": 900, "hoststate": 80, "cmdline-rules": 90,
            "opentime-formats": 90, "opentime-protocols": 30,
-           "opentime-nodes": 10}
+           "opentime-nodes": 10,
+           "generated-hb4-singles": 600, "generated-hb4-cmdlines": 200,
+           "harvest-hv4-drives": 150, "harvest-hv4-cmdlines": 110}
 
 
 def _well_formed(row: Mapping[str, Any]) -> None:
@@ -94,11 +96,13 @@ def test_the_original_corpus_is_recorded_by_the_newer_versions(version: str) -> 
 
 
 def test_recordings_hold_both_verdicts() -> None:
-    """A corpus QEMU always accepted (or always refused) would measure little."""
+    """A corpus QEMU always accepted (or always refused) would measure little. What
+    projects write is mostly accepted, so a harvest may lean further that way."""
     for c in WITH_CASES:
         _, rows = corpus.read(c.recording("7.2"))
         accepted = sum(r["accepted"] for r in rows)
-        assert 0.1 * len(rows) < accepted < 0.9 * len(rows), c.name
+        most = 0.97 if c.source == "harvest" else 0.9
+        assert 0.1 * len(rows) < accepted < most * len(rows), c.name
 
 
 def test_the_harvest_keeps_its_provenance() -> None:
