@@ -5,9 +5,10 @@ by default) serves every row; each row alternates qdrive and its anchor ``--pair
 times and prints the per-pair ratios (median, min-max), so the machine's drift hits both
 sides alike. The anchors are fio with the same workload and cache semantics
 (``qdrive.bench.workload.fio_command``: psync with one job per pool worker for threads,
-``--fdatasync=1`` for write-through) and, for the descriptor pool, the posix backend
-without it. Also the CPU seconds per GB of the thread pool against fio psync's. Prints
-figures and the load average; passes or fails on nothing.
+``--fdatasync=1`` for write-through; qdrive keeps QEMU's one flush in flight, and the
+rows marked "64 flushes in flight" give it fio's shape) and, for the descriptor pool,
+the posix backend without it. Also the CPU seconds per GB of the thread pool against fio
+psync's. Prints figures and the load average; passes or fails on nothing.
 
     python benchmarks/backends.py [--path /var/tmp/qdrive-backends.img] [--runtime 5]
 """
@@ -21,6 +22,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
 from qdrive.bench.target import TargetSession
 from qdrive.bench.workload import CacheSemantics, Result, Spec, bench_drive, run_fio, run_qdrive
 
@@ -32,6 +35,12 @@ ROWS: list[tuple[str, str, str, dict[str, Any], Any]] = [
     ("threads directsync vs fio psync fdatasync=1", "threads", "cache=directsync", {}, "fio"),
     ("threads writethrough vs fio psync fdatasync=1", "threads", "cache=writethrough", {},
      "fio"),
+    # fio's jobs each flush on their own; QEMU keeps one flush in flight per node
+    # (block/io.c bdrv_co_flush). These rows give qdrive fio's shape: 64 flushes at once.
+    ("threads directsync, 64 flushes in flight, vs fio", "threads", "cache=directsync",
+     {"flush_depth": 64}, "fio"),
+    ("threads writethrough, 64 flushes in flight, vs fio", "threads", "cache=writethrough",
+     {"flush_depth": 64}, "fio"),
     ("native directsync vs fio libaio fdatasync=1", "native", "cache=directsync", {}, "fio"),
     ("io_uring directsync vs fio io_uring fdatasync=1", "io_uring", "cache=directsync", {},
      "fio"),
@@ -59,6 +68,8 @@ def row(target: Any, spec: Spec, backend: str, cache: str, options: dict[str, An
     drive = bench_drive(spec.path, cache)
     plan = target.plan(drive)
     semantics = CacheSemantics.of(plan)
+    options = dict(options)
+    spec = attrs.evolve(spec, flush_depth=options.pop("flush_depth", spec.flush_depth))
 
     def mine() -> Result:
         return run_qdrive(spec, plan, backend, **options)

@@ -208,12 +208,16 @@ def _bench_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     b.add_argument("--runtime", type=float, default=15.0, help="seconds per run")
     b.add_argument("--size", help="bytes the workload spans: a new file's size (default 4G); "
                    "at most an existing target's size (default: all of it)")
-    b.add_argument("--dialect", choices=("qemu-7.2", "qemu-0.9-sync"),
+    b.add_argument("--dialect", choices=("qemu-7.2", "qemu-10.0", "qemu-11.1", "qemu-0.9-sync"),
                    help="how to read DRIVE (default: qemu-0.9-sync if it has sync=, "
                    "else qemu-7.2)")
     b.add_argument("--backend", choices=("threads", "posix", "native", "io_uring"))
     b.add_argument("--workers", type=int, help="threads backend: pool size (default 64)")
     b.add_argument("--fd-pool", type=int, help="posix backend: dup()ed descriptors (default 4)")
+    b.add_argument("--flush-depth", type=int, default=1, metavar="N",
+                   help="write-through and directsync: flushes in flight at once (default "
+                   "1, QEMU's one flush at a time per node; fio's jobs each flush on their "
+                   "own, so --workers N with --flush-depth N is fio's shape)")
     b.add_argument("--matrix", action="store_true", help="a table of every backend "
                    "and cache mode, with fio alongside")
     b.add_argument("--compare-fio", action="store_true",

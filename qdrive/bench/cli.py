@@ -91,7 +91,7 @@ def _read_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any], int | Non
     _check_backend(args, drive)
     _check_matrix(args)
     return drive, {"rw": args.rw, "bs": bs, "iodepth": args.iodepth,
-                   "runtime": args.runtime}, size
+                   "runtime": args.runtime, "flush_depth": args.flush_depth}, size
 
 
 def _check_matrix(args: argparse.Namespace) -> None:
@@ -145,6 +145,9 @@ def _check_numbers(args: argparse.Namespace, bs: int) -> None:
         raise BenchUsageError("--repeat must be at least 1")
     if args.repeat > 1 and args.compare_fio:
         raise BenchUsageError("--compare-fio repeats with --pairs: drop --repeat")
+    if not 1 <= args.flush_depth <= args.iodepth:
+        raise BenchUsageError(f"--flush-depth must be between 1 and --iodepth "
+                              f"({args.iodepth})")
     if args.workers is not None and args.workers < 1:
         raise BenchUsageError("--workers must be at least 1")
     if args.fd_pool is not None and args.fd_pool < 0:

@@ -190,6 +190,41 @@ def test_the_flush_depth_is_checked_against_the_engine(tmp_path: Path, backend: 
         assert out["ios"] > 0 and out["errors"] == 0
 
 
+def test_the_cli_takes_a_flush_depth(tmp_path: Path) -> None:
+    """--flush-depth reaches the workload (fio's shape: each job flushes on its own);
+    outside 1..--iodepth it is a usage error before anything is created."""
+    target = tmp_path / "f.img"
+    base = [sys.executable, "-m", "qdrive", "bench", f"file={target},cache=directsync",
+            "--size", "4M", "--runtime", "0.1", "--iodepth", "8"]
+    p = subprocess.run([*base, "--flush-depth", "4", "--json"], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["spec"]["flush_depth"] == 4 and out["result"]["ios"] > 0
+    for bad in ("0", "9"):
+        p = subprocess.run([*base, "--flush-depth", bad], capture_output=True, text=True)
+        assert p.returncode == 2 and p.stdout == ""
+        assert p.stderr == "qdrive: --flush-depth must be between 1 and --iodepth (8)\n"
+        assert not target.exists()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_parallel_flushes_still_flush_every_write(loop_device: Path, backend: str) -> None:
+    """With four flushes allowed in flight, every write still waits for a flush that
+    started after it finished: the device counts at least one flush per eight writes and
+    at most one per write (plus close()'s own)."""
+    import attrs
+
+    plan = _plan(loop_device, "cache=directsync")
+    spec = attrs.evolve(Spec(str(loop_device), size=SIZE, runtime=0.2, iodepth=8),
+                        flush_depth=4)
+    stat = BlockStat(loop_device)
+    r = run_qdrive(spec, plan, backend)
+    moved = stat.delta()
+    assert r.ios > 0 and moved["written_bytes"] >= r.bytes
+    assert r.ios / spec.iodepth <= moved["flushes"] <= r.ios + 1, (r.ios, moved)
+
+
 def test_table_and_outputs(spec: Spec, tmp_path: Path) -> None:
     mine = run_qdrive(spec, _plan(spec.path), "threads", label=ROWS[0].label)
     results = [RowResult(ROWS[0], (mine,))]
