@@ -1,0 +1,175 @@
+"""Connecting where a network block driver's open connects first (``check(probe_network=True)``).
+
+QEMU's network drivers (block/nbd.c, ssh.c, curl.c, iscsi.c, gluster.c, nfs.c) open a
+connection in their open; what the connect meets (nothing listening, no such socket, no
+route, a name that does not resolve) decides the open. qdrive makes that one connect
+itself, opt-in, and closes it at once without sending a byte: whatever the protocol
+would say next is not predicted. It never connects under the untrusted policy (a drive
+from an untrusted user would make qdrive contact any host: a bypass by the project's own
+rule); check() does not open a session there.
+
+Without a session (the default) a driver's open only records a note saying where QEMU
+would connect. Each driver's endpoint is worked out next to its open in _fmt_protocols.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import errno
+import os
+import select
+import socket
+import time
+from collections.abc import Iterator
+
+import attrs
+
+__all__ = ["Outcome", "Session", "probing", "allowed", "allowed_now", "active", "note",
+           "not_checked", "connected", "tcp", "unix"]
+
+TIMEOUT = 2.0  # seconds a connect may take before qdrive gives up (and says so)
+
+
+@attrs.frozen
+class Outcome:
+    """What one connect met: ``error`` 0 (connected, then closed) or an errno;
+    ``resolve_error`` the getaddrinfo() failure text when the name did not resolve;
+    ``ms`` how long the connect took, in whole milliseconds (as libcurl counts the time
+    its "after N ms" reports: from the connect's start to its failure)."""
+
+    error: int = 0
+    resolve_error: str = ""
+    ms: int = 0
+    timed_out: bool = False
+
+    @property
+    def connected(self) -> bool:
+        return not self.error and not self.resolve_error and not self.timed_out
+
+    @property
+    def strerror(self) -> str:
+        return os.strerror(self.error)
+
+
+@attrs.define
+class Session:
+    """One drive's check: whether connects are made, and the notes the opens left."""
+
+    enabled: bool
+    notes: list[str] = attrs.Factory(list)
+
+
+_SESSION: contextvars.ContextVar[Session | None] = contextvars.ContextVar(
+    "qdrive_netprobe", default=None)
+
+
+@contextlib.contextmanager
+def probing(enabled: bool) -> Iterator[Session]:
+    """A session for the block: the network drivers' opens connect when ``enabled``."""
+    session = Session(enabled)
+    token = _SESSION.set(session)
+    try:
+        yield session
+    finally:
+        _SESSION.reset(token)
+
+
+_ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("qdrive_netprobe_allowed",
+                                                               default=False)
+
+
+@contextlib.contextmanager
+def allowed(enabled: bool) -> Iterator[None]:
+    """check_argv(probe_network=...) for the drives it hands to check() (:func:`allowed_now`)."""
+    token = _ALLOWED.set(enabled)
+    try:
+        yield
+    finally:
+        _ALLOWED.reset(token)
+
+
+def allowed_now() -> bool:
+    return _ALLOWED.get()
+
+
+def active() -> bool:
+    """Whether the open being checked may connect (a session that is enabled)."""
+    session = _SESSION.get()
+    return session is not None and session.enabled
+
+
+def note(text: str) -> None:
+    """Leave a note on the drive being checked (nothing outside a session)."""
+    session = _SESSION.get()
+    if session is not None and text not in session.notes:
+        session.notes.append(text)
+
+
+def not_checked(where: str) -> None:
+    """The note of a drive whose connect was not made."""
+    note(f"not checked: QEMU connects to {where} at open (use --probe-network)")
+
+
+def connected(where: str, driver: str) -> None:
+    """The note of a drive whose connect was made: the protocol is the peer's business."""
+    note(f"connected to {where} and closed at once: the {driver} protocol itself "
+         "was not checked")
+
+
+def tcp(host: str, port: int | str, family: int = socket.AF_UNSPEC,
+        timeout: float = TIMEOUT) -> Outcome:
+    """Connect to HOST:PORT as util/qemu-sockets.c inet_connect_saddr() does: every
+    address getaddrinfo() gives (AI_ADDRCONFIG), in order, until one connects; the last
+    failure otherwise. Non-blocking, at most ``timeout`` seconds per address; ``ms``
+    counts from before the name is resolved (libcurl's connect phase starts there)."""
+    start = time.monotonic()
+    try:
+        found = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0,
+                                   socket.AI_ADDRCONFIG)
+    except socket.gaierror as exc:
+        return Outcome(resolve_error=exc.strerror or str(exc))
+    except UnicodeError:  # a name the IDNA codec refuses is no name
+        return Outcome(resolve_error=os.strerror(errno.EINVAL))
+    last = Outcome(error=errno.ECONNREFUSED)
+    for fam, kind, proto, _, address in found:
+        last = _connect(socket.socket(fam, kind, proto), address, timeout)
+        if last.connected:
+            break
+    return attrs.evolve(last, ms=_elapsed(start))
+
+
+def unix(path: str, abstract: bool = False, tight: bool = True,
+         timeout: float = TIMEOUT) -> Outcome:
+    """Connect to the Unix socket ``path`` as unix_connect_saddr() does; an abstract
+    name has a NUL first, and without ``tight`` the whole sun_path (108 bytes) counts."""
+    name: str | bytes = path
+    if abstract:
+        raw = b"\0" + os.fsencode(path)
+        name = raw if tight else raw.ljust(108, b"\0")
+    return _connect(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), name, timeout)
+
+
+def _connect(sock: socket.socket, address: object, timeout: float) -> Outcome:
+    with sock:
+        sock.setblocking(False)
+        start = time.monotonic()
+        try:
+            code = sock.connect_ex(address)  # type: ignore[arg-type]
+        except OSError as exc:  # a name too long, a bad address
+            code = exc.errno or errno.EINVAL
+        if code in (errno.EINPROGRESS, errno.EAGAIN):
+            _, ready, _ = select.select([], [sock], [], timeout)
+            if not ready:
+                return Outcome(error=errno.ETIMEDOUT, timed_out=True,
+                               ms=_elapsed(start))
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        return Outcome(error=code, ms=_elapsed(start))
+
+
+def _elapsed(start: float) -> int:
+    return int((time.monotonic() - start) * 1000)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
