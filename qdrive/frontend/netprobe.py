@@ -90,6 +90,7 @@ def allowed(enabled: bool) -> Iterator[None]:
 
 
 def allowed_now() -> bool:
+    """Whether the enclosing check_argv() lets its drives connect."""
     return _ALLOWED.get()
 
 
@@ -144,7 +145,11 @@ def unix(path: str, abstract: bool = False, tight: bool = True,
     """Connect to the Unix socket ``path`` as unix_connect_saddr() does; an abstract
     name has a NUL first, and without ``tight`` the whole sun_path (108 bytes) counts."""
     name: str | bytes = path
-    if abstract:
+    if not path and not abstract:
+        # QEMU passes the whole struct sockaddr_un: an empty path is an abstract name of
+        # NULs, which nothing listens on (ECONNREFUSED), where a short one is EINVAL
+        name = b"\0" * 108
+    elif abstract:
         raw = b"\0" + os.fsencode(path)
         name = raw if tight else raw.ljust(108, b"\0")
     return _connect(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), name, timeout)
