@@ -120,6 +120,9 @@ class Dialect:
     # (parallels_opts_prealloc()) before bdrv_open_file_child() and the header read.
     parallels_prealloc_first: bool = False
     removed_drivers: frozenset[str] = frozenset()
+    # Drivers whose open warns "'NAME' is deprecated" once it has read its runtime options
+    # (block/gluster.c qemu_gluster_open() from 9.2 on, seen in the 10.0 recordings).
+    deprecated_drivers: frozenset[str] = frozenset()
     # block/curl.c reports curl_easy_strerror()'s text after "CURL: Error opening file: ";
     # a refused connect is worded by the libcurl Debian links this QEMU with (7.2:
     # Debian 12's 7.88; 10.0: Debian 13's 8.14; 11.1: sid's, which joins host and port
@@ -173,6 +176,7 @@ _QEMU_100 = attrs.evolve(
     module_notices=False, source_prefix="", io_uring_refused=None, io_uring_blockdev_errno="",
     block_size_check=True,
     parallels_prealloc_first=True,
+    deprecated_drivers=frozenset({"gluster"}),
     curl_connect_failed="Failed to connect to {host} port {port} after {ms} ms: Could not "
                         "connect to server",
     nfs_unresolved="nfs_mount_async failed. Failed to start connection. ",

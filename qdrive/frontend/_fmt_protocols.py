@@ -178,6 +178,11 @@ def _gluster(options: Options, image: ProbeResult | None, span: Span,
     # block/gluster.c qemu_gluster_open() -> qemu_gluster_parse(): a file name is a URI,
     # else the volume, path and server.N.* options; then glfs_init() connects
     # (_gluster_connect: made with probe_network only).
+    from . import drivers
+
+    if "gluster" in drivers.dialect().deprecated_drivers and warnings is not None:
+        warnings.append(Diagnostic("deprecated-driver", Severity.WARNING,
+                                   "'gluster' is deprecated", span, Stage.NODE))
     url = options.get("url") or options.get("filename")
     if url is not None:
         if not _gluster_uri_ok(url.value):
