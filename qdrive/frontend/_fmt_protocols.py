@@ -595,23 +595,71 @@ def _nfs(options: Options, image: ProbeResult | None, span: Span) -> None:
         _nfs_connect(host, span)
 
 
-def _rbd(options: Options, image: ProbeResult | None, span: Span) -> None:
+# Options a driver's open takes out of its QDict by hand (no QemuOptsList or QAPI type
+# lists them, so the derived tables do not): block/rbd.c qemu_rbd_open()'s legacy name
+# of key-secret.
+TAKEN_BY_OPEN: Mapping[str, tuple[str, ...]] = {"rbd": ("password-secret",)}
+
+
+def _rbd(options: Options, image: ProbeResult | None, span: Span,
+         warnings: list[Diagnostic] | None = None) -> None:
     """block/rbd.c: an ``rbd:`` file name as qemu_rbd_parse_filename() splits it, then
-    the QAPI visit of the options, then qemu_rbd_connect()'s qemu_rbd_set_keypairs()."""
+    the QAPI visit of the options (password-secret taken out before it), then
+    qemu_rbd_connect()'s qemu_rbd_set_keypairs() and qemu_rbd_set_auth()."""
     url = options.get("url")
     keys = rbd_filename(url.value, url.span) if url is not None and \
         url.value.startswith("rbd:") else []
-    _qapi("rbd")(options, image, span)
+    legacy = options.get("password-secret")
+    _qapi("rbd")({k: e for k, e in options.items() if k != "password-secret"}, image, span)
+    if legacy is not None and "key-secret" in options:
+        _fail("Legacy 'password-secret' clashes with 'key-secret'", span)
     from . import drivers
 
     refused = drivers.dialect().rbd_unknown_conf
     bad = next((k for k in keys if k in refused), None)
     if bad is not None:  # rados_conf_set() -ENOENT
         _fail(f"invalid conf option {bad}: No such file or directory", span)
-    # qemu_rbd_connect() -> rados_connect(): librados waits for its monitors (QEMU hangs
-    # while none answers), so no connect of qdrive's could tell what QEMU would say
-    netprobe.note("not checked: QEMU's librados contacts the Ceph monitors at open and "
-                  "waits while none answers (not probed)")
+    secret = legacy or options.get("key-secret")  # qemu_rbd_set_auth()
+    if secret is not None and not _defined("secret", secret.value):
+        _fail(_no_secret(secret.value), secret.span)
+    named = "mon_host" in keys or any(k.startswith("server.") for k in options) \
+        or "conf" in options or (url is not None and _rbd_conf_named(url.value))
+    _rbd_monitors(named, span, warnings)
+
+
+_CEPH_CONFS = ("/etc/ceph/ceph.conf", "~/.ceph/ceph.conf", "ceph.conf")  # librados's search
+
+
+def _rbd_conf_named(filename: str) -> bool:
+    """An ``rbd:`` name's conf=FILE (qemu_rbd_parse_filename() keeps it for QEMU)."""
+    return re.search(r"(?<!\\):conf=", filename) is not None
+
+
+def _rbd_monitors(named: bool, span: Span, warnings: list[Diagnostic] | None) -> None:
+    """qemu_rbd_connect() -> rados_connect(). With monitors named (mon_host, server.N,
+    a conf file) librados waits for them, and QEMU hangs while none answers: no connect
+    of qdrive's could tell what QEMU would say. With none named and no ceph.conf where
+    librados looks, it asks DNS for _ceph-mon._tcp SRV records (with probe_network, so
+    does qdrive): without any, librados prints its line and the connect fails ENOENT."""
+    import os
+
+    unnamed = not named and not os.environ.get("CEPH_CONF") and not any(
+        os.path.exists(os.path.expanduser(c)) for c in _CEPH_CONFS)
+    if not unnamed or not netprobe.active():
+        netprobe.note("not checked: QEMU's librados contacts the Ceph monitors at open and "
+                      "waits while none answers (not probed)")
+        return
+    found = netprobe.srv_records("_ceph-mon._tcp")
+    if found is None or found:
+        netprobe.note("not checked: librados would take its monitors from DNS SRV records "
+                      "(_ceph-mon._tcp)" if found else "not checked: no DNS server "
+                      "answered for _ceph-mon._tcp")
+        return
+    if warnings is not None:  # ceph's MonMap::build_initial() prints it to stderr
+        warnings.append(Diagnostic("rbd-no-monitors", Severity.WARNING, "unable to get "
+                                   "monitor info from DNS SRV with service name: ceph-mon",
+                                   span, Stage.NODE, located=False, marker=""))
+    _net_fail("error connecting: No such file or directory", span)
 
 
 # What each driver connects to first, and QEMU's words when that connect fails. The

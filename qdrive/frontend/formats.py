@@ -20,8 +20,8 @@ from ._fmt_filters import (_blkdebug, _blklogwrites, _cbw, _cbw_bitmap, _compres
                            _null, _quorum, _replication, _throttle, abort_notice)
 from ._fmt_filters import blkdebug_config_error as blkdebug_config_error
 from ._fmt_headers import header_problem, read_at
-from ._fmt_protocols import (CURL_DRIVERS, _curl, _file_posix, _gluster, _iscsi, _nbd, _nfs,
-                             _nvme, _rbd, _ssh,
+from ._fmt_protocols import (CURL_DRIVERS, TAKEN_BY_OPEN, _curl, _file_posix, _gluster,
+                             _iscsi, _nbd, _nfs, _nvme, _rbd, _ssh,
                              curl_value_notices, glib_notices, iscsi_filename, nbd_filename,
                              nfs_filename, nvme_filename, rbd_filename, ssh_filename)
 from .._values import is_true
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "read_at",
            "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules", "after_children",
            "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
-           "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS",
+           "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS", "TAKEN_BY_OPEN",
            "glib_notices", "curl_value_notices", "nvme_filename",
            "iscsi_filename", "nbd_filename",
            "nfs_filename", "ssh_filename", "rbd_filename"]
@@ -272,6 +272,9 @@ def driver_checks(driver: str, options: Options, image: ProbeResult | None,
         return
     if driver == "gluster":  # its rdma warning
         _gluster(options, image, span, warnings)
+        return
+    if driver == "rbd":  # librados's line about its monitors
+        _rbd(options, image, span, warnings)
         return
     check = _CHECKS.get(driver)
     if check is None:

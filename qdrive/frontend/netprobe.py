@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import attrs
 
 __all__ = ["Outcome", "Session", "probing", "allowed", "allowed_now", "active", "note",
-           "not_checked", "connected", "tcp", "unix"]
+           "not_checked", "connected", "tcp", "unix", "srv_records"]
 
 TIMEOUT = 2.0  # seconds a connect may take before qdrive gives up (and says so)
 
@@ -153,6 +153,69 @@ def unix(path: str, abstract: bool = False, tight: bool = True,
         raw = b"\0" + os.fsencode(path)
         name = raw if tight else raw.ljust(108, b"\0")
     return _connect(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), name, timeout)
+
+
+RESOLV_CONF = "/etc/resolv.conf"
+
+
+def srv_records(service: str, timeout: float = TIMEOUT) -> bool | None:
+    """Whether DNS has SRV records for ``service`` (``_ceph-mon._tcp``) as res_search()
+    looks: the name under each search domain of resolv.conf, then alone, asking its
+    nameservers over UDP. None when no nameserver answered."""
+    servers, domains = _resolv_conf()
+    names = [f"{service}.{d}" for d in domains] + [service]
+    answered = False
+    for name in names:
+        for server in servers:
+            found = _srv_query(server, name, timeout)
+            if found is None:
+                continue
+            answered = True
+            if found:
+                return True
+            break  # this server answered for this name: the next name
+    return False if answered else None
+
+
+def _resolv_conf() -> tuple[list[str], list[str]]:
+    servers, domains = [], []
+    try:
+        with open(RESOLV_CONF) as f:
+            for line in f:
+                words = line.split()
+                if len(words) >= 2 and words[0] == "nameserver":
+                    servers.append(words[1])
+                elif words and words[0] in ("search", "domain"):
+                    domains = words[1:]
+    except OSError:
+        pass
+    return servers or ["127.0.0.1"], domains  # glibc's default: the local resolver
+
+
+def _srv_query(server: str, name: str, timeout: float) -> bool | None:
+    """One DNS query (type SRV, class IN) to ``server``: answers found, none, or None
+    when nothing (or nothing readable) came back in time."""
+    import random
+    import struct
+
+    ident = random.getrandbits(16)
+    question = b"".join(bytes([len(p)]) + p.encode("idna") for p in name.split(".") if p)
+    packet = struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0) + question + b"\0" \
+        + struct.pack(">HH", 33, 1)
+    family = socket.AF_INET6 if ":" in server else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(packet, (server, 53))
+            reply = sock.recv(4096)
+        except OSError:
+            return None
+    if len(reply) < 12:
+        return None
+    got, flags, _, answers = struct.unpack(">HHHH", reply[:8])
+    if got != ident or not flags & 0x8000:
+        return None
+    return bool((flags & 0xF) == 0 and answers > 0)
 
 
 def _connect(sock: socket.socket, address: object, timeout: float) -> Outcome:

@@ -244,8 +244,47 @@ def test_curl_refuses_writes_before_it_connects() -> None:
 
 
 def test_rbd_says_it_is_not_probed() -> None:
-    result = _probe("file=rbd:pool/image:mon_host=127.0.0.1")
-    assert result.ok and "not probed" in result.drives[0].notes[0]
+    for drive in ("file=rbd:pool/image:mon_host=127.0.0.1",
+                  "driver=rbd,pool=p,image=i,server.0.host=127.0.0.1,server.0.port=6789",
+                  "file=rbd:pool/image:conf=/etc/x.conf"):
+        result = _probe(drive)
+        assert result.ok and "not probed" in result.drives[0].notes[0]
+
+
+def test_rbd_without_monitors_asks_dns(monkeypatch: pytest.MonkeyPatch,
+                                       tmp_path: Path) -> None:
+    monkeypatch.delenv("CEPH_CONF", raising=False)
+    monkeypatch.setattr(_fmt_protocols, "_CEPH_CONFS", (str(tmp_path / "ceph.conf"),))
+    asked: list[str] = []
+
+    def srv(name: str, found: bool) -> bool:
+        asked.append(name)
+        return found
+
+    monkeypatch.setattr(netprobe, "srv_records", lambda name: srv(name, False))
+    result = _probe("driver=rbd,pool=p,image=i,if=none")
+    assert result.qemu_stderr().splitlines() == [
+        "unable to get monitor info from DNS SRV with service name: ceph-mon",
+        "qemu-system-x86_64: -drive driver=rbd,pool=p,image=i,if=none: error connecting: "
+        "No such file or directory"]
+    assert asked == ["_ceph-mon._tcp"]
+    assert qdrive.check("driver=rbd,pool=p,image=i").ok  # not probed: no DNS query
+    assert asked == ["_ceph-mon._tcp"]
+    monkeypatch.setattr(netprobe, "srv_records", lambda name: srv(name, True))
+    assert _probe("driver=rbd,pool=p,image=i").ok
+    (tmp_path / "ceph.conf").write_text("[global]\n")
+    monkeypatch.setattr(netprobe, "srv_records", lambda name: srv(name, False))
+    assert _probe("driver=rbd,pool=p,image=i").ok  # a ceph.conf may name monitors
+
+
+def test_rbd_secrets() -> None:
+    base = "driver=rbd,pool=p,image=i,if=none"
+    assert _message(qdrive.check(f"{base},key-secret=s0")) == "No secret with id 's0'"
+    assert _message(qdrive.check(f"{base},password-secret=s0")) == "No secret with id 's0'"
+    assert _message(qdrive.check(f"{base},password-secret=s0,key-secret=s1")) == \
+        "Legacy 'password-secret' clashes with 'key-secret'"
+    assert _message(qdrive.check("file=rbd:pool/image:mon_host=127.0.0.1,format=raw,"
+                                 "file.password-secret=s0")) == "No secret with id 's0'"
 
 
 def test_never_under_the_untrusted_policy(tmp_path: Path,
