@@ -176,7 +176,7 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
         rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
                                     drivers.protocol_prefixes(PROTOCOL_PREFIXES))
     merged = _inherited_options(w, child)
-    driver = child["driver"].value if "driver" in child else opentime.protocol_of(name)
+    driver = _child_protocol(child, name, file_entry)
     opentime.filename_checks(driver, child, name, w.whole())
     _child_force_share_inherited(w, merged)
     _child_common(child, name)
@@ -184,6 +184,14 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
         _child_aio(w, child, merged)
     _child_driver_options(w, child, name, file_entry)
     w.draft.driver_options = {f"file.{k}": e.value for k, e in child.items()}
+
+
+def _child_protocol(child: Mapping[str, Entry], name: str, file_entry: Entry | None) -> str:
+    """block.c bdrv_fill_options() -> bdrv_find_protocol(): a protocol prefix counts in
+    a name from file= only; file.filename= is a file-posix name, taken literally."""
+    if "driver" in child:
+        return child["driver"].value
+    return opentime.protocol_of(name) if file_entry is not None else "file"
 
 
 def _inherited_options(w: Walk, child: dict[str, Entry]) -> dict[str, Entry]:
@@ -270,7 +278,7 @@ def _backing_null(w: Walk) -> None:
 def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
                           file_entry: Entry | None) -> None:
     """The protocol driver's own runtime options, then the protocol node's unused ones."""
-    driver = child["driver"].value if "driver" in child else opentime.protocol_of(name)
+    driver = _child_protocol(child, name, file_entry)
     where = file_entry.span if file_entry else w.whole()
     # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
     # hook into qdrive/frontend/opentime.py (the derived tables).
