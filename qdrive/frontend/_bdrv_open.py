@@ -387,7 +387,8 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
     options = dict(w.draft.driver_options)
     values: dict[str, object] = {}
     for key in sorted_keys(rest):
-        if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)):
+        if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)
+                             or key in added):  # a later release's QemuOpts (curl's)
             values[key] = _typed(key, rest[key], kinds[key], Stage.NODE, w.conv.warnings,
                                  w.dialect.size_syntax)
             rules.check_format_choice(driver, key, rest[key])

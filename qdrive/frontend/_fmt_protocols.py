@@ -72,7 +72,12 @@ def glib_notices(failure: Diagnostic) -> list[Diagnostic]:
     out_noclean, whose curl_drop_all_sockets() and g_hash_table_destroy() get a NULL
     table; GLib's criticals reach util/error-report.c qemu_log_func(), which reports them
     with error_report() ("GLib: " and the function, no "warning:"), located, before the
-    error itself. QEMU goes on, so they are notices of error severity, not the error."""
+    error itself. QEMU goes on, so they are notices of error severity, not the error.
+    Only in the dialects whose curl driver still does it (Dialect.curl_glib_criticals)."""
+    from . import drivers
+
+    if not drivers.dialect().curl_glib_criticals:
+        return []
     return [Diagnostic("glib-critical", Severity.ERROR, f"GLib: {function}: assertion "
                        "'hash_table != NULL' failed", failure.span, failure.stage)
             for function in ("g_hash_table_foreach_remove", "g_hash_table_destroy")]

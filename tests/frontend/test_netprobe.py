@@ -315,3 +315,19 @@ def test_check_argv_and_the_cli() -> None:
     assert p.returncode == 1 and "Connection refused" in p.stderr + p.stdout
     p = run("check", "--json", f"file=nbd:127.0.0.1:{port}")
     assert p.returncode == 0 and "use --probe-network" in p.stdout
+
+
+def test_dialect_differences_around_the_connect() -> None:
+    # 7.2's curl_open() hands GLib a NULL table before failing; 10.0's does not
+    assert "GLib: g_hash_table_destroy" in qdrive.check("driver=ftps").qemu_stderr()
+    assert "GLib" not in qdrive.check("driver=ftps", dialect="qemu-10.0").qemu_stderr()
+    # 11.1's curl reads force-range with its QemuOpts, before it connects
+    port = closed_port()
+    for drive in (f"driver=https,url=https://127.0.0.1:{port}/x,force-range=maybe",
+                  f"file=https://127.0.0.1:{port}/x,file.force-range=maybe"):
+        assert _message(_probe(drive, "qemu-11.1")) == \
+            "Parameter 'force-range' expects 'on' or 'off'"
+    # 10.0's gluster warns it is deprecated once its open reads its options
+    result = _probe(f"file=gluster://127.0.0.1:{port}/v/p", "qemu-10.0")
+    assert [w.message for w in result.drives[0].warnings] == ["'gluster' is deprecated"]
+    assert not _probe(f"file=gluster://127.0.0.1:{port}/v/p").drives[0].warnings
