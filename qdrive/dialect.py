@@ -127,6 +127,13 @@ class Dialect:
     # path hands GLib a NULL table (two criticals on stderr); 10.0's and 11.1's recordings
     # (none of their 218 curl refusals has them) print nothing of the kind.
     curl_glib_criticals: bool = True
+    # block/nfs.c nfs_parse_uri(): a query value that is not a number ("Illegal value for
+    # NFS parameter: uid" in 7.2, "Invalid value ..." in 10.0 and 11.1).
+    nfs_bad_value: str = "Illegal"
+    # block/gluster.c qemu_gluster_parse_uri() over GLib's g_uri_parse() (QEMU 9.x, in
+    # place of util/uri.c): "gluster+unix:///V/P" has an empty host, not none, so the
+    # unix transport refuses it (recorded by 10.0).
+    gluster_unix_empty_host: bool = False
     # block/curl.c reports curl_easy_strerror()'s text after "CURL: Error opening file: ";
     # a refused connect is worded by the libcurl Debian links this QEMU with (7.2:
     # Debian 12's 7.88; 10.0: Debian 13's 8.14; 11.1: sid's, which joins host and port
@@ -181,6 +188,7 @@ _QEMU_100 = attrs.evolve(
     block_size_check=True,
     parallels_prealloc_first=True,
     deprecated_drivers=frozenset({"gluster"}), curl_glib_criticals=False,
+    nfs_bad_value="Invalid", gluster_unix_empty_host=True,
     curl_connect_failed="Failed to connect to {host} port {port} after {ms} ms: Could not "
                         "connect to server",
     nfs_unresolved="nfs_mount_async failed. Failed to start connection. ",

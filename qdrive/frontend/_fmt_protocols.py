@@ -209,9 +209,11 @@ def _gluster_uri_ok(uri: str) -> bool:
     """qemu_gluster_parse_uri() over util/uri.c uri_parse(): a known scheme, a path of
     /VOLUME/PATH, and a socket= query exactly when the transport is unix (which takes
     no host or port). An authority's port must be digits (RFC 3986)."""
+    from . import drivers
+
     scheme, sep, rest = uri.partition("://")
-    if not sep or scheme not in _GLUSTER_SCHEMES:
-        return False
+    if not sep or scheme not in _GLUSTER_SCHEMES or scheme not in drivers.protocols():
+        return False  # a transport the release dropped (10.0: gluster+rdma) too
     rest, _, query = rest.partition("?")
     authority, slash, path = rest.partition("/")
     host_port = authority.rpartition("@")[2]
@@ -228,6 +230,8 @@ def _gluster_uri_ok(uri: str) -> bool:
     if len(params) > 1 or unix != bool(params):
         return False
     if unix:
+        if drivers.dialect().gluster_unix_empty_host and rest.startswith("/"):
+            return False  # "//" then the path: an authority whose host is ""
         return not host and not (port and int(port)) and params[0].partition("=")[0] == "socket"
     return True
 
@@ -506,7 +510,10 @@ def nfs_filename(filename: str, keys: Iterable[str], span: Span) -> None:
         if value is None:
             _fill_fail(f"Value for NFS parameter expected: {name}", span)
         if not _parse_uint_full(value):
-            _fill_fail(f"Illegal value for NFS parameter: {name}", span)
+            from . import drivers
+
+            word = drivers.dialect().nfs_bad_value
+            _fill_fail(f"{word} value for NFS parameter: {name}", span)
         if name not in _NFS_PARAMS:
             _fill_fail(f"Unknown NFS parameter name: {name}", span)
 

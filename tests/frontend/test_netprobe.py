@@ -331,3 +331,17 @@ def test_dialect_differences_around_the_connect() -> None:
     result = _probe(f"file=gluster://127.0.0.1:{port}/v/p", "qemu-10.0")
     assert [w.message for w in result.drives[0].warnings] == ["'gluster' is deprecated"]
     assert not _probe(f"file=gluster://127.0.0.1:{port}/v/p").drives[0].warnings
+
+
+def test_gluster_and_nfs_names_by_release() -> None:
+    rdma = "file=gluster+rdma://127.0.0.1:24007/v/p"
+    assert _message(qdrive.check(rdma, dialect="qemu-10.0")) == \
+        "Unknown protocol 'gluster+rdma'"
+    assert _message(qdrive.check(f"driver=gluster,filename={rdma[5:]}",
+                                 dialect="qemu-10.0")).startswith("invalid URI gluster+rdma")
+    unix = "file=gluster+unix:///vol/img?socket=s"
+    assert _message(qdrive.check(unix, dialect="qemu-10.0")).startswith("invalid URI")
+    assert qdrive.check(unix).ok  # 7.2's util/uri.c: no host at all
+    for dialect, word in (("qemu-7.2", "Illegal"), ("qemu-10.0", "Invalid")):
+        assert _message(qdrive.check("file=nfs://127.0.0.1/x?uid=x", dialect=dialect)) == \
+            f"{word} value for NFS parameter: uid"
