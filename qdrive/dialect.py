@@ -134,6 +134,10 @@ class Dialect:
     # place of util/uri.c): "gluster+unix:///V/P" has an empty host, not none, so the
     # unix transport refuses it (recorded by 10.0).
     gluster_unix_empty_host: bool = False
+    # block/rbd.c rados_connect() with monitors named: Debian 12's and 13's librados decode
+    # an rbd: name's key= before contacting them ("error connecting: Invalid argument"
+    # for one that is no CryptoKey); sid's (11.1) waits for the monitors first.
+    ceph_key_decoded_first: bool = True
     # block/curl.c reports curl_easy_strerror()'s text after "CURL: Error opening file: ";
     # a refused connect is worded by the libcurl Debian links this QEMU with (7.2:
     # Debian 12's 7.88; 10.0: Debian 13's 8.14; 11.1: sid's, which joins host and port
@@ -207,7 +211,7 @@ _QEMU_111 = attrs.evolve(
     # gluster driver 11.1 removed (deprecated since 9.2), plus curl's force-range.
     device_tables="qemu-11.1",
     removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
-    blkdebug_config_opened=True,
+    blkdebug_config_opened=True, ceph_key_decoded_first=False,
     curl_connect_failed="Failed to connect to {host}:{port} after {ms} ms: Could not connect "
                         "to server",
     io_uring_refused="aio=io_uring was specified, but is not available (disabled via "

@@ -567,6 +567,46 @@ def rbd_filename(filename: str, span: Span) -> list[str]:
     return keys
 
 
+def _rbd_key(filename: str) -> str | None:
+    """The value of an ``rbd:`` name's key= pair (the last one: rados_conf_set() keeps
+    it), unescaped; None without one."""
+    _, rest = _rbd_token(filename[len("rbd:"):], "/")
+    _, rest = _rbd_token(rest or "", ":")
+    key = None
+    while rest is not None:
+        name, rest = _rbd_token(rest, "=")
+        if rest is None:
+            break
+        value, rest = _rbd_token(rest, ":")
+        if _rbd_unescape(name) == "key":
+            key = _rbd_unescape(value)
+    return key
+
+
+def _ceph_key_ok(text: str) -> bool | None:
+    """Whether librados can take ``text`` as a key (auth/Crypto.cc CryptoKey::decode():
+    base64 of a __le16 type, an 8-byte utime, a __le16 length and the secret; AES needs
+    16 bytes). None for a type qdrive does not know (a later Ceph's)."""
+    import base64
+    import binascii
+    import struct
+
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if len(raw) < 12:
+        return False
+    kind, length = (int(struct.unpack_from("<H", raw, at)[0]) for at in (0, 10))
+    if len(raw) < 12 + length:
+        return False
+    if kind == 0:  # CEPH_CRYPTO_NONE
+        return True
+    if kind == 1:  # CEPH_CRYPTO_AES
+        return length == 16
+    return None
+
+
 def _rbd_token(text: str, delim: str) -> tuple[str, str | None]:
     i = 0
     while i < len(text):
@@ -636,6 +676,12 @@ def _rbd(options: Options, image: ProbeResult | None, span: Span,
         _fail(_no_secret(secret.value), secret.span)
     named = "mon_host" in keys or any(k.startswith("server.") for k in options) \
         or "conf" in options or (url is not None and _rbd_conf_named(url.value))
+    key = _rbd_key(url.value) if url is not None and "key" in keys else None
+    if named and key is not None and drivers.dialect().ceph_key_decoded_first \
+            and _ceph_key_ok(key) is False:
+        # rados_connect(): the monitor map is built, then the key decoded, before any
+        # monitor is contacted (-EINVAL for a key that is no CryptoKey)
+        _fail("error connecting: Invalid argument", span)
     _rbd_monitors(named, span, warnings)
 
 

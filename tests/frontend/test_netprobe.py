@@ -345,3 +345,16 @@ def test_gluster_and_nfs_names_by_release() -> None:
     for dialect, word in (("qemu-7.2", "Illegal"), ("qemu-10.0", "Invalid")):
         assert _message(qdrive.check("file=nfs://127.0.0.1/x?uid=x", dialect=dialect)) == \
             f"{word} value for NFS parameter: uid"
+
+
+def test_rbd_key_decoded_before_the_monitors() -> None:
+    doubled = "QVFDVm41aE82SHpGQWhBQXEwTkN2OGp0SmNJY0UrSE9CbE1RMUE="  # base64 of a key's text
+    good = "AQCVn5hO6HzFAhAAq0NCv8jtJcIcE+HOBlMQ1A=="
+    for key in (doubled, "abc"):
+        drive = f"file=rbd:p/i:mon_host=127.0.0.1:key={key},if=none"
+        assert _message(qdrive.check(drive)) == "error connecting: Invalid argument"
+        assert _message(qdrive.check(drive, dialect="qemu-10.0")) == \
+            "error connecting: Invalid argument"
+        assert qdrive.check(drive, dialect="qemu-11.1").ok  # sid's librados waits first
+    assert qdrive.check(f"file=rbd:p/i:mon_host=127.0.0.1:key={good},if=none").ok
+    assert qdrive.check(f"file=rbd:p/i:key={doubled},if=none").ok  # monitors come first
