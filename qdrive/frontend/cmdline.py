@@ -153,7 +153,8 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
     check_machine_type(st, cmd.machine)
     # 2. qemu_create_early_backends(), then configure_blockdev(): -blockdev, -drive
     create_objects(st, read.parsed, probe_files)
-    create_blockdevs(st, read.parsed)
+    with netprobe.probing(netprobe.allowed_now()):  # -blockdev nbd/curl/... nodes connect
+        create_blockdevs(st, read.parsed)
     _drive_locks(st, drives)
     register_drives(st, drives)
     _drive_vs_nodes(st, drives, read.drive_at)

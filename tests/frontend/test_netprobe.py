@@ -358,3 +358,19 @@ def test_rbd_key_decoded_before_the_monitors() -> None:
         assert qdrive.check(drive, dialect="qemu-11.1").ok  # sid's librados waits first
     assert qdrive.check(f"file=rbd:p/i:mon_host=127.0.0.1:key={good},if=none").ok
     assert qdrive.check(f"file=rbd:p/i:key={doubled},if=none").ok  # monitors come first
+
+
+def test_blockdev_network_nodes() -> None:
+    port = closed_port()
+    nbd = ["-blockdev", '{"driver":"nbd","server":{"type":"inet","host":"127.0.0.1",'
+           f'"port":"{port}"}},"node-name":"n0","read-only":true}}']
+    assert qdrive.check_argv(nbd).ok  # not probed
+    assert f"Failed to connect to '127.0.0.1:{port}': Connection refused" in \
+        qdrive.check_argv(nbd, probe_network=True).qemu_stderr()
+    with listener() as open_port:
+        assert qdrive.check_argv([w.replace(str(port), str(open_port)) for w in nbd],
+                                 probe_network=True).ok
+    http = ["-blockdev", f"driver=http,url=http://127.0.0.1:{port}/x,node-name=h0"]
+    assert "curl driver does not support writes" in qdrive.check_argv(http).qemu_stderr()
+    assert "CURL: Error opening file: Failed to connect" in qdrive.check_argv(
+        [http[0], http[1] + ",read-only=on"], probe_network=True).qemu_stderr()
