@@ -145,16 +145,18 @@ def open(drive: Drive | OpenPlan | str, *, backend: str | None = None,  # noqa: 
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,
-               policy: Policy | None = None, dialect: str = DEFAULT_DIALECT) -> ArgvResult:
+               policy: Policy | None = None, dialect: str = DEFAULT_DIALECT,
+               probe_network: bool = False) -> ArgvResult:
     """Judge a whole QEMU command line: -drive, -blockdev, -device, -object, -machine.
 
     Returns an :class:`ArgvResult`: one verdict per option (options qdrive does not
     judge are listed as skipped), the drives' :class:`CheckResult`, and
-    ``qemu_stderr()``. See :func:`qdrive.frontend.cmdline.check_argv`.
+    ``qemu_stderr()``. ``probe_network`` connects where the network drives would
+    (see :func:`qdrive.check`). See :func:`qdrive.frontend.cmdline.check_argv`.
     """
     from .frontend.cmdline import check_argv as _check_argv
 
-    return _check_argv(argv, probe_files, policy, dialect)
+    return _check_argv(argv, probe_files, policy, dialect, probe_network)
 
 
 def __getattr__(name: str) -> object:

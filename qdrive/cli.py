@@ -250,6 +250,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "whose version decides (default: qemu-system-x86_64 on PATH)")
     p.add_argument("--machine", "-M", default="pc", help="machine type (pc, q35)")
     p.add_argument("--offline", action="store_true", help="do not look at image files")
+    p.add_argument("--probe-network", action="store_true",
+                   help="connect (TCP or Unix socket, closed at once) where each network "
+                   "drive's QEMU driver connects first; never with --policy untrusted")
     p.add_argument("--json", action="store_true", help="print CheckResult JSON")
     p.add_argument("--output", choices=("human", "json"), default="human",
                    help="output format (--output=json is --json)")
@@ -379,6 +382,9 @@ def _resolve_dialect(args: argparse.Namespace) -> None:
 
 
 def _policy(args: argparse.Namespace) -> object:
+    if args.policy == "untrusted" and getattr(args, "probe_network", False):
+        # a drive string from an untrusted user would make qdrive contact any host
+        raise UsageError("--probe-network is never used with --policy untrusted")
     if args.policy != "untrusted":
         # --overlay-dir also names --to-blockdev's overlays; the others are the policy's.
         skip = ("overlay_dir",) if getattr(args, "to_blockdev", False) else ()
@@ -599,7 +605,8 @@ def _argv_command(args: argparse.Namespace) -> int:
     if args.machine != "pc":
         raise UsageError("with --argv the machine comes from the command line (-M/-machine)")
     whole = check_argv(args.drives, probe_files=not args.offline,
-                       policy=_policy(args), dialect=args.dialect)
+                       policy=_policy(args), dialect=args.dialect,
+                       probe_network=args.probe_network)
     if args.to_blockdev:
         return _migrate(whole, args)
     if args.json:
@@ -673,7 +680,8 @@ def _checker(args: argparse.Namespace, snapshot: bool = False
     policy = _policy(args)
     options = {"dialect": args.dialect, "machine": args.machine,
                "probe_files": not args.offline, "snapshot": snapshot, "policy": policy,
-               "qemu_user": getattr(args, "qemu_user", None)}
+               "qemu_user": getattr(args, "qemu_user", None),
+               "probe_network": getattr(args, "probe_network", False)}
 
     def run(drives: Sequence[str | DriveArg]) -> CheckResult:
         try:
@@ -814,6 +822,8 @@ def _human(result: CheckResult, out: TextIO, args: argparse.Namespace | None = N
                 p = r.placement
                 where = f"  ->  {p.device_id} (if={p.interface}, bus={p.bus}, unit={p.unit})"
             print(f"{style('32', 'ok')}  {r.option} {r.text}{where}", file=out)
+            for note in r.notes:
+                print(f"    note: {note}", file=out)
             if explain and r.drive is not None:
                 _explain(r.drive, out)
             if blockdev and r.drive is not None:

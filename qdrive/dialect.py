@@ -120,6 +120,35 @@ class Dialect:
     # (parallels_opts_prealloc()) before bdrv_open_file_child() and the header read.
     parallels_prealloc_first: bool = False
     removed_drivers: frozenset[str] = frozenset()
+    # Drivers whose open warns "'NAME' is deprecated" once it has read its runtime options
+    # (block/gluster.c qemu_gluster_open() from 9.2 on, seen in the 10.0 recordings).
+    deprecated_drivers: frozenset[str] = frozenset()
+    # block/curl.c curl_open() failing before its socket table exists: 7.2's out_noclean
+    # path hands GLib a NULL table (two criticals on stderr); 10.0's and 11.1's recordings
+    # (none of their 218 curl refusals has them) print nothing of the kind.
+    curl_glib_criticals: bool = True
+    # block/nfs.c nfs_parse_uri(): a query value that is not a number ("Illegal value for
+    # NFS parameter: uid" in 7.2, "Invalid value ..." in 10.0 and 11.1).
+    nfs_bad_value: str = "Illegal"
+    # block/gluster.c qemu_gluster_parse_uri() over GLib's g_uri_parse() (QEMU 9.x, in
+    # place of util/uri.c): "gluster+unix:///V/P" has an empty host, not none, so the
+    # unix transport refuses it (recorded by 10.0).
+    gluster_unix_empty_host: bool = False
+    # block/rbd.c rados_connect() with monitors named: Debian 12's and 13's librados decode
+    # an rbd: name's key= before contacting them ("error connecting: Invalid argument"
+    # for one that is no CryptoKey); sid's (11.1) waits for the monitors first.
+    ceph_key_decoded_first: bool = True
+    # block/curl.c reports curl_easy_strerror()'s text after "CURL: Error opening file: ";
+    # a refused connect is worded by the libcurl Debian links this QEMU with (7.2:
+    # Debian 12's 7.88; 10.0: Debian 13's 8.14; 11.1: sid's, which joins host and port
+    # with a colon). {host} {port} {ms}: the peer and the milliseconds the connect took.
+    curl_connect_failed: str = ("Failed to connect to {host} port {port} after {ms} ms: "
+                                "Couldn't connect to server")
+    # block/nfs.c nfs_client_open(): libnfs's text when the server's name does not resolve
+    # (Debian 12's libnfs 4.0 says why; Debian 13's 5.0 stops after "connection. ").
+    nfs_unresolved: str = ("nfs_mount_async failed. Failed to start connection. Failed to "
+                           "start connection. Invalid address:{host}. Can not resolv into "
+                           "IPv4/v6 structure.")
 
     @property
     def options(self) -> Mapping[str, OptionSpec]:
@@ -162,6 +191,11 @@ _QEMU_100 = attrs.evolve(
     module_notices=False, source_prefix="", io_uring_refused=None, io_uring_blockdev_errno="",
     block_size_check=True,
     parallels_prealloc_first=True,
+    deprecated_drivers=frozenset({"gluster"}), curl_glib_criticals=False,
+    nfs_bad_value="Invalid", gluster_unix_empty_host=True,
+    curl_connect_failed="Failed to connect to {host} port {port} after {ms} ms: Could not "
+                        "connect to server",
+    nfs_unresolved="nfs_mount_async failed. Failed to start connection. ",
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)
     new_options=MappingProxyType({"*": {"active": Kind.BOOL},
@@ -177,7 +211,9 @@ _QEMU_111 = attrs.evolve(
     # gluster driver 11.1 removed (deprecated since 9.2), plus curl's force-range.
     device_tables="qemu-11.1",
     removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
-    blkdebug_config_opened=True,
+    blkdebug_config_opened=True, ceph_key_decoded_first=False,
+    curl_connect_failed="Failed to connect to {host}:{port} after {ms} ms: Could not connect "
+                        "to server",
     io_uring_refused="aio=io_uring was specified, but is not available (disabled via "
                      "io_uring_disabled sysctl or blocked by container runtime seccomp policy?)",
     new_options=MappingProxyType({

@@ -118,6 +118,7 @@ def judge_drives(st: _State, tokens: list[tuple[int, str, str | None]], cmd: Any
                  probe_files: bool, policy: Any, dialect: str) -> Any:
     """Every drive as drive_new() opens it (qdrive.check, with the ids of the early
     objects defined); the -readconfig files' errors are parse-time events."""
+    from . import netprobe
     from ._check import check
 
     drive_args, config_errors = _drive_args(tokens, probe_files, st.dialect)
@@ -125,7 +126,7 @@ def judge_drives(st: _State, tokens: list[tuple[int, str, str | None]], cmd: Any
     try:
         drives = check(drive_args, machine=str(_known_machine(cmd.machine)),
                        probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
-                       dialect=dialect)
+                       dialect=dialect, probe_network=netprobe.allowed_now())
     finally:
         DEFINED_OBJECTS.reset(defined)
     for index, message in config_errors:

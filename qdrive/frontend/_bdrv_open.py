@@ -176,19 +176,31 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
         rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
                                     drivers.protocol_prefixes(PROTOCOL_PREFIXES))
     merged = _inherited_options(w, child)
-    driver = child["driver"].value if "driver" in child else opentime.protocol_of(name)
+    driver = _child_protocol(child, name, file_entry)
     opentime.filename_checks(driver, child, name, w.whole())
     _child_force_share_inherited(w, merged)
     _child_common(child, name)
-    _child_aio(w, child, merged)
+    if driver in FILE_POSIX_DRIVERS:  # only raw_open_common() asks (null-co, nbd do not)
+        _child_aio(w, child, merged)
     _child_driver_options(w, child, name, file_entry)
     w.draft.driver_options = {f"file.{k}": e.value for k, e in child.items()}
 
 
+def _child_protocol(child: Mapping[str, Entry], name: str, file_entry: Entry | None) -> str:
+    """block.c bdrv_fill_options() -> bdrv_find_protocol(): a protocol prefix counts in
+    a name from file= only; file.filename= is a file-posix name, taken literally."""
+    if "driver" in child:
+        return child["driver"].value
+    return opentime.protocol_of(name) if file_entry is not None else "file"
+
+
 def _inherited_options(w: Walk, child: dict[str, Entry]) -> dict[str, Entry]:
-    """block.c bdrv_inherited_options(): the child takes cache.direct, cache.no-flush and
-    force-share from the drive unless it names its own; typed in QDict order."""
-    inherited = ("cache.direct", "cache.no-flush", "force-share")
+    """block.c bdrv_inherited_options(): the child takes cache.direct, cache.no-flush,
+    force-share and auto-read-only from the drive unless it names its own; typed in QDict
+    order."""
+    # (auto-read-only too: qdict_copy_default(), so a bad value fails at the child's
+    # bdrv_open_common(), before its driver's open connects anywhere)
+    inherited = ("cache.direct", "cache.no-flush", "force-share", "auto-read-only")
     merged: dict[str, Entry] = {k: w.qdict[k] for k in inherited if k in w.qdict}
     merged.update((k, e) for k, e in child.items() if k in NODE_KEYS)
     for key in sorted_keys(merged):
@@ -266,10 +278,16 @@ def _backing_null(w: Walk) -> None:
 def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
                           file_entry: Entry | None) -> None:
     """The protocol driver's own runtime options, then the protocol node's unused ones."""
-    driver = child["driver"].value if "driver" in child else opentime.protocol_of(name)
+    driver = _child_protocol(child, name, file_entry)
     where = file_entry.span if file_entry else w.whole()
     # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
     # hook into qdrive/frontend/opentime.py (the derived tables).
+    if driver in formats.CURL_DRIVERS:  # curl_open() begins with it
+        own = child.get("read-only")
+        auto = child.get("auto-read-only") or w.qdict.get("auto-read-only")
+        _no_writes(own is not None and is_true(own.value) or
+                   own is None and w.conv.opened_read_only, False,
+                   auto is None or is_true(auto.value), where)
     opentime.protocol_checks(driver, child, name, where, w.probe, w.conv.opened_read_only,
                              w.conv.warnings)
     unknown = [k for k in child if k not in NODE_KEYS and k not in
@@ -369,7 +387,8 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
     options = dict(w.draft.driver_options)
     values: dict[str, object] = {}
     for key in sorted_keys(rest):
-        if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)):
+        if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)
+                             or key in added):  # a later release's QemuOpts (curl's)
             values[key] = _typed(key, rest[key], kinds[key], Stage.NODE, w.conv.warnings,
                                  w.dialect.size_syntax)
             rules.check_format_choice(driver, key, rest[key])
@@ -388,6 +407,10 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
                         "name", span, Stage.NODE)
     if driver in blkio.DRIVERS and info is not None:  # a driver 7.2's Debian build lacks
         _blkio_open(w, driver, rest)
+    if driver in formats.CURL_DRIVERS:
+        cor, auto = w.qdict.get("copy-on-read"), w.qdict.get("auto-read-only")
+        _no_writes(w.conv.opened_read_only, cor is not None and is_true(cor.value),
+                   auto is None or is_true(auto.value), w.whole())
     opentime.node_checks(info, rest, w.image, w.whole(), w.probe,
                          w.qdict.get("file") if protocol else None, w.qdict.get("file.driver"),
                          w.conv.opened_read_only, w.conv.warnings)
@@ -396,6 +419,14 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
     w.draft.driver_options = options
     if "driver" in w.qdict and w.draft.format is None:
         w.draft.format = w.qdict["driver"].value
+
+
+def _no_writes(read_only: bool, copy_on_read: bool, auto_read_only: bool, span: Span) -> None:
+    """block/curl.c curl_open(): bdrv_apply_auto_read_only() with curl's own message, a
+    read-write node that cannot drop to read-only (auto-read-only=off, copy-on-read=on;
+    -drive defaults auto-read-only to on)."""
+    if formats.auto_read_only_problem(read_only, copy_on_read, auto_read_only):
+        raise error("driver-open", "curl driver does not support writes", span, Stage.NODE)
 
 
 def _blkio_open(w: Walk, driver: str, rest: Mapping[str, Entry]) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
-from . import dialects, drivers
+from . import dialects, drivers, netprobe
 from ._syntax import RawOption, tokenize
 from ._board import board_problems
 from ._conversion import Conversion
@@ -105,7 +105,7 @@ def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
           probe_files: bool = True,
           snapshot: bool = False, policy: Policy | None = None,
           qemu_user: int | str | None = None,
-          hand_off: bool | str = False) -> CheckResult:
+          hand_off: bool | str = False, probe_network: bool = False) -> CheckResult:
     """Check drives together, as one QEMU command line would have them.
 
     ``drives`` are -drive strings, :class:`Drive` objects (their canonical string) or
@@ -124,7 +124,19 @@ def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
     ``qemu_user`` (a name or uid) is the user QEMU will run as; its access is judged from
     owner, group and mode bits only (no ACLs), without switching user. None: this
     process's user.
+
+    ``probe_network`` (off by default; never under an untrusted policy, where it would let
+    a drive string make qdrive contact any host) makes one non-blocking TCP or Unix
+    connect to the endpoint each network driver (nbd, ssh, http/https/ftp/ftps, iscsi,
+    gluster, nfs) contacts first, closed at once without sending anything: refused, no
+    such socket, unreachable or an unknown name gives QEMU's message; a connect that
+    succeeds is accepted with a note that the protocol was not checked. Without it a
+    network drive's result carries the note "not checked: QEMU connects to HOST:PORT at
+    open (use --probe-network)" (``DriveResult.notes``).
     """
+    if probe_network and policy is not None and policy.untrusted_input:
+        raise ValueError("probe_network is never used under an untrusted policy: a drive "
+                         "string would make qdrive contact any host")
     given = [drives] if isinstance(drives, _ONE_DRIVE) else list(drives)
     args = [d if isinstance(d, DriveArg) else DriveArg(str(d)) for d in given]
     chosen = _dialect(dialect)
@@ -136,7 +148,8 @@ def check(drives: str | Drive | DriveArg | Iterable[str | Drive | DriveArg], *,
     try:
         result, files = check_drives(args, machine=machine, probe_files=probe_files,
                                      snapshot=snapshot, guard=guard, qemu_user=qemu_user,
-                                     dialect=chosen)
+                                     dialect=chosen, probe_network=probe_network and (
+                                         policy is None or not policy.untrusted_input))
         if guard is not None and hand_off and result.ok:
             from .policy._handoff import FdSets, HandOff, drive_args
 
@@ -171,23 +184,26 @@ def new_guard(policy: Policy | None, probe_files: bool, hand_off: bool | str) ->
 
 def check_drives(args: Sequence[DriveArg], *, machine: str, probe_files: bool,
                  snapshot: bool, guard: Guard | None,
-                 qemu_user: int | str | None = None, dialect: Dialect = DEFAULT
+                 qemu_user: int | str | None = None, dialect: Dialect = DEFAULT,
+                 probe_network: bool = False
                  ) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
     """check() for a release dialect (qemu-7.2 by default) with a guard already made: the
-    result and, per drive, the files the guard keeps open for it (empty without a guard)."""
+    result and, per drive, the files the guard keeps open for it (empty without a guard).
+    ``probe_network`` connects only without a guard (the untrusted policy never does)."""
     with drivers.reading_for(dialect):  # the open-time stages read the dialect's tables
-        return _check_drives(args, machine, probe_files, snapshot, guard, qemu_user, dialect)
+        return _check_drives(args, machine, probe_files, snapshot, guard, qemu_user, dialect,
+                             probe_network and guard is None)
 
 
 def _check_drives(args: Sequence[DriveArg], machine: str, probe_files: bool, snapshot: bool,
-                  guard: Guard | None, qemu_user: int | str | None, dialect: Dialect
-                  ) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
+                  guard: Guard | None, qemu_user: int | str | None, dialect: Dialect,
+                  network: bool = False) -> tuple[CheckResult, list[tuple[Opened, ...]]]:
     board = get_machine(machine)
     slots = Slots(board)
     user = hostprobe.QemuUser.of(qemu_user) if qemu_user is not None else None
     # 1. each drive in turn: drive_new() with the slots the earlier ones took, the open
-    done = [_one(a, a.items(snapshot), slots, board, probe_files, guard, user, dialect)
-            for a in args]
+    done = [_one(a, a.items(snapshot), slots, board, probe_files, guard, user, dialect,
+                 network) for a in args]
     # 2. the rules across drives: ids while parsing, then device and node names
     results = duplicate_ids([d.result for d in done], [d.conv for d in done])
     results = device_names(results)
@@ -209,7 +225,20 @@ class _Done(NamedTuple):
 
 def _one(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
          probe_files: bool, guard: Guard | None,
-         user: hostprobe.QemuUser | None = None, dialect: Dialect = DEFAULT) -> _Done:
+         user: hostprobe.QemuUser | None = None, dialect: Dialect = DEFAULT,
+         network: bool = False) -> _Done:
+    # The network drivers' opens connect inside an enabled session only (never with a
+    # guard: the untrusted policy contacts no host); either way they leave notes.
+    with netprobe.probing(network and guard is None) as session:
+        done = _one_drive(arg, items, slots, board, probe_files, guard, user, dialect)
+    if session.notes and done.result.ok:
+        done = done._replace(result=attrs.evolve(done.result, notes=tuple(session.notes)))
+    return done
+
+
+def _one_drive(arg: DriveArg, items: list[RawOption], slots: Slots, board: Machine,
+               probe_files: bool, guard: Guard | None,
+               user: hostprobe.QemuUser | None, dialect: Dialect) -> _Done:
     text = arg.text
     # Under an untrusted policy nothing is opened by name: the guard reads descriptors.
     # Otherwise the walk reads the image's header where QEMU opens the file (the probed

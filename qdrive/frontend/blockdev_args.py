@@ -259,20 +259,55 @@ def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
             raise BlockdevError(f"Throttle group '{group}' does not exist")
     elif driver in _FORMAT_MESSAGES or driver == "luks":
         _open_format(graph, node, options)
-    elif driver == "nbd" and graph.touch_files:
-        _nbd_socket(options)
+    elif driver in _NETWORK:
+        _network_open(graph, node, options)
 
 
-def _nbd_socket(options: dict[str, Any]) -> None:
-    """block/nbd.c nbd_open() connects at once; util/qemu-sockets.c unix_connect_saddr()
-    fails on a socket path that does not exist (ENOENT). Only that is predicted: whether
-    anyone listens on an existing socket, or on a TCP port, qdrive does not try."""
+_NETWORK = frozenset({"nbd", "ssh", "http", "https", "ftp", "ftps", "iscsi", "gluster",
+                      "nfs"})
+
+
+def _network_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
+    """A network driver's open: curl's write refusal (-blockdev has no auto-read-only
+    default), then the connect the -drive path makes (_fmt_protocols; only inside an
+    enabled netprobe session, check_argv(probe_network=True)), then, with files looked
+    at, a missing nbd socket."""
+    from . import _fmt_protocols as p
+    from ..diagnostics import Span, Stop
+
+    driver = node.driver
+    if driver in p.CURL_DRIVERS and not node.read_only and not options.get("auto-read-only"):
+        raise BlockdevError("curl driver does not support writes")
     server = options.get("server")
-    if not isinstance(server, dict) or server.get("type") != "unix":
-        return
-    path = server.get("path")
-    if isinstance(path, str) and path and not os.path.lexists(path):
-        raise BlockdevError(f"Failed to connect to '{path}': No such file or directory")
+    where = Span(0, 0)
+    try:
+        if driver in ("nbd", "ssh", "nfs") and isinstance(server, dict):
+            if server.get("type", "inet") == "unix" and driver == "nbd":
+                p._unix_connect({k: _text(v) for k, v in server.items()}, "NBD", where,
+                                graph.touch_files)
+            elif driver == "nfs" and "host" in server:
+                p._nfs_connect(str(server["host"]), where)
+            elif "host" in server:
+                default = "22" if driver == "ssh" else "10809"
+                p._inet_connect(str(server["host"]), str(server.get("port", default)),
+                                driver.upper(), where)
+        elif driver in p.CURL_DRIVERS and isinstance(options.get("url"), str):
+            p._curl_connect(driver, options["url"], where)
+        elif driver == "iscsi" and isinstance(options.get("portal"), str):
+            p._iscsi_connect(options["portal"], str(options.get("transport", "tcp")), where)
+        elif driver == "gluster" and isinstance(options.get("server"), list):
+            servers = [("unix", str(s.get("path", ""))) if s.get("type") == "unix"
+                       else (str(s.get("host", "")), str(s.get("port", "")))
+                       for s in options["server"] if isinstance(s, dict)]
+            p._gluster_connect(str(options.get("volume", "")), str(options.get("path", "")),
+                               servers, where)
+    except Stop as stop:
+        raise BlockdevError(stop.diagnostic.qemu_text) from None
+
+
+def _text(value: Any) -> str:
+    """A JSON scalar as the flat option string QEMU's visitor would read (on/off)."""
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 # What a format driver says when its file is not of its format (block/qcow2.c, ...).

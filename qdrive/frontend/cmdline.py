@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from . import drivers
+from . import drivers, netprobe
 from ._argv_devices import _network, create_devices
 from ._argv_drives import _drive_events, _drive_vs_nodes, judge_drives, register_drives
 from ._argv_locks import _drive_locks
@@ -105,7 +105,8 @@ class ArgvResult:
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,
-               policy: Any = None, dialect: str = DEFAULT_DIALECT) -> ArgvResult:
+               policy: Any = None, dialect: str = DEFAULT_DIALECT,
+               probe_network: bool = False) -> ArgvResult:
     """Judge a whole QEMU command line (with or without the program name).
 
     ``probe_files=False`` judges without opening any file (images, secret files, the
@@ -116,6 +117,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     ``dialect``: the release dialect the drives are read in, with its -device and
     -object models, its -blockdev QAPI schema and driver table, and its host checks
     (io_uring's words); the -blockdev graph's other open checks are modelled on 7.2.
+    ``probe_network``: the -drive network drivers connect as with :func:`qdrive.check`.
     """
     if policy is not None and getattr(policy, "untrusted_input", False):
         # This reader opens secret files and -blockdev images by name; the untrusted
@@ -126,7 +128,7 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     chosen = get_dialect(dialect)
     if not chosen.command_line:
         raise UnsupportedDialect(f"check_argv does not read {dialect} command lines")
-    with drivers.reading_for(chosen):  # its -device models, its drivers' opens
+    with drivers.reading_for(chosen), netprobe.allowed(probe_network):
         return _check_argv(argv, probe_files, policy, dialect, chosen)
 
 
@@ -151,7 +153,8 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
     check_machine_type(st, cmd.machine)
     # 2. qemu_create_early_backends(), then configure_blockdev(): -blockdev, -drive
     create_objects(st, read.parsed, probe_files)
-    create_blockdevs(st, read.parsed)
+    with netprobe.probing(netprobe.allowed_now()):  # -blockdev nbd/curl/... nodes connect
+        create_blockdevs(st, read.parsed)
     _drive_locks(st, drives)
     register_drives(st, drives)
     _drive_vs_nodes(st, drives, read.drive_at)

@@ -139,8 +139,10 @@ def protocol_prefixes(base: frozenset[str]) -> frozenset[str]:
 
 @functools.cache  # asked for every file name the walk checks: one set per dialect
 def _prefixes(base: frozenset[str], tables: str, removed: frozenset[str]) -> frozenset[str]:
-    kept = {p for p in base if p.partition("+")[0] not in removed}
-    return frozenset(kept | set(_protocols(tables, removed)))
+    table = _protocols(tables, removed)
+    # a transport variant (gluster+rdma) is the table's to list: 10.0 dropped that one
+    kept = {p for p in base if p.partition("+")[0] not in removed and ("+" not in p or p in table)}
+    return frozenset(kept | set(table))
 
 
 def protocols() -> Mapping[str, str]:

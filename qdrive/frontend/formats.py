@@ -20,10 +20,10 @@ from ._fmt_filters import (_blkdebug, _blklogwrites, _cbw, _cbw_bitmap, _compres
                            _null, _quorum, _replication, _throttle, abort_notice)
 from ._fmt_filters import blkdebug_config_error as blkdebug_config_error
 from ._fmt_headers import header_problem, read_at
-from ._fmt_protocols import (CURL_DRIVERS, _curl, _file_posix, _gluster, _iscsi, _nbd, _nvme, _rbd,
+from ._fmt_protocols import (CURL_DRIVERS, TAKEN_BY_OPEN, _curl, _file_posix, _gluster,
+                             _iscsi, _nbd, _nfs, _nvme, _rbd, _ssh,
                              curl_value_notices, glib_notices, iscsi_filename, nbd_filename,
                              nfs_filename, nvme_filename, rbd_filename, ssh_filename)
-from ._fmt_qapi import _qapi
 from .._values import is_true
 from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "read_at",
            "READ_ONLY_FORMATS", "auto_read_only_problem", "missing_modules", "after_children",
            "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
-           "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS",
+           "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS", "TAKEN_BY_OPEN",
            "glib_notices", "curl_value_notices", "nvme_filename",
            "iscsi_filename", "nbd_filename",
            "nfs_filename", "ssh_filename", "rbd_filename"]
@@ -178,7 +178,7 @@ def _vpc(options: Options, image: ProbeResult | None, span: Span) -> None:
 _CHECKS: dict[str, Check] = {
     "quorum": _quorum, "vpc": _vpc, "parallels": _parallels, "compress": _compress,
     "copy-before-write": _cbw, "null-co": _null, "null-aio": _null,
-    **{d: _qapi(d) for d in ("nfs", "ssh")}, "rbd": _rbd,
+    "nfs": _nfs, "ssh": _ssh, "rbd": _rbd,
     **{d: _curl(d) for d in sorted(CURL_DRIVERS)},
     "iscsi": _iscsi, "iser": _iscsi, "gluster": _gluster,
     **dict.fromkeys(("file", "host_device", "host_cdrom"), _file_posix),
@@ -270,13 +270,20 @@ def driver_checks(driver: str, options: Options, image: ProbeResult | None,
     if driver == "nbd":
         _nbd(options, span, probe)
         return
+    if driver == "gluster":  # its rdma warning
+        _gluster(options, image, span, warnings)
+        return
+    if driver == "rbd":  # librados's line about its monitors
+        _rbd(options, image, span, warnings)
+        return
     check = _CHECKS.get(driver)
     if check is None:
         return
     try:
         check(options, image, span)
     except Stop as stop:
-        if driver in CURL_DRIVERS and warnings is not None:
+        if driver in CURL_DRIVERS and warnings is not None \
+                and stop.diagnostic.code != "net-connect":
             warnings.extend(glib_notices(stop.diagnostic))
         raise
 

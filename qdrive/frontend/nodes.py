@@ -365,9 +365,10 @@ _COMMON_BOOLS = frozenset({"cache.direct", "cache.no-flush", "read-only", "auto-
 
 
 def _typed(info: drivers.DriverInfo, own: Mapping[str, _Entry]) -> Diagnostic | None:
+    added = drivers.dialect().options_added(info.name)  # a later release's (curl's)
     for key in sorted(own, key=lambda k: (qdict_order(k), -own[k].seq)):
-        kind = Kind.BOOL if key in _COMMON_BOOLS else info.kinds.get(key)
-        if kind is None or not (key in _COMMON_BOOLS or info.typed(key)):
+        kind = Kind.BOOL if key in _COMMON_BOOLS else info.kinds.get(key) or added.get(key)
+        if kind is None or not (key in _COMMON_BOOLS or info.typed(key) or key in added):
             continue
         entry = own[key]
         try:

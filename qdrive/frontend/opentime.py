@@ -47,7 +47,8 @@ def consumed(info: drivers.DriverInfo | None, key: str) -> bool:
     """``key`` is read by the node itself or belongs to one of its children."""
     if info is None:
         return False
-    return info.owns(key) or info.child_of(key) not in (None, "file")
+    return info.owns(key) or info.child_of(key) not in (None, "file") \
+        or key in formats.TAKEN_BY_OPEN.get(info.name, ())
 
 
 def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry],
@@ -138,7 +139,8 @@ def consumed_by(driver: str, key: str) -> bool:
     """``key`` is read by a protocol node of ``driver`` or by one of its children
     (blkdebug's image.*, vvfat's write-target.*)."""
     info = drivers.driver(driver)
-    return info is not None and (info.owns(key) or info.child_of(key) is not None)
+    return info is not None and (info.owns(key) or info.child_of(key) is not None
+                                 or key in formats.TAKEN_BY_OPEN.get(driver, ()))
 
 
 def has_file_child(info: drivers.DriverInfo | None) -> bool:

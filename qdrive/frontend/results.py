@@ -37,6 +37,9 @@ class DriveResult:
     # prefixes stripped); "" for none (an empty drive, a network protocol). Resolved once,
     # by the converter (frontend/_conversion.local_image).
     image: str = ""
+    # What the check left undecided or decided by connecting (frontend/netprobe.py): "not
+    # checked: QEMU connects to HOST:PORT at open (use --probe-network)", ...
+    notes: tuple[str, ...] = ()
 
     @property
     def format(self) -> str | None:
@@ -67,6 +70,7 @@ class DriveResult:
         return {
             "text": self.text, "ok": self.ok, "error": err,
             "warnings": [w.qemu_text for w in self.warnings],
+            "notes": list(self.notes),
             "options": d.options() if d else None,
             "placement": self.placement.to_json() if self.placement and d else None,
             "read_only": d.effective_read_only if d else None,

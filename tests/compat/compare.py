@@ -41,20 +41,22 @@ def strip_noise(stderr: str) -> str:
 
 
 def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
-         **options: Any) -> dict[str, object]:
+         probe_network: bool = False, **options: Any) -> dict[str, object]:
     """qdrive's verdict on a case: a list of -drive strings, or {"drives"|"argv": [...]}.
 
     ``dialect`` and ``options`` are passed to check() when given (qdrive raises
     UnsupportedDialect for a dialect it does not know). ``nodes``
     (query-named-block-nodes) is predicted once qdrive.frontend.facts offers
-    ``query_named_block_nodes``; until then it is absent.
+    ``query_named_block_nodes``; until then it is absent. ``probe_network``: the
+    network drives connect (the recordings were made on a host where nothing listens).
     """
     extra: dict[str, Any] = dict(options) if dialect is None else {**options,
                                                                     "dialect": dialect}
     if isinstance(case, dict) and "argv" in case and \
             not get_dialect(extra.get("dialect", "qemu-7.2")).legacy and \
             set(extra) <= {"dialect"}:
-        whole = qdrive.check_argv(case["argv"], dialect=extra.get("dialect", "qemu-7.2"))
+        whole = qdrive.check_argv(case["argv"], dialect=extra.get("dialect", "qemu-7.2"),
+                                  probe_network=probe_network)
         out_argv: dict[str, object] = {"accepted": whole.ok, "stderr": whole.qemu_stderr(PROG)}
         from qdrive.frontend import cmdfacts
 
@@ -67,9 +69,11 @@ def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
         return out_argv
     if isinstance(case, dict) and "argv" in case:
         cmd = read_argv(case["argv"])
-        result = qdrive.check(cmd.drives, machine=cmd.machine, snapshot=cmd.snapshot, **extra)
+        result = qdrive.check(cmd.drives, machine=cmd.machine, snapshot=cmd.snapshot,
+                              probe_network=probe_network, **extra)
     else:
-        result = qdrive.check(case["drives"] if isinstance(case, dict) else case, **extra)
+        result = qdrive.check(case["drives"] if isinstance(case, dict) else case,
+                              probe_network=probe_network, **extra)
     out: dict[str, object] = {"accepted": result.ok, "stderr": result.qemu_stderr(PROG)}
     devices = query_block(result)
     if devices is not None:
@@ -81,11 +85,11 @@ def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
 
 
 def ours_safely(case: dict[str, Any], dialect: str | None = None,
-                **options: Any) -> dict[str, object]:
+                probe_network: bool = False, **options: Any) -> dict[str, object]:
     """ours(), with an exception qdrive raises turned into a verdict that agrees with
     nothing (a scoring run must see every case through)."""
     try:
-        return ours(case, dialect, **options)
+        return ours(case, dialect, probe_network, **options)
     except qdrive.UnsupportedDialect:
         raise
     except Exception as e:  # noqa: BLE001 - any qdrive failure is a disagreement

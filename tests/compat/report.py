@@ -9,6 +9,9 @@ table per corpus file, then the agreement per category and per source over all o
 (accept/reject, exact message, query-block facts, query-named-block-nodes facts), the
 -blockdev translation line of the original corpus, and the first N disagreements
 (``--show``, 20 by default).
+The network drives connect where QEMU's would (qdrive.check(probe_network=True)): the
+recordings were made on this host with nothing listening; ``--no-probe-network``
+scores the string-only verdicts (the line "network probed: yes|no" says which).
 Host-state cases need their host state built: `python -m tests.compat.hoststate
 --compare` scores those.
 
@@ -53,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--recording", default=None, metavar="VERSION",
                     help="score against another QEMU's recordings (default: the dialect's "
                     "own, e.g. 10.0 for qemu-10.0): what a dialect misses on another QEMU")
+    ap.add_argument("--no-probe-network", dest="probe_network", action="store_false",
+                    help="score without connecting where the network drives would (the "
+                    "recordings were made on this host with nothing listening, so "
+                    "probing is on by default)")
     ap.add_argument("--held-back", nargs="*", type=Path,
                     default=[HELD_BACK] if HELD_BACK.is_dir() else [],
                     help="case files (or folders of them) whose ids are left out")
@@ -79,12 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             header = header or corpus.read(path)[0]
             rows = [r for r in corpus.rows(name, version, args.part)
                     if str(r.get("id")) not in hidden]
-            scored = list(zip(scoring.score(rows, where, args.dialect, has_dev), rows,
-                              strict=True))
+            scored = list(zip(scoring.score(rows, where, args.dialect, has_dev,
+                                            args.probe_network), rows, strict=True))
             results += scored
             per_corpus[name] = scoring.tally(scored, lambda r: "-")["all"]
     print(f"oracle: {(header or {}).get('qemu', qemu.binary)}; qdrive dialect {args.dialect}; "
           f"rows: {args.part}")
+    print(f"network probed: {'yes' if args.probe_network else 'no'}")
     if hidden:
         print(f"left out: {len(hidden)} held-back case ids ({', '.join(map(str, args.held_back))})")
     per_corpus["all"] = scoring.tally(results, lambda r: "-")["all"]

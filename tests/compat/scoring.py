@@ -59,8 +59,9 @@ class Scored:
 
 
 def score(rows: Iterable[Mapping[str, Any]], where: Path, dialect: str | None,
-          has_dev: bool) -> Iterator[Scored | str]:
-    """Each row scored (a Scored), or the reason it is not ("timeout", "skipped")."""
+          has_dev: bool, probe_network: bool = False) -> Iterator[Scored | str]:
+    """Each row scored (a Scored), or the reason it is not ("timeout", "skipped");
+    ``probe_network`` lets the network drives connect (qdrive.check(probe_network=))."""
     with compare.in_dir(where):
         for row in rows:
             if row.get("timeout"):
@@ -71,7 +72,7 @@ def score(rows: Iterable[Mapping[str, Any]], where: Path, dialect: str | None,
                 yield "skipped"
                 continue
             with oracle.case_files(where, case.get("files", {})):
-                got = compare.ours_safely(case, dialect)
+                got = compare.ours_safely(case, dialect, probe_network)
             want = compare.verdict(dict(row))
             yield Scored(row, want, got, compare.disagreements(want, got))
 
