@@ -119,6 +119,11 @@ class Dialect:
     # block/parallels.c: 10.0's parallels_open() parses prealloc-mode/-size
     # (parallels_opts_prealloc()) before bdrv_open_file_child() and the header read.
     parallels_prealloc_first: bool = False
+    # util/vfio-helpers.c qemu_vfio_init_pci() opening VFIO's container for the nvme
+    # driver: 7.2 to 10.2 call open() and say "Failed to open /dev/vfio/vfio: ERR" (the
+    # 10.2.2 source too); the 11.1 binary goes through qemu_open() ("Could not open
+    # '/dev/vfio/vfio': ERR").
+    vfio_qemu_open: bool = False
     removed_drivers: frozenset[str] = frozenset()
 
     @property
@@ -177,7 +182,7 @@ _QEMU_111 = attrs.evolve(
     # gluster driver 11.1 removed (deprecated since 9.2), plus curl's force-range.
     device_tables="qemu-11.1",
     removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
-    blkdebug_config_opened=True,
+    blkdebug_config_opened=True, vfio_qemu_open=True,
     io_uring_refused="aio=io_uring was specified, but is not available (disabled via "
                      "io_uring_disabled sysctl or blocked by container runtime seccomp policy?)",
     new_options=MappingProxyType({

@@ -260,17 +260,21 @@ def _ring_setup_works() -> bool:
     return True
 
 
-def vfio_container_problem() -> str:
+def vfio_container_problem(qemu_open: bool = False) -> str:
     """Why the nvme driver's first step fails, or "" (util/vfio-helpers.c
     qemu_vfio_init_pci(): open("/dev/vfio/vfio", O_RDWR) before anything about the PCI
-    device). Judged by a stat, without opening the container: a missing node (no vfio
-    module) is ENOENT. A container that exists is not judged further (its API version,
-    the IOMMU type and the device's group need VFIO ioctls), nor is QEMU's user's access
-    to it."""
+    device; ``qemu_open``: the release opens it with qemu_open(), worded as such, see
+    Dialect.vfio_qemu_open). Judged by a stat, without opening the container: a missing
+    node (no vfio module) is ENOENT. A container that exists is not judged further (its
+    API version, the IOMMU type and the device's group need VFIO ioctls), nor is QEMU's
+    user's access to it."""
     try:
         os.stat(VFIO_CONTAINER)
     except OSError as exc:
-        return f"Failed to open {VFIO_CONTAINER}: {os.strerror(exc.errno or errno.ENOENT)}"
+        why = os.strerror(exc.errno or errno.ENOENT)
+        if qemu_open:
+            return f"Could not open '{VFIO_CONTAINER}': {why}"
+        return f"Failed to open {VFIO_CONTAINER}: {why}"
     return ""
 
 
