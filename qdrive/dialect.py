@@ -108,6 +108,12 @@ class Dialect:
     # up at the first request instead (block/file-posix.c raw_check_linux_io_uring(): a
     # warning, then the thread pool), None; 11.1 refuses at the open again, in new words.
     io_uring_refused: str | None = "Unable to use io_uring: failed to init linux io_uring ring"
+    # 10.0 there (io_uring_refused None): each file node with aio=io_uring warns once, at
+    # its first request through the ring, and goes on with the thread pool
+    # (block/file-posix.c raw_check_linux_io_uring(): error_reportf_err() prefixes this
+    # to luring_init()'s "...: ERRNO"); None: no such warning (7.2 and 11.1 refuse at the
+    # open instead).
+    io_uring_fallback: str | None = None
     # The same on a -blockdev file node: 7.2's error_setg_errno() there finds errno left at
     # EOPNOTSUPP by an earlier call of the open (recorded: host-io-uring-disabled-09), so
     # the message ends ": Operation not supported"; 11.1's own message names no errno.
@@ -165,6 +171,8 @@ _QEMU_100 = attrs.evolve(
     size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False,
     tables="qemu-10.0", device_tables="qemu-10.0",
     module_notices=False, source_prefix="", io_uring_refused=None, io_uring_blockdev_errno="",
+    io_uring_fallback="Unable to use linux io_uring, falling back to thread pool: "
+                      "failed to init linux io_uring ring",
     block_size_check=True,
     parallels_prealloc_first=True,
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
@@ -185,6 +193,7 @@ _QEMU_111 = attrs.evolve(
     blkdebug_config_opened=True, vfio_qemu_open=True,
     io_uring_refused="aio=io_uring was specified, but is not available (disabled via "
                      "io_uring_disabled sysctl or blocked by container runtime seccomp policy?)",
+    io_uring_fallback=None,
     new_options=MappingProxyType({
         "*": {"active": Kind.BOOL}, "qcow2": {"discard-no-unref": Kind.BOOL},
         **{d: {"force-range": Kind.BOOL} for d in ("http", "https", "ftp", "ftps")}}),

@@ -30,3 +30,85 @@ def test_nvme_vfio_container_wording(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     text = "driver=nvme,device=0000:00:04.0,namespace=1"
     assert _stderr(text, name) == \
         f"qemu-system-x86_64: -drive {text}: {message.format(missing)}"
+
+
+# -- 10.0: aio=io_uring where the host refuses a ring ------------------------------------
+
+FALLBACK = ("Unable to use linux io_uring, falling back to thread pool: failed to init "
+            "linux io_uring ring: Operation not permitted")
+
+
+@pytest.fixture
+def refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # kernel.io_uring_disabled=2 (or a seccomp filter returning EPERM), for qdrive's probe
+    from qdrive.frontend import hostprobe
+
+    monkeypatch.setattr(hostprobe, "io_uring_refusal", lambda user: "Operation not permitted")
+
+
+def _at(text: str) -> str:
+    return f"qemu-system-x86_64: -drive {text}: {FALLBACK}"
+
+
+BARE = f"qemu-system-x86_64: {FALLBACK}"
+PROBED_RAW = ("WARNING: Image format was not specified for 'disk.img' and probing guessed raw.\n"
+              "         Automatically detecting the format is dangerous for raw images, "
+              "write operations on block 0 will be restricted.\n"
+              "         Specify the 'raw' format explicitly to remove the restrictions.")
+
+
+# Each as qemu-system-x86_64-10.0 printed it, the ring refused by a seccomp filter
+@pytest.mark.parametrize(("drives", "lines"), [
+    # raw reads nothing at its open: the virtio-blk device's geometry read is the first
+    (["file=disk.img,format=raw,if=virtio,aio=io_uring"], ["@0"]),
+    (["file=disk.img,format=raw,if=virtio,aio=io_uring,read-only=on"], ["@0"]),
+    # with O_DIRECT that 512-byte read goes through the thread pool
+    (["file=disk.img,format=raw,if=virtio,aio=io_uring,cache=none"], []),
+    # no device, no request; an empty image has no sector to read
+    (["file=disk.img,format=raw,if=none,aio=io_uring"], []),
+    (["file=gen-empty.img,format=raw,if=virtio,aio=io_uring"], []),
+    (["file=cd.iso,format=raw,if=ide,media=cdrom,aio=io_uring"], []),
+    (["file=fd.img,format=raw,if=floppy,aio=io_uring"], []),
+    # the probe reads, before raw's warning; a format's open reads its header
+    (["file=disk.img,if=none,aio=io_uring"], ["@0", PROBED_RAW]),
+    (["file=disk.img,if=none,aio=io_uring,cache=none"], [PROBED_RAW]),
+    (["file=disk.qcow2,format=qcow2,if=none,aio=io_uring"], ["@0"]),
+    (["file=disk.qcow2,format=qcow2,if=virtio,aio=io_uring,cache=none"], []),
+    (["file=gen.vdi,format=vdi,if=none,aio=io_uring,cache=none"], ["@0"]),
+    # the temporary overlay's file node inherits aio=io_uring: one more node to warn
+    (["file=disk.img,format=raw,if=virtio,aio=io_uring,snapshot=on"], ["@0", "@0"]),
+    (["file=disk.img,format=raw,if=none,aio=io_uring,snapshot=on,cache=none"], ["@0"]),
+    # the board's IDE disk is realized at machine init (no location), before -device's
+    (["file=disk.img,format=raw,if=virtio,aio=io_uring",
+      "file=disk2.img,format=raw,if=ide,aio=io_uring"], [BARE, "@0"]),
+])
+def test_io_uring_fallback_warns_at_the_first_request(in_images: Path, refused: None,
+                                                      drives: list[str],
+                                                      lines: list[str]) -> None:
+    want = [_at(drives[int(x[1:])]) if x.startswith("@") else x for x in lines]
+    assert qdrive.check(drives, dialect="qemu-10.0").qemu_stderr() == "\n".join(want)
+
+
+def test_io_uring_fallback_of_flash_reads_only_data(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    refused: None) -> None:
+    # hw/block/block.c blk_pread_nonzeroes(): a flash image of holes is never read
+    monkeypatch.chdir(tmp_path)
+    with open("holes.img", "wb") as f:
+        f.truncate(65536)
+    with open("data.img", "wb") as f:
+        f.write(b"\x01" * 4096 + bytes(61440))
+    for name, want in (("holes.img", ""), ("data.img", BARE)):
+        text = f"file={name},format=raw,if=pflash,aio=io_uring,cache=none"
+        assert qdrive.check(text, dialect="qemu-10.0").qemu_stderr() == want, name
+
+
+@pytest.mark.parametrize("name", ["qemu-7.2", "qemu-11.1"])
+def test_io_uring_refused_at_the_open_elsewhere(in_images: Path, refused: None,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                name: str) -> None:
+    from qdrive.frontend import hostprobe
+
+    monkeypatch.setattr(hostprobe, "io_uring_usable", lambda user: False)
+    r = qdrive.check("file=disk.img,format=raw,if=virtio,aio=io_uring", dialect=name)
+    assert not r.ok and FALLBACK not in r.qemu_stderr()
