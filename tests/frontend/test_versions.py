@@ -112,3 +112,23 @@ def test_io_uring_refused_at_the_open_elsewhere(in_images: Path, refused: None,
     monkeypatch.setattr(hostprobe, "io_uring_usable", lambda user: False)
     r = qdrive.check("file=disk.img,format=raw,if=virtio,aio=io_uring", dialect=name)
     assert not r.ok and FALLBACK not in r.qemu_stderr()
+
+
+# -- seen first where 10.0's options let a drive get further than 7.2's -------------------
+
+CBW = ("driver=copy-before-write,file.driver=raw,file.file.driver=file,"
+       "file.file.filename=disk.img,target.driver=file,target.filename=disk4.img")
+
+
+@pytest.mark.parametrize("name", ["qemu-7.2", "qemu-10.0", "qemu-11.1"])
+@pytest.mark.parametrize(("extra", "message"), [
+    (",read-only=on", "Block node is read-only"),  # the target cannot be written
+    (",snapshot=on,if=none", "Block node is read-only"),  # the overlay's base is read-only
+    (",media=cdrom", "Block node is read-only"),
+    (",if=none", ""),
+])
+def test_copy_before_write_on_a_read_only_node(in_images: Path, name: str, extra: str,
+                                               message: str) -> None:
+    text = CBW + extra
+    want = f"qemu-system-x86_64: -drive {text}: {message}" if message else ""
+    assert _stderr(text, name) == want
