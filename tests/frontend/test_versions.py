@@ -132,3 +132,21 @@ def test_copy_before_write_on_a_read_only_node(in_images: Path, name: str, extra
     text = CBW + extra
     want = f"qemu-system-x86_64: -drive {text}: {message}" if message else ""
     assert _stderr(text, name) == want
+
+
+@pytest.mark.parametrize(("argv", "missing"), [
+    (["-blockdev", "driver=blkdebug,image=img,node-name=dbg,inject-error.0.event=none,"
+      "inject-error.0.delay-ns=1000"], "img"),  # delay-ns: 10.0's blkdebug takes it
+    (["-blockdev", "driver=blkverify,raw=a,test=b,node-name=x"], "a"),
+    (["-blockdev", "driver=file,filename=disk.img,node-name=a",
+      "-blockdev", "driver=blkverify,raw=a,test=b,node-name=x"], "b"),
+])
+def test_blockdev_children_named_by_reference(in_images: Path, argv: list[str],
+                                              missing: str) -> None:
+    # block.c bdrv_open_child() -> bdrv_lookup_bs(): every child, not only file
+    want = (f"qemu-system-x86_64: -blockdev {argv[-1]}: "
+            f"Cannot find device='{missing}' nor node-name='{missing}'")
+    assert qdrive.check_argv(argv, dialect="qemu-10.0").qemu_stderr() == want
+    ok = ["-blockdev", "driver=file,filename=disk.img,node-name=img",
+          "-blockdev", "driver=blkdebug,image=img,node-name=dbg"]
+    assert qdrive.check_argv(ok, dialect="qemu-10.0").qemu_stderr() == ""
