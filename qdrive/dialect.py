@@ -75,8 +75,11 @@ class Dialect:
     # located at its line (``prog:FILE:LINE: ``, 7.2) or at the -readconfig option with
     # the whole message and its hint (``prog: -readconfig FILE: ``, seen in 10.0 and 11.1).
     config_errors_at_line: bool = True
-    # -device properties a release no longer has, by model (7.2's device table has them).
+    # -device properties of the block models (qdrive/frontend/devices.py lists 7.2's) a
+    # release no longer has, and those it added, by model: the differences of each
+    # binary's ``-device MODEL,help`` from 7.2's (measured with the Debian builds).
     removed_properties: Mapping[str, frozenset[str]] = MappingProxyType({})
+    added_properties: Mapping[str, frozenset[str]] = MappingProxyType({})
     # The derived block-driver and QAPI tables it reads (grammar/<tables>/, `make tables`)
     # and the drivers those list that this release no longer has (for a release whose own
     # source is not at hand, the nearest source-derived tables less what it dropped).
@@ -165,6 +168,44 @@ class Dialect:
         return self.name
 
 
+# The block models' -device properties new since 7.2 (``-device MODEL,help`` of 7.2's and
+# 10.0's binaries): iothread-vq-mapping (virtio-blk and virtio-scsi, QEMU 9.0), in_order,
+# busnr, PCIe and bounce-buffer knobs of every PCI device, IDE's win2k-install-hack, SCSI's
+# migrate-emulated-scsi-request, nvme's atomic write and controller options.
+_PCI_100 = frozenset({"busnr", "x-max-bounce-buffer-size", "x-pcie-ari-nextfn-1",
+                      "x-pcie-err-unc-mask", "x-pcie-ext-tag"})
+_VIRTIO_PCI_100 = _PCI_100 | {"in_order", "iothread-vq-mapping", "x-pcie-pm-no-soft-reset"}
+_ADDED_100 = {
+    "virtio-blk-pci": _VIRTIO_PCI_100, "virtio-scsi-pci": _VIRTIO_PCI_100,
+    "ide-hd": frozenset({"win2k-install-hack"}), "ide-cd": frozenset({"win2k-install-hack"}),
+    "scsi-hd": frozenset({"migrate-emulated-scsi-request"}),
+    "scsi-cd": frozenset({"migrate-emulated-scsi-request"}),
+    "nvme": _PCI_100 | {"atomic.awun", "atomic.awupf", "atomic.dn", "ctratt.mem", "dbcs",
+                        "mqes", "ocp", "spdm_port"},
+}
+# 11.1's beside 10.0's: block statistics intervals on every block device, SR-IOV's
+# sriov-pf on PCI ones, nvme's firmware-version/model/spdm_trans, scsi's
+# quirk_mode_page_set_block_size; the old-machine compat knobs of PCI devices dropped
+# with the machines 11.1 removed (migrate-extra, x-disable-pcie, x-pcie-*-init ...).
+_STATS = frozenset({"stats-intervals"})
+_ADDED_111 = {
+    **{m: p | _STATS for m, p in _ADDED_100.items()},
+    "virtio-blk-pci": _VIRTIO_PCI_100 | _STATS | {"sriov-pf"},
+    "virtio-scsi-pci": _VIRTIO_PCI_100 | {"sriov-pf"},
+    "scsi-hd": frozenset({"migrate-emulated-scsi-request", "quirk_mode_page_set_block_size"})
+    | _STATS,
+    "scsi-cd": frozenset({"migrate-emulated-scsi-request", "quirk_mode_page_set_block_size"})
+    | _STATS,
+    "nvme": _ADDED_100["nvme"] | _STATS | {"firmware-version", "model", "spdm_trans",
+                                            "sriov-pf"},
+    "floppy": _STATS, "usb-storage": _STATS,
+}
+_OLD_PCI_COMPAT = frozenset({"migrate-extra", "x-disable-pcie", "x-ignore-backend-features",
+                             "x-pcie-deverr-init", "x-pcie-extcap-init", "x-pcie-lnkctl-init",
+                             "x-pcie-pm-init"})
+_REMOVED_111 = {"virtio-blk-pci": _OLD_PCI_COMPAT | {"scsi"},
+                "virtio-scsi-pci": _OLD_PCI_COMPAT, "nvme": frozenset({"x-pcie-extcap-init"})}
+
 _QEMU_72 = Dialect("qemu-7.2", (7, 2), "QEMU 7.2 (Debian 12)")
 _QEMU_100 = attrs.evolve(
     _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
@@ -181,6 +222,7 @@ _QEMU_100 = attrs.evolve(
                                   "qcow2": {"discard-no-unref": Kind.BOOL}}),
     # virtio-blk's legacy SCSI passthrough property "scsi" is gone (hw/block/virtio-blk.c)
     removed_properties=MappingProxyType({"virtio-blk-pci": frozenset({"scsi"})}),
+    added_properties=MappingProxyType(_ADDED_100),
     config_errors_at_line=False)
 _QEMU_111 = attrs.evolve(
     _QEMU_100, name="qemu-11.1", version=(11, 1), description="QEMU 11.1 (Debian sid)",
@@ -191,6 +233,8 @@ _QEMU_111 = attrs.evolve(
     device_tables="qemu-11.1",
     removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
     blkdebug_config_opened=True, vfio_qemu_open=True,
+    added_properties=MappingProxyType(_ADDED_111),
+    removed_properties=MappingProxyType(_REMOVED_111),
     io_uring_refused="aio=io_uring was specified, but is not available (disabled via "
                      "io_uring_disabled sysctl or blocked by container runtime seccomp policy?)",
     io_uring_fallback=None,

@@ -118,7 +118,8 @@ def _block_device(st: _State, given: str, model: str, bus_type: str | None,
                   props: dict[str, str], machine: str) -> None:
     """A block device: the -global options for it, its own properties, its realize;
     then the drive or node it took is its."""
-    known = properties(model) - st.dialect.removed_properties.get(model, frozenset())
+    known = (properties(model) - st.dialect.removed_properties.get(model, frozenset())) | \
+        st.dialect.added_properties.get(model, frozenset())
     defaults = _device_globals(st, given, model, props, known)
     if defaults is None:
         return

@@ -150,3 +150,20 @@ def test_blockdev_children_named_by_reference(in_images: Path, argv: list[str],
     ok = ["-blockdev", "driver=file,filename=disk.img,node-name=img",
           "-blockdev", "driver=blkdebug,image=img,node-name=dbg"]
     assert qdrive.check_argv(ok, dialect="qemu-10.0").qemu_stderr() == ""
+
+
+@pytest.mark.parametrize(("prop", "have"), [
+    # iothread-vq-mapping: QEMU 9.0 (as in -device virtio-blk-pci,help of each binary)
+    ("iothread-vq-mapping=x", {"qemu-7.2": False, "qemu-10.0": True, "qemu-11.1": True}),
+    ("scsi=off", {"qemu-7.2": True, "qemu-10.0": False, "qemu-11.1": False}),
+    ("x-disable-pcie=off", {"qemu-7.2": True, "qemu-10.0": True, "qemu-11.1": False}),
+    ("stats-intervals=x", {"qemu-7.2": False, "qemu-10.0": False, "qemu-11.1": True}),
+])
+def test_block_device_properties_per_release(in_images: Path, prop: str,
+                                             have: dict[str, bool]) -> None:
+    argv = ["-drive", "file=disk.img,format=raw,if=none,id=d0",
+            "-device", f"virtio-blk-pci,drive=d0,{prop}"]
+    key = prop.partition("=")[0]
+    for name, known in have.items():
+        out = qdrive.check_argv(argv, dialect=name).qemu_stderr()
+        assert (f"Property 'virtio-blk-pci.{key}' not found" not in out) is known, name
