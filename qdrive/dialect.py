@@ -133,6 +133,9 @@ class Dialect:
     # 10.2.2 source too); the 11.1 binary goes through qemu_open() ("Could not open
     # '/dev/vfio/vfio': ERR").
     vfio_qemu_open: bool = False
+    # system/vl.c select_machine() refusing a machine it does not know: 7.2 says only
+    # "unsupported machine type", 10.0 and 11.1 name it (`unsupported machine type: "virt"`)
+    machine_named: bool = False
     removed_drivers: frozenset[str] = frozenset()
 
     @property
@@ -214,7 +217,7 @@ _QEMU_100 = attrs.evolve(
     module_notices=False, source_prefix="", io_uring_refused=None, io_uring_blockdev_errno="",
     io_uring_fallback="Unable to use linux io_uring, falling back to thread pool: "
                       "failed to init linux io_uring ring",
-    block_size_check=True,
+    block_size_check=True, machine_named=True,
     parallels_prealloc_first=True,
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)

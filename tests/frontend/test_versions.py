@@ -167,3 +167,12 @@ def test_block_device_properties_per_release(in_images: Path, prop: str,
     for name, known in have.items():
         out = qdrive.check_argv(argv, dialect=name).qemu_stderr()
         assert (f"Property 'virtio-blk-pci.{key}' not found" not in out) is known, name
+
+
+@pytest.mark.parametrize(("name", "named"), [
+    ("qemu-7.2", ""), ("qemu-10.0", ': "virt"'), ("qemu-11.1", ': "virt"')])
+def test_unknown_machine_is_named_after_7_2(name: str, named: str) -> None:
+    # system/vl.c select_machine()
+    assert qdrive.check_argv(["-M", "virt"], dialect=name).qemu_stderr() == (
+        f"qemu-system-x86_64: unsupported machine type{named}\n"
+        "Use -machine help to list supported machines")
