@@ -133,6 +133,11 @@ class Dialect:
     # 10.2.2 source too); the 11.1 binary goes through qemu_open() ("Could not open
     # '/dev/vfio/vfio': ERR").
     vfio_qemu_open: bool = False
+    # hw/usb/dev-storage-classic.c usb_msd_storage_realize(): 7.2 applies its backend's
+    # options (blkconf_apply_backend_options(): the permissions) before handing the
+    # backend to the SCSI disk it makes; 10.0 leaves that to the SCSI disk, so a conflict
+    # names .../scsi.0/legacy[0]
+    usb_storage_own_perms: bool = True
     # system/vl.c select_machine() refusing a machine it does not know: 7.2 says only
     # "unsupported machine type", 10.0 and 11.1 name it (`unsupported machine type: "virt"`)
     machine_named: bool = False
@@ -217,7 +222,7 @@ _QEMU_100 = attrs.evolve(
     module_notices=False, source_prefix="", io_uring_refused=None, io_uring_blockdev_errno="",
     io_uring_fallback="Unable to use linux io_uring, falling back to thread pool: "
                       "failed to init linux io_uring ring",
-    block_size_check=True, machine_named=True,
+    block_size_check=True, machine_named=True, usb_storage_own_perms=False,
     parallels_prealloc_first=True,
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)

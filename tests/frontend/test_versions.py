@@ -176,3 +176,20 @@ def test_unknown_machine_is_named_after_7_2(name: str, named: str) -> None:
     assert qdrive.check_argv(["-M", "virt"], dialect=name).qemu_stderr() == (
         f"qemu-system-x86_64: unsupported machine type{named}\n"
         "Use -machine help to list supported machines")
+
+
+@pytest.mark.parametrize(("name", "holder"), [
+    ("qemu-7.2", "/machine/peripheral-anon/device[1]"),
+    ("qemu-10.0", "/machine/peripheral-anon/device[1]/scsi.0/legacy[0]"),
+    ("qemu-11.1", "/machine/peripheral-anon/device[1]/scsi.0/legacy[0]"),
+])
+def test_usb_storage_permissions_are_its_scsi_disks(in_images: Path, name: str,
+                                                    holder: str) -> None:
+    argv = ["-usb", "-blockdev", "driver=qcow2,node-name=d0,file.driver=file,"
+            "file.filename=gen-data.qcow2", "-device", "ide-cd,drive=d0",
+            "-device", "usb-storage,drive=d0"]
+    assert qdrive.check_argv(argv, dialect=name).qemu_stderr() == (
+        "qemu-system-x86_64: -device usb-storage,drive=d0: Permission conflict on node "
+        f"'d0': permissions 'write' are both required by block device '{holder}' (uses "
+        "node 'd0' as 'root' child) and unshared by block device "
+        "'/machine/peripheral-anon/device[0]' (uses node 'd0' as 'root' child).")
