@@ -138,6 +138,11 @@ class Dialect:
     # backend to the SCSI disk it makes; 10.0 leaves that to the SCSI disk, so a conflict
     # names .../scsi.0/legacy[0]
     usb_storage_own_perms: bool = True
+    # system/qdev-monitor.c qdev_device_add(): a device whose bus type exists only as
+    # full buses (a virtio-*-device beside virtio PCI proxies): 7.2 and 10.0 say "No
+    # 'virtio-bus' bus found for device ...", 11.1 "A 'virtio-bus' bus was found but is
+    # full" (qdev_find_default_bus(), already in the 10.2.2 source: new after 10.0)
+    full_bus_named: bool = False
     # system/vl.c select_machine() refusing a machine it does not know: 7.2 says only
     # "unsupported machine type", 10.0 and 11.1 name it (`unsupported machine type: "virt"`)
     machine_named: bool = False
@@ -240,7 +245,7 @@ _QEMU_111 = attrs.evolve(
     # gluster driver 11.1 removed (deprecated since 9.2), plus curl's force-range.
     device_tables="qemu-11.1",
     removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
-    blkdebug_config_opened=True, vfio_qemu_open=True,
+    blkdebug_config_opened=True, vfio_qemu_open=True, full_bus_named=True,
     added_properties=MappingProxyType(_ADDED_111),
     removed_properties=MappingProxyType(_REMOVED_111),
     io_uring_refused="aio=io_uring was specified, but is not available (disabled via "

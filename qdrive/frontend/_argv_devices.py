@@ -97,6 +97,10 @@ def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str
         if bad is not None:
             return f"Property 'isa-fdc.{bad}' not found"
         st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
+    elif model.startswith("virtio-") and "-pci" in model:
+        # a virtio PCI proxy's own virtio-bus, full with its virtio-backend
+        # (hw/virtio/virtio-pci.c): no room for a -device virtio-*-device
+        st.full_buses.add("virtio-bus")
     elif model in USB_HCS:
         usb_bus = f"{props['id']}.0" if "id" in props else "usb-bus.0"
         st.buses["usb-bus"].append(usb_bus)
@@ -267,6 +271,8 @@ def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
         # a -device isa-fdc brings its own bus
         return f"No 'floppy-bus' bus found for device '{model}'"
     if bus_type in ("SCSI", "usb-bus", "virtio-bus") and not st.buses.get(bus_type):
+        if bus_type in st.full_buses and st.dialect.full_bus_named:
+            return f"A '{bus_type}' bus was found but is full"
         return f"No '{bus_type}' bus found for device '{model}'"
     if bus_type in ("PCI", "PCIE") and machine not in ("pc", "q35"):
         return f"No 'PCI' bus found for device '{model}'"

@@ -193,3 +193,17 @@ def test_usb_storage_permissions_are_its_scsi_disks(in_images: Path, name: str,
         f"'d0': permissions 'write' are both required by block device '{holder}' (uses "
         "node 'd0' as 'root' child) and unshared by block device "
         "'/machine/peripheral-anon/device[0]' (uses node 'd0' as 'root' child).")
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("qemu-7.2", "No 'virtio-bus' bus found for device 'virtio-blk-device'"),
+    ("qemu-10.0", "No 'virtio-bus' bus found for device 'virtio-blk-device'"),
+    ("qemu-11.1", "A 'virtio-bus' bus was found but is full"),
+])
+def test_only_full_virtio_buses(name: str, message: str) -> None:
+    # virtio-scsi-pci's own virtio-bus holds its backend; none is left for the device
+    argv = ["-device", "virtio-scsi-pci", "-device", "virtio-blk-device"]
+    assert qdrive.check_argv(argv, dialect=name).qemu_stderr() == \
+        f"qemu-system-x86_64: -device virtio-blk-device: {message}"
+    alone = qdrive.check_argv(["-device", "virtio-blk-device"], dialect=name).qemu_stderr()
+    assert alone.endswith("No 'virtio-bus' bus found for device 'virtio-blk-device'")
