@@ -85,6 +85,10 @@ def _device_model(st: _State, index: int, option: str, text: str, props: dict[st
 def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str:
     """The bus a SCSI HBA, a floppy controller or a USB host controller brings, for
     the devices after it."""
+    if model.startswith("virtio-") and "-pci" in model:
+        # a virtio PCI proxy's own virtio-bus, full with its virtio-backend
+        # (hw/virtio/virtio-pci.c): no room for a -device virtio-*-device
+        st.full_buses.add("virtio-bus")
     if model in SCSI_HBAS:
         bus_name = f"{props['id']}.0" if "id" in props else "scsi.0"
         st.buses["SCSI"].append(bus_name)
@@ -97,10 +101,6 @@ def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str
         if bad is not None:
             return f"Property 'isa-fdc.{bad}' not found"
         st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
-    elif model.startswith("virtio-") and "-pci" in model:
-        # a virtio PCI proxy's own virtio-bus, full with its virtio-backend
-        # (hw/virtio/virtio-pci.c): no room for a -device virtio-*-device
-        st.full_buses.add("virtio-bus")
     elif model in USB_HCS:
         usb_bus = f"{props['id']}.0" if "id" in props else "usb-bus.0"
         st.buses["usb-bus"].append(usb_bus)
