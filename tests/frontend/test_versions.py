@@ -207,3 +207,15 @@ def test_only_full_virtio_buses(name: str, message: str) -> None:
         f"qemu-system-x86_64: -device virtio-blk-device: {message}"
     alone = qdrive.check_argv(["-device", "virtio-blk-device"], dialect=name).qemu_stderr()
     assert alone.endswith("No 'virtio-bus' bus found for device 'virtio-blk-device'")
+
+
+def test_drive_parse_warning_comes_before_a_removed_machine(in_images: Path) -> None:
+    # the short-form boolean warning is printed as the option loop reads -drive; the
+    # machine 11.1 removed (pc-i440fx-4.1) is refused by select_machine() after the loop
+    drive = "if=pflash,unit=0,format=raw,readonly,file=disk.img"
+    argv = ["-drive", drive, "-machine", "type=pc-i440fx-4.1"]
+    assert qdrive.check_argv(argv, dialect="qemu-11.1").qemu_stderr() == (
+        f"qemu-system-x86_64: -drive {drive}: warning: short-form boolean option "
+        "'readonly' deprecated\nPlease use readonly=on instead\n"
+        'qemu-system-x86_64: unsupported machine type: "pc-i440fx-4.1"\n'
+        "Use -machine help to list supported machines")
