@@ -219,3 +219,14 @@ def test_drive_parse_warning_comes_before_a_removed_machine(in_images: Path) -> 
         "'readonly' deprecated\nPlease use readonly=on instead\n"
         'qemu-system-x86_64: unsupported machine type: "pc-i440fx-4.1"\n'
         "Use -machine help to list supported machines")
+
+
+@pytest.mark.parametrize("model", ["qxl", "qxl-vga", "virtio-vga-gl"])
+def test_display_modules_an_ordinary_install_has(model: str) -> None:
+    # Debian 13 and sid's qemu-system-x86 recommend qemu-system-modules-spice/-opengl
+    # (tests/compat/chroots.py): their devices are in every release's table
+    from qdrive.frontend import devices, drivers
+
+    for name in ("qemu-7.2", "qemu-10.0", "qemu-11.1"):
+        with drivers.reading_for(qdrive.dialect.get(name)):
+            assert devices.model_info(model) is not None, name
