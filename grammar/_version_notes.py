@@ -104,3 +104,109 @@ NOTES: tuple[tuple[str, str, str, str, str], ...] = (
     ("10.0", "11.1", "InetSocketAddress", "member keep-alive-", _KEEPALIVE),
     ("10.0", "11.1", "qcow2 create_opts", "keep_data_file added", _KEEP_DATA_FILE),
 )
+
+# Why each Dialect attribute differs from the release before (grammar/_derive_dialects.py):
+# (from, to, attribute) -> the QEMU (or Debian build) change, with what was measured.
+BEHAVIOUR: dict[tuple[str, str, str], str] = {
+    ("7.2", "10.0", "size_syntax"):
+        "util/cutils.c qemu_strtosz(): the hex-with-suffix sizes 7.2 accepted with a "
+        "deprecation warning ('0x1k') are refused by 10.0 (the deprecation ran out).",
+    ("7.2", "10.0", "xen_devices"):
+        "10.0 makes xen-disk/xen-cdrom devices of if=xen drives at board start "
+        "(hw/block/xen-block.c); without a xen-bus qdev refuses them, where 7.2 gave the "
+        "orphan check (measured).",
+    ("7.2", "10.0", "machines_removed_through"):
+        "include/hw/boards.h MACHINE_VER_DELETION (9.1): versioned machines older than 6 "
+        "years are deleted; 10.0 still has those 9.1 did not remove by hand (2.4 on).",
+    ("7.2", "10.0", "machines_deprecated_through"):
+        "MACHINE_VER_DEPRECATION (9.1): versioned machines older than 3 years warn "
+        "'Machine type ... is deprecated'.",
+    ("7.2", "10.0", "new_options"):
+        "block.c bdrv_runtime_opts 'active' (10.0: nodes opened inactive) and qcow2 "
+        "'discard-no-unref' (8.1); see the table diff above.",
+    ("7.2", "10.0", "config_errors_at_line"):
+        "util/qemu-config.c qemu_config_do_parse() / qemu_read_config_file(): a "
+        "-readconfig parse error is reported at the -readconfig option with the whole "
+        "message, no longer at FILE:LINE (measured with 10.0 and 11.1).",
+    ("7.2", "10.0", "removed_properties"):
+        "hw/block/virtio-blk.c: the legacy SCSI passthrough property 'scsi' is gone (not in "
+        "the 10.0 source).",
+    ("7.2", "10.0", "added_properties"):
+        "the block models' `-device MODEL,help` of the 10.0 binary beside 7.2's: "
+        "iothread-vq-mapping (virtio-blk/virtio-scsi, 9.0), in_order, PCIe and "
+        "bounce-buffer knobs, IDE's win2k-install-hack, SCSI's "
+        "migrate-emulated-scsi-request, nvme's atomic-write and controller options.",
+    ("7.2", "10.0", "module_notices"):
+        "Debian's note-missing-module-pkg-name.diff: Debian 13's version notes only a "
+        "format bdrv_find_format() cannot load, and 10.0's block_module_load() returns 0 "
+        "for a missing module, so dmg's bz2 module is no longer announced.",
+    ("7.2", "10.0", "source_prefix"):
+        "an &error_abort report's __FILE__: Debian 12 builds in a subfolder "
+        "('../../util/...'), the 10.0 and 11.1 builds print paths from the source root.",
+    ("7.2", "10.0", "io_uring_refused"):
+        "block/file-posix.c: 7.2's raw_open_common() sets the ring up and fails the open; "
+        "10.0 sets it up at the first request (raw_check_linux_io_uring()).",
+    ("7.2", "10.0", "io_uring_fallback"):
+        "the other half of that change: 10.0 warns 'Unable to use linux io_uring, falling "
+        "back to thread pool: ...' once per file node at its first request (a format's "
+        "or the probe's read at the open, a disk's geometry read or pflash's data at "
+        "realize, the snapshot overlay) and goes on with the thread pool.",
+    ("7.2", "10.0", "io_uring_blockdev_errno"):
+        "7.2's error_setg_errno() after luring_init() found errno left at EOPNOTSUPP by an "
+        "earlier call; 10.0 no longer fails there.",
+    ("7.2", "10.0", "block_size_check"):
+        "util/block-helpers.c check_block_size() (10.0 source) words logical/physical_block_size "
+        "errors as 'parameter NAME must be a power of 2 between 512 and 2097152'.",
+    ("7.2", "10.0", "parallels_prealloc_first"):
+        "block/parallels.c parallels_open() parses prealloc-mode/-size "
+        "(parallels_opts_prealloc()) before opening its file child (10.0 source).",
+    ("7.2", "10.0", "usb_storage_own_perms"):
+        "hw/usb/dev-storage-classic.c usb_msd_storage_realize() no longer calls "
+        "blkconf_apply_backend_options(): the SCSI disk it makes takes the permissions, "
+        "so a conflict names .../scsi.0/legacy[0].",
+    ("7.2", "10.0", "machine_named"):
+        "system/vl.c select_machine(): 'unsupported machine type: \"NAME\"' names the "
+        "machine (7.2: without it).",
+    ("10.0", "11.1", "json_errors"):
+        "qobject/json-parser.c: 11.1 locates a json: parse error at line:column and "
+        "spells the end of input out ('premature end of input'); the 10.2.2 source still "
+        "says 'premature EOI', so new in 11.0 or 11.1.",
+    ("10.0", "11.1", "machines_removed_through"):
+        "the 6-year deletion rule of 9.1 applied by 11.1 (pc-i440fx/pc-q35 up to 5.1 "
+        "gone, measured with `-machine help`).",
+    ("10.0", "11.1", "machines_deprecated_through"):
+        "the 3-year deprecation rule of 9.1, as of 11.1 (up to 8.1).",
+    ("10.0", "11.1", "new_options"):
+        "curl 'force-range' (http, https, ftp, ftps), new in 11.0 or 11.1.",
+    ("10.0", "11.1", "removed_properties"):
+        "`-device MODEL,help` of the 11.1 binary: the PCI compat knobs for machines 11.1 "
+        "deleted (migrate-extra, x-disable-pcie, x-ignore-backend-features, "
+        "x-pcie-*-init).",
+    ("10.0", "11.1", "added_properties"):
+        "`-device MODEL,help` of the 11.1 binary: stats-intervals on every block device, "
+        "sriov-pf on PCI ones, nvme's firmware-version/model/spdm_trans, SCSI's "
+        "quirk_mode_page_set_block_size.",
+    ("10.0", "11.1", "rbd_unknown_conf"):
+        "Debian sid's librados (Ceph) no longer has the 'auth_supported' alias: "
+        "rados_conf_set() refuses it ('invalid conf option').",
+    ("10.0", "11.1", "blkdebug_config_opened"):
+        "block/blkdebug.c read_config(): 11.1 opens the config file with qemu_open() "
+        "('Could not open FILE: ERR'); 7.2 to 10.2 fopen() it ('Could not read blkdebug "
+        "config file').",
+    ("10.0", "11.1", "io_uring_refused"):
+        "block/file-posix.c: 11.1 checks the ring at the open again and refuses with "
+        "'aio=io_uring was specified, but is not available (...sysctl or ... seccomp "
+        "policy?)'.",
+    ("10.0", "11.1", "io_uring_fallback"):
+        "with the refusal at the open (above) there is no later fallback warning.",
+    ("10.0", "11.1", "vfio_qemu_open"):
+        "util/vfio-helpers.c: 11.1 opens VFIO's container with qemu_open() ('Could not "
+        "open '/dev/vfio/vfio': ERR'); the 10.2.2 source still says 'Failed to open "
+        "/dev/vfio/vfio'.",
+    ("10.0", "11.1", "full_bus_named"):
+        "system/qdev-monitor.c qdev_find_default_bus() (in the 10.2.2 source, so new in "
+        "10.1 or 10.2): 'A 'virtio-bus' bus was found but is full' where 10.0 said none "
+        "was found.",
+    ("10.0", "11.1", "removed_drivers"):
+        "the gluster driver, deprecated since 9.2, is gone (see the table diff above).",
+}

@@ -60,9 +60,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from . import (_derive_binary, _derive_devices, _derive_diff, _derive_drivers,
-               _derive_introspect, _derive_qapi)
-from ._version_notes import NOTES
+from . import (_derive_binary, _derive_devices, _derive_dialects, _derive_diff,
+               _derive_drivers, _derive_introspect, _derive_qapi)
+from ._version_notes import BEHAVIOUR, NOTES
 
 __all__ = ["VERSIONS", "QemuVersion", "derive", "render", "find_source", "main"]
 
@@ -488,7 +488,15 @@ def load_tables(base: str = GRAMMAR) -> dict[str, dict[str, Any]]:
 
 def versions_markdown(base: str = GRAMMAR) -> tuple[str, list[int]]:
     """The text of grammar/qemu-versions.md and the notes that explained nothing."""
-    return _derive_diff.render_markdown(load_tables(base), NOTES)
+    text, unused = _derive_diff.render_markdown(load_tables(base), NOTES)
+    lines, _ = _derive_dialects.render(BEHAVIOUR)
+    return text + "\n".join(lines) + "\n", unused
+
+
+def behaviour_problems() -> list[str]:
+    """Dialect differences without a note in grammar/_version_notes.py, and notes that
+    explain none (grammar/_derive_dialects.py)."""
+    return _derive_dialects.render(BEHAVIOUR)[1]
 
 
 # -- the command ----------------------------------------------------------------------------------

@@ -75,8 +75,11 @@ class Dialect:
     # located at its line (``prog:FILE:LINE: ``, 7.2) or at the -readconfig option with
     # the whole message and its hint (``prog: -readconfig FILE: ``, seen in 10.0 and 11.1).
     config_errors_at_line: bool = True
-    # -device properties a release no longer has, by model (7.2's device table has them).
+    # -device properties of the block models (qdrive/frontend/devices.py lists 7.2's) a
+    # release no longer has, and those it added, by model: the differences of each
+    # binary's ``-device MODEL,help`` from 7.2's (measured with the Debian builds).
     removed_properties: Mapping[str, frozenset[str]] = MappingProxyType({})
+    added_properties: Mapping[str, frozenset[str]] = MappingProxyType({})
     # The derived block-driver and QAPI tables it reads (grammar/<tables>/, `make tables`)
     # and the drivers those list that this release no longer has (for a release whose own
     # source is not at hand, the nearest source-derived tables less what it dropped).
@@ -108,6 +111,12 @@ class Dialect:
     # up at the first request instead (block/file-posix.c raw_check_linux_io_uring(): a
     # warning, then the thread pool), None; 11.1 refuses at the open again, in new words.
     io_uring_refused: str | None = "Unable to use io_uring: failed to init linux io_uring ring"
+    # 10.0 there (io_uring_refused None): each file node with aio=io_uring warns once, at
+    # its first request through the ring, and goes on with the thread pool
+    # (block/file-posix.c raw_check_linux_io_uring(): error_reportf_err() prefixes this
+    # to luring_init()'s "...: ERRNO"); None: no such warning (7.2 and 11.1 refuse at the
+    # open instead).
+    io_uring_fallback: str | None = None
     # The same on a -blockdev file node: 7.2's error_setg_errno() there finds errno left at
     # EOPNOTSUPP by an earlier call of the open (recorded: host-io-uring-disabled-09), so
     # the message ends ": Operation not supported"; 11.1's own message names no errno.
@@ -119,6 +128,24 @@ class Dialect:
     # block/parallels.c: 10.0's parallels_open() parses prealloc-mode/-size
     # (parallels_opts_prealloc()) before bdrv_open_file_child() and the header read.
     parallels_prealloc_first: bool = False
+    # util/vfio-helpers.c qemu_vfio_init_pci() opening VFIO's container for the nvme
+    # driver: 7.2 to 10.2 call open() and say "Failed to open /dev/vfio/vfio: ERR" (the
+    # 10.2.2 source too); the 11.1 binary goes through qemu_open() ("Could not open
+    # '/dev/vfio/vfio': ERR").
+    vfio_qemu_open: bool = False
+    # hw/usb/dev-storage-classic.c usb_msd_storage_realize(): 7.2 applies its backend's
+    # options (blkconf_apply_backend_options(): the permissions) before handing the
+    # backend to the SCSI disk it makes; 10.0 leaves that to the SCSI disk, so a conflict
+    # names .../scsi.0/legacy[0]
+    usb_storage_own_perms: bool = True
+    # system/qdev-monitor.c qdev_device_add(): a device whose bus type exists only as
+    # full buses (a virtio-*-device beside virtio PCI proxies): 7.2 and 10.0 say "No
+    # 'virtio-bus' bus found for device ...", 11.1 "A 'virtio-bus' bus was found but is
+    # full" (qdev_find_default_bus(), already in the 10.2.2 source: new after 10.0)
+    full_bus_named: bool = False
+    # system/vl.c select_machine() refusing a machine it does not know: 7.2 says only
+    # "unsupported machine type", 10.0 and 11.1 name it (`unsupported machine type: "virt"`)
+    machine_named: bool = False
     removed_drivers: frozenset[str] = frozenset()
     # Drivers whose open warns "'NAME' is deprecated" once it has read its runtime options
     # (block/gluster.c qemu_gluster_open() from 9.2 on, seen in the 10.0 recordings).
@@ -183,13 +210,53 @@ class Dialect:
         return self.name
 
 
+# The block models' -device properties new since 7.2 (``-device MODEL,help`` of 7.2's and
+# 10.0's binaries): iothread-vq-mapping (virtio-blk and virtio-scsi, QEMU 9.0), in_order,
+# busnr, PCIe and bounce-buffer knobs of every PCI device, IDE's win2k-install-hack, SCSI's
+# migrate-emulated-scsi-request, nvme's atomic write and controller options.
+_PCI_100 = frozenset({"busnr", "x-max-bounce-buffer-size", "x-pcie-ari-nextfn-1",
+                      "x-pcie-err-unc-mask", "x-pcie-ext-tag"})
+_VIRTIO_PCI_100 = _PCI_100 | {"in_order", "iothread-vq-mapping", "x-pcie-pm-no-soft-reset"}
+_ADDED_100 = {
+    "virtio-blk-pci": _VIRTIO_PCI_100, "virtio-scsi-pci": _VIRTIO_PCI_100,
+    "ide-hd": frozenset({"win2k-install-hack"}), "ide-cd": frozenset({"win2k-install-hack"}),
+    "scsi-hd": frozenset({"migrate-emulated-scsi-request"}),
+    "scsi-cd": frozenset({"migrate-emulated-scsi-request"}),
+    "nvme": _PCI_100 | {"atomic.awun", "atomic.awupf", "atomic.dn", "ctratt.mem", "dbcs",
+                        "mqes", "ocp", "spdm_port"},
+}
+# 11.1's beside 10.0's: block statistics intervals on every block device, SR-IOV's
+# sriov-pf on PCI ones, nvme's firmware-version/model/spdm_trans, scsi's
+# quirk_mode_page_set_block_size; the old-machine compat knobs of PCI devices dropped
+# with the machines 11.1 removed (migrate-extra, x-disable-pcie, x-pcie-*-init ...).
+_STATS = frozenset({"stats-intervals"})
+_ADDED_111 = {
+    **{m: p | _STATS for m, p in _ADDED_100.items()},
+    "virtio-blk-pci": _VIRTIO_PCI_100 | _STATS | {"sriov-pf"},
+    "virtio-scsi-pci": _VIRTIO_PCI_100 | {"sriov-pf"},
+    "scsi-hd": frozenset({"migrate-emulated-scsi-request", "quirk_mode_page_set_block_size"})
+    | _STATS,
+    "scsi-cd": frozenset({"migrate-emulated-scsi-request", "quirk_mode_page_set_block_size"})
+    | _STATS,
+    "nvme": _ADDED_100["nvme"] | _STATS | {"firmware-version", "model", "spdm_trans",
+                                            "sriov-pf"},
+    "floppy": _STATS, "usb-storage": _STATS,
+}
+_OLD_PCI_COMPAT = frozenset({"migrate-extra", "x-disable-pcie", "x-ignore-backend-features",
+                             "x-pcie-deverr-init", "x-pcie-extcap-init", "x-pcie-lnkctl-init",
+                             "x-pcie-pm-init"})
+_REMOVED_111 = {"virtio-blk-pci": _OLD_PCI_COMPAT | {"scsi"},
+                "virtio-scsi-pci": _OLD_PCI_COMPAT, "nvme": frozenset({"x-pcie-extcap-init"})}
+
 _QEMU_72 = Dialect("qemu-7.2", (7, 2), "QEMU 7.2 (Debian 12)")
 _QEMU_100 = attrs.evolve(
     _QEMU_72, name="qemu-10.0", version=(10, 0), description="QEMU 10.0 (Debian 13)",
     size_syntax=SizeSyntax.STRICT, xen_devices=True, translatable=False,
     tables="qemu-10.0", device_tables="qemu-10.0",
     module_notices=False, source_prefix="", io_uring_refused=None, io_uring_blockdev_errno="",
-    block_size_check=True,
+    io_uring_fallback="Unable to use linux io_uring, falling back to thread pool: "
+                      "failed to init linux io_uring ring",
+    block_size_check=True, machine_named=True, usb_storage_own_perms=False,
     parallels_prealloc_first=True,
     deprecated_drivers=frozenset({"gluster"}), curl_glib_criticals=False,
     nfs_bad_value="Invalid", gluster_unix_empty_host=True,
@@ -202,6 +269,7 @@ _QEMU_100 = attrs.evolve(
                                   "qcow2": {"discard-no-unref": Kind.BOOL}}),
     # virtio-blk's legacy SCSI passthrough property "scsi" is gone (hw/block/virtio-blk.c)
     removed_properties=MappingProxyType({"virtio-blk-pci": frozenset({"scsi"})}),
+    added_properties=MappingProxyType(_ADDED_100),
     config_errors_at_line=False)
 _QEMU_111 = attrs.evolve(
     _QEMU_100, name="qemu-11.1", version=(11, 1), description="QEMU 11.1 (Debian sid)",
@@ -211,11 +279,15 @@ _QEMU_111 = attrs.evolve(
     # gluster driver 11.1 removed (deprecated since 9.2), plus curl's force-range.
     device_tables="qemu-11.1",
     removed_drivers=frozenset({"gluster"}), rbd_unknown_conf=frozenset({"auth_supported"}),
-    blkdebug_config_opened=True, ceph_key_decoded_first=False,
+    blkdebug_config_opened=True, ceph_key_decoded_first=False, vfio_qemu_open=True,
+    full_bus_named=True,
     curl_connect_failed="Failed to connect to {host}:{port} after {ms} ms: Could not connect "
                         "to server",
+    added_properties=MappingProxyType(_ADDED_111),
+    removed_properties=MappingProxyType(_REMOVED_111),
     io_uring_refused="aio=io_uring was specified, but is not available (disabled via "
                      "io_uring_disabled sysctl or blocked by container runtime seccomp policy?)",
+    io_uring_fallback=None,
     new_options=MappingProxyType({
         "*": {"active": Kind.BOOL}, "qcow2": {"discard-no-unref": Kind.BOOL},
         **{d: {"force-range": Kind.BOOL} for d in ("http", "https", "ftp", "ftps")}}),

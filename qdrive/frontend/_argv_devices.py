@@ -85,6 +85,10 @@ def _device_model(st: _State, index: int, option: str, text: str, props: dict[st
 def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str:
     """The bus a SCSI HBA, a floppy controller or a USB host controller brings, for
     the devices after it."""
+    if model.startswith("virtio-") and "-pci" in model:
+        # a virtio PCI proxy's own virtio-bus, full with its virtio-backend
+        # (hw/virtio/virtio-pci.c): no room for a -device virtio-*-device
+        st.full_buses.add("virtio-bus")
     if model in SCSI_HBAS:
         bus_name = f"{props['id']}.0" if "id" in props else "scsi.0"
         st.buses["SCSI"].append(bus_name)
@@ -118,7 +122,8 @@ def _block_device(st: _State, given: str, model: str, bus_type: str | None,
                   props: dict[str, str], machine: str) -> None:
     """A block device: the -global options for it, its own properties, its realize;
     then the drive or node it took is its."""
-    known = properties(model) - st.dialect.removed_properties.get(model, frozenset())
+    known = (properties(model) - st.dialect.removed_properties.get(model, frozenset())) | \
+        st.dialect.added_properties.get(model, frozenset())
     defaults = _device_globals(st, given, model, props, known)
     if defaults is None:
         return
@@ -266,6 +271,8 @@ def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
         # a -device isa-fdc brings its own bus
         return f"No 'floppy-bus' bus found for device '{model}'"
     if bus_type in ("SCSI", "usb-bus", "virtio-bus") and not st.buses.get(bus_type):
+        if bus_type in st.full_buses and st.dialect.full_bus_named:
+            return f"A '{bus_type}' bus was found but is full"
         return f"No '{bus_type}' bus found for device '{model}'"
     if bus_type in ("PCI", "PCIE") and machine not in ("pc", "q35"):
         return f"No 'PCI' bus found for device '{model}'"

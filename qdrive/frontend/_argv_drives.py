@@ -51,6 +51,7 @@ def _drive_args(tokens: list[tuple[int, str, str | None]], probe_files: bool,
 def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) -> None:
     """The drives' own verdict, split into QEMU's phases."""
     text = _config_locations(drives.qemu_stderr(PROG), drives, st.dialect)
+    text = _parse_warnings(st, drives, drive_at, qemu_line, text)
     first = drives.first_error
     if first is None:
         if text:
@@ -78,6 +79,27 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
     idx = drive_at[n] if n < len(drive_at) else None
     if idx is not None and idx in st.results:
         st.results[idx] = attrs.evolve(st.results[idx], error=err.qemu_text)
+
+
+def _parse_warnings(st: _State, drives: Any, drive_at: list[int], qemu_line: Any,
+                    text: str) -> str:
+    """The drives' warnings of the option loop (a short-form boolean ...) are printed
+    as QEMU reads each -drive (softmmu/vl.c qemu_opts_parse_noisily()), before anything
+    the loop's end decides (a removed machine in select_machine()): filed under the
+    parse phase at their option; the rest of ``text`` is returned."""
+    from ..diagnostics import Stage
+
+    for n, r in enumerate(drives.drives):
+        for w in r.warnings:
+            if w.stage is not Stage.PARSE:
+                continue
+            line = _config_locations(qemu_line(w, r, PROG), drives, st.dialect)
+            if not line or not text.startswith(line):
+                return text  # not the prefix qemu_stderr() prints first: leave it whole
+            text = text[len(line):].lstrip("\n")
+            order = drive_at[n] if n < len(drive_at) else 0
+            st.events.append(_Event(Phase.PARSE, order, line, False))
+    return text
 
 
 def _config_locations(text: str, drives: Any, dialect: Dialect = DEFAULT) -> str:

@@ -199,8 +199,9 @@ def select_machine(st: _State, machine: str) -> None:
 
 def check_machine_type(st: _State, machine: str) -> None:
     if not _known_machine(machine, strict=True):
-        st.fail(Phase.MACHINE, 0, "unsupported machine type\nUse -machine help to list "
-                "supported machines")
+        named = f': "{machine}"' if st.dialect.machine_named else ""  # Dialect.machine_named
+        st.fail(Phase.MACHINE, 0, f"unsupported machine type{named}\nUse -machine help to "
+                "list supported machines")
 
 
 def apply_machine_options(st: _State, machine: str, props: dict[str, str],

@@ -209,7 +209,9 @@ def _user_desc(st: _State, model: str, props: dict[str, str], realizing: bool = 
     hw/usb/dev-storage-classic.c usb_msd_storage_realize)."""
     if model == "virtio-blk-pci":
         return f"block device '{st.device_path}/virtio-backend'"
-    if model == "usb-storage" and not realizing:
+    # 10.0's usb_msd_storage_realize() no longer applies the backend options itself: the
+    # SCSI disk asks for every permission (Dialect.usb_storage_own_perms)
+    if model == "usb-storage" and not (realizing and st.dialect.usb_storage_own_perms):
         bus = f"{props['id']}.0" if "id" in props else "scsi.0"
         return f"block device '{st.device_path}/{bus}/legacy[0]'"
     return f"block device '{props.get('id') or st.device_path}'"

@@ -105,6 +105,7 @@ class _State:
     buses: dict[str, list[str]] = attrs.Factory(lambda: {"SCSI": [], "usb-bus": [],
                                                           "virtio-bus": []})
     named_buses: set[str] = attrs.Factory(set)
+    full_buses: set[str] = attrs.Factory(set)  # bus types only full buses of exist (virtio)
     later_ids: set[str] = attrs.Factory(set)
     locks: _Locks = attrs.Factory(lambda: _Locks())
     drive_devices: dict[str, tuple[str, dict[str, str]]] = attrs.Factory(dict)

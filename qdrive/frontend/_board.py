@@ -18,9 +18,10 @@ from .results import DriveResult
 from ..diagnostics import Diagnostic, Severity, Span, Stage
 from ..dialect import DEFAULT, Dialect
 from . import formats, hostprobe
-from ..model import Drive, Interface, Media
+from ._file_open import io_uring_fallback
+from ..model import Aio, Drive, Interface, Media
 from .placement import Machine
-from ..probe import file_identity
+from ..probe import file_identity, probe_file
 from .._values import is_true
 
 __all__ = ["board_problems"]
@@ -28,12 +29,14 @@ __all__ = ["board_problems"]
 
 def board_problems(results: list[DriveResult], board: Machine, probe_files: bool,
                    identities: Sequence[tuple[int, int] | None] | None = None,
-                   dialect: Dialect = DEFAULT) -> list[DriveResult]:
+                   dialect: Dialect = DEFAULT, user: hostprobe.QemuUser | None = None
+                   ) -> list[DriveResult]:
     """Each drive with the error machine init gives it, if any.
 
     ``identities`` are the images' (device, inode) when the caller already holds them
     open (the untrusted policy's checked descriptors); else each name is stat()ed.
-    ``dialect`` is the QEMU whose board is asked (its if=xen devices).
+    ``dialect`` is the QEMU whose board is asked (its if=xen devices, its io_uring
+    fallback); ``user`` the one QEMU runs as.
     """
     out = []
     # under the untrusted policy (identities given) nothing is opened or stat()ed by name
@@ -49,6 +52,8 @@ def board_problems(results: list[DriveResult], board: Machine, probe_files: bool
                 problem = _host_problem(p, d, r)
             if problem is not None:
                 r = attrs.evolve(r, drive=None, error=problem)
+            elif by_name:
+                r = _io_uring_at_realize(r, p, d, dialect, user)
         out.append(r)
     if by_name:
         out = _flash_sizes(out)
@@ -172,6 +177,44 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
         return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                           "empty", whole, Stage.BOARD_DEVICE)
     return None
+
+
+def _io_uring_at_realize(r: DriveResult, p: Placement, d: Drive, dialect: Dialect,
+                         user: hostprobe.QemuUser | None) -> DriveResult:
+    """A raw drive's first request is its disk device's at realize: virtio-blk, ide-hd
+    and scsi-hd read sector 0 to guess a geometry (hw/block/block.c blkconf_geometry() ->
+    hw/block/hd-geometry.c guess_disk_lchs()), pflash reads what of the image is not a
+    hole (hw/block/block.c blk_pread_nonzeroes()); a CD-ROM or floppy reads nothing. A
+    release that falls back from a refused io_uring ring (10.0) warns there, once per file
+    node (the other formats' and the probe's reads came at the open, _file_open.py)."""
+    if d.aio is not Aio.IO_URING or d.format != "raw" or not r.image:
+        return r
+    if p.interface is Interface.PFLASH:
+        # into the flash's RAM, page-aligned: through the ring with O_DIRECT too
+        reads = hostprobe.has_data(r.image)
+    else:
+        # 512 bytes into a buffer on the stack: with O_DIRECT the thread pool's bounce
+        # path takes them (block/file-posix.c raw_co_prw()), no warning
+        disk = p.interface is Interface.VIRTIO or \
+            p.interface is Interface.IDE and d.media is not Media.CDROM
+        reads = disk and not d.cache_triple[1] and _has_sectors(r.image, d)
+    text = io_uring_fallback(d, {}, user, dialect) if reads else ""
+    if not text:
+        return r
+    # the virtio-blk device carries the -drive's location; the board's IDE and flash
+    # devices are realized at machine init, where no location is current
+    virtio = p.interface is Interface.VIRTIO
+    warning = Diagnostic("io-uring-fallback", Severity.ERROR, text, Span(0, len(r.text)),
+                         Stage.BOARD_DEVICE if virtio else Stage.BOARD, located=virtio)
+    return attrs.evolve(r, warnings=(*r.warnings, warning))
+
+
+def _has_sectors(image: str, d: Drive) -> bool:
+    """The raw view is not empty (an empty one refuses the read before any request);
+    a view raw's offset/size cut is taken to be, since raw_open() checked it."""
+    if any(k in d.driver_options for k in ("offset", "size")):
+        return True
+    return bool(probe_file(image).size)
 
 
 def _host_problem(p: Placement, d: Drive, r: DriveResult) -> Diagnostic | None:

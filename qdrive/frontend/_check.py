@@ -211,7 +211,7 @@ def _check_drives(args: Sequence[DriveArg], machine: str, probe_files: bool, sna
     ids = None if guard is None else [(d.files[0].st.st_dev, d.files[0].st.st_ino)
                                       if d.files else None for d in done]
     result = CheckResult(dialect.name, tuple(board_problems(results, board, probe_files, ids,
-                                                            dialect)))
+                                                            dialect, user)))
     return result, [d.files for d in done]
 
 

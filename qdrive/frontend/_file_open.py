@@ -10,6 +10,8 @@ the one the Conversion names (``conv.image_name``); nothing here reads the optio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 
 from . import formats, hostprobe
@@ -17,11 +19,12 @@ from ._conversion import Conversion
 from .formats import header_problem
 from ..diagnostics import Diagnostic, Severity, Span, Stage
 from ..dialect import DEFAULT, Dialect
+from ..model import Drive
 from ..options import NODE_KEYS
 from ..probe import ProbeResult, probe_file
 from .._values import is_true
 
-__all__ = ["open_image", "failed"]
+__all__ = ["open_image", "failed", "io_uring_fallback"]
 
 
 def open_image(conv: Conversion, found: ProbeResult | None,
@@ -43,10 +46,12 @@ def open_image(conv: Conversion, found: ProbeResult | None,
     if found is None:
         found = probe_file(name)
     span = conv.span_of("file")
+    fallback = ""
     if by_name and local:
         held = _host_problems(conv, name, found, user, span, dialect)
         if held is not None:
             return held
+        fallback = io_uring_fallback(conv.drive, conv.open_options, user, dialect)
     if found.error:
         return failed(conv, Diagnostic("open-failed", Severity.ERROR,
                                         f"Could not open '{name}': {found.error}", span,
@@ -54,7 +59,43 @@ def open_image(conv: Conversion, found: ProbeResult | None,
     if conv.error is not None and conv.error.stage < Stage.FORMAT:
         return conv  # the file child failed after its open: before any header is read
     fmt = conv.drive.format if conv.drive else conv.format_given
-    return _header_checks(conv, fmt, found, name, dialect)
+    return _header_checks(conv, fmt, found, name, dialect, fallback)
+
+
+def io_uring_fallback(drive: Drive | None, held: Mapping[str, str],
+                      user: hostprobe.QemuUser | None, dialect: Dialect) -> str:
+    """The warning a release that falls back to the thread pool (10.0) prints at the
+    file node's first request through io_uring when the host refuses a ring, or ""
+    (aio is not io_uring, the host has rings, or the release does not fall back).
+    ``held`` are the options QEMU holds when ``drive`` is None (a later option failed)."""
+    if dialect.io_uring_fallback is None:
+        return ""
+    if not hostprobe.Intent.of(drive, list(held.items())).io_uring:
+        return ""
+    why = hostprobe.io_uring_refusal(user)
+    return f"{dialect.io_uring_fallback}: {why}" if why else ""
+
+
+# Formats whose open reads the image (their header, tables): the file node's first
+# requests, at the open. With O_DIRECT a request goes through io_uring only when its
+# buffer is aligned and whole sectors long (block/file-posix.c raw_co_prw(), else the
+# thread pool's bounce path): measured with 10.0 on images qemu-img creates, the opens of
+# vdi, vhdx and parallels read so (their block maps and headers into qemu_blockalign()
+# buffers); qcow2's, qcow's, qed's and vmdk's reads are short, and so is the probe's
+# (block.c find_image_format(), a buffer on its stack). vpc's footer lands in a heap
+# buffer whose alignment varies from start to start (seen both ways): taken as short.
+_HEADER_READS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vdi", "vpc", "vhdx", "parallels",
+                           "bochs", "cloop", "dmg"})
+_ALIGNED_READS = frozenset({"vdi", "vhdx", "parallels"})
+
+
+def _open_reads(fmt: str | None, probed: str | None, direct: bool) -> bool:
+    """Whether opening the drive sends a request through io_uring (see above)."""
+    if fmt is None:  # probed: the probe's read, then the probed format's open
+        if not direct:
+            return True
+        fmt = probed
+    return fmt in _HEADER_READS and (not direct or fmt in _ALIGNED_READS)
 
 
 def _host_problems(conv: Conversion, name: str, found: ProbeResult,
@@ -82,12 +123,18 @@ def _host_problems(conv: Conversion, name: str, found: ProbeResult,
 
 
 def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
-                   name: str, dialect: Dialect = DEFAULT) -> Conversion:
-    """The image's header against the format, and the probed-raw warning."""
+                   name: str, dialect: Dialect = DEFAULT, fallback: str = "") -> Conversion:
+    """The image's header against the format, and the probed-raw warning; ``fallback``
+    is the io_uring warning of the file node's first request (io_uring_fallback())."""
     span = conv.span_of("file")
     if _before_driver_open(conv, dialect):
         return conv
     problem = _read_only_format(conv, fmt)
+    direct = hostprobe.Intent.of(conv.drive, list(conv.open_options.items())).direct
+    if not problem and fallback and _open_reads(fmt, found.format, direct):
+        # error_report(), not warn_report(): no "warning: ", and QEMU goes on
+        conv.warnings.append(Diagnostic("io-uring-fallback", Severity.ERROR, fallback,
+                                        span, Stage.FORMAT))
     if not problem:
         for notice in formats.missing_modules(fmt) if dialect.module_notices else ():
             conv.warnings.append(Diagnostic("module-missing", Severity.WARNING, notice, span,
@@ -107,6 +154,11 @@ def _header_checks(conv: Conversion, fmt: str | None, found: ProbeResult,
     writable = not conv.opened_read_only
     if conv.format_probed and found.format == "raw" and writable and opened:
         conv.warnings.append(formats.probed_raw_warning(name, span))
+    if fallback and opened and conv.drive is not None and conv.drive.snapshot:
+        # block.c bdrv_append_temp_snapshot(): the temporary qcow2 overlay's file node
+        # inherits aio=io_uring, and creating and opening it makes requests of its own
+        conv.warnings.append(Diagnostic("io-uring-fallback", Severity.ERROR, fallback,
+                                        span, Stage.LEFTOVER))
     return conv
 
 

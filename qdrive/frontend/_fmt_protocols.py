@@ -465,7 +465,10 @@ def _nvme(options: Options, span: Span, probe: bool) -> None:
         and url.value.startswith("nvme://")
     if "device" not in options and not parsed:
         _fail("'device' option is required", span)
-    problem = hostprobe.vfio_container_problem() if probe else ""
+    from . import drivers  # as _rbd() does
+
+    problem = hostprobe.vfio_container_problem(drivers.dialect().vfio_qemu_open) \
+        if probe else ""
     if problem:
         _fail(problem, span)
 

@@ -31,10 +31,17 @@ def check_stderr(result: CheckResult, prog: str) -> str:
         if r.error is not None and r.error.stage is Stage.PARSE:
             return _joined(lines + [drive_line(r.error, r, prog)])
     for r in result.drives:  # 2. each drive is created in turn
-        lines += [drive_line(w, r, prog) for w in r.warnings if w.stage is not Stage.PARSE]
+        lines += [drive_line(w, r, prog) for w in r.warnings
+                  if Stage.PARSE < w.stage < Stage.BOARD]
         if r.error is not None and r.error.stage < Stage.BOARD:
             return _joined(lines + [drive_line(r.error, r, prog)])
     first = result.first_error  # 3. the board
+    # what the devices print as they are realized (machine init's, then -device's), up to
+    # the stage whose error stops QEMU
+    until: int = first[1].stage if first is not None else max(Stage) + 1
+    for stage in (Stage.BOARD, Stage.BOARD_DEVICE):
+        lines += [drive_line(w, r, prog) for r in result.drives for w in r.warnings
+                  if w.stage is stage and stage < until]
     if first is not None and first[1].stage is Stage.BOARD_ORPHAN:
         # blockdev.c drive_check_orphaned() reports every orphan, then QEMU exits.
         lines += [drive_line(r.error, r, prog) for r in result.drives

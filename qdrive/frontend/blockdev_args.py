@@ -119,6 +119,13 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
             children[spec["name"]] = _child(graph, options[spec["name"]], read_only,
                                             options.get("cache"),
                                             options.get("force-share"))
+    for spec in child_specs:
+        # the other children given by node name (blkdebug's image, blkverify's raw and
+        # test, copy-before-write's target ...): bdrv_open_child() -> block.c
+        # bdrv_lookup_bs() finds the node or fails; the node is not modelled further
+        ref = options.get(spec["name"])
+        if isinstance(ref, str) and spec["name"] not in children and ref not in graph.nodes:
+            raise BlockdevError(f"Cannot find device='{ref}' nor node-name='{ref}'")
     file_child = children.get("file")
     if driver in _METADATA_FORMATS and not read_only and file_child is not None and \
             file_child.read_only:

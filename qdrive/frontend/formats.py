@@ -240,9 +240,15 @@ _AFTER_CHILDREN: dict[str, Callable[[Options, ProbeResult | None, Span, bool], N
 
 
 def after_children(driver: str, options: Options, image: ProbeResult | None,
-                   span: Span, probe: bool = False) -> None:
+                   span: Span, probe: bool = False, read_only: bool = False) -> None:
     """The driver's open-time checks that follow its children's opens (``probe``: they
-    may read what the options name on the host, blklogwrites' log)."""
+    may read what the options name on the host, blklogwrites' log; ``read_only``: the
+    node's flag)."""
+    if driver == "copy-before-write" and read_only:
+        # block/copy-before-write.c cbw_open(): the target child is attached with the
+        # write permission (cbw_child_perm()), which a read-only node cannot grant; after
+        # the options' visit and both children's opens, before the bitmap lookup
+        _fail("Block node is read-only", span)
     check = _AFTER_CHILDREN.get(driver)
     if check is not None:
         check(options, image, span, probe)

@@ -39,9 +39,9 @@ from ..model import Aio, Drive, Interface, Media
 from .._values import is_true
 
 __all__ = ["QemuUser", "HostFacts", "Perms", "open_problem", "io_uring_usable",
-           "file_type_problem", "host_facts", "file_facts", "perms_at_open", "perms_at_attach",
-           "perm_problem", "PROTOCOLS", "Intent", "protocol_of", "vfio_container_problem",
-           "unix_connect_problem"]
+           "io_uring_refusal", "file_type_problem", "host_facts", "file_facts",
+           "perms_at_open", "perms_at_attach", "perm_problem", "PROTOCOLS", "Intent",
+           "protocol_of", "vfio_container_problem", "unix_connect_problem", "has_data"]
 
 # Permission bit numbers (include/block/block-common.h BLK_PERM_*) and their names as
 # block.c bdrv_perm_names() spells them; lock byte 100+p = "holds p", 200+p = "refuses p".
@@ -217,18 +217,24 @@ def _direct_ok(name: str) -> bool:
 
 
 def io_uring_usable(user: QemuUser | None) -> bool:
-    """Can QEMU's user set up an io_uring ring (block/io_uring.c luring_init())?
+    """Can QEMU's user set up an io_uring ring (block/io_uring.c luring_init())?"""
+    return not io_uring_refusal(user)
+
+
+def io_uring_refusal(user: QemuUser | None) -> str:
+    """Why QEMU's user cannot set up an io_uring ring (strerror), "" when it can.
 
     kernel.io_uring_disabled (Linux 6.6+): 2 refuses everyone, 1 everyone but root and
-    members of kernel.io_uring_group. Then a real io_uring_setup() by this process tells
-    whether the kernel has io_uring at all (a seccomp filter or an old kernel)."""
+    members of kernel.io_uring_group (EPERM, kernel io_uring/io_uring.c
+    io_uring_allowed()). Then a real io_uring_setup() by this process tells whether the
+    kernel has io_uring at all (a seccomp filter or an old kernel: its errno)."""
     try:
         disabled = _read_int(IO_URING_SYSCTL)
     except (OSError, ValueError):
         disabled = 0
     uid = os.geteuid() if user is None else user.uid
     if disabled >= 2:
-        return False
+        return os.strerror(errno.EPERM)
     if disabled == 1 and uid != 0:
         groups = set(os.getgroups()) | {os.getegid()} if user is None else user.groups
         try:
@@ -236,8 +242,8 @@ def io_uring_usable(user: QemuUser | None) -> bool:
         except (OSError, ValueError):
             allowed = -1
         if allowed not in groups:
-            return False
-    return _ring_setup_works()
+            return os.strerror(errno.EPERM)
+    return _ring_setup_error()
 
 
 def _read_int(path: str) -> int:
@@ -245,32 +251,52 @@ def _read_int(path: str) -> int:
         return int(f.read())
 
 
-def _ring_setup_works() -> bool:
+def _ring_setup_error() -> str:
     number = _IO_URING_SETUP.get(platform.machine())
     if number is None:
-        return True  # cannot try here: assume the kernel has it
+        return ""  # cannot try here: assume the kernel has it
     import ctypes  # only when aio=io_uring is asked for
 
     libc = ctypes.CDLL(None, use_errno=True)
     params = ctypes.create_string_buffer(120)  # struct io_uring_params, zeroed
     fd = libc.syscall(number, 1, params)
     if fd < 0:
-        return False
+        return os.strerror(ctypes.get_errno() or errno.ENOSYS)
     os.close(fd)
+    return ""
+
+
+def has_data(name: str) -> bool:
+    """Whether the file has data outside holes (lseek SEEK_DATA, as block/file-posix.c
+    find_allocation() asks for bdrv_block_status()); true when the host cannot say."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except (OSError, ValueError):
+        return False
+    try:
+        os.lseek(fd, 0, os.SEEK_DATA)
+    except OSError as exc:
+        return exc.errno != errno.ENXIO  # ENXIO: nothing but holes up to the end
+    finally:
+        os.close(fd)
     return True
 
 
-def vfio_container_problem() -> str:
+def vfio_container_problem(qemu_open: bool = False) -> str:
     """Why the nvme driver's first step fails, or "" (util/vfio-helpers.c
     qemu_vfio_init_pci(): open("/dev/vfio/vfio", O_RDWR) before anything about the PCI
-    device). Judged by a stat, without opening the container: a missing node (no vfio
-    module) is ENOENT. A container that exists is not judged further (its API version,
-    the IOMMU type and the device's group need VFIO ioctls), nor is QEMU's user's access
-    to it."""
+    device; ``qemu_open``: the release opens it with qemu_open(), worded as such, see
+    Dialect.vfio_qemu_open). Judged by a stat, without opening the container: a missing
+    node (no vfio module) is ENOENT. A container that exists is not judged further (its
+    API version, the IOMMU type and the device's group need VFIO ioctls), nor is QEMU's
+    user's access to it."""
     try:
         os.stat(VFIO_CONTAINER)
     except OSError as exc:
-        return f"Failed to open {VFIO_CONTAINER}: {os.strerror(exc.errno or errno.ENOENT)}"
+        why = os.strerror(exc.errno or errno.ENOENT)
+        if qemu_open:
+            return f"Could not open '{VFIO_CONTAINER}': {why}"
+        return f"Failed to open {VFIO_CONTAINER}: {why}"
     return ""
 
 

@@ -96,7 +96,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                 and image.format == "qcow2" and not _external_data(image.head):
             raise error("data-file", "'data-file' can only be set for images with an "
                         "external data file", _last(sub, whole), Stage.NODE)
-    formats.after_children(info.name, mine, image, whole, host)
+    formats.after_children(info.name, mine, image, whole, host, read_only)
     header = image.backing_file if image is not None and image.format == info.name else None
     _backing_null_warning(backing, info, warnings)
     if backing and not probe and info.supports_backing and "" not in backing \

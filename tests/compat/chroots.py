@@ -3,19 +3,27 @@
     python -m tests.compat.chroots [--check]
 
 ../shared/tools/qemu-chroot installs ``qemu-system-x86 qemu-utils`` with
-``--no-install-recommends`` into a debootstrap ``minbase`` tree. Two things a user's
-Debian 13 or sid install has are then missing, and both change QEMU's verdicts:
+``--no-install-recommends`` into a debootstrap ``minbase`` tree. What a user's
+Debian 13 or sid install has is then missing, and each changes QEMU's verdicts:
 
 * ``qemu-block-extra`` (a Recommends of qemu-system-x86 in Debian 12, 13 and sid, and
   installed beside Debian 12's 7.2 here): without it the curl, iSCSI, NFS, ssh, rbd and
   gluster drivers are absent and ``file=http://...`` gets ``Must specify either driver
   or file`` after a hint to install the package, where 7.2 tries to connect;
+* ``qemu-system-modules-spice`` and ``qemu-system-modules-opengl`` (Recommends of
+  qemu-system-x86 in Debian 13 and sid): without them qxl, qxl-vga, virtio-vga-gl and
+  virtio-gpu-gl are "not a valid device model name" (grammar/qemu-*/device-models.json
+  lists what the binary offers with them);
 * ``/etc/hosts`` (minbase writes none): ``localhost`` does not resolve, so an nbd or
-  ssh server named ``localhost`` fails with ``address resolution failed``.
+  ssh server named ``localhost`` fails with ``address resolution failed``;
+* sysfs on ``/sys`` (qemu-chroot mounts /dev and /proc only): libblkio's io_uring
+  driver reads a block device's queue limits under /sys/dev/block/, so
+  ``driver=io_uring,filename=DEV`` got ``blkio_connect failed: No such file or
+  directory`` where a host with /sys (every ordinary install) opens the device.
 
-``prepare()`` installs the package (the chroot's own apt-get, the QEMU version's
-build) and writes the Debian default /etc/hosts when they are missing; ``--check``
-only reports. Root only; nothing outside /srv/<suite> is touched.
+``prepare()`` installs the packages (the chroot's own apt-get, the QEMU version's
+build), writes the Debian default /etc/hosts and mounts sysfs when they are missing;
+``--check`` only reports. Root only; nothing outside /srv/<suite> is touched.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from pathlib import Path
 from . import oracle
 
 HOSTS = "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n"
-PACKAGES = ("qemu-block-extra",)
+PACKAGES = ("qemu-block-extra", "qemu-system-modules-spice", "qemu-system-modules-opengl")
 
 
 def problems(qemu: oracle.Qemu) -> list[str]:
@@ -46,6 +54,8 @@ def problems(qemu: oracle.Qemu) -> list[str]:
     hosts = Path(root) / "etc" / "hosts"
     if not hosts.exists() or "localhost" not in hosts.read_text():
         out.append(f"{hosts} does not name localhost")
+    if not (Path(root) / "sys" / "dev" / "block").is_dir():
+        out.append(f"{root}/sys has no sysfs mounted")
     return out
 
 
@@ -63,6 +73,9 @@ def prepare(qemu: oracle.Qemu) -> list[str]:
                            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
                            stdout=subprocess.DEVNULL)
             done.append(f"installed {pkg} in {root}")
+        elif problem.endswith("has no sysfs mounted"):
+            subprocess.run(["mount", "-t", "sysfs", "sysfs", f"{root}/sys"], check=True)
+            done.append(f"mounted sysfs on {root}/sys")
         else:
             hosts = Path(root) / "etc" / "hosts"
             hosts.write_text(HOSTS + (hosts.read_text() if hosts.exists() else ""))

@@ -211,6 +211,10 @@ def test_versions_markdown_is_current() -> None:
         "grammar/qemu-versions.md is stale: run make tables"
     assert unused == [], "notes in grammar/_version_notes.py that explain no difference"
     assert "## 7.2 → 10.0" in text and "## 10.0 → 11.1" in text
+    # every Dialect attribute that differs between releases has its why, and no note
+    # outlives its difference (grammar/_derive_dialects.py)
+    assert derive_qemu.behaviour_problems() == []
+    assert "| 10.0 | 11.1 | `vfio_qemu_open` |" in text
 
 
 # -- (c) qdrive/options.py against QEMU 7.2 -------------------------------------------------------
