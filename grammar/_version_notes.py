@@ -209,4 +209,29 @@ BEHAVIOUR: dict[tuple[str, str, str], str] = {
         "was found.",
     ("10.0", "11.1", "removed_drivers"):
         "the gluster driver, deprecated since 9.2, is gone (see the table diff above).",
+    ("7.2", "10.0", "deprecated_drivers"):
+        "block/gluster.c qemu_gluster_open(): from 9.2 the gluster driver warns "
+        "\"'gluster' is deprecated\" once its runtime options are read (removed in 11.0).",
+    ("7.2", "10.0", "curl_glib_criticals"):
+        "block/curl.c curl_open(): 7.2's out_noclean path frees a socket table that was "
+        "never made, and GLib prints two criticals; 10.0's error path does not (none of "
+        "its recorded curl refusals has them).",
+    ("7.2", "10.0", "nfs_bad_value"):
+        "block/nfs.c nfs_parse_uri(): a query value that is no number is 'Invalid value "
+        "for NFS parameter' in 10.0 (7.2: 'Illegal value').",
+    ("7.2", "10.0", "gluster_unix_empty_host"):
+        "block/gluster.c qemu_gluster_parse_uri() moved to GLib's g_uri_parse(): "
+        "gluster+unix:///V/P has an empty host, which the unix transport refuses.",
+    ("7.2", "10.0", "curl_connect_failed"):
+        "not QEMU: the libcurl Debian 13 links (8.14) words a refused connect 'Could not "
+        "connect to server' (Debian 12's 7.88: 'Couldn't').",
+    ("7.2", "10.0", "nfs_unresolved"):
+        "not QEMU: Debian 13's libnfs 5.0 stops its message after 'Failed to start "
+        "connection. ' where Debian 12's 4.0 says the address did not resolve.",
+    ("10.0", "11.1", "ceph_key_decoded_first"):
+        "not QEMU: sid's librados waits for the monitors before it decodes an rbd: "
+        "name's key= (Debian 12's and 13's decode it first and fail with EINVAL).",
+    ("10.0", "11.1", "curl_connect_failed"):
+        "not QEMU: sid's libcurl joins host and port with a colon ('Failed to connect to "
+        "HOST:PORT after N ms').",
 }
