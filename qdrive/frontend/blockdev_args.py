@@ -21,6 +21,7 @@ import attrs
 from ._data import read_json
 from ..probe import probe_file
 from . import drivers
+from .formats import READ_ONLY_FORMATS, auto_read_only_problem
 from .jsonarg import JsonArgError, parse_json_object
 from .keyval import KeyvalError, parse_keyval
 from .qapi_visit import VisitError, visit
@@ -49,6 +50,9 @@ class Node:
     users: int = 0  # BlockBackends (devices, -drive) on it
     generated: bool = False  # a name QEMU made up (#blockNNN)
     implicit_backing: bool = False  # opened for a qcow2 header's backing file
+    # block.c bs->auto_backing_file: the backing file the image header names ("" none);
+    # None when qdrive did not read the header (bdrv_refresh_filename() compares it)
+    auto_backing_file: str | None = None
 
     def protocol(self) -> Node | None:
         """The protocol node under this one, following file children."""
@@ -163,6 +167,8 @@ def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> Non
     """The nodes a qcow2 image opens by itself (block/qcow2.c qcow2_do_open: the external
     data file of its header; block.c bdrv_open_backing_file: the backing file of its
     header when no backing option is given), with the parent's cache options."""
+    if not _drivers().get(node.driver, {}).get("supports_backing"):
+        node.auto_backing_file = ""  # no header field to name one
     if node.driver != "qcow2" or not graph.touch_files:
         return
     proto = node.children.get("file")
@@ -170,6 +176,7 @@ def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> Non
     if proto is None or proto.filename is None:
         return
     found = probe_file(proto.filename)
+    node.auto_backing_file = found.backing_file or ""
     cache = options.get("cache")
     inherit: dict[str, Any] = {"cache": dict(cache)} if cache else {}
     data_file = _qcow2_data_file(found.head)
@@ -186,7 +193,7 @@ def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> Non
                     generated=True, implicit_backing=True)
         graph.all_nodes.append(leaf)
         top = Node(_generated(graph), fmt, True, None, {"file": leaf},
-                   options={**inherit}, generated=True)
+                   options={**inherit}, generated=True, implicit_backing=True)
         graph.all_nodes.append(top)
         node.children["backing"] = top
 
@@ -261,6 +268,19 @@ def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
         _open_format(graph, node, options)
     elif driver == "nbd" and graph.touch_files:
         _nbd_socket(options)
+    if driver in READ_ONLY_FORMATS or (driver == "vvfat" and not options.get("rw", False)):
+        _read_only_driver(node, options)
+
+
+def _read_only_driver(node: Node, options: dict[str, Any]) -> None:
+    """A driver that cannot write (block/vvfat.c vvfat_open() without rw, bochs, cloop,
+    dmg) calls block.c bdrv_apply_auto_read_only(): the node drops to read-only under
+    auto-read-only=on, else its open fails. -blockdev has no copy-on-read option."""
+    why = auto_read_only_problem(node.read_only, False,
+                                 bool(options.get("auto-read-only", False)))
+    if why:
+        raise BlockdevError(why)
+    node.read_only = True
 
 
 def _nbd_socket(options: dict[str, Any]) -> None:
