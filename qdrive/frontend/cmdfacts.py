@@ -224,6 +224,9 @@ def _drive_nodes(r: Any) -> list[Node] | None:
     from .blockdev_args import Graph, Node, _implicit_children
 
     d = r.drive
+    if d is not None and not d.file and r.format in _NULL_DRIVERS and \
+            set(d.driver_options) <= _NULL_KEYS and not get_dialect(d.dialect).legacy:
+        return _null_drive_nodes(r)
     if d is None or not d.file or r.format is None or ":" in d.file.split("/")[0] or \
             any(k not in _SIMPLE_KEYS for k in d.driver_options) or \
             get_dialect(d.dialect).legacy:
@@ -260,6 +263,28 @@ def _drive_nodes(r: Any) -> list[Node] | None:
         overlay.auto_backing_file = ""
         graph.all_nodes += [temp, overlay]
     return graph.all_nodes
+
+
+_NULL_DRIVERS = frozenset({"null-co", "null-aio"})
+_NULL_KEYS = frozenset({"node-name", "read-zeroes", "size", "latency-ns"})
+
+
+def _null_drive_nodes(r: Any) -> list[Node] | None:
+    """A -drive driver=null-co (no file): one protocol node whose options stay the
+    strings QemuOpts read (so its json: name says "read-zeroes": "on"); with
+    snapshot=on beyond this model."""
+    from ..model import cache_triple
+    from .blockdev_args import Node
+
+    d = r.drive
+    if d.snapshot:
+        return None
+    _, direct, no_flush = cache_triple(d)
+    options: dict[str, Any] = {k: v for k, v in d.driver_options.items() if k != "node-name"}
+    options |= {"cache": {"direct": direct, "no-flush": no_flush},
+                "detect-zeroes": str(d.detect_zeroes or "off")}
+    return [Node(d.node_name or "#block", r.format, bool(d.effective_read_only), None,
+                 options=options, generated=not d.node_name)]
 
 
 def query_named_block_nodes(result: ArgvResult) -> list[dict[str, Any]] | None:

@@ -293,3 +293,10 @@ def test_vvfat_without_rw_drops_to_read_only_or_fails(images: Path) -> None:
     refused = check_argv(["-blockdev", "driver=vvfat,dir=fat,node-name=v"])
     assert not refused.ok
     assert refused.qemu_stderr(P).endswith(": Image is read-only")
+
+
+def test_node_filename_of_a_null_drive_keeps_its_strings(images: Path) -> None:
+    # QemuOpts strings, not QAPI's typed values (fixtures/qemu72/fuzz-found-argv.jsonl,
+    # fuzz-argv-0035 as QEMU 7.2 reported it)
+    files = _node_files(["-drive", "if=none,driver=null-co,read-zeroes=on,node-name=null"])
+    assert files == {"null": 'json:{"read-zeroes": "on", "driver": "null-co"}'}
