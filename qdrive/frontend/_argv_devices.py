@@ -13,6 +13,7 @@ from ._argv_machine import _FDC_PROPS, _ports, board_name
 from ._argv_realize import _int, _realize
 from ._argv_state import PROG, Phase, _Event, _State
 from ._qdict import qdict_order
+from ._argv_plug import pxb_realize, virtio_pci_plugged
 from .devices import BLOCK_MODELS, SCSI_HBAS, USB_HCS, model_info, prop_kind, properties
 from ..dialect import DEFAULT, Dialect
 
@@ -55,7 +56,9 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
         # a USB device takes its port; an HBA's iothread= is a link
         problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or (
             _link(st, "iothread", props["iothread"])
-            if model in SCSI_HBAS and "iothread" in props else "")
+            if model in SCSI_HBAS and "iothread" in props else "") or \
+            pxb_realize(model, props, machine, st.numa_nodes) or \
+            virtio_pci_plugged(model, props, machine)
         if problem:
             _fail_device(st, problem)
         return
@@ -126,7 +129,7 @@ def _block_device(st: _State, given: str, model: str, bus_type: str | None,
     if not problem:
         props = {**defaults, **props}
         problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or \
-            _realize(st, model, props, machine)
+            _realize(st, model, props, machine) or virtio_pci_plugged(model, props, machine)
     if problem:
         _fail_device(st, problem)
         return

@@ -115,7 +115,7 @@ def _parse_device(st: _State, index: int, option: str, text: str,
         # qdev_device_add_from_qdict() reads driver, bus and id with qdict_get_try_str():
         # one that is not a string is as good as absent
         props = {k: _json_str(v) for k, v in props.items()
-                 if k not in ("bus", "id") or isinstance(v, str)}
+                 if k not in ("driver", "bus", "id") or isinstance(v, str)}
     else:
         props = {}
         _flag_warnings(st, index, option, text)

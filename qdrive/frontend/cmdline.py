@@ -31,6 +31,7 @@ import attrs
 
 from . import drivers
 from ._argv_devices import _network, create_devices
+from ._argv_plug import numa_nodes
 from ._argv_drives import _drive_events, _drive_vs_nodes, judge_drives, register_drives
 from ._argv_locks import _drive_locks
 from ._argv_machine import apply_machine_options, check_machine_type, init_board, select_machine
@@ -143,6 +144,7 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
     tokens = _tokens(argv)
     st = _State(dialect=chosen)
     st.graph.touch_files = probe_files
+    st.numa_nodes = numa_nodes(tokens)
     drives = judge_drives(st, tokens, cmd, probe_files, policy, dialect)
     select_machine(st, cmd.machine)
     # 1. the option loop: every option read in turn
