@@ -108,12 +108,21 @@ def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str
     return ""
 
 
+# The models whose secondary bus is named after their id (hw/pci/pci_bridge.c
+# pci_bridge_initfn(): "let users address the bus using the device name"; its callers in
+# hw/pci-bridge/, and pxb_dev_realize_common()'s pci_root_bus_new(dev_name)).
+_PCI_BRIDGES = frozenset({
+    "pci-bridge", "pci-bridge-seat", "pcie-pci-bridge", "pcie-root-port", "ioh3420",
+    "xio3130-downstream", "x3130-upstream", "i82801b11-bridge", "cxl-rp", "cxl-upstream",
+    "cxl-downstream", "pxb", "pxb-pcie", "pxb-cxl"})
+
+
 def _name_buses(st: _State, model: str, props: dict[str, str]) -> None:
     if "id" in props:
         # a SCSI HBA's or USB controller's bus is ID.0 (hw/core/bus.c qbus_init names a
         # child bus after its device); a bridge's bus is named ID itself
         st.named_buses.add(f"{props['id']}.0")
-        if model not in SCSI_HBAS and model not in USB_HCS:
+        if model in _PCI_BRIDGES:
             st.named_buses.add(props["id"])
 
 

@@ -300,3 +300,30 @@ def test_node_filename_of_a_null_drive_keeps_its_strings(images: Path) -> None:
     # fuzz-argv-0035 as QEMU 7.2 reported it)
     files = _node_files(["-drive", "if=none,driver=null-co,read-zeroes=on,node-name=null"])
     assert files == {"null": 'json:{"read-zeroes": "on", "driver": "null-co"}'}
+
+
+# -machine accel= alone: the oracle always passes -accel tcg (oracle.BASE_ARGS), which
+# makes QEMU refuse any accel= ("incompatible", recorded in cmdline-rules), so these are
+# asked of QEMU 7.2 without it.
+ACCEL_CASES = [
+    (["-machine", "pc,accel=foo"], f"{P}: invalid accelerator foo", False),
+    (["-machine", "pc,accel=foo:bar"],
+     f"{P}: invalid accelerator foo\n{P}: invalid accelerator bar", False),
+    (["-machine", "pc,accel=foo:tcg"],
+     f"{P}: invalid accelerator foo\n{P}: falling back to tcg", True),
+]
+
+
+@pytest.mark.parametrize(("argv", "stderr", "ok"), ACCEL_CASES)
+def test_machine_accel_names(argv: list[str], stderr: str, ok: bool) -> None:
+    result = check_argv(argv)
+    assert (result.ok, result.qemu_stderr(P)) == (ok, stderr)
+
+
+@pytest.mark.skipif(not oracle.have_qemu("7.2"), reason="needs qemu-system-x86_64 7.2")
+@pytest.mark.parametrize(("argv", "stderr", "ok"), ACCEL_CASES)
+def test_machine_accel_names_qemu(argv: list[str], stderr: str, ok: bool) -> None:
+    qmp = '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n'
+    proc = subprocess.run([P, *argv, "-nodefaults", "-display", "none", "-S", "-qmp",
+                           "stdio"], input=qmp, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode == 0, proc.stderr.rstrip("\n")) == (ok, stderr)

@@ -18,9 +18,12 @@ pytestmark = pytest.mark.skipif(not oracle.have_qemu("7.2"),
 @pytest.mark.parametrize("machine", derive_machines.MACHINES)
 def test_the_class_properties_are_qemus(machine: str) -> None:
     table = read_json("qemu-7.2", "machine-properties.json")["machines"][machine]
-    qom, listed = derive_machines._help("qemu-system-x86_64", machine)
+    qom, listed, kinds = derive_machines._help("qemu-system-x86_64", machine)
     assert table["qom_type"] == qom
     assert listed <= set(table["properties"])
+    # the class properties' kinds as the help types them (instance ones: bool, probed)
+    assert {k: v for k, v in table["kinds"].items() if k in listed} == kinds
+    assert table["kinds"]["smm"] == "OnOffAuto" and table["kinds"]["nvdimm"] == "bool"
     assert {"pflash0", "pflash1", "nvdimm"} <= set(table["properties"])
     assert "type" not in table["properties"]
 

@@ -21,8 +21,7 @@ _NODE_FACTS = ("query-named-block-nodes facts of a -drive node graph with child 
                "(backing.file.filename=...) beside -blockdev")
 KNOWN = {
     "fuzz-argv-0032": _NETWORK, "fuzz-argv-0037": _NETWORK,
-    "fuzz-argv-0005": _NOT_JUDGED, "fuzz-argv-0015": _NOT_JUDGED,
-    "fuzz-argv-0031": _NOT_JUDGED, "fuzz-argv-0045": _NOT_JUDGED,
+    "fuzz-argv-0005": _NOT_JUDGED, "fuzz-argv-0031": _NOT_JUDGED, "fuzz-argv-0045": _NOT_JUDGED,
     "fuzz-argv-0017": _NODE_FACTS,
     "fuzz-argv-0019": "x-remote's default drive interface",
     "fuzz-argv-0030": "QEMU exits non-zero without a message (nvme on a LUKS-encrypted "
