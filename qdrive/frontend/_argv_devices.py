@@ -101,6 +101,10 @@ def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str
             return f"Property 'isa-fdc.{bad}' not found"
         st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
     elif model in USB_HCS:
+        master = props.get("masterbus")
+        if master is not None and master not in st.buses["usb-bus"]:
+            # hw/usb/bus.c usb_register_companion(): the master's bus by its name
+            return f"USB bus '{master}' not found"
         usb_bus = f"{props['id']}.0" if "id" in props else "usb-bus.0"
         st.buses["usb-bus"].append(usb_bus)
         if "masterbus" not in props:  # a companion puts its ports on its master's bus
@@ -117,6 +121,9 @@ _PCI_BRIDGES = frozenset({
     "cxl-downstream", "pxb", "pxb-pcie", "pxb-cxl"})
 
 
+_IDE_BUSES = {"ich9-ahci": 6, "piix3-ide": 2, "piix4-ide": 2, "piix3-ide-xen": 2}
+
+
 def _name_buses(st: _State, model: str, props: dict[str, str]) -> None:
     if "id" in props:
         # a SCSI HBA's or USB controller's bus is ID.0 (hw/core/bus.c qbus_init names a
@@ -124,6 +131,9 @@ def _name_buses(st: _State, model: str, props: dict[str, str]) -> None:
         st.named_buses.add(f"{props['id']}.0")
         if model in _PCI_BRIDGES:
             st.named_buses.add(props["id"])
+        # an IDE controller's buses ID.0, ID.1, an AHCI's one per port (hw/ide/ich.c
+        # pci_ich9_ahci_realize: 6; hw/ide/piix.c: 2), named by qbus_init in turn
+        st.named_buses.update(f"{props['id']}.{n}" for n in range(1, _IDE_BUSES.get(model, 1)))
 
 
 def _block_device(st: _State, given: str, model: str, bus_type: str | None,

@@ -79,10 +79,7 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
             return f"invalid queue-size property ({size}), must be > 2"
         if size & (size - 1) or size > 1024:
             return f"invalid queue-size property ({size}), must be a power of 2 (max 1024)"
-        return _geometry(props, 255) or _blocksizes(props) or (
-            "Please set scsi=off for virtio-blk devices in order to use virtio 1.0"
-            if props.get("scsi") in ("on", "yes", "true", "y") and
-            props.get("disable-modern") not in ("on", "yes", "true", "y") else "")
+        return ""  # the rest once its permissions are taken: _virtio_blk_after_perms
     if model in ("ide-hd", "ide-cd"):
         problem = _ide_unit(st, props, 1 if machine == "q35" else 2)
         if problem:
@@ -107,6 +104,16 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
     if model == "floppy":
         return _floppy(st, props)
     return ""
+
+
+def _virtio_blk_after_perms(props: dict[str, str]) -> str:
+    """hw/block/virtio-blk.c virtio_blk_device_realize() after
+    blkconf_apply_backend_options(): geometry, block sizes; then, as the device is
+    plugged, virtio_blk_get_features() (scsi=on with virtio 1.0)."""
+    return _geometry(props, 255) or _blocksizes(props) or (
+        "Please set scsi=off for virtio-blk devices in order to use virtio 1.0"
+        if props.get("scsi") in ("on", "yes", "true", "y") and
+        props.get("disable-modern") not in ("on", "yes", "true", "y") else "")
 
 
 def _ide_unit(st: _State, props: dict[str, str], units: int) -> str:
@@ -168,9 +175,15 @@ def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc")
     """What realizing the device checks that qdrive models: the model's own checks,
     read-only nodes on IDE disks (hw/ide/qdev.c ide_dev_initfn), then the image locks
     it takes."""
-    problem = _model_checks(st, model, props, machine)
-    if problem:
+    problem = _model_checks(st, model, props, machine) or _backend_perms(st, model, props)
+    if problem or model != "virtio-blk-pci":
         return problem
+    return _virtio_blk_after_perms(props)
+
+
+def _backend_perms(st: _State, model: str, props: dict[str, str]) -> str:
+    """hw/block/block.c blkconf_apply_backend_options(): read-only nodes on IDE disks,
+    then the permissions and image locks the device takes on its drive."""
     name = props.get("drive")
     if not name:
         return ""
