@@ -6,6 +6,8 @@ image locks the device takes on its node (qdrive.frontend._argv_locks).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._argv_locks import _chain, _identity_of, _node_host_problem, _node_perms, \
     _writable_below
 from ._argv_state import PROG, Phase, _Event, _State
@@ -194,6 +196,10 @@ def _backend_perms(st: _State, model: str, props: dict[str, str]) -> str:
         return "Block node is read-only"
     share = props.get("share-rw", "off") in ("on", "yes", "true", "y")
     write = not read_only and model not in _CD_MODELS
+    if write and name in st.backends and _dropped_below(st.backends[name]):
+        # block.c bdrv_node_refresh_perm(): the device's write permission reaches a node
+        # that went read-only as it opened (vvfat without rw, bochs, ...)
+        return "Block node is read-only"
     if node is not None:
         problem = _node_perms(st, name, write, share, _user_desc(st, model, props, True),
                               _user_desc(st, model, props)) or _writable_below(node, write)
@@ -207,6 +213,14 @@ def _backend_perms(st: _State, model: str, props: dict[str, str]) -> str:
         chain = frozenset({id(st.backends[name])})
     return st.locks.take(ident, label, write=write, unshare=not share, chain=chain) or (
         _node_host_problem(node, write, share) if node is not None else "")
+
+
+def _dropped_below(r: Any) -> bool:
+    """A -drive whose node, or its file child, dropped to read-only under
+    auto-read-only (qdrive.frontend.formats.drops_to_read_only)."""
+    from .formats import drops_to_read_only
+
+    return r.drive is not None and r.ok and drops_to_read_only(r.drive, r.format)
 
 
 # hw/ide/qdev.c ide_dev_initfn(), hw/scsi/scsi-disk.c scsi_cd_realize(): a CD asks its

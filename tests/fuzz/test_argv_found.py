@@ -26,7 +26,6 @@ KNOWN = {
     "fuzz-argv-0019": "x-remote's default drive interface",
     "fuzz-argv-0030": "QEMU exits non-zero without a message (nvme on a LUKS-encrypted "
                       "qcow2 read as raw)",
-    "fuzz-argv-0040": "a read-only node under a -drive's backend (vvfat) refusing a writer",
 }
 
 
