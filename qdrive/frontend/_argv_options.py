@@ -91,6 +91,8 @@ def _parse_object(st: _State, index: int, option: str, text: str,
         st.graph.secrets.add(str(props["id"]))
     elif kind == "iothread":
         st.iothreads.add(str(props["id"]))
+    elif kind == "pr-manager-helper":
+        st.graph.pr_managers.add(str(props["id"]))
     parsed.append((index, option, text, props))
     st.results[index] = OptionResult(index, option, text, "object")
 

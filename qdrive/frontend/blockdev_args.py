@@ -70,6 +70,7 @@ class Graph:
     backend_names: set[str] = attrs.Factory(set)
     throttle_groups: set[str] = attrs.Factory(set)
     secrets: set[str] = attrs.Factory(set)
+    pr_managers: set[str] = attrs.Factory(set)  # -object pr-manager-helper ids
     all_nodes: list[Node] = attrs.Factory(list)
     counter: int = 0
     touch_files: bool = True  # False: judge without opening any file
@@ -259,6 +260,11 @@ def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
     if driver in _PROTOCOLS and not graph.touch_files:
         return
     if driver in _PROTOCOLS:
+        manager = options.get("pr-manager")
+        if manager is not None and manager not in graph.pr_managers:
+            # block/file-posix.c raw_open_common(): scsi/pr-manager.c pr_manager_lookup()
+            # before the file is opened
+            raise BlockdevError(f"No persistent reservation manager with id '{manager}'")
         _open_file(node, options)
     elif driver == "throttle":
         group = options.get("throttle-group", "")
@@ -268,6 +274,8 @@ def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
         _open_format(graph, node, options)
     elif driver == "nbd" and graph.touch_files:
         _nbd_socket(options)
+    elif driver == "quorum":
+        _quorum(graph, node, options)
     if driver in READ_ONLY_FORMATS or (driver == "vvfat" and not options.get("rw", False)):
         _read_only_driver(node, options)
 
@@ -281,6 +289,29 @@ def _read_only_driver(node: Node, options: dict[str, Any]) -> None:
     if why:
         raise BlockdevError(why)
     node.read_only = True
+
+
+def _quorum(graph: Graph, node: Node, options: dict[str, Any]) -> None:
+    """block/quorum.c quorum_open() on typed options (BlockdevOptionsQuorum): the
+    children count, the vote threshold, blkverify's constraints (the read pattern is an
+    enum the QAPI visit checked), then each child opened in turn by bdrv_open_child():
+    a reference must name a node already made."""
+    children = options.get("children") or []
+    if len(children) < 1:
+        raise BlockdevError("Number of provided children must be 1 or more")
+    threshold = int(options.get("vote-threshold", 0))
+    if threshold < 1:
+        raise BlockdevError("Parameter 'vote-threshold' expects a value >= 1")
+    if threshold > len(children):
+        raise BlockdevError("threshold may not exceed children count")
+    if options.get("read-pattern", "quorum") == "quorum" and options.get("blkverify"):
+        if len(children) != 2 or threshold != 2:
+            raise BlockdevError("blkverify=on can only be set if there are exactly two "
+                                "files and vote-threshold is 2")
+        if options.get("rewrite-corrupted"):
+            raise BlockdevError("rewrite-corrupted=on cannot be used with blkverify=on")
+    for n, ref in enumerate(children):
+        node.children[f"children.{n}"] = _child(graph, ref, node.read_only)
 
 
 def _nbd_socket(options: dict[str, Any]) -> None:

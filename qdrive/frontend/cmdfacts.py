@@ -105,8 +105,9 @@ def _strong(driver: str) -> list[str]:
 _OWN_REFRESH = frozenset({"blkdebug", "blkverify", "copy-before-write", "snapshot-access",
                           "ftp", "ftps", "http", "https", "nbd", "nfs", "ssh", "nvme"})
 _NULL_IGNORED = frozenset({"filename", "driver", "latency-ns"})  # block/null.c
-# Drivers with .bdrv_gather_child_options (block/quorum.c, block/vmdk.c): beyond the model.
-_OWN_CHILD_OPTIONS = frozenset({"quorum", "vmdk"})
+# Drivers with .bdrv_gather_child_options: quorum's is modelled (its children as one
+# list); vmdk's (block/vmdk.c, extents) is beyond the model.
+_OWN_CHILD_OPTIONS = frozenset({"vmdk"})
 
 
 def _flat(options: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -170,8 +171,12 @@ def _refresh(node: Node) -> tuple[str, dict[str, Any]] | None:
         return None
     opts, generate_json = _strong_options(node)
     generate_json |= overridden
+    if node.driver == "quorum":  # block/quorum.c quorum_gather_child_options()
+        opts["children"] = [refreshed[k][1] for k in sorted(
+            (k for k in refreshed if k.startswith("children.")),
+            key=lambda k: int(k.split(".")[1]))]
     for name, (_, child_opts) in refreshed.items():
-        if name != "backing" or overridden:
+        if (name != "backing" or overridden) and not name.startswith("children."):
             opts[name] = child_opts
     if overridden and backing is None:
         opts["backing"] = None  # "Force no backing file"
@@ -201,6 +206,8 @@ def _ordered(value: Any) -> Any:
 
     if isinstance(value, dict):
         return {k: _ordered(value[k]) for k in in_qdict_order(value)}
+    if isinstance(value, list):
+        return [_ordered(v) for v in value]
     return value
 
 
