@@ -5,7 +5,8 @@
 writes ``grammar/qemu-7.2/machine-properties.json`` (data, never edited by hand): for the
 pc and q35 machines, the QOM type name (``pc-i440fx-7.2-machine``), the properties that
 exist on the machine object when softmmu/vl.c qemu_apply_machine_options() sets them and
-the kinds of those whose values QEMU checks as it sets them (bool, OnOffAuto, size, int);
+the kinds of those whose values QEMU checks as it sets them (bool, OnOffAuto, size, int),
+and the NIC models ``-nic ...,model=help`` lists for the board;
 and ``nic_models``: the models of ``-device help``'s "Network devices" (aliases too) that
 have a ``netdev`` property (the NICs that net/net.c net_check_clients() looks at), each
 name mapped to its model's QOM type.
@@ -101,6 +102,16 @@ def _nic_models(binary: str) -> dict[str, str]:
             if "  netdev=" in _run(binary, "-device", f"{model},help") for n in aliases}
 
 
+def _board_nic_models(binary: str, machine: str) -> list[str]:
+    """What ``-nic user,model=help`` lists: the models hw/pci/pci.c
+    pci_nic_init_nofail() accepts on the board (qemu_find_nic_model())."""
+    out = _run(binary, "-machine", machine, "-nodefaults", "-display", "none", "-S",
+               "-nic", "user,model=help")
+    lines = out.splitlines()
+    start = lines.index("Supported NIC models:") + 1 if "Supported NIC models:" in lines else 0
+    return [x.strip() for x in lines[start:] if x.strip() and " " not in x.strip()]
+
+
 def derive(binary: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for machine in MACHINES:
@@ -114,7 +125,8 @@ def derive(binary: str) -> dict[str, object]:
                 props.add(name)
                 if f"Parameter '{name}' expects 'on' or 'off'" in said:
                     kinds[name] = "bool"  # an instance property the help does not type
-        out[machine] = {"qom_type": qom, "properties": sorted(props), "kinds": kinds}
+        out[machine] = {"qom_type": qom, "properties": sorted(props), "kinds": kinds,
+                        "nic_models": _board_nic_models(binary, machine)}
     return {"derived_from": f"{binary} -machine TYPE,help; qom-list /machine; "
                             "-machine TYPE,NAME=zz per instance property",
             "qemu": _run(binary, "--version").splitlines()[0].strip(),

@@ -269,6 +269,11 @@ def init_board(st: _State, machine: str, tokens: list[tuple[int, str, str | None
     if _known_machine(machine) == "pc" and machine not in ("microvm", "none", "x-remote"):
         _fdc_globals(st, fdc_globals)
         _board_floppy_globals(st, drives)
+    from .netdevs import unsupported_nic
+
+    bad_nic = unsupported_nic(tokens, board_name(machine))
+    if bad_nic is not None:
+        st.fail(Phase.BOARD, bad_nic[0], bad_nic[1])
 
 
 def board_name(machine: str) -> str:
