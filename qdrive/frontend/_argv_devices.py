@@ -14,7 +14,8 @@ from ._argv_realize import _int, _realize
 from ._argv_state import PROG, Phase, _Event, _State
 from ._qdict import qdict_order
 from ._argv_plug import pxb_realize, virtio_pci_plugged
-from .devices import BLOCK_MODELS, SCSI_HBAS, USB_HCS, model_info, prop_kind, properties
+from .devices import (BLOCK_MODELS, SCSI_HBAS, USB_HCS, model_info, other_properties,
+                      prop_kind, properties)
 from ..dialect import DEFAULT, Dialect
 
 
@@ -54,7 +55,8 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     _name_buses(st, model, props)
     if model not in BLOCK_MODELS:
         # a USB device takes its port; an HBA's iothread= is a link
-        problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or (
+        problem = _unknown_property(model, props) or (
+            _usb_port(st, model, props) if bus_type == "usb-bus" else "") or (
             _link(st, "iothread", props["iothread"])
             if model in SCSI_HBAS and "iothread" in props else "") or \
             pxb_realize(model, props, machine, st.numa_nodes) or \
@@ -63,6 +65,19 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
             _fail_device(st, problem)
         return
     _block_device(st, given, model, bus_type, props, machine)
+
+
+def _unknown_property(model: str, props: dict[str, str]) -> str:
+    """softmmu/qdev-monitor.c qdev_device_add_from_qdict(): the properties are set in
+    QDict order and the first the object lacks stops it (qom/object.c
+    object_property_find_err()); the names from ``-device MODEL,help``."""
+    known = other_properties(model)
+    if known is None:
+        return ""
+    for key in _device_order(props):
+        if key not in ("driver", "id", "bus") and key not in known:
+            return f"Property '{model}.{key}' not found"
+    return ""
 
 
 def _fail_device(st: _State, problem: str) -> None:

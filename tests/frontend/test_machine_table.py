@@ -32,3 +32,21 @@ def test_the_nic_models_are_qemus() -> None:
     table = read_json("qemu-7.2", "machine-properties.json")["nic_models"]
     assert table["virtio-net"] == "virtio-net-pci" and table["e1000-82540em"] == "e1000"
     assert "virtio-blk-pci" not in table
+
+
+@pytest.mark.parametrize("model", ["virtio-balloon-pci", "usb-tablet", "pcie-root-port",
+                                   "virtserialport", "e1000"])
+def test_the_device_property_names_are_qemus(model: str) -> None:
+    # grammar/qemu-7.2/device-properties.json (grammar/derive_device_props.py)
+    from qdrive.grammar import derive_device_props
+
+    table = read_json("qemu-7.2", "device-properties.json")["models"]
+    assert table[model] == derive_device_props._props("qemu-system-x86_64", model)
+
+
+def test_the_board_nic_models_are_qemus() -> None:
+    table = read_json("qemu-7.2", "machine-properties.json")["machines"]
+    for machine in derive_machines.MACHINES:
+        assert table[machine]["nic_models"] == derive_machines._board_nic_models(
+            "qemu-system-x86_64", machine)
+        assert "virtio-net-pci" in table[machine]["nic_models"]
