@@ -3,8 +3,10 @@
     python -m qdrive.grammar.derive_machines [--binary qemu-system-x86_64] [--out FILE]
 
 writes ``grammar/qemu-7.2/machine-properties.json`` (data, never edited by hand): for the
-pc and q35 machines, the QOM type name (``pc-i440fx-7.2-machine``) and the properties that
-exist on the machine object when softmmu/vl.c qemu_apply_machine_options() sets them;
+pc and q35 machines, the QOM type name (``pc-i440fx-7.2-machine``), the properties that
+exist on the machine object when softmmu/vl.c qemu_apply_machine_options() sets them and
+the kinds of those whose values QEMU checks as it sets them (bool, OnOffAuto, size, int),
+and the NIC models ``-nic ...,model=help`` lists for the board;
 and ``nic_models``: the models of ``-device help``'s "Network devices" (aliases too) that
 have a ``netdev`` property (the NICs that net/net.c net_check_clients() looks at), each
 name mapped to its model's QOM type.
@@ -38,12 +40,23 @@ def _run(binary: str, *args: str, stdin: str | None = None) -> str:
     return proc.stdout + proc.stderr
 
 
-def _help(binary: str, machine: str) -> tuple[str, set[str]]:
-    """The QOM type (the help's first line: ``pc-i440fx-7.2-machine options:``) and the
-    class properties."""
+_HELP_TYPE = re.compile(r"^  ([A-Za-z0-9_.-]+)=<([^>]+)>")
+# The help's property types whose values the QAPI visitors of qom/object.c
+# object_set_properties_from_keyval() refuse with a message of their own: bool
+# (qapi/qobject-input-visitor.c "expects 'on' or 'off'"), OnOffAuto (an enum: "does not
+# accept value"), size ("expects size") and integers ("expects integer").
+_KINDS = {"bool": "bool", "OnOffAuto": "OnOffAuto", "size": "size", "int": "int",
+          "uint64_t": "int", "uint32_t": "int", "uint8_t": "int", "uint16_t": "int"}
+
+
+def _help(binary: str, machine: str) -> tuple[str, set[str], dict[str, str]]:
+    """The QOM type (the help's first line: ``pc-i440fx-7.2-machine options:``), the
+    class properties and the kinds of those whose values are checked."""
     lines = _run(binary, "-machine", f"{machine},help").splitlines()
     qom = lines[0].split()[0]
-    return qom, {m.group(1) for x in lines[1:] if (m := _HELP_LINE.match(x))}
+    kinds = {m.group(1): _KINDS[m.group(2)] for x in lines[1:]
+             if (m := _HELP_TYPE.match(x)) and m.group(2) in _KINDS}
+    return qom, {m.group(1) for x in lines[1:] if (m := _HELP_LINE.match(x))}, kinds
 
 
 def _instance(binary: str, machine: str) -> set[str]:
@@ -66,9 +79,12 @@ def _instance(binary: str, machine: str) -> set[str]:
     return names
 
 
-def _exists(binary: str, machine: str, qom: str, name: str) -> bool:
-    out = _run(binary, "-machine", f"{machine},{name}=zz", "-S", "-display", "none",
-               "-nodefaults")
+def _probe(binary: str, machine: str, name: str) -> str:
+    return _run(binary, "-machine", f"{machine},{name}=zz", "-S", "-display", "none",
+                "-nodefaults")
+
+
+def _exists(out: str, qom: str, name: str) -> bool:
     # vl.c keyval_dashify() turns the key's underscores into dashes before it is set
     return f"Property '{qom}.{name.replace('_', '-')}' not found" not in out
 
@@ -86,15 +102,31 @@ def _nic_models(binary: str) -> dict[str, str]:
             if "  netdev=" in _run(binary, "-device", f"{model},help") for n in aliases}
 
 
+def _board_nic_models(binary: str, machine: str) -> list[str]:
+    """What ``-nic user,model=help`` lists: the models hw/pci/pci.c
+    pci_nic_init_nofail() accepts on the board (qemu_find_nic_model())."""
+    out = _run(binary, "-machine", machine, "-nodefaults", "-display", "none", "-S",
+               "-nic", "user,model=help")
+    lines = out.splitlines()
+    start = lines.index("Supported NIC models:") + 1 if "Supported NIC models:" in lines else 0
+    return [x.strip() for x in lines[start:] if x.strip() and " " not in x.strip()]
+
+
 def derive(binary: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for machine in MACHINES:
-        qom, props = _help(binary, machine)
+        qom, props, kinds = _help(binary, machine)
         # pflash0/pflash1 are deleted from a running machine whose flash is unused, so a
         # running QEMU does not list them: they are candidates by name.
         candidates = (_instance(binary, machine) | {"pflash0", "pflash1"}) - props - {"type"}
-        props |= {n for n in sorted(candidates) if _exists(binary, machine, qom, n)}
-        out[machine] = {"qom_type": qom, "properties": sorted(props)}
+        for name in sorted(candidates):
+            said = _probe(binary, machine, name)
+            if _exists(said, qom, name):
+                props.add(name)
+                if f"Parameter '{name}' expects 'on' or 'off'" in said:
+                    kinds[name] = "bool"  # an instance property the help does not type
+        out[machine] = {"qom_type": qom, "properties": sorted(props), "kinds": kinds,
+                        "nic_models": _board_nic_models(binary, machine)}
     return {"derived_from": f"{binary} -machine TYPE,help; qom-list /machine; "
                             "-machine TYPE,NAME=zz per instance property",
             "qemu": _run(binary, "--version").splitlines()[0].strip(),

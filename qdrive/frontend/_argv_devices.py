@@ -13,7 +13,9 @@ from ._argv_machine import _FDC_PROPS, _ports, board_name
 from ._argv_realize import _int, _realize
 from ._argv_state import PROG, Phase, _Event, _State
 from ._qdict import qdict_order
-from .devices import BLOCK_MODELS, SCSI_HBAS, USB_HCS, model_info, prop_kind, properties
+from ._argv_plug import pxb_realize, virtio_pci_plugged
+from .devices import (BLOCK_MODELS, SCSI_HBAS, USB_HCS, model_info, other_properties,
+                      prop_kind, properties)
 from ..dialect import DEFAULT, Dialect
 
 
@@ -53,13 +55,29 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     _name_buses(st, model, props)
     if model not in BLOCK_MODELS:
         # a USB device takes its port; an HBA's iothread= is a link
-        problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or (
+        problem = _unknown_property(model, props) or (
+            _usb_port(st, model, props) if bus_type == "usb-bus" else "") or (
             _link(st, "iothread", props["iothread"])
-            if model in SCSI_HBAS and "iothread" in props else "")
+            if model in SCSI_HBAS and "iothread" in props else "") or \
+            pxb_realize(model, props, machine, st.numa_nodes) or \
+            virtio_pci_plugged(model, props, machine)
         if problem:
             _fail_device(st, problem)
         return
     _block_device(st, given, model, bus_type, props, machine)
+
+
+def _unknown_property(model: str, props: dict[str, str]) -> str:
+    """softmmu/qdev-monitor.c qdev_device_add_from_qdict(): the properties are set in
+    QDict order and the first the object lacks stops it (qom/object.c
+    object_property_find_err()); the names from ``-device MODEL,help``."""
+    known = other_properties(model)
+    if known is None:
+        return ""
+    for key in _device_order(props):
+        if key not in ("driver", "id", "bus") and key not in known:
+            return f"Property '{model}.{key}' not found"
+    return ""
 
 
 def _fail_device(st: _State, problem: str) -> None:
@@ -102,6 +120,10 @@ def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str
             return f"Property 'isa-fdc.{bad}' not found"
         st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
     elif model in USB_HCS:
+        master = props.get("masterbus")
+        if master is not None and master not in st.buses["usb-bus"]:
+            # hw/usb/bus.c usb_register_companion(): the master's bus by its name
+            return f"USB bus '{master}' not found"
         usb_bus = f"{props['id']}.0" if "id" in props else "usb-bus.0"
         st.buses["usb-bus"].append(usb_bus)
         if "masterbus" not in props:  # a companion puts its ports on its master's bus
@@ -109,13 +131,28 @@ def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str
     return ""
 
 
+# The models whose secondary bus is named after their id (hw/pci/pci_bridge.c
+# pci_bridge_initfn(): "let users address the bus using the device name"; its callers in
+# hw/pci-bridge/, and pxb_dev_realize_common()'s pci_root_bus_new(dev_name)).
+_PCI_BRIDGES = frozenset({
+    "pci-bridge", "pci-bridge-seat", "pcie-pci-bridge", "pcie-root-port", "ioh3420",
+    "xio3130-downstream", "x3130-upstream", "i82801b11-bridge", "cxl-rp", "cxl-upstream",
+    "cxl-downstream", "pxb", "pxb-pcie", "pxb-cxl"})
+
+
+_IDE_BUSES = {"ich9-ahci": 6, "piix3-ide": 2, "piix4-ide": 2, "piix3-ide-xen": 2}
+
+
 def _name_buses(st: _State, model: str, props: dict[str, str]) -> None:
     if "id" in props:
         # a SCSI HBA's or USB controller's bus is ID.0 (hw/core/bus.c qbus_init names a
         # child bus after its device); a bridge's bus is named ID itself
         st.named_buses.add(f"{props['id']}.0")
-        if model not in SCSI_HBAS and model not in USB_HCS:
+        if model in _PCI_BRIDGES:
             st.named_buses.add(props["id"])
+        # an IDE controller's buses ID.0, ID.1, an AHCI's one per port (hw/ide/ich.c
+        # pci_ich9_ahci_realize: 6; hw/ide/piix.c: 2), named by qbus_init in turn
+        st.named_buses.update(f"{props['id']}.{n}" for n in range(1, _IDE_BUSES.get(model, 1)))
 
 
 def _block_device(st: _State, given: str, model: str, bus_type: str | None,
@@ -131,7 +168,7 @@ def _block_device(st: _State, given: str, model: str, bus_type: str | None,
     if not problem:
         props = {**defaults, **props}
         problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or \
-            _realize(st, model, props, machine)
+            _realize(st, model, props, machine) or virtio_pci_plugged(model, props, machine)
     if problem:
         _fail_device(st, problem)
         return

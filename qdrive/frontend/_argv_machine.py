@@ -54,12 +54,13 @@ def _machine_properties(st: _State, machine: str, texts: list[tuple[int, str]]
     """A -machine key the machine object lacks (qdrive.frontend.machine), its error also
     on the -machine option that gave it; the position of pflash0 and pflash1 in the same
     walk (its first failure is the one QEMU prints)."""
-    from .machine import apply_order, machine_keys, unknown_property
+    from .machine import apply_order, machine_keys, machine_values, unknown_property
 
     keys = machine_keys(t for _, t in texts)
     if _known_machine(machine, strict=True) is True and machine not in (
             "isapc", "microvm", "none", "x-remote"):
-        unknown = unknown_property(machine, keys, st.dialect.machine_version)
+        unknown = unknown_property(machine, keys, st.dialect.machine_version,
+                                   machine_values(t for _, t in texts))
         if unknown is not None:
             st.fail(Phase.MACHINE, unknown[0], unknown[1])
             key = apply_order(keys)[unknown[0]]
@@ -211,6 +212,42 @@ def apply_machine_options(st: _State, machine: str, props: dict[str, str],
     _pflash(st, props, drives, machine, flash_order)
 
 
+# `qemu-system-x86_64 -accel help` (7.2, Debian): the accelerators accel_find() knows
+_ACCELERATORS = ("tcg", "kvm")
+_ACCEL_ORDER = 1 << 20  # after every -machine property (events sort by phase, order)
+
+
+def configure_accelerators(st: _State, texts: list[tuple[int, str]],
+                           tokens: list[tuple[int, str, str | None]]) -> None:
+    """softmmu/vl.c configure_accelerators() for -machine accel=A:B:...: beside -accel
+    (or -enable-kvm, which adds an -accel kvm) it is refused; alone, each name
+    accel_find() does not know is reported, and when none is left QEMU exits, else it
+    falls back to the first one left (judged only when that is tcg: whether kvm
+    initialises depends on the host)."""
+    from .machine import machine_values
+
+    accel = machine_values(t for _, t in texts).get("accel")
+    if not isinstance(accel, str):
+        return
+    if any(o.lstrip("-") in ("accel", "enable-kvm") for _, o, _ in tokens):
+        st.fail(Phase.MACHINE, _ACCEL_ORDER,
+                'The -accel and "-machine accel=" options are incompatible')
+        return
+    names = accel.split(":")
+    bad = [n for n in names if n not in _ACCELERATORS]
+    good = [n for n in names if n in _ACCELERATORS]
+    if not bad or (good and set(good) != {"tcg"}):
+        return
+    for n, name in enumerate(bad[:-1] if not good else bad):
+        st.events.append(_Event(Phase.MACHINE, _ACCEL_ORDER + n,
+                                f"{PROG}: invalid accelerator {name}", False))
+    if good:
+        st.events.append(_Event(Phase.MACHINE, _ACCEL_ORDER + len(bad),
+                                f"{PROG}: falling back to tcg", False))
+    else:  # do_configure_accelerator() found none: exit(1)
+        st.fail(Phase.MACHINE, _ACCEL_ORDER + len(bad), f"invalid accelerator {bad[-1]}")
+
+
 def init_board(st: _State, machine: str, tokens: list[tuple[int, str, str | None]],
                props: dict[str, str], fdc_globals: list[tuple[str, str, str]],
                drives: Any) -> None:
@@ -233,6 +270,11 @@ def init_board(st: _State, machine: str, tokens: list[tuple[int, str, str | None
     if _known_machine(machine) == "pc" and machine not in ("microvm", "none", "x-remote"):
         _fdc_globals(st, fdc_globals)
         _board_floppy_globals(st, drives)
+    from .netdevs import unsupported_nic
+
+    bad_nic = unsupported_nic(tokens, board_name(machine))
+    if bad_nic is not None:
+        st.fail(Phase.BOARD, bad_nic[0], bad_nic[1])
 
 
 def board_name(machine: str) -> str:

@@ -91,6 +91,8 @@ def _parse_object(st: _State, index: int, option: str, text: str,
         st.graph.secrets.add(str(props["id"]))
     elif kind == "iothread":
         st.iothreads.add(str(props["id"]))
+    elif kind == "pr-manager-helper":
+        st.graph.pr_managers.add(str(props["id"]))
     parsed.append((index, option, text, props))
     st.results[index] = OptionResult(index, option, text, "object")
 
@@ -115,7 +117,7 @@ def _parse_device(st: _State, index: int, option: str, text: str,
         # qdev_device_add_from_qdict() reads driver, bus and id with qdict_get_try_str():
         # one that is not a string is as good as absent
         props = {k: _json_str(v) for k, v in props.items()
-                 if k not in ("bus", "id") or isinstance(v, str)}
+                 if k not in ("driver", "bus", "id") or isinstance(v, str)}
     else:
         props = {}
         _flag_warnings(st, index, option, text)

@@ -6,6 +6,8 @@ image locks the device takes on its node (qdrive.frontend._argv_locks).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._argv_locks import _chain, _identity_of, _node_host_problem, _node_perms, \
     _writable_below
 from ._argv_state import PROG, Phase, _Event, _State
@@ -79,10 +81,7 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
             return f"invalid queue-size property ({size}), must be > 2"
         if size & (size - 1) or size > 1024:
             return f"invalid queue-size property ({size}), must be a power of 2 (max 1024)"
-        return _geometry(props, 255) or _blocksizes(props) or (
-            "Please set scsi=off for virtio-blk devices in order to use virtio 1.0"
-            if props.get("scsi") in ("on", "yes", "true", "y") and
-            props.get("disable-modern") not in ("on", "yes", "true", "y") else "")
+        return ""  # the rest once its permissions are taken: _virtio_blk_after_perms
     if model in ("ide-hd", "ide-cd"):
         problem = _ide_unit(st, props, 1 if machine == "q35" else 2)
         if problem:
@@ -107,6 +106,16 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
     if model == "floppy":
         return _floppy(st, props)
     return ""
+
+
+def _virtio_blk_after_perms(props: dict[str, str]) -> str:
+    """hw/block/virtio-blk.c virtio_blk_device_realize() after
+    blkconf_apply_backend_options(): geometry, block sizes; then, as the device is
+    plugged, virtio_blk_get_features() (scsi=on with virtio 1.0)."""
+    return _geometry(props, 255) or _blocksizes(props) or (
+        "Please set scsi=off for virtio-blk devices in order to use virtio 1.0"
+        if props.get("scsi") in ("on", "yes", "true", "y") and
+        props.get("disable-modern") not in ("on", "yes", "true", "y") else "")
 
 
 def _ide_unit(st: _State, props: dict[str, str], units: int) -> str:
@@ -168,9 +177,15 @@ def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc")
     """What realizing the device checks that qdrive models: the model's own checks,
     read-only nodes on IDE disks (hw/ide/qdev.c ide_dev_initfn), then the image locks
     it takes."""
-    problem = _model_checks(st, model, props, machine)
-    if problem:
+    problem = _model_checks(st, model, props, machine) or _backend_perms(st, model, props)
+    if problem or model != "virtio-blk-pci":
         return problem
+    return _virtio_blk_after_perms(props)
+
+
+def _backend_perms(st: _State, model: str, props: dict[str, str]) -> str:
+    """hw/block/block.c blkconf_apply_backend_options(): read-only nodes on IDE disks,
+    then the permissions and image locks the device takes on its drive."""
     name = props.get("drive")
     if not name:
         return ""
@@ -181,6 +196,10 @@ def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc")
         return "Block node is read-only"
     share = props.get("share-rw", "off") in ("on", "yes", "true", "y")
     write = not read_only and model not in _CD_MODELS
+    if write and name in st.backends and _dropped_below(st.backends[name]):
+        # block.c bdrv_node_refresh_perm(): the device's write permission reaches a node
+        # that went read-only as it opened (vvfat without rw, bochs, ...)
+        return "Block node is read-only"
     if node is not None:
         problem = _node_perms(st, name, write, share, _user_desc(st, model, props, True),
                               _user_desc(st, model, props)) or _writable_below(node, write)
@@ -194,6 +213,14 @@ def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc")
         chain = frozenset({id(st.backends[name])})
     return st.locks.take(ident, label, write=write, unshare=not share, chain=chain) or (
         _node_host_problem(node, write, share) if node is not None else "")
+
+
+def _dropped_below(r: Any) -> bool:
+    """A -drive whose node, or its file child, dropped to read-only under
+    auto-read-only (qdrive.frontend.formats.drops_to_read_only)."""
+    from .formats import drops_to_read_only
+
+    return r.drive is not None and r.ok and drops_to_read_only(r.drive, r.format)
 
 
 # hw/ide/qdev.c ide_dev_initfn(), hw/scsi/scsi-disk.c scsi_cd_realize(): a CD asks its

@@ -120,6 +120,7 @@ class _State:
     ide_units: dict[str, set[int]] = attrs.Factory(dict)  # bus -> units taken
     usb_ports: dict[str, list[str]] = attrs.Factory(dict)  # bus -> its free ports
     floppy_units: set[int] = attrs.Factory(set)  # taken by -drive if=floppy and floppy
+    numa_nodes: int = 0  # -numa node options (hw/core/numa.c num_nodes)
     anon_devices: int = 0  # -device options without id= so far (peripheral-anon)
     device_path: str = ""  # the QOM path of the -device being read
     device_at: tuple[int, str, str] = (0, "", "")  # and where it is on the command line

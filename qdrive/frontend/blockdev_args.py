@@ -21,6 +21,7 @@ import attrs
 from ._data import read_json
 from ..probe import probe_file
 from . import drivers
+from .formats import READ_ONLY_FORMATS, auto_read_only_problem
 from .jsonarg import JsonArgError, parse_json_object
 from .keyval import KeyvalError, parse_keyval
 from .qapi_visit import VisitError, visit
@@ -49,6 +50,9 @@ class Node:
     users: int = 0  # BlockBackends (devices, -drive) on it
     generated: bool = False  # a name QEMU made up (#blockNNN)
     implicit_backing: bool = False  # opened for a qcow2 header's backing file
+    # block.c bs->auto_backing_file: the backing file the image header names ("" none);
+    # None when qdrive did not read the header (bdrv_refresh_filename() compares it)
+    auto_backing_file: str | None = None
 
     def protocol(self) -> Node | None:
         """The protocol node under this one, following file children."""
@@ -66,6 +70,7 @@ class Graph:
     backend_names: set[str] = attrs.Factory(set)
     throttle_groups: set[str] = attrs.Factory(set)
     secrets: set[str] = attrs.Factory(set)
+    pr_managers: set[str] = attrs.Factory(set)  # -object pr-manager-helper ids
     all_nodes: list[Node] = attrs.Factory(list)
     counter: int = 0
     touch_files: bool = True  # False: judge without opening any file
@@ -170,6 +175,8 @@ def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> Non
     """The nodes a qcow2 image opens by itself (block/qcow2.c qcow2_do_open: the external
     data file of its header; block.c bdrv_open_backing_file: the backing file of its
     header when no backing option is given), with the parent's cache options."""
+    if not _drivers().get(node.driver, {}).get("supports_backing"):
+        node.auto_backing_file = ""  # no header field to name one
     if node.driver != "qcow2" or not graph.touch_files:
         return
     proto = node.children.get("file")
@@ -177,6 +184,7 @@ def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> Non
     if proto is None or proto.filename is None:
         return
     found = probe_file(proto.filename)
+    node.auto_backing_file = found.backing_file or ""
     cache = options.get("cache")
     inherit: dict[str, Any] = {"cache": dict(cache)} if cache else {}
     data_file = _qcow2_data_file(found.head)
@@ -193,7 +201,7 @@ def _implicit_children(graph: Graph, node: Node, options: dict[str, Any]) -> Non
                     generated=True, implicit_backing=True)
         graph.all_nodes.append(leaf)
         top = Node(_generated(graph), fmt, True, None, {"file": leaf},
-                   options={**inherit}, generated=True)
+                   options={**inherit}, generated=True, implicit_backing=True)
         graph.all_nodes.append(top)
         node.children["backing"] = top
 
@@ -259,6 +267,11 @@ def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
     if driver in _PROTOCOLS and not graph.touch_files:
         return
     if driver in _PROTOCOLS:
+        manager = options.get("pr-manager")
+        if manager is not None and manager not in graph.pr_managers:
+            # block/file-posix.c raw_open_common(): scsi/pr-manager.c pr_manager_lookup()
+            # before the file is opened
+            raise BlockdevError(f"No persistent reservation manager with id '{manager}'")
         _open_file(node, options)
     elif driver == "throttle":
         group = options.get("throttle-group", "")
@@ -268,6 +281,44 @@ def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:
         _open_format(graph, node, options)
     elif driver in _NETWORK:
         _network_open(graph, node, options)
+    elif driver == "quorum":
+        _quorum(graph, node, options)
+    if driver in READ_ONLY_FORMATS or (driver == "vvfat" and not options.get("rw", False)):
+        _read_only_driver(node, options)
+
+
+def _read_only_driver(node: Node, options: dict[str, Any]) -> None:
+    """A driver that cannot write (block/vvfat.c vvfat_open() without rw, bochs, cloop,
+    dmg) calls block.c bdrv_apply_auto_read_only(): the node drops to read-only under
+    auto-read-only=on, else its open fails. -blockdev has no copy-on-read option."""
+    why = auto_read_only_problem(node.read_only, False,
+                                 bool(options.get("auto-read-only", False)))
+    if why:
+        raise BlockdevError(why)
+    node.read_only = True
+
+
+def _quorum(graph: Graph, node: Node, options: dict[str, Any]) -> None:
+    """block/quorum.c quorum_open() on typed options (BlockdevOptionsQuorum): the
+    children count, the vote threshold, blkverify's constraints (the read pattern is an
+    enum the QAPI visit checked), then each child opened in turn by bdrv_open_child():
+    a reference must name a node already made."""
+    children = options.get("children") or []
+    if len(children) < 1:
+        raise BlockdevError("Number of provided children must be 1 or more")
+    threshold = int(options.get("vote-threshold", 0))
+    if threshold < 1:
+        raise BlockdevError("Parameter 'vote-threshold' expects a value >= 1")
+    if threshold > len(children):
+        raise BlockdevError("threshold may not exceed children count")
+    if options.get("read-pattern", "quorum") == "quorum" and options.get("blkverify"):
+        if len(children) != 2 or threshold != 2:
+            raise BlockdevError("blkverify=on can only be set if there are exactly two "
+                                "files and vote-threshold is 2")
+        if options.get("rewrite-corrupted"):
+            raise BlockdevError("rewrite-corrupted=on cannot be used with blkverify=on")
+    for n, ref in enumerate(children):
+        node.children[f"children.{n}"] = _child(graph, ref, node.read_only)
 
 
 _NETWORK = frozenset({"nbd", "ssh", "http", "https", "ftp", "ftps", "iscsi", "gluster",

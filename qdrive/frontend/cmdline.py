@@ -31,9 +31,11 @@ import attrs
 
 from . import drivers, netprobe
 from ._argv_devices import _network, create_devices
+from ._argv_plug import numa_nodes
 from ._argv_drives import _drive_events, _drive_vs_nodes, judge_drives, register_drives
 from ._argv_locks import _drive_locks
-from ._argv_machine import apply_machine_options, check_machine_type, init_board, select_machine
+from ._argv_machine import (apply_machine_options, check_machine_type, configure_accelerators,
+                            init_board, select_machine)
 from ._argv_objects import create_blockdevs, create_objects
 from ._argv_options import _tokens, read_options
 from ._argv_state import OptionResult, PROG, Phase, _Event, _State
@@ -145,6 +147,7 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
     tokens = _tokens(argv)
     st = _State(dialect=chosen)
     st.graph.touch_files = probe_files
+    st.numa_nodes = numa_nodes(tokens)
     drives = judge_drives(st, tokens, cmd, probe_files, policy, dialect)
     select_machine(st, cmd.machine)
     # 1. the option loop: every option read in turn
@@ -160,6 +163,7 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
     _drive_vs_nodes(st, drives, read.drive_at)
     # 3. qemu_apply_machine_options(); 4. qemu_init_board()
     apply_machine_options(st, cmd.machine, read.machine_props, read.machine_texts, drives)
+    configure_accelerators(st, read.machine_texts, tokens)
     init_board(st, cmd.machine, tokens, read.machine_props, read.fdc_globals, drives)
     # 5. qemu_create_cli_devices(); qemu_machine_creation_done(): net_check_clients()
     devices = create_devices(st, read.parsed, drives, cmd.machine)

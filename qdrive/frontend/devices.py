@@ -16,7 +16,7 @@ from typing import Any
 from . import drivers
 from ._data import read_json
 
-__all__ = ["BLOCK_MODELS", "MODEL_BUS", "properties", "prop_kind"]
+__all__ = ["BLOCK_MODELS", "MODEL_BUS", "properties", "prop_kind", "other_properties"]
 
 _BLOCK_BASE = ("drive", "backend_defaults", "logical_block_size", "physical_block_size",
                "min_io_size", "opt_io_size", "discard_granularity", "write-cache",
@@ -138,6 +138,27 @@ def _models() -> dict[str, dict[str, str | None]]:
 def object_types() -> frozenset[str]:
     """The -object types the dialect's QEMU has (``qemu-system-x86_64 -object help``)."""
     return frozenset(_table(drivers.dialect().device_tables)["object_types"])
+
+
+@functools.cache
+def _other_props(where: str) -> dict[str, list[str]] | None:
+    """grammar/qemu-X.Y/device-properties.json (grammar/derive_device_props.py), where a
+    release has one (7.2)."""
+    try:
+        table: dict[str, list[str]] = read_json(where, "device-properties.json")["models"]
+    except (FileNotFoundError, OSError):
+        return None
+    return table
+
+
+def other_properties(model: str) -> frozenset[str] | None:
+    """The property names QEMU lists for a model qdrive does not judge as a block device
+    (``-device MODEL,help``), or None when the walked release has no such table or the
+    model is not in it."""
+    table = _other_props(drivers.dialect().device_tables)
+    if table is None or model not in table:
+        return None
+    return frozenset(table[model])
 
 
 def model_info(name: str) -> tuple[str, str | None] | None:

@@ -16,13 +16,14 @@ The property names come from QEMU itself: grammar/qemu-7.2/machine-properties.js
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 
 from ._data import read_json
 from ._qdict import in_qdict_order
 from .keyval import KeyvalError, parse_keyval
 
-__all__ = ["machine_keys", "apply_order", "qom_type", "unknown_property"]
+__all__ = ["machine_keys", "machine_values", "apply_order", "qom_type", "unknown_property"]
 
 # softmmu/vl.c: "type" is read by select_machine() and deleted from the QDict; these are
 # deleted by qemu_apply_legacy_machine_options() (accelerator and memory sugar).
@@ -78,19 +79,60 @@ def apply_order(keys: list[str]) -> list[str]:
     return in_qdict_order(_dashified(keys))
 
 
-def unknown_property(machine: str, keys: list[str], version: str | None = None
-                     ) -> tuple[int, str] | None:
-    """The first key (in :func:`apply_order`) the machine object lacks: its position
-    there and QEMU's message; None when it has them all or qdrive does not know the
-    machine's properties."""
+def machine_values(texts: Iterable[str]) -> dict[str, object]:
+    """The merged QDict's top-level values (the last -machine to give a key wins;
+    keyval_merge()), under their dashified keys."""
+    values: dict[str, object] = {}
+    for text in texts:
+        try:
+            values.update(parse_keyval(text, "type"))
+        except KeyvalError:
+            continue
+    return {k.replace("_", "-"): v for k, v in values.items()}
+
+
+_BOOLS = frozenset({"on", "yes", "true", "y", "off", "no", "false", "n"})
+_INTEGER = re.compile(r"[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def _bad_value(kind: str, key: str, value: object) -> str:
+    """qapi/qobject-input-visitor.c's keyval visits: qapi_bool_parse(), an enum's
+    lookup, qemu_strtosz() and qemu_strtoi64()/qemu_strtou64() (base 0)."""
+    if not isinstance(value, str):
+        return ""  # a nested key: its own visitor, not modelled
+    if kind == "bool" and value not in _BOOLS:
+        return f"Parameter '{key}' expects 'on' or 'off'"
+    if kind == "OnOffAuto" and value not in ("on", "off", "auto"):
+        return f"Parameter '{key}' does not accept value '{value}'"
+    if kind == "int" and not _INTEGER.fullmatch(value):
+        return f"Parameter '{key}' expects integer"
+    if kind == "size":
+        from .._values import parse_size
+
+        try:
+            parse_size(key, value)
+        except Exception:  # noqa: BLE001 - any refusal of qemu_strtosz()
+            return f"Parameter '{key}' expects size"
+    return ""
+
+
+def unknown_property(machine: str, keys: list[str], version: str | None = None,
+                     values: dict[str, object] | None = None) -> tuple[int, str] | None:
+    """The first key (in :func:`apply_order`) the machine object lacks or refuses the
+    value of (``values``: :func:`machine_values`): its position there and QEMU's message;
+    None when it takes them all or qdrive does not know the machine's properties."""
     qom = qom_type(machine, version)
     if qom is None:
         return None
     family = "q35" if machine == "q35" or machine.startswith("pc-q35") else "pc"
     known = set(_table()[family]["properties"])  # type: ignore[call-overload]
+    kinds: dict[str, str] = _table()[family].get("kinds") or {}  # type: ignore[assignment]
     for n, key in enumerate(apply_order(keys)):
         if key not in known and key not in _NOT_PROPERTIES:
             return n, f"Property '{qom}.{key}' not found"
+        problem = _bad_value(kinds.get(key, ""), key, (values or {}).get(key))
+        if problem:
+            return n, problem
     return None
 
 

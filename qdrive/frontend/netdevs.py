@@ -24,7 +24,7 @@ from typing import Any
 
 from ._data import read_json
 
-__all__ = ["check_network", "duplicate_netdev", "nic_model"]
+__all__ = ["check_network", "duplicate_netdev", "nic_model", "unsupported_nic", "hub_warnings"]
 
 
 @functools.cache
@@ -82,6 +82,61 @@ def duplicate_netdev(tokens: Sequence[tuple[int, str, str | None]]
     return None
 
 
+def _opts_value(text: str, key: str, implied: str = "type") -> str | None:
+    """A key of a QemuOpts argument whose first bare word is ``implied``."""
+    for n, part in enumerate(text.replace(",,", "\0").split(",")):
+        name, eq, value = part.partition("=")
+        if (name if eq else implied if n == 0 else None) == key:
+            return (value if eq else name).replace("\0", ",")
+    return None
+
+
+def unsupported_nic(tokens: Sequence[tuple[int, str, str | None]], board: str
+                    ) -> tuple[int, str] | None:
+    """hw/i386/pc.c pc_nic_init(): each -nic and -net nic the board makes, in order;
+    ne2k_isa is the ISA one, the others go to hw/pci/pci.c pci_nic_init_nofail(), which
+    knows "virtio" and the models ``model=help`` lists (qemu_find_nic_model():
+    "Unsupported NIC model: X", then exit). (argv index, message) of the first, or None;
+    pc and q35 only."""
+    if board not in ("pc", "q35"):
+        return None
+    known = set(read_json("qemu-7.2", "machine-properties.json")["machines"][board]
+                .get("nic_models") or [])
+    for index, option, value in tokens:
+        name = option.lstrip("-")
+        if value is None or name not in ("nic", "net") or value.startswith("{"):
+            continue
+        kind = _opts_value(value, "type")
+        if name == "net" and kind != "nic" or name == "nic" and kind == "none":
+            continue
+        if name == "net" and _opts_value(value, "netdev") is not None and kind != "nic":
+            continue
+        model = _opts_value(value, "model")
+        if model is None or model in ("help", "?", "virtio", "ne2k_isa") or model in known:
+            continue
+        return index, f"Unsupported NIC model: {model}"
+    return None
+
+
+def hub_warnings(tokens: Sequence[tuple[int, str, str | None]]) -> list[str]:
+    """net/hub.c net_hub_check_clients() for the one hub -net options share (hub 0): a
+    NIC without a host backend, or a host backend without a NIC, on it."""
+    has_nic = has_host = False
+    for _, option, value in tokens:
+        if option.lstrip("-") != "net" or value is None:
+            continue
+        kind = _opts_value(value, "type")
+        if kind == "nic":
+            has_nic |= _opts_value(value, "netdev") is None
+        elif kind not in (None, "none"):
+            has_host = True
+    if has_host and not has_nic:
+        return ["hub 0 with no nics"]
+    if has_nic and not has_host:
+        return ["hub 0 is not connected to host network"]
+    return []
+
+
 def check_network(tokens: Sequence[tuple[int, str, str | None]],
                   devices: Sequence[tuple[int, str, dict[str, Any]]]
                   ) -> tuple[list[tuple[int, str, str]], list[str]]:
@@ -89,7 +144,7 @@ def check_network(tokens: Sequence[tuple[int, str, str | None]],
     creation order as (argv index, text, properties)."""
     names = {o.lstrip("-") for _, o, _ in tokens}
     if "net" in names:
-        return [], []
+        return [], hub_warnings(tokens)
     netdevs = _netdevs(tokens)
     peered: set[str] = set()
     clients: list[tuple[str, str, bool]] = [("netdev", n, False) for n in netdevs]

@@ -294,7 +294,18 @@ def _vvfat_disk(filename: str) -> tuple[ProbeResult | None, str]:
     typed: dict[str, object] = {"dir": parsed["dir"], "fat-type": int(parsed["fat-type"]),
                                 "floppy": parsed["floppy"] == "on",
                                 "rw": parsed["rw"] == "on", "driver": "vvfat"}
-    name = "json:" + json.dumps({k: typed[k] for k in in_qdict_order(typed)})
+    if typed["rw"]:
+        # vvfat.c enable_write_target(): rw=on adds a qcow child over a temporary file
+        # (a mkstemp() name qdrive cannot know), which the json: name lists too
+        typed["write-target"] = {"driver": "qcow", "file": {
+            "driver": "file", "filename": "/var/tmp/vl.XXXXXX"}}
+
+    def ordered(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: ordered(value[k]) for k in in_qdict_order(value)}
+        return value
+
+    name = "json:" + json.dumps(ordered(typed))
     return ProbeResult(True, "", "raw", True, False, None, bytes(512), None), name
 
 

@@ -240,3 +240,90 @@ def test_without_probing_nothing_is_opened(images: Path) -> None:
     result = check_argv(["-blockdev", "driver=file,filename=nosuch.img,node-name=f",
                          "-object", "secret,id=s,file=nosuch.txt"], probe_files=False)
     assert result.ok
+
+
+def _node_files(argv: list[str]) -> dict[str, str]:
+    from qdrive.frontend.cmdfacts import query_named_block_nodes
+
+    result = check_argv(argv)
+    assert result.ok, result.qemu_stderr(P)
+    nodes = query_named_block_nodes(result)
+    assert nodes is not None
+    return {n["node-name"]: n["file"] for n in nodes}
+
+
+# The names QEMU 7.2 reported for these lines (fixtures/qemu72/harvest-cmdlines.jsonl,
+# qemu-540, qemu-495, qemu-550, qemu-551): block.c bdrv_refresh_filename().
+def test_node_filenames_of_null_and_filters(images: Path) -> None:
+    assert _node_files(["-blockdev", "driver=null-co,node-name=null"]) == {
+        "null": "null-co://"}
+    assert _node_files(["-blockdev", "driver=null-co,read-zeroes=on,node-name=null"]) == {
+        "null": 'json:{"read-zeroes": true, "driver": "null-co"}'}
+    files = _node_files(["-blockdev", "driver=file,filename=disk.qcow2,node-name=file",
+                         "-blockdev", "driver=qcow2,file=file,node-name=fmt",
+                         "-blockdev", "driver=copy-on-read,file=fmt,node-name=filter"])
+    assert files == {"file": "disk.qcow2", "fmt": "disk.qcow2", "filter": (
+        'json:{"driver": "copy-on-read", "file": {"driver": "qcow2", "file": '
+        '{"driver": "file", "filename": "disk.qcow2"}}}')}
+
+
+def test_node_filename_with_a_backing_the_header_does_not_name(images: Path) -> None:
+    files = _node_files(["-blockdev", "driver=file,filename=disk.img,node-name=b",
+                         "-blockdev", "driver=file,filename=disk.qcow2,node-name=file",
+                         "-blockdev", "driver=qcow2,file=file,backing=b,node-name=fmt"])
+    assert files["fmt"] == ('json:{"backing": {"driver": "file", "filename": "disk.img"}, '
+                            '"driver": "qcow2", "file": {"driver": "file", "filename": '
+                            '"disk.qcow2"}}')
+    # backing=null on an image whose header names none: nothing is overridden
+    files = _node_files(["-blockdev", "driver=file,filename=disk.qcow2,node-name=file",
+                         "-blockdev", '{"driver":"qcow2","file":"file","backing":null,'
+                         '"node-name":"fmt"}'])
+    assert files["fmt"] == "disk.qcow2"
+
+
+def test_vvfat_without_rw_drops_to_read_only_or_fails(images: Path) -> None:
+    from qdrive.frontend.cmdfacts import query_named_block_nodes
+
+    os.makedirs("fat", exist_ok=True)
+    ok = check_argv(["-blockdev", '{"driver":"vvfat","dir":"fat","floppy":true,"rw":false,'
+                     '"node-name":"v","auto-read-only":true}'])
+    nodes = query_named_block_nodes(ok)
+    assert nodes is not None and nodes[0]["ro"] is True
+    assert nodes[0]["file"] == 'json:{"dir": "fat", "driver": "vvfat", "floppy": true, "rw": false}'
+    refused = check_argv(["-blockdev", "driver=vvfat,dir=fat,node-name=v"])
+    assert not refused.ok
+    assert refused.qemu_stderr(P).endswith(": Image is read-only")
+
+
+def test_node_filename_of_a_null_drive_keeps_its_strings(images: Path) -> None:
+    # QemuOpts strings, not QAPI's typed values (fixtures/qemu72/fuzz-found-argv.jsonl,
+    # fuzz-argv-0035 as QEMU 7.2 reported it)
+    files = _node_files(["-drive", "if=none,driver=null-co,read-zeroes=on,node-name=null"])
+    assert files == {"null": 'json:{"read-zeroes": "on", "driver": "null-co"}'}
+
+
+# -machine accel= alone: the oracle always passes -accel tcg (oracle.BASE_ARGS), which
+# makes QEMU refuse any accel= ("incompatible", recorded in cmdline-rules), so these are
+# asked of QEMU 7.2 without it.
+ACCEL_CASES = [
+    (["-machine", "pc,accel=foo"], f"{P}: invalid accelerator foo", False),
+    (["-machine", "pc,accel=foo:bar"],
+     f"{P}: invalid accelerator foo\n{P}: invalid accelerator bar", False),
+    (["-machine", "pc,accel=foo:tcg"],
+     f"{P}: invalid accelerator foo\n{P}: falling back to tcg", True),
+]
+
+
+@pytest.mark.parametrize(("argv", "stderr", "ok"), ACCEL_CASES)
+def test_machine_accel_names(argv: list[str], stderr: str, ok: bool) -> None:
+    result = check_argv(argv)
+    assert (result.ok, result.qemu_stderr(P)) == (ok, stderr)
+
+
+@pytest.mark.skipif(not oracle.have_qemu("7.2"), reason="needs qemu-system-x86_64 7.2")
+@pytest.mark.parametrize(("argv", "stderr", "ok"), ACCEL_CASES)
+def test_machine_accel_names_qemu(argv: list[str], stderr: str, ok: bool) -> None:
+    qmp = '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n'
+    proc = subprocess.run([P, *argv, "-nodefaults", "-display", "none", "-S", "-qmp",
+                           "stdio"], input=qmp, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode == 0, proc.stderr.rstrip("\n")) == (ok, stderr)

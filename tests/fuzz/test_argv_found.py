@@ -16,21 +16,17 @@ FOUND = qemu_diff_argv.FOUND
 
 _NETWORK = ("QEMU connects to network storage and reports the failure; qdrive opens no "
             "connection (it only sees that a unix socket path does not exist)")
-_NOT_JUDGED = "a property of a non-block device (qdrive lists the device as skipped)"
-_NODE_FACTS = "query-named-block-nodes facts of -drive node graphs beside -blockdev"
+_NOT_JUDGED = ("a property value of a non-block device (qdrive knows their names only, from "
+               "-device MODEL,help)")
+_NODE_FACTS = ("query-named-block-nodes facts of a -drive node graph with child options "
+               "(backing.file.filename=...) beside -blockdev")
 KNOWN = {
     "fuzz-argv-0032": _NETWORK, "fuzz-argv-0037": _NETWORK,
-    "fuzz-argv-0005": _NOT_JUDGED, "fuzz-argv-0015": _NOT_JUDGED,
-    "fuzz-argv-0031": _NOT_JUDGED, "fuzz-argv-0041": _NOT_JUDGED,
-    "fuzz-argv-0045": _NOT_JUDGED,
-    "fuzz-argv-0002": _NODE_FACTS, "fuzz-argv-0017": _NODE_FACTS,
-    "fuzz-argv-0025": _NODE_FACTS, "fuzz-argv-0033": _NODE_FACTS,
-    "fuzz-argv-0035": _NODE_FACTS, "fuzz-argv-0044": _NODE_FACTS,
-    "fuzz-argv-0052": _NODE_FACTS,
+    "fuzz-argv-0005": _NOT_JUDGED, "fuzz-argv-0031": _NOT_JUDGED,
+    "fuzz-argv-0017": _NODE_FACTS,
     "fuzz-argv-0019": "x-remote's default drive interface",
     "fuzz-argv-0030": "QEMU exits non-zero without a message (nvme on a LUKS-encrypted "
                       "qcow2 read as raw)",
-    "fuzz-argv-0040": "a read-only node under a -drive's backend (vvfat) refusing a writer",
 }
 
 
