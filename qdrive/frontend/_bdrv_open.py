@@ -297,30 +297,41 @@ def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
 
 # -- the drive's node: block.c bdrv_open_common() ------------------------------------------
 _NODE_KEYS_BUT_DRIVER = NODE_KEYS - {"driver"}  # bdrv_fill_options() took driver
+# block/file-posix.c raw_runtime_opts that raw_open_common() parses itself
+_FILE_POSIX_OWN = frozenset({"aio-max-batch", "drop-cache", "x-check-cache-dropped",
+                             "locking"})
 
 
 def _open_common(w: Walk, driver: str, protocol: bool) -> None:
     """block.c bdrv_open_common() of the drive's node (bdrv_runtime_opts), then its driver."""
     added = w.dialect.new_options.get("*", {})  # bdrv_runtime_opts of a later release
     node_keys = _NODE_KEYS_BUT_DRIVER | set(added) if added else _NODE_KEYS_BUT_DRIVER
+    # A protocol node (driver=file) is its own file: bdrv_open_common() reads its
+    # options before drv->bdrv_file_open() opens the file, so they beat the host's say.
+    stage = Stage.CHILD if protocol else Stage.NODE
     for key in sorted_keys(w.qdict, node_keys):
         entry = w.qdict[key]
         if key in ("cache.direct", "cache.no-flush", "auto-read-only", "force-share"):
-            value = _typed(key, entry, Kind.BOOL, Stage.NODE)
+            value = _typed(key, entry, Kind.BOOL, stage)
             if entry.item is not None:  # not a value cache= expanded into
                 w.draft.put(OPTIONS[key].field, value)
         elif key in added:  # 10.0's active=: read here, typed, before the driver's open
-            _typed(key, entry, added[key], Stage.NODE)
+            _typed(key, entry, added[key], stage)
     # block.c bdrv_open_inherit(): with snapshot=on the image is opened with
     # bdrv_backing_flags() (no BDRV_O_RDWR); only the temporary overlay is written
     read_only = w.draft.read_only_so_far or bool(w.draft.snapshot)
     rules.check_force_share(w.draft.force_share, read_only, w.span("force-share"))
     discard = w.qdict.get("discard")
     if discard is not None:
-        w.draft.discard = _discard(discard, Stage.NODE)
-    rules.check_node_name(w.qdict.get("node-name"), Stage.NODE)
+        w.draft.discard = _discard(discard, stage)
+    rules.check_node_name(w.qdict.get("node-name"), stage)
     if "node-name" in w.qdict:
         w.draft.node_name = w.qdict["node-name"].value
+    if protocol and driver in FILE_POSIX_DRIVERS:
+        # block/file-posix.c raw_open_common(), before its qemu_open(); the drive's aio=
+        # is blockdev_init()'s (a flag by then), not this node's option
+        rules.check_file_posix_options({k: e for k, e in w.qdict.items()
+                                        if k in _FILE_POSIX_OWN}, Stage.CHILD)
     _child_force_share(w)
     _driver_open(w, driver, protocol)
 
@@ -368,9 +379,11 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
             and not k.startswith("file.") and not k.startswith("stats-intervals.")}
     options = dict(w.draft.driver_options)
     values: dict[str, object] = {}
+    # a protocol driver types its options (QemuOpts) before it opens what they name
+    typed_at = Stage.CHILD if protocol else Stage.NODE
     for key in sorted_keys(rest):
         if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)):
-            values[key] = _typed(key, rest[key], kinds[key], Stage.NODE, w.conv.warnings,
+            values[key] = _typed(key, rest[key], kinds[key], typed_at, w.conv.warnings,
                                  w.dialect.size_syntax)
             rules.check_format_choice(driver, key, rest[key])
     if w.no_file_child is not None:
@@ -390,12 +403,22 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
         _blkio_open(w, driver, rest)
     opentime.node_checks(info, rest, w.image, w.whole(), w.probe,
                          w.qdict.get("file") if protocol else None, w.qdict.get("file.driver"),
-                         w.conv.opened_read_only, w.conv.warnings)
+                         w.conv.opened_read_only, w.conv.warnings, _common(w))
     _unused_options(w, driver, protocol, rest, kinds, info)
     options.update({k: e.value for k, e in sorted(rest.items(), key=lambda kv: kv[1].seq)})
     w.draft.driver_options = options
     if "driver" in w.qdict and w.draft.format is None:
         w.draft.format = w.qdict["driver"].value
+
+
+def _common(w: Walk) -> dict[str, Entry]:
+    """The node's options its children inherit (block.c bdrv_inherited_options()); its
+    read-only as bdrv_open_inherit() set it (snapshot=on opens the image read-only)."""
+    out = {k: w.qdict[k] for k in ("cache.direct", "cache.no-flush", "force-share",
+                                   "auto-read-only") if k in w.qdict}
+    if _parent_read_only(w):
+        out["read-only"] = Entry("read-only", "on", None, 1 << 30)  # QEMU's own value
+    return out
 
 
 def _blkio_open(w: Walk, driver: str, rest: Mapping[str, Entry]) -> None:

@@ -23,7 +23,7 @@ from typing import Protocol
 import attrs
 
 from ..diagnostics import Diagnostic, Span, Stage, Stop, error
-from ..options import NODE_KEYS, Kind
+from ..options import FILE_POSIX_DRIVERS, NODE_KEYS, Kind
 from ._qdict import qdict_order
 from ..probe import ProbeResult, probe_file
 from .._values import ValueProblem, id_wellformed, parse_bool, parse_number, parse_size
@@ -73,11 +73,31 @@ def _stop(message: str, span: Span, stage: Stage = Stage.NODE) -> Diagnostic:
     return error("node-open", message, span, stage).diagnostic
 
 
+# block.c bdrv_inherited_options(): what a child takes from its parent's options unless
+# it names its own (read-only too, but a backing child defaults to read-only=on)
+_INHERITED = ("cache.direct", "cache.no-flush", "force-share")
+_READ_ONLY = ("read-only", "auto-read-only")
+
+
+def inherited(parent: Options, cow: bool = False) -> dict[str, _Entry]:
+    """The options a child of a node with ``parent`` options inherits (``cow``: the
+    backing child, bdrv_backing_options' read-only=on, auto-read-only=off defaults)."""
+    out = {k: parent[k] for k in _INHERITED if k in parent}
+    if cow:
+        out["read-only"] = synthetic("read-only", "on", Span(0, 0))
+        out["auto-read-only"] = synthetic("auto-read-only", "off", Span(0, 0))
+    else:
+        out.update((k, parent[k]) for k in _READ_ONLY if k in parent)
+    return out
+
+
 def open_child(role: str, options: Options, span: Span, *, optional: bool,
                probe: bool, parent: drivers.DriverInfo | None = None,
-               filename: str | None = None) -> Diagnostic | None:
+               filename: str | None = None,
+               defaults: Options = MappingProxyType({})) -> Diagnostic | None:
     """bdrv_open_child(): a child given by sub-options or by reference (key ``""``);
-    ``filename`` is the parent's option naming it (blkverify's x-image)."""
+    ``filename`` is the parent's option naming it (blkverify's x-image); ``defaults``
+    what it inherits (:func:`inherited`)."""
     ref = options.get("")
     rest = {k: e for k, e in options.items() if k != ""}
     if ref is None and not rest and not filename:
@@ -85,7 +105,7 @@ def open_child(role: str, options: Options, span: Span, *, optional: bool,
             return None
         return _stop(f'A block device must be specified for "{role}"', span)
     return _open(role, rest, ref, filename, span, probe,
-                 protocol_child=_as_protocol(parent, role))
+                 protocol_child=_as_protocol(parent, role), defaults=defaults)
 
 
 def child_filename(parent: drivers.DriverInfo, role: str,
@@ -116,8 +136,10 @@ def _as_protocol(parent: drivers.DriverInfo | None, role: str) -> bool:
 
 
 def open_backing(options: Options, span: Span, header_backing: str | None,
-                 supports_backing: bool, probe: bool) -> Diagnostic | None:
-    """block.c bdrv_open_backing_file() for the options under ``backing.``."""
+                 supports_backing: bool, probe: bool,
+                 parent: Options = MappingProxyType({})) -> Diagnostic | None:
+    """block.c bdrv_open_backing_file() for the options under ``backing.`` (``parent``:
+    the overlay's own options, which the backing node inherits from)."""
     ref = options.get("")
     rest = {k: e for k, e in options.items() if k != ""}
     if ref is not None and ref.value == "":
@@ -129,7 +151,8 @@ def open_backing(options: Options, span: Span, header_backing: str | None,
         filename = header_backing or None
     if not supports_backing:
         return _stop("Driver doesn't support backing files", span)
-    problem = _open("backing", rest, ref, filename, span, probe, protocol_child=False)
+    problem = _open("backing", rest, ref, filename, span, probe, protocol_child=False,
+                    defaults=inherited(parent, cow=True))
     if problem is None:
         return None
     return attrs.evolve(problem, message=f"Could not open backing file: {problem.message}")
@@ -157,7 +180,8 @@ def reference(ref: _Entry) -> Diagnostic:
 
 
 def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: str | None,
-          span: Span, probe: bool, protocol_child: bool) -> Diagnostic | None:
+          span: Span, probe: bool, protocol_child: bool,
+          defaults: Options = MappingProxyType({})) -> Diagnostic | None:
     """bdrv_open_inherit() of one node; the first error, or None when it opens."""
     span = _span(options, ref.span if ref is not None else span)
     if ref is not None:
@@ -165,6 +189,7 @@ def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: s
             return _stop("Cannot reference an existing block device with additional "
                          "options or a new filename", ref.span)
         return reference(ref)
+    options = {**defaults, **options}  # bdrv_inherited_options(): its own win
     drv_entry = options.get("driver")
     info = None
     if drv_entry is not None:
@@ -202,12 +227,45 @@ def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
     if info.name in _NULL and filename and filename != _NULL[info.name]:
         return _stop(f"The only allowed filename for this driver is '{_NULL[info.name]}'",
                      span, Stage.FILL)
-    problem = _own_options(info, options, span, Stage.CHILD_LEFTOVER)
+    problem = _open_common(options, span) or _typed(info, options) or \
+        _file_posix(info, options, span)
     if problem is None and probe and info.name == "file" and fname:
         found = probe_file(fname)  # block/file-posix.c raw_open_common(): the open itself
         if found.error:
             return _stop(f"Could not open '{fname}': {found.error}", span, Stage.FILE)
-    return problem
+    return problem or _native_aio(info, options) or \
+        _leftover(info, options, span, Stage.CHILD_LEFTOVER)
+
+
+def _file_posix(info: drivers.DriverInfo, options: Options, span: Span) -> Diagnostic | None:
+    """block/file-posix.c raw_open_common() before its qemu_open(): aio and locking."""
+    from . import rules
+
+    if info.name not in FILE_POSIX_DRIVERS:
+        return None
+    try:
+        rules.check_file_posix_options({k: e for k, e in options.items()
+                                        if k in ("aio", "locking")})
+    except Stop as stop:
+        return stop.diagnostic
+    return None
+
+
+def _native_aio(info: drivers.DriverInfo, options: Options) -> Diagnostic | None:
+    """block/file-posix.c raw_open_common(): aio=native needs the node's cache.direct=on
+    (its own or inherited)."""
+    from . import rules
+
+    aio, direct = options.get("aio"), options.get("cache.direct")
+    if info.name not in FILE_POSIX_DRIVERS or aio is None or aio.value != "native":
+        return None
+    try:
+        if direct is not None and parse_bool("cache.direct", direct.value):
+            return None
+        rules.native_needs_direct(aio.span)
+    except (Stop, ValueProblem) as stop:
+        return stop.diagnostic if isinstance(stop, Stop) else None
+    return None
 
 
 def open_format_child(options: dict[str, _Entry], filename: str | None, span: Span,
@@ -239,7 +297,8 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     if has_file:
         ref = file_opts.get("")
         sub = {k: e for k, e in file_opts.items() if k != ""}
-        problem = _open("file", sub, ref, filename, span, probe, protocol_child=True)
+        problem = _open("file", sub, ref, filename, span, probe, protocol_child=True,
+                        defaults=inherited(groups.get("", {})))
         if problem is not None:
             return problem
         local = filename or (sub["filename"].value if "filename" in sub else "")
@@ -284,11 +343,12 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     backing = groups.pop("backing", {})
     for child, sub in sorted(groups.items()):
         problem = open_child(child, sub, span, optional=_optional(info, child), probe=probe,
-                             parent=info, filename=child_filename(info, child, own))
+                             parent=info, filename=child_filename(info, child, own),
+                             defaults=inherited(own))
         if problem is not None:
             return problem
     header = found.backing_file if found is not None and found.format == info.name else None
-    problem = open_backing(backing, span, header, info.supports_backing, probe)
+    problem = open_backing(backing, span, header, info.supports_backing, probe, own)
     if problem is not None:
         return problem
     return _leftover(info, own, span)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import attrs
@@ -54,9 +55,12 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                 image: ProbeResult | None, whole: Span, probe: bool = False,
                 filename: nodes._Entry | None = None,
                 file_driver: nodes._Entry | None = None, read_only: bool = False,
-                warnings: list[Diagnostic] | None = None) -> None:
+                warnings: list[Diagnostic] | None = None,
+                common: Mapping[str, nodes._Entry] = MappingProxyType({})) -> None:
     """The children's opens, in block.c's order: the driver's own children, then backing.
-    ``file_driver`` is the file child's file.driver= (filters look at it: compress)."""
+    ``file_driver`` is the file child's file.driver= (filters look at it: compress);
+    ``common`` the node's bdrv_runtime_opts (cache.*, force-share, read-only), which its
+    children inherit."""
     if info is None:
         return
     groups = nodes.split_children(info, {k: e for k, e in rest.items()
@@ -86,7 +90,8 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     for child, sub in sorted(groups.items()):
         problem = nodes.open_child(child, sub, _last(sub, whole),
                                    optional=nodes._optional(info, child), probe=probe,
-                                   parent=info, filename=nodes.child_filename(info, child, own))
+                                   parent=info, filename=nodes.child_filename(info, child, own),
+                                   defaults=nodes.inherited(common))
         if problem is not None:
             raise Stop(problem)
         # block/qcow2.c qcow2_do_open(): the data-file child is opened, then checked
@@ -102,7 +107,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
             and "file.filename" not in backing:
         return  # the header decides (string only: assume it names a backing file)
     problem = nodes.open_backing(backing, _last(backing, whole), header,
-                                 info.supports_backing, probe)
+                                 info.supports_backing, probe, common)
     if problem is not None:
         # after the driver's open (raw's probing warning comes first): the leftover stage
         raise Stop(attrs.evolve(problem, stage=Stage.LEFTOVER))

@@ -1,0 +1,107 @@
+"""What a child node inherits and checks before its file opens (issue 14, session 5).
+
+block.c bdrv_inherited_options() hands every child the parent's cache.direct,
+cache.no-flush and force-share (and read-only, but a backing child defaults to
+read-only=on); a protocol node's bdrv_open_common() and block/file-posix.c
+raw_open_common() read their options before qemu_open(). Each message here is QEMU
+7.2's, as recorded in the corpus (dev1-s-*, hb4-s-*).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import qdrive
+from tests.compat import oracle
+
+needs_qemu_img = pytest.mark.skipif(shutil.which("qemu-img") is None,
+                                    reason="qemu-img (Debian qemu-utils) is not installed")
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """disk.img (raw), dir/ (a directory); with qemu-img disk.qcow2 and overlay.qcow2."""
+    where = tmp_path_factory.mktemp("children")
+    (where / "disk.img").write_bytes(bytes(1 << 20))
+    (where / "dir").mkdir()
+    if shutil.which("qemu-img"):
+        oracle.img_create(("-f", "qcow2", "disk.qcow2", "1M"), where)
+        oracle.img_create(("-f", "qcow2", "-b", "disk.img", "-F", "raw", "overlay.qcow2"),
+                          where)
+    return where
+
+
+@pytest.fixture
+def images(image_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(image_dir)
+    return image_dir
+
+
+def verdict(text: str, **options: object) -> tuple[bool, str]:
+    r = qdrive.check(text, **options)  # type: ignore[arg-type]
+    last = r.qemu_stderr().splitlines()[-1] if r.qemu_stderr() else ""
+    return r.ok, last.removeprefix(f"qemu-system-x86_64: -drive {text}: ")
+
+
+@pytest.mark.parametrize("text, message", [
+    # the drive's node is the protocol node: its options come before the host's say
+    ("driver=file,filename=dir,drop-cache=o", "Parameter 'drop-cache' expects 'on' or 'off'"),
+    ("driver=host_device,filename=dir,cache.no-flush=x",
+     "Parameter 'cache.no-flush' expects 'on' or 'off'"),
+    ("driver=file,filename=missing,cache.no-flush=x",
+     "Parameter 'cache.no-flush' expects 'on' or 'off'"),
+    ("driver=file,filename=disk.img,locking=", "invalid parameter value: "),
+    ("driver=file,filename=dir,node-name=#x", "Invalid node-name: '#x'"),
+    ("driver=file,filename=dir,discard=x", "Invalid discard option"),
+    ("driver=file,filename=dir,locking=x,drop-cache=z",
+     "Parameter 'drop-cache' expects 'on' or 'off'"),
+    # what the host says still comes before an unused option
+    ("driver=file,filename=dir,bogus=x", "'file' driver requires 'dir' to be a regular file"),
+])
+def test_a_protocol_nodes_options_come_before_its_open(images: Path, text: str,
+                                                       message: str) -> None:
+    assert verdict(text) == (False, message)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("format=raw,file.driver=raw,file.file.filename=disk.img,file.file.node-name=",
+     "Invalid node-name: ''"),
+    ("format=raw,file.driver=raw,file.file.filename=disk.img,file.file.locking=x",
+     "invalid parameter value: x"),
+    ("format=raw,file.driver=raw,file.file.filename=disk.img,file.file.aio=native",
+     "aio=native was specified, but it requires cache.direct=on, which was not specified."),
+])
+def test_a_nested_file_node_checks_its_own_options(images: Path, text: str,
+                                                   message: str) -> None:
+    assert verdict(text) == (False, message)
+
+
+def test_a_nested_file_node_inherits_cache_direct(images: Path) -> None:
+    text = "format=raw,file.driver=raw,file.file.filename=disk.img,cache.direct=on," \
+        "file.file.aio=native,if=none"
+    assert verdict(text) == (True, "")
+
+
+@needs_qemu_img
+@pytest.mark.parametrize("text, message", [
+    ("file=overlay.qcow2,format=qcow2,backing.file.locking=",
+     "Could not open backing file: invalid parameter value: "),
+    ("file=overlay.qcow2,format=qcow2,backing.file.locking=x,read-only=on",
+     "Could not open backing file: invalid parameter value: x"),
+    # force-share is inherited; the backing node's own read-only=off refuses it
+    ("file=overlay.qcow2,format=qcow2,backing.read-only=off,force-share=on,read-only=on",
+     "Could not open backing file: force-share=on can only be used with read-only images"),
+])
+def test_the_backing_node_inherits_and_checks(images: Path, text: str, message: str) -> None:
+    assert verdict(text) == (False, message)
+
+
+@needs_qemu_img
+def test_a_backing_node_is_read_only_by_default(images: Path) -> None:
+    # force-share=on reaches the backing node, which bdrv_backing_options() opens read-only
+    text = "file=overlay.qcow2,format=qcow2,force-share=on,read-only=on," \
+        "backing.file.locking=off,if=none"
+    assert verdict(text) == (True, "")
