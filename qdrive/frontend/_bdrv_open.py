@@ -414,8 +414,9 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
 def _common(w: Walk) -> dict[str, Entry]:
     """The node's options its children inherit (block.c bdrv_inherited_options()); its
     read-only as bdrv_open_inherit() set it (snapshot=on opens the image read-only)."""
-    out = {k: w.qdict[k] for k in ("cache.direct", "cache.no-flush", "force-share",
-                                   "auto-read-only") if k in w.qdict}
+    out: dict[str, Entry] = {k: w.qdict[k] for k in ("cache.direct", "cache.no-flush",
+                                                     "force-share", "auto-read-only")
+                             if k in w.qdict}
     if _parent_read_only(w):
         out["read-only"] = Entry("read-only", "on", None, 1 << 30)  # QEMU's own value
     return out

@@ -20,6 +20,7 @@ from .._values import ValueProblem, id_wellformed, parse_bool, parse_number
 
 if TYPE_CHECKING:
     from ._qdict import Entry
+    from .nodes import _Entry as AnyEntry  # an Entry or a derived option (nodes.py)
 
 __all__ = [
     "ERROR_ACTION_INTERFACES", "FILE_POSIX_KEYS", "flag_warning", "place_alone",
@@ -174,7 +175,7 @@ _AIO = tuple(a.value for a in Aio)  # file-posix.c raw_runtime_opts "aio" (Block
 _LOCKING = tuple(m.value for m in Locking)  # OnOffAuto
 
 
-def check_file_posix_options(child: Mapping[str, Entry], stage: Stage = Stage.CHILD) -> None:
+def check_file_posix_options(child: Mapping[str, AnyEntry], stage: Stage = Stage.CHILD) -> None:
     """block/file-posix.c raw_open_common(): qemu_opts_absorb_qdict() types aio-max-batch,
     drop-cache and x-check-cache-dropped first, then aio and locking are parsed as enums
     (qapi_enum_parse), all before the file is opened."""
