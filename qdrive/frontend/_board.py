@@ -268,6 +268,10 @@ def _locks(results: list[DriveResult],
     results = _open_locks(results, identities)
     if any(r.error is not None and r.error.code == "image-locked" for r in results):
         return results
+    if identities is None:  # stat()s the children's files by name
+        results = _graph_locks(results)
+        if any(r.error is not None and r.error.code == "image-locked" for r in results):
+            return results
     lockers = sorted((lk for n, r in enumerate(results) if r.ok
                       for lk in [_locker(r, n, identities)] if lk is not None),
                      key=lambda lk: lk.order)
@@ -283,6 +287,58 @@ def _locks(results: list[DriveResult],
             return _replace(results, lk.result, _lock_error(lk, what))
         attached.append(lk)
     return results
+
+
+# Filters whose every data child the device's write reaches (block/blklogwrites.c,
+# block/quorum.c, block/blkverify.c .bdrv_child_perm: bdrv_default_perms() with the
+# parent's write): two of them on one file take "write" on two descriptors, and each
+# refuses to share it with the other.
+_WRITES_EVERY_CHILD = {"blklogwrites": ("file", "log"), "quorum": ("children.",),
+                       "blkverify": ("raw", "test")}
+
+
+def _graph_locks(results: list[DriveResult]) -> list[DriveResult]:
+    """A drive whose writable node graph holds one file in two of those children: its
+    device's write permission meets the graph's own lock (block/file-posix.c
+    raw_check_lock_bytes(), the second descriptor's), when the device attaches."""
+    for r in results:
+        d, p = r.drive, r.placement
+        if not r.ok or d is None or p is None or p.interface is Interface.NONE or \
+                d.force_share or d.effective_read_only or d.snapshot:
+            continue
+        name = _twice_in_graph(d)
+        if name is not None:
+            virtio = p.interface is Interface.VIRTIO
+            return _replace(results, r, Diagnostic(
+                "image-locked", Severity.ERROR, 'Failed to get "write" lock',
+                Span(0, len(r.text)), Stage.BOARD_DEVICE if virtio else Stage.BOARD,
+                f"Is another process using the image [{name}]?",
+                hint="two children of this drive write one file: give each its own",
+                located=virtio))
+    return results
+
+
+def _twice_in_graph(d: Drive) -> str | None:
+    """The second child file of ``d``'s filter that names an already-seen file."""
+    roles = _WRITES_EVERY_CHILD.get(d.format or "")
+    if roles is None:
+        return None
+    opts = {**d.driver_options, **({"file.filename": d.file} if d.file else {})}
+    children = sorted({k.split(".", 2)[1] if r.endswith(".") else r
+                       for k in opts for r in roles if k.startswith(r)},
+                      key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
+    seen: set[tuple[int, int]] = set()
+    for child in children:
+        pre = f"children.{child}." if child.isdigit() else f"{child}."
+        name = opts.get(f"{pre}filename") or opts.get(f"{pre}file.filename")
+        locking = opts.get(f"{pre}locking") or opts.get(f"{pre}file.locking")
+        identity = file_identity(name) if name else None
+        if identity is None or locking == "off":
+            continue
+        if identity in seen:
+            return name
+        seen.add(identity)
+    return None
 
 
 def _lock_error(lk: _Locker, what: str) -> Diagnostic:

@@ -105,3 +105,36 @@ def test_a_backing_node_is_read_only_by_default(images: Path) -> None:
     text = "file=overlay.qcow2,format=qcow2,force-share=on,read-only=on," \
         "backing.file.locking=off,if=none"
     assert verdict(text) == (True, "")
+
+
+_LOCKED = 'Failed to get "write" lock'
+
+
+@pytest.mark.parametrize("text, locked", [
+    ("driver=blklogwrites,file.driver=file,file.filename=disk.img,log.filename=disk.img",
+     True),
+    ("driver=blklogwrites,file=disk.img,log.filename=disk.img,if=virtio", True),
+    ("driver=quorum,children.0.driver=file,children.0.filename=disk.img,"
+     "children.1.driver=raw,children.1.file.filename=disk.img,vote-threshold=1", True),
+    ("driver=blkverify,raw.filename=disk.img,test.driver=raw,test.file.filename=disk.img",
+     True),
+    # no device takes write: no conflict
+    ("driver=blklogwrites,file.filename=disk.img,log.filename=disk.img,if=none", False),
+    ("driver=blklogwrites,file.filename=disk.img,log.filename=disk.img,read-only=on,"
+     "if=virtio", False),
+    # one descriptor without OFD locks neither takes nor checks the bytes
+    ("driver=quorum,children.0.driver=file,children.0.filename=disk.img,"
+     "children.1.driver=file,children.1.filename=disk.img,children.0.locking=off,"
+     "vote-threshold=1,if=virtio", False),
+])
+def test_one_file_twice_in_a_writing_filter_meets_its_own_lock(
+        images: Path, text: str, locked: bool) -> None:
+    r = qdrive.check(text)
+    if not locked:
+        assert r.ok, r.qemu_stderr()
+        return
+    *_, first, detail = r.qemu_stderr().splitlines()
+    assert first.endswith(_LOCKED) and detail == "Is another process using the image " \
+        "[disk.img]?"
+    # without a look at the host the string alone cannot know the two names are one file
+    assert qdrive.check(text, probe_files=False).ok
