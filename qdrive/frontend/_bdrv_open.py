@@ -278,9 +278,12 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
         key = first_key(unknown, child)
         raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
                     f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
-    if w.conv.format_probed:  # what the probe reads through a protocol (null-co)
+    # what the probe reads through a protocol (blkdebug's image); a null driver's zeros
+    # are read by the named format's header check too
+    if w.conv.format_probed or driver in ("null-co", "null-aio"):
         w.conv.seen, w.conv.seen_name = opentime.protocol_content(
-            driver, name, w.probe, where, w.conv.opened_read_only, w.conv.warnings)
+            driver, name, w.probe, where, w.conv.opened_read_only, w.conv.warnings,
+            child.get("size"))
 
 
 def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
@@ -466,6 +469,9 @@ def _raw_limits(w: Walk, values: dict[str, object], rest: dict[str, Entry]) -> N
     if w.image is not None and w.image.size is not None and \
             (child_driver is None or child_driver.value == "file"):
         opentime.raw_limits(offset, size, w.image.size, span)
+    elif child_driver is not None and child_driver.value in ("null-co", "null-aio") and \
+            w.conv.seen is not None and w.conv.seen.size is not None:
+        opentime.raw_limits(offset, size, w.conv.seen.size, span)  # its size= option
     if size is not None and size % 512:
         raise error("raw-size-align", "Specified size is not multiple of 512", span,
                     Stage.NODE)

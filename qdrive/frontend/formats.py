@@ -63,6 +63,9 @@ def drops_to_read_only(d: Drive, fmt: str | None, top: bool = False) -> bool:
     if (fmt or d.format) in READ_ONLY_FORMATS:
         return True
     if d.format == "vvfat":
+        # block/vvfat.c vvfat_parse_filename() puts the fat: name's rw over rw=
+        if d.file is not None and d.file.startswith("fat:"):
+            return vvfat_options(d.file)["rw"] != "on"
         return not is_true(d.driver_options.get("rw", "off"))
     if top:
         return False

@@ -226,18 +226,29 @@ def reference_error(entry: nodes._Entry) -> Diagnostic:
 
 
 def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
-                     read_only: bool = False, warnings: list[Diagnostic] | None = None
-                     ) -> tuple[ProbeResult | None, str]:
-    """What format probing reads from a protocol child that is not a local file, and
-    the name QEMU's raw-probing warning gives it: null-co/null-aio read zeros;
-    blkdebug:CONFIG:IMAGE reads IMAGE (block/blkdebug.c blkdebug_parse_filename()),
-    after its config file (read_config(): it must exist)."""
+                     read_only: bool = False, warnings: list[Diagnostic] | None = None,
+                     size: nodes._Entry | None = None) -> tuple[ProbeResult | None, str]:
+    """What format probing (or the named format's header read) gets from a protocol
+    child that is not a local file, and the name QEMU's messages give it: null-co and
+    null-aio read zeros, ``size`` of them (1 GiB by default), and are named by their URL
+    (block/null.c null_refresh_filename()); blkdebug:CONFIG:IMAGE reads IMAGE
+    (block/blkdebug.c blkdebug_parse_filename()), after its config file (read_config():
+    it must exist)."""
     from ..probe import ProbeResult, probe_file
+    from .._values import ValueProblem, parse_size
 
     if driver in ("null-co", "null-aio"):
-        return ProbeResult(True, "", "raw", True, False, None, bytes(512), 1 << 30), filename
+        length = 1 << 30
+        if size is not None:
+            try:
+                length = parse_size("size", size.value)[0]
+            except ValueProblem:
+                return None, ""  # null_file_open() refuses it first
+        zeros = bytes(min(length, 1024))  # its head and its tail (dmg's trailer)
+        return ProbeResult(True, "", "raw", True, False, None, zeros[:512], length,
+                           zeros), filename or f"{driver}://"
     if driver == "vvfat" and filename.startswith("fat:") and probe:
-        return _vvfat_disk(filename)
+        return _vvfat_disk(filename, read_only)
     if driver == "blkverify" and filename.startswith("blkverify:") and probe:
         return _blkverify_test(filename, whole, read_only, warnings)
     if driver == "blkdebug" and filename.startswith("blkdebug:") and probe:
@@ -280,7 +291,7 @@ def _blkverify_test(filename: str, whole: Span, read_only: bool,
     return ProbeResult(True, "", "raw", True, False, None, bytes(512), found.size), filename
 
 
-def _vvfat_disk(filename: str) -> tuple[ProbeResult | None, str]:
+def _vvfat_disk(filename: str, read_only: bool) -> tuple[ProbeResult | None, str]:
     """block/vvfat.c: the disk it makes of a directory carries no format magic (its first
     sector is a partition table or a FAT boot sector), so probing guesses raw. The node
     has no file name of its own: bdrv_refresh_filename() writes its options as a json:
@@ -297,6 +308,13 @@ def _vvfat_disk(filename: str) -> tuple[ProbeResult | None, str]:
     typed: dict[str, object] = {"dir": parsed["dir"], "fat-type": int(parsed["fat-type"]),
                                 "floppy": parsed["floppy"] == "on",
                                 "rw": parsed["rw"] == "on", "driver": "vvfat"}
+    if parsed["rw"] == "on" and not read_only:
+        # vvfat_open() -> enable_write_target(): a qcow overlay on a temporary file
+        # (block.c get_tmp_filename(): $TMPDIR or /var/tmp, mkstemp()'s random six
+        # characters, which no one can predict: X here) becomes a child in the name
+        tmp = os.environ.get("TMPDIR") or "/var/tmp"
+        typed["write-target"] = {"driver": "qcow", "file": {
+            "driver": "file", "filename": f"{tmp}/vl.XXXXXX"}}
     name = "json:" + json.dumps({k: typed[k] for k in in_qdict_order(typed)})
     return ProbeResult(True, "", "raw", True, False, None, bytes(512), None), name
 

@@ -138,3 +138,56 @@ def test_one_file_twice_in_a_writing_filter_meets_its_own_lock(
         "[disk.img]?"
     # without a look at the host the string alone cannot know the two names are one file
     assert qdrive.check(text, probe_files=False).ok
+
+
+@pytest.mark.parametrize("text, message", [
+    ("format=qcow2,file.driver=null-co", "Image is not in qcow2 format"),
+    ("format=vmdk,file.driver=null-co", "invalid VMDK image descriptor"),
+    ("format=vpc,file.driver=null-aio", "invalid VPC image"),
+    ("format=vdi,file=null-co://", "Image not in VDI format (bad signature 00000000)"),
+    ("driver=vhdx,file.driver=null-co,readonly=on",
+     "Could not open 'null-co://': Invalid argument"),
+    ("format=cloop,file.driver=null-co,file.size=4k", "block_size cannot be zero"),
+    ("format=dmg,file.driver=null-co", "Could not locate UDIF trailer in dmg file"),
+    ("format=raw,file.driver=null-co,file.size=4k,size=8k",
+     "The sum of offset (0) and size (8192) has to be smaller or equal to the  actual "
+     "size of the containing file (4096)"),
+])
+def test_a_format_over_a_null_driver_reads_its_zeros(text: str, message: str) -> None:
+    assert verdict(text + ",if=none") == (False, message)
+
+
+def test_a_null_driver_is_named_by_its_url_and_raw_over_it_opens() -> None:
+    assert verdict("format=raw,file.driver=null-co,file.size=4k,offset=4k,if=none") == \
+        (True, "")
+    r = qdrive.check("file.driver=null-co,if=none")
+    assert r.ok and "Image format was not specified for 'null-co://'" in r.qemu_stderr()
+
+
+def test_an_aborting_value_error_prints_no_hint() -> None:
+    # util/error.c error_handle() aborts in error_setg(), before parse_option_size()
+    # appends its hint about suffixes
+    r = qdrive.check("driver=null-co,size=x")
+    assert r.qemu_stderr().splitlines() == [
+        "Unexpected error in parse_option_size() at ../../util/qemu-option.c:145:",
+        "qemu-system-x86_64: -drive driver=null-co,size=x: Parameter 'size' expects a "
+        "non-negative number below 2^64"]
+
+
+def test_a_fat_names_rw_beats_the_rw_option(images: Path) -> None:
+    # block/vvfat.c vvfat_parse_filename() puts rw from the name over rw=: an IDE disk
+    # over fat:rw: is writable, over fat: it is not
+    assert verdict("format=vvfat,file=fat:rw:dir,rw=off") == (True, "")
+    r = qdrive.check("format=vvfat,file=fat:dir,rw=on")
+    assert not r.ok and r.qemu_stderr().endswith("Block node is read-only")
+
+
+def test_a_writable_vvfat_names_its_write_target(images: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TMPDIR", raising=False)  # block.c get_tmp_filename()'s default
+    r = qdrive.check("file=fat:rw:dir,if=none")
+    assert r.ok
+    assert '"rw": true, "write-target": {"driver": "qcow", "file": {"driver": "file", ' \
+        '"filename": "/var/tmp/vl.XXXXXX"}}}\' and probing guessed raw' in r.qemu_stderr()
+    read_only = qdrive.check("file=fat:dir,if=none")
+    assert read_only.ok and "write-target" not in read_only.qemu_stderr()
