@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from . import blkio, drivers, formats, jsonname, opentime, rules
+from . import blkio, drivers, formats, jsonname, nodes, opentime, rules
 from ._conversion import local_image
 from ._qdict import Entry
 from ._walk import Walk, first_key, sorted_keys
@@ -272,8 +272,18 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
     # hook into qdrive/frontend/opentime.py (the derived tables).
     opentime.protocol_checks(driver, child, name, where, w.probe, w.conv.opened_read_only,
                              w.conv.warnings)
+    empty = child.get("backing")
+    if empty is not None and empty.value == "":  # as _backing_null(), the child's own
+        w.conv.warnings.append(Diagnostic(
+            "backing-empty", Severity.WARNING, 'Use of "backing": "" is deprecated; '
+            'use "backing": null instead', empty.span, Stage.CHILD))
+    problem = nodes.no_backing(drivers.driver(driver), child, where)
+    if problem is not None:
+        raise Stop(problem)
+    null = empty is not None and empty.value == ""  # backing.* then go unused
     unknown = [k for k in child if k not in NODE_KEYS and k not in
-               rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)]
+               rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)
+               or null and k.startswith("backing.")]
     if unknown:
         key = first_key(unknown, child)
         raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "

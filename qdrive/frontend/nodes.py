@@ -29,7 +29,7 @@ from ..probe import ProbeResult, probe_file
 from .._values import ValueProblem, id_wellformed, parse_bool, parse_number, parse_size
 from . import drivers, formats, hostprobe
 
-__all__ = ["open_child", "open_backing", "open_format_child", "split_children"]
+__all__ = ["open_child", "open_backing", "open_format_child", "split_children", "no_backing"]
 
 # Options block.c bdrv_open_common() (bdrv_runtime_opts) reads on every node.
 _COMMON = NODE_KEYS
@@ -234,7 +234,21 @@ def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
         if found.error:
             return _stop(f"Could not open '{fname}': {found.error}", span, Stage.FILE)
     return problem or _native_aio(info, options) or \
+        no_backing(info, options, span) or \
         _leftover(info, options, span, Stage.CHILD_LEFTOVER)
+
+
+def no_backing(info: drivers.DriverInfo | None, options: Options,
+               span: Span) -> Diagnostic | None:
+    """block.c bdrv_open_inherit() -> bdrv_open_backing_file() after the node's open:
+    backing options given to a node whose driver has no backing files (a protocol)."""
+    null = options.get("backing")
+    if info is None or info.supports_backing or null is not None and null.value == "":
+        return None  # backing= (null) sets BDRV_O_NO_BACKING: none is opened
+    given = [e for k, e in options.items() if k.startswith("backing.") or k == "backing"]
+    if not given:
+        return None
+    return _stop("Driver doesn't support backing files", span, Stage.CHILD_LEFTOVER)
 
 
 def _file_posix(info: drivers.DriverInfo, options: Options, span: Span) -> Diagnostic | None:

@@ -191,3 +191,24 @@ def test_a_writable_vvfat_names_its_write_target(images: Path,
         '"filename": "/var/tmp/vl.XXXXXX"}}}\' and probing guessed raw' in r.qemu_stderr()
     read_only = qdrive.check("file=fat:dir,if=none")
     assert read_only.ok and "write-target" not in read_only.qemu_stderr()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("file=disk.img,format=raw,file.backing.driver=file,file.backing.filename=disk.img",
+     "Driver doesn't support backing files"),
+    ("format=raw,file.driver=raw,file.file.filename=disk.img,file.file.backing.node-name=x",
+     "Driver doesn't support backing files"),
+    ("driver=file,filename=disk.img,backing.node-name=x",
+     "Driver doesn't support backing files"),
+    # backing= is null: nothing opens it, and its options go unused
+    ("file=disk.img,format=raw,file.backing=,file.backing.node-name=x",
+     "Block protocol 'file' doesn't support the option 'backing.node-name'"),
+])
+def test_a_protocol_node_has_no_backing_file(images: Path, text: str, message: str) -> None:
+    assert verdict(text) == (False, message)
+
+
+def test_a_protocol_nodes_null_backing_warns(images: Path) -> None:
+    r = qdrive.check("file=disk.img,format=raw,file.backing=")
+    assert r.ok and r.qemu_stderr().endswith(
+        'warning: Use of "backing": "" is deprecated; use "backing": null instead')
