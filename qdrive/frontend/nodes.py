@@ -25,7 +25,7 @@ import attrs
 from ..diagnostics import Diagnostic, Span, Stage, Stop, error
 from ..options import FILE_POSIX_DRIVERS, NODE_KEYS, Kind
 from ._qdict import qdict_order
-from ..probe import ProbeResult, probe_file
+from ..probe import ProbeResult, probe_file, qcow2_backing_format
 from .._values import ValueProblem, id_wellformed, parse_bool, parse_number, parse_size
 from . import drivers, formats, hostprobe
 
@@ -137,9 +137,11 @@ def _as_protocol(parent: drivers.DriverInfo | None, role: str) -> bool:
 
 def open_backing(options: Options, span: Span, header_backing: str | None,
                  supports_backing: bool, probe: bool,
-                 parent: Options = MappingProxyType({})) -> Diagnostic | None:
+                 parent: Options = MappingProxyType({}),
+                 header_format: str | None = None) -> Diagnostic | None:
     """block.c bdrv_open_backing_file() for the options under ``backing.`` (``parent``:
-    the overlay's own options, which the backing node inherits from)."""
+    the overlay's own options, which the backing node inherits from; ``header_format``
+    the backing format the overlay's header records)."""
     ref = options.get("")
     rest = {k: e for k, e in options.items() if k != ""}
     if ref is not None and ref.value == "":
@@ -151,6 +153,9 @@ def open_backing(options: Options, span: Span, header_backing: str | None,
         filename = header_backing or None
     if not supports_backing:
         return _stop("Driver doesn't support backing files", span)
+    if ref is None and header_format and "driver" not in rest:
+        # the header's backing format names the driver, whatever file the options give
+        rest["driver"] = synthetic("driver", header_format, span)
     problem = _open("backing", rest, ref, filename, span, probe, protocol_child=False,
                     defaults=inherited(parent, cow=True))
     if problem is None:
@@ -362,7 +367,8 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
         if problem is not None:
             return problem
     header = found.backing_file if found is not None and found.format == info.name else None
-    problem = open_backing(backing, span, header, info.supports_backing, probe, own)
+    problem = open_backing(backing, span, header, info.supports_backing, probe, own,
+                           qcow2_backing_format(found.head) if header and found else None)
     if problem is not None:
         return problem
     return _leftover(info, own, span)

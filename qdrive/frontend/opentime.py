@@ -19,6 +19,7 @@ import attrs
 from ..diagnostics import Diagnostic, Severity, Span, Stop, error
 from ..diagnostics import Stage
 from ..options import Kind
+from ..probe import qcow2_backing_format
 from . import drivers, formats, nodes
 
 if TYPE_CHECKING:
@@ -106,8 +107,9 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     if backing and not probe and info.supports_backing and "" not in backing \
             and "file.filename" not in backing:
         return  # the header decides (string only: assume it names a backing file)
+    header_format = qcow2_backing_format(image.head) if header and image else None
     problem = nodes.open_backing(backing, _last(backing, whole), header,
-                                 info.supports_backing, probe, common)
+                                 info.supports_backing, probe, common, header_format)
     if problem is not None:
         # after the driver's open (raw's probing warning comes first): the leftover stage
         raise Stop(attrs.evolve(problem, stage=Stage.LEFTOVER))

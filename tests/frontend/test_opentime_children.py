@@ -31,6 +31,8 @@ def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         oracle.img_create(("-f", "qcow2", "disk.qcow2", "1M"), where)
         oracle.img_create(("-f", "qcow2", "-b", "disk.img", "-F", "raw", "overlay.qcow2"),
                           where)
+        oracle.img_create(("-f", "qcow2", "-b", "disk.qcow2", "-F", "qcow2",
+                           "overlay2.qcow2"), where)
     return where
 
 
@@ -212,3 +214,19 @@ def test_a_protocol_nodes_null_backing_warns(images: Path) -> None:
     r = qdrive.check("file=disk.img,format=raw,file.backing=")
     assert r.ok and r.qemu_stderr().endswith(
         'warning: Use of "backing": "" is deprecated; use "backing": null instead')
+
+
+@needs_qemu_img
+def test_the_headers_backing_format_names_the_backing_driver(images: Path) -> None:
+    from qdrive.probe import probe_file, qcow2_backing_format
+
+    assert qcow2_backing_format(probe_file("overlay2.qcow2").head) == "qcow2"
+    assert qcow2_backing_format(probe_file("overlay.qcow2").head) == "raw"
+    assert qcow2_backing_format(probe_file("disk.qcow2").head) is None
+    # block.c bdrv_open_backing_file(): the recorded format, whatever file is named
+    assert verdict("file=overlay2.qcow2,format=qcow2,backing.file.filename=disk.img") == \
+        (False, "Could not open backing file: Image is not in qcow2 format")
+    assert verdict("file=overlay2.qcow2,format=qcow2,backing.file.filename=disk.img,"
+                   "backing.driver=raw") == (True, "")
+    assert verdict("file=overlay.qcow2,format=qcow2,backing.file.filename=disk.qcow2") == \
+        (True, "")
