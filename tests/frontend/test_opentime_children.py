@@ -230,3 +230,37 @@ def test_the_headers_backing_format_names_the_backing_driver(images: Path) -> No
                    "backing.driver=raw") == (True, "")
     assert verdict("file=overlay.qcow2,format=qcow2,backing.file.filename=disk.qcow2") == \
         (True, "")
+
+
+@pytest.mark.parametrize("size, fmt, message", [
+    (0, "vpc", "File too small for a VHD header"),
+    (0, "vmdk", "File is too small, not a valid image"),
+    # bdrv_getlength() counts whole sectors: three bytes are 512
+    (3, "vpc", "invalid VPC image"),
+    (3, "vmdk", "invalid VMDK image descriptor"),
+])
+def test_small_files_against_vpc_and_vmdk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          size: int, fmt: str, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "small.img").write_bytes(bytes(size))
+    assert verdict(f"file=small.img,format={fmt},if=none") == (False, message)
+
+
+def test_a_fixed_vhd_has_its_footer_at_the_end(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    def write(kind: int, checksum: bool = True) -> None:
+        footer = bytearray(512)
+        footer[:8] = b"conectix"
+        footer[60:64] = kind.to_bytes(4, "big")
+        if checksum:  # block/vpc.c vpc_checksum()
+            footer[64:68] = (~sum(footer) & 0xFFFFFFFF).to_bytes(4, "big")
+        (tmp_path / "fixed.vhd").write_bytes(bytes(1 << 20) + bytes(footer))
+
+    write(2)  # VHD_FIXED
+    assert verdict("file=fixed.vhd,format=vpc,if=none") == (True, "")
+    write(2, checksum=False)
+    assert verdict("file=fixed.vhd,format=vpc,if=none") == \
+        (False, "Incorrect header checksum")
+    write(3)  # a dynamic disk's footer belongs at 0 too
+    assert verdict("file=fixed.vhd,format=vpc,if=none") == (False, "invalid VPC image")
