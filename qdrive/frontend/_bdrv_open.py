@@ -186,9 +186,10 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
 
 
 def _inherited_options(w: Walk, child: dict[str, Entry]) -> dict[str, Entry]:
-    """block.c bdrv_inherited_options(): the child takes cache.direct, cache.no-flush and
-    force-share from the drive unless it names its own; typed in QDict order."""
-    inherited = ("cache.direct", "cache.no-flush", "force-share")
+    """block.c bdrv_inherited_options(): the child takes cache.direct, cache.no-flush,
+    force-share and auto-read-only from the drive unless it names its own; typed in
+    QDict order."""
+    inherited = ("cache.direct", "cache.no-flush", "force-share", "auto-read-only")
     merged: dict[str, Entry] = {k: w.qdict[k] for k in inherited if k in w.qdict}
     merged.update((k, e) for k, e in child.items() if k in NODE_KEYS)
     for key in sorted_keys(merged):
@@ -214,7 +215,7 @@ def _child_force_share_inherited(w: Walk, merged: Mapping[str, Entry]) -> None:
     own = merged.get("read-only")
     read_only = parse_bool("read-only", own.value) if own is not None \
         else _parent_read_only(w)
-    rules.check_force_share(True, read_only, w.span("force-share"))
+    rules.check_force_share(True, read_only, w.span("force-share"), Stage.CHILD)
 
 
 def _inherited_for_format_child(w: Walk, child: Mapping[str, Entry]) -> dict[str, Entry]:
@@ -289,8 +290,9 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
         raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
                     f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
     # what the probe reads through a protocol (blkdebug's image); a null driver's zeros
-    # are read by the named format's header check too
-    if w.conv.format_probed or driver in ("null-co", "null-aio"):
+    # and blkdebug's image are read by the named format's header check too (blkdebug
+    # opens its image whatever reads it)
+    if w.conv.format_probed or driver in ("null-co", "null-aio", "blkdebug"):
         w.conv.seen, w.conv.seen_name = opentime.protocol_content(
             driver, name, w.probe, where, w.conv.opened_read_only, w.conv.warnings,
             child.get("size"))
@@ -333,7 +335,7 @@ def _open_common(w: Walk, driver: str, protocol: bool) -> None:
     # block.c bdrv_open_inherit(): with snapshot=on the image is opened with
     # bdrv_backing_flags() (no BDRV_O_RDWR); only the temporary overlay is written
     read_only = w.draft.read_only_so_far or bool(w.draft.snapshot)
-    rules.check_force_share(w.draft.force_share, read_only, w.span("force-share"))
+    rules.check_force_share(w.draft.force_share, read_only, w.span("force-share"), stage)
     discard = w.qdict.get("discard")
     if discard is not None:
         w.draft.discard = _discard(discard, stage)
@@ -416,7 +418,8 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
         _blkio_open(w, driver, rest)
     opentime.node_checks(info, rest, w.image, w.whole(), w.probe,
                          w.qdict.get("file") if protocol else None, w.qdict.get("file.driver"),
-                         w.conv.opened_read_only, w.conv.warnings, _common(w))
+                         w.conv.opened_read_only, w.conv.warnings, _common(w),
+                         w.qdict.get("node-name"))
     _unused_options(w, driver, protocol, rest, kinds, info)
     options.update({k: e.value for k, e in sorted(rest.items(), key=lambda kv: kv[1].seq)})
     w.draft.driver_options = options

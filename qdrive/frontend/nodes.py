@@ -238,6 +238,9 @@ def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
         found = probe_file(fname)  # block/file-posix.c raw_open_common(): the open itself
         if found.error:
             return _stop(f"Could not open '{fname}': {found.error}", span, Stage.FILE)
+        kind = hostprobe.file_type_problem(fname, "file")  # after the open: its type
+        if kind:
+            return _stop(kind, span, Stage.FILE_CHECKS)
     return problem or _native_aio(info, options) or \
         no_backing(info, options, span) or \
         _leftover(info, options, span, Stage.CHILD_LEFTOVER)

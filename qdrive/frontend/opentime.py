@@ -57,11 +57,13 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                 filename: nodes._Entry | None = None,
                 file_driver: nodes._Entry | None = None, read_only: bool = False,
                 warnings: list[Diagnostic] | None = None,
-                common: Mapping[str, nodes._Entry] = MappingProxyType({})) -> None:
+                common: Mapping[str, nodes._Entry] = MappingProxyType({}),
+                node_name: nodes._Entry | None = None) -> None:
     """The children's opens, in block.c's order: the driver's own children, then backing.
     ``file_driver`` is the file child's file.driver= (filters look at it: compress);
     ``common`` the node's bdrv_runtime_opts (cache.*, force-share, read-only), which its
-    children inherit."""
+    children inherit; ``node_name`` its own, assigned before its driver's open (a
+    filter may look itself up: copy-before-write's bitmap.node)."""
     if info is None:
         return
     groups = nodes.split_children(info, {k: e for k, e in rest.items()
@@ -93,6 +95,10 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                                    optional=nodes._optional(info, child), probe=probe,
                                    parent=info, filename=nodes.child_filename(info, child, own),
                                    defaults=nodes.inherited(common))
+        if problem is not None and info.is_format and problem.stage < Stage.NODE:
+            # a format's driver opens its other children after its file child's open
+            # and its header read (block/qcow2.c qcow2_do_open(): data-file)
+            problem = attrs.evolve(problem, stage=Stage.NODE)
         if problem is not None:
             raise Stop(problem)
         # block/qcow2.c qcow2_do_open(): the data-file child is opened, then checked
@@ -101,6 +107,8 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                 and image.format == "qcow2" and not _external_data(image.head):
             raise error("data-file", "'data-file' can only be set for images with an "
                         "external data file", _last(sub, whole), Stage.NODE)
+    if node_name is not None and info.name in formats.SEES_CHILDREN:
+        mine = {**mine, "node-name": node_name}
     formats.after_children(info.name, mine, image, whole, host)
     header = image.backing_file if image is not None and image.format == info.name else None
     _backing_null_warning(backing, info, warnings)
@@ -262,10 +270,16 @@ def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
             raise error("blkdebug-config", formats.blkdebug_config_error(
                 config, "No such file or directory"), whole, Stage.CHILD)
         if image and ":" not in image.split("/")[0]:
+            from . import hostprobe
+
             found = probe_file(image)
             if found.error:
                 raise error("open-failed", f"Could not open '{image}': {found.error}", whole,
                             Stage.CHILD)
+            # its image child is a file node: raw_open_common() judges the file's type
+            problem = hostprobe.file_type_problem(image, "file")
+            if problem:
+                raise error("host-open", problem, whole, Stage.CHILD)
             return found, filename
     return None, ""
 

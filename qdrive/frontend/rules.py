@@ -128,11 +128,13 @@ def native_needs_direct(span: Span) -> None:
                 hint="try cache=none (or cache.direct=on)")
 
 
-def check_force_share(force_share: object, read_only: bool, span: Span) -> None:
-    """block.c bdrv_open_common(): force-share=on needs a read-only node."""
+def check_force_share(force_share: object, read_only: bool, span: Span,
+                      stage: Stage = Stage.NODE) -> None:
+    """block.c bdrv_open_common(): force-share=on needs a read-only node (``stage``: a
+    protocol node's comes before its file is opened)."""
     if force_share and not read_only:
         raise error("force-share-rw", "force-share=on can only be used with read-only images",
-                    span, Stage.NODE, hint="add read-only=on")
+                    span, stage, hint="add read-only=on")
 
 
 def check_node_name(entry: Entry | None, stage: Stage) -> None:

@@ -264,3 +264,34 @@ def test_a_fixed_vhd_has_its_footer_at_the_end(tmp_path: Path,
         (False, "Incorrect header checksum")
     write(3)  # a dynamic disk's footer belongs at 0 too
     assert verdict("file=fixed.vhd,format=vpc,if=none") == (False, "invalid VPC image")
+
+
+@pytest.mark.parametrize("text, message", [
+    # the file child inherits force-share: its bdrv_open_common() refuses it unopened
+    ("file=missing.img,format=raw,force-share=on",
+     "force-share=on can only be used with read-only images"),
+    ("file.filename=json:{},format=raw,force-share=on",
+     "force-share=on can only be used with read-only images"),
+    ("file=missing.img,format=raw,force-share=on,file.read-only=on",
+     "Could not open 'missing.img': No such file or directory"),
+    # and auto-read-only, typed there before anything the file node says itself
+    ("file=disk.img,format=raw,file.locking=x,auto-read-only=x",
+     "Parameter 'auto-read-only' expects 'on' or 'off'"),
+    # a format opens its other children after its file and its header
+    ("file=missing.img,format=qcow2,data-file.driver=bogus",
+     "Could not open 'missing.img': No such file or directory"),
+    ("file=disk.img,format=qcow2,data-file.driver=bogus", "Image is not in qcow2 format"),
+    # a nested file node judges its file's type after the open, before unused options
+    ("format=raw,file.driver=raw,file.file.filename=dir",
+     "'file' driver requires 'dir' to be a regular file"),
+    ("driver=blkreplay,image.driver=file,image.filename=dir,bogus=1",
+     "'file' driver requires 'dir' to be a regular file"),
+    ("file=blkdebug::dir,format=raw", "'file' driver requires 'dir' to be a regular file"),
+    ("file=blkdebug::dir,readonly=on", "'file' driver requires 'dir' to be a regular file"),
+    # the filter's node-name is assigned before its open: its bitmap lookup finds itself
+    ("driver=copy-before-write,file.filename=disk.img,node-name=top,"
+     "target.driver=null-co,bitmap.node=top,bitmap.name=b0", "Dirty bitmap 'b0' not found"),
+])
+def test_what_comes_before_and_after_a_childs_open(images: Path, text: str,
+                                                   message: str) -> None:
+    assert verdict(text + ",if=none") == (False, message)
