@@ -304,8 +304,10 @@ def open_format_child(options: dict[str, _Entry], filename: str | None, span: Sp
     found, name = seen[0]
     if drv == "raw" and "offset" not in options:
         return None, found, name
+    # zeros at its end too (vpc's footer, dmg's trailer)
+    tail = bytes(min(found.size, 1024)) if found.size is not None else b""
     return None, ProbeResult(True, "", "raw", found.write_access, False, None, bytes(512),
-                             found.size), name
+                             found.size, tail), name
 
 
 def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo | None,

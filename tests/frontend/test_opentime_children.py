@@ -295,3 +295,10 @@ def test_a_fixed_vhd_has_its_footer_at_the_end(tmp_path: Path,
 def test_what_comes_before_and_after_a_childs_open(images: Path, text: str,
                                                    message: str) -> None:
     assert verdict(text + ",if=none") == (False, message)
+
+
+@needs_qemu_img
+def test_a_format_over_a_format_child_reads_zeros_at_its_end(images: Path) -> None:
+    # a fresh qcow2's guest data are zeros to its end: no VHD footer there either
+    assert verdict("format=vpc,file.driver=qcow2,file.file.filename=disk.qcow2,if=none") == \
+        (False, "invalid VPC image")
