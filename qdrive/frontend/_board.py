@@ -319,8 +319,15 @@ def _graph_locks(results: list[DriveResult]) -> list[DriveResult]:
 
 
 def _twice_in_graph(d: Drive) -> str | None:
-    """The second child file of ``d``'s filter that names an already-seen file."""
+    """The second child file of ``d``'s filter that names an already-seen file (the
+    filter is the drive's node, or a blkverify:RAW:TEST name's protocol node under it)."""
     roles = _WRITES_EVERY_CHILD.get(d.format or "")
+    if roles is None and d.file is not None and d.file.startswith("blkverify:") and \
+            "file.driver" not in d.driver_options:
+        # block/blkverify.c blkverify_parse_filename(): x-raw, then x-image
+        raw, _, test = d.file[len("blkverify:"):].partition(":")
+        roles, d = ("raw", "test"), attrs.evolve(d, file=None, driver_options={
+            "raw.filename": raw, "test.filename": test})
     if roles is None:
         return None
     opts = {**d.driver_options, **({"file.filename": d.file} if d.file else {})}

@@ -120,6 +120,7 @@ _LOCKED = 'Failed to get "write" lock'
      "children.1.driver=raw,children.1.file.filename=disk.img,vote-threshold=1", True),
     ("driver=blkverify,raw.filename=disk.img,test.driver=raw,test.file.filename=disk.img",
      True),
+    ("file=blkverify:disk.img:disk.img", True),  # the name's blkverify under raw
     # no device takes write: no conflict
     ("driver=blklogwrites,file.filename=disk.img,log.filename=disk.img,if=none", False),
     ("driver=blklogwrites,file.filename=disk.img,log.filename=disk.img,read-only=on,"
