@@ -94,10 +94,12 @@ def inherited(parent: Options, cow: bool = False) -> dict[str, _Entry]:
 def open_child(role: str, options: Options, span: Span, *, optional: bool,
                probe: bool, parent: drivers.DriverInfo | None = None,
                filename: str | None = None,
-               defaults: Options = MappingProxyType({})) -> Diagnostic | None:
+               defaults: Options = MappingProxyType({}),
+               warnings: list[Diagnostic] | None = None) -> Diagnostic | None:
     """bdrv_open_child(): a child given by sub-options or by reference (key ``""``);
     ``filename`` is the parent's option naming it (blkverify's x-image); ``defaults``
-    what it inherits (:func:`inherited`)."""
+    what it inherits (:func:`inherited`); ``warnings`` receives what its open warns
+    (a probed raw node's warning)."""
     ref = options.get("")
     rest = {k: e for k, e in options.items() if k != ""}
     if ref is None and not rest and not filename:
@@ -105,7 +107,8 @@ def open_child(role: str, options: Options, span: Span, *, optional: bool,
             return None
         return _stop(f'A block device must be specified for "{role}"', span)
     return _open(role, rest, ref, filename, span, probe,
-                 protocol_child=_as_protocol(parent, role), defaults=defaults)
+                 protocol_child=_as_protocol(parent, role), defaults=defaults,
+                 warnings=warnings)
 
 
 def child_filename(parent: drivers.DriverInfo, role: str,
@@ -186,7 +189,8 @@ def reference(ref: _Entry) -> Diagnostic:
 
 def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: str | None,
           span: Span, probe: bool, protocol_child: bool,
-          defaults: Options = MappingProxyType({})) -> Diagnostic | None:
+          defaults: Options = MappingProxyType({}),
+          warnings: list[Diagnostic] | None = None) -> Diagnostic | None:
     """bdrv_open_inherit() of one node; the first error, or None when it opens."""
     span = _span(options, ref.span if ref is not None else span)
     if ref is not None:
@@ -205,7 +209,7 @@ def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: s
     # bdrv_fill_options()); without one the flag decides.
     if info.protocol if info is not None else protocol_child:
         return _open_protocol(options, info, filename, span, probe)
-    return _open_format(role, options, info, filename, span, probe)
+    return _open_format(role, options, info, filename, span, probe, warnings=warnings)
 
 
 def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
@@ -312,7 +316,9 @@ def open_format_child(options: dict[str, _Entry], filename: str | None, span: Sp
 
 def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo | None,
                  filename: str | None, span: Span, probe: bool,
-                 seen: list[tuple[ProbeResult, str]] | None = None) -> Diagnostic | None:
+                 seen: list[tuple[ProbeResult, str]] | None = None,
+                 warnings: list[Diagnostic] | None = None) -> Diagnostic | None:
+    probed = info is None
     groups = split_children(info, options) if info is not None else _by_file(options)
     file_opts = groups.pop("file", {})
     found: ProbeResult | None = None
@@ -364,6 +370,10 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
         formats.driver_checks(info.name, own, found, span)
     except Stop as stop:
         return stop.diagnostic
+    if probed and info.name == "raw" and found is not None and warnings is not None and \
+            not _read_only(own):
+        # block/raw-format.c raw_open() warns at its end, before the unused options
+        warnings.append(formats.probed_raw_warning(local, span))
     backing = groups.pop("backing", {})
     for child, sub in sorted(groups.items()):
         problem = open_child(child, sub, span, optional=_optional(info, child), probe=probe,
@@ -377,6 +387,14 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     if problem is not None:
         return problem
     return _leftover(info, own, span)
+
+
+def _read_only(own: Mapping[str, _Entry]) -> bool:
+    entry = own.get("read-only")
+    try:
+        return entry is not None and parse_bool("read-only", entry.value)
+    except ValueProblem:
+        return False
 
 
 def _open_common(own: Mapping[str, _Entry], span: Span) -> Diagnostic | None:

@@ -85,7 +85,8 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     # (blkreplay's image, copy-before-write's target) whenever the host is looked at
     probe = image is not None or (host and not info.is_format)
     for child in _required_children(info):
-        if child not in groups:
+        # a child may be named by its parent's option instead (blkverify's x-image)
+        if child not in groups and nodes.child_filename(info, child, own) is None:
             raise error("no-child", f'A block device must be specified for "{child}"', whole,
                         Stage.NODE)
     for child in _named_children(info, own):
@@ -94,7 +95,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
         problem = nodes.open_child(child, sub, _last(sub, whole),
                                    optional=nodes._optional(info, child), probe=probe,
                                    parent=info, filename=nodes.child_filename(info, child, own),
-                                   defaults=nodes.inherited(common))
+                                   defaults=nodes.inherited(common), warnings=warnings)
         if problem is not None and info.is_format and problem.stage < Stage.NODE:
             # a format's driver opens its other children after its file child's open
             # and its header read (block/qcow2.c qcow2_do_open(): data-file)

@@ -303,3 +303,20 @@ def test_a_format_over_a_format_child_reads_zeros_at_its_end(images: Path) -> No
     # a fresh qcow2's guest data are zeros to its end: no VHD footer there either
     assert verdict("format=vpc,file.driver=qcow2,file.file.filename=disk.qcow2,if=none") == \
         (False, "invalid VPC image")
+
+
+def test_a_probed_child_warns_before_its_unused_options(images: Path) -> None:
+    # blkverify's test child named by x-image and probed raw: raw_open() warns, then
+    # bdrv_open_inherit() finds test.filename unused
+    text = "driver=blkverify,raw.driver=raw,raw.file.filename=disk.img," \
+        "test.filename=missing.img,x-image=disk.img,if=none"
+    lines = qdrive.check(text).qemu_stderr().splitlines()
+    assert lines[0] == "WARNING: Image format was not specified for 'disk.img' and probing " \
+        "guessed raw."
+    assert lines[-1] == f"qemu-system-x86_64: -drive {text}: Block format 'raw' does not " \
+        "support the option 'filename'"
+    # x-image alone names the test child
+    r = qdrive.check("driver=blkverify,raw.filename=disk.img,x-image=disk.img,if=none")
+    assert r.ok and "probing guessed raw" in r.qemu_stderr()
+    assert "probing" not in qdrive.check("driver=blkverify,raw.filename=disk.img,"
+                                         "x-image=disk.img,if=none,read-only=on").qemu_stderr()
