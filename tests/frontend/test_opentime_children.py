@@ -320,3 +320,21 @@ def test_a_probed_child_warns_before_its_unused_options(images: Path) -> None:
     assert r.ok and "probing guessed raw" in r.qemu_stderr()
     assert "probing" not in qdrive.check("driver=blkverify,raw.filename=disk.img,"
                                          "x-image=disk.img,if=none,read-only=on").qemu_stderr()
+
+
+@needs_qemu_img
+@pytest.mark.parametrize("extra, message", [
+    ("l2-cache-entry-size=1G,BOGUS=1",
+     "L2 cache entry size must be a power of two between 512 and the cluster size (65536)"),
+    ("l2-cache-entry-size=1000",
+     "L2 cache entry size must be a power of two between 512 and the cluster size (65536)"),
+    ("cache-size=1M,l2-cache-size=1M,refcount-cache-size=1k",
+     "cache-size, l2-cache-size and refcount-cache-size may not be set at the same time"),
+    ("cache-size=1M,l2-cache-size=2M", "l2-cache-size may not exceed cache-size"),
+    ("cache-size=1M,refcount-cache-size=2M", "refcount-cache-size may not exceed cache-size"),
+    ("l2-cache-entry-size=4k", ""),
+    ("cache-size=1M,l2-cache-size=512k", ""),
+])
+def test_qcow2_cache_sizes_against_the_cluster_size(images: Path, extra: str,
+                                                    message: str) -> None:
+    assert verdict(f"file=disk.qcow2,format=qcow2,{extra},if=none") == (not message, message)
