@@ -270,6 +270,11 @@ def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
         if config and not os.path.exists(config):
             raise error("blkdebug-config", formats.blkdebug_config_error(
                 config, "No such file or directory"), whole, Stage.CHILD)
+        if image.startswith("json:"):
+            # block.c bdrv_refresh_filename(): the image node's options that are not
+            # strong (cache.*, locking) drop out of its name, which becomes the file's
+            image = _json_local_file(image)
+            filename = f"blkdebug:{config}:{image}" if image else filename
         if image and ":" not in image.split("/")[0]:
             from . import hostprobe
 
@@ -283,6 +288,21 @@ def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
                 raise error("host-open", problem, whole, Stage.CHILD)
             return found, filename
     return None, ""
+
+
+def _json_local_file(name: str) -> str:
+    """The local file a json: image name opens (block.c parse_json_protocol(): a
+    ``filename`` for the file driver, nothing nested), else ""."""
+    from . import jsonname
+
+    try:
+        parsed = jsonname.parse(name)
+    except jsonname.JsonNameError:
+        return ""
+    if parsed.get("driver", "file") != "file" or any(k == "file" or k.startswith("file.")
+                                                     for k in parsed):
+        return ""
+    return parsed.get("filename") or ""
 
 
 def _blkverify_test(filename: str, whole: Span, read_only: bool,

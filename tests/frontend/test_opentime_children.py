@@ -338,3 +338,15 @@ def test_a_probed_child_warns_before_its_unused_options(images: Path) -> None:
 def test_qcow2_cache_sizes_against_the_cluster_size(images: Path, extra: str,
                                                     message: str) -> None:
     assert verdict(f"file=disk.qcow2,format=qcow2,{extra},if=none") == (not message, message)
+
+
+@needs_qemu_img
+def test_blkdebugs_json_image_is_probed_and_named_by_its_file(images: Path) -> None:
+    from qdrive.frontend.facts import query_block
+
+    r = qdrive.check('if=none,file=blkdebug::json:{"filename":"disk.qcow2",,"cache":'
+                     '{"direct":false}}')
+    assert r.ok and query_block(r)[0]["drv"] == "qcow2"
+    raw = qdrive.check('if=none,file=blkdebug::json:{"filename":"disk.img",,"locking":"off"}')
+    assert "not specified for 'blkdebug::disk.img' and probing guessed raw" in \
+        raw.qemu_stderr()
