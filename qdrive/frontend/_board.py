@@ -20,7 +20,7 @@ from ..dialect import DEFAULT, Dialect
 from . import formats, hostprobe
 from ..model import Drive, Interface, Media
 from .placement import Machine
-from ..probe import file_identity
+from ..probe import MAGIC, file_identity
 from .._values import is_true
 
 __all__ = ["board_problems"]
@@ -47,12 +47,63 @@ def board_problems(results: list[DriveResult], board: Machine, probe_files: bool
                                                                        by_name)
             if problem is None and probe_files:
                 problem = _host_problem(p, d, r)
+            if problem is None and by_name:
+                problem = _blkverify_geometry_read(p, d, r)
             if problem is not None:
                 r = attrs.evolve(r, drive=None, error=problem)
         out.append(r)
     if by_name:
         out = _flash_sizes(out)
     return _locks(out, identities) if probe_files else out
+
+
+def _blkverify_geometry_read(p: Placement, d: Drive, r: DriveResult) -> Diagnostic | None:
+    """A disk device's realize reads sector 0 to guess a geometry (hw/block/block.c
+    blkconf_geometry() -> hw/block/hd-geometry.c guess_disk_lchs()); through blkverify
+    (block/blkverify.c blkverify_verify_readv()) the two children's bytes must agree, or
+    it prints the mismatch and QEMU exits. Judged only when both children read their
+    files' bytes: raw's file, and test's probed as raw."""
+    if p.interface in (Interface.NONE, Interface.PFLASH) or d.media is Media.CDROM:
+        return None
+    names = _blkverify_files(d)
+    if names is None:
+        return None
+    sectors = []
+    for name in names:
+        try:
+            with open(name, "rb") as f:
+                sectors.append(f.read(512).ljust(512, b"\0"))
+        except OSError:
+            return None
+    raw, test = sectors
+    if test.startswith(tuple(m for m, _ in MAGIC)):
+        return None  # test is probed as an image format: its guest data are not its bytes
+    at = next((i for i in range(512) if raw[i] != test[i]), None)
+    if at is None:
+        return None
+    virtio = p.interface is Interface.VIRTIO
+    return Diagnostic("blkverify-mismatch", Severity.ERROR, "blkverify: read offset=0 "
+                      f"bytes=512 contents mismatch at offset {at}", Span(0, len(r.text)),
+                      Stage.BOARD_DEVICE if virtio else Stage.BOARD, located=False,
+                      hint="raw and test differ: blkverify stops QEMU at the first read",
+                      bare=True)  # blkverify_err(): fprintf(stderr, ...), then exit(1)
+
+
+def _blkverify_files(d: Drive) -> tuple[str, str] | None:
+    """The local files of a blkverify drive's raw and test children, when both are plain
+    files (no format driver named in between)."""
+    opts = d.driver_options
+    if d.format == "blkverify":
+        raw, test = opts.get("raw.filename") or opts.get("x-raw"), \
+            opts.get("test.filename") or opts.get("x-image")
+        if any(opts.get(f"{c}.driver", "file") != "file" for c in ("raw", "test")) or \
+                any(k.startswith(("raw.file.", "test.file.")) for k in opts):
+            return None
+    else:  # a blkverify:RAW:TEST name: the format probe already reads through it
+        return None
+    if not raw or not test or ":" in raw.split("/")[0] or ":" in test.split("/")[0]:
+        return None
+    return raw, test
 
 
 _FLASH_SECTOR = 0x1000  # hw/i386/pc_sysfw.c FLASH_SECTOR_SIZE

@@ -350,3 +350,21 @@ def test_blkdebugs_json_image_is_probed_and_named_by_its_file(images: Path) -> N
     raw = qdrive.check('if=none,file=blkdebug::json:{"filename":"disk.img",,"locking":"off"}')
     assert "not specified for 'blkdebug::disk.img' and probing guessed raw" in \
         raw.qemu_stderr()
+
+
+def test_blkverify_children_that_differ_stop_the_first_disk_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.img").write_bytes(bytes(1 << 16))
+    (tmp_path / "b.img").write_bytes(bytes(7) + b"\x01" + bytes((1 << 16) - 8))
+    text = "driver=blkverify,raw.filename=a.img,test.driver=file,test.filename=b.img"
+    # a disk's realize guesses its geometry from sector 0, through both children; the
+    # message is blkverify's own fprintf, without the program's name
+    for iface in ("ide", "virtio"):
+        r = qdrive.check(f"{text},if={iface}")
+        assert not r.ok and r.qemu_stderr() == \
+            "blkverify: read offset=0 bytes=512 contents mismatch at offset 7"
+    assert qdrive.check(f"{text},if=none").ok  # no device reads it
+    assert qdrive.check(f"{text},media=cdrom").ok  # nor a CD-ROM's realize
+    same = "driver=blkverify,raw.filename=a.img,test.driver=file,test.filename=a.img"
+    assert qdrive.check(f"{same},if=virtio,read-only=on").ok
