@@ -420,6 +420,10 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
                          w.qdict.get("file") if protocol else None, w.qdict.get("file.driver"),
                          w.conv.opened_read_only, w.conv.warnings, _common(w),
                          w.qdict.get("node-name"))
+    if driver == "preallocate":
+        direct = w.qdict.get("file.cache.direct") or w.qdict.get("cache.direct")
+        formats.preallocate_align(rest, w.conv.image_name or "", bool(
+            direct and is_true(direct.value)), w.whole(), host=w.read_header is not None)
     _unused_options(w, driver, protocol, rest, kinds, info)
     options.update({k: e.value for k, e in sorted(rest.items(), key=lambda kv: kv[1].seq)})
     w.draft.driver_options = options

@@ -19,6 +19,7 @@ from ._fmt_common import Check, DEFINED_OBJECTS, Options, _fail, _secret
 from ._fmt_filters import (_blkdebug, _blklogwrites, _cbw, _cbw_bitmap, _compress, _copy_on_read,
                            _null, _quorum, _replication, _throttle, abort_notice)
 from ._fmt_filters import blkdebug_config_error as blkdebug_config_error
+from ._fmt_filters import preallocate_align as preallocate_align
 from ._fmt_headers import header_problem, read_at
 from ._fmt_protocols import (CURL_DRIVERS, _curl, _file_posix, _gluster, _iscsi, _nbd, _nvme, _rbd,
                              curl_value_notices, glib_notices, iscsi_filename, nbd_filename,
@@ -36,7 +37,7 @@ __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "
            "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
            "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS",
            "glib_notices", "curl_value_notices", "nvme_filename",
-           "iscsi_filename", "nbd_filename",
+           "iscsi_filename", "nbd_filename", "preallocate_align",
            "nfs_filename", "ssh_filename", "rbd_filename"]
 
 

@@ -368,3 +368,31 @@ def test_blkverify_children_that_differ_stop_the_first_disk_read(
     assert qdrive.check(f"{text},media=cdrom").ok  # nor a CD-ROM's realize
     same = "driver=blkverify,raw.filename=a.img,test.driver=file,test.filename=a.img"
     assert qdrive.check(f"{same},if=virtio,read-only=on").ok
+
+
+def test_preallocate_align_in_sectors_and_in_the_direct_request_alignment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from qdrive.frontend import hostprobe
+
+    # /var/tmp is a disk filesystem where /tmp may be a tmpfs; a sparse file (as the
+    # harness makes disk.img) is where ext4 wants O_DIRECT reads of whole blocks
+    where = Path(tempfile.mkdtemp(dir="/var/tmp" if Path("/var/tmp").is_dir() else None))
+    try:
+        monkeypatch.chdir(where)
+        with open(where / "disk.img", "wb") as f:
+            f.truncate(1 << 20)
+        base = "driver=preallocate,file.filename=disk.img,if=none"
+        assert verdict(f"{base},prealloc-align=100") == \
+            (False, "prealloc-align parameter of preallocate filter is not aligned to 512")
+        assert verdict(f"{base},prealloc-align=512") == (True, "")  # no O_DIRECT: 1
+        request = hostprobe.direct_alignment("disk.img")
+        if request is None or request <= 512:
+            pytest.skip("this filesystem needs no O_DIRECT alignment above a sector")
+        assert verdict(f"{base},prealloc-align=512,cache=none") == (
+            False, "prealloc-align parameter of preallocate filter is not aligned to "
+            f"underlying node request alignment ({request})")
+        assert verdict(f"{base},prealloc-align={request},cache=none") == (True, "")
+    finally:
+        shutil.rmtree(where)
