@@ -89,6 +89,7 @@ class Diagnostic:
     located: bool = True
     silent: bool = False
     marker: str = ""
+    bare: bool = False  # an unlocated error QEMU prints with a bare fprintf (no program)
 
     @property
     def qemu_text(self) -> str:
@@ -122,7 +123,7 @@ def _prefix(d: Diagnostic, text: str, prog: str, option: str) -> str:
     # util/error-report.c vreport(): the location (or just the program), then "warning: ";
     # the raw-probing warning is a bare fprintf (block/raw-format.c), printed as it is,
     # with its marker (Diagnostic.marker) before the message.
-    if not d.located and d.severity is Severity.WARNING:
+    if not d.located and (d.severity is Severity.WARNING or d.bare):
         return d.marker
     mark = "warning: " if d.severity is Severity.WARNING else ""
     if d.located:

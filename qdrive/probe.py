@@ -13,7 +13,8 @@ import stat
 
 import attrs
 
-__all__ = ["ProbeResult", "probe_file", "probe_fd", "file_identity", "MAGIC"]
+__all__ = ["ProbeResult", "probe_file", "probe_fd", "file_identity", "qcow2_backing_format",
+           "MAGIC"]
 
 # Format magic at offset 0 (block/*.c *_probe()); raw is the fallback.
 MAGIC = (
@@ -106,6 +107,28 @@ def _qcow2_backing(header: bytes) -> str | None:
     if not offset or not size or offset + size > len(header):
         return None
     return header[offset:offset + size].decode("utf-8", "replace")
+
+
+_QCOW2_EXT_BACKING_FORMAT = 0xE2792ACA  # block/qcow2.c QCOW2_EXT_MAGIC_BACKING_FORMAT
+
+
+def qcow2_backing_format(header: bytes) -> str | None:
+    """The backing format a qcow2 header records (block/qcow2.c qcow2_read_extensions():
+    the extensions follow the header, 72 bytes in version 2, header_length in 3), if
+    the probe's bytes hold it."""
+    if len(header) < 104 or not header.startswith(b"QFI\xfb"):
+        return None
+    version = int.from_bytes(header[4:8], "big")
+    at = 72 if version == 2 else int.from_bytes(header[100:104], "big")
+    while at + 8 <= len(header):
+        magic = int.from_bytes(header[at:at + 4], "big")
+        length = int.from_bytes(header[at + 4:at + 8], "big")
+        if magic == 0 or at + 8 + length > len(header):
+            return None
+        if magic == _QCOW2_EXT_BACKING_FORMAT:
+            return header[at + 8:at + 8 + length].decode("utf-8", "replace")
+        at += 8 + (length + 7) // 8 * 8
+    return None
 
 
 def file_identity(path: str) -> tuple[int, int] | None:

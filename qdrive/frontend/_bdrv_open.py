@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from . import blkio, drivers, formats, jsonname, opentime, rules
+from . import blkio, drivers, formats, jsonname, nodes, opentime, rules
 from ._conversion import local_image
 from ._qdict import Entry
 from ._walk import Walk, first_key, sorted_keys
@@ -226,7 +226,7 @@ def _child_force_share_inherited(w: Walk, merged: Mapping[str, Entry]) -> None:
     own = merged.get("read-only")
     read_only = parse_bool("read-only", own.value) if own is not None \
         else _parent_read_only(w)
-    rules.check_force_share(True, read_only, w.span("force-share"))
+    rules.check_force_share(True, read_only, w.span("force-share"), Stage.CHILD)
 
 
 def _inherited_for_format_child(w: Walk, child: Mapping[str, Entry]) -> dict[str, Entry]:
@@ -290,15 +290,29 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
                    auto is None or is_true(auto.value), where)
     opentime.protocol_checks(driver, child, name, where, w.probe, w.conv.opened_read_only,
                              w.conv.warnings)
+    empty = child.get("backing")
+    if empty is not None and empty.value == "":  # as _backing_null(), the child's own
+        w.conv.warnings.append(Diagnostic(
+            "backing-empty", Severity.WARNING, 'Use of "backing": "" is deprecated; '
+            'use "backing": null instead', empty.span, Stage.CHILD))
+    problem = nodes.no_backing(drivers.driver(driver), child, where)
+    if problem is not None:
+        raise Stop(problem)
+    null = empty is not None and empty.value == ""  # backing.* then go unused
     unknown = [k for k in child if k not in NODE_KEYS and k not in
-               rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)]
+               rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)
+               or null and k.startswith("backing.")]
     if unknown:
         key = first_key(unknown, child)
         raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
                     f"option '{key}'", child[key].span, Stage.CHILD_LEFTOVER)
-    if w.conv.format_probed:  # what the probe reads through a protocol (null-co)
+    # what the probe reads through a protocol (blkdebug's image); a null driver's zeros
+    # and blkdebug's image are read by the named format's header check too (blkdebug
+    # opens its image whatever reads it)
+    if w.conv.format_probed or driver in ("null-co", "null-aio", "blkdebug"):
         w.conv.seen, w.conv.seen_name = opentime.protocol_content(
-            driver, name, w.probe, where, w.conv.opened_read_only, w.conv.warnings)
+            driver, name, w.probe, where, w.conv.opened_read_only, w.conv.warnings,
+            child.get("size"))
 
 
 def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
@@ -315,30 +329,41 @@ def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:
 
 # -- the drive's node: block.c bdrv_open_common() ------------------------------------------
 _NODE_KEYS_BUT_DRIVER = NODE_KEYS - {"driver"}  # bdrv_fill_options() took driver
+# block/file-posix.c raw_runtime_opts that raw_open_common() parses itself
+_FILE_POSIX_OWN = frozenset({"aio-max-batch", "drop-cache", "x-check-cache-dropped",
+                             "locking"})
 
 
 def _open_common(w: Walk, driver: str, protocol: bool) -> None:
     """block.c bdrv_open_common() of the drive's node (bdrv_runtime_opts), then its driver."""
     added = w.dialect.new_options.get("*", {})  # bdrv_runtime_opts of a later release
     node_keys = _NODE_KEYS_BUT_DRIVER | set(added) if added else _NODE_KEYS_BUT_DRIVER
+    # A protocol node (driver=file) is its own file: bdrv_open_common() reads its
+    # options before drv->bdrv_file_open() opens the file, so they beat the host's say.
+    stage = Stage.CHILD if protocol else Stage.NODE
     for key in sorted_keys(w.qdict, node_keys):
         entry = w.qdict[key]
         if key in ("cache.direct", "cache.no-flush", "auto-read-only", "force-share"):
-            value = _typed(key, entry, Kind.BOOL, Stage.NODE)
+            value = _typed(key, entry, Kind.BOOL, stage)
             if entry.item is not None:  # not a value cache= expanded into
                 w.draft.put(OPTIONS[key].field, value)
         elif key in added:  # 10.0's active=: read here, typed, before the driver's open
-            _typed(key, entry, added[key], Stage.NODE)
+            _typed(key, entry, added[key], stage)
     # block.c bdrv_open_inherit(): with snapshot=on the image is opened with
     # bdrv_backing_flags() (no BDRV_O_RDWR); only the temporary overlay is written
     read_only = w.draft.read_only_so_far or bool(w.draft.snapshot)
-    rules.check_force_share(w.draft.force_share, read_only, w.span("force-share"))
+    rules.check_force_share(w.draft.force_share, read_only, w.span("force-share"), stage)
     discard = w.qdict.get("discard")
     if discard is not None:
-        w.draft.discard = _discard(discard, Stage.NODE)
-    rules.check_node_name(w.qdict.get("node-name"), Stage.NODE)
+        w.draft.discard = _discard(discard, stage)
+    rules.check_node_name(w.qdict.get("node-name"), stage)
     if "node-name" in w.qdict:
         w.draft.node_name = w.qdict["node-name"].value
+    if protocol and driver in FILE_POSIX_DRIVERS:
+        # block/file-posix.c raw_open_common(), before its qemu_open(); the drive's aio=
+        # is blockdev_init()'s (a flag by then), not this node's option
+        rules.check_file_posix_options({k: e for k, e in w.qdict.items()
+                                        if k in _FILE_POSIX_OWN}, Stage.CHILD)
     _child_force_share(w)
     _driver_open(w, driver, protocol)
 
@@ -386,10 +411,12 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
             and not k.startswith("file.") and not k.startswith("stats-intervals.")}
     options = dict(w.draft.driver_options)
     values: dict[str, object] = {}
+    # a protocol driver types its options (QemuOpts) before it opens what they name
+    typed_at = Stage.CHILD if protocol else Stage.NODE
     for key in sorted_keys(rest):
         if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)
                              or key in added):  # a later release's QemuOpts (curl's)
-            values[key] = _typed(key, rest[key], kinds[key], Stage.NODE, w.conv.warnings,
+            values[key] = _typed(key, rest[key], kinds[key], typed_at, w.conv.warnings,
                                  w.dialect.size_syntax)
             rules.check_format_choice(driver, key, rest[key])
     if w.no_file_child is not None:
@@ -413,7 +440,12 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
                    auto is None or is_true(auto.value), w.whole())
     opentime.node_checks(info, rest, w.image, w.whole(), w.probe,
                          w.qdict.get("file") if protocol else None, w.qdict.get("file.driver"),
-                         w.conv.opened_read_only, w.conv.warnings)
+                         w.conv.opened_read_only, w.conv.warnings, _common(w),
+                         w.qdict.get("node-name"))
+    if driver == "preallocate":
+        direct = w.qdict.get("file.cache.direct") or w.qdict.get("cache.direct")
+        formats.preallocate_align(rest, w.conv.image_name or "", bool(
+            direct and is_true(direct.value)), w.whole(), host=w.read_header is not None)
     _unused_options(w, driver, protocol, rest, kinds, info)
     options.update({k: e.value for k, e in sorted(rest.items(), key=lambda kv: kv[1].seq)})
     w.draft.driver_options = options
@@ -427,6 +459,17 @@ def _no_writes(read_only: bool, copy_on_read: bool, auto_read_only: bool, span: 
     -drive defaults auto-read-only to on)."""
     if formats.auto_read_only_problem(read_only, copy_on_read, auto_read_only):
         raise error("driver-open", "curl driver does not support writes", span, Stage.NODE)
+
+
+def _common(w: Walk) -> dict[str, Entry]:
+    """The node's options its children inherit (block.c bdrv_inherited_options()); its
+    read-only as bdrv_open_inherit() set it (snapshot=on opens the image read-only)."""
+    out: dict[str, Entry] = {k: w.qdict[k] for k in ("cache.direct", "cache.no-flush",
+                                                     "force-share", "auto-read-only")
+                             if k in w.qdict}
+    if _parent_read_only(w):
+        out["read-only"] = Entry("read-only", "on", None, 1 << 30)  # QEMU's own value
+    return out
 
 
 def _blkio_open(w: Walk, driver: str, rest: Mapping[str, Entry]) -> None:
@@ -473,6 +516,9 @@ def _raw_limits(w: Walk, values: dict[str, object], rest: dict[str, Entry]) -> N
     if w.image is not None and w.image.size is not None and \
             (child_driver is None or child_driver.value == "file"):
         opentime.raw_limits(offset, size, w.image.size, span)
+    elif child_driver is not None and child_driver.value in ("null-co", "null-aio") and \
+            w.conv.seen is not None and w.conv.seen.size is not None:
+        opentime.raw_limits(offset, size, w.conv.seen.size, span)  # its size= option
     if size is not None and size % 512:
         raise error("raw-size-align", "Specified size is not multiple of 512", span,
                     Stage.NODE)

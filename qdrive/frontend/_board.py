@@ -21,7 +21,7 @@ from . import formats, hostprobe
 from ._file_open import io_uring_fallback
 from ..model import Aio, Drive, Interface, Media
 from .placement import Machine
-from ..probe import file_identity, probe_file
+from ..probe import MAGIC, file_identity, probe_file
 from .._values import is_true
 
 __all__ = ["board_problems"]
@@ -50,6 +50,8 @@ def board_problems(results: list[DriveResult], board: Machine, probe_files: bool
                                                                        by_name)
             if problem is None and probe_files:
                 problem = _host_problem(p, d, r)
+            if problem is None and by_name:
+                problem = _blkverify_geometry_read(p, d, r)
             if problem is not None:
                 r = attrs.evolve(r, drive=None, error=problem)
             elif by_name:
@@ -58,6 +60,55 @@ def board_problems(results: list[DriveResult], board: Machine, probe_files: bool
     if by_name:
         out = _flash_sizes(out)
     return _locks(out, identities) if probe_files else out
+
+
+def _blkverify_geometry_read(p: Placement, d: Drive, r: DriveResult) -> Diagnostic | None:
+    """A disk device's realize reads sector 0 to guess a geometry (hw/block/block.c
+    blkconf_geometry() -> hw/block/hd-geometry.c guess_disk_lchs()); through blkverify
+    (block/blkverify.c blkverify_verify_readv()) the two children's bytes must agree, or
+    it prints the mismatch and QEMU exits. Judged only when both children read their
+    files' bytes: raw's file, and test's probed as raw."""
+    if p.interface in (Interface.NONE, Interface.PFLASH) or d.media is Media.CDROM:
+        return None
+    names = _blkverify_files(d)
+    if names is None:
+        return None
+    sectors = []
+    for name in names:
+        try:
+            with open(name, "rb") as f:
+                sectors.append(f.read(512).ljust(512, b"\0"))
+        except OSError:
+            return None
+    raw, test = sectors
+    if test.startswith(tuple(m for m, _ in MAGIC)):
+        return None  # test is probed as an image format: its guest data are not its bytes
+    at = next((i for i in range(512) if raw[i] != test[i]), None)
+    if at is None:
+        return None
+    virtio = p.interface is Interface.VIRTIO
+    return Diagnostic("blkverify-mismatch", Severity.ERROR, "blkverify: read offset=0 "
+                      f"bytes=512 contents mismatch at offset {at}", Span(0, len(r.text)),
+                      Stage.BOARD_DEVICE if virtio else Stage.BOARD, located=False,
+                      hint="raw and test differ: blkverify stops QEMU at the first read",
+                      bare=True)  # blkverify_err(): fprintf(stderr, ...), then exit(1)
+
+
+def _blkverify_files(d: Drive) -> tuple[str, str] | None:
+    """The local files of a blkverify drive's raw and test children, when both are plain
+    files (no format driver named in between)."""
+    opts = d.driver_options
+    if d.format == "blkverify":
+        raw, test = opts.get("raw.filename") or opts.get("x-raw"), \
+            opts.get("test.filename") or opts.get("x-image")
+        if any(opts.get(f"{c}.driver", "file") != "file" for c in ("raw", "test")) or \
+                any(k.startswith(("raw.file.", "test.file.")) for k in opts):
+            return None
+    else:  # a blkverify:RAW:TEST name: the format probe already reads through it
+        return None
+    if not raw or not test or ":" in raw.split("/")[0] or ":" in test.split("/")[0]:
+        return None
+    return raw, test
 
 
 _FLASH_SECTOR = 0x1000  # hw/i386/pc_sysfw.c FLASH_SECTOR_SIZE
@@ -311,6 +362,10 @@ def _locks(results: list[DriveResult],
     results = _open_locks(results, identities)
     if any(r.error is not None and r.error.code == "image-locked" for r in results):
         return results
+    if identities is None:  # stat()s the children's files by name
+        results = _graph_locks(results)
+        if any(r.error is not None and r.error.code == "image-locked" for r in results):
+            return results
     lockers = sorted((lk for n, r in enumerate(results) if r.ok
                       for lk in [_locker(r, n, identities)] if lk is not None),
                      key=lambda lk: lk.order)
@@ -326,6 +381,65 @@ def _locks(results: list[DriveResult],
             return _replace(results, lk.result, _lock_error(lk, what))
         attached.append(lk)
     return results
+
+
+# Filters whose every data child the device's write reaches (block/blklogwrites.c,
+# block/quorum.c, block/blkverify.c .bdrv_child_perm: bdrv_default_perms() with the
+# parent's write): two of them on one file take "write" on two descriptors, and each
+# refuses to share it with the other.
+_WRITES_EVERY_CHILD = {"blklogwrites": ("file", "log"), "quorum": ("children.",),
+                       "blkverify": ("raw", "test")}
+
+
+def _graph_locks(results: list[DriveResult]) -> list[DriveResult]:
+    """A drive whose writable node graph holds one file in two of those children: its
+    device's write permission meets the graph's own lock (block/file-posix.c
+    raw_check_lock_bytes(), the second descriptor's), when the device attaches."""
+    for r in results:
+        d, p = r.drive, r.placement
+        if not r.ok or d is None or p is None or p.interface is Interface.NONE or \
+                d.force_share or d.effective_read_only or d.snapshot:
+            continue
+        name = _twice_in_graph(d)
+        if name is not None:
+            virtio = p.interface is Interface.VIRTIO
+            return _replace(results, r, Diagnostic(
+                "image-locked", Severity.ERROR, 'Failed to get "write" lock',
+                Span(0, len(r.text)), Stage.BOARD_DEVICE if virtio else Stage.BOARD,
+                f"Is another process using the image [{name}]?",
+                hint="two children of this drive write one file: give each its own",
+                located=virtio))
+    return results
+
+
+def _twice_in_graph(d: Drive) -> str | None:
+    """The second child file of ``d``'s filter that names an already-seen file (the
+    filter is the drive's node, or a blkverify:RAW:TEST name's protocol node under it)."""
+    roles = _WRITES_EVERY_CHILD.get(d.format or "")
+    if roles is None and d.file is not None and d.file.startswith("blkverify:") and \
+            "file.driver" not in d.driver_options:
+        # block/blkverify.c blkverify_parse_filename(): x-raw, then x-image
+        raw, _, test = d.file[len("blkverify:"):].partition(":")
+        roles, d = ("raw", "test"), attrs.evolve(d, file=None, driver_options={
+            "raw.filename": raw, "test.filename": test})
+    if roles is None:
+        return None
+    opts = {**d.driver_options, **({"file.filename": d.file} if d.file else {})}
+    children = sorted({k.split(".", 2)[1] if r.endswith(".") else r
+                       for k in opts for r in roles if k.startswith(r)},
+                      key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
+    seen: set[tuple[int, int]] = set()
+    for child in children:
+        pre = f"children.{child}." if child.isdigit() else f"{child}."
+        name = opts.get(f"{pre}filename") or opts.get(f"{pre}file.filename")
+        locking = opts.get(f"{pre}locking") or opts.get(f"{pre}file.locking")
+        identity = file_identity(name) if name else None
+        if identity is None or locking == "off":
+            continue
+        if identity in seen:
+            return name
+        seen.add(identity)
+    return None
 
 
 def _lock_error(lk: _Locker, what: str) -> Diagnostic:

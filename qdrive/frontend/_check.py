@@ -297,6 +297,10 @@ def _abort_notice(conv: Conversion, prefix: str) -> Conversion:
     notices += [notice] if notice is not None else []
     if not notices:
         return conv
+    if notice is not None and err.detail:
+        # util/error.c error_handle() aborts inside error_setg(): the hint that
+        # parse_option_size() appends afterwards is never printed
+        conv = attrs.evolve(conv, error=attrs.evolve(err, detail=""))
     return attrs.evolve(conv, warnings=[*conv.warnings, *notices])
 
 

@@ -105,6 +105,29 @@ def _compress(options: Options, image: ProbeResult | None, span: Span) -> None:
         _fail(f"Compression is not supported for underlying format: {name}", span)
 
 
+def preallocate_align(options: Options, file_name: str, direct: bool, span: Span,
+                      host: bool) -> None:
+    """block/preallocate.c preallocate_absorb_opts(), after its file child opened:
+    prealloc-align (1 MiB by default) in whole sectors, then in the file node's request
+    alignment, which an O_DIRECT node probes on the host (file-posix.c
+    raw_probe_alignment(); without O_DIRECT it is 1)."""
+    from .._values import ValueProblem, parse_size
+    from . import hostprobe
+
+    entry = options.get("prealloc-align")
+    try:
+        align = parse_size("prealloc-align", entry.value)[0] if entry is not None else 1 << 20
+    except ValueProblem:
+        return  # the typed check reports it
+    if align % 512:
+        _fail("prealloc-align parameter of preallocate filter is not aligned to 512", span)
+    request = hostprobe.direct_alignment(file_name) if direct and host and file_name \
+        else None
+    if request is not None and align % request:
+        _fail("prealloc-align parameter of preallocate filter is not aligned to underlying "
+              f"node request alignment ({request})", span)
+
+
 def _blklogwrites(options: Options, image: ProbeResult | None, span: Span,
                   probe: bool = False) -> None:
     """block/blklogwrites.c blk_log_writes_open() after both children opened: log-append

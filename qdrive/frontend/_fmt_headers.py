@@ -195,7 +195,41 @@ def _vhdx_header(found: ProbeResult, name: str) -> str:
     return ""
 
 
+def _length(found: ProbeResult) -> int:
+    """bdrv_getlength(): whole sectors (block.c bdrv_nb_sectors() rounds up)."""
+    size = found.size if found.size is not None else len(found.head)
+    return -(-size // 512) * 512
+
+
+def _vpc_header(found: ProbeResult, name: str) -> str:
+    """block/vpc.c vpc_open(): a footer copy at 0 (a dynamic disk), else the footer at
+    the end, which must be a fixed disk's (creator "conectix", type 2 at 60)."""
+    footer = read_at(found, 0, 512)
+    if footer is None or footer[:8] != b"conectix":
+        size = _length(found)
+        if size < 512:
+            return "File too small for a VHD header"
+        footer = read_at(found, size - 512, 512)
+        if footer is None:
+            return ""
+        if footer[:8] != b"conectix" or _u32(footer, 60, "big") != 2:
+            return "invalid VPC image"
+    # vpc_checksum(): the one's complement of the footer's byte sum, its own field zeroed
+    if _u32(footer, 64, "big") != ~sum(footer[:64] + bytes(4) + footer[68:]) & 0xFFFFFFFF:
+        return "Incorrect header checksum"
+    return ""  # the dynamic disk header's checks are not read here
+
+
+def _vmdk_header(found: ProbeResult, name: str) -> str:
+    """block/vmdk.c vmdk_read_desc(): under 4 bytes is neither a sparse image nor a
+    descriptor; otherwise the magic (a descriptor file's text is not parsed here)."""
+    if _length(found) < 4:
+        return "File is too small, not a valid image"
+    return "" if found.format == "vmdk" else _NOT_THIS_FORMAT["vmdk"]
+
+
 _HEADER_READERS: dict[str, Callable[[ProbeResult, str], str]] = {
     "bochs": _bochs_header, "cloop": _cloop_header, "dmg": _dmg_header,
-    "parallels": _parallels_header, "vhdx": _vhdx_header,
+    "parallels": _parallels_header, "vhdx": _vhdx_header, "vpc": _vpc_header,
+    "vmdk": _vmdk_header,
 }

@@ -19,6 +19,7 @@ from ._fmt_common import Check, DEFINED_OBJECTS, Options, _fail, _secret
 from ._fmt_filters import (_blkdebug, _blklogwrites, _cbw, _cbw_bitmap, _compress, _copy_on_read,
                            _null, _quorum, _replication, _throttle, abort_notice)
 from ._fmt_filters import blkdebug_config_error as blkdebug_config_error
+from ._fmt_filters import preallocate_align as preallocate_align
 from ._fmt_headers import header_problem, read_at
 from ._fmt_protocols import (CURL_DRIVERS, TAKEN_BY_OPEN, _curl, _file_posix, _gluster,
                              _iscsi, _nbd, _nfs, _nvme, _rbd, _ssh,
@@ -36,7 +37,7 @@ __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "
            "SEES_CHILDREN", "missing_file_message", "drops_to_read_only",
            "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS", "TAKEN_BY_OPEN",
            "glib_notices", "curl_value_notices", "nvme_filename",
-           "iscsi_filename", "nbd_filename",
+           "iscsi_filename", "nbd_filename", "preallocate_align",
            "nfs_filename", "ssh_filename", "rbd_filename"]
 
 
@@ -63,8 +64,9 @@ def drops_to_read_only(d: Drive, fmt: str | None, top: bool = False) -> bool:
     if (fmt or d.format) in READ_ONLY_FORMATS:
         return True
     if d.format == "vvfat":
-        if "rw" not in d.driver_options and d.file is not None and d.file.startswith("fat:"):
-            return vvfat_options(d.file)["rw"] != "on"  # fat:rw:DIR names it
+        # block/vvfat.c vvfat_parse_filename() puts the fat: name's rw over rw=
+        if d.file is not None and d.file.startswith("fat:"):
+            return vvfat_options(d.file)["rw"] != "on"
         return not is_true(d.driver_options.get("rw", "off"))
     if top:
         return False
@@ -128,6 +130,8 @@ def _encrypted(fmt: str) -> Check:
         # block/qcow2.c qcow2_update_options_prepare(), block/qcow.c qcow_open().
         if image is None or image.format != fmt:
             return
+        if fmt == "qcow2":
+            _qcow2_cache_sizes(options, image, span)
         method = crypt_method(fmt, image.head)
         wanted = options.get("encrypt.format")
         if method == 0:
@@ -152,6 +156,52 @@ def _encrypted(fmt: str) -> Check:
             _fail(f"Parameter '{key[8:]}' is unexpected", options[key].span)
         _secret("encrypt.key-secret", options, span)
     return check
+
+
+def _qcow2_cache_sizes(options: Options, image: ProbeResult, span: Span) -> None:
+    """block/qcow2.c read_cache_sizes(), the first of qcow2_update_options_prepare()'s
+    checks: cache-size against its parts, then the L2 cache entry size against the
+    header's cluster size (cluster_bits, a u32 at 20; the disk size a u64 at 24)."""
+    from .._values import ValueProblem, parse_size
+
+    def size(key: str) -> int | None:
+        entry = options.get(key)
+        try:
+            return parse_size(key, entry.value)[0] if entry is not None else None
+        except ValueProblem:
+            return None  # the typed check reports it
+
+    head = image.head
+    if len(head) < 32:
+        return
+    cluster = 1 << int.from_bytes(head[20:24], "big")
+    disk = int.from_bytes(head[24:32], "big")
+    # l2_entry_size(): 8 bytes, 16 with extended L2 entries (incompatible bit 4, v3)
+    extended = int.from_bytes(head[4:8], "big") >= 3 and len(head) >= 80 and \
+        int.from_bytes(head[72:80], "big") & 16
+    max_l2 = -(-(-(-disk // cluster) * (16 if extended else 8)) // cluster) * cluster
+    combined, l2_set, refcount = (size(k) for k in ("cache-size", "l2-cache-size",
+                                                     "refcount-cache-size"))
+    l2 = min(max_l2, l2_set if l2_set is not None else 32 << 20)
+    if combined is not None:
+        if l2_set is not None and refcount is not None:
+            _fail("cache-size, l2-cache-size and refcount-cache-size may not be set at "
+                  "the same time", span)
+        if l2_set is not None and l2_set > combined:
+            _fail("l2-cache-size may not exceed cache-size", span)
+        if refcount is not None and refcount > combined:
+            _fail("refcount-cache-size may not exceed cache-size", span)
+        if l2_set is None:
+            min_refcount = 4 * cluster  # MIN_REFCOUNT_CACHE_SIZE clusters
+            l2 = combined - refcount if refcount is not None else (
+                max_l2 if combined >= max_l2 + min_refcount
+                else combined - min(combined, min_refcount))
+    entry = size("l2-cache-entry-size")
+    if entry is None:
+        entry = cluster if l2 >= max_l2 else min(cluster, 4096)
+    if entry < 512 or entry > cluster or entry & (entry - 1):
+        _fail("L2 cache entry size must be a power of two between 512 and the cluster "
+              f"size ({cluster})", span)
 
 
 def _parallels(options: Options, image: ProbeResult | None, span: Span) -> None:

@@ -41,7 +41,8 @@ from .._values import is_true
 __all__ = ["QemuUser", "HostFacts", "Perms", "open_problem", "io_uring_usable",
            "io_uring_refusal", "file_type_problem", "host_facts", "file_facts",
            "perms_at_open", "perms_at_attach", "perm_problem", "PROTOCOLS", "Intent",
-           "protocol_of", "vfio_container_problem", "unix_connect_problem", "has_data"]
+           "protocol_of", "vfio_container_problem", "unix_connect_problem", "has_data",
+           "direct_alignment"]
 
 # Permission bit numbers (include/block/block-common.h BLK_PERM_*) and their names as
 # block.c bdrv_perm_names() spells them; lock byte 100+p = "holds p", 200+p = "refuses p".
@@ -211,6 +212,37 @@ def _direct_ok(name: str) -> bool:
         return exc.errno != errno.EINVAL
     os.close(fd)
     return True
+
+
+def direct_alignment(name: str) -> int | None:
+    """The request alignment block/file-posix.c raw_probe_alignment() finds for an
+    O_DIRECT descriptor of a regular file: the first of 1, 512, 1024, 2048 and 4096 bytes
+    that an O_DIRECT read at offset 0 accepts (1 means none is needed: the page size, at
+    least MAX_BLOCKSIZE 4096, is taken); None when it cannot be told (a device, whose
+    BLKSSZGET ioctl QEMU asks first; no O_DIRECT; no file)."""
+    import mmap
+
+    try:
+        if not stat.S_ISREG(os.stat(name).st_mode):
+            return None
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECT | os.O_CLOEXEC | os.O_NONBLOCK)
+    except (OSError, ValueError):
+        return None
+    page = max(4096, mmap.PAGESIZE)
+    buf = mmap.mmap(-1, page)  # page-aligned, as qemu_memalign() gives it
+    try:
+        for align in (1, 512, 1024, 2048, 4096):
+            try:
+                os.preadv(fd, [memoryview(buf)[:align]], 0)
+            except OSError as exc:
+                if exc.errno == errno.EINVAL:
+                    continue
+                return None
+            return page if align == 1 else align
+        return None
+    finally:
+        buf.close()
+        os.close(fd)
 
 
 # -- after the open: io_uring, the file type ----------------------------------------------

@@ -23,13 +23,13 @@ from typing import Protocol
 import attrs
 
 from ..diagnostics import Diagnostic, Span, Stage, Stop, error
-from ..options import NODE_KEYS, Kind
+from ..options import FILE_POSIX_DRIVERS, NODE_KEYS, Kind
 from ._qdict import qdict_order
-from ..probe import ProbeResult, probe_file
+from ..probe import ProbeResult, probe_file, qcow2_backing_format
 from .._values import ValueProblem, id_wellformed, parse_bool, parse_number, parse_size
 from . import drivers, formats, hostprobe
 
-__all__ = ["open_child", "open_backing", "open_format_child", "split_children"]
+__all__ = ["open_child", "open_backing", "open_format_child", "split_children", "no_backing"]
 
 # Options block.c bdrv_open_common() (bdrv_runtime_opts) reads on every node.
 _COMMON = NODE_KEYS
@@ -73,11 +73,33 @@ def _stop(message: str, span: Span, stage: Stage = Stage.NODE) -> Diagnostic:
     return error("node-open", message, span, stage).diagnostic
 
 
+# block.c bdrv_inherited_options(): what a child takes from its parent's options unless
+# it names its own (read-only too, but a backing child defaults to read-only=on)
+_INHERITED = ("cache.direct", "cache.no-flush", "force-share")
+_READ_ONLY = ("read-only", "auto-read-only")
+
+
+def inherited(parent: Options, cow: bool = False) -> dict[str, _Entry]:
+    """The options a child of a node with ``parent`` options inherits (``cow``: the
+    backing child, bdrv_backing_options' read-only=on, auto-read-only=off defaults)."""
+    out = {k: parent[k] for k in _INHERITED if k in parent}
+    if cow:
+        out["read-only"] = synthetic("read-only", "on", Span(0, 0))
+        out["auto-read-only"] = synthetic("auto-read-only", "off", Span(0, 0))
+    else:
+        out.update((k, parent[k]) for k in _READ_ONLY if k in parent)
+    return out
+
+
 def open_child(role: str, options: Options, span: Span, *, optional: bool,
                probe: bool, parent: drivers.DriverInfo | None = None,
-               filename: str | None = None) -> Diagnostic | None:
+               filename: str | None = None,
+               defaults: Options = MappingProxyType({}),
+               warnings: list[Diagnostic] | None = None) -> Diagnostic | None:
     """bdrv_open_child(): a child given by sub-options or by reference (key ``""``);
-    ``filename`` is the parent's option naming it (blkverify's x-image)."""
+    ``filename`` is the parent's option naming it (blkverify's x-image); ``defaults``
+    what it inherits (:func:`inherited`); ``warnings`` receives what its open warns
+    (a probed raw node's warning)."""
     ref = options.get("")
     rest = {k: e for k, e in options.items() if k != ""}
     if ref is None and not rest and not filename:
@@ -85,7 +107,8 @@ def open_child(role: str, options: Options, span: Span, *, optional: bool,
             return None
         return _stop(f'A block device must be specified for "{role}"', span)
     return _open(role, rest, ref, filename, span, probe,
-                 protocol_child=_as_protocol(parent, role))
+                 protocol_child=_as_protocol(parent, role), defaults=defaults,
+                 warnings=warnings)
 
 
 def child_filename(parent: drivers.DriverInfo, role: str,
@@ -116,8 +139,12 @@ def _as_protocol(parent: drivers.DriverInfo | None, role: str) -> bool:
 
 
 def open_backing(options: Options, span: Span, header_backing: str | None,
-                 supports_backing: bool, probe: bool) -> Diagnostic | None:
-    """block.c bdrv_open_backing_file() for the options under ``backing.``."""
+                 supports_backing: bool, probe: bool,
+                 parent: Options = MappingProxyType({}),
+                 header_format: str | None = None) -> Diagnostic | None:
+    """block.c bdrv_open_backing_file() for the options under ``backing.`` (``parent``:
+    the overlay's own options, which the backing node inherits from; ``header_format``
+    the backing format the overlay's header records)."""
     ref = options.get("")
     rest = {k: e for k, e in options.items() if k != ""}
     if ref is not None and ref.value == "":
@@ -129,7 +156,11 @@ def open_backing(options: Options, span: Span, header_backing: str | None,
         filename = header_backing or None
     if not supports_backing:
         return _stop("Driver doesn't support backing files", span)
-    problem = _open("backing", rest, ref, filename, span, probe, protocol_child=False)
+    if ref is None and header_format and "driver" not in rest:
+        # the header's backing format names the driver, whatever file the options give
+        rest["driver"] = synthetic("driver", header_format, span)
+    problem = _open("backing", rest, ref, filename, span, probe, protocol_child=False,
+                    defaults=inherited(parent, cow=True))
     if problem is None:
         return None
     return attrs.evolve(problem, message=f"Could not open backing file: {problem.message}")
@@ -157,7 +188,9 @@ def reference(ref: _Entry) -> Diagnostic:
 
 
 def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: str | None,
-          span: Span, probe: bool, protocol_child: bool) -> Diagnostic | None:
+          span: Span, probe: bool, protocol_child: bool,
+          defaults: Options = MappingProxyType({}),
+          warnings: list[Diagnostic] | None = None) -> Diagnostic | None:
     """bdrv_open_inherit() of one node; the first error, or None when it opens."""
     span = _span(options, ref.span if ref is not None else span)
     if ref is not None:
@@ -165,6 +198,7 @@ def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: s
             return _stop("Cannot reference an existing block device with additional "
                          "options or a new filename", ref.span)
         return reference(ref)
+    options = {**defaults, **options}  # bdrv_inherited_options(): its own win
     drv_entry = options.get("driver")
     info = None
     if drv_entry is not None:
@@ -175,7 +209,7 @@ def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: s
     # bdrv_fill_options()); without one the flag decides.
     if info.protocol if info is not None else protocol_child:
         return _open_protocol(options, info, filename, span, probe)
-    return _open_format(role, options, info, filename, span, probe)
+    return _open_format(role, options, info, filename, span, probe, warnings=warnings)
 
 
 def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
@@ -202,12 +236,62 @@ def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
     if info.name in _NULL and filename and filename != _NULL[info.name]:
         return _stop(f"The only allowed filename for this driver is '{_NULL[info.name]}'",
                      span, Stage.FILL)
-    problem = _own_options(info, options, span, Stage.CHILD_LEFTOVER)
+    problem = _open_common(options, span) or _typed(info, options) or \
+        _file_posix(info, options, span)
     if problem is None and probe and info.name == "file" and fname:
         found = probe_file(fname)  # block/file-posix.c raw_open_common(): the open itself
         if found.error:
             return _stop(f"Could not open '{fname}': {found.error}", span, Stage.FILE)
-    return problem
+        kind = hostprobe.file_type_problem(fname, "file")  # after the open: its type
+        if kind:
+            return _stop(kind, span, Stage.FILE_CHECKS)
+    return problem or _native_aio(info, options) or \
+        no_backing(info, options, span) or \
+        _leftover(info, options, span, Stage.CHILD_LEFTOVER)
+
+
+def no_backing(info: drivers.DriverInfo | None, options: Options,
+               span: Span) -> Diagnostic | None:
+    """block.c bdrv_open_inherit() -> bdrv_open_backing_file() after the node's open:
+    backing options given to a node whose driver has no backing files (a protocol)."""
+    null = options.get("backing")
+    if info is None or info.supports_backing or null is not None and null.value == "":
+        return None  # backing= (null) sets BDRV_O_NO_BACKING: none is opened
+    given = [e for k, e in options.items() if k.startswith("backing.") or k == "backing"]
+    if not given:
+        return None
+    return _stop("Driver doesn't support backing files", span, Stage.CHILD_LEFTOVER)
+
+
+def _file_posix(info: drivers.DriverInfo, options: Options, span: Span) -> Diagnostic | None:
+    """block/file-posix.c raw_open_common() before its qemu_open(): aio and locking."""
+    from . import rules
+
+    if info.name not in FILE_POSIX_DRIVERS:
+        return None
+    try:
+        rules.check_file_posix_options({k: e for k, e in options.items()
+                                        if k in ("aio", "locking")})
+    except Stop as stop:
+        return stop.diagnostic
+    return None
+
+
+def _native_aio(info: drivers.DriverInfo, options: Options) -> Diagnostic | None:
+    """block/file-posix.c raw_open_common(): aio=native needs the node's cache.direct=on
+    (its own or inherited)."""
+    from . import rules
+
+    aio, direct = options.get("aio"), options.get("cache.direct")
+    if info.name not in FILE_POSIX_DRIVERS or aio is None or aio.value != "native":
+        return None
+    try:
+        if direct is not None and parse_bool("cache.direct", direct.value):
+            return None
+        rules.native_needs_direct(aio.span)
+    except (Stop, ValueProblem) as stop:
+        return stop.diagnostic if isinstance(stop, Stop) else None
+    return None
 
 
 def open_format_child(options: dict[str, _Entry], filename: str | None, span: Span,
@@ -224,13 +308,17 @@ def open_format_child(options: dict[str, _Entry], filename: str | None, span: Sp
     found, name = seen[0]
     if drv == "raw" and "offset" not in options:
         return None, found, name
+    # zeros at its end too (vpc's footer, dmg's trailer)
+    tail = bytes(min(found.size, 1024)) if found.size is not None else b""
     return None, ProbeResult(True, "", "raw", found.write_access, False, None, bytes(512),
-                             found.size), name
+                             found.size, tail), name
 
 
 def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo | None,
                  filename: str | None, span: Span, probe: bool,
-                 seen: list[tuple[ProbeResult, str]] | None = None) -> Diagnostic | None:
+                 seen: list[tuple[ProbeResult, str]] | None = None,
+                 warnings: list[Diagnostic] | None = None) -> Diagnostic | None:
+    probed = info is None
     groups = split_children(info, options) if info is not None else _by_file(options)
     file_opts = groups.pop("file", {})
     found: ProbeResult | None = None
@@ -239,7 +327,8 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     if has_file:
         ref = file_opts.get("")
         sub = {k: e for k, e in file_opts.items() if k != ""}
-        problem = _open("file", sub, ref, filename, span, probe, protocol_child=True)
+        problem = _open("file", sub, ref, filename, span, probe, protocol_child=True,
+                        defaults=inherited(groups.get("", {})))
         if problem is not None:
             return problem
         local = filename or (sub["filename"].value if "filename" in sub else "")
@@ -281,17 +370,31 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
         formats.driver_checks(info.name, own, found, span)
     except Stop as stop:
         return stop.diagnostic
+    if probed and info.name == "raw" and found is not None and warnings is not None and \
+            not _read_only(own):
+        # block/raw-format.c raw_open() warns at its end, before the unused options
+        warnings.append(formats.probed_raw_warning(local, span))
     backing = groups.pop("backing", {})
     for child, sub in sorted(groups.items()):
         problem = open_child(child, sub, span, optional=_optional(info, child), probe=probe,
-                             parent=info, filename=child_filename(info, child, own))
+                             parent=info, filename=child_filename(info, child, own),
+                             defaults=inherited(own))
         if problem is not None:
             return problem
     header = found.backing_file if found is not None and found.format == info.name else None
-    problem = open_backing(backing, span, header, info.supports_backing, probe)
+    problem = open_backing(backing, span, header, info.supports_backing, probe, own,
+                           qcow2_backing_format(found.head) if header and found else None)
     if problem is not None:
         return problem
     return _leftover(info, own, span)
+
+
+def _read_only(own: Mapping[str, _Entry]) -> bool:
+    entry = own.get("read-only")
+    try:
+        return entry is not None and parse_bool("read-only", entry.value)
+    except ValueProblem:
+        return False
 
 
 def _open_common(own: Mapping[str, _Entry], span: Span) -> Diagnostic | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import attrs
@@ -18,6 +19,7 @@ import attrs
 from ..diagnostics import Diagnostic, Severity, Span, Stop, error
 from ..diagnostics import Stage
 from ..options import Kind
+from ..probe import qcow2_backing_format
 from . import drivers, formats, nodes
 
 if TYPE_CHECKING:
@@ -55,9 +57,14 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                 image: ProbeResult | None, whole: Span, probe: bool = False,
                 filename: nodes._Entry | None = None,
                 file_driver: nodes._Entry | None = None, read_only: bool = False,
-                warnings: list[Diagnostic] | None = None) -> None:
+                warnings: list[Diagnostic] | None = None,
+                common: Mapping[str, nodes._Entry] = MappingProxyType({}),
+                node_name: nodes._Entry | None = None) -> None:
     """The children's opens, in block.c's order: the driver's own children, then backing.
-    ``file_driver`` is the file child's file.driver= (filters look at it: compress)."""
+    ``file_driver`` is the file child's file.driver= (filters look at it: compress);
+    ``common`` the node's bdrv_runtime_opts (cache.*, force-share, read-only), which its
+    children inherit; ``node_name`` its own, assigned before its driver's open (a
+    filter may look itself up: copy-before-write's bitmap.node)."""
     if info is None:
         return
     groups = nodes.split_children(info, {k: e for k, e in rest.items()
@@ -79,7 +86,8 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     # (blkreplay's image, copy-before-write's target) whenever the host is looked at
     probe = image is not None or (host and not info.is_format)
     for child in _required_children(info):
-        if child not in groups:
+        # a child may be named by its parent's option instead (blkverify's x-image)
+        if child not in groups and nodes.child_filename(info, child, own) is None:
             raise error("no-child", f'A block device must be specified for "{child}"', whole,
                         Stage.NODE)
     for child in _named_children(info, own):
@@ -87,7 +95,12 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
     for child, sub in sorted(groups.items()):
         problem = nodes.open_child(child, sub, _last(sub, whole),
                                    optional=nodes._optional(info, child), probe=probe,
-                                   parent=info, filename=nodes.child_filename(info, child, own))
+                                   parent=info, filename=nodes.child_filename(info, child, own),
+                                   defaults=nodes.inherited(common), warnings=warnings)
+        if problem is not None and info.is_format and problem.stage < Stage.NODE:
+            # a format's driver opens its other children after its file child's open
+            # and its header read (block/qcow2.c qcow2_do_open(): data-file)
+            problem = attrs.evolve(problem, stage=Stage.NODE)
         if problem is not None:
             raise Stop(problem)
         # block/qcow2.c qcow2_do_open(): the data-file child is opened, then checked
@@ -96,14 +109,17 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                 and image.format == "qcow2" and not _external_data(image.head):
             raise error("data-file", "'data-file' can only be set for images with an "
                         "external data file", _last(sub, whole), Stage.NODE)
+    if node_name is not None and info.name in formats.SEES_CHILDREN:
+        mine = {**mine, "node-name": node_name}
     formats.after_children(info.name, mine, image, whole, host, read_only)
     header = image.backing_file if image is not None and image.format == info.name else None
     _backing_null_warning(backing, info, warnings)
     if backing and not probe and info.supports_backing and "" not in backing \
             and "file.filename" not in backing:
         return  # the header decides (string only: assume it names a backing file)
+    header_format = qcow2_backing_format(image.head) if header and image else None
     problem = nodes.open_backing(backing, _last(backing, whole), header,
-                                 info.supports_backing, probe)
+                                 info.supports_backing, probe, common, header_format)
     if problem is not None:
         # after the driver's open (raw's probing warning comes first): the leftover stage
         raise Stop(attrs.evolve(problem, stage=Stage.LEFTOVER))
@@ -223,18 +239,29 @@ def reference_error(entry: nodes._Entry) -> Diagnostic:
 
 
 def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
-                     read_only: bool = False, warnings: list[Diagnostic] | None = None
-                     ) -> tuple[ProbeResult | None, str]:
-    """What format probing reads from a protocol child that is not a local file, and
-    the name QEMU's raw-probing warning gives it: null-co/null-aio read zeros;
-    blkdebug:CONFIG:IMAGE reads IMAGE (block/blkdebug.c blkdebug_parse_filename()),
-    after its config file (read_config(): it must exist)."""
+                     read_only: bool = False, warnings: list[Diagnostic] | None = None,
+                     size: nodes._Entry | None = None) -> tuple[ProbeResult | None, str]:
+    """What format probing (or the named format's header read) gets from a protocol
+    child that is not a local file, and the name QEMU's messages give it: null-co and
+    null-aio read zeros, ``size`` of them (1 GiB by default), and are named by their URL
+    (block/null.c null_refresh_filename()); blkdebug:CONFIG:IMAGE reads IMAGE
+    (block/blkdebug.c blkdebug_parse_filename()), after its config file (read_config():
+    it must exist)."""
     from ..probe import ProbeResult, probe_file
+    from .._values import ValueProblem, parse_size
 
     if driver in ("null-co", "null-aio"):
-        return ProbeResult(True, "", "raw", True, False, None, bytes(512), 1 << 30), filename
+        length = 1 << 30
+        if size is not None:
+            try:
+                length = parse_size("size", size.value)[0]
+            except ValueProblem:
+                return None, ""  # null_file_open() refuses it first
+        zeros = bytes(min(length, 1024))  # its head and its tail (dmg's trailer)
+        return ProbeResult(True, "", "raw", True, False, None, zeros[:512], length,
+                           zeros), filename or f"{driver}://"
     if driver == "vvfat" and filename.startswith("fat:") and probe:
-        return _vvfat_disk(filename)
+        return _vvfat_disk(filename, read_only)
     if driver == "blkverify" and filename.startswith("blkverify:") and probe:
         return _blkverify_test(filename, whole, read_only, warnings)
     if driver == "blkdebug" and filename.startswith("blkdebug:") and probe:
@@ -245,13 +272,39 @@ def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
         if config and not os.path.exists(config):
             raise error("blkdebug-config", formats.blkdebug_config_error(
                 config, "No such file or directory"), whole, Stage.CHILD)
+        if image.startswith("json:"):
+            # block.c bdrv_refresh_filename(): the image node's options that are not
+            # strong (cache.*, locking) drop out of its name, which becomes the file's
+            image = _json_local_file(image)
+            filename = f"blkdebug:{config}:{image}" if image else filename
         if image and ":" not in image.split("/")[0]:
+            from . import hostprobe
+
             found = probe_file(image)
             if found.error:
                 raise error("open-failed", f"Could not open '{image}': {found.error}", whole,
                             Stage.CHILD)
+            # its image child is a file node: raw_open_common() judges the file's type
+            problem = hostprobe.file_type_problem(image, "file")
+            if problem:
+                raise error("host-open", problem, whole, Stage.CHILD)
             return found, filename
     return None, ""
+
+
+def _json_local_file(name: str) -> str:
+    """The local file a json: image name opens (block.c parse_json_protocol(): a
+    ``filename`` for the file driver, nothing nested), else ""."""
+    from . import jsonname
+
+    try:
+        parsed = jsonname.parse(name)
+    except jsonname.JsonNameError:
+        return ""
+    if parsed.get("driver", "file") != "file" or any(k == "file" or k.startswith("file.")
+                                                     for k in parsed):
+        return ""
+    return parsed.get("filename") or ""
 
 
 def _blkverify_test(filename: str, whole: Span, read_only: bool,
@@ -277,7 +330,7 @@ def _blkverify_test(filename: str, whole: Span, read_only: bool,
     return ProbeResult(True, "", "raw", True, False, None, bytes(512), found.size), filename
 
 
-def _vvfat_disk(filename: str) -> tuple[ProbeResult | None, str]:
+def _vvfat_disk(filename: str, read_only: bool) -> tuple[ProbeResult | None, str]:
     """block/vvfat.c: the disk it makes of a directory carries no format magic (its first
     sector is a partition table or a FAT boot sector), so probing guesses raw. The node
     has no file name of its own: bdrv_refresh_filename() writes its options as a json:
@@ -294,11 +347,13 @@ def _vvfat_disk(filename: str) -> tuple[ProbeResult | None, str]:
     typed: dict[str, object] = {"dir": parsed["dir"], "fat-type": int(parsed["fat-type"]),
                                 "floppy": parsed["floppy"] == "on",
                                 "rw": parsed["rw"] == "on", "driver": "vvfat"}
-    if typed["rw"]:
-        # vvfat.c enable_write_target(): rw=on adds a qcow child over a temporary file
-        # (a mkstemp() name qdrive cannot know), which the json: name lists too
+    if parsed["rw"] == "on" and not read_only:
+        # vvfat_open() -> enable_write_target(): a qcow overlay on a temporary file
+        # (block.c get_tmp_filename(): $TMPDIR or /var/tmp, mkstemp()'s random six
+        # characters, which no one can predict: X here) becomes a child in the name
+        tmp = os.environ.get("TMPDIR") or "/var/tmp"
         typed["write-target"] = {"driver": "qcow", "file": {
-            "driver": "file", "filename": "/var/tmp/vl.XXXXXX"}}
+            "driver": "file", "filename": f"{tmp}/vl.XXXXXX"}}
 
     def ordered(value: object) -> object:
         if isinstance(value, dict):

@@ -20,6 +20,7 @@ from .._values import ValueProblem, id_wellformed, parse_bool, parse_number
 
 if TYPE_CHECKING:
     from ._qdict import Entry
+    from .nodes import _Entry as AnyEntry  # an Entry or a derived option (nodes.py)
 
 __all__ = [
     "ERROR_ACTION_INTERFACES", "FILE_POSIX_KEYS", "flag_warning", "place_alone",
@@ -127,11 +128,13 @@ def native_needs_direct(span: Span) -> None:
                 hint="try cache=none (or cache.direct=on)")
 
 
-def check_force_share(force_share: object, read_only: bool, span: Span) -> None:
-    """block.c bdrv_open_common(): force-share=on needs a read-only node."""
+def check_force_share(force_share: object, read_only: bool, span: Span,
+                      stage: Stage = Stage.NODE) -> None:
+    """block.c bdrv_open_common(): force-share=on needs a read-only node (``stage``: a
+    protocol node's comes before its file is opened)."""
     if force_share and not read_only:
         raise error("force-share-rw", "force-share=on can only be used with read-only images",
-                    span, Stage.NODE, hint="add read-only=on")
+                    span, stage, hint="add read-only=on")
 
 
 def check_node_name(entry: Entry | None, stage: Stage) -> None:
@@ -174,23 +177,23 @@ _AIO = tuple(a.value for a in Aio)  # file-posix.c raw_runtime_opts "aio" (Block
 _LOCKING = tuple(m.value for m in Locking)  # OnOffAuto
 
 
-def check_file_posix_options(child: Mapping[str, Entry]) -> None:
-    """block/file-posix.c raw_open_common(): aio, aio-max-batch, locking, drop-cache."""
+def check_file_posix_options(child: Mapping[str, AnyEntry], stage: Stage = Stage.CHILD) -> None:
+    """block/file-posix.c raw_open_common(): qemu_opts_absorb_qdict() types aio-max-batch,
+    drop-cache and x-check-cache-dropped first, then aio and locking are parsed as enums
+    (qapi_enum_parse), all before the file is opened."""
+    for key, entry in child.items():
+        try:
+            if key == "aio-max-batch":
+                parse_number(key, entry.value)
+            elif key in ("drop-cache", "x-check-cache-dropped"):
+                parse_bool(key, entry.value)
+        except ValueProblem as p:
+            raise error("bad-value", p.message, entry.span, stage) from None
     for key, allowed in (("aio", _AIO), ("locking", _LOCKING)):
-        entry = child.get(key)
-        if entry is not None and entry.value not in allowed:
-            raise error("bad-enum", f"invalid parameter value: {entry.value}", entry.span,
-                        Stage.CHILD)
-    try:
-        if "aio-max-batch" in child:
-            parse_number("aio-max-batch", child["aio-max-batch"].value)
-        for key in ("drop-cache", "x-check-cache-dropped"):
-            if key in child:
-                parse_bool(key, child[key].value)
-    except ValueProblem as p:
-        bad = next(e for k, e in child.items() if k in ("aio-max-batch", "drop-cache",
-                                                         "x-check-cache-dropped"))
-        raise error("bad-value", p.message, bad.span, Stage.CHILD) from None
+        found = child.get(key)
+        if found is not None and found.value not in allowed:
+            raise error("bad-enum", f"invalid parameter value: {found.value}", found.span,
+                        stage)
 
 
 def __dir__() -> list[str]:

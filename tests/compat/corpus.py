@@ -84,6 +84,10 @@ CORPORA: tuple[Corpus, ...] = (
            ("7.2",)),
     # qcow/qcow2 versions, force-share under snapshot=on: hand-written
     Corpus("opentime-nodes", FIXTURES / "opentime" / "nodes.jsonl", "opentime", ("7.2",)),
+    # what a child node inherits and checks before its open, formats over null-co, one
+    # file twice in a writing filter, qcow2 cache sizes: hand-written (issue 14, session 5)
+    Corpus("opentime-children", FIXTURES / "opentime" / "children.jsonl", "opentime",
+           ("7.2",)),
 )
 
 

@@ -19,7 +19,7 @@ KNOWN_CATEGORY = ("driver:", "node:", "snapshot:", "raw:", "pflash:", "host:", "
 MINIMUM = {"generated-singles": 3000, "generated-cmdlines": 1000, "harvest-drives": 600,
            "harvest-cmdlines": 900, "hoststate": 80, "cmdline-rules": 90,
            "opentime-formats": 90, "opentime-protocols": 30,
-           "opentime-nodes": 10,
+           "opentime-nodes": 10, "opentime-children": 60,
            "generated-hb4-singles": 600, "generated-hb4-cmdlines": 200,
            "harvest-hv4-drives": 150, "harvest-hv4-cmdlines": 110}
 
