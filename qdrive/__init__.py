@@ -10,9 +10,9 @@ nothing (so it does not import logging).
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
-
 from . import _aliases
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
 
 if TYPE_CHECKING:  # the front door's names, for type checkers (loaded on first use)
     from collections.abc import Sequence
