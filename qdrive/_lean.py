@@ -1,0 +1,214 @@
+"""The ``qdrive`` command's entry: a lean path for the plain one-drive check, else qdrive.cli.
+
+``qdrive check --offline DRIVE`` (text or ``--json``) for a drive made of well-spelled
+options given once each is decided here with plain tables (qdrive/_lean_tables.py,
+derived from the front end by qdrive/frontend/_lean_derive.py) and str methods only: no
+argparse, attrs, lark, re, json, typing or enum, which cost a Python start several times
+over (issue 17: ``import re`` alone is 27% of QEMU's own verdict time). It claims a drive
+only when the full path can end in nothing but "ok" without warnings: the same checks
+qdrive.frontend.fastpath makes (which the full path's ordered walk shortcuts to), and
+fewer keys (no bus/unit/index, no truthy read-only or snapshot, no protocol names, no
+probe of the image). Everything else, and every other command line, is handed to
+:func:`qdrive.cli.main` unchanged. tests/test_lean.py runs both over every recorded
+single-drive case: for each case claimed here, stdout and the exit code are the full
+path's byte for byte.
+"""
+
+import os
+import sys
+
+from . import _lean_tables as T
+
+__all__ = ["main", "decide"]
+
+# qdrive.frontend.terminal.Style: the SGR colour of "ok" (green).
+_OK_COLOURED = "\033[32mok\033[0m"
+
+
+def main(argv: "list[str] | None" = None) -> int:
+    """Run the command line (as qdrive.cli.main does); returns the exit code."""
+    given = sys.argv[1:] if argv is None else list(argv)
+    out = sys.stdout
+    decided = None if out is None or out.closed else decide(given, _isatty(out))
+    if decided is None:
+        return _full(argv)
+    code, text = decided
+    try:
+        out.write(text)
+        out.flush()
+    except (OSError, ValueError):
+        # a closed or full stdout: the full path says so in its own words (and exits 2)
+        return _full(argv)
+    return code
+
+
+def _full(argv: "list[str] | None") -> int:
+    from .cli import main as full_main
+
+    return full_main(argv)
+
+
+def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def decide(args: "list[str]", tty: bool = False) -> "tuple[int, str] | None":
+    """(exit code, stdout text) of ``qdrive ARGS``, or None when the full path must run."""
+    read = _arguments(args)
+    if read is None:
+        return None
+    drive, as_json, colour = read
+    verdict = _judge(drive)
+    if verdict is None:
+        return None
+    if as_json:
+        return 0, _json(drive, verdict) + "\n"
+    _, iface, device, _ = verdict
+    on = colour == "always" or colour == "auto" and tty and not os.environ.get("NO_COLOR")
+    ok = _OK_COLOURED if on else "ok"
+    return 0, f"{ok}  -drive {drive}  ->  {device} (if={iface}, bus=0, unit=0)\n"
+
+
+# --- the command line (qdrive.cli._parser()'s check options, the few the lean path takes) ---
+_FLAGS = {"--offline": "offline", "--json": "json", "--strict": ""}
+# option -> the values the lean path takes (any other value: the full path decides)
+_VALUED = {"--output": ("human", "json"), "--color": ("auto", "always", "never"),
+           "--dialect": (T.DIALECT,), "--policy": ("trusted",), "--machine": ("pc",),
+           "-M": ("pc",), "-drive": None}
+
+
+def _arguments(args: "list[str]") -> "tuple[str, bool, str] | None":
+    """(the drive, --json, --color mode) of ``check --offline DRIVE``, else None."""
+    if args[:1] != ["check"]:
+        return None
+    drives: list[str] = []
+    seen = {"offline": False, "json": False}
+    colour = "auto"
+    i = 1
+    while i < len(args):
+        word = args[i]
+        i += 1
+        if word in _FLAGS:
+            if _FLAGS[word]:
+                seen[_FLAGS[word]] = True
+            continue
+        name, eq, value = word.partition("=")
+        if name == "-M" and eq:
+            return None  # argparse reads -M=pc as the machine "=pc"
+        if name in _VALUED:
+            if not eq:
+                if i >= len(args):
+                    return None
+                value = args[i]
+                i += 1
+            allowed = _VALUED[name]
+            if allowed is None:  # -drive X, as pasted from a QEMU command line
+                if value.startswith("-"):
+                    return None
+                drives.append(value)
+            elif value not in allowed:
+                return None
+            elif name == "--output":
+                seen["json"] = seen["json"] or value == "json"
+            elif name == "--color":
+                colour = value
+            continue
+        if word.startswith("-") or not word:
+            return None  # another option, an abbreviation, "--": argparse decides
+        drives.append(word)
+    if len(drives) != 1 or not seen["offline"]:
+        return None
+    return drives[0], seen["json"], colour
+
+
+# --- the drive (qdrive.frontend.fastpath.convert's checks, over plain tables) ------------
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:  # (canonical options in Drive.options()'s order, interface, device, read-only)
+    _Verdict = tuple[dict[str, str], str, str, bool]
+
+
+def _judge(text: str) -> "_Verdict | None":
+    """The canonical options and the placement of a drive that checks ok, else None."""
+    # JSON and the terminal print such a text as it is: no escapes to get right here.
+    if not text.isascii() or not text.isprintable() or '"' in text or "\\" in text:
+        return None
+    # grammar/drive.lark ITEM72: without ",," an item ends at the next comma
+    if ",," in text:
+        return None
+    given: dict[str, str] = {}
+    for item in text.split(","):
+        key, eq, value = item.partition("=")
+        if not eq or not key or key in given or not _value_ok(key, value):
+            return None
+        given[key] = value
+    if "file" not in given or "read-only" in given and "readonly" in given:
+        return None
+    options = {T.KEYS.get(k, k): T.VALUES[k][v] if k in T.VALUES else v
+               for k, v in given.items()}
+    return _placed(options)
+
+
+def _value_ok(key: str, value: str) -> bool:
+    if key == "file":
+        # block.c bdrv_find_protocol(): a ':' before any '/' may name a protocol.
+        colon = value.find(":")
+        return bool(value) and not (colon > 0 and not 0 <= value.find("/") < colon)
+    if key == "format":
+        return True  # which formats the bus takes: _placed()
+    if key == "id":
+        # util/id.c id_wellformed(): an ASCII letter, then letters, digits, '-', '.', '_'
+        return value[:1].isalpha() and value.replace("-", "").replace(".", "").replace(
+            "_", "").isalnum()
+    return value in T.VALUES.get(key, ())
+
+
+def _placed(options: "dict[str, str]") -> "_Verdict | None":
+    iface = options.get("if", T.DEFAULT_IF)
+    devices = T.DEVICES.get(iface)
+    if devices is None:
+        return None  # a bus the pc board refuses or has its own rules for
+    if ("werror" in options or "rerror" in options) and iface not in T.ERROR_BUSES:
+        return None
+    # block/file-posix.c raw_open_common(): aio=native needs O_DIRECT
+    if options.get("aio") == "native" and options.get("cache") not in ("none", "directsync"):
+        return None
+    if options.get("read-only") == "on" or options.get("snapshot") == "on":
+        return None  # the board's read-only rules and the overlay: the full path's
+    cdrom = options.get("media") == "cdrom"
+    if "format" in options and options["format"] not in T.FORMATS[iface][cdrom]:
+        return None  # not an image format, or a read-only one on a writable disk
+    return ({k: options[k] for k in T.ORDER if k in options}, iface,
+            options.get("id") or devices[cdrom], cdrom)
+
+
+def _json(text: str, verdict: "_Verdict") -> str:
+    """CheckResult.to_json() of the drive, as json.dumps() spells it (plain ASCII)."""
+    options, iface, device, read_only = verdict
+    wb, direct, no_flush = T.CACHE[options.get("cache", T.DEFAULT_CACHE)]
+    fmt = options.get("format")
+    drive = (
+        f'{{"text": "{text}", "ok": true, "error": null, "warnings": [], '
+        f'"options": {{{", ".join(f"{_s(k)}: {_s(v)}" for k, v in options.items())}}}, '
+        f'"placement": {{"interface": "{iface}", "bus": 0, "unit": 0, "index": null, '
+        f'"device_id": "{device}"}}, "read_only": {_b(read_only)}, '
+        f'"cache": {{"writeback": {_b(wb)}, "direct": {_b(direct)}, '
+        f'"no_flush": {_b(no_flush)}}}, '
+        f'"aio": "{options.get("aio", T.DEFAULT_AIO)}", '
+        f'"detect_zeroes": "{options.get("detect-zeroes", T.DEFAULT_DETECT_ZEROES)}", '
+        f'"format": {_s(fmt) if fmt else "null"}, "option": "-drive"}}')
+    return (f'{{"schema_version": {T.SCHEMA_VERSION}, "ok": true, "dialect": "{T.DIALECT}", '
+            f'"first_error": null, "qemu_stderr": "", "drives": [{drive}]}}')
+
+
+def _s(text: object) -> str:
+    return f'"{text}"'
+
+
+def _b(flag: object) -> str:
+    return "true" if flag else "false"
+
+
+def __dir__() -> "list[str]":
+    return sorted(__all__)

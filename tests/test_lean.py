@@ -1,0 +1,140 @@
+"""The `qdrive check` lean path (qdrive/_lean.py) against the full path (qdrive.cli.main).
+
+For every recorded single-drive case of every corpus (and each QEMU version's recording),
+the README's drives and a few hand-made ones, in text and JSON: wherever the lean path
+claims the command line, its stdout and exit code are the full path's byte for byte (both
+run in this process; nothing is timed). The claim counts are asserted from below only, so a
+lean path that claimed nothing could not pass either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qdrive import _lean, cli
+from qdrive.frontend import _lean_derive
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPORA = sorted(p for d in ("qemu72", "qemu100", "qemu111")
+                 for p in (ROOT / "fixtures" / d).glob("*.jsonl"))
+EXTRA = ("file=disk.img,format=raw,if=virtio", "file=a.img,media=cdrom,readonly=off",
+         "file=a.img,format=qcow2,cache=off,aio=native,id=d0", "file=a.img,if=floppy",
+         "file=a.img,if=pflash,format=raw", "file=a.img,if=none,media=cdrom,werror=stop",
+         "file=a.img,if=scsi", "file=a.img,if=sd", "file=a.img,if=floppy,werror=stop",
+         "file=a.img,format=raw,read-only=on", "file=a.img,snapshot=on", "file=a:b",
+         "file=/x/a:b,discard=on,detect-zeroes=unmap,rerror=report", "file=a.img,id=0x",
+         "file=a.img,id=a_b.c-d", "file=a,,b.img", "file=é.img", 'file=a"b', "file=a.img,")
+
+
+def _singles() -> dict[str, list[str]]:
+    """corpus file -> its single-drive cases' drive strings."""
+    out: dict[str, list[str]] = {}
+    for path in CORPORA:
+        rows = [json.loads(line) for line in path.read_text("utf-8").splitlines()[1:]]
+        drives = [r["drives"][0] for r in rows
+                  if "argv" not in r and len(r.get("drives") or ()) == 1]
+        if drives:
+            out[f"{path.parent.name}/{path.name}"] = drives
+    return out
+
+
+def _readme() -> list[str]:
+    text = (ROOT / "README.md").read_text("utf-8")
+    return re.findall(r"'((?:file|if)=[^' ]*)'", text)
+
+
+def _full(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(args)
+    return code, out.getvalue(), err.getvalue()
+
+
+_MODES = (["--offline"], ["--offline", "--json"], ["--output=json", "--offline"],
+          ["--offline", "--color=always"], ["--offline", "--dialect", "qemu-7.2", "--strict"])
+
+
+def _claimed(drives: list[str]) -> int:
+    """How many drives the lean path claims (in every mode alike); each mode's output is
+    the full path's."""
+    claimed = 0
+    for drive in drives:
+        verdicts = [_lean.decide(["check", *mode, drive], tty=False) for mode in _MODES]
+        assert len({v is None for v in verdicts}) == 1, drive  # the mode does not decide
+        for mode, lean in zip(_MODES, verdicts, strict=True):
+            if lean is not None:
+                args = ["check", *mode, drive]
+                assert _full(args) == (lean[0], lean[1], ""), args
+        claimed += verdicts[0] is not None
+    return claimed
+
+
+# The drives each corpus has the lean path claim, at least (measured 2026-12-02: the
+# generated corpora are built to probe the edges, the harvests are what people write).
+_AT_LEAST = {"verdicts.jsonl": 0.05, "harvest-drives.jsonl": 0.2, "harvest-hv4-drives.jsonl": 0.2,
+             "generated-singles.jsonl": 0.02, "generated-hb4-singles.jsonl": 0.01}
+
+
+def test_the_tables_are_current() -> None:
+    # qdrive/_lean_tables.py is what the front end says today
+    assert (ROOT / "qdrive" / "_lean_tables.py").read_text("utf-8") == _lean_derive.render()
+
+
+@pytest.mark.parametrize("corpus", sorted(_singles()))
+def test_every_claimed_case_prints_what_the_full_path_prints(corpus: str) -> None:
+    drives = _singles()[corpus]
+    claimed = _claimed(drives)
+    share = _AT_LEAST.get(corpus.split("/")[1], 0)
+    assert claimed >= share * len(drives), (corpus, claimed, len(drives))
+    print(f"{corpus}: the lean path claims {claimed} of {len(drives)} single drives")
+
+
+def test_readme_and_hand_made_drives() -> None:
+    drives = [*_readme(), *EXTRA]
+    assert len(_readme()) >= 3
+    assert _claimed(drives) >= 10
+
+
+@pytest.mark.parametrize("args", [
+    ["check", "file=a.img"],  # probes the image: the full path's
+    ["check", "--offline", "file=a.img", "file=b.img"],  # two drives
+    ["check", "--offline", "--dialect", "qemu-10.0", "file=a.img"],
+    ["check", "--offline", "--explain", "file=a.img"],
+    ["check", "--off", "file=a.img"],  # argparse's abbreviation
+    ["check", "--offline", "-M=pc", "file=a.img"],
+    ["check", "--offline", "--", "file=a.img"],
+    ["check", "--offline", "file=a.img,bus=0"],
+    ["check", "--offline", "file=a.img,if=ide,read-only=on"],
+    ["demo"], ["check", "--offline"], ["check", "--offline", "--json"],
+])
+def test_what_the_lean_path_hands_over(args: list[str]) -> None:
+    assert _lean.decide(args) is None
+
+
+def test_pasted_drive_pairs_and_colour() -> None:
+    args = ["check", "--offline", "-drive", "file=a.img,if=virtio"]
+    assert _lean.decide(args) == _full(args)[:2]
+    coloured = _lean.decide(["check", "--offline", "file=a.img"], tty=True)
+    assert coloured is not None and coloured[1].startswith("\033[32mok\033[0m  -drive ")
+
+
+def test_a_claimed_check_loads_no_attrs_lark_re_json_or_front_end() -> None:
+    # What the lean path loads beyond `import qdrive` (an editable install's finder loads
+    # re and more on the package's first import; a regular install loads none of them).
+    code = ("import sys, qdrive; before = set(sys.modules); from qdrive._lean import main; "
+            "rc = main(['check', '--offline', 'file=a.img,format=raw,if=virtio']); "
+            "heavy = sorted(m for m in set(sys.modules) - before if m in ('attrs', 'lark', "
+            "'re', 'json', 'enum', 'typing', 'argparse') or m.startswith(('qdrive.frontend', "
+            "'qdrive.block', 'qdrive.cli', 'qdrive.model'))); print(rc, heavy)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd="/", check=True)
+    assert run.stdout.splitlines()[-1] == "0 []"
+    assert run.stdout.startswith("ok  -drive file=a.img,format=raw,if=virtio  ->  virtio0")
