@@ -1,15 +1,16 @@
 """The ``qdrive`` command's entry: a lean path for the plain one-drive check, else qdrive.cli.
 
-``qdrive check --offline DRIVE`` (text or ``--json``) for a drive made of well-spelled
+``qdrive check [--offline] DRIVE`` (text or ``--json``) for a drive made of well-spelled
 options given once each is decided here with plain tables (qdrive/_lean_tables.py,
 derived from the front end by qdrive/frontend/_lean_derive.py) and str methods only: no
 argparse, attrs, lark, re, json, typing or enum, which cost a Python start several times
 over (issue 17: ``import re`` alone is 27% of QEMU's own verdict time). It claims a drive
 only when the full path can end in nothing but "ok" without warnings: the same checks
 qdrive.frontend.fastpath makes (which the full path's ordered walk shortcuts to), and
-fewer keys (no bus/unit/index, no truthy read-only or snapshot, no protocol names, no
-probe of the image). Everything else, and every other command line, is handed to
-:func:`qdrive.cli.main` unchanged. tests/test_lean.py runs both over every recorded
+fewer keys (no bus/unit/index, no truthy read-only or snapshot, no protocol names); when
+the image is looked at, only a format=raw regular file that opens read-write with no other
+process's lock on QEMU's lock bytes (:func:`_opens_clean`). Everything else, and every
+other command line, is handed to :func:`qdrive.cli.main` unchanged. tests/test_lean.py runs both over every recorded
 single-drive case: for each case claimed here, stdout and the exit code are the full
 path's byte for byte.
 """
@@ -58,9 +59,9 @@ def decide(args: "list[str]", tty: bool = False) -> "tuple[int, str] | None":
     read = _arguments(args)
     if read is None:
         return None
-    drive, as_json, colour = read
+    drive, as_json, colour, offline = read
     verdict = _judge(drive)
-    if verdict is None:
+    if verdict is None or not offline and not _opens_clean(verdict[0]):
         return None
     if as_json:
         return 0, _json(drive, verdict) + "\n"
@@ -78,8 +79,8 @@ _VALUED = {"--output": ("human", "json"), "--color": ("auto", "always", "never")
            "-M": ("pc",), "-drive": None}
 
 
-def _arguments(args: "list[str]") -> "tuple[str, bool, str] | None":
-    """(the drive, --json, --color mode) of ``check --offline DRIVE``, else None."""
+def _arguments(args: "list[str]") -> "tuple[str, bool, str, bool] | None":
+    """(the drive, --json, --color mode, --offline) of ``check DRIVE``, else None."""
     if args[:1] != ["check"]:
         return None
     drives: list[str] = []
@@ -117,9 +118,9 @@ def _arguments(args: "list[str]") -> "tuple[str, bool, str] | None":
         if word.startswith("-") or not word:
             return None  # another option, an abbreviation, "--": argparse decides
         drives.append(word)
-    if len(drives) != 1 or not seen["offline"]:
+    if len(drives) != 1:
         return None
-    return drives[0], seen["json"], colour
+    return drives[0], seen["json"], colour, seen["offline"]
 
 
 # --- the drive (qdrive.frontend.fastpath.convert's checks, over plain tables) ------------
@@ -181,6 +182,52 @@ def _placed(options: "dict[str, str]") -> "_Verdict | None":
         return None  # not an image format, or a read-only one on a writable disk
     return ({k: options[k] for k in T.ORDER if k in options}, iface,
             options.get("id") or devices[cdrom], cdrom)
+
+
+# --- the image (qdrive/frontend/_file_open.py open_image(), the one case it needs no model) ---
+
+def _opens_clean(options: "dict[str, str]") -> bool:
+    """Whether QEMU's open of this raw image can find nothing to say: a regular, non-empty
+    file this process opens read-write, on which no other open file description holds or
+    refuses a permission (the lock bytes file-posix.c tests). Anything else (another
+    format, whose header decides; O_DIRECT; io_uring; a cdrom; a device; an error of the
+    open) is the full path's, which models QEMU's user, mode bits and mounts."""
+    if options.get("format") != "raw" or options.get("media") == "cdrom":
+        return False
+    if options.get("cache", T.DEFAULT_CACHE) in ("none", "directsync"):
+        return False  # O_DIRECT: whether the filesystem takes it is hostprobe's
+    if options.get("aio", T.DEFAULT_AIO) != T.DEFAULT_AIO:
+        return False
+    name = options["file"]
+    try:
+        st = os.stat(name)
+    except (OSError, ValueError):
+        return False
+    if st.st_mode & 0o170000 != 0o100000 or st.st_size == 0:  # S_ISREG, without stat
+        return False
+    try:
+        fd = os.open(name, os.O_RDWR | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return _unlocked(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlocked(fd: int) -> bool:
+    import fcntl
+    import struct
+
+    for byte in T.LOCK_BYTES:
+        probe = struct.pack(T.FLOCK, fcntl.F_WRLCK, os.SEEK_SET, byte, 1, 0)
+        try:
+            answer = fcntl.fcntl(fd, T.F_OFD_GETLK, probe)
+        except OSError:
+            return False  # no OFD locks: QEMU's locking=auto is off, hostprobe says so
+        if struct.unpack(T.FLOCK, answer)[0] != fcntl.F_UNLCK:
+            return False
+    return True
 
 
 def _json(text: str, verdict: "_Verdict") -> str:

@@ -199,3 +199,6 @@ DEFAULT_IF = 'ide'
 DEFAULT_CACHE = 'writeback'
 DEFAULT_AIO = 'threads'
 DEFAULT_DETECT_ZEROES = 'off'
+LOCK_BYTES = (100, 101, 102, 103, 200, 201, 202, 203)
+F_OFD_GETLK = 36
+FLOCK = 'hh4xqqi4x'

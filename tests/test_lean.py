@@ -10,9 +10,12 @@ lean path that claimed nothing could not pass either.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
+import os
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -104,7 +107,8 @@ def test_readme_and_hand_made_drives() -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ["check", "file=a.img"],  # probes the image: the full path's
+    ["check", "file=a.img"],  # the image's format is probed: the full path's
+    ["check", "file=/nonexistent/a.img,format=raw"],
     ["check", "--offline", "file=a.img", "file=b.img"],  # two drives
     ["check", "--offline", "--dialect", "qemu-10.0", "file=a.img"],
     ["check", "--offline", "--explain", "file=a.img"],
@@ -138,3 +142,67 @@ def test_a_claimed_check_loads_no_attrs_lark_re_json_or_front_end() -> None:
                          cwd="/", check=True)
     assert run.stdout.splitlines()[-1] == "0 []"
     assert run.stdout.startswith("ok  -drive file=a.img,format=raw,if=virtio  ->  virtio0")
+
+
+def _image(tmp: Path, name: str, size: int = 1 << 20, mode: int = 0o644,
+           head: bytes = b"") -> str:
+    path = tmp / name
+    with open(path, "wb") as f:
+        f.write(head)
+        f.truncate(size)
+    path.chmod(mode)
+    return str(path)
+
+
+_PROBED = ("file={},format=raw", "file={},format=raw,if=virtio", "file={},if=none,format=raw",
+           "file={},format=raw,cache=writeback,werror=stop,id=d0,detect-zeroes=on")
+
+
+def _probed(path: str) -> int:
+    """How many of _PROBED's drives over ``path`` the lean path claims looking at the image
+    (in text and JSON); each claimed one prints what the full path prints."""
+    claimed = 0
+    for shape in _PROBED:
+        for mode in ([], ["--json"]):
+            args = ["check", *mode, shape.format(path)]
+            lean = _lean.decide(args)
+            if lean is not None:
+                assert _full(args) == (lean[0], lean[1], ""), args
+                claimed += 1
+    return claimed
+
+
+def test_a_plain_raw_image_is_claimed_when_looked_at(tmp_path: Path) -> None:
+    assert _probed(_image(tmp_path, "a.img")) == 2 * len(_PROBED)
+    # a qcow2 header under format=raw is raw's data: QEMU reads no header
+    assert _probed(_image(tmp_path, "q.img", head=b"QFI\xfb\0\0\0\3")) == 2 * len(_PROBED)
+    os.symlink(tmp_path / "a.img", tmp_path / "link.img")
+    assert _probed(str(tmp_path / "link.img")) == 2 * len(_PROBED)
+    # whatever the lean path decides about a read-only mode, it is the full path's answer
+    _probed(_image(tmp_path, "ro.img", mode=0o444))
+
+
+def test_what_the_image_hands_over(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "dir").mkdir()
+    for path in (_image(tmp_path, "empty.img", size=0), str(tmp_path / "missing.img"),
+                 str(tmp_path / "fifo"), str(tmp_path / "dir")):
+        assert _probed(path) == 0, path
+    shapes = ("file={},format=qcow2", "file={}", "file={},format=raw,cache=none",
+              "file={},format=raw,aio=io_uring", "file={},format=raw,media=cdrom")
+    path = _image(tmp_path, "b.img")
+    for shape in shapes:
+        assert _lean.decide(["check", shape.format(path)]) is None, shape
+
+
+def test_another_processes_lock_hands_over(tmp_path: Path) -> None:
+    path = _image(tmp_path, "locked.img")
+    fd = os.open(path, os.O_RDWR)
+    try:  # an open file description of its own: F_OFD_GETLK sees it as another's
+        fcntl.fcntl(fd, 37, struct.pack("hh4xqqi4x", fcntl.F_RDLCK, os.SEEK_SET, 201, 1, 0))
+        assert _probed(path) == 0
+        full = _full(["check", f"file={path},format=raw"])
+        assert full[0] == 1 and "lock" in full[1]
+    finally:
+        os.close(fd)
+    assert _probed(path) == 2 * len(_PROBED)
