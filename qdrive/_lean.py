@@ -10,9 +10,10 @@ qdrive.frontend.fastpath makes (which the full path's ordered walk shortcuts to)
 fewer keys (no bus/unit/index, no truthy read-only or snapshot, no protocol names); when
 the image is looked at, only a format=raw regular file that opens read-write with no other
 process's lock on QEMU's lock bytes (:func:`_opens_clean`). Everything else, and every
-other command line, is handed to :func:`qdrive.cli.main` unchanged. tests/test_lean.py runs both over every recorded
-single-drive case: for each case claimed here, stdout and the exit code are the full
-path's byte for byte.
+other command line, is handed to :func:`qdrive.cli.main` unchanged. ``check -f`` asks
+:func:`line_json` about each one-drive line. tests/test_lean.py runs both paths over every
+recorded single-drive case: for each case claimed here, stdout and the exit code are the
+full path's byte for byte.
 """
 
 import os
@@ -20,7 +21,7 @@ import sys
 
 from . import _lean_tables as T
 
-__all__ = ["main", "decide"]
+__all__ = ["main", "decide", "line_json"]
 
 # qdrive.frontend.terminal.Style: the SGR colour of "ok" (green).
 _OK_COLOURED = "\033[32mok\033[0m"
@@ -69,6 +70,16 @@ def decide(args: "list[str]", tty: bool = False) -> "tuple[int, str] | None":
     on = colour == "always" or colour == "auto" and tty and not os.environ.get("NO_COLOR")
     ok = _OK_COLOURED if on else "ok"
     return 0, f"{ok}  -drive {drive}  ->  {device} (if={iface}, bus=0, unit=0)\n"
+
+
+def line_json(text: str, offline: bool) -> "str | None":
+    """``check -f``: CheckResult.to_json() of a line that is one plain drive, as json.dumps()
+    writes it, when the lean path decides the drive (qdrive.cli._check_line asks it only
+    when nothing on its command line changes a plain ok verdict's report), else None."""
+    verdict = _judge(text)
+    if verdict is None or not offline and not _opens_clean(verdict[0]):
+        return None
+    return _json(text, verdict)
 
 
 # --- the command line (qdrive.cli._parser()'s check options, the few the lean path takes) ---

@@ -725,6 +725,7 @@ def _check_file(args: argparse.Namespace) -> int:
     worst = done = 0
     run = _checker(args)
     args.style = Style(sys.stdout, getattr(args, "color", "auto"))
+    args.lean_lines = _lean_lines(args)
     with _open_lines(args.file) as f:
         for done, (n, line) in enumerate(_file_cases(read_lines(f), args.file), 1):
             if line.too_long:
@@ -768,7 +769,17 @@ def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
                 counts: dict[str, int], kinds: dict[str, int], progress: Any,
                 run: Callable[[Sequence[str]], CheckResult]) -> int:
     """One -f line: checked and reported at once (flushed: a pipe's writer may wait)."""
-    result = run(line.split("\t"))
+    drives = line.split("\t")
+    if len(drives) == 1 and args.lean_lines:
+        from ._lean import line_json
+
+        found = line_json(drives[0], args.offline)
+        if found is not None:  # a plain drive, ok and warning-free (qdrive/_lean.py)
+            counts["ok"] += 1
+            if args.json:
+                print(f'{{"line": {n}, {found[1:]}', flush=True)
+            return 0
+    result = run(drives)
     code = _exit_code(result, args.strict)
     warned = any(r.warnings for r in result.drives)
     counts["ok" if result.ok else "invalid"] += 1
@@ -785,6 +796,16 @@ def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
         _human(result, sys.stdout, args, args.style)
         sys.stdout.flush()
     return code
+
+
+def _lean_lines(args: argparse.Namespace) -> bool:
+    """Whether check -f may ask the lean path (qdrive/_lean.py) about a one-drive line: the
+    default dialect, board and trust, and no option that reports more than the verdict."""
+    from . import _lean_tables
+
+    return (args.dialect == _lean_tables.DIALECT and args.dialect_choice is None
+            and args.machine == "pc" and args.policy == "trusted" and not args.qemu_user
+            and not (args.fix or args.explain or args.to_blockdev))
 
 
 def _interactive() -> bool:

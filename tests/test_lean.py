@@ -206,3 +206,28 @@ def test_another_processes_lock_hands_over(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert _probed(path) == 2 * len(_PROBED)
+
+
+@pytest.mark.parametrize("mode", [["--offline"], ["--offline", "--json"], ["--json"], []])
+def test_check_f_prints_the_same_with_and_without_the_lean_lines(
+        tmp_path: Path, mode: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    image = _image(tmp_path, "a.img")
+    drives = [d for corpus in ("qemu72/harvest-drives.jsonl", "qemu72/verdicts.jsonl",
+                               "qemu72/generated-hb4-singles.jsonl")
+              for d in _singles()[corpus] if not any(c in d for c in "\t\r\n")]
+    drives += [s.format(image) for s in _PROBED] + ["file=a.img\tfile=b.img"]
+    listing = tmp_path / "drives.txt"
+    listing.write_text("\n".join(drives) + "\n", encoding="utf-8", errors="surrogateescape")
+    args = ["check", "-f", str(listing), *mode]
+    lean = _full(args)
+    asked: list[str] = []
+    real = _lean.line_json
+    monkeypatch.setattr(_lean, "line_json", lambda t, o: asked.append(t) or real(t, o))
+    # every one-drive line is asked about (blank and comment lines are no case)
+    cases = [d for d in drives if d.strip() and not d.lstrip().startswith("#")]
+    assert _full(args) == lean and asked == [d for d in cases if "\t" not in d]
+    monkeypatch.setattr(cli, "_lean_lines", lambda args: False)
+    assert _full(args) == lean
+    claimed = sum(real(d, "--offline" in mode) is not None for d in drives)
+    # offline: the plain corpus drives; looked at: the tmp image's (the corpus names none)
+    assert claimed >= (300 if "--offline" in mode else len(_PROBED)), claimed
