@@ -6,8 +6,8 @@ One round runs, back to back: `python -c pass`, `python -c "import attrs"`, QEMU
 machine's drift hits all four alike; ratios are taken within each round. Then
 `-X importtime`'s heaviest imports and the modules a check loads (the drive is one the
 command's lean path, qdrive/_lean.py, decides: a regular install loads qdrive._aliases,
-qdrive._lean and qdrive._lean_tables and no attrs, re or json). Prints figures; passes
-or fails on nothing.
+qdrive._lean, qdrive._lean_check and qdrive._lean_tables, and no attrs, re or json).
+Prints figures; passes or fails on nothing.
 
 Run it with the Python of the install to measure (a regular, non-editable install is
 what users have: an editable one adds its import finder's cost).

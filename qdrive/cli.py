@@ -771,7 +771,7 @@ def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
     """One -f line: checked and reported at once (flushed: a pipe's writer may wait)."""
     drives = line.split("\t")
     if len(drives) == 1 and args.lean_lines:
-        from ._lean import line_json
+        from ._lean_check import line_json
 
         found = line_json(drives[0], args.offline)
         if found is not None:  # a plain drive, ok and warning-free (qdrive/_lean.py)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from qdrive import _lean, cli
+from qdrive import _lean, _lean_check, cli
 from qdrive.frontend import _lean_derive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,8 +221,8 @@ def test_check_f_prints_the_same_with_and_without_the_lean_lines(
     args = ["check", "-f", str(listing), *mode]
     lean = _full(args)
     asked: list[str] = []
-    real = _lean.line_json
-    monkeypatch.setattr(_lean, "line_json", lambda t, o: asked.append(t) or real(t, o))
+    real = _lean_check.line_json
+    monkeypatch.setattr(_lean_check, "line_json", lambda t, o: asked.append(t) or real(t, o))
     # every one-drive line is asked about (blank and comment lines are no case)
     cases = [d for d in drives if d.strip() and not d.lstrip().startswith("#")]
     assert _full(args) == lean and asked == [d for d in cases if "\t" not in d]
