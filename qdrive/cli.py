@@ -725,7 +725,11 @@ def _check_file(args: argparse.Namespace) -> int:
     worst = done = 0
     run = _checker(args)
     args.style = Style(sys.stdout, getattr(args, "color", "auto"))
-    args.lean_lines = _lean_lines(args)
+    args.lean_lines = None  # the lean path's line_json, when it may answer (once per file)
+    if _lean_lines(args):
+        from ._lean_check import line_json
+
+        args.lean_lines = line_json
     with _open_lines(args.file) as f:
         for done, (n, line) in enumerate(_file_cases(read_lines(f), args.file), 1):
             if line.too_long:
@@ -770,10 +774,8 @@ def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
                 run: Callable[[Sequence[str]], CheckResult]) -> int:
     """One -f line: checked and reported at once (flushed: a pipe's writer may wait)."""
     drives = line.split("\t")
-    if len(drives) == 1 and args.lean_lines:
-        from ._lean_check import line_json
-
-        found = line_json(drives[0], args.offline)
+    if len(drives) == 1 and args.lean_lines is not None:
+        found = args.lean_lines(drives[0], args.offline)
         if found is not None:  # a plain drive, ok and warning-free (qdrive/_lean.py)
             counts["ok"] += 1
             if args.json:
