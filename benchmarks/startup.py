@@ -4,8 +4,10 @@ One round runs, back to back: `python -c pass`, `python -c "import attrs"`, QEMU
 (`-M pc -accel tcg -nodefaults -display none -S -monitor stdio -drive DRIVE`, answering
 `quit`) and `qdrive check DRIVE`, on a 16 MiB raw image. Rounds alternate, so the
 machine's drift hits all four alike; ratios are taken within each round. Then
-`-X importtime`'s heaviest imports and the modules a check loads. Prints figures;
-passes or fails on nothing.
+`-X importtime`'s heaviest imports and the modules a check loads (the drive is one the
+command's lean path, qdrive/_lean.py, decides: a regular install loads qdrive._aliases,
+qdrive._lean, qdrive._lean_check and qdrive._lean_tables, and no attrs, re or json).
+Prints figures; passes or fails on nothing.
 
 Run it with the Python of the install to measure (a regular, non-editable install is
 what users have: an editable one adds its import finder's cost).
@@ -127,12 +129,14 @@ def main(n: int = 15) -> None:
                    for line in out.splitlines()[1:] if line.count("|") == 2)[-6:]
     print("  largest cumulative imports (us):",
           ", ".join(f"{n} {v}" for v, n in reversed(heavy)))
-    loaded = subprocess.run([sys.executable, "-c", "import sys, qdrive.cli as c; "
-                             "print('(' + c.__file__.removesuffix('/cli.py') + ')', "
+    # qdrive._lean is the command's entry (scripts/qdrive): the lean path, else qdrive.cli
+    loaded = subprocess.run([sys.executable, "-c", "import sys, qdrive._lean as c; "
+                             "print('(' + c.__file__.removesuffix('/_lean.py') + ')', "
                              "file=sys.stderr); "
                              "c.main(['check', '--offline', 'file=a,format=raw']); "
                              "print(sorted(m for m in sys.modules if m.startswith(("
-                             "'qdrive.', 'cffi', 'lark', 'shutil', 'locale'))), "
+                             "'qdrive.', 'cffi', 'lark', 'shutil', 'locale')) or m in ("
+                             "'attrs', 're', 'json', 'argparse', 'typing', 'enum')), "
                              "file=sys.stderr)"],
                             capture_output=True, text=True, cwd=_NEUTRAL).stderr.strip()
     print("  modules loaded by a check:", loaded)

@@ -10,20 +10,25 @@ nothing (so it does not import logging).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-from .frontend._check import DriveArg, check, parse_drive
-from .frontend.placement import Placement
-from .frontend.results import CheckResult, DriveResult
-from .diagnostics import Diagnostic, Severity, Span
-from .errors import DriveError, DriveFieldError, DriveSyntaxError, QDriveError, UnsupportedDialect
 from . import _aliases
-from .model import (
-    CACHE_MODES, DEFAULT_DIALECT, DIALECTS, Aio, CacheMode, DetectZeroes, Discard, Drive,
-    ErrorAction, Interface, Media,
-)
-from .options import OPTIONS, OPTIONS_2008, OptionSpec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+
+if TYPE_CHECKING:  # the front door's names, for type checkers (loaded on first use)
+    from collections.abc import Sequence
+    from typing import Any
+
+    from .frontend._check import DriveArg, check, parse_drive
+    from .frontend.placement import Placement
+    from .frontend.results import CheckResult, DriveResult
+    from .diagnostics import Diagnostic, Severity, Span
+    from .errors import (DriveError, DriveFieldError, DriveSyntaxError, QDriveError,
+                         UnsupportedDialect)
+    from .model import (
+        CACHE_MODES, DEFAULT_DIALECT, DIALECTS, Aio, CacheMode, DetectZeroes, Discard, Drive,
+        ErrorAction, Interface, Media,
+    )
+    from .options import OPTIONS, OPTIONS_2008, OptionSpec
 
 if TYPE_CHECKING:  # the lazy names, for type checkers (loaded by __getattr__ at run time)
     from .block.flags import AIO_FLAGS, DISCARD_FLAGS, BdrvFlag, BdrvFlag2008, bdrv_flags
@@ -72,16 +77,22 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def _suggest_fix(text: str, diagnostic: Diagnostic) -> str | None:
-    # DriveError.fix (qdrive/errors.py): the fix finder re-checks candidates, so it and
-    # what it needs load on first use; the core holds only this hook.
-    from .frontend.fixes import suggest_for
-
-    return suggest_for(text, diagnostic)
-
-
-DriveError.suggester = _suggest_fix
 _aliases.install()  # qdrive 0.1's module paths (qdrive.flags, qdrive.driver, ...) for one release
+
+# The front door's own names load on first use (PEP 562), all at once: `import qdrive`
+# costs nearly nothing, so the `qdrive` command's lean path (qdrive/_lean.py), which
+# imports this package first, pays for no attrs, no model and no front end (issue 17).
+_FRONT = {
+    "qdrive.frontend._check": ("DriveArg", "check", "parse_drive"),
+    "qdrive.frontend.placement": ("Placement",),
+    "qdrive.frontend.results": ("CheckResult", "DriveResult"),
+    "qdrive.diagnostics": ("Diagnostic", "Severity", "Span"),
+    "qdrive.errors": ("DriveError", "DriveFieldError", "DriveSyntaxError", "QDriveError",
+                      "UnsupportedDialect"),
+    "qdrive.model": ("CACHE_MODES", "DEFAULT_DIALECT", "DIALECTS", "Aio", "CacheMode",
+                     "DetectZeroes", "Discard", "Drive", "ErrorAction", "Interface", "Media"),
+    "qdrive.options": ("OPTIONS", "OPTIONS_2008", "OptionSpec"),
+}
 
 
 def _forward(module: str, attr: str) -> Any:
@@ -94,9 +105,18 @@ def _forward(module: str, attr: str) -> Any:
     return call
 
 
-_aliases.drive_forwards(Drive, bdrv_flags=_forward("qdrive.block.flags", "bdrv_flags"),
-                        open_flags=_forward("qdrive.block.flags", "open_flags"),
-                        to_blockdev=_forward("qdrive.frontend.blockdev", "to_blockdev"))
+def _load_front() -> None:
+    """Bind every name of :data:`_FRONT` here and give Drive its 0.1 members (once)."""
+    import importlib
+
+    for module, names in _FRONT.items():
+        loaded = importlib.import_module(module)
+        globals().update({name: getattr(loaded, name) for name in names})
+    _aliases.drive_forwards(globals()["Drive"],
+                            bdrv_flags=_forward("qdrive.block.flags", "bdrv_flags"),
+                            open_flags=_forward("qdrive.block.flags", "open_flags"),
+                            to_blockdev=_forward("qdrive.frontend.blockdev", "to_blockdev"))
+
 
 # The driver is loaded on first use: `import qdrive` opens nothing and loads no backend.
 # The block wing's flags and plan, the -blockdev translation and the policy load on first
@@ -138,6 +158,7 @@ def open(drive: Drive | OpenPlan | str, *, backend: str | None = None,  # noqa: 
     ``backend_options`` go to the backend (``workers`` for threads, ``fd_pool`` for posix).
     """
     from .block.driver import open as _open  # the driver is loaded on first use
+    from .frontend._check import parse_drive
 
     if isinstance(drive, str):
         drive = parse_drive(drive)
@@ -145,7 +166,7 @@ def open(drive: Drive | OpenPlan | str, *, backend: str | None = None,  # noqa: 
 
 
 def check_argv(argv: Sequence[str], probe_files: bool = True,
-               policy: Policy | None = None, dialect: str = DEFAULT_DIALECT,
+               policy: Policy | None = None, dialect: str | None = None,
                probe_network: bool = False) -> ArgvResult:
     """Judge a whole QEMU command line: -drive, -blockdev, -device, -object, -machine.
 
@@ -153,13 +174,18 @@ def check_argv(argv: Sequence[str], probe_files: bool = True,
     judge are listed as skipped), the drives' :class:`CheckResult`, and
     ``qemu_stderr()``. ``probe_network`` connects where the network drives would
     (see :func:`qdrive.check`). See :func:`qdrive.frontend.cmdline.check_argv`.
+    ``dialect``: None is :data:`DEFAULT_DIALECT`.
     """
     from .frontend.cmdline import check_argv as _check_argv
+    from .model import DEFAULT_DIALECT
 
-    return _check_argv(argv, probe_files, policy, dialect, probe_network)
+    return _check_argv(argv, probe_files, policy, dialect or DEFAULT_DIALECT, probe_network)
 
 
 def __getattr__(name: str) -> object:
+    if any(name in names for names in _FRONT.values()):
+        _load_front()
+        return globals()[name]
     if name in _LAZY:
         import importlib
 

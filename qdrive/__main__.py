@@ -1,5 +1,5 @@
-"""``python -m qdrive``: the command-line tool."""
+"""``python -m qdrive``: the command-line tool (the lean path first, as the script does)."""
 
-from .cli import main
+from ._lean import main
 
 raise SystemExit(main())

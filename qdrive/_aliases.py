@@ -13,13 +13,13 @@ from :mod:`qdrive` instead.
 
 from __future__ import annotations
 
-import importlib
 import sys
-import warnings
-from importlib.machinery import ModuleSpec
-from collections.abc import Callable
-from types import ModuleType
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up cost)
+if TYPE_CHECKING:  # `import qdrive` installs the finder: typing and types stay unloaded
+    from collections.abc import Callable
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
 
 ALIASES: dict[str, str] = {
     "qdrive.values": "qdrive._values",
@@ -58,6 +58,9 @@ class _AliasLoader:
         self.new = new
 
     def create_module(self, spec: ModuleSpec) -> ModuleType:
+        import importlib
+        import warnings
+
         warnings.warn(f"{spec.name} moved to {self.new} in qdrive 0.2; the old path goes "
                       "in 0.3", DeprecationWarning, stacklevel=4)
         return importlib.import_module(self.new)
@@ -75,6 +78,8 @@ class AliasFinder:
         new = ALIASES.get(fullname)
         if new is None:
             return None
+        from importlib.machinery import ModuleSpec
+
         # _AliasLoader has the two methods of importlib.abc.Loader; importing importlib.abc
         # to inherit them would cost every `import qdrive` for the sake of a type.
         return ModuleSpec(fullname, _AliasLoader(new))  # type: ignore[arg-type]
@@ -97,6 +102,8 @@ def drive_forwards(drive_cls: type, **stages: Callable[..., Any]) -> None:
     the front door, which sees every stage, hangs these shims on the class.
     """
     def warn(old: str, new: str) -> None:
+        import warnings
+
         warnings.warn(f"Drive.{old} is deprecated since qdrive 0.2: use {new}",
                       DeprecationWarning, stacklevel=3)
 

@@ -737,6 +737,11 @@ def _check_file(args: argparse.Namespace) -> int:
     worst = done = 0
     run = _checker(args)
     args.style = Style(sys.stdout, getattr(args, "color", "auto"))
+    args.lean_lines = None  # the lean path's line_json, when it may answer (once per file)
+    if _lean_lines(args):
+        from ._lean_check import line_json
+
+        args.lean_lines = line_json
     with _open_lines(args.file) as f:
         for done, (n, line) in enumerate(_file_cases(read_lines(f), args.file), 1):
             if line.too_long:
@@ -780,7 +785,15 @@ def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
                 counts: dict[str, int], kinds: dict[str, int], progress: Any,
                 run: Callable[[Sequence[str]], CheckResult]) -> int:
     """One -f line: checked and reported at once (flushed: a pipe's writer may wait)."""
-    result = run(line.split("\t"))
+    drives = line.split("\t")
+    if len(drives) == 1 and args.lean_lines is not None:
+        found = args.lean_lines(drives[0], args.offline)
+        if found is not None:  # a plain drive, ok and warning-free (qdrive/_lean.py)
+            counts["ok"] += 1
+            if args.json:
+                print(f'{{"line": {n}, {found[1:]}', flush=True)
+            return 0
+    result = run(drives)
     code = _exit_code(result, args.strict)
     warned = any(r.warnings for r in result.drives)
     counts["ok" if result.ok else "invalid"] += 1
@@ -797,6 +810,16 @@ def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
         _human(result, sys.stdout, args, args.style)
         sys.stdout.flush()
     return code
+
+
+def _lean_lines(args: argparse.Namespace) -> bool:
+    """Whether check -f may ask the lean path (qdrive/_lean.py) about a one-drive line: the
+    default dialect, board and trust, and no option that reports more than the verdict."""
+    from . import _lean_tables
+
+    return (args.dialect == _lean_tables.DIALECT and args.dialect_choice is None
+            and args.machine == "pc" and args.policy == "trusted" and not args.qemu_user
+            and not (args.fix or args.explain or args.to_blockdev))
 
 
 def _interactive() -> bool:

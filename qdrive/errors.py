@@ -64,7 +64,7 @@ class DriveError(QDriveError, ValueError):
         return (self.diagnostic.span.start, self.diagnostic.span.end)
 
     # The fix finder lives in the front end (qdrive/frontend/fixes.py), which raises every
-    # DriveError; qdrive/frontend/_check.py puts it here, so this core module imports no wing.
+    # DriveError; qdrive/frontend/__init__.py puts it here, so this core module imports no wing.
     suggester: ClassVar[Callable[[str, Diagnostic], str | None] | None] = None
 
     @property

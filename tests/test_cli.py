@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -219,7 +220,8 @@ def test_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch,
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(sys.modules["qdrive.frontend._check"], "check", boom)
+    # imported, not looked up in sys.modules: `import qdrive` no longer loads the front end
+    monkeypatch.setattr(importlib.import_module("qdrive.frontend._check"), "check", boom)
     assert main(["check", "file=x"]) == 3
     err = capsys.readouterr().err
     assert err.splitlines() == ["qdrive: internal error: RuntimeError: kaput",

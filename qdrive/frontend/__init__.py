@@ -10,6 +10,21 @@ The untrusted-input policy is :mod:`.policy`. Nothing here imports the block win
 (:mod:`qdrive.block`).
 """
 
+from ..diagnostics import Diagnostic
+from ..errors import DriveError
+
+
+def _suggest_fix(text: str, diagnostic: Diagnostic) -> str | None:
+    # DriveError.fix (qdrive/errors.py): the fix finder re-checks candidates, so it and
+    # what it needs load on first use; the core holds only this hook. The front end
+    # raises every DriveError, so it installs the hook when any of it is imported.
+    from .fixes import suggest_for
+
+    return suggest_for(text, diagnostic)
+
+
+DriveError.suggester = _suggest_fix
+
 __all__ = [
     "argv", "autodialect", "blockdev", "blockdev_args", "builder", "cmdfacts", "cmdline",
     "compare", "devices", "dialects", "drivers", "facts", "fastpath", "fixes", "formats",

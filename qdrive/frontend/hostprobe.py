@@ -50,6 +50,7 @@ CONSISTENT_READ, WRITE, WRITE_UNCHANGED, RESIZE = 0, 1, 2, 3
 PERM_NAMES = ("consistent read", "write", "write unchanged", "resize")
 ALL = frozenset(range(4))
 WRITERS = frozenset({WRITE, WRITE_UNCHANGED, RESIZE})  # raw_reconfigure_getfd has_writers
+LOCK_BASES = (100, 200)  # block/file-posix.c RAW_LOCK_PERM_BASE, RAW_LOCK_SHARED_BASE
 _F_OFD_GETLK = 36
 _FLOCK = "hh4xqqi4x"  # struct flock on x86_64/aarch64 Linux
 PROTOCOLS = ("file", "host_device", "host_cdrom")  # the file-posix drivers
@@ -434,7 +435,7 @@ def _others_locks(name: str) -> tuple[frozenset[int], frozenset[int]]:
         if fd is None:
             return frozenset(), frozenset()
         for p in ALL:
-            for base, found in ((100, held), (200, refused)):
+            for base, found in zip(LOCK_BASES, (held, refused), strict=True):
                 probe = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, base + p, 1, 0)
                 try:
                     answer = fcntl.fcntl(fd, _F_OFD_GETLK, probe)

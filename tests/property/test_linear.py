@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 import qdrive
+import qdrive.frontend._check
 import qdrive.frontend.dialects
 
 CHECK = sys.modules["qdrive.frontend._check"]  # the module behind qdrive.check
