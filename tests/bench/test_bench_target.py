@@ -421,7 +421,7 @@ def test_the_buffer_limit_is_inclusive() -> None:
     from qdrive.bench.cli import MAX_BUFFER_BYTES, BenchUsageError, _check_numbers
 
     args = argparse.Namespace(iodepth=1024, runtime=1.0, pairs=1, workers=None, fd_pool=None,
-                              repeat=1, compare_fio=False)
+                              repeat=1, compare_fio=False, flush_depth=1)
     _check_numbers(args, MAX_BUFFER_BYTES // 1024)  # exactly 1 GiB of buffers
     with pytest.raises(BenchUsageError, match="more than 1073741824"):
         _check_numbers(args, MAX_BUFFER_BYTES // 1024 + 1)
