@@ -209,7 +209,7 @@ def _json(text: str, verdict: "_Verdict") -> str:
     wb, direct, no_flush = T.CACHE[options.get("cache", T.DEFAULT_CACHE)]
     fmt = options.get("format")
     drive = (
-        f'{{"text": "{text}", "ok": true, "error": null, "warnings": [], '
+        f'{{"text": "{text}", "ok": true, "error": null, "warnings": [], "notes": [], '
         f'"options": {{{", ".join(f"{_s(k)}: {_s(v)}" for k, v in options.items())}}}, '
         f'"placement": {{"interface": "{iface}", "bus": 0, "unit": 0, "index": null, '
         f'"device_id": "{device}"}}, "read_only": {_b(read_only)}, '
