@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dialect", default="qemu-7.2")
     ap.add_argument("--root", type=Path, default=ROOT)
+    ap.add_argument("--no-probe-network", dest="probe_network", action="store_false",
+                    help="score without connecting where the network drives would (as "
+                    "tests/compat/report.py; the batches were recorded with nothing listening)")
     args = ap.parse_args(argv)
     version = args.dialect.removeprefix("qemu-")
     try:
@@ -63,12 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = [{**r, "category": corpus.category(r),
                      "source": corpus.source(r, "harvest") if label == "harvest" else label}
                     for r in recorded]
-            scored = list(zip(scoring.score(rows, where, args.dialect, has_dev), rows,
-                              strict=True))
+            got = scoring.score(rows, where, args.dialect, has_dev, args.probe_network)
+            scored = list(zip(got, rows, strict=True))
             results += scored
             per_file[f"{path.parent.parent.name}/{path.name}"] = scoring.tally(
                 scored, lambda r: "-")["all"]
-    print(f"held-back batches, oracle: {qemu_line}; qdrive dialect {args.dialect}")
+    print(f"held-back batches, oracle: {qemu_line}; qdrive dialect {args.dialect}; "
+          f"network probed: {'yes' if args.probe_network else 'no'}")
     per_file["all"] = scoring.tally(results, lambda r: "-")["all"]
     for title, tallies in (("batch file", per_file),
                            ("category", scoring.tally(results, lambda r: r["category"])),
