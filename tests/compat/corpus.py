@@ -72,6 +72,12 @@ CORPORA: tuple[Corpus, ...] = (
            "generated"),
     Corpus("harvest-hv4-drives", FIXTURES / "harvest" / "hv4-drives.jsonl", "harvest"),
     Corpus("harvest-hv4-cmdlines", FIXTURES / "harvest" / "hv4-cmdlines.jsonl", "harvest"),
+    # session 5's held-back batch (seed 870314182) and harvest (ids hv5-), likewise
+    Corpus("generated-hb5-singles", FIXTURES / "generated" / "hb5-singles.jsonl", "generated"),
+    Corpus("generated-hb5-cmdlines", FIXTURES / "generated" / "hb5-cmdlines.jsonl",
+           "generated"),
+    Corpus("harvest-hv5-drives", FIXTURES / "harvest" / "hv5-drives.jsonl", "harvest"),
+    Corpus("harvest-hv5-cmdlines", FIXTURES / "harvest" / "hv5-cmdlines.jsonl", "harvest"),
     Corpus("hoststate", FIXTURES / "hoststate" / "cases.jsonl", "hoststate"),
     # hand-written cases for each rule of qdrive.check_argv (issue 15), recorded by 7.2
     Corpus("cmdline-rules", FIXTURES / "cmdline" / "cmdline-rules.jsonl", "rules", ("7.2",)),

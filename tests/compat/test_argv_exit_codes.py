@@ -57,7 +57,8 @@ def test_every_rule_case_exits_as_qemu_did(where: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["harvest-cmdlines", "harvest-hv4-cmdlines",
-                                  "generated-cmdlines", "fuzz-found-argv"])
+                                  "harvest-hv5-cmdlines", "generated-cmdlines",
+                                  "fuzz-found-argv"])
 def test_harvest_exit_codes_follow_the_verdicts(where: Path, name: str) -> None:
     # the exit code is the verdict: it disagrees with QEMU on exactly the rows whose
     # accept/reject does (those the report counts), and on few of them
