@@ -234,4 +234,8 @@ BEHAVIOUR: dict[tuple[str, str, str], str] = {
     ("10.0", "11.1", "curl_connect_failed"):
         "not QEMU: sid's libcurl joins host and port with a colon ('Failed to connect to "
         "HOST:PORT after N ms').",
+    ("7.2", "10.0", "nic_model_refused"):
+        "net/net.c qemu_create_nic_device() (9.0's NIC rework): a -nic/-net nic model= the "
+        "board cannot make is left uncreated with 'requested NIC ... was not created' "
+        "instead of 7.2's exit on 'Unsupported NIC model' (measured with 10.0 and 11.1).",
 }

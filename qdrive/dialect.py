@@ -146,6 +146,11 @@ class Dialect:
     # system/vl.c select_machine() refusing a machine it does not know: 7.2 says only
     # "unsupported machine type", 10.0 and 11.1 name it (`unsupported machine type: "virt"`)
     machine_named: bool = False
+    # hw/i386/pc.c pc_nic_init() -> hw/pci/pci.c pci_nic_init_nofail(): 7.2 exits on a
+    # -nic/-net nic model= the board cannot make ("Unsupported NIC model: X"); 10.0 and
+    # 11.1 (net/net.c qemu_create_nic_device(), 9.0's NIC configuration rework) leave
+    # it uncreated with a warning and start (measured with both binaries)
+    nic_model_refused: bool = True
     removed_drivers: frozenset[str] = frozenset()
     # Drivers whose open warns "'NAME' is deprecated" once it has read its runtime options
     # (block/gluster.c qemu_gluster_open() from 9.2 on, seen in the 10.0 recordings).
@@ -257,6 +262,7 @@ _QEMU_100 = attrs.evolve(
     io_uring_fallback="Unable to use linux io_uring, falling back to thread pool: "
                       "failed to init linux io_uring ring",
     block_size_check=True, machine_named=True, usb_storage_own_perms=False,
+    nic_model_refused=False,
     parallels_prealloc_first=True,
     deprecated_drivers=frozenset({"gluster"}), curl_glib_criticals=False,
     nfs_bad_value="Invalid", gluster_unix_empty_host=True,

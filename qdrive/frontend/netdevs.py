@@ -97,8 +97,10 @@ def unsupported_nic(tokens: Sequence[tuple[int, str, str | None]], board: str
     ne2k_isa is the ISA one, the others go to hw/pci/pci.c pci_nic_init_nofail(), which
     knows "virtio" and the models ``model=help`` lists (qemu_find_nic_model():
     "Unsupported NIC model: X", then exit). (argv index, message) of the first, or None;
-    pc and q35 only."""
-    if board not in ("pc", "q35"):
+    pc and q35 only, and only in the releases that exit (Dialect.nic_model_refused)."""
+    from .drivers import dialect
+
+    if board not in ("pc", "q35") or not dialect().nic_model_refused:
         return None
     known = set(read_json("qemu-7.2", "machine-properties.json")["machines"][board]
                 .get("nic_models") or [])

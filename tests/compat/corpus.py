@@ -79,21 +79,19 @@ CORPORA: tuple[Corpus, ...] = (
     Corpus("harvest-hv5-drives", FIXTURES / "harvest" / "hv5-drives.jsonl", "harvest"),
     Corpus("harvest-hv5-cmdlines", FIXTURES / "harvest" / "hv5-cmdlines.jsonl", "harvest"),
     Corpus("hoststate", FIXTURES / "hoststate" / "cases.jsonl", "hoststate"),
-    # hand-written cases for each rule of qdrive.check_argv (issue 15), recorded by 7.2
-    Corpus("cmdline-rules", FIXTURES / "cmdline" / "cmdline-rules.jsonl", "rules", ("7.2",)),
+    # hand-written cases for each rule of qdrive.check_argv (issue 15); 7.2 recorded them
+    # first, 10.0 and 11.1 since session 5
+    Corpus("cmdline-rules", FIXTURES / "cmdline" / "cmdline-rules.jsonl", "rules"),
     # crafted bochs/cloop/dmg/parallels headers and the filters' required options
-    # (tests/compat/headers.py writes the cases), recorded by 7.2
-    Corpus("opentime-formats", FIXTURES / "opentime" / "formats.jsonl", "opentime",
-           ("7.2",)),
+    # (tests/compat/headers.py writes the cases)
+    Corpus("opentime-formats", FIXTURES / "opentime" / "formats.jsonl", "opentime"),
     # nvme's open (its VFIO container) and curl's checks before it connects, hand-written
-    Corpus("opentime-protocols", FIXTURES / "opentime" / "protocols.jsonl", "opentime",
-           ("7.2",)),
+    Corpus("opentime-protocols", FIXTURES / "opentime" / "protocols.jsonl", "opentime"),
     # qcow/qcow2 versions, force-share under snapshot=on: hand-written
-    Corpus("opentime-nodes", FIXTURES / "opentime" / "nodes.jsonl", "opentime", ("7.2",)),
+    Corpus("opentime-nodes", FIXTURES / "opentime" / "nodes.jsonl", "opentime"),
     # what a child node inherits and checks before its open, formats over null-co, one
     # file twice in a writing filter, qcow2 cache sizes: hand-written (issue 14, session 5)
-    Corpus("opentime-children", FIXTURES / "opentime" / "children.jsonl", "opentime",
-           ("7.2",)),
+    Corpus("opentime-children", FIXTURES / "opentime" / "children.jsonl", "opentime"),
 )
 
 

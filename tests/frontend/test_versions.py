@@ -230,3 +230,22 @@ def test_display_modules_an_ordinary_install_has(model: str) -> None:
     for name in ("qemu-7.2", "qemu-10.0", "qemu-11.1"):
         with drivers.reading_for(qdrive.dialect.get(name)):
             assert devices.model_info(model) is not None, name
+
+
+@pytest.mark.parametrize(("name", "refused"), [("qemu-7.2", True), ("qemu-10.0", False),
+                                               ("qemu-11.1", False)])
+def test_a_nic_model_the_board_lacks(name: str, refused: bool) -> None:
+    # 7.2 exits on it; 10.0 and 11.1 leave the NIC uncreated and start (recorded in
+    # fixtures/qemu100|qemu111/cmdline-rules.jsonl, rule-nic-*)
+    got = qdrive.check_argv(["-nic", "user,model=foo"], probe_files=False, dialect=name)
+    assert got.qemu_stderr() == ("qemu-system-x86_64: Unsupported NIC model: foo"
+                                 if refused else "")
+
+
+@pytest.mark.parametrize("name", ["qemu-7.2", "qemu-10.0", "qemu-11.1"])
+def test_each_release_knows_its_other_devices_properties(name: str) -> None:
+    # grammar/qemu-X.Y/device-properties.json, derived from each binary
+    argv = ["-device", "virtio-balloon-pci,id=b,adr=0x4"]
+    assert qdrive.check_argv(argv, probe_files=False, dialect=name).qemu_stderr() == (
+        "qemu-system-x86_64: -device virtio-balloon-pci,id=b,adr=0x4: Property "
+        "'virtio-balloon-pci.adr' not found")
