@@ -57,10 +57,10 @@ class Corpus:
 
 CORPORA: tuple[Corpus, ...] = (
     Corpus("verdicts", None, "corpus"),
-    Corpus("fuzz-found", None, "fuzz-found", ("7.2",)),
+    Corpus("fuzz-found", None, "fuzz-found"),
     # what the command-line differential fuzzer found (tests/fuzz/qemu_diff_argv.py)
-    Corpus("fuzz-found-argv", None, "fuzz-found", ("7.2",)),
-    Corpus("opentime", None, "opentime", ("7.2",)),
+    Corpus("fuzz-found-argv", None, "fuzz-found"),
+    Corpus("opentime", None, "opentime"),
     Corpus("generated-singles", FIXTURES / "generated" / "singles.jsonl", "generated"),
     Corpus("generated-cmdlines", FIXTURES / "generated" / "cmdlines.jsonl", "generated"),
     Corpus("harvest-drives", FIXTURES / "harvest" / "drives.jsonl", "harvest"),
