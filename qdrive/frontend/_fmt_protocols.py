@@ -736,14 +736,13 @@ def _net_fail(message: str, span: Span, detail: str = "") -> NoReturn:
 def _inet_connect(host: str, port: str, driver: str, span: Span) -> None:
     """util/qemu-sockets.c inet_connect_saddr() (nbd's, ssh's socket): its two errors."""
     where = f"{host}:{port}"
-    if not netprobe.active():
-        netprobe.not_checked(where)
+    met = netprobe.tcp_if_probing(host, port)
+    if met is None:
         return
-    met = netprobe.tcp(host, port)
     if met.resolve_error:  # inet_parse_connect_saddr()
         _net_fail(f"address resolution failed for {where}: {met.resolve_error}", span)
     if met.timed_out:
-        netprobe.note(f"not checked: {where} did not answer within {netprobe.TIMEOUT:g} s")
+        netprobe.timed_out(where)
     elif met.error:  # inet_connect_addr()
         _net_fail(f"Failed to connect to '{where}': {met.strerror}", span)
     else:
@@ -779,14 +778,13 @@ def _curl_connect(scheme: str, url: str, span: Span) -> None:
     if proxy is not None:
         host, port = proxy
     where = f"{host}:{port}"
-    if not netprobe.active():
-        netprobe.not_checked(where)
+    met = netprobe.tcp_if_probing(host, port)
+    if met is None:
         return
-    met = netprobe.tcp(host, port)
     if met.resolve_error:
         _net_fail(f"{_CURL_PREFIX}Could not resolve {'proxy' if proxy else 'host'}: {host}", span)
     if met.timed_out:
-        netprobe.note(f"not checked: {where} did not answer within {netprobe.TIMEOUT:g} s")
+        netprobe.timed_out(where)
     elif met.error:
         from . import drivers
 
@@ -851,7 +849,7 @@ def _iscsi_connect(portal: str, transport: str, span: Span) -> None:
                   "Failed creating Event Channel", span)
         netprobe.not_checked(f"{where} over RDMA")
     elif met.timed_out:
-        netprobe.note(f"not checked: {where} did not answer within {netprobe.TIMEOUT:g} s")
+        netprobe.timed_out(where)
     elif met.error:  # the socket's error ends the login's iscsi_service()
         _net_fail(f"{_ISCSI_FAILED}iscsi_service failed with : "
               "iscsi_service_reconnect_if_loggedin. Can not reconnect right now.", span)
@@ -914,8 +912,7 @@ def _gluster_connect(volume: str, path: str, servers: list[tuple[str, str]],
             if met.connected:
                 netprobe.connected(where, "Gluster")
             else:
-                netprobe.note(f"not checked: {where} did not answer within "
-                              f"{netprobe.TIMEOUT:g} s")
+                netprobe.timed_out(where)
             return
         hints.append(f"hint: failed on socket {port} " if host == "unix"
                      else f"hint: failed on host {host} and port {port} ")
@@ -958,16 +955,15 @@ def _nfs_server(options: Options) -> str | None:
 def _nfs_connect(host: str, span: Span) -> None:
     """nfs_client_open() -> nfs_mount(): libnfs connects to the portmapper (port 111)."""
     where = f"{host}:{_PORTMAP}"
-    if not netprobe.active():
-        netprobe.not_checked(where)
+    met = netprobe.tcp_if_probing(host, _PORTMAP)
+    if met is None:
         return
-    met = netprobe.tcp(host, _PORTMAP)
     if met.resolve_error:
         from . import drivers
 
         _net_fail(_NFS_MOUNT_FAILED + drivers.dialect().nfs_unresolved.format(host=host), span)
     if met.timed_out:
-        netprobe.note(f"not checked: {where} did not answer within {netprobe.TIMEOUT:g} s")
+        netprobe.timed_out(where)
     elif met.error:  # nfs_service() meets the socket's error
         _net_fail(f"{_NFS_MOUNT_FAILED}nfs_service failed", span)
     else:

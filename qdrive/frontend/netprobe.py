@@ -26,7 +26,8 @@ from collections.abc import Iterator
 import attrs
 
 __all__ = ["Outcome", "Session", "probing", "allowed", "allowed_now", "active", "note",
-           "not_checked", "connected", "tcp", "unix", "srv_records"]
+           "not_checked", "timed_out", "connected", "tcp", "tcp_if_probing", "unix",
+           "srv_records"]
 
 TIMEOUT = 2.0  # seconds a connect may take before qdrive gives up (and says so)
 
@@ -112,18 +113,34 @@ def not_checked(where: str) -> None:
     note(f"not checked: QEMU connects to {where} at open (use --probe-network)")
 
 
+def timed_out(where: str) -> None:
+    """The note of a drive whose peer neither answered nor refused in time."""
+    note(f"not checked: {where} did not answer within {TIMEOUT:g} s")
+
+
 def connected(where: str, driver: str) -> None:
     """The note of a drive whose connect was made: the protocol is the peer's business."""
     note(f"connected to {where} and closed at once: the {driver} protocol itself "
          "was not checked")
 
 
+def tcp_if_probing(host: str, port: int | str) -> Outcome | None:
+    """:func:`tcp` inside an enabled session; outside one the drive's not-checked note
+    for HOST:PORT, and None."""
+    if not active():
+        not_checked(f"{host}:{port}")
+        return None
+    return tcp(host, port)
+
+
 def tcp(host: str, port: int | str, family: int = socket.AF_UNSPEC,
-        timeout: float = TIMEOUT) -> Outcome:
+        timeout: float | None = None) -> Outcome:
     """Connect to HOST:PORT as util/qemu-sockets.c inet_connect_saddr() does: every
     address getaddrinfo() gives (AI_ADDRCONFIG), in order, until one connects; the last
-    failure otherwise. Non-blocking, at most ``timeout`` seconds per address; ``ms``
-    counts from before the name is resolved (libcurl's connect phase starts there)."""
+    failure otherwise. Non-blocking, at most ``timeout`` (None: TIMEOUT, read per call)
+    seconds per address; ``ms`` counts from before the name is resolved (libcurl's
+    connect phase starts there)."""
+    timeout = TIMEOUT if timeout is None else timeout
     start = time.monotonic()
     try:
         found = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0,

@@ -374,3 +374,29 @@ def test_blockdev_network_nodes() -> None:
     assert "curl driver does not support writes" in qdrive.check_argv(http).qemu_stderr()
     assert "CURL: Error opening file: Failed to connect" in qdrive.check_argv(
         [http[0], http[1] + ",read-only=on"], probe_network=True).qemu_stderr()
+
+
+@contextlib.contextmanager
+def _silent_port() -> Iterator[int]:
+    """A port whose accept queue is full (listen(0) and one connection waiting): the
+    kernel drops further SYNs, so a connect there neither succeeds nor is refused."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(0)
+        port = srv.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            yield port
+
+
+def test_a_peer_that_never_answers_is_a_note_not_an_error(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    # the connect's time limit crossed: netprobe.TIMEOUT, shortened here
+    monkeypatch.setattr(netprobe, "TIMEOUT", 0.2)
+    with _silent_port() as port:
+        assert netprobe.tcp("127.0.0.1", port).timed_out
+        for drive in (f"file=nbd:127.0.0.1:{port},format=raw",
+                      f"driver=http,url=http://127.0.0.1:{port}/disk.img"):
+            r = _probe(drive)
+            assert r.ok, drive
+            assert f"not checked: 127.0.0.1:{port} did not answer within 0.2 s" in \
+                r.drives[0].notes, (drive, r.drives[0].notes)
