@@ -120,7 +120,12 @@ BEHAVIOUR: dict[tuple[str, str, str], str] = {
         "years are deleted; 10.0 still has those 9.1 did not remove by hand (2.4 on).",
     ("7.2", "10.0", "machines_deprecated_through"):
         "MACHINE_VER_DEPRECATION (9.1): versioned machines older than 3 years warn "
-        "'Machine type ... is deprecated'.",
+        "'Machine type ... is deprecated' (7.2 warned about pc-i440fx-1.4 to 1.7 only, "
+        "deprecated by hand in hw/i386/pc_piix.c).",
+    ("7.2", "10.0", "machine_deprecation_reason"):
+        "the deprecation_reason 9.1's MACHINE_VER_DEPRECATION gives every versioned "
+        "machine (include/hw/boards.h), where 7.2's hand-deprecated pc-i440fx-1.x gave "
+        "their own (measured with -M pc-i440fx-1.5 and pc-i440fx-7.0).",
     ("7.2", "10.0", "new_options"):
         "block.c bdrv_runtime_opts 'active' (10.0: nodes opened inactive) and qcow2 "
         "'discard-no-unref' (8.1); see the table diff above.",

@@ -62,11 +62,15 @@ class Dialect:
     command_line: bool = True
     # The versioned machine types (pc-i440fx-X.Y, pc-q35-X.Y) it no longer has, and those
     # it warns are deprecated: both up to and including the version given; None: not
-    # modelled (7.2's few old-machine warnings are not). QEMU 9.1 set the policy
-    # (include/hw/boards.h MACHINE_VER_DEPRECATION/DELETION): deprecated after 3 years,
-    # deleted after 6; 10.0 still had the older machines 9.1 had not deleted by hand.
-    machines_removed_through: tuple[int, int] | None = None
-    machines_deprecated_through: tuple[int, int] | None = None
+    # modelled. QEMU 9.1 set the policy (include/hw/boards.h MACHINE_VER_DEPRECATION/
+    # DELETION): deprecated after 3 years, deleted after 6; 10.0 still had the older
+    # machines 9.1 had not deleted by hand. 7.2 deprecated pc-i440fx-1.4 to 1.7 by hand
+    # (hw/i386/pc_piix.c, `-machine help` marks them) and had no pc-q35 before 2.4.
+    machines_removed_through: tuple[int, int] | None = (1, 3)
+    machines_deprecated_through: tuple[int, int] | None = (1, 7)
+    q35_machines_from: tuple[int, int] = (2, 4)
+    # machine_class->deprecation_reason of those machines, as system/vl.c warns it
+    machine_deprecation_reason: str = "old and unattended - use a newer version instead"
     # Runtime options the release's drivers read beyond 7.2's tables, by driver ("*": every
     # node, block.c bdrv_runtime_opts), as the derived tables' diff lists them
     # (grammar/qemu-versions.md, "option ... added").
@@ -206,6 +210,8 @@ class Dialect:
         v = (int(major), int(minor))
         if self.machines_removed_through is not None and v <= self.machines_removed_through:
             return "removed"
+        if head == "pc-q35" and v < self.q35_machines_from:
+            return "removed"
         if self.machines_deprecated_through is not None and \
                 v <= self.machines_deprecated_through:
             return "deprecated"
@@ -270,6 +276,8 @@ _QEMU_100 = attrs.evolve(
                         "connect to server",
     nfs_unresolved="nfs_mount_async failed. Failed to start connection. ",
     machines_removed_through=(2, 3), machines_deprecated_through=(7, 0),
+    machine_deprecation_reason="machines more than 3 years old are subject to deletion "
+                               "after 6 years",
     # block.c "active" (QEMU 10.0: a node opened inactive), qcow2 "discard-no-unref" (8.1)
     new_options=MappingProxyType({"*": {"active": Kind.BOOL},
                                   "qcow2": {"discard-no-unref": Kind.BOOL}}),

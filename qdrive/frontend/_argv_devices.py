@@ -10,7 +10,7 @@ from typing import Any
 
 from ._argv_locks import _virtio_drive_locks
 from ._argv_machine import _FDC_PROPS, _ports, board_name
-from ._argv_realize import _int, _realize
+from ._argv_realize import _int, _realize, sg_version
 from ._argv_state import PROG, Phase, _Event, _State
 from ._qdict import qdict_order
 from ._argv_plug import pxb_realize, virtio_pci_plugged
@@ -39,6 +39,11 @@ def _network(st: _State, tokens: list[tuple[int, str, str | None]],
                                 False))
 
 
+# SCSI passthrough: not judged as block devices (their drive= is not followed), but their
+# realize asks the host device first (qdrive.frontend._argv_realize.sg_version)
+_SG_MODELS = frozenset({"scsi-block", "scsi-generic"})
+
+
 def _device(st: _State, index: int, option: str, text: str, props: dict[str, str],
             machine: str) -> None:
     """qdev_device_add(): the model, its bus, then its properties in order."""
@@ -60,7 +65,8 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
             _link(st, "iothread", props["iothread"])
             if model in SCSI_HBAS and "iothread" in props else "") or \
             pxb_realize(model, props, machine, st.numa_nodes) or \
-            virtio_pci_plugged(model, props, machine)
+            virtio_pci_plugged(model, props, machine) or (
+                sg_version(st, props.get("drive")) if model in _SG_MODELS else "")
         if problem:
             _fail_device(st, problem)
         return

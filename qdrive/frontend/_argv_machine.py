@@ -32,11 +32,11 @@ def _machine_lifecycle(name: str, dialect: Dialect) -> _Event | None:
         return None
     last = 1 << 30  # after every event of its phase
     if status == "removed":
-        return _Event(Phase.PARSE, last, f'{PROG}: unsupported machine type: "{name}"'
+        named = f': "{name}"' if dialect.machine_named else ""  # Dialect.machine_named
+        return _Event(Phase.PARSE, last, f"{PROG}: unsupported machine type{named}"
                       "\nUse -machine help to list supported machines", True)
     return _Event(Phase.MACHINE, last, f"{PROG}: warning: Machine type '{name}' is "
-                  "deprecated: machines more than 3 years old are subject to deletion after "
-                  "6 years", False)
+                  f"deprecated: {dialect.machine_deprecation_reason}", False)
 
 
 def _known_machine(name: str, strict: bool = False) -> str | bool:

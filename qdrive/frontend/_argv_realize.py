@@ -108,6 +108,41 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
     return ""
 
 
+# include/scsi/sg.h: the ioctl scsi-generic and scsi-block ask their host device first
+_SG_GET_VERSION_NUM = 0x2282
+
+
+def sg_version(st: _State, name: str | None) -> str:
+    """hw/scsi/scsi-generic.c scsi_generic_realize() and hw/scsi/scsi-disk.c
+    scsi_block_realize(): SG_GET_VERSION_NUM on the node's host device, before any
+    permission is taken (block/file-posix.c hdev_co_ioctl() runs the ioctl itself; raw
+    without offset or size passes it down). Asked of the host for real, as QEMU would;
+    only a -blockdev host_device chain, and only when files may be opened."""
+    import errno
+    import fcntl
+    import os
+
+    node = st.graph.nodes.get(name or "")
+    while node is not None and node.driver == "raw" and not (
+            {"offset", "size"} & set(node.options)):
+        node = node.children.get("file")
+    if node is None or node.driver != "host_device" or not node.filename or \
+            not st.graph.touch_files:
+        return ""
+    try:
+        fd = os.open(node.filename, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""  # the node's own open reports it
+    try:
+        fcntl.ioctl(fd, _SG_GET_VERSION_NUM, bytearray(4))
+    except OSError as e:
+        hint = "" if e.errno == errno.EPERM else "\nIs this a SCSI device?"
+        return f"cannot get SG_IO version number: {os.strerror(e.errno or 0)}{hint}"
+    finally:
+        os.close(fd)
+    return ""
+
+
 def _virtio_blk_after_perms(props: dict[str, str]) -> str:
     """hw/block/virtio-blk.c virtio_blk_device_realize() after
     blkconf_apply_backend_options(): geometry, block sizes; then, as the device is
