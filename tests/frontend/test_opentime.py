@@ -17,6 +17,8 @@ import qdrive
 from qdrive.frontend import drivers, jsonname
 from tests.compat import oracle
 
+from ._opentime_common import verdict
+
 needs_qemu_img = pytest.mark.skipif(shutil.which("qemu-img") is None,
                                     reason="qemu-img (Debian qemu-utils) is not installed")
 
@@ -44,12 +46,6 @@ def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def images(image_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(image_dir)
     return image_dir
-
-
-def verdict(text: str, **options: object) -> tuple[bool, str]:
-    r = qdrive.check(text, **options)  # type: ignore[arg-type]
-    last = r.qemu_stderr().splitlines()[-1] if r.qemu_stderr() else ""
-    return r.ok, last.removeprefix(f"qemu-system-x86_64: -drive {text}: ")
 
 
 @pytest.mark.parametrize("text, message", [
