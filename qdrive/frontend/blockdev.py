@@ -135,7 +135,22 @@ def _cache(drive: Drive) -> dict[str, bool]:
 
 
 def _protocol_driver(drive: Drive) -> str:
-    """file for regular files, host_device/host_cdrom for block devices (file-posix)."""
+    """file for regular files, host_device/host_cdrom for block devices (file-posix).
+
+    A name whose ``prefix:`` picks another protocol driver (block.c bdrv_find_protocol():
+    ``fat:rw:DIR`` is vvfat, ``blkverify:A:B``, ``nbd:...``) is parsed by that driver's
+    bdrv_parse_filename(), whose options this translation does not write: refused."""
+    from .opentime import protocol_of
+
+    name = drive.file or ""
+    by_prefix = protocol_of(name)
+    if by_prefix in _PROTOCOL_FORMATS and name.startswith(f"{by_prefix}:"):
+        return by_prefix  # file:NAME, host_device:NAME, host_cdrom:NAME
+    if by_prefix not in _PROTOCOL_FORMATS:
+        raise TranslationError(
+            f"cannot translate -drive {drive.to_string()}: file={drive.file} is read by the "
+            f"{by_prefix} driver's own filename syntax; spell that node with -blockdev "
+            f"driver={by_prefix} and its options")
     try:
         st = os.stat(drive.file or "")
     except (OSError, ValueError):  # ValueError: a NUL in the name, which no file has
@@ -146,8 +161,9 @@ def _protocol_driver(drive: Drive) -> str:
 
 
 def _protocol_node(drive: Drive, node: str, driver: str) -> dict[str, Any]:
-    # block/file-posix.c raw_parse_filename() strips a "file:" prefix.
-    filename = (drive.file or "").removeprefix("file:")
+    # block/file-posix.c raw_parse_filename() and hdev_parse_filename() strip their
+    # driver's "file:" / "host_device:" / "host_cdrom:" prefix.
+    filename = (drive.file or "").removeprefix(f"{driver}:")
     out: dict[str, Any] = {"driver": driver, "node-name": node, "filename": filename,
                            "cache": _cache(drive), "read-only": drive.effective_read_only,
                            "auto-read-only": True, "aio": str(drive.aio or "threads")}

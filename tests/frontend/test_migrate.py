@@ -89,12 +89,17 @@ def test_the_overlay_backs_onto_the_resolved_image_name(images: Path) -> None:
                          overlay_dir="ov")
     assert m.recipes == (f"qemu-img create -f qcow2 -b {images / 'disk.img'} -F raw "
                          "ov/qd-virtio0.qcow2",)
-    # a protocol name opens no local file: qemu-img reads the name as QEMU does
+    # a json: name opens its node, not a file of that name: qemu-img reads it as QEMU does
+    m = to_blockdev_argv(["-drive", 'file=json:{"file":{"driver":"file",,"filename":'
+                          '"disk.img"}},format=raw,if=virtio,snapshot=on'], overlay_dir="ov")
+    assert m.complete
+    assert m.recipes == ("qemu-img create -f qcow2 -b "
+                         "'json:{\"file\":{\"driver\":\"file\",\"filename\":\"disk.img\"}}' "
+                         "-F raw ov/qd-virtio0.qcow2",)
+    # a protocol name (nbd:) is the nbd driver's syntax: not spelt as a file node
     m = to_blockdev_argv(["-drive", "file=nbd:localhost:10809,format=raw,if=virtio,"
                           "snapshot=on"], overlay_dir="ov", probe_files=False)
-    assert m.complete
-    assert m.recipes == ("qemu-img create -f qcow2 -b nbd:localhost:10809 -F raw "
-                         "ov/qd-virtio0.qcow2",)
+    assert not m.complete and "the nbd driver's own filename syntax" in m.untranslated[0][1]
 
 
 def test_pflash_becomes_a_machine_property(images: Path) -> None:
@@ -120,3 +125,26 @@ def test_a_rejected_command_line_is_not_translated(images: Path) -> None:
     m = to_blockdev_argv(["-device", "virtio-blk-pci,drive=nosuch"])
     assert not m.complete and m.argv == ("-device", "virtio-blk-pci,drive=nosuch")
     assert "can't find value 'nosuch'" in m.untranslated[0][1]
+
+
+@pytest.mark.parametrize("argv, driver", [
+    (["-hda", "fat:rw:vfat-dir"], "vvfat"),
+    (["-drive", "file=blkverify:disk.img:flash.img,if=virtio"], "blkverify"),
+])
+def test_a_name_another_protocol_parses_stays_with_the_reason(
+        images: Path, argv: list[str], driver: str) -> None:
+    # block.c bdrv_find_protocol(): fat: and blkverify: are parsed by their own driver, so
+    # a file-posix node named 'fat:rw:...' would be another drive (QEMU: "Could not open").
+    (images / "vfat-dir").mkdir()
+    m = to_blockdev_argv(argv)
+    assert not m.complete and m.argv == tuple(argv)
+    assert f"is read by the {driver} driver's own filename syntax" in m.untranslated[0][1]
+
+
+def test_file_posix_prefixes_are_stripped_and_pick_their_driver(images: Path) -> None:
+    m = to_blockdev_argv(["-drive", "file=file:disk.img,format=raw,if=virtio",
+                          "-drive", "file=host_device:/dev/null,format=raw,if=virtio"])
+    assert m.complete
+    protocols = [n for n in _nodes(m.argv) if n["driver"] != "raw"]
+    assert [(n["driver"], n["filename"]) for n in protocols] == [
+        ("file", "disk.img"), ("host_device", "/dev/null")]
