@@ -127,7 +127,10 @@ def _flash_sizes(results: list[DriveResult]) -> list[DriveResult]:
             break  # a gap: the loop stops at the first missing unit
         r = results[n]
         size = _flash_length(r)
-        if size is None:
+        if size is None:  # its size unknown: only its realize is judged, and nothing after
+            problem = _flash_read_only(r.drive, r) if r.drive is not None else None
+            if problem is not None:
+                out[n] = attrs.evolve(r, drive=None, error=problem)
             return out
         whole = Span(0, len(r.text))
         problem = None
@@ -142,6 +145,8 @@ def _flash_sizes(results: list[DriveResult]) -> list[DriveResult]:
             problem = Diagnostic("pflash-size", Severity.ERROR, "combined size of system "
                                  f"firmware exceeds {_FLASH_LIMIT} bytes", whole, Stage.BOARD,
                                  located=False)
+        if problem is None and r.drive is not None:
+            problem = _flash_read_only(r.drive, r)  # each flash is realized after its sizes
         if problem is not None:
             out[n] = attrs.evolve(r, drive=None, error=problem)
             return out
@@ -160,6 +165,39 @@ def _flash_length(r: DriveResult) -> int | None:
     except (OSError, ValueError):
         return None
     return -(-size // 512) * 512
+
+
+def _flash_read_only(d: Drive, r: DriveResult) -> Diagnostic | None:
+    """hw/i386/pc_sysfw.c pc_system_flash_map() realizes each pflash device after its
+    size checks; hw/block/pflash_cfi01.c takes read-only from the drive, not its node."""
+    if not _writes_a_read_only_node(d, r):
+        return None
+    return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only",
+                      Span(0, len(r.text)), Stage.BOARD, located=False,
+                      hint="add readonly=on (the flash is then read-only too)")
+
+
+def _node_read_only(d: Drive, r: DriveResult) -> bool:
+    """The drive's node cannot be written although the drive itself is not read-only."""
+    return is_true(d.driver_options.get("file.read-only", "")) or \
+        formats.drops_to_read_only(d, r.format)
+
+
+def _active(d: Drive) -> bool:
+    # 10.0's active=off: block/block-backend.c blk_insert_bs() sets disable_perm on a
+    # BlockBackend over an inactive node, so the device's write permission waits for
+    # the activation and a read-only node is not refused now
+    return is_true(d.driver_options.get("active", "on"))
+
+
+def _writes_a_read_only_node(d: Drive, r: DriveResult) -> bool:
+    """A device that takes its read-only mode from the drive's top node (virtio-blk,
+    floppy, pflash: block/block-backend.c blk_supports_write_perm()) asks for write,
+    and a node below cannot give it: the top node is writable (raw over fat:, over
+    file.read-only=on), a child is not. A read-only top node (readonly=on, a format
+    that cannot write, vvfat itself without rw) makes a read-only device instead."""
+    return not d.effective_read_only and _node_read_only(d, r) and _active(d) and \
+        not formats.drops_to_read_only(d, r.format, top=True)
 
 
 def _xen_problem(p: Placement, d: Drive, r: DriveResult, dialect: Dialect
@@ -204,13 +242,9 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
     empty = empty or (cdrom is not None and hostprobe.cdrom_empty(cdrom))
     if iface is Interface.IDE and d.media is not Media.CDROM:
         # hw/ide/qdev.c: the backend's permissions (a node that cannot be written) come
-        # before the medium check (a host_cdrom without a disc has a node, no medium)
-        read_only = d.effective_read_only or is_true(d.driver_options.get(
-            "file.read-only", "")) or formats.drops_to_read_only(d, r.format)
-        # 10.0's active=off: block/block-backend.c blk_insert_bs() sets disable_perm on a
-        # BlockBackend over an inactive node, so the device's write permission waits for
-        # the activation and a read-only node is not refused now
-        read_only = read_only and is_true(d.driver_options.get("active", "on"))
+        # before the medium check (a host_cdrom without a disc has a node, no medium);
+        # ide-hd has no read-only mode, so a read-only drive is refused too
+        read_only = (d.effective_read_only or _node_read_only(d, r)) and _active(d)
         if empty and not (cdrom is not None and read_only):
             return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                               "empty", whole, Stage.BOARD, located=False)
@@ -218,12 +252,25 @@ def _board_problem(board: Machine, p: Placement, d: Drive, r: DriveResult,
             return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only", whole,
                               Stage.BOARD, located=False, hint="use media=cdrom or "
                               "if=virtio for a read-only disk")
+    if iface in (Interface.VIRTIO, Interface.FLOPPY) and not empty and \
+            _writes_a_read_only_node(d, r):
+        # hw/block/virtio-blk.c and hw/block/fdc.c take a read-only mode from the
+        # BlockBackend (readonly=on), not from its node: a drive left read-write over a
+        # node that cannot be written (file.read-only=on, vvfat without rw, a read-only
+        # format) asks for write and blkconf_apply_backend_options() refuses. The
+        # virtio-blk device is made with the drive's location, the floppy is not.
+        virtio = iface is Interface.VIRTIO
+        return Diagnostic("read-only-node", Severity.ERROR, "Block node is read-only", whole,
+                          Stage.BOARD_DEVICE if virtio else Stage.BOARD, located=virtio,
+                          hint="add readonly=on (the device is then read-only too)")
     if iface is Interface.PFLASH and p.unit == 1 and not pflash0:
         return Diagnostic("pflash-order", Severity.ERROR, "pflash1 requires pflash0", whole,
                           Stage.BOARD, located=False)
     if iface is Interface.PFLASH and empty:  # hw/i386/pc_sysfw.c sizes the flash image
         return Diagnostic("pflash-empty", Severity.ERROR, f"can't get size of block device "
                           f"{p.device_id}: No medium found", whole, Stage.BOARD, located=False)
+    if iface is Interface.PFLASH and not probe_files:
+        return _flash_read_only(d, r)  # with the files, after the sizes (_flash_sizes)
     if iface is Interface.VIRTIO and empty:
         return Diagnostic("needs-media", Severity.ERROR, "Device needs media, but drive is "
                           "empty", whole, Stage.BOARD_DEVICE)
