@@ -32,9 +32,7 @@ def _machine_lifecycle(name: str, dialect: Dialect) -> _Event | None:
         return None
     last = 1 << 30  # after every event of its phase
     if status == "removed":
-        named = f': "{name}"' if dialect.machine_named else ""  # Dialect.machine_named
-        return _Event(Phase.PARSE, last, f"{PROG}: unsupported machine type{named}"
-                      "\nUse -machine help to list supported machines", True)
+        return _Event(Phase.PARSE, last, f"{PROG}: {_unsupported(name, dialect)}", True)
     return _Event(Phase.MACHINE, last, f"{PROG}: warning: Machine type '{name}' is "
                   f"deprecated: {dialect.machine_deprecation_reason}", False)
 
@@ -199,10 +197,35 @@ def select_machine(st: _State, machine: str) -> None:
 
 
 def check_machine_type(st: _State, machine: str) -> None:
-    if not _known_machine(machine, strict=True):
-        named = f': "{machine}"' if st.dialect.machine_named else ""  # Dialect.machine_named
-        st.fail(Phase.MACHINE, 0, f"unsupported machine type{named}\nUse -machine help to "
-                "list supported machines")
+    """system/vl.c select_machine(): an unknown machine type stops QEMU once the option
+    loop is done, before any object, -blockdev or -drive is created (so none of their
+    errors or warnings is printed); the -machine option that named it carries the error."""
+    message = _unsupported(machine, st.dialect)
+    if st.dialect.machine_status(machine) != "removed":  # else select_machine() filed it
+        if _known_machine(machine, strict=True):
+            return
+        st.fail(Phase.PARSE, 1 << 30, message)  # after every event of the option loop
+    at = _type_option(st)
+    if at is not None and st.results[at].error is None:
+        st.results[at] = attrs.evolve(st.results[at], error=message)
+
+
+def _unsupported(name: str, dialect: Dialect) -> str:
+    named = f': "{name}"' if dialect.machine_named else ""  # Dialect.machine_named
+    return f"unsupported machine type{named}\nUse -machine help to list supported machines"
+
+
+def _type_option(st: _State) -> int | None:
+    """The index of the last -machine/-M option that names the type (its first item
+    without '=', or type=), as keyval_parse_into(..., "type") reads it."""
+    found = None
+    for at in sorted(st.results):
+        r = st.results[at]
+        if r.kind == "machine" and r.option.lstrip("-") in ("machine", "M") and r.text:
+            first = r.text.split(",", 1)[0]
+            if "=" not in first or any(p.startswith("type=") for p in r.text.split(",")):
+                found = at
+    return found
 
 
 def apply_machine_options(st: _State, machine: str, props: dict[str, str],
