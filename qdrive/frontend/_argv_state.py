@@ -35,6 +35,17 @@ class Phase(IntEnum):
     CREATION_DONE = 9  # qemu_machine_creation_done(): net_check_clients()
 
 
+def _head(option: str | None, text: str | None) -> str:
+    """Where a message is located: at the option, or for a -readconfig section's drive
+    ("-readconfig FILE:LINE[ (last)]") at its line, as util/qemu-config.c's Location
+    prints it (``prog:FILE:LINE: ``)."""
+    if option is None:
+        return f"{PROG}: "
+    if option.startswith("-readconfig "):
+        return f"{PROG}:{option.removeprefix('-readconfig ').removesuffix(' (last)')}: "
+    return location(PROG, option, text)
+
+
 @attrs.frozen
 class OptionResult:
     """One option of the command line and qdrive's verdict on it."""
@@ -133,7 +144,7 @@ class _State:
         if phase in (Phase.PARSE, Phase.OBJECTS, Phase.BLOCKDEV, Phase.DEVICES) and \
                 order in self.results and self.results[order].error is None:
             self.results[order] = attrs.evolve(self.results[order], error=message)
-        head = location(PROG, option, text) if option is not None else f"{PROG}: "
+        head = _head(option, text)
         if phase is Phase.DEVICES and text is not None and text.startswith("{"):
             phase = Phase.JSON_DEVICES
         self.events.append(_Event(phase, order, head + message.replace(

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 
 import attrs
 
+from .._values import id_wellformed
+
 __all__ = ["ConfigError", "Section", "read_config", "QEMUOPTS_GROUPS"]
 
 # softmmu/vl.c qemu_add_opts(): the QemuOpts groups a config file may name.
@@ -25,6 +27,8 @@ QEMUOPTS_GROUPS = frozenset({
     "option-rom", "accel", "memory", "smp-opts", "boot-opts", "add-fd", "object", "tpmdev",
     "overcommit", "msg", "name", "numa", "icount", "semihosting-config", "fw_cfg", "action",
     "spice", "sandbox", "iscsi", "fsdev", "virtfs"})
+_ID = "Parameter 'id' expects an identifier"
+_ID_HINT = "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter."
 # vl.c is_qemuopts_group(): these are read with keyval instead
 _KEYVAL_GROUPS = frozenset({"object", "audiodev", "machine", "smp-opts", "boot-opts"})
 
@@ -64,7 +68,9 @@ class Section:
         return ",".join(f"{k}={opts[k].replace(',', ',,')}" for k in keys)
 
 
-def _sections(lines: list[str]) -> Iterator[Section]:
+def _sections(lines: list[str]) -> Iterator[tuple[Section, bool]]:
+    """Each section as it is handed on, and whether it is the last (handed on at the
+    end of the file rather than when the next header is read)."""
     group: str | None = None
     ident: str | None = None
     options: dict[str, str] = {}
@@ -78,7 +84,7 @@ def _sections(lines: list[str]) -> Iterator[Section]:
             h = _HEADER.match(line) if m is None else None
             if m is not None or h is not None:
                 if group is not None:
-                    yield Section(group, ident, tuple(options.items()), last)
+                    yield Section(group, ident, tuple(options.items()), last), False
                 group = m.group(1) if m is not None else h.group(1)  # type: ignore[union-attr]
                 ident = m.group(2) if m is not None else None
                 options = {}
@@ -98,7 +104,7 @@ def _sections(lines: list[str]) -> Iterator[Section]:
         else:
             options[word] = ""
     if group is not None:
-        yield Section(group, ident, tuple(options.items()), last)
+        yield Section(group, ident, tuple(options.items()), last), True
 
 
 def read_config(path: str) -> tuple[list[Section], ConfigError | None]:
@@ -111,10 +117,20 @@ def read_config(path: str) -> tuple[list[Section], ConfigError | None]:
         return [], ConfigError(f"Could not open '{path}': {exc.strerror}", 0)
     out: list[Section] = []
     try:
-        for section in _sections(lines):
+        for section, final in _sections(lines):
             if section.group not in QEMUOPTS_GROUPS | _KEYVAL_GROUPS:
                 return out, ConfigError(f"There is no option group '{section.group}'",
                                         section.line)
+            bad_id = section.id is not None and section.group not in _KEYVAL_GROUPS and \
+                not id_wellformed(section.id)
+            # qemu_opts_from_qdict() -> qemu_opts_create() checks the id as the section is
+            # handed on, before the next one is read. The last one is handed on with
+            # &error_fatal itself, which exits before the hint is added: a [drive] there
+            # is judged as its -drive (_argv_drives.py), any other group here.
+            if bad_id and not final:
+                return out, ConfigError(f"{_ID}\n{_ID_HINT}", section.line)
+            if bad_id and section.group != "drive":
+                return out, ConfigError(_ID, section.line)
             out.append(section)
     except ConfigError as exc:
         return out, exc
