@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .jsonname import lexer_error_at
+
 __all__ = ["JsonArgError", "parse_json_object"]
 
 
@@ -44,44 +46,15 @@ def parse_json_object(text: str, located: bool | None = None) -> dict[str, Any]:
     return value
 
 
-# what can start a token of qobject/json-lexer.c (a letter starts a keyword, a quote a
-# string); any other character is a lexing error, reported as a stray token
-_TOKEN_START = frozenset('{}[],:"\'-0123456789 \t\r\n') | frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def _lexer_error(text: str) -> str:
-    """The first character outside a string that starts no token, while the top-level
-    value is still open: qobject/json-streamer.c reports the lexer's error at once, before
-    the parser has seen the document (empty when there is none)."""
-    depth, quote, escaped = 0, "", False
-    for n, c in enumerate(text):
-        if quote:
-            escaped, quote = (not escaped and c == "\\"), (
-                "" if c == quote and not escaped else quote)
-            continue
-        if c in "\"'":
-            quote = c
-        elif c in "{[":
-            depth += 1
-        elif c in "}]":
-            depth -= 1
-            if depth <= 0:
-                return ""
-        elif c not in _TOKEN_START and c not in "+.":
-            return c if n else ""
-    return ""
-
-
 def _message(text: str, exc: Exception) -> str:
     # qobject/json-streamer.c: text after the complete top-level value is a "stray" token.
     if isinstance(exc, json.JSONDecodeError) and exc.msg.startswith("Unterminated string"):
         # the lexer never finishes the string: all of it is one stray token
         return f"JSON parse error, stray '{text[exc.pos:]}'"
-    stray = _lexer_error(text) if isinstance(exc, json.JSONDecodeError) and \
-        exc.msg != "Extra data" and not exc.msg.startswith("Unterminated string") else ""
-    if stray:
-        return f"JSON parse error, stray '{stray}'"
+    at = lexer_error_at(text) if isinstance(exc, json.JSONDecodeError) and \
+        exc.msg != "Extra data" and not exc.msg.startswith("Unterminated string") else None
+    if at is not None:
+        return f"JSON parse error, stray '{text[at]}'"
     if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(text.rstrip()):
         return "JSON parse error, premature EOI"
     if isinstance(exc, json.JSONDecodeError) and exc.msg == "Extra data":

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._values import on_off
 
-__all__ = ["where", "JsonNameError", "parse"]
+__all__ = ["where", "lexer_error_at", "JsonNameError", "parse"]
 
 PREFIX = "json:"
 
@@ -52,6 +52,9 @@ def _why(text: str, exc: Exception) -> str:
     """qobject/json-parser.c's words for the usual ways a -drive cuts JSON short."""
     if not text.strip():
         return "Expecting a JSON value"
+    at = lexer_error_at(text)
+    if at is not None:  # a character no token starts with, met before the object closes
+        return f"JSON parse error, stray '{text[at]}'"
     start = _open_string(text)
     if start is not None:  # the lexer stops inside a string: the token is stray
         return f"JSON parse error, stray '{text[start:]}'"
@@ -63,6 +66,8 @@ def _why_located(text: str) -> str:
     as 1-based ``line:column`` (qobject/json-parser.c parse_error() of the later parser)."""
     if not text.strip():
         return "Expecting a JSON value"
+    # not lexer_error_at(): 11.1's parser meets a keyword in a key's place first
+    # ('{"a":1,format=x' is "1:8: JSON parse error, expecting key"), not modelled
     start = _open_string(text)
     if start is not None:
         return f"{where(text, start)}: JSON parse error, stray '{text[start:]}'"
@@ -81,6 +86,36 @@ def where(text: str, offset: int | None) -> str:
     line = text.count("\n", 0, offset) + 1
     column = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return f"{line}:{column}"
+
+
+# what can start a token of qobject/json-lexer.c (a letter starts a keyword, a quote a
+# string); any other character is a lexing error, reported as a stray token
+_TOKEN_START = frozenset('{}[],:"\'-0123456789 \t\r\n+.') | frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def lexer_error_at(text: str) -> int | None:
+    """Where the first character outside a string that starts no token is, while the
+    top-level value is still open: qobject/json-streamer.c reports the lexer's error at
+    once, before the parser has seen the document (None when there is none, or when it
+    is the very first character)."""
+    depth, quote, escaped = 0, "", False
+    for n, c in enumerate(text):
+        if quote:
+            escaped, quote = (not escaped and c == "\\"), (
+                "" if c == quote and not escaped else quote)
+            continue
+        if c in "\"'":
+            quote = c
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth <= 0:
+                return None
+        elif c not in _TOKEN_START:
+            return n or None
+    return None
 
 
 def _open_string(text: str) -> int | None:
