@@ -39,7 +39,7 @@ def header_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
     if fmt == "qcow2" and version is not None and version not in (2, 3):
         return f"Unsupported qcow2 version {version}"
     if fmt == "vdi" and found.format != "vdi":
-        problem = _vdi_header(found.head)
+        problem = _vdi_header(read_at(found, 0, 0x178))
         if problem:
             return problem
     if fmt in _NOT_THIS_FORMAT and found.format != fmt:
@@ -56,10 +56,12 @@ def header_problem(fmt: str | None, found: ProbeResult, name: str) -> str:
 _VDI_DISK_SIZE_MAX = ((2**31 - 512) // 4) * (1 << 20)
 
 
-def _vdi_header(head: bytes) -> str:
+def _vdi_header(head: bytes | None) -> str:
     """block/vdi.c vdi_open(): the disk size (u64 at 0x170) against its maximum, then the
-    signature (u32 at 0x40), both little-endian, whatever the file really is."""
-    if len(head) < 0x178:
+    signature (u32 at 0x40), both little-endian, whatever the file really is; a file
+    shorter than the header reads as zeros past its end (block/io.c), so an empty file
+    has signature 00000000. None: the probe did not read that far."""
+    if head is None:
         return ""
     disk_size = int.from_bytes(head[0x170:0x178], "little")
     if disk_size > _VDI_DISK_SIZE_MAX:

@@ -962,3 +962,14 @@ def test_vdi_reads_its_header_from_any_file(tmp_path: Path, monkeypatch: pytest.
     head[0x170:0x178] = size.to_bytes(8, "little")
     (tmp_path / "img").write_bytes(bytes(head))
     assert verdict("file=img,format=vdi,if=none") == (False, message)
+
+
+@pytest.mark.parametrize("content", [b"", b"abc", bytes(0x100)])
+def test_vdi_reads_zeros_past_a_short_files_end(tmp_path: Path, content: bytes,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # block/io.c pads a read past the end of the file with zeros: vdi_open() sees
+    # signature 0 in a file shorter than its header (QEMU 7.2, 10.0 and 11.1 alike)
+    (tmp_path / "short.img").write_bytes(content)
+    monkeypatch.chdir(tmp_path)
+    assert verdict("format=vdi,file=short.img,readonly=on") == (
+        False, "Image not in VDI format (bad signature 00000000)")
