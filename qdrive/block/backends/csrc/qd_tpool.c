@@ -53,7 +53,7 @@ typedef struct {
 
 /* The counters qd_tpool_counters returns, in this order (threads.py COUNTERS). */
 enum { C_WORKER_SLEEPS, C_WORKER_WAKE_CALLS, C_REAPER_SLEEPS, C_REAPER_WAKE_CALLS,
-       C_EVENTFD_WRITES, C_JOBS, C_COUNT };
+       C_EVENTFD_WRITES, C_JOBS, C_SUBMITS, C_REAPS, C_COUNT };
 
 struct qd_tpool {
     int fd, efd, no_flush, nworkers, cap;
@@ -303,6 +303,7 @@ static int enqueue(qd_tpool *p, int n, const int *ops, const long long *offsets,
     p->nfree = first;
     p->inflight += n;
     p->jobs_submitted += n;
+    count(p, C_SUBMITS);
     /* The tail's store publishes the jobs (seq_cst: see wait_job). A worker that finishes
        looks at the queue before it sleeps, so only sleepers need waking. */
     atomic_store(&p->q_tail, tail + (unsigned)n);
@@ -367,6 +368,7 @@ static void wait_completions(qd_tpool *p, int need, int timeout_ms, int on_flush
 static int reap(qd_tpool *p, int min, int max, unsigned long long *tags, long long *results,
                 int timeout_ms, int on_flush) {
     if (min > p->inflight) min = p->inflight;
+    count(p, C_REAPS);
     take_completions(p);
     if (p->ready_len < min) {
         wait_completions(p, min - p->ready_len, timeout_ms, on_flush);
