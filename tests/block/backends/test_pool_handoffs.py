@@ -138,3 +138,28 @@ def test_benchmark_loop_wakes_once_a_round_and_never_the_eventfd(image_file: Pat
     assert d["eventfd_writes"] == 0, d
     assert d["worker_wake_calls"] <= d["reaps"] + 1, d  # +1: the loop's last kick
     assert d["reaper_wake_calls"] <= d["reaps"] + d["reaper_sleeps"], d
+
+
+@pytest.mark.parametrize("cache", ["cache=directsync", "cache=writethrough"])
+def test_benchmark_reaper_sleeps_about_once_a_flush_with_qemus_one_flush(image_file: Path,
+                                                                         cache: str) -> None:
+    """Write-through with one flush in flight (QEMU's shape): a write that completes while
+    the flush runs can only wait for the next one, so the reaper sleeps until the flush
+    ends rather than waking for each write. Each sleep ends with a flush finishing, or
+    with a write finishing while none runs (and that round starts one): at most two sleeps
+    a flush (it was ~20 a flush when every write woke the reaper)."""
+    import qdrive
+
+    depth, bs = 74, 16 << 10
+    with qdrive.open(f"file={image_file},format=raw,{cache},aio=threads",
+                     backend="threads") as dev:
+        backend = dev._backend
+        before = backend.counters()
+        out = backend.run_bench(write=True, random=True, bs=bs, depth=depth,
+                                nblocks=(64 << 20) // bs, seconds=0.5, seed=5,
+                                buffers=dev.buffer(depth * bs), flush_each=True,
+                                flush_depth=1)
+        d = _delta(backend.counters(), before)
+    flushes = d["requests"] - out["ios"]
+    assert out["errors"] == 0 and out["ios"] > 0 and flushes > 0
+    assert d["reaper_sleeps"] <= 2 * flushes + 1, (d, flushes)

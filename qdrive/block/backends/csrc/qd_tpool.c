@@ -15,7 +15,8 @@
  * - the queue is a ring with one producer (the caller) and many consumers (workers take
  *   a request with one compare-and-swap);
  * - idle workers sleep on one futex word (an event count): a batch of n requests wakes
- *   up to n of them with one FUTEX_WAKE, and only when someone sleeps;
+ *   up to n of them with one FUTEX_WAKE, and only when someone sleeps; a worker that
+ *   finds the queue empty yields the CPU once before it sleeps (see wait_job);
  * - completions go back on a lock-free stack (many pushers, one taker that takes it
  *   whole); the reaper sleeps on its own futex word and is woken once, by the worker
  *   whose completion reaches the count it asked for (or, in the benchmark, by a flush);
@@ -33,6 +34,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -193,6 +195,15 @@ static int wait_job(qd_tpool *p) {
         atomic_fetch_add(&p->sleepers, 1);
         uint32_t seen = atomic_load(&p->work_seq);
         int i = take_job(p);
+        if (i < 0) {
+            /* Give the CPU away once before sleeping: the queue runs dry mostly while the
+               reaper, already woken, waits for a CPU to refill it (2 cores, 64 workers).
+               Measured on the benchmark: futex sleeps 0.5 -> 0.03 a request, CPU per GB
+               5-10% lower in 6 of 7 alternating pairs; spinning longer only takes the
+               CPU from the reaper. */
+            sched_yield();
+            i = take_job(p);
+        }
         int stopping = i < 0 && atomic_load(&p->stop);
         if (i < 0 && !stopping) {
             count(p, C_WORKER_SLEEPS);
@@ -412,6 +423,9 @@ typedef struct {
     struct iovec **iovs;
     unsigned long long *tags;
     int unwoken;              /* queued since the sleepers were last woken */
+    int depth;                /* slots; a tag past them is a flush */
+    int flush_limit;          /* write-through flushes in flight at most (0: none) */
+    int flushes;              /* in flight now */
 } tpool_bench;
 
 static void tpool_add(tpool_bench *b, int op, long long off, struct iovec *iov, int cnt,
@@ -434,7 +448,9 @@ static int tpool_queue(void *self, int slot, int write, char *buf, long long bs,
 
 /* thread-pool.c runs a flush as a job like any other (handle_aiocb_flush). */
 static int tpool_flush(void *self, int slot) {
-    tpool_add(self, QD_OP_FLUSH, 0, NULL, 0, slot);
+    tpool_bench *b = self;
+    tpool_add(b, QD_OP_FLUSH, 0, NULL, 0, slot);
+    b->flushes++;
     return 0;
 }
 
@@ -464,12 +480,19 @@ static int tpool_wait(void *self, int max, int *slots, long long *results) {
     wake_workers(b->p, b->unwoken);
     b->unwoken = 0;
     int min = (b->p->inflight - b->p->nworkers) / 2;  /* inflight: only this thread writes it */
+    /* With every flush allowed in flight, a write that completes only waits for the next
+       one (qd_bench.c start_flush): waking for it is wasted (0.6 wake-ups a request in
+       directsync with QEMU's one flush). Then wait for the flush, or for everything. */
+    if (b->flush_limit && b->flushes >= b->flush_limit) min = b->p->inflight;
     if (min < 1) min = 1;
     if (max > 256) max = 256;
     if (min > max) min = max;
     /* A finished flush ends the wait early: the writes it covers go out again at once. */
     int n = reap(b->p, min, max, tags, results, -1, 1);
-    for (int i = 0; i < n; i++) slots[i] = (int)tags[i];
+    for (int i = 0; i < n; i++) {
+        slots[i] = (int)tags[i];
+        if (slots[i] >= b->depth) b->flushes--;
+    }
     return n;
 }
 
@@ -478,10 +501,13 @@ int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *
     if (p->inflight) return -EBUSY;
     size_t d = (size_t)(a->depth > 0 ? a->depth : 1)  /* the slots and the flushes */
                + (size_t)(a->flush_depth > 1 ? a->flush_depth : 1);
-    tpool_bench b = { p, calloc(d, sizeof(struct iovec)), calloc(d, sizeof(int)),
-                      calloc(d, sizeof(int)), 0, calloc(d, sizeof(long long)),
-                      calloc(d, sizeof(struct iovec *)), calloc(d, sizeof(unsigned long long)),
-                      0 };
+    tpool_bench b = {
+        .p = p, .iov = calloc(d, sizeof(struct iovec)), .ops = calloc(d, sizeof(int)),
+        .cnts = calloc(d, sizeof(int)), .offs = calloc(d, sizeof(long long)),
+        .iovs = calloc(d, sizeof(struct iovec *)), .tags = calloc(d, sizeof(unsigned long long)),
+        .depth = a->depth,
+        .flush_limit = a->flush_each && a->write ? (a->flush_depth > 0 ? a->flush_depth : 1) : 0,
+    };
     int r = -ENOMEM;
     if (b.iov && b.ops && b.cnts && b.offs && b.iovs && b.tags) {
         qd_bench_engine e = { &b, p->cap, tpool_queue, tpool_flush, tpool_kick, tpool_wait };
