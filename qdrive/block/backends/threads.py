@@ -22,9 +22,16 @@ from . import Completion, Request
 from ._io import execute
 from ._engine import CEngineBackend, EngineCore, submit_batch
 
-__all__ = ["ThreadPool", "CThreadPool", "create", "DEFAULT_WORKERS"]
+__all__ = ["ThreadPool", "CThreadPool", "create", "DEFAULT_WORKERS", "COUNTERS"]
 
 DEFAULT_WORKERS = 64  # util/thread-pool.c max_threads
+
+# What the C pool counts since it started (csrc/qd_tpool.c, the C_* order): futex sleeps
+# and wake-up calls of the workers and of the reaping caller, eventfd writes, requests,
+# and the caller's submit and reap calls (each enqueue and each reap, also the benchmark
+# loop's). A hand-off costs more than the write it hands off, so tests bound these.
+COUNTERS = ("worker_sleeps", "worker_wake_calls", "reaper_sleeps", "reaper_wake_calls",
+            "eventfd_writes", "requests", "submits", "reaps")
 
 
 class _PyPool:
@@ -168,14 +175,27 @@ class _Core(EngineCore):
     def _engine_free(self) -> None:
         self._lib.qd_tpool_free(self._q)  # workers finish their queue, then are joined
 
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            if self.closed:
+                raise ValueError("the backend is closed")
+            out = self._ffi.new("long long[]", len(COUNTERS))
+            n = self._lib.qd_tpool_counters(self._q, out, len(COUNTERS))
+            return dict(zip(COUNTERS[:n], out[0:n], strict=True))
+
 
 class CThreadPool(CEngineBackend):
-    """The pool in C: workers block in pthread condition variables, not on the GIL."""
+    """The pool in C: idle workers sleep on a futex, never on the GIL."""
 
     name = "threads"
 
     def __init__(self, fd: int, **options: Any) -> None:
         super().__init__(_Core(fd, **options))
+
+    def counters(self) -> dict[str, int]:
+        """The pool's hand-off counters since it started (COUNTERS)."""
+        core: _Core = self._core  # type: ignore[assignment]
+        return core.counters()
 
     def run_bench(self, **kw: Any) -> dict[str, Any]:
         """See CEngineBackend.bench_loop."""

@@ -96,6 +96,7 @@ int qd_tpool_submit(qd_tpool *p, int fd, int n, const int *ops, const long long 
 int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long long *results,
                   int timeout_ms);
 void qd_tpool_free(qd_tpool *p);
+int qd_tpool_counters(qd_tpool *p, long long *out, int n);
 int qd_tpool_bench(qd_tpool *p, int fd, const qd_bench_args *a, qd_bench_stats *st);
 /* @end */
 
