@@ -142,6 +142,11 @@ class Dialect:
     # backend to the SCSI disk it makes; 10.0 leaves that to the SCSI disk, so a conflict
     # names .../scsi.0/legacy[0]
     usb_storage_own_perms: bool = True
+    # hw/scsi/virtio-scsi.c virtio_scsi_hotplug(): 7.2 moves a SCSI disk's node into the
+    # HBA's AioContext (its iothread's, else the main loop's) and fails the device when
+    # another device's BlockBackend is on that node; 10.0 asks only for an iothread and
+    # ignores a refusal ("I/O will still work"); qdrive.frontend._argv_context
+    scsi_hotplug_context_fatal: bool = True
     # system/qdev-monitor.c qdev_device_add(): a device whose bus type exists only as
     # full buses (a virtio-*-device beside virtio PCI proxies): 7.2 and 10.0 say "No
     # 'virtio-bus' bus found for device ...", 11.1 "A 'virtio-bus' bus was found but is
@@ -268,6 +273,7 @@ _QEMU_100 = attrs.evolve(
     io_uring_fallback="Unable to use linux io_uring, falling back to thread pool: "
                       "failed to init linux io_uring ring",
     block_size_check=True, machine_named=True, usb_storage_own_perms=False,
+    scsi_hotplug_context_fatal=False,
     nic_model_refused=False,
     parallels_prealloc_first=True,
     deprecated_drivers=frozenset({"gluster"}), curl_glib_criticals=False,

@@ -146,7 +146,7 @@ def judge_drives(st: _State, tokens: list[tuple[int, str, str | None]], cmd: Any
     drive_args, config_errors = _drive_args(tokens, probe_files, st.dialect)
     defined = DEFINED_OBJECTS.set(_early_objects(tokens))
     try:
-        drives = check(drive_args, machine=str(_known_machine(cmd.machine)),
+        drives = check(drive_args, machine=_drive_board(cmd.machine),
                        probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
                        dialect=dialect, probe_network=netprobe.allowed_now())
     finally:
@@ -154,6 +154,14 @@ def judge_drives(st: _State, tokens: list[tuple[int, str, str | None]], cmd: Any
     for index, message in config_errors:
         st.events.append(_Event(Phase.PARSE, index, message, True))
     return drives
+
+
+def _drive_board(machine: str) -> str:
+    """The board the drives are placed on: the machine's, pc for one qdrive does not
+    know (its own verdict is the machine phase's)."""
+    from .placement import BARE_BOARDS
+
+    return machine if machine in BARE_BOARDS else str(_known_machine(machine))
 
 
 def register_drives(st: _State, drives: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ._argv_locks import _chain, _identity_of, _node_host_problem, _node_perms, \
     _writable_below
+from ._argv_context import scsi_realize
 from ._argv_state import PROG, Phase, _Event, _State
 
 
@@ -102,10 +103,26 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
     if model == "nvme":
         return _nvme(st, props)
     if model in ("scsi-hd", "scsi-cd"):
-        return _blocksizes(props)
+        return _blocksizes(props) or scsi_realize(st, props)
     if model == "floppy":
         return _floppy(st, props)
+    if model == "virtio-scsi-pci":
+        return virtio_scsi_realize(props)
     return ""
+
+
+def virtio_scsi_realize(props: dict[str, str]) -> str:
+    """hw/scsi/virtio-scsi.c virtio_scsi_common_realize() (its queues: 1022 is
+    VIRTIO_QUEUE_MAX less the control and event queues), then
+    virtio_scsi_dataplane_setup()."""
+    queues = _int(props.get("num_queues", "1"))
+    if queues == 0 or queues > 1022:
+        return (f"Invalid number of queues (= {queues}), must be a positive integer less "
+                "than 1022.")
+    size = _int(props.get("virtqueue_size", "256"))
+    if size <= 2:
+        return f"invalid virtqueue_size property (= {size}), must be > 2"
+    return ioeventfd_required(props)
 
 
 # include/scsi/sg.h: the ioctl scsi-generic and scsi-block ask their host device first
@@ -145,12 +162,24 @@ def sg_version(st: _State, name: str | None) -> str:
 
 def _virtio_blk_after_perms(props: dict[str, str]) -> str:
     """hw/block/virtio-blk.c virtio_blk_device_realize() after
-    blkconf_apply_backend_options(): geometry, block sizes; then, as the device is
-    plugged, virtio_blk_get_features() (scsi=on with virtio 1.0)."""
-    return _geometry(props, 255) or _blocksizes(props) or (
+    blkconf_apply_backend_options(): geometry, block sizes, the dataplane's needs
+    (ioeventfd_required); then, as the device is plugged, virtio_blk_get_features()
+    (scsi=on with virtio 1.0)."""
+    return _geometry(props, 255) or _blocksizes(props) or ioeventfd_required(props) or (
         "Please set scsi=off for virtio-blk devices in order to use virtio 1.0"
-        if props.get("scsi") in ("on", "yes", "true", "y") and
-        props.get("disable-modern") not in ("on", "yes", "true", "y") else "")
+        if props.get("scsi") in _ON and props.get("disable-modern") not in _ON else "")
+
+
+_ON = ("on", "yes", "true", "y")
+
+
+def ioeventfd_required(props: dict[str, str]) -> str:
+    """hw/block/dataplane/virtio-blk.c virtio_blk_data_plane_create() and
+    hw/scsi/virtio-scsi-dataplane.c virtio_scsi_dataplane_setup(): an iothread needs
+    the transport's ioeventfd (hw/virtio/virtio-pci.c, property ioeventfd, on)."""
+    if "iothread" in props and props.get("ioeventfd", "on") not in _ON:
+        return "ioeventfd is required for iothread"
+    return ""
 
 
 def _ide_unit(st: _State, props: dict[str, str], units: int) -> str:

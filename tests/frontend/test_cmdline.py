@@ -39,6 +39,11 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 RAW = "driver=raw,node-name=n0,file.driver=file,file.filename=disk.img"
+IOT = ["-drive", "file=disk.qcow2,if=none,node-name=disk", "-object", "iothread,id=t0"]
+PROBED = ("WARNING: Image format was not specified for 'disk.img' and probing guessed raw.\n"
+          "         Automatically detecting the format is dangerous for raw images, write "
+          "operations on block 0 will be restricted.\n"
+          "         Specify the 'raw' format explicitly to remove the restrictions.")
 CASES: list[tuple[list[str], str]] = [
     (["-blockdev", "raw,file.driver=file,file.filename=disk.img"],
      f"{P}: -blockdev raw,file.driver=file,file.filename=disk.img: 'node-name' must be "
@@ -171,6 +176,73 @@ CASES: list[tuple[list[str], str]] = [
      f"{P}: -device ide-hd,drive=n0: can't apply global ide-hd.bootindex=x: Parameter "
      "'bootindex' expects int64"),
     (["-global", "virtio-blk-pci.drive=n0", "-blockdev", RAW, "-device", "virtio-blk-pci"], ""),
+    # the AioContext of a node two devices share (qdrive.frontend._argv_context): a
+    # virtio-scsi disk moves its node into the HBA's iothread; every other device makes
+    # its BlockBackend in the main loop and cannot pull the node back
+    (IOT + ["-device", "virtio-scsi,iothread=t0,id=vs0", "-device",
+            "scsi-hd,bus=vs0.0,drive=disk,share-rw=on", "-device",
+            "virtio-blk-pci,drive=disk,iothread=t0,share-rw=on"],
+     f"{P}: -device virtio-blk-pci,drive=disk,iothread=t0,share-rw=on: Cannot change "
+     "iothread of active block backend"),
+    # 7.2 fails the SCSI disk when the node is held by another device (10.0 goes on)
+    (IOT + ["-device", "virtio-blk-pci,drive=disk,iothread=t0,share-rw=on", "-device",
+            "virtio-scsi,iothread=t0,id=vs0", "-device",
+            "scsi-hd,bus=vs0.0,drive=disk,share-rw=on"],
+     f"{P}: -device scsi-hd,bus=vs0.0,drive=disk,share-rw=on: Cannot change iothread of "
+     "active block backend"),
+    # ... and moves it back to the main loop for a virtio-scsi without iothread
+    (IOT + ["-device", "virtio-scsi,iothread=t0,id=vs0", "-device",
+            "scsi-hd,bus=vs0.0,drive=disk,share-rw=on", "-device", "virtio-scsi,id=vs1",
+            "-device", "scsi-hd,bus=vs1.0,drive=disk,share-rw=on"],
+     f"{P}: -device scsi-hd,bus=vs1.0,drive=disk,share-rw=on: Cannot change iothread of "
+     "active block backend"),
+    # virtio-blk leaves its node where it is until its dataplane starts
+    (IOT + ["-device", "virtio-blk-pci,drive=disk,iothread=t0,share-rw=on", "-device",
+            "virtio-blk-pci,drive=disk,share-rw=on"], ""),
+    (IOT + ["-device", "virtio-scsi,iothread=t0,id=vs0", "-device",
+            "scsi-cd,bus=vs0.0,drive=disk,share-rw=on", "-device", "megasas,id=m0",
+            "-device", "scsi-cd,bus=m0.0,drive=disk,share-rw=on"],
+     f"{P}: -device scsi-cd,bus=m0.0,drive=disk,share-rw=on: HBA does not support iothreads"),
+    (["-object", "iothread,id=t0", "-device", "virtio-scsi-pci,iothread=t0,ioeventfd=off"],
+     f"{P}: -device virtio-scsi-pci,iothread=t0,ioeventfd=off: ioeventfd is required for "
+     "iothread"),
+    (["-object", "iothread,id=t0", "-blockdev", RAW, "-device",
+      "virtio-blk-pci,drive=n0,iothread=t0,ioeventfd=off"],
+     f"{P}: -device virtio-blk-pci,drive=n0,iothread=t0,ioeventfd=off: ioeventfd is required "
+     "for iothread"),
+    (["-device", "virtio-scsi-pci,num_queues=0"],
+     f"{P}: -device virtio-scsi-pci,num_queues=0: Invalid number of queues (= 0), must be a "
+     "positive integer less than 1022."),
+    # a -global that set drive= before the device (or the board) sets it again
+    (["-fda", "disk.img", "-drive", "if=none,file=disk.qcow2", "-global", "floppy.drive=none0"],
+     f"{PROBED}\n{P}: -global floppy.drive=... conflicts with drive=floppy0"),
+    (["-drive", "file=disk.img,format=raw,if=ide,media=cdrom", "-drive",
+      "if=none,id=a,file=disk.qcow2", "-global", "ide-cd.drive=a"],
+     f"{P}: -global ide-cd.drive=... conflicts with drive=ide0-cd0"),
+    (["-drive", "if=none,id=a,file=disk.img,format=raw", "-drive", "if=none,id=b,file=disk.qcow2",
+      "-global", "floppy.drive=a", "-device", "floppy,drive=b"],
+     f"{P}: -device floppy,drive=b: -global floppy.drive=... conflicts with drive=b"),
+    (["-drive", "file=disk.img,format=raw,if=ide", "-drive", "if=none,id=a,file=disk.qcow2",
+      "-global", "ide-hd.drive=a", "-global", "ide-hd.drive="],
+     f"{P}: can't apply global ide-hd.drive=: -global ide-hd.drive=... conflicts with drive="),
+    # virtio-blk-pci's drive= is an alias no -global names: set again, it swaps the node
+    (["-drive", "if=none,id=a,file=disk.img,format=raw", "-drive", "if=none,id=b,file=disk.qcow2",
+      "-global", "virtio-blk-pci.drive=a", "-device", "virtio-blk-pci,drive=b"],
+     f"{P}: -device virtio-blk-pci,drive=b: Cannot find device='' nor node-name='b'"),
+    (["-drive", "if=none,id=a,file=disk.img,format=raw", "-drive",
+      "if=none,id=b,file=disk.qcow2,node-name=nb", "-global", "virtio-blk-pci.drive=a",
+      "-device", "virtio-blk-pci,drive=nb"], ""),
+    (["-drive", "file=disk.img,format=raw,if=virtio", "-drive", "if=none,id=a,file=disk.qcow2",
+      "-global", "virtio-blk-pci.drive=a"],
+     f"{P}: -drive file=disk.img,format=raw,if=virtio: Cannot find device='' nor "
+     "node-name='virtio0'"),
+    # the boards that are no PC: a -drive without if= is if=none there
+    (["-M", "x-remote", "-device", "lsi53c895a,id=lsi0", "-drive", "id=d,file=disk.qcow2",
+      "-device", "scsi-hd,drive=d,bus=lsi0.0"], ""),
+    (["-M", "x-remote", "-drive", "file=disk.qcow2,if=ide"],
+     f"{P}: -drive file=disk.qcow2,if=ide: machine type does not support if=ide,bus=0,unit=0"),
+    (["-M", "none", "-drive", "file=disk.qcow2,if=virtio"],
+     f"{P}: -drive file=disk.qcow2,if=virtio: No 'PCI' bus found for device 'virtio-blk-pci'"),
     # two format drives on one image: the second fails while it is opened, located
     (["-drive", "file=disk.qcow2,if=none", "-drive", "file=disk.qcow2,if=none,readonly=on"],
      f"{P}: -drive file=disk.qcow2,if=none,readonly=on: Failed to get shared \"write\" "
@@ -199,6 +271,21 @@ def test_qemu_says_it_too(images: Path, argv: list[str], stderr: str) -> None:
     got = oracle.run({"argv": argv}, images)
     assert got["accepted"] is _accepted(stderr)
     assert got["stderr"] == stderr
+
+
+def test_10_0_lets_a_scsi_disk_share_a_node_outside_its_iothread(images: Path) -> None:
+    # hw/scsi/virtio-scsi.c virtio_scsi_hotplug() in 10.0 ignores the refused move
+    # (Dialect.scsi_hotplug_context_fatal); the device that pulls the node back still fails
+    held = IOT + ["-device", "virtio-blk-pci,drive=disk,share-rw=on", "-device",
+                  "virtio-scsi,iothread=t0,id=vs0", "-device",
+                  "scsi-hd,bus=vs0.0,drive=disk,share-rw=on"]
+    assert not check_argv(held).ok
+    assert check_argv(held, dialect="qemu-10.0").ok
+    pulled = IOT + ["-device", "virtio-scsi,iothread=t0,id=vs0", "-device",
+                    "scsi-hd,bus=vs0.0,drive=disk,share-rw=on", "-device",
+                    "ide-hd,drive=disk,share-rw=on"]
+    assert check_argv(pulled, dialect="qemu-10.0").qemu_stderr().endswith(
+        "Cannot change iothread of active block backend")
 
 
 def test_every_option_gets_a_verdict_and_the_rest_is_listed_as_skipped(images: Path) -> None:
