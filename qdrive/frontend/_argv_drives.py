@@ -62,7 +62,9 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
 
     n = drives.drives.index(r)
     line = _config_locations(qemu_line(err, r, PROG), drives, st.dialect)
-    before, _, _ = text.partition(line) if line in text else ("", "", "")
+    # a silent error (format=help: its list goes to stdout) prints no line of its own
+    before, _, _ = (text, "", "") if not line else \
+        text.partition(line) if line in text else ("", "", "")
     err_text = text[len(before):]
     if before.strip():
         st.events.append(_Event(Phase.DRIVES if err.stage is not Stage.PARSE else Phase.PARSE,

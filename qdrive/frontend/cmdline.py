@@ -68,7 +68,8 @@ class ArgvResult:
         """What QEMU prints: the warnings before the first error, and that error."""
         lines: list[str] = []
         for e in sorted(self.events, key=lambda e: (e.phase, e.order)):
-            lines.append(e.text.replace(PROG, prog))
+            if e.text:  # a silent error (format=help) prints nothing
+                lines.append(e.text.replace(PROG, prog))
             if e.error:
                 break
         return "\n".join(lines)

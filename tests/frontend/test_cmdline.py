@@ -273,6 +273,21 @@ def test_qemu_says_it_too(images: Path, argv: list[str], stderr: str) -> None:
     assert got["stderr"] == stderr
 
 
+def test_format_help_stops_qemu_with_nothing_on_stderr(images: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    # blockdev.c blockdev_init(): the list goes to stdout and QEMU does not start; the
+    # CLI prints that list where QEMU does, after its own note
+    from qdrive import cli
+    from qdrive.frontend.drivers import format_help
+
+    result = check_argv(["-drive", "file=disk.img,format=help", "-drive", "file=nosuch"])
+    assert (result.ok, result.qemu_stderr()) == (False, "")
+    assert cli.main(["check", "--argv", "--", P, "-drive", "format=help"]) == 1
+    out = capsys.readouterr().out
+    assert out.endswith(format_help()) and "Supported formats: blkdebug " in out
+
+
 def test_10_0_lets_a_scsi_disk_share_a_node_outside_its_iothread(images: Path) -> None:
     # hw/scsi/virtio-scsi.c virtio_scsi_hotplug() in 10.0 ignores the refused move
     # (Dialect.scsi_hotplug_context_fatal); the device that pulls the node back still fails
