@@ -147,6 +147,11 @@ class Dialect:
     # another device's BlockBackend is on that node; 10.0 asks only for an iothread and
     # ignores a refusal ("I/O will still work"); qdrive.frontend._argv_context
     scsi_hotplug_context_fatal: bool = True
+    # hw/display/virtio-gpu.c virtio_gpu_device_realize(): blob=on without udmabuf; 10.0
+    # names rutabaga beside it. hw/display/virtio-gpu-gl.c: a GL device without a GL
+    # display (10.0 with a hint)
+    gpu_blob_refused: str = "cannot enable blob resources without udmabuf"
+    gpu_no_opengl: str = "opengl is not available"
     # system/qdev-monitor.c qdev_device_add(): a device whose bus type exists only as
     # full buses (a virtio-*-device beside virtio PCI proxies): 7.2 and 10.0 say "No
     # 'virtio-bus' bus found for device ...", 11.1 "A 'virtio-bus' bus was found but is
@@ -274,6 +279,10 @@ _QEMU_100 = attrs.evolve(
                       "failed to init linux io_uring ring",
     block_size_check=True, machine_named=True, usb_storage_own_perms=False,
     scsi_hotplug_context_fatal=False,
+    gpu_blob_refused="need rutabaga or udmabuf for blob resources",
+    gpu_no_opengl="The display backend does not have OpenGL support enabled\nIt can be "
+                  "enabled with '-display BACKEND,gl=on' where BACKEND is the name of the "
+                  "display backend to use.",
     nic_model_refused=False,
     parallels_prealloc_first=True,
     deprecated_drivers=frozenset({"gluster"}), curl_glib_criticals=False,

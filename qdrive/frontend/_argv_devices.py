@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._argv_context import attach as context_attach, scsi_hotplug
+from ._argv_display import gpu_realize
 from ._argv_locks import _virtio_drive_locks
 from ._argv_machine import _FDC_PROPS, _ports, board_name
 from ._argv_realize import _int, _realize, sg_version, virtio_scsi_realize
@@ -67,7 +68,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
             if model in SCSI_HBAS and "iothread" in props else "") or (
                 virtio_scsi_realize(props) if model.startswith("virtio-scsi-pci") else "") or \
             pxb_realize(model, props, machine, st.numa_nodes) or \
-            virtio_pci_plugged(model, props, machine) or (
+            gpu_realize(st, model, props) or virtio_pci_plugged(model, props, machine) or (
                 sg_version(st, props.get("drive")) if model in _SG_MODELS else "")
         if problem:
             _fail_device(st, problem)

@@ -128,6 +128,10 @@ class _State:
     ide_units: dict[str, set[int]] = attrs.Factory(dict)  # bus -> units taken
     usb_ports: dict[str, list[str]] = attrs.Factory(dict)  # bus -> its free ports
     floppy_units: set[int] = attrs.Factory(set)  # taken by -drive if=floppy and floppy
+    gl_display: bool = False  # a display that asks for OpenGL (_argv_display.gl_display)
+    gl_devices: int = 0  # virtio-gpu-gl devices so far
+    udmabuf: str | None = None  # why /dev/udmabuf does not open ("" it does), once asked
+    sealed_memfd: bool = False  # an -object memory-backend-memfd with seals
     pci_bus: bool = True  # the board has a PCI bus (not "none", nor microvm without pcie=on)
     numa_nodes: int = 0  # -numa node options (hw/core/numa.c num_nodes)
     anon_devices: int = 0  # -device options without id= so far (peripheral-anon)

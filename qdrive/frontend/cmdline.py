@@ -31,6 +31,7 @@ import attrs
 
 from . import drivers, netprobe
 from ._argv_devices import _network, board_drive_globals, create_devices
+from ._argv_display import gl_display
 from ._argv_plug import numa_nodes
 from ._argv_drives import _drive_events, _drive_vs_nodes, judge_drives, register_drives
 from ._argv_locks import _drive_locks
@@ -149,6 +150,7 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
     st = _State(dialect=chosen)
     st.graph.touch_files = probe_files
     st.numa_nodes = numa_nodes(tokens)
+    st.gl_display = gl_display(tokens)
     drives = judge_drives(st, tokens, cmd, probe_files, policy, dialect)
     select_machine(st, cmd.machine)
     # 1. the option loop: every option read in turn

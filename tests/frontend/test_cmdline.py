@@ -236,6 +236,10 @@ CASES: list[tuple[list[str], str]] = [
       "-global", "virtio-blk-pci.drive=a"],
      f"{P}: -drive file=disk.img,format=raw,if=virtio: Cannot find device='' nor "
      "node-name='virtio0'"),
+    # a GL device needs a display that set up OpenGL (hw/display/virtio-gpu-gl.c)
+    (["-device", "virtio-vga-gl"], f"{P}: -device virtio-vga-gl: opengl is not available"),
+    (["-display", "egl-headless", "-display", "none", "-device", "virtio-gpu-gl-pci"],
+     f"{P}: -device virtio-gpu-gl-pci: opengl is not available"),
     # the boards that are no PC: a -drive without if= is if=none there
     (["-M", "x-remote", "-device", "lsi53c895a,id=lsi0", "-drive", "id=d,file=disk.qcow2",
       "-device", "scsi-hd,drive=d,bus=lsi0.0"], ""),
@@ -271,6 +275,38 @@ def test_qemu_says_it_too(images: Path, argv: list[str], stderr: str) -> None:
     got = oracle.run({"argv": argv}, images)
     assert got["accepted"] is _accepted(stderr)
     assert got["stderr"] == stderr
+
+
+def test_blob_resources_ask_the_host_for_udmabuf(images: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # ui/udmabuf.c opens /dev/udmabuf once and warns; without it, or without a sealed
+    # memfd memory backend, hw/display/virtio-gpu.c refuses blob=on
+    from qdrive.frontend import hostprobe
+
+    gpu = ["-device", "virtio-gpu-pci,blob=on", "-device", "virtio-vga,blob=on"]
+    monkeypatch.setattr(hostprobe, "UDMABUF", str(tmp_path / "udmabuf"))
+    assert check_argv(gpu).qemu_stderr() == (
+        f"{P}: -device virtio-gpu-pci,blob=on: warning: open /dev/udmabuf: No such file or "
+        f"directory\n{P}: -device virtio-gpu-pci,blob=on: cannot enable blob resources "
+        "without udmabuf")
+    assert check_argv(gpu, dialect="qemu-10.0").qemu_stderr().endswith(
+        "need rutabaga or udmabuf for blob resources")
+    assert check_argv(gpu, probe_files=False).ok  # the host is not asked
+    (tmp_path / "udmabuf").touch()
+    assert check_argv(gpu).qemu_stderr() == (
+        f"{P}: -device virtio-gpu-pci,blob=on: cannot enable blob resources without udmabuf")
+    memfd = ["-object", "memory-backend-memfd,id=m,size=1M"]
+    assert check_argv(memfd + gpu).ok
+    assert not check_argv(["-object", "memory-backend-memfd,id=m,size=1M,seal=off"] + gpu).ok
+
+
+@pytest.mark.skipif(not oracle.have_qemu("7.2"), reason="needs qemu-system-x86_64 7.2")
+def test_blob_verdict_is_the_hosts(images: Path) -> None:
+    # whatever this host has: qdrive asks it what QEMU asks it
+    argv = ["-device", "virtio-vga,blob=true"]
+    got = oracle.run({"argv": argv}, images)
+    result = check_argv(argv)
+    assert (result.ok, result.qemu_stderr()) == (got["accepted"], got["stderr"])
 
 
 def test_format_help_stops_qemu_with_nothing_on_stderr(images: Path,
