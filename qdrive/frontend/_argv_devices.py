@@ -16,8 +16,9 @@ from ._argv_realize import _int, _realize, sg_version, virtio_scsi_realize
 from ._argv_state import PROG, Phase, _Event, _State
 from ._qdict import qdict_order
 from ._argv_plug import pxb_realize, virtio_pci_plugged
+from ._argv_props import json_value_problem, pci_devfn_problem
 from .devices import (BLOCK_MODELS, SCSI_HBAS, USB_HCS, model_info, other_properties,
-                      prop_kind, properties)
+                      prop_kind, properties, property_types)
 from ..dialect import DEFAULT, Dialect
 
 
@@ -55,6 +56,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     given, model, bus_type = found
     st.device_path = _qom_path(st, props)
     st.device_at = (index, option, text)
+    st.device_json = _raw_json(text)
     problem = _bus(st, props, model, bus_type, machine) or _child_bus(st, given, model, props)
     if problem:
         _fail_device(st, problem)
@@ -62,7 +64,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     _name_buses(st, model, props)
     if model not in BLOCK_MODELS:
         # a USB device takes its port; an HBA's iothread= is a link
-        problem = _unknown_property(model, props) or (
+        problem = _unknown_property(st, model, props) or (
             _usb_port(st, model, props) if bus_type == "usb-bus" else "") or (
             _link(st, "iothread", props["iothread"])
             if model in SCSI_HBAS and "iothread" in props else "") or (
@@ -76,17 +78,48 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     _block_device(st, given, model, bus_type, props, machine)
 
 
-def _unknown_property(model: str, props: dict[str, str]) -> str:
+def _unknown_property(st: _State, model: str, props: dict[str, str]) -> str:
     """softmmu/qdev-monitor.c qdev_device_add_from_qdict(): the properties are set in
     QDict order and the first the object lacks stops it (qom/object.c
-    object_property_find_err()); the names from ``-device MODEL,help``."""
+    object_property_find_err()); the names from ``-device MODEL,help``, then the value
+    (a JSON one against the type help names, an addr=: qdrive.frontend._argv_props)."""
     known = other_properties(model)
     if known is None:
         return ""
+    types = property_types(model)
+    raw = st.device_json
     for key in _device_order(props):
-        if key not in ("driver", "id", "bus") and key not in known:
+        if key in ("driver", "id", "bus"):
+            continue
+        if key not in known:
             return f"Property '{model}.{key}' not found"
+        problem = _addr(st, model, key, props[key])
+        if not problem and raw is not None and key != "addr":
+            problem = json_value_problem(key, raw.get(key), types.get(key, ""))
+        if problem:
+            return problem
     return ""
+
+
+def _addr(st: _State, model: str, key: str, value: str) -> str:
+    """A PCI device's addr= (hw/core/qdev-properties-system.c set_pci_devfn())."""
+    if key != "addr":
+        return ""
+    raw = st.device_json
+    return pci_devfn_problem(model, raw.get(key) if raw is not None else value,
+                             raw is not None)
+
+
+def _raw_json(text: str) -> dict[str, Any] | None:
+    """A JSON -device's values as typed (the QObject input visitor sees their types)."""
+    if not text.startswith("{"):
+        return None
+    from .jsonarg import JsonArgError, parse_json_object
+
+    try:
+        return parse_json_object(text)
+    except JsonArgError:
+        return None  # refused when it was read
 
 
 def _fail_device(st: _State, problem: str) -> None:
@@ -203,8 +236,9 @@ def _set_properties(st: _State, model: str, props: dict[str, str],
             continue
         if key not in known:
             return f"Property '{model}.{key}' not found"
-        problem = _bad_value(key, value, st.dialect) or _link(st, key, value) or \
-            _bootindex(st, key, value)
+        problem = _bad_value(key, value, st.dialect) if key != "addr" else \
+            _addr(st, model, key, value)
+        problem = problem or _link(st, key, value) or _bootindex(st, key, value)
         if problem:
             return problem
         if key == "drive":

@@ -137,6 +137,7 @@ class _State:
     anon_devices: int = 0  # -device options without id= so far (peripheral-anon)
     device_path: str = ""  # the QOM path of the -device being read
     device_at: tuple[int, str, str] = (0, "", "")  # and where it is on the command line
+    device_json: dict[str, Any] | None = None  # its values as typed, when it is JSON
     node_users: dict[str, list[tuple[bool, bool, str]]] = attrs.Factory(dict)
     globals_: list[tuple[str, str, str]] = attrs.Factory(list)  # -global on block devices
     drive_globals: Any = None  # the drive= globals of the -device being read (DriveGlobals)

@@ -236,6 +236,30 @@ CASES: list[tuple[list[str], str]] = [
       "-global", "virtio-blk-pci.drive=a"],
      f"{P}: -drive file=disk.img,format=raw,if=virtio: Cannot find device='' nor "
      "node-name='virtio0'"),
+    # a PCI device's addr= (set_pci_devfn: hex SLOT[.FN]; from JSON a number -1..255)
+    (["-device", "qxl-vga,id=video0,addr=x1"],
+     f"{P}: -device qxl-vga,id=video0,addr=x1: Property 'qxl-vga.addr' doesn't take value "
+     "'x1'"),
+    (["-device", "virtio-scsi-pci,addr=3.8"],
+     f"{P}: -device virtio-scsi-pci,addr=3.8: Property 'virtio-scsi-pci.addr' doesn't take "
+     "value '3.8'"),
+    (["-device", '{"driver":"virtio-scsi-pci","addr":256}'],
+     f"{P}: -device {{\"driver\":\"virtio-scsi-pci\",\"addr\":256}}: Parameter 'addr' "
+     "expects a value between -1 and 255"),
+    (["-device", '{"driver":"virtio-scsi-pci","addr":31}'], ""),
+    # a JSON -device's values against the types -device MODEL,help names
+    (["-device", '{"driver":"qxl-vga","ram_size":null}'],
+     f"{P}: -device {{\"driver\":\"qxl-vga\",\"ram_size\":null}}: Parameter 'ram_size' "
+     "expects uint64"),
+    (["-device", '{"driver":"qxl-vga","max_outputs":65536}'],
+     f"{P}: -device {{\"driver\":\"qxl-vga\",\"max_outputs\":65536}}: Parameter "
+     "'max_outputs' expects uint16_t"),
+    (["-device", '{"driver":"qxl-vga","surfaces":1.0}'],
+     f"{P}: -device {{\"driver\":\"qxl-vga\",\"surfaces\":1.0}}: Invalid parameter type "
+     "for 'surfaces', expected: integer"),
+    (["-device", '{"driver":"qxl-vga","romfile":3}'],
+     f"{P}: -device {{\"driver\":\"qxl-vga\",\"romfile\":3}}: Invalid parameter type for "
+     "'romfile', expected: string"),
     # a GL device needs a display that set up OpenGL (hw/display/virtio-gpu-gl.c)
     (["-device", "virtio-vga-gl"], f"{P}: -device virtio-vga-gl: opengl is not available"),
     (["-display", "egl-headless", "-display", "none", "-device", "virtio-gpu-gl-pci"],
