@@ -220,6 +220,12 @@ def _block_device(st: _State, given: str, model: str, bus_type: str | None,
         st.drive_devices[name] = (model, props)
     elif name and name in st.graph.nodes:
         st.node_devices.append((model, props, st.graph.nodes[name]))
+    elif name and name in st.drive_nodes:
+        # a -drive's node by its node-name: the device's own anonymous BlockBackend on it
+        drive = next((i for i, b in st.backends.items()
+                      if b.drive is not None and b.drive.node_name == name), None)
+        if drive is not None:
+            st.node_devices.append((model, props, drive))
     elif not name and model in ("ide-cd", "scsi-cd", "floppy"):
         # an empty removable device makes an anonymous empty BlockBackend of its own
         # (block/block-backend.c blk_create_empty_drive), which query-block lists

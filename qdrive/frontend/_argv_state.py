@@ -121,7 +121,9 @@ class _State:
     controllers: dict[str, tuple[str, dict[str, str]]] = attrs.Factory(dict)  # bus: HBA, props
     contexts: dict[object, _Context] = attrs.Factory(dict)  # graph in use: its context
     referenced: set[str] = attrs.Factory(set)  # every drive= a device gave
-    node_devices: list[tuple[str, dict[str, str], Node | None]] = attrs.Factory(list)
+    # devices on a node by its name: the -blockdev Node, the id of the -drive whose
+    # node-name it gave, or None for an empty removable device
+    node_devices: list[tuple[str, dict[str, str], Node | str | None]] = attrs.Factory(list)
     flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
     boot_indexes: set[int] = attrs.Factory(set)

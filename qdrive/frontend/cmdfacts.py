@@ -50,6 +50,7 @@ def query_block(result: ArgvResult) -> list[dict[str, Any]] | None:
     if not result.ok:
         return None
     drives = drive_facts(result.drives) or []
+    by_id = {f["device"]: f for f in drives}
     out: list[dict[str, Any]] = []
     for facts in drives:
         name = facts["device"]
@@ -73,8 +74,26 @@ def query_block(result: ArgvResult) -> list[dict[str, Any]] | None:
             out.append({"device": "", "removable": removable, "type": qom})
             continue
         wce = _on(props.get("write-cache"))
+        if isinstance(node, str):  # a -drive's node: the node's facts, not its backend's
+            if node in by_id:
+                out.append(_on_drive_node(by_id[node], qom, removable,
+                                          True if wce is None else wce))
+            continue
         out.append(_node_backend(node, qom, removable, True if wce is None else wce))
     return out
+
+
+def _on_drive_node(drive: dict[str, Any], qom: str, removable: bool, writeback: bool
+                   ) -> dict[str, Any]:
+    """A device's own BlockBackend on a -drive's node (hw/core/qdev-properties-system.c
+    set_drive_helper() blk_new()): the node's driver, read-only and cache flags, with the
+    device's write cache and none of the drive's BlockBackend throttling."""
+    cache = drive.get("cache") or {}
+    return {"device": "", "removable": removable, "type": qom, "ro": drive.get("ro"),
+            "drv": drive.get("drv"),
+            "cache": {"no-flush": bool(cache.get("no-flush", False)),
+                      "direct": bool(cache.get("direct", False)), "writeback": writeback},
+            "detect_zeroes": drive.get("detect_zeroes", "off"), "throttle": {}}
 
 
 def _node_backend(node: Node, qom: str, removable: bool, writeback: bool) -> dict[str, Any]:
