@@ -212,12 +212,19 @@ class Dialect:
 
     def machine_status(self, name: str) -> str | None:
         """``removed`` or ``deprecated`` for a versioned pc machine this QEMU no longer
-        has or warns about (``pc-i440fx-2.12``), None otherwise or when not modelled."""
+        has (or never had: a version no QEMU was released as, or one after its own) or
+        warns about (``pc-i440fx-2.12``), None otherwise or when not modelled."""
         head, _, version = name.rpartition("-")
-        major, dot, minor = version.partition(".")
-        if head not in ("pc-i440fx", "pc-q35") or not dot or not (major + minor).isdigit():
+        parts = version.split(".")
+        if head not in ("pc-i440fx", "pc-q35") or len(parts) not in (2, 3) or \
+                not all(p.isdigit() for p in parts):
             return None
-        v = (int(major), int(minor))
+        v = (int(parts[0]), int(parts[1]))
+        if len(parts) == 3 and (head, version) != ("pc-q35", "4.0.1"):
+            return "removed"  # hw/i386/pc_q35.c: 4.0.1 is the one three-part version
+        if self.version is not None and (v > self.version or
+                                         v[1] > _RELEASE_MINORS.get(v[0], -1)):
+            return "removed"
         if self.machines_removed_through is not None and v <= self.machines_removed_through:
             return "removed"
         if head == "pc-q35" and v < self.q35_machines_from:
@@ -229,6 +236,12 @@ class Dialect:
 
     def __str__(self) -> str:
         return self.name
+
+
+# The last minor release of each QEMU major (qemu.org's release history), so the last
+# machine version it added (hw/i386/pc_piix.c, pc_q35.c DEFINE_I440FX_MACHINE/
+# DEFINE_Q35_MACHINE, one per release): pc-i440fx-3.2 or -2.13 never existed.
+_RELEASE_MINORS = {0: 15, 1: 7, 2: 12, 3: 1, 4: 2, 5: 2, 6: 2, 7: 2, 8: 2, 9: 2, 10: 2, 11: 1}
 
 
 # The block models' -device properties new since 7.2 (``-device MODEL,help`` of 7.2's and

@@ -71,7 +71,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
                 virtio_scsi_realize(props) if model.startswith("virtio-scsi-pci") else "") or \
             pxb_realize(model, props, machine, st.numa_nodes) or \
             gpu_realize(st, model, props) or virtio_pci_plugged(model, props, machine) or (
-                sg_version(st, props.get("drive")) if model in _SG_MODELS else "")
+                sg_version(st, props.get("drive") or None) if model in _SG_MODELS else "")
         if problem:
             _fail_device(st, problem)
         return
@@ -96,6 +96,9 @@ def _unknown_property(st: _State, model: str, props: dict[str, str]) -> str:
         problem = _addr(st, model, key, props[key])
         if not problem and raw is not None and key != "addr":
             problem = json_value_problem(key, raw.get(key), types.get(key, ""))
+        if not problem and key == "drive" and model in _SG_MODELS and props[key]:
+            # hw/core/qdev-properties-system.c set_drive_helper(): found, and not in use
+            problem = _attach(st, model, props[key], props)
         if problem:
             return problem
     return ""

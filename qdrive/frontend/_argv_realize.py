@@ -125,29 +125,67 @@ def virtio_scsi_realize(props: dict[str, str]) -> str:
     return ioeventfd_required(props)
 
 
+def sg_version(st: _State, name: str | None) -> str:
+    """hw/scsi/scsi-generic.c scsi_generic_realize() and hw/scsi/scsi-disk.c
+    scsi_block_realize(): a drive first, then SG_GET_VERSION_NUM on it, before any
+    permission is taken. Only block/file-posix.c hdev_co_ioctl() (host_device, host_cdrom)
+    runs the ioctl, and raw without offset or size passes it down (raw_co_ioctl()); every
+    other node answers ENOTSUP (block/io.c bdrv_co_ioctl()). A host device is asked for
+    real, as QEMU would, when files may be opened; iscsi's ioctl is not judged."""
+    if not name:
+        return "drive property not set"
+    target = _sg_target(st, name)
+    if target is None:
+        return ""
+    if target == "":
+        return "cannot get SG_IO version number: Operation not supported\nIs this a SCSI device?"
+    return _ask_sg(target) if st.graph.touch_files else ""
+
+
+def _sg_target(st: _State, name: str) -> str | None:
+    """The host device file the ioctl reaches ("" none: ENOTSUP; None: not judged)."""
+    from .hostprobe import protocol_of
+
+    if name in st.backends:  # a -drive: its format, then its protocol
+        r = st.backends[name]
+        d = r.drive
+        if d is None or not r.image:
+            return None
+        if str(r.format or d.format or "") != "raw" or {"offset", "size"} & set(
+                d.driver_options):
+            return ""
+        import os
+        import stat
+
+        try:
+            device = not stat.S_ISREG(os.stat(r.image).st_mode)
+        except OSError:
+            return None
+        protocol = protocol_of(d, device)
+        return r.image if protocol in ("host_device", "host_cdrom") else \
+            "" if protocol == "file" else None
+    node = st.graph.nodes.get(name)
+    while node is not None and node.driver == "raw" and not (
+            {"offset", "size"} & set(node.options)):
+        node = node.children.get("file")
+    if node is None or node.driver == "iscsi":
+        return None
+    if node.driver in ("host_device", "host_cdrom"):
+        return node.filename or None
+    return ""
+
+
 # include/scsi/sg.h: the ioctl scsi-generic and scsi-block ask their host device first
 _SG_GET_VERSION_NUM = 0x2282
 
 
-def sg_version(st: _State, name: str | None) -> str:
-    """hw/scsi/scsi-generic.c scsi_generic_realize() and hw/scsi/scsi-disk.c
-    scsi_block_realize(): SG_GET_VERSION_NUM on the node's host device, before any
-    permission is taken (block/file-posix.c hdev_co_ioctl() runs the ioctl itself; raw
-    without offset or size passes it down). Asked of the host for real, as QEMU would;
-    only a -blockdev host_device chain, and only when files may be opened."""
+def _ask_sg(filename: str) -> str:
     import errno
     import fcntl
     import os
 
-    node = st.graph.nodes.get(name or "")
-    while node is not None and node.driver == "raw" and not (
-            {"offset", "size"} & set(node.options)):
-        node = node.children.get("file")
-    if node is None or node.driver != "host_device" or not node.filename or \
-            not st.graph.touch_files:
-        return ""
     try:
-        fd = os.open(node.filename, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(filename, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return ""  # the node's own open reports it
     try:

@@ -264,6 +264,23 @@ CASES: list[tuple[list[str], str]] = [
     (["-device", "virtio-vga-gl"], f"{P}: -device virtio-vga-gl: opengl is not available"),
     (["-display", "egl-headless", "-display", "none", "-device", "virtio-gpu-gl-pci"],
      f"{P}: -device virtio-gpu-gl-pci: opengl is not available"),
+    # scsi-generic and scsi-block: their drive= is found and taken like any other, then
+    # SG_GET_VERSION_NUM, which only a host device answers
+    (["-device", "virtio-scsi-pci", "-drive", "if=none,id=d0,file=disk.img,format=raw",
+      "-device", "scsi-hd,drive=d0", "-device", "scsi-generic,drive=d0"],
+     f"{P}: -device scsi-generic,drive=d0: Drive 'd0' is already in use by another device"),
+    (["-device", "virtio-scsi-pci", "-device", "scsi-block,drive=nope"],
+     f"{P}: -device scsi-block,drive=nope: Property 'scsi-block.drive' can't find value "
+     "'nope'"),
+    (["-device", "virtio-scsi-pci", "-drive", "if=none,id=d0,file=disk.img,format=raw",
+      "-device", "scsi-generic,drive=d0"],
+     f"{P}: -device scsi-generic,drive=d0: cannot get SG_IO version number: Operation not "
+     "supported\nIs this a SCSI device?"),
+    (["-device", "virtio-scsi-pci", "-device", "scsi-generic"],
+     f"{P}: -device scsi-generic: drive property not set"),
+    # versioned machines no QEMU was released as
+    (["-M", "pc-i440fx-3.2"], f"{P}: unsupported machine type\nUse -machine help to list "
+     "supported machines"),
     # the boards that are no PC: a -drive without if= is if=none there
     (["-M", "x-remote", "-device", "lsi53c895a,id=lsi0", "-drive", "id=d,file=disk.qcow2",
       "-device", "scsi-hd,drive=d,bus=lsi0.0"], ""),
