@@ -219,7 +219,14 @@ def _block_device(st: _State, given: str, model: str, bus_type: str | None,
         _fail_device(st, problem)
         return
     name = props.get("drive")
-    if name and name in st.backends:
+    swapped: DriveGlobals = st.drive_globals
+    if swapped.set and swapped.value in st.backends and name != swapped.value:
+        # virtio-blk-pci: the global's backend is the device's, over the node drive=
+        # named (blk_replace_bs()); query-block shows that backend with that node
+        st.drive_devices[swapped.value] = (model, props)
+        if name in st.drive_nodes:
+            st.swapped_nodes[swapped.value] = name
+    elif name and name in st.backends:
         st.drive_devices[name] = (model, props)
     elif name and name in st.graph.nodes:
         st.node_devices.append((model, props, st.graph.nodes[name]))
@@ -321,6 +328,7 @@ class DriveGlobals:
         self.model = model
         self.first: str | None = None  # the driver the first drive= global names
         self.set = False  # a global left a backend on the device
+        self.value = ""  # the drive= that global gave
 
     def apply(self, st: _State, driver: str, value: str) -> str:
         """One -global DRIVER.drive=VALUE."""
@@ -330,6 +338,7 @@ class DriveGlobals:
             return problem
         problem = _attach(st, self.model, value, {})
         self.set = not problem
+        self.value = value
         return problem
 
     def again(self, st: _State, value: str) -> str:

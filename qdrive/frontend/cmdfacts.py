@@ -56,6 +56,13 @@ def query_block(result: ArgvResult) -> list[dict[str, Any]] | None:
         name = facts["device"]
         dev = result.state.drive_devices.get(name)
         facts = dict(facts)
+        swapped = _swapped_node(result, name, by_id)
+        if swapped is not None:  # the node a virtio-blk-pci swapped in (DriveGlobals)
+            own = facts.get("cache") or {}
+            facts.update({k: swapped[k] for k in ("ro", "drv", "cache", "detect_zeroes")
+                          if k in swapped})
+            if "writeback" in own:  # the write cache is the backend's own
+                facts["cache"] = {**facts.get("cache", {}), "writeback": own["writeback"]}
         if dev is not None:
             model, props = dev
             qom, removable = _device_facts(model, props)
@@ -81,6 +88,15 @@ def query_block(result: ArgvResult) -> list[dict[str, Any]] | None:
             continue
         out.append(_node_backend(node, qom, removable, True if wce is None else wce))
     return out
+
+
+def _swapped_node(result: ArgvResult, drive: str, by_id: dict[str, dict[str, Any]]
+                  ) -> dict[str, Any] | None:
+    node = result.state.swapped_nodes.get(drive)
+    owner = next((r.placement.device_id for r in result.drives.drives
+                  if node and r.ok and r.drive is not None and r.drive.node_name == node
+                  and r.placement is not None), None)
+    return by_id.get(owner) if owner else None
 
 
 def _on_drive_node(drive: dict[str, Any], qom: str, removable: bool, writeback: bool

@@ -415,6 +415,28 @@ def test_facts_of_a_device_on_a_node(images: Path) -> None:
     assert nodes[1]["node-name"].startswith("#block") and nodes[1]["ro"] is True
 
 
+def test_facts_of_devices_on_a_drives_node_name(images: Path) -> None:
+    # each device's own BlockBackend on the -drive's node (the 7.2 recording of
+    # rule-iothread-08), and virtio-blk-pci's alias swapping its global's backend onto
+    # the node drive= names (rule-global-31): query-block shows that backend in use
+    from qdrive.frontend.cmdfacts import query_block
+
+    two = check_argv(IOT + ["-device", "virtio-blk-pci,drive=disk,share-rw=on", "-device",
+                            "virtio-blk-pci,drive=disk,share-rw=on"])
+    facts = query_block(two)
+    assert facts is not None
+    assert [(f["device"], f["removable"], f.get("type"), f["drv"]) for f in facts] == [
+        ("none0", True, None, "qcow2"), ("", False, "virtio-blk-device", "qcow2"),
+        ("", False, "virtio-blk-device", "qcow2")]
+    swap = check_argv(["-drive", "if=none,id=a,file=disk.img,format=raw", "-drive",
+                       "if=none,id=b,file=disk.qcow2,node-name=nb", "-global",
+                       "virtio-blk-pci.drive=a", "-device", "virtio-blk-pci,drive=nb"])
+    facts = query_block(swap)
+    assert facts is not None
+    assert [(f["device"], f["removable"], f["drv"]) for f in facts] == [
+        ("a", False, "qcow2"), ("b", True, "qcow2")]
+
+
 def test_without_probing_nothing_is_opened(images: Path) -> None:
     result = check_argv(["-blockdev", "driver=file,filename=nosuch.img,node-name=f",
                          "-object", "secret,id=s,file=nosuch.txt"], probe_files=False)
