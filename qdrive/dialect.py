@@ -147,6 +147,10 @@ class Dialect:
     # another device's BlockBackend is on that node; 10.0 asks only for an iothread and
     # ignores a refusal ("I/O will still work"); qdrive.frontend._argv_context
     scsi_hotplug_context_fatal: bool = True
+    # hw/i386/pc_piix.c pc_init1(): 7.2 makes the floppy controller (pc_basic_device_init)
+    # before the NICs and then the IDE devices of -drive if=ide; 10.0 makes the IDE
+    # devices first (pci_ide_create_devs() ahead of pc_basic_device_init())
+    board_ide_first: bool = False
     # hw/display/virtio-gpu.c virtio_gpu_device_realize(): blob=on without udmabuf; 10.0
     # names rutabaga beside it. hw/display/virtio-gpu-gl.c: a GL device without a GL
     # display (10.0 with a hint)
@@ -291,7 +295,7 @@ _QEMU_100 = attrs.evolve(
     io_uring_fallback="Unable to use linux io_uring, falling back to thread pool: "
                       "failed to init linux io_uring ring",
     block_size_check=True, machine_named=True, usb_storage_own_perms=False,
-    scsi_hotplug_context_fatal=False,
+    scsi_hotplug_context_fatal=False, board_ide_first=True,
     gpu_blob_refused="need rutabaga or udmabuf for blob resources",
     gpu_no_opengl="The display backend does not have OpenGL support enabled\nIt can be "
                   "enabled with '-display BACKEND,gl=on' where BACKEND is the name of the "

@@ -11,7 +11,7 @@ from typing import Any
 from ._argv_context import attach as context_attach, scsi_hotplug
 from ._argv_display import gpu_realize
 from ._argv_locks import _virtio_drive_locks
-from ._argv_machine import _FDC_PROPS, _ports, board_name
+from ._argv_machine import _FDC_PROPS, FLOPPY_ORDER, _ports, board_name
 from ._argv_realize import _int, _realize, sg_version, virtio_scsi_realize
 from ._argv_state import PROG, Phase, _Event, _State
 from ._qdict import qdict_order
@@ -515,16 +515,18 @@ def board_drive_globals(st: _State, drives: Any, machine: str) -> None:
     from ..model import Interface, Media
 
     board = board_name(machine)
+    ide_first = st.dialect.board_ide_first  # 10.0: the IDE devices are made first
     made = sorted((r for r in drives.drives if r.ok and r.placement is not None and
                    r.placement.interface in (Interface.FLOPPY, Interface.IDE)),
-                  key=lambda r: (r.placement.interface is Interface.IDE, r.placement.bus or 0,
-                                 r.placement.unit or 0))
+                  key=lambda r: ((r.placement.interface is Interface.IDE) != ide_first,
+                                 r.placement.bus or 0, r.placement.unit or 0))
     for r in made:
         floppy = r.placement.interface is Interface.FLOPPY
         if floppy and (board != "pc" or machine in ("microvm", "none", "x-remote")):
             continue
         model = "floppy" if floppy else "ide-cd" if r.drive.media is Media.CDROM else "ide-hd"
-        order = -1 if floppy or board == "q35" else 1 << 20
+        order = (FLOPPY_ORDER if ide_first else -1) if floppy else \
+            -2 if ide_first or board == "q35" else 1 << 20
         problem = _made_drive_globals(st, model, r.placement.device_id or "")
         if problem:
             st.fail(Phase.BOARD, order, problem)

@@ -136,14 +136,21 @@ _FDC_PROPS = frozenset({"iobase", "irq", "dma", "fdtypeA", "fdtypeB", "fallback"
                         "bootindexA", "bootindexB"})
 
 
+# the board phase's order of the floppy controller where the IDE devices come first: after
+# every drive's own board error (ordered by drive, from 0)
+FLOPPY_ORDER = 1 << 19
+
+
 def _fdc_globals(st: _State, globals_: list[tuple[str, str, str]]) -> None:
     """hw/i386/pc.c pc_superio_init(): an i440fx board always makes its isa-fdc, and
     device_post_init() applies the -global options to it, fatally (qom/object.c
     object_apply_global_props: "can't apply global ...")."""
     for driver, prop, value in globals_:
         if prop not in _FDC_PROPS:
-            # before the board's IDE and floppy devices (ordered by drive, from 0)
-            st.fail(Phase.BOARD, -1, f"can't apply global {driver}.{prop}={value}: "
+            # before the board's IDE and floppy devices (ordered by drive, from 0); after
+            # the IDE ones where they come first (Dialect.board_ide_first)
+            st.fail(Phase.BOARD, FLOPPY_ORDER if st.dialect.board_ide_first else -1,
+                    f"can't apply global {driver}.{prop}={value}: "
                     f"Property '{driver}.{prop}' not found")
             return
 

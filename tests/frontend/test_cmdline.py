@@ -365,6 +365,16 @@ def test_format_help_stops_qemu_with_nothing_on_stderr(images: Path,
     assert out.endswith(format_help()) and "Supported formats: blkdebug " in out
 
 
+def test_10_0_makes_the_ide_devices_before_the_floppy_controller(images: Path) -> None:
+    # hw/i386/pc_piix.c pc_init1(): 7.2's floppy controller comes first, 10.0's IDE
+    # devices (Dialect.board_ide_first)
+    argv = ["-drive", "if=ide", "-fda", "disk.img", "-global", "isa-fdc.driveA=x"]
+    assert check_argv(argv).qemu_stderr().endswith(
+        "can't apply global isa-fdc.driveA=x: Property 'isa-fdc.driveA' not found")
+    assert check_argv(argv, dialect="qemu-10.0").qemu_stderr().endswith(
+        f"\n{P}: Device needs media, but drive is empty")
+
+
 def test_10_0_lets_a_scsi_disk_share_a_node_outside_its_iothread(images: Path) -> None:
     # hw/scsi/virtio-scsi.c virtio_scsi_hotplug() in 10.0 ignores the refused move
     # (Dialect.scsi_hotplug_context_fatal); the device that pulls the node back still fails
