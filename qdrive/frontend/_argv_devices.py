@@ -198,6 +198,12 @@ def _name_buses(st: _State, model: str, props: dict[str, str]) -> None:
         # an IDE controller's buses ID.0, ID.1, an AHCI's one per port (hw/ide/ich.c
         # pci_ich9_ahci_realize: 6; hw/ide/piix.c: 2), named by qbus_init in turn
         st.named_buses.update(f"{props['id']}.{n}" for n in range(1, _IDE_BUSES.get(model, 1)))
+        for n in range(_IDE_BUSES.get(model, 0)):
+            # softmmu/qdev-monitor.c qbus_find_recursive() meets the newest device first:
+            # a bus of a name the board's has (ide.0 of a piix3-ide,id=ide on q35) is the
+            # one bus= finds from now on, with its own units (hw/ide/ich.c: 1 per port)
+            st.ide_units[f"{props['id']}.{n}"] = set()
+            st.ide_bus_units[f"{props['id']}.{n}"] = 1 if model == "ich9-ahci" else 2
 
 
 def _block_device(st: _State, given: str, model: str, bus_type: str | None,

@@ -224,7 +224,9 @@ def _ide_unit(st: _State, props: dict[str, str], units: int) -> str:
     """hw/ide/qdev.c ide_qdev_realize(): the unit (1 when the master is taken, else 0)
     must exist on the bus and be free; it is taken before the device's own checks. An
     IDE bus is never full for qdev (no max_dev), so without bus= it is the first one."""
-    taken = st.ide_units.setdefault(props.get("bus") or "ide.0", set())
+    bus = props.get("bus") or "ide.0"
+    taken = st.ide_units.setdefault(bus, set())
+    units = st.ide_bus_units.get(bus, units)
     unit = _int(props["unit"]) if "unit" in props else (1 if 0 in taken else 0)
     if unit >= units:
         return f"Can't create IDE unit {unit}, bus supports only {units} units"

@@ -128,6 +128,7 @@ class _State:
     failed: bool = False
     boot_indexes: set[int] = attrs.Factory(set)
     ide_units: dict[str, set[int]] = attrs.Factory(dict)  # bus -> units taken
+    ide_bus_units: dict[str, int] = attrs.Factory(dict)  # a -device controller's bus -> units
     usb_ports: dict[str, list[str]] = attrs.Factory(dict)  # bus -> its free ports
     floppy_units: set[int] = attrs.Factory(set)  # taken by -drive if=floppy and floppy
     gl_display: bool = False  # a display that asks for OpenGL (_argv_display.gl_display)

@@ -278,6 +278,14 @@ CASES: list[tuple[list[str], str]] = [
      "supported\nIs this a SCSI device?"),
     (["-device", "virtio-scsi-pci", "-device", "scsi-generic"],
      f"{P}: -device scsi-generic: drive property not set"),
+    # an IDE controller's buses: their own units, and a name the board's bus has too is
+    # found on the newer controller (qbus_find_recursive: newest device first)
+    (["-machine", "q35", "-drive", "format=raw,file=disk.img", "-device", "piix3-ide,id=ide",
+      "-drive", "id=disk,file=disk2.img,format=raw,if=none", "-device",
+      "ide-hd,drive=disk,bus=ide.0"], ""),
+    (["-device", "ich9-ahci,id=sata", "-device", "ide-cd,bus=sata.2,unit=1"],
+     f"{P}: -device ide-cd,bus=sata.2,unit=1: Can't create IDE unit 1, bus supports only 1 "
+     "units"),
     # versioned machines no QEMU was released as
     (["-M", "pc-i440fx-3.2"], f"{P}: unsupported machine type\nUse -machine help to list "
      "supported machines"),
