@@ -239,6 +239,19 @@ BEHAVIOUR: dict[tuple[str, str, str], str] = {
     ("10.0", "11.1", "curl_connect_failed"):
         "not QEMU: sid's libcurl joins host and port with a colon ('Failed to connect to "
         "HOST:PORT after N ms').",
+    ("7.2", "10.0", "scsi_hotplug_context_fatal"):
+        "hw/scsi/virtio-scsi.c virtio_scsi_hotplug() (10.0 source) only tries an iothread's "
+        "AioContext and ignores a refusal (blk_set_aio_context(..., NULL)); 7.2 moves the "
+        "disk into the HBA's context, the main loop's too, and fails the device.",
+    ("7.2", "10.0", "board_ide_first"):
+        "hw/i386/pc_piix.c pc_init1() (10.0 source) calls pci_ide_create_devs() before "
+        "pc_basic_device_init(), which makes the floppy controller; 7.2 the other way round.",
+    ("7.2", "10.0", "gpu_blob_refused"):
+        "hw/display/virtio-gpu.c virtio_gpu_device_realize() (10.0 source): blob resources "
+        "also work with rutabaga or virgl, and the error names rutabaga.",
+    ("7.2", "10.0", "gpu_no_opengl"):
+        "hw/display/virtio-gpu-gl.c virtio_gpu_gl_device_realize() (10.0 source) words the "
+        "missing GL display anew and appends a hint (-display BACKEND,gl=on).",
     ("7.2", "10.0", "nic_model_refused"):
         "net/net.c qemu_create_nic_device() (9.0's NIC rework): a -nic/-net nic model= the "
         "board cannot make is left uncreated with 'requested NIC ... was not created' "

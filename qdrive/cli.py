@@ -660,8 +660,8 @@ def _human_options(whole: object, out: TextIO, color: str = "auto") -> None:
             print(f"{style('2', 'skip')}  {shown}  ({o.skipped_reason})", file=out)
         else:
             print(f"{style('32', 'ok')}  {shown}", file=out)
-    if not whole.ok:
-        text = whole.qemu_stderr(PROG).splitlines()
+    text = whole.qemu_stderr(PROG).splitlines()
+    if not whole.ok and text:  # (format=help stops QEMU with nothing on stderr)
         last = next((t for t in reversed(text) if t.startswith(f"{PROG}")), text[-1])
         print(f"QEMU stops at the first error: {last.removeprefix(PROG + ': ')}", file=out)
 
@@ -839,6 +839,8 @@ def _human(result: CheckResult, out: TextIO, args: argparse.Namespace | None = N
         if r.error is not None:
             print(_coloured(r.error.render(r.text, PROG, r.option), r.error, style, "31"),
                   file=out)
+            if r.error.code == "format-help":  # what QEMU prints there, on stdout
+                _format_help(result.dialect, out)
         else:
             where = ""
             if r.placement is not None:
@@ -860,6 +862,13 @@ def _human(result: CheckResult, out: TextIO, args: argparse.Namespace | None = N
     first = result.first_error
     if first is not None and len(result.drives) > 1 and not first[1].code.startswith("policy"):
         print(f"QEMU stops at the first error: {first[1].message}", file=out)
+
+
+def _format_help(dialect: str, out: TextIO) -> None:
+    from .dialect import get
+    from .frontend.drivers import format_help
+
+    print(format_help(get(dialect)), end="", file=out)
 
 
 def _coloured(block: str, d: object, style: object, code: str) -> str:

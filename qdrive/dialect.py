@@ -142,6 +142,20 @@ class Dialect:
     # backend to the SCSI disk it makes; 10.0 leaves that to the SCSI disk, so a conflict
     # names .../scsi.0/legacy[0]
     usb_storage_own_perms: bool = True
+    # hw/scsi/virtio-scsi.c virtio_scsi_hotplug(): 7.2 moves a SCSI disk's node into the
+    # HBA's AioContext (its iothread's, else the main loop's) and fails the device when
+    # another device's BlockBackend is on that node; 10.0 asks only for an iothread and
+    # ignores a refusal ("I/O will still work"); qdrive.frontend._argv_context
+    scsi_hotplug_context_fatal: bool = True
+    # hw/i386/pc_piix.c pc_init1(): 7.2 makes the floppy controller (pc_basic_device_init)
+    # before the NICs and then the IDE devices of -drive if=ide; 10.0 makes the IDE
+    # devices first (pci_ide_create_devs() ahead of pc_basic_device_init())
+    board_ide_first: bool = False
+    # hw/display/virtio-gpu.c virtio_gpu_device_realize(): blob=on without udmabuf; 10.0
+    # names rutabaga beside it. hw/display/virtio-gpu-gl.c: a GL device without a GL
+    # display (10.0 with a hint)
+    gpu_blob_refused: str = "cannot enable blob resources without udmabuf"
+    gpu_no_opengl: str = "opengl is not available"
     # system/qdev-monitor.c qdev_device_add(): a device whose bus type exists only as
     # full buses (a virtio-*-device beside virtio PCI proxies): 7.2 and 10.0 say "No
     # 'virtio-bus' bus found for device ...", 11.1 "A 'virtio-bus' bus was found but is
@@ -202,12 +216,19 @@ class Dialect:
 
     def machine_status(self, name: str) -> str | None:
         """``removed`` or ``deprecated`` for a versioned pc machine this QEMU no longer
-        has or warns about (``pc-i440fx-2.12``), None otherwise or when not modelled."""
+        has (or never had: a version no QEMU was released as, or one after its own) or
+        warns about (``pc-i440fx-2.12``), None otherwise or when not modelled."""
         head, _, version = name.rpartition("-")
-        major, dot, minor = version.partition(".")
-        if head not in ("pc-i440fx", "pc-q35") or not dot or not (major + minor).isdigit():
+        parts = version.split(".")
+        if head not in ("pc-i440fx", "pc-q35") or len(parts) not in (2, 3) or \
+                not all(p.isdigit() for p in parts):
             return None
-        v = (int(major), int(minor))
+        v = (int(parts[0]), int(parts[1]))
+        if len(parts) == 3 and (head, version) != ("pc-q35", "4.0.1"):
+            return "removed"  # hw/i386/pc_q35.c: 4.0.1 is the one three-part version
+        if self.version is not None and (v > self.version or
+                                         v[1] > _RELEASE_MINORS.get(v[0], -1)):
+            return "removed"
         if self.machines_removed_through is not None and v <= self.machines_removed_through:
             return "removed"
         if head == "pc-q35" and v < self.q35_machines_from:
@@ -219,6 +240,12 @@ class Dialect:
 
     def __str__(self) -> str:
         return self.name
+
+
+# The last minor release of each QEMU major (qemu.org's release history), so the last
+# machine version it added (hw/i386/pc_piix.c, pc_q35.c DEFINE_I440FX_MACHINE/
+# DEFINE_Q35_MACHINE, one per release): pc-i440fx-3.2 or -2.13 never existed.
+_RELEASE_MINORS = {0: 15, 1: 7, 2: 12, 3: 1, 4: 2, 5: 2, 6: 2, 7: 2, 8: 2, 9: 2, 10: 2, 11: 1}
 
 
 # The block models' -device properties new since 7.2 (``-device MODEL,help`` of 7.2's and
@@ -268,6 +295,11 @@ _QEMU_100 = attrs.evolve(
     io_uring_fallback="Unable to use linux io_uring, falling back to thread pool: "
                       "failed to init linux io_uring ring",
     block_size_check=True, machine_named=True, usb_storage_own_perms=False,
+    scsi_hotplug_context_fatal=False, board_ide_first=True,
+    gpu_blob_refused="need rutabaga or udmabuf for blob resources",
+    gpu_no_opengl="The display backend does not have OpenGL support enabled\nIt can be "
+                  "enabled with '-display BACKEND,gl=on' where BACKEND is the name of the "
+                  "display backend to use.",
     nic_model_refused=False,
     parallels_prealloc_first=True,
     deprecated_drivers=frozenset({"gluster"}), curl_glib_criticals=False,

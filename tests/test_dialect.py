@@ -102,6 +102,13 @@ def test_machine_lifecycle() -> None:
     assert [d11.machine_status(m) for m in ("pc-i440fx-5.1", "pc-i440fx-5.2",
                                             "pc-i440fx-8.2")] == ["removed", "deprecated", None]
     assert dialect.get("qemu-7.2").machine_status("pc-i440fx-2.1") is None
+    # versions no QEMU was released as, or after the release's own, are unknown to it
+    d72 = dialect.get("qemu-7.2")
+    assert [d72.machine_status(m) for m in ("pc-i440fx-3.2", "pc-q35-2.13", "pc-i440fx-8.0",
+                                            "pc-q35-4.0.1", "pc-i440fx-4.0.1")] == [
+        "removed", "removed", "removed", None, "removed"]
+    assert [d10.machine_status(m) for m in ("pc-q35-4.0.1", "pc-i440fx-10.1")] == [
+        "deprecated", "removed"]
     argv = ["-machine", "pc-i440fx-5.1", "-drive", "file=d.img,format=raw,if=none"]
     gone = qdrive.check_argv(argv, probe_files=False, dialect="qemu-11.1")
     assert not gone.ok and gone.qemu_stderr() == (

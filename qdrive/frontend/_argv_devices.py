@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._argv_context import attach as context_attach, scsi_hotplug
+from ._argv_display import gpu_realize
 from ._argv_locks import _virtio_drive_locks
-from ._argv_machine import _FDC_PROPS, _ports, board_name
-from ._argv_realize import _int, _realize, sg_version
+from ._argv_machine import _FDC_PROPS, FLOPPY_ORDER, _ports, board_name
+from ._argv_realize import _int, _realize, sg_version, virtio_scsi_realize
 from ._argv_state import PROG, Phase, _Event, _State
 from ._qdict import qdict_order
 from ._argv_plug import pxb_realize, virtio_pci_plugged
+from ._argv_props import json_value_problem, pci_devfn_problem
 from .devices import (BLOCK_MODELS, SCSI_HBAS, USB_HCS, model_info, other_properties,
-                      prop_kind, properties)
+                      prop_kind, properties, property_types)
 from ..dialect import DEFAULT, Dialect
 
 
@@ -53,6 +56,7 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     given, model, bus_type = found
     st.device_path = _qom_path(st, props)
     st.device_at = (index, option, text)
+    st.device_json = _raw_json(text)
     problem = _bus(st, props, model, bus_type, machine) or _child_bus(st, given, model, props)
     if problem:
         _fail_device(st, problem)
@@ -60,30 +64,65 @@ def _device(st: _State, index: int, option: str, text: str, props: dict[str, str
     _name_buses(st, model, props)
     if model not in BLOCK_MODELS:
         # a USB device takes its port; an HBA's iothread= is a link
-        problem = _unknown_property(model, props) or (
+        problem = _unknown_property(st, model, props) or (
             _usb_port(st, model, props) if bus_type == "usb-bus" else "") or (
             _link(st, "iothread", props["iothread"])
-            if model in SCSI_HBAS and "iothread" in props else "") or \
+            if model in SCSI_HBAS and "iothread" in props else "") or (
+                virtio_scsi_realize(props) if model.startswith("virtio-scsi-pci") else "") or \
             pxb_realize(model, props, machine, st.numa_nodes) or \
-            virtio_pci_plugged(model, props, machine) or (
-                sg_version(st, props.get("drive")) if model in _SG_MODELS else "")
+            gpu_realize(st, model, props) or virtio_pci_plugged(model, props, machine) or (
+                sg_version(st, props.get("drive") or None) if model in _SG_MODELS else "")
         if problem:
             _fail_device(st, problem)
         return
     _block_device(st, given, model, bus_type, props, machine)
 
 
-def _unknown_property(model: str, props: dict[str, str]) -> str:
+def _unknown_property(st: _State, model: str, props: dict[str, str]) -> str:
     """softmmu/qdev-monitor.c qdev_device_add_from_qdict(): the properties are set in
     QDict order and the first the object lacks stops it (qom/object.c
-    object_property_find_err()); the names from ``-device MODEL,help``."""
+    object_property_find_err()); the names from ``-device MODEL,help``, then the value
+    (a JSON one against the type help names, an addr=: qdrive.frontend._argv_props)."""
     known = other_properties(model)
     if known is None:
         return ""
+    types = property_types(model)
+    raw = st.device_json
     for key in _device_order(props):
-        if key not in ("driver", "id", "bus") and key not in known:
+        if key in ("driver", "id", "bus"):
+            continue
+        if key not in known:
             return f"Property '{model}.{key}' not found"
+        problem = _addr(st, model, key, props[key])
+        if not problem and raw is not None and key != "addr":
+            problem = json_value_problem(key, raw.get(key), types.get(key, ""))
+        if not problem and key == "drive" and model in _SG_MODELS and props[key]:
+            # hw/core/qdev-properties-system.c set_drive_helper(): found, and not in use
+            problem = _attach(st, model, props[key], props)
+        if problem:
+            return problem
     return ""
+
+
+def _addr(st: _State, model: str, key: str, value: str) -> str:
+    """A PCI device's addr= (hw/core/qdev-properties-system.c set_pci_devfn())."""
+    if key != "addr":
+        return ""
+    raw = st.device_json
+    return pci_devfn_problem(model, raw.get(key) if raw is not None else value,
+                             raw is not None)
+
+
+def _raw_json(text: str) -> dict[str, Any] | None:
+    """A JSON -device's values as typed (the QObject input visitor sees their types)."""
+    if not text.startswith("{"):
+        return None
+    from .jsonarg import JsonArgError, parse_json_object
+
+    try:
+        return parse_json_object(text)
+    except JsonArgError:
+        return None  # refused when it was read
 
 
 def _fail_device(st: _State, problem: str) -> None:
@@ -116,7 +155,7 @@ def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str
     if model in SCSI_HBAS:
         bus_name = f"{props['id']}.0" if "id" in props else "scsi.0"
         st.buses["SCSI"].append(bus_name)
-        st.controllers[bus_name] = (model, props.get("iothread"))
+        st.controllers[bus_name] = (model, props)
     elif given == "isa-fdc":
         # hw/block/fdc-isa.c: the properties a -device isa-fdc may set (7.2 has no
         # driveA/driveB), met in the order the others are (_device_order)
@@ -159,6 +198,12 @@ def _name_buses(st: _State, model: str, props: dict[str, str]) -> None:
         # an IDE controller's buses ID.0, ID.1, an AHCI's one per port (hw/ide/ich.c
         # pci_ich9_ahci_realize: 6; hw/ide/piix.c: 2), named by qbus_init in turn
         st.named_buses.update(f"{props['id']}.{n}" for n in range(1, _IDE_BUSES.get(model, 1)))
+        for n in range(_IDE_BUSES.get(model, 0)):
+            # softmmu/qdev-monitor.c qbus_find_recursive() meets the newest device first:
+            # a bus of a name the board's has (ide.0 of a piix3-ide,id=ide on q35) is the
+            # one bus= finds from now on, with its own units (hw/ide/ich.c: 1 per port)
+            st.ide_units[f"{props['id']}.{n}"] = set()
+            st.ide_bus_units[f"{props['id']}.{n}"] = 1 if model == "ich9-ahci" else 2
 
 
 def _block_device(st: _State, given: str, model: str, bus_type: str | None,
@@ -174,15 +219,29 @@ def _block_device(st: _State, given: str, model: str, bus_type: str | None,
     if not problem:
         props = {**defaults, **props}
         problem = (_usb_port(st, model, props) if bus_type == "usb-bus" else "") or \
-            _realize(st, model, props, machine) or virtio_pci_plugged(model, props, machine)
+            _realize(st, model, props, machine) or virtio_pci_plugged(model, props, machine) \
+            or (scsi_hotplug(st, props) if model in ("scsi-hd", "scsi-cd") else "")
     if problem:
         _fail_device(st, problem)
         return
     name = props.get("drive")
-    if name and name in st.backends:
+    swapped: DriveGlobals = st.drive_globals
+    if swapped.set and swapped.value in st.backends and name != swapped.value:
+        # virtio-blk-pci: the global's backend is the device's, over the node drive=
+        # named (blk_replace_bs()); query-block shows that backend with that node
+        st.drive_devices[swapped.value] = (model, props)
+        if name in st.drive_nodes:
+            st.swapped_nodes[swapped.value] = name
+    elif name and name in st.backends:
         st.drive_devices[name] = (model, props)
     elif name and name in st.graph.nodes:
         st.node_devices.append((model, props, st.graph.nodes[name]))
+    elif name and name in st.drive_nodes:
+        # a -drive's node by its node-name: the device's own anonymous BlockBackend on it
+        drive = next((i for i, b in st.backends.items()
+                      if b.drive is not None and b.drive.node_name == name), None)
+        if drive is not None:
+            st.node_devices.append((model, props, drive))
     elif not name and model in ("ide-cd", "scsi-cd", "floppy"):
         # an empty removable device makes an anonymous empty BlockBackend of its own
         # (block/block-backend.c blk_create_empty_drive), which query-block lists
@@ -199,10 +258,18 @@ def _set_properties(st: _State, model: str, props: dict[str, str],
             continue
         if key not in known:
             return f"Property '{model}.{key}' not found"
-        problem = _bad_value(key, value, st.dialect) or _link(st, key, value) or \
-            _bootindex(st, key, value)
+        problem = _bad_value(key, value, st.dialect) if key != "addr" else \
+            _addr(st, model, key, value)
+        problem = problem or _link(st, key, value) or _bootindex(st, key, value)
         if problem:
             return problem
+        if key == "drive":
+            drive_globals: DriveGlobals = st.drive_globals
+            problem = drive_globals.again(st, value)
+            if problem:
+                return problem
+            if drive_globals.set:
+                continue  # virtio-blk-pci: the node swapped in under the global's backend
         if key == "drive" and value:
             problem = _attach(st, model, value, props)
             if problem:
@@ -223,15 +290,17 @@ def _device_globals(st: _State, given: str, model: str, props: dict[str, str],
                     known: frozenset[str] | set[str]) -> dict[str, str] | None:
     """qom/object.c object_apply_global_props(), from device_post_init(): each -global
     DRIVER.PROP=VALUE for this model is set before the device's own properties, which then
-    set theirs again (a drive= given replaces the global's). A global QEMU cannot set fails
-    the device with "can't apply global ...". The properties the globals alone give (None:
-    one failed)."""
+    set theirs again (drive= excepted: DriveGlobals). A global QEMU cannot set fails the
+    device with "can't apply global ...". The properties the globals alone give (None:
+    one failed); what the drive globals left is ``st.drive_globals``."""
     index, option, text = st.device_at
     out: dict[str, str] = {}
+    st.drive_globals = drive_globals = DriveGlobals(model)
     for driver, prop, value in st.globals_:
         if driver not in (given, model):
             continue
-        problem = _global_problem(st, model, prop, value, known, prop in props)
+        problem = _global_problem(st, model, prop, value, known) if prop != "drive" or \
+            prop not in known else drive_globals.apply(st, driver, value)
         if problem:
             st.fail(Phase.DEVICES, index, f"can't apply global {driver}.{prop}={value}: "
                     f"{problem}", option, text)
@@ -242,20 +311,51 @@ def _device_globals(st: _State, given: str, model: str, props: dict[str, str],
 
 
 def _global_problem(st: _State, model: str, prop: str, value: str,
-                    known: frozenset[str] | set[str], overridden: bool) -> str:
+                    known: frozenset[str] | set[str]) -> str:
     if prop not in known:
         return f"Property '{model}.{prop}' not found"
     # a global's value goes through the string input visitor (object_property_parse()),
     # whose integers are int64 (qapi/string-input-visitor.c parse_type_int64)
-    problem = (_bad_value(prop, value) or _link(st, prop, value) or
-               _bootindex(st, prop, value)).replace("expects integer", "expects int64")
-    if problem or prop != "drive" or not value:
+    return (_bad_value(prop, value) or _link(st, prop, value) or
+            _bootindex(st, prop, value)).replace("expects integer", "expects int64")
+
+
+class DriveGlobals:
+    """The drive= of one device as the -global options and then the device itself (or
+    the board, for the devices it makes) set it: hw/core/qdev-properties-system.c
+    set_drive_helper() and check_prop_still_unset(). Once a global has set a backend,
+    setting drive= again fails with "-global D.drive=... conflicts with drive=V" (D the
+    first -global of the device's type for drive=, qdev_find_global_prop()). On
+    virtio-blk-pci the global goes through the proxy's alias to its virtio-blk-device,
+    which no -global names: setting it again swaps the backend's node, so V must be a
+    node-name (block.c bdrv_lookup_bs())."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.first: str | None = None  # the driver the first drive= global names
+        self.set = False  # a global left a backend on the device
+        self.value = ""  # the drive= that global gave
+
+    def apply(self, st: _State, driver: str, value: str) -> str:
+        """One -global DRIVER.drive=VALUE."""
+        self.first = self.first or driver
+        problem = self.again(st, value)
+        if problem or self.set or not value:
+            return problem
+        problem = _attach(st, self.model, value, {})
+        self.set = not problem
+        self.value = value
         return problem
-    if overridden:  # only looked up: the device's own drive= replaces it
-        found = value in st.backends or value in st.graph.nodes or value in st.drive_nodes
-        owner = "virtio-blk-device" if model == "virtio-blk-pci" else model
-        return "" if found else f"Property '{owner}.drive' can't find value '{value}'"
-    return _attach(st, model, value, {})
+
+    def again(self, st: _State, value: str) -> str:
+        """drive=VALUE set once more (by a later global, the device or the board)."""
+        if not self.set:
+            return ""
+        if self.model == "virtio-blk-pci":
+            if value in st.graph.nodes or value in st.drive_nodes:
+                return ""
+            return f"Cannot find device='' nor node-name='{value}'"
+        return f"-global {self.first}.drive=... conflicts with drive={value}"
 
 
 # Root ports of each host controller model (hw/usb/hcd-uhci.c NB_PORTS, hcd-ehci.h
@@ -306,6 +406,8 @@ def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
         if bus in st.buses["SCSI"] or bus in st.buses["usb-bus"]:
             return ""
         return f"Bus '{bus}' not found"
+    if bus_type in ("PCI", "PCIE") and not st.pci_bus:
+        return f"No 'PCI' bus found for device '{model}'"
     if machine not in ("pc", "q35", "isapc"):
         return ""  # other boards' buses are not modelled
     if bus_type == "floppy-bus" and machine not in ("pc", "isapc") and \
@@ -397,7 +499,7 @@ def _attach(st: _State, model: str, name: str, props: dict[str, str]) -> str:
         owner = "virtio-blk-device" if model == "virtio-blk-pci" else model
         return f"Property '{owner}.drive' can't find value '{name}'"
     if r is None:
-        return _context(st, model, name, props)
+        return context_attach(st, model, name, True)
     if r is not None:
         if name in st.attached or (r.placement.interface is not Interface.NONE and
                                    r.placement.interface is not Interface.VIRTIO):
@@ -407,27 +509,64 @@ def _attach(st: _State, model: str, name: str, props: dict[str, str]) -> str:
                         "options?)")
             return f"Drive '{name}' is already in use by another device"
         st.attached[name] = model
-    return ""
+    return context_attach(st, model, name, False)
 
 
-def _context(st: _State, model: str, node: str, props: dict[str, str]) -> str:
-    """A node in use stays in its AioContext (block/block-backend.c
-    blk_set_aio_context: "Cannot change iothread of active block backend"); a SCSI disk
-    on an HBA without iothreads cannot join one (hw/scsi/scsi-disk.c)."""
-    hba, hba_iothread = st.controllers.get(props.get("bus", ""), ("", None))
-    if model in ("scsi-hd", "scsi-cd") and not hba and st.controllers:
-        hba, hba_iothread = next(iter(st.controllers.values()))
-    wants = props.get("iothread") if model == "virtio-blk-pci" else (
-        hba_iothread if model in ("scsi-hd", "scsi-cd") else None)
-    if node not in st.contexts:
-        st.contexts[node] = wants
-        return ""
-    have = st.contexts[node]
-    if have == wants:
-        return ""
-    if model in ("scsi-hd", "scsi-cd") and hba and not hba.startswith("virtio-scsi"):
-        return "HBA does not support iothreads"
-    return "Cannot change iothread of active block backend"
+def board_drive_globals(st: _State, drives: Any, machine: str) -> None:
+    """The devices the board makes for -drive if=floppy (hw/block/fdc.c
+    fdctrl_init_drives(), i440fx only: pc_superio_init() is before the NICs) and if=ide
+    (hw/ide/qdev.c ide_create_drive(), from bus 0 unit 0 on: after the NICs on i440fx,
+    before them on q35) get the -global options of their type, then the drive's id as
+    their drive= (DriveGlobals). Errors are the board's: no option is named."""
+    from ..model import Interface, Media
+
+    board = board_name(machine)
+    ide_first = st.dialect.board_ide_first  # 10.0: the IDE devices are made first
+    made = sorted((r for r in drives.drives if r.ok and r.placement is not None and
+                   r.placement.interface in (Interface.FLOPPY, Interface.IDE)),
+                  key=lambda r: ((r.placement.interface is Interface.IDE) != ide_first,
+                                 r.placement.bus or 0, r.placement.unit or 0))
+    for r in made:
+        floppy = r.placement.interface is Interface.FLOPPY
+        if floppy and (board != "pc" or machine in ("microvm", "none", "x-remote")):
+            continue
+        model = "floppy" if floppy else "ide-cd" if r.drive.media is Media.CDROM else "ide-hd"
+        order = (FLOPPY_ORDER if ide_first else -1) if floppy else \
+            -2 if ide_first or board == "q35" else 1 << 20
+        problem = _made_drive_globals(st, model, r.placement.device_id or "")
+        if problem:
+            st.fail(Phase.BOARD, order, problem)
+            return
+
+
+def _made_drive_globals(st: _State, model: str, drive_id: str) -> str:
+    """A device QEMU makes with drive=DRIVE_ID: its drive= globals, then its own."""
+    state = DriveGlobals(model)
+    for driver, prop, value in st.globals_:
+        if driver == model and prop == "drive":
+            problem = state.apply(st, driver, value)
+            if problem:
+                return f"can't apply global {driver}.drive={value}: {problem}"
+    return state.again(st, drive_id)
+
+
+def _virtio_drive_devices(st: _State, drives: Any) -> None:
+    """-drive if=virtio adds a -device virtio-blk-pci,drive=ID (softmmu/vl.c, after
+    the other -device options): its PCI bus, then the virtio-blk-pci globals, located
+    at the drive."""
+    from ..model import Interface
+
+    if any(e.error for e in st.events):
+        return
+    for n, r in enumerate(drives.drives):
+        if r.ok and r.placement is not None and r.placement.interface is Interface.VIRTIO:
+            problem = "" if st.pci_bus else \
+                "No 'PCI' bus found for device 'virtio-blk-pci'"
+            problem = problem or _made_drive_globals(st, "virtio-blk-pci",
+                                                     r.placement.device_id or "")
+            if problem:
+                st.fail(Phase.DRIVE_DEVICES, n, problem, r.option, r.text)
+                return
 
 
 def create_devices(st: _State, parsed: list[tuple[int, str, str, Any]], drives: Any,
@@ -438,6 +577,7 @@ def create_devices(st: _State, parsed: list[tuple[int, str, str, Any]], drives: 
     devices = [p for p in parsed if p[1] == "-device"]
     for index, option, text, props in (d for d in devices if not d[2].startswith("{")):
         _device(st, index, option, text, props, board)
+    _virtio_drive_devices(st, drives)
     _virtio_drive_locks(st, drives)
     for index, option, text, props in (d for d in devices if d[2].startswith("{")):
         _device(st, index, option, text, props, board)

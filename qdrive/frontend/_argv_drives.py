@@ -62,7 +62,9 @@ def _drive_events(st: _State, drives: Any, drive_at: list[int], qemu_line: Any) 
 
     n = drives.drives.index(r)
     line = _config_locations(qemu_line(err, r, PROG), drives, st.dialect)
-    before, _, _ = text.partition(line) if line in text else ("", "", "")
+    # a silent error (format=help: its list goes to stdout) prints no line of its own
+    before, _, _ = (text, "", "") if not line else \
+        text.partition(line) if line in text else ("", "", "")
     err_text = text[len(before):]
     if before.strip():
         st.events.append(_Event(Phase.DRIVES if err.stage is not Stage.PARSE else Phase.PARSE,
@@ -146,7 +148,7 @@ def judge_drives(st: _State, tokens: list[tuple[int, str, str | None]], cmd: Any
     drive_args, config_errors = _drive_args(tokens, probe_files, st.dialect)
     defined = DEFINED_OBJECTS.set(_early_objects(tokens))
     try:
-        drives = check(drive_args, machine=str(_known_machine(cmd.machine)),
+        drives = check(drive_args, machine=_drive_board(cmd.machine),
                        probe_files=probe_files, snapshot=cmd.snapshot, policy=policy,
                        dialect=dialect, probe_network=netprobe.allowed_now())
     finally:
@@ -154,6 +156,14 @@ def judge_drives(st: _State, tokens: list[tuple[int, str, str | None]], cmd: Any
     for index, message in config_errors:
         st.events.append(_Event(Phase.PARSE, index, message, True))
     return drives
+
+
+def _drive_board(machine: str) -> str:
+    """The board the drives are placed on: the machine's, pc for one qdrive does not
+    know (its own verdict is the machine phase's)."""
+    from .placement import BARE_BOARDS
+
+    return machine if machine in BARE_BOARDS else str(_known_machine(machine))
 
 
 def register_drives(st: _State, drives: Any) -> None:

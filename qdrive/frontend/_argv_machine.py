@@ -134,14 +134,21 @@ _FDC_PROPS = frozenset({"iobase", "irq", "dma", "fdtypeA", "fdtypeB", "fallback"
                         "bootindexA", "bootindexB"})
 
 
+# the board phase's order of the floppy controller where the IDE devices come first: after
+# every drive's own board error (ordered by drive, from 0)
+FLOPPY_ORDER = 1 << 19
+
+
 def _fdc_globals(st: _State, globals_: list[tuple[str, str, str]]) -> None:
     """hw/i386/pc.c pc_superio_init(): an i440fx board always makes its isa-fdc, and
     device_post_init() applies the -global options to it, fatally (qom/object.c
     object_apply_global_props: "can't apply global ...")."""
     for driver, prop, value in globals_:
         if prop not in _FDC_PROPS:
-            # before the board's IDE and floppy devices (ordered by drive, from 0)
-            st.fail(Phase.BOARD, -1, f"can't apply global {driver}.{prop}={value}: "
+            # before the board's IDE and floppy devices (ordered by drive, from 0); after
+            # the IDE ones where they come first (Dialect.board_ide_first)
+            st.fail(Phase.BOARD, FLOPPY_ORDER if st.dialect.board_ide_first else -1,
+                    f"can't apply global {driver}.{prop}={value}: "
                     f"Property '{driver}.{prop}' not found")
             return
 
@@ -168,21 +175,6 @@ def _node_size(node: Node) -> int | None:
         return None
     # block.c bdrv_getlength(): whole 512-byte sectors, rounded up
     return (size + 511) // 512 * 512
-
-
-def _board_floppy_globals(st: _State, drives: Any) -> None:
-    """hw/block/fdc.c: the board's floppy devices (one per -drive if=floppy) get the
-    floppy.* globals too, before their drive is set: a drive= that names nothing fails."""
-    wanted = [(p, v) for d, p, v in st.globals_ if d == "floppy" and p == "drive" and v]
-    if not wanted or not any(r.ok and r.placement is not None and
-                             r.placement.interface.value == "floppy" for r in drives.drives):
-        return
-    for _, value in wanted:
-        if value not in st.backends and value not in st.graph.nodes and \
-                value not in st.drive_nodes:
-            st.fail(Phase.BOARD, -1, f"can't apply global floppy.drive={value}: Property "
-                    f"'floppy.drive' can't find value '{value}'")
-            return
 
 
 def _ports(count: int) -> list[str]:
@@ -282,6 +274,9 @@ def init_board(st: _State, machine: str, tokens: list[tuple[int, str, str | None
         # with its companions (6 ports)
         st.usb_ports["usb-bus.0"] = _ports(6 if _known_machine(machine) == "q35" else 2)
     _board_holders(st, drives)
+    # hw/core/null-machine.c makes no bus; hw/i386/microvm.c a PCIe host only with pcie=on
+    st.pci_bus = machine != "none" and (machine != "microvm" or props.get("pcie") in (
+        "on", "yes", "true"))
     for r in drives.drives:  # the board's IDE devices for -drive if=ide (hw/i386/pc.c)
         p = r.placement
         if r.ok and p is not None and p.interface.value == "ide" and p.unit is not None:
@@ -292,7 +287,6 @@ def init_board(st: _State, machine: str, tokens: list[tuple[int, str, str | None
                            r.placement.unit is not None)
     if _known_machine(machine) == "pc" and machine not in ("microvm", "none", "x-remote"):
         _fdc_globals(st, fdc_globals)
-        _board_floppy_globals(st, drives)
     from .netdevs import unsupported_nic
 
     bad_nic = unsupported_nic(tokens, board_name(machine))

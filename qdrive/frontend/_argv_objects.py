@@ -49,6 +49,10 @@ def create_objects(st: _State, parsed: list[tuple[int, str, str, Any]],
                     f"'{obj.get('id')}' to object (type 'container')")
             return
         created.add(str(obj.get("id")))
+        # hw/display/virtio-gpu-udmabuf.c find_memory_backend_type(): a memfd backend
+        # with seals (backends/hostmem-memfd.c: seal=on unless told otherwise)
+        st.sealed_memfd |= obj.get("qom-type") == "memory-backend-memfd" and str(
+            obj.get("seal", "on")) not in ("off", "no", "false", "n", "False")
         try:
             note = create_object(obj, probe_files, secrets)
         except ObjectError as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ._argv_locks import _chain, _identity_of, _node_host_problem, _node_perms, \
     _writable_below
+from ._argv_context import scsi_realize
 from ._argv_state import PROG, Phase, _Event, _State
 
 
@@ -102,9 +103,75 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
     if model == "nvme":
         return _nvme(st, props)
     if model in ("scsi-hd", "scsi-cd"):
-        return _blocksizes(props)
+        return _blocksizes(props) or scsi_realize(st, props)
     if model == "floppy":
         return _floppy(st, props)
+    if model == "virtio-scsi-pci":
+        return virtio_scsi_realize(props)
+    return ""
+
+
+def virtio_scsi_realize(props: dict[str, str]) -> str:
+    """hw/scsi/virtio-scsi.c virtio_scsi_common_realize() (its queues: 1022 is
+    VIRTIO_QUEUE_MAX less the control and event queues), then
+    virtio_scsi_dataplane_setup()."""
+    queues = _int(props.get("num_queues", "1"))
+    if queues == 0 or queues > 1022:
+        return (f"Invalid number of queues (= {queues}), must be a positive integer less "
+                "than 1022.")
+    size = _int(props.get("virtqueue_size", "256"))
+    if size <= 2:
+        return f"invalid virtqueue_size property (= {size}), must be > 2"
+    return ioeventfd_required(props)
+
+
+def sg_version(st: _State, name: str | None) -> str:
+    """hw/scsi/scsi-generic.c scsi_generic_realize() and hw/scsi/scsi-disk.c
+    scsi_block_realize(): a drive first, then SG_GET_VERSION_NUM on it, before any
+    permission is taken. Only block/file-posix.c hdev_co_ioctl() (host_device, host_cdrom)
+    runs the ioctl, and raw without offset or size passes it down (raw_co_ioctl()); every
+    other node answers ENOTSUP (block/io.c bdrv_co_ioctl()). A host device is asked for
+    real, as QEMU would, when files may be opened; iscsi's ioctl is not judged."""
+    if not name:
+        return "drive property not set"
+    target = _sg_target(st, name)
+    if target is None:
+        return ""
+    if target == "":
+        return "cannot get SG_IO version number: Operation not supported\nIs this a SCSI device?"
+    return _ask_sg(target) if st.graph.touch_files else ""
+
+
+def _sg_target(st: _State, name: str) -> str | None:
+    """The host device file the ioctl reaches ("" none: ENOTSUP; None: not judged)."""
+    from .hostprobe import protocol_of
+
+    if name in st.backends:  # a -drive: its format, then its protocol
+        r = st.backends[name]
+        d = r.drive
+        if d is None or not r.image:
+            return None
+        if str(r.format or d.format or "") != "raw" or {"offset", "size"} & set(
+                d.driver_options):
+            return ""
+        import os
+        import stat
+
+        try:
+            device = not stat.S_ISREG(os.stat(r.image).st_mode)
+        except OSError:
+            return None
+        protocol = protocol_of(d, device)
+        return r.image if protocol in ("host_device", "host_cdrom") else \
+            "" if protocol == "file" else None
+    node = st.graph.nodes.get(name)
+    while node is not None and node.driver == "raw" and not (
+            {"offset", "size"} & set(node.options)):
+        node = node.children.get("file")
+    if node is None or node.driver == "iscsi":
+        return None
+    if node.driver in ("host_device", "host_cdrom"):
+        return node.filename or None
     return ""
 
 
@@ -112,25 +179,13 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
 _SG_GET_VERSION_NUM = 0x2282
 
 
-def sg_version(st: _State, name: str | None) -> str:
-    """hw/scsi/scsi-generic.c scsi_generic_realize() and hw/scsi/scsi-disk.c
-    scsi_block_realize(): SG_GET_VERSION_NUM on the node's host device, before any
-    permission is taken (block/file-posix.c hdev_co_ioctl() runs the ioctl itself; raw
-    without offset or size passes it down). Asked of the host for real, as QEMU would;
-    only a -blockdev host_device chain, and only when files may be opened."""
+def _ask_sg(filename: str) -> str:
     import errno
     import fcntl
     import os
 
-    node = st.graph.nodes.get(name or "")
-    while node is not None and node.driver == "raw" and not (
-            {"offset", "size"} & set(node.options)):
-        node = node.children.get("file")
-    if node is None or node.driver != "host_device" or not node.filename or \
-            not st.graph.touch_files:
-        return ""
     try:
-        fd = os.open(node.filename, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(filename, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return ""  # the node's own open reports it
     try:
@@ -145,19 +200,33 @@ def sg_version(st: _State, name: str | None) -> str:
 
 def _virtio_blk_after_perms(props: dict[str, str]) -> str:
     """hw/block/virtio-blk.c virtio_blk_device_realize() after
-    blkconf_apply_backend_options(): geometry, block sizes; then, as the device is
-    plugged, virtio_blk_get_features() (scsi=on with virtio 1.0)."""
-    return _geometry(props, 255) or _blocksizes(props) or (
+    blkconf_apply_backend_options(): geometry, block sizes, the dataplane's needs
+    (ioeventfd_required); then, as the device is plugged, virtio_blk_get_features()
+    (scsi=on with virtio 1.0)."""
+    return _geometry(props, 255) or _blocksizes(props) or ioeventfd_required(props) or (
         "Please set scsi=off for virtio-blk devices in order to use virtio 1.0"
-        if props.get("scsi") in ("on", "yes", "true", "y") and
-        props.get("disable-modern") not in ("on", "yes", "true", "y") else "")
+        if props.get("scsi") in _ON and props.get("disable-modern") not in _ON else "")
+
+
+_ON = ("on", "yes", "true", "y")
+
+
+def ioeventfd_required(props: dict[str, str]) -> str:
+    """hw/block/dataplane/virtio-blk.c virtio_blk_data_plane_create() and
+    hw/scsi/virtio-scsi-dataplane.c virtio_scsi_dataplane_setup(): an iothread needs
+    the transport's ioeventfd (hw/virtio/virtio-pci.c, property ioeventfd, on)."""
+    if "iothread" in props and props.get("ioeventfd", "on") not in _ON:
+        return "ioeventfd is required for iothread"
+    return ""
 
 
 def _ide_unit(st: _State, props: dict[str, str], units: int) -> str:
     """hw/ide/qdev.c ide_qdev_realize(): the unit (1 when the master is taken, else 0)
     must exist on the bus and be free; it is taken before the device's own checks. An
     IDE bus is never full for qdev (no max_dev), so without bus= it is the first one."""
-    taken = st.ide_units.setdefault(props.get("bus") or "ide.0", set())
+    bus = props.get("bus") or "ide.0"
+    taken = st.ide_units.setdefault(bus, set())
+    units = st.ide_bus_units.get(bus, units)
     unit = _int(props["unit"]) if "unit" in props else (1 if 0 in taken else 0)
     if unit >= units:
         return f"Can't create IDE unit {unit}, bus supports only {units} units"

@@ -104,6 +104,14 @@ class _Locks:
 
 
 @attrs.define
+class _Context:
+    """The AioContext of one node graph (qdrive.frontend._argv_context)."""
+
+    iothread: str | None = None  # the -object iothread's id; None: the main loop's
+    devices: int = 0  # devices whose BlockBackend is on the graph
+
+
+@attrs.define
 class _State:
     graph: Graph = attrs.Factory(Graph)
     events: list[_Event] = attrs.Factory(list)
@@ -121,22 +129,33 @@ class _State:
     locks: _Locks = attrs.Factory(lambda: _Locks())
     drive_devices: dict[str, tuple[str, dict[str, str]]] = attrs.Factory(dict)
     drive_nodes: set[str] = attrs.Factory(set)  # node-name= of -drive options
-    controllers: dict[str, tuple[str, str | None]] = attrs.Factory(dict)  # bus: HBA, iothread
-    contexts: dict[str, str | None] = attrs.Factory(dict)  # node in use: its iothread
+    controllers: dict[str, tuple[str, dict[str, str]]] = attrs.Factory(dict)  # bus: HBA, props
+    contexts: dict[object, _Context] = attrs.Factory(dict)  # graph in use: its context
     referenced: set[str] = attrs.Factory(set)  # every drive= a device gave
-    node_devices: list[tuple[str, dict[str, str], Node | None]] = attrs.Factory(list)
+    # devices on a node by its name: the -blockdev Node, the id of the -drive whose
+    # node-name it gave, or None for an empty removable device
+    node_devices: list[tuple[str, dict[str, str], Node | str | None]] = attrs.Factory(list)
     flash_nodes: list[Node] = attrs.Factory(list)  # -machine pflashN= nodes, in unit order
     failed: bool = False
     boot_indexes: set[int] = attrs.Factory(set)
     ide_units: dict[str, set[int]] = attrs.Factory(dict)  # bus -> units taken
+    ide_bus_units: dict[str, int] = attrs.Factory(dict)  # a -device controller's bus -> units
     usb_ports: dict[str, list[str]] = attrs.Factory(dict)  # bus -> its free ports
     floppy_units: set[int] = attrs.Factory(set)  # taken by -drive if=floppy and floppy
+    gl_display: bool = False  # a display that asks for OpenGL (_argv_display.gl_display)
+    gl_devices: int = 0  # virtio-gpu-gl devices so far
+    udmabuf: str | None = None  # why /dev/udmabuf does not open ("" it does), once asked
+    sealed_memfd: bool = False  # an -object memory-backend-memfd with seals
+    pci_bus: bool = True  # the board has a PCI bus (not "none", nor microvm without pcie=on)
     numa_nodes: int = 0  # -numa node options (hw/core/numa.c num_nodes)
     anon_devices: int = 0  # -device options without id= so far (peripheral-anon)
     device_path: str = ""  # the QOM path of the -device being read
     device_at: tuple[int, str, str] = (0, "", "")  # and where it is on the command line
+    device_json: dict[str, Any] | None = None  # its values as typed, when it is JSON
     node_users: dict[str, list[tuple[bool, bool, str]]] = attrs.Factory(dict)
     globals_: list[tuple[str, str, str]] = attrs.Factory(list)  # -global on block devices
+    swapped_nodes: dict[str, str] = attrs.Factory(dict)  # drive id -> node-name it now has
+    drive_globals: Any = None  # the drive= globals of the -device being read (DriveGlobals)
     dialect: Dialect = DEFAULT  # the release whose devices are read (its removed properties)
 
     def fail(self, phase: Phase, order: int, message: str, option: str | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import rules
 from ._qdict import Entry
 from ._walk import Walk, absorb, first_key
-from ..diagnostics import Diagnostic, Span, Stage, error
+from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from ..model import Aio, DetectZeroes, ErrorAction
 from ..options import COMMON_KEYS, LEGACY_KEYS, OPTIONS
 
@@ -92,8 +92,12 @@ def _format(w: Walk) -> None:
     if entry is None:
         return
     if entry.value in ("help", "?"):
-        raise error("format-help", "format=help lists the block formats; QEMU prints "
-                    "them and exits without starting", entry.span, Stage.COMMON)
+        # blockdev.c blockdev_init(): the list goes to stdout (qemu_printf) and the drive
+        # is not made, with nothing on stderr: silent (the CLI prints the list,
+        # qdrive.frontend.drivers.format_help)
+        raise Stop(Diagnostic("format-help", Severity.ERROR, "format=help lists the block "
+                              "formats; QEMU prints them and exits without starting",
+                              entry.span, Stage.COMMON, silent=True))
     if "driver" in w.qdict:
         raise error("driver-and-format", "Cannot specify both 'driver' and 'format'",
                     w.qdict["driver"].span, Stage.COMMON)

@@ -50,11 +50,19 @@ def query_block(result: ArgvResult) -> list[dict[str, Any]] | None:
     if not result.ok:
         return None
     drives = drive_facts(result.drives) or []
+    by_id = {f["device"]: f for f in drives}
     out: list[dict[str, Any]] = []
     for facts in drives:
         name = facts["device"]
         dev = result.state.drive_devices.get(name)
         facts = dict(facts)
+        swapped = _swapped_node(result, name, by_id)
+        if swapped is not None:  # the node a virtio-blk-pci swapped in (DriveGlobals)
+            own = facts.get("cache") or {}
+            facts.update({k: swapped[k] for k in ("ro", "drv", "cache", "detect_zeroes")
+                          if k in swapped})
+            if "writeback" in own:  # the write cache is the backend's own
+                facts["cache"] = {**facts.get("cache", {}), "writeback": own["writeback"]}
         if dev is not None:
             model, props = dev
             qom, removable = _device_facts(model, props)
@@ -73,8 +81,35 @@ def query_block(result: ArgvResult) -> list[dict[str, Any]] | None:
             out.append({"device": "", "removable": removable, "type": qom})
             continue
         wce = _on(props.get("write-cache"))
+        if isinstance(node, str):  # a -drive's node: the node's facts, not its backend's
+            if node in by_id:
+                out.append(_on_drive_node(by_id[node], qom, removable,
+                                          True if wce is None else wce))
+            continue
         out.append(_node_backend(node, qom, removable, True if wce is None else wce))
     return out
+
+
+def _swapped_node(result: ArgvResult, drive: str, by_id: dict[str, dict[str, Any]]
+                  ) -> dict[str, Any] | None:
+    node = result.state.swapped_nodes.get(drive)
+    owner = next((r.placement.device_id for r in result.drives.drives
+                  if node and r.ok and r.drive is not None and r.drive.node_name == node
+                  and r.placement is not None), None)
+    return by_id.get(owner) if owner else None
+
+
+def _on_drive_node(drive: dict[str, Any], qom: str, removable: bool, writeback: bool
+                   ) -> dict[str, Any]:
+    """A device's own BlockBackend on a -drive's node (hw/core/qdev-properties-system.c
+    set_drive_helper() blk_new()): the node's driver, read-only and cache flags, with the
+    device's write cache and none of the drive's BlockBackend throttling."""
+    cache = drive.get("cache") or {}
+    return {"device": "", "removable": removable, "type": qom, "ro": drive.get("ro"),
+            "drv": drive.get("drv"),
+            "cache": {"no-flush": bool(cache.get("no-flush", False)),
+                      "direct": bool(cache.get("direct", False)), "writeback": writeback},
+            "detect_zeroes": drive.get("detect_zeroes", "off"), "throttle": {}}
 
 
 def _node_backend(node: Node, qom: str, removable: bool, writeback: bool) -> dict[str, Any]:

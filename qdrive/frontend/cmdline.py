@@ -30,7 +30,8 @@ from typing import Any
 import attrs
 
 from . import drivers, netprobe
-from ._argv_devices import _network, create_devices
+from ._argv_devices import _network, board_drive_globals, create_devices
+from ._argv_display import gl_display
 from ._argv_plug import numa_nodes
 from ._argv_drives import _drive_events, _drive_vs_nodes, judge_drives, register_drives
 from ._argv_locks import _drive_locks
@@ -68,7 +69,8 @@ class ArgvResult:
         """What QEMU prints: the warnings before the first error, and that error."""
         lines: list[str] = []
         for e in sorted(self.events, key=lambda e: (e.phase, e.order)):
-            lines.append(e.text.replace(PROG, prog))
+            if e.text:  # a silent error (format=help) prints nothing
+                lines.append(e.text.replace(PROG, prog))
             if e.error:
                 break
         return "\n".join(lines)
@@ -148,6 +150,7 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
     st = _State(dialect=chosen)
     st.graph.touch_files = probe_files
     st.numa_nodes = numa_nodes(tokens)
+    st.gl_display = gl_display(tokens)
     drives = judge_drives(st, tokens, cmd, probe_files, policy, dialect)
     select_machine(st, cmd.machine)
     # 1. the option loop: every option read in turn
@@ -165,6 +168,7 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
     apply_machine_options(st, cmd.machine, read.machine_props, read.machine_texts, drives)
     configure_accelerators(st, read.machine_texts, tokens)
     init_board(st, cmd.machine, tokens, read.machine_props, read.fdc_globals, drives)
+    board_drive_globals(st, drives, cmd.machine)
     # 5. qemu_create_cli_devices(); qemu_machine_creation_done(): net_check_clients()
     devices = create_devices(st, read.parsed, drives, cmd.machine)
     _network(st, tokens, devices)

@@ -10,13 +10,15 @@ models are not judged (their check is listed as skipped), except that their id c
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from . import drivers
 from ._data import read_json
 
-__all__ = ["BLOCK_MODELS", "MODEL_BUS", "properties", "prop_kind", "other_properties"]
+__all__ = ["BLOCK_MODELS", "MODEL_BUS", "properties", "prop_kind", "other_properties",
+           "property_types"]
 
 _BLOCK_BASE = ("drive", "backend_defaults", "logical_block_size", "physical_block_size",
                "min_io_size", "opt_io_size", "discard_granularity", "write-cache",
@@ -149,6 +151,22 @@ def _other_props(where: str) -> dict[str, list[str]] | None:
     except (FileNotFoundError, OSError):
         return None
     return table
+
+
+@functools.cache
+def _prop_types(where: str) -> dict[str, dict[str, str]]:
+    try:
+        table: dict[str, dict[str, str]] = read_json(where, "device-properties.json").get(
+            "types", {})
+    except (FileNotFoundError, OSError):
+        return {}
+    return table
+
+
+def property_types(model: str) -> Mapping[str, str]:
+    """The type ``-device MODEL,help`` prints for each property (``uint32``, ``bool``,
+    ``str`` ...; derived, grammar/derive_device_props.py); empty when not derived."""
+    return MappingProxyType(_prop_types(drivers.dialect().device_tables).get(model, {}))
 
 
 def other_properties(model: str) -> frozenset[str] | None:

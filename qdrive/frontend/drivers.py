@@ -30,7 +30,7 @@ from ..dialect import DEFAULT, Dialect
 from ..options import Kind
 
 __all__ = ["DriverInfo", "driver", "known", "protocols", "child_rows", "reading_for", "dialect",
-           "current", "protocol_prefixes"]
+           "current", "protocol_prefixes", "format_help"]
 
 # The dialect being walked (its tables, and the drivers its Debian build lists but the
 # release no longer has: qemu-11.1's gluster): set by reading_for(), read below.
@@ -128,6 +128,21 @@ def _known_less(tables: str, removed: frozenset[str]) -> frozenset[str]:
 @functools.cache
 def _known(tables: str) -> frozenset[str]:
     return frozenset(_read(tables)[0]["format_help"]["formats"])
+
+
+def format_help(release: Dialect = DEFAULT) -> str:
+    """What ``-drive format=help`` prints on stdout in ``release`` (blockdev.c
+    blockdev_init(): qemu_printf() of the formats bdrv_iterate_format() lists, then of
+    those it lists for read-only use), from the release's derived table (the binary's own
+    list, grammar/_derive_binary.py) less the drivers it no longer has."""
+    listed = _read(release.tables)[0]["format_help"]
+    gone = release.removed_drivers
+
+    def names(key: str) -> str:
+        return "".join(f" {n}" for n in listed[key] if n not in gone)
+
+    return (f"Supported formats:{names('formats')}\n"
+            f"Supported formats (read-only):{names('read_only')}\n")
 
 
 def protocol_prefixes(base: frozenset[str]) -> frozenset[str]:

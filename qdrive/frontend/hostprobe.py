@@ -42,7 +42,7 @@ __all__ = ["QemuUser", "HostFacts", "Perms", "open_problem", "io_uring_usable",
            "io_uring_refusal", "file_type_problem", "host_facts", "file_facts",
            "perms_at_open", "perms_at_attach", "perm_problem", "PROTOCOLS", "Intent",
            "protocol_of", "vfio_container_problem", "unix_connect_problem", "has_data",
-           "direct_alignment"]
+           "direct_alignment", "udmabuf_problem"]
 
 # Permission bit numbers (include/block/block-common.h BLK_PERM_*) and their names as
 # block.c bdrv_perm_names() spells them; lock byte 100+p = "holds p", 200+p = "refuses p".
@@ -330,6 +330,23 @@ def vfio_container_problem(qemu_open: bool = False) -> str:
         if qemu_open:
             return f"Could not open '{VFIO_CONTAINER}': {why}"
         return f"Failed to open {VFIO_CONTAINER}: {why}"
+    return ""
+
+
+UDMABUF = "/dev/udmabuf"
+
+
+def udmabuf_problem() -> str:
+    """Why ui/udmabuf.c udmabuf_fd()'s open("/dev/udmabuf", O_RDWR) fails (strerror), or
+    "" when it would open; judged by stat and access(R_OK|W_OK), without opening the
+    device (a missing node, no udmabuf module, is ENOENT). A fixed host file, never one
+    a command line names."""
+    try:
+        os.stat(UDMABUF)
+    except OSError as exc:
+        return os.strerror(exc.errno or errno.ENOENT)
+    if not os.access(UDMABUF, os.R_OK | os.W_OK):
+        return os.strerror(errno.EACCES)
     return ""
 
 

@@ -56,12 +56,25 @@ MACHINES = MappingProxyType({
 })
 
 
+# The x86 boards that are no PC (hw/core/null-machine.c "none", hw/i386/microvm.c,
+# hw/remote/machine.c "x-remote"): their MachineClass leaves block_default_type at 0,
+# IF_NONE (include/sysemu/blockdev.h), so a -drive without if= is if=none, and no board
+# code claims another interface but the virtio-blk device if=virtio adds (blockdev.c
+# drive_check_orphaned()). Not in MACHINES: the untrusted policy allows pc and q35 only.
+BARE_BOARDS = frozenset({"none", "microvm", "x-remote"})
+_BARE = Machine("none", Interface.NONE, 0, frozenset({Interface.NONE, Interface.VIRTIO}),
+                MappingProxyType({}))
+
+
 def machine(name: str) -> Machine:
-    """The Machine called ``name`` (``pc``, ``q35``; ``pc-i440fx-*``/``pc-q35-*`` too)."""
+    """The Machine called ``name`` (``pc``, ``q35``; ``pc-i440fx-*``/``pc-q35-*`` too; the
+    boards of :data:`BARE_BOARDS`)."""
     if name.startswith("pc-q35") or name == "q35":
         return MACHINES["q35"]
     if name.startswith("pc-i440fx") or name in ("pc", "pc-i440fx"):
         return MACHINES["pc"]
+    if name in BARE_BOARDS:
+        return attrs.evolve(_BARE, name=name)
     raise ValueError(f"unknown machine {name!r}: qdrive knows pc and q35")
 
 

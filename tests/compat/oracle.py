@@ -539,8 +539,12 @@ async def _facts(client: Any, block: dict[str, Any]) -> dict[str, Any]:
     """The facts qdrive predicts, from one query-block entry (and qom-get for the device)."""
     facts: dict[str, Any] = {"device": block["device"], "removable": block["removable"]}
     if block.get("qdev"):
-        facts["type"] = await client.execute("qom-get", {"path": block["qdev"],
-                                                         "property": "type"})
+        # block-backend.c blk_get_attached_dev_id(): the device's id when it has one, a
+        # partial QOM path that is ambiguous when the device names a bus after itself
+        # (nvme's "dev0" bus); the full path of a device with an id is under peripheral
+        path = block["qdev"] if block["qdev"].startswith("/") else \
+            f"/machine/peripheral/{block['qdev']}"
+        facts["type"] = await client.execute("qom-get", {"path": path, "property": "type"})
     inserted = block.get("inserted")
     if inserted is not None:
         facts.update(ro=inserted["ro"], drv=inserted["drv"], cache=inserted["cache"],

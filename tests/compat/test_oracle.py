@@ -52,3 +52,14 @@ def test_a_chroot_qemu_refuses_a_folder_it_cannot_see(version: str) -> None:
     qemu.check_visible("/tmp")
     with pytest.raises(ValueError, match="not visible"):
         qemu.check_visible("/root")  # the wrapper would silently run in / instead
+
+
+@pytest.mark.live
+@needs_qemu
+def test_a_device_whose_id_names_a_bus_too_is_recorded_as_started(images: Path) -> None:
+    """Regression: nvme,id=dev0 names its bus dev0 too, and qom-get on the partial path
+    "dev0" failed, so a start was recorded as a refusal with an empty stderr."""
+    got = oracle.run({"argv": ["-blockdev", "driver=file,filename=disk.img,node-name=f0",
+                               "-device", "nvme,drive=f0,serial=s,id=dev0"]}, images)
+    assert (got["accepted"], got["stderr"]) == (True, "")
+    assert got["devices"][0]["type"] == "nvme"

@@ -39,6 +39,11 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 RAW = "driver=raw,node-name=n0,file.driver=file,file.filename=disk.img"
+IOT = ["-drive", "file=disk.qcow2,if=none,node-name=disk", "-object", "iothread,id=t0"]
+PROBED = ("WARNING: Image format was not specified for 'disk.img' and probing guessed raw.\n"
+          "         Automatically detecting the format is dangerous for raw images, write "
+          "operations on block 0 will be restricted.\n"
+          "         Specify the 'raw' format explicitly to remove the restrictions.")
 CASES: list[tuple[list[str], str]] = [
     (["-blockdev", "raw,file.driver=file,file.filename=disk.img"],
      f"{P}: -blockdev raw,file.driver=file,file.filename=disk.img: 'node-name' must be "
@@ -171,6 +176,126 @@ CASES: list[tuple[list[str], str]] = [
      f"{P}: -device ide-hd,drive=n0: can't apply global ide-hd.bootindex=x: Parameter "
      "'bootindex' expects int64"),
     (["-global", "virtio-blk-pci.drive=n0", "-blockdev", RAW, "-device", "virtio-blk-pci"], ""),
+    # the AioContext of a node two devices share (qdrive.frontend._argv_context): a
+    # virtio-scsi disk moves its node into the HBA's iothread; every other device makes
+    # its BlockBackend in the main loop and cannot pull the node back
+    (IOT + ["-device", "virtio-scsi,iothread=t0,id=vs0", "-device",
+            "scsi-hd,bus=vs0.0,drive=disk,share-rw=on", "-device",
+            "virtio-blk-pci,drive=disk,iothread=t0,share-rw=on"],
+     f"{P}: -device virtio-blk-pci,drive=disk,iothread=t0,share-rw=on: Cannot change "
+     "iothread of active block backend"),
+    # 7.2 fails the SCSI disk when the node is held by another device (10.0 goes on)
+    (IOT + ["-device", "virtio-blk-pci,drive=disk,iothread=t0,share-rw=on", "-device",
+            "virtio-scsi,iothread=t0,id=vs0", "-device",
+            "scsi-hd,bus=vs0.0,drive=disk,share-rw=on"],
+     f"{P}: -device scsi-hd,bus=vs0.0,drive=disk,share-rw=on: Cannot change iothread of "
+     "active block backend"),
+    # ... and moves it back to the main loop for a virtio-scsi without iothread
+    (IOT + ["-device", "virtio-scsi,iothread=t0,id=vs0", "-device",
+            "scsi-hd,bus=vs0.0,drive=disk,share-rw=on", "-device", "virtio-scsi,id=vs1",
+            "-device", "scsi-hd,bus=vs1.0,drive=disk,share-rw=on"],
+     f"{P}: -device scsi-hd,bus=vs1.0,drive=disk,share-rw=on: Cannot change iothread of "
+     "active block backend"),
+    # virtio-blk leaves its node where it is until its dataplane starts
+    (IOT + ["-device", "virtio-blk-pci,drive=disk,iothread=t0,share-rw=on", "-device",
+            "virtio-blk-pci,drive=disk,share-rw=on"], ""),
+    (IOT + ["-device", "virtio-scsi,iothread=t0,id=vs0", "-device",
+            "scsi-cd,bus=vs0.0,drive=disk,share-rw=on", "-device", "megasas,id=m0",
+            "-device", "scsi-cd,bus=m0.0,drive=disk,share-rw=on"],
+     f"{P}: -device scsi-cd,bus=m0.0,drive=disk,share-rw=on: HBA does not support iothreads"),
+    (["-object", "iothread,id=t0", "-device", "virtio-scsi-pci,iothread=t0,ioeventfd=off"],
+     f"{P}: -device virtio-scsi-pci,iothread=t0,ioeventfd=off: ioeventfd is required for "
+     "iothread"),
+    (["-object", "iothread,id=t0", "-blockdev", RAW, "-device",
+      "virtio-blk-pci,drive=n0,iothread=t0,ioeventfd=off"],
+     f"{P}: -device virtio-blk-pci,drive=n0,iothread=t0,ioeventfd=off: ioeventfd is required "
+     "for iothread"),
+    (["-device", "virtio-scsi-pci,num_queues=0"],
+     f"{P}: -device virtio-scsi-pci,num_queues=0: Invalid number of queues (= 0), must be a "
+     "positive integer less than 1022."),
+    # a -global that set drive= before the device (or the board) sets it again
+    (["-fda", "disk.img", "-drive", "if=none,file=disk.qcow2", "-global", "floppy.drive=none0"],
+     f"{PROBED}\n{P}: -global floppy.drive=... conflicts with drive=floppy0"),
+    (["-drive", "file=disk.img,format=raw,if=ide,media=cdrom", "-drive",
+      "if=none,id=a,file=disk.qcow2", "-global", "ide-cd.drive=a"],
+     f"{P}: -global ide-cd.drive=... conflicts with drive=ide0-cd0"),
+    (["-drive", "if=none,id=a,file=disk.img,format=raw", "-drive", "if=none,id=b,file=disk.qcow2",
+      "-global", "floppy.drive=a", "-device", "floppy,drive=b"],
+     f"{P}: -device floppy,drive=b: -global floppy.drive=... conflicts with drive=b"),
+    (["-drive", "file=disk.img,format=raw,if=ide", "-drive", "if=none,id=a,file=disk.qcow2",
+      "-global", "ide-hd.drive=a", "-global", "ide-hd.drive="],
+     f"{P}: can't apply global ide-hd.drive=: -global ide-hd.drive=... conflicts with drive="),
+    # virtio-blk-pci's drive= is an alias no -global names: set again, it swaps the node
+    (["-drive", "if=none,id=a,file=disk.img,format=raw", "-drive", "if=none,id=b,file=disk.qcow2",
+      "-global", "virtio-blk-pci.drive=a", "-device", "virtio-blk-pci,drive=b"],
+     f"{P}: -device virtio-blk-pci,drive=b: Cannot find device='' nor node-name='b'"),
+    (["-drive", "if=none,id=a,file=disk.img,format=raw", "-drive",
+      "if=none,id=b,file=disk.qcow2,node-name=nb", "-global", "virtio-blk-pci.drive=a",
+      "-device", "virtio-blk-pci,drive=nb"], ""),
+    (["-drive", "file=disk.img,format=raw,if=virtio", "-drive", "if=none,id=a,file=disk.qcow2",
+      "-global", "virtio-blk-pci.drive=a"],
+     f"{P}: -drive file=disk.img,format=raw,if=virtio: Cannot find device='' nor "
+     "node-name='virtio0'"),
+    # a PCI device's addr= (set_pci_devfn: hex SLOT[.FN]; from JSON a number -1..255)
+    (["-device", "qxl-vga,id=video0,addr=x1"],
+     f"{P}: -device qxl-vga,id=video0,addr=x1: Property 'qxl-vga.addr' doesn't take value "
+     "'x1'"),
+    (["-device", "virtio-scsi-pci,addr=3.8"],
+     f"{P}: -device virtio-scsi-pci,addr=3.8: Property 'virtio-scsi-pci.addr' doesn't take "
+     "value '3.8'"),
+    (["-device", '{"driver":"virtio-scsi-pci","addr":256}'],
+     f"{P}: -device {{\"driver\":\"virtio-scsi-pci\",\"addr\":256}}: Parameter 'addr' "
+     "expects a value between -1 and 255"),
+    (["-device", '{"driver":"virtio-scsi-pci","addr":31}'], ""),
+    # a JSON -device's values against the types -device MODEL,help names
+    (["-device", '{"driver":"qxl-vga","ram_size":null}'],
+     f"{P}: -device {{\"driver\":\"qxl-vga\",\"ram_size\":null}}: Parameter 'ram_size' "
+     "expects uint64"),
+    (["-device", '{"driver":"qxl-vga","max_outputs":65536}'],
+     f"{P}: -device {{\"driver\":\"qxl-vga\",\"max_outputs\":65536}}: Parameter "
+     "'max_outputs' expects uint16_t"),
+    (["-device", '{"driver":"qxl-vga","surfaces":1.0}'],
+     f"{P}: -device {{\"driver\":\"qxl-vga\",\"surfaces\":1.0}}: Invalid parameter type "
+     "for 'surfaces', expected: integer"),
+    (["-device", '{"driver":"qxl-vga","romfile":3}'],
+     f"{P}: -device {{\"driver\":\"qxl-vga\",\"romfile\":3}}: Invalid parameter type for "
+     "'romfile', expected: string"),
+    # a GL device needs a display that set up OpenGL (hw/display/virtio-gpu-gl.c)
+    (["-device", "virtio-vga-gl"], f"{P}: -device virtio-vga-gl: opengl is not available"),
+    (["-display", "egl-headless", "-display", "none", "-device", "virtio-gpu-gl-pci"],
+     f"{P}: -device virtio-gpu-gl-pci: opengl is not available"),
+    # scsi-generic and scsi-block: their drive= is found and taken like any other, then
+    # SG_GET_VERSION_NUM, which only a host device answers
+    (["-device", "virtio-scsi-pci", "-drive", "if=none,id=d0,file=disk.img,format=raw",
+      "-device", "scsi-hd,drive=d0", "-device", "scsi-generic,drive=d0"],
+     f"{P}: -device scsi-generic,drive=d0: Drive 'd0' is already in use by another device"),
+    (["-device", "virtio-scsi-pci", "-device", "scsi-block,drive=nope"],
+     f"{P}: -device scsi-block,drive=nope: Property 'scsi-block.drive' can't find value "
+     "'nope'"),
+    (["-device", "virtio-scsi-pci", "-drive", "if=none,id=d0,file=disk.img,format=raw",
+      "-device", "scsi-generic,drive=d0"],
+     f"{P}: -device scsi-generic,drive=d0: cannot get SG_IO version number: Operation not "
+     "supported\nIs this a SCSI device?"),
+    (["-device", "virtio-scsi-pci", "-device", "scsi-generic"],
+     f"{P}: -device scsi-generic: drive property not set"),
+    # an IDE controller's buses: their own units, and a name the board's bus has too is
+    # found on the newer controller (qbus_find_recursive: newest device first)
+    (["-machine", "q35", "-drive", "format=raw,file=disk.img", "-device", "piix3-ide,id=ide",
+      "-drive", "id=disk,file=disk2.img,format=raw,if=none", "-device",
+      "ide-hd,drive=disk,bus=ide.0"], ""),
+    (["-device", "ich9-ahci,id=sata", "-device", "ide-cd,bus=sata.2,unit=1"],
+     f"{P}: -device ide-cd,bus=sata.2,unit=1: Can't create IDE unit 1, bus supports only 1 "
+     "units"),
+    # versioned machines no QEMU was released as
+    (["-M", "pc-i440fx-3.2"], f"{P}: unsupported machine type\nUse -machine help to list "
+     "supported machines"),
+    # the boards that are no PC: a -drive without if= is if=none there
+    (["-M", "x-remote", "-device", "lsi53c895a,id=lsi0", "-drive", "id=d,file=disk.qcow2",
+      "-device", "scsi-hd,drive=d,bus=lsi0.0"], ""),
+    (["-M", "x-remote", "-drive", "file=disk.qcow2,if=ide"],
+     f"{P}: -drive file=disk.qcow2,if=ide: machine type does not support if=ide,bus=0,unit=0"),
+    (["-M", "none", "-drive", "file=disk.qcow2,if=virtio"],
+     f"{P}: -drive file=disk.qcow2,if=virtio: No 'PCI' bus found for device 'virtio-blk-pci'"),
     # two format drives on one image: the second fails while it is opened, located
     (["-drive", "file=disk.qcow2,if=none", "-drive", "file=disk.qcow2,if=none,readonly=on"],
      f"{P}: -drive file=disk.qcow2,if=none,readonly=on: Failed to get shared \"write\" "
@@ -199,6 +324,78 @@ def test_qemu_says_it_too(images: Path, argv: list[str], stderr: str) -> None:
     got = oracle.run({"argv": argv}, images)
     assert got["accepted"] is _accepted(stderr)
     assert got["stderr"] == stderr
+
+
+def test_blob_resources_ask_the_host_for_udmabuf(images: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # ui/udmabuf.c opens /dev/udmabuf once and warns; without it, or without a sealed
+    # memfd memory backend, hw/display/virtio-gpu.c refuses blob=on
+    from qdrive.frontend import hostprobe
+
+    gpu = ["-device", "virtio-gpu-pci,blob=on", "-device", "virtio-vga,blob=on"]
+    monkeypatch.setattr(hostprobe, "UDMABUF", str(tmp_path / "udmabuf"))
+    assert check_argv(gpu).qemu_stderr() == (
+        f"{P}: -device virtio-gpu-pci,blob=on: warning: open /dev/udmabuf: No such file or "
+        f"directory\n{P}: -device virtio-gpu-pci,blob=on: cannot enable blob resources "
+        "without udmabuf")
+    assert check_argv(gpu, dialect="qemu-10.0").qemu_stderr().endswith(
+        "need rutabaga or udmabuf for blob resources")
+    assert check_argv(gpu, probe_files=False).ok  # the host is not asked
+    (tmp_path / "udmabuf").touch()
+    assert check_argv(gpu).qemu_stderr() == (
+        f"{P}: -device virtio-gpu-pci,blob=on: cannot enable blob resources without udmabuf")
+    memfd = ["-object", "memory-backend-memfd,id=m,size=1M"]
+    assert check_argv(memfd + gpu).ok
+    assert not check_argv(["-object", "memory-backend-memfd,id=m,size=1M,seal=off"] + gpu).ok
+
+
+@pytest.mark.skipif(not oracle.have_qemu("7.2"), reason="needs qemu-system-x86_64 7.2")
+def test_blob_verdict_is_the_hosts(images: Path) -> None:
+    # whatever this host has: qdrive asks it what QEMU asks it
+    argv = ["-device", "virtio-vga,blob=true"]
+    got = oracle.run({"argv": argv}, images)
+    result = check_argv(argv)
+    assert (result.ok, result.qemu_stderr()) == (got["accepted"], got["stderr"])
+
+
+def test_format_help_stops_qemu_with_nothing_on_stderr(images: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    # blockdev.c blockdev_init(): the list goes to stdout and QEMU does not start; the
+    # CLI prints that list where QEMU does, after its own note
+    from qdrive import cli
+    from qdrive.frontend.drivers import format_help
+
+    result = check_argv(["-drive", "file=disk.img,format=help", "-drive", "file=nosuch"])
+    assert (result.ok, result.qemu_stderr()) == (False, "")
+    assert cli.main(["check", "--argv", "--", P, "-drive", "format=help"]) == 1
+    out = capsys.readouterr().out
+    assert out.endswith(format_help()) and "Supported formats: blkdebug " in out
+
+
+def test_10_0_makes_the_ide_devices_before_the_floppy_controller(images: Path) -> None:
+    # hw/i386/pc_piix.c pc_init1(): 7.2's floppy controller comes first, 10.0's IDE
+    # devices (Dialect.board_ide_first)
+    argv = ["-drive", "if=ide", "-fda", "disk.img", "-global", "isa-fdc.driveA=x"]
+    assert check_argv(argv).qemu_stderr().endswith(
+        "can't apply global isa-fdc.driveA=x: Property 'isa-fdc.driveA' not found")
+    assert check_argv(argv, dialect="qemu-10.0").qemu_stderr().endswith(
+        f"\n{P}: Device needs media, but drive is empty")
+
+
+def test_10_0_lets_a_scsi_disk_share_a_node_outside_its_iothread(images: Path) -> None:
+    # hw/scsi/virtio-scsi.c virtio_scsi_hotplug() in 10.0 ignores the refused move
+    # (Dialect.scsi_hotplug_context_fatal); the device that pulls the node back still fails
+    held = IOT + ["-device", "virtio-blk-pci,drive=disk,share-rw=on", "-device",
+                  "virtio-scsi,iothread=t0,id=vs0", "-device",
+                  "scsi-hd,bus=vs0.0,drive=disk,share-rw=on"]
+    assert not check_argv(held).ok
+    assert check_argv(held, dialect="qemu-10.0").ok
+    pulled = IOT + ["-device", "virtio-scsi,iothread=t0,id=vs0", "-device",
+                    "scsi-hd,bus=vs0.0,drive=disk,share-rw=on", "-device",
+                    "ide-hd,drive=disk,share-rw=on"]
+    assert check_argv(pulled, dialect="qemu-10.0").qemu_stderr().endswith(
+        "Cannot change iothread of active block backend")
 
 
 def test_every_option_gets_a_verdict_and_the_rest_is_listed_as_skipped(images: Path) -> None:
@@ -234,6 +431,28 @@ def test_facts_of_a_device_on_a_node(images: Path) -> None:
     nodes = query_named_block_nodes(result)
     assert nodes is not None and [n["drv"] for n in nodes] == ["raw", "file"]
     assert nodes[1]["node-name"].startswith("#block") and nodes[1]["ro"] is True
+
+
+def test_facts_of_devices_on_a_drives_node_name(images: Path) -> None:
+    # each device's own BlockBackend on the -drive's node (the 7.2 recording of
+    # rule-iothread-08), and virtio-blk-pci's alias swapping its global's backend onto
+    # the node drive= names (rule-global-31): query-block shows that backend in use
+    from qdrive.frontend.cmdfacts import query_block
+
+    two = check_argv(IOT + ["-device", "virtio-blk-pci,drive=disk,share-rw=on", "-device",
+                            "virtio-blk-pci,drive=disk,share-rw=on"])
+    facts = query_block(two)
+    assert facts is not None
+    assert [(f["device"], f["removable"], f.get("type"), f["drv"]) for f in facts] == [
+        ("none0", True, None, "qcow2"), ("", False, "virtio-blk-device", "qcow2"),
+        ("", False, "virtio-blk-device", "qcow2")]
+    swap = check_argv(["-drive", "if=none,id=a,file=disk.img,format=raw", "-drive",
+                       "if=none,id=b,file=disk.qcow2,node-name=nb", "-global",
+                       "virtio-blk-pci.drive=a", "-device", "virtio-blk-pci,drive=nb"])
+    facts = query_block(swap)
+    assert facts is not None
+    assert [(f["device"], f["removable"], f["drv"]) for f in facts] == [
+        ("a", False, "qcow2"), ("b", True, "qcow2")]
 
 
 def test_without_probing_nothing_is_opened(images: Path) -> None:

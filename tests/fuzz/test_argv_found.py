@@ -16,17 +16,11 @@ FOUND = qemu_diff_argv.FOUND
 
 _NETWORK = ("QEMU connects to network storage and reports the failure; qdrive opens no "
             "connection (it only sees that a unix socket path does not exist)")
-_NOT_JUDGED = ("a property value of a non-block device (qdrive knows their names only, from "
-               "-device MODEL,help)")
 _NODE_FACTS = ("query-named-block-nodes facts of a -drive node graph with child options "
                "(backing.file.filename=...) beside -blockdev")
 KNOWN = {
     "fuzz-argv-0032": _NETWORK, "fuzz-argv-0037": _NETWORK,
-    "fuzz-argv-0005": _NOT_JUDGED, "fuzz-argv-0031": _NOT_JUDGED,
     "fuzz-argv-0017": _NODE_FACTS,
-    "fuzz-argv-0019": "x-remote's default drive interface",
-    "fuzz-argv-0030": "QEMU exits non-zero without a message (nvme on a LUKS-encrypted "
-                      "qcow2 read as raw)",
 }
 
 
