@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import os
-import time
 import warnings
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 import qdrive
 from qdrive.block.backends import Op, Request
+from tests.block.backends._settle import settle
 from tests.block.backends.faultfs import FaultTarget
 from tests.block.backends.test_contract import BUILT
 
@@ -31,17 +31,6 @@ def _fds() -> int:
 
 def _threads() -> int:
     return len(os.listdir("/proc/self/task"))
-
-
-def _settled_threads(limit: int) -> int:
-    """The thread count once helper threads that linger by design are gone: glibc's POSIX
-    AIO keeps an idle helper thread for about a second (aio_init's aio_idle_time). Polls
-    the count, bounded; the test asserts the count, not a time."""
-    for _ in range(100):
-        if _threads() <= limit:
-            break
-        time.sleep(0.05)
-    return _threads()
 
 
 def _drop(make: object) -> None:
@@ -68,7 +57,7 @@ def test_a_dropped_device_releases_descriptors_threads_and_locks(image_file: Pat
     for _ in range(3):
         _drop(use_and_drop)
     assert _fds() == fds
-    assert _settled_threads(threads) == threads  # was 64 more pthreads per device (threads)
+    assert settle(_threads, threads) == threads  # was 64 more pthreads per device (threads)
     with qdrive.open(f"file={image_file},format=raw"):  # the write lock went too
         pass
 

@@ -26,6 +26,7 @@ import qdrive
 from qdrive.block.backends import Op, Request
 from qdrive.block.backends._engine import EngineCore
 from qdrive.block.backends._io import execute
+from tests.block.backends._settle import settle
 from tests.block.backends.faultfs import FaultTarget
 from tests.block.backends.test_contract import BUILT
 
@@ -216,7 +217,7 @@ def test_a_failed_close_flush_is_raised_after_releasing_everything(
         dev.close()
     assert e.value.errno == errno.EIO
     # nothing left behind (fewer threads is fine: another test's may have ended meanwhile)
-    assert _fds() == fds and _threads() <= threads
+    assert _fds() == fds and settle(_threads, threads) <= threads
     with qdrive.open(f"file={fault_image},format=raw"):  # the lock is gone too
         pass
     dev.close()  # a second close does nothing

@@ -10,13 +10,13 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from qdrive.block.backends import Op, Request
 
+from ._settle import settle
 from .engines import ENGINES, aligned, check_all_full, create, opened, reap_all
 
 ROUNDS = 200
@@ -32,15 +32,6 @@ def _fds() -> int:
 
 def _tasks() -> int:
     return len(os.listdir("/proc/self/task"))
-
-
-def _settle(count: Callable[[], int], limit: int, seconds: float = 20.0) -> int:
-    """Wait (bounded) for ``count()`` to drop to ``limit``: glibc's AIO helper threads
-    linger for a second after their last request. Returns the last count."""
-    deadline = time.monotonic() + seconds
-    while (n := count()) > limit and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return n
 
 
 def _few_reads(be: object, n: int = 4) -> None:
@@ -77,7 +68,7 @@ def test_dropped_without_close_leaks_nothing(image_file: Path, engine: str) -> N
         _few_reads(warm)
         warm.close()
         gc.collect()
-        fds, tasks = _fds(), _settle(_tasks, 1)
+        fds, tasks = _fds(), settle(_tasks, 1)
         for _ in range(5):
             be = create(engine, fd)
             _few_reads(be)
@@ -88,7 +79,7 @@ def test_dropped_without_close_leaks_nothing(image_file: Path, engine: str) -> N
             del be
             gc.collect()
         assert _fds() <= fds  # (a collected leftover of an earlier test may close more)
-        assert _settle(_tasks, tasks) <= tasks
+        assert settle(_tasks, tasks) <= tasks
 
 
 @pytest.mark.parametrize("engine", ENGINES)
