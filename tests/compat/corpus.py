@@ -78,6 +78,12 @@ CORPORA: tuple[Corpus, ...] = (
            "generated"),
     Corpus("harvest-hv5-drives", FIXTURES / "harvest" / "hv5-drives.jsonl", "harvest"),
     Corpus("harvest-hv5-cmdlines", FIXTURES / "harvest" / "hv5-cmdlines.jsonl", "harvest"),
+    # session 7's held-back batch (seed 3858450628) and harvest (ids hv7-), likewise
+    Corpus("generated-hb7-singles", FIXTURES / "generated" / "hb7-singles.jsonl", "generated"),
+    Corpus("generated-hb7-cmdlines", FIXTURES / "generated" / "hb7-cmdlines.jsonl",
+           "generated"),
+    Corpus("harvest-hv7-drives", FIXTURES / "harvest" / "hv7-drives.jsonl", "harvest"),
+    Corpus("harvest-hv7-cmdlines", FIXTURES / "harvest" / "hv7-cmdlines.jsonl", "harvest"),
     Corpus("hoststate", FIXTURES / "hoststate" / "cases.jsonl", "hoststate"),
     # hand-written cases for each rule of qdrive.check_argv (issue 15); 7.2 recorded them
     # first, 10.0 and 11.1 since session 5

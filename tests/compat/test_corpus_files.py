@@ -23,7 +23,9 @@ MINIMUM = {"generated-singles": 3000, "generated-cmdlines": 1000, "harvest-drive
            "generated-hb4-singles": 600, "generated-hb4-cmdlines": 200,
            "harvest-hv4-drives": 150, "harvest-hv4-cmdlines": 110,
            "generated-hb5-singles": 600, "generated-hb5-cmdlines": 200,
-           "harvest-hv5-drives": 160, "harvest-hv5-cmdlines": 150}
+           "harvest-hv5-drives": 160, "harvest-hv5-cmdlines": 150,
+           "generated-hb7-singles": 600, "generated-hb7-cmdlines": 200,
+           "harvest-hv7-drives": 160, "harvest-hv7-cmdlines": 200}
 
 
 def _well_formed(row: Mapping[str, Any]) -> None:
