@@ -38,13 +38,25 @@ def _machine_lifecycle(name: str, dialect: Dialect) -> _Event | None:
 
 
 def _known_machine(name: str, strict: bool = False) -> str | bool:
+    """The board family of ``name`` (pc or q35); ``strict``: whether QEMU has a machine of
+    that name at all. The pc/q35 names are the aliases and the versioned ones
+    (pc-q35-X.Y, pc-i440fx-X.Y: hw/i386/pc_piix.c, pc_q35.c; which versions a release
+    has is Dialect.machine_status): a distribution's own (pc-q35-rhel8.2.0) or the bare
+    family name is no machine of Debian's QEMU."""
     if name.startswith("pc-q35") or name == "q35":
-        return "q35" if not strict else True
-    if name.startswith("pc-i440fx") or name in ("pc", "pc-i440fx") or not name:
-        return "pc" if not strict else True
+        return "q35" if not strict else name == "q35" or _versioned(name)
+    if name.startswith("pc-i440fx") or name == "pc" or not name:
+        return "pc" if not strict else name in ("pc", "") or _versioned(name)
     if strict:
         return name in ("isapc", "microvm", "none", "x-remote")
     return "pc"
+
+
+def _versioned(name: str) -> bool:
+    head, _, version = name.rpartition("-")
+    parts = version.split(".")
+    return head in ("pc-q35", "pc-i440fx") and len(parts) in (2, 3) and \
+        all(p.isdigit() for p in parts)
 
 
 def _machine_properties(st: _State, machine: str, texts: list[tuple[int, str]]

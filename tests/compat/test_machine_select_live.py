@@ -25,6 +25,11 @@ CASES = [
     ["-object", "iothread,id=a", "-object", "iothread,id=a", "-M", "bogus"],
     ["-blockdev", "driver=file,filename=disk.img,node-name=x,bogus=1", "-M", "bogus"],
     ["-M", "pc-i440fx-1.2", "-drive", "file=disk.img,format=raw,bogus=1"],  # removed in 7.2
+    # a distribution's own machine names and the bare family name are no machines here
+    ["-M", "pc-q35-rhel8.2.0,usb=off", "-drive", "file=disk.img,serial=1"],
+    ["-machine", "pc-i440fx-rhel7.6.0", "-device", "virtio-blk-pci,bus=pci.9"],
+    ["-M", "pc-i440fx"],
+    ["-M", "pc-q35-4.0.1", "-drive", "file=disk.img,format=raw"],  # the one three-part name
 ]
 
 
