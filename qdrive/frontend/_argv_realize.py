@@ -84,7 +84,8 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
             return f"invalid queue-size property ({size}), must be a power of 2 (max 1024)"
         return ""  # the rest once its permissions are taken: _virtio_blk_after_perms
     if model in ("ide-hd", "ide-cd"):
-        problem = _ide_unit(st, props, 1 if machine == "q35" else 2)
+        problem = _ide_unit(st, props, 1 if machine == "q35" else 2,
+                            "ide.5" if machine == "q35" else "ide.1")
         if problem:
             return problem
         if not name and model == "ide-hd":
@@ -220,11 +221,16 @@ def ioeventfd_required(props: dict[str, str]) -> str:
     return ""
 
 
-def _ide_unit(st: _State, props: dict[str, str], units: int) -> str:
+def _ide_unit(st: _State, props: dict[str, str], units: int, board_last: str) -> str:
     """hw/ide/qdev.c ide_qdev_realize(): the unit (1 when the master is taken, else 0)
-    must exist on the bus and be free; it is taken before the device's own checks. An
-    IDE bus is never full for qdev (no max_dev), so without bus= it is the first one."""
-    bus = props.get("bus") or "ide.0"
+    must exist on the bus and be free; it is taken before the device's own checks.
+
+    An IDE bus is never full for qdev (no max_dev), so without bus= the device goes to
+    the first IDE bus softmmu/qdev-monitor.c qbus_find_recursive() meets, and it meets
+    the newest first (hw/core/qdev.c and bus.c insert children and buses at the head):
+    the last bus of the newest -device IDE controller, else the board's last one (q35's
+    ide.5, pc's ide.1), whatever the legacy drives took (seen in QEMU 7.2's qtree)."""
+    bus = props.get("bus") or next(reversed(st.ide_bus_units), board_last)
     taken = st.ide_units.setdefault(bus, set())
     units = st.ide_bus_units.get(bus, units)
     unit = _int(props["unit"]) if "unit" in props else (1 if 0 in taken else 0)
