@@ -72,6 +72,7 @@ def test_the_corpora_are_there() -> None:
 @pytest.mark.parametrize("mode", [["--offline"], ["--offline", "--json"]])
 def test_every_corpus_reports_alike_with_the_memo(corpus: str, mode: list[str], tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(terminal.Memo, "LIMIT", 1 << 26)  # every report fits: all are hits
     drives = CORPORA[corpus]
     hits = _same_with_and_without_the_memo(_listing(tmp_path, drives), mode, monkeypatch)
     # the second half repeats the first: every line of it is a hit (the blank and comment
@@ -138,14 +139,25 @@ def test_a_repeated_line_is_checked_once(tmp_path: Path,
 
 def test_the_memo_is_bounded() -> None:
     memo: terminal.Memo[str] = terminal.Memo(limit=10_000)
-    for n in range(1000):
-        memo.put(f"file=disk{n}.img,format=raw", "x" * 50, 50)
+    lines = [f"file=disk{n}.img,format=raw" for n in range(1000)]
+    for line in lines:
+        memo.put(line, "x" * 50, 50)
         assert memo.size <= 10_000
     assert 0 < len(memo.values) < 1000
-    assert memo.get("file=disk999.img,format=raw") == "x" * 50  # the newest stay
-    assert memo.get("file=disk0.img,format=raw") is None  # the oldest went first
     memo.put("too big", "y", 20_000)
     assert memo.get("too big") is None and memo.size <= 10_000
+    # the lines kept are the first ones: a second pass over the same lines finds them
+    found = [line for line in lines if memo.get(line) is not None]
+    assert found == lines[:len(memo.values)] and memo.hits == len(found)
+
+
+def test_a_run_past_the_memos_limit_reports_alike(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(terminal.Memo, "LIMIT", 20_000)
+    drives = CORPORA["harvest/drives.jsonl"]
+    hits = _same_with_and_without_the_memo(_listing(tmp_path, drives), ["--offline", "--json"],
+                                           monkeypatch)
+    assert 0 < hits < len(drives)
 
 
 def test_reports_are_written_in_batches_not_a_write_per_line(tmp_path: Path) -> None:

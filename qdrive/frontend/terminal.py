@@ -221,34 +221,31 @@ def read_lines(stream: io.TextIOBase | TextIO, limit: int = MAX_LINE) -> Iterato
 
 class Memo(Generic[_T]):
     """Values by their key's text, in at most :attr:`LIMIT` characters of keys (plus
-    what :meth:`put` is told each value costs): past it the oldest go first, so a long
-    -f file of distinct lines holds no more than a short one."""
+    what :meth:`put` is told each value costs). Once full it keeps what it has and takes
+    no more: a file that cycles through more distinct lines than fit still finds the ones
+    kept (dropping the oldest would find none of them), and a long file of distinct lines
+    holds no more than a short one."""
 
-    LIMIT = 1 << 21  # characters; a few MiB at most, beside a -f run's ~20 MiB
+    LIMIT = 1 << 22  # characters: a few MiB at most, beside a -f run's ~20 MiB
     EACH = 64  # what one entry costs beyond its text (the dict slot, the tuple)
 
-    def __init__(self, limit: int = LIMIT) -> None:
-        self.limit = limit
-        self.values: dict[str, tuple[_T, int]] = {}
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = self.LIMIT if limit is None else limit
+        self.values: dict[str, _T] = {}
         self.size = 0
         self.hits = 0  # lines answered from the memo: what a test counts
 
     def get(self, key: str) -> _T | None:
         found = self.values.get(key)
-        if found is None:
-            return None
-        self.hits += 1
-        return found[0]
+        if found is not None:
+            self.hits += 1
+        return found
 
     def put(self, key: str, value: _T, cost: int = 0) -> None:
         cost += len(key) + self.EACH
-        if cost > self.limit or key in self.values:
-            return
-        while self.size + cost > self.limit:
-            oldest = next(iter(self.values))
-            self.size -= self.values.pop(oldest)[1]
-        self.values[key] = (value, cost)
-        self.size += cost
+        if self.size + cost <= self.limit:
+            self.values[key] = value
+            self.size += cost
 
 
 class Batch:
