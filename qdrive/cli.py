@@ -741,7 +741,7 @@ def _check_file(args: argparse.Namespace) -> int:
         args.lean_lines = line_json
     progress = Progress(None, sys.stderr, _interactive())
     with _open_lines(args.file) as f:
-        out = Batch(sys.stdout, f)
+        out = Batch(sys.stdout, f, eager=progress.enabled)  # the bar and reports interleave
         try:
             _check_lines(args, f, run, tally, out, progress)
         finally:

@@ -255,18 +255,19 @@ class Batch:
     Text waits at most until :attr:`LINES` more input lines were read (so a verdict still
     shows while a long file is read) or :attr:`CHARS` characters are held, and never while
     the input has nothing more to give: a pipe's writer may wait for it. A terminal gets
-    every piece at once."""
+    every piece at once, and so does every stream when ``eager`` (a progress line on
+    stderr, which may share the terminal: its erasing must come between the reports)."""
 
     LINES = 512
     CHARS = 1 << 16
 
-    def __init__(self, stream: TextIO, source: TextIO) -> None:
+    def __init__(self, stream: TextIO, source: TextIO, eager: bool = False) -> None:
         self.stream = stream
         self.parts: list[str] = []
         self.held = 0
         self.since = 0  # input lines read since the oldest text held
         self.writes = 0  # pieces written: what a test counts
-        self.eager = _isatty(stream)
+        self.eager = eager or _isatty(stream)
         # a regular file always has more to give (or ends); a pipe or terminal may not
         self.fd = None if _regular(source) else _fileno(source)
 
