@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .diagnostics import Diagnostic, location
 from .frontend.terminal import MAX_LINE, Batch, Line, Memo, Progress, Style, read_lines
@@ -763,7 +763,7 @@ def _check_lines(args: argparse.Namespace, f: TextIO,
                  progress: Progress) -> None:
     """Each case of the -f file checked (or its report taken from the memo) and reported."""
     name = "<stdin>" if args.file == "-" else args.file
-    memo: Memo[_Report] | None = Memo() if _memo_sound(args) else None
+    memo = Memo() if _memo_sound(args) else None
     args.file_memo, args.file_out = memo, out  # what tests count
     for done, (n, line) in enumerate(_file_cases(read_lines(f), args.file), 1):
         tally.done = done
@@ -771,7 +771,7 @@ def _check_lines(args: argparse.Namespace, f: TextIO,
             _too_long(args, name, n, out, progress)
             tally.add(_TOO_LONG)
             continue
-        report = memo.get(line) if memo is not None else None
+        report: _Report | None = memo.get(line) if memo is not None else None
         if report is None:
             report = _check_line(args, line, run)
             if memo is not None:
@@ -820,16 +820,21 @@ def _file_cases(lines: Iterator[str], path: str) -> Iterator[tuple[int, str]]:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
-class _Report(NamedTuple):
-    """What one -f line adds to the run, apart from its number."""
+class _Report:
+    """What one -f line adds to the run, apart from its number. (A plain class: a
+    NamedTuple's creation would cost every `qdrive check` start-up ~1M instructions.)"""
 
-    code: int  # the line's exit code
-    ok: bool
-    warned: bool
-    kind: str | None  # the first error's code, when the line failed
-    # --json: the line's JSON object after its opening brace (the line number goes
-    # first); text: the report after the "NAME:N:" line, None when nothing is printed
-    body: str | None
+    __slots__ = ("code", "ok", "warned", "kind", "body")
+
+    def __init__(self, code: int, ok: bool, warned: bool, kind: str | None,
+                 body: str | None) -> None:
+        self.code = code  # the line's exit code
+        self.ok = ok
+        self.warned = warned
+        self.kind = kind  # the first error's code, when the line failed
+        # --json: the line's JSON object after its opening brace (the line number goes
+        # first); text: the report after the "NAME:N:" line, None when nothing is printed
+        self.body = body
 
 
 def _memo_sound(args: argparse.Namespace) -> bool:

@@ -44,10 +44,10 @@ def _listing(tmp_path: Path, drives: list[str]) -> Path:
 def _same_with_and_without_the_memo(path: Path, mode: list[str],
                                     monkeypatch: pytest.MonkeyPatch) -> int:
     """Checks -f PATH in MODE both ways; returns the memo's hits."""
-    memos: list[terminal.Memo[object]] = []
+    memos: list[terminal.Memo] = []
     real = terminal.Memo
 
-    def counted() -> terminal.Memo[object]:
+    def counted() -> terminal.Memo:
         memos.append(real())
         return memos[-1]
 
@@ -138,7 +138,7 @@ def test_a_repeated_line_is_checked_once(tmp_path: Path,
 
 
 def test_the_memo_is_bounded() -> None:
-    memo: terminal.Memo[str] = terminal.Memo(limit=10_000)
+    memo: terminal.Memo = terminal.Memo(limit=10_000)
     lines = [f"file=disk{n}.img,format=raw" for n in range(1000)]
     for line in lines:
         memo.put(line, "x" * 50, 50)

@@ -26,12 +26,10 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Generic, TextIO, TypeVar
+from typing import Any, TextIO
 
 __all__ = ["Style", "Progress", "Eta", "clock", "read_lines", "Line", "MAX_LINE", "color_on",
            "Memo", "Batch"]
-
-_T = TypeVar("_T")
 
 # Linux's MAX_ARG_STRLEN (32 pages): no single argv element longer than this reaches QEMU.
 MAX_LINE = 131072
@@ -219,29 +217,29 @@ def read_lines(stream: io.TextIOBase | TextIO, limit: int = MAX_LINE) -> Iterato
         yield text.removesuffix("\n").removesuffix("\r")
 
 
-class Memo(Generic[_T]):
+class Memo:
     """Values by their key's text, in at most :attr:`LIMIT` characters of keys (plus
     what :meth:`put` is told each value costs). Once full it keeps what it has and takes
     no more: a file that cycles through more distinct lines than fit still finds the ones
     kept (dropping the oldest would find none of them), and a long file of distinct lines
-    holds no more than a short one."""
+    holds no more than a short one. (Not a Generic: a subscripted class costs every start-up.)"""
 
     LIMIT = 1 << 22  # characters: a few MiB at most, beside a -f run's ~20 MiB
     EACH = 64  # what one entry costs beyond its text (the dict slot, the tuple)
 
     def __init__(self, limit: int | None = None) -> None:
         self.limit = self.LIMIT if limit is None else limit
-        self.values: dict[str, _T] = {}
+        self.values: dict[str, Any] = {}
         self.size = 0
         self.hits = 0  # lines answered from the memo: what a test counts
 
-    def get(self, key: str) -> _T | None:
+    def get(self, key: str) -> Any:
         found = self.values.get(key)
         if found is not None:
             self.hits += 1
         return found
 
-    def put(self, key: str, value: _T, cost: int = 0) -> None:
+    def put(self, key: str, value: object, cost: int = 0) -> None:
         cost += len(key) + self.EACH
         if self.size + cost <= self.limit:
             self.values[key] = value
