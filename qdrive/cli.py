@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .diagnostics import Diagnostic, location
-from .frontend.terminal import MAX_LINE, Progress, Style, read_lines
+from .frontend.terminal import MAX_LINE, Batch, Line, Memo, Progress, Style, read_lines
 
 if TYPE_CHECKING:
     from .frontend._check import DriveArg
@@ -729,12 +729,9 @@ def _open_lines(path: str) -> TextIO:
 
 def _check_file(args: argparse.Namespace) -> int:
     # Streams: one line is read, checked and reported before the next is read, so memory
-    # stays bounded and a verdict appears while a pipe is still being written.
-    name = "<stdin>" if args.file == "-" else args.file
-    progress = Progress(None, sys.stderr, _interactive())
-    counts = {"ok": 0, "invalid": 0, "warnings": 0}
-    kinds: dict[str, int] = {}
-    worst = done = 0
+    # stays bounded and a verdict appears while a pipe is still being written (Batch
+    # holds report text only while more input is at hand).
+    tally = _Tally()
     run = _checker(args)
     args.style = Style(sys.stdout, getattr(args, "color", "auto"))
     args.lean_lines = None  # the lean path's line_json, when it may answer (once per file)
@@ -742,74 +739,161 @@ def _check_file(args: argparse.Namespace) -> int:
         from ._lean_check import line_json
 
         args.lean_lines = line_json
+    progress = Progress(None, sys.stderr, _interactive())
     with _open_lines(args.file) as f:
-        for done, (n, line) in enumerate(_file_cases(read_lines(f), args.file), 1):
-            if line.too_long:
-                progress.clear()
-                # On stderr with --json: stdout stays one JSON document per line.
-                print(f"{name}:{n}: line longer than {MAX_LINE} characters (Linux passes no "
-                      "longer argument to QEMU): not checked",
-                      file=sys.stderr if args.json else sys.stdout)
-                counts["invalid"] += 1
-                kinds["line-too-long"] = kinds.get("line-too-long", 0) + 1
-                worst = max(worst, 1)
-                continue
-            worst = max(worst, _check_line(args, name, n, line, counts, kinds, progress,
-                                            run))
-            if done % PROGRESS_EVERY == 0:
-                progress.update(done)
-            else:
-                progress.redraw()
+        out = Batch(sys.stdout, f, eager=progress.enabled)  # the bar and reports interleave
+        try:
+            _check_lines(args, f, run, tally, out, progress)
+        finally:
+            out.flush()
     progress.finish()
+    done, counts = tally.done, tally.counts
     summary = (f"{done} line{'' if done == 1 else 's'}: {counts['ok']} ok, "
                f"{counts['invalid']} invalid, {counts['warnings']} with warnings")
-    out = sys.stderr if args.json else sys.stdout
-    print(summary, file=out)
-    if kinds:
+    where = sys.stderr if args.json else sys.stdout
+    print(summary, file=where)
+    if tally.kinds:
         print("errors by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(
-            kinds.items(), key=lambda kv: (-kv[1], kv[0]))), file=out)
-    return worst
+            tally.kinds.items(), key=lambda kv: (-kv[1], kv[0]))), file=where)
+    return tally.worst
 
 
-def _file_cases(lines: Iterator[Any], path: str) -> Iterator[tuple[int, Any]]:
-    """(line number, line) for each line that is not blank or a comment, as read."""
+def _check_lines(args: argparse.Namespace, f: TextIO,
+                 run: Callable[[Sequence[str]], CheckResult], tally: _Tally, out: Batch,
+                 progress: Progress) -> None:
+    """Each case of the -f file checked (or its report taken from the memo) and reported."""
+    name = "<stdin>" if args.file == "-" else args.file
+    memo = Memo() if _memo_sound(args) else None
+    args.file_memo, args.file_out = memo, out  # what tests count
+    for done, (n, line) in enumerate(_file_cases(read_lines(f), args.file), 1):
+        tally.done = done
+        if type(line) is Line:
+            _too_long(args, name, n, out, progress)
+            tally.add(_TOO_LONG)
+            continue
+        report: _Report | None = memo.get(line) if memo is not None else None
+        if report is None:
+            report = _check_line(args, line, run)
+            if memo is not None:
+                memo.put(line, report, len(report.body or ""))
+        tally.add(report)
+        if report.body is None:
+            pass
+        elif args.json:
+            out.add(f'{{"line": {n}, {report.body}\n')
+        else:
+            progress.clear()
+            out.add(f"{name}:{n}:\n{report.body}")
+        out.line_read()
+        if progress.enabled:
+            _progress(progress, done)
+
+
+def _too_long(args: argparse.Namespace, name: str, n: int, out: Batch,
+              progress: Progress) -> None:
+    progress.clear()
+    say = (f"{name}:{n}: line longer than {MAX_LINE} characters (Linux passes no longer "
+           "argument to QEMU): not checked\n")
+    if args.json:  # on stderr: stdout stays one JSON document per line
+        out.flush()  # stdout's text first, in the order it was reported
+        sys.stderr.write(say)
+    else:
+        out.add(say)
+
+
+def _progress(progress: Progress, done: int) -> None:
+    if done % PROGRESS_EVERY == 0:
+        progress.update(done)
+    else:
+        progress.redraw()
+
+
+def _file_cases(lines: Iterator[str], path: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) for each line that is not blank or a comment, as read (a
+    :class:`Line` is one too long to check)."""
     try:
         for n, line in enumerate(lines, 1):
-            if line.too_long or line.strip() and not line.lstrip().startswith("#"):
+            head = line.lstrip()  # blank: nothing is left
+            if head and head[0] != "#" or type(line) is Line:
                 yield n, line
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _check_line(args: argparse.Namespace, name: str, n: int, line: str,
-                counts: dict[str, int], kinds: dict[str, int], progress: Any,
-                run: Callable[[Sequence[str]], CheckResult]) -> int:
-    """One -f line: checked and reported at once (flushed: a pipe's writer may wait)."""
+class _Report:
+    """What one -f line adds to the run, apart from its number. (A plain class: a
+    NamedTuple's creation would cost every `qdrive check` start-up ~1M instructions.)"""
+
+    __slots__ = ("code", "ok", "warned", "kind", "body")
+
+    def __init__(self, code: int, ok: bool, warned: bool, kind: str | None,
+                 body: str | None) -> None:
+        self.code = code  # the line's exit code
+        self.ok = ok
+        self.warned = warned
+        self.kind = kind  # the first error's code, when the line failed
+        # --json: the line's JSON object after its opening brace (the line number goes
+        # first); text: the report after the "NAME:N:" line, None when nothing is printed
+        self.body = body
+
+
+def _memo_sound(args: argparse.Namespace) -> bool:
+    """Whether a -f line's report may be reused for a later line of the same text.
+
+    Offline, with the trusted policy and no --probe-network, the check of a line reads
+    nothing but the line, this command line's settings (fixed for the file) and this
+    process's environment: no image, no host probe (hostprobe runs only with
+    probe_files), no socket, no user database (--qemu-user); the guard of the
+    untrusted policy opens directories. So the same text gets the same report, every
+    byte of it (tests/test_bulk.py compares the two over every recorded corpus)."""
+    return bool(args.offline and not getattr(args, "probe_network", False)
+                and args.policy == "trusted" and not getattr(args, "qemu_user", None))
+
+
+_TOO_LONG = _Report(1, False, False, "line-too-long", None)
+
+
+class _Tally:
+    """The run's counts: lines, verdicts, error kinds and the worst exit code."""
+
+    def __init__(self) -> None:
+        self.counts = {"ok": 0, "invalid": 0, "warnings": 0}
+        self.kinds: dict[str, int] = {}
+        self.worst = self.done = 0
+
+    def add(self, report: _Report) -> None:
+        self.counts["ok" if report.ok else "invalid"] += 1
+        if report.warned:
+            self.counts["warnings"] += 1
+        if report.kind is not None:
+            self.kinds[report.kind] = self.kinds.get(report.kind, 0) + 1
+        if report.code > self.worst:
+            self.worst = report.code
+
+
+def _check_line(args: argparse.Namespace, line: str,
+                run: Callable[[Sequence[str]], CheckResult]) -> _Report:
+    """One -f line checked: its report."""
     drives = line.split("\t")
     if len(drives) == 1 and args.lean_lines is not None:
         found = args.lean_lines(drives[0], args.offline)
         if found is not None:  # a plain drive, ok and warning-free (qdrive/_lean.py)
-            counts["ok"] += 1
-            if args.json:
-                print(f'{{"line": {n}, {found[1:]}', flush=True)
-            return 0
+            return _Report(0, True, False, None, found[1:] if args.json else None)
     result = run(drives)
     code = _exit_code(result, args.strict)
     warned = any(r.warnings for r in result.drives)
-    counts["ok" if result.ok else "invalid"] += 1
-    counts["warnings"] += warned
     # a line that passed has no error: first_error is looked for only when it failed
     first = result.first_error if code else None
-    if first is not None:
-        kinds[first[1].code] = kinds.get(first[1].code, 0) + 1
+    kind = first[1].code if first is not None else None
     if args.json:
-        print(json.dumps({"line": n, **_json(result, args)}), flush=True)
-    elif code or warned:
-        progress.clear()
-        print(f"{name}:{n}:")
-        _human(result, sys.stdout, args, args.style)
-        sys.stdout.flush()
-    return code
+        return _Report(code, result.ok, warned, kind, json.dumps(_json(result, args))[1:])
+    if not (code or warned):
+        return _Report(code, result.ok, warned, kind, None)
+    import io
+
+    text = io.StringIO()
+    _human(result, text, args, args.style)
+    return _Report(code, result.ok, warned, kind, text.getvalue())
 
 
 def _lean_lines(args: argparse.Namespace) -> bool:

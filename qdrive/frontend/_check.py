@@ -279,8 +279,8 @@ def _abort_notice(conv: Conversion, prefix: str) -> Conversion:
     (``prefix``: how the release's build names its source files); a curl driver's is
     preceded by GLib's criticals (formats.curl_value_notices)."""
     err = conv.error
-    if err is None:
-        return conv
+    if err is None or err.code != "bad-value":
+        return conv  # both kinds of notice follow a bad value only (formats.*_notice*)
     key = conv.text[err.span.start:err.span.end].partition("=")[0]
     # the options as the node's open received them (the walk records them there; a
     # null driver's value error comes later than that)

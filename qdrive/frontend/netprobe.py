@@ -65,15 +65,22 @@ _SESSION: contextvars.ContextVar[Session | None] = contextvars.ContextVar(
     "qdrive_netprobe", default=None)
 
 
-@contextlib.contextmanager
-def probing(enabled: bool) -> Iterator[Session]:
-    """A session for the block: the network drivers' opens connect when ``enabled``."""
-    session = Session(enabled)
-    token = _SESSION.set(session)
-    try:
-        yield session
-    finally:
-        _SESSION.reset(token)
+class probing:  # noqa: N801 - used as a function: ``with probing(on) as session:``
+    """A session for the block: the network drivers' opens connect when ``enabled``.
+
+    A class, not a contextlib.contextmanager: every drive's check enters one (issue 17)."""
+
+    __slots__ = ("_session", "_token")
+
+    def __init__(self, enabled: bool) -> None:
+        self._session = Session(enabled)
+
+    def __enter__(self) -> Session:
+        self._token = _SESSION.set(self._session)
+        return self._session
+
+    def __exit__(self, *exc: object) -> None:
+        _SESSION.reset(self._token)
 
 
 _ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("qdrive_netprobe_allowed",

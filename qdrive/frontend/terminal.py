@@ -12,6 +12,9 @@
   part of the drive string, as it would be in an argv element; CRLF loses its CR), and a
   line longer than :data:`MAX_LINE` is not read into memory whole: it is reported as
   too long, and the next line is read.
+* :class:`Memo`: ``-f`` reports already made, by the line's text (bounded), and
+  :class:`Batch`: ``-f`` report text written in batches, but never held while the input
+  waits.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from typing import Any, TextIO
 
-__all__ = ["Style", "Progress", "Eta", "clock", "read_lines", "Line", "MAX_LINE", "color_on"]
+__all__ = ["Style", "Progress", "Eta", "clock", "read_lines", "Line", "MAX_LINE", "color_on",
+           "Memo", "Batch"]
 
 # Linux's MAX_ARG_STRLEN (32 pages): no single argv element longer than this reaches QEMU.
 MAX_LINE = 131072
@@ -188,13 +193,16 @@ class Eta:
 
 
 class Line(str):
-    """One line of a -f file; ``too_long`` when it was cut at MAX_LINE."""
+    """A line of a -f file that was cut at MAX_LINE (``too_long``): its first 80
+    characters."""
 
-    too_long: bool = False
+    too_long: bool = True
 
 
-def read_lines(stream: io.TextIOBase | TextIO, limit: int = MAX_LINE) -> Iterator[Line]:
-    """The lines of ``stream`` (opened with ``newline="\\n"``), without their ``\\n``."""
+def read_lines(stream: io.TextIOBase | TextIO, limit: int = MAX_LINE) -> Iterator[str]:
+    """The lines of ``stream`` (opened with ``newline="\\n"``), without their ``\\n``; a
+    line longer than ``limit`` comes as a :class:`Line` (a plain str is every other:
+    one copy less per line of a long file)."""
     while True:
         text = stream.readline(limit + 1)
         if not text:
@@ -204,12 +212,119 @@ def read_lines(stream: io.TextIOBase | TextIO, limit: int = MAX_LINE) -> Iterato
                 rest = stream.readline(limit)
                 if not rest or rest.endswith("\n"):
                     break
-            line = Line(text[:80])
-            line.too_long = True
-            yield line
+            yield Line(text[:80])
             continue
-        text = text.removesuffix("\n").removesuffix("\r")
-        yield Line(text)
+        yield text.removesuffix("\n").removesuffix("\r")
+
+
+class Memo:
+    """Values by their key's text, in at most :attr:`LIMIT` characters of keys (plus
+    what :meth:`put` is told each value costs). Once full it keeps what it has and takes
+    no more: a file that cycles through more distinct lines than fit still finds the ones
+    kept (dropping the oldest would find none of them), and a long file of distinct lines
+    holds no more than a short one. (Not a Generic: a subscripted class costs every start-up.)"""
+
+    LIMIT = 1 << 22  # characters: a few MiB at most, beside a -f run's ~20 MiB
+    EACH = 64  # what one entry costs beyond its text (the dict slot, the tuple)
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = self.LIMIT if limit is None else limit
+        self.values: dict[str, Any] = {}
+        self.size = 0
+        self.hits = 0  # lines answered from the memo: what a test counts
+
+    def get(self, key: str) -> Any:
+        found = self.values.get(key)
+        if found is not None:
+            self.hits += 1
+        return found
+
+    def put(self, key: str, value: object, cost: int = 0) -> None:
+        cost += len(key) + self.EACH
+        if self.size + cost <= self.limit:
+            self.values[key] = value
+            self.size += cost
+
+
+class Batch:
+    """Report text for ``stream``, written in one piece at a time rather than a write per
+    line (a write is a system call; under PYTHONUNBUFFERED each print() is two).
+
+    Text waits at most until :attr:`LINES` more input lines were read (so a verdict still
+    shows while a long file is read) or :attr:`CHARS` characters are held, and never while
+    the input has nothing more to give: a pipe's writer may wait for it. A terminal gets
+    every piece at once, and so does every stream when ``eager`` (a progress line on
+    stderr, which may share the terminal: its erasing must come between the reports)."""
+
+    LINES = 512
+    CHARS = 1 << 16
+
+    def __init__(self, stream: TextIO, source: TextIO, eager: bool = False) -> None:
+        self.stream = stream
+        self.parts: list[str] = []
+        self.held = 0
+        self.since = 0  # input lines read since the oldest text held
+        self.writes = 0  # pieces written: what a test counts
+        self.eager = eager or _isatty(stream)
+        # a regular file always has more to give (or ends); a pipe or terminal may not
+        self.fd = None if _regular(source) else _fileno(source)
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.held += len(text)
+        if self.eager or self.held >= self.CHARS:
+            self.flush()
+
+    def line_read(self) -> None:
+        """One more input line was read and reported: write what has waited long enough,
+        or all of it when the input would make this process wait."""
+        if not self.parts:
+            return
+        self.since += 1
+        if self.since >= self.LINES or self.fd is not None and not _readable(self.fd):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            text = "".join(self.parts)
+            self.parts.clear()
+            self.held = self.since = 0
+            self.writes += 1
+            self.stream.write(text)
+        self.stream.flush()
+
+
+def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):
+        return False
+
+
+def _fileno(stream: object) -> int | None:
+    try:
+        return int(stream.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None  # no descriptor (a StringIO): it never waits
+
+
+def _regular(stream: object) -> bool:
+    fd = _fileno(stream)
+    try:
+        return fd is None or stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
+def _readable(fd: int) -> bool:
+    """Whether a read of ``fd`` would return at once (data or its end)."""
+    import select  # an extension module: loaded only by a -f run reading a pipe
+
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
 
 
 def __dir__() -> list[str]:
