@@ -239,9 +239,12 @@ def test_compare_argv_api() -> None:
     same = compare_argv(_ARGV[3:5], ["qemu-10.0", "qemu-11.1"], probe_files=False)
     assert same.same
     # 10.0 warns that the 5.0 machine is deprecated, 11.1 no longer has it
+    # (the -M option itself is refused by 11.1: the option naming the machine carries it)
     machine = compare_argv(_ARGV[:3], ["qemu-10.0", "qemu-11.1"], probe_files=False)
-    assert [d.aspect for d in machine.differences] == ["stderr"]
-    assert "is deprecated" in dict(machine.differences[0].values)["qemu-10.0"]
+    assert [(d.option, d.aspect) for d in machine.differences] == [
+        ("-M", "verdict"), ("-M", "message"), ("argv", "stderr")]
+    assert dict(machine.differences[0].values) == {"qemu-10.0": "ok", "qemu-11.1": "refused"}
+    assert "is deprecated" in dict(machine.differences[2].values)["qemu-10.0"]
     with pytest.raises(ValueError):
         compare_argv(_ARGV, ["qemu-7.2"])
 
@@ -254,12 +257,13 @@ def test_compare_dialects_argv_cli() -> None:
     assert lines[:2] == ["drive 1: file=gluster://h/v/i,if=none,id=d0", "  verdict differs:"]
     assert "-device (argv[5]): virtio-blk-pci,drive=n1,scsi=off" in lines
     assert "the command line (what QEMU prints):" in lines
-    assert lines[-1] == "5 difference(s) between qemu-7.2 and qemu-11.1"
+    assert "-M (argv[1]): pc-i440fx-5.0" in lines  # 11.1 refuses the machine it names
+    assert lines[-1] == "7 difference(s) between qemu-7.2 and qemu-11.1"
     j = json.loads(run("check", "--offline", "--json", "--compare-dialects",
                        "qemu-7.2,qemu-11.1", "--argv", "--", *_ARGV).stdout)
     assert j["same"] is False and set(j["results"]) == {"qemu-7.2", "qemu-11.1"}
     assert "stderr" in j["results"]["qemu-11.1"]  # whole command-line results
-    assert {d.get("option") for d in j["differences"]} == {None, "-device", "argv"}
+    assert {d.get("option") for d in j["differences"]} == {None, "-M", "-device", "argv"}
 
 
 # -- habits ----------------------------------------------------------------------------------
