@@ -84,6 +84,23 @@ def ours(case: list[str] | dict[str, Any], dialect: str | None = None,
     return out
 
 
+def live_verdicts(case: dict[str, Any], cwd: Path, dialect: str = "qemu-7.2"
+                  ) -> tuple[tuple[bool, str], tuple[bool, str]]:
+    """(qdrive's, QEMU's) verdict and stderr for ``case``, QEMU started for real in
+    ``cwd`` (7.2 unless ``dialect`` names another), its noise stripped: the pair a live
+    test asserts equal."""
+    want = oracle.run(case, cwd, qemu=oracle.qemu(dialect))  # writes and removes "files"
+    files = case.get("files", {})
+    for name, text in files.items():  # qdrive reads them where QEMU did
+        (cwd / name).write_text(text)
+    try:
+        got = ours(case, dialect=dialect)
+    finally:
+        for name in files:
+            (cwd / name).unlink()
+    return (got["accepted"], got["stderr"]), (want["accepted"], strip_noise(want["stderr"]))
+
+
 def ours_safely(case: dict[str, Any], dialect: str | None = None,
                 probe_network: bool = False, **options: Any) -> dict[str, object]:
     """ours(), with an exception qdrive raises turned into a verdict that agrees with
