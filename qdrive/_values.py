@@ -168,6 +168,12 @@ def to_int32(value: int) -> int:
 _ID = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
 
 
+# qemu_opts_create() and user_creatable_add_qapi()'s words for an id id_wellformed() refuses:
+# the error, then its hint (printed on a line of its own)
+ID_EXPECTED = "Parameter 'id' expects an identifier"
+ID_HINT = "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter."
+
+
 def id_wellformed(ident: str) -> bool:
     """util/id.c id_wellformed(): an ASCII letter, then ASCII letters, digits, '-', '.', '_'."""
     return _ID.fullmatch(ident) is not None

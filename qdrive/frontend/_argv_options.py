@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from ._argv_state import OptionResult, PROG, Phase, _Event, _State
-from .._values import on_off
+from .._values import ID_EXPECTED, ID_HINT, id_wellformed, on_off
 from .argv import NO_ARG, SHORTHANDS
 from .blockdev_args import BlockdevError, parse_blockdev
 from .devices import BLOCK_MODELS
@@ -97,13 +97,12 @@ def _parse_object(st: _State, index: int, option: str, text: str,
     st.results[index] = OptionResult(index, option, text, "object")
 
 
-_ID_HINT = ("Parameter 'id' expects an identifier\nIdentifiers consist of letters, digits, "
-            "'-', '.', '_', starting with a letter.")
+_ID_HINT = f"{ID_EXPECTED}\n{ID_HINT}"
 
 
 def _parse_device(st: _State, index: int, option: str, text: str,
                   parsed: list[tuple[int, str, str, Any]]) -> None:
-    from .objects import _id_wellformed, _split_opts
+    from .objects import _split_opts
 
     st.results[index] = OptionResult(index, option, text, "device")
     if text.startswith("{"):
@@ -128,7 +127,7 @@ def _parse_device(st: _State, index: int, option: str, text: str,
                 else:
                     key, value = _flag(key)
             if key == "id":
-                if not _id_wellformed(value):
+                if not id_wellformed(value):
                     st.fail(Phase.PARSE, index, _ID_HINT, option, text)
                     return
                 if value in st.device_ids:

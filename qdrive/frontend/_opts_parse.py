@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import rules
 from ._walk import Walk
 from ..diagnostics import Stage, error
-from .._values import id_wellformed
+from .._values import ID_EXPECTED, ID_HINT, id_wellformed
 
 __all__ = ["opts_parse"]
 
@@ -23,9 +23,7 @@ def opts_parse(w: Walk) -> None:
         w.conv.id_span = first_id.span
         w.conv.given_id = first_id.value
         if not id_wellformed(first_id.value):
-            raise error("bad-id", "Parameter 'id' expects an identifier", first_id.span,
-                        Stage.PARSE, "Identifiers consist of letters, digits, '-', '.', "
-                        "'_', starting with a letter.")
+            raise error("bad-id", ID_EXPECTED, first_id.span, Stage.PARSE, ID_HINT)
         w.draft.id = first_id.value
     for item in items:
         # opt_validate(): "help" and "?" are help requests, not flags.

@@ -20,6 +20,7 @@ import attrs
 
 from ._data import read_json
 from ..probe import probe_file
+from .._values import id_wellformed
 from . import drivers
 from .formats import READ_ONLY_FORMATS, auto_read_only_problem
 from .jsonarg import JsonArgError, parse_json_object
@@ -246,7 +247,7 @@ def _child(graph: Graph, ref: Any, parent_ro: bool,
 
 def _assign_name(graph: Graph, name: str) -> None:
     # block.c bdrv_assign_node_name(): well-formed, not a drive's id, unique, < 32 bytes.
-    if not _id_wellformed(name):
+    if not id_wellformed(name):
         raise BlockdevError(f"Invalid node-name: '{name}'")
     if name in graph.backend_names:
         raise BlockdevError(f"node-name={name} is conflicting with a device id")
@@ -254,12 +255,6 @@ def _assign_name(graph: Graph, name: str) -> None:
         raise BlockdevError(f"Duplicate nodes with node-name='{name}'")
     if len(name.encode("utf-8", "surrogateescape")) >= 32:
         raise BlockdevError("Node name too long")
-
-
-def _id_wellformed(name: str) -> bool:
-    # util/id.c id_wellformed(): a letter, then letters, digits, '-', '.', '_'.
-    return bool(name) and name[0].isascii() and name[0].isalpha() and all(
-        c.isascii() and (c.isalnum() or c in "-._") for c in name)
 
 
 def _driver_open(graph: Graph, node: Node, options: dict[str, Any]) -> None:

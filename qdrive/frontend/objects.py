@@ -13,6 +13,8 @@ import os
 import socket
 from typing import Any
 
+from .._values import ID_EXPECTED, ID_HINT, id_wellformed
+
 __all__ = ["ObjectError", "KNOWN", "parse_object", "create_object"]
 
 # qapi/qom.json: the members qdrive checks, per qom-type (name -> kind).
@@ -60,13 +62,7 @@ def _split_opts(text: str) -> list[tuple[str, str | None]]:
     return parts
 
 
-def _id_wellformed(name: str) -> bool:
-    return bool(name) and name[0].isascii() and name[0].isalpha() and all(
-        c.isascii() and (c.isalnum() or c in "-._") for c in name)
-
-
-_ID_HINT = ("Parameter 'id' expects an identifier\nIdentifiers consist of letters, digits, "
-            "'-', '.', '_', starting with a letter.")
+_ID_HINT = f"{ID_EXPECTED}\n{ID_HINT}"
 
 
 def parse_object(text: str, seen_ids: set[str]) -> dict[str, Any]:
@@ -89,7 +85,7 @@ def parse_object(text: str, seen_ids: set[str]) -> dict[str, Any]:
             else:
                 value = "on"
         if key == "id":
-            if not _id_wellformed(value):
+            if not id_wellformed(value):
                 raise ObjectError(_ID_HINT)
             if value in seen_ids:
                 raise ObjectError(f"Duplicate ID '{value}' for object")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from .._values import id_wellformed
+from .._values import ID_EXPECTED, ID_HINT, id_wellformed
 
 __all__ = ["ConfigError", "Section", "read_config", "QEMUOPTS_GROUPS"]
 
@@ -27,8 +27,6 @@ QEMUOPTS_GROUPS = frozenset({
     "option-rom", "accel", "memory", "smp-opts", "boot-opts", "add-fd", "object", "tpmdev",
     "overcommit", "msg", "name", "numa", "icount", "semihosting-config", "fw_cfg", "action",
     "spice", "sandbox", "iscsi", "fsdev", "virtfs"})
-_ID = "Parameter 'id' expects an identifier"
-_ID_HINT = "Identifiers consist of letters, digits, '-', '.', '_', starting with a letter."
 # vl.c is_qemuopts_group(): these are read with keyval instead
 _KEYVAL_GROUPS = frozenset({"object", "audiodev", "machine", "smp-opts", "boot-opts"})
 
@@ -128,9 +126,9 @@ def read_config(path: str) -> tuple[list[Section], ConfigError | None]:
             # &error_fatal itself, which exits before the hint is added: a [drive] there
             # is judged as its -drive (_argv_drives.py), any other group here.
             if bad_id and not final:
-                return out, ConfigError(f"{_ID}\n{_ID_HINT}", section.line)
+                return out, ConfigError(f"{ID_EXPECTED}\n{ID_HINT}", section.line)
             if bad_id and section.group != "drive":
-                return out, ConfigError(_ID, section.line)
+                return out, ConfigError(ID_EXPECTED, section.line)
             out.append(section)
     except ConfigError as exc:
         return out, exc
