@@ -11,7 +11,7 @@ import attrs
 
 from ._argv_machine import _known_machine
 from ._argv_objects import _early_objects
-from ._argv_state import PROG, Phase, _Event, _State
+from ._argv_state import PROG, Phase, _Event, _State, config_where
 from .argv import SHORTHANDS, read_argv
 from ..diagnostics import location
 from ..dialect import DEFAULT, Dialect
@@ -109,7 +109,7 @@ def _config_locations(text: str, drives: Any, dialect: Dialect = DEFAULT) -> str
     its parse-time error at the option instead when the dialect says so."""
     for r in drives.drives:
         if r.option.startswith("-readconfig "):
-            where = r.option.removeprefix("-readconfig ").removesuffix(" (last)")
+            where = config_where(r.option)
             head = location(PROG, r.option, r.text)
             if not dialect.config_errors_at_line and r.error is not None and \
                     r.error.stage.name == "PARSE":

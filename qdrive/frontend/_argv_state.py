@@ -42,8 +42,14 @@ def _head(option: str | None, text: str | None) -> str:
     if option is None:
         return f"{PROG}: "
     if option.startswith("-readconfig "):
-        return f"{PROG}:{option.removeprefix('-readconfig ').removesuffix(' (last)')}: "
+        return f"{PROG}:{config_where(option)}: "
     return location(PROG, option, text)
+
+
+def config_where(option: str) -> str:
+    """``FILE:LINE`` of a -readconfig section's drive option ("-readconfig FILE:LINE",
+    " (last)" marking the section handed on with &error_fatal itself)."""
+    return option.removeprefix("-readconfig ").removesuffix(" (last)")
 
 
 @attrs.frozen
