@@ -152,10 +152,19 @@ def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str
         # a virtio PCI proxy's own virtio-bus, full with its virtio-backend
         # (hw/virtio/virtio-pci.c): no room for a -device virtio-*-device
         st.full_buses.add("virtio-bus")
-    if model in SCSI_HBAS:
+    if model in SCSI_HBAS or model == "usb-storage":
+        from ._argv_scsi import add_bus
+
         bus_name = f"{props['id']}.0" if "id" in props else "scsi.0"
         st.buses["SCSI"].append(bus_name)
-        st.controllers[bus_name] = (model, props)
+        at = st.device_at[0]
+        # a USB storage device's bus is met under its USB controller (qbus_find_recursive):
+        # the newest -device one, else the board's (-usb), older than any -device
+        top = st.usb_hc_at if model.startswith("usb-") else at
+        # an anonymous HBA's bus is found by type only (its scsi.N name is not modelled)
+        add_bus(st.scsi_buses, bus_name if "id" in props else f"#{at}", model, (top, at))
+        if model != "usb-storage":
+            st.controllers[bus_name] = (model, props)
     elif given == "isa-fdc":
         # hw/block/fdc-isa.c: the properties a -device isa-fdc may set (7.2 has no
         # driveA/driveB), met in the order the others are (_device_order)
@@ -165,6 +174,7 @@ def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str
             return f"Property 'isa-fdc.{bad}' not found"
         st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
     elif model in USB_HCS:
+        st.usb_hc_at = st.device_at[0]
         master = props.get("masterbus")
         if master is not None and master not in st.buses["usb-bus"]:
             # hw/usb/bus.c usb_register_companion(): the master's bus by its name
@@ -258,8 +268,8 @@ def _set_properties(st: _State, model: str, props: dict[str, str],
             continue
         if key not in known:
             return f"Property '{model}.{key}' not found"
-        problem = _bad_value(key, value, st.dialect) if key != "addr" else \
-            _addr(st, model, key, value)
+        problem = _bad_value(key, value, st.dialect, property_types(model).get(key, "")) \
+            if key != "addr" else _addr(st, model, key, value)
         problem = problem or _link(st, key, value) or _bootindex(st, key, value)
         if problem:
             return problem
@@ -433,7 +443,13 @@ def _qom_path(st: _State, props: dict[str, str]) -> str:
     return f"/machine/peripheral-anon/device[{st.anon_devices - 1}]"
 
 
-def _bad_value(key: str, value: str, dialect: Dialect = DEFAULT) -> str:
+# the integer types a -device property's help names (qapi/qobject-input-visitor.c)
+_WIDTHS = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"})
+
+
+def _bad_value(key: str, value: str, dialect: Dialect = DEFAULT, qtype: str = "") -> str:
+    """``qtype``: the property's type in ``-device MODEL,help`` (uint32 ...): its integer
+    is read as the keyval visitor reads one, then checked against that width."""
     kind = prop_kind(key)
     if kind == "bool" and value not in ("on", "off", "yes", "no", "true", "false", "y", "n"):
         return f"Parameter '{key}' expects 'on' or 'off'"
@@ -441,6 +457,10 @@ def _bad_value(key: str, value: str, dialect: Dialect = DEFAULT) -> str:
         return f"Parameter '{key}' does not accept value '{value}'"
     if kind == "onerror" and value not in ("report", "ignore", "enospc", "stop", "auto"):
         return f"Parameter '{key}' does not accept value '{value}'"
+    if kind == "int" and qtype in _WIDTHS:
+        from ._fmt_qapi import scalar_problem
+
+        return scalar_problem(key, key, qtype, value)
     if kind == "int":
         try:
             int(value, 0)

@@ -126,7 +126,9 @@ def _parse_device(st: _State, index: int, option: str, text: str,
                     key, value = "driver", key
                 else:
                     key, value = _flag(key)
-            if key == "id":
+            # util/qemu-option.c opts_parse_id(): the first id= names the device; the
+            # later ones are skipped unread (opts_do_parse())
+            if key == "id" and "id" not in props:
                 if not id_wellformed(value):
                     st.fail(Phase.PARSE, index, _ID_HINT, option, text)
                     return

@@ -54,10 +54,14 @@ def _geometry(props: dict[str, str], heads_max: int) -> str:
 
 
 def _int(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
+    """A property's integer as qemu_strtoi64(base 0) reads it ("010" is octal); 0 when it
+    is none (refused earlier by _bad_value)."""
+    from .._values import strtoull
+
+    value, rest, overflow = strtoull(text)
+    if value is None or rest or overflow:
         return 0
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _empty(st: _State, name: str | None) -> bool:
@@ -99,6 +103,13 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
         if (_size(props, "logical_block_size", 0) or 512) != 512:
             return "logical_block_size must be 512 for IDE"
         return _geometry(props, 16) if model == "ide-hd" else ""
+    if model in ("scsi-hd", "scsi-cd"):
+        from ._argv_scsi import place
+
+        # hw/scsi/scsi-bus.c scsi_qdev_realize(): the address, before the disk's realize
+        problem = place(st.scsi_buses, props)
+        if problem:
+            return problem
     if model in ("scsi-hd", "usb-storage") and not name:
         return "drive property not set"
     if model == "nvme":

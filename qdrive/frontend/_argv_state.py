@@ -136,6 +136,8 @@ class _State:
     drive_devices: dict[str, tuple[str, dict[str, str]]] = attrs.Factory(dict)
     drive_nodes: set[str] = attrs.Factory(set)  # node-name= of -drive options
     controllers: dict[str, tuple[str, dict[str, str]]] = attrs.Factory(dict)  # bus: HBA, props
+    scsi_buses: dict[str, Any] = attrs.Factory(dict)  # bus -> _argv_scsi.ScsiBus
+    usb_hc_at: int = -1  # where the newest USB host controller is on the command line
     contexts: dict[object, _Context] = attrs.Factory(dict)  # graph in use: its context
     referenced: set[str] = attrs.Factory(set)  # every drive= a device gave
     # devices on a node by its name: the -blockdev Node, the id of the -drive whose

@@ -12,6 +12,7 @@ when the file is opened is qdrive/frontend/_file_open.py's; the node graph below
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -175,9 +176,11 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
                         next(iter(child.values())).span, Stage.FILL)
         rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
                                     drivers.protocol_prefixes(PROTOCOL_PREFIXES))
-    merged = _inherited_options(w, child)
-    driver = _child_protocol(child, name, file_entry)
+    driver = _child_protocol(child, name, file_entry, w.probe)
+    # bdrv_fill_options() parses the protocol's file name (a URL) before the child's
+    # bdrv_open_common() reads the boolean options it inherited
     opentime.filename_checks(driver, child, name, w.whole())
+    merged = _inherited_options(w, child)
     _child_force_share_inherited(w, merged)
     _child_common(child, name)
     if driver in FILE_POSIX_DRIVERS:  # only raw_open_common() asks (null-co, nbd do not)
@@ -186,12 +189,39 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
     w.draft.driver_options = {f"file.{k}": e.value for k, e in child.items()}
 
 
-def _child_protocol(child: Mapping[str, Entry], name: str, file_entry: Entry | None) -> str:
+def _child_protocol(child: Mapping[str, Entry], name: str, file_entry: Entry | None,
+                    probe: bool = False) -> str:
     """block.c bdrv_fill_options() -> bdrv_find_protocol(): a protocol prefix counts in
-    a name from file= only; file.filename= is a file-posix name, taken literally."""
+    a name from file= only; file.filename= is a file-posix name, taken literally.
+    ``probe`` (the host may be looked at): find_hdev_driver() comes first, and
+    block/file-posix.c hdev_probe_device() claims any character or block device
+    (/dev/null is host_device's)."""
     if "driver" in child:
         return child["driver"].value
-    return opentime.protocol_of(name) if file_entry is not None else "file"
+    found = opentime.protocol_of(name) if file_entry is not None else "file"
+    if found == "file" and probe and name and _is_device_node(name):
+        return "host_device"
+    return found
+
+
+def _file_driver(w: Walk) -> Entry | None:
+    """The file child's driver as its parent sees it (compress asks): file.driver=, else
+    the protocol a file.filename= finds (a device node's host_device)."""
+    given = w.qdict.get("file.driver")
+    name = w.qdict.get("file.filename")
+    if given is None and name is not None and w.probe and _is_device_node(name.value):
+        return Entry("file.driver", "host_device", name.item, name.seq)
+    return given
+
+
+def _is_device_node(name: str) -> bool:
+    import stat
+
+    try:
+        mode = os.stat(name).st_mode
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
 def _inherited_options(w: Walk, child: dict[str, Entry]) -> dict[str, Entry]:
@@ -278,7 +308,7 @@ def _backing_null(w: Walk) -> None:
 def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
                           file_entry: Entry | None) -> None:
     """The protocol driver's own runtime options, then the protocol node's unused ones."""
-    driver = _child_protocol(child, name, file_entry)
+    driver = _child_protocol(child, name, file_entry, w.probe)
     where = file_entry.span if file_entry else w.whole()
     # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
     # hook into qdrive/frontend/opentime.py (the derived tables).
@@ -413,6 +443,10 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
     values: dict[str, object] = {}
     # a protocol driver types its options (QemuOpts) before it opens what they name
     typed_at = Stage.CHILD if protocol else Stage.NODE
+    if driver == "quorum":
+        from ._fmt_filters import quorum_children
+
+        quorum_children(w.qdict, w.whole())
     for key in sorted_keys(rest):
         if key in kinds and (driver in FORMAT_KEYS or opentime.typed(info, key)
                              or key in added):  # a later release's QemuOpts (curl's)
@@ -439,7 +473,7 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
         _no_writes(w.conv.opened_read_only, cor is not None and is_true(cor.value),
                    auto is None or is_true(auto.value), w.whole())
     opentime.node_checks(info, rest, w.image, w.whole(), w.probe,
-                         w.qdict.get("file") if protocol else None, w.qdict.get("file.driver"),
+                         w.qdict.get("file") if protocol else None, _file_driver(w),
                          w.conv.opened_read_only, w.conv.warnings, _common(w),
                          w.qdict.get("node-name"))
     if driver == "preallocate":

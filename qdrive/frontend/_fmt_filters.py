@@ -60,11 +60,9 @@ def blkdebug_config_error(name: str, why: str) -> str:
     return f"Could not read blkdebug config file: {why}"
 
 
-def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
-    # block/quorum.c quorum_open(): the children array, then the vote threshold, then
-    # the read pattern and blkverify's constraints.
-    from .._values import ValueProblem, parse_number
-
+def quorum_children(options: Options, span: Span) -> int:
+    """quorum_open() counts its children.N (qdict_array_entries()) before it absorbs its
+    QemuOpts, so these come before a vote-threshold that is not a number."""
     indices = {k.split(".")[1] for k in options if k.startswith("children.")}
     count = 0
     while str(count) in indices:
@@ -73,6 +71,15 @@ def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
         _fail("Option children is not a valid array", span)
     if count < 1:
         _fail("Number of provided children must be 1 or more", span)
+    return count
+
+
+def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
+    # block/quorum.c quorum_open(): the children array, then the vote threshold, then
+    # the read pattern and blkverify's constraints.
+    from .._values import ValueProblem, parse_number
+
+    count = quorum_children(options, span)
     try:
         threshold = parse_number("vote-threshold", options["vote-threshold"].value) \
             if "vote-threshold" in options else 0
@@ -170,7 +177,7 @@ def _cbw(options: Options, image: ProbeResult | None, span: Span) -> None:
            and not k.startswith("file.")}
     own.pop("file", None)
     members = [m for m in drivers.qapi_struct("BlockdevOptionsCbw") if m["name"] != "file"]
-    _visit_members(own, "", members, span)
+    _visit_members(own, "", members, span, scalars=True)
     _unexpected(own, "", span)
 
 
@@ -225,6 +232,8 @@ def _blkdebug(options: Options, image: ProbeResult | None, span: Span,
                 pass
         except OSError as exc:
             _fail(blkdebug_config_error(config.value, os.strerror(exc.errno or 0)), span)
+    for group in ("inject-error", "set-state"):
+        _blkdebug_sections(options, group, span)
     events = {v["name"] for v in _qapi_type("BlkdebugEvent").get("values", [])}
     for group in ("inject-error", "set-state"):
         rules: dict[str, dict[str, Any]] = {}
@@ -239,6 +248,52 @@ def _blkdebug(options: Options, image: ProbeResult | None, span: Span,
                 _fail("Missing event name for rule", span)
             if event.value not in events:  # qapi_enum_parse()
                 _fail(f"invalid parameter value: {event.value}", span)
+
+
+# block/blkdebug.c inject_error_opts and set_state_opts: each key's QemuOpts type
+_RULE_KEYS: dict[str, dict[str, str]] = {
+    "inject-error": {"event": "string", "state": "number", "iotype": "string",
+                     "errno": "number", "sector": "number", "once": "bool",
+                     "immediately": "bool"},
+    "set-state": {"event": "string", "state": "number", "new_state": "number"},
+}
+
+
+def _blkdebug_sections(options: Options, group: str, span: Span) -> None:
+    """util/qemu-config.c config_parse_qdict_section(), which read_config() runs over
+    every group before any rule is added: the GROUP.N array (a key past a gap is
+    unused), then each section's values by their type and its first unknown key, each
+    in QDict order."""
+    from .._values import ValueProblem, parse_bool, parse_number
+    from ._qdict import in_qdict_order
+
+    prefix = group + "."
+    sub = [k[len(prefix):] for k in options if k.startswith(prefix)]
+    if not sub:
+        return
+    count = 0
+    while any(k.startswith(f"{count}.") for k in sub):
+        count += 1
+    if any(not k.split(".", 1)[0].isdigit() for k in sub):
+        return  # a section without an index: not modelled
+    unused = [k for k in sub if int(k.split(".", 1)[0]) >= count]
+    if unused:
+        _fail(f"Unused option '{in_qdict_order(unused)[0]}' for [{group}]", span)
+    known = _RULE_KEYS[group]
+    for n in range(count):
+        keys = in_qdict_order(k.split(".", 1)[1] for k in sub if k.startswith(f"{n}."))
+        for key in keys:
+            kind, value = known.get(key), options[f"{prefix}{n}.{key}"].value
+            try:
+                if kind == "number":
+                    parse_number(key, value)
+                elif kind == "bool":
+                    parse_bool(key, value)
+            except ValueProblem as exc:
+                _fail(exc.message, span)
+        unknown = [k for k in keys if k not in known]
+        if unknown:
+            _fail(f"[{group}] section doesn't support the option '{unknown[0]}'", span)
 
 
 def _null(options: Options, image: ProbeResult | None, span: Span) -> None:

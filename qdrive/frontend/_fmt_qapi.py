@@ -142,19 +142,25 @@ def _visit_blockdev(own: dict[str, Any], prefix: str, span: Span) -> None:
 
 
 def _visit_members(own: dict[str, Any], prefix: str, members: list[dict[str, Any]],
-                   span: Span) -> None:
+                   span: Span, scalars: bool = False) -> None:
+    """``scalars``: the visit reads integers and booleans from their text too (the
+    keyval rules of qobject_input_visitor_new_flat_confused(); copy-before-write)."""
     for member in members:
         name, kind = prefix + member["name"], member["type"]
         inner = [k for k in own if k.startswith(name + ".")]
         if kind in ("BlockdevRef", "BlockdevRefOrNull"):
             _visit_ref(own, name, member["optional"], span)
             continue
+        if scalars and name in own and isinstance(kind, str):
+            problem = scalar_problem(name, member["name"], kind, str(own[name].value))
+            if problem:
+                _fail(problem, own[name].span)
         meta = _qapi_type(kind).get("meta") if isinstance(kind, str) else None
         if meta == "struct" and name not in own:
             if inner:
                 from . import drivers
 
-                _visit_members(own, name + ".", drivers.qapi_struct(kind), span)
+                _visit_members(own, name + ".", drivers.qapi_struct(kind), span, scalars)
                 _unexpected(own, name + ".", span)
             elif not member["optional"]:
                 _fail(f"Parameter '{name}' is missing", span)
@@ -169,3 +175,38 @@ def _visit_members(own: dict[str, Any], prefix: str, members: list[dict[str, Any
         own.pop(name, None)
         for k in inner:
             del own[k]
+
+
+_INT_BITS = {"int8": 8, "int16": 16, "int32": 32, "uint8": 8, "uint16": 16, "uint32": 32}
+
+
+def scalar_problem(full: str, name: str, kind: str, text: str) -> str:
+    """qapi/qobject-input-visitor.c's keyval readers of one member's text: the number
+    (qemu_strtoi64/qemu_strtou64, base 0) under its full dotted name, then the range
+    the narrower visit_type_*() checks under the member's own name; booleans."""
+    from .._values import _FALSE, _TRUE, strtoull
+
+    if kind == "bool":
+        return "" if text in _TRUE or text in _FALSE else \
+            f"Parameter '{full}' expects 'on' or 'off'"
+    if kind not in ("int", "int64", "uint64", "size") and kind not in _INT_BITS:
+        return ""
+    if kind == "size":
+        return ""  # qemu_strtosz: read by the typed checks of the size options
+    signed = not kind.startswith("u")
+    body = text.lstrip(" \t\n\v\f\r")
+    negative = body.startswith("-")
+    value, rest, overflow = strtoull(text)
+    if value is None or rest or overflow:
+        return f"Parameter '{full}' expects integer"
+    if signed:
+        value = -((-value) % 2**64) if negative else value
+        if value >= 2**63 or value < -2**63:
+            return f"Parameter '{full}' expects integer"
+    bits = _INT_BITS.get(kind)
+    if bits is None:
+        return ""
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if not low <= value <= high:
+        return f"Parameter '{name}' expects {kind}_t"
+    return ""

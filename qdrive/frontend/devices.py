@@ -99,7 +99,8 @@ _INT = frozenset({"bootindex", "num-queues", "queue-size", "unit", "cyls", "head
                   "rotation_rate", "port_index", "scsi_version", "vectors",
                   "max-discard-sectors", "max-write-zeroes-sectors", "class", "romsize",
                   "acpi-index", "cmb_size_mb", "msix_qsize", "aerl", "aer_max_queued",
-                  "mdts", "vsl", "max_unmap_size", "max_io_size", "io_timeout"})
+                  "mdts", "vsl", "max_unmap_size", "max_io_size", "io_timeout", "wwn",
+                  "port_wwn"})
 _SIZE = frozenset({"logical_block_size", "physical_block_size", "min_io_size",
                    "opt_io_size", "discard_granularity"})
 

@@ -35,7 +35,12 @@ def parse(filename: str, located: bool = False) -> dict[str, str | None]:
     try:
         value = json.loads(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits
-        why = _why_located(text) if located else _why(text, exc)
+        if isinstance(exc, json.JSONDecodeError) and exc.msg == "Extra data":
+            # qobject/qjson.c consume_json(): once a whole value has arrived, whatever the
+            # lexer or parser says of the rest is a second value (7.2 and 11.1 alike)
+            why = "Expecting at most one JSON value"
+        else:
+            why = _why_located(text) if located else _why(text, exc)
         raise JsonNameError(f"Could not parse the JSON options: {why}") from None
     if not isinstance(value, dict):
         raise JsonNameError("Invalid JSON object given")

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import attrs
 
-from ..diagnostics import Diagnostic, Span, Stage, Stop, error
+from ..diagnostics import Diagnostic, Severity, Span, Stage, Stop, error
 from ..options import FILE_POSIX_DRIVERS, NODE_KEYS, Kind
 from ._qdict import qdict_order
 from ..probe import ProbeResult, probe_file, qcow2_backing_format
@@ -457,9 +457,11 @@ def _optional(info: drivers.DriverInfo, child: str) -> bool:
     return bool(table.get(name, {}).get("optional", True))
 
 
-def typed_options(info: drivers.DriverInfo, own: Mapping[str, _Entry]) -> Diagnostic | None:
-    """The first value of ``own`` that the driver's QemuOpts would refuse."""
-    return _typed(info, own)
+def typed_options(info: drivers.DriverInfo, own: Mapping[str, _Entry],
+                  warnings: list[Diagnostic] | None = None) -> Diagnostic | None:
+    """The first value of ``own`` that the driver's QemuOpts would refuse; the warnings
+    of the values read before it (a hex size's suffix) go to ``warnings``."""
+    return _typed(info, own, warnings)
 
 
 # block.c bdrv_runtime_opts: the booleans every node reads in bdrv_open_common().
@@ -467,7 +469,8 @@ _COMMON_BOOLS = frozenset({"cache.direct", "cache.no-flush", "read-only", "auto-
                            "force-share"})
 
 
-def _typed(info: drivers.DriverInfo, own: Mapping[str, _Entry]) -> Diagnostic | None:
+def _typed(info: drivers.DriverInfo, own: Mapping[str, _Entry],
+           warnings: list[Diagnostic] | None = None) -> Diagnostic | None:
     added = drivers.dialect().options_added(info.name)  # a later release's (curl's)
     for key in sorted(own, key=lambda k: (qdict_order(k), -own[k].seq)):
         kind = Kind.BOOL if key in _COMMON_BOOLS else info.kinds.get(key) or added.get(key)
@@ -480,7 +483,11 @@ def _typed(info: drivers.DriverInfo, own: Mapping[str, _Entry]) -> Diagnostic | 
             elif kind is Kind.NUMBER:
                 parse_number(key, entry.value)
             elif kind is Kind.SIZE:
-                parse_size(key, entry.value)
+                # util/qemu-option.c parse_option_size() warns as it reads the value
+                warning = parse_size(key, entry.value, drivers.dialect().size_syntax)[1]
+                if warning and warnings is not None:
+                    warnings.append(Diagnostic("hex-suffix", Severity.WARNING, warning,
+                                               entry.span, Stage.CHILD))
         except ValueProblem as p:
             return error("bad-value", p.message, entry.span, Stage.NODE, p.detail).diagnostic
     return None

@@ -221,8 +221,8 @@ def _typed_child(info: drivers.DriverInfo, child: Mapping[str, nodes._Entry],
     before the driver's own open absorbs its runtime options; a curl driver's failure
     there comes with its GLib lines (formats.glib_notices)."""
     common = {k: e for k, e in child.items() if k in nodes._COMMON_BOOLS}
-    problem = nodes.typed_options(info, common) or nodes.typed_options(
-        info, {k: e for k, e in child.items() if k not in common})
+    problem = nodes.typed_options(info, common, warnings) or nodes.typed_options(
+        info, {k: e for k, e in child.items() if k not in common}, warnings)
     if problem is None:
         return
     problem = attrs.evolve(problem, stage=Stage.CHILD)
@@ -327,7 +327,34 @@ def _blkverify_test(filename: str, whole: Span, read_only: bool,
         raise error("host-open", problem, whole, Stage.CHILD)
     if found.format == "raw" and not read_only and warnings is not None:
         warnings.append(formats.probed_raw_warning(test, whole))
+    if found.format == "raw":
+        _blkverify_compare(raw, test, whole)
     return ProbeResult(True, "", "raw", True, False, None, bytes(512), found.size), filename
+
+
+_BLKVERIFY_READ = 512  # the probe's first read through blkverify, as 7.2 reports it
+
+
+def _blkverify_compare(raw: str, test: str, whole: Span) -> None:
+    """block/blkverify.c blkverify_co_prwv(): the drive's format probe reads the first
+    sector through blkverify, which compares RAW's bytes with TEST's and, when they
+    differ, prints where with a bare fprintf and exits (blkverify_err()). Only a raw TEST
+    is compared here: its guest data is its bytes (past the end: zeros)."""
+    def first(name: str) -> bytes | None:
+        try:
+            with open(name, "rb") as f:
+                return f.read(_BLKVERIFY_READ).ljust(_BLKVERIFY_READ, b"\0")
+        except OSError:
+            return None
+
+    a, b = first(raw), first(test)
+    if a is None or b is None or a == b:
+        return
+    at = next(n for n in range(_BLKVERIFY_READ) if a[n] != b[n])
+    raise Stop(Diagnostic("blkverify-mismatch", Severity.ERROR,
+                          f"blkverify: read offset=0 bytes={_BLKVERIFY_READ} contents "
+                          f"mismatch at offset {at}", whole, Stage.CHILD, located=False,
+                          bare=True))
 
 
 def _vvfat_disk(filename: str, read_only: bool) -> tuple[ProbeResult | None, str]:
