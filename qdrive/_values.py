@@ -88,6 +88,15 @@ def strtoull(text: str, base: int = 0) -> tuple[int | None, str, bool]:
     return value, text[i + n :], False
 
 
+def prop_int(text: str) -> int:
+    """A qdev integer property as qemu_strtoi64(base 0) reads it ("010" is octal); 0 when
+    it is none (refused earlier by the property's own parser)."""
+    value, rest, overflow = strtoull(text)
+    if value is None or rest or overflow:
+        return 0
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def _digits(text: str, i: int, base: int) -> int:
     ok = "0123456789abcdef"[:base]
     n = 0

@@ -12,7 +12,8 @@ from ._argv_context import attach as context_attach, scsi_hotplug
 from ._argv_display import gpu_realize
 from ._argv_locks import _virtio_drive_locks
 from ._argv_machine import _FDC_PROPS, FLOPPY_ORDER, _ports, board_name
-from ._argv_realize import _int, _realize, sg_version, virtio_scsi_realize
+from .._values import prop_int as _int
+from ._argv_realize import _realize, sg_version, virtio_scsi_realize
 from ._argv_state import PROG, Phase, _Event, _State
 from ._qdict import qdict_order
 from ._argv_plug import pxb_realize, virtio_pci_plugged

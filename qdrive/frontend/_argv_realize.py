@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._values import prop_int as _int
 from ._argv_locks import _chain, _identity_of, _node_host_problem, _node_perms, \
     _writable_below
 from ._argv_context import scsi_realize
@@ -51,17 +52,6 @@ def _geometry(props: dict[str, str], heads_max: int) -> str:
     if not 1 <= secs <= 255:
         return "secs must be between 1 and 255"
     return ""
-
-
-def _int(text: str) -> int:
-    """A property's integer as qemu_strtoi64(base 0) reads it ("010" is octal); 0 when it
-    is none (refused earlier by _bad_value)."""
-    from .._values import strtoull
-
-    value, rest, overflow = strtoull(text)
-    if value is None or rest or overflow:
-        return 0
-    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _empty(st: _State, name: str | None) -> bool:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import attrs
 
+from .._values import prop_int
+
 __all__ = ["ScsiBus", "LIMITS", "add_bus", "place"]
 
 # (max_channel, max_target, max_lun) of each HBA's SCSIBusInfo, read off QEMU 7.2 by
@@ -92,6 +94,4 @@ def _number(text: str | None) -> int:
     target and LUN (scsi_props' defaults), which channel's 0 default never meets."""
     if text is None:
         return -1
-    from ._argv_realize import _int
-
-    return _int(text)
+    return prop_int(text)
