@@ -101,8 +101,11 @@ class Locking(enum.StrEnum):
     """Take no locks."""
 
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})  # read-only, so every Drive may share it
+
+
 def _ro(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value or {}))
+    return MappingProxyType(dict(value)) if value else _EMPTY
 
 
 @attrs.frozen(kw_only=True, eq=True)
@@ -148,12 +151,12 @@ class Drive:
     copy_on_read: bool | None = None
     auto_read_only: bool | None = None
     force_share: bool | None = None
-    throttling: Mapping[str, int] = attrs.field(factory=dict, converter=_ro)
+    throttling: Mapping[str, int] = attrs.field(default=_EMPTY, converter=_ro)
     throttling_group: str | None = None
     stats_account_invalid: bool | None = None
     stats_account_failed: bool | None = None
     stats_intervals: tuple[int, ...] = ()
-    driver_options: Mapping[str, str] = attrs.field(factory=dict, converter=_ro)
+    driver_options: Mapping[str, str] = attrs.field(default=_EMPTY, converter=_ro)
     # The 2008 dialect's own keys (vl.c r5300 plus the seed's sync=, KVM's boot=).
     sync: bool | None = None
     boot: bool | None = None
