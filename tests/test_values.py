@@ -10,6 +10,7 @@ from qdrive._values import (
     parse_bool,
     parse_number,
     parse_size,
+    prop_int,
     to_int32,
 )
 
@@ -65,3 +66,12 @@ def test_size_refused(v: str) -> None:
 def test_int_cast_and_ids() -> None:
     assert to_int32(2**64 - 1) == -1 and to_int32(4294967297) == 1
     assert id_wellformed("a-b.c_1") and not id_wellformed("1a") and not id_wellformed("")
+
+
+@pytest.mark.parametrize(("text", "n"), [
+    ("010", 8), ("0x10", 16), ("-1", -1), (" 5", 5), ("9223372036854775807", 2**63 - 1),
+    ("-9223372036854775808", -2**63), ("18446744073709551616", 0), ("1k", 0), ("abc", 0),
+    ("", 0)])
+def test_prop_int(text: str, n: int) -> None:
+    # qemu_strtoi64(base 0) as qdev reads an integer property; 0 for what is no integer
+    assert prop_int(text) == n
