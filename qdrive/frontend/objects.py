@@ -262,17 +262,29 @@ def _throttle(props: dict[str, Any]) -> None:
     limits = props.get("limits")
     if isinstance(limits, dict):
         values.update({k: int(v) for k, v in limits.items() if _is_int(str(v))})
-    for key in _THROTTLE_LIMITS:
-        if f"x-{key}" in props and _is_int(str(props[f"x-{key}"])):
-            values[key] = int(str(props[f"x-{key}"]), 0)
     if any(v < 0 for v in values.values()):
         raise ObjectError("Property values cannot be negative", located=False)
-    for what in ("bps", "iops"):
-        for op in ("-total", "-read", "-write"):
-            avg, peak = values.get(f"{what}{op}", 0), values.get(f"{what}{op}-max", 0)
-            if peak and avg > peak:
-                raise ObjectError("bps_max/iops_max cannot be lower than bps/iops",
-                                  located=False)
+    for name, raw in props.items():  # throttle_group_set(), one x- property at a time
+        key = name.removeprefix("x-")
+        if name == key or key not in _THROTTLE_LIMITS or not _is_int(str(raw)):
+            continue
+        values[key] = value = int(str(raw), 0)
+        if value < 0:
+            raise ObjectError("Property values cannot be negative", located=False)
+        if key.endswith("-max-length") and value > 0xFFFFFFFF:
+            # QEMU 7.2's text, the missing space of its two joined literals included
+            raise ObjectError(f"{name} value must be in therange [0, 4294967295]",
+                              located=False)
+    # throttle_group_obj_complete(): the whole configuration through throttle_is_valid(),
+    # the check -drive's throttling.* options get too (burst lengths default to 1)
+    from ..diagnostics import Span, Stop
+    from .rules import check_throttling
+
+    try:
+        check_throttling({f"throttling.{k}": v for k, v in values.items()},
+                         lambda key: Span(0, 0))
+    except Stop as stop:
+        raise ObjectError(stop.diagnostic.message, located=False) from None
 
 
 def _pr_helper(path: str) -> None:
