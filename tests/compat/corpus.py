@@ -84,6 +84,13 @@ CORPORA: tuple[Corpus, ...] = (
            "generated"),
     Corpus("harvest-hv7-drives", FIXTURES / "harvest" / "hv7-drives.jsonl", "harvest"),
     Corpus("harvest-hv7-cmdlines", FIXTURES / "harvest" / "hv7-cmdlines.jsonl", "harvest"),
+    # session 10's held-back batch (seed 3484886466) and harvest (ids hv10-), likewise
+    Corpus("generated-hb10-singles", FIXTURES / "generated" / "hb10-singles.jsonl",
+           "generated"),
+    Corpus("generated-hb10-cmdlines", FIXTURES / "generated" / "hb10-cmdlines.jsonl",
+           "generated"),
+    Corpus("harvest-hv10-drives", FIXTURES / "harvest" / "hv10-drives.jsonl", "harvest"),
+    Corpus("harvest-hv10-cmdlines", FIXTURES / "harvest" / "hv10-cmdlines.jsonl", "harvest"),
     Corpus("hoststate", FIXTURES / "hoststate" / "cases.jsonl", "hoststate"),
     # hand-written cases for each rule of qdrive.check_argv (issue 15); 7.2 recorded them
     # first, 10.0 and 11.1 since session 5
