@@ -115,9 +115,11 @@ class RawDevice:
                                   "cache.direct=on, which was not specified.")
             zero = aligned_buffer(_ZERO_BUFFER, self.buffer_alignment)
             # Write-through is the queue's flush after each write (block/io.c emulates
-            # FUA with bdrv_co_flush), so the backend only ever sees plain writes.
+            # FUA with bdrv_co_flush), so the backend only ever sees plain writes; on the
+            # page cache the backend may start their writeback early for that flush.
+            early = plan.writethrough and not plan.no_flush and not plan.direct
             options: dict[str, Any] = {"no_flush": plan.no_flush, "zero_buffer": zero,
-                                       **backend_options}
+                                       "early_writeback": early, **backend_options}
             impl: Backend = load_backend(self.backend).create(fd, **options)
         except BaseException:
             os.close(fd)

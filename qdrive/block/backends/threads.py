@@ -31,7 +31,7 @@ DEFAULT_WORKERS = 64  # util/thread-pool.c max_threads
 # and the caller's submit and reap calls (each enqueue and each reap, also the benchmark
 # loop's). A hand-off costs more than the write it hands off, so tests bound these.
 COUNTERS = ("worker_sleeps", "worker_wake_calls", "reaper_sleeps", "reaper_wake_calls",
-            "eventfd_writes", "requests", "submits", "reaps")
+            "eventfd_writes", "requests", "submits", "reaps", "early_writebacks")
 
 
 class _PyPool:
@@ -80,7 +80,9 @@ class ThreadPool:
     name = "threads"
 
     def __init__(self, fd: int, *, no_flush: bool, zero_buffer: memoryview,
-                 workers: int = DEFAULT_WORKERS) -> None:
+                 workers: int = DEFAULT_WORKERS, early_writeback: bool = False) -> None:
+        # early_writeback: the C pool's (csrc/qd_tpool.c); Python's os module has no
+        # sync_file_range, so this pool leaves the writeback to the flush
         if workers < 1:
             raise ValueError("a thread pool needs at least one worker")
         self._s = _PyPool(fd, (no_flush, zero_buffer), workers)
@@ -147,7 +149,8 @@ class _Core(EngineCore):
         self._ffi, self._lib = ffi, lib
         err = ffi.new("int *")
         q = lib.qd_tpool_new(self.fd, workers, self.capacity, self.efd,
-                             int(options["no_flush"]), err)
+                             int(options["no_flush"]),
+                             int(options.get("early_writeback", False)), err)
         if q == ffi.NULL:
             self._close_descriptors()
             raise OSError(err[0], f"cannot start the thread pool: {os.strerror(err[0])}")
@@ -204,7 +207,9 @@ class CThreadPool(CEngineBackend):
 
 
 def create(fd: int, **options: Any) -> ThreadPool | CThreadPool:
-    """The threads backend for ``fd`` (options: no_flush, zero_buffer, workers):
+    """The threads backend for ``fd`` (options: no_flush, zero_buffer, workers, and
+    early_writeback: start each write's writeback at once, for write-through on the page
+    cache; csrc/qd_tpool.c says why):
     the C pool when it was built, else the Python one."""
     try:
         import qdrive.block.backends._threads_cffi  # noqa: F401

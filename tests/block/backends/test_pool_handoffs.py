@@ -163,3 +163,48 @@ def test_benchmark_reaper_sleeps_about_once_a_flush_with_qemus_one_flush(image_f
     flushes = d["requests"] - out["ios"]
     assert out["errors"] == 0 and out["ios"] > 0 and flushes > 0
     assert d["reaper_sleeps"] <= 2 * flushes + 1, (d, flushes)
+
+
+@pytest.mark.parametrize(("cache", "early"), [
+    ("cache=writethrough", True), ("cache=writeback", False), ("cache=none", False),
+    ("cache=directsync", False), ("cache=unsafe", False),
+    ("cache.writeback=off,cache.no-flush=on", False)])
+def test_write_through_on_the_page_cache_starts_each_writes_writeback(
+        image_file: Path, cache: str, early: bool) -> None:
+    """cache=writethrough (no O_DIRECT, a real flush after each write): every write the
+    pool runs starts its own writeback at once, so the flush that completes it finds the
+    pages on their way (csrc/qd_tpool.c early_writeback); with O_DIRECT, with the flush a
+    no-op or without write-through, none does. The data and the flush count are the
+    same either way."""
+    import qdrive
+
+    n = 40
+    with qdrive.open(f"file={image_file},format=raw,{cache},aio=threads",
+                     backend="threads") as dev:
+        backend = dev._backend
+        before = backend.counters()
+        data = [_pattern(BS, i) for i in range(n)]
+        for i, block in enumerate(data):
+            assert dev.pwrite(block, i * BS) == BS
+        d = _delta(backend.counters(), before)
+        assert [dev.pread(BS, i * BS) for i in range(n)] == data
+    assert d["early_writebacks"] == (n if early else 0), d
+    flushes = d["requests"] - n
+    assert flushes == (n if early or "directsync" in cache else 0), d
+
+
+def test_the_benchmark_loop_starts_the_writeback_of_every_write_through_write(
+        image_file: Path) -> None:
+    import qdrive
+
+    depth, bs = 74, 16 << 10
+    with qdrive.open(f"file={image_file},format=raw,cache=writethrough,aio=threads",
+                     backend="threads") as dev:
+        backend = dev._backend
+        before = backend.counters()
+        out = backend.run_bench(write=True, random=True, bs=bs, depth=depth,
+                                nblocks=(64 << 20) // bs, seconds=0.3, seed=7,
+                                buffers=dev.buffer(depth * bs), flush_each=True)
+        d = _delta(backend.counters(), before)
+    assert out["errors"] == 0 and out["ios"] > 0
+    assert d["early_writebacks"] == out["ios"], (d, out["ios"])

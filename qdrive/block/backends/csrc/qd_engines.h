@@ -90,7 +90,7 @@ int qd_paio_bench(qd_paio *q, const int *fds, int nfds, const qd_bench_args *a,
 /* @cdef threads */
 typedef struct qd_tpool qd_tpool;
 qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int no_flush,
-                       int *err);
+                       int early_writeback, int *err);
 int qd_tpool_submit(qd_tpool *p, int fd, int n, const int *ops, const long long *offsets,
                     struct iovec **iovs, const int *iovcnts, const unsigned long long *tags);
 int qd_tpool_reap(qd_tpool *p, int min, int max, unsigned long long *tags, long long *results,

@@ -24,6 +24,14 @@
  * - the eventfd is written when the completions go from none to some (whoever reaps
  *   takes them all, and writes it again if it leaves any behind); the benchmark loop,
  *   which reaps through the futex, turns it off.
+ * Write-through on the page cache (cache=writethrough: no O_DIRECT, a flush after each
+ * write) starts each write's writeback as soon as the write is in the cache
+ * (sync_file_range SYNC_FILE_RANGE_WRITE, `early_writeback`): the flush that completes
+ * the write then finds its pages on their way to the disk instead of writing back
+ * everything dirtied since the last flush while the next writes wait. That is what
+ * fio's psync jobs get from their fdatasync=1 calls overlapping each other; QEMU's pool
+ * does not do it (thread-pool.c runs plain pwritev), and what a write-through write
+ * promises is unchanged: it completes after a flush that started after it.
  * The pool counts its sleeps and wake-up calls (qd_tpool_counters) so tests can bound
  * them per request. One caller at a time submits and reaps (the Python core's lock, or
  * the benchmark's own thread): the job table, its free list, `inflight`, `ready` and the
@@ -32,6 +40,7 @@
 #include "qd_engines.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -56,10 +65,10 @@ typedef struct {
 
 /* The counters qd_tpool_counters returns, in this order (threads.py COUNTERS). */
 enum { C_WORKER_SLEEPS, C_WORKER_WAKE_CALLS, C_REAPER_SLEEPS, C_REAPER_WAKE_CALLS,
-       C_EVENTFD_WRITES, C_JOBS, C_SUBMITS, C_REAPS, C_COUNT };
+       C_EVENTFD_WRITES, C_JOBS, C_SUBMITS, C_REAPS, C_EARLY_WRITEBACKS, C_COUNT };
 
 struct qd_tpool {
-    int fd, efd, no_flush, nworkers, cap;
+    int fd, efd, no_flush, early_writeback, nworkers, cap;
     pthread_t *threads;
     job *jobs;                          /* cap entries, indexed everywhere below */
     /* the caller's */
@@ -138,7 +147,13 @@ static long long rw_full(int fd, int write, const struct iovec *iov, int cnt, lo
 
 static long long run_job(qd_tpool *p, const job *j) {
     if (j->op == QD_OP_FLUSH) return p->no_flush ? 0 : (fdatasync(p->fd) ? -errno : 0);
-    return rw_full(p->fd, j->op == QD_OP_WRITE, j->iov, j->iovcnt, j->offset);
+    long long r = rw_full(p->fd, j->op == QD_OP_WRITE, j->iov, j->iovcnt, j->offset);
+    if (r > 0 && j->op == QD_OP_WRITE && p->early_writeback) {
+        /* only starts the writeback: an error in it is the coming flush's to report */
+        (void)sync_file_range(p->fd, j->offset, r, SYNC_FILE_RANGE_WRITE);
+        count(p, C_EARLY_WRITEBACKS);
+    }
+    return r;
 }
 
 static void notify_eventfd(qd_tpool *p) {
@@ -266,12 +281,13 @@ void qd_tpool_free(qd_tpool *p) {
 }
 
 qd_tpool *qd_tpool_new(int fd, int workers, int capacity, int efd, int no_flush,
-                       int *err) {
+                       int early_writeback, int *err) {
     qd_tpool *p = calloc(1, sizeof *p);
     if (!p) { *err = ENOMEM; return NULL; }
     p->fd = fd;
     p->efd = efd;
     p->no_flush = no_flush;
+    p->early_writeback = early_writeback;
     p->cap = capacity;
     p->jobs = calloc((size_t)capacity, sizeof *p->jobs);
     p->free_jobs = calloc((size_t)capacity, sizeof *p->free_jobs);
