@@ -7,6 +7,7 @@ are applied by :func:`qdrive.parse_drive`.
 
 from __future__ import annotations
 
+import contextvars
 import enum
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -166,7 +167,8 @@ class Drive:
     trans: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        _check_fields(self)
+        if not _PRECHECKED.get():
+            _check_fields(self)
 
     @property
     def effective_read_only(self) -> bool:
@@ -197,6 +199,11 @@ class Drive:
 
 
 # -- field checks (Drive.__attrs_post_init__) ----------------------------------------------
+# True while qdrive.frontend.fastpath builds a Drive from values its own tables produced
+# (enum members, bools, numbers in range): the checks could only pass. A ContextVar, so a
+# Drive another thread or task makes meanwhile is still checked.
+_PRECHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("qdrive_drive_prechecked",
+                                                                   default=False)
 # One pass over small tables instead of one attrs validator per field: a Drive is built on
 # every parse, and this keeps the check to a few hundred nanoseconds.
 _ENUM_FIELDS: tuple[tuple[str, type[enum.StrEnum]], ...] = (

@@ -9,7 +9,8 @@ import pytest
 
 import qdrive
 from qdrive import DriveFieldError
-from qdrive.model import _ENUM_FIELDS, _FLAG_FIELDS, _NAME_FIELDS, _U64_FIELDS, Drive
+from qdrive.model import (_ENUM_FIELDS, _FLAG_FIELDS, _NAME_FIELDS, _PRECHECKED, _U64_FIELDS,
+                          Drive, Interface)
 
 
 @pytest.mark.parametrize(("name", "kind"), _ENUM_FIELDS)
@@ -105,3 +106,16 @@ def test_cache_triple_reads_the_2008_members_without_asking_the_dialect() -> Non
     assert cache_triple(parse_2008("file=a.img")) == (True, False, False)
     # A Drive made in Python with the old spelling: 7.2 reads "off" as none.
     assert cache_triple(Drive(cache=CacheMode.OFF)) == cache_triple(Drive(cache="none"))
+
+
+def test_the_fast_paths_unchecked_build_leaves_every_other_drive_checked() -> None:
+    # fastpath builds its Drive with the checks off (its values come from its own
+    # tables); afterwards, and for any Drive made by hand, they are on again
+
+    drive = qdrive.parse_drive("file=a.img,if=virtio,cache=none,bus=0,unit=1")
+    assert drive.interface is Interface.VIRTIO and drive.unit == 1
+    assert _PRECHECKED.get() is False
+    with pytest.raises(DriveFieldError):
+        Drive(bus=-1)
+    with pytest.raises(DriveFieldError):
+        Drive(interface="bogus")

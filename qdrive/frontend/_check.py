@@ -62,8 +62,11 @@ def parse_drive(text: str, *, dialect: str | Dialect = DEFAULT_DIALECT) -> Drive
     chosen = _dialect(dialect)
     if chosen.legacy:
         return dialects.parse_2008(text)
-    with drivers.reading_for(chosen):  # the dialect's block-driver tables
+    if drivers.dialect() is chosen:  # its tables are the ones read already (the default)
         conv = convert_72(text, tokenize(text), Interface.IDE, dialect=chosen)
+    else:
+        with drivers.reading_for(chosen):  # the dialect's block-driver tables
+            conv = convert_72(text, tokenize(text), Interface.IDE, dialect=chosen)
     if conv.error is not None:
         raise DriveError.of(text, conv.error, tuple(conv.warnings))
     assert conv.drive is not None

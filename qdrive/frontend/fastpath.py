@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..diagnostics import Span, Stop
-from ..model import (CACHE_MODES, Aio, CacheMode, DetectZeroes, Discard, Drive, ErrorAction,
-                     Interface, Media)
+from ..model import (_PRECHECKED, CACHE_MODES, Aio, CacheMode, DetectZeroes, Discard, Drive,
+                     ErrorAction, Interface, Media)
 from .._values import id_wellformed
 from ..options import KNOWN_DRIVERS, PROTOCOL_DRIVERS
 from ._conversion import Conversion, local_image
@@ -175,10 +175,14 @@ def convert(text: str, items: list[RawOption], default_if: Interface, place: Pla
     conv.format_probed = fmt is None
     conv.format_given = fmt
     conv.image_name, conv.image_key = local_image({"file": file})
-    conv.drive = Drive(file=file, format=fmt, interface=iface, bus=bus, unit=unit,
-                       index=index, media=media, id=drive_id, snapshot=snapshot,
-                       read_only=read_only, cache=cache, aio=aio, discard=discard,
-                       werror=werror, rerror=rerror, detect_zeroes=zeroes)
+    token = _PRECHECKED.set(True)  # every value above came from this module's tables
+    try:
+        conv.drive = Drive(file=file, format=fmt, interface=iface, bus=bus, unit=unit,
+                           index=index, media=media, id=drive_id, snapshot=snapshot,
+                           read_only=read_only, cache=cache, aio=aio, discard=discard,
+                           werror=werror, rerror=rerror, detect_zeroes=zeroes)
+    finally:
+        _PRECHECKED.reset(token)
     return conv
 
 
