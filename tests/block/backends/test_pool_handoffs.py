@@ -114,24 +114,30 @@ def test_wake_calls_are_bounded_by_calls_not_requests(image_file: Path, workers:
     assert d["reaper_sleeps"] <= d["reaps"], d  # and sleeps once per reap at most
 
 
-@pytest.mark.parametrize("cache", ["cache=none", "cache=writeback", "cache=directsync"])
-def test_benchmark_loop_wakes_once_a_round_and_never_the_eventfd(image_file: Path,
-                                                                 cache: str) -> None:
-    """The C benchmark loop at the seed's depth (74) on 64 workers: the workers it wakes
-    are woken once per round (per reap), the reaper once per wait, and the eventfd,
-    which nobody reads meanwhile, is not written."""
+def _bench(image_file: Path, cache: str, seconds: float, seed: int,
+           **kw: Any) -> tuple[dict[str, Any], dict[str, int]]:
+    """The C benchmark loop (16k random writes at the seed's depth, 74, on 64 workers) on
+    a drive with ``cache``: its result and the pool's counters over the run."""
     import qdrive
 
     depth, bs = 74, 16 << 10
     with qdrive.open(f"file={image_file},format=raw,{cache},aio=threads",
                      backend="threads") as dev:
         backend = dev._backend
-        buffers = dev.buffer(depth * bs)
         before = backend.counters()
         out = backend.run_bench(write=True, random=True, bs=bs, depth=depth,
-                                nblocks=(64 << 20) // bs, seconds=0.5, seed=3,
-                                buffers=buffers, flush_each=dev.plan.writethrough)
-        d = _delta(backend.counters(), before)
+                                nblocks=(64 << 20) // bs, seconds=seconds, seed=seed,
+                                buffers=dev.buffer(depth * bs), **kw)
+        return out, _delta(backend.counters(), before)
+
+
+@pytest.mark.parametrize("cache", ["cache=none", "cache=writeback", "cache=directsync"])
+def test_benchmark_loop_wakes_once_a_round_and_never_the_eventfd(image_file: Path,
+                                                                 cache: str) -> None:
+    """The C benchmark loop at the seed's depth (74) on 64 workers: the workers it wakes
+    are woken once per round (per reap), the reaper once per wait, and the eventfd,
+    which nobody reads meanwhile, is not written."""
+    out, d = _bench(image_file, cache, 0.5, 3, flush_each=cache == "cache=directsync")
     assert out["errors"] == 0 and out["ios"] > 0
     flushes = d["requests"] - out["ios"]
     assert flushes == 0 if cache != "cache=directsync" else 0 < flushes <= out["ios"]
@@ -148,18 +154,7 @@ def test_benchmark_reaper_sleeps_about_once_a_flush_with_qemus_one_flush(image_f
     ends rather than waking for each write. Each sleep ends with a flush finishing, or
     with a write finishing while none runs (and that round starts one): at most two sleeps
     a flush (it was ~20 a flush when every write woke the reaper)."""
-    import qdrive
-
-    depth, bs = 74, 16 << 10
-    with qdrive.open(f"file={image_file},format=raw,{cache},aio=threads",
-                     backend="threads") as dev:
-        backend = dev._backend
-        before = backend.counters()
-        out = backend.run_bench(write=True, random=True, bs=bs, depth=depth,
-                                nblocks=(64 << 20) // bs, seconds=0.5, seed=5,
-                                buffers=dev.buffer(depth * bs), flush_each=True,
-                                flush_depth=1)
-        d = _delta(backend.counters(), before)
+    out, d = _bench(image_file, cache, 0.5, 5, flush_each=True, flush_depth=1)
     flushes = d["requests"] - out["ios"]
     assert out["errors"] == 0 and out["ios"] > 0 and flushes > 0
     assert d["reaper_sleeps"] <= 2 * flushes + 1, (d, flushes)
@@ -195,16 +190,6 @@ def test_write_through_on_the_page_cache_starts_each_writes_writeback(
 
 def test_the_benchmark_loop_starts_the_writeback_of_every_write_through_write(
         image_file: Path) -> None:
-    import qdrive
-
-    depth, bs = 74, 16 << 10
-    with qdrive.open(f"file={image_file},format=raw,cache=writethrough,aio=threads",
-                     backend="threads") as dev:
-        backend = dev._backend
-        before = backend.counters()
-        out = backend.run_bench(write=True, random=True, bs=bs, depth=depth,
-                                nblocks=(64 << 20) // bs, seconds=0.3, seed=7,
-                                buffers=dev.buffer(depth * bs), flush_each=True)
-        d = _delta(backend.counters(), before)
+    out, d = _bench(image_file, "cache=writethrough", 0.3, 7, flush_each=True)
     assert out["errors"] == 0 and out["ios"] > 0
     assert d["early_writebacks"] == out["ios"], (d, out["ios"])
