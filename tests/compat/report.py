@@ -89,12 +89,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             scored = list(zip(scoring.score(rows, where, args.dialect, has_dev,
                                             args.probe_network), rows, strict=True))
             results += scored
-            per_corpus[name] = scoring.tally(scored, lambda r: "-")["all"]
+            if scored:  # a corpus whose rows are all held back has no line of its own
+                per_corpus[name] = scoring.tally(scored, lambda r: "-")["all"]
     print(f"oracle: {(header or {}).get('qemu', qemu.binary)}; qdrive dialect {args.dialect}; "
           f"rows: {args.part}")
     print(f"network probed: {'yes' if args.probe_network else 'no'}")
     if hidden:
         print(f"left out: {len(hidden)} held-back case ids ({', '.join(map(str, args.held_back))})")
+    if not results:
+        print("nothing to score: every row of these corpora is held back (--held-back)")
+        return 0
     per_corpus["all"] = scoring.tally(results, lambda r: "-")["all"]
     for title, tallies in (("corpus file", per_corpus),
                            ("category", scoring.tally(results, lambda r: r["category"])),
