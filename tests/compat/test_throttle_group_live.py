@@ -26,6 +26,13 @@ OBJECTS = [
     _TG + "x-bps-total-max=5,x-bps-total=10",  # a burst below its rate
     _TG + "x-bps-total=10,x-bps-total-max=20,x-bps-total-max-length=1000000000000000",
     _TG + "x-bps-total=1000000000000001",  # past THROTTLE_VALUE_MAX
+    _TG + "x-bps-total=1000000000000000",  # at it
+    # the setter's burst-length range, at and one past UINT_MAX, then the length against
+    # its burst (THROTTLE_VALUE_MAX / max)
+    _TG + "x-bps-total=10,x-bps-total-max=20,x-bps-total-max-length=4294967295",
+    _TG + "x-bps-total=10,x-bps-total-max=20,x-bps-total-max-length=4294967296",
+    _TG + "x-bps-total=10,x-bps-total-max=1000000,x-bps-total-max-length=4294967295",
+    _TG + "x-bps-total=10,x-bps-total-max=1000000,x-bps-total-max-length=1000000000",
     _TG + "x-iops-read=-1",  # the setter's own refusal comes first
     '{"qom-type":"throttle-group","id":"tg0","limits":{"iops-total-max-length":5}}',
     '{"qom-type":"throttle-group","id":"tg0","limits":{"iops-total":5,"iops-total-max":9,'
