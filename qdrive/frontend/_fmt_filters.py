@@ -250,6 +250,39 @@ def _blkdebug(options: Options, image: ProbeResult | None, span: Span,
                 _fail(f"invalid parameter value: {event.value}", span)
 
 
+_INT_MAX = (1 << 31) - 1
+
+
+def _blkdebug_limits(options: Options, image: ProbeResult | None, span: Span,
+                     probe: bool = False) -> None:
+    """block/blkdebug.c blkdebug_open() after its image child opened: the alignment
+    overrides, each checked in this order against ``align`` (the override, or the image
+    child's request alignment when that is larger: 1 without O_DIRECT; under O_DIRECT
+    the probed value is not known here, so only ``align`` itself is judged)."""
+    from .._values import ValueProblem, parse_size
+
+    def size(key: str) -> int:
+        entry = options.get(key)
+        try:
+            return parse_size(key, entry.value)[0] if entry is not None else 0
+        except ValueProblem:
+            return 0  # the typed check reports it
+
+    own = size("align")
+    if own and (own >= _INT_MAX or own & (own - 1)):
+        _fail(f"Cannot meet constraints with align {own}", span)
+    if any(k.endswith("cache.direct") and is_true(e.value) for k, e in options.items()):
+        return
+    align = max(own, 1)
+    for key, base in (("max-transfer", None), ("opt-write-zero", None),
+                      ("max-write-zero", "opt-write-zero"), ("opt-discard", None),
+                      ("max-discard", "opt-discard")):
+        value = size(key)
+        step = max(size(base), align) if base else align
+        if value and (value >= _INT_MAX or value % step):
+            _fail(f"Cannot meet constraints with {key} {value}", span)
+
+
 # block/blkdebug.c inject_error_opts and set_state_opts: each key's QemuOpts type
 _RULE_KEYS: dict[str, dict[str, str]] = {
     "inject-error": {"event": "string", "state": "number", "iotype": "string",

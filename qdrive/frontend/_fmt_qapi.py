@@ -76,6 +76,10 @@ def _visit(members: list[dict[str, Any]], own: dict[str, Any], prefix: str,
     for member in members:
         name = prefix + member["name"]
         nested = isinstance(member["type"], str) and drivers.qapi_struct(member["type"])
+        union = _qapi_type(member["type"]) if isinstance(member["type"], str) else {}
+        if union.get("meta") == "union" and any(k.startswith(name + ".") for k in own):
+            _visit_union(union, own, name + ".", span)
+            continue
         if nested:
             inner = [k for k in own if k.startswith(name + ".")]
             if not inner:
@@ -90,9 +94,42 @@ def _visit(members: list[dict[str, Any]], own: dict[str, Any], prefix: str,
                 del own[k]
             continue
         if name in own:
+            values = {v["name"] for v in union.get("values", [])} \
+                if union.get("meta") == "enum" else None
+            if values and own[name].value not in values:  # input_type_enum()
+                _fail(f"Parameter '{member['name']}' does not accept value "
+                      f"'{own[name].value}'", own[name].span)
+            problem = scalar_problem(name, member["name"], member["type"],
+                                     str(own[name].value)) \
+                if isinstance(member["type"], str) else ""
+            if problem:  # the flat-confused visitor reads numbers and booleans from text
+                _fail(problem, own[name].span)
             del own[name]
         elif not member["optional"]:
             _fail(f"Parameter '{name}' is missing", span)
+
+
+def _visit_union(union: dict[str, Any], own: dict[str, Any], prefix: str,
+                 span: Span) -> None:
+    """A flat union member (SshHostKeyCheck): its base members, the discriminator
+    among them and required, then the members of the variant its value picks."""
+    from . import drivers
+
+    members = list(union.get("members", []))
+    _visit(members, {k: v for k, v in own.items()}, prefix, span)  # missing members
+    tag = own.get(prefix + union["discriminator"])
+    kind = next((m["type"] for m in members if m["name"] == union["discriminator"]), None)
+    values = {v["name"] for v in _qapi_type(kind).get("values", [])} if kind else set()
+    if tag is not None and values and tag.value not in values:
+        _fail(f"Parameter '{union['discriminator']}' does not accept value '{tag.value}'",
+              tag.span)
+    for m in members:
+        own.pop(prefix + m["name"], None)
+    variant = next((v["type"] for v in union.get("variants", [])
+                    if tag is not None and v["case"] == tag.value), None)
+    if variant:
+        _visit(drivers.qapi_struct(variant), own, prefix, span)
+    _unexpected(own, prefix, span)
 
 
 def _qapi_type(name: str) -> dict[str, Any]:

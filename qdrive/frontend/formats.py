@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 # The checks live per driver family (the _fmt_* modules); this one keeps the table that
 # picks a driver's check and the names the rest of qdrive imports from here.
 from ._fmt_common import Check, DEFINED_OBJECTS, Options, _fail, _secret
-from ._fmt_filters import (_blkdebug, _blklogwrites, _cbw, _cbw_bitmap, _compress, _copy_on_read,
-                           _null, _quorum, _replication, _throttle, abort_notice)
+from ._fmt_filters import (_blkdebug, _blkdebug_limits, _blklogwrites, _cbw, _cbw_bitmap,
+                           _compress, _copy_on_read, _null, _quorum, _replication, _throttle,
+                           abort_notice)
 from ._fmt_filters import blkdebug_config_error as blkdebug_config_error
 from ._fmt_filters import preallocate_align as preallocate_align
 from ._fmt_headers import header_problem, read_at
@@ -288,7 +289,8 @@ def _vvfat(options: Options, span: Span, probe: bool, read_only: bool = False,
 SEES_CHILDREN = frozenset({"quorum", "compress", "copy-before-write", "blklogwrites"})
 # The checks a driver makes after its children opened.
 _AFTER_CHILDREN: dict[str, Callable[[Options, ProbeResult | None, Span, bool], None]] = {
-    "blklogwrites": _blklogwrites, "copy-before-write": _cbw_bitmap}
+    "blklogwrites": _blklogwrites, "copy-before-write": _cbw_bitmap,
+    "blkdebug": _blkdebug_limits}
 
 
 def after_children(driver: str, options: Options, image: ProbeResult | None,

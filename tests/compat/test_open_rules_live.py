@@ -1,0 +1,44 @@
+"""Open-time rules added after the held-back batch of session 10 missed them, each case
+started under the real QEMU 7.2 beside qdrive: blkdebug's alignment overrides
+(block/blkdebug.c blkdebug_open()), the QAPI visit of ssh/nfs options through a flat
+union, an enum and a boolean (qapi/qobject-input-visitor.c), and the ones below as they
+land. qdrive's verdict and message must be QEMU's, byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.compat import compare, oracle
+
+pytestmark = [pytest.mark.live,
+              pytest.mark.skipif(not oracle.have_qemu("7.2"), reason="QEMU 7.2 not installed")]
+
+_BLKDEBUG = "driver=blkdebug,image.driver=raw,image.file.driver=file,image.file.filename=disk3.img,"
+_SSH = "driver=ssh,path=harvest-nbd.sock,host=127.0.0.1,user=1000,"
+DRIVES = [
+    _BLKDEBUG + "align=1.5k",  # not a power of two
+    _BLKDEBUG + "align=2147483648",  # at INT_MAX's next power
+    _BLKDEBUG + "align=1048576",  # a power of two the 1 MiB image is a multiple of
+    _BLKDEBUG + "align=4096,max-transfer=1000",  # not a multiple of align
+    _BLKDEBUG + "align=512,max-transfer=4096",
+    _BLKDEBUG + "opt-discard=1024,max-discard=1536",  # max-discard against opt-discard
+    _BLKDEBUG + "opt-write-zero=512,max-write-zero=1024",
+    _BLKDEBUG + "max-write-zero=3",  # alignment 1 without O_DIRECT: any value
+    _SSH + "host-key-check.type=sha256",  # the union's discriminator is required
+    _SSH + "host-key-check.mode=hash",  # then the variant's members
+    _SSH + "host-key-check.mode=bogus",
+    _SSH + "host-key-check.mode=hash,host-key-check.type=md5",
+    _SSH + "host-key-check.mode=hash,host-key-check.type=bogus,host-key-check.hash=ab",
+    _SSH + "host-key-check.mode=none,host-key-check.x=1",
+    "driver=ssh,path=x,server.host=127.0.0.1,server.port=22,server.ipv4=maybe",
+    "driver=nfs,path=,user=4096,server.type=BOGUS",  # the enum before the missing host
+    "driver=nfs,path=/x,server.type=inet,server.host=127.0.0.1,uid=x",
+]
+
+
+@pytest.mark.parametrize("drive", DRIVES)
+def test_open_rules_are_qemus(drive: str, in_images: Path) -> None:
+    ours, qemus = compare.live_verdicts({"drives": [drive]}, in_images)
+    assert ours == qemus
