@@ -318,8 +318,11 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
         _no_writes(own is not None and is_true(own.value) or
                    own is None and w.conv.opened_read_only, False,
                    auto is None or is_true(auto.value), where)
-    opentime.protocol_checks(driver, child, name, where, w.probe, w.conv.opened_read_only,
-                             w.conv.warnings)
+    # block.c bdrv_fill_options() parses only a file name given as one (file=): a null
+    # driver's file.filename= is left over, whatever it says
+    given = driver in ("null-co", "null-aio") and "filename" in child
+    opentime.protocol_checks(driver, child, "" if given else name, where, w.probe,
+                             w.conv.opened_read_only, w.conv.warnings)
     empty = child.get("backing")
     if empty is not None and empty.value == "":  # as _backing_null(), the child's own
         w.conv.warnings.append(Diagnostic(
@@ -331,7 +334,7 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
     null = empty is not None and empty.value == ""  # backing.* then go unused
     unknown = [k for k in child if k not in NODE_KEYS and k not in
                rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)
-               or null and k.startswith("backing.")]
+               or null and k.startswith("backing.") or given and k == "filename"]
     if unknown:
         key = first_key(unknown, child)
         raise error("protocol-option", f"Block protocol '{driver}' doesn't support the "
@@ -342,7 +345,8 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
     if w.conv.format_probed or driver in ("null-co", "null-aio", "blkdebug"):
         w.conv.seen, w.conv.seen_name = opentime.protocol_content(
             driver, name, w.probe, where, w.conv.opened_read_only, w.conv.warnings,
-            child.get("size"))
+            child.get("size"), opentime.null_name(driver, child)
+            if driver in ("null-co", "null-aio") else "")
 
 
 def _format_child(w: Walk, child: dict[str, Entry], name: str) -> None:

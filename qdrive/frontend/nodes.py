@@ -141,10 +141,12 @@ def _as_protocol(parent: drivers.DriverInfo | None, role: str) -> bool:
 def open_backing(options: Options, span: Span, header_backing: str | None,
                  supports_backing: bool, probe: bool,
                  parent: Options = MappingProxyType({}),
-                 header_format: str | None = None) -> Diagnostic | None:
+                 header_format: str | None = None,
+                 warnings: list[Diagnostic] | None = None) -> Diagnostic | None:
     """block.c bdrv_open_backing_file() for the options under ``backing.`` (``parent``:
     the overlay's own options, which the backing node inherits from; ``header_format``
-    the backing format the overlay's header records)."""
+    the backing format the overlay's header records; ``warnings`` receives what the
+    backing node's open warns: raw's probing warning on a backing opened read-write)."""
     ref = options.get("")
     rest = {k: e for k, e in options.items() if k != ""}
     if ref is not None and ref.value == "":
@@ -160,7 +162,7 @@ def open_backing(options: Options, span: Span, header_backing: str | None,
         # the header's backing format names the driver, whatever file the options give
         rest["driver"] = synthetic("driver", header_format, span)
     problem = _open("backing", rest, ref, filename, span, probe, protocol_child=False,
-                    defaults=inherited(parent, cow=True))
+                    defaults=inherited(parent, cow=True), warnings=warnings)
     if problem is None:
         return None
     return attrs.evolve(problem, message=f"Could not open backing file: {problem.message}")
@@ -231,13 +233,12 @@ def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
         else:
             info = drivers.driver("file")
         assert info is not None
-    if info.needs_filename and not fname:
-        return _stop(f"The '{info.name}' block driver requires a file name", span, Stage.CHILD)
     if info.name in _NULL and filename and filename != _NULL[info.name]:
         return _stop(f"The only allowed filename for this driver is '{_NULL[info.name]}'",
                      span, Stage.FILL)
-    problem = _open_common(options, span) or _typed(info, options) or \
-        _file_posix(info, options, span)
+    unnamed = info.needs_filename and not fname
+    problem = _open_common(options, span, info.name if unnamed else None) or \
+        _typed(info, options) or _file_posix(info, options, span)
     if problem is None and probe and info.name == "file" and fname:
         found = probe_file(fname)  # block/file-posix.c raw_open_common(): the open itself
         if found.error:
@@ -324,6 +325,7 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     found: ProbeResult | None = None
     has_file = bool(file_opts) or bool(filename)
     local = ""
+    null_child: dict[str, _Entry] | None = None
     if has_file:
         ref = file_opts.get("")
         sub = {k: e for k, e in file_opts.items() if k != ""}
@@ -332,6 +334,7 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
         if problem is not None:
             return problem
         local = filename or (sub["filename"].value if "filename" in sub else "")
+        null_child = sub if "driver" in sub and sub["driver"].value in _NULL else None
         # A parsed file name (not file.filename=) may name a protocol ("nbd:...").
         literal = not filename or ":" not in local.split("/")[0]
         driver = sub["driver"].value if "driver" in sub else "file"
@@ -374,6 +377,12 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
             not _read_only(own):
         # block/raw-format.c raw_open() warns at its end, before the unused options
         warnings.append(formats.probed_raw_warning(local, span))
+    elif probed and info.name == "raw" and null_child is not None and warnings is not None \
+            and not _read_only(own):  # the same warning over a null driver's zeros
+        from .opentime import null_name
+
+        warnings.append(formats.probed_raw_warning(
+            null_name(null_child["driver"].value, null_child), span))
     backing = groups.pop("backing", {})
     for child, sub in sorted(groups.items()):
         problem = open_child(child, sub, span, optional=_optional(info, child), probe=probe,
@@ -397,10 +406,12 @@ def _read_only(own: Mapping[str, _Entry]) -> bool:
         return False
 
 
-def _open_common(own: Mapping[str, _Entry], span: Span) -> Diagnostic | None:
-    """block.c bdrv_open_common() of a child format node, after its file child opened
-    (bdrv_open_inherit() opens it first, for probing) and before its driver reads the
-    header: the common booleans, force-share, node-name, discard."""
+def _open_common(own: Mapping[str, _Entry], span: Span,
+                 unnamed: str | None = None) -> Diagnostic | None:
+    """block.c bdrv_open_common() of a child node, after a format node's file child
+    opened (bdrv_open_inherit() opens it first, for probing) and before its driver
+    reads the header: the common booleans, force-share, the file name a file-posix
+    driver ``unnamed`` lacks, discard, then the node-name (bdrv_open_driver())."""
     from . import rules
 
     common = {k: e for k, e in own.items() if k in _COMMON_BOOLS}
@@ -413,14 +424,16 @@ def _open_common(own: Mapping[str, _Entry], span: Span) -> Diagnostic | None:
         rules.check_force_share(share, read_only, span)
     except Stop as stop:
         return stop.diagnostic
+    if unnamed is not None:
+        return _stop(f"The '{unnamed}' block driver requires a file name", span, Stage.CHILD)
+    discard = own.get("discard")
+    if discard is not None and discard.value not in ("ignore", "off", "unmap", "on"):
+        return _stop("Invalid discard option", discard.span)
     name = own.get("node-name")  # block.c bdrv_assign_node_name(), as rules.check_node_name
     if name is not None and not id_wellformed(name.value):
         return _stop(f"Invalid node-name: '{name.value}'", name.span)
     if name is not None and len(name.value.encode()) >= 32:
         return _stop("Node name too long", name.span)
-    discard = own.get("discard")
-    if discard is not None and discard.value not in ("ignore", "off", "unmap", "on"):
-        return _stop("Invalid discard option", discard.span)
     return None
 
 
@@ -501,8 +514,10 @@ def _own_options(info: drivers.DriverInfo, options: Mapping[str, _Entry], span: 
 
 def _leftover(info: drivers.DriverInfo, own: Mapping[str, _Entry], span: Span,
               stage: Stage = Stage.LEFTOVER) -> Diagnostic | None:
+    # a protocol's file name is its own, but block/null.c's drivers only take one to
+    # parse (block.c bdrv_fill_options()): filename= given as an option is left over
     unknown = [k for k in own if k not in _COMMON and not info.owns(k)
-               and not (info.protocol and k == "filename")]
+               and not (info.protocol and k == "filename" and info.name not in _NULL)]
     if not unknown:
         return None
     key = min(unknown, key=lambda k: (qdict_order(k), own[k].seq))

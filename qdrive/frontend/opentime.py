@@ -9,6 +9,7 @@ raw_read_options(): offset and size against the file's length).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -119,7 +120,8 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
         return  # the header decides (string only: assume it names a backing file)
     header_format = qcow2_backing_format(image.head) if header and image else None
     problem = nodes.open_backing(backing, _last(backing, whole), header,
-                                 info.supports_backing, probe, common, header_format)
+                                 info.supports_backing, probe, common, header_format,
+                                 warnings)
     if problem is not None:
         # after the driver's open (raw's probing warning comes first): the leftover stage
         raise Stop(attrs.evolve(problem, stage=Stage.LEFTOVER))
@@ -238,9 +240,24 @@ def reference_error(entry: nodes._Entry) -> Diagnostic:
     return nodes.reference(entry)
 
 
+def null_name(driver: str, options: Mapping[str, nodes._Entry]) -> str:
+    """A null-co/null-aio node's name (block/null.c null_refresh_filename()): its URL
+    while no strong option is given (size, read-zeroes: null_strong_runtime_opts),
+    else block.c's json:{...} of the driver and those options, in QDict order."""
+    from ._qdict import in_qdict_order
+
+    strong = {k: str(options[k].value) for k in ("size", "read-zeroes") if k in options}
+    if not strong:
+        return f"{driver}://"
+    opts = {"driver": driver, **strong}
+    return "json:" + json.dumps({k: opts[k] for k in in_qdict_order(opts)},
+                                separators=(", ", ": "))
+
+
 def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
                      read_only: bool = False, warnings: list[Diagnostic] | None = None,
-                     size: nodes._Entry | None = None) -> tuple[ProbeResult | None, str]:
+                     size: nodes._Entry | None = None,
+                     name: str = "") -> tuple[ProbeResult | None, str]:
     """What format probing (or the named format's header read) gets from a protocol
     child that is not a local file, and the name QEMU's messages give it: null-co and
     null-aio read zeros, ``size`` of them (1 GiB by default), and are named by their URL
@@ -259,7 +276,7 @@ def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
                 return None, ""  # null_file_open() refuses it first
         zeros = bytes(min(length, 1024))  # its head and its tail (dmg's trailer)
         return ProbeResult(True, "", "raw", True, False, None, zeros[:512], length,
-                           zeros), filename or f"{driver}://"
+                           zeros), filename or name or f"{driver}://"
     if driver == "vvfat" and filename.startswith("fat:") and probe:
         return _vvfat_disk(filename, read_only)
     if driver == "blkverify" and filename.startswith("blkverify:") and probe:

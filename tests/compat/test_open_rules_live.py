@@ -35,6 +35,32 @@ DRIVES = [
     "driver=ssh,path=x,server.host=127.0.0.1,server.port=22,server.ipv4=maybe",
     "driver=nfs,path=,user=4096,server.type=BOGUS",  # the enum before the missing host
     "driver=nfs,path=/x,server.type=inet,server.host=127.0.0.1,uid=x",
+    # raw's probing warning on a backing node opened read-write (block/raw-format.c
+    # raw_open()), over a file and over a null driver's zeros, named by its URL or by
+    # json:{...} once a strong option is given (block/null.c null_refresh_filename())
+    "file=gen.vmdk,format=vmdk,backing.file.driver=null-co,backing.read-only=off,if=none",
+    "file=gen.vmdk,format=vmdk,backing.file.driver=null-co,if=none",  # read-only: none
+    "file=gen.vmdk,format=vmdk,backing.file.driver=null-aio,backing.file.read-zeroes=on,"
+    "backing.read-only=off,if=none",
+    "file=gen.vmdk,format=vmdk,backing.file.driver=file,backing.file.filename=disk3.img,"
+    "backing.read-only=off,if=none",
+    "file.driver=null-aio,file.size=4096,if=none",
+    # a null driver parses only a file name given as one (block.c bdrv_fill_options())
+    "file.driver=null-co,file.filename=disk.img,if=none",
+    "file.driver=null-co,file.filename=null-co://,if=none",
+    "file=null-co://x,if=none",
+    "file=gen-overlay.qcow2,format=qcow2,backing.file.filename=null-co://,"
+    "backing.file.driver=null-co,if=none",
+    "file=gen-overlay.qcow2,format=qcow2,backing.file=null-co://x,if=none",
+    # bdrv_open_common()'s order in a child: its options, force-share, the file name a
+    # file-posix driver needs, discard, then the node-name
+    "file=disk.qcow2,format=qcow2,backing.backing=,backing.cache.no-flush=x,"
+    "backing.file.driver=file,if=none",
+    "file=disk.qcow2,format=qcow2,backing.file.driver=file,backing.file.discard=x,"
+    "backing.file.node-name=0bad,if=none",
+    "file=disk.qcow2,format=qcow2,backing.file.driver=file,backing.file.force-share=on,"
+    "if=none",
+    "driver=qcow2,file.driver=file,file.discard=x,file.node-name=0x,if=none",
 ]
 
 
