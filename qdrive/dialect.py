@@ -161,6 +161,11 @@ class Dialect:
     # 'virtio-bus' bus found for device ...", 11.1 "A 'virtio-bus' bus was found but is
     # full" (qdev_find_default_bus(), already in the 10.2.2 source: new after 10.0)
     full_bus_named: bool = False
+    # hw/nvme/ctrl.c nvme_init_subsys(): 10.0 and 11.1 give a controller without
+    # subsys= an implicit subsystem of its own, so an nvme-ns may be detached=on; 7.2
+    # refuses that ("detached requires that the nvme device is linked to an
+    # nvme-subsys device", seen live)
+    nvme_implicit_subsys: bool = False
     # system/vl.c select_machine() refusing a machine it does not know: 7.2 says only
     # "unsupported machine type", 10.0 and 11.1 name it (`unsupported machine type: "virt"`)
     machine_named: bool = False
@@ -262,6 +267,7 @@ _ADDED_100 = {
     "scsi-cd": frozenset({"migrate-emulated-scsi-request"}),
     "nvme": _PCI_100 | {"atomic.awun", "atomic.awupf", "atomic.dn", "ctratt.mem", "dbcs",
                         "mqes", "ocp", "spdm_port"},
+    "nvme-ns": frozenset({"fdp.ruhs", "nguid"}),
 }
 # 11.1's beside 10.0's: block statistics intervals on every block device, SR-IOV's
 # sriov-pf on PCI ones, nvme's firmware-version/model/spdm_trans, scsi's
@@ -279,6 +285,9 @@ _ADDED_111 = {
     "nvme": _ADDED_100["nvme"] | _STATS | {"firmware-version", "model", "spdm_trans",
                                             "sriov-pf"},
     "floppy": _STATS, "usb-storage": _STATS,
+    "nvme-ns": _ADDED_100["nvme-ns"] | _STATS | {"atomic.nabo", "atomic.nabsn",
+                                                 "atomic.nabspf", "atomic.nawun",
+                                                 "atomic.nawupf"},
 }
 _OLD_PCI_COMPAT = frozenset({"migrate-extra", "x-disable-pcie", "x-ignore-backend-features",
                              "x-pcie-deverr-init", "x-pcie-extcap-init", "x-pcie-lnkctl-init",
@@ -295,6 +304,7 @@ _QEMU_100 = attrs.evolve(
     io_uring_fallback="Unable to use linux io_uring, falling back to thread pool: "
                       "failed to init linux io_uring ring",
     block_size_check=True, machine_named=True, usb_storage_own_perms=False,
+    nvme_implicit_subsys=True,
     scsi_hotplug_context_fatal=False, board_ide_first=True,
     gpu_blob_refused="need rutabaga or udmabuf for blob resources",
     gpu_no_opengl="The display backend does not have OpenGL support enabled\nIt can be "

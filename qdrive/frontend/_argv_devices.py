@@ -174,6 +174,14 @@ def _child_bus(st: _State, given: str, model: str, props: dict[str, str]) -> str
         if bad is not None:
             return f"Property 'isa-fdc.{bad}' not found"
         st.buses.setdefault("floppy-bus", []).append("floppy-bus.0")
+    elif model == "nvme":
+        # hw/nvme/ctrl.c nvme_realize(): qbus_init() names its nvme-bus by the device's
+        # id itself (no ".0"); an anonymous one gets a generated name
+        bus_name = props.get("id") or f"#nvme{st.device_at[0]}"
+        st.buses.setdefault("nvme-bus", []).append(bus_name)
+        st.nvme_buses[bus_name] = (set(), bool(props.get("subsys")))
+        if "id" in props:
+            st.named_buses.add(props["id"])
     elif model in USB_HCS:
         st.usb_hc_at = st.device_at[0]
         master = props.get("masterbus")
@@ -426,7 +434,8 @@ def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
         # hw/i386/pc_q35.c: q35 sets no_floppy, so pc_superio_init() makes no isa-fdc;
         # a -device isa-fdc brings its own bus
         return f"No 'floppy-bus' bus found for device '{model}'"
-    if bus_type in ("SCSI", "usb-bus", "virtio-bus") and not st.buses.get(bus_type):
+    if bus_type in ("SCSI", "usb-bus", "virtio-bus", "nvme-bus") and \
+            not st.buses.get(bus_type):
         if bus_type in st.full_buses and st.dialect.full_bus_named:
             return f"A '{bus_type}' bus was found but is full"
         return f"No '{bus_type}' bus found for device '{model}'"

@@ -1,11 +1,12 @@
 """What realizing a block device checks: hw/block/virtio-blk.c, hw/ide/qdev.c,
-hw/scsi/scsi-disk.c, hw/usb/dev-storage-classic.c, hw/nvme/ctrl.c and hw/block/fdc.c
-(their units, sizes and geometry, hw/block/block.c blkconf_*), then the permissions and
-image locks the device takes on its node (qdrive.frontend._argv_locks).
+hw/scsi/scsi-disk.c, hw/usb/dev-storage-classic.c, hw/nvme/ctrl.c, hw/nvme/ns.c and
+hw/block/fdc.c (their units, sizes and geometry, hw/block/block.c blkconf_*), then the
+permissions and image locks the device takes on its node (qdrive.frontend._argv_locks).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .._values import prop_int as _int
@@ -104,6 +105,8 @@ def _model_checks(st: _State, model: str, props: dict[str, str], machine: str) -
         return "drive property not set"
     if model == "nvme":
         return _nvme(st, props)
+    if model == "nvme-ns":
+        return _nvme_ns(st, props)
     if model in ("scsi-hd", "scsi-cd"):
         return _blocksizes(props) or scsi_realize(st, props)
     if model == "floppy":
@@ -261,7 +264,156 @@ def _nvme(st: _State, props: dict[str, str]) -> str:
         return "msix_qsize must be between 1 and 2048"
     if "serial" not in props:
         return "serial property not set"
+    if props.get("drive"):
+        # nvme_realize() -> hw/nvme/ns.c nvme_ns_setup() for the namespace the drive
+        # property makes (nsid 1): nvme_ns_init_blk() begins with blkconf_blocksizes()
+        problem = _blocksizes(props)
+        if not problem:
+            bus = st.nvme_buses.get(props.get("id") or f"#nvme{st.device_at[0]}")
+            if bus is not None:
+                bus[0].add(1)
+        return problem
     return ""
+
+
+_NVME_MAX_NAMESPACES = 256  # hw/nvme/nvme.h
+_NVME_DEFAULT_ZONE_SIZE = 128 << 20  # hw/nvme/ns.c
+
+
+def _nvme_bus(st: _State, props: dict[str, str]) -> tuple[set[int], bool] | None:
+    """The controller an nvme-ns goes on: bus= names it, else the newest nvme-bus
+    (qbus_find_recursive() meets the newest device first)."""
+    name = props.get("bus") or (st.buses.get("nvme-bus") or [""])[-1]
+    return st.nvme_buses.get(name)
+
+
+def _nvme_ns(st: _State, props: dict[str, str]) -> str:
+    """hw/nvme/ns.c nvme_ns_realize() up to the backend's permissions: detached without
+    a subsystem, then nvme_ns_setup() -> nvme_ns_check_constraints() (the drive, the
+    protection information, the nsid range, the zoned limits) and nvme_ns_init_blk()'s
+    block sizes. A namespace of a controller linked to an nvme-subsys is not judged."""
+    bus = _nvme_bus(st, props)
+    if bus is None or bus[1]:
+        return ""
+    if props.get("detached", "off") in _ON and not st.dialect.nvme_implicit_subsys:
+        return "detached requires that the nvme device is linked to an nvme-subsys device"
+    if not props.get("drive"):
+        return "block backend not configured"
+    pi = _int(props.get("pi", "0"))
+    if pi:
+        if pi > 3:
+            return "invalid 'pi' value"
+        pif = _int(props.get("pif", "0"))
+        if pif not in (0, 2):  # NVME_PI_GUARD_16, NVME_PI_GUARD_64
+            return "invalid 'pif'"
+        need = 8 if pif == 0 else 16
+        if _int(props.get("ms", "0")) < need:
+            return (f"at least {need} bytes of metadata required to enable protection "
+                    "information")
+    if _int(props.get("nsid", "0")) > _NVME_MAX_NAMESPACES:
+        return f"invalid namespace id (must be between 0 and {_NVME_MAX_NAMESPACES})"
+    if props.get("zoned", "off") in _ON:
+        problem = _nvme_zoned_limits(props)
+        if problem:
+            return problem
+    return _blocksizes(props)
+
+
+def _nvme_zoned_limits(props: dict[str, str]) -> str:
+    """nvme_ns_check_constraints() for a zoned namespace (the random write area checks
+    are not modelled)."""
+    active, opened = (_int(props.get(f"zoned.max_{k}", "0")) for k in ("active", "open"))
+    if active and opened > active:
+        return f"max_open_zones ({opened}) exceeds max_active_zones ({active})"
+    ext = _int(props.get("zoned.descr_ext_size", "0"))
+    if ext and ext & 0x3F:
+        return "zone descriptor extension size must be a multiple of 64B"
+    if ext and (ext >> 6) > 0xFF:
+        return "zone descriptor extension size is too large"
+    return ""
+
+
+def _nvme_ns_after_perms(st: _State, props: dict[str, str]) -> str:
+    """nvme_ns_realize() after nvme_ns_init_blk()'s permissions: nvme_ns_init()'s LBA
+    format, the zoned geometry against the drive's size, then the namespace id (the
+    first free one when none is given)."""
+    bus = _nvme_bus(st, props)
+    if bus is None or bus[1]:
+        return ""
+    if props.get("zoned", "off") in _ON:
+        problem = _nvme_zone_geometry(st, props)
+        if problem:
+            return problem
+    nsid = _int(props.get("nsid", "0"))
+    taken = bus[0]
+    if nsid and nsid in taken:
+        return f"namespace id '{nsid}' already allocated"
+    if not nsid:
+        nsid = next((i for i in range(1, _NVME_MAX_NAMESPACES + 1) if i not in taken), 0)
+        if not nsid:
+            return "no free namespace id"
+    taken.add(nsid)
+    return ""
+
+
+def _nvme_zone_geometry(st: _State, props: dict[str, str]) -> str:
+    """hw/nvme/ns.c nvme_ns_zoned_check_calc_geometry(): zone size and capacity against
+    each other and the LBA size (nvme_ns_init(): the largest power of two in
+    logical_block_size), then the number of whole zones the drive holds (its LBAs
+    carry ``ms`` bytes of metadata each), which must not be 0."""
+    zone = _size(props, "zoned.zone_size", 0) or _NVME_DEFAULT_ZONE_SIZE
+    cap = _size(props, "zoned.zone_capacity", 0) or zone
+    lbasz = 1 << ((_size(props, "logical_block_size", 0) or 512).bit_length() - 1)
+    if cap > zone:
+        return f"zone capacity {cap}B exceeds zone size {zone}B"
+    if zone < lbasz:
+        return f"zone size {zone}B too small, must be at least {lbasz}B"
+    if cap < lbasz:
+        return f"zone capacity {cap}B too small, must be at least {lbasz}B"
+    size = _drive_bytes(st, props.get("drive", ""))
+    if size is None:
+        return ""
+    lbas = size // (lbasz + _int(props.get("ms", "0")))
+    if not lbas // (zone // lbasz):
+        return ("insufficient drive capacity, must be at least the size of one zone "
+                f"({zone}B)")
+    return ""
+
+
+def _drive_bytes(st: _State, name: str) -> int | None:
+    """The virtual size of a -drive's image or a -blockdev node, where it is plain:
+    a raw image without offset/size (its file's size) or a qcow2 one (its header's
+    size); None otherwise."""
+    backend = st.backends.get(name)
+    if backend is not None:
+        drive = backend.drive
+        if drive is None or drive.driver_options or not backend.image:
+            return None
+        return _image_bytes(backend.image, backend.format or "")
+    node = st.graph.nodes.get(name)
+    if node is None:
+        return None
+    if node.driver in ("raw", "qcow2") and set(node.children) == {"file"} and \
+            not {"offset", "size"} & set(node.options):
+        node, fmt = node.children["file"], node.driver
+    else:
+        fmt = "raw"
+    if node.driver != "file" or not node.filename:
+        return None
+    return _image_bytes(str(node.filename), fmt)
+
+
+def _image_bytes(path: str, fmt: str) -> int | None:
+    try:
+        with open(path, "rb") as f:
+            if fmt == "raw":
+                return os.fstat(f.fileno()).st_size
+            head = f.read(32)
+    except OSError:
+        return None
+    if fmt == "qcow2" and len(head) == 32 and head[:4] == b"QFI\xfb":
+        return int.from_bytes(head[24:32], "big")
+    return None
 
 
 def _floppy(st: _State, props: dict[str, str]) -> str:
@@ -289,9 +441,28 @@ def _realize(st: _State, model: str, props: dict[str, str], machine: str = "pc")
     read-only nodes on IDE disks (hw/ide/qdev.c ide_dev_initfn), then the image locks
     it takes."""
     problem = _model_checks(st, model, props, machine) or _backend_perms(st, model, props)
-    if problem or model != "virtio-blk-pci":
+    if problem or model not in ("virtio-blk-pci", "floppy", "nvme-ns"):
         return problem
+    if model == "floppy":
+        return _floppy_error_actions(st, props)
+    if model == "nvme-ns":
+        return _nvme_ns_after_perms(st, props)
     return _virtio_blk_after_perms(props)
+
+
+def _floppy_error_actions(st: _State, props: dict[str, str]) -> str:
+    """hw/block/fdc.c floppy_drive_realize() after the backend's permissions: the
+    controller has no rerror/werror of its own, so the backend's must be the defaults
+    (a -drive's werror=enospc or report, rerror=report; a -blockdev node has both)."""
+    backend = st.backends.get(props.get("drive", ""))
+    drive = backend.drive if backend is not None else None
+    if drive is None:
+        return ""
+    if str(drive.werror or "enospc") not in ("enospc", "report"):
+        return "fdc doesn't support drive option werror"
+    if str(drive.rerror or "report") != "report":
+        return "fdc doesn't support drive option rerror"
+    return ""
 
 
 def _backend_perms(st: _State, model: str, props: dict[str, str]) -> str:

@@ -150,6 +150,9 @@ class _State:
     ide_bus_units: dict[str, int] = attrs.Factory(dict)  # a -device controller's bus -> units
     usb_ports: dict[str, list[str]] = attrs.Factory(dict)  # bus -> its free ports
     floppy_units: set[int] = attrs.Factory(set)  # taken by -drive if=floppy and floppy
+    # an nvme controller's bus (named by its id) -> the namespace ids taken on it, and
+    # whether the controller is linked to an nvme-subsys (its namespaces not judged)
+    nvme_buses: dict[str, tuple[set[int], bool]] = attrs.Factory(dict)
     gl_display: bool = False  # a display that asks for OpenGL (_argv_display.gl_display)
     gl_devices: int = 0  # virtio-gpu-gl devices so far
     udmabuf: str | None = None  # why /dev/udmabuf does not open ("" it does), once asked

@@ -132,15 +132,17 @@ def _open(graph: Graph, options: dict[str, Any], inherited_ro: bool | None) -> N
         ref = options.get(spec["name"])
         if isinstance(ref, str) and spec["name"] not in children and ref not in graph.nodes:
             raise BlockdevError(f"Cannot find device='{ref}' nor node-name='{ref}'")
+    # block.c bdrv_open_common() refuses force-share on a writable node before the
+    # driver's open attaches the file child
+    force_share = bool(options.get("force-share", False))
+    if force_share and not read_only:
+        raise BlockdevError("force-share=on can only be used with read-only images")
     file_child = children.get("file")
     if driver in _METADATA_FORMATS and not read_only and file_child is not None and \
             file_child.read_only:
         # block.c bdrv_default_perms_for_storage(): a writable format node wants to write
         # its metadata child as soon as it is opened
         raise BlockdevError("Block node is read-only")
-    force_share = bool(options.get("force-share", False))
-    if force_share and not read_only:
-        raise BlockdevError("force-share=on can only be used with read-only images")
     filename = options.get("filename")
     if info.get("bdrv_needs_filename") and not filename:
         raise BlockdevError(f"The '{driver}' block driver requires a file name")

@@ -3,7 +3,7 @@
 The property lists are facts read from QEMU 7.2's sources (hw/block/virtio-blk.c,
 hw/virtio/virtio-pci.c, hw/virtio/virtio.c, hw/ide/qdev.c, hw/scsi/scsi-disk.c,
 hw/scsi/scsi-bus.c, include/hw/block/block.h, hw/block/fdc.c, hw/usb/dev-storage*.c,
-hw/usb/bus.c, hw/nvme/ctrl.c, hw/pci/pci.c, hw/scsi/virtio-scsi.c). Devices of other
+hw/usb/bus.c, hw/nvme/ctrl.c, hw/nvme/ns.c, hw/pci/pci.c, hw/scsi/virtio-scsi.c). Devices of other
 models are not judged (their check is listed as skipped), except that their id counts.
 """
 
@@ -66,6 +66,11 @@ _PROPS = {
     "usb-storage": (*_USB, *_BLOCK_BASE, *_BLOCK_ERROR, "removable", "commandlog",
                     "bootindex"),
     "nvme": (*_BLOCK_BASE, *_NVME, *_PCI, "bootindex"),
+    "nvme-ns": (*_BLOCK_BASE, "bootindex", "detached", "shared", "nsid", "uuid", "eui64",
+                "ms", "mset", "pi", "pil", "pif", "mssrl", "mcl", "msrc", "zoned",
+                "zoned.zone_size", "zoned.zone_capacity", "zoned.cross_read",
+                "zoned.max_active", "zoned.max_open", "zoned.descr_ext_size",
+                "zoned.numzrwa", "zoned.zrwas", "zoned.zrwafg", "eui64-default"),
     "virtio-scsi-pci": ("num_queues", "virtqueue_size", "seg_max_adjust", "max_sectors",
                         "cmd_per_lun", "hotplug", "param_change", "iothread",
                         *_VIRTIO_COMMON, *_VIRTIO_PCI, *_PCI),
@@ -76,7 +81,7 @@ BLOCK_MODELS = frozenset(_PROPS)
 MODEL_BUS = MappingProxyType({
     "virtio-blk-pci": "PCI", "nvme": "PCI", "virtio-scsi-pci": "PCI",
     "ide-hd": "IDE", "ide-cd": "IDE", "scsi-hd": "SCSI", "scsi-cd": "SCSI",
-    "floppy": "floppy-bus", "usb-storage": "usb-bus",
+    "floppy": "floppy-bus", "usb-storage": "usb-bus", "nvme-ns": "nvme-bus",
 })
 
 _BOOL = frozenset({"share-rw", "account-invalid", "account-failed", "config-wce", "scsi",

@@ -1,0 +1,70 @@
+"""-device rules added after the held-back batch of session 10 missed them, each command
+line started under the real QEMU 7.2 beside qdrive: nvme-ns on the bus an nvme
+controller names after its id (hw/nvme/ns.c nvme_ns_realize(): the constraints, the
+block sizes, the zoned geometry against the drive's size, the namespace ids), the nvme
+controller's own namespace's block sizes, a floppy's error actions (hw/block/fdc.c), and
+force-share refused before a node's read-only file child (block.c bdrv_open_common()).
+qdrive's verdict and message must be QEMU's, byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.compat import compare, oracle
+
+pytestmark = [pytest.mark.live,
+              pytest.mark.skipif(not oracle.have_qemu("7.2"), reason="QEMU 7.2 not installed")]
+
+_CTRL = "-device nvme,id=n0,serial=a "
+_RAW = "-drive file=disk.img,id=z0,format=raw,if=none "  # 1 MiB
+_BIG = "-drive file=gen-big.img,id=z0,format=raw,if=none "
+ARGVS = [
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,bus=n0,zoned=on",  # smaller than one zone
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,zoned=on,zoned.zone_size=512K",  # two zones
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,zoned=on,zoned.zone_size=2M",
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,zoned=on,zoned.zone_capacity=256M",
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,zoned=on,zoned.zone_size=256",  # < an LBA
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,zoned=on,zoned.max_open=5,zoned.max_active=2",
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,zoned=on,zoned.descr_ext_size=65",
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,zoned=on,zoned.descr_ext_size=16384",
+    _RAW + "-device nvme-ns,drive=z0",  # no nvme-bus
+    _CTRL + "-device nvme-ns",  # no drive
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,nsid=256",
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,nsid=257",
+    "-drive file=disk2.img,id=z1,format=raw,if=none -device nvme,id=n0,serial=a,drive=z1 "
+    + _RAW + "-device nvme-ns,drive=z0,nsid=1",  # the controller's own namespace is 1
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,bus=nosuch",
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,detached=on",
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,pi=1",  # needs 8 bytes of metadata
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,pi=1,ms=8",
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,pi=4",
+    _CTRL + _RAW + "-device nvme-ns,drive=z0,logical_block_size=4096",  # > physical
+    _CTRL + _RAW + "-device nvme-ns,drive=z0 -device nvme-ns,drive=z0",  # one drive, two
+    _CTRL + _BIG + "-device nvme-ns,drive=z0,zoned=on",
+    "-device nvme,serial=a -drive file=disk.qcow2,id=z0,format=qcow2,if=none "
+    "-device nvme-ns,drive=z0,zoned=on,zoned.zone_size=64K",
+    "-M q35 -blockdev driver=file,filename=disk3.img,node-name=f0 "
+    "-blockdev driver=raw,file=f0,node-name=d0 -device nvme,id=n0,serial=a "
+    "-device nvme-ns,drive=d0,zoned=on",
+    # the controller's own namespace: blkconf_blocksizes() after its constraints
+    "-M q35 -drive file=gen.vpc,format=vpc,if=none,id=d0 "
+    "-device nvme,drive=d0,serial=n1,logical_block_size=4096 -device virtio-blk-pci,drive=x",
+    "-M q35 -drive file=gen.vpc,format=vpc,if=none,id=d0 "
+    "-device nvme,drive=d0,serial=n1,min_io_size=100",
+    # hw/block/fdc.c floppy_drive_realize(): werror enospc/report, rerror report only
+    "-drive file=disk.qcow2,format=qcow2,if=none,id=d0,werror=stop -device floppy,drive=d0",
+    "-drive file=disk.qcow2,format=qcow2,if=none,id=d0,rerror=ignore -device floppy,drive=d0",
+    "-drive file=disk.qcow2,format=qcow2,if=none,id=d0,werror=report -device floppy,drive=d0",
+    "-drive file=disk.qcow2,format=qcow2,if=floppy,werror=ignore",
+    # force-share on a writable node, before its read-only file child is attached
+    '-blockdev {"driver":"file","filename":"gen.vhdx","node-name":"f0","read-only":true} '
+    '-blockdev {"driver":"vhdx","node-name":"d0","file":"f0","force-share":true}',
+]
+
+
+@pytest.mark.parametrize("argv", ARGVS)
+def test_device_rules_are_qemus(argv: str, in_images: Path) -> None:
+    ours, qemus = compare.live_verdicts({"argv": argv.split(" ")}, in_images)
+    assert ours == qemus
