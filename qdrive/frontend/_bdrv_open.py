@@ -332,8 +332,10 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
     if problem is not None:
         raise Stop(problem)
     null = empty is not None and empty.value == ""  # backing.* then go unused
-    unknown = [k for k in child if k not in NODE_KEYS and k not in
-               rules.FILE_POSIX_KEYS and not opentime.consumed_by(driver, k)
+    # file-posix's own options (aio, locking ...) are other protocols' unknown ones
+    posix = rules.FILE_POSIX_KEYS if driver in FILE_POSIX_DRIVERS else {"filename"}
+    unknown = [k for k in child if k not in NODE_KEYS and k not in posix
+               and not opentime.consumed_by(driver, k)
                or null and k.startswith("backing.") or given and k == "filename"]
     if unknown:
         key = first_key(unknown, child)

@@ -133,6 +133,7 @@ def _encrypted(fmt: str) -> Check:
             return
         if fmt == "qcow2":
             _qcow2_cache_sizes(options, image, span)
+            _qcow2_runtime(options, image, span)
         method = crypt_method(fmt, image.head)
         wanted = options.get("encrypt.format")
         if method == 0:
@@ -203,6 +204,38 @@ def _qcow2_cache_sizes(options: Options, image: ProbeResult, span: Span) -> None
     if entry < 512 or entry > cluster or entry & (entry - 1):
         _fail("L2 cache entry size must be a power of two between 512 and the cluster "
               f"size ({cluster})", span)
+
+
+_OVERLAP_TEMPLATES = ("none", "constant", "cached", "all")
+
+
+def _qcow2_runtime(options: Options, image: ProbeResult, span: Span) -> None:
+    """qcow2_update_options_prepare() after the caches: the cache clean interval (a
+    number, so -1 wraps to 2^64-1) within UINT_MAX, lazy refcounts only on a version 3
+    image (the header's version, a u32 at 4), then overlap-check against its template
+    and the template's name."""
+    from .._values import ValueProblem, parse_bool, parse_number
+
+    try:
+        interval = options.get("cache-clean-interval")
+        if interval is not None and parse_number("cache-clean-interval",
+                                                 interval.value) > 0xFFFFFFFF:
+            _fail("Cache clean interval too big", span)
+        lazy = options.get("lazy-refcounts")
+        if lazy is not None and parse_bool("lazy-refcounts", lazy.value) and \
+                int.from_bytes(image.head[4:8], "big") < 3:
+            _fail("Lazy refcounts require a qcow2 image with at least qemu 1.1 "
+                  "compatibility level", span)
+    except ValueProblem:
+        return  # the typed check reports it
+    check, template = (options.get(k) for k in ("overlap-check", "overlap-check.template"))
+    if check is not None and template is not None and check.value != template.value:
+        _fail(f"Conflicting values for qcow2 options 'overlap-check' ('{check.value}') and "
+              f"'overlap-check.template' ('{template.value}')", span)
+    chosen = (check or template)
+    if chosen is not None and chosen.value not in _OVERLAP_TEMPLATES:
+        _fail(f"Unsupported value '{chosen.value}' for qcow2 option 'overlap-check'. "
+              "Allowed are any of the following: none, constant, cached, all", span)
 
 
 def _parallels(options: Options, image: ProbeResult | None, span: Span) -> None:

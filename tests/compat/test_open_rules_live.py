@@ -61,6 +61,19 @@ DRIVES = [
     "file=disk.qcow2,format=qcow2,backing.file.driver=file,backing.file.force-share=on,"
     "if=none",
     "driver=qcow2,file.driver=file,file.discard=x,file.node-name=0x,if=none",
+    # qcow2_update_options_prepare() after the caches, before the unused options
+    "file=disk.qcow2,format=qcow2,cache-clean-interval=-1,bogus=1,if=none",
+    "file=disk.qcow2,format=qcow2,cache-clean-interval=4294967296,if=none",
+    "file=disk.qcow2,format=qcow2,cache-clean-interval=4294967295,if=none",
+    "file=disk.qcow2,format=qcow2,lazy-refcounts=on,if=none",  # a version 3 image
+    "file=disk.qcow2,format=qcow2,overlap-check=all,overlap-check.template=none,if=none",
+    "file=disk.qcow2,format=qcow2,overlap-check=bogus,if=none",
+    "file=disk.qcow2,format=qcow2,overlap-check.template=bogus,if=none",
+    "file=disk.qcow2,format=qcow2,overlap-check=none,overlap-check.template=none,if=none",
+    # file-posix's options are unknown to other protocols, before the format's header
+    "format=parallels,file.driver=null-co,file.locking=on,if=none",
+    "format=raw,file.driver=null-aio,file.aio=threads,if=none",
+    "format=raw,file.driver=null-co,file.drop-cache=on,if=none",
 ]
 
 
