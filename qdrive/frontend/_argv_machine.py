@@ -280,7 +280,11 @@ def init_board(st: _State, machine: str, tokens: list[tuple[int, str, str | None
                drives: Any) -> None:
     """qemu_init_board(): the USB controller of -usb, the devices the board makes for the
     IDE, floppy and flash drives, and the i440fx board's floppy controller."""
-    if "-usb" in [t[1] for t in tokens] or props.get("usb") in ("on", "yes", "true"):
+    usb = "-usb" in [t[1] for t in tokens] or props.get("usb") in ("on", "yes", "true")
+    # only the PCI boards make a controller for it (hw/i386/pc_piix.c checks
+    # pci_enabled: isapc has none; microvm and none make no USB at all)
+    if usb and (machine in ("", "microvm") or machine.startswith(("pc-", "q35"))
+                or machine == "pc"):
         st.buses["usb-bus"].append("usb-bus.0")
         # hw/i386/pc_piix.c: a piix3-usb-uhci (2 ports); hw/i386/pc_q35.c: an ICH9 EHCI
         # with its companions (6 ports)

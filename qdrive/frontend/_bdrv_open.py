@@ -13,7 +13,7 @@ when the file is opened is qdrive/frontend/_file_open.py's; the node graph below
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -171,7 +171,9 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
         _format_child(w, child, name)
         return
     if "driver" not in child:
-        if not name:  # file.* options but no file name: the child node has nothing
+        # file.* options but no file name: the child node has nothing (an empty
+        # file.filename= is a name: bdrv_find_protocol("") picks the file driver)
+        if not name and "filename" not in child:
             raise error("no-driver-or-file", "Must specify either driver or file",
                         next(iter(child.values())).span, Stage.FILL)
         rules.check_protocol_prefix(name, file_entry.span if file_entry else Span(0, 0),
@@ -183,9 +185,9 @@ def _file_child(w: Walk, child: dict[str, Entry], file_entry: Entry | None) -> N
     merged = _inherited_options(w, child)
     _child_force_share_inherited(w, merged)
     _child_common(child, name)
-    if driver in FILE_POSIX_DRIVERS:  # only raw_open_common() asks (null-co, nbd do not)
-        _child_aio(w, child, merged)
-    _child_driver_options(w, child, name, file_entry)
+    _child_driver_options(w, child, name, file_entry,
+                          aio=lambda: _child_aio(w, child, merged)
+                          if driver in FILE_POSIX_DRIVERS else None)
     w.draft.driver_options = {f"file.{k}": e.value for k, e in child.items()}
 
 
@@ -273,11 +275,13 @@ def _inherited_for_format_child(w: Walk, child: Mapping[str, Entry]) -> dict[str
 def _child_common(child: dict[str, Entry], name: str) -> None:
     """The protocol node's own bdrv_open_common(): its file name, discard, node-name, then
     file-posix's own options (block/file-posix.c raw_runtime_opts)."""
-    if child.get("driver") and child["driver"].value in FILE_POSIX_DRIVERS and not name:
-        # block.c bdrv_open_common(): file-posix drivers set bdrv_needs_filename
-        driver = child["driver"].value
+    given = child.get("driver")
+    if not name and (given.value in FILE_POSIX_DRIVERS if given else "filename" in child):
+        # block.c bdrv_open_common(): file-posix drivers set bdrv_needs_filename (an
+        # empty file.filename= alone found the file driver)
+        driver = given.value if given else "file"
         raise error("needs-filename", f"The '{driver}' block driver requires a file name",
-                    child["driver"].span, Stage.CHILD)
+                    (given or child["filename"]).span, Stage.CHILD)
     if "discard" in child:
         _discard(child["discard"], Stage.CHILD)
     rules.check_node_name(child.get("node-name"), Stage.CHILD)
@@ -306,8 +310,11 @@ def _backing_null(w: Walk) -> None:
 
 
 def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
-                          file_entry: Entry | None) -> None:
-    """The protocol driver's own runtime options, then the protocol node's unused ones."""
+                          file_entry: Entry | None,
+                          aio: Callable[[], None] = lambda: None) -> None:
+    """The protocol driver's own runtime options, then ``aio`` (raw_open_common()'s
+    aio=native check, which only raw_open_common() makes: after the pr-manager lookup
+    and the open), then the protocol node's unused ones."""
     driver = _child_protocol(child, name, file_entry, w.probe)
     where = file_entry.span if file_entry else w.whole()
     # The protocol driver's own runtime options (null-co's read-zeroes, curl's url):
@@ -323,6 +330,7 @@ def _child_driver_options(w: Walk, child: dict[str, Entry], name: str,
     given = driver in ("null-co", "null-aio") and "filename" in child
     opentime.protocol_checks(driver, child, "" if given else name, where, w.probe,
                              w.conv.opened_read_only, w.conv.warnings)
+    aio()
     empty = child.get("backing")
     if empty is not None and empty.value == "":  # as _backing_null(), the child's own
         w.conv.warnings.append(Diagnostic(
@@ -400,6 +408,11 @@ def _open_common(w: Walk, driver: str, protocol: bool) -> None:
         # is blockdev_init()'s (a flag by then), not this node's option
         rules.check_file_posix_options({k: e for k, e in w.qdict.items()
                                         if k in _FILE_POSIX_OWN}, Stage.CHILD)
+        # after its qemu_open() (a file that does not open is named first: a later
+        # stage than FILE), before the node's unused options: aio=native needs O_DIRECT;
+        # the pr-manager lookup comes before both
+        if "pr-manager" not in w.qdict:
+            _child_aio(w, {}, {k: e for k, e in w.qdict.items() if k == "cache.direct"})
     _child_force_share(w)
     _driver_open(w, driver, protocol)
 

@@ -235,6 +235,29 @@ def _blkdebug(options: Options, image: ProbeResult | None, span: Span,
     for group in ("inject-error", "set-state"):
         _blkdebug_sections(options, group, span)
     events = {v["name"] for v in _qapi_type("BlkdebugEvent").get("values", [])}
+    _blkdebug_rules(options, events, span)
+    for group in ("take-child-perms", "unshare-child-perms"):
+        _blkdebug_perms(options, group, span)
+
+
+def _blkdebug_perms(options: Options, group: str, span: Span) -> None:
+    """block/blkdebug.c blkdebug_parse_perm_list(), after the rules and before the image
+    child: GROUP.N crumpled into a list and visited as BlockPermissionList by a plain
+    qobject input visitor, whose list elements have no name ("Parameter 'null' ...").
+    Only a list of 0..N-1 is judged (other shapes are crumple and visitor errors)."""
+    prefix = group + "."
+    sub = {k[len(prefix):]: e for k, e in options.items() if k.startswith(prefix)}
+    if not sub or set(sub) != {str(n) for n in range(len(sub))}:
+        return
+    names = {v["name"] for v in _qapi_type("BlockPermission").get("values", [])}
+    for n in range(len(sub)):
+        if sub[str(n)].value not in names:
+            _fail(f"Parameter 'null' does not accept value '{sub[str(n)].value}'", span)
+
+
+def _blkdebug_rules(options: Options, events: set[str], span: Span) -> None:
+    """add_rule() for each inject-error.N, then each set-state.N: an event name from
+    BlkdebugEvent."""
     for group in ("inject-error", "set-state"):
         rules: dict[str, dict[str, Any]] = {}
         for key, entry in options.items():

@@ -34,13 +34,34 @@ def _qapi(driver: str) -> Check:
             head = key.split(".")[0]
             if head != key and head in own:
                 _fail("Cannot mix scalar and non-scalar keys", own[key].span)
-        _visit(drivers.qapi_struct(drivers.qapi_type(driver)), own, "", span)
+        members = drivers.qapi_struct(drivers.qapi_type(driver))
+        heads = {k.split(".")[0] for k in own}
+        _visit(members, own, "", span)
         if own:
-            from ._qdict import qdict_order
-
-            key = min(own, key=lambda k: (qdict_order(k), own[k].seq))
-            _fail(f"Parameter '{key}' is unexpected", own[key].span)
+            _first_unexpected(own, heads, {m["name"] for m in members}, span)
     return check
+
+
+def _first_unexpected(own: dict[str, Any], heads: set[str], members: set[str],
+                      span: Span) -> None:
+    """qobject_input_check_struct() over what the visit left: a key under a member
+    struct was named when that struct's visit ended (its flat name); a top-level one is
+    the first the visitor's GHashTable still holds (qobject_input_push() fills it with
+    the crumpled dict's keys in QDict order; qdrive.frontend._ghash), named without
+    what lies below it."""
+    from ._ghash import StrTable
+    from ._qdict import in_qdict_order, qdict_order
+
+    nested = [k for k in own if "." in k and k.split(".")[0] in members]
+    if nested:
+        key = min(nested, key=lambda k: (qdict_order(k), own[k].seq))
+        _fail(f"Parameter '{key}' is unexpected", own[key].span)
+    table = StrTable(in_qdict_order(list(heads)))
+    for head in heads - {k.split(".")[0] for k in own}:
+        table.pop(head)
+    first = next(iter(table))
+    entry = own.get(first) or own[min(k for k in own if k.split(".")[0] == first)]
+    _fail(f"Parameter '{first}' is unexpected", entry.span)
 
 
 _HOST_KEY_CHECKS = {"no": {"mode": "none"}, "yes": {"mode": "known_hosts"},

@@ -222,7 +222,7 @@ def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
                      name.span, Stage.FILL)
     fname = filename or (name.value if name else None)
     if info is None:
-        if not fname:
+        if not fname and name is None:  # filename="" is a name (the file driver's)
             return _stop("Must specify either driver or file", span, Stage.FILL)
         prefix, colon, _ = fname.partition(":")
         known = drivers.protocols()
@@ -516,8 +516,11 @@ def _leftover(info: drivers.DriverInfo, own: Mapping[str, _Entry], span: Span,
               stage: Stage = Stage.LEFTOVER) -> Diagnostic | None:
     # a protocol's file name is its own, but block/null.c's drivers only take one to
     # parse (block.c bdrv_fill_options()): filename= given as an option is left over
+    # backing="" is taken as null and deleted before the driver's open (block.c
+    # bdrv_open_inherit()), whatever the driver
     unknown = [k for k in own if k not in _COMMON and not info.owns(k)
-               and not (info.protocol and k == "filename" and info.name not in _NULL)]
+               and not (info.protocol and k == "filename" and info.name not in _NULL)
+               and not (k == "backing" and own[k].value == "")]
     if not unknown:
         return None
     key = min(unknown, key=lambda k: (qdict_order(k), own[k].seq))

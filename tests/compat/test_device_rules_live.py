@@ -58,6 +58,10 @@ ARGVS = [
     "-drive file=disk.qcow2,format=qcow2,if=none,id=d0,rerror=ignore -device floppy,drive=d0",
     "-drive file=disk.qcow2,format=qcow2,if=none,id=d0,werror=report -device floppy,drive=d0",
     "-drive file=disk.qcow2,format=qcow2,if=floppy,werror=ignore",
+    # -usb makes a USB controller on the PCI boards only (isapc has none)
+    "-M isapc -usb -drive file=disk.img,format=raw,if=none,id=d0 -device usb-storage,drive=d0",
+    "-M isapc,usb=on -device usb-tablet",
+    "-M q35 -usb -device usb-tablet",
     # force-share on a writable node, before its read-only file child is attached
     '-blockdev {"driver":"file","filename":"gen.vhdx","node-name":"f0","read-only":true} '
     '-blockdev {"driver":"vhdx","node-name":"d0","file":"f0","force-share":true}',

@@ -74,6 +74,33 @@ DRIVES = [
     "format=parallels,file.driver=null-co,file.locking=on,if=none",
     "format=raw,file.driver=null-aio,file.aio=threads,if=none",
     "format=raw,file.driver=null-co,file.drop-cache=on,if=none",
+    # a flat-confused visit names the first unexpected key in its GHashTable's order
+    "driver=rbd,pool=p,image=i,bogus=1,cache.direct=on,active=on",
+    "driver=rbd,pool=p,image=i,zz=1,aa=2,mm=3",
+    "driver=nfs,path=/x,server.type=inet,server.host=127.0.0.1,q=1,r=2,s=3,t=4",
+    # an empty file.filename= is a name: the file driver's, which needs a non-empty one
+    "driver=raw,file.filename=",
+    "driver=vmdk,file.filename=",
+    "format=vmdk,file.filename=,node-name=n0",
+    "driver=raw,file.filename=,file.discard=x",
+    # raw_open_common(): the pr-manager lookup, the open, then aio=native's O_DIRECT,
+    # before the node's unused options
+    "driver=file,filename=disk.img,aio=native",  # a protocol node of its own
+    "driver=file,filename=disk.img,aio=native,serial=abc",
+    "driver=file,filename=disk.img,aio=native,cache=none",
+    "driver=file,filename=missing.img,aio=native",
+    "driver=file,filename=disk.img,aio=native,pr-manager=x",
+    "file=disk.img,format=raw,file.pr-manager=,file.aio=native",
+    "file=disk.img,format=raw,file.aio=native,file.bogus=1",
+    # backing="" is null on any node (a protocol backing node too)
+    "file=gen.qed,backing.driver=file,backing.filename=disk.img,backing.backing=,if=none",
+    # blkdebug_parse_perms(): after the rules, before the image child
+    "driver=blkdebug,image.driver=file,image.filename=disk2.img,x-image=disk3.img,"
+    "take-child-perms.0=ON",
+    "driver=blkdebug,image.driver=file,image.filename=disk2.img,take-child-perms.0=write,"
+    "take-child-perms.1=bad",
+    "driver=blkdebug,image.driver=file,image.filename=disk2.img,inject-error.0.event=bogus,"
+    "take-child-perms.0=x",
 ]
 
 
