@@ -572,6 +572,13 @@ def _raw_limits(w: Walk, values: dict[str, object], rest: dict[str, Entry]) -> N
     elif child_driver is not None and child_driver.value in ("null-co", "null-aio") and \
             w.conv.seen is not None and w.conv.seen.size is not None:
         opentime.raw_limits(offset, size, w.conv.seen.size, span)  # its size= option
+    elif child_driver is not None and child_driver.value in ("raw", "qcow2") and w.probe:
+        # a format child: its own length (raw over a file, qcow2's header)
+        from ._fmt_filters import _child_length
+
+        length = _child_length(w.qdict, "file.")
+        if length is not None:
+            opentime.raw_limits(offset, size, length, span)
     if size is not None and size % 512:
         raise error("raw-size-align", "Specified size is not multiple of 512", span,
                     Stage.NODE)

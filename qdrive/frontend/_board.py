@@ -81,7 +81,7 @@ def _blkverify_geometry_read(p: Placement, d: Drive, r: DriveResult) -> Diagnost
         except OSError:
             return None
     raw, test = sectors
-    if test.startswith(tuple(m for m, _ in MAGIC)):
+    if "test.driver" not in d.driver_options and test.startswith(tuple(m for m, _ in MAGIC)):
         return None  # test is probed as an image format: its guest data are not its bytes
     at = next((i for i in range(512) if raw[i] != test[i]), None)
     if at is None:
@@ -98,17 +98,27 @@ def _blkverify_files(d: Drive) -> tuple[str, str] | None:
     """The local files of a blkverify drive's raw and test children, when both are plain
     files (no format driver named in between)."""
     opts = d.driver_options
-    if d.format == "blkverify":
-        raw, test = opts.get("raw.filename") or opts.get("x-raw"), \
-            opts.get("test.filename") or opts.get("x-image")
-        if any(opts.get(f"{c}.driver", "file") != "file" for c in ("raw", "test")) or \
-                any(k.startswith(("raw.file.", "test.file.")) for k in opts):
-            return None
-    else:  # a blkverify:RAW:TEST name: the format probe already reads through it
+    if d.format != "blkverify":  # a blkverify:RAW:TEST name: the format probe reads it
         return None
+    raw, test = (_plain_child(opts, c, x) for c, x in (("raw", "x-raw"), ("test", "x-image")))
     if not raw or not test or ":" in raw.split("/")[0] or ":" in test.split("/")[0]:
         return None
     return raw, test
+
+
+def _plain_child(opts: dict[str, str], child: str, legacy: str) -> str | None:
+    """The file whose bytes a blkverify child reads: a file node's (CHILD.filename, or
+    the legacy x-raw/x-image name), or a raw node's over a file without offset/size
+    (CHILD.file.filename); None for anything else."""
+    keys = {k[len(child) + 1:]: v for k, v in opts.items() if k.startswith(child + ".")}
+    driver = keys.get("driver", "file")
+    if driver == "file" and not any(k.startswith("file.") for k in keys):
+        return keys.get("filename") or opts.get(legacy)
+    if driver == "raw" and keys.get("file.driver", "file") == "file" and \
+            not {"offset", "size", "filename"} & keys.keys() and \
+            all(k in ("driver", "file.driver", "file.filename") for k in keys):
+        return keys.get("file.filename")
+    return None
 
 
 _FLASH_SECTOR = 0x1000  # hw/i386/pc_sysfw.c FLASH_SECTOR_SIZE

@@ -74,6 +74,62 @@ def quorum_children(options: Options, span: Span) -> int:
     return count
 
 
+def quorum_lengths(options: Options, image: ProbeResult | None, span: Span,
+                   probe: bool = False) -> None:
+    """block/quorum.c quorum_getlength(), which bdrv_open_driver()'s
+    refresh_total_sectors() asks once the children are open: every child must be as
+    long as the first, or it returns -EIO. Judged only when every child's length can
+    be read here (a file, raw over a file without offset, qcow2's header, a null
+    driver's size)."""
+    if not probe:
+        return
+    count = quorum_children(options, span)
+    lengths = [_child_length(options, f"children.{n}.") for n in range(count)]
+    if None in lengths or len(set(lengths)) < 2:
+        return
+    _fail("Could not refresh total sector count: Input/output error", span)
+
+
+def _child_length(options: Options, prefix: str) -> int | None:
+    own = {k[len(prefix):]: e.value for k, e in options.items() if k.startswith(prefix)}
+    driver = own.get("driver")
+    if driver in ("null-co", "null-aio"):
+        from .._values import ValueProblem, parse_size
+
+        try:
+            return parse_size("size", own["size"])[0] if "size" in own else 1 << 30
+        except ValueProblem:
+            return None
+    if driver == "file" and own.keys() <= {"driver", "filename", "locking", "aio"}:
+        return _file_length(own.get("filename", ""), "raw")
+    if driver not in ("raw", "qcow2") or own.get("file.driver", "file") != "file" or \
+            "file" in own or "file.filename" not in own:
+        return None
+    length = _file_length(own["file.filename"], driver)
+    if driver == "qcow2" or length is None:
+        return length
+    from .._values import ValueProblem, parse_size
+
+    try:  # raw's window: size=, else what lies past offset=
+        offset = parse_size("offset", own["offset"])[0] if "offset" in own else 0
+        return parse_size("size", own["size"])[0] if "size" in own else length - offset
+    except ValueProblem:
+        return None
+
+
+def _file_length(name: str, fmt: str) -> int | None:
+    try:
+        with open(name, "rb") as f:
+            if fmt == "raw":
+                return os.fstat(f.fileno()).st_size
+            head = f.read(32)
+    except OSError:
+        return None
+    if len(head) == 32 and head[:4] == b"QFI\xfb":
+        return int.from_bytes(head[24:32], "big")
+    return None
+
+
 def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
     # block/quorum.c quorum_open(): the children array, then the vote threshold, then
     # the read pattern and blkverify's constraints.

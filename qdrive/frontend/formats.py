@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ._fmt_common import Check, DEFINED_OBJECTS, Options, _fail, _secret
 from ._fmt_filters import (_blkdebug, _blkdebug_limits, _blklogwrites, _cbw, _cbw_bitmap,
                            _compress, _copy_on_read, _null, _quorum, _replication, _throttle,
-                           abort_notice)
+                           abort_notice, quorum_lengths)
 from ._fmt_filters import blkdebug_config_error as blkdebug_config_error
 from ._fmt_filters import preallocate_align as preallocate_align
 from ._fmt_headers import header_problem, read_at
@@ -323,7 +323,7 @@ SEES_CHILDREN = frozenset({"quorum", "compress", "copy-before-write", "blklogwri
 # The checks a driver makes after its children opened.
 _AFTER_CHILDREN: dict[str, Callable[[Options, ProbeResult | None, Span, bool], None]] = {
     "blklogwrites": _blklogwrites, "copy-before-write": _cbw_bitmap,
-    "blkdebug": _blkdebug_limits}
+    "blkdebug": _blkdebug_limits, "quorum": quorum_lengths}
 
 
 def after_children(driver: str, options: Options, image: ProbeResult | None,

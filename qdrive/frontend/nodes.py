@@ -371,6 +371,8 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
         return problem
     try:
         formats.driver_checks(info.name, own, found, span)
+        if info.name == "raw" and found is not None and found.size is not None:
+            _raw_window(own, found.size, span)
     except Stop as stop:
         return stop.diagnostic
     if probed and info.name == "raw" and found is not None and warnings is not None and \
@@ -396,6 +398,23 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     if problem is not None:
         return problem
     return _leftover(info, own, span)
+
+
+def _raw_window(own: Mapping[str, _Entry], file_size: int, span: Span) -> None:
+    """block/raw-format.c raw_apply_options() of a raw child node: its offset/size
+    inside its file, then a size in whole sectors."""
+    from .opentime import raw_limits
+
+    try:
+        offset = parse_size("offset", own["offset"].value)[0] if "offset" in own else 0
+        size = parse_size("size", own["size"].value)[0] if "size" in own else None
+    except ValueProblem:
+        return  # the typed check reports it
+    if "offset" not in own and size is None:
+        return
+    raw_limits(offset, size, file_size, span)
+    if size is not None and size % 512:
+        raise Stop(_stop("Specified size is not multiple of 512", span))
 
 
 def _read_only(own: Mapping[str, _Entry]) -> bool:

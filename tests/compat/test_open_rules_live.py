@@ -101,6 +101,36 @@ DRIVES = [
     "take-child-perms.1=bad",
     "driver=blkdebug,image.driver=file,image.filename=disk2.img,inject-error.0.event=bogus,"
     "take-child-perms.0=x",
+    # quorum_getlength(): every child as long as the first (refresh_total_sectors())
+    "driver=quorum,children.0.driver=file,children.0.filename=disk4.img,"
+    "children.1.driver=file,children.1.filename=gen-big.img,vote-threshold=1,if=none",
+    "driver=quorum,children.0.driver=raw,children.0.file.driver=file,"
+    "children.0.file.filename=disk2.img,children.1.driver=null-co,vote-threshold=1,if=none",
+    "driver=quorum,children.0.driver=file,children.0.filename=disk4.img,"
+    "children.1.driver=null-co,children.1.size=1M,vote-threshold=1,if=none",
+    "driver=quorum,children.0.driver=qcow2,children.0.file.filename=disk.qcow2,"
+    "children.1.driver=null-co,children.1.size=1M,vote-threshold=1,serial=abc,if=none",
+    # raw's offset/size against a format child's length, and a raw child's own window
+    "format=raw,file.driver=raw,file.file.driver=file,file.file.filename=disk4.img,size=1G,"
+    "offset=4k,if=none",
+    "format=qcow2,file.driver=raw,file.file.driver=file,file.file.filename=gen.vpc,"
+    "file.size=4096,if=none",
+    "format=raw,file.driver=qcow2,file.file.driver=file,file.file.filename=gen-overlay.qcow2,"
+    "offset=1M,size=512,if=none",
+    "format=raw,file.driver=raw,file.file.filename=disk4.img,file.offset=512k,size=1M,if=none",
+    "format=raw,file.driver=raw,file.file.filename=disk4.img,file.offset=512k,size=512k,"
+    "if=none",
+    "format=raw,file.driver=raw,file.file.filename=disk4.img,file.size=1000,if=none",
+    # a disk device's geometry guess reads sector 0 through blkverify: test read as a
+    # file (test.driver=file) gives its header bytes
+    "test.driver=file,raw.driver=raw,raw.file.filename=disk2.img,test.filename=gen.vdi,"
+    "raw.file.driver=file,unit=1,driver=blkverify",
+    "driver=blkverify,raw.driver=file,raw.filename=disk3.img,test.driver=file,"
+    "test.filename=gen.vmdk,if=virtio",
+    "driver=blkverify,raw.driver=file,raw.filename=disk3.img,test.filename=gen.vmdk,"
+    "if=virtio",  # test probed as vmdk: zeros
+    "driver=blkverify,raw.driver=file,raw.filename=disk3.img,test.driver=file,"
+    "test.filename=gen.vmdk,if=none",  # no device, no read
 ]
 
 
