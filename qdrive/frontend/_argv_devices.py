@@ -594,6 +594,12 @@ def _virtio_drive_devices(st: _State, drives: Any) -> None:
                 "No 'PCI' bus found for device 'virtio-blk-pci'"
             problem = problem or _made_drive_globals(st, "virtio-blk-pci",
                                                      r.placement.device_id or "")
+            if not problem and r.placement.device_id in st.drive_devices:
+                # a -device took the drive first: hw/core/qdev-properties-system.c
+                # set_drive_helper() names the drive's if= when the attach fails
+                problem = (f"Drive '{r.placement.device_id}' is already in use because it "
+                           "has been automatically connected to another device (did you "
+                           "need 'if=none' in the drive options?)")
             if problem:
                 st.fail(Phase.DRIVE_DEVICES, n, problem, r.option, r.text)
                 return

@@ -232,6 +232,12 @@ def _cbw(options: Options, image: ProbeResult | None, span: Span) -> None:
     own = {k: e for k, e in options.items() if k not in NODE_KEYS and k != "file.driver"
            and not k.startswith("file.")}
     own.pop("file", None)
+    # qobject_input_visitor_new_flat_confused() crumples the dict first, "driver" put
+    # back in (qdict_crumple(): "a" beside "a.b")
+    heads = {*own, "driver"}
+    if any("." in k and k.rsplit(".", 1)[0] in heads for k in own) or any(
+            "." in k and any(k.startswith(h + ".") for h in heads if h != k) for k in own):
+        _fail("Cannot mix scalar and non-scalar keys", span)
     members = [m for m in drivers.qapi_struct("BlockdevOptionsCbw") if m["name"] != "file"]
     _visit_members(own, "", members, span, scalars=True)
     _unexpected(own, "", span)

@@ -327,10 +327,11 @@ _AFTER_CHILDREN: dict[str, Callable[[Options, ProbeResult | None, Span, bool], N
 
 
 def after_children(driver: str, options: Options, image: ProbeResult | None,
-                   span: Span, probe: bool = False, read_only: bool = False) -> None:
+                   span: Span, probe: bool = False, read_only: bool = False,
+                   warnings: list[Diagnostic] | None = None) -> None:
     """The driver's open-time checks that follow its children's opens (``probe``: they
     may read what the options name on the host, blklogwrites' log; ``read_only``: the
-    node's flag)."""
+    node's flag; ``warnings`` receives what they warn)."""
     if driver == "copy-before-write" and read_only:
         # block/copy-before-write.c cbw_open(): the target child is attached with the
         # write permission (cbw_child_perm()), which a read-only node cannot grant; after
@@ -339,6 +340,41 @@ def after_children(driver: str, options: Options, image: ProbeResult | None,
     check = _AFTER_CHILDREN.get(driver)
     if check is not None:
         check(options, image, span, probe)
+    if driver == "copy-before-write" and warnings is not None:
+        warnings.extend(cbw_cluster_warning(options, span))
+
+
+# Target drivers without bdrv_get_info() that are no filter (block.c bdrv_get_info():
+# -ENOTSUP), as 7.2's block/*.c declare them, among those a target may be here.
+_NO_GET_INFO = frozenset({"null-co", "null-aio", "bochs", "cloop", "dmg", "parallels"})
+
+
+def cbw_cluster_warning(options: Options, span: Span) -> list[Diagnostic]:
+    """block/block-copy.c block_copy_calculate_cluster_size(), as cbw_open() sets up
+    its block-copy state: a target whose driver gives no cluster size and that has no
+    backing file gets the default size, with a warning (10.0 words it anew and prints
+    min-cluster-size when that is larger)."""
+    from .._values import ValueProblem, parse_size
+    from . import drivers
+
+    target = options.get("target.driver")
+    if target is None or target.value not in _NO_GET_INFO or \
+            any(k.startswith("target.backing") for k in options):
+        return []
+    head = "The target block device doesn't provide information about the block size " \
+        "and it doesn't have a backing file. "
+    if drivers.dialect().version < (10, 0):
+        text = head + "The default block size of 65536 bytes is used. If the actual " \
+            "block size of the target exceeds this default, the backup may be unusable"
+    else:
+        given = options.get("min-cluster-size")
+        try:
+            size = max(parse_size("min-cluster-size", given.value)[0] if given else 0, 65536)
+        except ValueProblem:
+            return []
+        text = head + f"The (default) block size of {size} bytes is used. If the actual " \
+            "block size of the target exceeds this value, the backup may be unusable"
+    return [Diagnostic("cbw-cluster-size", Severity.WARNING, text, span, Stage.NODE)]
 
 
 def driver_checks(driver: str, options: Options, image: ProbeResult | None,

@@ -112,7 +112,7 @@ def node_checks(info: drivers.DriverInfo | None, rest: Mapping[str, nodes._Entry
                         "external data file", _last(sub, whole), Stage.NODE)
     if node_name is not None and info.name in formats.SEES_CHILDREN:
         mine = {**mine, "node-name": node_name}
-    formats.after_children(info.name, mine, image, whole, host, read_only)
+    formats.after_children(info.name, mine, image, whole, host, read_only, warnings)
     header = image.backing_file if image is not None and image.format == info.name else None
     _backing_null_warning(backing, info, warnings)
     if backing and not probe and info.supports_backing and "" not in backing \

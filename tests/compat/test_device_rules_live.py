@@ -58,6 +58,9 @@ ARGVS = [
     "-drive file=disk.qcow2,format=qcow2,if=none,id=d0,rerror=ignore -device floppy,drive=d0",
     "-drive file=disk.qcow2,format=qcow2,if=none,id=d0,werror=report -device floppy,drive=d0",
     "-drive file=disk.qcow2,format=qcow2,if=floppy,werror=ignore",
+    # an if=virtio drive a -device took first: its own virtio-blk-pci cannot attach
+    "-drive file=disk.img,format=raw,id=d0,if=virtio -device ide-hd,drive=d0",
+    "-drive file=disk.img,format=raw,if=none,id=d0,if=virtio -device virtio-blk-pci,drive=d0",
     # -usb makes a USB controller on the PCI boards only (isapc has none)
     "-M isapc -usb -drive file=disk.img,format=raw,if=none,id=d0 -device usb-storage,drive=d0",
     "-M isapc,usb=on -device usb-tablet",

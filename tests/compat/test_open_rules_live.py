@@ -131,6 +131,17 @@ DRIVES = [
     "if=virtio",  # test probed as vmdk: zeros
     "driver=blkverify,raw.driver=file,raw.filename=disk3.img,test.driver=file,"
     "test.filename=gen.vmdk,if=none",  # no device, no read
+    # copy-before-write: the flat-confused visit's crumple, and block-copy's default
+    # cluster size for a target that gives none
+    "driver=copy-before-write,file.driver=raw,driver.bogus=1,file.file.driver=file,"
+    "file.file.filename=disk4.img,target.driver=null-co,bitmap.node=n0",
+    "driver=copy-before-write,file.filename=disk4.img,target.driver=null-co,bitmap=x,"
+    "bitmap.node=y",
+    "driver=copy-before-write,file.filename=disk4.img,target.driver=null-co,if=none",
+    "driver=copy-before-write,file.filename=disk3.img,target.driver=null-co,"
+    "min-cluster-size=8,if=none",
+    "driver=copy-before-write,file.filename=disk3.img,target.driver=file,"
+    "target.filename=disk2.img,if=none",
 ]
 
 
