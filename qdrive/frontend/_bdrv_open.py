@@ -450,7 +450,11 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
     # block/raw-format.c raw_open() reads offset/size before it looks for its file
     # child; the other format drivers look for the child first.
     if driver == "parallels" and w.dialect.parallels_prealloc_first:
-        # parallels_open() reads it before opening its file child and the header (10.0)
+        # parallels_open() reads it before opening its file child and the header (10.0):
+        # parallels_opts_prealloc() absorbs its QemuOpts (prealloc-size typed) first
+        if "prealloc-size" in w.qdict:
+            _typed("prealloc-size", w.qdict["prealloc-size"], Kind.SIZE,
+                   Stage.DRIVER_OPTIONS, w.conv.warnings, w.dialect.size_syntax)
         formats.parallels_prealloc(w.qdict, w.whole(), Stage.DRIVER_OPTIONS)
     if w.no_file_child is not None and not opentime.has_file_child(info):
         w.no_file_child = None  # blkreplay, quorum ...: other children instead

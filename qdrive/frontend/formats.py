@@ -340,8 +340,28 @@ def after_children(driver: str, options: Options, image: ProbeResult | None,
     check = _AFTER_CHILDREN.get(driver)
     if check is not None:
         check(options, image, span, probe)
-    if driver == "copy-before-write" and warnings is not None:
-        warnings.extend(cbw_cluster_warning(options, span))
+    if driver == "copy-before-write":
+        cbw_min_cluster(options, span)
+        if warnings is not None:
+            warnings.extend(cbw_cluster_warning(options, span))
+
+
+def cbw_min_cluster(options: Options, span: Span) -> None:
+    """10.0's block/block-copy.c block_copy_state_new(): min-cluster-size (new in 9.2)
+    must be a power of two (seen live: 0 keeps the default)."""
+    from .._values import ValueProblem, parse_size
+    from . import drivers
+
+    given = options.get("min-cluster-size")
+    if given is None or drivers.dialect().version < (10, 0):
+        return
+    try:
+        size = parse_size("min-cluster-size", given.value)[0]
+    except ValueProblem:
+        return  # the typed check reports it
+    if size and size & (size - 1):
+        _fail("Cannot create block-copy-state: min-cluster-size needs to be a power of 2",
+              span)
 
 
 # Target drivers without bdrv_get_info() that are no filter (block.c bdrv_get_info():
