@@ -8,7 +8,7 @@ DEBS := qemu-system-x86 qemu-utils fio libaio-dev liburing-dev gcc pkg-config e2
 	libfuse3-3 strace
 SECONDS ?= 60
 
-.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu fuzz-qemu-argv tables sanitize \
+.PHONY: demo test lint bench oracle compat debs clean grammar fuzz fuzz-qemu fuzz-qemu-argv tables globals-tables sanitize \
 	asan-quick record generate heldback record-heldback hoststate versions fault-matrix durability \
 	redteam wheel-check
 
@@ -182,6 +182,14 @@ grammar: $(STAMP)
 # tables. `make test` checks that the tables are what the sources give (where they are here).
 tables: $(STAMP)
 	$(BIN)/python -m qdrive.grammar.derive_qemu --fetch
+
+# Re-derive grammar/qemu-*/globals.json (what qdev_prop_check_globals() says about a -global
+# no object took) from each QEMU binary that is installed: a few seconds each.
+globals-tables: $(STAMP)
+	@for v in 7.2 10.0 11.1; do b=qemu-system-x86_64; [ $$v = 7.2 ] || b=$$b-$$v; \
+	  if command -v $$b >/dev/null; then \
+	    $(BIN)/python -m qdrive.grammar.derive_globals --binary $$b --out grammar/qemu-$$v/globals.json; \
+	  else echo "globals-tables: $$b not installed, grammar/qemu-$$v/globals.json kept"; fi; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

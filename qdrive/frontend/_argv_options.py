@@ -251,6 +251,8 @@ def _other_option(st: _State, read: _Read, index: int, option: str,
     """-snapshot, -netdev and the -global options on the board's floppy controller or a
     block device; every other option is not judged."""
     name = option.lstrip("-")
+    if name == "global":  # every one is asked about once the machine is made
+        st.qom_globals.append(_global(value or ""))
     if name == "snapshot":
         return OptionResult(index, option, value, "machine")
     if name == "netdev":

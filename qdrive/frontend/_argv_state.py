@@ -165,6 +165,7 @@ class _State:
     device_json: dict[str, Any] | None = None  # its values as typed, when it is JSON
     node_users: dict[str, list[tuple[bool, bool, str]]] = attrs.Factory(dict)
     globals_: list[tuple[str, str, str]] = attrs.Factory(list)  # -global on block devices
+    qom_globals: list[tuple[str, str, str]] = attrs.Factory(list)  # every -global, in order
     swapped_nodes: dict[str, str] = attrs.Factory(dict)  # drive id -> node-name it now has
     drive_globals: Any = None  # the drive= globals of the -device being read (DriveGlobals)
     dialect: Dialect = DEFAULT  # the release whose devices are read (its removed properties)

@@ -9,7 +9,7 @@ device's permissions take (block/file-posix.c raw_check_lock_bytes()).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -106,7 +106,7 @@ def _blkverify_files(d: Drive) -> tuple[str, str] | None:
     return raw, test
 
 
-def _plain_child(opts: dict[str, str], child: str, legacy: str) -> str | None:
+def _plain_child(opts: Mapping[str, str], child: str, legacy: str) -> str | None:
     """The file whose bytes a blkverify child reads: a file node's (CHILD.filename, or
     the legacy x-raw/x-image name), or a raw node's over a file without offset/size
     (CHILD.file.filename); None for anything else."""

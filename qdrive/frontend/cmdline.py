@@ -32,6 +32,7 @@ import attrs
 from . import drivers, netprobe
 from ._argv_devices import _network, board_drive_globals, create_devices
 from ._argv_display import gl_display
+from ._argv_globals import check_globals
 from ._argv_plug import numa_nodes
 from ._argv_drives import _drive_events, _drive_vs_nodes, judge_drives, register_drives
 from ._argv_locks import _drive_locks
@@ -172,6 +173,9 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
     # 5. qemu_create_cli_devices(); qemu_machine_creation_done(): net_check_clients()
     devices = create_devices(st, read.parsed, drives, cmd.machine)
     _network(st, tokens, devices)
+    usb = any(o.lstrip("-") == "usb" for _, o, _ in tokens) or \
+        read.machine_props.get("usb") in ("on", "yes", "true")
+    check_globals(st, cmd.machine, usb, tokens, devices, drives)
     return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
                       tuple(st.events), cmd.machine, st)
 

@@ -10,8 +10,8 @@ QEMU's text or returns when the driver would open.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import Any, TYPE_CHECKING
 
 # The checks live per driver family (the _fmt_* modules); this one keeps the table that
 # picks a driver's check and the names the rest of qdrive imports from here.
@@ -39,7 +39,7 @@ __all__ = ["header_problem", "driver_checks", "crypt_method", "vvfat_options", "
            "probed_raw_warning", "abort_notice", "DEFINED_OBJECTS", "CURL_DRIVERS", "TAKEN_BY_OPEN",
            "glib_notices", "curl_value_notices", "nvme_filename",
            "iscsi_filename", "nbd_filename", "preallocate_align",
-           "nfs_filename", "ssh_filename", "rbd_filename"]
+           "nfs_filename", "ssh_filename", "rbd_filename", "null_name", "raw_limits"]
 
 
 # Drivers that cannot write: their open calls block.c bdrv_apply_auto_read_only() before
@@ -353,7 +353,7 @@ def cbw_min_cluster(options: Options, span: Span) -> None:
     from . import drivers
 
     given = options.get("min-cluster-size")
-    if given is None or drivers.dialect().version < (10, 0):
+    if given is None or (drivers.dialect().version or (7, 2)) < (10, 0):
         return
     try:
         size = parse_size("min-cluster-size", given.value)[0]
@@ -383,7 +383,7 @@ def cbw_cluster_warning(options: Options, span: Span) -> list[Diagnostic]:
         return []
     head = "The target block device doesn't provide information about the block size " \
         "and it doesn't have a backing file. "
-    if drivers.dialect().version < (10, 0):
+    if (drivers.dialect().version or (7, 2)) < (10, 0):
         text = head + "The default block size of 65536 bytes is used. If the actual " \
             "block size of the target exceeds this default, the backup may be unusable"
     else:
@@ -435,6 +435,34 @@ def driver_checks(driver: str, options: Options, image: ProbeResult | None,
                 and stop.diagnostic.code != "net-connect":
             warnings.extend(glib_notices(stop.diagnostic))
         raise
+
+
+def null_name(driver: str, options: Mapping[str, Any]) -> str:
+    """A null-co/null-aio node's name (block/null.c null_refresh_filename()): its URL
+    while no strong option is given (size, read-zeroes: null_strong_runtime_opts),
+    else block.c's json:{...} of the driver and those options, in QDict order."""
+    import json
+
+    from ._qdict import in_qdict_order
+
+    strong = {k: str(options[k].value) for k in ("size", "read-zeroes") if k in options}
+    if not strong:
+        return f"{driver}://"
+    opts = {"driver": driver, **strong}
+    return "json:" + json.dumps({k: opts[k] for k in in_qdict_order(opts)},
+                                separators=(", ", ": "))
+
+
+def raw_limits(offset: int, size: int | None, file_size: int, span: Span) -> None:
+    """block/raw-format.c raw_apply_options(): offset/size must fit inside the file."""
+    file_size = -(-file_size // 512) * 512  # bdrv_getlength(): whole sectors
+    if offset > file_size:
+        raise error("raw-offset", f"Offset ({offset}) cannot be greater than size of the "
+                    f"containing file ({file_size})", span, Stage.NODE)
+    if size is not None and file_size - offset < size:
+        raise error("raw-size", f"The sum of offset ({offset}) and size ({size}) has to be "
+                    f"smaller or equal to the  actual size of the containing file "
+                    f"({file_size})", span, Stage.NODE)
 
 
 def __dir__() -> list[str]:

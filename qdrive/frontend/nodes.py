@@ -224,7 +224,7 @@ def _open_protocol(options: dict[str, _Entry], info: drivers.DriverInfo | None,
     if info is None:
         if not fname and name is None:  # filename="" is a name (the file driver's)
             return _stop("Must specify either driver or file", span, Stage.FILL)
-        prefix, colon, _ = fname.partition(":")
+        prefix, colon, _ = (fname or "").partition(":")
         known = drivers.protocols()
         if colon and "/" not in prefix and prefix:
             if prefix not in known:
@@ -381,10 +381,8 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
         warnings.append(formats.probed_raw_warning(local, span))
     elif probed and info.name == "raw" and null_child is not None and warnings is not None \
             and not _read_only(own):  # the same warning over a null driver's zeros
-        from .opentime import null_name
-
         warnings.append(formats.probed_raw_warning(
-            null_name(null_child["driver"].value, null_child), span))
+            formats.null_name(null_child["driver"].value, null_child), span))
     backing = groups.pop("backing", {})
     for child, sub in sorted(groups.items()):
         problem = open_child(child, sub, span, optional=_optional(info, child), probe=probe,
@@ -403,8 +401,6 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
 def _raw_window(own: Mapping[str, _Entry], file_size: int, span: Span) -> None:
     """block/raw-format.c raw_apply_options() of a raw child node: its offset/size
     inside its file, then a size in whole sectors."""
-    from .opentime import raw_limits
-
     try:
         offset = parse_size("offset", own["offset"].value)[0] if "offset" in own else 0
         size = parse_size("size", own["size"].value)[0] if "size" in own else None
@@ -412,7 +408,7 @@ def _raw_window(own: Mapping[str, _Entry], file_size: int, span: Span) -> None:
         return  # the typed check reports it
     if "offset" not in own and size is None:
         return
-    raw_limits(offset, size, file_size, span)
+    formats.raw_limits(offset, size, file_size, span)
     if size is not None and size % 512:
         raise Stop(_stop("Specified size is not multiple of 512", span))
 

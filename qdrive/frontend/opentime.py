@@ -9,7 +9,6 @@ raw_read_options(): offset and size against the file's length).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -22,6 +21,8 @@ from ..diagnostics import Stage
 from ..options import Kind
 from ..probe import qcow2_backing_format
 from . import drivers, formats, nodes
+from .formats import null_name as null_name
+from .formats import raw_limits as raw_limits
 
 if TYPE_CHECKING:
     from ..probe import ProbeResult
@@ -240,20 +241,6 @@ def reference_error(entry: nodes._Entry) -> Diagnostic:
     return nodes.reference(entry)
 
 
-def null_name(driver: str, options: Mapping[str, nodes._Entry]) -> str:
-    """A null-co/null-aio node's name (block/null.c null_refresh_filename()): its URL
-    while no strong option is given (size, read-zeroes: null_strong_runtime_opts),
-    else block.c's json:{...} of the driver and those options, in QDict order."""
-    from ._qdict import in_qdict_order
-
-    strong = {k: str(options[k].value) for k in ("size", "read-zeroes") if k in options}
-    if not strong:
-        return f"{driver}://"
-    opts = {"driver": driver, **strong}
-    return "json:" + json.dumps({k: opts[k] for k in in_qdict_order(opts)},
-                                separators=(", ", ": "))
-
-
 def protocol_content(driver: str, filename: str, probe: bool, whole: Span,
                      read_only: bool = False, warnings: list[Diagnostic] | None = None,
                      size: nodes._Entry | None = None,
@@ -455,18 +442,6 @@ def _external_data(head: bytes) -> bool:
     if len(head) < 80 or int.from_bytes(head[4:8], "big") < 3:
         return False
     return bool(int.from_bytes(head[72:80], "big") & 4)
-
-
-def raw_limits(offset: int, size: int | None, file_size: int, span: Span) -> None:
-    """block/raw-format.c raw_apply_options(): offset/size must fit inside the file."""
-    file_size = -(-file_size // 512) * 512  # bdrv_getlength(): whole sectors
-    if offset > file_size:
-        raise error("raw-offset", f"Offset ({offset}) cannot be greater than size of the "
-                    f"containing file ({file_size})", span, Stage.NODE)
-    if size is not None and file_size - offset < size:
-        raise error("raw-size", f"The sum of offset ({offset}) and size ({size}) has to be "
-                    f"smaller or equal to the  actual size of the containing file "
-                    f"({file_size})", span, Stage.NODE)
 
 
 def __dir__() -> list[str]:
