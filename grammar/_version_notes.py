@@ -140,7 +140,13 @@ BEHAVIOUR: dict[tuple[str, str, str], str] = {
         "the block models' `-device MODEL,help` of the 10.0 binary beside 7.2's: "
         "iothread-vq-mapping (virtio-blk/virtio-scsi, 9.0), in_order, PCIe and "
         "bounce-buffer knobs, IDE's win2k-install-hack, SCSI's "
-        "migrate-emulated-scsi-request, nvme's atomic-write and controller options.",
+        "migrate-emulated-scsi-request, nvme's atomic-write and controller options, "
+        "nvme-ns's fdp.ruhs and nguid.",
+    ("7.2", "10.0", "nvme_implicit_subsys"):
+        "hw/nvme/ctrl.c nvme_init_subsys(): a controller without subsys= gets a subsystem "
+        "of its own, so an nvme-ns may be detached=on; 7.2 refuses that with 'detached "
+        "requires that the nvme device is linked to an nvme-subsys device' (both seen "
+        "live).",
     ("7.2", "10.0", "module_notices"):
         "Debian's note-missing-module-pkg-name.diff: Debian 13's version notes only a "
         "format bdrv_find_format() cannot load, and 10.0's block_module_load() returns 0 "
@@ -190,7 +196,7 @@ BEHAVIOUR: dict[tuple[str, str, str], str] = {
     ("10.0", "11.1", "added_properties"):
         "`-device MODEL,help` of the 11.1 binary: stats-intervals on every block device, "
         "sriov-pf on PCI ones, nvme's firmware-version/model/spdm_trans, SCSI's "
-        "quirk_mode_page_set_block_size.",
+        "quirk_mode_page_set_block_size, nvme-ns's atomic.* limits.",
     ("10.0", "11.1", "rbd_unknown_conf"):
         "Debian sid's librados (Ceph) no longer has the 'auth_supported' alias: "
         "rados_conf_set() refuses it ('invalid conf option').",
