@@ -8,6 +8,7 @@ the USB controller of -usb).
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import attrs
@@ -317,3 +318,24 @@ def board_name(machine: str) -> str:
             "isapc", "microvm", "none", "x-remote"):
         return str(_known_machine(machine))
     return machine
+
+
+_CXL_TARGET = re.compile(r"cxl-fmw\.(\d+)\.targets\.(\d+)")
+
+
+def link_cxl_windows(st: _State, machine: str, props: dict[str, str],
+                     devices: list[tuple[int, str, str, Any]]) -> None:
+    """hw/i386/pc.c pc_machine_done() -> hw/cxl/cxl-host.c cxl_fmws_link_targets(), once
+    the machine is made (after the -global check): with cxl=on, every target of every
+    cxl-fmw.N window, in order, must name a pxb-cxl device (object_resolve_path_type()
+    of its id), or QEMU stops ("Could not resolve CXLFM target ID", no location)."""
+    if any(e.error for e in st.events) or board_name(machine) not in ("pc", "q35") or \
+            props.get("cxl") not in ("on", "yes", "true", "y"):
+        return
+    targets = sorted((int(m.group(1)), int(m.group(2)), value) for key, value in props.items()
+                     if (m := _CXL_TARGET.fullmatch(key)))
+    bridges = {str(p.get("id")) for _, _, _, p in devices
+               if isinstance(p, dict) and p.get("driver") == "pxb-cxl" and "id" in p}
+    missing = next((value for _, _, value in targets if value not in bridges), None)
+    if missing is not None:
+        st.fail(Phase.CREATION_DONE, 1 << 21, f"Could not resolve CXLFM target {missing}")

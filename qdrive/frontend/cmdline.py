@@ -37,7 +37,7 @@ from ._argv_plug import numa_nodes
 from ._argv_drives import _drive_events, _drive_vs_nodes, judge_drives, register_drives
 from ._argv_locks import _drive_locks
 from ._argv_machine import (apply_machine_options, check_machine_type, configure_accelerators,
-                            init_board, select_machine)
+                            init_board, link_cxl_windows, select_machine)
 from ._argv_objects import create_blockdevs, create_objects
 from ._argv_options import _tokens, read_options
 from ._argv_state import OptionResult, PROG, Phase, _Event, _State
@@ -176,6 +176,7 @@ def _check_argv(argv: Sequence[str], probe_files: bool, policy: Any, dialect: st
     usb = any(o.lstrip("-") == "usb" for _, o, _ in tokens) or \
         read.machine_props.get("usb") in ("on", "yes", "true")
     check_globals(st, cmd.machine, usb, tokens, devices, drives)
+    link_cxl_windows(st, cmd.machine, read.machine_props, devices)
     return ArgvResult(tuple(st.results[k] for k in sorted(st.results)), drives,
                       tuple(st.events), cmd.machine, st)
 

@@ -61,6 +61,16 @@ ARGVS = [
     # an if=virtio drive a -device took first: its own virtio-blk-pci cannot attach
     "-drive file=disk.img,format=raw,id=d0,if=virtio -device ide-hd,drive=d0",
     "-drive file=disk.img,format=raw,if=none,id=d0,if=virtio -device virtio-blk-pci,drive=d0",
+    # hw/cxl/cxl-host.c cxl_fmws_link_targets() once the machine is made: each window's
+    # targets name pxb-cxl devices
+    "-M q35,cxl=on -drive file=disk.qcow2,format=qcow2,if=none,id=hd0 "
+    "-device virtio-blk-pci,drive=hd0,bus=pcie.0 -M cxl-fmw.0.targets.0=cxl.1,"
+    "cxl-fmw.0.targets.1=cxl.2,cxl-fmw.0.size=4G,cxl-fmw.0.interleave-granularity=8k",
+    "-M q35,cxl=on -device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
+    "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G",
+    "-M q35,cxl=on -device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
+    "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.targets.1=cxl.9,cxl-fmw.0.size=4G",
+    "-M q35 -M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G",  # cxl=off: never linked
     # -usb makes a USB controller on the PCI boards only (isapc has none)
     "-M isapc -usb -drive file=disk.img,format=raw,if=none,id=d0 -device usb-storage,drive=d0",
     "-M isapc,usb=on -device usb-tablet",
