@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from . import _graph_locks as graph_locks
 from . import blkio, drivers, formats, jsonname, nodes, opentime, rules
 from ._conversion import local_image
 from ._qdict import Entry
@@ -45,7 +46,13 @@ __all__ = ["bdrv_open_inherit"]
 
 
 def bdrv_open_inherit(w: Walk) -> None:
-    """block.c bdrv_open_inherit() of the drive's node, without touching the file."""
+    """block.c bdrv_open_inherit() of the drive's node, without touching the file; the
+    image locks its own graph's nodes take are its own (qdrive.frontend._graph_locks)."""
+    with graph_locks.one_graph():
+        _open_inherit(w)
+
+
+def _open_inherit(w: Walk) -> None:
     if w.conv.empty:
         return
     _name_the_image(w)
@@ -495,6 +502,7 @@ def _driver_open(w: Walk, driver: str, protocol: bool) -> None:
         cor, auto = w.qdict.get("copy-on-read"), w.qdict.get("auto-read-only")
         _no_writes(w.conv.opened_read_only, cor is not None and is_true(cor.value),
                    auto is None or is_true(auto.value), w.whole())
+    _top_lock(w, driver, protocol)
     opentime.node_checks(info, rest, w.image, w.whole(), w.probe,
                          w.qdict.get("file") if protocol else None, _file_driver(w),
                          w.conv.opened_read_only, w.conv.warnings, _common(w),
@@ -516,6 +524,18 @@ def _no_writes(read_only: bool, copy_on_read: bool, auto_read_only: bool, span: 
     -drive defaults auto-read-only to on)."""
     if formats.auto_read_only_problem(read_only, copy_on_read, auto_read_only):
         raise error("driver-open", "curl driver does not support writes", span, Stage.NODE)
+
+
+def _top_lock(w: Walk, driver: str, protocol: bool) -> None:
+    """The drive's own metadata format node over a local file holds that file's lock
+    bytes before its children and backing files open (qdrive.frontend._graph_locks)."""
+    locking = w.qdict.get("file.locking")
+    if protocol or driver not in graph_locks.METADATA_FORMATS or w.image is None or \
+            not w.conv.image_name or w.draft.force_share or \
+            (locking is not None and locking.value in ("off", "false", "no", "n")):
+        return
+    read_only = w.draft.read_only_so_far or bool(w.draft.snapshot)
+    graph_locks.take(w.conv.image_name, w.conv.image_name, not read_only)
 
 
 def _common(w: Walk) -> dict[str, Entry]:

@@ -27,6 +27,8 @@ from ..options import FILE_POSIX_DRIVERS, NODE_KEYS, Kind
 from ._qdict import qdict_order
 from ..probe import ProbeResult, probe_file, qcow2_backing_format
 from .._values import ValueProblem, id_wellformed, parse_bool, parse_number, parse_size
+from . import _graph_locks as graph_locks
+from ._graph_locks import METADATA_FORMATS
 from . import drivers, formats, hostprobe
 
 __all__ = ["open_child", "open_backing", "open_format_child", "split_children", "no_backing"]
@@ -359,6 +361,12 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     problem = _open_common(own, span)
     if problem is not None:
         return problem
+    if found is not None and info.name in METADATA_FORMATS and local and \
+            not _off(file_opts, "locking") and not _on(own, "force-share"):
+        # the driver's open attaches its file child: the graph's own image locks
+        locked = graph_locks.take(local, local, not _read_only(own))
+        if locked:
+            return _stop(locked, span, Stage.CHILD)
     if found is not None and info.is_format:  # the driver reads its header
         problem_text = formats.header_problem(info.name, found, local)
         if problem_text:
@@ -411,6 +419,19 @@ def _raw_window(own: Mapping[str, _Entry], file_size: int, span: Span) -> None:
     formats.raw_limits(offset, size, file_size, span)
     if size is not None and size % 512:
         raise Stop(_stop("Specified size is not multiple of 512", span))
+
+
+def _on(own: Mapping[str, _Entry], key: str) -> bool:
+    entry = own.get(key)
+    try:
+        return entry is not None and parse_bool(key, entry.value)
+    except ValueProblem:
+        return False
+
+
+def _off(own: Mapping[str, _Entry], key: str) -> bool:
+    entry = own.get(key)
+    return entry is not None and entry.value in ("off", "false", "no", "n")
 
 
 def _read_only(own: Mapping[str, _Entry]) -> bool:

@@ -142,6 +142,20 @@ DRIVES = [
     "min-cluster-size=8,if=none",
     "driver=copy-before-write,file.filename=disk3.img,target.driver=file,"
     "target.filename=disk2.img,if=none",
+    # one drive's graph opening one image twice locks itself out
+    "file=disk.qcow2,backing.driver=qcow2,backing.file.driver=file,"
+    "backing.file.filename=disk.qcow2,cache-clean-interval=010,bogus=1",
+    "file=disk.qcow2,format=qcow2,backing.driver=qcow2,backing.file.filename=disk.qcow2,"
+    "if=none",
+    "file=disk.qcow2,format=qcow2,backing.driver=qcow2,backing.file.filename=disk.qcow2,"
+    "readonly=on,if=none",  # two readers
+    "file=disk.qcow2,format=qcow2,backing.driver=raw,backing.file.filename=disk.qcow2,"
+    "if=none",  # raw takes nothing of its own at open
+    "file=disk.qcow2,format=qcow2,backing.driver=qcow2,backing.file.filename=disk.qcow2,"
+    "file.locking=off,if=none",
+    "driver=copy-before-write,file.driver=qcow2,file.file.driver=file,"
+    "file.file.filename=disk.qcow2,target.driver=qcow2,target.file.driver=file,"
+    "target.file.filename=gen-overlay.qcow2",  # the target's header backing
 ]
 
 
