@@ -80,6 +80,7 @@ def _virtio_drive_locks(st: _State, drives: Any) -> None:
             return
 
 
+_OFF = ("off", "false", "no", "n")
 _FORMATS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vpc", "vdi", "vhdx", "parallels",
                       "luks", "bochs", "cloop", "dmg"})
 
@@ -122,7 +123,8 @@ def _drive_locks(st: _State, drives: Any) -> None:
     for n, r in enumerate(drives.drives):
         d = r.drive
         if d is None or r.format not in _FORMATS or not r.image or d.force_share or \
-                d.driver_options.get("file.locking") == "off":
+                d.driver_options.get("file.locking") == "off" or \
+                d.driver_options.get("active") in _OFF:  # 10.0: an inactive node locks nothing
             continue
         name = r.image  # resolved once, by the converter
         ident = file_identity(name)

@@ -529,10 +529,13 @@ def _no_writes(read_only: bool, copy_on_read: bool, auto_read_only: bool, span: 
 def _top_lock(w: Walk, driver: str, protocol: bool) -> None:
     """The drive's own metadata format node over a local file holds that file's lock
     bytes before its children and backing files open (qdrive.frontend._graph_locks)."""
-    locking = w.qdict.get("file.locking")
+    off = ("off", "false", "no", "n")
+    locking, active = w.qdict.get("file.locking"), w.qdict.get("active")
     if protocol or driver not in graph_locks.METADATA_FORMATS or w.image is None or \
             not w.conv.image_name or w.draft.force_share or \
-            (locking is not None and locking.value in ("off", "false", "no", "n")):
+            (locking is not None and locking.value in off) or \
+            (active is not None and active.value in off and  # 10.0: inactive, no locks
+             "active" in w.dialect.new_options.get("*", {})):
         return
     read_only = w.draft.read_only_so_far or bool(w.draft.snapshot)
     graph_locks.take(w.conv.image_name, w.conv.image_name, not read_only)

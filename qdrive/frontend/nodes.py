@@ -362,7 +362,8 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
     if problem is not None:
         return problem
     if found is not None and info.name in METADATA_FORMATS and local and \
-            not _off(file_opts, "locking") and not _on(own, "force-share"):
+            not _off(file_opts, "locking") and not _on(own, "force-share") and \
+            not (_off(own, "active") and "active" in drivers.dialect().new_options.get("*", {})):
         # the driver's open attaches its file child: the graph's own image locks
         locked = graph_locks.take(local, local, not _read_only(own))
         if locked:

@@ -163,3 +163,24 @@ DRIVES = [
 def test_open_rules_are_qemus(drive: str, in_images: Path) -> None:
     ours, qemus = compare.live_verdicts({"drives": [drive]}, in_images)
     assert ours == qemus
+
+
+# 10.0's active=off opens a node inactive: it takes no image locks, so one image twice in
+# one graph, or beside another drive, is no conflict there (7.2 has no such option)
+LATER = [
+    {"drives": ["file=disk.qcow2,format=qcow2,backing.driver=qcow2,"
+                "backing.file.filename=disk.qcow2,active=off,if=none"]},
+    {"argv": ["-drive", "file=disk.qcow2,format=qcow2,if=none,id=d0", "-drive",
+              "file=gen-overlay.qcow2,format=qcow2,if=none,id=d1,active=off"]},
+    {"argv": ["-drive", "file=disk.qcow2,format=qcow2,if=none,id=d0", "-drive",
+              "file=gen-overlay.qcow2,format=qcow2,if=none,id=d1"]},
+]
+
+
+@pytest.mark.parametrize("case", LATER)
+@pytest.mark.parametrize("version", ["10.0", "11.1"])
+def test_inactive_nodes_lock_nothing(case: dict, version: str, in_images: Path) -> None:
+    if not oracle.have_qemu(version):
+        pytest.skip(f"QEMU {version} not installed (../shared/tools/qemu-chroot as root)")
+    ours, qemus = compare.live_verdicts(case, in_images, dialect=f"qemu-{version}")
+    assert ours == qemus
