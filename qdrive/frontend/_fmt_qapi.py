@@ -26,7 +26,15 @@ def _qapi(driver: str) -> Check:
         from . import drivers
 
         own = {k: e for k, e in options.items() if k not in NODE_KEYS and k != "filename"}
-        if "url" in own or "filename" in options:
+        name = own.pop("url", None) if driver == "ssh" else None
+        if name is not None:  # ssh_parse_filename() put the URL's options in
+            parsed = _ssh_uri_options(name.value, span)
+            if parsed is None:
+                return
+            own = {**parsed, **own}
+        elif driver == "ssh":
+            pass  # filename= as an option is not parsed: the visit misses server
+        elif "url" in own or "filename" in options:
             return  # a URL file name: bdrv_parse_filename() makes the options
         if driver == "ssh":
             own = _ssh_legacy(own, span)
@@ -64,6 +72,25 @@ def _first_unexpected(own: dict[str, Any], heads: set[str], members: set[str],
     _fail(f"Parameter '{first}' is unexpected", entry.span)
 
 
+def _ssh_uri_options(filename: str, span: Span) -> dict[str, Any] | None:
+    """block/ssh.c parse_uri(): the options an ssh:// file name stands for (user,
+    server.host, server.port, path and a host_key_check query parameter; others are
+    ignored), or None when it is not one (ssh_filename() reports a bad one)."""
+    from . import _uri
+    from .nodes import synthetic
+
+    uri = _uri.parse(filename)
+    if uri is None or uri.scheme != "ssh" or not uri.server or not uri.path:
+        return None
+    out = {"server.host": uri.server, "server.port": str(uri.port or 22), "path": uri.path}
+    if uri.user:
+        out["user"] = uri.user
+    for name, value in _uri.query_params(uri.query):
+        if name == "host_key_check" and value is not None:
+            out["host_key_check"] = value
+    return {k: synthetic(k, v, span) for k, v in out.items()}
+
+
 _HOST_KEY_CHECKS = {"no": {"mode": "none"}, "yes": {"mode": "known_hosts"},
                     **{f"{t}:": {"mode": "hash", "type": t} for t in ("md5", "sha1", "sha256")}}
 
@@ -79,13 +106,18 @@ def _ssh_legacy(own: dict[str, Any], span: Span) -> dict[str, Any]:
         left["server.host"] = host
         left["server.port"] = port or host
     if check is not None:
+        from .nodes import synthetic
+
         prefix = next((p for p in _HOST_KEY_CHECKS if check.value == p
                        or (p.endswith(":") and check.value.startswith(p))), None)
         if prefix is None:
             _fail(f"unknown host_key_check setting ({check.value})", span)
-        for member in (*_HOST_KEY_CHECKS[prefix], *(("hash",) if prefix.endswith(":")
-                                                      else ())):
-            left[f"host-key-check.{member}"] = check
+        values = dict(_HOST_KEY_CHECKS[prefix])
+        if prefix.endswith(":"):
+            values["hash"] = check.value[len(prefix):]
+        for member, value in values.items():  # the QDict entries it puts in their place
+            left[f"host-key-check.{member}"] = synthetic(f"host-key-check.{member}", value,
+                                                         check.span)
     return left
 
 

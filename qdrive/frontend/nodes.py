@@ -104,6 +104,9 @@ def open_child(role: str, options: Options, span: Span, *, optional: bool,
     (a probed raw node's warning)."""
     ref = options.get("")
     rest = {k: e for k, e in options.items() if k != ""}
+    if ref is not None and filename is not None:  # x-image= given, even empty
+        return _stop("Cannot reference an existing block device with additional options "
+                     "or a new filename", ref.span)
     if ref is None and not rest and not filename:
         if optional:
             return None

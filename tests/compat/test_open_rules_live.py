@@ -35,6 +35,14 @@ DRIVES = [
     "driver=ssh,path=x,server.host=127.0.0.1,server.port=22,server.ipv4=maybe",
     "driver=nfs,path=,user=4096,server.type=BOGUS",  # the enum before the missing host
     "driver=nfs,path=/x,server.type=inet,server.host=127.0.0.1,uid=x",
+    # an ssh:// file name's options (block/ssh.c parse_uri()) are visited too, before
+    # the connection
+    "file=ssh://127.0.0.1/x?host_key_check=no,file.bogus=1",
+    "file=ssh://127.0.0.1/x?host_key_check=sha1:abc,file.zz=1,file.aa=2",
+    "driver=ssh,path=x,host=127.0.0.1,host_key_check=yes,q=1",
+    # a reference beside the parent's option naming a file (blkverify's x-image=)
+    "driver=blkverify,raw.filename=disk3.img,test=disk.img,x-image=,cache.no-flush=on",
+    "driver=blkverify,raw.filename=disk3.img,test=disk.img,x-image=disk2.img",
     # raw's probing warning on a backing node opened read-write (block/raw-format.c
     # raw_open()), over a file and over a null driver's zeros, named by its URL or by
     # json:{...} once a strong option is given (block/null.c null_refresh_filename())
