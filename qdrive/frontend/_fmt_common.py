@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, NoReturn, TYPE_CHECKING
 
+import attrs
+
 from ..diagnostics import Span, Stage, error
 
 if TYPE_CHECKING:
@@ -56,3 +58,20 @@ def _secret(key: str, options: Options, span: Span, label: str | None = None) ->
 
 def _fail_detail(message: str, detail: str, span: Span) -> NoReturn:
     raise error("driver-open", message, span, Stage.NODE, detail)
+
+
+# internal: nobody compares or prints one, and attrs' generated __eq__/__repr__ cost
+# start-up time (qdrive check imports this module)
+@attrs.frozen(eq=False, repr=False)
+class _Synthetic:
+    """An option QEMU derives itself (a URL file name parsed into ``url``, the entries
+    ssh_process_legacy_options() puts in)."""
+
+    key: str
+    value: str
+    span: Span
+    seq: int = 1 << 30
+
+
+def synthetic(key: str, value: str, span: Span) -> _Synthetic:
+    return _Synthetic(key, value, span)

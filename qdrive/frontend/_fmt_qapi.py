@@ -77,7 +77,7 @@ def _ssh_uri_options(filename: str, span: Span) -> dict[str, Any] | None:
     server.host, server.port, path and a host_key_check query parameter; others are
     ignored), or None when it is not one (ssh_filename() reports a bad one)."""
     from . import _uri
-    from .nodes import synthetic
+    from ._fmt_common import synthetic
 
     uri = _uri.parse(filename)
     if uri is None or uri.scheme != "ssh" or not uri.server or not uri.path:
@@ -106,7 +106,7 @@ def _ssh_legacy(own: dict[str, Any], span: Span) -> dict[str, Any]:
         left["server.host"] = host
         left["server.port"] = port or host
     if check is not None:
-        from .nodes import synthetic
+        from ._fmt_common import synthetic
 
         prefix = next((p for p in _HOST_KEY_CHECKS if check.value == p
                        or (p.endswith(":") and check.value.startswith(p))), None)

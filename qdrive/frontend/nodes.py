@@ -29,7 +29,7 @@ from ..probe import ProbeResult, probe_file, qcow2_backing_format
 from .._values import ValueProblem, id_wellformed, parse_bool, parse_number, parse_size
 from . import _graph_locks as graph_locks
 from ._graph_locks import METADATA_FORMATS
-from . import drivers, formats, hostprobe
+from . import _fmt_common, drivers, formats, hostprobe
 
 __all__ = ["open_child", "open_backing", "open_format_child", "split_children", "no_backing"]
 
@@ -173,20 +173,9 @@ def open_backing(options: Options, span: Span, header_backing: str | None,
     return attrs.evolve(problem, message=f"Could not open backing file: {problem.message}")
 
 
-# internal: nobody compares or prints one, and attrs' generated __eq__/__repr__ cost
-# start-up time (qdrive check imports this module)
-@attrs.frozen(eq=False, repr=False)
-class _Synthetic:
-    """An option QEMU derives itself (a URL file name parsed into ``url``)."""
-
-    key: str
-    value: str
-    span: Span
-    seq: int = 1 << 30
-
-
 def synthetic(key: str, value: str, span: Span) -> _Entry:
-    return _Synthetic(key, value, span)
+    """An option QEMU derives itself (a URL file name parsed into ``url``)."""
+    return _fmt_common.synthetic(key, value, span)
 
 
 def reference(ref: _Entry) -> Diagnostic:
