@@ -418,7 +418,8 @@ def _bus(st: _State, props: dict[str, str], model: str, bus_type: str | None,
          machine: str) -> str:
     bus = props.get("bus")
     if bus is not None:
-        defaults = {"pci.0", "ide.0", "ide.1"} if machine != "q35" else {
+        # the board's buses by name (isa-fdc's floppy-bus.0: pc_superio_init(), not q35)
+        defaults = {"pci.0", "ide.0", "ide.1", "floppy-bus.0"} if machine != "q35" else {
             "pcie.0", *(f"ide.{n}" for n in range(6))}
         if bus in defaults or bus in st.named_buses or bus.split(".")[0] in st.later_ids:
             return ""

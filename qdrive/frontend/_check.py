@@ -27,7 +27,7 @@ from ..dialect import DEFAULT, Dialect
 from ..dialect import get as get_dialect
 from ..errors import DriveError
 from .._values import to_int32
-from . import formats, hostprobe, opentime
+from . import formats, hostprobe, nodes, opentime
 from ..model import DEFAULT_DIALECT, Drive, Interface
 from .placement import Machine, Slots, device_id
 from .placement import machine as get_machine
@@ -205,8 +205,14 @@ def _check_drives(args: Sequence[DriveArg], machine: str, probe_files: bool, sna
     slots = Slots(board)
     user = hostprobe.QemuUser.of(qemu_user) if qemu_user is not None else None
     # 1. each drive in turn: drive_new() with the slots the earlier ones took, the open
-    done = [_one(a, a.items(snapshot), slots, board, probe_files, guard, user, dialect,
-                 network) for a in args]
+    done: list[_Done] = []
+    for a in args:  # a child may name an earlier drive by its id or node-name
+        token = nodes.EARLIER_NAMES.set(_names(d.result for d in done))
+        try:
+            done.append(_one(a, a.items(snapshot), slots, board, probe_files, guard, user,
+                             dialect, network))
+        finally:
+            nodes.EARLIER_NAMES.reset(token)
     # 2. the rules across drives: ids while parsing, then device and node names
     results = duplicate_ids([d.result for d in done], [d.conv for d in done])
     results = device_names(results)
@@ -216,6 +222,16 @@ def _check_drives(args: Sequence[DriveArg], machine: str, probe_files: bool, sna
     result = CheckResult(dialect.name, tuple(board_problems(results, board, probe_files, ids,
                                                             dialect, user)))
     return result, [d.files for d in done]
+
+
+def _names(results: Iterable[DriveResult]) -> frozenset[str]:
+    """The ids and node-names of the drives that opened."""
+    out: set[str] = set()
+    for r in results:
+        if r.ok and r.drive is not None:
+            out.update(n for n in (r.drive.id, r.drive.node_name,
+                                   r.placement.device_id if r.placement else None) if n)
+    return frozenset(out)
 
 
 class _Done(NamedTuple):

@@ -17,6 +17,7 @@ does, and the first error is the answer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Protocol
 
@@ -183,6 +184,13 @@ def reference(ref: _Entry) -> Diagnostic:
     return _stop(f"Cannot find device='{ref.value}' nor node-name='{ref.value}'", ref.span)
 
 
+# The names the drives opened before this one give (block/block-backend.c blk_by_name():
+# a drive's id; its node-name): what a child given by reference finds (qdrive.check sets
+# it drive by drive, in QEMU's order).
+EARLIER_NAMES: ContextVar[frozenset[str]] = ContextVar("qdrive_earlier_drive_names",
+                                                        default=frozenset())
+
+
 def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: str | None,
           span: Span, probe: bool, protocol_child: bool,
           defaults: Options = MappingProxyType({}),
@@ -193,6 +201,8 @@ def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: s
         if options or filename:
             return _stop("Cannot reference an existing block device with additional "
                          "options or a new filename", ref.span)
+        if ref.value in EARLIER_NAMES.get():
+            return None  # an earlier drive's node: what it checks is that drive's
         return reference(ref)
     options = {**defaults, **options}  # bdrv_inherited_options(): its own win
     drv_entry = options.get("driver")

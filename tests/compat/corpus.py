@@ -91,6 +91,13 @@ CORPORA: tuple[Corpus, ...] = (
            "generated"),
     Corpus("harvest-hv10-drives", FIXTURES / "harvest" / "hv10-drives.jsonl", "harvest"),
     Corpus("harvest-hv10-cmdlines", FIXTURES / "harvest" / "hv10-cmdlines.jsonl", "harvest"),
+    # session 11's held-back batch (seed 2551519166) and harvest (ids hv11-), likewise
+    Corpus("generated-hb11-singles", FIXTURES / "generated" / "hb11-singles.jsonl",
+           "generated"),
+    Corpus("generated-hb11-cmdlines", FIXTURES / "generated" / "hb11-cmdlines.jsonl",
+           "generated"),
+    Corpus("harvest-hv11-drives", FIXTURES / "harvest" / "hv11-drives.jsonl", "harvest"),
+    Corpus("harvest-hv11-cmdlines", FIXTURES / "harvest" / "hv11-cmdlines.jsonl", "harvest"),
     Corpus("hoststate", FIXTURES / "hoststate" / "cases.jsonl", "hoststate"),
     # hand-written cases for each rule of qdrive.check_argv (issue 15); 7.2 recorded them
     # first, 10.0 and 11.1 since session 5

@@ -27,7 +27,9 @@ MINIMUM = {"generated-singles": 3000, "generated-cmdlines": 1000, "harvest-drive
            "generated-hb7-singles": 600, "generated-hb7-cmdlines": 200,
            "harvest-hv7-drives": 160, "harvest-hv7-cmdlines": 200,
            "generated-hb10-singles": 1500, "generated-hb10-cmdlines": 600,
-           "harvest-hv10-drives": 170, "harvest-hv10-cmdlines": 250}
+           "harvest-hv10-drives": 170, "harvest-hv10-cmdlines": 250,
+           "generated-hb11-singles": 1500, "generated-hb11-cmdlines": 600,
+           "harvest-hv11-drives": 170, "harvest-hv11-cmdlines": 230}
 
 
 def _well_formed(row: Mapping[str, Any]) -> None:

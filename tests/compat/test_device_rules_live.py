@@ -71,6 +71,19 @@ ARGVS = [
     "-M q35,cxl=on -device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 "
     "-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.targets.1=cxl.9,cxl-fmw.0.size=4G",
     "-M q35 -M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G",  # cxl=off: never linked
+    # the pc boards' floppy-bus.0 by name (their isa-fdc), q35 has none
+    "-device floppy,bus=floppy-bus.0,drive=d0 -blockdev driver=raw,node-name=d0,"
+    "file.driver=file,file.filename=disk.img,read-only=on",
+    "-M isapc -device floppy,bus=floppy-bus.0",
+    "-M q35 -device floppy,bus=floppy-bus.0",
+    # a child given by the id or node-name of an earlier drive (blk_by_name()), not a
+    # later one
+    "-drive file=disk.qcow2,if=none,id=a,format=qcow2 -drive driver=blkreplay,if=none,"
+    "image=a,id=b -device ide-hd,drive=b",
+    "-drive driver=blkreplay,if=none,image=a,id=b -drive file=disk.qcow2,if=none,id=a,"
+    "format=qcow2",
+    "-drive file=disk.qcow2,if=none,node-name=nn,format=qcow2 -drive driver=blkreplay,"
+    "if=none,image=nn,id=b",
     # -usb makes a USB controller on the PCI boards only (isapc has none)
     "-M isapc -usb -drive file=disk.img,format=raw,if=none,id=d0 -device usb-storage,drive=d0",
     "-M isapc,usb=on -device usb-tablet",
