@@ -14,7 +14,7 @@ import stat
 import attrs
 
 __all__ = ["ProbeResult", "probe_file", "probe_fd", "file_identity", "qcow2_backing_format",
-           "MAGIC"]
+           "image_length", "MAGIC"]
 
 # Format magic at offset 0 (block/*.c *_probe()); raw is the fallback.
 MAGIC = (
@@ -138,6 +138,22 @@ def file_identity(path: str) -> tuple[int, int] | None:
     except (OSError, ValueError):
         return None
     return (st.st_dev, st.st_ino)
+
+
+def image_length(path: str, fmt: str) -> int | None:
+    """The guest-visible length of a local image where it is plain to read: a raw file's
+    size, or a qcow2 header's size field (a big-endian u64 at 24); None for anything
+    else or a file that does not open."""
+    try:
+        with open(path, "rb") as f:
+            if fmt == "raw":
+                return os.fstat(f.fileno()).st_size
+            head = f.read(32)
+    except (OSError, ValueError):
+        return None
+    if fmt == "qcow2" and len(head) == 32 and head[:4] == b"QFI\xfb":
+        return int.from_bytes(head[24:32], "big")
+    return None
 
 
 def __dir__() -> list[str]:

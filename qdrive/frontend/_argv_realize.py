@@ -6,10 +6,10 @@ permissions and image locks the device takes on its node (qdrive.frontend._argv_
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .._values import prop_int as _int
+from ..probe import image_length
 from ._argv_locks import _chain, _identity_of, _node_host_problem, _node_perms, \
     _writable_below
 from ._argv_context import scsi_realize
@@ -389,7 +389,7 @@ def _drive_bytes(st: _State, name: str) -> int | None:
         drive = backend.drive
         if drive is None or drive.driver_options or not backend.image:
             return None
-        return _image_bytes(backend.image, backend.format or "")
+        return image_length(backend.image, backend.format or "")
     node = st.graph.nodes.get(name)
     if node is None:
         return None
@@ -400,20 +400,7 @@ def _drive_bytes(st: _State, name: str) -> int | None:
         fmt = "raw"
     if node.driver != "file" or not node.filename:
         return None
-    return _image_bytes(str(node.filename), fmt)
-
-
-def _image_bytes(path: str, fmt: str) -> int | None:
-    try:
-        with open(path, "rb") as f:
-            if fmt == "raw":
-                return os.fstat(f.fileno()).st_size
-            head = f.read(32)
-    except OSError:
-        return None
-    if fmt == "qcow2" and len(head) == 32 and head[:4] == b"QFI\xfb":
-        return int.from_bytes(head[24:32], "big")
-    return None
+    return image_length(str(node.filename), fmt)
 
 
 def _floppy(st: _State, props: dict[str, str]) -> str:

@@ -16,6 +16,7 @@ from ._fmt_common import Options, _defined, _fail
 from ._fmt_qapi import _qapi_type, _unexpected, _visit_members
 from .._values import is_true
 from ..diagnostics import Diagnostic, Severity, Span
+from ..probe import image_length
 
 if TYPE_CHECKING:
     from ..probe import ProbeResult
@@ -101,11 +102,11 @@ def _child_length(options: Options, prefix: str) -> int | None:
         except ValueProblem:
             return None
     if driver == "file" and own.keys() <= {"driver", "filename", "locking", "aio"}:
-        return _file_length(own.get("filename", ""), "raw")
+        return image_length(own.get("filename", ""), "raw")
     if driver not in ("raw", "qcow2") or own.get("file.driver", "file") != "file" or \
             "file" in own or "file.filename" not in own:
         return None
-    length = _file_length(own["file.filename"], driver)
+    length = image_length(own["file.filename"], driver)
     if driver == "qcow2" or length is None:
         return length
     from .._values import ValueProblem, parse_size
@@ -115,19 +116,6 @@ def _child_length(options: Options, prefix: str) -> int | None:
         return parse_size("size", own["size"])[0] if "size" in own else length - offset
     except ValueProblem:
         return None
-
-
-def _file_length(name: str, fmt: str) -> int | None:
-    try:
-        with open(name, "rb") as f:
-            if fmt == "raw":
-                return os.fstat(f.fileno()).st_size
-            head = f.read(32)
-    except OSError:
-        return None
-    if len(head) == 32 and head[:4] == b"QFI\xfb":
-        return int.from_bytes(head[24:32], "big")
-    return None
 
 
 def _quorum(options: Options, image: ProbeResult | None, span: Span) -> None:
