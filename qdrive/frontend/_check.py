@@ -206,13 +206,15 @@ def _check_drives(args: Sequence[DriveArg], machine: str, probe_files: bool, sna
     user = hostprobe.QemuUser.of(qemu_user) if qemu_user is not None else None
     # 1. each drive in turn: drive_new() with the slots the earlier ones took, the open
     done: list[_Done] = []
+    names: set[str] = set()  # grown in place: no copy per drive
     for a in args:  # a child may name an earlier drive by its id or node-name
-        token = nodes.EARLIER_NAMES.set(_names(d.result for d in done))
+        token = nodes.EARLIER_NAMES.set(names)
         try:
             done.append(_one(a, a.items(snapshot), slots, board, probe_files, guard, user,
                              dialect, network))
         finally:
             nodes.EARLIER_NAMES.reset(token)
+        names.update(_names(done[-1].result))
     # 2. the rules across drives: ids while parsing, then device and node names
     results = duplicate_ids([d.result for d in done], [d.conv for d in done])
     results = device_names(results)
@@ -224,14 +226,12 @@ def _check_drives(args: Sequence[DriveArg], machine: str, probe_files: bool, sna
     return result, [d.files for d in done]
 
 
-def _names(results: Iterable[DriveResult]) -> frozenset[str]:
-    """The ids and node-names of the drives that opened."""
-    out: set[str] = set()
-    for r in results:
-        if r.ok and r.drive is not None:
-            out.update(n for n in (r.drive.id, r.drive.node_name,
-                                   r.placement.device_id if r.placement else None) if n)
-    return frozenset(out)
+def _names(r: DriveResult) -> frozenset[str]:
+    """The id and node-name of a drive that opened (none of one that did not)."""
+    if not r.ok or r.drive is None:
+        return frozenset()
+    return frozenset(n for n in (r.drive.id, r.drive.node_name,
+                                 r.placement.device_id if r.placement else None) if n)
 
 
 class _Done(NamedTuple):

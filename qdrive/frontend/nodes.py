@@ -17,6 +17,7 @@ does, and the first error is the answer.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Protocol
@@ -187,8 +188,8 @@ def reference(ref: _Entry) -> Diagnostic:
 # The names the drives opened before this one give (block/block-backend.c blk_by_name():
 # a drive's id; its node-name): what a child given by reference finds (qdrive.check sets
 # it drive by drive, in QEMU's order).
-EARLIER_NAMES: ContextVar[frozenset[str]] = ContextVar("qdrive_earlier_drive_names",
-                                                        default=frozenset())
+EARLIER_NAMES: ContextVar[AbstractSet[str]] = ContextVar("qdrive_earlier_drive_names",
+                                                         default=frozenset())
 
 
 def _open(role: str, options: dict[str, _Entry], ref: _Entry | None, filename: str | None,
