@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ._graph_locks import METADATA_FORMATS
 from ._argv_state import Phase, _State
 from .blockdev_args import Node
 
@@ -81,8 +82,7 @@ def _virtio_drive_locks(st: _State, drives: Any) -> None:
 
 
 _OFF = ("off", "false", "no", "n")
-_FORMATS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vpc", "vdi", "vhdx", "parallels",
-                      "luks", "bochs", "cloop", "dmg"})
+_FORMATS = METADATA_FORMATS  # a format node keeps its file's write permission to itself
 
 
 def _format_locks(st: _State, nodes: list[Node]) -> str:

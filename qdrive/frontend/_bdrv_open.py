@@ -538,7 +538,7 @@ def _top_lock(w: Walk, driver: str, protocol: bool) -> None:
              "active" in w.dialect.new_options.get("*", {})):
         return
     read_only = w.draft.read_only_so_far or bool(w.draft.snapshot)
-    graph_locks.take(w.conv.image_name, w.conv.image_name, not read_only)
+    graph_locks.take(w.conv.image_name, not read_only)
 
 
 def _common(w: Walk) -> dict[str, Entry]:

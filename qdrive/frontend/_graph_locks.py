@@ -24,7 +24,7 @@ __all__ = ["METADATA_FORMATS", "one_graph", "take"]
 METADATA_FORMATS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vpc", "vdi", "vhdx",
                               "parallels", "luks", "bochs", "cloop", "dmg"})
 
-_Held = list[tuple[tuple[int, int], bool, bool]]  # (file identity, writes, unshares write)
+_Held = list[tuple[int, int, bool]]  # (device, inode, writes); every holder unshares write
 _OPEN: ContextVar[_Held | None] = ContextVar("qdrive_graph_locks", default=None)
 
 
@@ -38,23 +38,24 @@ def one_graph() -> Iterator[None]:
         _OPEN.reset(token)
 
 
-def take(path: str, name: str, write: bool) -> str:
-    """A metadata format node's file node on ``path`` (``name`` as QEMU names it): the
-    error its lock check gives against the graph's earlier nodes, or "" (then it holds
-    its bytes: write when ``write``, and it shares no write)."""
+def take(name: str, write: bool) -> str:
+    """A metadata format node's file node on ``name`` (a local file, as QEMU names it):
+    the error its lock check gives against the graph's earlier nodes, or "" (then it
+    holds its bytes: write when ``write``; like every holder here it shares no write)."""
     from ..probe import file_identity
 
     held = _OPEN.get()
-    ident = file_identity(path) if held is not None else None
+    ident = file_identity(name) if held is not None else None
     if held is None or ident is None:
         return ""
-    same = [(w, u) for i, w, u in held if i == ident]
-    # raw_check_lock_bytes(): the permissions it takes first, then those it unshares
-    if write and any(u for _, u in same):
+    same = [w for dev, ino, w in held if (dev, ino) == ident]
+    # raw_check_lock_bytes(): the permissions it takes first (any earlier holder
+    # unshares write), then the ones it unshares (an earlier writer holds write)
+    if write and same:
         return f'Failed to get "write" lock\nIs another process using the image [{name}]?'
-    if any(w for w, _ in same):
+    if any(same):
         return f'Failed to get shared "write" lock\nIs another process using the image [{name}]?'
-    held.append((ident, write, True))
+    held.append((*ident, write))
     return ""
 
 

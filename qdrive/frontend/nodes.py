@@ -368,7 +368,7 @@ def _open_format(role: str, options: dict[str, _Entry], info: drivers.DriverInfo
             not _off(file_opts, "locking") and not _on(own, "force-share") and \
             not (_off(own, "active") and "active" in drivers.dialect().new_options.get("*", {})):
         # the driver's open attaches its file child: the graph's own image locks
-        locked = graph_locks.take(local, local, not _read_only(own))
+        locked = graph_locks.take(local, not _read_only(own))
         if locked:
             return _stop(locked, span, Stage.CHILD)
     if found is not None and info.is_format:  # the driver reads its header
